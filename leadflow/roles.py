@@ -1,0 +1,82 @@
+"""Roles are Django groups with permissions, declared here once and synced after migrate.
+
+Apps name their permissions as ``app_label.codename`` strings so that this bottom layer imports
+no app. ``sync_roles`` is idempotent; it runs on every ``migrate`` (see ``leadflow.apps``).
+"""
+
+from enum import StrEnum
+from typing import Final
+
+from django.contrib.auth.models import Group, Permission
+
+
+class Role(StrEnum):
+    MARKETER = "marketer"
+    SALES_REP = "sales_rep"
+    SALES_MANAGER = "sales_manager"
+    ADMIN = "admin"
+    INTEGRATION = "integration"
+
+
+ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
+    Role.MARKETER: frozenset(
+        {
+            "leads.view_lead",
+            "leads.add_lead",
+            "leads.change_lead",
+            "leads.view_all_leads",
+            "leads.move_lead_stage",
+            "leads.view_activity",
+            "leads.view_stagechange",
+        }
+    ),
+    Role.SALES_REP: frozenset(
+        {
+            "leads.view_lead",
+            "leads.change_lead",
+            "leads.move_lead_stage",
+            "leads.view_activity",
+            "leads.view_stagechange",
+        }
+    ),
+    Role.SALES_MANAGER: frozenset(
+        {
+            "leads.view_lead",
+            "leads.change_lead",
+            "leads.view_all_leads",
+            "leads.move_lead_stage",
+            "leads.view_activity",
+            "leads.view_stagechange",
+            "leads.view_team",
+            "leads.change_team",
+        }
+    ),
+    Role.INTEGRATION: frozenset(
+        {
+            "leads.view_lead",
+            "leads.add_lead",
+            "leads.change_lead",
+            "leads.view_all_leads",
+            "leads.move_lead_stage",
+            "leads.add_activity",
+            "leads.view_activity",
+            "leads.view_stagechange",
+        }
+    ),
+}
+# Admins get every permission of every role (and are usually superusers too).
+ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(*ROLE_PERMISSIONS.values())
+
+
+def sync_roles() -> None:
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role.value)
+        wanted = []
+        for perm in sorted(perms):
+            app_label, codename = perm.split(".", 1)
+            found = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if found is not None:  # an app not migrated yet gets its perms on its own migrate
+                wanted.append(found)
+        group.permissions.set(wanted)

@@ -1,0 +1,11 @@
+from celery import shared_task
+
+
+@shared_task(ignore_result=True)
+def worker_heartbeat_task(name: str = "beat") -> None:
+    """Beat sends this on a schedule; the worker that runs it records that both are alive."""
+    from django.utils import timezone
+
+    from leadflow.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})

@@ -1,0 +1,72 @@
+from typing import Any
+
+from rest_framework import serializers
+
+from leads.lifecycle import Stage
+from leads.models import Activity, Lead, StageChange
+from leads.services import EDITABLE_FIELDS
+
+
+class LeadSerializer(serializers.ModelSerializer[Lead]):
+    class Meta:
+        model = Lead
+        fields = (
+            "id",
+            *EDITABLE_FIELDS,
+            "owner",
+            "team",
+            "stage",
+            "stage_changed_at",
+            "score",
+            "fit_score",
+            "engagement_score",
+            "grade",
+            "scored_at",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = (
+            "owner",
+            "team",
+            "stage",
+            "stage_changed_at",
+            "score",
+            "fit_score",
+            "engagement_score",
+            "grade",
+            "scored_at",
+            "created_at",
+            "updated_at",
+        )
+        # Uniqueness is the service's job (it normalises the e-mail first).
+        validators: list[Any] = []
+        extra_kwargs: dict[str, dict[str, Any]] = {
+            "email": {"validators": []},
+            "external_id": {"validators": []},
+        }
+
+
+class ActivitySerializer(serializers.ModelSerializer[Activity]):
+    class Meta:
+        model = Activity
+        fields = ("id", "kind", "name", "occurred_at", "received_at", "properties", "source")
+
+
+class StageChangeSerializer(serializers.ModelSerializer[StageChange]):
+    class Meta:
+        model = StageChange
+        fields = (
+            "id",
+            "from_stage",
+            "to_stage",
+            "actor",
+            "actor_kind",
+            "source",
+            "reason",
+            "changed_at",
+        )
+
+
+class TransitionInputSerializer(serializers.Serializer[dict[str, Any]]):
+    to = serializers.ChoiceField(choices=Stage.choices)
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)

@@ -1,0 +1,274 @@
+"""A deterministic generator of realistic leads, stage histories and activity streams.
+
+Same seed + same anchor time -> the same rows, whatever the database. Stage histories walk the
+lifecycle table (``leads.lifecycle.ALLOWED``) so generated data never holds a forbidden move.
+"""
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from leads.lifecycle import ALLOWED, ActorKind, Stage
+from leads.models import ActivityKind, CompanySize, Seniority
+
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "David",
+    "Emma",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wei",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+    "Luca",
+    "Maya",
+    "Noah",
+    "Aisha",
+    "Ivan",
+    "Sofia",
+]
+LAST = [
+    "Silva",
+    "Müller",
+    "Dubois",
+    "Rossi",
+    "Kowalski",
+    "Tanaka",
+    "Okafor",
+    "Haddad",
+    "Jensen",
+    "García",
+    "Novak",
+    "Fischer",
+    "Kim",
+    "Patel",
+    "Schmidt",
+    "Moreau",
+    "Nakamura",
+    "Larsen",
+    "Costa",
+    "Nguyen",
+    "Berg",
+    "Ivanova",
+    "Walsh",
+    "Romero",
+    "Chen",
+]
+COMPANY_A = [
+    "Blue",
+    "North",
+    "Apex",
+    "Bright",
+    "Iron",
+    "Green",
+    "Swift",
+    "Quantum",
+    "Silver",
+    "Orbit",
+    "Cedar",
+    "Nova",
+]
+COMPANY_B = [
+    "Logistics",
+    "Analytics",
+    "Health",
+    "Foods",
+    "Robotics",
+    "Finance",
+    "Energy",
+    "Media",
+    "Labs",
+    "Retail",
+]
+INDUSTRIES = (
+    "Software",
+    "Manufacturing",
+    "Healthcare",
+    "Financial services",
+    "Retail",
+    "Education",
+    "Logistics",
+    "Media",
+    "Energy",
+    "Public sector",
+)
+COUNTRIES = ("US", "GB", "DE", "FR", "BR", "IN", "NL", "ES", "CA", "AU", "SE", "PL")
+SOURCES = (
+    ("organic_search", 30),
+    ("paid_search", 20),
+    ("social", 15),
+    ("email", 10),
+    ("referral", 8),
+    ("direct_traffic", 7),
+    ("webinar", 5),
+    ("event", 5),
+)
+TITLES = {
+    Seniority.ENTRY: "Analyst",
+    Seniority.SENIOR: "Senior Engineer",
+    Seniority.MANAGER: "Marketing Manager",
+    Seniority.DIRECTOR: "Director of Operations",
+    Seniority.VP: "VP Sales",
+    Seniority.CXO: "CTO",
+    Seniority.OWNER: "Founder",
+}
+PAGES = ("/", "/blog/lead-scoring", "/features", "/pricing", "/customers", "/docs/api")
+ACTIVITY_KINDS = (
+    (ActivityKind.PAGE_VIEW, 50),
+    (ActivityKind.EMAIL_OPEN, 18),
+    (ActivityKind.EMAIL_CLICK, 10),
+    (ActivityKind.DOWNLOAD, 6),
+    (ActivityKind.FORM_SUBMIT, 5),
+    (ActivityKind.WEBINAR, 3),
+    (ActivityKind.TRIAL, 2),
+    (ActivityKind.MEETING, 2),
+    (ActivityKind.EMAIL_BOUNCE, 1),
+    (ActivityKind.UNSUBSCRIBE, 1),
+)
+# Probability of going one step further down the funnel from each stage.
+ADVANCE = {
+    Stage.SUSPECT: 0.7,
+    Stage.LEAD: 0.45,
+    Stage.MQL: 0.6,
+    Stage.SAL: 0.55,
+    Stage.SQL: 0.35,
+}
+NEXT = {
+    Stage.SUSPECT: Stage.LEAD,
+    Stage.LEAD: Stage.MQL,
+    Stage.MQL: Stage.SAL,
+    Stage.SAL: Stage.SQL,
+    Stage.SQL: Stage.CUSTOMER,
+}
+SYSTEM_MOVES = {Stage.LEAD, Stage.MQL}
+
+
+@dataclass
+class GeneratedLead:
+    row: dict[str, Any]
+    history: list[tuple[str, str, str, str, datetime]] = field(default_factory=list)
+    # (from, to, actor_kind, reason, at)
+    activities: list[tuple[str, str, datetime, dict[str, Any]]] = field(default_factory=list)
+    # (kind, name, occurred_at, properties)
+
+
+def _weighted(rng: random.Random, pairs: Sequence[tuple[Any, int]]) -> Any:
+    return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
+
+
+def generate(
+    *,
+    seed: int,
+    count: int,
+    activities_per_lead: float,
+    anchor: datetime,
+    owners: Sequence[int],
+    start_index: int = 0,
+) -> Iterator[GeneratedLead]:
+    """Yield ``count`` leads. ``start_index`` lets a resumed run continue the same sequence."""
+    for index in range(start_index, start_index + count):
+        rng = random.Random(seed * 1_000_003 + index)  # per-lead stream: chunks are independent
+        yield _one(rng, index, activities_per_lead, anchor, owners)
+
+
+def _one(
+    rng: random.Random, index: int, per_lead: float, anchor: datetime, owners: Sequence[int]
+) -> GeneratedLead:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    company = f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)}"
+    domain = company.lower().replace(" ", "") + f"{index % 997}.example"
+    seniority = rng.choice(list(Seniority))
+    created = anchor - timedelta(days=rng.uniform(1, 365))
+    source = _weighted(rng, SOURCES)
+    row = {
+        "email": f"{first.lower()}.{last.lower()}.{index}@{domain}",
+        "first_name": first,
+        "last_name": last,
+        "job_title": TITLES[seniority],
+        "seniority": seniority.value,
+        "company": company,
+        "domain": domain,
+        "industry": rng.choice(INDUSTRIES),
+        "company_size": rng.choice(list(CompanySize)).value,
+        "country": rng.choice(COUNTRIES),
+        "source": source,
+        "utm_source": source,
+        "utm_medium": "cpc" if source == "paid_search" else "",
+        "utm_campaign": f"campaign-{rng.randint(1, 12)}" if rng.random() < 0.4 else "",
+        "created_at": created,
+        "owner_id": None,
+    }
+    lead = GeneratedLead(row=row)
+    _walk_history(rng, lead, created, anchor, owners)
+    n = max(0, round(rng.expovariate(1 / per_lead))) if per_lead else 0
+    span = max((anchor - created).total_seconds(), 60.0)
+    for _ in range(n):
+        kind = _weighted(rng, ACTIVITY_KINDS)
+        at = created + timedelta(seconds=rng.uniform(0, span))
+        props: dict[str, Any] = {}
+        if kind == ActivityKind.PAGE_VIEW:
+            props = {"url": rng.choice(PAGES)}
+        elif kind in (ActivityKind.EMAIL_OPEN, ActivityKind.EMAIL_CLICK):
+            props = {"campaign": f"newsletter-{rng.randint(1, 24)}"}
+        elif kind == ActivityKind.DOWNLOAD:
+            props = {"asset": rng.choice(("ebook-scoring", "whitepaper-sla", "roi-calculator"))}
+        lead.activities.append((kind.value, kind.label, at, props))
+    lead.activities.sort(key=lambda a: a[2])
+    return lead
+
+
+def _walk_history(
+    rng: random.Random,
+    lead: GeneratedLead,
+    created: datetime,
+    anchor: datetime,
+    owners: Sequence[int],
+) -> None:
+    stage, at = Stage.SUSPECT, created
+    lead.history.append(("", stage.value, ActorKind.SYSTEM.value, "created", at))
+    while stage in NEXT:
+        at = at + timedelta(hours=rng.uniform(1, 24 * 20))
+        if at >= anchor:
+            break
+        if rng.random() < ADVANCE[stage]:
+            to = NEXT[stage]
+        else:
+            exits = [s for s in (Stage.NURTURE, Stage.DISQUALIFIED) if s in ALLOWED[stage]]
+            if not exits or rng.random() < 0.5:
+                break  # stays open in its stage
+            to = rng.choice(exits)
+        kind = ActorKind.SYSTEM if to in SYSTEM_MOVES else ActorKind.SALES_REP
+        if to in (Stage.NURTURE, Stage.DISQUALIFIED):
+            kind = (
+                ActorKind.SALES_REP
+                if stage in (Stage.MQL, Stage.SAL, Stage.SQL)
+                else ActorKind.MARKETER
+            )
+        assert kind in ALLOWED[stage][to]  # noqa: S101  (the generator obeys the table)
+        reason = {Stage.NURTURE: "not ready yet", Stage.DISQUALIFIED: "no budget"}.get(to, "")
+        lead.history.append((stage.value, to.value, kind.value, reason, at))
+        if to == Stage.MQL and owners:
+            lead.row["owner_id"] = owners[rng.randrange(len(owners))]
+        stage = to
+    lead.row["stage"] = stage.value
+    lead.row["stage_changed_at"] = lead.history[-1][4]

@@ -1,0 +1,48 @@
+"""Audit rows and in-transaction hooks for lead events.
+
+``stage_changed`` is sent *inside* the transaction that moves the lead, after the StageChange row
+is written: receivers (handover opens a handover, webhooks write outbox rows) write their rows in
+that same transaction, so a stage change and its consequences commit or roll back together.
+Receivers must only write rows; anything slow or external goes through ``transaction.on_commit``.
+This keeps ``leads`` free of imports from the apps that react to it.
+"""
+
+from datetime import datetime
+
+from django.dispatch import Signal
+
+from leadflow.models import User
+from leads.lifecycle import ActorKind, Stage
+from leads.models import Lead, StageChange
+
+# kwargs: lead, change (StageChange), actor (user or None)
+stage_changed = Signal()
+
+
+def stage_change_recorded(
+    *,
+    lead: Lead,
+    from_stage: Stage | None,
+    to: Stage,
+    actor: User | None,
+    actor_kind: ActorKind,
+    source: str,
+    reason: str,
+    at: datetime,
+) -> StageChange:
+    change = StageChange.objects.create(
+        lead=lead,
+        from_stage=from_stage.value if from_stage else "",
+        to_stage=to.value,
+        actor=actor if actor is not None and actor.pk else None,
+        actor_kind=actor_kind.value,
+        source=source,
+        reason=reason[:500],
+        changed_at=at,
+    )
+    stage_changed.send(sender=Lead, lead=lead, change=change, actor=actor)
+    return change
+
+
+# kwargs: lead_ids (list[int]) — sent inside the transaction that stored new activities.
+activities_recorded = Signal()

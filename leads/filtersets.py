@@ -1,0 +1,44 @@
+"""One FilterSet for leads, shared by the API and the browser pages."""
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from leads.lifecycle import Stage
+from leads.models import Lead
+
+
+class LeadFilterSet(django_filters.FilterSet):
+    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
+    owner = django_filters.NumberFilter(field_name="owner_id")
+    source = django_filters.CharFilter(field_name="source", lookup_expr="iexact")
+    industry = django_filters.CharFilter(field_name="industry", lookup_expr="iexact")
+    country = django_filters.CharFilter(field_name="country", lookup_expr="iexact")
+    grade = django_filters.CharFilter(field_name="grade", lookup_expr="iexact")
+    score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
+    score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    changed_after = django_filters.IsoDateTimeFilter(
+        field_name="stage_changed_at", lookup_expr="gte"
+    )
+    changed_before = django_filters.IsoDateTimeFilter(
+        field_name="stage_changed_at", lookup_expr="lt"
+    )
+    q = django_filters.CharFilter(method="search", label="Search")
+
+    class Meta:
+        model = Lead
+        fields: list[str] = []
+
+    def search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        value = value.strip()
+        if not value:
+            return queryset
+        if "@" in value:  # exact e-mail hits the unique index
+            return queryset.filter(email=value.lower())
+        return queryset.filter(
+            Q(first_name__istartswith=value)
+            | Q(last_name__istartswith=value)
+            | Q(company__istartswith=value)
+            | Q(domain__istartswith=value.lower())
+        )

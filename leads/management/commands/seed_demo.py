@@ -1,0 +1,62 @@
+"""Demo users, a team and seeded leads for the embedded profile. Idempotent."""
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from leadflow.models import User
+from leadflow.roles import Role, sync_roles
+from leads.models import Lead, Team
+
+DEMO_PASSWORD = "leadflow-demo"  # noqa: S105  (demo accounts exist only where someone seeds them)
+DEMO_USERS = (
+    ("admin", Role.ADMIN, "Ada", "Admin"),
+    ("manager", Role.SALES_MANAGER, "Maria", "Manager"),
+    ("marketer", Role.MARKETER, "Mark", "Marketer"),
+    ("rep1", Role.SALES_REP, "Rita", "Rep"),
+    ("rep2", Role.SALES_REP, "Raj", "Rep"),
+)
+
+
+class Command(BaseCommand):
+    help = "Create demo users (password 'leadflow-demo') and demo leads, once."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--leads", type=int, default=200)
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            sync_roles()
+            users = {}
+            for username, role, first, last in DEMO_USERS:
+                user, created = User.objects.get_or_create(
+                    username=username,
+                    defaults={
+                        "first_name": first,
+                        "last_name": last,
+                        "email": f"{username}@demo.test",
+                    },
+                )
+                if created:
+                    user.set_password(DEMO_PASSWORD)
+                    user.is_staff = role == Role.ADMIN
+                    user.is_superuser = role == Role.ADMIN
+                    user.save()
+                user.groups.add(*Group.objects.filter(name=role.value))
+                users[username] = user
+            team, _ = Team.objects.get_or_create(
+                name="Inside sales", defaults={"manager": users["manager"]}
+            )
+            team.members.add(users["rep1"], users["rep2"])
+        if not Lead.objects.exists():
+            call_command(
+                "generate_data", leads=options["leads"], seed=options["seed"], stdout=self.stdout
+            )
+            Lead.objects.filter(owner__in=[users["rep1"], users["rep2"]]).update(team=team)
+        self.stdout.write(
+            "Demo logins (password 'leadflow-demo'): " + ", ".join(u[0] for u in DEMO_USERS)
+        )

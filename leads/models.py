@@ -1,0 +1,222 @@
+"""Leads, their identities, their activity timeline and the append-only stage log."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+from leadflow.models import TimeStampedModel
+from leads.lifecycle import Stage
+
+
+class Team(models.Model):
+    """A sales team. Reps see their team's leads; managers see the teams they manage."""
+
+    name = models.CharField(max_length=100, unique=True)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_teams",
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CompanySize(models.TextChoices):
+    S1_10 = "1-10", "1–10"
+    S11_50 = "11-50", "11–50"
+    S51_200 = "51-200", "51–200"
+    S201_1000 = "201-1000", "201–1,000"
+    S1001_5000 = "1001-5000", "1,001–5,000"
+    S5001_PLUS = "5001+", "5,001+"
+
+
+class Seniority(models.TextChoices):
+    ENTRY = "entry", "Entry"
+    SENIOR = "senior", "Senior"
+    MANAGER = "manager", "Manager"
+    DIRECTOR = "director", "Director"
+    VP = "vp", "VP"
+    CXO = "cxo", "C-level"
+    OWNER = "owner", "Owner / founder"
+
+
+class Lead(TimeStampedModel):
+    # identity
+    # NULL, not "", where absent: both are unique only where present.
+    email = models.EmailField(max_length=254, null=True, blank=True)  # noqa: DJ001  (normalized)
+    external_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    # person
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    job_title = models.CharField(max_length=150, blank=True)
+    seniority = models.CharField(max_length=20, choices=Seniority.choices, blank=True)
+    # company (fit)
+    company = models.CharField(max_length=200, blank=True)
+    domain = models.CharField(max_length=253, blank=True, db_index=True)
+    industry = models.CharField(max_length=100, blank=True)
+    company_size = models.CharField(max_length=20, choices=CompanySize.choices, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    # attribution
+    source = models.CharField(max_length=100, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    # ownership and lifecycle (stage is written only by leads.services._move_stage)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_leads",
+    )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.SUSPECT)
+    stage_changed_at = models.DateTimeField()
+    # scores, denormalised by the scoring engine for the board (the breakdown lives in scoring)
+    score = models.IntegerField(default=0)
+    fit_score = models.IntegerField(default=0)
+    engagement_score = models.IntegerField(default=0)
+    grade = models.CharField(max_length=1, blank=True)  # A-D fit grade
+    scored_at = models.DateTimeField(null=True, blank=True)
+    # set in the same transaction as new activities; cleared by the scoring worker
+    score_dirty_at = models.DateTimeField(null=True, blank=True)
+    # consent
+    email_opt_out = models.BooleanField(default=False)
+    do_not_call = models.BooleanField(default=False)
+    # free-form extra traits (Segment identify traits we do not map to columns)
+    traits = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"), condition=Q(email__isnull=False), name="lead_email_unique"
+            ),
+            models.UniqueConstraint(
+                "external_id", condition=Q(external_id__isnull=False), name="lead_external_unique"
+            ),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="lead_stage_valid"),
+        ]
+        indexes = [
+            # board columns: top of a stage by score, keyset-paged
+            models.Index(fields=["stage", "-score", "-id"], name="lead_board_idx"),
+            models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
+            models.Index(fields=["source", "created_at"], name="lead_source_created_idx"),
+            models.Index(
+                fields=["score_dirty_at"],
+                condition=Q(score_dirty_at__isnull=False),
+                name="lead_dirty_idx",
+            ),
+        ]
+        permissions = [
+            ("view_all_leads", "Can see every lead, whoever owns it"),
+            ("move_lead_stage", "Can move leads through the lifecycle"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.external_id or f"Lead #{self.pk}"
+
+
+class Identity(models.Model):
+    """Other ids that resolve to a lead: Segment anonymousId/userId, ids from other systems."""
+
+    class Kind(models.TextChoices):
+        ANONYMOUS_ID = "anonymous_id", "Anonymous id"
+        USER_ID = "user_id", "User id"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    value = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="identity_kind_value_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class ActivityKind(models.TextChoices):
+    PAGE_VIEW = "page_view", "Page view"
+    FORM_SUBMIT = "form_submit", "Form submitted"
+    DOWNLOAD = "download", "Download"
+    WEBINAR = "webinar", "Webinar attended"
+    EMAIL_OPEN = "email_open", "E-mail opened"
+    EMAIL_CLICK = "email_click", "E-mail clicked"
+    EMAIL_BOUNCE = "email_bounce", "E-mail bounced"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
+    MEETING = "meeting", "Meeting"
+    TRIAL = "trial", "Trial started"
+    CUSTOM = "custom", "Custom event"
+
+
+class Activity(models.Model):
+    """One thing a lead did. Append-only; ``message_id`` makes ingestion exactly-once."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    kind = models.CharField(max_length=30, choices=ActivityKind.choices)
+    name = models.CharField(max_length=200, blank=True)  # e.g. the Segment event name
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    properties = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=50, blank=True)  # api, segment, import, demo, ...
+    message_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+
+    class Meta:
+        verbose_name_plural = "activities"
+        indexes = [
+            # the scoring aggregate reads (lead, occurred_at, kind) only: covering
+            models.Index(
+                fields=["lead", "occurred_at", "kind"], name="activity_lead_time_kind_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by lead {self.lead_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class StageChange(models.Model):
+    """The append-only stage log. Every report reads it; nothing updates or deletes a row."""
+
+    class Source(models.TextChoices):
+        UI = "ui", "Web UI"
+        API = "api", "API"
+        SCORING = "scoring", "Scoring"
+        HANDOVER = "handover", "Handover"
+        SLA = "sla", "SLA escalation"
+        IMPORT = "import", "Import"
+        SYSTEM = "system", "System"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)  # "" = created
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_kind = models.CharField(max_length=20)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["lead", "changed_at", "id"], name="stagechange_lead_time_idx"),
+            models.Index(fields=["to_stage", "changed_at"], name="stagechange_to_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: {self.from_stage or '∅'} → {self.to_stage}"

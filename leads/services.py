@@ -1,0 +1,291 @@
+"""Every write to leads, activities and the lifecycle. Views, API, tasks and commands call these."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from leadflow.exceptions import NotFoundError
+from leadflow.models import User
+from leadflow.roles import Role
+from leads import events
+from leads.lifecycle import ActorKind, Stage, TransitionNotPermittedError, ensure_allowed
+from leads.models import Activity, Lead, StageChange
+
+# Fields a person or integration may set on a lead. ``stage``, scores and owner have their own
+# services; nothing writes them through here.
+EDITABLE_FIELDS: tuple[str, ...] = (
+    "email",
+    "external_id",
+    "first_name",
+    "last_name",
+    "phone",
+    "job_title",
+    "seniority",
+    "company",
+    "domain",
+    "industry",
+    "company_size",
+    "country",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "email_opt_out",
+    "do_not_call",
+    "traits",
+)
+
+
+class LeadNotFoundError(NotFoundError):
+    code = "lead_not_found"
+
+
+@dataclass(frozen=True)
+class Transition:
+    lead: Lead
+    change: StageChange | None  # None: the lead was already in the target stage (a no-op)
+
+
+def normalize_email(value: str | None) -> str | None:
+    value = (value or "").strip().lower()
+    return value or None
+
+
+def domain_of(email: str | None) -> str:
+    return email.rsplit("@", 1)[1] if email and "@" in email else ""
+
+
+def actor_kind_for(user: User | None) -> ActorKind | None:
+    """The lifecycle actor kind of a user: None for someone with no role at all."""
+    if user is None:
+        return ActorKind.SYSTEM
+    if user.is_superuser:
+        return ActorKind.MANAGER
+    roles = {g.name for g in user.groups.all()}
+    for role, kind in (
+        (Role.ADMIN, ActorKind.MANAGER),
+        (Role.SALES_MANAGER, ActorKind.MANAGER),
+        (Role.SALES_REP, ActorKind.SALES_REP),
+        (Role.MARKETER, ActorKind.MARKETER),
+        (Role.INTEGRATION, ActorKind.INTEGRATION),
+    ):
+        if role.value in roles:
+            return kind
+    return None
+
+
+def _clean_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(data) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be set."))
+    fields = dict(data)
+    if "email" in fields:
+        fields["email"] = normalize_email(fields["email"])
+    if "external_id" in fields:
+        fields["external_id"] = (fields["external_id"] or "").strip() or None
+    if "country" in fields and fields["country"]:
+        fields["country"] = str(fields["country"]).strip().upper()
+    return fields
+
+
+def _validate(lead: Lead) -> None:
+    if not lead.email and not lead.external_id:
+        raise ValidationError({"email": "A lead needs an e-mail address or an external id."})
+    lead.full_clean(exclude=["owner", "team", "stage_changed_at"])
+
+
+@transaction.atomic
+def lead_create(
+    *,
+    data: Mapping[str, Any],
+    actor: User | None = None,
+    source: str = StageChange.Source.SYSTEM,
+    at: datetime | None = None,
+) -> Lead:
+    """Create a Suspect from contact data. Raises ValidationError naming each bad field."""
+    fields = _clean_fields(data)
+    if fields.get("email") and not fields.get("domain"):
+        fields["domain"] = domain_of(fields["email"])
+    at = at or timezone.now()
+    lead = Lead(**fields, stage=Stage.SUSPECT, stage_changed_at=at)
+    _validate(lead)
+    lead.save()
+    events.stage_change_recorded(
+        lead=lead,
+        from_stage=None,
+        to=Stage.SUSPECT,
+        actor=actor,
+        actor_kind=actor_kind_for(actor) or ActorKind.SYSTEM,
+        source=source,
+        reason="created",
+        at=at,
+    )
+    return lead
+
+
+@transaction.atomic
+def lead_update(*, lead_id: int, data: Mapping[str, Any], actor: User | None = None) -> Lead:
+    fields = _clean_fields(data)
+    lead = _locked(lead_id)
+    for name, value in fields.items():
+        setattr(lead, name, value)
+    if "email" in fields and "domain" not in fields and not lead.domain:
+        lead.domain = domain_of(lead.email)
+    _validate(lead)
+    lead.score_dirty_at = lead.score_dirty_at or timezone.now()  # fit fields may have changed
+    lead.save(update_fields=[*fields, "domain", "score_dirty_at", "updated_at"])
+    return lead
+
+
+def _locked(lead_id: int) -> Lead:
+    try:
+        return Lead.objects.select_for_update().get(pk=lead_id)
+    except Lead.DoesNotExist:
+        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead") from None
+
+
+@transaction.atomic
+def _move_stage(
+    *,
+    lead_id: int,
+    to: Stage,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    at: datetime | None = None,
+    actor_kind: ActorKind | None = None,
+) -> Transition:
+    """The one place a lead's stage changes: lock, no-op if there, check the table, audit, save.
+
+    ``actor_kind`` overrides the kind derived from ``actor`` only for trusted callers (API keys
+    act as integrations, imports replaying history act as the system).
+    """
+    kind = actor_kind or actor_kind_for(actor)
+    if kind is None:
+        raise TransitionNotPermittedError("You have no role that may change a lead's stage.")
+    lead = _locked(lead_id)
+    current = Stage(lead.stage)
+    if current == to:
+        return Transition(lead=lead, change=None)
+    ensure_allowed(current, to, kind, reason)
+    at = at or timezone.now()
+    lead.stage, lead.stage_changed_at = to, at
+    lead.save(update_fields=["stage", "stage_changed_at", "updated_at"])
+    change = events.stage_change_recorded(
+        lead=lead,
+        from_stage=current,
+        to=to,
+        actor=actor,
+        actor_kind=kind,
+        source=source,
+        reason=reason,
+        at=at,
+    )
+    return Transition(lead=lead, change=change)
+
+
+# One public service per transition. They differ only in the target; the table decides who may.
+
+
+def lead_qualify(*, lead_id: int, actor: User | None, source: str, reason: str = "") -> Transition:
+    """Suspect → Lead: the lead fits the ideal customer profile."""
+    return _move_stage(lead_id=lead_id, to=Stage.LEAD, actor=actor, source=source, reason=reason)
+
+
+def lead_mark_mql(*, lead_id: int, actor: User | None, source: str, reason: str = "") -> Transition:
+    """Lead/Nurture → MQL: engaged enough for marketing to hand over."""
+    return _move_stage(lead_id=lead_id, to=Stage.MQL, actor=actor, source=source, reason=reason)
+
+
+def lead_mark_sal(*, lead_id: int, actor: User | None, source: str, reason: str = "") -> Transition:
+    """MQL → SAL: a sales rep accepted the lead (called by the handover service)."""
+    return _move_stage(lead_id=lead_id, to=Stage.SAL, actor=actor, source=source, reason=reason)
+
+
+def lead_mark_sql(*, lead_id: int, actor: User | None, source: str, reason: str = "") -> Transition:
+    """SAL → SQL: passed the qualification call."""
+    return _move_stage(lead_id=lead_id, to=Stage.SQL, actor=actor, source=source, reason=reason)
+
+
+def lead_convert(*, lead_id: int, actor: User | None, source: str, reason: str = "") -> Transition:
+    """SQL → Customer: won."""
+    return _move_stage(
+        lead_id=lead_id, to=Stage.CUSTOMER, actor=actor, source=source, reason=reason
+    )
+
+
+def lead_recycle(*, lead_id: int, actor: User | None, source: str, reason: str) -> Transition:
+    """Back to nurture with a reason (rejected as not ready, lost, score fell)."""
+    return _move_stage(lead_id=lead_id, to=Stage.NURTURE, actor=actor, source=source, reason=reason)
+
+
+def lead_disqualify(*, lead_id: int, actor: User | None, source: str, reason: str) -> Transition:
+    """Out of the funnel with a reason (bad fit, duplicate, competitor, ...)."""
+    return _move_stage(
+        lead_id=lead_id, to=Stage.DISQUALIFIED, actor=actor, source=source, reason=reason
+    )
+
+
+TRANSITION_SERVICES = {
+    Stage.LEAD: lead_qualify,
+    Stage.MQL: lead_mark_mql,
+    Stage.SAL: lead_mark_sal,
+    Stage.SQL: lead_mark_sql,
+    Stage.CUSTOMER: lead_convert,
+    Stage.NURTURE: lead_recycle,
+    Stage.DISQUALIFIED: lead_disqualify,
+}
+
+
+def lead_move(
+    *, lead_id: int, to: str, actor: User | None, source: str, reason: str = ""
+) -> Transition:
+    """Move to a stage named by the caller (board drag, API): dispatches to the one service."""
+    try:
+        stage = Stage(to)
+    except ValueError:
+        raise ValidationError(
+            {"stage": f"Unknown stage {to!r}; expected one of {', '.join(Stage.values)}."}
+        ) from None
+    if stage == Stage.SUSPECT:
+        raise ValidationError({"stage": "No lead can move back to Suspect."})
+    return TRANSITION_SERVICES[stage](lead_id=lead_id, actor=actor, source=source, reason=reason)
+
+
+@transaction.atomic
+def activity_record(
+    *,
+    lead_id: int,
+    kind: str,
+    occurred_at: datetime,
+    name: str = "",
+    properties: Mapping[str, Any] | None = None,
+    source: str = "",
+    message_id: str | None = None,
+) -> Activity:
+    """Store one activity and mark the lead for rescoring, in one transaction."""
+    activity = Activity(
+        lead_id=lead_id,
+        kind=kind,
+        name=name,
+        occurred_at=occurred_at,
+        properties=dict(properties or {}),
+        source=source,
+        message_id=message_id,
+    )
+    activity.full_clean(exclude=["lead", "message_id"])
+    dirty = Coalesce(F("score_dirty_at"), Value(timezone.now()))  # keep the oldest mark
+    if not Lead.objects.filter(pk=lead_id).update(score_dirty_at=dirty):
+        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+    activity.save()
+    events.activities_recorded.send(sender=Activity, lead_ids=[lead_id])
+    return activity

@@ -1,0 +1,131 @@
+"""The two run profiles: embedded (no servers) and production (env only), and the compose file."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from leadflow.models import WorkerHeartbeat
+from tests.worker import ROOT, celery_worker, test_database_url, wait_until
+
+PRODUCTION_ENV = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "x" * 20 + "a-long-random-production-secret-value-0123456789",
+    "DJANGO_ALLOWED_HOSTS": "crm.example.com",
+    "DATABASE_URL": "postgres://leadflow@db.invalid:5432/leadflow",
+    "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
+}
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_"))
+    }
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_deploy_is_clean_in_the_production_profile():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_profile_refuses_to_start_without_a_secret_key():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def _settings_variables() -> set[str]:
+    source = (ROOT / "leadflow" / "settings.py").read_text()
+    return set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', source))
+
+
+def test_compose_services_agree_with_the_settings():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    known = _settings_variables()
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert set(env) <= known, (
+            f"{name} sets variables the settings never read: {set(env) - known}"
+        )
+        assert env["DJANGO_DEBUG"] == "0"
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["DATABASE_URL"].endswith("@postgres:5432/leadflow")
+        assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
+        assert "DJANGO_SECRET_KEY" in env
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "migrate" in services["web"]["command"]
+    assert "gunicorn" in services["web"]["command"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "leadflow", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "leadflow", "beat"]
+    for name in ("postgres", "redis", "web"):
+        assert "healthcheck" in services[name]
+    assert {"pgdata", "redisdata"} <= set(compose["volumes"])
+    assert services["postgres"]["environment"]["POSTGRES_DB"] == "leadflow"
+
+
+@pytest.mark.worker
+def test_real_worker_runs_a_task_queued_through_the_broker(live_celery):
+    from leadflow.tasks import worker_heartbeat_task
+
+    with celery_worker():
+        worker_heartbeat_task.delay("from-test")
+        assert wait_until(lambda: WorkerHeartbeat.objects.filter(name="from-test").exists(), 60)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.worker
+def test_run_command_serves_pages_and_runs_periodic_work(live_celery, tmp_path: Path):
+    """README's run command: web server + worker + beat, on the test database."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": test_database_url(), "CELERY_TASK_ALWAYS_EAGER": "0"}
+    log = (tmp_path / "run.log").open("wb")
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "manage.py", "run", f"127.0.0.1:{port}", "--no-demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        def login_page_up() -> bool:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/accounts/login/", timeout=2
+                ) as r:  # noqa: S310
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        assert wait_until(login_page_up, 60), (tmp_path / "run.log").read_text()
+        # beat (embedded in the worker) fires the heartbeat every 15 s
+        assert wait_until(lambda: WorkerHeartbeat.objects.filter(name="beat").exists(), 60), (
+            tmp_path / "run.log"
+        ).read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
