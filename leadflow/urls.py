@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from leadflow import views
 
+# Each app owns its own urls.py (pages) and api/urls.py (REST under /api/v1/).
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -12,4 +13,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/", include("leads.api.urls")),
+    path("api/v1/", include("scoring.api.urls")),
+    path("api/v1/", include("handover.api.urls")),
+    path("api/v1/", include("reports.api.urls")),
+    path("leads/", include("leads.urls")),
+    path("scoring/", include("scoring.urls")),
+    path("handover/", include("handover.urls")),
+    path("reports/", include("reports.urls")),
 ]

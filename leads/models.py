@@ -88,6 +88,10 @@ class Lead(TimeStampedModel):
     scored_at = models.DateTimeField(null=True, blank=True)
     # set in the same transaction as new activities; cleared by the scoring worker
     score_dirty_at = models.DateTimeField(null=True, blank=True)
+    # engagement counts only activities after this (a recycled lead starts afresh)
+    score_reset_at = models.DateTimeField(null=True, blank=True)
+    # written by the predictive model (probability of the configured outcome, 0..1)
+    conversion_probability = models.FloatField(null=True, blank=True)
     # consent
     email_opt_out = models.BooleanField(default=False)
     do_not_call = models.BooleanField(default=False)

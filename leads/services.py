@@ -289,3 +289,26 @@ def activity_record(
     activity.save()
     events.activities_recorded.send(sender=Activity, lead_ids=[lead_id])
     return activity
+
+
+@transaction.atomic
+def lead_assign(
+    *, lead_id: int, owner: User | None, team_id: int | None = None, actor: User | None = None
+) -> Lead:
+    """Give a lead an owner (and team). Handover's assignment rules and managers call this."""
+    lead = _locked(lead_id)
+    lead.owner = owner
+    if team_id is not None:
+        lead.team_id = team_id
+    lead.save(update_fields=["owner", "team", "updated_at"])
+    return lead
+
+
+@transaction.atomic
+def lead_reset_engagement(*, lead_id: int, at: datetime | None = None) -> Lead:
+    """Engagement restarts from ``at``: earlier activities stop counting (recycled leads)."""
+    lead = _locked(lead_id)
+    lead.score_reset_at = at or timezone.now()
+    lead.score_dirty_at = lead.score_dirty_at or lead.score_reset_at
+    lead.save(update_fields=["score_reset_at", "score_dirty_at", "updated_at"])
+    return lead

@@ -7,7 +7,14 @@ from django.db import close_old_connections, connection
 from leadflow.exceptions import DomainError
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, StageChange
-from leads.services import activity_record, lead_create, lead_mark_sal, lead_update
+from leads.services import (
+    activity_record,
+    lead_assign,
+    lead_create,
+    lead_mark_sal,
+    lead_reset_engagement,
+    lead_update,
+)
 from tests.leads.factories import LeadFactory
 
 
@@ -121,3 +128,14 @@ def test_twenty_concurrent_accepts_write_one_stage_change(rep):
         t.join()
     assert sorted(outcomes) == ["moved"] + ["no-op"] * 19
     assert StageChange.objects.filter(lead=lead, to_stage=Stage.SAL).count() == 1
+
+
+@pytest.mark.django_db
+def test_lead_assign_and_engagement_reset(rep):
+    lead = LeadFactory(stage=Stage.MQL)
+    lead_assign(lead_id=lead.pk, owner=rep)
+    reset = lead_reset_engagement(lead_id=lead.pk)
+    lead.refresh_from_db()
+    assert lead.owner == rep
+    assert lead.score_reset_at == reset.score_reset_at
+    assert lead.score_dirty_at is not None
