@@ -18,6 +18,11 @@ from leads.models import Lead, StageChange
 # kwargs: lead, change (StageChange), actor (user or None)
 stage_changed = Signal()
 
+# kwargs: lead (locked, still in its old stage), to (Stage), actor, actor_kind. Sent inside the
+# transaction after the lifecycle table allowed the move; a receiver vetoes by raising a
+# DomainError (e.g. handover: SAL -> SQL needs a passed qualification checklist).
+stage_change_requested = Signal()
+
 
 def stage_change_recorded(
     *,

@@ -177,6 +177,7 @@ def _move_stage(
     if current == to:
         return Transition(lead=lead, change=None)
     ensure_allowed(current, to, kind, reason)
+    events.stage_change_requested.send(sender=Lead, lead=lead, to=to, actor=actor, actor_kind=kind)
     at = at or timezone.now()
     lead.stage, lead.stage_changed_at = to, at
     lead.save(update_fields=["stage", "stage_changed_at", "updated_at"])

@@ -188,3 +188,28 @@ def test_random_transition_sequences_keep_the_invariants():
             suppress_health_check=list(HealthCheck),
         ),
     )
+
+
+@pytest.mark.django_db
+def test_a_guard_can_veto_a_move_and_nothing_is_written():
+    from leads import events
+
+    class NeedsChecklist(DomainError):
+        code = "qualification_required"
+
+    def guard(sender, lead, to, **kwargs):
+        if to == Stage.SQL:
+            raise NeedsChecklist("Pass the qualification checklist first.")
+
+    events.stage_change_requested.connect(guard)
+    try:
+        lead = LeadFactory(stage=Stage.SAL)
+        with pytest.raises(NeedsChecklist):
+            _move_stage(
+                lead_id=lead.pk, to=Stage.SQL, actor=None, actor_kind=ActorKind.MANAGER, source="ui"
+            )
+        lead.refresh_from_db()
+        assert lead.stage == Stage.SAL
+        assert StageChange.objects.filter(lead=lead).count() == 1
+    finally:
+        events.stage_change_requested.disconnect(guard)
