@@ -90,6 +90,8 @@ class Lead(TimeStampedModel):
     score_dirty_at = models.DateTimeField(null=True, blank=True)
     # engagement counts only activities after this (a recycled lead starts afresh)
     score_reset_at = models.DateTimeField(null=True, blank=True)
+    # value of the won deal (set by lead_convert), for revenue-by-source reports
+    deal_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     # written by the predictive model (probability of the configured outcome, 0..1)
     conversion_probability = models.FloatField(null=True, blank=True)
     # consent

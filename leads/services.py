@@ -3,7 +3,8 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -217,11 +218,26 @@ def lead_mark_sql(*, lead_id: int, actor: User | None, source: str, reason: str 
     return _move_stage(lead_id=lead_id, to=Stage.SQL, actor=actor, source=source, reason=reason)
 
 
-def lead_convert(*, lead_id: int, actor: User | None, source: str, reason: str = "") -> Transition:
-    """SQL → Customer: won."""
-    return _move_stage(
-        lead_id=lead_id, to=Stage.CUSTOMER, actor=actor, source=source, reason=reason
+@transaction.atomic
+def lead_convert(
+    *,
+    lead_id: int,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    deal_value: Decimal | None = None,
+    at: datetime | None = None,
+) -> Transition:
+    """SQL → Customer: won, optionally with the deal's value."""
+    if deal_value is not None and deal_value < 0:
+        raise ValidationError({"deal_value": "A deal value cannot be negative."})
+    result = _move_stage(
+        lead_id=lead_id, to=Stage.CUSTOMER, actor=actor, source=source, reason=reason, at=at
     )
+    if deal_value is not None and result.change is not None:
+        result.lead.deal_value = deal_value
+        result.lead.save(update_fields=["deal_value", "updated_at"])
+    return result
 
 
 def lead_recycle(*, lead_id: int, actor: User | None, source: str, reason: str) -> Transition:
@@ -236,7 +252,13 @@ def lead_disqualify(*, lead_id: int, actor: User | None, source: str, reason: st
     )
 
 
-TRANSITION_SERVICES = {
+class TransitionService(Protocol):
+    def __call__(
+        self, *, lead_id: int, actor: User | None, source: str, reason: str
+    ) -> Transition: ...
+
+
+TRANSITION_SERVICES: dict[Stage, TransitionService] = {
     Stage.LEAD: lead_qualify,
     Stage.MQL: lead_mark_mql,
     Stage.SAL: lead_mark_sal,

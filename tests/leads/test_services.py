@@ -139,3 +139,17 @@ def test_lead_assign_and_engagement_reset(rep):
     assert lead.owner == rep
     assert lead.score_reset_at == reset.score_reset_at
     assert lead.score_dirty_at is not None
+
+
+@pytest.mark.django_db
+def test_lead_convert_records_the_deal_value(rep):
+    from decimal import Decimal
+
+    from leads.services import lead_convert
+
+    lead = LeadFactory(stage=Stage.SQL)
+    with pytest.raises(ValidationError):
+        lead_convert(lead_id=lead.pk, actor=rep, source="ui", deal_value=Decimal("-1"))
+    lead_convert(lead_id=lead.pk, actor=rep, source="ui", deal_value=Decimal("1200.50"))
+    lead.refresh_from_db()
+    assert (lead.stage, lead.deal_value) == (Stage.CUSTOMER, Decimal("1200.50"))
