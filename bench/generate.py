@@ -24,6 +24,7 @@ from django.db import connection, transaction  # noqa: E402
 
 from leadflow.bulk import copy_rows  # noqa: E402
 from leads.demo_data import generate  # noqa: E402
+from leads.management.commands.generate_data import ACTIVITY_COLUMNS  # noqa: E402
 from leads.models import Activity  # noqa: E402
 
 ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
@@ -39,7 +40,9 @@ def main(n: int) -> None:
     rows = n + activities + sum(len(g.history) for g in leads)
 
     started = time.perf_counter()
-    call_command("generate_data", leads=n, seed=2, anchor=ANCHOR.isoformat(), chunk=50000, verbosity=0)
+    call_command(
+        "generate_data", leads=n, seed=2, anchor=ANCHOR.isoformat(), chunk=50000, verbosity=0
+    )
     full = time.perf_counter() - started
 
     first_lead = connection.cursor()
@@ -54,7 +57,7 @@ def main(n: int) -> None:
     with transaction.atomic():
         copy_rows(
             Activity,
-            "lead_id kind name occurred_at received_at properties source message_id".split(),
+            ACTIVITY_COLUMNS,
             prebuilt,
         )
         transaction.set_rollback(True)

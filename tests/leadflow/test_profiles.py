@@ -103,6 +103,7 @@ def test_run_command_serves_pages_and_runs_periodic_work(live_celery, tmp_path: 
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": test_database_url(), "CELERY_TASK_ALWAYS_EAGER": "0"}
     log = (tmp_path / "run.log").open("wb")
+    workers: list[int] = []
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "run", f"127.0.0.1:{port}", "--no-demo"],
         cwd=ROOT,
@@ -126,6 +127,15 @@ def test_run_command_serves_pages_and_runs_periodic_work(live_celery, tmp_path: 
         assert wait_until(lambda: WorkerHeartbeat.objects.filter(name="beat").exists(), 60), (
             tmp_path / "run.log"
         ).read_text()
+        workers.extend(_children_of(proc.pid))
+        assert workers, "run started no worker process"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # stopping `run` stops its worker too (no orphaned background processes)
+    assert wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 30)
+
+
+def _children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []

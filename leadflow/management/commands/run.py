@@ -5,6 +5,7 @@ runs as a child process, talking to the web server through kombu's filesystem br
 when CELERY_BROKER_URL says so). Ctrl-C stops both.
 """
 
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -22,6 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-demo", action="store_true", help="do not seed demo data")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # SIGTERM (service managers, tests) must unwind through ``finally`` and stop the worker.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         call_command("migrate", interactive=False, verbosity=0)
         if not options["no_demo"]:
             call_command("seed_demo", stdout=self.stdout)
