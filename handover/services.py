@@ -73,7 +73,7 @@ def _period_start(now: datetime, period: str) -> datetime:
 
 def _matches(rule: AssignmentRule, lead: Lead) -> bool:
     return (
-        (not rule.countries or lead.country.upper() in rule.countries)
+        (not rule.countries or lead.country.upper() in {c.upper() for c in rule.countries})
         and (not rule.industries or lead.industry.lower() in {i.lower() for i in rule.industries})
         and (not rule.company_sizes or lead.company_size in rule.company_sizes)
     )

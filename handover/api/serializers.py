@@ -73,6 +73,14 @@ class NotificationSerializer(serializers.ModelSerializer[Notification]):
         read_only_fields = fields
 
 
+class UnreadCountSerializer(serializers.Serializer[dict[str, Any]]):
+    unread = serializers.IntegerField()
+
+
+class MarkedSerializer(serializers.Serializer[dict[str, Any]]):
+    marked = serializers.IntegerField()
+
+
 class MarkReadInputSerializer(serializers.Serializer[dict[str, Any]]):
     ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True)
 

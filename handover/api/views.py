@@ -102,12 +102,12 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
         unread = self.request.query_params.get("unread") in ("1", "true")
         return selectors.notification_list(user=request_user(self.request), unread_only=unread)
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=s.UnreadCountSerializer)
     @action(detail=False, methods=["get"], url_path="unread-count")
     def unread_count(self, request: Request) -> Response:
         return Response({"unread": selectors.notification_unread_count(user=request_user(request))})
 
-    @extend_schema(request=s.MarkReadInputSerializer, responses=serializers.DictField())
+    @extend_schema(request=s.MarkReadInputSerializer, responses=s.MarkedSerializer)
     @action(detail=False, methods=["post"], url_path="mark-read")
     def mark_read(self, request: Request) -> Response:
         data = s.MarkReadInputSerializer(data=request.data)
