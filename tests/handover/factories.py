@@ -19,7 +19,12 @@ ALWAYS = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "
 def framework(code="bant_t", min_met=3, required=("need",)):
     fw, _ = QualificationFramework.objects.get_or_create(
         code=code,
-        defaults={"name": code.upper(), "criteria": BANT, "min_met": min_met, "required": list(required)},
+        defaults={
+            "name": code.upper(),
+            "criteria": BANT,
+            "min_met": min_met,
+            "required": list(required),
+        },
     )
     return fw
 

@@ -16,7 +16,14 @@ def owners(make_mql, n, **fields):
 
 
 def test_territory_rules_are_evaluated_in_order(make_mql, reps, team):
-    rule("DACH software", team=team, members=[reps[0]], position=1, countries=["de", "at"], industries=["software"])
+    rule(
+        "DACH software",
+        team=team,
+        members=[reps[0]],
+        position=1,
+        countries=["de", "at"],
+        industries=["software"],
+    )
     rule("Enterprise", team=team, members=[reps[1]], position=2, company_sizes=["5001+"])
     rule("Everyone else", team=team, members=[reps[2]], position=3)
     assert owners(make_mql, 1, country="DE", industry="Software", company_size="5001+") == [reps[0]]
@@ -49,8 +56,12 @@ def test_capacity_cap_per_period_skips_a_full_rep(make_mql, reps, team):
 
 def test_out_of_office_rep_is_skipped(make_mql, reps, team):
     now = timezone.now()
-    OutOfOffice.objects.create(user=reps[0], starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=2))
-    OutOfOffice.objects.create(user=reps[1], starts_at=now - timedelta(days=9), ends_at=now - timedelta(days=2))
+    OutOfOffice.objects.create(
+        user=reps[0], starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=2)
+    )
+    OutOfOffice.objects.create(
+        user=reps[1], starts_at=now - timedelta(days=9), ends_at=now - timedelta(days=2)
+    )
     rule("rr", team=team, members=reps[:2])
     assert owners(make_mql, 2) == [reps[1], reps[1]]
 
@@ -65,7 +76,9 @@ def test_working_hours_skip_reps_off_shift_when_the_rule_asks(make_mql, reps, te
 
 def test_fallback_owner_then_unassigned_queue(make_mql, reps, team, manager):
     OutOfOffice.objects.create(
-        user=reps[0], starts_at=timezone.now() - timedelta(hours=1), ends_at=timezone.now() + timedelta(hours=5)
+        user=reps[0],
+        starts_at=timezone.now() - timedelta(hours=1),
+        ends_at=timezone.now() + timedelta(hours=5),
     )
     rule("DE", team=team, members=[reps[0]], countries=["DE"], fallback_owner=reps[2])
     assert owners(make_mql, 1, country="DE") == [reps[2]]

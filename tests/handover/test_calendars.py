@@ -83,7 +83,11 @@ def test_split_day_and_working_time():
         ({"time_zone": "Mars/Olympus"}, "time_zone", "Unknown time zone"),
         ({"working_hours": {"mon": [["9am", "5pm"]]}}, "working_hours", "not a time"),
         ({"working_hours": {"mon": [["17:00", "09:00"]]}}, "working_hours", "ends before"),
-        ({"working_hours": {"mon": [["09:00", "13:00"], ["12:00", "17:00"]]}}, "working_hours", "overlap"),
+        (
+            {"working_hours": {"mon": [["09:00", "13:00"], ["12:00", "17:00"]]}},
+            "working_hours",
+            "overlap",
+        ),
         ({"working_hours": {"funday": [["09:00", "17:00"]]}}, "working_hours", "Unknown weekday"),
         ({"working_hours": {}}, "working_hours", "at least one"),
         ({"holidays": ["25/12/2026"]}, "holidays", "not a date"),

@@ -80,13 +80,21 @@ def test_accept_moves_to_sal_stops_the_mql_timer_and_starts_the_sal_one(setup, m
         ("not_ready", "", Stage.NURTURE, "Not ready yet", True),
         ("no_budget", "next year", Stage.NURTURE, "No budget: next year", False),
         ("competitor", "uses Acme CRM", Stage.DISQUALIFIED, "Competitor: uses Acme CRM", False),
-        ("other", "asked us to call in May", Stage.NURTURE, "Other: asked us to call in May", False),
+        (
+            "other",
+            "asked us to call in May",
+            Stage.NURTURE,
+            "Other: asked us to call in May",
+            False,
+        ),
     ],
 )
 def test_reject_routes_by_reason(setup, make_mql, code, comment, stage, reason_text, reset):
     lead = make_mql()
     handover = Handover.objects.get(lead=lead)
-    services.handover_reject(handover_id=handover.pk, actor=setup, reason_code=code, comment=comment)
+    services.handover_reject(
+        handover_id=handover.pk, actor=setup, reason_code=code, comment=comment
+    )
     lead.refresh_from_db()
     handover.refresh_from_db()
     assert lead.stage == stage
@@ -133,7 +141,9 @@ def test_queue_handover_is_claimed_by_the_first_team_member(reps, team, make_mql
     assert handover.lead.owner == reps[2]
 
 
-def test_leaving_mql_another_way_cancels_the_handover_and_stops_the_timer(setup, make_mql, marketer):
+def test_leaving_mql_another_way_cancels_the_handover_and_stops_the_timer(
+    setup, make_mql, marketer
+):
     lead = make_mql()
     lead_recycle(lead_id=lead.pk, actor=marketer, source="ui", reason="campaign paused")
     assert Handover.objects.get(lead=lead).status == "cancelled"
@@ -159,7 +169,10 @@ def test_sql_needs_a_passed_checklist_on_every_path(setup, make_mql, client):
     with pytest.raises(services.QualificationRequiredError):
         lead_move(lead_id=lead.pk, to="sql", actor=setup, source="ui")
     checklist = services.checklist_save(
-        lead_id=lead.pk, framework_code=fw.code, answers={"need": {"met": True, "note": "CRM migration"}}, actor=setup
+        lead_id=lead.pk,
+        framework_code=fw.code,
+        answers={"need": {"met": True, "note": "CRM migration"}},
+        actor=setup,
     )
     assert checklist.passed and checklist.passed_at
     lead_mark_sql(lead_id=lead.pk, actor=setup, source="ui")
@@ -171,12 +184,19 @@ def test_sql_needs_a_passed_checklist_on_every_path(setup, make_mql, client):
 def test_seeded_frameworks_and_reasons_exist(db):
     from handover.models import QualificationFramework, RejectionReason
 
-    assert set(QualificationFramework.objects.values_list("code", flat=True)) >= {"bant", "champ", "gpctba_ci"}
+    assert set(QualificationFramework.objects.values_list("code", flat=True)) >= {
+        "bant",
+        "champ",
+        "gpctba_ci",
+    }
     assert RejectionReason.objects.filter(code="other", requires_comment=True).exists()
 
 
 def test_webhook_rows_are_written_with_their_cause_or_not_at_all(setup, reps):
-    WebhookSubscription.objects.create(url="https://hooks.example.com/x", event_types=["lead.stage_changed", "lead.mql", "handover.assigned"])
+    WebhookSubscription.objects.create(
+        url="https://hooks.example.com/x",
+        event_types=["lead.stage_changed", "lead.mql", "handover.assigned"],
+    )
     lead = LeadFactory(stage=Stage.LEAD)
     with pytest.raises(RuntimeError), transaction.atomic():
         lead_mark_mql(lead_id=lead.pk, actor=None, source="scoring")
@@ -203,4 +223,8 @@ def test_manager_reassign_moves_the_timer_with_its_deadline(setup, make_mql, rep
     with pytest.raises(services.PermissionDeniedError):
         services.lead_reassign(lead_id=lead.pk, owner_id=reps[2].pk, actor=reps[1])
     with pytest.raises(ValidationError):
-        services.lead_reassign(lead_id=lead.pk, owner_id=UserFactory(username="mk", role=Role.MARKETER).pk, actor=manager)
+        services.lead_reassign(
+            lead_id=lead.pk,
+            owner_id=UserFactory(username="mk", role=Role.MARKETER).pk,
+            actor=manager,
+        )

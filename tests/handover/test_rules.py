@@ -15,8 +15,20 @@ def test_escalation_ladder_must_run_in_order():
     )
     assert [s["action"] for s in ok] == ["remind_owner", "notify_manager", "reassign"]
     for bad, words in [
-        ([{"after_minutes": 0, "action": "reassign"}, {"after_minutes": 5, "action": "remind_owner"}], "must go"),
-        ([{"after_minutes": 60, "action": "remind_owner"}, {"after_minutes": 5, "action": "notify_manager"}], "never going down"),
+        (
+            [
+                {"after_minutes": 0, "action": "reassign"},
+                {"after_minutes": 5, "action": "remind_owner"},
+            ],
+            "must go",
+        ),
+        (
+            [
+                {"after_minutes": 60, "action": "remind_owner"},
+                {"after_minutes": 5, "action": "notify_manager"},
+            ],
+            "never going down",
+        ),
         ([{"after_minutes": -1, "action": "remind_owner"}], "≥ 0"),
         ([{"after_minutes": 1, "action": "shout"}], "one of"),
         ("remind", "list"),
@@ -28,13 +40,17 @@ def test_escalation_ladder_must_run_in_order():
 
 
 def test_checklist_pass_rule_needs_minimum_and_required():
-    criteria = rules.validate_criteria([{"key": k} for k in ("budget", "authority", "need", "timeline")])
+    criteria = rules.validate_criteria(
+        [{"key": k} for k in ("budget", "authority", "need", "timeline")]
+    )
     met = {"budget": {"met": True}, "authority": {"met": True}, "timeline": {"met": True}}
     result = rules.evaluate_checklist(criteria=criteria, min_met=3, required=["need"], answers=met)
     assert not result.passed
     assert result.missing_required == ("need",)
     met["need"] = {"met": True}
-    assert rules.evaluate_checklist(criteria=criteria, min_met=3, required=["need"], answers=met).passed
+    assert rules.evaluate_checklist(
+        criteria=criteria, min_met=3, required=["need"], answers=met
+    ).passed
     with pytest.raises(rules.RuleError, match="Unknown criteria: money"):
         rules.validate_answers(criteria=criteria, answers={"money": {"met": True}})
     with pytest.raises(rules.RuleError, match="Unknown required"):
@@ -74,6 +90,12 @@ def test_signature_round_trip_and_replay_window():
     sig = rules.sign(secret="s3cret", timestamp=1000, body=b'{"a":1}')
     assert sig.startswith("v1=")
     assert rules.verify(secret="s3cret", timestamp=1000, body=b'{"a":1}', signature=sig, now=1100)
-    assert not rules.verify(secret="s3cret", timestamp=1000, body=b'{"a":2}', signature=sig, now=1100)
-    assert not rules.verify(secret="other", timestamp=1000, body=b'{"a":1}', signature=sig, now=1100)
-    assert not rules.verify(secret="s3cret", timestamp=1000, body=b'{"a":1}', signature=sig, now=5000)
+    assert not rules.verify(
+        secret="s3cret", timestamp=1000, body=b'{"a":2}', signature=sig, now=1100
+    )
+    assert not rules.verify(
+        secret="other", timestamp=1000, body=b'{"a":1}', signature=sig, now=1100
+    )
+    assert not rules.verify(
+        secret="s3cret", timestamp=1000, body=b'{"a":1}', signature=sig, now=5000
+    )
