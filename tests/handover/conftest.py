@@ -9,8 +9,7 @@ from tests.leads.factories import LeadFactory, UserFactory
 
 @pytest.fixture
 def team(db, manager):
-    team = Team.objects.create(name="Inside", manager=manager)
-    return team
+    return Team.objects.create(name="Inside", manager=manager)
 
 
 @pytest.fixture

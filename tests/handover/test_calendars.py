@@ -103,7 +103,7 @@ def test_invalid_calendars_name_the_field(kwargs, field, words):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    start=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),  # noqa: DTZ001
     minutes=st.integers(min_value=1, max_value=5000),
     tz=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]),
 )

@@ -174,7 +174,8 @@ def test_sql_needs_a_passed_checklist_on_every_path(setup, make_mql, client):
         answers={"need": {"met": True, "note": "CRM migration"}},
         actor=setup,
     )
-    assert checklist.passed and checklist.passed_at
+    assert checklist.passed
+    assert checklist.passed_at
     lead_mark_sql(lead_id=lead.pk, actor=setup, source="ui")
     lead.refresh_from_db()
     assert lead.stage == Stage.SQL
@@ -198,9 +199,14 @@ def test_webhook_rows_are_written_with_their_cause_or_not_at_all(setup, reps):
         event_types=["lead.stage_changed", "lead.mql", "handover.assigned"],
     )
     lead = LeadFactory(stage=Stage.LEAD)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        lead_mark_mql(lead_id=lead.pk, actor=None, source="scoring")
-        raise RuntimeError("the moving transaction fails later")
+
+    def move_then_fail():
+        with transaction.atomic():
+            lead_mark_mql(lead_id=lead.pk, actor=None, source="scoring")
+            raise RuntimeError("the moving transaction fails later")
+
+    with pytest.raises(RuntimeError):
+        move_then_fail()
     assert WebhookEvent.objects.count() == Delivery.objects.count() == Handover.objects.count() == 0
     lead_mark_mql(lead_id=lead.pk, actor=None, source="scoring")
     types = sorted(WebhookEvent.objects.values_list("type", flat=True))

@@ -78,7 +78,7 @@ def test_retries_span_at_least_four_hours_over_eight_attempts():
         ("169.254.169.254", "link-local"),
         ("fe80::1", "link-local"),
         ("::ffff:127.0.0.1", "loopback"),
-        ("0.0.0.0", "private"),
+        ("0.0.0.0", "private"),  # noqa: S104
         ("93.184.216.34", None),
     ],
 )

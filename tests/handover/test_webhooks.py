@@ -40,7 +40,8 @@ def test_signed_delivery_is_retried_with_backoff_until_the_receiver_accepts(
         with django_capture_on_commit_callbacks(execute=True):  # first attempt runs on commit
             lead_mark_mql(lead_id=lead.pk, actor=None, source="scoring")
         delivery = Delivery.objects.get(subscription=sub)
-        assert delivery.status == "pending" and delivery.attempts == 1
+        assert delivery.status == "pending"
+        assert delivery.attempts == 1
         first_wait = delivery.next_attempt_at - timezone.now()
         assert timedelta(minutes=1) < first_wait <= timedelta(minutes=2)
         delivery = drive(delivery)
