@@ -75,7 +75,7 @@ def test_kill_9_worker_with_1000_pending_then_restart_delivers_all(live_celery, 
     # Only an attempt in flight at the instant of the kill (≤ 2 threads) can be sent again: its
     # result was never recorded. Receivers deduplicate on the event id (documented).
     assert duplicates <= 2, duplicates
-    print(
+    print(  # noqa: T201  (the figures quoted in docs/benchmarks.md)
         f"\nkill -9: {at_kill} delivered before the kill, 1000 after restart, duplicates={duplicates}"
     )
 
@@ -155,7 +155,7 @@ def test_1000_timers_falling_due_fire_exactly_once_at_most_60s_late(live_celery,
     assert SlaEvent.objects.filter(kind="remind_owner").count() == 1000
     late = max((fired - scheduled).total_seconds() for _, scheduled, fired in breaches)
     assert late <= 60, late
-    print(f"\n1000 timers: each fired once, latest {late:.1f}s after due")
+    print(f"\n1000 timers: each fired once, latest {late:.1f}s after due")  # noqa: T201
 
 
 @pytest.mark.django_db(transaction=True)
