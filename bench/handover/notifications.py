@@ -53,7 +53,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=2000)
     args = parser.parse_args()
-    outbox.enqueue = lambda ids: None  # deliver here, in this process, not through a broker
+    outbox.enqueue = (
+        lambda delivery_ids: None
+    )  # deliver here, in this process, not through a broker
     user, _ = User.objects.get_or_create(
         username="bench-rep", defaults={"email": "bench-rep@example.test"}
     )
