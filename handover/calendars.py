@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from handover.rules import RuleError
+
 WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # No calendar may need more than ten years to fit a deadline: a guard against a calendar with
 # (almost) no working time left after its holidays.
@@ -22,12 +24,8 @@ DEFAULT_WORKING_HOURS: Final[dict[str, list[list[str]]]] = {
 }
 
 
-class CalendarError(ValueError):
+class CalendarError(RuleError):
     """An invalid calendar; ``field`` names the bad part."""
-
-    def __init__(self, message: str, *, field: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any, Final
 
 
 class RuleError(ValueError):
+    """A configuration that breaks a rule; ``field`` names the bad part."""
+
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
