@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from handover.models import Delivery, Handover, Notification, SlaTimer
 from leadflow.models import User
@@ -33,6 +33,18 @@ def handover_inbox(*, user: User) -> QuerySet[Handover]:
         .filter(status=Handover.Status.OPEN)
         .filter(Q(owner=user) | Q(owner__isnull=True, team__members=user))
         .order_by("opened_at", "id")
+    )
+
+
+def rejections_by_source(*, user: User) -> list[dict[str, Any]]:
+    """Rejected handovers counted by lead source and reason (for the reports and the inbox)."""
+    return list(
+        handover_visible_qs(user=user)
+        .filter(status=Handover.Status.REJECTED)
+        .order_by()
+        .values("lead_source", "reason_code")
+        .annotate(count=Count("id"))
+        .order_by("lead_source", "-count", "reason_code")
     )
 
 

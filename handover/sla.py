@@ -20,6 +20,8 @@ from handover.calendars import BusinessCalendar, add_business_minutes
 from handover.models import EventType, SlaEvent, SlaPolicy, SlaTimer
 from handover.outbox import OutboxBatch
 from handover.rules import EscalationAction
+from leadflow.exceptions import DomainError, NotFoundError, PermissionDeniedError
+from leadflow.models import User
 from leads.lifecycle import Stage
 from leads.models import Lead
 
@@ -328,6 +330,25 @@ def escalations_reassign(*, now: datetime, limit: int = 200) -> int:
                     SlaTimer.objects.filter(pk=timer.pk).update(next_action_at=None)
             SlaEvent.objects.filter(pk=event.pk).update(done_at=timezone.now())
     return done
+
+
+class TimerNotRunningError(DomainError):
+    code = "sla_timer_not_running"
+
+
+@transaction.atomic
+def timer_mark_met(*, timer_id: int, actor: User) -> SlaTimer:
+    """The owner (or a manager) did what the SLA asks (e.g. contacted the new SQL)."""
+    timer = SlaTimer.objects.select_for_update().filter(pk=timer_id).first()
+    if timer is None:
+        raise NotFoundError(f"There is no SLA timer with id {timer_id}.")
+    if timer.owner_id != actor.pk and not actor.has_perm("handover.reassign_handover"):
+        raise PermissionDeniedError("Only the owner or a manager may mark this SLA as met.")
+    if timer.state != SlaTimer.State.RUNNING:
+        raise TimerNotRunningError(f"This SLA timer is already {timer.state}.")
+    timer.state, timer.stopped_at, timer.next_action_at = SlaTimer.State.MET, timezone.now(), None
+    timer.save(update_fields=["state", "stopped_at", "next_action_at"])
+    return timer
 
 
 @transaction.atomic

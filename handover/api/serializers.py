@@ -73,6 +73,12 @@ class NotificationSerializer(serializers.ModelSerializer[Notification]):
         read_only_fields = fields
 
 
+class RejectionCountSerializer(serializers.Serializer[dict[str, Any]]):
+    lead_source = serializers.CharField()
+    reason_code = serializers.CharField()
+    count = serializers.IntegerField()
+
+
 class UnreadCountSerializer(serializers.Serializer[dict[str, Any]]):
     unread = serializers.IntegerField()
 

@@ -8,7 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from handover import outbox, selectors, services
+from handover import outbox, selectors, services, sla
 from handover.api import serializers as s
 from handover.filtersets import DeliveryFilterSet, HandoverFilterSet, SlaTimerFilterSet
 from handover.models import (
@@ -55,6 +55,12 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
         """Open handovers for me to accept or reject (mine and my teams' queue)."""
         page = self.paginate_queryset(selectors.handover_inbox(user=request_user(request)))
         return self.get_paginated_response(s.HandoverSerializer(page, many=True).data)
+
+    @extend_schema(responses=s.RejectionCountSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def rejections(self, request: Request) -> Response:
+        """Rejections counted by lead source and reason."""
+        return Response(selectors.rejections_by_source(user=request_user(request)))
 
     @extend_schema(request=None, responses=s.HandoverSerializer)
     @action(detail=True, methods=["post"])
@@ -240,6 +246,13 @@ class SlaTimerViewSet(viewsets.ReadOnlyModelViewSet[Any]):
             return self.queryset
         visible = lead_visible_qs(user=request_user(self.request)).values("pk")
         return SlaTimer.objects.filter(lead__in=visible).prefetch_related("events")
+
+    @extend_schema(request=None, responses=s.SlaTimerSerializer)
+    @action(detail=True, methods=["post"])
+    def met(self, request: Request, pk: str) -> Response:
+        """The owner did what the SLA asks (e.g. first contact with a new SQL): stop the clock."""
+        timer = sla.timer_mark_met(timer_id=self.get_object().pk, actor=request_user(request))
+        return Response(s.SlaTimerSerializer(timer).data)
 
 
 class ChecklistViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):

@@ -192,3 +192,25 @@ def test_webhook_subscriptions_refuse_private_targets_and_need_admin(client_for,
     assert ok.status_code == 201, ok.json()
     assert len(ok.json()["secret"]) > 20
     assert WebhookSubscription.objects.count() == 1
+
+
+def test_rejections_by_source_and_marking_an_sla_met(client_for, handover, reps, manager, make_mql):
+    rep = client_for(reps[0])
+    rep.post(f"/api/v1/handovers/{handover.pk}/reject/", {"reason": "no_budget"}, format="json")
+    second = Handover.objects.get(lead=make_mql(source="webinar"))
+    rep.post(f"/api/v1/handovers/{second.pk}/reject/", {"reason": "competitor"}, format="json")
+    rows = client_for(manager).get("/api/v1/handovers/rejections/").json()
+    assert {(r["lead_source"], r["reason_code"], r["count"]) for r in rows} == {
+        ("organic_search", "no_budget", 1),
+        ("webinar", "competitor", 1),
+    }
+    third = Handover.objects.get(lead=make_mql())
+    timer = third.timers.get()
+    assert client_for(reps[1]).post(f"/api/v1/handover/sla-timers/{timer.pk}/met/").status_code in (
+        403,
+        404,
+    )
+    ok = rep.post(f"/api/v1/handover/sla-timers/{timer.pk}/met/")
+    assert ok.status_code == 200, ok.json()
+    assert (ok.json()["state"], ok.json()["met_on_time"]) == ("met", True)
+    assert rep.post(f"/api/v1/handover/sla-timers/{timer.pk}/met/").status_code == 409
