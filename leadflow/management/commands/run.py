@@ -5,6 +5,7 @@ runs as a child process, talking to the web server through kombu's filesystem br
 when CELERY_BROKER_URL says so). Ctrl-C stops both.
 """
 
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -44,6 +45,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"LeadFlow is running at http://{options['addrport']}/")
         )
+        # SIGTERM (docker stop, a test's terminate()) must stop the worker too, not orphan it.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             call_command("runserver", options["addrport"], use_reloader=False)
         finally:
