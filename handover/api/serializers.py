@@ -230,6 +230,7 @@ class OutOfOfficeSerializer(serializers.ModelSerializer[OutOfOffice]):
     class Meta:
         model = OutOfOffice
         fields = ("id", "user", "starts_at", "ends_at", "note")
+        extra_kwargs = {"user": {"required": False}}  # default: yourself
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if (

@@ -214,3 +214,55 @@ def test_rejections_by_source_and_marking_an_sla_met(client_for, handover, reps,
     assert ok.status_code == 200, ok.json()
     assert (ok.json()["state"], ok.json()["met_on_time"]) == ("met", True)
     assert rep.post(f"/api/v1/handover/sla-timers/{timer.pk}/met/").status_code == 409
+
+
+def test_out_of_office_is_self_service_and_rules_are_managed_by_managers(
+    client_for, reps, manager, team
+):
+    rep = client_for(reps[0])
+    mine = rep.post(
+        "/api/v1/handover/out-of-office/",
+        {"starts_at": "2026-12-01T00:00:00Z", "ends_at": "2026-12-10T00:00:00Z", "note": "holiday"},
+        format="json",
+    )
+    assert mine.status_code == 201, mine.json()
+    assert mine.json()["user"] == reps[0].pk
+    theirs = rep.post(
+        "/api/v1/handover/out-of-office/",
+        {
+            "user": reps[1].pk,
+            "starts_at": "2026-12-01T00:00:00Z",
+            "ends_at": "2026-12-10T00:00:00Z",
+        },
+        format="json",
+    )
+    assert theirs.status_code == 403
+    backwards = rep.post(
+        "/api/v1/handover/out-of-office/",
+        {"starts_at": "2026-12-10T00:00:00Z", "ends_at": "2026-12-01T00:00:00Z"},
+        format="json",
+    )
+    assert backwards.status_code == 400
+    assert len(client_for(reps[1]).get("/api/v1/handover/out-of-office/").json()["results"]) == 0
+    assert (
+        rep.post("/api/v1/handover/assignment-rules/", {"name": "x"}, format="json").status_code
+        == 403
+    )
+    created = client_for(manager).post(
+        "/api/v1/handover/assignment-rules/",
+        {
+            "name": "EMEA",
+            "countries": ["de", "fr"],
+            "team": team.pk,
+            "capacity": 5,
+            "capacity_period": "week",
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["countries"] == ["DE", "FR"]
+    bad = client_for(manager).post(
+        "/api/v1/handover/assignment-rules/", {"name": "bad", "countries": "DE"}, format="json"
+    )
+    assert bad.status_code == 400
+    assert "countries" in bad.json()["error"]["fields"]
