@@ -28,6 +28,7 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
             "leads.move_lead_stage",
             "leads.view_activity",
             "leads.view_stagechange",
+            "handover.view_handover",
         }
     ),
     Role.SALES_REP: frozenset(
@@ -37,6 +38,9 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
             "leads.move_lead_stage",
             "leads.view_activity",
             "leads.view_stagechange",
+            "handover.view_handover",
+            "handover.decide_sal",
+            "handover.qualify_lead",
         }
     ),
     Role.SALES_MANAGER: frozenset(
@@ -49,6 +53,11 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
             "leads.view_stagechange",
             "leads.view_team",
             "leads.change_team",
+            "handover.view_handover",
+            "handover.decide_sal",
+            "handover.qualify_lead",
+            "handover.reassign_handover",
+            "handover.manage_handover_settings",
         }
     ),
     Role.INTEGRATION: frozenset(
@@ -64,8 +73,10 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
         }
     ),
 }
-# Admins get every permission of every role (and are usually superusers too).
-ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(*ROLE_PERMISSIONS.values())
+# Admins get every permission of every role (and are usually superusers too), plus webhooks.
+ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(
+    *ROLE_PERMISSIONS.values(), {"handover.manage_webhooks"}
+)
 
 
 def sync_roles() -> None:

@@ -205,7 +205,26 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "leadflow.tasks.worker_heartbeat_task",
         "schedule": 15.0,
     },
+    # Handover: SLA timers are rows scanned here (never countdown tasks); the sweeper re-drives
+    # outbox rows whose task was lost (Redis restart, killed worker) or whose retry fell due.
+    "handover-sla-scan": {
+        "task": "handover.tasks.sla_scan_task",
+        "schedule": env.float("LEADFLOW_SLA_SCAN_SECONDS", default=15.0),
+    },
+    "handover-outbox-sweep": {
+        "task": "handover.tasks.outbox_sweep_task",
+        "schedule": env.float("LEADFLOW_OUTBOX_SWEEP_SECONDS", default=30.0),
+    },
 }
+
+# --- Handover: notifications outbox and webhooks ---
+# A delivery attempt holds its row this long; a worker killed mid-attempt frees it after this.
+HANDOVER_OUTBOX_LEASE_SECONDS = env.int("LEADFLOW_OUTBOX_LEASE_SECONDS", default=120)
+# A queued delivery not picked up within this is queued again by the sweeper (lost task).
+HANDOVER_OUTBOX_REQUEUE_SECONDS = env.int("LEADFLOW_OUTBOX_REQUEUE_SECONDS", default=60)
+HANDOVER_WEBHOOK_TIMEOUT_SECONDS = env.float("LEADFLOW_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Webhooks to loopback/private/link-local addresses are refused unless this is set (SSRF).
+HANDOVER_WEBHOOK_ALLOW_PRIVATE = env.bool("LEADFLOW_WEBHOOK_ALLOW_PRIVATE", default=False)
 
 LOGGING = {
     "version": 1,

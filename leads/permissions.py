@@ -19,7 +19,7 @@ class HasPerm(BasePermission):
     perm: str = ""
 
     @classmethod
-    def of(cls, perm: Perm) -> type["HasPerm"]:
+    def of(cls, perm: StrEnum) -> type["HasPerm"]:  # any app's Perm enum
         return type(f"Has_{perm.name}", (cls,), {"perm": perm.value})
 
     def has_permission(self, request: Request, view: APIView) -> bool:

@@ -58,6 +58,10 @@ def test_ensure_allowed_names_the_problem():
 @pytest.mark.parametrize(("frm", "to", "kind"), ALLOWED_EDGES)
 def test_every_allowed_move_writes_exactly_one_stage_change(frm, to, kind):
     lead = LeadFactory(stage=frm)
+    if (frm, to) == (Stage.SAL, Stage.SQL):  # handover's gate: SQL needs a passed checklist
+        from tests.handover.factories import passed_checklist
+
+        passed_checklist(lead)
     result = _move_stage(
         lead_id=lead.pk, to=to, actor=None, actor_kind=kind, source="system", reason="because"
     )
@@ -204,10 +208,11 @@ def test_a_guard_can_veto_a_move_and_nothing_is_written():
     events.stage_change_requested.connect(guard)
     try:
         lead = LeadFactory(stage=Stage.SAL)
-        with pytest.raises(NeedsChecklist):
+        with pytest.raises(DomainError) as err:  # this guard, or handover's own, vetoes first
             _move_stage(
                 lead_id=lead.pk, to=Stage.SQL, actor=None, actor_kind=ActorKind.MANAGER, source="ui"
             )
+        assert err.value.code == "qualification_required"
         lead.refresh_from_db()
         assert lead.stage == Stage.SAL
         assert StageChange.objects.filter(lead=lead).count() == 1

@@ -1,0 +1,289 @@
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from handover import outbox, selectors, services, sla
+from handover.api import serializers as s
+from handover.filtersets import DeliveryFilterSet, HandoverFilterSet, SlaTimerFilterSet
+from handover.models import (
+    AssignmentMember,
+    AssignmentRule,
+    BusinessCalendarConfig,
+    Delivery,
+    Handover,
+    Notification,
+    OutOfOffice,
+    QualificationChecklist,
+    QualificationFramework,
+    RejectionReason,
+    SlaPolicy,
+    SlaTimer,
+    WebhookSubscription,
+)
+from handover.permissions import HasPerm, Perm
+from leadflow.api.auth import request_user
+from leadflow.exceptions import NotFoundError, PermissionDeniedError
+from leads.selectors import lead_get_visible, lead_visible_qs
+
+
+class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+    serializer_class = s.HandoverSerializer
+    filterset_class = HandoverFilterSet
+    queryset = Handover.objects.none()
+
+    def get_permissions(self) -> list[Any]:
+        needed = {
+            "accept": Perm.DECIDE_SAL,
+            "reject": Perm.DECIDE_SAL,
+            "reassign": Perm.REASSIGN,
+        }.get(self.action or "", Perm.VIEW)
+        return [IsAuthenticated(), HasPerm.of(needed)()]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.handover_visible_qs(user=request_user(self.request))
+
+    @action(detail=False, methods=["get"])
+    def inbox(self, request: Request) -> Response:
+        """Open handovers for me to accept or reject (mine and my teams' queue)."""
+        page = self.paginate_queryset(selectors.handover_inbox(user=request_user(request)))
+        return self.get_paginated_response(s.HandoverSerializer(page, many=True).data)
+
+    @extend_schema(responses=s.RejectionCountSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def rejections(self, request: Request) -> Response:
+        """Rejections counted by lead source and reason."""
+        return Response(selectors.rejections_by_source(user=request_user(request)))
+
+    @extend_schema(request=None, responses=s.HandoverSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str) -> Response:
+        handover = self.get_object()  # 404 for handovers the caller cannot see
+        handover = services.handover_accept(handover_id=handover.pk, actor=request_user(request))
+        return Response(s.HandoverSerializer(handover).data)
+
+    @extend_schema(request=s.HandoverRejectInputSerializer, responses=s.HandoverSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        handover = self.get_object()
+        data = s.HandoverRejectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        handover = services.handover_reject(
+            handover_id=handover.pk,
+            actor=request_user(request),
+            reason_code=data.validated_data["reason"],
+            comment=data.validated_data["comment"],
+        )
+        return Response(s.HandoverSerializer(handover).data)
+
+    @extend_schema(request=s.ReassignInputSerializer, responses=s.HandoverSerializer)
+    @action(detail=True, methods=["post"])
+    def reassign(self, request: Request, pk: str) -> Response:
+        handover = self.get_object()
+        data = s.ReassignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.lead_reassign(
+            lead_id=handover.lead_id,
+            owner_id=data.validated_data["owner"],
+            actor=request_user(request),
+        )
+        handover.refresh_from_db()
+        return Response(s.HandoverSerializer(handover).data)
+
+
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
+    serializer_class = s.NotificationSerializer
+    queryset = Notification.objects.none()
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        unread = self.request.query_params.get("unread") in ("1", "true")
+        return selectors.notification_list(user=request_user(self.request), unread_only=unread)
+
+    @extend_schema(responses=s.UnreadCountSerializer)
+    @action(detail=False, methods=["get"], url_path="unread-count")
+    def unread_count(self, request: Request) -> Response:
+        return Response({"unread": selectors.notification_unread_count(user=request_user(request))})
+
+    @extend_schema(request=s.MarkReadInputSerializer, responses=s.MarkedSerializer)
+    @action(detail=False, methods=["post"], url_path="mark-read")
+    def mark_read(self, request: Request) -> Response:
+        data = s.MarkReadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        changed = services.notifications_mark_read(
+            user=request_user(request), ids=data.validated_data.get("ids")
+        )
+        return Response({"marked": changed})
+
+
+class SettingsViewSet(viewsets.ModelViewSet[Any]):
+    """Configuration rows: everyone with handover access reads, the given permission writes."""
+
+    write_perm = Perm.MANAGE_SETTINGS
+    read_perm = Perm.VIEW
+
+    def get_permissions(self) -> list[Any]:
+        read = self.action in ("list", "retrieve")
+        return [IsAuthenticated(), HasPerm.of(self.read_perm if read else self.write_perm)()]
+
+    def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
+        model: type[Model] = self.get_queryset().model
+        serializer.instance = services.settings_save(
+            instance=model(), data=self._clean(serializer.validated_data)
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
+        assert serializer.instance is not None  # noqa: S101  (set by get_object)
+        serializer.instance = services.settings_save(
+            instance=serializer.instance, data=self._clean(serializer.validated_data)
+        )
+
+    def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+
+class RejectionReasonViewSet(SettingsViewSet):
+    queryset = RejectionReason.objects.all()
+    serializer_class = s.RejectionReasonSerializer
+
+
+class FrameworkViewSet(SettingsViewSet):
+    queryset = QualificationFramework.objects.all()
+    serializer_class = s.FrameworkSerializer
+
+
+class CalendarViewSet(SettingsViewSet):
+    queryset = BusinessCalendarConfig.objects.all()
+    serializer_class = s.CalendarSerializer
+
+
+class SlaPolicyViewSet(SettingsViewSet):
+    queryset = SlaPolicy.objects.select_related("calendar")
+    serializer_class = s.SlaPolicySerializer
+
+
+class AssignmentRuleViewSet(SettingsViewSet):
+    queryset = AssignmentRule.objects.prefetch_related("members")
+    serializer_class = s.AssignmentRuleSerializer
+
+
+class AssignmentMemberViewSet(SettingsViewSet):
+    queryset = AssignmentMember.objects.all()
+    serializer_class = s.AssignmentMemberSerializer
+
+
+class OutOfOfficeViewSet(SettingsViewSet):
+    """Reps manage their own absences; managers anyone's."""
+
+    serializer_class = s.OutOfOfficeSerializer
+    queryset = OutOfOffice.objects.none()
+    write_perm = Perm.VIEW
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        user = request_user(self.request)
+        qs = OutOfOffice.objects.all()
+        return qs if user.has_perm(Perm.MANAGE_SETTINGS) else qs.filter(user=user)
+
+    def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
+        user = request_user(self.request)
+        if data.get("user") not in (None, user) and not user.has_perm(Perm.MANAGE_SETTINGS):
+            raise PermissionDeniedError("You may only record your own absences.", field="user")
+        return {**data, "user": data.get("user") or user}
+
+
+class WebhookSubscriptionViewSet(SettingsViewSet):
+    queryset = WebhookSubscription.objects.all()
+    serializer_class = s.WebhookSubscriptionSerializer
+    read_perm = write_perm = Perm.MANAGE_WEBHOOKS
+
+    def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "url" in data:
+            outbox.resolve_destination(data["url"])  # refuse private/unresolvable targets now
+        return data
+
+
+class DeliveryViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+    serializer_class = s.DeliverySerializer
+    filterset_class = DeliveryFilterSet
+    permission_classes = [IsAuthenticated, HasPerm.of(Perm.MANAGE_WEBHOOKS)]
+    queryset = Delivery.objects.none()
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        return selectors.delivery_list()
+
+    @extend_schema(responses=s.DeliveryAttemptSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def attempts(self, request: Request, pk: str) -> Response:
+        return Response(s.DeliveryAttemptSerializer(self.get_object().log.all(), many=True).data)
+
+    @extend_schema(request=None, responses=s.DeliverySerializer)
+    @action(detail=True, methods=["post"])
+    def redeliver(self, request: Request, pk: str) -> Response:
+        delivery = outbox.delivery_redeliver(delivery_id=self.get_object().pk)
+        return Response(s.DeliverySerializer(delivery).data)
+
+
+class SlaTimerViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+    serializer_class = s.SlaTimerSerializer
+    filterset_class = SlaTimerFilterSet
+    permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW)]
+    queryset = SlaTimer.objects.none()
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        visible = lead_visible_qs(user=request_user(self.request)).values("pk")
+        return SlaTimer.objects.filter(lead__in=visible).prefetch_related("events")
+
+    @extend_schema(request=None, responses=s.SlaTimerSerializer)
+    @action(detail=True, methods=["post"])
+    def met(self, request: Request, pk: str) -> Response:
+        """The owner did what the SLA asks (e.g. first contact with a new SQL): stop the clock."""
+        timer = sla.timer_mark_met(timer_id=self.get_object().pk, actor=request_user(request))
+        return Response(s.SlaTimerSerializer(timer).data)
+
+
+class ChecklistViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
+    """A lead's qualification answers; POST saves (merges) answers and re-evaluates the rule."""
+
+    serializer_class = s.ChecklistSerializer
+    queryset = QualificationChecklist.objects.none()
+
+    def get_permissions(self) -> list[Any]:
+        needed = Perm.QUALIFY if self.action == "create" else Perm.VIEW
+        return [IsAuthenticated(), HasPerm.of(needed)()]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        visible = lead_visible_qs(user=request_user(self.request)).values("pk")
+        qs = QualificationChecklist.objects.filter(lead__in=visible).select_related("framework")
+        lead = self.request.query_params.get("lead")
+        return qs.filter(lead_id=lead) if lead and lead.isdigit() else qs
+
+    @extend_schema(request=s.ChecklistInputSerializer, responses=s.ChecklistSerializer)
+    def create(self, request: Request) -> Response:
+        data = s.ChecklistInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request_user(request)
+        if lead_get_visible(user=user, lead_id=data.validated_data["lead"]) is None:
+            raise NotFoundError("There is no such lead you can see.", field="lead")
+        checklist = services.checklist_save(
+            lead_id=data.validated_data["lead"],
+            framework_code=data.validated_data["framework"],
+            answers=data.validated_data["answers"],
+            actor=user,
+        )
+        return Response(s.ChecklistSerializer(checklist).data)

@@ -1,0 +1,210 @@
+"""Pure rules of the handover app: checklists, escalation ladders, retries, signatures, addresses.
+
+No database here; services and validators call these so there is one definition of each rule.
+"""
+
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+
+class RuleError(ValueError):
+    """A configuration that breaks a rule; ``field`` names the bad part."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# --- qualification checklists (BANT, CHAMP, GPCTBA/C&I) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class ChecklistResult:
+    met: tuple[str, ...]
+    missing_required: tuple[str, ...]
+    passed: bool
+
+
+def validate_criteria(criteria: Any) -> list[dict[str, str]]:
+    """Criteria are a non-empty list of {"key", "label", "help"?} with unique keys."""
+    if not isinstance(criteria, list) or not criteria:
+        raise RuleError("A framework needs a list of criteria.", field="criteria")
+    seen: set[str] = set()
+    clean = []
+    for index, item in enumerate(criteria):
+        if not isinstance(item, Mapping) or not str(item.get("key", "")).strip():
+            raise RuleError(f"Criterion #{index + 1} needs a 'key'.", field="criteria")
+        key = str(item["key"]).strip()
+        if key in seen:
+            raise RuleError(f"Criterion key {key!r} appears twice.", field="criteria")
+        seen.add(key)
+        clean.append(
+            {"key": key, "label": str(item.get("label") or key), "help": str(item.get("help", ""))}
+        )
+    return clean
+
+
+def validate_pass_rule(
+    *, criteria: Sequence[Mapping[str, str]], min_met: int, required: Any
+) -> None:
+    keys = {c["key"] for c in criteria}
+    if not isinstance(required, list) or not all(isinstance(k, str) for k in required):
+        raise RuleError("Required criteria are a list of criterion keys.", field="required")
+    unknown = sorted(set(required) - keys)
+    if unknown:
+        raise RuleError(f"Unknown required criteria: {', '.join(unknown)}.", field="required")
+    if not 0 <= min_met <= len(keys):
+        raise RuleError(f"The minimum must be between 0 and {len(keys)}.", field="min_met")
+
+
+def validate_answers(*, criteria: Sequence[Mapping[str, str]], answers: Any) -> dict[str, Any]:
+    """Answers map criterion keys to {"met": bool, "answer": str, "note": str}."""
+    if not isinstance(answers, Mapping):
+        raise RuleError("Answers map criterion keys to {met, answer, note}.", field="answers")
+    keys = {c["key"] for c in criteria}
+    unknown = sorted(set(answers) - keys)
+    if unknown:
+        raise RuleError(f"Unknown criteria: {', '.join(unknown)}.", field="answers")
+    clean: dict[str, Any] = {}
+    for key, value in answers.items():
+        if not isinstance(value, Mapping) or not isinstance(value.get("met", False), bool):
+            raise RuleError(f"{key}: 'met' must be true or false.", field="answers")
+        clean[key] = {
+            "met": bool(value.get("met", False)),
+            "answer": str(value.get("answer", ""))[:2000],
+            "note": str(value.get("note", ""))[:2000],
+        }
+    return clean
+
+
+def evaluate_checklist(
+    *,
+    criteria: Sequence[Mapping[str, str]],
+    min_met: int,
+    required: Sequence[str],
+    answers: Mapping[str, Any],
+) -> ChecklistResult:
+    met = tuple(c["key"] for c in criteria if answers.get(c["key"], {}).get("met") is True)
+    missing = tuple(k for k in required if k not in met)
+    return ChecklistResult(
+        met=met, missing_required=missing, passed=not missing and len(met) >= min_met
+    )
+
+
+# --- SLA escalation ladder -------------------------------------------------------------------
+
+
+class EscalationAction(StrEnum):
+    REMIND_OWNER = "remind_owner"
+    NOTIFY_MANAGER = "notify_manager"
+    REASSIGN = "reassign"
+
+
+ESCALATION_ORDER: Final = (
+    EscalationAction.REMIND_OWNER,
+    EscalationAction.NOTIFY_MANAGER,
+    EscalationAction.REASSIGN,
+)
+
+
+def validate_escalation(steps: Any) -> list[dict[str, Any]]:
+    """A ladder is a list of {"after_minutes": n ≥ 0 business minutes past due, "action"}.
+
+    Steps run in order: times must not go down, and the actions follow remind owner → notify
+    manager → reassign (any may be left out); reassign, which ends the ladder, comes last.
+    """
+    if not isinstance(steps, list):
+        raise RuleError("The escalation ladder is a list of steps.", field="escalation")
+    clean: list[dict[str, Any]] = []
+    last_after, last_rank = -1, -1
+    for index, step in enumerate(steps):
+        where = f"Step {index + 1}"
+        if not isinstance(step, Mapping):
+            raise RuleError(f"{where} must be an object.", field="escalation")
+        try:
+            action = EscalationAction(str(step.get("action")))
+        except ValueError:
+            allowed = ", ".join(a.value for a in EscalationAction)
+            raise RuleError(
+                f"{where}: action must be one of {allowed}.", field="escalation"
+            ) from None
+        after = step.get("after_minutes")
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise RuleError(
+                f"{where}: after_minutes must be a whole number ≥ 0.", field="escalation"
+            )
+        rank = ESCALATION_ORDER.index(action)
+        if after < last_after or rank < last_rank:
+            raise RuleError(
+                f"{where}: steps must go remind owner → notify manager → reassign, "
+                "with after_minutes never going down.",
+                field="escalation",
+            )
+        if last_rank == ESCALATION_ORDER.index(EscalationAction.REASSIGN):
+            raise RuleError(f"{where}: nothing can follow a reassign.", field="escalation")
+        last_after, last_rank = after, rank
+        clean.append({"after_minutes": after, "action": action.value})
+    return clean
+
+
+# --- outbox retries ----------------------------------------------------------------------------
+
+MAX_ATTEMPTS: Final = 10
+RETRY_BASE: Final = timedelta(minutes=2)
+RETRY_CAP: Final = timedelta(hours=6)
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """Wait after failed attempt ``attempt`` (1-based): 2, 4, 8 … minutes, capped at 6 h.
+
+    Attempts 1–8 span 2+4+…+128 = 254 min (> 4 h); the default 10 attempts span ≈ 14.5 h.
+    """
+    delay: timedelta = RETRY_BASE * 2 ** (attempt - 1)
+    return min(delay, RETRY_CAP)
+
+
+# --- webhook signatures and destinations -------------------------------------------------------
+
+SIGNATURE_HEADER: Final = "X-LeadFlow-Signature"
+TIMESTAMP_HEADER: Final = "X-LeadFlow-Timestamp"
+EVENT_HEADER: Final = "X-LeadFlow-Event"
+EVENT_ID_HEADER: Final = "X-LeadFlow-Event-Id"
+
+
+def sign(*, secret: str, timestamp: int, body: bytes) -> str:
+    """``v1=`` + hex HMAC-SHA256 of ``"<timestamp>." + body`` (Stripe's layout)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"v1={mac.hexdigest()}"
+
+
+def verify(
+    *, secret: str, timestamp: int, body: bytes, signature: str, now: int, tolerance: int = 300
+) -> bool:
+    """What a receiver does: constant-time compare, and refuse stale timestamps (replays)."""
+    if abs(now - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret=secret, timestamp=timestamp, body=body), signature)
+
+
+def refused_address(address: str) -> str | None:
+    """Why a destination IP is refused (loopback, private, link-local, ...), or None if public."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    for attr, label in (
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_private", "private"),
+        ("is_multicast", "multicast"),
+        ("is_unspecified", "unspecified"),
+        ("is_reserved", "reserved"),
+    ):
+        if getattr(ip, attr):
+            return label
+    return None

@@ -1,0 +1,464 @@
+"""Every write of the handover app: assignment, accept/reject/reassign, checklists, settings.
+
+Lock order everywhere: lead, then handover, then timers (the SLA scanner locks timers only and
+never waits for a lead, so the two never deadlock).
+"""
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Model
+from django.utils import timezone
+
+from handover import rules, sla
+from handover.calendars import is_working_time
+from handover.models import (
+    AssignmentRule,
+    EventType,
+    Handover,
+    HandoverAssignment,
+    OutOfOffice,
+    QualificationChecklist,
+    QualificationFramework,
+    RejectionReason,
+    RepProfile,
+)
+from handover.outbox import OutboxBatch, lead_snapshot
+from leadflow.exceptions import DomainError, NotFoundError, PermissionDeniedError
+from leadflow.models import User
+from leads import services as lead_services
+from leads.lifecycle import ActorKind, Stage
+from leads.models import Lead, StageChange
+
+
+class HandoverNotFoundError(NotFoundError):
+    code = "handover_not_found"
+
+
+class HandoverAlreadyDecidedError(DomainError):
+    code = "handover_already_decided"
+
+
+class NotHandoverOwnerError(PermissionDeniedError):
+    code = "not_handover_owner"
+
+
+class QualificationRequiredError(DomainError):
+    code = "qualification_required"
+
+
+# --- assignment ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pick:
+    owner_id: int | None
+    team_id: int | None
+    rule: AssignmentRule | None
+    why: str
+
+
+def _period_start(now: datetime, period: str) -> datetime:
+    local = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == AssignmentRule.Period.WEEK:
+        return local - timedelta(days=local.weekday())
+    if period == AssignmentRule.Period.MONTH:
+        return local.replace(day=1)
+    return local
+
+
+def _matches(rule: AssignmentRule, lead: Lead) -> bool:
+    return (
+        (not rule.countries or lead.country.upper() in {c.upper() for c in rule.countries})
+        and (not rule.industries or lead.industry.lower() in {i.lower() for i in rule.industries})
+        and (not rule.company_sizes or lead.company_size in rule.company_sizes)
+    )
+
+
+def _available(user_ids: Collection[int], now: datetime, working_hours: bool) -> set[int]:
+    away = set(
+        OutOfOffice.objects.filter(
+            user_id__in=user_ids, starts_at__lte=now, ends_at__gt=now
+        ).values_list("user_id", flat=True)
+    )
+    free = {u for u in user_ids if u not in away}
+    profiles = RepProfile.objects.filter(user_id__in=free).select_related("calendar")
+    for profile in profiles:
+        if not profile.accepts_leads or (
+            working_hours
+            and profile.calendar is not None
+            and not is_working_time(profile.calendar.as_calendar(), now)
+        ):
+            free.discard(profile.user_id)
+    active = set(User.objects.filter(pk__in=free, is_active=True).values_list("pk", flat=True))
+    return free & active
+
+
+def assignment_pick(*, lead: Lead, now: datetime, exclude: Collection[int] = ()) -> Pick:
+    """Evaluate the rules in order and reserve the chosen rep (call inside a transaction)."""
+    for rule in AssignmentRule.objects.filter(active=True).order_by("position", "id"):
+        if not _matches(rule, lead):
+            continue
+        # Lock the rule: concurrent handovers take turns, so rotation and caps hold under load.
+        rule = AssignmentRule.objects.select_for_update().get(pk=rule.pk)
+        members = [m for m in rule.members.filter(active=True) if m.user_id not in exclude]
+        free = _available({m.user_id for m in members}, now, rule.require_working_hours)
+        counts = dict(
+            HandoverAssignment.objects.filter(
+                owner_id__in=free, at__gte=_period_start(now, rule.capacity_period)
+            )
+            .values("owner_id")
+            .annotate(n=Count("id"))
+            .values_list("owner_id", "n")
+        )
+        eligible = [
+            m
+            for m in members
+            if m.user_id in free
+            and (rule.capacity is None or counts.get(m.user_id, 0) < rule.capacity)
+        ]
+        if eligible:
+            oldest = datetime.min.replace(tzinfo=now.tzinfo)
+            chosen = min(
+                eligible,
+                key=lambda m: (
+                    counts.get(m.user_id, 0) / m.weight,
+                    m.last_assigned_at or oldest,
+                    m.pk,
+                ),
+            )
+            chosen.last_assigned_at = now
+            chosen.save(update_fields=["last_assigned_at"])
+            return Pick(chosen.user_id, rule.team_id, rule, f"rule {rule.name}")
+        fallback = rule.fallback_owner_id if rule.fallback_owner_id not in exclude else None
+        why = f"rule {rule.name}: nobody free, " + ("fallback owner" if fallback else "team queue")
+        return Pick(fallback, rule.team_id, rule, why)
+    return Pick(None, None, None, "no rule matched: unassigned queue")
+
+
+# --- opening, accepting, rejecting, reassigning ------------------------------------------------
+
+
+def _manager_ids(lead: Lead) -> list[int]:
+    """Who hears about a lead when the owner cannot: the team's manager."""
+    if lead.team_id is None:
+        return []
+    manager = Lead.objects.filter(pk=lead.pk).values_list("team__manager_id", flat=True).first()
+    return [manager] if manager else []
+
+
+def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
+    """A lead just entered MQL (inside the moving transaction; the lead is locked)."""
+    existing = Handover.objects.filter(lead=lead, status=Handover.Status.OPEN).first()
+    if existing is not None:
+        return existing
+    pick = assignment_pick(lead=lead, now=now)
+    owner_id = pick.owner_id if pick.owner_id is not None else lead.owner_id
+    team_id = pick.team_id if pick.team_id is not None else lead.team_id
+    handover = Handover.objects.create(
+        lead=lead,
+        owner_id=owner_id,
+        team_id=team_id,
+        rule=pick.rule,
+        opened_at=now,
+        assigned_at=now if owner_id else None,
+        lead_source=lead.source,
+    )
+    HandoverAssignment.objects.create(handover=handover, owner_id=owner_id, why=pick.why, at=now)
+    if (owner_id, team_id) != (lead.owner_id, lead.team_id):
+        owner = User.objects.get(pk=owner_id) if owner_id else None
+        lead_services.lead_assign(lead_id=lead.pk, owner=owner, team_id=team_id)
+        lead.owner_id, lead.team_id = owner_id, team_id
+    timer = sla.timer_start(
+        lead_id=lead.pk, stage=Stage.MQL, owner_id=owner_id, handover_id=handover.pk, now=now
+    )
+    due = (
+        f" Accept or reject by {timezone.localtime(timer.due_at):%a %d %b %H:%M}." if timer else ""
+    )
+    title = f"New MQL to accept: {lead.display_name}"
+    recipients = [owner_id] if owner_id else _manager_ids(lead)
+    for recipient in recipients:
+        batch.notify(
+            recipient_id=recipient,
+            kind="handover.assigned" if owner_id else "handover.unassigned",
+            title=title if owner_id else f"Unassigned MQL in the queue: {lead.display_name}",
+            body=f"{lead.display_name} ({lead.company or 'no company'}) became an MQL. "
+            f"{pick.why}.{due}",
+            lead_id=lead.pk,
+            handover_id=handover.pk,
+            timer_id=timer.pk if timer else None,
+        )
+    batch.event(
+        EventType.HANDOVER_ASSIGNED, _handover_data(handover, lead, due_at=timer and timer.due_at)
+    )
+    return handover
+
+
+def _handover_data(handover: Handover, lead: Lead, **extra: Any) -> dict[str, Any]:
+    return {
+        "handover": {
+            "id": handover.pk,
+            "status": handover.status,
+            "owner_id": handover.owner_id,
+            "team_id": handover.team_id,
+            "opened_at": handover.opened_at,
+            "decided_at": handover.decided_at,
+            "reason_code": handover.reason_code,
+            "comment": handover.comment,
+        },
+        "lead": lead_snapshot(lead),
+        **extra,
+    }
+
+
+def _is_manager(user: User) -> bool:
+    return lead_services.actor_kind_for(user) == ActorKind.MANAGER
+
+
+def _lock(handover_id: int) -> tuple[Lead, Handover]:
+    """Lock the lead, then the handover (the one order every writer uses)."""
+    lead_id = Handover.objects.filter(pk=handover_id).values_list("lead_id", flat=True).first()
+    if lead_id is None:
+        raise HandoverNotFoundError(f"There is no handover with id {handover_id}.")
+    lead = Lead.objects.select_for_update().get(pk=lead_id)
+    return lead, Handover.objects.select_for_update().get(pk=handover_id)
+
+
+def _ensure_open_and_may_decide(handover: Handover, actor: User) -> None:
+    if handover.status != Handover.Status.OPEN:
+        who = handover.decided_by or "someone"
+        raise HandoverAlreadyDecidedError(
+            f"This handover was already {handover.status} by {who}.", field="status"
+        )
+    if not actor.has_perm("handover.decide_sal"):
+        raise NotHandoverOwnerError("You may not accept or reject handovers.")
+    if handover.owner_id == actor.pk or _is_manager(actor):
+        return
+    in_queue = handover.owner_id is None and (
+        handover.team_id is None or actor.teams.filter(pk=handover.team_id).exists()
+    )
+    if not in_queue:
+        raise NotHandoverOwnerError("Only the owner of this handover or a manager may decide it.")
+
+
+@transaction.atomic
+def handover_accept(*, handover_id: int, actor: User) -> Handover:
+    """MQL → SAL. Concurrent accepts: exactly one wins; the rest get HandoverAlreadyDecided."""
+    lead, handover = _lock(handover_id)
+    _ensure_open_and_may_decide(handover, actor)
+    now = timezone.now()
+    handover.status, handover.decided_at, handover.decided_by = Handover.Status.ACCEPTED, now, actor
+    if handover.owner_id is None:  # claimed from the queue: the claimer owns it
+        handover.owner = actor
+        handover.assigned_at = now
+        HandoverAssignment.objects.create(
+            handover=handover, owner=actor, assigned_by=actor, why="claimed from the queue", at=now
+        )
+    handover.save(update_fields=["status", "decided_at", "decided_by", "owner", "assigned_at"])
+    if lead.owner_id != handover.owner_id:
+        lead_services.lead_assign(lead_id=lead.pk, owner=handover.owner, actor=actor)
+    result = lead_services.lead_mark_sal(
+        lead_id=lead.pk, actor=actor, source=StageChange.Source.HANDOVER, reason="accepted"
+    )
+    batch = OutboxBatch(now=now)
+    batch.event(EventType.HANDOVER_ACCEPTED, _handover_data(handover, result.lead))
+    batch.flush()
+    return handover
+
+
+@transaction.atomic
+def handover_reject(
+    *, handover_id: int, actor: User, reason_code: str, comment: str = ""
+) -> Handover:
+    """Reject with a configured reason: recycle to nurture (maybe resetting engagement) or DQ."""
+    comment = comment.strip()
+    reason = RejectionReason.objects.filter(code=reason_code, active=True).first()
+    if reason is None:
+        codes = ", ".join(
+            RejectionReason.objects.filter(active=True).values_list("code", flat=True)
+        )
+        raise ValidationError(
+            {"reason": f"Unknown rejection reason {reason_code!r}; use one of: {codes}."}
+        )
+    if reason.requires_comment and not comment:
+        raise ValidationError({"comment": f"The reason “{reason.label}” needs a comment."})
+    lead, handover = _lock(handover_id)
+    _ensure_open_and_may_decide(handover, actor)
+    now = timezone.now()
+    handover.status, handover.decided_at, handover.decided_by = Handover.Status.REJECTED, now, actor
+    handover.rejection_reason, handover.reason_code, handover.comment = reason, reason.code, comment
+    handover.save(
+        update_fields=[
+            "status",
+            "decided_at",
+            "decided_by",
+            "rejection_reason",
+            "reason_code",
+            "comment",
+        ]
+    )
+    text = f"{reason.label}: {comment}" if comment else reason.label
+    source = StageChange.Source.HANDOVER
+    if reason.route == RejectionReason.Route.NURTURE:
+        result = lead_services.lead_recycle(
+            lead_id=lead.pk, actor=actor, source=source, reason=text
+        )
+        if reason.reset_engagement:
+            lead_services.lead_reset_engagement(lead_id=lead.pk, at=now)
+    else:
+        result = lead_services.lead_disqualify(
+            lead_id=lead.pk, actor=actor, source=source, reason=text
+        )
+    batch = OutboxBatch(now=now)
+    batch.event(
+        EventType.HANDOVER_REJECTED, _handover_data(handover, result.lead, route=reason.route)
+    )
+    batch.flush()
+    return handover
+
+
+def _sales_user(owner_id: int) -> User:
+    user = User.objects.filter(pk=owner_id, is_active=True).first()
+    if user is None or lead_services.actor_kind_for(user) not in (
+        ActorKind.SALES_REP,
+        ActorKind.MANAGER,
+    ):
+        raise ValidationError({"owner": f"User {owner_id} is not an active sales rep or manager."})
+    return user
+
+
+@transaction.atomic
+def lead_reassign(
+    *,
+    lead_id: int,
+    owner_id: int,
+    actor: User | None,
+    why: str = "reassigned by a manager",
+    restart_timers: bool = False,
+) -> Lead:
+    """Give a lead (and its open handover and running SLA timers) to another rep.
+
+    A manager's reassign moves the running timers to the new owner with their deadlines; an
+    SLA escalation (``restart_timers``) closes them as superseded and starts fresh ones.
+    """
+    if actor is not None and not actor.has_perm("handover.reassign_handover"):
+        raise PermissionDeniedError("Only managers may reassign leads.")
+    owner = _sales_user(owner_id)
+    try:
+        lead = Lead.objects.select_for_update().get(pk=lead_id)
+    except Lead.DoesNotExist:
+        raise NotFoundError(f"There is no lead with id {lead_id}.", field="lead") from None
+    previous = lead.owner_id
+    now = timezone.now()
+    lead = lead_services.lead_assign(lead_id=lead.pk, owner=owner, actor=actor)
+    handover = (
+        Handover.objects.select_for_update().filter(lead=lead, status=Handover.Status.OPEN).first()
+    )
+    if handover is not None:
+        handover.owner, handover.assigned_at = owner, now
+        handover.save(update_fields=["owner", "assigned_at"])
+        HandoverAssignment.objects.create(
+            handover=handover, owner=owner, assigned_by=actor, why=why[:200], at=now
+        )
+    timers = sla.timers_reassign(
+        lead_id=lead.pk, owner_id=owner.pk, now=now, restart=restart_timers
+    )
+    batch = OutboxBatch(now=now)
+    batch.notify(
+        recipient_id=owner.pk,
+        kind="handover.reassigned",
+        title=f"Lead reassigned to you: {lead.display_name}",
+        body=f"{why}."
+        + "".join(
+            f" {t.stage.upper()} SLA due {timezone.localtime(t.due_at):%a %d %b %H:%M}."
+            for t in timers
+        ),
+        lead_id=lead.pk,
+        handover_id=handover.pk if handover else None,
+    )
+    if previous and previous != owner.pk:
+        batch.notify(
+            recipient_id=previous,
+            kind="handover.taken_away",
+            title=f"Lead reassigned away from you: {lead.display_name}",
+            body=f"{why}.",
+            lead_id=lead.pk,
+            email=False,
+        )
+    if handover is not None:
+        batch.event(EventType.HANDOVER_ASSIGNED, _handover_data(handover, lead, why=why))
+    batch.flush()
+    return lead
+
+
+# --- qualification ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def checklist_save(
+    *, lead_id: int, framework_code: str, answers: Mapping[str, Any], actor: User | None
+) -> QualificationChecklist:
+    """Store a lead's answers to a framework and whether its pass rule holds."""
+    framework = QualificationFramework.objects.filter(code=framework_code, active=True).first()
+    if framework is None:
+        raise ValidationError({"framework": f"Unknown or inactive framework {framework_code!r}."})
+    try:
+        clean = rules.validate_answers(criteria=framework.criteria, answers=answers)
+    except rules.RuleError as exc:
+        raise ValidationError({exc.field: str(exc)}) from None
+    if not Lead.objects.filter(pk=lead_id).exists():
+        raise NotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+    checklist, _ = QualificationChecklist.objects.select_for_update().get_or_create(
+        lead_id=lead_id, framework=framework
+    )
+    merged = {**checklist.answers, **clean}
+    result = rules.evaluate_checklist(
+        criteria=framework.criteria,
+        min_met=framework.min_met,
+        required=framework.required,
+        answers=merged,
+    )
+    checklist.answers, checklist.updated_by = merged, actor
+    if result.passed and not checklist.passed:
+        checklist.passed_at = timezone.now()
+    elif not result.passed:
+        checklist.passed_at = None
+    checklist.passed = result.passed
+    checklist.save()
+    return checklist
+
+
+def ensure_qualified(*, lead: Lead) -> None:
+    """SAL → SQL needs a passed checklist (called from the stage_change_requested hook)."""
+    if not QualificationChecklist.objects.filter(
+        lead=lead, passed=True, framework__active=True
+    ).exists():
+        raise QualificationRequiredError(
+            "Fill a qualification checklist (BANT, CHAMP, GPCTBA/C&I) that passes before "
+            "moving this lead to SQL.",
+            field="stage",
+        )
+
+
+# --- notifications and settings -----------------------------------------------------------------
+
+
+def notifications_mark_read(*, user: User, ids: Collection[int] | None = None) -> int:
+    """Mark some (or all) of ``user``'s notifications read; returns how many changed."""
+    qs = user.notifications.filter(read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return qs.update(read_at=timezone.now())
+
+
+def settings_save(*, instance: Model, data: Mapping[str, Any]) -> Model:
+    """Create or update a configuration row after full validation (model + pure rules)."""
+    for name, value in data.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    instance.save()
+    return instance

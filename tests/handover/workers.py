@@ -1,0 +1,79 @@
+"""A worker + beat process group for reliability tests, killable with SIGKILL as a whole."""
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+
+from tests.worker import ROOT, test_database_url
+
+
+class WorkerGroup:
+    def __init__(self, env: Mapping[str, str], log: Path, schedule: Path) -> None:
+        self.env, self.log, self.schedule = env, log, schedule
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        out = open(self.log, "ab")  # noqa: SIM115  (closed with the process)
+        self.proc = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "leadflow",
+                "worker",
+                "--beat",
+                "--pool=threads",
+                "--concurrency=2",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                f"--schedule={self.schedule}",
+            ],
+            cwd=ROOT,
+            env=dict(self.env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill -9 takes beat down too
+        )
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+@contextmanager
+def worker_group(tmp_path: Path, broker: str | None = None, **extra: str) -> Iterator[WorkerGroup]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "CELERY_BROKER_URL": broker or settings.CELERY_BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "LEADFLOW_WEBHOOK_ALLOW_PRIVATE": "1",
+        "LEADFLOW_OUTBOX_LEASE_SECONDS": "5",
+        "LEADFLOW_OUTBOX_REQUEUE_SECONDS": "30",
+        "LEADFLOW_OUTBOX_SWEEP_SECONDS": "2",
+        "LEADFLOW_SLA_SCAN_SECONDS": "5",
+        **extra,
+    }
+    group = WorkerGroup(env, tmp_path / "worker.log", tmp_path / "beat-schedule")
+    try:
+        yield group
+    finally:
+        group.stop()
