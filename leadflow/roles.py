@@ -28,6 +28,7 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
             "leads.move_lead_stage",
             "leads.view_activity",
             "leads.view_stagechange",
+            "predictive.view_predictivemodel",
         }
     ),
     Role.SALES_REP: frozenset(
@@ -49,6 +50,8 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
             "leads.view_stagechange",
             "leads.view_team",
             "leads.change_team",
+            "predictive.view_predictivemodel",
+            "predictive.train_predictivemodel",
         }
     ),
     Role.INTEGRATION: frozenset(
