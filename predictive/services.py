@@ -215,7 +215,7 @@ def active_model() -> PredictiveModel | None:
 
 
 def predictive_score_all(
-    *, model_id: int | None = None, batch_size: int | None = None
+    *, model_id: int | None = None, batch_size: int | None = None, now: datetime | None = None
 ) -> ScoreResult:
     """Score every lead with the given (default: active) version, in id-ordered batches."""
     import numpy as np
@@ -225,7 +225,7 @@ def predictive_score_all(
         raise PredictiveError("There is no trained model yet: run manage.py train_predictive.")
     model = load_model(row)
     size = batch_size or settings.PREDICTIVE_BATCH_SIZE
-    started, now = time.perf_counter(), timezone.now()
+    started, now = time.perf_counter(), now or timezone.now()
     last, scored, written, parts = 0, 0, 0, []
     while True:
         ids = list(

@@ -86,7 +86,7 @@ def test_wrong_types_are_named_with_an_example():
 
 @pytest.fixture(scope="module")
 def trained():
-    frame, y = synthetic(2400)
+    frame, y = synthetic(1600)
     return {
         alg: fit_best(frame, y, SPEC, folds=3, algorithms=(alg,), boost_iterations=80)
         for alg in (LR, HGB)
@@ -94,7 +94,7 @@ def trained():
 
 
 def test_compares_candidates_and_keeps_the_better_by_cv_auc():
-    frame, y = synthetic(1500)
+    frame, y = synthetic(900)
     model = fit_best(frame, y, SPEC, folds=3, boost_iterations=40)
     scores = model.metrics["candidates"]
     assert set(scores) == {LR, HGB}

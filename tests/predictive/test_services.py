@@ -113,7 +113,8 @@ def test_train_score_retrain_and_incremental():
     assert v1.is_active
     assert v1.n_samples == 150
     assert v1.metrics["chosen"] in v1.metrics["candidates"]
-    result = predictive_score_all()
+    now = timezone.now()
+    result = predictive_score_all(now=now)
     assert result.scored == Lead.objects.count() == 170
     probs = list(Lead.objects.values_list("conversion_probability", flat=True))
     assert all(p is not None and 0 <= p <= 1 for p in probs)
@@ -125,7 +126,7 @@ def test_train_score_retrain_and_incremental():
     assert not Lead.objects.filter(stage=Stage.CUSTOMER, score_dirty_at__isnull=False).exists()
     # an unchanged second pass writes nothing and marks nothing
     Lead.objects.update(score_dirty_at=None)
-    assert predictive_score_all().written == 0
+    assert predictive_score_all(now=now).written == 0
     assert not Lead.objects.filter(score_dirty_at__isnull=False).exists()
 
     # only the lead with a new activity is rescored incrementally
@@ -214,3 +215,75 @@ def test_batch_write_is_one_statement_per_batch(django_assert_max_num_queries):
         written = services._write_batch(ids, np.full(len(ids), 0.3), timezone.now())
     assert written == 10
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_activations_leave_exactly_one_active_version():
+    """Two trainings finishing at once: both versions are stored, exactly one is active."""
+    import threading
+
+    from django.db import connections
+
+    make_leads(80)
+    model = predictive_train()
+    rows = [
+        PredictiveModel(
+            target=model.target,
+            algorithm=model.algorithm,
+            n_samples=model.n_samples,
+            n_positive=model.n_positive,
+            sklearn_version=model.sklearn_version,
+            artefact=bytes(model.artefact),
+            artefact_sha256=model.artefact_sha256,
+        )
+        for _ in range(2)
+    ]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def activate(row):
+        try:
+            barrier.wait()
+            services._activate(row)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=activate, args=(row,)) for row in rows]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert PredictiveModel.objects.count() == 3
+    assert PredictiveModel.objects.filter(is_active=True).count() == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_training_requested_over_the_api_runs_in_a_real_worker(client, live_celery, monkeypatch):
+    from tests.worker import celery_worker, wait_until
+
+    for name, value in {
+        "MIN_SAMPLES": "60",
+        "MIN_PER_CLASS": "10",
+        "CV_FOLDS": "3",
+        "BOOST_ITERATIONS": "30",
+    }.items():
+        monkeypatch.setenv(f"LEADFLOW_PREDICTIVE_{name}", value)
+    make_leads(120)
+    client.force_login(UserFactory(username="mgr2", role=Role.SALES_MANAGER))
+    with celery_worker():
+        response = client.post(
+            "/api/v1/predictive/models/train/", {}, content_type="application/json"
+        )
+        assert response.status_code == 202
+        assert wait_until(
+            lambda: PredictiveModel.objects.filter(
+                is_active=True, scored_at__isnull=False
+            ).exists(),
+            timeout=120,
+        )
+    assert not Lead.objects.filter(conversion_probability__isnull=True).exists()
