@@ -109,7 +109,7 @@ def load(path: Path, *, columns: str = "strict") -> tuple[pd.DataFrame, np.ndarr
     missing = [c for c in needed if c not in raw.columns]
     if missing:
         raise DatasetError(f"{path.name}: missing columns: {', '.join(missing)}.")
-    raw = raw.replace("Select", np.nan)  # the form's "Select ..." placeholder = left blank
+    raw = raw.mask(raw == "Select")  # the form's "Select ..." placeholder = left blank
     bad = []
     for column in [TARGET, *numeric]:
         values = pd.to_numeric(raw[column], errors="coerce")
@@ -175,6 +175,7 @@ def evaluate(
     cutoff: float = 0.5,
     seed: int = 0,
     inner_folds: int = 5,
+    boost_iterations: int = 300,
 ) -> tuple[Evaluation, np.ndarray]:
     """Outer stratified k-fold: in each fold the whole training procedure (candidate comparison
     by inner CV, calibration) runs on the training part only; metrics are on the held-out part."""
@@ -193,7 +194,14 @@ def evaluate(
     proba = np.zeros(len(y))
     aucs, chosen, candidates = [], [], []
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(frame, y):
-        model = fit_best(frame.iloc[train], y[train], spec, folds=inner_folds, seed=seed)
+        model = fit_best(
+            frame.iloc[train],
+            y[train],
+            spec,
+            folds=inner_folds,
+            seed=seed,
+            boost_iterations=boost_iterations,
+        )
         proba[test] = predict_proba(model, frame.iloc[test])
         aucs.append(float(roc_auc_score(y[test], proba[test])))
         chosen.append(model.algorithm)

@@ -51,6 +51,7 @@ class PredictiveModelViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[typ
         from predictive.tasks import predictive_train_task
 
         transaction.on_commit(lambda: predictive_train_task.delay(target=target))
+        # at least this many closed outcomes (exact when near the minimum)
         body = {"status": "queued", "closed_outcomes": n, "positive": positive}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 

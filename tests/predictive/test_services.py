@@ -273,6 +273,7 @@ def test_training_requested_over_the_api_runs_in_a_real_worker(client, live_cele
         "BOOST_ITERATIONS": "30",
     }.items():
         monkeypatch.setenv(f"LEADFLOW_PREDICTIVE_{name}", value)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     make_leads(120)
     client.force_login(UserFactory(username="mgr2", role=Role.SALES_MANAGER))
     with celery_worker():

@@ -24,6 +24,8 @@ class Command(BaseCommand):
             "Tags and Lead Quality (for comparison)",
         )
         parser.add_argument("--folds", type=int, default=5)
+        parser.add_argument("--inner-folds", type=int, default=5, help="CV for model choice")
+        parser.add_argument("--boost-iterations", type=int, default=300)
         parser.add_argument("--cutoff", type=float, default=0.5)
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--plot", type=Path, default=Path("var/predictive-reliability.png"))
