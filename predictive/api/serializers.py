@@ -29,3 +29,31 @@ class PredictiveModelSerializer(serializers.ModelSerializer[PredictiveModel]):
 
 class TrainInputSerializer(serializers.Serializer[dict[str, str]]):
     target = serializers.ChoiceField(choices=Target.choices, required=False)
+
+
+class FactorSerializer(serializers.Serializer[dict[str, object]]):
+    feature = serializers.CharField()
+    log_odds = serializers.FloatField(help_text="added to the calibrated log-odds")
+
+
+class LeadPredictionSerializer(serializers.Serializer[dict[str, object]]):
+    """The response of GET /api/v1/predictive/leads/{id}/ (documentation only)."""
+
+    lead = serializers.IntegerField()
+    model_version = serializers.IntegerField()
+    target = serializers.ChoiceField(choices=Target.choices)
+    algorithm = serializers.CharField()
+    probability = serializers.FloatField()
+    stored_probability = serializers.FloatField(allow_null=True)
+    decile = serializers.IntegerField(allow_null=True)
+    base_log_odds = serializers.FloatField()
+    factors_up = FactorSerializer(many=True)
+    factors_down = FactorSerializer(many=True)
+    contributions = serializers.DictField(child=serializers.FloatField())
+    values = serializers.DictField()
+
+
+class TrainQueuedSerializer(serializers.Serializer[dict[str, object]]):
+    status = serializers.CharField()
+    closed_outcomes = serializers.IntegerField()
+    positive = serializers.IntegerField()

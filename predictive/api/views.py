@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -10,7 +11,12 @@ from rest_framework.views import APIView
 
 from leadflow.exceptions import DomainError, NotFoundError
 from leads.selectors import lead_get_visible
-from predictive.api.serializers import PredictiveModelSerializer, TrainInputSerializer
+from predictive.api.serializers import (
+    LeadPredictionSerializer,
+    PredictiveModelSerializer,
+    TrainInputSerializer,
+    TrainQueuedSerializer,
+)
 from predictive.selectors import lead_prediction, model_list
 from predictive.services import predictive_check_data
 
@@ -41,6 +47,7 @@ class PredictiveModelViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[typ
     permission_classes = [IsAuthenticated, CanViewModels]
     queryset = model_list()
 
+    @extend_schema(request=TrainInputSerializer, responses={202: TrainQueuedSerializer})
     @action(detail=False, methods=["post"], permission_classes=[IsAuthenticated, CanTrain])
     def train(self, request: Request) -> Response:
         data = TrainInputSerializer(data=request.data)
@@ -60,7 +67,12 @@ class LeadPredictionViewSet(viewsets.ViewSet):
     """One lead's conversion probability, decile and top factors (see docs/predictive.md)."""
 
     permission_classes = [IsAuthenticated]
+    serializer_class = LeadPredictionSerializer
 
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        responses=LeadPredictionSerializer,
+    )
     def retrieve(self, request: Request, pk: str) -> Response:
         lead = lead_get_visible(user=request.user, lead_id=int(pk))  # type: ignore[arg-type]
         if lead is None:
