@@ -148,6 +148,10 @@ def _activate_once(row: PredictiveModel) -> PredictiveModel:
     PredictiveModel.objects.filter(pk__in=current).update(is_active=False)
     row.is_active = True
     row.save()
+    # Retention: each artefact is a few MB and a version is trained every night.
+    keep = max(int(settings.PREDICTIVE_KEEP_VERSIONS), 1)
+    stale = PredictiveModel.objects.filter(is_active=False).order_by("-pk")[keep - 1 :]
+    PredictiveModel.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
     return row
 
 

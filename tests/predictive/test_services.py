@@ -218,6 +218,31 @@ def test_batch_write_is_one_statement_per_batch(django_assert_max_num_queries):
     assert connection.vendor == "postgresql"
 
 
+def copies(model, n):
+    return [
+        PredictiveModel(
+            target=model.target,
+            algorithm=model.algorithm,
+            n_samples=model.n_samples,
+            n_positive=model.n_positive,
+            sklearn_version=model.sklearn_version,
+            artefact=bytes(model.artefact),
+            artefact_sha256=model.artefact_sha256,
+        )
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.django_db
+def test_old_versions_beyond_the_retention_are_deleted(settings):
+    settings.PREDICTIVE_KEEP_VERSIONS = 3
+    make_leads(80)
+    first = predictive_train()
+    rows = [services._activate(row) for row in copies(first, 4)]
+    kept = list(PredictiveModel.objects.order_by("pk").values_list("pk", "is_active"))
+    assert kept == [(rows[1].pk, False), (rows[2].pk, False), (rows[3].pk, True)]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_activations_leave_exactly_one_active_version():
@@ -228,18 +253,7 @@ def test_concurrent_activations_leave_exactly_one_active_version():
 
     make_leads(80)
     model = predictive_train()
-    rows = [
-        PredictiveModel(
-            target=model.target,
-            algorithm=model.algorithm,
-            n_samples=model.n_samples,
-            n_positive=model.n_positive,
-            sklearn_version=model.sklearn_version,
-            artefact=bytes(model.artefact),
-            artefact_sha256=model.artefact_sha256,
-        )
-        for _ in range(2)
-    ]
+    rows = copies(model, 2)
     barrier = threading.Barrier(2)
     errors = []
 
