@@ -12,13 +12,13 @@ log = logging.getLogger(__name__)
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def predictive_train_task(target: str | None = None) -> int | None:
     """Train a new version, then score every lead with it. Refusals are logged, not retried."""
-    from predictive.ml import NotEnoughDataError
+    from predictive.ml import DegenerateTargetError, NotEnoughDataError
     from predictive.services import predictive_score_all, predictive_train
 
     try:
         row = predictive_train(target=target)
-    except NotEnoughDataError as exc:  # DegenerateTargetError is a different class: it raises
-        log.warning("predictive training skipped: %s", exc.message)
+    except (NotEnoughDataError, DegenerateTargetError) as exc:  # the current version stays
+        log.warning("predictive training refused: %s", exc.message)
         return None
     predictive_score_all(model_id=row.pk)
     return row.pk
