@@ -29,6 +29,7 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
             "leads.view_activity",
             "leads.view_stagechange",
             "handover.view_handover",
+            "predictive.view_predictivemodel",
         }
     ),
     Role.SALES_REP: frozenset(
@@ -58,6 +59,8 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
             "handover.qualify_lead",
             "handover.reassign_handover",
             "handover.manage_handover_settings",
+            "predictive.view_predictivemodel",
+            "predictive.train_predictivemodel",
         }
     ),
     Role.INTEGRATION: frozenset(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from celery.schedules import crontab
 
 django_stubs_ext.monkeypatch()  # lets ModelAdmin[Lead] & co. be subscripted at run time
 
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "leads",
     "handover",
     "scoring",
+    "predictive",
     "reports",
 ]
 
@@ -233,4 +235,25 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LEADFLOW_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- predictive scoring (predictive/, docs/predictive.md) ---
+PREDICTIVE_TARGET = env("LEADFLOW_PREDICTIVE_TARGET", default="customer")  # or "sql"
+PREDICTIVE_MIN_SAMPLES = env.int("LEADFLOW_PREDICTIVE_MIN_SAMPLES", default=200)
+PREDICTIVE_MIN_PER_CLASS = env.int("LEADFLOW_PREDICTIVE_MIN_PER_CLASS", default=20)
+PREDICTIVE_CV_FOLDS = env.int("LEADFLOW_PREDICTIVE_CV_FOLDS", default=5)
+PREDICTIVE_HALF_LIFE_DAYS = env.float("LEADFLOW_PREDICTIVE_HALF_LIFE_DAYS", default=30.0)
+PREDICTIVE_AGED_OUT_DAYS = env.int("LEADFLOW_PREDICTIVE_AGED_OUT_DAYS", default=180)
+PREDICTIVE_MAX_TRAINING_ROWS = env.int("LEADFLOW_PREDICTIVE_MAX_TRAINING_ROWS", default=100_000)
+PREDICTIVE_BATCH_SIZE = env.int("LEADFLOW_PREDICTIVE_BATCH_SIZE", default=10_000)
+PREDICTIVE_BOOST_ITERATIONS = env.int("LEADFLOW_PREDICTIVE_BOOST_ITERATIONS", default=300)
+PREDICTIVE_KEEP_VERSIONS = env.int("LEADFLOW_PREDICTIVE_KEEP_VERSIONS", default=20)
+PREDICTIVE_DIRTY_DELTA = env.float("LEADFLOW_PREDICTIVE_DIRTY_DELTA", default=0.02)
+CELERY_BEAT_SCHEDULE["predictive-train-nightly"] = {
+    "task": "predictive.tasks.predictive_train_task",
+    "schedule": crontab(hour=2, minute=30),
+}
+CELERY_BEAT_SCHEDULE["predictive-score-changed"] = {
+    "task": "predictive.tasks.predictive_score_changed_task",
+    "schedule": 300.0,
 }

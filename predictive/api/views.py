@@ -1,0 +1,97 @@
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leadflow.exceptions import DomainError, NotFoundError
+from leads.selectors import lead_get_visible
+from predictive.api.serializers import (
+    LeadPredictionSerializer,
+    PredictiveModelSerializer,
+    TrainInputSerializer,
+    TrainQueuedSerializer,
+)
+from predictive.selectors import lead_prediction, model_list
+from predictive.services import predictive_check_data
+
+
+def factor(item: tuple[str, float]) -> dict[str, object]:
+    """One factor: the input and the calibrated log-odds it adds vs the reference lead."""
+    return {"feature": item[0], "log_odds": round(item[1], 4)}
+
+
+class NoModelError(DomainError):
+    code = "predictive_no_model"
+
+
+class CanViewModels(BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user.has_perm("predictive.view_predictivemodel"))
+
+
+class CanTrain(BasePermission):
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user.has_perm("predictive.train_predictivemodel"))
+
+
+class PredictiveModelViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Trained versions (newest first), with their metrics; ``train`` queues a new one."""
+
+    serializer_class = PredictiveModelSerializer
+    permission_classes = [IsAuthenticated, CanViewModels]
+    queryset = model_list()
+
+    @extend_schema(request=TrainInputSerializer, responses={202: TrainQueuedSerializer})
+    @action(detail=False, methods=["post"], permission_classes=[IsAuthenticated, CanTrain])
+    def train(self, request: Request) -> Response:
+        data = TrainInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        target = data.validated_data.get("target")
+        n, positive = predictive_check_data(target=target)  # refuses now, with the reason
+
+        from predictive.tasks import predictive_train_task
+
+        transaction.on_commit(lambda: predictive_train_task.delay(target=target))
+        # at least this many closed outcomes (exact when near the minimum)
+        body = {"status": "queued", "closed_outcomes": n, "positive": positive}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class LeadPredictionViewSet(viewsets.ViewSet):
+    """One lead's conversion probability, decile and top factors (see docs/predictive.md)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = LeadPredictionSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+        responses=LeadPredictionSerializer,
+    )
+    def retrieve(self, request: Request, pk: str) -> Response:
+        lead = lead_get_visible(user=request.user, lead_id=int(pk))  # type: ignore[arg-type]
+        if lead is None:
+            raise NotFoundError(f"There is no lead with id {pk}.", field="lead")
+        prediction = lead_prediction(lead=lead)
+        if prediction is None:
+            raise NoModelError("No predictive model has been trained yet.")
+        body: dict[str, Any] = {
+            "lead": lead.pk,
+            "model_version": prediction.model.version,
+            "target": prediction.model.target,
+            "algorithm": prediction.model.algorithm,
+            "probability": round(prediction.probability, 4),
+            "stored_probability": prediction.stored_probability,
+            "decile": prediction.decile,
+            "base_log_odds": round(prediction.base, 4),
+            "factors_up": [factor(f) for f in prediction.up],
+            "factors_down": [factor(f) for f in prediction.down],
+            "contributions": {k: round(v, 6) for k, v in prediction.contributions.items()},
+            "values": prediction.values,
+        }
+        return Response(body)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PredictiveConfig(AppConfig):
+    name = "predictive"
+    verbose_name = "Predictive scoring"
