@@ -188,11 +188,16 @@ def generate(
     """Yield ``count`` leads. ``start_index`` lets a resumed run continue the same sequence."""
     for index in range(start_index, start_index + count):
         rng = random.Random(seed * 1_000_003 + index)  # per-lead stream: chunks are independent
-        yield _one(rng, index, activities_per_lead, anchor, owners)
+        yield _one(rng, index, seed, activities_per_lead, anchor, owners)
 
 
 def _one(
-    rng: random.Random, index: int, per_lead: float, anchor: datetime, owners: Sequence[int]
+    rng: random.Random,
+    index: int,
+    seed: int,
+    per_lead: float,
+    anchor: datetime,
+    owners: Sequence[int],
 ) -> GeneratedLead:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     company = f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)}"
@@ -201,7 +206,7 @@ def _one(
     created = anchor - timedelta(days=rng.uniform(1, 365))
     source = _weighted(rng, SOURCES)
     row = {
-        "email": f"{first.lower()}.{last.lower()}.{index}@{domain}",
+        "email": f"{first.lower()}.{last.lower()}.{index}.s{seed}@{domain}",
         "first_name": first,
         "last_name": last,
         "job_title": TITLES[seniority],
