@@ -78,7 +78,7 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
 }
 # Admins get every permission of every role (and are usually superusers too), plus webhooks.
 ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(
-    *ROLE_PERMISSIONS.values(), {"handover.manage_webhooks"}
+    *ROLE_PERMISSIONS.values(), {"handover.manage_webhooks", "leadflow.view_audit_log"}
 )
 
 

@@ -1,0 +1,26 @@
+import pytest
+from django.db import transaction
+from django.test import RequestFactory
+
+from leadflow.audit import audit_record
+from leadflow.models import AuditEvent
+from tests.leads.factories import UserFactory
+
+
+@pytest.mark.django_db
+def test_audit_row_names_actor_target_and_origin():
+    user = UserFactory(username="ada")
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR="203.0.113.9, 10.0.0.1")
+    request.user = user
+    event = audit_record(action="lead.export", target_type="lead", target_id=42, request=request)
+    event.refresh_from_db()
+    assert (event.actor, event.actor_label, event.target_id) == (user, "ada", "42")
+    assert event.ip_address == "203.0.113.9"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audit_row_rolls_back_with_the_action():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_record(action="lead.erase", target_type="lead", target_id=1)
+        raise RuntimeError("the erasure failed")
+    assert not AuditEvent.objects.exists()
