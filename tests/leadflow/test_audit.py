@@ -20,7 +20,11 @@ def test_audit_row_names_actor_target_and_origin():
 
 @pytest.mark.django_db(transaction=True)
 def test_audit_row_rolls_back_with_the_action():
-    with pytest.raises(RuntimeError), transaction.atomic():
-        audit_record(action="lead.erase", target_type="lead", target_id=1)
-        raise RuntimeError("the erasure failed")
+    def erase_that_fails() -> None:
+        with transaction.atomic():
+            audit_record(action="lead.erase", target_type="lead", target_id=1)
+            raise RuntimeError("the erasure failed")
+
+    with pytest.raises(RuntimeError):
+        erase_that_fails()
     assert not AuditEvent.objects.exists()
