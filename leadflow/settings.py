@@ -260,7 +260,6 @@ CELERY_BEAT_SCHEDULE["predictive-score-changed"] = {
 
 # --- rule-based scoring (scoring/, docs/scoring.md) ---
 SCORING_BATCH_SIZE = env.int("LEADFLOW_SCORING_BATCH_SIZE", default=10_000)
-SCORING_DEBOUNCE = env.float("LEADFLOW_SCORING_DEBOUNCE_SECONDS", default=0.2)
 CELERY_BEAT_SCHEDULE["scoring-dirty-sweep"] = {
     "task": "scoring.tasks.score_dirty_sweep_task",
     "schedule": env.float("LEADFLOW_SCORING_SWEEP_SECONDS", default=5.0),

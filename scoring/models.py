@@ -170,3 +170,15 @@ class ScoringRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of v{self.model_id} ({self.status}, {self.done}/{self.total})"
+
+
+class SweepRequest(models.Model):
+    """One row: "a dirty-lead sweep is queued". Ingestion queues a sweep only when it flips this
+    from false to true; the sweep flips it back *before* it looks for dirty leads, so whatever
+    commits after that queues the next one (bursts coalesce; no trailing activity is missed)."""
+
+    requested = models.BooleanField(default=False)
+    requested_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"sweep requested: {self.requested}"

@@ -27,7 +27,7 @@ from leads.lifecycle import Stage
 from leads.models import ActivityKind, Lead, StageChange
 from scoring import engine
 from scoring import rules as r
-from scoring.models import LeadScore, ScoringModel, ScoringRule, ScoringRun
+from scoring.models import LeadScore, ScoringModel, ScoringRule, ScoringRun, SweepRequest
 
 log = logging.getLogger(__name__)
 
@@ -597,6 +597,17 @@ class SweepResult:
     seconds: float
 
 
+def sweep_request() -> bool:
+    """Mark a sweep as pending; True when the caller should queue it (none was pending)."""
+    now = timezone.now()
+    if SweepRequest.objects.filter(pk=1, requested=False).update(requested=True, requested_at=now):
+        return True
+    _, created = SweepRequest.objects.get_or_create(
+        pk=1, defaults={"requested": True, "requested_at": now}
+    )
+    return created
+
+
 def score_dirty_sweep(
     *, batch_size: int | None = None, max_batches: int | None = None
 ) -> SweepResult:
@@ -607,6 +618,7 @@ def score_dirty_sweep(
     coalesce: however many activities marked a lead, it is evaluated once per batch.
     """
     started = time.perf_counter()
+    SweepRequest.objects.filter(pk=1, requested=True).update(requested=False)  # before looking
     model = published_model()
     if model is None:
         return SweepResult(0, 0, 0, 0, 0.0)
