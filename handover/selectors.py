@@ -1,6 +1,5 @@
 """Reads of the handover app. Visibility of handovers follows the leads' visibility."""
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ from handover.models import Delivery, Handover, Notification, SlaTimer
 from leadflow.models import User
 from leads.models import Lead
 from leads.selectors import lead_visible_qs
+from scoring.selectors import score_breakdown
 
 
 def handover_visible_qs(*, user: User) -> QuerySet[Handover]:
@@ -62,13 +62,8 @@ def delivery_list() -> QuerySet[Delivery]:
 
 
 def _score_breakdown(lead_id: int) -> Any:
-    """The per-rule breakdown from the scoring app, when it is installed (wired at the merge)."""
-    try:
-        module = importlib.import_module("scoring.selectors")
-    except ImportError:
-        return None
-    breakdown = getattr(module, "score_breakdown", None)
-    return breakdown(lead_id=lead_id) if breakdown is not None else None
+    """The per-rule breakdown of the lead's stored score (scoring sits below handover)."""
+    return score_breakdown(lead_id=lead_id)
 
 
 def email_context(*, payload: Mapping[str, Any], recipient: User) -> dict[str, Any]:

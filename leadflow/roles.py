@@ -30,6 +30,9 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
             "leads.view_stagechange",
             "handover.view_handover",
             "predictive.view_predictivemodel",
+            "scoring.view_scoringmodel",
+            "scoring.change_scoringmodel",
+            "scoring.publish_scoringmodel",
         }
     ),
     Role.SALES_REP: frozenset(

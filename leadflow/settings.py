@@ -257,3 +257,18 @@ CELERY_BEAT_SCHEDULE["predictive-score-changed"] = {
     "task": "predictive.tasks.predictive_score_changed_task",
     "schedule": 300.0,
 }
+
+# --- rule-based scoring (scoring/, docs/scoring.md) ---
+SCORING_BATCH_SIZE = env.int("LEADFLOW_SCORING_BATCH_SIZE", default=10_000)
+CELERY_BEAT_SCHEDULE["scoring-dirty-sweep"] = {
+    "task": "scoring.tasks.score_dirty_sweep_task",
+    "schedule": env.float("LEADFLOW_SCORING_SWEEP_SECONDS", default=5.0),
+}
+CELERY_BEAT_SCHEDULE["scoring-decay-rescore"] = {
+    "task": "scoring.tasks.decay_rescore_task",
+    "schedule": crontab(hour=3, minute=15),
+}
+CELERY_BEAT_SCHEDULE["scoring-runs-redrive"] = {
+    "task": "scoring.tasks.runs_redrive_task",
+    "schedule": 120.0,
+}

@@ -1,3 +1,11 @@
-from django.urls import URLPattern, URLResolver
+from rest_framework.routers import DefaultRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from scoring.api import views
+
+router = DefaultRouter()
+router.register("scoring/models", views.ScoringModelViewSet, basename="scoringmodel")
+router.register("scoring/rules", views.ScoringRuleViewSet, basename="scoringrule")
+router.register("scoring/runs", views.ScoringRunViewSet, basename="scoringrun")
+router.register("scoring/breakdowns", views.LeadBreakdownViewSet, basename="scorebreakdown")
+
+urlpatterns = router.urls

@@ -28,6 +28,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         if not options["no_demo"]:
             call_command("seed_demo", stdout=self.stdout)
+            call_command("seed_scoring_demo", stdout=self.stdout)
             call_command("seed_handover_demo", stdout=self.stdout)
         worker = subprocess.Popen(  # noqa: S603  (our own interpreter and fixed arguments)
             [

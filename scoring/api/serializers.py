@@ -1,0 +1,127 @@
+from typing import Any
+
+from rest_framework import serializers
+
+from scoring.models import ScoringModel, ScoringRule, ScoringRun
+
+
+class ScoringRuleSerializer(serializers.ModelSerializer[ScoringRule]):
+    """Shape and types only; what a rule means is checked by the service (scoring.rules)."""
+
+    class Meta:
+        model = ScoringRule
+        fields = (
+            "id",
+            "model",
+            "name",
+            "kind",
+            "points",
+            "activity_kind",
+            "conditions",
+            "repeatable",
+            "max_count",
+            "max_points",
+            "window_days",
+            "window_max",
+            "decay",
+            "half_life_days",
+            "decay_steps",
+            "inactive_days",
+            "field",
+            "op",
+            "value",
+        )
+        read_only_fields = ("id",)
+
+
+class ScoringModelSerializer(serializers.ModelSerializer[ScoringModel]):
+    rules = ScoringRuleSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ScoringModel
+        fields = (
+            "id",
+            "name",
+            "version",
+            "status",
+            "description",
+            "lead_fit_threshold",
+            "mql_threshold",
+            "mql_min_grade",
+            "recycle_below",
+            "grade_a_min",
+            "grade_b_min",
+            "grade_c_min",
+            "decay",
+            "half_life_days",
+            "decay_steps",
+            "based_on",
+            "created_at",
+            "published_at",
+            "rules",
+        )
+        read_only_fields = (
+            "id",
+            "version",
+            "status",
+            "based_on",
+            "created_at",
+            "published_at",
+            "rules",
+        )
+
+
+class ScoringRunSerializer(serializers.ModelSerializer[ScoringRun]):
+    model_version = serializers.IntegerField(source="model.version", read_only=True)
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScoringRun
+        fields = (
+            "id",
+            "model",
+            "model_version",
+            "kind",
+            "status",
+            "reason",
+            "total",
+            "done",
+            "progress",
+            "written",
+            "moved",
+            "result",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+        read_only_fields = fields
+
+    def get_progress(self, run: ScoringRun) -> float:
+        return round(run.done / run.total, 4) if run.total else (1.0 if run.done else 0.0)
+
+
+class BreakdownRuleSerializer(serializers.Serializer[dict[str, Any]]):
+    rule_id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    dimension = serializers.ChoiceField(choices=["fit", "engagement"])
+    points = serializers.IntegerField()
+    count = serializers.IntegerField()
+    undecayed_points = serializers.IntegerField()
+    decay = serializers.IntegerField()
+    per_event_points = serializers.IntegerField(allow_null=True)
+
+
+class BreakdownSerializer(serializers.Serializer[dict[str, Any]]):
+    lead_id = serializers.IntegerField()
+    model_id = serializers.IntegerField()
+    model_version = serializers.IntegerField()
+    model_name = serializers.CharField()
+    score = serializers.IntegerField()
+    fit_score = serializers.IntegerField()
+    engagement_score = serializers.IntegerField()
+    grade = serializers.CharField()
+    scored_at = serializers.DateTimeField()
+    mql_armed = serializers.BooleanField()
+    rules = BreakdownRuleSerializer(many=True)

@@ -1,0 +1,158 @@
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from leadflow.api.auth import request_user
+from leadflow.exceptions import NotFoundError
+from leads.permissions import HasPerm
+from leads.permissions import Perm as LeadPerm
+from leads.selectors import lead_get_visible
+from scoring import selectors, services
+from scoring.api import serializers as s
+from scoring.models import ScoringRule, ScoringRun
+from scoring.permissions import Perm
+
+MODEL_WRITE_FIELDS = services.MODEL_FIELDS
+RULE_WRITE_FIELDS = services.RULE_FIELDS
+
+
+class _ScoringPerms:
+    def get_permissions(self) -> list[Any]:
+        action_name = getattr(self, "action", "") or ""
+        needed = (
+            Perm.VIEW
+            if action_name in ("list", "retrieve")
+            else Perm.PUBLISH
+            if action_name == "publish"
+            else Perm.CHANGE
+        )
+        return [IsAuthenticated(), HasPerm.of(needed)()]
+
+
+class ScoringModelViewSet(_ScoringPerms, viewsets.ModelViewSet[Any]):
+    """Versioned scoring models. Drafts are edited; publishing freezes a version and rescores."""
+
+    serializer_class = s.ScoringModelSerializer
+    queryset = selectors.model_list()
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = s.ScoringModelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.model_create(
+            data={k: v for k, v in data.validated_data.items() if k in MODEL_WRITE_FIELDS},
+            actor=request_user(request),
+        )
+        return Response(s.ScoringModelSerializer(model).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        model = self.get_object()
+        data = s.ScoringModelSerializer(model, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        model = services.model_update(
+            model_id=model.pk,
+            data={k: v for k, v in data.validated_data.items() if k in MODEL_WRITE_FIELDS},
+            actor=request_user(request),
+        )
+        return Response(s.ScoringModelSerializer(model).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.model_delete(model_id=self.get_object().pk, actor=request_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=s.ScoringRunSerializer)
+    @action(detail=True, methods=["post"])
+    def publish(self, request: Request, pk: str) -> Response:
+        """Publish this draft: it scores leads from now on; every lead is rescored in the
+        background (poll the returned run)."""
+        run = services.model_publish(model_id=self.get_object().pk, actor=request_user(request))
+        return Response(s.ScoringRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses=s.ScoringModelSerializer)
+    @action(detail=True, methods=["post"], url_path="new-version")
+    def new_version(self, request: Request, pk: str) -> Response:
+        """A draft copy of this version to edit."""
+        model = services.model_new_version(
+            model_id=self.get_object().pk, actor=request_user(request)
+        )
+        return Response(s.ScoringModelSerializer(model).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.ScoringRunSerializer)
+    @action(detail=True, methods=["post"], url_path="dry-run")
+    def dry_run(self, request: Request, pk: str) -> Response:
+        """Evaluate this model against current data without writing scores or moving leads."""
+        run = services.run_start(
+            model_id=self.get_object().pk,
+            kind=ScoringRun.Kind.DRY_RUN,
+            reason="dry run",
+            actor=request_user(request),
+        )
+        return Response(s.ScoringRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ScoringRuleViewSet(_ScoringPerms, viewsets.ModelViewSet[Any]):
+    """Rules of a model (``?model=<id>``); only a draft's rules change."""
+
+    serializer_class = s.ScoringRuleSerializer
+    queryset = ScoringRule.objects.select_related("model")
+    filterset_fields = ("model", "kind")
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = s.ScoringRuleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        model = values.pop("model")
+        rule = services.rule_create(
+            model_id=model.pk, data={k: v for k, v in values.items() if k in RULE_WRITE_FIELDS}
+        )
+        return Response(s.ScoringRuleSerializer(rule).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        rule = self.get_object()
+        data = s.ScoringRuleSerializer(rule, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = {k: v for k, v in data.validated_data.items() if k in RULE_WRITE_FIELDS}
+        rule = services.rule_update(rule_id=rule.pk, data=values)
+        return Response(s.ScoringRuleSerializer(rule).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.rule_delete(rule_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ScoringRunViewSet(_ScoringPerms, viewsets.ReadOnlyModelViewSet[Any]):
+    """Rescores and dry runs with their progress and (dry run) results."""
+
+    serializer_class = s.ScoringRunSerializer
+    queryset = selectors.run_list()
+    filterset_fields = ("model", "kind", "status")
+
+
+class LeadBreakdownViewSet(viewsets.GenericViewSet[Any]):
+    permission_classes = [IsAuthenticated, HasPerm.of(LeadPerm.VIEW_LEAD)]
+    serializer_class = s.BreakdownSerializer
+    queryset = ScoringRule.objects.none()
+
+    @extend_schema(responses=s.BreakdownSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        """Why this lead has its score: per rule (points, count, decay) from the evaluation that
+        stored it. 404 when the lead is not visible to you or has never been scored."""
+        if (
+            not pk.isdigit()
+            or lead_get_visible(user=request_user(request), lead_id=int(pk)) is None
+        ):
+            raise NotFoundError(f"There is no lead with id {pk}.", field="lead")
+        breakdown = selectors.score_breakdown(lead_id=int(pk))
+        if breakdown is None:
+            raise NotFoundError("This lead has not been scored yet.", field="lead")
+        return Response(breakdown)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return self.queryset

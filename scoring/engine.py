@@ -1,0 +1,539 @@
+# ruff: noqa: S608
+# The compiler interpolates only table/column names of our own models, rule ids and numbers that
+# passed validation (int()/float() again here); every user-written string is a query parameter.
+"""The one evaluation: a model's rules applied to a batch of leads, and its write-back.
+
+Layer: ``scoring → leads → leadflow``. Every path — the dirty-lead sweep, a single lead, the full
+rescore after publishing or for decay, the dry run and the breakdown — goes through
+:func:`evaluate_rows` (read only) or :func:`write_scores` (evaluate and store), both of which
+evaluate with the same compiled statement on PostgreSQL (aggregated in SQL, written back with one
+statement per batch) and with ``scoring.rules.evaluate`` on SQLite.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+
+from leads.lifecycle import Stage
+from leads.models import Activity, Lead
+from scoring import rules as r
+from scoring.models import LeadScore, ScoringModel, ScoringRule
+
+# Stages from MQL on: a lead there with a score at or over the MQL threshold is not armed.
+PAST_MQL: tuple[str, ...] = (Stage.MQL, Stage.SAL, Stage.SQL, Stage.CUSTOMER)
+LEAD_FIELDS: tuple[str, ...] = tuple(sorted(r.FIT_FIELDS))
+
+
+@dataclass(frozen=True)
+class Row:
+    lead_id: int
+    fit: int
+    engagement: int
+    grade: str
+    breakdown: list[list[int]]  # [[rule_id, count, points, undecayed], ...] by rule id
+    stage: str
+
+    @property
+    def score(self) -> int:
+        return self.fit + self.engagement
+
+
+# --- specs --------------------------------------------------------------------------------------
+
+
+def _decay(kind: str, half_life: float | None, steps: Any) -> r.Decay:
+    if kind == "half_life":
+        return r.Decay("half_life", half_life_days=half_life)
+    if kind == "step":
+        return r.Decay("step", steps=tuple((float(a), float(f)) for a, f in steps or ()))
+    return r.Decay("none")
+
+
+def rule_spec(rule: ScoringRule, model: ScoringModel) -> r.RuleSpec:
+    if rule.decay == ScoringRule.Decay.MODEL:
+        decay = _decay(model.decay, model.half_life_days, model.decay_steps)
+    else:
+        decay = _decay(rule.decay, rule.half_life_days, rule.decay_steps)
+    return r.RuleSpec(
+        rule_id=rule.pk,
+        name=rule.name,
+        kind=rule.kind,
+        points=rule.points,
+        activity_kind=rule.activity_kind,
+        conditions=tuple(
+            r.Condition(c["property"], c["op"], c.get("value")) for c in rule.conditions or ()
+        ),
+        repeatable=rule.repeatable,
+        max_count=rule.max_count,
+        max_points=rule.max_points,
+        window_days=rule.window_days,
+        window_max=rule.window_max,
+        decay=decay,
+        inactive_days=rule.inactive_days,
+        field=rule.field,
+        op=rule.op,
+        value=rule.value,
+    )
+
+
+def model_spec(model: ScoringModel) -> r.ModelSpec:
+    return r.ModelSpec(
+        rules=tuple(rule_spec(rule, model) for rule in model.rules.order_by("id")),
+        grade_a_min=model.grade_a_min,
+        grade_b_min=model.grade_b_min,
+        grade_c_min=model.grade_c_min,
+    )
+
+
+# --- the SQL compiler (PostgreSQL) ------------------------------------------------------------
+
+
+class _Params:
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def __call__(self, value: Any, cast: str = "") -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"%({name})s{cast}"
+
+
+def _num(value: float) -> str:
+    """A float literal (ours, from validated numbers): keeps the plan independent of params."""
+    return f"{float(value)!r}::float8"
+
+
+def _condition_sql(cond: r.Condition, p: _Params) -> str:
+    text = f"(a.properties ->> {p(cond.property)})"
+    if cond.op == "exists":
+        return f"(a.properties ? {p(cond.property)})"
+    if cond.op == "equals":
+        return f"({text} = {p(str(cond.value))})"
+    if cond.op == "not_equals":
+        return f"({text} IS DISTINCT FROM {p(str(cond.value))})"
+    if cond.op == "contains":
+        return f"(strpos({text}, {p(str(cond.value))}) > 0)"
+    if cond.op == "not_contains":
+        return f"(coalesce(strpos({text}, {p(str(cond.value))}), 0) = 0)"
+    if cond.op == "starts_with":
+        return f"starts_with({text}, {p(str(cond.value))})"
+    if cond.op == "in":
+        return f"({text} = ANY({p([str(v) for v in cond.value], '::text[]')}))"
+    raise ValueError(cond.op)
+
+
+def _fit_sql(rule: r.RuleSpec, p: _Params) -> str:
+    if rule.op == "free_mail":
+        test = f"(lower(l.domain) = ANY({p(list(r.FREE_MAIL_DOMAINS), '::text[]')}))"
+        return test if rule.value else f"(NOT {test})"
+    col = f"lower(l.{connection.ops.quote_name(rule.field)})"
+    if rule.op == "in":
+        return f"({col} = ANY({p([str(v).lower() for v in rule.value], '::text[]')}))"
+    if rule.op == "not_in":
+        return f"(NOT ({col} = ANY({p([str(v).lower() for v in rule.value], '::text[]')})))"
+    if rule.op == "contains_any":
+        keywords = p([str(v).lower() for v in rule.value], "::text[]")
+        return f"EXISTS (SELECT 1 FROM unnest({keywords}) k WHERE strpos({col}, k) > 0)"
+    if rule.op == "is_empty":
+        return f"(({col} = '') = {'true' if rule.value else 'false'})"
+    raise ValueError(rule.op)
+
+
+def _weight_sql(decay: r.Decay) -> str:
+    if decay.kind == "half_life" and decay.half_life_days:
+        return f"power(0.5::float8, k.age / {_num(decay.half_life_days)})"
+    if decay.kind == "step" and decay.steps:
+        whens = " ".join(
+            f"WHEN k.age >= {_num(age)} THEN {_num(f)}" for age, f in reversed(decay.steps)
+        )
+        return f"(CASE {whens} ELSE 1.0::float8 END)"
+    return "1.0::float8"
+
+
+def _clamp_sql(expr: str, max_points: int | None) -> str:
+    if max_points is None:
+        return expr
+    return f"greatest({-int(max_points)}, least({int(max_points)}, {expr}))"
+
+
+def _compile(spec: r.ModelSpec) -> tuple[str, dict[str, Any]]:
+    """The evaluation as one SELECT over the ids in %(ids)s as of %(now)s.
+
+    Columns: lead_id, stage, fit, eng, grade, bd (jsonb breakdown), old_score, armed.
+    """
+    p = _Params()
+    lead_t, act_t = Lead._meta.db_table, Activity._meta.db_table
+    now = "%(now)s::timestamptz"
+    activity_rules = [x for x in spec.rules if x.kind == r.KIND_ACTIVITY]
+    inactivity_rules = [x for x in spec.rules if x.kind == r.KIND_INACTIVITY]
+    fit_rules = [x for x in spec.rules if x.kind == r.KIND_FIT]
+    fit_cols = ", ".join(f"l.{connection.ops.quote_name(f)}" for f in LEAD_FIELDS)
+    ctes = [
+        f"l AS (SELECT l.id, l.stage, l.score, l.created_at, l.score_reset_at, {fit_cols} "
+        f"FROM {lead_t} l WHERE l.id = ANY(%(ids)s::bigint[]))"
+    ]
+    parts: list[str] = []
+    if activity_rules:
+        by_kind: dict[str, list[r.RuleSpec]] = {}
+        for rule in activity_rules:
+            by_kind.setdefault(rule.activity_kind, []).append(rule)
+        branches = []
+        for kind, kind_rules in by_kind.items():
+            items = []
+            for rule in kind_rules:
+                test = " AND ".join(_condition_sql(c, p) for c in rule.conditions) or "true"
+                items.append(f"CASE WHEN {test} THEN {rule.rule_id} END")
+            branches.append(
+                f"WHEN {p(kind)} THEN array_remove(ARRAY[{', '.join(items)}]::bigint[], NULL)"
+            )
+        kinds = p(list(by_kind), "::text[]")
+        ctes.append(
+            "m AS (SELECT a.lead_id, a.id AS aid, a.occurred_at, rid.rule_id, "
+            f"date_part('epoch', {now} - a.occurred_at) / 86400.0::float8 AS age "
+            f"FROM l JOIN {act_t} a ON a.lead_id = l.id "
+            f"CROSS JOIN LATERAL unnest(CASE a.kind {' '.join(branches)} END) AS rid(rule_id) "
+            f"WHERE a.kind = ANY({kinds}) AND a.occurred_at <= {now} "
+            "AND (l.score_reset_at IS NULL OR a.occurred_at >= l.score_reset_at))"
+        )
+        windowed = [x for x in activity_rules if x.window_days and x.window_max is not None]
+        capped = [x for x in activity_rules if x.keep is not None]
+        source = "m"
+        if windowed:
+            buckets = " ".join(
+                f"WHEN {x.rule_id} THEN floor(date_part('epoch', m.occurred_at) / "
+                f"{_num(float(x.window_days or 1) * r.DAY)})"
+                for x in windowed
+            )
+            limits = " ".join(f"WHEN {x.rule_id} THEN {int(x.window_max or 0)}" for x in windowed)
+            ctes.append(
+                "mw AS (SELECT * FROM (SELECT m.*, row_number() OVER (PARTITION BY m.lead_id, "
+                f"m.rule_id, CASE m.rule_id {buckets} ELSE 0 END "
+                "ORDER BY m.occurred_at DESC, m.aid DESC) AS rn_w FROM m) w "
+                f"WHERE w.rn_w <= CASE w.rule_id {limits} ELSE 2147483647 END)"
+            )
+            source = "mw"
+        if capped:
+            ids = ", ".join(str(x.rule_id) for x in capped)
+            keeps = " ".join(f"WHEN {x.rule_id} THEN {int(x.keep or 0)}" for x in capped)
+            ctes.append(
+                f"mk AS (SELECT lead_id, aid, occurred_at, rule_id, age FROM {source} "
+                f"WHERE rule_id NOT IN ({ids}) UNION ALL "
+                "SELECT lead_id, aid, occurred_at, rule_id, age FROM (SELECT c.*, row_number() "
+                "OVER (PARTITION BY c.lead_id, c.rule_id ORDER BY c.occurred_at DESC, c.aid DESC) "
+                f"AS rn FROM {source} c WHERE c.rule_id IN ({ids})) ranked "
+                f"WHERE ranked.rn <= CASE ranked.rule_id {keeps} END)"
+            )
+            source = "mk"
+        weights = " ".join(f"WHEN {x.rule_id} THEN {_weight_sql(x.decay)}" for x in activity_rules)
+        ctes.append(
+            f"er AS (SELECT k.lead_id, k.rule_id, count(*) AS cnt, "
+            f"sum(CASE k.rule_id {weights} END) AS ws FROM {source} k GROUP BY k.lead_id, k.rule_id)"
+        )
+        pts = " ".join(
+            f"WHEN {x.rule_id} THEN "
+            + _clamp_sql(f"floor({x.points} * er.ws + 0.5)::bigint", x.max_points)
+            for x in activity_rules
+        )
+        und = " ".join(
+            f"WHEN {x.rule_id} THEN " + _clamp_sql(f"{x.points} * er.cnt", x.max_points)
+            for x in activity_rules
+        )
+        parts.append(
+            f"SELECT er.lead_id, er.rule_id, er.cnt, CASE er.rule_id {pts} END AS pts, "
+            f"CASE er.rule_id {und} END AS und, 'e' AS d FROM er"
+        )
+    if inactivity_rules:
+        values = ", ".join(
+            f"({x.rule_id}::bigint, {int(x.points)}, {_num(x.inactive_days or 0)})"
+            for x in inactivity_rules
+        )
+        ctes.append(
+            "la AS (SELECT l.id AS lead_id, coalesce((SELECT max(a.occurred_at) "
+            f"FROM {act_t} a WHERE a.lead_id = l.id AND a.occurred_at <= {now} "
+            "AND (l.score_reset_at IS NULL OR a.occurred_at >= l.score_reset_at)), "
+            "l.score_reset_at, l.created_at) AS last_at FROM l)"
+        )
+        parts.append(
+            "SELECT la.lead_id, v.rule_id, 1::bigint AS cnt, v.pts::bigint, v.pts::bigint, 'e' "
+            f"FROM la CROSS JOIN LATERAL (VALUES {values}) v(rule_id, pts, days) "
+            f"WHERE date_part('epoch', {now} - la.last_at) / 86400.0::float8 >= v.days"
+        )
+    if fit_rules:
+        values = ", ".join(
+            f"({x.rule_id}::bigint, CASE WHEN {_fit_sql(x, p)} THEN {int(x.points)} END)"
+            for x in fit_rules
+        )
+        parts.append(
+            "SELECT l.id, v.rule_id, 1::bigint, v.pts::bigint, v.pts::bigint, 'f' "
+            f"FROM l CROSS JOIN LATERAL (VALUES {values}) v(rule_id, pts) WHERE v.pts IS NOT NULL"
+        )
+    if not parts:
+        parts.append(
+            "SELECT NULL::bigint, NULL::bigint, 0::bigint, 0::bigint, 0::bigint, 'e' WHERE false"
+        )
+    ctes.append(f"allr(lead_id, rule_id, cnt, pts, und, d) AS ({' UNION ALL '.join(parts)})")
+    ctes.append(
+        "agg AS (SELECT lead_id, coalesce(sum(pts) FILTER (WHERE d = 'f'), 0) AS fit, "
+        "coalesce(sum(pts) FILTER (WHERE d = 'e'), 0) AS eng, "
+        "jsonb_agg(jsonb_build_array(rule_id, cnt, pts, und) ORDER BY rule_id) AS bd "
+        "FROM allr GROUP BY lead_id)"
+    )
+    fit = "coalesce(agg.fit, 0)"
+    grade = (
+        f"CASE WHEN {fit} >= {int(spec.grade_a_min)} THEN 'A' "
+        f"WHEN {fit} >= {int(spec.grade_b_min)} THEN 'B' "
+        f"WHEN {fit} >= {int(spec.grade_c_min)} THEN 'C' ELSE 'D' END"
+    )
+    score_t = LeadScore._meta.db_table
+    sql = (
+        f"WITH {', '.join(ctes)} "
+        f"SELECT l.id AS lead_id, l.stage, {fit}::int AS fit, coalesce(agg.eng, 0)::int AS eng, "
+        f"{grade} AS grade, coalesce(agg.bd, '[]'::jsonb) AS bd, l.score AS old_score, "
+        f"s.mql_armed AS armed FROM l LEFT JOIN agg ON agg.lead_id = l.id "
+        f"LEFT JOIN {score_t} s ON s.lead_id = l.id"
+    )
+    return sql, p.values
+
+
+_cache: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
+
+
+def compiled(model: ScoringModel, spec: r.ModelSpec) -> tuple[str, dict[str, Any]]:
+    """Compile once per model version (published models never change; drafts recompile)."""
+    if model.status == ScoringModel.Status.DRAFT:
+        return _compile(spec)
+    key = (model.pk, model.status)
+    if key not in _cache:
+        _cache[key] = _compile(spec)
+    return _cache[key]
+
+
+def _session_tuning(cursor: Any) -> None:
+    # Measured: JIT compiles this statement for longer than it runs at 10k leads, and Debian's
+    # random_page_cost = 4 makes the planner scan all activities (PERFORMANCE-NOTES.md).
+    cursor.execute("SET LOCAL jit = off")
+    cursor.execute("SET LOCAL random_page_cost = 1.1")
+
+
+# --- evaluate (read only) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evaluated(Row):
+    old_score: int
+    armed: bool | None  # None: never scored
+
+
+def evaluate_rows(
+    *, model: ScoringModel, spec: r.ModelSpec, ids: Sequence[int], now: datetime
+) -> list[Evaluated]:
+    """Evaluate ``model`` for the leads ``ids`` as of ``now``; writes nothing."""
+    if not ids:
+        return []
+    if connection.vendor == "postgresql":
+        sql, params = compiled(model, spec)
+        with connection.cursor() as cursor:
+            _session_tuning(cursor)
+            cursor.execute(sql, {**params, "ids": list(ids), "now": now})
+            rows = cursor.fetchall()
+        return [
+            Evaluated(
+                lead_id=lead_id,
+                fit=fit,
+                engagement=eng,
+                grade=grade,
+                breakdown=json.loads(bd) if isinstance(bd, str) else bd,
+                stage=stage,
+                old_score=old,
+                armed=armed,
+            )
+            for lead_id, stage, fit, eng, grade, bd, old, armed in rows
+        ]
+    return _evaluate_python(spec=spec, ids=ids, now=now)
+
+
+def _evaluate_python(*, spec: r.ModelSpec, ids: Sequence[int], now: datetime) -> list[Evaluated]:
+    leads = {
+        row["id"]: row
+        for row in Lead.objects.filter(pk__in=ids).values(
+            "id", "stage", "score", "created_at", "score_reset_at", *LEAD_FIELDS
+        )
+    }
+    armed = dict(LeadScore.objects.filter(lead_id__in=ids).values_list("lead_id", "mql_armed"))
+    acts: dict[int, list[r.ActivityRow]] = {i: [] for i in leads}
+    qs = Activity.objects.filter(lead_id__in=list(leads), occurred_at__lte=now)
+    if not any(x.kind == r.KIND_INACTIVITY for x in spec.rules):
+        qs = qs.filter(kind__in={x.activity_kind for x in spec.rules if x.kind == r.KIND_ACTIVITY})
+    for aid, lead_id, kind, at, props in qs.values_list(
+        "id", "lead_id", "kind", "occurred_at", "properties"
+    ):
+        acts[lead_id].append(r.ActivityRow(aid, kind, at, props or {}))
+    out = []
+    for lead_id in sorted(leads):
+        lead = leads[lead_id]
+        ev = r.evaluate(spec, lead=lead, activities=acts[lead_id], now=now)
+        out.append(
+            Evaluated(
+                lead_id=lead_id,
+                fit=ev.fit,
+                engagement=ev.engagement,
+                grade=ev.grade,
+                breakdown=[[x.rule_id, x.count, x.points, x.undecayed] for x in ev.rules],
+                stage=lead["stage"],
+                old_score=lead["score"],
+                armed=armed.get(lead_id),
+            )
+        )
+    return out
+
+
+# --- evaluate and write -----------------------------------------------------------------------
+
+
+def initial_armed(*, score: int, stage: str, mql_threshold: int) -> bool:
+    """A lead scored for the first time is armed unless it is already past (or out of) MQL."""
+    return score < mql_threshold or stage in (Stage.SUSPECT, Stage.LEAD)
+
+
+def write_scores(
+    *,
+    model: ScoringModel,
+    spec: r.ModelSpec,
+    ids: Sequence[int],
+    now: datetime,
+    clear_dirty: bool,
+) -> int:
+    """Evaluate and store scores for ``ids``; returns how many lead rows changed.
+
+    Call inside a transaction. Rows already scored by a later evaluation (``scored_at`` after
+    ``now``: the dirty sweep ran meanwhile) are left alone, as are rows whose evaluation did not
+    change (unless ``clear_dirty``, which also clears ``score_dirty_at``).
+    """
+    if not ids:
+        return 0
+    if connection.vendor == "postgresql":
+        return _write_sql(model=model, spec=spec, ids=ids, now=now, clear_dirty=clear_dirty)
+    return _write_python(model=model, spec=spec, ids=ids, now=now, clear_dirty=clear_dirty)
+
+
+def _write_sql(
+    *,
+    model: ScoringModel,
+    spec: r.ModelSpec,
+    ids: Sequence[int],
+    now: datetime,
+    clear_dirty: bool,
+) -> int:
+    sql, params = compiled(model, spec)
+    lead_t, score_t = Lead._meta.db_table, LeadScore._meta.db_table
+    past = ", ".join(f"'{s}'" for s in PAST_MQL) + ", 'nurture', 'disqualified'"
+    dirty_set = ", score_dirty_at = NULL" if clear_dirty else ""
+    dirty_where = " OR l.score_dirty_at IS NOT NULL" if clear_dirty else ""
+    statement = (
+        f"WITH ev AS MATERIALIZED ({sql}), "
+        f"ls AS (INSERT INTO {score_t} AS s (lead_id, model_id, score, fit_score, "
+        "engagement_score, grade, breakdown, scored_at, mql_armed) "
+        "SELECT lead_id, %(model_id)s, fit + eng, fit, eng, grade, bd, %(now)s, "
+        f"(fit + eng < %(mql_t)s OR stage NOT IN ({past})) FROM ev "
+        "ON CONFLICT (lead_id) DO UPDATE SET model_id = EXCLUDED.model_id, "
+        "score = EXCLUDED.score, fit_score = EXCLUDED.fit_score, "
+        "engagement_score = EXCLUDED.engagement_score, grade = EXCLUDED.grade, "
+        "breakdown = EXCLUDED.breakdown, scored_at = EXCLUDED.scored_at, "
+        "mql_armed = s.mql_armed OR EXCLUDED.score < %(mql_t)s "
+        "WHERE s.scored_at <= EXCLUDED.scored_at AND (s.model_id, s.grade, s.breakdown) "
+        "IS DISTINCT FROM (EXCLUDED.model_id, EXCLUDED.grade, EXCLUDED.breakdown)) "
+        f"UPDATE {lead_t} l SET score = ev.fit + ev.eng, fit_score = ev.fit, "
+        f"engagement_score = ev.eng, grade = ev.grade, scored_at = %(now)s{dirty_set} "
+        "FROM ev WHERE l.id = ev.lead_id AND (l.scored_at IS NULL OR l.scored_at <= %(now)s) "
+        "AND ((l.score, l.fit_score, l.engagement_score, l.grade) IS DISTINCT FROM "
+        f"(ev.fit + ev.eng, ev.fit, ev.eng, ev.grade){dirty_where})"
+    )
+    with connection.cursor() as cursor:
+        _session_tuning(cursor)
+        cursor.execute(
+            statement,
+            {
+                **params,
+                "ids": list(ids),
+                "now": now,
+                "model_id": model.pk,
+                "mql_t": model.mql_threshold,
+            },
+        )
+        return max(int(cursor.rowcount), 0)
+
+
+def _write_python(
+    *,
+    model: ScoringModel,
+    spec: r.ModelSpec,
+    ids: Sequence[int],
+    now: datetime,
+    clear_dirty: bool,
+) -> int:
+    rows = _evaluate_python(spec=spec, ids=ids, now=now)
+    existing = {s.lead_id: s for s in LeadScore.objects.filter(lead_id__in=ids)}
+    leads = {
+        row["id"]: row
+        for row in Lead.objects.filter(pk__in=ids).values(
+            "id", "score", "fit_score", "engagement_score", "grade", "scored_at", "score_dirty_at"
+        )
+    }
+    written = 0
+    for row in rows:
+        current = existing.get(row.lead_id)
+        if current is None:
+            LeadScore.objects.create(
+                lead_id=row.lead_id,
+                model=model,
+                score=row.score,
+                fit_score=row.fit,
+                engagement_score=row.engagement,
+                grade=row.grade,
+                breakdown=row.breakdown,
+                scored_at=now,
+                mql_armed=initial_armed(
+                    score=row.score, stage=row.stage, mql_threshold=model.mql_threshold
+                ),
+            )
+        elif current.scored_at <= now and (current.model_id, current.grade, current.breakdown) != (
+            model.pk,
+            row.grade,
+            row.breakdown,
+        ):
+            LeadScore.objects.filter(pk=row.lead_id).update(
+                model=model,
+                score=row.score,
+                fit_score=row.fit,
+                engagement_score=row.engagement,
+                grade=row.grade,
+                breakdown=row.breakdown,
+                scored_at=now,
+                mql_armed=current.mql_armed or row.score < model.mql_threshold,
+            )
+        lead = leads[row.lead_id]
+        if lead["scored_at"] is not None and lead["scored_at"] > now:
+            continue
+        changed = (lead["score"], lead["fit_score"], lead["engagement_score"], lead["grade"]) != (
+            row.score,
+            row.fit,
+            row.engagement,
+            row.grade,
+        )
+        if changed or (clear_dirty and lead["score_dirty_at"] is not None):
+            fields: dict[str, Any] = {
+                "score": row.score,
+                "fit_score": row.fit,
+                "engagement_score": row.engagement,
+                "grade": row.grade,
+                "scored_at": now,
+            }
+            if clear_dirty:
+                fields["score_dirty_at"] = None
+            Lead.objects.filter(pk=row.lead_id).update(**fields)
+            written += 1
+    return written

@@ -1,0 +1,23 @@
+"""Reactions to lead events. New activities already marked their leads dirty in the ingesting
+transaction (``leads.services.activity_record``); after it commits we ask a worker to sweep.
+
+Bursts coalesce: a sweep is queued only when none is pending (``services.sweep_request``), and
+one sweep scores every dirty lead it finds, batch by batch. A lost task is covered by the beat
+sweep (``scoring-dirty-sweep``), which also resets the pending flag.
+"""
+
+from typing import Any
+
+from django.db import transaction
+
+
+def _request_sweep() -> None:
+    from scoring.services import sweep_request
+    from scoring.tasks import score_dirty_sweep_task
+
+    if sweep_request():
+        score_dirty_sweep_task.delay()
+
+
+def on_activities_recorded(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
+    transaction.on_commit(_request_sweep)

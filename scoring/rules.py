@@ -1,0 +1,413 @@
+"""Score maths as pure data and functions: rule specs, their validation and the reference evaluator.
+
+Pure: no database. ``scoring.engine`` compiles the same specs to one SQL statement on PostgreSQL
+and calls :func:`evaluate` on SQLite; both produce the same :class:`Evaluation` shape, and the
+property test checks them against each other.
+
+Semantics (documented in docs/scoring.md):
+
+- An *engagement* rule matches activities by kind plus property conditions. The matches are
+  ranked newest first (occurred_at, then id). A per-window cap keeps the newest ``window_max``
+  per fixed window of ``window_days`` (windows are aligned to the Unix epoch); then
+  ``max_count`` (1 when not repeatable) keeps the newest N of what is left. Each kept match
+  weighs ``decay(age)``; the rule's points are ``round_half_up(points * sum(weights))``, then
+  clamped to ``±max_points``.
+- An *inactivity* rule gives its points once when the newest counted activity (or, without any,
+  the lead's creation / engagement reset) is at least ``inactive_days`` old.
+- A *fit* rule gives its points once when the lead field matches.
+- fit = sum of fit rules; engagement = sum of engagement rules; score = fit + engagement.
+"""
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from django.core.exceptions import ValidationError
+
+DIMENSION_FIT: Final = "fit"
+DIMENSION_ENGAGEMENT: Final = "engagement"
+
+KIND_ACTIVITY: Final = "activity"
+KIND_INACTIVITY: Final = "inactivity"
+KIND_FIT: Final = "fit"
+
+ACTIVITY_OPS: Final[frozenset[str]] = frozenset(
+    {"equals", "not_equals", "contains", "not_contains", "starts_with", "in", "exists"}
+)
+FIT_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "industry",
+        "company_size",
+        "seniority",
+        "job_title",
+        "country",
+        "domain",
+        "source",
+        "utm_source",
+        "utm_campaign",
+    }
+)
+# ``free_mail`` compares the lead's domain with FREE_MAIL_DOMAINS (value true: is free mail).
+FIT_OPS: Final[frozenset[str]] = frozenset(
+    {"in", "not_in", "contains_any", "is_empty", "free_mail"}
+)
+DECAY_KINDS: Final[frozenset[str]] = frozenset({"model", "none", "half_life", "step"})
+GRADES: Final[tuple[str, ...]] = ("A", "B", "C", "D")
+FREE_MAIL_DOMAINS: Final[tuple[str, ...]] = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.ru",
+    "yandex.ru",
+    "protonmail.com",
+    "proton.me",
+)
+DAY: Final = 86400.0
+
+
+@dataclass(frozen=True)
+class Condition:
+    property: str
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Decay:
+    kind: str = "none"  # none | half_life | step
+    half_life_days: float | None = None
+    steps: tuple[tuple[float, float], ...] = ()  # (min age in days, factor), ascending ages
+
+    def weight(self, age_days: float) -> float:
+        if self.kind == "half_life" and self.half_life_days:
+            return float(math.pow(0.5, age_days / self.half_life_days))
+        if self.kind == "step":
+            factor = 1.0
+            for min_age, step_factor in self.steps:
+                if age_days >= min_age:
+                    factor = step_factor
+            return factor
+        return 1.0
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    rule_id: int
+    name: str
+    kind: str  # activity | inactivity | fit
+    points: int
+    activity_kind: str = ""
+    conditions: tuple[Condition, ...] = ()
+    repeatable: bool = True
+    max_count: int | None = None
+    max_points: int | None = None
+    window_days: float | None = None
+    window_max: int | None = None
+    decay: Decay = field(default_factory=Decay)
+    inactive_days: float | None = None
+    field: str = ""
+    op: str = ""
+    value: Any = None
+
+    @property
+    def dimension(self) -> str:
+        return DIMENSION_FIT if self.kind == KIND_FIT else DIMENSION_ENGAGEMENT
+
+    @property
+    def keep(self) -> int | None:
+        """How many matches count at most (after the window cap)."""
+        if not self.repeatable:
+            return 1
+        return self.max_count
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    rules: tuple[RuleSpec, ...]
+    grade_a_min: int = 30
+    grade_b_min: int = 15
+    grade_c_min: int = 5
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    id: int
+    kind: str
+    occurred_at: datetime
+    properties: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule_id: int
+    count: int
+    points: int
+    undecayed: int  # the points had every counted match weighed 1 (after the caps)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    fit: int
+    engagement: int
+    grade: str
+    rules: tuple[RuleResult, ...]  # only rules that counted something, by rule id
+
+    @property
+    def score(self) -> int:
+        return self.fit + self.engagement
+
+
+# --- arithmetic shared with the SQL compiler --------------------------------------------------
+
+
+def round_half_up(value: float) -> int:
+    return math.floor(value + 0.5)
+
+
+def clamp(points: int, max_points: int | None) -> int:
+    if max_points is None:
+        return points
+    return max(-max_points, min(max_points, points))
+
+
+def grade_for(fit: int, spec: ModelSpec) -> str:
+    if fit >= spec.grade_a_min:
+        return "A"
+    if fit >= spec.grade_b_min:
+        return "B"
+    if fit >= spec.grade_c_min:
+        return "C"
+    return "D"
+
+
+def _text(value: Any) -> str | None:
+    """A JSON property as PostgreSQL's ``->>`` renders it (None when absent or null)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    import json
+
+    return json.dumps(value, separators=(", ", ": "))
+
+
+def condition_matches(cond: Condition, properties: Mapping[str, Any]) -> bool:
+    present = cond.property in properties
+    text = _text(properties.get(cond.property))
+    if cond.op == "exists":
+        return present
+    if cond.op == "equals":
+        return text is not None and text == str(cond.value)
+    if cond.op == "not_equals":
+        return text is None or text != str(cond.value)
+    if cond.op == "contains":
+        return text is not None and str(cond.value) in text
+    if cond.op == "not_contains":
+        return text is None or str(cond.value) not in text
+    if cond.op == "starts_with":
+        return text is not None and text.startswith(str(cond.value))
+    if cond.op == "in":
+        return text is not None and text in {str(v) for v in cond.value}
+    raise ValueError(cond.op)
+
+
+def fit_matches(rule: RuleSpec, lead: Mapping[str, Any]) -> bool:
+    raw = lead.get(rule.field if rule.op != "free_mail" else "domain") or ""
+    text = str(raw).lower()
+    if rule.op == "in":
+        return text in {str(v).lower() for v in rule.value}
+    if rule.op == "not_in":
+        return text not in {str(v).lower() for v in rule.value}
+    if rule.op == "contains_any":
+        return any(str(v).lower() in text for v in rule.value)
+    if rule.op == "is_empty":
+        return (text == "") == bool(rule.value)
+    if rule.op == "free_mail":
+        return (text in FREE_MAIL_DOMAINS) == bool(rule.value)
+    raise ValueError(rule.op)
+
+
+def evaluate(
+    spec: ModelSpec,
+    *,
+    lead: Mapping[str, Any],
+    activities: Iterable[ActivityRow],
+    now: datetime,
+) -> Evaluation:
+    """Score one lead. ``lead`` holds the fit fields plus ``created_at`` and ``score_reset_at``."""
+    reset = lead.get("score_reset_at")
+    counted = [
+        a for a in activities if a.occurred_at <= now and (reset is None or a.occurred_at >= reset)
+    ]
+    counted.sort(key=lambda a: (a.occurred_at, a.id), reverse=True)  # newest first
+    results: list[RuleResult] = []
+    fit = engagement = 0
+    for rule in sorted(spec.rules, key=lambda r: r.rule_id):
+        if rule.kind == KIND_FIT:
+            if fit_matches(rule, lead):
+                results.append(RuleResult(rule.rule_id, 1, rule.points, rule.points))
+                fit += rule.points
+            continue
+        if rule.kind == KIND_INACTIVITY:
+            last = counted[0].occurred_at if counted else (reset or lead["created_at"])
+            if rule.inactive_days is not None and (now - last).total_seconds() / DAY >= (
+                rule.inactive_days
+            ):
+                results.append(RuleResult(rule.rule_id, 1, rule.points, rule.points))
+                engagement += rule.points
+            continue
+        matches = [
+            a
+            for a in counted
+            if a.kind == rule.activity_kind
+            and all(condition_matches(c, a.properties) for c in rule.conditions)
+        ]
+        if rule.window_days and rule.window_max is not None:
+            per_window: dict[int, int] = {}
+            kept = []
+            for a in matches:
+                bucket = math.floor(a.occurred_at.timestamp() / (rule.window_days * DAY))
+                per_window[bucket] = per_window.get(bucket, 0) + 1
+                if per_window[bucket] <= rule.window_max:
+                    kept.append(a)
+            matches = kept
+        if rule.keep is not None:
+            matches = matches[: rule.keep]
+        if not matches:
+            continue
+        weights = sum(
+            rule.decay.weight((now - a.occurred_at).total_seconds() / DAY) for a in matches
+        )
+        points = clamp(round_half_up(rule.points * weights), rule.max_points)
+        undecayed = clamp(rule.points * len(matches), rule.max_points)
+        results.append(RuleResult(rule.rule_id, len(matches), points, undecayed))
+        engagement += points
+    return Evaluation(fit, engagement, grade_for(fit, spec), tuple(results))
+
+
+# --- validation: refused at save with the field and the reason ---------------------------------
+
+
+def _int(value: Any, name: str, *, minimum: int | None = None, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError({name: f"{name} must be a whole number, not {value!r}."})
+    if minimum is not None and value < minimum:
+        raise ValidationError({name: f"{name} must be at least {minimum}."})
+
+
+def _positive(value: Any, name: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValidationError({name: f"{name} must be a positive number, not {value!r}."})
+
+
+def validate_decay(*, kind: str, half_life_days: Any, steps: Any, prefix: str = "") -> None:
+    if kind not in DECAY_KINDS:
+        raise ValidationError(
+            {f"{prefix}decay": f"Unknown decay {kind!r}; expected one of {sorted(DECAY_KINDS)}."}
+        )
+    if kind == "half_life":
+        if half_life_days is None:
+            raise ValidationError({f"{prefix}half_life_days": "Half-life decay needs a half-life."})
+        _positive(half_life_days, f"{prefix}half_life_days")
+    if kind == "step":
+        validate_steps(steps, f"{prefix}decay_steps")
+
+
+def validate_steps(steps: Any, name: str) -> None:
+    if not isinstance(steps, list) or not steps:
+        raise ValidationError({name: "Step decay needs a list of [age in days, factor] pairs."})
+    last = -1.0
+    for i, step in enumerate(steps):
+        if (
+            not isinstance(step, list | tuple)
+            or len(step) != 2
+            or any(isinstance(x, bool) or not isinstance(x, int | float) for x in step)
+        ):
+            raise ValidationError({name: f"Step {i + 1} must be [age in days, factor]."})
+        age, factor = step
+        if age <= last:
+            raise ValidationError({name: "Step ages must be positive and strictly increasing."})
+        if not 0 <= factor <= 1:
+            raise ValidationError({name: f"Step {i + 1}: the factor must be between 0 and 1."})
+        last = age
+
+
+def validate_conditions(conditions: Any) -> None:
+    if not isinstance(conditions, list):
+        raise ValidationError({"conditions": "Conditions must be a list."})
+    for i, cond in enumerate(conditions):
+        where = f"Condition {i + 1}"
+        if not isinstance(cond, dict) or set(cond) - {"property", "op", "value"}:
+            raise ValidationError(
+                {"conditions": f"{where} must be an object with property, op and value."}
+            )
+        prop = cond.get("property")
+        if not isinstance(prop, str) or not prop.strip():
+            raise ValidationError({"conditions": f"{where}: property must be a non-empty name."})
+        op = cond.get("op")
+        if op not in ACTIVITY_OPS:
+            raise ValidationError(
+                {
+                    "conditions": f"{where}: unknown operator {op!r}; use one of {sorted(ACTIVITY_OPS)}."
+                }
+            )
+        value = cond.get("value")
+        if op == "in":
+            if not isinstance(value, list) or not value:
+                raise ValidationError({"conditions": f"{where}: 'in' needs a non-empty list."})
+        elif op != "exists" and (value is None or isinstance(value, dict | list)):
+            raise ValidationError({"conditions": f"{where}: {op!r} needs a single value."})
+
+
+def validate_fit(*, field_name: str, op: str, value: Any) -> None:
+    if op not in FIT_OPS:
+        raise ValidationError({"op": f"Unknown operator {op!r}; use one of {sorted(FIT_OPS)}."})
+    if op != "free_mail" and field_name not in FIT_FIELDS:
+        raise ValidationError(
+            {"field": f"Unknown lead field {field_name!r}; use one of {sorted(FIT_FIELDS)}."}
+        )
+    if op in ("in", "not_in", "contains_any"):
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise ValidationError({"value": f"{op!r} needs a non-empty list of strings."})
+    elif not isinstance(value, bool):
+        raise ValidationError({"value": f"{op!r} needs true or false."})
+
+
+def rule_signature(rule: RuleSpec) -> tuple[Any, ...]:
+    """Rules with equal signatures count the same thing twice (an overlap we refuse)."""
+    if rule.kind == KIND_FIT:
+        value = sorted(rule.value) if isinstance(rule.value, list) else rule.value
+        return (rule.kind, rule.field, rule.op, repr(value))
+    if rule.kind == KIND_INACTIVITY:
+        return (rule.kind, rule.inactive_days)
+    conds = sorted((c.property, c.op, repr(c.value)) for c in rule.conditions)
+    return (rule.kind, rule.activity_kind, tuple(conds))
+
+
+def find_overlap(rules: Sequence[RuleSpec]) -> tuple[RuleSpec, RuleSpec] | None:
+    seen: dict[tuple[Any, ...], RuleSpec] = {}
+    for rule in rules:
+        sig = rule_signature(rule)
+        if sig in seen:
+            return seen[sig], rule
+        seen[sig] = rule
+    return None

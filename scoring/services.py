@@ -1,0 +1,664 @@
+"""Every write of the scoring app: models and rules (validated at save), publishing, recompute
+runs, the dirty-lead sweep, single-lead rescoring and threshold crossings.
+
+Layer: ``scoring → leads → leadflow``. Threshold crossings move leads only through the lifecycle
+services of ``leads.services`` (as the system actor, source "scoring"), so StageChange rows are
+written and handover opens handovers for new MQLs in the same transaction.
+"""
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from leadflow.audit import audit_record
+from leadflow.exceptions import DomainError, NotFoundError
+from leadflow.models import User
+from leads import services as lead_services
+from leads.lifecycle import Stage
+from leads.models import ActivityKind, Lead, StageChange
+from scoring import engine
+from scoring import rules as r
+from scoring.models import LeadScore, ScoringModel, ScoringRule, ScoringRun, SweepRequest
+
+log = logging.getLogger(__name__)
+
+MODEL_FIELDS: tuple[str, ...] = (
+    "name",
+    "description",
+    "lead_fit_threshold",
+    "mql_threshold",
+    "mql_min_grade",
+    "recycle_below",
+    "grade_a_min",
+    "grade_b_min",
+    "grade_c_min",
+    "decay",
+    "half_life_days",
+    "decay_steps",
+)
+RULE_FIELDS: tuple[str, ...] = (
+    "name",
+    "kind",
+    "points",
+    "activity_kind",
+    "conditions",
+    "repeatable",
+    "max_count",
+    "max_points",
+    "window_days",
+    "window_max",
+    "decay",
+    "half_life_days",
+    "decay_steps",
+    "inactive_days",
+    "field",
+    "op",
+    "value",
+)
+MAX_POINTS = 100_000
+
+
+class ScoringModelNotFoundError(NotFoundError):
+    code = "scoring_model_not_found"
+
+
+class ScoringRuleNotFoundError(NotFoundError):
+    code = "scoring_rule_not_found"
+
+
+class ModelNotDraftError(DomainError):
+    code = "scoring_model_not_draft"
+
+
+class NoPublishedModelError(DomainError):
+    code = "no_published_scoring_model"
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def model_clean(model: ScoringModel) -> None:
+    """Refuse settings that cannot be evaluated, naming the field."""
+    for name in ("lead_fit_threshold", "mql_threshold", "grade_a_min", "grade_b_min"):
+        r._int(getattr(model, name), name, allow_none=False)
+    r._int(model.grade_c_min, "grade_c_min", allow_none=False)
+    r._int(model.recycle_below, "recycle_below")
+    if model.mql_min_grade not in r.GRADES:
+        raise ValidationError({"mql_min_grade": "The minimum grade must be A, B, C or D."})
+    if not model.grade_a_min > model.grade_b_min > model.grade_c_min:
+        raise ValidationError(
+            {"grade_a_min": "Grade bands must be ordered: A minimum > B minimum > C minimum."}
+        )
+    if model.recycle_below is not None and model.recycle_below >= model.mql_threshold:
+        # A lead at the threshold would be moved into MQL and out again by the same evaluation.
+        raise ValidationError(
+            {
+                "recycle_below": "Must be below the MQL threshold, or leads would cycle "
+                "between MQL and Nurture."
+            }
+        )
+    if model.decay != ScoringModel.Decay.NONE:
+        r.validate_decay(
+            kind=model.decay, half_life_days=model.half_life_days, steps=model.decay_steps
+        )
+    if not (model.name or "").strip():
+        raise ValidationError({"name": "A scoring model needs a name."})
+
+
+def rule_clean(rule: ScoringRule) -> None:
+    """Refuse a rule that cannot be evaluated (unknown field, bad operator, non-numeric points)."""
+    if not (rule.name or "").strip():
+        raise ValidationError({"name": "A rule needs a name."})
+    if rule.kind not in ScoringRule.Kind.values:
+        raise ValidationError(
+            {"kind": f"Unknown rule kind {rule.kind!r}; use one of {ScoringRule.Kind.values}."}
+        )
+    r._int(rule.points, "points", allow_none=False)
+    if abs(rule.points) > MAX_POINTS:
+        raise ValidationError({"points": f"Points must be between -{MAX_POINTS} and {MAX_POINTS}."})
+    r._int(rule.max_count, "max_count", minimum=1)
+    r._int(rule.max_points, "max_points", minimum=1)
+    r._int(rule.window_max, "window_max", minimum=1)
+    r._positive(rule.window_days, "window_days")
+    if rule.kind == ScoringRule.Kind.ACTIVITY:
+        if rule.activity_kind not in ActivityKind.values:
+            raise ValidationError(
+                {
+                    "activity_kind": f"Unknown activity kind {rule.activity_kind!r}; use one of "
+                    f"{ActivityKind.values}."
+                }
+            )
+        r.validate_conditions(rule.conditions)
+        if (rule.window_days is None) != (rule.window_max is None):
+            raise ValidationError(
+                {"window_max": "A window cap needs both window_days and window_max."}
+            )
+        r.validate_decay(
+            kind=rule.decay, half_life_days=rule.half_life_days, steps=rule.decay_steps
+        )
+    elif rule.kind == ScoringRule.Kind.INACTIVITY:
+        if rule.inactive_days is None:
+            raise ValidationError({"inactive_days": "An inactivity rule needs inactive_days."})
+        r._positive(rule.inactive_days, "inactive_days")
+    else:
+        r.validate_fit(field_name=rule.field, op=rule.op, value=rule.value)
+
+
+def _check_overlap(model: ScoringModel) -> None:
+    specs = engine.model_spec(model).rules
+    overlap = r.find_overlap(specs)
+    if overlap is not None:
+        first, second = overlap
+        raise ValidationError(
+            {
+                "conditions": f"Rule {second.name!r} counts exactly what rule {first.name!r} "
+                "already counts; merge them (change the points) instead."
+            }
+        )
+
+
+# --- models and rules ---------------------------------------------------------------------------
+
+
+def _model_locked(model_id: int) -> ScoringModel:
+    try:
+        return ScoringModel.objects.select_for_update().get(pk=model_id)
+    except ScoringModel.DoesNotExist:
+        raise ScoringModelNotFoundError(
+            f"There is no scoring model with id {model_id}.", field="model"
+        ) from None
+
+
+def _draft_locked(model_id: int) -> ScoringModel:
+    model = _model_locked(model_id)
+    if model.status != ScoringModel.Status.DRAFT:
+        raise ModelNotDraftError(
+            f"Scoring model v{model.version} is {model.status}: published versions never change. "
+            "Create a new version to edit it."
+        )
+    return model
+
+
+def _next_version() -> int:
+    last = ScoringModel.objects.order_by("-version").values_list("version", flat=True).first()
+    return (last or 0) + 1
+
+
+def _unknown(data: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
+
+
+@transaction.atomic
+def model_create(*, data: Mapping[str, Any], actor: User | None = None) -> ScoringModel:
+    _unknown(data, MODEL_FIELDS)
+    # one writer at a time takes the next version number
+    ScoringModel.objects.select_for_update().order_by("-version").first()
+    model = ScoringModel(**dict(data), version=_next_version(), created_by=actor)
+    model_clean(model)
+    model.save()
+    audit_record(
+        action="scoring.model_created", actor=actor, target_type="scoring_model", target_id=model.pk
+    )
+    return model
+
+
+@transaction.atomic
+def model_update(
+    *, model_id: int, data: Mapping[str, Any], actor: User | None = None
+) -> ScoringModel:
+    _unknown(data, MODEL_FIELDS)
+    model = _draft_locked(model_id)
+    for name, value in data.items():
+        setattr(model, name, value)
+    model_clean(model)
+    model.save(update_fields=list(data))
+    return model
+
+
+@transaction.atomic
+def model_delete(*, model_id: int, actor: User | None = None) -> None:
+    model = _draft_locked(model_id)
+    audit_record(
+        action="scoring.model_deleted", actor=actor, target_type="scoring_model", target_id=model.pk
+    )
+    model.delete()
+
+
+@transaction.atomic
+def model_new_version(*, model_id: int, actor: User | None = None) -> ScoringModel:
+    """A draft copy of any version (settings and rules), to edit and publish."""
+    source = _model_locked(model_id)
+    ScoringModel.objects.select_for_update().order_by("-version").first()
+    draft = ScoringModel.objects.create(
+        **{name: getattr(source, name) for name in MODEL_FIELDS},
+        version=_next_version(),
+        created_by=actor,
+        based_on=source,
+    )
+    ScoringRule.objects.bulk_create(
+        ScoringRule(model=draft, **{name: getattr(rule, name) for name in RULE_FIELDS})
+        for rule in source.rules.order_by("id")
+    )
+    return draft
+
+
+@transaction.atomic
+def rule_create(*, model_id: int, data: Mapping[str, Any]) -> ScoringRule:
+    _unknown(data, RULE_FIELDS)
+    model = _draft_locked(model_id)
+    rule = ScoringRule(model=model, **dict(data))
+    rule_clean(rule)
+    rule.save()
+    _check_overlap(model)
+    return rule
+
+
+@transaction.atomic
+def rule_update(*, rule_id: int, data: Mapping[str, Any]) -> ScoringRule:
+    _unknown(data, RULE_FIELDS)
+    rule = _rule(rule_id)
+    _draft_locked(rule.model_id)
+    for name, value in data.items():
+        setattr(rule, name, value)
+    rule_clean(rule)
+    rule.save()
+    _check_overlap(rule.model)
+    return rule
+
+
+@transaction.atomic
+def rule_delete(*, rule_id: int) -> None:
+    rule = _rule(rule_id)
+    _draft_locked(rule.model_id)
+    rule.delete()
+
+
+def _rule(rule_id: int) -> ScoringRule:
+    rule = ScoringRule.objects.select_related("model").filter(pk=rule_id).first()
+    if rule is None:
+        raise ScoringRuleNotFoundError(f"There is no scoring rule with id {rule_id}.", field="rule")
+    return rule
+
+
+@transaction.atomic
+def model_publish(*, model_id: int, actor: User | None = None) -> ScoringRun:
+    """The draft becomes the model that scores leads; the old one is archived; all leads are
+    rescored in the background (the returned run reports progress)."""
+    model = _draft_locked(model_id)
+    model_clean(model)
+    if not model.rules.exists():
+        raise ValidationError({"rules": "A scoring model needs at least one rule to publish."})
+    for rule in model.rules.all():
+        rule_clean(rule)
+    _check_overlap(model)
+    previous = ScoringModel.objects.select_for_update().filter(status=ScoringModel.Status.PUBLISHED)
+    previous_ids = list(previous.values_list("pk", flat=True))
+    previous.update(status=ScoringModel.Status.ARCHIVED)
+    ScoringRun.objects.filter(
+        model_id__in=previous_ids,
+        kind=ScoringRun.Kind.RESCORE,
+        status__in=[ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING],
+    ).update(status=ScoringRun.Status.FAILED, error="superseded by a newer published version")
+    model.status = ScoringModel.Status.PUBLISHED
+    model.published_at, model.published_by = timezone.now(), actor
+    model.save(update_fields=["status", "published_at", "published_by"])
+    audit_record(
+        action="scoring.model_published",
+        actor=actor,
+        target_type="scoring_model",
+        target_id=model.pk,
+        details={"version": model.version, "replaced": previous_ids},
+    )
+    return run_start(model_id=model.pk, kind=ScoringRun.Kind.RESCORE, reason="publish", actor=actor)
+
+
+def published_model() -> ScoringModel | None:
+    return ScoringModel.objects.filter(status=ScoringModel.Status.PUBLISHED).first()
+
+
+# --- runs: full rescore and dry run, batch by batch in the background ---------------------------
+
+
+@transaction.atomic
+def run_start(
+    *, model_id: int, kind: str, reason: str = "", actor: User | None = None
+) -> ScoringRun:
+    model = ScoringModel.objects.filter(pk=model_id).first()
+    if model is None:
+        raise ScoringModelNotFoundError(f"There is no scoring model with id {model_id}.")
+    if kind == ScoringRun.Kind.RESCORE and model.status != ScoringModel.Status.PUBLISHED:
+        raise NoPublishedModelError("Only the published model rescores leads; dry-run a draft.")
+    run = ScoringRun.objects.create(
+        model=model, kind=kind, reason=reason, created_by=actor, total=Lead.objects.count()
+    )
+    transaction.on_commit(lambda: _enqueue_run(run.pk))
+    return run
+
+
+def _enqueue_run(run_id: int) -> None:
+    from scoring.tasks import scoring_run_task
+
+    scoring_run_task.delay(run_id=run_id)
+
+
+def _histogram(scores: Sequence[int]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for score in scores:
+        key = (
+            "<0"
+            if score < 0
+            else "100+"
+            if score >= 100
+            else f"{score // 10 * 10}-{score // 10 * 10 + 9}"
+        )
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _merge(into: dict[str, Any], add: Mapping[str, Any]) -> None:
+    for key, value in add.items():
+        if isinstance(value, dict):
+            _merge(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
+
+
+def _dry_run_stats(model: ScoringModel, rows: Sequence[engine.Evaluated]) -> dict[str, Any]:
+    t, lt, rb = model.mql_threshold, model.lead_fit_threshold, model.recycle_below
+    enter_mql = leave_mql = enter_lead = fall_below = changed = 0
+    for row in rows:
+        armed = (
+            row.armed
+            if row.armed is not None
+            else engine.initial_armed(score=row.score, stage=row.stage, mql_threshold=t)
+        )
+        armed = armed or row.score < t
+        stage = row.stage
+        if stage == Stage.SUSPECT and row.fit >= lt:
+            enter_lead += 1
+            stage = Stage.LEAD
+        qualifies = row.score >= t and row.grade <= model.mql_min_grade
+        if stage in (Stage.LEAD, Stage.NURTURE) and armed and qualifies:
+            enter_mql += 1
+        elif stage == Stage.MQL and rb is not None and row.score < rb:
+            leave_mql += 1
+        if row.stage == Stage.MQL and row.score < t:
+            fall_below += 1
+        changed += row.score != row.old_score
+    return {
+        "leads": len(rows),
+        "changed": changed,
+        "enter_lead": enter_lead,
+        "enter_mql": enter_mql,
+        "leave_mql": leave_mql,
+        "mql_below_threshold": fall_below,
+        "sum_before": sum(row.old_score for row in rows),
+        "sum_after": sum(row.score for row in rows),
+        "before": _histogram([row.old_score for row in rows]),
+        "after": _histogram([row.score for row in rows]),
+    }
+
+
+def run_execute(*, run_id: int, batch_size: int | None = None) -> ScoringRun:
+    """Run (or resume) a run to its end. Each batch commits with its progress, so a retried or
+    re-driven run continues after the last committed batch and no score is ever half-written."""
+    size = batch_size or settings.SCORING_BATCH_SIZE
+    run = ScoringRun.objects.get(pk=run_id)
+    if run.status in (ScoringRun.Status.DONE, ScoringRun.Status.FAILED):
+        return run
+    ScoringRun.objects.filter(pk=run_id, started_at__isnull=True).update(
+        started_at=timezone.now(), status=ScoringRun.Status.RUNNING
+    )
+    model = run.model
+    spec = engine.model_spec(model)
+    try:
+        while _run_batch(run_id=run_id, model=model, spec=spec, size=size):
+            pass
+    except OperationalError:
+        raise  # transient: the task retries and resumes after the last committed batch
+    except Exception as exc:
+        log.exception("scoring run %s failed", run_id)
+        ScoringRun.objects.filter(pk=run_id).update(
+            status=ScoringRun.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+    return ScoringRun.objects.get(pk=run_id)
+
+
+@transaction.atomic
+def _run_batch(*, run_id: int, model: ScoringModel, spec: r.ModelSpec, size: int) -> bool:
+    run = ScoringRun.objects.select_for_update().get(pk=run_id)  # one executor per batch
+    if run.status != ScoringRun.Status.RUNNING:
+        return False
+    ids = list(
+        Lead.objects.filter(pk__gt=run.last_lead_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:size]
+    )
+    if not ids:
+        run.status, run.finished_at = ScoringRun.Status.DONE, timezone.now()
+        run.save(update_fields=["status", "finished_at"])
+        return False
+    now = run.started_at or timezone.now()
+    if run.kind == ScoringRun.Kind.DRY_RUN:
+        rows = engine.evaluate_rows(model=model, spec=spec, ids=ids, now=now)
+        _merge(run.result, _dry_run_stats(model, rows))
+    else:
+        run.written += engine.write_scores(
+            model=model, spec=spec, ids=ids, now=now, clear_dirty=False
+        )
+        run.moved += apply_thresholds(model=model, ids=ids)
+    run.done += len(ids)
+    run.last_lead_id = ids[-1]
+    run.total = max(run.total, run.done)
+    run.heartbeat_at = timezone.now()
+    run.save(
+        update_fields=[
+            "done",
+            "last_lead_id",
+            "written",
+            "moved",
+            "result",
+            "total",
+            "heartbeat_at",
+        ]
+    )
+    return True
+
+
+def runs_redrive(*, older_than_seconds: float = 120.0) -> int:
+    """Queue again runs whose task was lost (worker killed, broker restarted)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = list(
+        ScoringRun.objects.filter(
+            status__in=[ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING], created_at__lt=cutoff
+        )
+        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))
+        .values_list("pk", flat=True)
+    )
+    for run_id in stuck:
+        _enqueue_run(run_id)
+    return len(stuck)
+
+
+def decay_rescore_start() -> ScoringRun | None:
+    """The periodic pass: decay changes scores with time alone, so rescore everything."""
+    model = published_model()
+    if model is None:
+        return None
+    spec = engine.model_spec(model)
+    ages = any(
+        x.kind == r.KIND_INACTIVITY or x.decay.kind != "none" or x.window_days for x in spec.rules
+    )
+    busy = ScoringRun.objects.filter(
+        model=model,
+        kind=ScoringRun.Kind.RESCORE,
+        status__in=[ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING],
+    ).exists()
+    if not ages or busy:
+        return None
+    return run_start(model_id=model.pk, kind=ScoringRun.Kind.RESCORE, reason="decay")
+
+
+# --- thresholds -------------------------------------------------------------------------------
+
+
+def apply_thresholds(*, model: ScoringModel, ids: Sequence[int]) -> int:
+    """Move leads of ``ids`` whose stored evaluation by ``model`` crosses a threshold.
+
+    Re-arming: the MQL threshold fires when a lead is armed — it was below the threshold at some
+    evaluation since it last entered MQL (or it has never been MQL). Call inside a transaction.
+    """
+    t, lt, rb = model.mql_threshold, model.lead_fit_threshold, model.recycle_below
+    LeadScore.objects.filter(
+        lead_id__in=ids, mql_armed=True, score__gte=t, lead__stage__in=engine.PAST_MQL
+    ).update(mql_armed=False)
+    crossing = Q(lead__stage=Stage.SUSPECT, fit_score__gte=lt) | Q(
+        lead__stage__in=[Stage.LEAD, Stage.NURTURE],
+        mql_armed=True,
+        score__gte=t,
+        grade__lte=model.mql_min_grade,
+    )
+    if rb is not None:
+        crossing |= Q(lead__stage=Stage.MQL, score__lt=rb)
+    candidates = list(
+        LeadScore.objects.filter(lead_id__in=ids, model=model)
+        .filter(crossing)
+        .order_by("lead_id")
+        .values_list("lead_id", "lead__stage", "score", "fit_score", "grade", "mql_armed")
+    )
+    moved = 0
+    for lead_id, stage, score, fit, grade, armed in candidates:
+        try:
+            with transaction.atomic():
+                moved += _cross(model, lead_id, stage, score, fit, grade, armed)
+        except DomainError as exc:  # e.g. someone moved the lead meanwhile: the table refused
+            log.warning("scoring: lead %s not moved: %s", lead_id, exc.message)
+    return moved
+
+
+def _cross(
+    model: ScoringModel, lead_id: int, stage: str, score: int, fit: int, grade: str, armed: bool
+) -> int:
+    source, moved = StageChange.Source.SCORING, 0
+    tag = f"(scoring model v{model.version})"
+    if stage == Stage.SUSPECT and fit >= model.lead_fit_threshold:
+        lead_services.lead_qualify(
+            lead_id=lead_id,
+            actor=None,
+            source=source,
+            reason=f"fit score {fit} reached {model.lead_fit_threshold} {tag}",
+        )
+        stage, moved = Stage.LEAD, 1
+    if (
+        stage in (Stage.LEAD, Stage.NURTURE)
+        and armed
+        and score >= model.mql_threshold
+        and grade <= model.mql_min_grade
+    ):
+        lead_services.lead_mark_mql(
+            lead_id=lead_id,
+            actor=None,
+            source=source,
+            reason=f"score {score} reached {model.mql_threshold} with fit grade {grade} {tag}",
+        )
+        LeadScore.objects.filter(pk=lead_id).update(mql_armed=False)
+        moved += 1
+    elif stage == Stage.MQL and model.recycle_below is not None and score < model.recycle_below:
+        lead_services.lead_recycle(
+            lead_id=lead_id,
+            actor=None,
+            source=source,
+            reason=f"score {score} fell below {model.recycle_below} {tag}",
+        )
+        moved += 1
+    return moved
+
+
+# --- incremental and single-lead paths ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    scored: int
+    written: int
+    moved: int
+    batches: int
+    seconds: float
+
+
+def sweep_request() -> bool:
+    """Mark a sweep as pending; True when the caller should queue it (none was pending)."""
+    now = timezone.now()
+    if SweepRequest.objects.filter(pk=1, requested=False).update(requested=True, requested_at=now):
+        return True
+    _, created = SweepRequest.objects.get_or_create(
+        pk=1, defaults={"requested": True, "requested_at": now}
+    )
+    return created
+
+
+def score_dirty_sweep(
+    *, batch_size: int | None = None, max_batches: int | None = None
+) -> SweepResult:
+    """Rescore leads marked dirty (new activities, changed fields), oldest mark first.
+
+    Each batch locks its leads (skipping those another worker or an ingesting transaction holds),
+    evaluates, writes, clears the marks and applies thresholds in one transaction. Bursts
+    coalesce: however many activities marked a lead, it is evaluated once per batch.
+    """
+    started = time.perf_counter()
+    SweepRequest.objects.filter(pk=1, requested=True).update(requested=False)  # before looking
+    model = published_model()
+    if model is None:
+        return SweepResult(0, 0, 0, 0, 0.0)
+    spec = engine.model_spec(model)
+    size = batch_size or settings.SCORING_BATCH_SIZE
+    scored = written = moved = batches = 0
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic():
+            ids = list(
+                Lead.objects.filter(score_dirty_at__isnull=False)
+                .order_by("score_dirty_at")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:size]
+            )
+            if not ids:
+                break
+            now = timezone.now()
+            written += engine.write_scores(
+                model=model, spec=spec, ids=ids, now=now, clear_dirty=True
+            )
+            moved += apply_thresholds(model=model, ids=ids)
+        scored += len(ids)
+        batches += 1
+    return SweepResult(scored, written, moved, batches, time.perf_counter() - started)
+
+
+@transaction.atomic
+def score_lead(*, lead_id: int, now: datetime | None = None) -> LeadScore | None:
+    """Rescore one lead now with the published model (the same evaluation as every batch)."""
+    model = published_model()
+    if model is None:
+        return None
+    if not Lead.objects.select_for_update().filter(pk=lead_id).exists():
+        raise lead_services.LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+    engine.write_scores(
+        model=model,
+        spec=engine.model_spec(model),
+        ids=[lead_id],
+        now=now or timezone.now(),
+        clear_dirty=True,
+    )
+    apply_thresholds(model=model, ids=[lead_id])
+    return LeadScore.objects.filter(pk=lead_id).first()

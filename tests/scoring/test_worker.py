@@ -1,0 +1,67 @@
+"""End to end with a real Celery worker and the real broker (Redis in CI): activities recorded →
+sweep task on commit → score updated → MQL transition → StageChange and handover written."""
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from handover.models import Handover
+from leads import services as lead_services
+from leads.lifecycle import Stage
+from leads.models import ActivityKind, Lead, StageChange
+from scoring.models import LeadScore
+from tests.leads.factories import LeadFactory
+from tests.scoring.factories import activity_rule, make_model
+from tests.worker import celery_worker, wait_until
+
+
+@contextmanager
+def own_queue(app, queue):
+    """Route scoring tasks to ``queue`` so a worker left behind by another test cannot take them."""
+    saved = app.conf.task_routes
+    app.conf.task_routes = {"scoring.tasks.*": {"queue": queue}}
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
+    try:
+        yield
+    finally:
+        app.conf.task_routes = saved
+        app.amqp.flush_routes()
+        app.amqp.__dict__.pop("router", None)
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_activities_to_score_to_mql_in_a_real_worker(live_celery):
+    with own_queue(live_celery, "scoring-test"), celery_worker("-Q", "scoring-test"):
+        make_model(
+            [activity_rule(ActivityKind.WEBINAR, 20), activity_rule(ActivityKind.DOWNLOAD, 10)],
+            mql_threshold=50,
+            mql_min_grade="D",
+        )
+        leads = [LeadFactory(stage=Stage.LEAD) for _ in range(3)]
+        # the publish rescore ran in the worker: every lead has a stored evaluation
+        assert wait_until(lambda: LeadScore.objects.count() == 3, timeout=60)
+        now = timezone.now()
+        for i, kind in enumerate([ActivityKind.WEBINAR] * 2 + [ActivityKind.DOWNLOAD]):
+            lead_services.activity_record(
+                lead_id=leads[0].pk, kind=kind, occurred_at=now - timedelta(seconds=i)
+            )
+        lead_services.activity_record(
+            lead_id=leads[1].pk, kind=ActivityKind.WEBINAR, occurred_at=now
+        )
+        assert wait_until(
+            lambda: Lead.objects.filter(pk=leads[0].pk, stage=Stage.MQL).exists(), timeout=60
+        ), "lead did not reach MQL"
+        assert wait_until(
+            lambda: Lead.objects.filter(pk=leads[1].pk, score=20).exists(), timeout=30
+        )
+    hot, warm, cold = (Lead.objects.get(pk=lead.pk) for lead in leads)
+    assert (hot.score, hot.stage, hot.score_dirty_at) == (50, Stage.MQL, None)
+    assert (warm.score, warm.stage) == (20, Stage.LEAD)
+    assert (cold.score, cold.stage) == (0, Stage.LEAD)
+    change = StageChange.objects.get(lead=hot, to_stage=Stage.MQL)
+    assert (change.source, change.actor_kind, change.from_stage) == ("scoring", "system", "lead")
+    assert Handover.objects.filter(lead=hot).count() == 1
