@@ -257,3 +257,25 @@ CELERY_BEAT_SCHEDULE["predictive-score-changed"] = {
     "task": "predictive.tasks.predictive_score_changed_task",
     "schedule": 300.0,
 }
+
+# --- browser UI (issue 6): Content-Security-Policy on every response (django-csp) ---
+# Only our own origin: no inline scripts or styles, no eval (htmx runs with allowEval off);
+# the vendored htmx/SortableJS and static/js/leadflow.js are plain files served by whitenoise.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
