@@ -67,6 +67,13 @@ def _visible_or_404(user: User, lead_id: int) -> Lead:
     return lead
 
 
+def _inbox_decides(kind: ActorKind | None, from_stage: Stage, to: Stage) -> bool:
+    """Moves that are handover decisions: accepting any MQL, and a rep's rejecting one."""
+    return (from_stage, to) in BOARD_EXCLUDED or (
+        kind == ActorKind.SALES_REP and from_stage == Stage.MQL
+    )
+
+
 def _moves_for(user: User) -> dict[str, list[str]]:
     kind = services.actor_kind_for(user) if user.has_perm("leads.move_lead_stage") else None
     if kind is None:
@@ -75,13 +82,14 @@ def _moves_for(user: User) -> dict[str, list[str]]:
         stage.value: [
             to.value
             for to in allowed_targets(stage, ActorKind(kind))
-            if (stage, to) not in BOARD_EXCLUDED
+            if not _inbox_decides(kind, stage, to)
         ]
         for stage in Stage
     }
 
 
 def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
+    kind = services.actor_kind_for(user)
     filters = _filters(request.GET)
     filterset = selectors.lead_filterset(user=user, filters=filters)
     valid = filterset.is_valid()
@@ -110,7 +118,10 @@ def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
             "reasonRequired": sorted(s.value for s in REASON_REQUIRED),
             "labels": {s.value: s.label for s in Stage},
             "excluded": {
-                f"{a.value}>{b.value}": "Accept MQLs from the SAL inbox." for a, b in BOARD_EXCLUDED
+                f"{a.value}>{b.value}": "Accept or reject MQLs in the SAL inbox."
+                for a in Stage
+                for b in Stage
+                if a != b and _inbox_decides(kind, a, b)
             },
         },
     }
@@ -183,7 +194,8 @@ def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
         field, errors = next(iter(form.errors.items()))
         return fail("invalid", " ".join(str(e) for e in errors), 400, field)
     data = form.cleaned_data
-    if (Stage(data["expected_stage"]), Stage(data["to"])) in BOARD_EXCLUDED:
+    kind = services.actor_kind_for(user)
+    if _inbox_decides(kind, Stage(data["expected_stage"]), Stage(data["to"])):
         return fail(
             "use_inbox", "Accept or reject MQLs from the SAL inbox, not by moving them.", 409
         )

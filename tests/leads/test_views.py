@@ -355,3 +355,14 @@ def test_time_in_stage_and_sla_badge_on_cards(marketer_client, settings):
     html = marketer_client.get(reverse("leads:board")).content.decode()
     assert f'id="lead-{lead.pk}"' in html
     assert "3\xa0days" in html
+
+
+@pytest.mark.django_db
+def test_a_rep_decides_mqls_in_the_inbox_not_by_moving_them(client, rep):
+    lead = LeadFactory(stage=Stage.MQL, owner=rep)
+    client.force_login(rep)
+    response = move(client, lead, "nurture", reason="not now")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "use_inbox"
+    html = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
+    assert 'id="move-to"' not in html  # no move form for an MQL for reps
