@@ -5,8 +5,8 @@ class HandoverConfig(AppConfig):
     name = "handover"
 
     def ready(self) -> None:
-        from handover import receivers
-        from leads import events
+        from handover import receivers, selectors
+        from leads import events, extensions
 
         events.stage_changed.connect(
             receivers.on_stage_changed, dispatch_uid="handover.on_stage_changed"
@@ -14,3 +14,6 @@ class HandoverConfig(AppConfig):
         events.stage_change_requested.connect(
             receivers.on_stage_change_requested, dispatch_uid="handover.qualification_gate"
         )
+        # Browser pages: SLA badges on board cards, notifications in the lead timeline.
+        extensions.register_card_badges(selectors.sla_badges)
+        extensions.register_timeline_source(selectors.lead_notification_entries)

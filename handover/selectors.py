@@ -1,14 +1,26 @@
 """Reads of the handover app. Visibility of handovers follows the leads' visibility."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.utils import timezone
 
-from handover.models import Delivery, Handover, Notification, SlaTimer
+from handover.models import (
+    Delivery,
+    Handover,
+    Notification,
+    QualificationChecklist,
+    QualificationFramework,
+    RejectionReason,
+    SlaTimer,
+)
 from leadflow.models import User
-from leads.models import Lead
+from leads.extensions import CardBadge, TimelineEntry
+from leads.lifecycle import Stage
+from leads.models import Lead, Team
 from leads.selectors import lead_visible_qs
 from scoring.selectors import score_breakdown
 
@@ -95,3 +107,177 @@ def email_context(*, payload: Mapping[str, Any], recipient: User) -> dict[str, A
         "link": payload.get("link") or settings.SITE_URL,
         "site_url": settings.SITE_URL,
     }
+
+
+# --- browser pages (SAL inbox, lead panel, board badges, manager home) -------------------------
+
+
+def inbox_rows(*, user: User) -> list[Handover]:
+    """The inbox, most urgent first: earliest running SLA deadline, then the oldest handover."""
+    due = Min("timers__due_at", filter=Q(timers__state=SlaTimer.State.RUNNING))
+    return list(
+        handover_inbox(user=user)
+        .select_related("lead__owner")
+        .annotate(sla_due=due)
+        .order_by(F("sla_due").asc(nulls_last=True), "opened_at", "id")
+    )
+
+
+def sals_to_qualify(*, user: User) -> list[Lead]:
+    """The user's accepted leads (SAL) waiting for a qualification call, most urgent first."""
+    due = Min("sla_timers__due_at", filter=Q(sla_timers__state=SlaTimer.State.RUNNING))
+    return list(
+        lead_visible_qs(user=user)
+        .filter(stage=Stage.SAL, owner=user)
+        .annotate(sla_due=due)
+        .order_by(F("sla_due").asc(nulls_last=True), "stage_changed_at", "id")[:100]
+    )
+
+
+def _badge(timer: SlaTimer, now: datetime) -> CardBadge:
+    left = timer.due_at - now
+    stage = timer.stage.upper()
+    due = f"{stage} SLA due {timezone.localtime(timer.due_at):%a %d %b %H:%M}"
+    if left.total_seconds() <= 0:
+        return CardBadge(f"SLA overdue {_span(-left)}", "breach", f"{due} — breached", timer.due_at)
+    tone = "warn" if timer.warn_at is not None and timer.warn_at <= now else "ok"
+    return CardBadge(f"SLA {_span(left)}", tone, due, timer.due_at)
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {mins}m" if hours else f"{mins}m"
+
+
+def sla_badges(lead_ids: Sequence[int]) -> dict[int, CardBadge]:
+    """The most urgent running SLA clock of each lead (one query), for board cards."""
+    if not lead_ids:
+        return {}
+    now = timezone.now()
+    badges: dict[int, CardBadge] = {}
+    timers = SlaTimer.objects.filter(
+        lead_id__in=list(lead_ids), state=SlaTimer.State.RUNNING
+    ).order_by("lead_id", "due_at")
+    for timer in timers:
+        badges.setdefault(timer.lead_id, _badge(timer, now))
+    return badges
+
+
+def lead_notification_entries(lead: Lead) -> list[TimelineEntry]:
+    """Notifications sent about a lead, for its timeline."""
+    rows = (
+        Notification.objects.filter(lead_id=lead.pk)
+        .select_related("recipient")
+        .order_by("-id")[:50]
+    )
+    return [
+        TimelineEntry(
+            at=n.created_at,
+            kind="notification",
+            title=n.title,
+            detail=n.body,
+            actor=f"to {n.recipient}",
+        )
+        for n in rows
+    ]
+
+
+def lead_panel(*, lead: Lead) -> dict[str, Any]:
+    """What the lead page's side panel shows: handover, SLA clocks, checklists, score."""
+    now = timezone.now()
+    timers = list(
+        SlaTimer.objects.filter(lead=lead, state=SlaTimer.State.RUNNING)
+        .select_related("policy", "owner")
+        .order_by("due_at")
+    )
+    for timer in timers:
+        timer.badge = _badge(timer, now)  # type: ignore[attr-defined]
+    checklists = list(
+        QualificationChecklist.objects.filter(lead=lead)
+        .select_related("framework", "updated_by")
+        .order_by("framework__name")
+    )
+    for checklist in checklists:
+        checklist.rows = [  # type: ignore[attr-defined]
+            {
+                "label": c["label"],
+                "met": bool(checklist.answers.get(c["key"], {}).get("met")),
+                "note": checklist.answers.get(c["key"], {}).get("note", ""),
+            }
+            for c in checklist.framework.criteria
+        ]
+    handover = (
+        Handover.objects.filter(lead=lead)
+        .select_related("owner", "decided_by", "rejection_reason")
+        .order_by("-opened_at", "-id")
+        .first()
+    )
+    return {
+        "handover": handover,
+        "timers": timers,
+        "checklists": checklists,
+        "breakdown": _score_breakdown(lead.pk),
+    }
+
+
+def frameworks() -> QuerySet[QualificationFramework]:
+    return QualificationFramework.objects.filter(active=True).order_by("-is_default", "name")
+
+
+def rejection_reasons() -> QuerySet[RejectionReason]:
+    return RejectionReason.objects.filter(active=True).order_by("position", "label")
+
+
+def team_sla_status(*, user: User) -> list[dict[str, Any]]:
+    """Per rep of the user's teams (every team for admins): open handovers and SLA clocks."""
+    teams = Team.objects.prefetch_related("members").order_by("name")
+    if not user.is_superuser and not user.has_perm("handover.manage_webhooks"):
+        teams = teams.filter(manager=user)
+    now = timezone.now()
+    soon = now + timedelta(hours=1)
+    rows: list[dict[str, Any]] = []
+    team_list = list(teams)
+    member_ids = {m.pk for t in team_list for m in t.members.all()}
+    running = Q(state=SlaTimer.State.RUNNING)
+    clocks = {
+        r["owner_id"]: r
+        for r in SlaTimer.objects.filter(running, owner_id__in=member_ids)
+        .order_by()
+        .values("owner_id")
+        .annotate(
+            running=Count("id"),
+            overdue=Count("id", filter=Q(due_at__lte=now)),
+            due_soon=Count("id", filter=Q(due_at__gt=now, due_at__lte=soon)),
+            next_due=Min("due_at", filter=Q(due_at__gt=now)),
+        )
+    }
+    open_handovers = dict(
+        Handover.objects.filter(status=Handover.Status.OPEN, owner_id__in=member_ids)
+        .order_by()
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .values_list("owner_id", "n")
+    )
+    for team in team_list:
+        members = []
+        for member in sorted(team.members.all(), key=lambda u: str(u)):
+            c = clocks.get(member.pk, {})
+            members.append(
+                {
+                    "user": member,
+                    "open": open_handovers.get(member.pk, 0),
+                    "running": c.get("running", 0),
+                    "overdue": c.get("overdue", 0),
+                    "due_soon": c.get("due_soon", 0),
+                    "next_due": c.get("next_due"),
+                }
+            )
+        queue = Handover.objects.filter(
+            status=Handover.Status.OPEN, owner__isnull=True, team=team
+        ).count()
+        rows.append({"team": team, "members": members, "queue": queue})
+    return rows

@@ -462,3 +462,52 @@ def settings_save(*, instance: Model, data: Mapping[str, Any]) -> Model:
     instance.full_clean()
     instance.save()
     return instance
+
+
+# --- browser UI: qualify in one step, bulk assignment from the lead list -----------------------
+
+
+@dataclass(frozen=True)
+class QualifyResult:
+    checklist: QualificationChecklist
+    moved: bool  # False: answers saved, but the framework's pass rule does not hold yet
+
+
+@transaction.atomic
+def handover_qualify(
+    *, lead_id: int, framework_code: str, answers: Mapping[str, Any], actor: User
+) -> QualifyResult:
+    """Save the checklist answers and, when they pass, move the SAL to SQL (one transaction)."""
+    if not actor.has_perm("handover.qualify_lead"):
+        raise PermissionDeniedError("You may not qualify leads.")
+    checklist = checklist_save(
+        lead_id=lead_id, framework_code=framework_code, answers=answers, actor=actor
+    )
+    if not checklist.passed:
+        return QualifyResult(checklist=checklist, moved=False)
+    lead_services.lead_mark_sql(
+        lead_id=lead_id,
+        actor=actor,
+        source=StageChange.Source.HANDOVER,
+        reason=f"qualified with {checklist.framework.name}",
+    )
+    return QualifyResult(checklist=checklist, moved=True)
+
+
+BULK_ASSIGN_MAX = 200
+
+
+@transaction.atomic
+def leads_bulk_reassign(*, lead_ids: Collection[int], owner_id: int, actor: User) -> int:
+    """Give many leads to one rep, each through ``lead_reassign`` (handovers and SLA clocks
+    follow). Locks in id order so two bulk assigns cannot deadlock; all or nothing."""
+    ids = sorted(set(lead_ids))
+    if not ids:
+        raise ValidationError({"lead": "Select at least one lead."})
+    if len(ids) > BULK_ASSIGN_MAX:
+        raise ValidationError({"lead": f"Assign at most {BULK_ASSIGN_MAX} leads at once."})
+    for lead_id in ids:
+        lead_reassign(
+            lead_id=lead_id, owner_id=owner_id, actor=actor, why=f"assigned by {actor} in bulk"
+        )
+    return len(ids)

@@ -79,6 +79,12 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
         }
     ),
 }
+# Browser UI (issue 6): people who work leads keep notes and follow-up tasks on them.
+_LEAD_WORK = frozenset(
+    {"leads.view_note", "leads.add_note", "leads.view_task", "leads.add_task", "leads.change_task"}
+)
+for _role in (Role.MARKETER, Role.SALES_REP, Role.SALES_MANAGER):
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _LEAD_WORK
 # Admins get every permission of every role (and are usually superusers too), plus webhooks.
 ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(
     *ROLE_PERMISSIONS.values(), {"handover.manage_webhooks", "leadflow.view_audit_log"}

@@ -272,3 +272,25 @@ CELERY_BEAT_SCHEDULE["scoring-runs-redrive"] = {
     "task": "scoring.tasks.runs_redrive_task",
     "schedule": 120.0,
 }
+
+# --- browser UI (issue 6): Content-Security-Policy on every response (django-csp) ---
+# Only our own origin: no inline scripts or styles, no eval (htmx runs with allowEval off);
+# the vendored htmx/SortableJS and static/js/leadflow.js are plain files served by whitenoise.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}

@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from leadflow.api.auth import request_user
 from leads.lifecycle import FUNNEL, Stage
@@ -10,8 +10,17 @@ from leads.selectors import lead_visible_qs
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """Each role starts where it works: managers on their team, reps in the SAL inbox,
+    marketers on the board (URL names only, so this bottom layer imports no app above)."""
+    user = request_user(request)
+    if user.has_perm("handover.reassign_handover"):
+        return redirect("reports:manager_home")
+    if user.has_perm("handover.decide_sal"):
+        return redirect("handover:inbox")
+    if user.has_perm("leads.view_all_leads"):
+        return redirect("leads:board")
     counts = dict(
-        lead_visible_qs(user=request_user(request))
+        lead_visible_qs(user=user)
         .order_by()
         .values_list("stage")
         .annotate(n=Count("id"))

@@ -226,3 +226,73 @@ class StageChange(models.Model):
 
     def __str__(self) -> str:
         return f"lead {self.lead_id}: {self.from_stage or '∅'} → {self.to_stage}"
+
+
+class Note(models.Model):
+    """A person's note on a lead (shown in the lead's timeline). Append-only from the UI."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["lead", "-created_at"], name="note_lead_time_idx")]
+
+    def __str__(self) -> str:
+        return f"note on lead {self.lead_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Task(models.Model):
+    """A follow-up on a lead ("call back Tuesday"), optionally due and assigned to someone."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=200)
+    due_at = models.DateTimeField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="lead_tasks",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["lead", "done_at", "due_at"], name="task_lead_open_idx"),
+            models.Index(
+                fields=["assignee", "due_at"],
+                condition=Q(done_at__isnull=True),
+                name="task_assignee_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SavedView(models.Model):
+    """A named set of board/list filters (the query string), private to its owner."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_lead_views"
+    )
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="savedview_owner_name_unique")
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -12,12 +12,12 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from leadflow.exceptions import NotFoundError
+from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
 from leadflow.roles import Role
 from leads import events
 from leads.lifecycle import ActorKind, Stage, TransitionNotPermittedError, ensure_allowed
-from leads.models import Activity, Lead, StageChange
+from leads.models import Activity, Lead, Note, SavedView, StageChange, Task
 
 # Fields a person or integration may set on a lead. ``stage``, scores and owner have their own
 # services; nothing writes them through here.
@@ -335,3 +335,112 @@ def lead_reset_engagement(*, lead_id: int, at: datetime | None = None) -> Lead:
     lead.score_dirty_at = lead.score_dirty_at or lead.score_reset_at
     lead.save(update_fields=["score_reset_at", "score_dirty_at", "updated_at"])
     return lead
+
+
+# --- browser UI: moves with a stale-page check, notes, tasks, saved views ----------------------
+
+
+class StaleLeadError(DomainError):
+    """The page showed the lead in another stage than it is in now (someone else moved it)."""
+
+    code = "stale_lead"
+
+
+@transaction.atomic
+def lead_move_checked(
+    *,
+    lead_id: int,
+    to: str,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    expected_stage: str,
+    expected_changed_at: datetime | None = None,
+) -> Transition:
+    """``lead_move`` for a person looking at a page: refuse if the lead moved since it loaded.
+
+    The check runs under the lead's row lock, so a concurrent move cannot slip in between.
+    """
+    lead = _locked(lead_id)
+    moved = lead.stage != expected_stage or (
+        expected_changed_at is not None
+        and abs((lead.stage_changed_at - expected_changed_at).total_seconds()) >= 1
+    )
+    if moved:
+        who = lead.stage_changes.select_related("actor").order_by("-changed_at", "-id").first()
+        by = f" by {who.actor}" if who is not None and who.actor is not None else ""
+        raise StaleLeadError(
+            f"{lead.display_name} was moved to {Stage(lead.stage).label}{by} "
+            f"{timezone.localtime(lead.stage_changed_at):%d %b %H:%M} while you were looking. "
+            "Reload to see where it is now.",
+            field="stage",
+        )
+    return lead_move(lead_id=lead_id, to=to, actor=actor, source=source, reason=reason)
+
+
+@transaction.atomic
+def note_add(*, lead_id: int, author: User, body: str) -> Note:
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": "Write something first."})
+    if len(body) > 10_000:
+        raise ValidationError({"body": "Keep notes under 10,000 characters."})
+    if not Lead.objects.filter(pk=lead_id).exists():
+        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+    return Note.objects.create(lead_id=lead_id, author=author, body=body, created_at=timezone.now())
+
+
+@transaction.atomic
+def task_add(
+    *,
+    lead_id: int,
+    created_by: User,
+    title: str,
+    due_at: datetime | None = None,
+    assignee: User | None = None,
+) -> Task:
+    title = title.strip()
+    if not title:
+        raise ValidationError({"title": "Say what needs doing."})
+    if not Lead.objects.filter(pk=lead_id).exists():
+        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+    task = Task(
+        lead_id=lead_id,
+        title=title,
+        due_at=due_at,
+        assignee=assignee or created_by,
+        created_by=created_by,
+        created_at=timezone.now(),
+    )
+    task.full_clean(exclude=["lead", "assignee", "created_by"])
+    task.save()
+    return task
+
+
+@transaction.atomic
+def task_set_done(*, task_id: int, lead_id: int, done: bool, actor: User) -> Task:
+    task = Task.objects.select_for_update().filter(pk=task_id, lead_id=lead_id).first()
+    if task is None:
+        raise NotFoundError("There is no such task on this lead.", field="task")
+    task.done_at = (task.done_at or timezone.now()) if done else None
+    task.save(update_fields=["done_at"])
+    return task
+
+
+@transaction.atomic
+def saved_view_save(*, owner: User, name: str, query: str) -> SavedView:
+    """Create or overwrite the owner's view called ``name`` with a filter query string."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"view_name": "Give the view a name."})
+    if len(name) > 80:
+        raise ValidationError({"view_name": "Keep the name under 80 characters."})
+    if len(query) > 1000:
+        raise ValidationError({"view_name": "These filters are too long to save."})
+    view, _ = SavedView.objects.update_or_create(owner=owner, name=name, defaults={"query": query})
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, owner: User, view_id: int) -> None:
+    SavedView.objects.filter(owner=owner, pk=view_id).delete()

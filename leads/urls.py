@@ -1,4 +1,18 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import path
+
+from leads import views
 
 app_name = "leads"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("board/", views.board, name="board"),
+    path("board/column/<str:stage>/", views.board_column_page, name="board_column"),
+    path("list/", views.lead_table, name="list"),
+    path("export.csv", views.lead_export, name="export"),
+    path("views/", views.saved_view_create, name="saved_view_create"),
+    path("views/<int:view_id>/delete/", views.saved_view_remove, name="saved_view_delete"),
+    path("<int:lead_id>/", views.lead_detail, name="detail"),
+    path("<int:lead_id>/move/", views.lead_move, name="move"),
+    path("<int:lead_id>/notes/", views.note_create, name="note_create"),
+    path("<int:lead_id>/tasks/", views.task_create, name="task_create"),
+    path("<int:lead_id>/tasks/<int:task_id>/", views.task_toggle, name="task_toggle"),
+]

@@ -1,0 +1,256 @@
+"""Browser pages of the handover app: the SAL inbox (accept, reject, qualify), notifications,
+the lead page's handover panel and bulk assignment from the lead list."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from handover import selectors, services
+from handover.forms import RejectForm, checklist_answers
+from handover.models import Handover, QualificationChecklist
+from leadflow.api.auth import request_user
+from leadflow.exceptions import DomainError
+from leadflow.models import User
+from leads.lifecycle import Stage
+from leads.selectors import lead_get_visible, lead_visible_qs
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _inbox_context(user: User, **extra: Any) -> dict[str, Any]:
+    return {
+        "rows": selectors.inbox_rows(user=user),
+        "sals": selectors.sals_to_qualify(user=user),
+        "reject_form": RejectForm(),
+        "reasons": selectors.rejection_reasons(),
+        **extra,
+    }
+
+
+@login_required
+@permission_required("handover.decide_sal", raise_exception=True)
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    return render(request, "handover/inbox.html", _inbox_context(request_user(request)))
+
+
+def _visible_handover(user: User, handover_id: int) -> Handover:
+    handover = selectors.handover_visible_qs(user=user).filter(pk=handover_id).first()
+    if handover is None:
+        raise Http404("There is no such handover you can see.")
+    return handover
+
+
+@login_required
+@permission_required("handover.decide_sal", raise_exception=True)
+@require_POST
+def accept(request: HttpRequest, handover_id: int) -> HttpResponse:
+    user = request_user(request)
+    handover = _visible_handover(user, handover_id)
+    try:
+        services.handover_accept(handover_id=handover.pk, actor=user)
+    except DomainError as exc:
+        if _is_htmx(request):
+            return render(
+                request,
+                "handover/_inbox_done.html",
+                {"handover": handover, "error": exc.message},
+                status=409 if exc.status == 409 else 403,
+            )
+        messages.error(request, exc.message)
+        return redirect("handover:inbox")
+    text = f"Accepted {handover.lead.display_name}: it is a SAL now and yours to qualify."
+    if _is_htmx(request):
+        return render(request, "handover/_inbox_done.html", {"handover": handover, "ok": text})
+    messages.success(request, text)
+    return redirect("handover:inbox")
+
+
+@login_required
+@permission_required("handover.decide_sal", raise_exception=True)
+@require_POST
+def reject(request: HttpRequest, handover_id: int) -> HttpResponse:
+    user = request_user(request)
+    handover = _visible_handover(user, handover_id)
+    form = RejectForm(request.POST)
+    if form.is_valid():
+        try:
+            services.handover_reject(
+                handover_id=handover.pk,
+                actor=user,
+                reason_code=form.cleaned_data["reason"].code,
+                comment=form.cleaned_data["comment"],
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return redirect("handover:inbox")
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(
+                request,
+                f"Rejected {handover.lead.display_name}: {form.cleaned_data['reason'].label}.",
+            )
+            return redirect("handover:inbox")
+    # errors in place, what the user typed kept, the dialog open again
+    ctx = _inbox_context(user, reject_form=form, reject_handover=handover)
+    return render(request, "handover/inbox.html", ctx, status=422)
+
+
+@login_required
+@permission_required("handover.qualify_lead", raise_exception=True)
+def qualify(request: HttpRequest, lead_id: int) -> HttpResponse:
+    user = request_user(request)
+    lead = lead_get_visible(user=user, lead_id=lead_id)
+    if lead is None:
+        raise Http404("There is no such lead you can see.")
+    frameworks = list(selectors.frameworks())
+    if not frameworks:
+        raise Http404("No qualification framework is active.")
+    code = request.POST.get("framework") or request.GET.get("framework") or frameworks[0].code
+    framework = next((f for f in frameworks if f.code == code), frameworks[0])
+    existing = QualificationChecklist.objects.filter(lead=lead, framework=framework).first()
+    answers: dict[str, Any] = existing.answers if existing else {}
+    status, error = 200, ""
+    if request.method == "POST":
+        if lead.stage != Stage.SAL:
+            error = f"{lead.display_name} is {lead.get_stage_display()} now, not SAL: reload."
+            status = 409
+        else:
+            answers = checklist_answers(framework, request.POST)
+            try:
+                result = services.handover_qualify(
+                    lead_id=lead.pk, framework_code=framework.code, answers=answers, actor=user
+                )
+            except DomainError as exc:
+                error, status = exc.message, exc.status
+            except ValidationError as exc:
+                error, status = " ".join(exc.messages), 422
+            else:
+                if result.moved:
+                    messages.success(
+                        request, f"{lead.display_name} passed {framework.name}: now an SQL."
+                    )
+                    return redirect("leads:detail", lead_id=lead.pk)
+                error, status = _not_passed(framework, result.checklist), 422
+    rows = [
+        {
+            "key": c["key"],
+            "label": c["label"],
+            "help": c.get("help", ""),
+            "met": bool(answers.get(c["key"], {}).get("met")),
+            "note": answers.get(c["key"], {}).get("note", ""),
+            "required": c["key"] in framework.required,
+        }
+        for c in framework.criteria
+    ]
+    ctx = {
+        "lead": lead,
+        "framework": framework,
+        "frameworks": frameworks,
+        "rows": rows,
+        "error": error,
+    }
+    return render(request, "handover/qualify.html", ctx, status=status)
+
+
+def _not_passed(framework: Any, checklist: QualificationChecklist) -> str:
+    met = [c["label"] for c in framework.criteria if checklist.answers.get(c["key"], {}).get("met")]
+    missing = [
+        c["label"]
+        for c in framework.criteria
+        if c["key"] in framework.required and c["label"] not in met
+    ]
+    parts = [f"Saved, but not qualified yet: {len(met)} of at least {framework.min_met} met"]
+    if missing:
+        parts.append(f"and {', '.join(missing)} must be met")
+    return " ".join(parts) + "."
+
+
+@login_required
+@require_GET
+def handover_detail(request: HttpRequest, handover_id: int) -> HttpResponse:
+    """Links in notifications and e-mails point here: go to the lead's page."""
+    handover = _visible_handover(request_user(request), handover_id)
+    return redirect("leads:detail", lead_id=handover.lead_id)
+
+
+@login_required
+@require_GET
+def lead_panel(request: HttpRequest, lead_id: int) -> HttpResponse:
+    user = request_user(request)
+    lead = lead_get_visible(user=user, lead_id=lead_id)
+    if lead is None:
+        raise Http404("There is no such lead you can see.")
+    ctx = {"lead": lead, **selectors.lead_panel(lead=lead)}
+    return render(request, "handover/_lead_panel.html", ctx)
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def bell(request: HttpRequest) -> HttpResponse:
+    count = selectors.notification_unread_count(user=request_user(request))
+    return render(request, "handover/_bell.html", {"unread": count})
+
+
+@login_required
+@require_GET
+def notifications(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    rows = list(selectors.notification_list(user=user).order_by("-id")[:100])
+    return render(
+        request,
+        "handover/notifications.html",
+        {"rows": rows, "unread": sum(1 for n in rows if n.read_at is None)},
+    )
+
+
+@login_required
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()]
+    changed = services.notifications_mark_read(user=user, ids=ids or None)
+    messages.success(request, f"Marked {changed} notification{'s' if changed != 1 else ''} read.")
+    return redirect("handover:notifications")
+
+
+# --- bulk assignment (the lead list posts here) ----------------------------------------------
+
+
+@login_required
+@permission_required("handover.reassign_handover", raise_exception=True)
+@require_POST
+def bulk_assign(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    back = request.POST.get("back", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("leads:list")
+    ids = [int(i) for i in request.POST.getlist("lead") if i.isdigit()]
+    owner = request.POST.get("owner", "")
+    if not owner.isdigit():
+        messages.error(request, "Choose the rep to assign the selected leads to.")
+        return redirect(back or reverse("leads:list"))
+    visible = set(lead_visible_qs(user=user).filter(pk__in=ids).values_list("pk", flat=True))
+    try:
+        n = services.leads_bulk_reassign(lead_ids=visible, owner_id=int(owner), actor=user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Assigned {n} lead{'s' if n != 1 else ''}.")
+    return redirect(back or reverse("leads:list"))

@@ -1,0 +1,59 @@
+"""Extension points for the browser pages: apps above ``leads`` add to them without ``leads``
+importing those apps (the layering runs ``reports → handover → scoring → leads``).
+
+``handover`` registers SLA badges for board cards and its notifications for the lead timeline in
+its ``AppConfig.ready``; ``scoring`` may do the same. Each callable is given ids/leads in bulk and
+must run a constant number of queries (the board calls it once per column page).
+"""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from leads.models import Lead
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # css-friendly word: activity, stage, note, task, notification, ...
+    title: str
+    detail: str = ""
+    actor: str = ""
+
+
+@dataclass(frozen=True)
+class CardBadge:
+    label: str  # e.g. "SLA 2h 10m", "SLA breached"
+    tone: str  # ok | warn | breach
+    title: str  # longer text for the tooltip / screen readers
+    due_at: datetime | None = None
+
+
+TimelineSource = Callable[[Lead], Iterable[TimelineEntry]]
+BadgeSource = Callable[[Sequence[int]], Mapping[int, CardBadge]]
+
+_timeline_sources: list[TimelineSource] = []
+_badge_sources: list[BadgeSource] = []
+
+
+def register_timeline_source(source: TimelineSource) -> None:
+    if source not in _timeline_sources:
+        _timeline_sources.append(source)
+
+
+def register_card_badges(source: BadgeSource) -> None:
+    if source not in _badge_sources:
+        _badge_sources.append(source)
+
+
+def timeline_entries(lead: Lead) -> list[TimelineEntry]:
+    return [entry for source in _timeline_sources for entry in source(lead)]
+
+
+def card_badges(lead_ids: Sequence[int]) -> dict[int, CardBadge]:
+    badges: dict[int, CardBadge] = {}
+    for source in _badge_sources:
+        for lead_id, badge in source(lead_ids).items():
+            badges.setdefault(lead_id, badge)
+    return badges
