@@ -238,6 +238,12 @@
     });
   }
 
+  /* ---- forms that change a lot at once ask first (data-confirm="question") ---- */
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     initBoard(document);
     initInbox();

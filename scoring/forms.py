@@ -1,0 +1,224 @@
+"""Forms of the rules editor. They turn what a marketer types into the data the services take;
+the services stay the one place that validates rules (their errors are shown on these forms).
+
+Text formats, chosen to be typed without JSON:
+- conditions: one per line, ``property operator value`` (``url contains /pricing``;
+  ``asset in ebook-1, ebook-2``; ``campaign exists``);
+- decay steps: ``days:factor`` pairs separated by commas (``30:0.5, 90:0``);
+- fit values: a comma-separated list, or yes/no for ``is_empty`` and ``free_mail``.
+"""
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from leadflow.exceptions import DomainError
+from leads.models import ActivityKind
+from scoring import rules as r
+from scoring.models import ScoringModel, ScoringRule
+
+_YES = {"yes", "true", "1", "y"}
+_NO = {"no", "false", "0", "n"}
+
+
+def conditions_to_text(conditions: list[dict[str, Any]]) -> str:
+    lines = []
+    for cond in conditions:
+        value = cond.get("value")
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        lines.append(" ".join(str(x) for x in (cond["property"], cond["op"], shown) if x != ""))
+    return "\n".join(line.removesuffix(" None") for line in lines)
+
+
+def conditions_from_text(text: str) -> list[dict[str, Any]]:
+    conditions: list[dict[str, Any]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = line.strip().split(None, 2)
+        if not parts:
+            continue
+        if len(parts) < 2:
+            raise ValidationError(f"Line {number}: write 'property operator value'.")
+        prop, op = parts[0], parts[1]
+        if op not in r.ACTIVITY_OPS:
+            raise ValidationError(
+                f"Line {number}: unknown operator {op!r}; use one of "
+                f"{', '.join(sorted(r.ACTIVITY_OPS))}."
+            )
+        raw = parts[2] if len(parts) == 3 else ""
+        value: Any = None if op == "exists" else raw
+        if op == "in":
+            value = [v.strip() for v in raw.split(",") if v.strip()]
+        elif op != "exists" and not raw:
+            raise ValidationError(f"Line {number}: {op!r} needs a value.")
+        conditions.append({"property": prop, "op": op, "value": value})
+    return conditions
+
+
+def steps_to_text(steps: list[list[float]]) -> str:
+    return ", ".join(f"{age:g}:{factor:g}" for age, factor in steps)
+
+
+def steps_from_text(text: str) -> list[list[float]]:
+    steps = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            age, factor = (float(x) for x in part.split(":"))
+        except ValueError:
+            raise ValidationError(f"{part!r} is not days:factor (e.g. 30:0.5).") from None
+        steps.append([age, factor])
+    return steps
+
+
+def fit_value_to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def fit_value_from_text(op: str, text: str) -> Any:
+    if op in ("is_empty", "free_mail"):
+        word = text.strip().lower()
+        if word not in _YES | _NO:
+            raise ValidationError("Write yes or no.")
+        return word in _YES
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def apply_service_errors(form: forms.Form, exc: ValidationError | DomainError) -> None:
+    """Show an error raised by a service on the field it names (or on top of the form)."""
+    if isinstance(exc, DomainError):
+        field = exc.field if exc.field in form.fields else None
+        form.add_error(field, exc.message)
+        return
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            field = name if name in form.fields else None
+            for error in errors:
+                form.add_error(field, error.messages[0] if error.messages else str(error))
+    else:
+        form.add_error(None, exc.messages)
+
+
+class ModelSettingsForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    lead_fit_threshold = forms.IntegerField(
+        label="Suspect → Lead at fit ≥", help_text="Fit points that make a suspect a lead."
+    )
+    mql_threshold = forms.IntegerField(label="Lead → MQL at total ≥")
+    mql_min_grade = forms.ChoiceField(
+        label="…and fit grade at least", choices=[(g, g) for g in r.GRADES]
+    )
+    recycle_below = forms.IntegerField(
+        required=False,
+        label="Recycle an MQL below",
+        help_text="Empty: MQLs are never recycled automatically.",
+    )
+    grade_a_min = forms.IntegerField(label="Grade A from fit")
+    grade_b_min = forms.IntegerField(label="Grade B from fit")
+    grade_c_min = forms.IntegerField(label="Grade C from fit")
+    decay = forms.ChoiceField(choices=ScoringModel.Decay.choices)
+    half_life_days = forms.FloatField(required=False, label="Half-life (days)")
+    decay_steps = forms.CharField(
+        required=False, label="Decay steps", help_text="days:factor, e.g. 30:0.5, 90:0"
+    )
+
+    @classmethod
+    def for_model(cls, model: ScoringModel, **kwargs: Any) -> "ModelSettingsForm":
+        initial = {name: getattr(model, name) for name in cls.base_fields}
+        initial["decay_steps"] = steps_to_text(model.decay_steps or [])
+        return cls(initial=initial, **kwargs)
+
+    def clean_decay_steps(self) -> list[list[float]]:
+        return steps_from_text(self.cleaned_data.get("decay_steps") or "")
+
+
+class RuleForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    kind = forms.ChoiceField(choices=ScoringRule.Kind.choices)
+    points = forms.IntegerField(help_text="Negative points are allowed (e.g. unsubscribe −30).")
+    # activity rules
+    activity_kind = forms.ChoiceField(
+        required=False, choices=[("", "—"), *ActivityKind.choices], label="Activity"
+    )
+    conditions = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "url contains /pricing"}),
+        help_text="One per line: property operator value. Operators: "
+        + ", ".join(sorted(r.ACTIVITY_OPS))
+        + ".",
+    )
+    repeatable = forms.BooleanField(required=False, initial=True, label="Counts every time")
+    max_count = forms.IntegerField(required=False, min_value=1, label="At most (times)")
+    max_points = forms.IntegerField(required=False, min_value=1, label="Cap (points)")
+    window_days = forms.FloatField(required=False, label="Window (days)")
+    window_max = forms.IntegerField(required=False, min_value=1, label="At most per window")
+    decay = forms.ChoiceField(choices=ScoringRule.Decay.choices, initial="model")
+    half_life_days = forms.FloatField(required=False, label="Half-life (days)")
+    decay_steps = forms.CharField(
+        required=False, label="Decay steps", help_text="e.g. 30:0.5, 90:0"
+    )
+    # inactivity rules
+    inactive_days = forms.FloatField(required=False, label="Inactive for (days)")
+    # fit rules
+    field = forms.ChoiceField(
+        required=False, choices=[("", "—"), *((f, f) for f in sorted(r.FIT_FIELDS))]
+    )
+    op = forms.ChoiceField(
+        required=False,
+        label="Operator",
+        choices=[("", "—"), *((o, o.replace("_", " ")) for o in sorted(r.FIT_OPS))],
+    )
+    value = forms.CharField(
+        required=False, help_text="Comma-separated values; yes/no for 'is empty' and 'free mail'."
+    )
+
+    @classmethod
+    def for_rule(cls, rule: ScoringRule, **kwargs: Any) -> "RuleForm":
+        initial = {name: getattr(rule, name) for name in cls.base_fields}
+        initial["conditions"] = conditions_to_text(rule.conditions or [])
+        initial["decay_steps"] = steps_to_text(rule.decay_steps or [])
+        initial["value"] = fit_value_to_text(rule.value)
+        return cls(initial=initial, **kwargs)
+
+    def clean_conditions(self) -> list[dict[str, Any]]:
+        return conditions_from_text(self.cleaned_data.get("conditions") or "")
+
+    def clean_decay_steps(self) -> list[list[float]]:
+        return steps_from_text(self.cleaned_data.get("decay_steps") or "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind") == ScoringRule.Kind.FIT and "value" in data:
+            try:
+                data["value"] = fit_value_from_text(data.get("op") or "", data["value"] or "")
+            except ValidationError as exc:
+                self.add_error("value", exc)
+        else:
+            data["value"] = None
+        return data
+
+    def service_data(self) -> dict[str, Any]:
+        """Only the fields of the chosen kind, so a fit rule never carries activity settings."""
+        data = self.cleaned_data
+        common = {k: data[k] for k in ("name", "kind", "points")}
+        if data["kind"] == ScoringRule.Kind.FIT:
+            return {**common, "field": data["field"], "op": data["op"], "value": data["value"]}
+        if data["kind"] == ScoringRule.Kind.INACTIVITY:
+            return {**common, "inactive_days": data["inactive_days"]}
+        keys = (
+            "activity_kind",
+            "conditions",
+            "repeatable",
+            "max_count",
+            "max_points",
+            "window_days",
+            "window_max",
+            "decay",
+            "half_life_days",
+            "decay_steps",
+        )
+        return {**common, **{k: data[k] for k in keys}}
