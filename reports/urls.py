@@ -1,4 +1,10 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from reports import views
 
 app_name = "reports"
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.report_index, name="index"),
+    path("<slug:slug>/", views.report_page, name="report"),
+    path("<slug:slug>/export.csv", views.report_csv, name="csv"),
+]
