@@ -20,6 +20,7 @@ GROUPINGS = {
         ("utm_source", "UTM source"),
         ("utm_medium", "UTM medium"),
         ("utm_campaign", "UTM campaign"),
+        ("industry", "Industry / segment"),
     ],
 }
 

@@ -453,6 +453,7 @@ _SOURCES_LABELS = (
     ("utm_source", "UTM source"),
     ("utm_medium", "UTM medium"),
     ("utm_campaign", "UTM campaign"),
+    ("industry", "Industry / segment"),
 )
 
 
