@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
@@ -507,5 +508,15 @@ REPORTS: Final[dict[str, ReportFn]] = {
 }
 
 
+# Analytic queries on PostgreSQL: sorts for percentiles fit in memory instead of spilling at
+# the default 4 MB, and no JIT compilation (it cost more than it saved on these plans).
+PG_SESSION: Final = ("SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off")
+
+
 def report_run(*, slug: str, filters: ReportFilters, now: datetime | None = None) -> Report:
-    return REPORTS[slug](filters, now=now)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for statement in PG_SESSION:
+                    cursor.execute(statement)
+        return REPORTS[slug](filters, now=now)

@@ -35,6 +35,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from handover.models import BusinessCalendarConfig, SlaPolicy, SlaTimer  # noqa: E402
+from reports import selectors  # noqa: E402
 from reports.filters import ReportFilterForm  # noqa: E402
 from reports.selectors import REPORTS, report_run  # noqa: E402
 
@@ -140,7 +141,14 @@ def report_case(slug: str, params: dict[str, str]) -> Callable[[], Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--pg-defaults",
+        action="store_true",
+        help="skip the reports' SET LOCAL work_mem/jit (to measure what they buy)",
+    )
     args = parser.parse_args()
+    if args.pg_defaults:
+        setattr(selectors, "PG_SESSION", ())  # noqa: B010
     seed_handover()
     with connection.cursor() as cur:
         cur.execute(
