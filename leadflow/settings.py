@@ -257,3 +257,9 @@ CELERY_BEAT_SCHEDULE["predictive-score-changed"] = {
     "task": "predictive.tasks.predictive_score_changed_task",
     "schedule": 300.0,
 }
+
+# --- reports (reports/, docs/reports.md): per-day stage counts behind the point-in-time report ---
+CELERY_BEAT_SCHEDULE["reports-stage-days-nightly"] = {
+    "task": "reports.tasks.stage_days_rebuild_task",
+    "schedule": crontab(hour=1, minute=15),
+}

@@ -57,3 +57,38 @@ class LeadMilestone(models.Model):
 
     def __str__(self) -> str:
         return f"milestones of lead {self.lead_id}"
+
+
+STAGE_DAYS = "stage_days"  # the RollupState row of StageDay
+
+
+class StageDay(models.Model):
+    """Log entries into and exits from each stage per day (site time zone), for point-in-time.
+
+    Rebuilt from the log by ``reports.services.stage_days_rebuild`` (nightly and after bulk
+    loads); changes with ids above ``RollupState.last_change_id`` are read from the log itself.
+    """
+
+    day = models.DateField()
+    stage = models.CharField(max_length=20)
+    entries = models.PositiveIntegerField(default=0)
+    exits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "stage"], name="stageday_day_stage_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.stage}: +{self.entries} -{self.exits}"
+
+
+class RollupState(models.Model):
+    """How far a rebuilt rollup has read the stage log (the highest StageChange id covered)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    last_change_id = models.BigIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} up to change {self.last_change_id}"

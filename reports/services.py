@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Count, Max, Min
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -21,7 +22,7 @@ from leadflow.models import User
 from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange
 from reports.milestones import Change, Milestones, fold
-from reports.models import LeadMilestone
+from reports.models import STAGE_DAYS, LeadMilestone, RollupState, StageDay
 
 COLUMNS = [
     "lead_id",
@@ -139,6 +140,30 @@ def _analyze() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {LeadMilestone._meta.db_table}")
+
+
+@transaction.atomic
+def stage_days_rebuild() -> int:
+    """Recount log entries/exits per day and stage; returns the number of StageChange rows
+    covered. Changes committed later (higher ids) are read from the log by the report."""
+    state, _ = RollupState.objects.select_for_update().get_or_create(name=STAGE_DAYS)
+    top = StageChange.objects.aggregate(top=Max("id"))["top"] or 0
+    log = StageChange.objects.filter(id__lte=top).annotate(day=TruncDate("changed_at")).order_by()
+    counts: dict[tuple[Any, str], list[int]] = {}
+    for day, stage, n in log.values_list("day", "to_stage").annotate(n=Count("id")):
+        counts.setdefault((day, stage), [0, 0])[0] += n
+    exits = log.exclude(from_stage="").values_list("day", "from_stage").annotate(n=Count("id"))
+    for day, stage, n in exits:
+        counts.setdefault((day, stage), [0, 0])[1] += n
+    StageDay.objects.all().delete()
+    StageDay.objects.bulk_create(
+        StageDay(day=day, stage=stage, entries=e, exits=x)
+        for (day, stage), (e, x) in counts.items()
+    )
+    covered = sum(e for e, _ in counts.values())
+    state.last_change_id, state.refreshed_at = top, timezone.now()
+    state.save()
+    return covered
 
 
 # --- the Olist marketing-funnel import ------------------------------------------------------------

@@ -427,3 +427,20 @@ def test_invalid_filters_name_the_field(history) -> None:
     form = ReportFilterForm({"date_from": "yesterday", "owner": "999999", "sla_by": "moon"})
     assert not form.is_valid()
     assert set(form.errors) == {"date_from", "owner", "sla_by"}
+
+
+def test_point_in_time_from_per_day_counts_plus_newer_log_rows(history) -> None:
+    from leads.models import StageChange
+    from reports.services import stage_days_rebuild
+
+    before = {r["stage"]: r["leads"] for r in run("point-in-time", on="2026-01-10")}
+    assert stage_days_rebuild() == 24  # every log row of the fixture (6+8+4+2+4)
+    assert {r["stage"]: r["leads"] for r in run("point-in-time", on="2026-01-10")} == before
+    # a change logged after the rebuild, dated in the past (an import): read from the log
+    StageChange.objects.create(
+        lead=history["D"], from_stage="lead", to_stage="mql", actor_kind="system",
+        source="import", changed_at=t(1, 22),
+    )  # fmt: skip
+    after = {r["stage"]: r["leads"] for r in run("point-in-time", on="2026-01-31")}
+    assert (after["lead"], after["mql"]) == (0, 1)  # D moved on 01-22; C left MQL on 01-11
+    assert (after["sal"], after["customer"], after["nurture"]) == (0, 1, 1)

@@ -1,4 +1,4 @@
-"""``manage.py reports_rebuild``: recompute the milestone rollup from the whole stage log.
+"""``manage.py reports_rebuild``: recompute the rollups (per lead, per day) from the stage log.
 
 Needed only after loading StageChange rows around the services (``generate_data`` COPYs them);
 every stage change made through ``leads.services`` keeps the rollup current by itself.
@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from reports.services import milestones_rebuild
+from reports.services import milestones_rebuild, stage_days_rebuild
 
 
 class Command(BaseCommand):
