@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from reports.services import milestones_rebuild, stage_days_rebuild
+from reports.services import milestones_rebuild
 
 
 class Command(BaseCommand):
