@@ -28,7 +28,7 @@ def filters_echo(form: ReportFilterForm) -> dict[str, Any]:
 class ReportListView(APIView):
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW_REPORTS)]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="reports_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         base = request.build_absolute_uri()
         return Response({"reports": [{"slug": s, "url": f"{base}{s}/"} for s in REPORTS]})
@@ -37,7 +37,9 @@ class ReportListView(APIView):
 class ReportView(APIView):
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW_REPORTS)]
 
-    @extend_schema(parameters=_PARAMS, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="reports_run", parameters=_PARAMS, responses={200: OpenApiTypes.OBJECT}
+    )
     def get(self, request: Request, slug: str) -> Response:
         if slug not in REPORTS:
             raise NotFound(f"There is no report '{slug}'; reports: {', '.join(REPORTS)}.")
