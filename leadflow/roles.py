@@ -64,6 +64,7 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
             "handover.manage_handover_settings",
             "predictive.view_predictivemodel",
             "predictive.train_predictivemodel",
+            "reports.view_reports",
         }
     ),
     Role.INTEGRATION: frozenset(

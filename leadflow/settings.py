@@ -174,7 +174,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Leads, events, lifecycle and handover for integrations.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "ENUM_NAME_OVERRIDES": {"StageEnum": "leads.lifecycle.Stage"},
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "leads.lifecycle.Stage",
+        "ActivityKindEnum": "leads.models.ActivityKind",
+        "ScoringRuleKindEnum": "scoring.models.ScoringRule.Kind",
+        "ScoringRunKindEnum": "scoring.models.ScoringRun.Kind",
+    },
 }
 
 # --- Celery: Redis in production, kombu's filesystem transport as the embedded broker ---
@@ -293,4 +298,10 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     }
+}
+
+# --- reports (reports/, docs/reports.md): per-day stage counts behind the point-in-time report ---
+CELERY_BEAT_SCHEDULE["reports-stage-days-nightly"] = {
+    "task": "reports.tasks.stage_days_rebuild_task",
+    "schedule": crontab(hour=1, minute=15),
 }

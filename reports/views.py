@@ -1,31 +1,145 @@
-"""Manager home: team SLA status and the way into the reports (filled by the reports issue).
+"""Report pages (filter form, chart, table) and their CSV exports, all from the selectors."""
 
-Sits at the top of the layering (``reports → handover → scoring → leads → leadflow``)."""
+from typing import Any
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from handover.selectors import team_sla_status
 from leadflow.api.auth import request_user
+from leadflow.csv import csv_response
+from reports.filters import ReportFilterForm
+from reports.permissions import Perm
+from reports.selectors import REPORTS, Column, Report, report_run
 
-# The reports this page links to; the reports issue adds their pages under these names.
-REPORT_LINKS = (
-    ("Funnel", "Leads reaching each stage, by month"),
-    ("MQL → SQL cohorts", "Conversion by month and source"),
-    ("Time in stage", "How long leads wait at each step"),
-    ("SLA attainment", "Handovers accepted and contacted in time"),
-    ("Rejection reasons", "Why reps send leads back, by source"),
-)
+TITLES = {
+    "funnel": "Funnel",
+    "cohort": "Cohort conversion",
+    "velocity": "Velocity",
+    "sla": "SLA attainment",
+    "rejections": "Rejection reasons",
+    "recycles": "Recycle outcomes",
+    "sources": "Sources",
+    "point-in-time": "Point in time",
+}
+# which grouping field each report shows in its form (the others are hidden)
+GROUP_FIELD = {
+    "cohort": "cohort_by",
+    "sla": "sla_by",
+    "rejections": "rejections_by",
+    "sources": "sources_by",
+}
+_GROUP_FIELDS = set(GROUP_FIELD.values())
+
+
+def _display(value: Any, kind: str) -> str:
+    if value is None:
+        return "–"
+    if kind == "rate":
+        return f"{value * 100:.1f} %"
+    if kind == "money":
+        return f"{value:,.2f}"
+    if kind in ("days", "minutes"):
+        return f"{value:,.1f}"
+    if kind == "int":
+        return f"{value:,}"
+    return str(value)
+
+
+def _chart(report: Report) -> dict[str, Any]:
+    labels = {c.key: c.label for c in report.columns}
+    return {
+        "type": report.chart_type,
+        "labels": [str(r.get(report.chart_label, "")) for r in report.rows],
+        "datasets": [
+            {"label": labels.get(key, key), "data": [r.get(key) for r in report.rows]}
+            for key in report.chart_series
+        ],
+        "percent": all(c.kind == "rate" for c in report.columns if c.key in report.chart_series),
+    }
+
+
+def _get_report(slug: str) -> None:
+    if slug not in REPORTS:
+        raise Http404(f"There is no report '{slug}'.")
+
+
+@login_required
+@permission_required(Perm.VIEW_REPORTS, raise_exception=True)
+def report_index(request: HttpRequest) -> HttpResponse:
+    return render(request, "reports/index.html", {"reports": TITLES.items()})
+
+
+@login_required
+@permission_required(Perm.VIEW_REPORTS, raise_exception=True)
+def report_page(request: HttpRequest, slug: str) -> HttpResponse:
+    _get_report(slug)
+    form = ReportFilterForm(request.GET or None)
+    fields = [
+        f
+        for f in form
+        if (f.name not in _GROUP_FIELDS or f.name == GROUP_FIELD.get(slug))
+        and (f.name != "on" or slug == "point-in-time")
+        and (f.name not in ("date_from", "date_to") or slug != "point-in-time")
+    ]
+    ctx: dict[str, Any] = {"slug": slug, "title": TITLES[slug], "form": form, "fields": fields}
+    if request.GET and not form.is_valid():
+        return render(request, "reports/report.html", ctx, status=400)
+    if not request.GET:
+        form = ReportFilterForm({})
+        form.is_valid()
+    report = report_run(slug=slug, filters=form.filters())
+    ctx |= {
+        "report": report,
+        "headers": [c.label for c in report.columns],
+        "table": [[_display(r.get(c.key), c.kind) for c in report.columns] for r in report.rows],
+        "chart": _chart(report),
+        "query": request.GET.urlencode(),
+    }
+    return render(request, "reports/report.html", ctx)
+
+
+@login_required
+@permission_required(Perm.VIEW_REPORTS, raise_exception=True)
+def report_csv(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
+    _get_report(slug)
+    form = ReportFilterForm(request.GET)
+    if not form.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())
+        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+    report = report_run(slug=slug, filters=form.filters())
+    columns: list[Column] = report.columns
+    return csv_response(
+        f"{slug}-{timezone.localdate():%Y-%m-%d}.csv",
+        [c.label for c in columns],
+        ([r.get(c.key) for c in columns] for r in report.rows),
+    )
+
+
+# (what each report answers, for the manager home page)
+ABOUT = {
+    "funnel": "Leads reaching each stage and stage-to-stage conversion",
+    "cohort": "MQL → SAL/SQL/Customer by month and source",
+    "velocity": "Time in each stage and sales-cycle length",
+    "sla": "Handovers accepted and contacted in time",
+    "rejections": "Why reps send leads back, by source and rep",
+    "recycles": "What became of recycled leads",
+    "sources": "Leads, MQLs, customers and revenue by source",
+    "point-in-time": "Leads in each stage on a given date",
+}
 
 
 @login_required
 @permission_required("handover.reassign_handover", raise_exception=True)
 @require_GET
 def manager_home(request: HttpRequest) -> HttpResponse:
+    """Team SLA status and the way into the reports."""
+    links = [(slug, title, ABOUT.get(slug, "")) for slug, title in TITLES.items()]
     return render(
         request,
         "reports/manager_home.html",
-        {"teams": team_sla_status(user=request_user(request)), "reports": REPORT_LINKS},
+        {"teams": team_sla_status(user=request_user(request)), "reports": links},
     )

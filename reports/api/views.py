@@ -1,0 +1,54 @@
+"""The JSON face of every report: ``GET /api/v1/reports/<slug>/?date_from=…&source=…``."""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leads.permissions import HasPerm
+from reports.filters import ReportFilterForm
+from reports.permissions import Perm
+from reports.selectors import REPORTS, report_run
+
+_PARAMS = [
+    OpenApiParameter(name, OpenApiTypes.STR, required=False, description=str(field.help_text))
+    for name, field in ReportFilterForm.base_fields.items()
+]
+
+
+def filters_echo(form: ReportFilterForm) -> dict[str, Any]:
+    return {k: v for k, v in form.data.items() if k in ReportFilterForm.base_fields and v != ""}
+
+
+class ReportListView(APIView):
+    permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW_REPORTS)]
+
+    @extend_schema(operation_id="reports_list", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request) -> Response:
+        base = request.build_absolute_uri()
+        return Response({"reports": [{"slug": s, "url": f"{base}{s}/"} for s in REPORTS]})
+
+
+class ReportView(APIView):
+    permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW_REPORTS)]
+
+    @extend_schema(
+        operation_id="reports_run", parameters=_PARAMS, responses={200: OpenApiTypes.OBJECT}
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        if slug not in REPORTS:
+            raise NotFound(f"There is no report '{slug}'; reports: {', '.join(REPORTS)}.")
+        form = ReportFilterForm(request.query_params)
+        if not form.is_valid():
+            raise ValidationError(_messages(form))
+        report = report_run(slug=slug, filters=form.filters())
+        return Response({**report.as_dict(), "filters": filters_echo(form)})
+
+
+def _messages(form: ReportFilterForm) -> dict[str, list[str]]:
+    return {field: [str(e) for e in errors] for field, errors in form.errors.items()}

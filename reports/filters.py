@@ -1,0 +1,111 @@
+"""The one filter form of every report, used by the pages, the JSON API and the CSV export."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+
+from leadflow.models import User
+from leads.models import Team
+
+GROUPINGS = {
+    "cohort_by": [("month", "MQL month"), ("source", "Source"), ("month_source", "Month × source")],
+    "sla_by": [("policy", "Policy"), ("team", "Team"), ("rep", "Rep")],
+    "rejections_by": [("source", "Source"), ("rep", "Rep")],
+    "sources_by": [
+        ("source", "Source"),
+        ("utm_source", "UTM source"),
+        ("utm_medium", "UTM medium"),
+        ("utm_campaign", "UTM campaign"),
+        ("industry", "Industry / segment"),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    """Validated filters. ``start``/``end`` bound a half-open period [start, end)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    source: str = ""
+    owner_id: int | None = None
+    team_id: int | None = None
+    industry: str = ""
+    on: datetime | None = None  # point-in-time: the end of this day
+    cohort_by: str = "month"
+    sla_by: str = "policy"
+    rejections_by: str = "source"
+    sources_by: str = "source"
+
+    def lead_q(self, prefix: str = "lead__") -> Q:
+        """The lead-level filters as a Q on a model that reaches the lead through ``prefix``."""
+        q = Q()
+        if self.source:
+            q &= Q(**{f"{prefix}source": self.source})
+        if self.owner_id is not None:
+            q &= Q(**{f"{prefix}owner_id": self.owner_id})
+        if self.team_id is not None:
+            q &= Q(**{f"{prefix}team_id": self.team_id})
+        if self.industry:
+            q &= Q(**{f"{prefix}industry": self.industry})
+        return q
+
+    def period_q(self, field: str) -> Q:
+        q = Q(**{f"{field}__isnull": False})
+        if self.start is not None:
+            q &= Q(**{f"{field}__gte": self.start})
+        if self.end is not None:
+            q &= Q(**{f"{field}__lt": self.end})
+        return q
+
+    def by_end(self, field: str) -> Q:
+        """Reached by the end of the period (or ever, with no end)."""
+        q = Q(**{f"{field}__isnull": False})
+        return q & Q(**{f"{field}__lt": self.end}) if self.end is not None else q
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+class ReportFilterForm(forms.Form):
+    date_from = forms.DateField(required=False, label="From", help_text="YYYY-MM-DD, inclusive")
+    date_to = forms.DateField(required=False, label="To", help_text="YYYY-MM-DD, inclusive")
+    source = forms.CharField(required=False, max_length=100)
+    owner = forms.ModelChoiceField(queryset=User.objects.order_by("username"), required=False)
+    team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"), required=False)
+    industry = forms.CharField(required=False, max_length=100)
+    on = forms.DateField(required=False, label="On", help_text="Point in time: end of this day")
+    cohort_by = forms.ChoiceField(choices=GROUPINGS["cohort_by"], required=False)
+    sla_by = forms.ChoiceField(choices=GROUPINGS["sla_by"], required=False)
+    rejections_by = forms.ChoiceField(choices=GROUPINGS["rejections_by"], required=False)
+    sources_by = forms.ChoiceField(choices=GROUPINGS["sources_by"], required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", "The end of the period must not be before its start.")
+        return data
+
+    def filters(self) -> ReportFilters:
+        """The validated filters (call after ``is_valid()``)."""
+        d = self.cleaned_data
+        on = d.get("on") or timezone.localdate()
+        return ReportFilters(
+            start=_day_start(d["date_from"]) if d.get("date_from") else None,
+            end=_day_start(d["date_to"] + timedelta(days=1)) if d.get("date_to") else None,
+            source=(d.get("source") or "").strip(),
+            owner_id=d["owner"].pk if d.get("owner") else None,
+            team_id=d["team"].pk if d.get("team") else None,
+            industry=(d.get("industry") or "").strip(),
+            on=_day_start(on + timedelta(days=1)),
+            cohort_by=d.get("cohort_by") or "month",
+            sla_by=d.get("sla_by") or "policy",
+            rejections_by=d.get("rejections_by") or "source",
+            sources_by=d.get("sources_by") or "source",
+        )

@@ -1,0 +1,94 @@
+"""Reports: the per-lead milestone rollup that makes every report one scan of a narrow table.
+
+Sits at the top of the layering: ``reports → handover → scoring → leads → leadflow``.
+Rows are written only by ``reports.services`` (in the transaction that appends the StageChange,
+through the ``stage_changed`` signal, or by the bulk rebuild after COPY loads).
+"""
+
+from django.db import models
+
+from leads.models import Lead
+
+
+class LeadMilestone(models.Model):
+    """One lead's milestones, folded from its StageChange log by ``reports.milestones.fold``.
+
+    ``*_at`` funnel columns use "reached at least" semantics: the first time the lead entered
+    that stage or any later funnel stage (a skipped stage counts as reached when it was skipped).
+    """
+
+    lead = models.OneToOneField(
+        Lead, primary_key=True, on_delete=models.CASCADE, related_name="milestone"
+    )
+    suspect_at = models.DateTimeField(null=True)  # = entered the funnel (its first log entry)
+    lead_at = models.DateTimeField(null=True)
+    mql_at = models.DateTimeField(null=True)
+    sal_at = models.DateTimeField(null=True)
+    sql_at = models.DateTimeField(null=True)
+    customer_at = models.DateTimeField(null=True)
+    # summed completed stays per stage, seconds (the ongoing stay is not counted)
+    secs_suspect = models.FloatField(null=True)
+    secs_lead = models.FloatField(null=True)
+    secs_mql = models.FloatField(null=True)
+    secs_sal = models.FloatField(null=True)
+    secs_sql = models.FloatField(null=True)
+    secs_nurture = models.FloatField(null=True)
+    stage = models.CharField(max_length=20)  # the last logged stage
+    stage_since = models.DateTimeField(null=True)
+    recycles = models.PositiveIntegerField(default=0)
+    first_recycled_at = models.DateTimeField(null=True)
+    requalified_at = models.DateTimeField(null=True)
+    sql_after_recycle_at = models.DateTimeField(null=True)
+    disqualified_at = models.DateTimeField(null=True)
+    skips = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["suspect_at"], name="milestone_entered_idx"),
+            models.Index(fields=["mql_at"], name="milestone_mql_idx"),
+            models.Index(fields=["customer_at"], name="milestone_won_idx"),
+            models.Index(
+                fields=["first_recycled_at"],
+                condition=models.Q(first_recycled_at__isnull=False),
+                name="milestone_recycled_idx",
+            ),
+        ]
+        permissions = [("view_reports", "Can see the manager reports")]
+
+    def __str__(self) -> str:
+        return f"milestones of lead {self.lead_id}"
+
+
+STAGE_DAYS = "stage_days"  # the RollupState row of StageDay
+
+
+class StageDay(models.Model):
+    """Log entries into and exits from each stage per day (site time zone), for point-in-time.
+
+    Rebuilt from the log by ``reports.services.stage_days_rebuild`` (nightly and after bulk
+    loads); changes with ids above ``RollupState.last_change_id`` are read from the log itself.
+    """
+
+    day = models.DateField()
+    stage = models.CharField(max_length=20)
+    entries = models.PositiveIntegerField(default=0)
+    exits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "stage"], name="stageday_day_stage_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.stage}: +{self.entries} -{self.exits}"
+
+
+class RollupState(models.Model):
+    """How far a rebuilt rollup has read the stage log (the highest StageChange id covered)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    last_change_id = models.BigIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} up to change {self.last_change_id}"

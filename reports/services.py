@@ -1,0 +1,404 @@
+"""Writes of the reports app: the milestone rollup (refresh, rebuild) and the Olist import."""
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from leadflow.bulk import copy_rows, reserve_ids
+from leadflow.exceptions import DomainError
+from leadflow.models import User
+from leads.lifecycle import ActorKind, Stage
+from leads.models import Lead, StageChange
+from reports.milestones import Change, Milestones, fold
+from reports.models import STAGE_DAYS, LeadMilestone, RollupState, StageDay
+
+COLUMNS = [
+    "lead_id",
+    "suspect_at",
+    "lead_at",
+    "mql_at",
+    "sal_at",
+    "sql_at",
+    "customer_at",
+    "secs_suspect",
+    "secs_lead",
+    "secs_mql",
+    "secs_sal",
+    "secs_sql",
+    "secs_nurture",
+    "stage",
+    "stage_since",
+    "recycles",
+    "first_recycled_at",
+    "requalified_at",
+    "sql_after_recycle_at",
+    "disqualified_at",
+    "skips",
+]
+
+
+def _row(lead_id: int, m: Milestones) -> tuple[Any, ...]:
+    r, s = m.reached, m.seconds_in
+    return (
+        lead_id,
+        r[Stage.SUSPECT],
+        r[Stage.LEAD],
+        r[Stage.MQL],
+        r[Stage.SAL],
+        r[Stage.SQL],
+        r[Stage.CUSTOMER],
+        s[Stage.SUSPECT],
+        s[Stage.LEAD],
+        s[Stage.MQL],
+        s[Stage.SAL],
+        s[Stage.SQL],
+        s[Stage.NURTURE],
+        m.stage,
+        m.stage_since,
+        m.recycles,
+        m.first_recycled_at,
+        m.requalified_at,
+        m.sql_after_recycle_at,
+        m.disqualified_at,
+        m.skips,
+    )
+
+
+def _folded(
+    changes: Iterable[tuple[int, str, str, datetime]],
+) -> Iterator[tuple[Any, ...]]:
+    """(lead_id, from, to, at) rows sorted by lead, time, id → one rollup row per lead."""
+    for lead_id, rows in groupby(changes, key=lambda c: c[0]):
+        yield _row(lead_id, fold(Change(to, at, frm) for _, frm, to, at in rows))
+
+
+@transaction.atomic
+def milestones_refresh(*, lead_ids: Sequence[int]) -> int:
+    """Recompute the rollup rows of ``lead_ids`` from their full logs. Returns rows written.
+
+    Called by the ``stage_changed`` receiver inside the moving transaction (one lead: a handful
+    of rows read through the (lead, changed_at, id) index), and by imports for their leads.
+    """
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return 0
+    LeadMilestone.objects.filter(lead_id__in=ids).delete()
+    changes = (
+        StageChange.objects.filter(lead_id__in=ids)
+        .order_by("lead_id", "changed_at", "id")
+        .values_list("lead_id", "from_stage", "to_stage", "changed_at")
+    )
+    rows = list(_folded(changes.iterator(chunk_size=5000)))
+    LeadMilestone.objects.bulk_create(
+        LeadMilestone(**dict(zip(COLUMNS, r, strict=True))) for r in rows
+    )
+    return len(rows)
+
+
+def milestones_rebuild(*, batch: int = 50_000) -> int:
+    """Rebuild the whole rollup from the log, ``batch`` lead ids per transaction.
+
+    For data loaded around the services (``generate_data`` COPYs its StageChange rows): the
+    log is read in lead-id ranges through the (lead, changed_at, id) index and written by COPY.
+    """
+    bounds = StageChange.objects.aggregate(lo=Min("lead_id"), hi=Max("lead_id"))
+    if bounds["lo"] is None:
+        LeadMilestone.objects.all().delete()
+        return 0
+    written = 0
+    for start in range(bounds["lo"], bounds["hi"] + 1, batch):
+        written += _rebuild_range(start, start + batch)
+    _analyze()
+    return written
+
+
+@transaction.atomic
+def _rebuild_range(start: int, stop: int) -> int:
+    LeadMilestone.objects.filter(lead_id__gte=start, lead_id__lt=stop).delete()
+    changes = (
+        StageChange.objects.filter(lead_id__gte=start, lead_id__lt=stop)
+        .order_by("lead_id", "changed_at", "id")
+        .values_list("lead_id", "from_stage", "to_stage", "changed_at")
+    )
+    # read the range first: COPY cannot start while a cursor still streams on the connection
+    return copy_rows(LeadMilestone, COLUMNS, list(_folded(changes)))
+
+
+def _analyze() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {LeadMilestone._meta.db_table}")
+
+
+@transaction.atomic
+def stage_days_rebuild() -> int:
+    """Recount log entries/exits per day and stage; returns the number of StageChange rows
+    covered. Changes committed later (higher ids) are read from the log by the report."""
+    state, _ = RollupState.objects.select_for_update().get_or_create(name=STAGE_DAYS)
+    top = StageChange.objects.aggregate(top=Max("id"))["top"] or 0
+    log = StageChange.objects.filter(id__lte=top).annotate(day=TruncDate("changed_at")).order_by()
+    counts: dict[tuple[Any, str], list[int]] = {}
+    for day, stage, n in log.values_list("day", "to_stage").annotate(n=Count("id")):
+        counts.setdefault((day, stage), [0, 0])[0] += n
+    exits = log.exclude(from_stage="").values_list("day", "from_stage").annotate(n=Count("id"))
+    for day, stage, n in exits:
+        counts.setdefault((day, stage), [0, 0])[1] += n
+    StageDay.objects.all().delete()
+    StageDay.objects.bulk_create(
+        StageDay(day=day, stage=stage, entries=e, exits=x)
+        for (day, stage), (e, x) in counts.items()
+    )
+    covered = sum(e for e, _ in counts.values())
+    state.last_change_id, state.refreshed_at = top, timezone.now()
+    state.save()
+    return covered
+
+
+# --- the Olist marketing-funnel import ------------------------------------------------------------
+
+OLIST_MQL_FILE = "olist_marketing_qualified_leads_dataset.csv"
+OLIST_DEALS_FILE = "olist_closed_deals_dataset.csv"
+_MQL_COLUMNS = ("mql_id", "first_contact_date", "landing_page_id", "origin")
+_DEAL_COLUMNS = (
+    "mql_id",
+    "seller_id",
+    "sdr_id",
+    "sr_id",
+    "won_date",
+    "business_segment",
+    "lead_type",
+    "lead_behaviour_profile",
+    "business_type",
+    "declared_monthly_revenue",
+)
+_DEAL_TRAITS = ("seller_id", "lead_type", "lead_behaviour_profile", "business_type")
+
+
+class OlistImportError(DomainError):
+    code = "olist_invalid"
+    status = 400
+
+
+@dataclass
+class OlistResult:
+    leads: int = 0
+    customers: int = 0
+    skipped: int = 0  # already imported (idempotent re-runs)
+    users: int = 0
+    stage_changes: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _read_csv(path: Path, columns: Sequence[str]) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise OlistImportError(f"{path.name} is missing from {path.parent}.", field=path.name)
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise OlistImportError(
+                f"{path.name} lacks the column(s) {', '.join(missing)}.", field=missing[0]
+            )
+        return list(reader)
+
+
+def _olist_time(value: str, *, where: str) -> datetime:
+    parsed = parse_datetime(value) if " " in value or "T" in value else None
+    if parsed is None:
+        day = parse_date(value)
+        if day is None:
+            raise OlistImportError(f"{where}: '{value}' is not a date.", field=where)
+        parsed = datetime.combine(day, time.min)
+    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+
+
+def _olist_user(kind: str, ext_id: str, cache: dict[str, User], result: OlistResult) -> User | None:
+    if not ext_id:
+        return None
+    username = f"olist-{kind}-{ext_id}"
+    if username not in cache:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"first_name": f"Olist {kind.upper()}", "last_name": ext_id[:8]},
+        )
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+            result.users += 1
+        cache[username] = user
+    return cache[username]
+
+
+@transaction.atomic
+def olist_import(*, directory: Path) -> OlistResult:
+    """Load the Olist marketing funnel as leads with their stage history. Idempotent.
+
+    Each MQL becomes a lead (``external_id`` ``olist:<mql_id>``, source = ``origin``) whose log
+    says Suspect → Lead → MQL on ``first_contact_date``; a closed deal adds MQL → SAL → SQL
+    (by the SDR) and SQL → Customer (by the SR) on ``won_date``, with the segment as industry,
+    the declared monthly revenue as deal value and the SR as owner. Olist records no SAL/SQL
+    dates, so those share the won date. History is written directly (source ``import``, actor
+    kind ``system``), not through the live services: no handovers, SLA clocks or webhooks fire
+    for events that happened years ago. Leads already imported are skipped, so a re-run
+    changes nothing.
+    """
+    mqls = _read_csv(directory / OLIST_MQL_FILE, _MQL_COLUMNS)
+    deals = {d["mql_id"]: d for d in _read_csv(directory / OLIST_DEALS_FILE, _DEAL_COLUMNS)}
+    result = OlistResult()
+    known = {m["mql_id"] for m in mqls}
+    orphans = sorted(set(deals) - known)
+    if orphans:
+        raise OlistImportError(
+            f"{len(orphans)} closed deal(s) have no MQL row, e.g. {orphans[0]}.", field="mql_id"
+        )
+    existing = set(
+        Lead.objects.filter(external_id__startswith="olist:").values_list("external_id", flat=True)
+    )
+    users: dict[str, User] = {}
+    pending: list[tuple[Lead, list[tuple[str, str, User | None, datetime]]]] = []
+    for line, m in enumerate(mqls, start=2):
+        ext = f"olist:{m['mql_id']}"
+        if ext in existing:
+            result.skipped += 1
+            continue
+        first = _olist_time(m["first_contact_date"], where=f"{OLIST_MQL_FILE} line {line}")
+        steps: list[tuple[str, str, User | None, datetime]] = [
+            ("", Stage.SUSPECT, None, first),
+            (Stage.SUSPECT, Stage.LEAD, None, first),
+            (Stage.LEAD, Stage.MQL, None, first),
+        ]
+        traits: dict[str, Any] = {"landing_page_id": m["landing_page_id"]}
+        lead = Lead(external_id=ext, source=m["origin"].strip(), traits=traits)
+        deal = deals.get(m["mql_id"])
+        if deal is not None:
+            won = _olist_time(deal["won_date"], where=f"{OLIST_DEALS_FILE} mql_id {ext[6:]}")
+            if won < first:
+                result.warnings.append(f"{ext}: won {won:%Y-%m-%d} before first contact")
+            sdr = _olist_user("sdr", deal["sdr_id"], users, result)
+            sr = _olist_user("sr", deal["sr_id"], users, result)
+            steps += [
+                (Stage.MQL, Stage.SAL, sdr, won),
+                (Stage.SAL, Stage.SQL, sdr, won),
+                (Stage.SQL, Stage.CUSTOMER, sr, won),
+            ]
+            lead.owner = sr
+            lead.industry = deal["business_segment"].strip()[:100]
+            revenue = deal["declared_monthly_revenue"].strip()
+            lead.deal_value = Decimal(revenue) if revenue else None
+            traits.update({k: deal[k] for k in _DEAL_TRAITS if deal.get(k)})
+            traits["sdr_id"], traits["sr_id"] = deal["sdr_id"], deal["sr_id"]
+            result.customers += 1
+        lead.stage, lead.stage_changed_at = steps[-1][1], steps[-1][3]
+        pending.append((lead, steps))
+    _olist_write(pending, at=timezone.now())
+    result.leads = len(pending)
+    result.stage_changes = sum(len(steps) for _, steps in pending)
+    return result
+
+
+_LEAD_COLUMNS = (
+    "id", "email", "external_id", "first_name", "last_name", "phone", "job_title", "seniority",
+    "company", "domain", "industry", "company_size", "country", "source", "utm_source",
+    "utm_medium", "utm_campaign", "utm_term", "utm_content", "owner_id", "team_id", "stage",
+    "stage_changed_at", "score", "fit_score", "engagement_score", "grade", "scored_at",
+    "score_dirty_at", "score_reset_at", "deal_value", "conversion_probability", "email_opt_out",
+    "do_not_call", "traits", "created_at", "updated_at",
+)  # fmt: skip
+_CHANGE_COLUMNS = (
+    "lead_id", "from_stage", "to_stage", "actor_id", "actor_kind", "source", "reason", "changed_at",
+)  # fmt: skip
+
+
+def _olist_write(
+    pending: list[tuple[Lead, list[tuple[str, str, User | None, datetime]]]], *, at: datetime
+) -> None:
+    """COPY the new leads, their logs and their rollup rows (bulk_create took 3x longer)."""
+    if not pending:
+        return
+    first_id = reserve_ids(Lead, len(pending))
+    for offset, (lead, _) in enumerate(pending):
+        lead.pk = first_id + offset
+    copy_rows(
+        Lead,
+        _LEAD_COLUMNS,
+        (
+            (
+                lead.pk,
+                None,
+                lead.external_id,
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                lead.industry,
+                "",
+                "",
+                lead.source,
+                "",
+                "",
+                "",
+                "",
+                "",
+                lead.owner_id,
+                None,
+                str(lead.stage),
+                lead.stage_changed_at,
+                0,
+                0,
+                0,
+                "",
+                None,
+                None,
+                None,
+                lead.deal_value,
+                None,
+                False,
+                False,
+                json.dumps(lead.traits),
+                at,
+                at,
+            )  # fmt: skip
+            for lead, _ in pending
+        ),
+    )
+    copy_rows(
+        StageChange,
+        _CHANGE_COLUMNS,
+        (
+            (
+                lead.pk,
+                str(frm),
+                str(to),
+                actor.pk if actor else None,
+                ActorKind.SYSTEM.value,
+                StageChange.Source.IMPORT.value,
+                "olist import",
+                when,
+            )  # fmt: skip
+            for lead, steps in pending
+            for frm, to, actor, when in steps
+        ),
+    )
+    copy_rows(
+        LeadMilestone,
+        COLUMNS,
+        (
+            _row(lead.pk, fold(Change(str(to), when, str(frm)) for frm, to, _, when in steps))
+            for lead, steps in pending
+        ),
+    )

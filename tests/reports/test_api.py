@@ -1,0 +1,117 @@
+import csv
+import io
+
+import pytest
+from rest_framework.test import APIClient
+
+from leadflow.roles import Role
+from reports.selectors import REPORTS
+from tests.leads.factories import UserFactory
+from tests.reports.conftest import make_lead, t
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(manager) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(manager)
+    return client
+
+
+@pytest.mark.parametrize("slug", list(REPORTS))
+def test_every_report_answers_json_page_and_csv(slug, history, manager, client) -> None:
+    api = APIClient()
+    api.force_authenticate(manager)
+    response = api.get(f"/api/v1/reports/{slug}/", {"date_from": "2026-01-01"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["report"] == slug
+    assert body["filters"] == {"date_from": "2026-01-01"}
+    assert {c["key"] for c in body["columns"]} <= set(body["rows"][0]) if body["rows"] else True
+    client.force_login(manager)
+    page = client.get(f"/reports/{slug}/", {"date_from": "2026-01-01"})
+    assert page.status_code == 200
+    assert b"vendor/chartjs/chart.umd.min.js" in page.content or b"No data" in page.content
+    export = client.get(f"/reports/{slug}/export.csv", {"date_from": "2026-01-01"})
+    assert export.status_code == 200
+    assert export["Content-Type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert lines[0] == [c["label"] for c in body["columns"]]
+    assert len(lines) == 1 + len(body["rows"])
+
+
+def test_funnel_api_figures(api, history) -> None:
+    body = api.get("/api/v1/reports/funnel/", {"source": "web"}).json()
+    assert [(r["stage"], r["leads"]) for r in body["rows"]] == [
+        ("suspect", 2), ("lead", 2), ("mql", 2), ("sal", 2), ("sql", 2), ("customer", 2),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"date_from": "2026-02-30"}, "date_from"),
+        ({"date_from": "2026-02-01", "date_to": "2026-01-01"}, "date_to"),
+        ({"owner": "abc"}, "owner"),
+        ({"team": "424242"}, "team"),
+        ({"sources_by": "email"}, "sources_by"),
+        ({"on": "soon"}, "on"),
+    ],
+)
+def test_bad_filters_are_a_400_naming_the_field(api, params, field) -> None:
+    response = api.get("/api/v1/reports/sources/", params)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert list(error["fields"]) == [field]
+
+
+def test_bad_filters_on_the_page_and_csv(client, manager) -> None:
+    client.force_login(manager)
+    page = client.get("/reports/funnel/", {"date_from": "2026-02-01", "date_to": "2026-01-01"})
+    assert page.status_code == 400
+    assert b"must not be before its start" in page.content
+    export = client.get("/reports/funnel/export.csv", {"date_from": "nope"})
+    assert export.status_code == 400
+    assert b"date_from" in export.content
+
+
+def test_empty_period_is_an_empty_report(api, history) -> None:
+    body = api.get("/api/v1/reports/cohort/", {"date_from": "2031-01-01"}).json()
+    assert body["rows"] == []
+
+
+def test_unknown_report_is_404(api) -> None:
+    assert api.get("/api/v1/reports/nope/").status_code == 404
+
+
+def test_reps_and_marketers_may_not_see_reports(client) -> None:
+    for role in (Role.SALES_REP, Role.MARKETER):
+        user = UserFactory(role=role)
+        api = APIClient()
+        api.force_authenticate(user)
+        assert api.get("/api/v1/reports/funnel/").status_code == 403
+        client.force_login(user)
+        assert client.get("/reports/funnel/").status_code == 403
+        assert client.get("/reports/funnel/export.csv").status_code == 403
+    assert APIClient().get("/api/v1/reports/funnel/").status_code in (401, 403)
+
+
+def test_admins_see_reports(client) -> None:
+    admin = UserFactory(role=Role.ADMIN)
+    client.force_login(admin)
+    assert client.get("/reports/").status_code == 200
+
+
+def test_csv_neutralises_formulas_in_sources(client, manager) -> None:
+    from reports.services import milestones_refresh
+
+    evil = make_lead("Z", "=HYPERLINK(1)", None, [("suspect", t(1, 5))])
+    other = make_lead("Y", "@sum", None, [("suspect", t(1, 5))])
+    milestones_refresh(lead_ids=[evil.pk, other.pk])
+    client.force_login(manager)
+    export = client.get("/reports/sources/export.csv")
+    text = b"".join(export.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert {r[0] for r in rows[1:]} == {"'=HYPERLINK(1)", "'@sum"}
