@@ -213,6 +213,9 @@ def to_message(
             raise _Invalid(name, f"{name} must be an object.")
     properties: dict[str, Any] = dict(raw.get("properties") or {})
     traits: dict[str, Any] = dict(raw.get("traits") or {})
+    context_traits = (raw.get("context") or {}).get("traits")
+    if kind == "identify" and isinstance(context_traits, dict):
+        traits = {**context_traits, **traits}  # RudderStack's clients send them in context
     original = parse_time(raw.get("originalTimestamp"), "originalTimestamp") or parse_time(
         raw.get("timestamp"), "timestamp"
     )
@@ -263,6 +266,17 @@ class _SegmentView(APIView):
     parser_classes = [SegmentParser]
     required_scopes = {"post": Scope.EVENTS_WRITE.value}
     max_bytes = MAX_BATCH_BYTES
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # Segment's and Rudder's clients read ``code`` and ``message`` at the top level of an
+        # error reply: repeat them there, beside the API's one error shape.
+        data = getattr(response, "data", None)
+        if response.status_code >= 400 and isinstance(data, dict) and "error" in data:
+            response.data = {**data, "code": data["error"]["code"]}
+            response.data["message"] = data["error"]["message"]
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 SEGMENT_OK = OpenApiResponse(description='{"success": true, "stored": n, "duplicates": n, ...}')
