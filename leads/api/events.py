@@ -139,12 +139,11 @@ class EventView(_EventView):
             error = result.errors[0]
             body = {"code": error.code, "message": error.message}
             return Response({"error": {**body, "field": error.field}}, status=400)
-        activity_id, lead_id = result.outcomes[0]
         message_id = messages[0].message_id or ""
+        activity_id, lead_id = result.outcomes.get(0, (None, 0))
         if activity_id is None:  # a duplicate: answer with the stored one
-            activity_id = (
-                Activity.objects.filter(message_id=message_id).values_list("pk", flat=True).first()
-            )
+            stored = Activity.objects.filter(message_id=message_id).values_list("pk", "lead_id")
+            activity_id, lead_id = stored.first() or (None, lead_id)
         return Response(
             {
                 "id": activity_id,

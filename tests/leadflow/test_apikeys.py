@@ -101,6 +101,7 @@ def test_the_endpoint_list_is_complete():
     paths = {p for _m, p in ENDPOINTS}
     assert "/api/v1/leads/" in paths
     assert "/api/v1/leads/1/mark-mql/" in paths
+    assert "/api/v1/events/" in paths
     assert len(ENDPOINTS) > 20
 
 
