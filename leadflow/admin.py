@@ -1,7 +1,9 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
-from leadflow.models import AuditEvent, User, WorkerHeartbeat
+from leadflow.apikeys import Scope, api_key_create, api_key_revoke
+from leadflow.models import ApiKey, AuditEvent, User, WorkerHeartbeat
 
 admin.site.register(User, UserAdmin)
 
@@ -28,3 +30,93 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
+    scope_choices = forms.MultipleChoiceField(
+        label="Scopes",
+        choices=[(s.value, s.value) for s in Scope],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "user", "rate_limit")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    """Keys are created here (the key is shown once in a message) and revoked, never edited."""
+
+    list_display = (
+        "name",
+        "prefix",
+        "scope_list",
+        "user",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix", "user__username")
+    actions = ["revoke"]
+    readonly_fields = (
+        "name",
+        "prefix",
+        "scopes",
+        "user",
+        "rate_limit",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    )
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return self.readonly_fields if obj is not None else ()
+
+    def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        if obj is None:
+            return ("name", "user", "scope_choices", "rate_limit")
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        if change:
+            return
+        created = api_key_create(
+            name=form.cleaned_data["name"],
+            scopes=form.cleaned_data["scope_choices"],
+            user=form.cleaned_data.get("user"),
+            rate_limit=form.cleaned_data.get("rate_limit"),
+            actor=request.user,
+            request=request,
+        )
+        for field in ApiKey._meta.concrete_fields:  # the admin goes on with ``obj``
+            setattr(obj, field.attname, getattr(created.api_key, field.attname))
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"Key created. Copy it now, it will not be shown again: {created.secret}",
+            messages.WARNING,
+        )
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
+        for key in queryset:
+            api_key_revoke(key_id=key.pk, actor=request.user, request=request)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).")

@@ -53,3 +53,64 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label or '-'} {self.action}"
+
+
+class ApiKey(models.Model):
+    """A key an integration authenticates with. Only a SHA-256 of the secret is stored.
+
+    The key acts as ``user`` (an integration account): that user's role bounds what it may see and
+    do, and ``scopes`` narrow it further per endpoint. ``prefix`` (shown in lists and logs) finds
+    the row; the secret is compared by hash. Revoked keys stay for the audit trail.
+    """
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed_key = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_keys")
+    # requests per LEADFLOW_API_KEY_RATE_WINDOW seconds; null = LEADFLOW_API_KEY_RATE_LIMIT
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyRecord(models.Model):
+    """The stored first response to a POST carrying ``Idempotency-Key`` (Stripe semantics).
+
+    ``owner`` scopes keys per API key (``key:<id>``) or per session user (``user:<id>``). A row
+    is claimed (``status_code`` null) before the view runs and completed with the response
+    bytes after; the unique constraint makes concurrent duplicates see the claim.
+    """
+
+    owner = models.CharField(max_length=40)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    body = models.BinaryField(default=b"")
+    created_at = models.DateTimeField(db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key}"

@@ -158,6 +158,7 @@ if not DEBUG:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "leadflow.api.auth.ApiKeyAuthentication",  # first: anonymous requests get 401
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -166,7 +167,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "leadflow.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "leadflow.api.throttling.ApiKeyRateThrottle",
+        "leadflow.api.throttling.SessionUserRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {"user": env("LEADFLOW_API_USER_RATE", default="6000/minute")},
 }
 SPECTACULAR_SETTINGS = {
@@ -304,4 +308,18 @@ CONTENT_SECURITY_POLICY = {
 CELERY_BEAT_SCHEDULE["reports-stage-days-nightly"] = {
     "task": "reports.tasks.stage_days_rebuild_task",
     "schedule": crontab(hour=1, minute=15),
+}
+
+# --- Integration API (docs/api.md): per-key rate limit, idempotency ---
+LEADFLOW_API_KEY_RATE_LIMIT = env.int("LEADFLOW_API_KEY_RATE_LIMIT", default=6000)  # per window
+LEADFLOW_API_KEY_RATE_WINDOW = env.int("LEADFLOW_API_KEY_RATE_WINDOW", default=60)  # seconds
+# Atomic counters in Redis when there is one; the embedded profile counts in Django's cache.
+LEADFLOW_RATE_LIMIT_REDIS_URL = env(
+    "LEADFLOW_RATE_LIMIT_REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+LEADFLOW_IDEMPOTENCY_TTL_HOURS = env.int("LEADFLOW_IDEMPOTENCY_TTL_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
+    "task": "leadflow.tasks.idempotency_purge_task",
+    "schedule": 3600.0,
 }

@@ -9,3 +9,11 @@ def worker_heartbeat_task(name: str = "beat") -> None:
     from leadflow.models import WorkerHeartbeat
 
     WorkerHeartbeat.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
+
+
+@shared_task(ignore_result=True)
+def idempotency_purge_task() -> int:
+    """Hourly: forget Idempotency-Key records past their 24 h."""
+    from leadflow.api.idempotency import idempotency_purge
+
+    return idempotency_purge()

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("handover.api.urls")),
     path("api/v1/", include("reports.api.urls")),
     path("api/v1/", include("predictive.api.urls")),
+    path("v1/", include("leads.api.segment_urls")),  # Segment-compatible ingestion
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),
     path("handover/", include("handover.urls")),

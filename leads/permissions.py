@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 class Perm(StrEnum):
     VIEW_LEAD = "leads.view_lead"
     ADD_LEAD = "leads.add_lead"
+    ADD_ACTIVITY = "leads.add_activity"
     CHANGE_LEAD = "leads.change_lead"
     VIEW_ALL_LEADS = "leads.view_all_leads"
     MOVE_STAGE = "leads.move_lead_stage"

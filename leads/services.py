@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -444,3 +444,46 @@ def saved_view_save(*, owner: User, name: str, query: str) -> SavedView:
 @transaction.atomic
 def saved_view_delete(*, owner: User, view_id: int) -> None:
     SavedView.objects.filter(owner=owner, pk=view_id).delete()
+
+
+class IdentityConflictError(DomainError):
+    code = "identity_conflict"
+
+
+@dataclass(frozen=True)
+class Upsert:
+    lead: Lead
+    created: bool
+
+
+def lead_upsert(
+    *, data: Mapping[str, Any], actor: User | None = None, source: str = StageChange.Source.API
+) -> Upsert:
+    """Create a lead, or update the one with the same e-mail or external id (integrations)."""
+    fields = _clean_fields(data)
+    for _attempt in range(2):  # a concurrent create of the same identity: update it instead
+        match = _upsert_match(email=fields.get("email"), external_id=fields.get("external_id"))
+        if match is not None:
+            return Upsert(
+                lead=lead_update(lead_id=match.pk, data=fields, actor=actor), created=False
+            )
+        try:
+            with transaction.atomic():
+                return Upsert(
+                    lead=lead_create(data=fields, actor=actor, source=source), created=True
+                )
+        except IntegrityError:
+            continue
+    raise IdentityConflictError("The lead was changed concurrently; retry.")  # pragma: no cover
+
+
+def _upsert_match(*, email: str | None, external_id: str | None) -> Lead | None:
+    by_email = Lead.objects.filter(email__iexact=email).first() if email else None
+    by_external = Lead.objects.filter(external_id=external_id).first() if external_id else None
+    if by_email and by_external and by_email.pk != by_external.pk:
+        raise IdentityConflictError(
+            f"The e-mail belongs to lead {by_email.pk} and the external id to lead "
+            f"{by_external.pk}; merge them first.",
+            field="external_id",
+        )
+    return by_email or by_external

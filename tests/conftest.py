@@ -53,3 +53,22 @@ def live_celery(transactional_db, settings):
     app.conf.task_always_eager = False
     yield app
     app.conf.task_always_eager = True
+
+
+@pytest.fixture
+def make_api_key(db):
+    """``make_api_key("leads:read", ...)`` -> (secret, ApiKey) acting as an integration account."""
+    from leadflow.apikeys import api_key_create
+
+    counter = iter(range(1, 10_000))
+
+    def make(*scopes, user=None, rate_limit=None, name=None):
+        created = api_key_create(
+            name=name or f"test-key-{next(counter)}",
+            scopes=scopes or ("leads:read",),
+            user=user,
+            rate_limit=rate_limit,
+        )
+        return created.secret, created.api_key
+
+    return make

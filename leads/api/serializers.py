@@ -1,3 +1,4 @@
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
@@ -7,7 +8,22 @@ from leads.models import Activity, Lead, StageChange
 from leads.services import EDITABLE_FIELDS
 
 
-class LeadSerializer(serializers.ModelSerializer[Lead]):
+class StrictSerializerMixin:
+    """Unknown fields are an error naming them, not silently dropped."""
+
+    initial_data: Any
+    fields: Any
+
+    def validate(self, attrs: Any) -> Any:
+        data = self.initial_data
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(dict.fromkeys(unknown, "Unknown field."))
+        return attrs
+
+
+class LeadSerializer(StrictSerializerMixin, serializers.ModelSerializer[Lead]):
     class Meta:
         model = Lead
         fields = (
@@ -70,3 +86,18 @@ class StageChangeSerializer(serializers.ModelSerializer[StageChange]):
 class TransitionInputSerializer(serializers.Serializer[dict[str, Any]]):
     to = serializers.ChoiceField(choices=Stage.choices)
     reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
+class LifecycleInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[str, Any]]):
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+
+class ReasonRequiredInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[str, Any]]):
+    reason = serializers.CharField(max_length=500)
+
+
+class ConvertInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[str, Any]]):
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+    deal_value = serializers.DecimalField(
+        max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=Decimal(0)
+    )

@@ -1,8 +1,14 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from leads.api.events import EventBatchView, EventView
 from leads.api.views import LeadViewSet
 
 router = DefaultRouter()
 router.register("leads", LeadViewSet, basename="lead")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("events/", EventView.as_view(), name="event-create"),
+    path("events/batch/", EventBatchView.as_view(), name="event-batch"),
+    *router.urls,
+]

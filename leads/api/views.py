@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -9,9 +9,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from leadflow.api.auth import request_user
+from leadflow.api.idempotency import IDEMPOTENCY_HEADER, IdempotentMixin
+from leadflow.apikeys import Scope
 from leads.api.serializers import (
     ActivitySerializer,
+    ConvertInputSerializer,
     LeadSerializer,
+    LifecycleInputSerializer,
+    ReasonRequiredInputSerializer,
     StageChangeSerializer,
     TransitionInputSerializer,
 )
@@ -19,25 +24,69 @@ from leads.filtersets import LeadFilterSet
 from leads.models import Lead, StageChange
 from leads.permissions import HasPerm, Perm
 from leads.selectors import lead_visible_qs, stage_history
-from leads.services import lead_create, lead_move, lead_update
+from leads.services import (
+    Transition,
+    lead_convert,
+    lead_disqualify,
+    lead_mark_mql,
+    lead_mark_sal,
+    lead_mark_sql,
+    lead_move,
+    lead_qualify,
+    lead_recycle,
+    lead_update,
+    lead_upsert,
+)
+
+READ, WRITE = Scope.LEADS_READ.value, Scope.LEADS_WRITE.value
+LIFECYCLE_ACTIONS: tuple[str, ...] = ("qualify", "mark_mql", "mark_sal", "mark_sql", "convert")
+LIFECYCLE_ACTIONS += ("recycle", "disqualify", "transition")
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Any unique string (≤255 chars): a retry with the same key replays the first "
+    "response instead of acting twice. Kept 24 h, scoped to the API key.",
+)
+ERRORS = {
+    400: OpenApiResponse(description="Invalid fields or a missing reason"),
+    404: OpenApiResponse(description="No such lead, or not visible to the caller"),
+    409: OpenApiResponse(description="Move not allowed (invalid_transition)"),
+    422: OpenApiResponse(description="Idempotency key reused with another body"),
+}
 
 
 class LeadViewSet(
+    IdempotentMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet[Lead],
 ):
+    """Leads: list (shared filters, cursor pages), upsert, update, history and lifecycle moves."""
+
     serializer_class = LeadSerializer
     filterset_class = LeadFilterSet
     http_method_names = ["get", "post", "patch", "head", "options"]
+    required_scopes = {
+        "list": READ,
+        "retrieve": READ,
+        "activities": READ,
+        "history": READ,
+        "create": WRITE,
+        "partial_update": WRITE,
+        **dict.fromkeys(LIFECYCLE_ACTIONS, WRITE),
+    }
+    idempotent_actions = frozenset({"create", *LIFECYCLE_ACTIONS})
 
     def get_permissions(self) -> list[Any]:
         needed = {
             "create": Perm.ADD_LEAD,
             "partial_update": Perm.CHANGE_LEAD,
-            "transition": Perm.MOVE_STAGE,
+            **dict.fromkeys(LIFECYCLE_ACTIONS, Perm.MOVE_STAGE),
         }.get(self.action or "", Perm.VIEW_LEAD)
         return [IsAuthenticated(), HasPerm.of(needed)()]
 
@@ -48,10 +97,20 @@ class LeadViewSet(
             return self.queryset
         return lead_visible_qs(user=request_user(self.request)).select_related("owner")
 
-    def perform_create(self, serializer: LeadSerializer) -> None:  # type: ignore[override]
-        serializer.instance = lead_create(
-            data=serializer.validated_data, actor=request_user(self.request), source="api"
+    @extend_schema(
+        parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: LeadSerializer, 200: LeadSerializer, **ERRORS},
+        description="Upsert: a lead with the same e-mail or external id is updated (200), "
+        "otherwise one is created (201). `stage` is read-only; use the lifecycle endpoints.",
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = LeadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = lead_upsert(
+            data=serializer.validated_data, actor=request_user(request), source="api"
         )
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(LeadSerializer(result.lead).data, status=code)
 
     def perform_update(self, serializer: LeadSerializer) -> None:  # type: ignore[override]
         assert serializer.instance is not None  # noqa: S101  (set by get_object)
@@ -74,9 +133,14 @@ class LeadViewSet(
         changes: QuerySet[StageChange] = stage_history(lead=self.get_object())
         return Response(StageChangeSerializer(changes, many=True).data)
 
-    @extend_schema(request=TransitionInputSerializer, responses=LeadSerializer)
+    @extend_schema(
+        request=TransitionInputSerializer,
+        responses={200: LeadSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, pk: str) -> Response:
+        """Move to the stage named in ``to`` (dispatches to the one service for that move)."""
         lead = self.get_object()  # 404 for leads the caller cannot see
         data = TransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -87,5 +151,83 @@ class LeadViewSet(
             actor=request_user(request),
             source="api",
         )
-        code = status.HTTP_200_OK
-        return Response(LeadSerializer(result.lead).data, status=code)
+        return Response(LeadSerializer(result.lead).data, status=status.HTTP_200_OK)
+
+    def _lifecycle(self, request: Request, service: Any, serializer: type[Any]) -> Response:
+        lead = self.get_object()  # 404 for leads the caller cannot see
+        data = serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result: Transition = service(
+            lead_id=lead.pk, actor=request_user(request), source="api", **data.validated_data
+        )
+        return Response(LeadSerializer(result.lead).data, status=status.HTTP_200_OK)
+
+    @extend_schema(
+        request=LifecycleInputSerializer,
+        responses={200: LeadSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"])
+    def qualify(self, request: Request, pk: str) -> Response:
+        """Suspect → Lead."""
+        return self._lifecycle(request, lead_qualify, LifecycleInputSerializer)
+
+    @extend_schema(
+        request=LifecycleInputSerializer,
+        responses={200: LeadSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"], url_path="mark-mql")
+    def mark_mql(self, request: Request, pk: str) -> Response:
+        """Lead/Nurture → MQL."""
+        return self._lifecycle(request, lead_mark_mql, LifecycleInputSerializer)
+
+    @extend_schema(
+        request=LifecycleInputSerializer,
+        responses={200: LeadSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"], url_path="mark-sal")
+    def mark_sal(self, request: Request, pk: str) -> Response:
+        """MQL → SAL (usually done by accepting the handover)."""
+        return self._lifecycle(request, lead_mark_sal, LifecycleInputSerializer)
+
+    @extend_schema(
+        request=LifecycleInputSerializer,
+        responses={200: LeadSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"], url_path="mark-sql")
+    def mark_sql(self, request: Request, pk: str) -> Response:
+        """SAL → SQL."""
+        return self._lifecycle(request, lead_mark_sql, LifecycleInputSerializer)
+
+    @extend_schema(
+        request=ConvertInputSerializer,
+        responses={200: LeadSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"])
+    def convert(self, request: Request, pk: str) -> Response:
+        """SQL → Customer, optionally with the deal's value."""
+        return self._lifecycle(request, lead_convert, ConvertInputSerializer)
+
+    @extend_schema(
+        request=ReasonRequiredInputSerializer,
+        responses={200: LeadSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"])
+    def recycle(self, request: Request, pk: str) -> Response:
+        """Back to Nurture, with a reason."""
+        return self._lifecycle(request, lead_recycle, ReasonRequiredInputSerializer)
+
+    @extend_schema(
+        request=ReasonRequiredInputSerializer,
+        responses={200: LeadSerializer, **ERRORS},
+        parameters=[IDEMPOTENCY_PARAMETER],
+    )
+    @action(detail=True, methods=["post"])
+    def disqualify(self, request: Request, pk: str) -> Response:
+        """Out of the funnel, with a reason."""
+        return self._lifecycle(request, lead_disqualify, ReasonRequiredInputSerializer)

@@ -86,7 +86,10 @@ def test_rep_sees_only_own_and_team_leads(client_for, rep):
 
 @pytest.mark.django_db
 def test_anonymous_is_refused():
-    assert APIClient().get("/api/v1/leads/").status_code == 403
+    response = APIClient().get("/api/v1/leads/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"] == 'Bearer realm="leadflow"'
 
 
 @pytest.mark.django_db

@@ -1,0 +1,146 @@
+"""API keys: creation, revocation and lookup (services and selectors for ``ApiKey``).
+
+A key looks like ``lf_<prefix>_<secret>``; the prefix finds the row and the SHA-256 of the whole
+key is compared in constant time. SHA-256 (not a slow password hash) is right here: the secret
+is 32 random bytes, so there is nothing to brute-force, and every request checks it.
+"""
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from leadflow.audit import audit_record
+from leadflow.exceptions import NotFoundError
+from leadflow.models import ApiKey, User
+from leadflow.roles import Role
+
+
+class Scope(StrEnum):
+    LEADS_READ = "leads:read"
+    LEADS_WRITE = "leads:write"
+    EVENTS_WRITE = "events:write"
+
+
+KEY_PREFIX = "lf_"
+LAST_USED_GRANULARITY = timedelta(minutes=1)  # at most one UPDATE a minute per key
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    api_key: ApiKey
+    secret: str  # the whole key; shown once, never stored
+
+
+def hash_key(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _clean_scopes(scopes: Iterable[str]) -> list[str]:
+    wanted = sorted({s.strip() for s in scopes if s.strip()})
+    unknown = [s for s in wanted if s not in Scope.__members__.values()]
+    if unknown:
+        valid = ", ".join(s.value for s in Scope)
+        raise ValidationError({"scopes": f"Unknown scope(s) {', '.join(unknown)}; use {valid}."})
+    if not wanted:
+        raise ValidationError({"scopes": "A key needs at least one scope."})
+    return wanted
+
+
+def integration_user(*, name: str) -> User:
+    """The account a key acts as when none is named: ``api:<name>`` with the Integration role."""
+    user, created = User.objects.get_or_create(username=f"api:{name}"[:150])
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    group, _ = Group.objects.get_or_create(name=Role.INTEGRATION.value)
+    user.groups.add(group)
+    return user
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    name: str,
+    scopes: Iterable[str],
+    user: User | None = None,
+    rate_limit: int | None = None,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+) -> CreatedKey:
+    """Create a key; the returned ``secret`` is the only time the key is ever visible."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A key needs a name."})
+    clean = _clean_scopes(scopes)
+    if rate_limit is not None and rate_limit < 1:
+        raise ValidationError({"rate_limit": "The rate limit must be at least 1."})
+    owner = user or integration_user(name=name)
+    prefix = secrets.token_hex(4)
+    secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey.objects.create(
+        name=name,
+        prefix=prefix,
+        hashed_key=hash_key(secret),
+        scopes=clean,
+        user=owner,
+        rate_limit=rate_limit,
+        created_by=actor,
+    )
+    audit_record(
+        action="apikey.create",
+        actor=actor,
+        target_type="apikey",
+        target_id=key.pk,
+        details={"name": name, "prefix": prefix, "scopes": clean, "user": owner.username},
+        request=request,
+    )
+    return CreatedKey(api_key=key, secret=secret)
+
+
+@transaction.atomic
+def api_key_revoke(
+    *, key_id: int, actor: User | None = None, request: HttpRequest | None = None
+) -> ApiKey:
+    """Revoke a key at once (the next request with it gets 401). Revoking twice is a no-op."""
+    key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
+    if key is None:
+        raise NotFoundError(f"There is no API key with id {key_id}.", field="key")
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(
+            action="apikey.revoke",
+            actor=actor,
+            target_type="apikey",
+            target_id=key.pk,
+            details={"name": key.name, "prefix": key.prefix},
+            request=request,
+        )
+    return key
+
+
+def api_key_lookup(raw: str) -> ApiKey | None:
+    """The active key ``raw`` names, or None (unknown, malformed, wrong secret or revoked)."""
+    if not raw.startswith(KEY_PREFIX):
+        return None
+    prefix = raw[len(KEY_PREFIX) :].split("_", 1)[0]
+    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    if key is None or not hmac.compare_digest(key.hashed_key, hash_key(raw)):
+        return None
+    if key.revoked_at is not None or not key.user.is_active:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

@@ -1,0 +1,391 @@
+"""Segment-compatible ingestion: ``POST /v1/batch``, ``/v1/track``, ``/v1/identify``, ``/v1/page``.
+
+The wire format is the one the ``segment-analytics-python`` and ``rudder-sdk-python`` clients
+send (and Segment's HTTP Tracking API documents): a JSON body, optionally gzip-compressed
+(``Content-Encoding: gzip``), with the write key as the HTTP Basic user name or as ``writeKey``
+in the body. The write key is a LeadFlow API key with the ``events:write`` scope.
+
+- 200 ``{"success": true, ...}`` whenever the envelope is sound: the clients retry anything
+  else (429 and 5xx), so per-message problems are reported in ``errors`` (index, code,
+  message, field) while the valid messages are stored.
+- 400 for malformed JSON, bad gzip, a missing ``batch``; 413 past 500 KB per batch (after
+  decompression) or 32 KB per single message; 401/403/429 as everywhere in the API.
+- ``timestamp`` is corrected for the sender's clock: receivedAt − (sentAt − timestamp).
+"""
+
+import json
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import APIException, AuthenticationFailed, ParseError
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leadflow.api.auth import check_scope
+from leadflow.apikeys import Scope, api_key_lookup
+from leadflow.models import ApiKey, User
+from leads.ingest import IDENTIFY, ItemError, Message, ingest, normalize_id
+from leads.models import ActivityKind
+from leads.permissions import HasPerm, Perm
+from leads.services import normalize_email
+
+MAX_BATCH_BYTES = 500 * 1024
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_MESSAGE_ID = 200
+
+MESSAGE_KEYS = frozenset(
+    {
+        "type",
+        "messageId",
+        "timestamp",
+        "originalTimestamp",
+        "sentAt",
+        "receivedAt",
+        "userId",
+        "anonymousId",
+        "event",
+        "name",
+        "category",
+        "properties",
+        "traits",
+        "context",
+        "integrations",
+        "version",
+        "channel",
+        "_metadata",
+        "writeKey",
+        "options",
+    }
+)
+ENVELOPE_KEYS = frozenset({"batch", "sentAt", "writeKey", "context", "integrations", "_metadata"})
+SUPPORTED_TYPES = frozenset({"identify", "track", "page", "screen"})
+
+# Segment spec event names (and common variants) that are activity kinds scoring knows
+EVENT_KINDS: dict[str, str] = {
+    "form submitted": ActivityKind.FORM_SUBMIT,
+    "file downloaded": ActivityKind.DOWNLOAD,
+    "download": ActivityKind.DOWNLOAD,
+    "webinar attended": ActivityKind.WEBINAR,
+    "email opened": ActivityKind.EMAIL_OPEN,
+    "email link clicked": ActivityKind.EMAIL_CLICK,
+    "email clicked": ActivityKind.EMAIL_CLICK,
+    "email bounced": ActivityKind.EMAIL_BOUNCE,
+    "unsubscribed": ActivityKind.UNSUBSCRIBE,
+    "meeting booked": ActivityKind.MEETING,
+    "trial started": ActivityKind.TRIAL,
+}
+
+
+class PayloadTooLargeError(APIException):
+    status_code = 413
+    default_code = "payload_too_large"
+    default_detail = "The request body is too large."
+
+
+class SegmentParser(BaseParser):
+    """JSON, optionally gzip-compressed; refuses bodies past the view's ``max_bytes``."""
+
+    media_type = "*/*"  # the clients send application/json; browsers' beacons text/plain
+
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        context = parser_context or {}
+        request = context["request"]
+        limit: int = getattr(context.get("view"), "max_bytes", MAX_BATCH_BYTES)
+        too_large = PayloadTooLargeError(f"The body is larger than {limit // 1024} KB.")
+        length = request.META.get("CONTENT_LENGTH") or ""
+        if length.isdigit() and int(length) > limit:
+            raise too_large
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise too_large
+        encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if encoding == "gzip":
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                raw = inflater.decompress(raw, limit + 1)
+            except zlib.error:
+                raise ParseError("The body is not valid gzip.", code="bad_gzip") from None
+            if len(raw) > limit or inflater.unconsumed_tail:
+                raise PayloadTooLargeError(
+                    f"The body is larger than {limit // 1024} KB once decompressed."
+                )
+            if not inflater.eof:
+                raise ParseError("The gzip body is truncated.", code="bad_gzip")
+        elif encoding not in ("", "identity"):
+            raise ParseError(f"Unsupported Content-Encoding {encoding!r}.", code="bad_encoding")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"Malformed JSON: {exc}", code="malformed_json") from None
+
+
+class WriteKeyBodyAuthentication(BaseAuthentication):
+    """Segment's other way: ``writeKey`` in the JSON body (when there is no Authorization)."""
+
+    def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+        data = request.data
+        raw = data.get("writeKey") if isinstance(data, dict) else None
+        if not raw:
+            return None
+        key = api_key_lookup(str(raw))
+        if key is None:
+            raise AuthenticationFailed("Unknown or revoked API key.", code="invalid_api_key")
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        check_scope(key, view, request)
+        return key.user, key
+
+
+class WriteKeyBodyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """OpenAPI: the write key may also travel in the JSON body as ``writeKey``."""
+
+    target_class = WriteKeyBodyAuthentication
+    name = "segmentWriteKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Segment clients send the key as the HTTP Basic user name, or as "
+            "`writeKey` in the JSON body.",
+        }
+
+
+def parse_time(value: Any, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(field, "must be an ISO 8601 date-time string")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _Invalid(field, f"{value[:40]!r} is not an ISO 8601 date-time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class _Invalid(Exception):  # noqa: N818  (one bad message; becomes an ItemError)
+    def __init__(self, field: str | None, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.field, self.message, self.code = field, message, code
+
+
+def to_message(
+    index: int,
+    raw: Any,
+    *,
+    received_at: datetime,
+    sent_at: datetime | None,
+    implied_type: str | None = None,
+    check_size: bool = True,
+) -> Message:
+    """One wire message → ``Message``; raises _Invalid naming the field."""
+    if not isinstance(raw, dict):
+        raise _Invalid(None, "A message must be a JSON object.")
+    if check_size and len(json.dumps(raw, separators=(",", ":"))) > MAX_MESSAGE_BYTES:
+        raise _Invalid(None, "The message is larger than 32 KB.", code="message_too_large")
+    unknown = sorted(set(raw) - MESSAGE_KEYS)
+    if unknown:
+        raise _Invalid(unknown[0], f"Unknown field(s): {', '.join(unknown)}.", "unknown_field")
+    kind = raw.get("type", implied_type)
+    if implied_type and kind != implied_type:
+        raise _Invalid("type", f"This endpoint takes {implied_type} messages.")
+    if kind not in SUPPORTED_TYPES:
+        supported = ", ".join(sorted(SUPPORTED_TYPES))
+        raise _Invalid("type", f"Unsupported type {kind!r}; expected one of {supported}.")
+    message_id = raw.get("messageId")
+    if not isinstance(message_id, str) or not message_id.strip():
+        raise _Invalid("messageId", "messageId is required (it makes ingestion exactly-once).")
+    if len(message_id) > MAX_MESSAGE_ID:
+        raise _Invalid("messageId", f"messageId is longer than {MAX_MESSAGE_ID} characters.")
+    try:
+        user_id = normalize_id(raw.get("userId"))
+    except ValueError:
+        raise _Invalid("userId", "userId must be a string or a number.") from None
+    try:
+        anonymous_id = normalize_id(raw.get("anonymousId"))
+    except ValueError:
+        raise _Invalid("anonymousId", "anonymousId must be a string or a number.") from None
+    if user_id is None and anonymous_id is None:
+        raise _Invalid("userId", "A message needs a userId or an anonymousId.", "missing_identity")
+    for name in ("userId", "anonymousId"):
+        value = user_id if name == "userId" else anonymous_id
+        if value is not None and len(value) > 128:
+            raise _Invalid(name, f"{name} is longer than 128 characters.")
+    for name in ("properties", "traits", "context"):
+        if raw.get(name) is not None and not isinstance(raw[name], dict):
+            raise _Invalid(name, f"{name} must be an object.")
+    properties: dict[str, Any] = dict(raw.get("properties") or {})
+    traits: dict[str, Any] = dict(raw.get("traits") or {})
+    context_traits = (raw.get("context") or {}).get("traits")
+    if kind == "identify" and isinstance(context_traits, dict):
+        traits = {**context_traits, **traits}  # RudderStack's clients send them in context
+    original = parse_time(raw.get("originalTimestamp"), "originalTimestamp") or parse_time(
+        raw.get("timestamp"), "timestamp"
+    )
+    sent = parse_time(raw.get("sentAt"), "sentAt") or sent_at
+    occurred = received_at - (sent - original) if original and sent else original or received_at
+    message = Message(
+        index=index,
+        type=IDENTIFY,
+        message_id=message_id.strip(),
+        user_id=user_id,
+        anonymous_id=anonymous_id,
+        occurred_at=occurred,
+        properties=properties,
+        traits=traits,
+    )
+    if kind == "identify":
+        email = traits.get("email")
+        if email is not None and not isinstance(email, str):
+            raise _Invalid("traits.email", "traits.email must be a string.")
+        message.email = normalize_email(email)
+        return message
+    message.type = "activity"
+    if kind == "track":
+        event = raw.get("event")
+        if not isinstance(event, str) or not event.strip():
+            raise _Invalid("event", "A track message needs an event name.")
+        message.name = event.strip()
+        message.kind = EVENT_KINDS.get(message.name.lower(), ActivityKind.CUSTOM)
+    else:  # page, screen
+        page_name = raw.get("name")
+        if page_name is not None and not isinstance(page_name, str):
+            raise _Invalid("name", "name must be a string.")
+        message.kind = ActivityKind.PAGE_VIEW
+        fallback = properties.get("url") or properties.get("path") or ""
+        message.name = page_name or str(fallback)[:200]
+        if isinstance(raw.get("category"), str):
+            properties.setdefault("category", raw["category"])
+    return message
+
+
+def _item_error(index: int, exc: _Invalid) -> ItemError:
+    return ItemError(index, exc.code, exc.message, field=exc.field)
+
+
+class _SegmentView(APIView):
+    authentication_classes = [*APIView.authentication_classes, WriteKeyBodyAuthentication]
+    permission_classes = [IsAuthenticated, HasPerm.of(Perm.ADD_ACTIVITY)]
+    parser_classes = [SegmentParser]
+    required_scopes = {"post": Scope.EVENTS_WRITE.value}
+    max_bytes = MAX_BATCH_BYTES
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # Segment's and Rudder's clients read ``code`` and ``message`` at the top level of an
+        # error reply: repeat them there, beside the API's one error shape.
+        data = getattr(response, "data", None)
+        if response.status_code >= 400 and isinstance(data, dict) and "error" in data:
+            response.data = {**data, "code": data["error"]["code"]}
+            response.data["message"] = data["error"]["message"]
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+SEGMENT_OK = OpenApiResponse(description='{"success": true, "stored": n, "duplicates": n, ...}')
+
+
+class BatchView(_SegmentView):
+    """``POST /v1/batch``: ``{"batch": [...], "sentAt", "writeKey"?}``."""
+
+    @extend_schema(request=dict[str, Any], responses={200: SEGMENT_OK}, tags=["segment"])
+    def post(self, request: Request) -> Response:
+        received_at = timezone.now()
+        body = request.data
+        if not isinstance(body, dict):
+            raise ParseError("The body must be a JSON object with a batch.", code="invalid")
+        unknown = sorted(set(body) - ENVELOPE_KEYS)
+        if unknown:
+            raise ParseError(f"Unknown field(s): {', '.join(unknown)}.", code="unknown_field")
+        batch = body.get("batch")
+        if not isinstance(batch, list):
+            raise ParseError("batch must be a list of messages.", code="invalid")
+        try:
+            sent_at = parse_time(body.get("sentAt"), "sentAt")
+        except _Invalid as exc:
+            raise ParseError(exc.message, code="invalid") from None
+        # a message can only pass 32 KB if the whole body does
+        check_size = len(json.dumps(batch, separators=(",", ":"))) > MAX_MESSAGE_BYTES
+        messages: list[Message] = []
+        errors: list[ItemError] = []
+        for index, raw in enumerate(batch):
+            try:
+                messages.append(
+                    to_message(
+                        index, raw, received_at=received_at, sent_at=sent_at, check_size=check_size
+                    )
+                )
+            except _Invalid as exc:
+                errors.append(_item_error(index, exc))
+        result = ingest(messages=messages, source="segment", now=received_at)
+        all_errors = sorted([*errors, *result.errors], key=lambda e: e.index)
+        payload: dict[str, Any] = {
+            "success": True,
+            "stored": result.stored,
+            "duplicates": result.duplicates,
+            "identified": result.identified,
+        }
+        if all_errors:
+            payload["errors"] = [e.as_dict() for e in all_errors]
+        return Response(payload)
+
+
+class _SingleView(_SegmentView):
+    message_type = ""
+    max_bytes = MAX_MESSAGE_BYTES
+
+    @extend_schema(request=dict[str, Any], responses={200: SEGMENT_OK}, tags=["segment"])
+    def post(self, request: Request) -> Response:
+        received_at = timezone.now()
+        raw = request.data
+        if isinstance(raw, dict):
+            raw = {k: v for k, v in raw.items() if k != "writeKey"}
+        try:
+            message = to_message(
+                0,
+                raw,
+                received_at=received_at,
+                sent_at=None,
+                implied_type=self.message_type,
+                check_size=False,  # the body limit is the message limit
+            )
+        except _Invalid as exc:
+            return _bad_request(exc.code, exc.message, exc.field)
+        result = ingest(messages=[message], source="segment", now=received_at)
+        if result.errors:
+            error = result.errors[0]
+            return _bad_request(error.code, error.message, error.field)
+        return Response({"success": True, "stored": result.stored, "duplicates": result.duplicates})
+
+
+def _bad_request(code: str, message: str, field: str | None) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if field:
+        body["field"] = field
+    return Response({"error": body}, status=400)
+
+
+class TrackView(_SingleView):
+    message_type = "track"
+
+
+class IdentifyView(_SingleView):
+    message_type = "identify"
+
+
+class PageView(_SingleView):
+    message_type = "page"
