@@ -61,6 +61,17 @@ def normalize_email(value: str | None) -> str | None:
     return value or None
 
 
+def normalize_phone(value: str | None) -> str:
+    """Digits only, keeping a leading "+" (or "00") as "+": "+49 (30) 1234-56" -> "+4930123456"."""
+    text = (value or "").strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.startswith("+"):
+        return "+" + digits
+    if digits.startswith("00") and len(digits) > 2:
+        return "+" + digits[2:]
+    return digits
+
+
 def domain_of(email: str | None) -> str:
     return email.rsplit("@", 1)[1] if email and "@" in email else ""
 
@@ -95,6 +106,9 @@ def _clean_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         fields["external_id"] = (fields["external_id"] or "").strip() or None
     if "country" in fields and fields["country"]:
         fields["country"] = str(fields["country"]).strip().upper()
+    if "phone" in fields:
+        fields["phone"] = (fields["phone"] or "").strip()
+        fields["phone_normalized"] = normalize_phone(fields["phone"])
     return fields
 
 
@@ -119,6 +133,7 @@ def lead_create(
     at = at or timezone.now()
     lead = Lead(**fields, stage=Stage.SUSPECT, stage_changed_at=at)
     _validate(lead)
+    events.lead_create_requested.send(sender=Lead, fields=fields, actor=actor, source=source)
     lead.save()
     events.stage_change_recorded(
         lead=lead,
