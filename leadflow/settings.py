@@ -271,3 +271,4 @@ CELERY_BEAT_SCHEDULE["privacy-retention-nightly"] = {
     "task": "privacy.tasks.retention_purge_task",
     "schedule": crontab(hour=3, minute=15),
 }
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ConsentChannelEnum"] = "privacy.models.Channel"  # type: ignore[index]

@@ -101,7 +101,10 @@ class Lead(TimeStampedModel):
     traits = models.JSONField(default=dict, blank=True)
     # privacy (written by the privacy app's services; leads only reads them)
     # digits of ``phone`` with a leading "+" kept: what "same phone" duplicate detection compares
-    phone_normalized = models.CharField(max_length=40, blank=True, db_index=True)
+    # db_default: bulk loaders (COPY in generate_data) that do not name the column still work
+    phone_normalized = models.CharField(
+        max_length=40, blank=True, default="", db_default="", db_index=True
+    )
     email_opt_out_at = models.DateTimeField(null=True, blank=True)  # when e-mail consent ended
     # set when the person was erased (GDPR art. 17): the row stays, de-identified, for reports
     erased_at = models.DateTimeField(null=True, blank=True)

@@ -40,7 +40,7 @@ from privacy.importing import (
     detect,
     parse_row,
 )
-from privacy.models import DedupePolicy, ImportJob, ImportRowError
+from privacy.models import DedupePolicy, ImportJob, ImportRowError, SavedMapping
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +136,14 @@ def import_job_create(
     dayfirst: bool = True,
     source: str = "",
     request: Any = None,
+    draft: bool = False,
+    enqueue: bool = True,
 ) -> ImportJob:
-    """Store the upload and check it can be read (dialect, header, mapping); rows come later."""
+    """Store the upload and check it can be read (dialect, header, mapping); rows come later.
+
+    ``draft``: wait for ``import_job_start`` (the page's mapping step). Otherwise the job is
+    pending and, with ``enqueue``, handed to a worker on commit (the command runs it inline).
+    """
     ensure_size(upload.size or 0)
     if policy not in DedupePolicy.values:
         raise ImportFileError(
@@ -166,9 +172,12 @@ def import_job_create(
         dayfirst=dayfirst,
         source=source[:100],
         created_by=actor if actor is not None and actor.pk else None,
+        status=ImportJob.Status.DRAFT if draft else ImportJob.Status.PENDING,
     )
     job.file.save(f"{timezone.now():%Y%m%d-%H%M%S}.csv", upload, save=False)
     job.save()
+    if not draft and enqueue:
+        _enqueue(job.pk)
     audit_record(
         action="import.create",
         actor=actor,
@@ -177,6 +186,51 @@ def import_job_create(
         details={"filename": job.filename, "size": job.size, "policy": policy, "dry_run": dry_run},
         request=request,
     )
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    from privacy.tasks import import_run_task
+
+    transaction.on_commit(lambda: import_run_task.delay(job_id))
+
+
+@transaction.atomic
+def import_job_start(
+    *,
+    job_id: int,
+    actor: User | None,
+    mapping: dict[str, str],
+    policy: str,
+    dry_run: bool,
+    save_mapping_as: str = "",
+) -> ImportJob:
+    """Start a draft (or re-run a finished dry run for real, as a new job on the same file)."""
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if policy not in DedupePolicy.values:
+        raise ImportFileError(f"Unknown policy {policy!r}.", field="policy")
+    if not job.file:
+        raise ImportFileError("The uploaded file is gone; upload it again.")
+    with job.file.open("rb") as raw:
+        source = CsvSource(raw, detect(raw, encoding=job.encoding, delimiter=job.delimiter))
+        used = check_mapping(mapping, source.header)
+        source.detach()
+    if job.status != ImportJob.Status.DRAFT:
+        if not (job.dry_run and job.status == ImportJob.Status.DONE):
+            raise ImportFileError("This import has already run.", field="job")
+        job.pk = None  # a copy: the dry run's report stays as it was
+        job.created_at = timezone.now()
+        job.rows_total = job.created = job.updated = job.skipped = job.failed = 0
+        job.started_at = job.finished_at = None
+    job.mapping, job.policy, job.dry_run = used, policy, dry_run
+    job.status = ImportJob.Status.PENDING
+    job.created_by = actor if actor is not None and actor.pk else job.created_by
+    job.save()
+    if save_mapping_as:
+        SavedMapping.objects.update_or_create(
+            name=save_mapping_as[:100], defaults={"mapping": used, "created_by": job.created_by}
+        )
+    _enqueue(job.pk)
     return job
 
 
@@ -203,9 +257,9 @@ class _DryRunRollback(Exception):
 
 def import_run(*, job_id: int) -> ImportJob:
     """Run (or resume) a job: every row ends created, updated, skipped or failed."""
-    claimed = ImportJob.objects.filter(
-        pk=job_id, status__in=[ImportJob.Status.PENDING, ImportJob.Status.RUNNING]
-    ).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
+        status=ImportJob.Status.RUNNING, started_at=timezone.now()
+    )
     job = ImportJob.objects.get(pk=job_id)
     if not claimed:
         return job  # done or failed already: a repeated task is a no-op

@@ -32,6 +32,7 @@ class SavedMapping(models.Model):
 
 class ImportJob(models.Model):
     class Status(models.TextChoices):
+        DRAFT = "draft", "Uploaded, not started"
         PENDING = "pending", "Waiting for a worker"
         RUNNING = "running", "Running"
         DONE = "done", "Done"

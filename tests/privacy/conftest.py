@@ -23,7 +23,9 @@ def run_import(db):
     """Import ``data`` (bytes) through the same service the page, API and command use."""
 
     def run(data: bytes, name: str = "leads.csv", **options):
-        job = import_job_create(upload=File(io.BytesIO(data), name=name), actor=None, **options)
+        job = import_job_create(
+            upload=File(io.BytesIO(data), name=name), actor=None, enqueue=False, **options
+        )
         return import_run(job_id=job.pk)
 
     return run

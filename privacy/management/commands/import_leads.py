@@ -68,6 +68,7 @@ class Command(BaseCommand):
                     delimiter=options["delimiter"],
                     dayfirst=not options["month_first"],
                     source=options["source"],
+                    enqueue=False,  # run here, in this process
                 )
         except DomainError as exc:
             raise CommandError(exc.message) from None
