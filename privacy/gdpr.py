@@ -29,7 +29,7 @@ from handover.models import (
 )
 from handover.outbox import suppress_lead_emails
 from leadflow.audit import audit_record
-from leadflow.models import User
+from leadflow.models import AuditEvent, User
 from leads.models import Activity, Identity, Lead, StageChange
 from leads.services import LeadNotFoundError
 from privacy import blocklist
@@ -199,10 +199,18 @@ def lead_erase(
         return lead
     now = timezone.now()
     identity_values = list(Identity.objects.filter(lead=lead).values_list("value", flat=True))
+    # leads merged into this one were the same person: their identifiers go too
+    merged = list(MergeRecord.objects.filter(survivor=lead).values_list("snapshot", flat=True))
+    for snapshot in merged:
+        identity_values += [
+            str(snapshot.get(k) or "") for k in ("email", "external_id", "phone")
+        ] + [f"{snapshot.get('first_name', '')} {snapshot.get('last_name', '')}".strip()]
     needles = _needles(lead, identity_values)
     blocked = blocklist.block(
         {"email": lead.email, "external_id": lead.external_id, "phone": lead.phone}
     )
+    for snapshot in merged:
+        blocked += blocklist.block(snapshot)
     counts: dict[str, int] = {}
     # leads
     counts["identities"] = Identity.objects.filter(lead=lead).delete()[0]
@@ -235,7 +243,13 @@ def lead_erase(
         Q(delivery__in=deliveries) | Q(delivery__event__in=events)
     )
     counts["delivery_attempts"] = _scrub_rows(attempts, ("error", "response_excerpt"), needles)
-    # privacy's own tables
+    # privacy's own tables and the audit log's free text about this lead
+    counts["consent_events"] = _scrub_rows(
+        ConsentEvent.objects.filter(lead=lead), ("source",), needles
+    )
+    counts["audit_events"] = _scrub_rows(
+        AuditEvent.objects.filter(target_type="lead", target_id=str(lead.pk)), ("details",), needles
+    )
     counts["merge_records"] = MergeRecord.objects.filter(survivor=lead).update(snapshot={})
     ImportRowError.objects.filter(value__in=[n for n in needles if len(n) <= 200]).delete()
     DuplicatePair.objects.filter(Q(lead_a=lead) | Q(lead_b=lead)).delete()
