@@ -37,6 +37,7 @@ FREEMAIL = frozenset(
     }
 )  # fmt: skip
 MAX_GROUP = 25  # a key shared by more leads than this is junk ("n/a", a switchboard number)
+NAME_GROUP_MAX = 300  # people per (company domain, last-name initial) compared pairwise
 NAME_SIMILARITY = 0.8
 
 
@@ -100,7 +101,7 @@ def duplicates_scan(*, now: datetime | None = None) -> int:
         if key := phone_key(phone):
             by_phone[key].append(pk)
         if domain and domain not in FREEMAIL and last.strip():
-            by_name[(domain.lower(), last.strip().lower()[:3])].append((pk, first, last))
+            by_name[(domain.lower(), last.strip().lower()[:1])].append((pk, first, last))
     found: dict[tuple[int, int], tuple[str, float]] = {}
     for groups, reason in (
         (by_email, DuplicatePair.Reason.EMAIL),
@@ -111,7 +112,7 @@ def duplicates_scan(*, now: datetime | None = None) -> int:
                 for pair in _pairs(ids):
                     found.setdefault(pair, (reason, 1.0))
     for people in by_name.values():
-        if not 1 < len(people) <= MAX_GROUP * 4:
+        if not 1 < len(people) <= NAME_GROUP_MAX:
             continue
         for i, (a, first_a, last_a) in enumerate(people):
             for b, first_b, last_b in people[i + 1 :]:
