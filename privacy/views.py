@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -39,14 +40,34 @@ def import_list(request: HttpRequest) -> HttpResponse:
     return render(request, "privacy/imports.html", {"jobs": selectors.import_jobs()})
 
 
+def _no_response(request: HttpRequest) -> HttpResponse:
+    return HttpResponse()
+
+
+def _too_large(request: HttpRequest) -> str:
+    try:
+        ensure_size(int(request.META.get("CONTENT_LENGTH") or 0))
+    except DomainError as exc:
+        return exc.message
+    return ""
+
+
+@csrf_exempt  # checked below, after the size: the CSRF check would read (spool) the whole body
 @login_required
 @permission_required("privacy.import_leads", raise_exception=True)
 def import_new(request: HttpRequest) -> HttpResponse:
     """Step 1: upload. The file is checked (CSV? encoding? delimiter?) and kept as a draft."""
+    if request.method == "POST" and (message := _too_large(request)):
+        ctx = {"form": ImportUploadForm(), "error": message}
+        return render(request, "privacy/import_new.html", ctx, status=400)
+    if request.method == "POST":
+        check = CsrfViewMiddleware(_no_response)
+        refused = check.process_view(request, _no_response, (), {})
+        if refused is not None:
+            return refused
     form = ImportUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
         try:
-            ensure_size(int(request.META.get("CONTENT_LENGTH") or 0))
             if form.is_valid():
                 data = form.cleaned_data
                 saved = data.get("saved_mapping")

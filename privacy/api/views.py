@@ -29,9 +29,10 @@ class _CheckSize:
     """Refuse an upload over the limit from its Content-Length, before reading the body."""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        # Before authentication: session auth's CSRF check would parse (spool) the whole body.
         if request.method == "POST":
             ensure_size(int(request.META.get("CONTENT_LENGTH") or 0))
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
 
 class ImportJobViewSet(
