@@ -1,4 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from privacy.models import (
     BlockedIdentifier,
@@ -35,6 +37,14 @@ class ImportJobAdmin(_ReadOnly):
                     "skipped", "failed", "created_by", "created_at")  # fmt: skip
     list_filter = ("status", "dry_run", "policy")
     inlines = (ImportRowErrorInline,)
+    actions = ("requeue",)
+
+    @admin.action(description="Re-queue imports left running by a stopped worker")
+    def requeue(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
+        from privacy.imports import import_job_requeue
+
+        done = sum(import_job_requeue(job_id=job.pk) for job in queryset)
+        self.message_user(request, f"{done} import(s) queued again.", messages.SUCCESS)
 
 
 @admin.register(SavedMapping)

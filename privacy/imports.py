@@ -234,6 +234,17 @@ def import_job_start(
     return job
 
 
+@transaction.atomic
+def import_job_requeue(*, job_id: int) -> bool:
+    """Queue a job left ``running`` by a killed worker again (the re-run is idempotent)."""
+    hit = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).update(
+        status=ImportJob.Status.PENDING
+    )
+    if hit:
+        _enqueue(job_id)
+    return bool(hit)
+
+
 @dataclass
 class _Tally:
     created: int = 0

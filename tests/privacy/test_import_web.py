@@ -177,3 +177,28 @@ def test_pages_need_permission(rep, client):
     client.force_login(rep)
     assert client.get("/privacy/imports/new/").status_code == 403
     assert client.get("/privacy/duplicates/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_page_upload_still_needs_a_csrf_token(marketer):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(marketer)
+    refused = browser.post("/privacy/imports/new/", {"file": _upload(), "policy": "skip"})
+    assert refused.status_code == 403
+    assert ImportJob.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_requeue_a_job_left_running(django_capture_on_commit_callbacks):
+    from privacy.imports import import_job_create, import_job_requeue
+
+    job = import_job_create(upload=_upload(), actor=None, mapping=MAPPING, enqueue=False)
+    ImportJob.objects.filter(pk=job.pk).update(status="running")  # its worker was killed
+    with django_capture_on_commit_callbacks(execute=True):
+        assert import_job_requeue(job_id=job.pk) is True
+    job.refresh_from_db()
+    assert job.status == "done"
+    assert job.summary == {"rows": 3, "created": 2, "updated": 0, "skipped": 0, "failed": 1}
+    assert import_job_requeue(job_id=job.pk) is False  # done: nothing to do
