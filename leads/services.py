@@ -12,7 +12,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from leadflow.exceptions import NotFoundError
+from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
 from leadflow.roles import Role
 from leads import events
@@ -48,6 +48,10 @@ EDITABLE_FIELDS: tuple[str, ...] = (
 
 class LeadNotFoundError(NotFoundError):
     code = "lead_not_found"
+
+
+class LeadErasedError(DomainError):
+    code = "lead_erased"
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,8 @@ def lead_create(
 def lead_update(*, lead_id: int, data: Mapping[str, Any], actor: User | None = None) -> Lead:
     fields = _clean_fields(data)
     lead = _locked(lead_id)
+    if lead.erased_at is not None:  # a GDPR tombstone: personal data must not come back
+        raise LeadErasedError(f"Lead {lead_id} was erased; it cannot be edited.", field="lead")
     for name, value in fields.items():
         setattr(lead, name, value)
     if "email" in fields and "domain" not in fields and not lead.domain:

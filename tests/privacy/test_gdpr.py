@@ -198,6 +198,9 @@ def test_erased_person_cannot_come_back_by_import_or_api(rep, admin_user, run_im
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "blocked_identifier"
     assert not Lead.objects.filter(email=EMAIL).exists()
+    edit = api.patch(f"/api/v1/leads/{lead.pk}/", {"first_name": "Zebulon"}, format="json")
+    assert edit.status_code == 409  # the tombstone cannot be filled in again
+    assert edit.json()["error"]["code"] == "lead_erased"
 
 
 @pytest.mark.django_db
