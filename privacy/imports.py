@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any
 
+import psycopg
 from django.conf import settings
 from django.core.files import File
 from django.db import DatabaseError, IntegrityError, connection, reset_queries, transaction
@@ -27,7 +28,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from leadflow.audit import audit_record
-from leadflow.bulk import copy_rows, reserve_ids
+from leadflow.bulk import copy_rows
 from leadflow.models import User
 from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange
@@ -311,7 +312,7 @@ def import_run(*, job_id: int) -> ImportJob:
             source.detach()
     except ImportFileError as exc:
         return _finish(job_id, ImportJob.Status.FAILED, exc.message, total)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # (ValueError: the file is gone)
         return _finish(job_id, ImportJob.Status.FAILED, f"The file could not be read: {exc}", total)
     return _finish(job_id, ImportJob.Status.DONE, "", total)
 
@@ -372,19 +373,23 @@ def _error(
     )
 
 
+# COPY runs on psycopg's own cursor, so its errors arrive unwrapped by Django
+_REFUSED = (IntegrityError, DatabaseError, psycopg.Error)
+
+
 def _apply_batch(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
     """Apply one batch in bulk; if the database refuses it, replay it row by row."""
     try:
         with transaction.atomic():
             return _apply(job, rows)
-    except (IntegrityError, DatabaseError):
+    except _REFUSED:
         logger.info("import %s: batch refused by the database, replaying row by row", job.pk)
     tally = _Tally()
     for row in rows:
         try:
             with transaction.atomic():
                 one = _apply(job, [row])
-        except (IntegrityError, DatabaseError) as exc:
+        except _REFUSED as exc:
             one = _Tally(rows=1, failed=1)
             one.errors.append(_error(job, row.row, "", "", f"The database refused the row: {exc}"))
         tally.add(one)
@@ -544,9 +549,16 @@ def _insert_leads(leads: list[Lead], now: Any) -> None:
     for lead in leads:
         lead.created_at = lead.updated_at = now  # (bulk paths skip auto_now_add)
     if connection.vendor == "postgresql":
-        first = reserve_ids(Lead, len(leads))
-        for offset, lead in enumerate(leads):
-            lead.pk = first + offset
+        # ids straight from the sequence: no table lock (leadflow.bulk.reserve_ids takes one,
+        # which would stall every other write to leads for as long as the batch's transaction)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [Lead._meta.db_table, len(leads)],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        for lead, pk in zip(leads, ids, strict=True):
+            lead.pk = pk
         _insert(Lead, leads, with_ids=True)
     else:
         Lead.objects.bulk_create(leads)

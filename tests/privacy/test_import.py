@@ -266,3 +266,20 @@ def test_command_imports_and_writes_the_error_report(tmp_path):
     path.write_bytes(b"name\nAda\n")
     with pytest.raises(CommandError, match="no e-mail or external id"):
         call_command("import_leads", str(path))
+
+
+@pytest.mark.django_db
+def test_a_row_the_database_refuses_fails_alone(run_import):
+    # a legacy row stored with capitals (bypassing the services): the import does not find it,
+    # tries to create, and the case-insensitive unique constraint refuses — only that row fails
+    Lead.objects.create(email="LEGACY@X.EXAMPLE", stage_changed_at=datetime.now(UTC))
+    data = b"email,first_name\none@x.example,One\nlegacy@x.example,Legacy\ntwo@x.example,Two\n"
+    job = run_import(data)
+    assert job.summary == {"rows": 3, "created": 2, "updated": 0, "skipped": 0, "failed": 1}
+    error = ImportRowError.objects.get(job=job)
+    assert error.row == 3
+    assert "database refused" in error.message
+    assert set(Lead.objects.values_list("email", flat=True)) == {
+        "LEGACY@X.EXAMPLE", "one@x.example", "two@x.example",
+    }  # fmt: skip
+    assert StageChange.objects.filter(source="import").count() == 2
