@@ -20,7 +20,7 @@ from leadflow.exceptions import DomainError
 from leadflow.models import User
 from leads.models import ActivityKind, Lead
 from leads.services import LeadNotFoundError, activity_record
-from privacy.models import Channel, ConsentEvent
+from privacy.models import Channel, ConsentEvent, MergeRecord
 
 _UNSUBSCRIBE_SALT = "privacy.unsubscribe"
 
@@ -136,7 +136,20 @@ def unsubscribe(*, token: str, source: str = "one-click unsubscribe") -> int:
     """The one-click unsubscribe: idempotent; returns the lead id. The person's IP address is
     not logged (it would be personal data about them in the audit log)."""
     lead_id, channel = read_unsubscribe_token(token)
+    lead_id = resolve_merged(lead_id=lead_id)
     consent_record(lead_id=lead_id, channel=channel, granted=False, source=source)
+    return lead_id
+
+
+def resolve_merged(*, lead_id: int) -> int:
+    """The lead an id stands for now: a lead merged away resolves to its survivor."""
+    for _ in range(20):  # a chain of merges; bounded
+        if Lead.objects.filter(pk=lead_id).exists():
+            return lead_id
+        record = MergeRecord.objects.filter(merged_lead_id=lead_id).order_by("-id").first()
+        if record is None:
+            return lead_id
+        lead_id = record.survivor_id
     return lead_id
 
 

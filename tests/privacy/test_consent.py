@@ -74,6 +74,19 @@ def test_bad_tokens_are_refused(client):
     assert not lead.email_opt_out
 
 
+@pytest.mark.django_db
+def test_a_merged_leads_old_link_unsubscribes_the_survivor(admin_user):
+    from privacy.merge import lead_merge
+    from privacy.services import unsubscribe
+
+    survivor, merged = LeadFactory(), LeadFactory()
+    token = unsubscribe_token(lead_id=merged.pk)  # sent in an e-mail before the merge
+    lead_merge(survivor_id=survivor.pk, duplicate_id=merged.pk, actor=admin_user)
+    assert unsubscribe(token=token) == survivor.pk
+    survivor.refresh_from_db()
+    assert survivor.email_opt_out
+
+
 def test_list_unsubscribe_headers():
     headers = list_unsubscribe_headers(lead_id=7)
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
