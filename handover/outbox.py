@@ -125,7 +125,9 @@ class OutboxBatch:
         """Insert everything collected; returns the new delivery ids (queued on commit)."""
         if self.notifications:
             Notification.objects.bulk_create(self.notifications)
-        deliveries = list(self.emails)
+        # No e-mail about a person who unsubscribed or was erased is queued (privacy, issue 9).
+        quiet = uncontactable_leads(d.payload.get("lead_id") for d in self.emails)
+        deliveries = [d for d in self.emails if d.payload.get("lead_id") not in quiet]
         if self.events:
             deliveries += _webhook_deliveries(self.events, self.now)
         if deliveries:
@@ -163,6 +165,32 @@ def _webhook_deliveries(
         for sub in subscriptions
         if row.type in sub.event_types
     ]
+
+
+SUPPRESSED = "Suppressed: the lead unsubscribed from e-mail or was erased."
+
+
+def uncontactable_leads(lead_ids: Iterable[object]) -> set[int]:
+    """Those of ``lead_ids`` no e-mail may be about: opted out of e-mail, or erased."""
+    ids = {int(i) for i in lead_ids if isinstance(i, int)}
+    if not ids:
+        return set()
+    return set(
+        Lead.objects.filter(pk__in=ids)
+        .filter(Q(email_opt_out=True) | Q(erased_at__isnull=False))
+        .values_list("pk", flat=True)
+    )
+
+
+def suppress_lead_emails(*, lead_id: int) -> int:
+    """Cancel the pending e-mails about a lead (called in its unsubscribe/erasure transaction).
+
+    Rows already claimed by a worker are refused by the check in ``_send_email``, which reads the
+    lead at the moment of sending: no attempt that starts after the unsubscribe commits sends.
+    """
+    return Delivery.objects.filter(
+        channel=Delivery.Channel.EMAIL, status=Delivery.Status.PENDING, payload__lead_id=lead_id
+    ).update(status=Delivery.Status.DEAD, last_error=SUPPRESSED, locked_until=None)
 
 
 def _jsonable(value: Any) -> Any:
@@ -378,6 +406,8 @@ def _send_email(delivery: Delivery) -> AttemptResult:
     user = delivery.recipient
     if user is None or not user.email:
         return AttemptResult(ok=False, error="The recipient has no e-mail address.", permanent=True)
+    if uncontactable_leads([delivery.payload.get("lead_id")]):
+        return AttemptResult(ok=False, error=SUPPRESSED, permanent=True)
     context = email_context(payload=delivery.payload, recipient=user)
     subject = f"[LeadFlow] {delivery.payload.get('title', 'Notification')}"[:200]
     text = render_to_string("handover/email/notification.txt", context)

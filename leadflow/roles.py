@@ -86,10 +86,20 @@ _LEAD_WORK = frozenset(
 )
 for _role in (Role.MARKETER, Role.SALES_REP, Role.SALES_MANAGER):
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _LEAD_WORK
+# Privacy (issue 9): marketers import, review duplicates and record consent; managers merge.
+ROLE_PERMISSIONS[Role.MARKETER] |= {
+    "privacy.import_leads",
+    "privacy.merge_leads",
+    "privacy.manage_consent",
+}
+ROLE_PERMISSIONS[Role.SALES_MANAGER] |= {"privacy.merge_leads", "privacy.manage_consent"}
+ROLE_PERMISSIONS[Role.INTEGRATION] |= {"privacy.manage_consent"}
 # Admins get every permission of every role (and are usually superusers too), plus webhooks.
 ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(
     *ROLE_PERMISSIONS.values(), {"handover.manage_webhooks", "leadflow.view_audit_log"}
 )
+# Only admins export or erase a person (GDPR access and erasure requests).
+ROLE_PERMISSIONS[Role.ADMIN] |= {"privacy.export_personal_data", "privacy.erase_personal_data"}
 
 
 def sync_roles() -> None:

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "scoring",
     "predictive",
     "reports",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -323,3 +324,17 @@ CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
     "task": "leadflow.tasks.idempotency_purge_task",
     "schedule": 3600.0,
 }
+
+# --- privacy: imports, consent, GDPR (privacy/, docs/privacy.md) ---
+MEDIA_ROOT = env("LEADFLOW_MEDIA_ROOT", default=str(VAR_DIR / "media"))  # uploaded import files
+PRIVACY_IMPORT_MAX_BYTES = env.int("LEADFLOW_IMPORT_MAX_BYTES", default=200 * 1024 * 1024)
+PRIVACY_IMPORT_BATCH_SIZE = env.int("LEADFLOW_IMPORT_BATCH_SIZE", default=1000)
+# Raw activities older than this many days are purged nightly (0 = keep forever).
+PRIVACY_ACTIVITY_RETENTION_DAYS = env.int("LEADFLOW_ACTIVITY_RETENTION_DAYS", default=0)
+# Keys the blocklist's hashes; changing it makes earlier entries unmatchable (keep it stable).
+PRIVACY_HASH_KEY = env("LEADFLOW_PRIVACY_HASH_KEY", default=SECRET_KEY)
+CELERY_BEAT_SCHEDULE["privacy-retention-nightly"] = {
+    "task": "privacy.tasks.retention_purge_task",
+    "schedule": crontab(hour=2, minute=45),  # before the nightly decay rescore at 03:15
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ConsentChannelEnum"] = "privacy.models.Channel"  # type: ignore[index]

@@ -18,9 +18,11 @@ urlpatterns = [
     path("api/v1/", include("reports.api.urls")),
     path("api/v1/", include("predictive.api.urls")),
     path("v1/", include("leads.api.segment_urls")),  # Segment-compatible ingestion
+    path("api/v1/", include("privacy.api.urls")),
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),
     path("handover/", include("handover.urls")),
     path("reports/", include("reports.urls")),
     path("predictive/", include("predictive.urls")),
+    path("privacy/", include("privacy.urls")),
 ]

@@ -51,3 +51,9 @@ def stage_change_recorded(
 
 # kwargs: lead_ids (list[int]) — sent inside the transaction that stored new activities.
 activities_recorded = Signal()
+
+
+# kwargs: fields (the cleaned fields of a lead about to be created), actor, source. Sent inside
+# lead_create's transaction before the row is written; a receiver vetoes by raising a DomainError
+# (privacy: identifiers of an erased person are blocklisted and may not come back).
+lead_create_requested = Signal()

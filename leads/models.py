@@ -99,6 +99,17 @@ class Lead(TimeStampedModel):
     do_not_call = models.BooleanField(default=False)
     # free-form extra traits (Segment identify traits we do not map to columns)
     traits = models.JSONField(default=dict, blank=True)
+    # privacy (written by the privacy app's services; leads only reads them)
+    # digits of ``phone`` with a leading "+" kept: what "same phone" duplicate detection compares
+    # db_default: bulk loaders (COPY in generate_data) that do not name the column still work
+    phone_normalized = models.CharField(
+        max_length=40, blank=True, default="", db_default="", db_index=True
+    )
+    email_opt_out_at = models.DateTimeField(null=True, blank=True)  # when e-mail consent ended
+    # set when the person was erased (GDPR art. 17): the row stays, de-identified, for reports
+    erased_at = models.DateTimeField(null=True, blank=True)
+    # the import job that last matched this lead (finds duplicates within one file, memory-free)
+    last_import_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

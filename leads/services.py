@@ -50,6 +50,10 @@ class LeadNotFoundError(NotFoundError):
     code = "lead_not_found"
 
 
+class LeadErasedError(DomainError):
+    code = "lead_erased"
+
+
 @dataclass(frozen=True)
 class Transition:
     lead: Lead
@@ -59,6 +63,17 @@ class Transition:
 def normalize_email(value: str | None) -> str | None:
     value = (value or "").strip().lower()
     return value or None
+
+
+def normalize_phone(value: str | None) -> str:
+    """Digits only, keeping a leading "+" (or "00") as "+": "+49 (30) 1234-56" -> "+4930123456"."""
+    text = (value or "").strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.startswith("+"):
+        return "+" + digits
+    if digits.startswith("00") and len(digits) > 2:
+        return "+" + digits[2:]
+    return digits
 
 
 def domain_of(email: str | None) -> str:
@@ -95,6 +110,9 @@ def _clean_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         fields["external_id"] = (fields["external_id"] or "").strip() or None
     if "country" in fields and fields["country"]:
         fields["country"] = str(fields["country"]).strip().upper()
+    if "phone" in fields:
+        fields["phone"] = (fields["phone"] or "").strip()
+        fields["phone_normalized"] = normalize_phone(fields["phone"])
     return fields
 
 
@@ -119,6 +137,7 @@ def lead_create(
     at = at or timezone.now()
     lead = Lead(**fields, stage=Stage.SUSPECT, stage_changed_at=at)
     _validate(lead)
+    events.lead_create_requested.send(sender=Lead, fields=fields, actor=actor, source=source)
     lead.save()
     events.stage_change_recorded(
         lead=lead,
@@ -137,6 +156,8 @@ def lead_create(
 def lead_update(*, lead_id: int, data: Mapping[str, Any], actor: User | None = None) -> Lead:
     fields = _clean_fields(data)
     lead = _locked(lead_id)
+    if lead.erased_at is not None:  # a GDPR tombstone: personal data must not come back
+        raise LeadErasedError(f"Lead {lead_id} was erased; it cannot be edited.", field="lead")
     for name, value in fields.items():
         setattr(lead, name, value)
     if "email" in fields and "domain" not in fields and not lead.domain:

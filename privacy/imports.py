@@ -1,0 +1,607 @@
+"""CSV import of leads: create an ImportJob, run it in batches, report per row.
+
+Each batch of rows is validated in Python first (a bad row never reaches the database), then
+written with a few bulk statements in its own transaction together with the job's counters and
+the batch's error rows — so a crash loses at most the batch in flight and a re-run resumes
+idempotently. If the database refuses a batch (a concurrent writer took an e-mail), the batch is
+replayed row by row, each in a savepoint, so one bad row never blocks the others.
+
+Dedupe: a row matches an existing lead by normalised e-mail or external id; the job's policy
+decides (skip / fill empty fields / overwrite). A lead matched earlier in the same file carries
+``last_import_id == job.pk``: later rows for it are reported, not applied (first row wins), so
+the file's outcome does not depend on batch boundaries and memory does not grow with the file.
+Re-running a file changes no lead: every row then matches a lead already holding its values.
+"""
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import IO, Any
+
+import psycopg
+from django.conf import settings
+from django.core.files import File
+from django.db import DatabaseError, IntegrityError, connection, reset_queries, transaction
+from django.db.models import F, JSONField, Model, Q
+from django.utils import timezone
+from psycopg.types.json import Jsonb
+
+from leadflow.audit import audit_record
+from leadflow.bulk import copy_rows
+from leadflow.models import User
+from leads.lifecycle import ActorKind, Stage
+from leads.models import Lead, StageChange
+from leads.services import actor_kind_for
+from privacy import blocklist
+from privacy.importing import (
+    CsvSource,
+    ImportFileError,
+    ParsedRow,
+    auto_mapping,
+    check_mapping,
+    detect,
+    parse_row,
+)
+from privacy.models import DedupePolicy, ImportJob, ImportRowError, SavedMapping
+
+logger = logging.getLogger(__name__)
+
+# Fields an import may write on an existing lead (identity fields only fill when empty).
+UPDATABLE = (
+    "first_name",
+    "last_name",
+    "phone",
+    "job_title",
+    "seniority",
+    "company",
+    "domain",
+    "industry",
+    "company_size",
+    "country",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "email_opt_out",
+    "do_not_call",
+)
+
+
+class ImportTooLargeError(ImportFileError):
+    code = "import_too_large"
+    status = 413
+
+
+def ensure_size(size: int) -> None:
+    limit = settings.PRIVACY_IMPORT_MAX_BYTES
+    if size > limit:
+        raise ImportTooLargeError(
+            f"The file is {size / 1024 / 1024:,.0f} MB; the limit is {limit / 1024 / 1024:,.0f} MB. "
+            "Split it, or ask an administrator to raise LEADFLOW_IMPORT_MAX_BYTES."
+        )
+
+
+def import_preview(
+    *,
+    raw: IO[bytes],
+    mapping: dict[str, str] | None = None,
+    encoding: str = "",
+    delimiter: str = "",
+    dayfirst: bool = True,
+    rows: int = 10,
+) -> dict[str, Any]:
+    """What the file looks like: detected dialect, header, suggested mapping, first rows parsed."""
+    dialect = detect(raw, encoding=encoding, delimiter=delimiter)
+    source = CsvSource(raw, dialect)
+    try:
+        used = check_mapping(mapping if mapping else auto_mapping(source.header), source.header)
+        sample = []
+        for number, cells, error in islice(source.records(), rows):
+            parsed = (
+                parse_row(number, cells, header=source.header, mapping=used, dayfirst=dayfirst)
+                if cells is not None
+                else ParsedRow(row=number, errors=[("", "", error)])
+            )
+            sample.append(
+                {
+                    "row": number,
+                    "cells": cells or [],
+                    "fields": {k: str(v) for k, v in parsed.fields.items()},
+                    "errors": [
+                        {"column": c, "value": v, "message": m} for c, v, m in parsed.errors
+                    ],
+                }
+            )
+    finally:
+        source.detach()
+    return {
+        "encoding": dialect.encoding,
+        "delimiter": dialect.delimiter,
+        "header": source.header,
+        "mapping": used,
+        "rows": sample,
+    }
+
+
+@transaction.atomic
+def import_job_create(
+    *,
+    upload: File[Any],
+    actor: User | None,
+    mapping: dict[str, str] | None = None,
+    policy: str = DedupePolicy.SKIP,
+    dry_run: bool = False,
+    encoding: str = "",
+    delimiter: str = "",
+    dayfirst: bool = True,
+    source: str = "",
+    request: Any = None,
+    draft: bool = False,
+    enqueue: bool = True,
+) -> ImportJob:
+    """Store the upload and check it can be read (dialect, header, mapping); rows come later.
+
+    ``draft``: wait for ``import_job_start`` (the page's mapping step). Otherwise the job is
+    pending and, with ``enqueue``, handed to a worker on commit (the command runs it inline).
+    """
+    ensure_size(upload.size or 0)
+    if policy not in DedupePolicy.values:
+        raise ImportFileError(
+            f"Unknown policy {policy!r}; expected {', '.join(DedupePolicy.values)}.", field="policy"
+        )
+    raw = upload.file
+    if raw is None:
+        raise ImportFileError("No file was uploaded.")
+    dialect = detect(raw, encoding=encoding, delimiter=delimiter)
+    csv_source = CsvSource(raw, dialect)
+    try:
+        used = check_mapping(
+            mapping if mapping else auto_mapping(csv_source.header), csv_source.header
+        )
+    finally:
+        csv_source.detach()
+    raw.seek(0)
+    job = ImportJob(
+        filename=(upload.name or "upload.csv")[:255],
+        size=upload.size or 0,
+        mapping=used,
+        policy=policy,
+        dry_run=dry_run,
+        encoding=dialect.encoding,
+        delimiter=dialect.delimiter,
+        dayfirst=dayfirst,
+        source=source[:100],
+        created_by=actor if actor is not None and actor.pk else None,
+        status=ImportJob.Status.DRAFT if draft else ImportJob.Status.PENDING,
+    )
+    job.file.save(f"{timezone.now():%Y%m%d-%H%M%S}.csv", upload, save=False)
+    job.save()
+    if not draft and enqueue:
+        _enqueue(job.pk)
+    audit_record(
+        action="import.create",
+        actor=actor,
+        target_type="import",
+        target_id=job.pk,
+        details={"filename": job.filename, "size": job.size, "policy": policy, "dry_run": dry_run},
+        request=request,
+    )
+    return job
+
+
+def _enqueue(job_id: int) -> None:
+    from privacy.tasks import import_run_task
+
+    transaction.on_commit(lambda: import_run_task.delay(job_id))
+
+
+@transaction.atomic
+def import_job_start(
+    *,
+    job_id: int,
+    actor: User | None,
+    mapping: dict[str, str],
+    policy: str,
+    dry_run: bool,
+    save_mapping_as: str = "",
+) -> ImportJob:
+    """Start a draft (or re-run a finished dry run for real, as a new job on the same file)."""
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if policy not in DedupePolicy.values:
+        raise ImportFileError(f"Unknown policy {policy!r}.", field="policy")
+    if not job.file:
+        raise ImportFileError("The uploaded file is gone; upload it again.")
+    with job.file.open("rb") as raw:
+        source = CsvSource(raw, detect(raw, encoding=job.encoding, delimiter=job.delimiter))
+        used = check_mapping(mapping, source.header)
+        source.detach()
+    if job.status != ImportJob.Status.DRAFT:
+        if not (job.dry_run and job.status == ImportJob.Status.DONE):
+            raise ImportFileError("This import has already run.", field="job")
+        job.pk = None  # a copy: the dry run's report stays as it was
+        job.created_at = timezone.now()
+        job.rows_total = job.created = job.updated = job.skipped = job.failed = 0
+        job.started_at = job.finished_at = None
+    job.mapping, job.policy, job.dry_run = used, policy, dry_run
+    job.status = ImportJob.Status.PENDING
+    job.created_by = actor if actor is not None and actor.pk else job.created_by
+    job.save()
+    if save_mapping_as:
+        SavedMapping.objects.update_or_create(
+            name=save_mapping_as[:100], defaults={"mapping": used, "created_by": job.created_by}
+        )
+    _enqueue(job.pk)
+    return job
+
+
+@transaction.atomic
+def import_job_requeue(*, job_id: int) -> bool:
+    """Queue a job left ``running`` by a killed worker again (the re-run is idempotent)."""
+    hit = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).update(
+        status=ImportJob.Status.PENDING
+    )
+    if hit:
+        _enqueue(job_id)
+    return bool(hit)
+
+
+@dataclass
+class _Tally:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    rows: int = 0
+    errors: list[ImportRowError] = field(default_factory=list)
+
+    def add(self, other: "_Tally") -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.skipped += other.skipped
+        self.failed += other.failed
+        self.rows += other.rows
+
+
+class _DryRunRollback(Exception):
+    pass
+
+
+def import_run(*, job_id: int) -> ImportJob:
+    """Run (or resume) a job: every row ends created, updated, skipped or failed."""
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
+        status=ImportJob.Status.RUNNING, started_at=timezone.now()
+    )
+    job = ImportJob.objects.get(pk=job_id)
+    if not claimed:
+        return job  # done or failed already: a repeated task is a no-op
+    ImportJob.objects.filter(pk=job_id).update(
+        rows_total=0, created=0, updated=0, skipped=0, failed=0
+    )
+    ImportRowError.objects.filter(job_id=job_id).delete()
+    total = _Tally()
+    try:
+        with job.file.open("rb") as raw:
+            dialect = detect(raw, encoding=job.encoding, delimiter=job.delimiter)
+            source = CsvSource(raw, dialect)
+            mapping = check_mapping(job.mapping, source.header)
+            parsed = _parse(source, job, mapping)
+            if job.dry_run:
+                try:
+                    with transaction.atomic():
+                        for batch in _chunks(parsed, settings.PRIVACY_IMPORT_BATCH_SIZE):
+                            tally = _apply_batch(job, batch)
+                            total.add(tally)
+                            total.errors.extend(tally.errors)
+                            reset_queries()
+                        raise _DryRunRollback
+                except _DryRunRollback:
+                    pass
+                ImportRowError.objects.bulk_create(total.errors, batch_size=1000)
+                _add_counts(job_id, total)
+            else:
+                for batch in _chunks(parsed, settings.PRIVACY_IMPORT_BATCH_SIZE):
+                    with transaction.atomic():
+                        tally = _apply_batch(job, batch)
+                        ImportRowError.objects.bulk_create(tally.errors)
+                        _add_counts(job_id, tally)
+                    total.add(tally)
+                    reset_queries()  # DEBUG keeps every SQL string: memory would grow per batch
+            source.detach()
+    except ImportFileError as exc:
+        return _finish(job_id, ImportJob.Status.FAILED, exc.message, total)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # (ValueError: the file is gone)
+        return _finish(job_id, ImportJob.Status.FAILED, f"The file could not be read: {exc}", total)
+    return _finish(job_id, ImportJob.Status.DONE, "", total)
+
+
+def _finish(job_id: int, status: str, error: str, total: _Tally) -> ImportJob:
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        job.status, job.error, job.finished_at = status, error, timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        audit_record(
+            action="import.dry_run" if job.dry_run else "import.run",
+            actor=job.created_by,
+            target_type="import",
+            target_id=job.pk,
+            details={"status": status, **job.summary, "error": error[:300]},
+        )
+    if status == ImportJob.Status.DONE and not job.dry_run and job.file:
+        job.file.delete(save=True)  # the raw file holds personal data: keep only the outcome
+    return job
+
+
+def _add_counts(job_id: int, tally: _Tally) -> None:
+    ImportJob.objects.filter(pk=job_id).update(
+        rows_total=F("rows_total") + tally.rows,
+        created=F("created") + tally.created,
+        updated=F("updated") + tally.updated,
+        skipped=F("skipped") + tally.skipped,
+        failed=F("failed") + tally.failed,
+    )
+
+
+def _parse(source: CsvSource, job: ImportJob, mapping: dict[str, str]) -> Iterator[ParsedRow]:
+    for number, cells, error in source.records():
+        if cells is None:
+            yield ParsedRow(row=number, errors=[("", "", error)])
+            continue
+        yield parse_row(
+            number,
+            cells,
+            header=source.header,
+            mapping=mapping,
+            dayfirst=job.dayfirst,
+            default_source=job.source,
+        )
+
+
+def _chunks(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _error(
+    job: ImportJob, row: int, column: str, value: str, message: str, **kw: Any
+) -> ImportRowError:
+    return ImportRowError(
+        job_id=job.pk, row=row, column=column[:200], value=value[:200], message=message[:300], **kw
+    )
+
+
+# COPY runs on psycopg's own cursor, so its errors arrive unwrapped by Django
+_REFUSED = (IntegrityError, DatabaseError, psycopg.Error)
+
+
+def _apply_batch(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
+    """Apply one batch in bulk; if the database refuses it, replay it row by row."""
+    try:
+        with transaction.atomic():
+            return _apply(job, rows)
+    except _REFUSED:
+        logger.info("import %s: batch refused by the database, replaying row by row", job.pk)
+    tally = _Tally()
+    for row in rows:
+        try:
+            with transaction.atomic():
+                one = _apply(job, [row])
+        except _REFUSED as exc:
+            one = _Tally(rows=1, failed=1)
+            one.errors.append(_error(job, row.row, "", "", f"The database refused the row: {exc}"))
+        tally.add(one)
+        tally.errors.extend(one.errors)
+    return tally
+
+
+def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
+    tally = _Tally(rows=len(rows))
+    valid: list[ParsedRow] = []
+    for row in rows:
+        if row.ok:
+            valid.append(row)
+        else:
+            tally.failed += 1
+            tally.errors.extend(_error(job, row.row, c, v, m) for c, v, m in row.errors)
+    # the blocklist (erased people), one query for the batch
+    digests = {row.row: blocklist.identifiers(row.fields) for row in valid}
+    blocked = blocklist.blocked_digests(d for found in digests.values() for _, d in found)
+    if blocked:
+        kept = []
+        for row in valid:
+            hit = next((k for k, d in digests[row.row] if d in blocked), None)
+            if hit is None:
+                kept.append(row)
+                continue
+            tally.failed += 1
+            column = next((c for c, t in job.mapping.items() if t == hit), hit)
+            tally.errors.append(
+                _error(job, row.row, column, "", "belongs to an erased person (blocklisted)")
+            )
+        valid = kept
+    # existing leads by e-mail / external id, one query for the batch
+    emails = {r.fields["email"] for r in valid if r.fields.get("email")}
+    external = {r.fields["external_id"] for r in valid if r.fields.get("external_id")}
+    by_email: dict[str, Lead] = {}
+    by_external: dict[str, Lead] = {}
+    if emails or external:
+        for lead in Lead.objects.select_for_update().filter(
+            Q(email__in=emails) | Q(external_id__in=external)
+        ):
+            if lead.email:
+                by_email[lead.email] = lead
+            if lead.external_id:
+                by_external[lead.external_id] = lead
+    now = timezone.now()
+    new: list[tuple[ParsedRow, Lead]] = []
+    changed: dict[int, Lead] = {}
+    changed_fields: set[str] = set()
+    touched: set[int] = set()
+    for row in valid:
+        email, ext = row.fields.get("email"), row.fields.get("external_id")
+        a = by_email.get(email) if email else None
+        b = by_external.get(ext) if ext else None
+        if a is not None and b is not None and a.pk != b.pk:
+            tally.failed += 1
+            tally.errors.append(
+                _error(
+                    job,
+                    row.row,
+                    "",
+                    "",
+                    f"The e-mail matches lead #{a.pk} and the external id lead #{b.pk}: "
+                    "merge them first.",
+                )
+            )
+            continue
+        match = a or b
+        if match is not None and match.last_import_id == job.pk:
+            tally.skipped += 1
+            tally.errors.append(
+                _error(
+                    job,
+                    row.row,
+                    "",
+                    "",
+                    "Duplicate of an earlier row in this file (the first one was used).",
+                    skipped=True,
+                )
+            )
+            continue
+        if match is None:
+            created = _new_lead(job, row, now)
+            new.append((row, created))
+            if created.email:
+                by_email[created.email] = created
+            if created.external_id:
+                by_external[created.external_id] = created
+            tally.created += 1
+            continue
+        lead = match
+        lead.last_import_id = job.pk
+        updates = _updates(lead, row, job.policy)
+        if updates:
+            for name, value in updates.items():
+                setattr(lead, name, value)
+            changed[lead.pk] = lead
+            changed_fields.update(updates)
+            tally.updated += 1
+        else:
+            touched.add(lead.pk)
+            tally.skipped += 1
+    if new:
+        _insert_leads([lead for _, lead in new], now)
+        kind = actor_kind_for(job.created_by) or ActorKind.SYSTEM
+        _insert(
+            StageChange,
+            (
+                StageChange(
+                    lead=lead,
+                    from_stage="",
+                    to_stage=Stage.SUSPECT,
+                    actor=job.created_by,
+                    actor_kind=kind.value,
+                    source=StageChange.Source.IMPORT,
+                    reason=f"imported (import #{job.pk}, row {row.row})",
+                    changed_at=lead.stage_changed_at,
+                )
+                for row, lead in new
+            ),
+        )
+    if changed:
+        for lead in changed.values():
+            lead.score_dirty_at = lead.score_dirty_at or now
+            lead.updated_at = now
+        Lead.objects.bulk_update(
+            list(changed.values()),
+            fields=sorted(changed_fields | {"last_import_id", "score_dirty_at", "updated_at"}),
+        )
+    if touched:
+        Lead.objects.filter(pk__in=touched).update(last_import_id=job.pk)
+    return tally
+
+
+def _insert(model: type[Model], objs: Iterable[Model], with_ids: bool = False) -> None:
+    """COPY on PostgreSQL (≈ 3x bulk_create here: no per-value SQL compiling), else bulk_create.
+
+    ``with_ids``: the objects carry reserved primary keys; otherwise the database assigns them.
+    """
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(list(objs))
+        return
+    fields = [f for f in model._meta.concrete_fields if with_ids or not f.primary_key]
+    names = [f.attname for f in fields]
+    json_at = [i for i, f in enumerate(fields) if isinstance(f, JSONField)]
+
+    def row(obj: Model) -> list[Any]:
+        values = [getattr(obj, name) for name in names]  # psycopg's COPY adapts them natively
+        for i in json_at:
+            values[i] = Jsonb(values[i])
+        return values
+
+    copy_rows(model, [f.column for f in fields], (row(o) for o in objs))
+
+
+def _insert_leads(leads: list[Lead], now: Any) -> None:
+    for lead in leads:
+        lead.created_at = lead.updated_at = now  # (bulk paths skip auto_now_add)
+    if connection.vendor == "postgresql":
+        # ids straight from the sequence: no table lock (leadflow.bulk.reserve_ids takes one,
+        # which would stall every other write to leads for as long as the batch's transaction)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [Lead._meta.db_table, len(leads)],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        for lead, pk in zip(leads, ids, strict=True):
+            lead.pk = pk
+        _insert(Lead, leads, with_ids=True)
+    else:
+        Lead.objects.bulk_create(leads)
+
+
+def _new_lead(job: ImportJob, row: ParsedRow, now: Any) -> Lead:
+    return Lead(
+        **row.fields,
+        stage=Stage.SUSPECT,
+        stage_changed_at=row.created_at or now,
+        score_dirty_at=now,
+        last_import_id=job.pk,
+        traits=row.traits,
+    )
+
+
+def _updates(lead: Lead, row: ParsedRow, policy: str) -> dict[str, Any]:
+    if policy == DedupePolicy.SKIP:
+        return {}
+    updates: dict[str, Any] = {}
+    for name, value in row.fields.items():
+        if name in ("email", "external_id"):
+            if not getattr(lead, name) and value:
+                updates[name] = value  # identity fields only ever fill in
+            continue
+        if name == "phone_normalized" or name not in UPDATABLE:
+            continue
+        current = getattr(lead, name)
+        if name == "email_opt_out" and current and not value:
+            continue  # an import never re-subscribes someone who opted out
+        if name == "do_not_call" and current and not value:
+            continue
+        if policy == DedupePolicy.FILL and current not in ("", None, False):
+            continue
+        if current != value:
+            updates[name] = value
+            if name == "phone":
+                updates["phone_normalized"] = row.fields.get("phone_normalized", "")
+    if row.traits:
+        merged = dict(lead.traits)
+        for key, value in row.traits.items():
+            if policy == DedupePolicy.OVERWRITE or key not in merged:
+                merged[key] = value
+        if merged != lead.traits:
+            updates["traits"] = merged
+    return updates

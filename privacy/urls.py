@@ -1,0 +1,14 @@
+from django.urls import URLPattern, URLResolver, path
+
+from privacy import views
+
+app_name = "privacy"
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("unsubscribe/<str:token>/", views.unsubscribe_view, name="unsubscribe"),
+    path("imports/", views.import_list, name="imports"),
+    path("imports/new/", views.import_new, name="import_new"),
+    path("imports/<int:pk>/", views.import_detail, name="import_detail"),
+    path("imports/<int:pk>/errors.csv", views.import_errors_csv, name="import_errors"),
+    path("duplicates/", views.duplicate_list, name="duplicates"),
+    path("duplicates/<int:pk>/merge/", views.duplicate_merge, name="duplicate_merge"),
+]

@@ -1,0 +1,208 @@
+"""Pages: one-click unsubscribe (public), imports and duplicates (staff with permissions)."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from leadflow.api.auth import request_user
+from leadflow.csv import csv_response
+from leadflow.exceptions import DomainError
+from privacy import selectors
+from privacy.forms import ImportMappingForm, ImportUploadForm
+from privacy.importing import TARGETS
+from privacy.imports import ensure_size, import_job_create, import_job_start, import_preview
+from privacy.models import DuplicatePair, ImportJob, SavedMapping
+from privacy.services import unsubscribe
+
+
+@csrf_exempt  # RFC 8058: the mail provider POSTs with no session and no CSRF token
+@require_http_methods(["GET", "POST"])
+def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a confirmation button (link scanners must not unsubscribe anyone); POST acts."""
+    if request.method == "GET":
+        return render(request, "privacy/unsubscribe.html", {"done": False})
+    try:
+        unsubscribe(token=token)
+    except DomainError as exc:
+        return render(request, "privacy/unsubscribe.html", {"error": exc.message}, status=400)
+    return render(request, "privacy/unsubscribe.html", {"done": True})
+
+
+@login_required
+@permission_required("privacy.import_leads", raise_exception=True)
+def import_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "privacy/imports.html", {"jobs": selectors.import_jobs()})
+
+
+def _no_response(request: HttpRequest) -> HttpResponse:
+    return HttpResponse()
+
+
+def _too_large(request: HttpRequest) -> str:
+    try:
+        ensure_size(int(request.META.get("CONTENT_LENGTH") or 0))
+    except DomainError as exc:
+        return exc.message
+    return ""
+
+
+@csrf_exempt  # checked below, after the size: the CSRF check would read (spool) the whole body
+@login_required
+@permission_required("privacy.import_leads", raise_exception=True)
+def import_new(request: HttpRequest) -> HttpResponse:
+    """Step 1: upload. The file is checked (CSV? encoding? delimiter?) and kept as a draft."""
+    if request.method == "POST" and (message := _too_large(request)):
+        ctx = {"form": ImportUploadForm(), "error": message}
+        return render(request, "privacy/import_new.html", ctx, status=400)
+    if request.method == "POST":
+        check = CsrfViewMiddleware(_no_response)
+        refused = check.process_view(request, _no_response, (), {})
+        if refused is not None:
+            return refused
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        try:
+            if form.is_valid():
+                data = form.cleaned_data
+                saved = data.get("saved_mapping")
+                job = import_job_create(
+                    upload=data["file"],
+                    actor=request_user(request),
+                    mapping=saved.mapping if saved else None,
+                    policy=data["policy"],
+                    encoding=data["encoding"],
+                    delimiter=data["delimiter"],
+                    dayfirst=not data["month_first"],
+                    source=data["source"],
+                    request=request,
+                    draft=True,
+                )
+                return redirect("privacy:import_detail", pk=job.pk)
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    status = 400 if form.errors else 200
+    return render(request, "privacy/import_new.html", {"form": form}, status=status)
+
+
+@login_required
+@permission_required("privacy.import_leads", raise_exception=True)
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Step 2 (draft): mapping + preview, then dry run or import. Later: progress and summary."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    ctx: dict[str, Any] = {"job": job, "targets": TARGETS}
+    can_start = job.status == ImportJob.Status.DRAFT or (
+        job.dry_run and job.status == ImportJob.Status.DONE and bool(job.file)
+    )
+    if can_start and job.file:
+        with job.file.open("rb") as raw:
+            try:
+                preview = import_preview(
+                    raw=raw,
+                    mapping=job.mapping or None,
+                    encoding=job.encoding,
+                    delimiter=job.delimiter,
+                    dayfirst=job.dayfirst,
+                )
+            except DomainError as exc:
+                preview = {"header": [], "rows": [], "mapping": {}, "error": exc.message}
+        form = ImportMappingForm(
+            request.POST or None,
+            header=preview["header"],
+            initial={
+                "policy": job.policy,
+                **{
+                    f"map_{i}": preview["mapping"].get(c, "")
+                    for i, c in enumerate(preview["header"])
+                },
+            },
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                started = import_job_start(
+                    job_id=job.pk,
+                    actor=request_user(request),
+                    mapping=form.mapping(),
+                    policy=form.cleaned_data["policy"],
+                    dry_run="dry_run" in request.POST,
+                    save_mapping_as=form.cleaned_data["save_as"],
+                )
+                return redirect("privacy:import_detail", pk=started.pk)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+        ctx.update(preview=preview, form=form, can_start=True, saved=SavedMapping.objects.all())
+    partial = bool(getattr(request, "htmx", False))
+    return render(request, "privacy/_import_status.html" if partial else "privacy/import.html", ctx)
+
+
+@login_required
+@permission_required("privacy.import_leads", raise_exception=True)
+def import_errors_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    rows = selectors.error_report_rows(job=job)
+    return csv_response(f"import-{job.pk}-errors.csv", selectors.ERROR_REPORT_HEADER, rows)
+
+
+@login_required
+@permission_required("privacy.merge_leads", raise_exception=True)
+def duplicate_list(request: HttpRequest) -> HttpResponse:
+    from privacy.merge import duplicates_scan
+
+    if request.method == "POST":
+        found = duplicates_scan()
+        messages.success(request, f"Scan done: {found} possible duplicate pair(s) open.")
+        return redirect("privacy:duplicates")
+    pairs = selectors.open_duplicates()[:200]
+    return render(request, "privacy/duplicates.html", {"pairs": pairs})
+
+
+@login_required
+@permission_required("privacy.merge_leads", raise_exception=True)
+def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Compare two leads side by side; merge into the chosen survivor, or dismiss the pair."""
+    from privacy.merge import duplicate_dismiss, lead_merge
+
+    pair = get_object_or_404(DuplicatePair.objects.select_related("lead_a", "lead_b"), pk=pk)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "dismiss":
+                duplicate_dismiss(pair_id=pair.pk, actor=request_user(request))
+                messages.success(request, "Marked as not a duplicate.")
+                return redirect("privacy:duplicates")
+            survivor = int(request.POST.get("survivor", "0"))
+            other = pair.lead_b_id if survivor == pair.lead_a_id else pair.lead_a_id
+            lead = lead_merge(
+                survivor_id=survivor,
+                duplicate_id=other,
+                actor=request_user(request),
+                request=request,
+            )
+            messages.success(request, f"Merged into lead #{lead.pk}.")
+            return redirect("privacy:duplicates")
+        except (DomainError, ValueError) as exc:
+            messages.error(request, getattr(exc, "message", str(exc)))
+    fields = [
+        (f.verbose_name, getattr(pair.lead_a, f.name), getattr(pair.lead_b, f.name))
+        for f in pair.lead_a._meta.concrete_fields
+        if f.name
+        in (
+            "email",
+            "external_id",
+            "first_name",
+            "last_name",
+            "phone",
+            "company",
+            "domain",
+            "job_title",
+            "stage",
+            "score",
+            "source",
+            "created_at",
+        )
+    ]
+    return render(request, "privacy/merge.html", {"pair": pair, "fields": fields})
