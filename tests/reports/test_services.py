@@ -59,3 +59,20 @@ def test_rebuild_covers_rows_written_around_the_services(history) -> None:
     LeadMilestone.objects.all().delete()
     assert milestones_rebuild(batch=2) == 5
     assert snapshot() == before
+
+
+def test_lead_edits_reach_the_rollup_fields(marketer, manager) -> None:
+    from leads.models import Team
+    from leads.services import lead_assign, lead_update
+
+    lead = lead_create(data={"email": "c@x.example", "source": "web"}, actor=marketer)
+    lead_update(lead_id=lead.pk, data={"source": "ads", "utm_campaign": "spring"}, actor=marketer)
+    team = Team.objects.create(name="East")
+    lead_assign(lead_id=lead.pk, owner=manager, team_id=team.pk)
+    row = LeadMilestone.objects.get(lead=lead)
+    assert (row.source, row.utm_campaign, row.owner_id, row.team_id) == (
+        "ads",
+        "spring",
+        manager.pk,
+        team.pk,
+    )
