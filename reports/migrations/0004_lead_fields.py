@@ -3,7 +3,7 @@
 from django.db import migrations, models
 
 
-# copy the lead fields into rows that exist already (portable: a correlated subquery per column)
+# copy the lead fields into rows that exist already (UPDATE … FROM: PostgreSQL, SQLite ≥ 3.33)
 DIMS = ("source", "utm_source", "utm_medium", "utm_campaign", "industry", "owner_id", "team_id",
         "deal_value")
 
@@ -57,10 +57,8 @@ class Migration(migrations.Migration):
         ),
         migrations.RunSQL(
             "UPDATE reports_leadmilestone SET "
-            + ", ".join(
-                f"{c} = (SELECT l.{c} FROM leads_lead l WHERE l.id = reports_leadmilestone.lead_id)"
-                for c in DIMS
-            ),
+            + ", ".join(f"{c} = l.{c}" for c in DIMS)
+            + " FROM leads_lead l WHERE l.id = reports_leadmilestone.lead_id",
             migrations.RunSQL.noop,
         ),
     ]
