@@ -469,14 +469,20 @@ def point_in_time(f: ReportFilters, *, now: datetime | None = None) -> Report:
     Per stage: log entries into it up to then minus log exits from it up to then (each lead is
     in exactly one stage after its first entry, so this counts leads). Without lead filters the
     per-day counts (``StageDay``) answer for the log up to their watermark, and only newer rows
-    are read from the log; with lead filters the log is read (joined to the leads).
+    are read from the log. With lead filters the rollup answers for the leads that have not
+    moved since, and only the others' log rows are read.
     """
     on = f.on or timezone.now()
     counts: dict[str, int] = defaultdict(int)
     log = StageChange.objects.filter(changed_at__lt=on).order_by()
-    lead_q = f.lead_q()
-    if lead_q:
-        log = log.filter(lead_q)
+    if f.lead_q():
+        # leads of the filter that have not moved since: their stage then is their stage now
+        mine = LeadMilestone.objects.filter(f.lead_q(prefix=""), suspect_at__lt=on).order_by()
+        settled = mine.filter(stage_since__lt=on).values("stage").annotate(n=Count("pk"))
+        for stage, n in settled.values_list("stage", "n"):
+            counts[stage] += n
+        # the others: replay their log up to then
+        log = log.filter(lead_id__in=mine.filter(stage_since__gte=on).values("lead_id"))
     else:
         state = RollupState.objects.filter(name=STAGE_DAYS).first()
         if state is not None and state.last_change_id:
