@@ -51,3 +51,8 @@ def stage_change_recorded(
 
 # kwargs: lead_ids (list[int]) — sent inside the transaction that stored new activities.
 activities_recorded = Signal()
+
+# kwargs: lead_ids (list[int]) — sent inside the transaction of a bulk path that wrote or moved
+# StageChange rows without stage_change_recorded (COPY imports, merges re-pointing a lead's log),
+# so that readers of the log that keep rollups (reports) refresh those leads.
+stage_log_rewritten = Signal()

@@ -15,3 +15,6 @@ class ReportsConfig(AppConfig):
         events.stage_changed.connect(
             receivers.on_stage_changed, dispatch_uid="reports.milestones_refresh"
         )
+        events.stage_log_rewritten.connect(
+            receivers.on_stage_log_rewritten, dispatch_uid="reports.milestones_bulk_refresh"
+        )

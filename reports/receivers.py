@@ -13,6 +13,10 @@ def on_stage_changed(
     milestones_refresh(lead_ids=[lead.pk])
 
 
+def on_stage_log_rewritten(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
+    milestones_refresh(lead_ids=lead_ids)
+
+
 _DIM_FIELDS = frozenset(name.removesuffix("_id") for name in LEAD_DIMS) | frozenset(LEAD_DIMS)
 
 

@@ -76,3 +76,17 @@ def test_lead_edits_reach_the_rollup_fields(marketer, manager) -> None:
         manager.pk,
         team.pk,
     )
+
+
+def test_a_bulk_path_that_moves_a_log_announces_it_and_the_rollup_follows(history) -> None:
+    # what a merge does: re-point the duplicate's log to the survivor, then send the signal
+    from leads.events import stage_log_rewritten
+    from leads.models import Lead
+
+    survivor, duplicate = history["D"], history["E"]
+    StageChange.objects.filter(lead=duplicate).update(lead=survivor)
+    stage_log_rewritten.send(sender=Lead, lead_ids=[survivor.pk, duplicate.pk])
+    assert not LeadMilestone.objects.filter(lead=duplicate).exists()
+    row = LeadMilestone.objects.get(lead=survivor)
+    assert row.stage == "nurture"  # E's later history now belongs to D
+    assert row.recycles == 1
