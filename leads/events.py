@@ -57,3 +57,7 @@ activities_recorded = Signal()
 # lead_create's transaction before the row is written; a receiver vetoes by raising a DomainError
 # (privacy: identifiers of an erased person are blocklisted and may not come back).
 lead_create_requested = Signal()
+# kwargs: lead_ids (list[int]) — sent inside the transaction of a bulk path that wrote or moved
+# StageChange rows without stage_change_recorded (COPY imports, merges re-pointing a lead's log),
+# so that readers of the log that keep rollups (reports) refresh those leads.
+stage_log_rewritten = Signal()

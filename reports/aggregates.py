@@ -81,6 +81,8 @@ def grouped(
     ``pcts`` expression over the rows matching its condition (NULLs ignored)."""
     qs = qs.order_by()
     keys = list(group)
+    plain = [k for k, e in group.items() if isinstance(e, F) and e.name == k]  # model fields
+    exprs = {k: e for k, e in group.items() if k not in plain}
     annotations: dict[str, Any] = dict(counts)
     on_pg = connection.vendor == "postgresql"
     if on_pg:
@@ -88,7 +90,7 @@ def grouped(
             for f in FRACTIONS:
                 annotations[pct_name(name, f)] = PercentileCont(expr, f, filter=cond)
     if keys:
-        rows = list(qs.values(**group).annotate(**annotations).order_by(*keys))
+        rows = list(qs.values(*plain, **exprs).annotate(**annotations).order_by(*keys))
     else:
         rows = [qs.aggregate(**annotations)]
     if on_pg or not pcts:
@@ -97,7 +99,7 @@ def grouped(
     for name, (expr, cond) in pcts.items():
         values: dict[tuple[Any, ...], list[float]] = defaultdict(list)
         sub = qs.filter(cond) if cond is not None else qs
-        for *key, value in sub.annotate(**group, _v=expr).values_list(*keys, "_v"):
+        for *key, value in sub.annotate(**exprs, _v=expr).values_list(*keys, "_v"):
             if value is not None:
                 values[tuple(key)].append(float(value))
         for key, row in by_key.items():

@@ -41,6 +41,16 @@ class LeadMilestone(models.Model):
     sql_after_recycle_at = models.DateTimeField(null=True)
     disqualified_at = models.DateTimeField(null=True)
     skips = models.PositiveIntegerField(default=0)
+    # the lead's current filter/grouping fields, copied so reports never join 1M+ leads; kept
+    # in step by the stage_changed receiver and by a post_save receiver on Lead
+    source = models.CharField(max_length=100, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    owner_id = models.BigIntegerField(null=True)
+    team_id = models.BigIntegerField(null=True)
+    deal_value = models.DecimalField(max_digits=14, decimal_places=2, null=True)
 
     class Meta:
         indexes = [

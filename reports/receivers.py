@@ -4,10 +4,27 @@ from typing import Any
 
 from leadflow.models import User
 from leads.models import Lead, StageChange
-from reports.services import milestones_refresh
+from reports.services import LEAD_DIMS, milestone_dims_sync, milestones_refresh
 
 
 def on_stage_changed(
     sender: type[Lead], *, lead: Lead, change: StageChange, actor: User | None, **kwargs: Any
 ) -> None:
     milestones_refresh(lead_ids=[lead.pk])
+
+
+def on_stage_log_rewritten(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
+    milestones_refresh(lead_ids=lead_ids)
+
+
+_DIM_FIELDS = frozenset(name.removesuffix("_id") for name in LEAD_DIMS) | frozenset(LEAD_DIMS)
+
+
+def on_lead_saved(
+    sender: type[Lead], *, instance: Lead, created: bool, update_fields: Any, **kwargs: Any
+) -> None:
+    """An edit of source/UTM/industry/owner/team/deal value reaches the rollup in its
+    transaction. New leads get their row with their first StageChange."""
+    if created or (update_fields is not None and not _DIM_FIELDS & set(update_fields)):
+        return
+    milestone_dims_sync(lead=instance)

@@ -72,7 +72,8 @@ def _stage_field(stage: Stage) -> str:
 
 
 def _milestones(f: ReportFilters, period_field: str) -> Any:
-    return LeadMilestone.objects.filter(f.period_q(period_field), f.lead_q())
+    # the rollup carries the lead's source/owner/team/industry: no join with the leads
+    return LeadMilestone.objects.filter(f.period_q(period_field), f.lead_q(prefix=""))
 
 
 # --- funnel ---------------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ def cohort(f: ReportFilters, *, now: datetime | None = None) -> Report:
     if f.cohort_by in ("month", "month_source"):
         group["month"] = TruncMonth("mql_at")
     if f.cohort_by in ("source", "month_source"):
-        group["source"] = F("lead__source")
+        group["source"] = F("source")
     reached = {
         "sal": Q(sal_at__isnull=False),
         "sql": Q(sql_at__isnull=False),
@@ -355,7 +356,7 @@ def recycles(f: ReportFilters, *, now: datetime | None = None) -> Report:
     after = F("first_recycled_at")
     rows = grouped(
         _milestones(f, "first_recycled_at"),
-        group={"source": F("lead__source")},
+        group={"source": F("source")},
         counts={
             "recycled": Count("pk"),
             "requalified": Count("pk", filter=Q(requalified_at__isnull=False)),
@@ -405,14 +406,14 @@ def sources(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Leads that entered the funnel in the period, by source or UTM field, and what they won."""
     rows = grouped(
         _milestones(f, "suspect_at"),
-        group={"key": F(f"lead__{f.sources_by}")},
+        group={"key": F(f.sources_by)},
         counts={
             "leads": Count("pk"),
             "mqls": Count("pk", filter=f.by_end("mql_at")),
             "sqls": Count("pk", filter=f.by_end("sql_at")),
             "customers": Count("pk", filter=f.by_end("customer_at")),
             "revenue": Coalesce(
-                Sum("lead__deal_value", filter=f.by_end("customer_at")),
+                Sum("deal_value", filter=f.by_end("customer_at")),
                 Value(Decimal(0)),
             ),
         },
@@ -468,14 +469,20 @@ def point_in_time(f: ReportFilters, *, now: datetime | None = None) -> Report:
     Per stage: log entries into it up to then minus log exits from it up to then (each lead is
     in exactly one stage after its first entry, so this counts leads). Without lead filters the
     per-day counts (``StageDay``) answer for the log up to their watermark, and only newer rows
-    are read from the log; with lead filters the log is read (joined to the leads).
+    are read from the log. With lead filters the rollup answers for the leads that have not
+    moved since, and only the others' log rows are read.
     """
     on = f.on or timezone.now()
     counts: dict[str, int] = defaultdict(int)
     log = StageChange.objects.filter(changed_at__lt=on).order_by()
-    lead_q = f.lead_q()
-    if lead_q:
-        log = log.filter(lead_q)
+    if f.lead_q():
+        # leads of the filter that have not moved since: their stage then is their stage now
+        mine = LeadMilestone.objects.filter(f.lead_q(prefix=""), suspect_at__lt=on).order_by()
+        settled = mine.filter(stage_since__lt=on).values("stage").annotate(n=Count("pk"))
+        for stage, n in settled.values_list("stage", "n"):
+            counts[stage] += n
+        # the others: replay their log up to then
+        log = log.filter(lead_id__in=mine.filter(stage_since__gte=on).values("lead_id"))
     else:
         state = RollupState.objects.filter(name=STAGE_DAYS).first()
         if state is not None and state.last_change_id:

@@ -24,6 +24,19 @@ from leads.models import Lead, StageChange
 from reports.milestones import Change, Milestones, fold
 from reports.models import STAGE_DAYS, LeadMilestone, RollupState, StageDay
 
+# lead fields copied into the rollup (reports filter and group by them without a join)
+LEAD_DIMS = (
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "industry",
+    "owner_id",
+    "team_id",
+    "deal_value",
+)
+_NO_DIMS: tuple[Any, ...] = ("", "", "", "", "", None, None, None)
+
 COLUMNS = [
     "lead_id",
     "suspect_at",
@@ -46,10 +59,11 @@ COLUMNS = [
     "sql_after_recycle_at",
     "disqualified_at",
     "skips",
+    *LEAD_DIMS,
 ]
 
 
-def _row(lead_id: int, m: Milestones) -> tuple[Any, ...]:
+def _row(lead_id: int, m: Milestones, dims: Sequence[Any] = _NO_DIMS) -> tuple[Any, ...]:
     r, s = m.reached, m.seconds_in
     return (
         lead_id,
@@ -73,15 +87,21 @@ def _row(lead_id: int, m: Milestones) -> tuple[Any, ...]:
         m.sql_after_recycle_at,
         m.disqualified_at,
         m.skips,
+        *dims,
     )
 
 
 def _folded(
-    changes: Iterable[tuple[int, str, str, datetime]],
+    changes: Iterable[tuple[int, str, str, datetime]], dims: dict[int, tuple[Any, ...]]
 ) -> Iterator[tuple[Any, ...]]:
     """(lead_id, from, to, at) rows sorted by lead, time, id → one rollup row per lead."""
     for lead_id, rows in groupby(changes, key=lambda c: c[0]):
-        yield _row(lead_id, fold(Change(to, at, frm) for _, frm, to, at in rows))
+        folded = fold(Change(to, at, frm) for _, frm, to, at in rows)
+        yield _row(lead_id, folded, dims.get(lead_id, _NO_DIMS))
+
+
+def _dims(leads: Any) -> dict[int, tuple[Any, ...]]:
+    return {row[0]: tuple(row[1:]) for row in leads.values_list("id", *LEAD_DIMS)}
 
 
 @transaction.atomic
@@ -100,7 +120,8 @@ def milestones_refresh(*, lead_ids: Sequence[int]) -> int:
         .order_by("lead_id", "changed_at", "id")
         .values_list("lead_id", "from_stage", "to_stage", "changed_at")
     )
-    rows = list(_folded(changes.iterator(chunk_size=5000)))
+    dims = _dims(Lead.objects.filter(id__in=ids))
+    rows = list(_folded(changes.iterator(chunk_size=5000), dims))
     LeadMilestone.objects.bulk_create(
         LeadMilestone(**dict(zip(COLUMNS, r, strict=True))) for r in rows
     )
@@ -133,7 +154,8 @@ def _rebuild_range(start: int, stop: int) -> int:
         .values_list("lead_id", "from_stage", "to_stage", "changed_at")
     )
     # read the range first: COPY cannot start while a cursor still streams on the connection
-    return copy_rows(LeadMilestone, COLUMNS, list(_folded(changes)))
+    dims = _dims(Lead.objects.filter(id__gte=start, id__lt=stop))
+    return copy_rows(LeadMilestone, COLUMNS, list(_folded(changes, dims)))
 
 
 def _analyze() -> None:
@@ -164,6 +186,13 @@ def stage_days_rebuild() -> int:
     state.last_change_id, state.refreshed_at = top, timezone.now()
     state.save()
     return covered
+
+
+def milestone_dims_sync(*, lead: Lead) -> int:
+    """Copy the lead's filter/grouping fields into its rollup row (after an edit)."""
+    return LeadMilestone.objects.filter(lead_id=lead.pk).update(
+        **{name: getattr(lead, name) for name in LEAD_DIMS}
+    )
 
 
 # --- the Olist marketing-funnel import ------------------------------------------------------------
@@ -398,7 +427,11 @@ def _olist_write(
         LeadMilestone,
         COLUMNS,
         (
-            _row(lead.pk, fold(Change(str(to), when, str(frm)) for frm, to, _, when in steps))
+            _row(
+                lead.pk,
+                fold(Change(str(to), when, str(frm)) for frm, to, _, when in steps),
+                tuple(getattr(lead, name) for name in LEAD_DIMS),
+            )
             for lead, steps in pending
         ),
     )

@@ -14,7 +14,9 @@ def backfill(apps, schema_editor):
     from itertools import groupby
 
     from reports.milestones import Change, fold
-    from reports.services import COLUMNS, _row
+    from reports.services import COLUMNS, LEAD_DIMS, _row
+
+    base = COLUMNS[: len(COLUMNS) - len(LEAD_DIMS)]  # the lead fields arrive in 0004
 
     StageChange = apps.get_model("leads", "StageChange")
     LeadMilestone = apps.get_model("reports", "LeadMilestone")
@@ -26,7 +28,7 @@ def backfill(apps, schema_editor):
     batch = []
     for lead_id, rows in groupby(changes, key=lambda c: c[0]):
         m = fold(Change(to, at, frm) for _, frm, to, at in rows)
-        batch.append(LeadMilestone(**dict(zip(COLUMNS, _row(lead_id, m), strict=True))))
+        batch.append(LeadMilestone(**dict(zip(base, _row(lead_id, m), strict=False))))
         if len(batch) >= 5000:
             LeadMilestone.objects.bulk_create(batch)
             batch = []

@@ -408,6 +408,12 @@ def test_point_in_time(history) -> None:
     assert sum(end_feb.values()) == 5
     ads = {r["stage"]: r["leads"] for r in run("point-in-time", on="2026-02-28", source="ads")}
     assert (ads["lead"], ads["nurture"], ads["disqualified"], ads["customer"]) == (1, 1, 1, 0)
+    # filtered, with leads that moved after the day (replayed from the log): A in SAL, B in
+    # Nurture on 10 Jan; for ads, C was in MQL and D/E did not exist yet
+    web = {r["stage"]: r["leads"] for r in run("point-in-time", on="2026-01-10", source="web")}
+    assert {k: v for k, v in web.items() if v} == {"sal": 1, "nurture": 1}
+    ads = {r["stage"]: r["leads"] for r in run("point-in-time", on="2026-01-10", source="ads")}
+    assert {k: v for k, v in ads.items() if v} == {"mql": 1}
 
 
 def test_filters_by_owner_team_industry(history) -> None:

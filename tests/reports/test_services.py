@@ -59,3 +59,34 @@ def test_rebuild_covers_rows_written_around_the_services(history) -> None:
     LeadMilestone.objects.all().delete()
     assert milestones_rebuild(batch=2) == 5
     assert snapshot() == before
+
+
+def test_lead_edits_reach_the_rollup_fields(marketer, manager) -> None:
+    from leads.models import Team
+    from leads.services import lead_assign, lead_update
+
+    lead = lead_create(data={"email": "c@x.example", "source": "web"}, actor=marketer)
+    lead_update(lead_id=lead.pk, data={"source": "ads", "utm_campaign": "spring"}, actor=marketer)
+    team = Team.objects.create(name="East")
+    lead_assign(lead_id=lead.pk, owner=manager, team_id=team.pk)
+    row = LeadMilestone.objects.get(lead=lead)
+    assert (row.source, row.utm_campaign, row.owner_id, row.team_id) == (
+        "ads",
+        "spring",
+        manager.pk,
+        team.pk,
+    )
+
+
+def test_a_bulk_path_that_moves_a_log_announces_it_and_the_rollup_follows(history) -> None:
+    # what a merge does: re-point the duplicate's log to the survivor, then send the signal
+    from leads.events import stage_log_rewritten
+    from leads.models import Lead
+
+    survivor, duplicate = history["D"], history["E"]
+    StageChange.objects.filter(lead=duplicate).update(lead=survivor)
+    stage_log_rewritten.send(sender=Lead, lead_ids=[survivor.pk, duplicate.pk])
+    assert not LeadMilestone.objects.filter(lead=duplicate).exists()
+    row = LeadMilestone.objects.get(lead=survivor)
+    assert row.stage == "nurture"  # E's later history now belongs to D
+    assert row.recycles == 1
