@@ -12,7 +12,7 @@ from leadflow.roles import Role
 from leads.extensions import TimelineEntry, card_badges, timeline_entries
 from leads.filtersets import LeadFilterSet
 from leads.lifecycle import FUNNEL, Stage
-from leads.models import Lead, Note, SavedView, StageChange, Task
+from leads.models import Lead, Note, SavedView, StageChange, Task, Team
 
 
 def lead_visible_qs(*, user: User) -> QuerySet[Lead]:
@@ -22,7 +22,10 @@ def lead_visible_qs(*, user: User) -> QuerySet[Lead]:
         return qs
     if not user.has_perm("leads.view_lead"):
         return qs.none()
-    return qs.filter(Q(owner=user) | Q(team__members=user) | Q(team__manager=user)).distinct()
+    # A semi-join on the user's teams, not joins + DISTINCT: the planner can then use the
+    # (stage, -score, -id) and owner indexes, and a lead is never counted twice.
+    teams = Team.objects.filter(Q(members=user) | Q(manager=user)).values("pk")
+    return qs.filter(Q(owner=user) | Q(team_id__in=teams))
 
 
 def lead_get_visible(*, user: User, lead_id: int) -> Lead | None:

@@ -238,7 +238,24 @@
     });
   }
 
+  /* ---- filters: leave empty fields out of the URL (short, shareable links) ---- */
+  function initFilters() {
+    document.querySelectorAll("form.filters").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        form.querySelectorAll("input, select").forEach(function (field) {
+          if (field.type !== "checkbox" && field.value === "") field.disabled = true;
+        });
+      });
+    });
+    window.addEventListener("pageshow", function () {  /* back button: usable again */
+      document.querySelectorAll("form.filters [disabled]").forEach(function (f) {
+        f.disabled = false;
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    initFilters();
     initBoard(document);
     initInbox();
     initList();
