@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from leadflow.models import User
@@ -97,6 +98,39 @@ def board_column(
         lead.sla_badge = badges.get(lead.pk)  # type: ignore[attr-defined]
     cursor = f"{rows[-1].score}:{rows[-1].pk}" if more and rows else ""
     return ColumnPage(stage=stage, leads=rows, next_cursor=cursor)
+
+
+def board_first_pages(
+    *, leads: QuerySet[Lead], stages: tuple[Stage, ...] = BOARD_STAGES, size: int = BOARD_PAGE_SIZE
+) -> list[ColumnPage]:
+    """The first page of every column in three queries, whatever the number of columns.
+
+    One UNION ALL of per-stage ``LIMIT size+1`` index walks for the ids, one fetch of those
+    leads with their owners, one batch of badges. (SQLite cannot order/limit inside a
+    compound statement: there each column is its own query.)
+    """
+    if not connection.features.supports_slicing_ordering_in_compound:
+        return [board_column(leads=leads, stage=stage, size=size) for stage in stages]
+    parts = [
+        leads.filter(stage=stage.value)
+        .order_by("-score", "-id")
+        .values_list("id", flat=True)[: size + 1]
+        for stage in stages
+    ]
+    ids = list(parts[0].union(*parts[1:], all=True)) if parts else []
+    by_stage: dict[str, list[Lead]] = {stage.value: [] for stage in stages}
+    for lead in leads.filter(pk__in=ids).order_by("-score", "-id"):
+        by_stage[lead.stage].append(lead)
+    shown = [lead for rows in by_stage.values() for lead in rows[:size]]
+    badges = card_badges([lead.pk for lead in shown])
+    for lead in shown:
+        lead.sla_badge = badges.get(lead.pk)  # type: ignore[attr-defined]
+    pages = []
+    for stage in stages:
+        rows = by_stage[stage.value]
+        cursor = f"{rows[size - 1].score}:{rows[size - 1].pk}" if len(rows) > size else ""
+        pages.append(ColumnPage(stage=stage, leads=rows[:size], next_cursor=cursor))
+    return pages
 
 
 def _parse_cursor(value: str) -> tuple[int, int] | None:

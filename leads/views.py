@@ -95,7 +95,7 @@ def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
     valid = filterset.is_valid()
     leads = filterset.qs.select_related("owner") if valid else Lead.objects.none()
     # Counts come in a second request (board_counts_view): the cards never wait for them.
-    columns = [selectors.board_column(leads=leads, stage=stage) for stage in selectors.BOARD_STAGES]
+    columns = selectors.board_first_pages(leads=leads)
     return {
         "filterset": filterset,
         "filter_errors": {} if valid else filterset.form.errors,

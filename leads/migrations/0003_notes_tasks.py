@@ -4,6 +4,35 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+# The board filters compare UPPER(column) (case-insensitive, from the shared FilterSet). With no
+# statistics on those expressions PostgreSQL guessed 0.5% per filter and sorted every match
+# (0.3-0.6 s per column at 1M leads) instead of walking the (stage, -score, -id) index for the
+# first 26 (15 ms). Expression statistics cost nothing on writes; ANALYZE fills them.
+STATS = [
+    ("lead_upper_source_stx", "source"),
+    ("lead_upper_grade_stx", "grade"),
+    ("lead_upper_industry_stx", "industry"),
+    ("lead_upper_country_stx", "country"),
+]
+
+
+def create_statistics(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for name, column in STATS:
+        schema_editor.execute(
+            f"CREATE STATISTICS IF NOT EXISTS {name} ON (upper({column}::text)) FROM leads_lead"
+        )
+    schema_editor.execute("ANALYZE leads_lead")
+
+
+def drop_statistics(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for name, _ in STATS:
+        schema_editor.execute(f"DROP STATISTICS IF EXISTS {name}")
+
+
 
 class Migration(migrations.Migration):
 
@@ -56,4 +85,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['lead', 'done_at', 'due_at'], name='task_lead_open_idx'), models.Index(condition=models.Q(('done_at__isnull', True)), fields=['assignee', 'due_at'], name='task_assignee_open_idx')],
             },
         ),
+        migrations.RunPython(create_statistics, drop_statistics),
     ]
