@@ -138,7 +138,8 @@ def board_counts_view(request: HttpRequest) -> HttpResponse:
     filters = _filters(request.GET)
     filterset = selectors.lead_filterset(user=user, filters=filters)
     leads = filterset.qs if filterset.is_valid() else Lead.objects.none()
-    counts = selectors.board_counts(leads=leads)
+    narrowed = bool(filters) or not user.has_perm("leads.view_all_leads")
+    counts = selectors.board_counts(leads=leads, narrowed=narrowed)
     capped = any(n > selectors.BOARD_COUNT_CAP for n in counts.values())
     return render(
         request,
