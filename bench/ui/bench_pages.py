@@ -159,7 +159,8 @@ def main() -> None:
             get(marketer, f"/leads/{mql.pk}/"),
         ),
         (f"handover panel of #{mql.pk}", get(marketer, f"/handover/leads/{mql.pk}/panel/")),
-        ("list view, first page by score", get(marketer, "/leads/list/")),
+        ("list view, first page, newest first", get(marketer, "/leads/list/")),
+        ("list view, MQLs by score", get(marketer, "/leads/list/?stage=mql&sort=-score")),
         ("SAL inbox, rep", get(rep, "/handover/inbox/")),
         ("manager home", get(manager, "/reports/")),
     ]
