@@ -125,6 +125,8 @@ class Lead(TimeStampedModel):
             # board columns: top of a stage by score, keyset-paged
             models.Index(fields=["stage", "-score", "-id"], name="lead_board_idx"),
             models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
+            # a rep's board: their teams' leads of one stage (browser UI)
+            models.Index(fields=["team", "stage"], name="lead_team_stage_idx"),
             models.Index(fields=["source", "created_at"], name="lead_source_created_idx"),
             models.Index(
                 fields=["score_dirty_at"],

@@ -5,6 +5,7 @@ from leads import views
 app_name = "leads"
 urlpatterns = [
     path("board/", views.board, name="board"),
+    path("board/counts/", views.board_counts_view, name="board_counts"),
     path("board/column/<str:stage>/", views.board_column_page, name="board_column"),
     path("list/", views.lead_table, name="list"),
     path("export.csv", views.lead_export, name="export"),

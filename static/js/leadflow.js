@@ -87,7 +87,9 @@
 
   function adjustCount(stage, delta) {
     var el = document.querySelector('[data-count-for="' + stage + '"]');
-    if (el) el.textContent = String(Math.max(0, parseInt(el.textContent, 10) + delta));
+    if (el && /^\d+$/.test(el.textContent.trim())) {  /* "10,000+" stays as it is */
+      el.textContent = String(Math.max(0, parseInt(el.textContent, 10) + delta));
+    }
   }
 
   function initBoard(root) {
@@ -243,8 +245,24 @@
     var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
     if (question && !window.confirm(question)) event.preventDefault();
   });
+  /* ---- filters: leave empty fields out of the URL (short, shareable links) ---- */
+  function initFilters() {
+    document.querySelectorAll("form.filters").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        form.querySelectorAll("input, select").forEach(function (field) {
+          if (field.type !== "checkbox" && field.value === "") field.disabled = true;
+        });
+      });
+    });
+    window.addEventListener("pageshow", function () {  /* back button: usable again */
+      document.querySelectorAll("form.filters [disabled]").forEach(function (f) {
+        f.disabled = false;
+      });
+    });
+  }
 
   document.addEventListener("DOMContentLoaded", function () {
+    initFilters();
     initBoard(document);
     initInbox();
     initList();

@@ -40,9 +40,11 @@ def test_board_shows_columns_with_counts_and_cards(marketer_client):
     response = marketer_client.get(reverse("leads:board"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'data-count-for="lead">2<' in html
-    assert 'data-count-for="mql">1<' in html
-    assert 'data-count-for="customer">0<' in html
+    counts = marketer_client.get(reverse("leads:board_counts")).content.decode()
+    assert 'data-count-for="lead" aria-live="polite" hx-swap-oob="true">2<' in counts
+    assert 'data-count-for="mql" aria-live="polite" hx-swap-oob="true">1<' in counts
+    assert 'data-count-for="customer" aria-live="polite" hx-swap-oob="true">0<' in counts
+    assert "3 leads." in counts
     assert "Ada Lovelace" in html
     assert "webinar" in html
     # best score first in a column
@@ -354,7 +356,7 @@ def test_time_in_stage_and_sla_badge_on_cards(marketer_client, settings):
     lead = LeadFactory(stage=Stage.LEAD, stage_changed_at=timezone.now() - timedelta(days=3))
     html = marketer_client.get(reverse("leads:board")).content.decode()
     assert f'id="lead-{lead.pk}"' in html
-    assert "3\xa0days" in html
+    assert "3 d in stage" in html
 
 
 @pytest.mark.django_db
@@ -366,3 +368,17 @@ def test_a_rep_decides_mqls_in_the_inbox_not_by_moving_them(client, rep):
     assert response.json()["error"]["code"] == "use_inbox"
     html = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
     assert 'id="move-to"' not in html  # no move form for an MQL for reps
+
+
+@pytest.mark.django_db
+def test_counts_are_capped_so_huge_stages_stay_fast(marketer_client, monkeypatch):
+    from leads import selectors
+
+    monkeypatch.setattr(selectors, "BOARD_COUNT_CAP", 3)
+    for _ in range(5):
+        LeadFactory(stage=Stage.LEAD)
+    LeadFactory(stage=Stage.MQL)
+    html = marketer_client.get(reverse("leads:board_counts")).content.decode()
+    assert 'hx-swap-oob="true">3+<' in html
+    assert 'data-count-for="mql" aria-live="polite" hx-swap-oob="true">1<' in html
+    assert "More than 3 leads" in html
