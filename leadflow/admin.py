@@ -39,9 +39,15 @@ class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
         widget=forms.CheckboxSelectMultiple,
     )
 
+    account = forms.ModelChoiceField(
+        queryset=User.objects.order_by("username"),
+        required=False,
+        help_text="The account the key acts as; empty: a new integration account api:<name>.",
+    )
+
     class Meta:
         model = ApiKey
-        fields = ("name", "user", "rate_limit")
+        fields = ("name", "rate_limit")
 
 
 @admin.register(ApiKey)
@@ -86,7 +92,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
 
     def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
         if obj is None:
-            return ("name", "user", "scope_choices", "rate_limit")
+            return ("name", "account", "scope_choices", "rate_limit")
         return self.readonly_fields
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
@@ -95,7 +101,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         created = api_key_create(
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scope_choices"],
-            user=form.cleaned_data.get("user"),
+            user=form.cleaned_data.get("account"),
             rate_limit=form.cleaned_data.get("rate_limit"),
             actor=request.user,
             request=request,

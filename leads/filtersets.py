@@ -1,10 +1,32 @@
 """One FilterSet for leads, shared by the API and the browser pages."""
 
+from datetime import UTC, datetime
+from typing import Any
+
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
+from django_filters.fields import IsoDateTimeField
 
 from leads.lifecycle import Stage
 from leads.models import Lead
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """ISO 8601, converted to UTC here: PostgreSQL refuses offsets past ±15:59 (a 500 before)."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed: datetime | None = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError("Date-time out of range.", code="invalid") from None
+
+
+class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField
 
 
 class LeadFilterSet(django_filters.FilterSet):
@@ -16,14 +38,10 @@ class LeadFilterSet(django_filters.FilterSet):
     grade = django_filters.CharFilter(field_name="grade", lookup_expr="iexact")
     score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
     score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    changed_after = django_filters.IsoDateTimeFilter(
-        field_name="stage_changed_at", lookup_expr="gte"
-    )
-    changed_before = django_filters.IsoDateTimeFilter(
-        field_name="stage_changed_at", lookup_expr="lt"
-    )
+    created_after = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    changed_after = UTCIsoDateTimeFilter(field_name="stage_changed_at", lookup_expr="gte")
+    changed_before = UTCIsoDateTimeFilter(field_name="stage_changed_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="search", label="Search")
 
     class Meta:

@@ -25,8 +25,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadflow.audit import audit_record
@@ -112,26 +110,23 @@ class _Resolver:
 
     def load(self, messages: Iterable[Message]) -> None:
         messages = list(messages)
-        users = {m.user_id for m in messages if m.user_id}
-        anons = {m.anonymous_id for m in messages if m.anonymous_id}
-        emails = {m.email for m in messages if m.email}
+        users = sorted({m.user_id for m in messages if m.user_id})
+        anons = sorted({m.anonymous_id for m in messages if m.anonymous_id})
+        emails = sorted({m.email for m in messages if m.email})
+        lead, identity = Lead._meta.db_table, Identity._meta.db_table
         if users:
-            for ext, pk in Lead.objects.filter(external_id__in=users).values_list(
-                "external_id", "pk"
-            ):
-                self.by_user[str(ext)] = pk
+            for ext, pk in _rows_matching(lead, "external_id", users, "external_id, id"):
+                self.by_user[ext] = pk
         if users or anons:
-            rows = Identity.objects.filter(value__in=users | anons).values_list(
-                "kind", "value", "lead_id"
-            )
-            for kind, value, lead_id in rows:
+            for kind, value, lead_id in _rows_matching(
+                identity, "value", users + anons, "kind, value, lead_id"
+            ):
                 if kind == Identity.Kind.USER_ID:
                     self.by_user.setdefault(value, lead_id)
                 elif kind == Identity.Kind.ANONYMOUS_ID:
                     self.by_anon[value] = lead_id
         if emails:
-            for email, pk in Lead.objects.filter(email__in=emails).values_list("email", "pk"):
-                assert email is not None  # noqa: S101  (filtered on it)
+            for email, pk in _rows_matching(lead, "email", emails, "email, id"):
                 self.by_email[email] = pk
 
     def known(self, m: Message) -> int | None:
@@ -143,6 +138,19 @@ class _Resolver:
             return self.by_email[m.email]
         return None
 
+    def settled(self, m: Message) -> int | None:
+        """The lead of ``m`` when every id it carries already points at it (no writes needed)."""
+        lead_id = self.known(m)
+        if lead_id is None:
+            if m.user_id or m.email or not m.anonymous_id:
+                return None
+            return self.by_anon.get(m.anonymous_id)
+        if m.user_id and self.by_user.get(m.user_id) != lead_id:
+            return None
+        if m.anonymous_id and self.by_anon.get(m.anonymous_id) != lead_id:
+            return None
+        return lead_id
+
     def remember(self, m: Message, lead_id: int) -> None:
         if m.user_id:
             self.by_user[m.user_id] = lead_id
@@ -150,6 +158,24 @@ class _Resolver:
             self.by_anon[m.anonymous_id] = lead_id
         if m.email:
             self.by_email[m.email] = lead_id
+
+
+def _rows_matching(table: str, column: str, values: list[str], select: str) -> list[Any]:
+    """``SELECT select FROM table WHERE column IN values``: one array parameter on PostgreSQL
+    (psycopg re-parses statements with more than 50 parameters every time)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql = f"SELECT {select} FROM {table} WHERE {column} = ANY(%s)"  # noqa: S608
+            cursor.execute(sql, [values])
+            return list(cursor.fetchall())
+        rows: list[Any] = []
+        for start in range(0, len(values), 500):  # SQLite's variable limit
+            chunk = values[start : start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            sql = f"SELECT {select} FROM {table} WHERE {column} IN ({marks})"  # noqa: S608
+            cursor.execute(sql, chunk)
+            rows += cursor.fetchall()
+        return rows
 
 
 def _lead_fields(m: Message) -> dict[str, Any]:
@@ -341,9 +367,10 @@ def ingest(
             continue
         seen.add(m.message_id)
         fresh.append(m)
-    stored_before = set(
-        Activity.objects.filter(message_id__in=seen).values_list("message_id", flat=True)
-    )
+    activity = Activity._meta.db_table
+    stored_before = {
+        row[0] for row in _rows_matching(activity, "message_id", sorted(seen), "message_id")
+    }
     pending: list[Message] = []
     for m in fresh:
         if m.message_id in stored_before:
@@ -354,6 +381,9 @@ def ingest(
 
     rows: list[tuple[Message, int]] = []
     for m in sorted(pending, key=lambda m: m.type != IDENTIFY):  # identifies first, stable
+        if m.type != IDENTIFY and (lead_id := resolver.settled(m)) is not None:
+            rows.append((m, lead_id))  # the common case: a known lead, nothing to learn
+            continue
         try:
             with transaction.atomic():
                 if m.type == IDENTIFY:
@@ -367,8 +397,7 @@ def ingest(
     if rows:
         inserted = _insert_activities(rows, source=source, now=now)
         lead_ids = sorted({lead_id for _m, lead_id in rows})
-        dirty = Coalesce(F("score_dirty_at"), Value(now))  # keep the oldest mark
-        Lead.objects.filter(pk__in=lead_ids).update(score_dirty_at=dirty)
+        _mark_dirty(lead_ids, now)
         for m, lead_id in rows:
             activity_id = inserted.get(m.message_id or "")
             if activity_id is None:
@@ -379,6 +408,22 @@ def ingest(
         events.activities_recorded.send(sender=Activity, lead_ids=lead_ids)
     result.errors.sort(key=lambda e: e.index)
     return result
+
+
+def _mark_dirty(lead_ids: list[int], now: datetime) -> None:
+    """Mark leads for rescoring; a lead already marked keeps its older mark (and is not
+    rewritten: most leads in a busy batch are already waiting for the scoring worker)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Lead._meta.db_table} SET score_dirty_at = %s"  # noqa: S608
+                " WHERE id = ANY(%s) AND score_dirty_at IS NULL",
+                [now, lead_ids],
+            )
+        return
+    for start in range(0, len(lead_ids), 500):
+        chunk = lead_ids[start : start + 500]
+        Lead.objects.filter(pk__in=chunk, score_dirty_at__isnull=True).update(score_dirty_at=now)
 
 
 def _insert_activities(

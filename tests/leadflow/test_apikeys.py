@@ -167,3 +167,32 @@ def test_rate_limit_counter_is_atomic_under_threads():
 def test_rate_limit_backend_follows_the_profile(settings):
     expected = "redis" if settings.LEADFLOW_RATE_LIMIT_REDIS_URL else "django-cache"
     assert ratelimit.backend_name() == expected
+
+
+@pytest.mark.django_db
+def test_admin_creates_a_key_shows_it_once_and_revokes(client):
+    from leadflow.models import User
+
+    admin_user = User.objects.create_superuser("boss", "boss@example.test", "pw")
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/leadflow/apikey/add/",
+        {"name": "crm-sync", "scope_choices": ["leads:read", "leads:write"], "rate_limit": ""},
+        follow=True,
+    )
+    assert response.status_code == 200
+    shown = [str(m) for m in response.context["messages"]]
+    assert shown, response.context["adminform"].form.errors
+    secret = re.search(r"(lf_[0-9a-f]{8}_[\w-]+)", " ".join(shown)).group(1)
+    key = ApiKey.objects.get(name="crm-sync")
+    assert key.hashed_key == hash_key(secret)
+    assert AuditEvent.objects.get(action="apikey.create").actor == admin_user
+    assert bearer(secret).get("/api/v1/leads/").status_code == 200
+    client.post(
+        "/admin/leadflow/apikey/",
+        {"action": "revoke", "_selected_action": [key.pk]},
+        follow=True,
+    )
+    assert bearer(secret).get("/api/v1/leads/").status_code == 401
+    assert AuditEvent.objects.get(action="apikey.revoke").actor == admin_user
+    assert client.get(f"/admin/leadflow/apikey/{key.pk}/change/").status_code == 200

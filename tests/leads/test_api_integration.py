@@ -207,3 +207,13 @@ def test_session_user_with_activity_permission_cannot_post_events_to_invisible_l
     response = client.post("/api/v1/events/", {"lead": hidden.pk, "kind": "meeting"}, format="json")
     assert response.status_code == 404
     assert Activity.objects.filter(lead=hidden).count() == 0
+
+
+@pytest.mark.django_db
+def test_date_filters_with_extreme_offsets_are_400_or_utc_not_500(api):
+    # found by schemathesis: PostgreSQL refuses an offset of +23:48 in a literal
+    ok = api.get("/api/v1/leads/?created_before=0278-12-28T17%3A22%3A44.1%2B23%3A48")
+    assert ok.status_code == 200
+    bad = api.get("/api/v1/leads/?changed_after=0001-01-01T00%3A22%3A44%2B23%3A48")
+    assert bad.status_code == 400
+    assert bad.json()["error"]["fields"] == {"changed_after": ["Date-time out of range."]}

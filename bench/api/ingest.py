@@ -1,0 +1,309 @@
+"""Ingestion throughput through ``POST /v1/batch`` under gunicorn, next to a COPY floor.
+
+Run (see docs/benchmarks.md for the exact commands and figures):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/lf_bench_api \
+    LEADFLOW_RATE_LIMIT_REDIS_URL=redis://127.0.0.1:6379/3 \
+    python bench/api/ingest.py --leads 10000 --events 200000 --batch 500 --clients 4
+
+1. Setup: ``generate_data`` leads (no activities), each given ``external_id = 'u-<id>'`` so that
+   Segment ``userId``s resolve; an API key with ``events:write`` and no practical rate limit.
+2. Batch phase: ``--clients`` processes post pre-serialised ``/v1/batch`` bodies of ``--batch``
+   track/page messages (distinct ``messageId``s, random known users) to gunicorn
+   (``--workers`` sync workers, persistent DB connections) as fast as they can.
+3. Single-event phase: ``/v1/track`` with one message per request, paced at ``--rate`` req/s
+   for ``--seconds``; reports p50/p99 latency.
+4. Floor: the same number of activity rows COPY'd straight into the table in one transaction.
+Everything runs on this machine (loopback only); all loops are bounded.
+"""
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import requests  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+
+from leadflow.apikeys import api_key_create  # noqa: E402
+from leadflow.bulk import copy_rows  # noqa: E402
+from leads.models import Activity, Lead  # noqa: E402
+
+PORT = 8765
+URL = f"http://127.0.0.1:{PORT}"
+
+
+def setup(leads: int) -> tuple[str, list[str]]:
+    call_command("migrate", verbosity=0)
+    existing = Lead.objects.count()
+    if existing < leads:
+        call_command(
+            "generate_data",
+            leads=leads - existing,
+            activities_per_lead=0,
+            seed=7 + existing,  # the seed is in the e-mails: top-ups never collide
+            anchor="2026-11-01T00:00:00+00:00",
+            verbosity=0,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE leads_lead SET external_id = 'u-' || id WHERE external_id IS NULL")
+        cursor.execute("TRUNCATE leads_activity")
+        cursor.execute("VACUUM ANALYZE leads_activity")
+    users = [f"u-{pk}" for pk in Lead.objects.values_list("pk", flat=True)[:leads]]
+    key = api_key_create(
+        name=f"bench-{uuid.uuid4().hex[:6]}", scopes=["events:write"], rate_limit=100_000_000
+    )
+    return key.secret, users
+
+
+def make_batch(rng: random.Random, users: list[str], size: int, tag: str) -> bytes:
+    now = datetime.now(UTC)
+    batch = []
+    for i in range(size):
+        user = rng.choice(users)
+        if i % 3:
+            msg = {"type": "track", "event": "Webinar Attended", "properties": {"w": i % 17}}
+        else:
+            msg = {"type": "page", "name": "Pricing", "properties": {"url": "https://x.example/p"}}
+        msg.update(
+            userId=user,
+            messageId=f"{tag}-{i}",
+            timestamp=(now - timedelta(seconds=i)).isoformat(),
+            context={"library": {"name": "bench"}},
+        )
+        batch.append(msg)
+    return json.dumps({"batch": batch, "sentAt": now.isoformat()}).encode()
+
+
+def client_proc(key: str, bodies: list[bytes], out: "mp.Queue[list[float]]") -> None:
+    session = requests.Session()
+    session.auth = (key, "")
+    headers = {"Content-Type": "application/json"}
+    latencies = []
+    for body in bodies:
+        started = time.perf_counter()
+        response = session.post(f"{URL}/v1/batch", data=body, headers=headers, timeout=60)
+        latencies.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            print("error", response.status_code, response.text[:200], flush=True)
+    out.put(latencies)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def start_server(workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY", "bench-" + "x" * 50),
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "LEADFLOW_LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "leadflow.wsgi",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "120",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    for _ in range(60):
+        try:
+            requests.get(f"{URL}/healthz", timeout=5)
+            return server
+        except requests.RequestException:
+            time.sleep(0.5)
+    os.killpg(server.pid, signal.SIGTERM)
+    raise SystemExit("gunicorn did not start")
+
+
+def batch_phase(key: str, users: list[str], args: argparse.Namespace) -> dict[str, float]:
+    rng = random.Random(42)
+    run = uuid.uuid4().hex[:8]
+    n_requests = args.events // args.batch
+    bodies = [make_batch(rng, users, args.batch, f"{run}-{r}") for r in range(n_requests)]
+    # warm up every worker's DB connection and imports
+    session = requests.Session()
+    session.auth = (key, "")
+    for r in range(args.workers * 2):
+        session.post(
+            f"{URL}/v1/batch",
+            data=make_batch(rng, users, 10, f"warm{run}-{r}"),
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
+    before = Activity.objects.count()
+    queue: mp.Queue[list[float]] = mp.Queue()
+    shards = [bodies[i :: args.clients] for i in range(args.clients)]
+    procs = [mp.Process(target=client_proc, args=(key, shard, queue)) for shard in shards]
+    started = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    latencies = [lat for _ in procs for lat in queue.get(timeout=900)]
+    for proc in procs:
+        proc.join()
+    elapsed = time.perf_counter() - started
+    stored = Activity.objects.count() - before
+    return {
+        "events": stored,
+        "seconds": elapsed,
+        "events_per_s": stored / elapsed,
+        "p50_ms": pct(latencies, 0.50) * 1000,
+        "p99_ms": pct(latencies, 0.99) * 1000,
+    }
+
+
+def single_phase(key: str, users: list[str], args: argparse.Namespace) -> dict[str, float]:
+    """Open-loop pacing: request k is due at k/rate; 16 threads keep up with the schedule."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = random.Random(7)
+    run = uuid.uuid4().hex[:8]
+    total = int(args.rate * args.seconds)
+    bodies = [
+        json.dumps(
+            {
+                "userId": rng.choice(users),
+                "event": "Trial Started",
+                "messageId": f"s{run}-{k}",
+                "properties": {"k": k},
+            }
+        ).encode()
+        for k in range(total)
+    ]
+    start = time.perf_counter() + 0.5
+    sessions: dict[int, requests.Session] = {}
+
+    def send(k: int) -> tuple[float, int]:
+        import threading
+
+        session = sessions.setdefault(threading.get_ident(), requests.Session())
+        session.auth = (key, "")
+        delay = start + k / args.rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        t0 = time.perf_counter()
+        response = session.post(
+            f"{URL}/v1/track",
+            data=bodies[k],
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        return time.perf_counter() - t0, response.status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(send, range(total)))
+    elapsed = time.perf_counter() - start
+    latencies = [lat for lat, _code in results]
+    return {
+        "requests": total,
+        "achieved_req_per_s": total / elapsed,
+        "errors": sum(code != 200 for _lat, code in results),
+        "p50_ms": pct(latencies, 0.50) * 1000,
+        "p99_ms": pct(latencies, 0.99) * 1000,
+    }
+
+
+def copy_floor(users: list[str], events: int) -> dict[str, float]:
+    """The same kind and number of rows, COPY'd in one transaction (rolled back afterwards)."""
+    lead_ids = [int(u[2:]) for u in users]
+    rng = random.Random(42)
+    now = datetime.now(UTC)
+    run = uuid.uuid4().hex[:8]
+    rows = [
+        (
+            rng.choice(lead_ids),
+            "webinar",
+            "Webinar Attended",
+            now,
+            now,
+            json.dumps({"w": i % 17}),
+            "segment",
+            f"copy{run}-{i}",
+        )
+        for i in range(events)
+    ]
+    columns = [
+        "lead_id",
+        "kind",
+        "name",
+        "occurred_at",
+        "received_at",
+        "properties",
+        "source",
+        "message_id",
+    ]
+    started = time.perf_counter()
+    with transaction.atomic():
+        copy_rows(Activity, columns, rows)
+        elapsed = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return {"events": events, "seconds": elapsed, "events_per_s": events / elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, default=10_000)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    key, users = setup(args.leads)
+    server = start_server(args.workers)
+    try:
+        batch = batch_phase(key, users, args)
+        single = single_phase(key, users, args)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    floor = copy_floor(users, int(batch["events"]))
+    print(
+        json.dumps(
+            {
+                "args": vars(args),
+                "batch": batch,
+                "single": single,
+                "copy": floor,
+                "http_vs_copy": batch["events_per_s"] / floor["events_per_s"],
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
