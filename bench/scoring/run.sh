@@ -18,4 +18,4 @@ if [[ " $* " == *" --latency "* ]]; then
   trap 'kill $worker; wait $worker' EXIT
   sleep 5
 fi
-.venv/bin/python bench/scoring/bench.py "$@"
+.venv/bin/python bench/scoring/bench_scoring.py "$@"

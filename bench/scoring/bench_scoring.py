@@ -22,8 +22,10 @@ import statistics
 import sys
 import threading
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
@@ -41,6 +43,7 @@ from scoring import rules as r  # noqa: E402
 from scoring.management.commands.seed_scoring_demo import MODEL, RULES  # noqa: E402
 from scoring.models import LeadScore, ScoringModel, ScoringRun  # noqa: E402
 
+T = TypeVar("T")
 UNREACHABLE = 10**6
 FIT = """(CASE WHEN l.industry IN ('Software', 'Healthcare') THEN 10 ELSE 0 END
         + CASE WHEN l.company_size IN ('201-1000', '1001-5000', '5001+') THEN 10 ELSE 0 END
@@ -77,7 +80,7 @@ def publish(name: str, **settings: object) -> ScoringModel:
     return model
 
 
-def timed(label: str, fn):  # type: ignore[no-untyped-def]
+def timed(label: str, fn: Callable[[], T]) -> tuple[float, T]:
     started = time.perf_counter()
     result = fn()
     seconds = time.perf_counter() - started
@@ -85,12 +88,12 @@ def timed(label: str, fn):  # type: ignore[no-untyped-def]
     return seconds, result
 
 
-def reference(now):  # type: ignore[no-untyped-def]
+def reference(now: datetime) -> tuple[float, float]:
     def update() -> int:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
             cursor.execute(REFERENCE, {"now": now})
-            n = cursor.rowcount
+            n = int(cursor.rowcount)
             transaction.set_rollback(True)
         return n
 
@@ -116,7 +119,7 @@ def full_pass(model: ScoringModel, label: str, batch: int) -> float:
     return seconds
 
 
-def naive_loop(model: ScoringModel, ids: list[int], now) -> float:  # type: ignore[no-untyped-def]
+def naive_loop(model: ScoringModel, ids: list[int], now: datetime) -> float:
     """What a per-lead ORM implementation does: load, evaluate, save, one lead at a time."""
     spec = engine.model_spec(model)
 
@@ -150,7 +153,7 @@ def naive_loop(model: ScoringModel, ids: list[int], now) -> float:  # type: igno
                 )
 
     seconds, _ = timed(f"naive per-lead ORM loop, {len(ids):,} leads", loop)
-    return seconds
+    return float(seconds)
 
 
 def incremental(ids: list[int]) -> float:
@@ -160,7 +163,7 @@ def incremental(ids: list[int]) -> float:
         lambda: services.score_dirty_sweep(batch_size=10_000),
     )
     print(f"  {result.scored:,} scored in {result.batches} batch(es)", flush=True)
-    return seconds
+    return float(seconds)
 
 
 def engine_run(args: argparse.Namespace) -> None:
