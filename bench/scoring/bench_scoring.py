@@ -209,8 +209,7 @@ def latency(args: argparse.Namespace) -> None:
     n = int(args.rate * args.seconds)
     # Lead-stage leads already scored by this model, some of them one webinar away from MQL
     near = list(
-        LeadScore.objects.filter(
-            model=model,
+        LeadScore.objects.filter(  # scored by an earlier version with the same rules
             lead__stage="lead",
             score__gte=model.mql_threshold - 15,
             score__lt=model.mql_threshold,
