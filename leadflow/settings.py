@@ -269,6 +269,17 @@ CELERY_BEAT_SCHEDULE["predictive-score-changed"] = {
 }
 
 # --- rule-based scoring (scoring/, docs/scoring.md) ---
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]
+    {
+        "ActivityKindEnum": "leads.models.ActivityKind",
+        "ScoringRuleKindEnum": "scoring.models.ScoringRule.Kind",
+        "ScoringRunKindEnum": "scoring.models.ScoringRun.Kind",
+        "ScoringRuleDecayEnum": "scoring.models.ScoringRule.Decay",
+        "ScoringModelDecayEnum": "scoring.models.ScoringModel.Decay",
+        "ScoringModelStatusEnum": "scoring.models.ScoringModel.Status",
+        "ScoringRunStatusEnum": "scoring.models.ScoringRun.Status",
+    }
+)
 SCORING_BATCH_SIZE = env.int("LEADFLOW_SCORING_BATCH_SIZE", default=10_000)
 CELERY_BEAT_SCHEDULE["scoring-dirty-sweep"] = {
     "task": "scoring.tasks.score_dirty_sweep_task",

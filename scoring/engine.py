@@ -143,12 +143,16 @@ def _fit_sql(rule: r.RuleSpec, p: _Params) -> str:
     raise ValueError(rule.op)
 
 
-def _weight_sql(decay: r.Decay) -> str:
+def _windowed(rule: r.RuleSpec) -> bool:
+    return bool(rule.window_days) and rule.window_max is not None
+
+
+def _weight_sql(decay: r.Decay, age: str) -> str:
     if decay.kind == "half_life" and decay.half_life_days:
-        return f"power(0.5::float8, k.age / {_num(decay.half_life_days)})"
+        return f"power(0.5::float8, {age} / {_num(decay.half_life_days)})"
     if decay.kind == "step" and decay.steps:
         whens = " ".join(
-            f"WHEN k.age >= {_num(age)} THEN {_num(f)}" for age, f in reversed(decay.steps)
+            f"WHEN {age} >= {_num(a)} THEN {_num(f)}" for a, f in reversed(decay.steps)
         )
         return f"(CASE {whens} ELSE 1.0::float8 END)"
     return "1.0::float8"
@@ -178,74 +182,73 @@ def _compile(spec: r.ModelSpec) -> tuple[str, dict[str, Any]]:
     ]
     parts: list[str] = []
     if activity_rules:
-        by_kind: dict[str, list[r.RuleSpec]] = {}
+        matches = []
         for rule in activity_rules:
-            by_kind.setdefault(rule.activity_kind, []).append(rule)
-        branches = []
-        for kind, kind_rules in by_kind.items():
-            items = []
-            for rule in kind_rules:
-                test = " AND ".join(_condition_sql(c, p) for c in rule.conditions) or "true"
-                items.append(f"CASE WHEN {test} THEN {rule.rule_id} END")
-            branches.append(
-                f"WHEN {p(kind)} THEN array_remove(ARRAY[{', '.join(items)}]::bigint[], NULL)"
-            )
-        kinds = p(list(by_kind), "::text[]")
+            tests = [f"a.kind = {p(rule.activity_kind)}"]
+            tests += [_condition_sql(c, p) for c in rule.conditions]
+            matches.append(f"({' AND '.join(tests)}) AS m{rule.rule_id}")
+        kinds = p(sorted({x.activity_kind for x in activity_rules}), "::text[]")
+        # The batch's counted activities, read through the (lead_id, occurred_at, kind) index,
+        # with one match flag per rule: evaluated once, used by every rule below.
         ctes.append(
-            "m AS (SELECT a.lead_id, a.id AS aid, a.occurred_at, rid.rule_id, "
-            f"date_part('epoch', {now} - a.occurred_at) / 86400.0::float8 AS age "
-            f"FROM l JOIN {act_t} a ON a.lead_id = l.id "
-            f"CROSS JOIN LATERAL unnest(CASE a.kind {' '.join(branches)} END) AS rid(rule_id) "
-            f"WHERE a.kind = ANY({kinds}) AND a.occurred_at <= {now} "
+            "acts AS (SELECT a.lead_id, a.id AS aid, a.occurred_at, "
+            f"date_part('epoch', {now} - a.occurred_at) / 86400.0::float8 AS age, "
+            f"{', '.join(matches)} "
+            f"FROM {act_t} a JOIN l ON l.id = a.lead_id "
+            f"WHERE a.lead_id = ANY(%(ids)s::bigint[]) AND a.occurred_at <= {now} "
+            f"AND a.kind = ANY({kinds}) "
             "AND (l.score_reset_at IS NULL OR a.occurred_at >= l.score_reset_at))"
         )
-        windowed = [x for x in activity_rules if x.window_days and x.window_max is not None]
-        capped = [x for x in activity_rules if x.keep is not None]
-        source = "m"
-        if windowed:
-            buckets = " ".join(
-                f"WHEN {x.rule_id} THEN floor(date_part('epoch', m.occurred_at) / "
-                f"{_num(float(x.window_days or 1) * r.DAY)})"
-                for x in windowed
+        simple = [x for x in activity_rules if x.keep is None and not _windowed(x)]
+        ranked = [x for x in activity_rules if x.keep is not None or _windowed(x)]
+        if simple:
+            # uncapped rules: one GROUP BY over the batch, a count and a weight sum per rule
+            aggs = ", ".join(
+                f"count(*) FILTER (WHERE m{x.rule_id}) AS c{x.rule_id}, "
+                f"sum({_weight_sql(x.decay, 'age')}) FILTER (WHERE m{x.rule_id}) AS s{x.rule_id}"
+                for x in simple
             )
-            limits = " ".join(f"WHEN {x.rule_id} THEN {int(x.window_max or 0)}" for x in windowed)
+            ctes.append(f"sa AS (SELECT lead_id, {aggs} FROM acts GROUP BY lead_id)")
+            values = ", ".join(
+                f"({x.rule_id}::bigint, sa.c{x.rule_id}, "
+                + _clamp_sql(f"floor({x.points} * sa.s{x.rule_id} + 0.5)::bigint", x.max_points)
+                + ", "
+                + _clamp_sql(f"{x.points} * sa.c{x.rule_id}", x.max_points)
+                + ")"
+                for x in simple
+            )
+            parts.append(
+                "SELECT sa.lead_id, v.rule_id, v.cnt, v.pts, v.und, 'e' FROM sa "
+                f"CROSS JOIN LATERAL (VALUES {values}) v(rule_id, cnt, pts, und) WHERE v.cnt > 0"
+            )
+        for x in ranked:
+            # capped rules rank only their own matches, newest first
+            rows = f"SELECT lead_id, aid, occurred_at, age FROM acts WHERE m{x.rule_id}"
+            if _windowed(x):
+                width = _num(float(x.window_days or 1) * r.DAY)
+                rows = (
+                    "SELECT * FROM (SELECT w.*, row_number() OVER (PARTITION BY w.lead_id, "
+                    f"floor(date_part('epoch', w.occurred_at) / {width}) "
+                    f"ORDER BY w.occurred_at DESC, w.aid DESC) AS rn_w FROM ({rows}) w) ww "
+                    f"WHERE ww.rn_w <= {int(x.window_max or 0)}"
+                )
+            if x.keep is not None:
+                rows = (
+                    "SELECT * FROM (SELECT k.*, row_number() OVER (PARTITION BY k.lead_id "
+                    f"ORDER BY k.occurred_at DESC, k.aid DESC) AS rn FROM ({rows}) k) kk "
+                    f"WHERE kk.rn <= {int(x.keep)}"
+                )
+            name = f"r{x.rule_id}"
             ctes.append(
-                "mw AS (SELECT * FROM (SELECT m.*, row_number() OVER (PARTITION BY m.lead_id, "
-                f"m.rule_id, CASE m.rule_id {buckets} ELSE 0 END "
-                "ORDER BY m.occurred_at DESC, m.aid DESC) AS rn_w FROM m) w "
-                f"WHERE w.rn_w <= CASE w.rule_id {limits} ELSE 2147483647 END)"
+                f"{name} AS (SELECT z.lead_id, count(*) AS cnt, "
+                f"sum({_weight_sql(x.decay, 'z.age')}) AS ws FROM ({rows}) z GROUP BY z.lead_id)"
             )
-            source = "mw"
-        if capped:
-            ids = ", ".join(str(x.rule_id) for x in capped)
-            keeps = " ".join(f"WHEN {x.rule_id} THEN {int(x.keep or 0)}" for x in capped)
-            ctes.append(
-                f"mk AS (SELECT lead_id, aid, occurred_at, rule_id, age FROM {source} "
-                f"WHERE rule_id NOT IN ({ids}) UNION ALL "
-                "SELECT lead_id, aid, occurred_at, rule_id, age FROM (SELECT c.*, row_number() "
-                "OVER (PARTITION BY c.lead_id, c.rule_id ORDER BY c.occurred_at DESC, c.aid DESC) "
-                f"AS rn FROM {source} c WHERE c.rule_id IN ({ids})) ranked "
-                f"WHERE ranked.rn <= CASE ranked.rule_id {keeps} END)"
+            pts = _clamp_sql(f"floor({x.points} * {name}.ws + 0.5)::bigint", x.max_points)
+            und = _clamp_sql(f"{x.points} * {name}.cnt", x.max_points)
+            parts.append(
+                f"SELECT {name}.lead_id, {x.rule_id}::bigint, {name}.cnt, {pts}, {und}, 'e' "
+                f"FROM {name}"
             )
-            source = "mk"
-        weights = " ".join(f"WHEN {x.rule_id} THEN {_weight_sql(x.decay)}" for x in activity_rules)
-        ctes.append(
-            f"er AS (SELECT k.lead_id, k.rule_id, count(*) AS cnt, "
-            f"sum(CASE k.rule_id {weights} END) AS ws FROM {source} k GROUP BY k.lead_id, k.rule_id)"
-        )
-        pts = " ".join(
-            f"WHEN {x.rule_id} THEN "
-            + _clamp_sql(f"floor({x.points} * er.ws + 0.5)::bigint", x.max_points)
-            for x in activity_rules
-        )
-        und = " ".join(
-            f"WHEN {x.rule_id} THEN " + _clamp_sql(f"{x.points} * er.cnt", x.max_points)
-            for x in activity_rules
-        )
-        parts.append(
-            f"SELECT er.lead_id, er.rule_id, er.cnt, CASE er.rule_id {pts} END AS pts, "
-            f"CASE er.rule_id {und} END AS und, 'e' AS d FROM er"
-        )
     if inactivity_rules:
         values = ", ".join(
             f"({x.rule_id}::bigint, {int(x.points)}, {_num(x.inactive_days or 0)})"
@@ -435,17 +438,21 @@ def _write_sql(
     dirty_where = " OR l.score_dirty_at IS NOT NULL" if clear_dirty else ""
     statement = (
         f"WITH ev AS MATERIALIZED ({sql}), "
+        # only evaluations that differ from the stored one reach the upsert: ON CONFLICT DO
+        # UPDATE locks (writes) every conflicting row, even those its WHERE then skips
+        f"ch AS (SELECT ev.* FROM ev LEFT JOIN {score_t} o ON o.lead_id = ev.lead_id "
+        "WHERE o.lead_id IS NULL OR (o.scored_at <= %(now)s AND (o.model_id, o.grade, o.breakdown) "
+        "IS DISTINCT FROM (%(model_id)s, ev.grade, ev.bd))), "
         f"ls AS (INSERT INTO {score_t} AS s (lead_id, model_id, score, fit_score, "
         "engagement_score, grade, breakdown, scored_at, mql_armed) "
         "SELECT lead_id, %(model_id)s, fit + eng, fit, eng, grade, bd, %(now)s, "
-        f"(fit + eng < %(mql_t)s OR stage NOT IN ({past})) FROM ev "
+        f"(fit + eng < %(mql_t)s OR stage NOT IN ({past})) FROM ch "
         "ON CONFLICT (lead_id) DO UPDATE SET model_id = EXCLUDED.model_id, "
         "score = EXCLUDED.score, fit_score = EXCLUDED.fit_score, "
         "engagement_score = EXCLUDED.engagement_score, grade = EXCLUDED.grade, "
         "breakdown = EXCLUDED.breakdown, scored_at = EXCLUDED.scored_at, "
         "mql_armed = s.mql_armed OR EXCLUDED.score < %(mql_t)s "
-        "WHERE s.scored_at <= EXCLUDED.scored_at AND (s.model_id, s.grade, s.breakdown) "
-        "IS DISTINCT FROM (EXCLUDED.model_id, EXCLUDED.grade, EXCLUDED.breakdown)) "
+        "WHERE s.scored_at <= EXCLUDED.scored_at) "
         f"UPDATE {lead_t} l SET score = ev.fit + ev.eng, fit_score = ev.fit, "
         f"engagement_score = ev.eng, grade = ev.grade, scored_at = %(now)s{dirty_set} "
         "FROM ev WHERE l.id = ev.lead_id AND (l.scored_at IS NULL OR l.scored_at <= %(now)s) "

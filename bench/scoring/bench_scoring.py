@@ -1,0 +1,307 @@
+"""Scoring benchmarks on PostgreSQL (docs/benchmarks.md, "Scoring engine").
+
+Measured in one run, so the ratios hold on a noisy machine:
+
+1. reference floor: one set-based aggregate over the same activities (kind points, 30-day
+   half-life) plus 3 fit fields, written back with one UPDATE (rolled back), and the same
+   aggregate read only;
+2. full rescore with the default model (11 rules, window/caps/decay/inactivity/fit), batch by
+   batch as the publish/decay runs do it: first pass (every row written), second pass (as a
+   daily decay pass: only changed rows written);
+3. incremental: 10,000 dirty leads rescored by one sweep;
+4. baseline: the naive per-lead ORM loop over the same 10,000 leads.
+
+Thresholds are set out of reach for 1-4, so they measure the engine; lifecycle moves are
+per-lead service calls (with handover) measured by the latency run (``--latency``).
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from leads.models import Activity, ActivityKind, Lead, StageChange  # noqa: E402
+from scoring import engine, services  # noqa: E402
+from scoring import rules as r  # noqa: E402
+from scoring.management.commands.seed_scoring_demo import MODEL, RULES  # noqa: E402
+from scoring.models import LeadScore, ScoringModel, ScoringRun  # noqa: E402
+
+T = TypeVar("T")
+UNREACHABLE = 10**6
+FIT = """(CASE WHEN l.industry IN ('Software', 'Healthcare') THEN 10 ELSE 0 END
+        + CASE WHEN l.company_size IN ('201-1000', '1001-5000', '5001+') THEN 10 ELSE 0 END
+        + CASE WHEN l.seniority IN ('director', 'vp', 'cxo') THEN 10 ELSE 0 END)"""
+REFERENCE = f"""
+UPDATE leads_lead l SET engagement_score = a.s, fit_score = {FIT}, score = a.s + {FIT}
+FROM (
+  SELECT lead_id, floor(sum(CASE kind WHEN 'page_view' THEN 2 WHEN 'webinar' THEN 15
+         WHEN 'download' THEN 10 WHEN 'email_click' THEN 5 WHEN 'unsubscribe' THEN -30
+         ELSE 1 END * power(0.5, date_part('epoch', %(now)s - occurred_at) / 86400.0 / 30))
+         + 0.5)::int AS s
+  FROM leads_activity WHERE occurred_at <= %(now)s GROUP BY lead_id) a
+WHERE l.id = a.lead_id
+"""  # noqa: S608
+READ_ONLY = """
+SELECT count(*), sum(s) FROM (
+  SELECT lead_id, floor(sum(CASE kind WHEN 'page_view' THEN 2 WHEN 'webinar' THEN 15
+         WHEN 'download' THEN 10 WHEN 'email_click' THEN 5 WHEN 'unsubscribe' THEN -30
+         ELSE 1 END * power(0.5, date_part('epoch', %(now)s - occurred_at) / 86400.0 / 30))
+         + 0.5)::int AS s
+  FROM leads_activity WHERE occurred_at <= %(now)s GROUP BY lead_id) a
+"""
+
+
+def publish(name: str, **settings: object) -> ScoringModel:
+    """A fresh published version of the default model; its rescore run is not executed."""
+    with transaction.atomic():
+        model = services.model_create(data={**MODEL, "name": name, **settings})
+        for rule in RULES:
+            services.rule_create(model_id=model.pk, data=rule)
+        run = services.model_publish(model_id=model.pk)
+        ScoringRun.objects.filter(pk=run.pk).update(status="failed", error="bench: run by hand")
+    model.refresh_from_db()
+    return model
+
+
+def timed(label: str, fn: Callable[[], T]) -> tuple[float, T]:
+    started = time.perf_counter()
+    result = fn()
+    seconds = time.perf_counter() - started
+    print(f"{label}: {seconds:.2f} s", flush=True)
+    return seconds, result
+
+
+def reference(now: datetime) -> tuple[float, float]:
+    def update() -> int:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute(REFERENCE, {"now": now})
+            n = int(cursor.rowcount)
+            transaction.set_rollback(True)
+        return n
+
+    def read() -> int:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute(READ_ONLY, {"now": now})
+            return int(cursor.fetchone()[0])
+
+    seconds_read, n_read = timed("reference aggregate, read only", read)
+    seconds, n = timed(f"reference aggregate + one UPDATE ({n_read:,} leads, rolled back)", update)
+    return seconds, seconds_read
+
+
+def full_pass(model: ScoringModel, label: str, batch: int) -> float:
+    run = ScoringRun.objects.create(model=model, kind="rescore", reason="bench")
+    seconds, run = timed(label, lambda: services.run_execute(run_id=run.pk, batch_size=batch))
+    print(
+        f"  {run.done:,} leads, {run.written:,} lead rows changed, {run.moved} moved, "
+        f"{run.done / seconds:,.0f} leads/s",
+        flush=True,
+    )
+    return seconds
+
+
+def naive_loop(model: ScoringModel, ids: list[int], now: datetime) -> float:
+    """What a per-lead ORM implementation does: load, evaluate, save, one lead at a time."""
+    spec = engine.model_spec(model)
+
+    def loop() -> None:
+        for lead_id in ids:
+            with transaction.atomic():
+                lead = Lead.objects.select_for_update().get(pk=lead_id)
+                acts = [
+                    r.ActivityRow(a.pk, a.kind, a.occurred_at, a.properties)
+                    for a in Activity.objects.filter(lead_id=lead_id)
+                ]
+                fields = {f: getattr(lead, f) for f in engine.LEAD_FIELDS}
+                fields |= {"created_at": lead.created_at, "score_reset_at": lead.score_reset_at}
+                ev = r.evaluate(spec, lead=fields, activities=acts, now=now)
+                lead.score, lead.fit_score = ev.score, ev.fit
+                lead.engagement_score, lead.grade, lead.scored_at = ev.engagement, ev.grade, now
+                lead.save(update_fields=["score", "fit_score", "engagement_score", "grade"])
+                LeadScore.objects.update_or_create(
+                    lead_id=lead_id,
+                    defaults={
+                        "model": model,
+                        "score": ev.score,
+                        "fit_score": ev.fit,
+                        "engagement_score": ev.engagement,
+                        "grade": ev.grade,
+                        "breakdown": [
+                            [x.rule_id, x.count, x.points, x.undecayed] for x in ev.rules
+                        ],
+                        "scored_at": now,
+                    },
+                )
+
+    seconds, _ = timed(f"naive per-lead ORM loop, {len(ids):,} leads", loop)
+    return float(seconds)
+
+
+def incremental(ids: list[int]) -> float:
+    Lead.objects.filter(pk__in=ids).update(score_dirty_at=timezone.now())
+    seconds, result = timed(
+        f"incremental: sweep of {len(ids):,} dirty leads",
+        lambda: services.score_dirty_sweep(batch_size=10_000),
+    )
+    print(f"  {result.scored:,} scored in {result.batches} batch(es)", flush=True)
+    return float(seconds)
+
+
+def engine_run(args: argparse.Namespace) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM leads_lead")
+        leads = cursor.fetchone()[0]
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'leads_activity'")
+        acts = cursor.fetchone()[0]
+    print(f"data: {leads:,} leads, ~{acts:,} activities", flush=True)
+    Lead.objects.exclude(score_dirty_at=None).update(score_dirty_at=None)  # generator marks
+    now = timezone.now()
+    ref, ref_read = reference(now)
+    model = publish(
+        f"bench {now:%H%M%S}", lead_fit_threshold=UNREACHABLE, mql_threshold=UNREACHABLE
+    )
+    first = full_pass(model, "full rescore, first pass (every row written)", args.batch)
+    second = full_pass(model, "full rescore, second pass (decay: changed rows only)", args.batch)
+    rng = random.Random(7)
+    sample = sorted(rng.sample(range(1, leads + 1), 10_000))
+    first_id = Lead.objects.order_by("pk").values_list("pk", flat=True).first() or 1
+    sample = [first_id - 1 + i for i in sample]
+    inc = incremental(sample)
+    naive_ids = sample[: args.naive_sample]
+    naive = naive_loop(model, naive_ids, timezone.now()) * len(sample) / len(naive_ids)
+    print("--- ratios")
+    print(f"full first pass / reference UPDATE: {first / ref:.2f}x (target <= 2x)")
+    print(f"full second pass / reference UPDATE: {second / ref:.2f}x")
+    print(f"full first pass / read-only aggregate: {first / ref_read:.2f}x")
+    print(f"incremental 10k: {inc:.2f} s (target < 3 s)")
+    scaled = "" if len(naive_ids) == len(sample) else f" (measured on {len(naive_ids):,}, scaled)"
+    print(f"naive loop / incremental, same 10k leads{scaled}: {naive / inc:.0f}x (target >= 50x)")
+    print(f"naive loop extrapolated to all leads: {naive * leads / len(sample) / 60:.0f} min")
+
+
+def latency(args: argparse.Namespace) -> None:
+    """Activities at ``--rate``/s for ``--seconds`` to distinct leads, with a worker running
+    (start it yourself, see run.sh); observe when each lead's score (and stage) changes."""
+    from leads.services import activity_record
+
+    model = ScoringModel.objects.filter(status="published").first()
+    if model is None or model.mql_threshold >= UNREACHABLE:
+        model = publish(f"latency {timezone.now():%H%M%S}", lead_fit_threshold=UNREACHABLE)
+    n = int(args.rate * args.seconds)
+    # Lead-stage leads already scored by this model, some of them one webinar away from MQL
+    near = list(
+        LeadScore.objects.filter(  # scored by an earlier version with the same rules
+            lead__stage="lead",
+            score__gte=model.mql_threshold - 15,
+            score__lt=model.mql_threshold,
+            grade__lte=model.mql_min_grade,
+            mql_armed=True,
+        ).values_list("lead_id", flat=True)[: n // 10]
+    )
+    others = list(
+        Lead.objects.filter(stage="lead", score_dirty_at=None)
+        .exclude(pk__in=near)
+        .order_by("?")
+        .values_list("pk", flat=True)[: n - len(near)]
+    )
+    targets = near + others
+    random.Random(3).shuffle(targets)
+    print(f"latency: {len(targets):,} activities at {args.rate}/s ({len(near)} cross MQL)")
+    accepted: dict[int, float] = {}
+    seen_score: dict[int, float] = {}
+    seen_mql: dict[int, float] = {}
+    stop = threading.Event()
+    near_set = set(near)
+    t0 = timezone.now()
+
+    def monitor() -> None:
+        from django.db import connections
+
+        while not stop.is_set() or len(seen_score) < len(accepted):
+            ids = [i for i in accepted if i not in seen_score]
+            if ids:
+                done = Lead.objects.filter(pk__in=ids, scored_at__gte=t0, score_dirty_at=None)
+                now = time.perf_counter()
+                for lead_id in done.values_list("pk", flat=True):
+                    seen_score[lead_id] = now
+            crossing = [i for i in accepted if i in near_set and i not in seen_mql]
+            if crossing:
+                moved = StageChange.objects.filter(
+                    lead_id__in=crossing, to_stage="mql", changed_at__gte=t0
+                )
+                now = time.perf_counter()
+                for lead_id in moved.values_list("lead_id", flat=True):
+                    seen_mql[lead_id] = now
+            if stop.is_set() and time.perf_counter() - end > 30:
+                break
+            time.sleep(0.02)
+        connections.close_all()
+
+    end = float("inf")
+    watcher = threading.Thread(target=monitor)
+    watcher.start()
+    interval = 1.0 / args.rate
+    start = time.perf_counter()
+    for i, lead_id in enumerate(targets):
+        due = start + i * interval
+        if (wait := due - time.perf_counter()) > 0:
+            time.sleep(wait)
+        activity_record(
+            lead_id=lead_id,
+            kind=ActivityKind.WEBINAR,
+            occurred_at=timezone.now() - timedelta(seconds=1),
+            source="bench",
+        )
+        accepted[lead_id] = time.perf_counter()
+    sent = time.perf_counter() - start
+    end = time.perf_counter()
+    stop.set()
+    watcher.join()
+    lat = sorted(seen_score[i] - accepted[i] for i in accepted if i in seen_score)
+    print(f"  sent {len(accepted):,} in {sent:.1f} s ({len(accepted) / sent:.0f}/s)")
+    print(
+        f"  score updated: {len(lat):,}/{len(accepted):,}; p50 {statistics.median(lat):.2f} s, "
+        f"p95 {lat[int(len(lat) * 0.95) - 1]:.2f} s, max {lat[-1]:.2f} s (target p95 < 2 s)"
+    )
+    mql = sorted(seen_mql[i] - accepted[i] for i in seen_mql)
+    if mql:
+        print(
+            f"  MQL transitions: {len(mql)}/{len(near)}; p50 {statistics.median(mql):.2f} s, "
+            f"p95 {mql[max(int(len(mql) * 0.95) - 1, 0)]:.2f} s"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--latency", action="store_true")
+    parser.add_argument("--naive-sample", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    with connection.cursor() as cursor:
+        cursor.execute("SET random_page_cost = 1.1")
+    latency(args) if args.latency else engine_run(args)
+
+
+if __name__ == "__main__":
+    main()
