@@ -179,12 +179,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Leads, events, lifecycle and handover for integrations.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "ENUM_NAME_OVERRIDES": {
-        "StageEnum": "leads.lifecycle.Stage",
-        "ActivityKindEnum": "leads.models.ActivityKind",
-        "ScoringRuleKindEnum": "scoring.models.ScoringRule.Kind",
-        "ScoringRunKindEnum": "scoring.models.ScoringRun.Kind",
-    },
+    # one name per choice set shared by several serializers (each app adds its own below)
+    "ENUM_NAME_OVERRIDES": {"StageEnum": "leads.lifecycle.Stage"},
 }
 
 # --- Celery: Redis in production, kombu's filesystem transport as the embedded broker ---
