@@ -30,7 +30,7 @@ from handover.models import (
 from handover.outbox import suppress_lead_emails
 from leadflow.audit import audit_record
 from leadflow.models import AuditEvent, User
-from leads.models import Activity, Identity, Lead, StageChange
+from leads.models import Activity, Identity, Lead, Note, StageChange, Task
 from leads.services import LeadNotFoundError
 from privacy import blocklist
 from privacy.models import ConsentEvent, DuplicatePair, ImportRowError, MergeRecord
@@ -94,6 +94,8 @@ def personal_data(*, lead: Lead) -> dict[str, Any]:
                 StageChange.objects.filter(lead=lead).order_by("changed_at", "id")
             ),
             "consent": _rows(ConsentEvent.objects.filter(lead=lead).order_by("at", "id")),
+            "notes": _rows(Note.objects.filter(lead=lead).order_by("created_at", "id")),
+            "tasks": _rows(Task.objects.filter(lead=lead).order_by("created_at", "id")),
             "handovers": _rows(Handover.objects.filter(lead=lead).order_by("id")),
             "qualification": _rows(QualificationChecklist.objects.filter(lead=lead)),
             "sla_timers": _rows(SlaTimer.objects.filter(lead=lead).order_by("id")),
@@ -223,6 +225,10 @@ def lead_erase(
     counts["stage_changes"] = _scrub_rows(
         StageChange.objects.filter(lead=lead), ("reason",), needles
     )
+    # people's notes about the person are personal data through and through; task titles
+    # ("call Ada back") are scrubbed so the follow-up history keeps its shape
+    counts["notes"] = Note.objects.filter(lead=lead).delete()[0]
+    counts["tasks"] = _scrub_rows(Task.objects.filter(lead=lead), ("title",), needles)
     # handover: pending e-mails cancelled; texts and payloads scrubbed; the delivery log too
     suppress_lead_emails(lead_id=lead.pk)
     counts["handovers"] = _scrub_rows(Handover.objects.filter(lead=lead), ("comment",), needles)

@@ -25,7 +25,8 @@ from handover.models import Delivery, Handover, Notification, QualificationCheck
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
 from leadflow.models import User
-from leads.models import Activity, ActivityKind, Identity, Lead, StageChange
+from leads.events import stage_log_rewritten
+from leads.models import Activity, ActivityKind, Identity, Lead, Note, StageChange, Task
 from leads.services import EDITABLE_FIELDS, LeadNotFoundError, activity_record, normalize_phone
 from privacy.models import ConsentEvent, DuplicatePair, MergeRecord
 
@@ -181,6 +182,8 @@ def lead_merge(
     moved["stage_changes"] = StageChange.objects.filter(lead=duplicate).update(lead=survivor)
     moved["identities"] = Identity.objects.filter(lead=duplicate).update(lead=survivor)
     moved["consent_events"] = ConsentEvent.objects.filter(lead=duplicate).update(lead=survivor)
+    moved["notes"] = Note.objects.filter(lead=duplicate).update(lead=survivor)
+    moved["tasks"] = Task.objects.filter(lead=duplicate).update(lead=survivor)
     moved.update(_repoint_handover(survivor=survivor, duplicate=duplicate, now=now, actor=actor))
     MergeRecord.objects.filter(survivor=duplicate).update(survivor=survivor)
     # fields: the survivor's win; its empty ones are filled from the duplicate
@@ -202,6 +205,8 @@ def lead_merge(
     survivor.score_dirty_at = now
     duplicate.delete()  # everything pointing at it was moved above; unique e-mail is now free
     survivor.save()
+    # the survivor's stage log now holds both histories: readers that keep rollups refresh them
+    stage_log_rewritten.send(sender=Lead, lead_ids=[survivor.pk, duplicate_id])
     MergeRecord.objects.create(
         survivor=survivor,
         merged_lead_id=duplicate_id,

@@ -22,7 +22,7 @@ from handover.models import (
 )
 from leadflow.models import AuditEvent
 from leads.lifecycle import Stage
-from leads.models import Activity, ActivityKind, Identity, Lead, StageChange
+from leads.models import Activity, ActivityKind, Identity, Lead, Note, StageChange, Task
 from leads.services import activity_record, lead_create, lead_mark_mql, lead_qualify
 from privacy.blocklist import BlockedIdentifierError
 from privacy.gdpr import lead_erase, lead_export, retention_purge
@@ -87,6 +87,10 @@ def _person(rep, team_setup=True):
         error="HTTP 400", response_excerpt=f'{{"echo": "{EMAIL}", "name": "Zebulon"}}',
     )  # fmt: skip
     consent_record(lead_id=lead.pk, channel="phone", granted=True, source="call with Zebulon")
+    Note.objects.create(lead=lead, author=rep, body=f"Zebulon: {EMAIL}", created_at=timezone.now())
+    Task.objects.create(
+        lead=lead, created_by=rep, title="Call Zebulon Quatermaine", created_at=timezone.now()
+    )
     LogEntry.objects.create(
         content_type=ContentType.objects.get_for_model(Lead), object_id=str(lead.pk),
         object_repr=str(lead), action_flag=CHANGE, change_message="Zebulon edited",

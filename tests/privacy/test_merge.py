@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from handover.models import Handover, Notification, QualificationChecklist, SlaTimer
 from leadflow.models import AuditEvent
 from leads.lifecycle import Stage
-from leads.models import Activity, Identity, Lead, StageChange
+from leads.models import Activity, Identity, Lead, Note, StageChange, Task
 from leads.services import lead_mark_mql, lead_qualify
 from privacy.merge import (
     MergeError,
@@ -19,6 +19,7 @@ from privacy.merge import (
 )
 from privacy.models import ConsentEvent, DuplicatePair, MergeRecord
 from privacy.services import consent_record
+from reports.models import LeadMilestone
 from tests.handover.factories import framework, policy, rule
 from tests.leads.factories import ActivityFactory, LeadFactory
 
@@ -52,6 +53,8 @@ def _everything(lead_ids):
         "notifications": set(
             Notification.objects.filter(lead_id__in=lead_ids).values_list("pk", flat=True)
         ),
+        "notes": set(Note.objects.filter(lead_id__in=lead_ids).values_list("pk", flat=True)),
+        "tasks": set(Task.objects.filter(lead_id__in=lead_ids).values_list("pk", flat=True)),
     }
 
 
@@ -67,6 +70,11 @@ def test_merge_loses_nothing(rep, admin_user):
     for lead, n in ((survivor, 3), (duplicate, 4)):
         for i in range(n):
             ActivityFactory(lead=lead, properties={"i": i, "of": lead.pk})
+    for lead in (survivor, duplicate):
+        Note.objects.create(
+            lead=lead, author=rep, body=f"note on {lead.pk}", created_at=timezone.now()
+        )
+        Task.objects.create(lead=lead, created_by=rep, title="call back", created_at=timezone.now())
     Identity.objects.create(lead=survivor, kind="anonymous_id", value="anon-s")
     Identity.objects.create(lead=duplicate, kind="anonymous_id", value="anon-d")
     consent_record(lead_id=duplicate.pk, channel="email", granted=False, source="unsubscribe")
@@ -86,8 +94,14 @@ def test_merge_loses_nothing(rep, admin_user):
     after = _everything([survivor.pk])
     timeline = Activity.objects.filter(lead=survivor, name=f"Merged with lead #{duplicate.pk}")
     assert after["activities"] == before["activities"] | set(timeline.values_list("pk", flat=True))
-    for table in ("stage_changes", "identities", "consent", "handovers", "timers", "notifications"):
+    for table in (
+        "stage_changes", "identities", "consent", "handovers", "timers", "notifications", "notes",
+        "tasks",
+    ):  # fmt: skip
         assert after[table] == before[table], table
+    # the reports' rollup follows the merged log (one row, for the survivor)
+    assert not LeadMilestone.objects.filter(lead_id=duplicate.pk).exists()
+    assert LeadMilestone.objects.filter(lead_id=survivor.pk).exists()
     assert not Lead.objects.filter(pk=duplicate.pk).exists()
     # one open handover per lead still holds: the duplicate's was cancelled, not dropped
     assert Handover.objects.filter(lead=survivor, status="open").count() == 1
