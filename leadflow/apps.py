@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import m2m_changed, post_migrate, pre_save
 
 
 def _sync_roles(**kwargs: Any) -> None:
@@ -16,3 +16,15 @@ class LeadflowConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sync_roles, dispatch_uid="leadflow.sync_roles")
+
+        from leadflow import receivers
+        from leadflow.models import User
+
+        m2m_changed.connect(
+            receivers.on_groups_changed,
+            sender=User.groups.through,
+            dispatch_uid="leadflow.audit_groups",
+        )
+        pre_save.connect(
+            receivers.on_user_pre_save, sender=User, dispatch_uid="leadflow.audit_flags"
+        )

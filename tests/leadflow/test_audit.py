@@ -28,3 +28,23 @@ def test_audit_row_rolls_back_with_the_action():
     with pytest.raises(RuntimeError):
         erase_that_fails()
     assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_role_and_admin_flag_changes_are_audited():
+    from django.contrib.auth.models import Group
+
+    from leadflow.roles import Role
+
+    user = UserFactory(username="bob")
+    reps = Group.objects.get(name=Role.SALES_REP)
+    user.groups.add(reps)
+    user.groups.remove(reps)
+    user.is_staff = True
+    user.save()
+    events = list(AuditEvent.objects.filter(target_id=str(user.pk)).order_by("id"))
+    assert [(e.action, e.details) for e in events] == [
+        ("user.roles_changed", {"user": "bob", "added": ["sales_rep"]}),
+        ("user.roles_changed", {"user": "bob", "removed": ["sales_rep"]}),
+        ("user.flags_changed", {"user": "bob", "is_staff": True}),
+    ]
