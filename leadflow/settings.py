@@ -178,7 +178,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Leads, events, lifecycle and handover for integrations.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    "ENUM_NAME_OVERRIDES": {"StageEnum": "leads.lifecycle.Stage"},
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "leads.lifecycle.Stage",
+        "ActivityKindEnum": "leads.models.ActivityKind",
+    },
 }
 
 # --- Celery: Redis in production, kombu's filesystem transport as the embedded broker ---
