@@ -214,6 +214,11 @@ def _lead_fields(m: Message) -> dict[str, Any]:
     return data
 
 
+def _is_anonymous_id(lead_id: int) -> bool:
+    row = Lead.objects.filter(pk=lead_id).values_list("email", "external_id").first()
+    return row is not None and not row[0] and not row[1]
+
+
 def _is_anonymous(lead: Lead) -> bool:
     return not lead.email and not lead.external_id
 
@@ -289,6 +294,9 @@ def _resolve_or_create(m: Message, resolver: _Resolver, now: datetime) -> int:
     lead_id = resolver.known(m)
     if lead_id is None and m.anonymous_id and m.anonymous_id in resolver.by_anon:
         lead_id = resolver.by_anon[m.anonymous_id]
+        if m.user_id and not _is_anonymous_id(lead_id):
+            # a device already tied to someone else now sends as another user: a new person
+            lead_id = None
     if lead_id is None:
         if m.user_id or m.email:
             data: dict[str, Any] = {"source": "segment"}
@@ -345,6 +353,8 @@ def _error_of(index: int, exc: Exception) -> ItemError:
         return ItemError(index, "invalid", " ".join(exc.messages))
     if isinstance(exc, DomainError):
         return ItemError(index, exc.code, exc.message, field=exc.field)
+    if isinstance(exc, IntegrityError):  # a concurrent request claimed the same id first
+        return ItemError(index, "conflict", "A concurrent request changed this lead; resend.")
     raise exc
 
 
@@ -392,7 +402,7 @@ def ingest(
                     result.outcomes[m.index] = (None, lead_id)
                 else:
                     rows.append((m, _resolve_or_create(m, resolver, now)))
-        except (ValidationError, DomainError) as exc:
+        except (ValidationError, DomainError, IntegrityError) as exc:
             result.errors.append(_error_of(m.index, exc))
     if rows:
         inserted = _insert_activities(rows, source=source, now=now)
@@ -417,7 +427,8 @@ def _mark_dirty(lead_ids: list[int], now: datetime) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {Lead._meta.db_table} SET score_dirty_at = %s"  # noqa: S608
-                " WHERE id = ANY(%s) AND score_dirty_at IS NULL",
+                " WHERE id IN (SELECT id FROM leads_lead WHERE id = ANY(%s)"
+                " AND score_dirty_at IS NULL ORDER BY id FOR NO KEY UPDATE)",  # one lock order
                 [now, lead_ids],
             )
         return

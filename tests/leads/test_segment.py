@@ -244,3 +244,37 @@ def test_unmapped_traits_are_kept_and_bad_country_is_not_forced_into_the_column(
     assert (lead.company, lead.country) == ("Acme", "")
     assert lead.traits["plan"] == "pro"
     assert lead.traits["country"] == "Germany"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_copies_of_a_batch_store_each_message_once(live_server, make_api_key):
+    """8 clients send the same batch at once, new visitors included: no 5xx, nothing twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    secret, _ = make_api_key("events:write")
+    batch = [msg("page", anonymousId=f"race-{n % 5}") for n in range(40)]
+    batch += [msg("track", userId=f"race-user-{n % 3}") for n in range(20)]
+    body = json.dumps({"batch": batch})
+
+    def send(_):
+        return requests.post(
+            f"{live_server.url}/v1/batch",
+            data=body,
+            auth=(secret, ""),
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(send, range(8)))
+    assert [r.status_code for r in replies] == [200] * 8, [r.text[:200] for r in replies]
+    assert Activity.objects.count() == 60
+    assert sum(r.json()["stored"] for r in replies) == 60
+    visitors = Identity.objects.filter(kind="anonymous_id", value__startswith="race-")
+    assert visitors.count() == 5
+    assert len(set(visitors.values_list("lead_id", flat=True))) == 5
+    assert Lead.objects.filter(external_id__startswith="race-user-").count() == 3
+    assert Lead.objects.count() == 8
