@@ -30,6 +30,7 @@ from psycopg.types.json import Jsonb
 from leadflow.audit import audit_record
 from leadflow.bulk import copy_rows
 from leadflow.models import User
+from leads.events import stage_log_rewritten
 from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange
 from leads.services import actor_kind_for
@@ -521,6 +522,10 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
         )
     if touched:
         Lead.objects.filter(pk__in=touched).update(last_import_id=job.pk)
+    if new or changed:
+        # COPY and bulk_update bypass the per-row signals: readers that keep rollups of the
+        # log and of lead fields (reports) refresh these leads in this transaction
+        stage_log_rewritten.send(sender=Lead, lead_ids=[lead.pk for _, lead in new] + list(changed))
     return tally
 
 

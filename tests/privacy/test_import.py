@@ -283,3 +283,18 @@ def test_a_row_the_database_refuses_fails_alone(run_import):
         "LEGACY@X.EXAMPLE", "one@x.example", "two@x.example",
     }  # fmt: skip
     assert StageChange.objects.filter(source="import").count() == 2
+
+
+@pytest.mark.django_db
+def test_imported_leads_reach_the_reports_rollup(run_import):
+    from reports.models import LeadMilestone
+
+    data = b"email,first_name,source\nnew@example.com,New,fair\n"
+    assert run_import(data).created == 1
+    lead = Lead.objects.get(email="new@example.com")
+    milestone = LeadMilestone.objects.get(lead_id=lead.pk)
+    assert milestone.source == "fair"
+    data = b"email,first_name,source\nnew@example.com,New,webinar\n"
+    assert run_import(data, policy=DedupePolicy.OVERWRITE).updated == 1
+    milestone = LeadMilestone.objects.get(lead_id=lead.pk)
+    assert milestone.source == "webinar"  # a bulk update of a reported field follows too

@@ -30,6 +30,8 @@ class Command(BaseCommand):
             call_command("seed_demo", stdout=self.stdout)
             call_command("seed_scoring_demo", stdout=self.stdout)
             call_command("seed_handover_demo", stdout=self.stdout)
+            # the demo's history was bulk-loaded: count it into the reports' rollups
+            call_command("reports_rebuild", stdout=self.stdout)
         worker = subprocess.Popen(  # noqa: S603  (our own interpreter and fixed arguments)
             [
                 sys.executable,
