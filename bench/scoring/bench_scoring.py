@@ -207,8 +207,11 @@ def engine_run(args: argparse.Namespace) -> None:
 def latency(args: argparse.Namespace) -> None:
     """Activities at ``--rate``/s for ``--seconds`` to distinct leads, with a worker running
     (start it yourself, see run.sh); observe when each lead's score (and stage) changes."""
+    from leadflow.celery import app
     from leads.services import activity_record
 
+    # a queue of our own: test workers sharing the broker must not take the bench's tasks
+    app.conf.task_routes = {"*": {"queue": "scoring-bench"}}
     model = ScoringModel.objects.filter(status="published").first()
     if model is None or model.mql_threshold >= UNREACHABLE:
         model = publish(f"latency {timezone.now():%H%M%S}", lead_fit_threshold=UNREACHABLE)
@@ -253,13 +256,14 @@ def latency(args: argparse.Namespace) -> None:
         from django.db import connections
 
         while not stop.is_set() or len(seen_score) < len(accepted):
-            ids = [i for i in accepted if i not in seen_score]
+            snapshot = list(accepted)  # the producer thread keeps adding
+            ids = [i for i in snapshot if i not in seen_score]
             if ids:
                 done = Lead.objects.filter(pk__in=ids, scored_at__gte=t0, score_dirty_at=None)
                 now = time.perf_counter()
                 for lead_id in done.values_list("pk", flat=True):
                     seen_score[lead_id] = now
-            crossing = [i for i in accepted if i in near_set and i not in seen_mql]
+            crossing = [i for i in snapshot if i in near_set and i not in seen_mql]
             if crossing:
                 moved = StageChange.objects.filter(
                     lead_id__in=crossing, to_stage="mql", changed_at__gte=t0
