@@ -68,12 +68,13 @@ SELECT count(*), sum(s) FROM (
 """
 
 
-def publish(name: str, **settings: object) -> ScoringModel:
-    """A fresh published version of the default model; its rescore run is not executed."""
+def publish(name: str, scale: int = 1, **settings: object) -> ScoringModel:
+    """A fresh published version of the default model (points × ``scale``); its rescore run is
+    not executed."""
     with transaction.atomic():
         model = services.model_create(data={**MODEL, "name": name, **settings})
         for rule in RULES:
-            services.rule_create(model_id=model.pk, data=rule)
+            services.rule_create(model_id=model.pk, data={**rule, "points": rule["points"] * scale})
         run = services.model_publish(model_id=model.pk)
         ScoringRun.objects.filter(pk=run.pk).update(status="failed", error="bench: run by hand")
     model.refresh_from_db()
@@ -176,8 +177,13 @@ def engine_run(args: argparse.Namespace) -> None:
     Lead.objects.exclude(score_dirty_at=None).update(score_dirty_at=None)  # generator marks
     now = timezone.now()
     ref, ref_read = reference(now)
+    # points alternate x1/x2 between runs, so the first pass changes (nearly) every lead row
+    scale = 1 + ScoringModel.objects.filter(name__startswith="bench ").count() % 2
     model = publish(
-        f"bench {now:%H%M%S}", lead_fit_threshold=UNREACHABLE, mql_threshold=UNREACHABLE
+        f"bench {now:%H%M%S}",
+        scale=scale,
+        lead_fit_threshold=UNREACHABLE,
+        mql_threshold=UNREACHABLE,
     )
     first = full_pass(model, "full rescore, first pass (every row written)", args.batch)
     second = full_pass(model, "full rescore, second pass (decay: changed rows only)", args.batch)
@@ -201,22 +207,35 @@ def engine_run(args: argparse.Namespace) -> None:
 def latency(args: argparse.Namespace) -> None:
     """Activities at ``--rate``/s for ``--seconds`` to distinct leads, with a worker running
     (start it yourself, see run.sh); observe when each lead's score (and stage) changes."""
+    from leadflow.celery import app
     from leads.services import activity_record
 
+    # a queue of our own: test workers sharing the broker must not take the bench's tasks
+    app.conf.task_routes = {"*": {"queue": "scoring-bench"}}
     model = ScoringModel.objects.filter(status="published").first()
     if model is None or model.mql_threshold >= UNREACHABLE:
         model = publish(f"latency {timezone.now():%H%M%S}", lead_fit_threshold=UNREACHABLE)
     n = int(args.rate * args.seconds)
-    # Lead-stage leads already scored by this model, some of them one webinar away from MQL
-    near = list(
-        LeadScore.objects.filter(  # scored by an earlier version with the same rules
-            lead__stage="lead",
-            score__gte=model.mql_threshold - 15,
-            score__lt=model.mql_threshold,
-            grade__lte=model.mql_min_grade,
-            mql_armed=True,
-        ).values_list("lead_id", flat=True)[: n // 10]
+    # Lead-stage leads one webinar (+15) away from MQL under this model: evaluate a sample
+    spec = engine.model_spec(model)
+    pool = list(
+        Lead.objects.filter(stage="lead", score_dirty_at=None)
+        .order_by("?")
+        .values_list("pk", flat=True)[:50_000]
     )
+    near: list[int] = []
+    for i in range(0, len(pool), 10_000):
+        rows = engine.evaluate_rows(
+            model=model, spec=spec, ids=pool[i : i + 10_000], now=timezone.now()
+        )
+        near += [
+            row.lead_id
+            for row in rows
+            if model.mql_threshold - 15 <= row.score < model.mql_threshold
+            and row.grade <= model.mql_min_grade
+            and row.armed is not False
+        ]
+    near = near[: n // 10]
     others = list(
         Lead.objects.filter(stage="lead", score_dirty_at=None)
         .exclude(pk__in=near)
@@ -237,13 +256,14 @@ def latency(args: argparse.Namespace) -> None:
         from django.db import connections
 
         while not stop.is_set() or len(seen_score) < len(accepted):
-            ids = [i for i in accepted if i not in seen_score]
+            snapshot = list(accepted)  # the producer thread keeps adding
+            ids = [i for i in snapshot if i not in seen_score]
             if ids:
                 done = Lead.objects.filter(pk__in=ids, scored_at__gte=t0, score_dirty_at=None)
                 now = time.perf_counter()
                 for lead_id in done.values_list("pk", flat=True):
                     seen_score[lead_id] = now
-            crossing = [i for i in accepted if i in near_set and i not in seen_mql]
+            crossing = [i for i in snapshot if i in near_set and i not in seen_mql]
             if crossing:
                 moved = StageChange.objects.filter(
                     lead_id__in=crossing, to_stage="mql", changed_at__gte=t0

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 if [[ " $* " == *" --latency "* ]]; then
   : "${CELERY_BROKER_URL:?set CELERY_BROKER_URL (Redis) for the latency run}"
   .venv/bin/python -m celery -A leadflow worker --pool=threads --concurrency=2 \
-      --loglevel=WARNING --without-gossip --without-mingle > var/bench-scoring-worker.log 2>&1 &
+      --loglevel=WARNING --without-gossip --without-mingle -Q scoring-bench > var/bench-scoring-worker.log 2>&1 &
   worker=$!
   trap 'kill $worker; wait $worker' EXIT
   sleep 5
