@@ -112,6 +112,13 @@ class ModelSettingsForm(forms.Form):
     mql_min_grade = forms.ChoiceField(
         label="…and fit grade at least", choices=[(g, g) for g in r.GRADES]
     )
+    mql_min_probability = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        label="…and predicted probability at least",
+        help_text="Optional, 0–1: the learned conversion probability (predictive scoring).",
+    )
     recycle_below = forms.IntegerField(
         required=False,
         label="Recycle an MQL below",

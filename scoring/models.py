@@ -32,6 +32,8 @@ class ScoringModel(models.Model):
     lead_fit_threshold = models.IntegerField(default=10)
     mql_threshold = models.IntegerField(default=50)
     mql_min_grade = models.CharField(max_length=1, default="C")
+    # optional predictive gate: MQL also needs this learned conversion probability (0-1)
+    mql_min_probability = models.FloatField(null=True, blank=True)
     # an MQL whose total falls below this is recycled to Nurture (None: never automatically)
     recycle_below = models.IntegerField(null=True, blank=True)
     grade_a_min = models.IntegerField(default=30)

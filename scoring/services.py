@@ -37,6 +37,7 @@ MODEL_FIELDS: tuple[str, ...] = (
     "lead_fit_threshold",
     "mql_threshold",
     "mql_min_grade",
+    "mql_min_probability",
     "recycle_below",
     "grade_a_min",
     "grade_b_min",
@@ -97,6 +98,11 @@ def model_clean(model: ScoringModel) -> None:
     if not model.grade_a_min > model.grade_b_min > model.grade_c_min:
         raise ValidationError(
             {"grade_a_min": "Grade bands must be ordered: A minimum > B minimum > C minimum."}
+        )
+    p = model.mql_min_probability
+    if p is not None and (isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1):
+        raise ValidationError(
+            {"mql_min_probability": "The minimum probability must be a number from 0 to 1."}
         )
     if model.recycle_below is not None and model.recycle_below >= model.mql_threshold:
         # A lead at the threshold would be moved into MQL and out again by the same evaluation.
@@ -377,6 +383,15 @@ def _merge(into: dict[str, Any], add: Mapping[str, Any]) -> None:
 def _dry_run_stats(model: ScoringModel, rows: Sequence[engine.Evaluated]) -> dict[str, Any]:
     t, lt, rb = model.mql_threshold, model.lead_fit_threshold, model.recycle_below
     enter_mql = leave_mql = enter_lead = fall_below = changed = 0
+    probabilities: dict[int, float | None] = (
+        dict(
+            Lead.objects.filter(pk__in=[row.lead_id for row in rows]).values_list(
+                "pk", "conversion_probability"
+            )
+        )
+        if model.mql_min_probability is not None
+        else {}
+    )
     for row in rows:
         armed = (
             row.armed
@@ -388,7 +403,11 @@ def _dry_run_stats(model: ScoringModel, rows: Sequence[engine.Evaluated]) -> dic
         if stage == Stage.SUSPECT and row.fit >= lt:
             enter_lead += 1
             stage = Stage.LEAD
-        qualifies = row.score >= t and row.grade <= model.mql_min_grade
+        qualifies = (
+            row.score >= t
+            and row.grade <= model.mql_min_grade
+            and _probable(model, probabilities.get(row.lead_id))
+        )
         if stage in (Stage.LEAD, Stage.NURTURE) and armed and qualifies:
             enter_mql += 1
         elif stage == Stage.MQL and rb is not None and row.score < rb:
@@ -529,26 +548,55 @@ def apply_thresholds(*, model: ScoringModel, ids: Sequence[int]) -> int:
         score__gte=t,
         grade__lte=model.mql_min_grade,
     )
+    if model.mql_min_probability is not None:  # (the Q above is an OR: gate only its MQL part)
+        crossing = Q(lead__stage=Stage.SUSPECT, fit_score__gte=lt) | Q(
+            lead__stage__in=[Stage.LEAD, Stage.NURTURE],
+            mql_armed=True,
+            score__gte=t,
+            grade__lte=model.mql_min_grade,
+            lead__conversion_probability__gte=model.mql_min_probability,
+        )
     if rb is not None:
         crossing |= Q(lead__stage=Stage.MQL, score__lt=rb)
     candidates = list(
         LeadScore.objects.filter(lead_id__in=ids, model=model)
         .filter(crossing)
         .order_by("lead_id")
-        .values_list("lead_id", "lead__stage", "score", "fit_score", "grade", "mql_armed")
+        .values_list(
+            "lead_id",
+            "lead__stage",
+            "score",
+            "fit_score",
+            "grade",
+            "mql_armed",
+            "lead__conversion_probability",
+        )
     )
     moved = 0
-    for lead_id, stage, score, fit, grade, armed in candidates:
+    for lead_id, stage, score, fit, grade, armed, probability in candidates:
         try:
             with transaction.atomic():
-                moved += _cross(model, lead_id, stage, score, fit, grade, armed)
+                moved += _cross(model, lead_id, stage, score, fit, grade, armed, probability)
         except DomainError as exc:  # e.g. someone moved the lead meanwhile: the table refused
             log.warning("scoring: lead %s not moved: %s", lead_id, exc.message)
     return moved
 
 
+def _probable(model: ScoringModel, probability: float | None) -> bool:
+    """The optional predictive gate: no minimum set, or a learned probability at or above it."""
+    floor = model.mql_min_probability
+    return floor is None or (probability is not None and probability >= floor)
+
+
 def _cross(
-    model: ScoringModel, lead_id: int, stage: str, score: int, fit: int, grade: str, armed: bool
+    model: ScoringModel,
+    lead_id: int,
+    stage: str,
+    score: int,
+    fit: int,
+    grade: str,
+    armed: bool,
+    probability: float | None = None,
 ) -> int:
     source, moved = StageChange.Source.SCORING, 0
     tag = f"(scoring model v{model.version})"
@@ -565,12 +613,19 @@ def _cross(
         and armed
         and score >= model.mql_threshold
         and grade <= model.mql_min_grade
+        and _probable(model, probability)
     ):
         lead_services.lead_mark_mql(
             lead_id=lead_id,
             actor=None,
             source=source,
-            reason=f"score {score} reached {model.mql_threshold} with fit grade {grade} {tag}",
+            reason=f"score {score} reached {model.mql_threshold} with fit grade {grade}"
+            + (
+                f" and probability {probability:.2f}"
+                if model.mql_min_probability is not None
+                else ""
+            )
+            + f" {tag}",
         )
         LeadScore.objects.filter(pk=lead_id).update(mql_armed=False)
         moved += 1

@@ -48,6 +48,7 @@ class ScoringModelSerializer(serializers.ModelSerializer[ScoringModel]):
             "lead_fit_threshold",
             "mql_threshold",
             "mql_min_grade",
+            "mql_min_probability",
             "recycle_below",
             "grade_a_min",
             "grade_b_min",

@@ -9,7 +9,7 @@ from handover.models import Handover
 from leads import services as lead_services
 from leads.lifecycle import Stage
 from leads.models import ActivityKind, StageChange
-from scoring import services
+from scoring import engine, services
 from scoring.models import LeadScore
 from tests.leads.factories import ActivityFactory, LeadFactory
 from tests.scoring.factories import activity_rule, fit_rule, make_model
@@ -130,3 +130,41 @@ def test_threshold_moves_follow_the_lifecycle_table():
     services.score_lead(lead_id=lead.pk)
     lead.refresh_from_db()
     assert (lead.score, lead.stage) == (100, Stage.DISQUALIFIED)  # scored, never moved
+
+
+def test_a_minimum_predicted_probability_gates_mql_next_to_the_rule_score():
+    from django.core.exceptions import ValidationError
+
+    from leads.models import Lead
+
+    model = _model(mql_min_probability=0.4)
+    unlikely = LeadFactory(stage=Stage.LEAD, industry="Software", conversion_probability=0.1)
+    likely = LeadFactory(stage=Stage.LEAD, industry="Software", conversion_probability=0.6)
+    unknown = LeadFactory(stage=Stage.LEAD, industry="Software", conversion_probability=None)
+    for lead in (unlikely, likely, unknown):
+        _activity(lead, ActivityKind.WEBINAR)
+        _activity(lead, ActivityKind.WEBINAR)
+    rows = engine.evaluate_rows(
+        model=model,
+        spec=engine.model_spec(model),
+        ids=[unlikely.pk, likely.pk, unknown.pk],
+        now=timezone.now(),
+    )
+    dry = services._dry_run_stats(model, rows)
+    assert dry["enter_mql"] == 1  # the dry run applies the same gate
+    for lead in (unlikely, likely, unknown):
+        services.score_lead(lead_id=lead.pk)
+    stages = dict(Lead.objects.values_list("pk", "stage"))
+    assert stages[likely.pk] == Stage.MQL
+    assert stages[unlikely.pk] == stages[unknown.pk] == Stage.LEAD  # 70 points are not enough
+    assert "probability 0.60" in StageChange.objects.get(lead=likely, to_stage=Stage.MQL).reason
+    # once the model learns the lead is likely, the next evaluation lets it through
+    Lead.objects.filter(pk=unlikely.pk).update(conversion_probability=0.5)
+    services.score_lead(lead_id=unlikely.pk)
+    assert Lead.objects.get(pk=unlikely.pk).stage == Stage.MQL
+    with pytest.raises(ValidationError, match="from 0 to 1"):
+        services.model_update(model_id=_model_draft().pk, data={"mql_min_probability": 1.5})
+
+
+def _model_draft():
+    return services.model_create(data={"name": "Draft"})
