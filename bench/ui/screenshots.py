@@ -1,6 +1,7 @@
 """Screenshots of the main pages for the README and the user guide (docs/screenshots/).
 
-Builds a throw-away SQLite demo (seed_demo + seed_handover_demo + a few MQLs handed over),
+Builds a throw-away SQLite demo (seed_demo, the published demo scoring model, handover demo, a
+few MQLs handed over, report rollups),
 starts `manage.py runserver` on 127.0.0.1, and drives Debian's Chromium with Playwright:
 
     .venv/bin/python bench/ui/screenshots.py            # writes docs/screenshots/*.png
@@ -25,14 +26,20 @@ PASSWORD = "leadflow-demo"  # noqa: S105 (the demo accounts' documented password
 
 def prepare(env: dict[str, str]) -> None:
     manage = [sys.executable, str(ROOT / "manage.py")]
-    for args in (["migrate", "-v0"], ["seed_demo", "--leads", "400"], ["seed_handover_demo"]):
+    for args in (
+        ["migrate", "-v0"],
+        ["seed_demo", "--leads", "400"],
+        ["seed_scoring_demo"],  # publishes the demo model: every lead is scored for real
+        ["seed_handover_demo"],
+    ):
         subprocess.run([*manage, *args], env=env, check=True, cwd=ROOT)  # noqa: S603
     subprocess.run(  # noqa: S603
         [*manage, "shell", "-c", DEMO_SNIPPET], env=env, check=True, cwd=ROOT
     )
+    subprocess.run([*manage, "reports_rebuild"], env=env, check=True, cwd=ROOT)  # noqa: S603
 
 
-# Demo only: the scoring engine is what writes scores; here we stand in for it so cards differ.
+# A few MQLs handed over and accepted, a note and a task, so every page has something to show.
 DEMO_SNIPPET = """
 from django.utils import timezone
 from leads.models import Lead, Note, Task
@@ -40,11 +47,6 @@ from leads.services import lead_mark_mql, note_add, task_add
 from leadflow.models import User
 from handover.services import handover_accept
 from handover.models import Handover
-grades = "DCBA"
-for lead in Lead.objects.all():
-    s = (lead.pk * 37) % 100
-    Lead.objects.filter(pk=lead.pk).update(score=s, fit_score=s // 2, engagement_score=s - s // 2,
-                                           grade=grades[min(3, s // 25)])
 for lead in Lead.objects.filter(stage="lead").order_by("-id")[:6]:
     lead_mark_mql(lead_id=lead.pk, actor=None, source="scoring")
 rep1 = User.objects.get(username="rep1")
@@ -52,7 +54,7 @@ first = Handover.objects.filter(status="open", owner=rep1).order_by("id").first(
 if first is not None:
     handover_accept(handover_id=first.pk, actor=rep1)
 marketer = User.objects.get(username="marketer")
-lead = Lead.objects.filter(stage="mql").order_by("-score").first()
+lead = Lead.objects.filter(stage="mql", scored_at__isnull=False).order_by("-score").first()
 note_add(lead_id=lead.pk, author=marketer, body="Asked for pricing at the webinar; wants a demo.")
 task_add(lead_id=lead.pk, created_by=marketer, title="Send the case study",
          due_at=timezone.now() + timezone.timedelta(days=2))
@@ -102,6 +104,10 @@ def shoot(base: str, lead_id: str) -> None:
         page.goto("/leads/list/?sort=-score")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(OUT / "list.png"))
+        page.goto("/scoring/")
+        page.locator("table a").first.click()
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(OUT / "scoring.png"))
         context.close()
 
         context, page = session("rep1")
@@ -121,9 +127,13 @@ def shoot(base: str, lead_id: str) -> None:
         context.close()
 
         context, page = session("manager")
-        page.goto("/reports/")
+        page.goto("/reports/team/")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(OUT / "manager.png"))
+        page.goto("/reports/funnel/")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(800)  # the chart's entry animation
+        page.screenshot(path=str(OUT / "reports.png"))
         context.close()
         browser.close()
 
