@@ -33,7 +33,7 @@ from leadflow.models import User
 from leads.events import stage_log_rewritten
 from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange
-from leads.services import actor_kind_for
+from leads.services import EDITABLE_FIELDS, actor_kind_for
 from privacy import blocklist
 from privacy.importing import (
     CsvSource,
@@ -48,27 +48,9 @@ from privacy.models import DedupePolicy, ImportJob, ImportRowError, SavedMapping
 
 logger = logging.getLogger(__name__)
 
-# Fields an import may write on an existing lead (identity fields only fill when empty).
-UPDATABLE = (
-    "first_name",
-    "last_name",
-    "phone",
-    "job_title",
-    "seniority",
-    "company",
-    "domain",
-    "industry",
-    "company_size",
-    "country",
-    "source",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "email_opt_out",
-    "do_not_call",
-)
+# Fields an import may write on an existing lead: the editable fields but the identity ones
+# (e-mail and external id match the lead; they only fill when empty) and free-form traits.
+UPDATABLE = tuple(f for f in EDITABLE_FIELDS if f not in ("email", "external_id", "traits"))
 
 
 class ImportTooLargeError(ImportFileError):

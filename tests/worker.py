@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -71,3 +72,19 @@ def wait_until(check: Callable[[], bool], timeout: float = 30.0, every: float = 
             return True
         time.sleep(every)
     return check()
+
+
+@contextmanager
+def own_queue(app: Any, queue: str, tasks: str) -> Iterator[None]:
+    """Route ``tasks`` (a glob such as ``"scoring.tasks.*"``) to ``queue`` so a worker left behind
+    by another test cannot take them (Celery caches its router: rebuild it both ways)."""
+    saved = app.conf.task_routes
+    app.conf.task_routes = {tasks: {"queue": queue}}
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
+    try:
+        yield
+    finally:
+        app.conf.task_routes = saved
+        app.amqp.flush_routes()
+        app.amqp.__dict__.pop("router", None)

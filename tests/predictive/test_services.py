@@ -1,7 +1,6 @@
 """Training on the CRM's own outcomes, versioning, scoring in batches, incremental rescoring, API."""
 
 import math
-from contextlib import contextmanager
 from datetime import timedelta
 
 import numpy as np
@@ -279,7 +278,7 @@ def test_concurrent_activations_leave_exactly_one_active_version():
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_training_requested_over_the_api_runs_in_a_real_worker(client, live_celery, monkeypatch):
-    from tests.worker import celery_worker, wait_until
+    from tests.worker import celery_worker, own_queue, wait_until
 
     for name, value in {
         "MIN_SAMPLES": "60",
@@ -292,7 +291,10 @@ def test_training_requested_over_the_api_runs_in_a_real_worker(client, live_cele
     make_leads(120)
     client.force_login(UserFactory(username="mgr2", role=Role.SALES_MANAGER))
     # A queue of our own: a worker left behind by another test must not take the task.
-    with own_queue(live_celery, "predictive-test"), celery_worker("-Q", "predictive-test"):
+    with (
+        own_queue(live_celery, "predictive-test", "predictive.tasks.*"),
+        celery_worker("-Q", "predictive-test"),
+    ):
         response = client.post(
             "/api/v1/predictive/models/train/", {}, content_type="application/json"
         )
@@ -304,18 +306,3 @@ def test_training_requested_over_the_api_runs_in_a_real_worker(client, live_cele
             timeout=120,
         )
     assert not Lead.objects.filter(conversion_probability__isnull=True).exists()
-
-
-@contextmanager
-def own_queue(app, queue):
-    """Route predictive tasks to ``queue`` (Celery caches its router: rebuild it both ways)."""
-    saved = app.conf.task_routes
-    app.conf.task_routes = {"predictive.tasks.*": {"queue": queue}}
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
-    try:
-        yield
-    finally:
-        app.conf.task_routes = saved
-        app.amqp.flush_routes()
-        app.amqp.__dict__.pop("router", None)

@@ -1,7 +1,6 @@
 """End to end with a real Celery worker and the real broker (Redis in CI): activities recorded →
 sweep task on commit → score updated → MQL transition → StageChange and handover written."""
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -14,28 +13,16 @@ from leads.models import ActivityKind, Lead, StageChange
 from scoring.models import LeadScore
 from tests.leads.factories import LeadFactory
 from tests.scoring.factories import activity_rule, make_model
-from tests.worker import celery_worker, wait_until
-
-
-@contextmanager
-def own_queue(app, queue):
-    """Route scoring tasks to ``queue`` so a worker left behind by another test cannot take them."""
-    saved = app.conf.task_routes
-    app.conf.task_routes = {"scoring.tasks.*": {"queue": queue}}
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
-    try:
-        yield
-    finally:
-        app.conf.task_routes = saved
-        app.amqp.flush_routes()
-        app.amqp.__dict__.pop("router", None)
+from tests.worker import celery_worker, own_queue, wait_until
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_activities_to_score_to_mql_in_a_real_worker(live_celery):
-    with own_queue(live_celery, "scoring-test"), celery_worker("-Q", "scoring-test"):
+    with (
+        own_queue(live_celery, "scoring-test", "scoring.tasks.*"),
+        celery_worker("-Q", "scoring-test"),
+    ):
         make_model(
             [activity_rule(ActivityKind.WEBINAR, 20), activity_rule(ActivityKind.DOWNLOAD, 10)],
             mql_threshold=50,
