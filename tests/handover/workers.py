@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tests.worker import ROOT, test_database_url
+from tests.worker import ROOT, database_url_for_subprocesses
 
 
 class WorkerGroup:
@@ -62,7 +62,7 @@ class WorkerGroup:
 def worker_group(tmp_path: Path, broker: str | None = None, **extra: str) -> Iterator[WorkerGroup]:
     env = {
         **os.environ,
-        "DATABASE_URL": test_database_url(),
+        "DATABASE_URL": database_url_for_subprocesses(),
         "CELERY_BROKER_URL": broker or settings.CELERY_BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "LEADFLOW_WEBHOOK_ALLOW_PRIVATE": "1",

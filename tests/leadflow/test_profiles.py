@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from leadflow.models import WorkerHeartbeat
-from tests.worker import ROOT, celery_worker, test_database_url, wait_until
+from tests.worker import ROOT, celery_worker, database_url_for_subprocesses, wait_until
 
 PRODUCTION_ENV = {
     "DJANGO_DEBUG": "0",
@@ -101,7 +101,11 @@ def _free_port() -> int:
 def test_run_command_serves_pages_and_runs_periodic_work(live_celery, tmp_path: Path):
     """README's run command: web server + worker + beat, on the test database."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": test_database_url(), "CELERY_TASK_ALWAYS_EAGER": "0"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_subprocesses(),
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+    }
     log = (tmp_path / "run.log").open("wb")
     workers: list[int] = []
     proc = subprocess.Popen(  # noqa: S603
