@@ -39,11 +39,19 @@ def handover_visible_qs(*, user: User) -> QuerySet[Handover]:
 
 
 def handover_inbox(*, user: User) -> QuerySet[Handover]:
-    """The SAL inbox: open handovers the user owns or may claim from a team queue."""
+    """The SAL inbox: open handovers the user owns or may claim from a team queue.
+
+    Both kinds are visible to the user by definition (see ``handover_visible_qs``), so the
+    lead-visibility subquery is left out: with a rep seeing 150k of 1M leads it made this page
+    take 40 s. The team queue is a subquery, not a join, so no row comes back twice.
+    """
+    if not user.has_perm("handover.view_handover"):
+        return Handover.objects.none()
+    teams = Team.objects.filter(members=user).values("pk")
     return (
-        handover_visible_qs(user=user)
+        Handover.objects.select_related("lead", "owner", "rejection_reason")
         .filter(status=Handover.Status.OPEN)
-        .filter(Q(owner=user) | Q(owner__isnull=True, team__members=user))
+        .filter(Q(owner=user) | Q(owner__isnull=True, team__in=teams))
         .order_by("opened_at", "id")
     )
 

@@ -261,3 +261,19 @@ def test_manager_home_shows_team_sla_status(client, manager, reps, mql_for):
     assert 'class="badge breach">1<' in html
     client.force_login(reps[0])
     assert client.get(reverse("reports:manager_home")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_inbox_holds_mine_and_my_teams_queue_each_once(reps, team, mql_for):
+    rep, other, _ = reps  # three members in one team: a join on members would triple rows
+    mine = mql_for(rep)
+    queued = mql_for(other)
+    Handover.objects.filter(pk=queued.pk).update(owner=None, team=team)
+    theirs = mql_for(other)
+    elsewhere = mql_for(other)
+    Handover.objects.filter(pk=elsewhere.pk).update(
+        owner=None, team=Team.objects.create(name="Field")
+    )
+    rows = selectors.inbox_rows(user=rep)
+    assert sorted(h.pk for h in rows) == sorted([mine.pk, queued.pk])
+    assert theirs.pk not in {h.pk for h in rows}
