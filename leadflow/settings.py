@@ -179,8 +179,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Leads, events, lifecycle and handover for integrations.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    # one name per choice set shared by several serializers (each app adds its own below)
-    "ENUM_NAME_OVERRIDES": {"StageEnum": "leads.lifecycle.Stage"},
+    # one name per choice set shared by several serializers (else check --deploy warns)
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "leads.lifecycle.Stage",
+        "ActivityKindEnum": "leads.models.ActivityKind",
+        "ScoringRuleKindEnum": "scoring.models.ScoringRule.Kind",
+        "ScoringRunKindEnum": "scoring.models.ScoringRun.Kind",
+        "ScoringRuleDecayEnum": "scoring.models.ScoringRule.Decay",
+        "ScoringModelDecayEnum": "scoring.models.ScoringModel.Decay",
+        "ScoringModelStatusEnum": "scoring.models.ScoringModel.Status",
+        "ScoringRunStatusEnum": "scoring.models.ScoringRun.Status",
+        "ConsentChannelEnum": "privacy.models.Channel",
+    },
 }
 
 # --- Celery: Redis in production, kombu's filesystem transport as the embedded broker ---
@@ -265,17 +275,6 @@ CELERY_BEAT_SCHEDULE["predictive-score-changed"] = {
 }
 
 # --- rule-based scoring (scoring/, docs/scoring.md) ---
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]
-    {
-        "ActivityKindEnum": "leads.models.ActivityKind",
-        "ScoringRuleKindEnum": "scoring.models.ScoringRule.Kind",
-        "ScoringRunKindEnum": "scoring.models.ScoringRun.Kind",
-        "ScoringRuleDecayEnum": "scoring.models.ScoringRule.Decay",
-        "ScoringModelDecayEnum": "scoring.models.ScoringModel.Decay",
-        "ScoringModelStatusEnum": "scoring.models.ScoringModel.Status",
-        "ScoringRunStatusEnum": "scoring.models.ScoringRun.Status",
-    }
-)
 SCORING_BATCH_SIZE = env.int("LEADFLOW_SCORING_BATCH_SIZE", default=10_000)
 CELERY_BEAT_SCHEDULE["scoring-dirty-sweep"] = {
     "task": "scoring.tasks.score_dirty_sweep_task",
@@ -344,4 +343,3 @@ CELERY_BEAT_SCHEDULE["privacy-retention-nightly"] = {
     "task": "privacy.tasks.retention_purge_task",
     "schedule": crontab(hour=2, minute=45),  # before the nightly decay rescore at 03:15
 }
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ConsentChannelEnum"] = "privacy.models.Channel"  # type: ignore[index]

@@ -2,6 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from scoring import services
 from scoring.models import ScoringModel, ScoringRule, ScoringRun
 
 
@@ -10,27 +11,7 @@ class ScoringRuleSerializer(serializers.ModelSerializer[ScoringRule]):
 
     class Meta:
         model = ScoringRule
-        fields = (
-            "id",
-            "model",
-            "name",
-            "kind",
-            "points",
-            "activity_kind",
-            "conditions",
-            "repeatable",
-            "max_count",
-            "max_points",
-            "window_days",
-            "window_max",
-            "decay",
-            "half_life_days",
-            "decay_steps",
-            "inactive_days",
-            "field",
-            "op",
-            "value",
-        )
+        fields = ("id", "model", *services.RULE_FIELDS)  # what a rule is: said once, in services
         read_only_fields = ("id",)
 
 
@@ -41,21 +22,9 @@ class ScoringModelSerializer(serializers.ModelSerializer[ScoringModel]):
         model = ScoringModel
         fields = (
             "id",
-            "name",
             "version",
             "status",
-            "description",
-            "lead_fit_threshold",
-            "mql_threshold",
-            "mql_min_grade",
-            "mql_min_probability",
-            "recycle_below",
-            "grade_a_min",
-            "grade_b_min",
-            "grade_c_min",
-            "decay",
-            "half_life_days",
-            "decay_steps",
+            *services.MODEL_FIELDS,
             "based_on",
             "created_at",
             "published_at",
