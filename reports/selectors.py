@@ -6,15 +6,15 @@ handover app's timers; rejections from its handovers; point-in-time from the sta
 """
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum, Value
-from django.db.models.functions import Coalesce, TruncMonth
+from django.db.models import Count, Expression, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, Floor, TruncMonth
 from django.utils import timezone
 
 from handover.models import Handover, SlaTimer
@@ -22,7 +22,8 @@ from leads.lifecycle import FUNNEL, Stage
 from leads.models import StageChange
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
 from reports.filters import ReportFilters
-from reports.models import STAGE_DAYS, LeadMilestone, RollupState, StageDay
+from reports.histograms import COHORT, CYCLES, RECYCLES, STAYS, Metric, percentile
+from reports.models import STAGE_DAYS, LeadMilestone, MetricDay, RollupState, StageDay
 
 DAY: Final = 86400.0
 NONE_LABEL: Final = "(none)"
@@ -76,6 +77,123 @@ def _milestones(f: ReportFilters, period_field: str) -> Any:
     return LeadMilestone.objects.filter(f.period_q(period_field), f.lead_q(prefix=""))
 
 
+# --- day histograms (cohort, velocity, recycles) --------------------------------------------------
+
+Hists = dict[tuple[Any, ...], dict[str, list[tuple[int, int, float]]]]
+
+
+def _whole_days(f: ReportFilters) -> bool:
+    return all(at is None or timezone.localtime(at).time() == time.min for at in (f.start, f.end))
+
+
+def metric_days_answer(f: ReportFilters) -> bool:
+    """MetricDay carries day and source: it answers periods of whole days and a source filter;
+    owner, team and industry filters read the per-lead rollup."""
+    return f.owner_id is None and f.team_id is None and not f.industry and _whole_days(f)
+
+
+def histograms(f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str] = ()) -> Hists:
+    """{group key: {metric code: [(whole days, leads, seconds summed)]}} for the leads in the
+    period (each metric's own period field) and filters; ``group`` ⊆ ("month", "source")."""
+    return (
+        histograms_rolled_up(f, metrics, group)
+        if metric_days_answer(f)
+        else histograms_direct(f, metrics, group)
+    )
+
+
+def histograms_rolled_up(
+    f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str]
+) -> Hists:
+    qs = MetricDay.objects.filter(metric__in=[m.code for m in metrics]).order_by()
+    if f.start is not None:
+        qs = qs.filter(day__gte=timezone.localtime(f.start).date())
+    if f.end is not None:
+        qs = qs.filter(day__lt=timezone.localtime(f.end).date())
+    if f.source:
+        qs = qs.filter(source=f.source)
+    month = {"month": TruncMonth("day")} if "month" in group else {}
+    rows = (
+        qs.values("metric", "days", *(g for g in group if g != "month"), **month)
+        .annotate(n=Sum("leads"), s=Sum("seconds"))
+        .values_list(*group, "metric", "days", "n", "s")
+    )
+    out: Hists = defaultdict(lambda: defaultdict(list))
+    for *key, metric, days, n, s in rows:
+        if n:
+            out[tuple(key)][metric].append((days, n, s))
+    return out
+
+
+def histograms_direct(f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str]) -> Hists:
+    """The same histograms straight from the per-lead rollup (any filter)."""
+    month = {"month": TruncMonth(F("_period"))} if "month" in group else {}
+    out: Hists = defaultdict(lambda: defaultdict(list))
+    for m in metrics:
+        rows = (
+            _milestones(f, m.period)
+            .filter(m.direct_q())
+            .annotate(_period=F(m.period), _v=m.direct_value())
+            .values(*(g for g in group if g != "month"), **month, _days=Floor(F("_v") / DAY))
+            .annotate(n=Count("pk"), s=Sum("_v"))
+            .values_list(*group, "_days", "n", "s")
+        )
+        for *key, days, n, s in rows:
+            if "month" in group:  # a local datetime here, a date in MetricDay
+                key[0] = timezone.localtime(key[0]).date()
+            out[tuple(key)][m.code].append((int(days), n, s))
+    return out
+
+
+# A percentile over at most this many leads is computed exactly (percentile_cont over the
+# per-lead rollup: a small sort); above it, from the summed day histogram (within one day).
+EXACT_LIMIT: Final = 10_000
+
+Pcts = dict[tuple[Any, ...], dict[str, dict[float, float | None]]]
+
+
+def percentiles(
+    f: ReportFilters,
+    metrics: Sequence[Metric],
+    group: Sequence[str],
+    hists: Hists,
+    fractions: Sequence[float] = FRACTIONS,
+) -> Pcts:
+    """{group key: {metric code: {fraction: seconds}}} for the valued metrics of ``hists``."""
+    out: Pcts = defaultdict(dict)
+    for m in metrics:
+        if not m.valued:
+            continue
+        total = sum(_count(h, m.code) for h in hists.values())
+        exact = _exact(f, m, group, fractions) if 0 < total <= EXACT_LIMIT else None
+        for key, h in hists.items():
+            out[key][m.code] = (
+                exact.get(key, dict.fromkeys(fractions))
+                if exact is not None
+                else {fr: percentile(h.get(m.code, []), fr) for fr in fractions}
+            )
+    return out
+
+
+def _exact(
+    f: ReportFilters, m: Metric, group: Sequence[str], fractions: Sequence[float]
+) -> dict[tuple[Any, ...], dict[float, float | None]]:
+    exprs: dict[str, Expression | F] = {"month": TruncMonth(m.period), "source": F("source")}
+    rows = grouped(
+        _milestones(f, m.period).filter(m.direct_q()),
+        group={g: exprs[g] for g in group},
+        counts={"n": Count("pk")},  # (a GROUP BY needs an aggregate)
+        pcts={"v": (m.direct_value(), None)},
+    )
+    out = {}
+    for r in rows:
+        key = [r[g] for g in group]
+        if "month" in group:
+            key[0] = timezone.localtime(key[0]).date()
+        out[tuple(key)] = {fr: r[pct_name("v", fr)] for fr in fractions}
+    return out
+
+
 # --- funnel ---------------------------------------------------------------------------------------
 
 
@@ -118,29 +236,26 @@ def funnel(f: ReportFilters, *, now: datetime | None = None) -> Report:
 
 def cohort(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Leads that became MQL in the period, by MQL month and/or source: how far they got."""
-    group: dict[str, Any] = {}
-    if f.cohort_by in ("month", "month_source"):
-        group["month"] = TruncMonth("mql_at")
-    if f.cohort_by in ("source", "month_source"):
-        group["source"] = F("source")
-    reached = {
-        "sal": Q(sal_at__isnull=False),
-        "sql": Q(sql_at__isnull=False),
-        "customer": Q(customer_at__isnull=False),
-    }
-    rows = grouped(
-        _milestones(f, "mql_at"),
-        group=group,
-        counts={"mqls": Count("pk")} | {k: Count("pk", filter=q) for k, q in reached.items()},
-        pcts={f"to_{k}": (Seconds(f"{k}_at", "mql_at"), q) for k, q in reached.items()},
-    )
+    group = {"month": ("month",), "source": ("source",), "month_source": ("month", "source")}[
+        f.cohort_by
+    ]
+    hists = histograms(f, COHORT, group)
+    pcts = percentiles(f, COHORT, group, hists, (0.5,))
+    rows = []
+    for key, hist in sorted(hists.items()):
+        r: dict[str, Any] = dict(zip(group, key, strict=True))
+        r["mqls"] = _count(hist, "mql")
+        for stage in ("sal", "sql", "customer"):
+            r[stage] = _count(hist, f"mql_{stage}")
+            r[pct_name(f"to_{stage}", 0.5)] = pcts[key].get(f"mql_{stage}", {}).get(0.5)
+        rows.append(r)
     out = []
     for r in rows:
         if not r["mqls"]:
             continue
         row: dict[str, Any] = {}
         if "month" in group:
-            row["month"] = timezone.localtime(r["month"]).strftime("%Y-%m") if r["month"] else ""
+            row["month"] = r["month"].strftime("%Y-%m")
         if "source" in group:
             row["source"] = r["source"] or NONE_LABEL
         row |= {
@@ -193,29 +308,19 @@ _TIMED_STAGES: Final = (Stage.SUSPECT, Stage.LEAD, Stage.MQL, Stage.SAL, Stage.S
 def velocity(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Time in each stage (leads that entered the funnel in the period) and cycle lengths
     (leads won in the period), as median / p75 / p90 in days."""
-    stays = grouped(
-        _milestones(f, "suspect_at"),
-        group={},
-        counts={f"n_{s.value}": Count(f"secs_{s.value}") for s in _TIMED_STAGES},
-        pcts={s.value: (F(f"secs_{s.value}"), None) for s in _TIMED_STAGES},
-    )[0]
-    cycles = grouped(
-        _milestones(f, "customer_at"),
-        group={},
-        counts={"n_sql_customer": Count("sql_at"), "n_mql_customer": Count("mql_at")},
-        pcts={
-            "sql_customer": (Seconds("customer_at", "sql_at"), None),
-            "mql_customer": (Seconds("customer_at", "mql_at"), None),
-        },
-    )[0]
+    metrics = (*STAYS, *CYCLES)
+    hists = histograms(f, metrics)
+    hist, pcts = hists.get((), {}), percentiles(f, metrics, (), hists).get((), {})
     rows = []
     for s in _TIMED_STAGES:
-        rows.append(_velocity_row(f"time_in_{s.value}", f"Time in {s.label}", stays, s.value))
+        rows.append(
+            _velocity_row(f"time_in_{s.value}", f"Time in {s.label}", hist, pcts, f"stay_{s.value}")
+        )
     rows.append(
-        _velocity_row("cycle_sql_customer", "Sales cycle SQL→Customer", cycles, "sql_customer")
+        _velocity_row("cycle_sql_customer", "Sales cycle SQL→Customer", hist, pcts, "won_sql")
     )
     rows.append(
-        _velocity_row("cycle_mql_customer", "Sales cycle MQL→Customer", cycles, "mql_customer")
+        _velocity_row("cycle_mql_customer", "Sales cycle MQL→Customer", hist, pcts, "won_mql")
     )
     return Report(
         slug="velocity",
@@ -233,11 +338,21 @@ def velocity(f: ReportFilters, *, now: datetime | None = None) -> Report:
     )
 
 
-def _velocity_row(metric: str, label: str, agg: dict[str, Any], name: str) -> dict[str, Any]:
-    row: dict[str, Any] = {"metric": metric, "label": label, "n": agg[f"n_{name}"] or 0}
+def _velocity_row(
+    metric: str,
+    label: str,
+    hist: dict[str, list[tuple[int, int, float]]],
+    pcts: dict[str, dict[float, float | None]],
+    code: str,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"metric": metric, "label": label, "n": _count(hist, code)}
     for frac in FRACTIONS:
-        row[f"p{round(frac * 100)}_days"] = _days(agg[pct_name(name, frac)])
+        row[f"p{round(frac * 100)}_days"] = _days(pcts.get(code, {}).get(frac))
     return row
+
+
+def _count(hist: dict[str, list[tuple[int, int, float]]], code: str) -> int:
+    return sum(n for _, n, _ in hist.get(code, []))
 
 
 # --- SLA attainment -------------------------------------------------------------------------------
@@ -353,20 +468,10 @@ def rejections(f: ReportFilters, *, now: datetime | None = None) -> Report:
 
 def recycles(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Leads first recycled to Nurture in the period, by source: what became of them."""
-    after = F("first_recycled_at")
-    rows = grouped(
-        _milestones(f, "first_recycled_at"),
-        group={"source": F("source")},
-        counts={
-            "recycled": Count("pk"),
-            "requalified": Count("pk", filter=Q(requalified_at__isnull=False)),
-            "reached_sql": Count("pk", filter=Q(sql_after_recycle_at__isnull=False)),
-            "converted": Count("pk", filter=Q(customer_at__gte=after)),
-            "disqualified": Count("pk", filter=Q(stage=Stage.DISQUALIFIED)),
-            "nurturing": Count("pk", filter=Q(stage=Stage.NURTURE)),
-        },
-        pcts={},
-    )
+    rows = [
+        {"source": key[0]} | {m.code: _count(hist, m.code) for m in RECYCLES}
+        for key, hist in sorted(histograms(f, RECYCLES, ("source",)).items())
+    ]
     out = [
         {
             "source": r["source"] or NONE_LABEL,
