@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from django.db import connection, transaction
-from django.db.models import Count, Expression, F, Q, Sum, Value
+from django.db.models import Case, Count, Expression, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Floor, TruncMonth
 from django.utils import timezone
 
@@ -574,21 +574,26 @@ def point_in_time(f: ReportFilters, *, now: datetime | None = None) -> Report:
     Per stage: log entries into it up to then minus log exits from it up to then (each lead is
     in exactly one stage after its first entry, so this counts leads). Without lead filters the
     per-day counts (``StageDay``) answer for the log up to their watermark, and only newer rows
-    are read from the log. With lead filters the rollup answers for the leads that have not
-    moved since, and only the others' log rows are read.
+    are read from the log. With lead filters each matching lead's stage then is its stage now
+    (rollup) if it has not moved since, else its last log entry before then.
     """
     on = f.on or timezone.now()
     counts: dict[str, int] = defaultdict(int)
-    log = StageChange.objects.filter(changed_at__lt=on).order_by()
     if f.lead_q():
-        # leads of the filter that have not moved since: their stage then is their stage now
+        # per matching lead: its stage now if it has not moved since, else the last log entry
+        # before then (one backward step of the (lead, changed_at, id) index)
+        then = StageChange.objects.filter(lead_id=OuterRef("lead_id"), changed_at__lt=on)
+        stage_then = Case(
+            When(stage_since__lt=on, then=F("stage")),
+            default=Subquery(then.order_by("-changed_at", "-id").values("to_stage")[:1]),
+        )
         mine = LeadMilestone.objects.filter(f.lead_q(prefix=""), suspect_at__lt=on).order_by()
-        settled = mine.filter(stage_since__lt=on).values("stage").annotate(n=Count("pk"))
-        for stage, n in settled.values_list("stage", "n"):
+        for stage, n in (
+            mine.values(then=stage_then).annotate(n=Count("pk")).values_list("then", "n")
+        ):
             counts[stage] += n
-        # the others: replay their log up to then
-        log = log.filter(lead_id__in=mine.filter(stage_since__gte=on).values("lead_id"))
     else:
+        log = StageChange.objects.filter(changed_at__lt=on).order_by()
         state = RollupState.objects.filter(name=STAGE_DAYS).first()
         if state is not None and state.last_change_id:
             log = log.filter(id__gt=state.last_change_id)
@@ -600,11 +605,12 @@ def point_in_time(f: ReportFilters, *, now: datetime | None = None) -> Report:
                 .values_list("stage", "e", "x")
             ):
                 counts[stage] += e - x
-    for stage, n in log.values("to_stage").annotate(n=Count("pk")).values_list("to_stage", "n"):
-        counts[stage] += n
-    exits = log.exclude(from_stage="").values("from_stage").annotate(n=Count("pk"))
-    for stage, n in exits.values_list("from_stage", "n"):
-        counts[stage] -= n
+        entries = log.values("to_stage").annotate(n=Count("pk")).values_list("to_stage", "n")
+        for stage, n in entries:
+            counts[stage] += n
+        exits = log.exclude(from_stage="").values("from_stage").annotate(n=Count("pk"))
+        for stage, n in exits.values_list("from_stage", "n"):
+            counts[stage] -= n
     rows = [{"stage": s.value, "label": s.label, "leads": counts[s.value]} for s in Stage]
     return Report(
         slug="point-in-time",

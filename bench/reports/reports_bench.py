@@ -11,7 +11,8 @@
 ``--runs`` timed runs per case after one warm-up; the median is reported. The SLA and rejection
 reports need handover rows, which the generator does not write: the first run derives them from
 the stage log with INSERT … SELECT (one timer per MQL entry, one rejected handover per MQL exit
-to Nurture/Disqualified) and ANALYZEs. Baseline, same run: the funnel computed straight from
+to Nurture/Disqualified) and ANALYZEs. Only a lead's last MQL entry may leave its timer running
+(one running timer per lead and stage): an earlier one that would is met instead. Baseline, same run: the funnel computed straight from
 the StageChange log (per-lead furthest stage, GROUP BY lead) instead of the rollup.
 """
 
@@ -64,21 +65,26 @@ def seed_handover() -> None:
     )
     with connection.cursor() as cur:
         # one timer per MQL entry: 70 % met in 0-8 h (some late), 20 % breached, 10 % running
+        # (only a lead's last MQL entry may still run: one running timer per lead and stage)
         cur.execute(
             """
             INSERT INTO handover_slatimer (lead_id, policy_id, stage, owner_id, state, started_at,
                 due_at, stopped_at, breached_at, escalation_level)
-            SELECT c.lead_id, %s, 'mql', l.owner_id,
-                   CASE WHEN c.id %% 10 < 7 THEN 'met' WHEN c.id %% 10 < 9 THEN 'superseded'
+            SELECT c.lead_id, %s, 'mql', c.owner_id,
+                   CASE WHEN c.k < 7 THEN 'met' WHEN c.k < 9 THEN 'superseded'
                         ELSE 'running' END,
                    c.changed_at, c.changed_at + interval '4 hours',
-                   CASE WHEN c.id %% 10 < 9
-                        THEN c.changed_at + (c.id %% 480) * interval '1 minute' END,
-                   CASE WHEN c.id %% 10 BETWEEN 7 AND 8
-                        THEN c.changed_at + interval '4 hours' END,
+                   CASE WHEN c.k < 9 THEN c.changed_at + (c.id %% 480) * interval '1 minute' END,
+                   CASE WHEN c.k BETWEEN 7 AND 8 THEN c.changed_at + interval '4 hours' END,
                    0
-            FROM leads_stagechange c JOIN leads_lead l ON l.id = c.lead_id
-            WHERE c.to_stage = 'mql'
+            FROM (SELECT c.id, c.lead_id, c.changed_at, l.owner_id,
+                         CASE WHEN c.id %% 10 = 9 AND EXISTS (
+                                  SELECT 1 FROM leads_stagechange later
+                                  WHERE later.lead_id = c.lead_id AND later.to_stage = 'mql'
+                                    AND later.changed_at > c.changed_at)
+                              THEN 0 ELSE c.id %% 10 END AS k
+                  FROM leads_stagechange c JOIN leads_lead l ON l.id = c.lead_id
+                  WHERE c.to_stage = 'mql') c
             """,
             [policy.pk],
         )
