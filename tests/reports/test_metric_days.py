@@ -83,7 +83,7 @@ def many(db) -> list[Lead]:
     return leads
 
 
-CASES = (
+CASES: tuple[dict[str, str], ...] = (
     {},
     {"date_from": "2026-02-01", "date_to": "2026-03-15"},
     {"source": "ads"},
