@@ -143,7 +143,12 @@ FIELDS: Final = (
     *(m.column for m in STAYS),
 )
 
-Cell = tuple[str, date, str, int]  # (metric, day, source, whole days)
+# MetricDay rows come in two grains: per day, and per month (``day`` = the month's first day),
+# so a long period sums whole months and reads days only at its ragged ends.
+DAILY: Final = "d"
+MONTHLY: Final = "m"
+
+Cell = tuple[str, str, date, str, int]  # (grain, metric, day, source, whole days)
 
 
 def bucket(seconds: float) -> int:
@@ -162,11 +167,11 @@ def contributions(rows: Iterable[Row], sign: int = 1) -> dict[Cell, list[float]]
             v = m.value(row)
             if v is None:
                 continue
-            acc = cells.setdefault(
-                (m.code, local_day(row[m.period]), row["source"], bucket(v)), [0, 0.0]
-            )
-            acc[0] += sign
-            acc[1] += sign * v
+            day, days = local_day(row[m.period]), bucket(v)
+            for grain, key in ((DAILY, day), (MONTHLY, day.replace(day=1))):
+                acc = cells.setdefault((grain, m.code, key, row["source"], days), [0, 0.0])
+                acc[0] += sign
+                acc[1] += sign * v
     return cells
 
 

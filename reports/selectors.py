@@ -8,7 +8,7 @@ handover app's timers; rejections from its handovers; point-in-time from the sta
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
@@ -22,7 +22,16 @@ from leads.lifecycle import FUNNEL, Stage
 from leads.models import StageChange
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
 from reports.filters import ReportFilters
-from reports.histograms import COHORT, CYCLES, RECYCLES, STAYS, Metric, percentile
+from reports.histograms import (
+    COHORT,
+    CYCLES,
+    DAILY,
+    MONTHLY,
+    RECYCLES,
+    STAYS,
+    Metric,
+    percentile,
+)
 from reports.models import STAGE_DAYS, LeadMilestone, MetricDay, RollupState, StageDay
 
 DAY: Final = 86400.0
@@ -105,11 +114,10 @@ def histograms(f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str]
 def histograms_rolled_up(
     f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str]
 ) -> Hists:
-    qs = MetricDay.objects.filter(metric__in=[m.code for m in metrics]).order_by()
-    if f.start is not None:
-        qs = qs.filter(day__gte=timezone.localtime(f.start).date())
-    if f.end is not None:
-        qs = qs.filter(day__lt=timezone.localtime(f.end).date())
+    start = None if f.start is None else timezone.localtime(f.start).date()
+    end = None if f.end is None else timezone.localtime(f.end).date()
+    qs = MetricDay.objects.filter(_grains_q(start, end), metric__in=[m.code for m in metrics])
+    qs = qs.order_by()
     if f.source:
         qs = qs.filter(source=f.source)
     month = {"month": TruncMonth("day")} if "month" in group else {}
@@ -123,6 +131,33 @@ def histograms_rolled_up(
         if n:
             out[tuple(key)][metric].append((days, n, s))
     return out
+
+
+def _grains_q(start: date | None, end: date | None) -> Q:
+    """MetricDay rows of the days [start, end): the whole months inside from the monthly grain,
+    the days before the first and after the last whole month from the daily grain."""
+
+    def days(lo: date | None, hi: date | None) -> Q:
+        q = Q(grain=DAILY)
+        q &= Q(day__gte=lo) if lo is not None else Q()
+        return q & Q(day__lt=hi) if hi is not None else q
+
+    first = start if start is None or start.day == 1 else _next_month(start)
+    last = None if end is None else end.replace(day=1)
+    if first is not None and last is not None and first >= last:
+        return days(start, end)  # no whole month inside
+    months = Q(grain=MONTHLY)
+    months &= Q(day__gte=first) if first is not None else Q()
+    months &= Q(day__lt=last) if last is not None else Q()
+    if start is not None and first is not None and start < first:
+        months |= days(start, first)
+    if end is not None and last is not None and last < end:
+        months |= days(last, end)
+    return months
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def histograms_direct(f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str]) -> Hists:

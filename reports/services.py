@@ -148,8 +148,8 @@ def metric_days_apply(delta: dict[histograms.Cell, list[float]]) -> None:
     day = connection.ops.quote_name("day")
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {table} (metric, {day}, source, days, leads, seconds) "  # noqa: S608
-            f"VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (metric, {day}, source, days) "
+            f"INSERT INTO {table} (grain, metric, {day}, source, days, leads, seconds) "  # noqa: S608
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (grain, metric, {day}, source, days) "
             f"DO UPDATE SET leads = {table}.leads + excluded.leads, "
             f"seconds = {table}.seconds + excluded.seconds",
             [(*_db(cell), int(n), s) for cell, (n, s) in changed],
@@ -157,15 +157,16 @@ def metric_days_apply(delta: dict[histograms.Cell, list[float]]) -> None:
         emptied = [_db(cell) for cell, (n, _) in changed if n < 0]
         if emptied:
             cursor.executemany(
-                f"DELETE FROM {table} WHERE metric = %s AND {day} = %s AND source = %s "  # noqa: S608
+                f"DELETE FROM {table} WHERE grain = %s AND metric = %s AND {day} = %s "  # noqa: S608
+                "AND source = %s "
                 "AND days = %s AND leads <= 0",
                 emptied,
             )
 
 
 def _db(cell: histograms.Cell) -> tuple[Any, ...]:
-    metric, day, source, days = cell
-    return metric, connection.ops.adapt_datefield_value(day), source, days
+    grain, metric, day, source, days = cell
+    return grain, metric, connection.ops.adapt_datefield_value(day), source, days
 
 
 @transaction.atomic
@@ -183,7 +184,7 @@ def metric_days_rebuild(*, chunk: int = 20_000) -> int:
     cells: dict[histograms.Cell, list[float]] = {}
     rows = LeadMilestone.objects.order_by().values(*histograms.FIELDS)
     histograms.merge(cells, histograms.contributions(rows.iterator(chunk_size=chunk)))
-    columns = ["metric", "day", "source", "days", "leads", "seconds"]
+    columns = ["grain", "metric", "day", "source", "days", "leads", "seconds"]
     return copy_rows(MetricDay, columns, ((*c, int(n), s) for c, (n, s) in cells.items() if n))
 
 

@@ -13,8 +13,8 @@ def backfill(apps, schema_editor):
     cells = histograms.contributions(rows)
     MetricDay.objects.bulk_create(
         (
-            MetricDay(metric=m, day=d, source=s, days=b, leads=n, seconds=secs)
-            for (m, d, s, b), (n, secs) in cells.items()
+            MetricDay(grain=g, metric=m, day=d, source=s, days=b, leads=n, seconds=secs)
+            for (g, m, d, s, b), (n, secs) in cells.items()
             if n
         ),
         batch_size=5000,
@@ -32,6 +32,7 @@ class Migration(migrations.Migration):
             name='MetricDay',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('grain', models.CharField(default='d', max_length=1)),
                 ('metric', models.CharField(max_length=20)),
                 ('day', models.DateField()),
                 ('source', models.CharField(blank=True, max_length=100)),
@@ -40,7 +41,7 @@ class Migration(migrations.Migration):
                 ('seconds', models.FloatField(default=0.0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('metric', 'day', 'source', 'days'), name='metricday_cell_unique')],
+                'constraints': [models.UniqueConstraint(fields=('grain', 'metric', 'day', 'source', 'days'), name='metricday_cell_unique')],
             },
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 def cells() -> dict[tuple[Any, ...], tuple[int, float]]:
     return {
-        (c.metric, c.day, c.source, c.days): (c.leads, round(c.seconds, 3))
+        (c.grain, c.metric, c.day, c.source, c.days): (c.leads, round(c.seconds, 3))
         for c in MetricDay.objects.all()
     }
 
@@ -86,6 +86,9 @@ def many(db) -> list[Lead]:
 CASES: tuple[dict[str, str], ...] = (
     {},
     {"date_from": "2026-02-01", "date_to": "2026-03-15"},
+    {"date_from": "2026-01-20", "date_to": "2026-03-31"},  # ragged start, whole months after
+    {"date_from": "2026-02-03", "date_to": "2026-02-24"},  # inside one month
+    {"date_from": "2026-01-31", "date_to": "2026-02-01"},  # two days across a month end
     {"source": "ads"},
     {"date_from": "2026-01-10", "source": "web"},
     {"date_to": "2026-02-28", "source": ""},
@@ -130,11 +133,11 @@ def test_incremental_cells_equal_a_rebuild_through_every_write_path(marketer, re
     # a new source moves the lead's cells; another field leaves them
     lead_update(lead_id=web.pk, data={"source": "event"}, actor=marketer)
     lead_update(lead_id=ads.pk, data={"industry": "Retail"}, actor=marketer)
-    assert {c[2] for c in cells()} == {"event", "ads"}
+    assert {c[3] for c in cells()} == {"event", "ads"}
     assert cells() == rebuilt()
     # a deleted lead takes its cells with it
     Lead.objects.filter(pk=ads.pk).delete()
-    assert {c[2] for c in cells()} == {"event"}
+    assert {c[3] for c in cells()} == {"event"}
     assert cells() == rebuilt()
     # and the whole rebuild from the log gives the same cells
     before = cells()
@@ -190,7 +193,7 @@ def test_the_day_histogram_percentile_is_within_a_day_and_exact_for_lone_values(
 
 
 @pytest.mark.parametrize("slug", ["cohort", "velocity", "recycles"])
-@pytest.mark.parametrize("params", CASES[:4])
+@pytest.mark.parametrize("params", CASES[:6])
 def test_reports_from_the_rollup_equal_the_direct_path(many, monkeypatch, slug, params) -> None:
     """Above the exact limit both paths take percentiles from the same histograms."""
     monkeypatch.setattr(selectors, "EXACT_LIMIT", 0)
