@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from django.db import connection, transaction
 from django.db.models import Case, Count, Expression, F, OuterRef, Q, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce, Floor, TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from handover.models import Handover, SlaTimer
@@ -101,16 +101,6 @@ def metric_days_answer(f: ReportFilters) -> bool:
     return f.owner_id is None and f.team_id is None and not f.industry and _whole_days(f)
 
 
-def histograms(f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str] = ()) -> Hists:
-    """{group key: {metric code: [(whole days, leads, seconds summed)]}} for the leads in the
-    period (each metric's own period field) and filters; ``group`` ⊆ ("month", "source")."""
-    return (
-        histograms_rolled_up(f, metrics, group)
-        if metric_days_answer(f)
-        else histograms_direct(f, metrics, group)
-    )
-
-
 def histograms_rolled_up(
     f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str]
 ) -> Hists:
@@ -160,73 +150,71 @@ def _next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
-def histograms_direct(f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str]) -> Hists:
-    """The same histograms straight from the per-lead rollup (any filter)."""
-    month = {"month": TruncMonth(F("_period"))} if "month" in group else {}
-    out: Hists = defaultdict(lambda: defaultdict(list))
-    for m in metrics:
-        rows = (
-            _milestones(f, m.period)
-            .filter(m.direct_q())
-            .annotate(_period=F(m.period), _v=m.direct_value())
-            .values(*(g for g in group if g != "month"), **month, _days=Floor(F("_v") / DAY))
-            .annotate(n=Count("pk"), s=Sum("_v"))
-            .values_list(*group, "_days", "n", "s")
-        )
-        for *key, days, n, s in rows:
-            if "month" in group:  # a local datetime here, a date in MetricDay
-                key[0] = timezone.localtime(key[0]).date()
-            out[tuple(key)][m.code].append((int(days), n, s))
-    return out
-
-
-# A percentile over at most this many leads is computed exactly (percentile_cont over the
-# per-lead rollup: a small sort); above it, from the summed day histogram (within one day).
+# Over more leads than this, a percentile read from MetricDay comes from the summed day
+# histogram (within one day); up to it, exactly from the per-lead rollup (a small sort).
 EXACT_LIMIT: Final = 10_000
 
-Pcts = dict[tuple[Any, ...], dict[str, dict[float, float | None]]]
+# {group key: {metric code: (leads, {fraction: seconds})}}
+Measures = dict[tuple[Any, ...], dict[str, tuple[int, dict[float, float | None]]]]
 
 
-def percentiles(
+def measures(
     f: ReportFilters,
     metrics: Sequence[Metric],
-    group: Sequence[str],
-    hists: Hists,
+    group: Sequence[str] = (),
     fractions: Sequence[float] = FRACTIONS,
-) -> Pcts:
-    """{group key: {metric code: {fraction: seconds}}} for the valued metrics of ``hists``."""
-    out: Pcts = defaultdict(dict)
-    for m in metrics:
-        if not m.valued:
-            continue
-        total = sum(_count(h, m.code) for h in hists.values())
-        exact = _exact(f, m, group, fractions) if 0 < total <= EXACT_LIMIT else None
-        for key, h in hists.items():
-            out[key][m.code] = (
-                exact.get(key, dict.fromkeys(fractions))
-                if exact is not None
-                else {fr: percentile(h.get(m.code, []), fr) for fr in fractions}
-            )
+) -> Measures:
+    """Counts and percentiles of ``metrics`` for the leads in the period (each metric's own
+    period field) and filters, by ``group`` ⊆ ("month", "source"). From MetricDay when it
+    answers the filters, else exactly from the per-lead rollup."""
+    if not metric_days_answer(f):
+        return _exact(f, metrics, group, fractions)
+    hists = histograms_rolled_up(f, metrics, group)
+    small = [
+        m
+        for m in metrics
+        if m.valued and 0 < sum(_count(h, m.code) for h in hists.values()) <= EXACT_LIMIT
+    ]
+    exact = _exact(f, small, group, fractions) if small else {}
+    out: Measures = defaultdict(dict)
+    for key, hist in hists.items():
+        for m in metrics:
+            if m in small:
+                pcts = exact.get(key, {}).get(m.code, (0, {}))[1]
+            else:
+                pcts = {fr: percentile(hist.get(m.code, []), fr) for fr in fractions}
+            out[key][m.code] = (_count(hist, m.code), pcts if m.valued else {})
     return out
 
 
 def _exact(
-    f: ReportFilters, m: Metric, group: Sequence[str], fractions: Sequence[float]
-) -> dict[tuple[Any, ...], dict[float, float | None]]:
-    exprs: dict[str, Expression | F] = {"month": TruncMonth(m.period), "source": F("source")}
-    rows = grouped(
-        _milestones(f, m.period).filter(m.direct_q()),
-        group={g: exprs[g] for g in group},
-        counts={"n": Count("pk")},  # (a GROUP BY needs an aggregate)
-        pcts={"v": (m.direct_value(), None)},
-    )
-    out = {}
-    for r in rows:
-        key = [r[g] for g in group]
-        if "month" in group:
-            key[0] = timezone.localtime(key[0]).date()
-        out[tuple(key)] = {fr: r[pct_name("v", fr)] for fr in fractions}
+    f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str], fractions: Sequence[float]
+) -> Measures:
+    """Counts and exact percentiles from the per-lead rollup: one query per period field."""
+    by_period: dict[str, list[Metric]] = defaultdict(list)
+    for m in metrics:
+        by_period[m.period].append(m)
+    out: Measures = defaultdict(dict)
+    for period, ms in by_period.items():
+        exprs: dict[str, Expression | F] = {"month": TruncMonth(period), "source": F("source")}
+        rows = grouped(
+            _milestones(f, period),
+            group={g: exprs[g] for g in group},
+            counts={m.code: Count("pk", filter=m.direct_q() or None) for m in ms},
+            pcts={m.code: (m.direct_value(), m.direct_q()) for m in ms if m.valued},
+        )
+        for r in rows:
+            key = [r[g] for g in group]
+            if "month" in group:  # a local datetime here, a date in MetricDay
+                key[0] = timezone.localtime(key[0]).date()
+            for m in ms:
+                pcts = {fr: r[pct_name(m.code, fr)] for fr in fractions} if m.valued else {}
+                out[tuple(key)][m.code] = (r[m.code] or 0, pcts)
     return out
+
+
+def _count(hist: dict[str, list[tuple[int, int, float]]], code: str) -> int:
+    return sum(n for _, n, _ in hist.get(code, []))
 
 
 # --- funnel ---------------------------------------------------------------------------------------
@@ -274,15 +262,13 @@ def cohort(f: ReportFilters, *, now: datetime | None = None) -> Report:
     group = {"month": ("month",), "source": ("source",), "month_source": ("month", "source")}[
         f.cohort_by
     ]
-    hists = histograms(f, COHORT, group)
-    pcts = percentiles(f, COHORT, group, hists, (0.5,))
     rows = []
-    for key, hist in sorted(hists.items()):
+    for key, ms in sorted(measures(f, COHORT, group, (0.5,)).items()):
         r: dict[str, Any] = dict(zip(group, key, strict=True))
-        r["mqls"] = _count(hist, "mql")
+        r["mqls"] = ms["mql"][0]
         for stage in ("sal", "sql", "customer"):
-            r[stage] = _count(hist, f"mql_{stage}")
-            r[pct_name(f"to_{stage}", 0.5)] = pcts[key].get(f"mql_{stage}", {}).get(0.5)
+            n, pcts = ms[f"mql_{stage}"]
+            r[stage], r[pct_name(f"to_{stage}", 0.5)] = n, pcts.get(0.5)
         rows.append(r)
     out = []
     for r in rows:
@@ -343,20 +329,14 @@ _TIMED_STAGES: Final = (Stage.SUSPECT, Stage.LEAD, Stage.MQL, Stage.SAL, Stage.S
 def velocity(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Time in each stage (leads that entered the funnel in the period) and cycle lengths
     (leads won in the period), as median / p75 / p90 in days."""
-    metrics = (*STAYS, *CYCLES)
-    hists = histograms(f, metrics)
-    hist, pcts = hists.get((), {}), percentiles(f, metrics, (), hists).get((), {})
+    ms = measures(f, (*STAYS, *CYCLES)).get((), {})
     rows = []
     for s in _TIMED_STAGES:
         rows.append(
-            _velocity_row(f"time_in_{s.value}", f"Time in {s.label}", hist, pcts, f"stay_{s.value}")
+            _velocity_row(f"time_in_{s.value}", f"Time in {s.label}", ms, f"stay_{s.value}")
         )
-    rows.append(
-        _velocity_row("cycle_sql_customer", "Sales cycle SQL→Customer", hist, pcts, "won_sql")
-    )
-    rows.append(
-        _velocity_row("cycle_mql_customer", "Sales cycle MQL→Customer", hist, pcts, "won_mql")
-    )
+    rows.append(_velocity_row("cycle_sql_customer", "Sales cycle SQL→Customer", ms, "won_sql"))
+    rows.append(_velocity_row("cycle_mql_customer", "Sales cycle MQL→Customer", ms, "won_mql"))
     return Report(
         slug="velocity",
         title="Velocity",
@@ -374,20 +354,13 @@ def velocity(f: ReportFilters, *, now: datetime | None = None) -> Report:
 
 
 def _velocity_row(
-    metric: str,
-    label: str,
-    hist: dict[str, list[tuple[int, int, float]]],
-    pcts: dict[str, dict[float, float | None]],
-    code: str,
+    metric: str, label: str, ms: dict[str, tuple[int, dict[float, float | None]]], code: str
 ) -> dict[str, Any]:
-    row: dict[str, Any] = {"metric": metric, "label": label, "n": _count(hist, code)}
+    n, pcts = ms.get(code, (0, {}))
+    row: dict[str, Any] = {"metric": metric, "label": label, "n": n}
     for frac in FRACTIONS:
-        row[f"p{round(frac * 100)}_days"] = _days(pcts.get(code, {}).get(frac))
+        row[f"p{round(frac * 100)}_days"] = _days(pcts.get(frac))
     return row
-
-
-def _count(hist: dict[str, list[tuple[int, int, float]]], code: str) -> int:
-    return sum(n for _, n, _ in hist.get(code, []))
 
 
 # --- SLA attainment -------------------------------------------------------------------------------
@@ -504,8 +477,8 @@ def rejections(f: ReportFilters, *, now: datetime | None = None) -> Report:
 def recycles(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Leads first recycled to Nurture in the period, by source: what became of them."""
     rows = [
-        {"source": key[0]} | {m.code: _count(hist, m.code) for m in RECYCLES}
-        for key, hist in sorted(histograms(f, RECYCLES, ("source",)).items())
+        {"source": key[0]} | {code: n for code, (n, _) in ms.items()}
+        for key, ms in sorted(measures(f, RECYCLES, ("source",)).items())
     ]
     out = [
         {
