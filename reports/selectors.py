@@ -17,9 +17,10 @@ from django.db.models import Case, Count, Expression, F, OuterRef, Q, Subquery, 
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
-from handover.models import Handover, SlaTimer
+from handover.models import Handover, SlaPolicy, SlaTimer
+from leadflow.models import User
 from leads.lifecycle import FUNNEL, Stage
-from leads.models import StageChange
+from leads.models import StageChange, Team
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
 from reports.filters import ReportFilters
 from reports.histograms import (
@@ -369,7 +370,13 @@ def _velocity_row(
 def sla(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """SLA timers started in the period (cancelled ones excluded), by policy, team or rep."""
     now = now or timezone.now()
-    key = {"policy": F("policy__name"), "team": F("lead__team__name"), "rep": F("owner__username")}
+    # group by the id (a join for the name made PostgreSQL sort 1M timers by text: 2x slower);
+    # the names come from a second, small query
+    key, names = {
+        "policy": ("policy_id", SlaPolicy.objects.values_list("id", "name")),
+        "team": ("lead__team_id", Team.objects.values_list("id", "name")),
+        "rep": ("owner_id", User.objects.values_list("id", "username")),
+    }[f.sla_by]
     qs = SlaTimer.objects.filter(f.period_q("started_at"), f.lead_q()).exclude(
         state=SlaTimer.State.CANCELLED
     )
@@ -384,7 +391,7 @@ def sla(f: ReportFilters, *, now: datetime | None = None) -> Report:
     )
     rows = grouped(
         qs,
-        group={"group": key[f.sla_by]},
+        group={"group": F(key)},
         counts={
             "timers": Count("pk"),
             "met": Count("pk", filter=met),
@@ -394,6 +401,11 @@ def sla(f: ReportFilters, *, now: datetime | None = None) -> Report:
         },
         pcts={"response": (Seconds("stopped_at", "started_at"), Q(state=SlaTimer.State.MET))},
     )
+    ids = {r["group"] for r in rows}
+    name = dict(names.filter(id__in=ids - {None}))
+    for r in rows:
+        r["group"] = name.get(r["group"])
+    rows.sort(key=lambda r: (r["group"] is None, r["group"] or ""))
     out = [
         {
             "group": r["group"] or NONE_LABEL,

@@ -245,6 +245,18 @@ def test_sla_by_team_and_period(timers, history) -> None:
     ]
 
 
+def test_sla_groups_are_named_and_sorted_with_none_last(timers, history) -> None:
+    SlaTimer.objects.filter(started_at__gte=t(1, 8)).update(lead=history["B"])  # no team
+    history["A"].team = Team.objects.create(name="North")
+    history["A"].save(update_fields=["team"])
+    rows = run("sla", now=t(1, 8, 12), sla_by="team")
+    assert [(r["group"], r["timers"]) for r in rows] == [("North", 3), ("(none)", 2)]
+    assert [r["group"] for r in run("sla", now=t(1, 8, 12), sla_by="policy")] == [
+        "MQL 4h",
+        "SAL 1d",
+    ]
+
+
 # --- rejections and recycles ----------------------------------------------------------------------
 
 
