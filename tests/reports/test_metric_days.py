@@ -193,6 +193,20 @@ def test_a_rewritten_log_moves_the_cells(history) -> None:
     assert after == rebuilt()
 
 
+def test_a_merge_moves_the_duplicates_cells_to_the_survivor(marketer, admin_user) -> None:
+    from privacy.merge import lead_merge
+
+    web = lead_create(data={"email": "s@x.example", "source": "web"}, actor=marketer)
+    ads = lead_create(data={"email": "d@x.example", "source": "ads"}, actor=marketer)
+    for lead in (web, ads):
+        lead_qualify(lead_id=lead.pk, actor=marketer, source="ui")
+    lead_mark_mql(lead_id=ads.pk, actor=marketer, source="ui")
+    assert {c[3] for c in cells()} == {"web", "ads"}
+    lead_merge(survivor_id=web.pk, duplicate_id=ads.pk, actor=admin_user)
+    assert {c[3] for c in cells()} == {"web"}  # the duplicate's log is the survivor's now
+    assert cells() == rebuilt()
+
+
 def test_a_rolled_back_move_leaves_the_cells_as_they_were(history, marketer) -> None:
     from django.db import transaction
 
