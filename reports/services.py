@@ -251,6 +251,7 @@ def stage_days_rebuild() -> int:
     return covered
 
 
+@transaction.atomic
 def milestone_dims_sync(*, lead: Lead) -> int:
     """Copy the lead's filter/grouping fields into its rollup row (after an edit); a new
     source moves the lead's MetricDay cells."""
@@ -264,6 +265,7 @@ def milestone_dims_sync(*, lead: Lead) -> int:
     return written
 
 
+@transaction.atomic
 def milestones_forget(*, lead_ids: Sequence[int]) -> None:
     """Take leads about to be deleted out of MetricDay (their rollup rows go by cascade)."""
     old = LeadMilestone.objects.filter(lead_id__in=lead_ids).values(*histograms.FIELDS)
