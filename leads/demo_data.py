@@ -161,6 +161,8 @@ NEXT = {
     Stage.SQL: Stage.CUSTOMER,
 }
 SYSTEM_MOVES = {Stage.LEAD, Stage.MQL}
+# Side paths a lead can come back from (``reopen``): re-engaged, reopened by a person.
+REOPEN = {Stage.NURTURE: Stage.MQL, Stage.DISQUALIFIED: Stage.NURTURE}
 
 
 @dataclass
@@ -184,11 +186,17 @@ def generate(
     anchor: datetime,
     owners: Sequence[int],
     start_index: int = 0,
+    reopen: float = 0.0,
 ) -> Iterator[GeneratedLead]:
-    """Yield ``count`` leads. ``start_index`` lets a resumed run continue the same sequence."""
+    """Yield ``count`` leads. ``start_index`` lets a resumed run continue the same sequence.
+
+    ``reopen``: the chance that a lead in Nurture re-engages (back to MQL) and that a
+    disqualified one is reopened to Nurture, each time it lands there — longer, recycled
+    histories. 0 (the default) draws nothing extra, so older seeds give the same rows.
+    """
     for index in range(start_index, start_index + count):
         rng = random.Random(seed * 1_000_003 + index)  # per-lead stream: chunks are independent
-        yield _one(rng, index, seed, activities_per_lead, anchor, owners)
+        yield _one(rng, index, seed, activities_per_lead, anchor, owners, reopen)
 
 
 def _one(
@@ -198,6 +206,7 @@ def _one(
     per_lead: float,
     anchor: datetime,
     owners: Sequence[int],
+    reopen: float,
 ) -> GeneratedLead:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     company = f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)}"
@@ -224,7 +233,7 @@ def _one(
         "owner_id": None,
     }
     lead = GeneratedLead(row=row)
-    _walk_history(rng, lead, created, anchor, owners)
+    _walk_history(rng, lead, created, anchor, owners, reopen)
     n = max(0, round(rng.expovariate(1 / per_lead))) if per_lead else 0
     span = max((anchor - created).total_seconds(), 60.0)
     for _ in range(n):
@@ -248,14 +257,17 @@ def _walk_history(
     created: datetime,
     anchor: datetime,
     owners: Sequence[int],
+    reopen: float,
 ) -> None:
     stage, at = Stage.SUSPECT, created
     lead.history.append(("", stage.value, ActorKind.SYSTEM.value, "created", at))
-    while stage in NEXT:
+    while stage in NEXT or (stage in REOPEN and reopen and rng.random() < reopen):
         at = at + timedelta(hours=rng.uniform(1, 24 * 20))
         if at >= anchor:
             break
-        if rng.random() < ADVANCE[stage]:
+        if stage in REOPEN:
+            to = REOPEN[stage]
+        elif rng.random() < ADVANCE[stage]:
             to = NEXT[stage]
         else:
             exits = [s for s in (Stage.NURTURE, Stage.DISQUALIFIED) if s in ALLOWED[stage]]
@@ -263,7 +275,9 @@ def _walk_history(
                 break  # stays open in its stage
             to = rng.choice(exits)
         kind = ActorKind.SYSTEM if to in SYSTEM_MOVES else ActorKind.SALES_REP
-        if to in (Stage.NURTURE, Stage.DISQUALIFIED):
+        if stage in REOPEN:
+            kind = ActorKind.MARKETER  # re-engaged, or reopened by a person
+        elif to in (Stage.NURTURE, Stage.DISQUALIFIED):
             kind = (
                 ActorKind.SALES_REP
                 if stage in (Stage.MQL, Stage.SAL, Stage.SQL)

@@ -102,3 +102,37 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} up to change {self.last_change_id}"
+
+
+class MetricDay(models.Model):
+    """Additive per-(metric, day, source, whole days) counts over the milestone rollup.
+
+    ``day`` is the site-time-zone date of the metric's period field (e.g. the MQL time for the
+    cohort's metrics) — or its month's first day in the monthly grain, which holds the same leads
+    again so that long periods sum few rows —, ``days`` the lead's value floored to whole days
+    (0 for plain counts);
+    ``leads`` counts the leads in the cell and ``seconds`` sums their exact values. Any day
+    range and source is a sum of cells, and a percentile reads the summed day histogram
+    (``reports.histograms``). Kept in step by ``reports.services`` in the transaction that
+    rewrites a lead's ``LeadMilestone`` row; ``metric_days_rebuild`` recomputes it.
+    """
+
+    grain = models.CharField(max_length=1, default="d")  # d: a day, m: a month (day = its 1st)
+    metric = models.CharField(max_length=20)
+    day = models.DateField()
+    source = models.CharField(max_length=100, blank=True)
+    days = models.IntegerField(default=0)
+    leads = models.IntegerField(default=0)
+    seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grain", "metric", "day", "source", "days"], name="metricday_cell_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.grain} {self.metric} {self.day} {self.source or '-'} {self.days}d: {self.leads}"
+        )

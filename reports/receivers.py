@@ -4,7 +4,12 @@ from typing import Any
 
 from leadflow.models import User
 from leads.models import Lead, StageChange
-from reports.services import LEAD_DIMS, milestone_dims_sync, milestones_refresh
+from reports.services import (
+    LEAD_DIMS,
+    milestone_dims_sync,
+    milestones_forget,
+    milestones_refresh,
+)
 
 
 def on_stage_changed(
@@ -28,3 +33,8 @@ def on_lead_saved(
     if created or (update_fields is not None and not _DIM_FIELDS & set(update_fields)):
         return
     milestone_dims_sync(lead=instance)
+
+
+def on_lead_deleting(sender: type[Lead], *, instance: Lead, **kwargs: Any) -> None:
+    """The rollup row goes by cascade; its MetricDay cells are taken out here first."""
+    milestones_forget(lead_ids=[instance.pk])

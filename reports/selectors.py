@@ -6,23 +6,34 @@ handover app's timers; rejections from its handovers; point-in-time from the sta
 """
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import Case, Count, Expression, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
-from handover.models import Handover, SlaTimer
+from handover.models import Handover, SlaPolicy, SlaTimer
+from leadflow.models import User
 from leads.lifecycle import FUNNEL, Stage
-from leads.models import StageChange
+from leads.models import StageChange, Team
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
 from reports.filters import ReportFilters
-from reports.models import STAGE_DAYS, LeadMilestone, RollupState, StageDay
+from reports.histograms import (
+    COHORT,
+    CYCLES,
+    DAILY,
+    MONTHLY,
+    RECYCLES,
+    STAYS,
+    Metric,
+    percentile,
+)
+from reports.models import STAGE_DAYS, LeadMilestone, MetricDay, RollupState, StageDay
 
 DAY: Final = 86400.0
 NONE_LABEL: Final = "(none)"
@@ -76,6 +87,137 @@ def _milestones(f: ReportFilters, period_field: str) -> Any:
     return LeadMilestone.objects.filter(f.period_q(period_field), f.lead_q(prefix=""))
 
 
+# --- day histograms (cohort, velocity, recycles) --------------------------------------------------
+
+Hists = dict[tuple[Any, ...], dict[str, list[tuple[int, int, float]]]]
+
+
+def _whole_days(f: ReportFilters) -> bool:
+    return all(at is None or timezone.localtime(at).time() == time.min for at in (f.start, f.end))
+
+
+def metric_days_answer(f: ReportFilters) -> bool:
+    """MetricDay carries day and source: it answers periods of whole days and a source filter;
+    owner, team and industry filters read the per-lead rollup."""
+    return f.owner_id is None and f.team_id is None and not f.industry and _whole_days(f)
+
+
+def histograms_rolled_up(
+    f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str]
+) -> Hists:
+    start = None if f.start is None else timezone.localtime(f.start).date()
+    end = None if f.end is None else timezone.localtime(f.end).date()
+    qs = MetricDay.objects.filter(_grains_q(start, end), metric__in=[m.code for m in metrics])
+    qs = qs.order_by()
+    if f.source:
+        qs = qs.filter(source=f.source)
+    month = {"month": TruncMonth("day")} if "month" in group else {}
+    rows = (
+        qs.values("metric", "days", *(g for g in group if g != "month"), **month)
+        .annotate(n=Sum("leads"), s=Sum("seconds"))
+        .values_list(*group, "metric", "days", "n", "s")
+    )
+    out: Hists = defaultdict(lambda: defaultdict(list))
+    for *key, metric, days, n, s in rows:
+        if n:
+            out[tuple(key)][metric].append((days, n, s))
+    return out
+
+
+def _grains_q(start: date | None, end: date | None) -> Q:
+    """MetricDay rows of the days [start, end): the whole months inside from the monthly grain,
+    the days before the first and after the last whole month from the daily grain."""
+
+    def days(lo: date | None, hi: date | None) -> Q:
+        q = Q(grain=DAILY)
+        q &= Q(day__gte=lo) if lo is not None else Q()
+        return q & Q(day__lt=hi) if hi is not None else q
+
+    first = start if start is None or start.day == 1 else _next_month(start)
+    last = None if end is None else end.replace(day=1)
+    if first is not None and last is not None and first >= last:
+        return days(start, end)  # no whole month inside
+    months = Q(grain=MONTHLY)
+    months &= Q(day__gte=first) if first is not None else Q()
+    months &= Q(day__lt=last) if last is not None else Q()
+    if start is not None and first is not None and start < first:
+        months |= days(start, first)
+    if end is not None and last is not None and last < end:
+        months |= days(last, end)
+    return months
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+# Over more leads than this, a percentile read from MetricDay comes from the summed day
+# histogram (within one day); up to it, exactly from the per-lead rollup (a small sort).
+EXACT_LIMIT: Final = 10_000
+
+# {group key: {metric code: (leads, {fraction: seconds})}}
+Measures = dict[tuple[Any, ...], dict[str, tuple[int, dict[float, float | None]]]]
+
+
+def measures(
+    f: ReportFilters,
+    metrics: Sequence[Metric],
+    group: Sequence[str] = (),
+    fractions: Sequence[float] = FRACTIONS,
+) -> Measures:
+    """Counts and percentiles of ``metrics`` for the leads in the period (each metric's own
+    period field) and filters, by ``group`` ⊆ ("month", "source"). From MetricDay when it
+    answers the filters, else exactly from the per-lead rollup."""
+    if not metric_days_answer(f):
+        return _exact(f, metrics, group, fractions)
+    hists = histograms_rolled_up(f, metrics, group)
+    small = [
+        m
+        for m in metrics
+        if m.valued and 0 < sum(_count(h, m.code) for h in hists.values()) <= EXACT_LIMIT
+    ]
+    exact = _exact(f, small, group, fractions) if small else {}
+    out: Measures = defaultdict(dict)
+    for key, hist in hists.items():
+        for m in metrics:
+            if m in small:
+                pcts = exact.get(key, {}).get(m.code, (0, {}))[1]
+            else:
+                pcts = {fr: percentile(hist.get(m.code, []), fr) for fr in fractions}
+            out[key][m.code] = (_count(hist, m.code), pcts if m.valued else {})
+    return out
+
+
+def _exact(
+    f: ReportFilters, metrics: Sequence[Metric], group: Sequence[str], fractions: Sequence[float]
+) -> Measures:
+    """Counts and exact percentiles from the per-lead rollup: one query per period field."""
+    by_period: dict[str, list[Metric]] = defaultdict(list)
+    for m in metrics:
+        by_period[m.period].append(m)
+    out: Measures = defaultdict(dict)
+    for period, ms in by_period.items():
+        exprs: dict[str, Expression | F] = {"month": TruncMonth(period), "source": F("source")}
+        rows = grouped(
+            _milestones(f, period),
+            group={g: exprs[g] for g in group},
+            counts={m.code: Count("pk", filter=m.direct_q() or None) for m in ms},
+            pcts={m.code: (m.direct_value(), m.direct_q()) for m in ms if m.valued},
+        )
+        for r in rows:
+            key = [r[g] for g in group]
+            if "month" in group:  # a local datetime here, a date in MetricDay
+                key[0] = timezone.localtime(key[0]).date()
+            for m in ms:
+                pcts = {fr: r[pct_name(m.code, fr)] for fr in fractions} if m.valued else {}
+                out[tuple(key)][m.code] = (r[m.code] or 0, pcts)
+    return out
+
+
+def _count(hist: dict[str, list[tuple[int, int, float]]], code: str) -> int:
+    return sum(n for _, n, _ in hist.get(code, []))
+
+
 # --- funnel ---------------------------------------------------------------------------------------
 
 
@@ -118,29 +260,24 @@ def funnel(f: ReportFilters, *, now: datetime | None = None) -> Report:
 
 def cohort(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Leads that became MQL in the period, by MQL month and/or source: how far they got."""
-    group: dict[str, Any] = {}
-    if f.cohort_by in ("month", "month_source"):
-        group["month"] = TruncMonth("mql_at")
-    if f.cohort_by in ("source", "month_source"):
-        group["source"] = F("source")
-    reached = {
-        "sal": Q(sal_at__isnull=False),
-        "sql": Q(sql_at__isnull=False),
-        "customer": Q(customer_at__isnull=False),
-    }
-    rows = grouped(
-        _milestones(f, "mql_at"),
-        group=group,
-        counts={"mqls": Count("pk")} | {k: Count("pk", filter=q) for k, q in reached.items()},
-        pcts={f"to_{k}": (Seconds(f"{k}_at", "mql_at"), q) for k, q in reached.items()},
-    )
+    group = {"month": ("month",), "source": ("source",), "month_source": ("month", "source")}[
+        f.cohort_by
+    ]
+    rows = []
+    for key, ms in sorted(measures(f, COHORT, group, (0.5,)).items()):
+        r: dict[str, Any] = dict(zip(group, key, strict=True))
+        r["mqls"] = ms["mql"][0]
+        for stage in ("sal", "sql", "customer"):
+            n, pcts = ms[f"mql_{stage}"]
+            r[stage], r[pct_name(f"to_{stage}", 0.5)] = n, pcts.get(0.5)
+        rows.append(r)
     out = []
     for r in rows:
         if not r["mqls"]:
             continue
         row: dict[str, Any] = {}
         if "month" in group:
-            row["month"] = timezone.localtime(r["month"]).strftime("%Y-%m") if r["month"] else ""
+            row["month"] = r["month"].strftime("%Y-%m")
         if "source" in group:
             row["source"] = r["source"] or NONE_LABEL
         row |= {
@@ -193,30 +330,14 @@ _TIMED_STAGES: Final = (Stage.SUSPECT, Stage.LEAD, Stage.MQL, Stage.SAL, Stage.S
 def velocity(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Time in each stage (leads that entered the funnel in the period) and cycle lengths
     (leads won in the period), as median / p75 / p90 in days."""
-    stays = grouped(
-        _milestones(f, "suspect_at"),
-        group={},
-        counts={f"n_{s.value}": Count(f"secs_{s.value}") for s in _TIMED_STAGES},
-        pcts={s.value: (F(f"secs_{s.value}"), None) for s in _TIMED_STAGES},
-    )[0]
-    cycles = grouped(
-        _milestones(f, "customer_at"),
-        group={},
-        counts={"n_sql_customer": Count("sql_at"), "n_mql_customer": Count("mql_at")},
-        pcts={
-            "sql_customer": (Seconds("customer_at", "sql_at"), None),
-            "mql_customer": (Seconds("customer_at", "mql_at"), None),
-        },
-    )[0]
+    ms = measures(f, (*STAYS, *CYCLES)).get((), {})
     rows = []
     for s in _TIMED_STAGES:
-        rows.append(_velocity_row(f"time_in_{s.value}", f"Time in {s.label}", stays, s.value))
-    rows.append(
-        _velocity_row("cycle_sql_customer", "Sales cycle SQL→Customer", cycles, "sql_customer")
-    )
-    rows.append(
-        _velocity_row("cycle_mql_customer", "Sales cycle MQL→Customer", cycles, "mql_customer")
-    )
+        rows.append(
+            _velocity_row(f"time_in_{s.value}", f"Time in {s.label}", ms, f"stay_{s.value}")
+        )
+    rows.append(_velocity_row("cycle_sql_customer", "Sales cycle SQL→Customer", ms, "won_sql"))
+    rows.append(_velocity_row("cycle_mql_customer", "Sales cycle MQL→Customer", ms, "won_mql"))
     return Report(
         slug="velocity",
         title="Velocity",
@@ -233,10 +354,13 @@ def velocity(f: ReportFilters, *, now: datetime | None = None) -> Report:
     )
 
 
-def _velocity_row(metric: str, label: str, agg: dict[str, Any], name: str) -> dict[str, Any]:
-    row: dict[str, Any] = {"metric": metric, "label": label, "n": agg[f"n_{name}"] or 0}
+def _velocity_row(
+    metric: str, label: str, ms: dict[str, tuple[int, dict[float, float | None]]], code: str
+) -> dict[str, Any]:
+    n, pcts = ms.get(code, (0, {}))
+    row: dict[str, Any] = {"metric": metric, "label": label, "n": n}
     for frac in FRACTIONS:
-        row[f"p{round(frac * 100)}_days"] = _days(agg[pct_name(name, frac)])
+        row[f"p{round(frac * 100)}_days"] = _days(pcts.get(frac))
     return row
 
 
@@ -246,7 +370,13 @@ def _velocity_row(metric: str, label: str, agg: dict[str, Any], name: str) -> di
 def sla(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """SLA timers started in the period (cancelled ones excluded), by policy, team or rep."""
     now = now or timezone.now()
-    key = {"policy": F("policy__name"), "team": F("lead__team__name"), "rep": F("owner__username")}
+    # group by the id (a join for the name made PostgreSQL sort 1M timers by text: 2x slower);
+    # the names come from a second, small query
+    key, names = {
+        "policy": ("policy_id", SlaPolicy.objects.values_list("id", "name")),
+        "team": ("lead__team_id", Team.objects.values_list("id", "name")),
+        "rep": ("owner_id", User.objects.values_list("id", "username")),
+    }[f.sla_by]
     qs = SlaTimer.objects.filter(f.period_q("started_at"), f.lead_q()).exclude(
         state=SlaTimer.State.CANCELLED
     )
@@ -261,7 +391,7 @@ def sla(f: ReportFilters, *, now: datetime | None = None) -> Report:
     )
     rows = grouped(
         qs,
-        group={"group": key[f.sla_by]},
+        group={"group": F(key)},
         counts={
             "timers": Count("pk"),
             "met": Count("pk", filter=met),
@@ -271,6 +401,11 @@ def sla(f: ReportFilters, *, now: datetime | None = None) -> Report:
         },
         pcts={"response": (Seconds("stopped_at", "started_at"), Q(state=SlaTimer.State.MET))},
     )
+    ids = {r["group"] for r in rows}
+    name = dict(names.filter(id__in=ids - {None}))
+    for r in rows:
+        r["group"] = name.get(r["group"])
+    rows.sort(key=lambda r: (r["group"] is None, r["group"] or ""))
     out = [
         {
             "group": r["group"] or NONE_LABEL,
@@ -353,20 +488,10 @@ def rejections(f: ReportFilters, *, now: datetime | None = None) -> Report:
 
 def recycles(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Leads first recycled to Nurture in the period, by source: what became of them."""
-    after = F("first_recycled_at")
-    rows = grouped(
-        _milestones(f, "first_recycled_at"),
-        group={"source": F("source")},
-        counts={
-            "recycled": Count("pk"),
-            "requalified": Count("pk", filter=Q(requalified_at__isnull=False)),
-            "reached_sql": Count("pk", filter=Q(sql_after_recycle_at__isnull=False)),
-            "converted": Count("pk", filter=Q(customer_at__gte=after)),
-            "disqualified": Count("pk", filter=Q(stage=Stage.DISQUALIFIED)),
-            "nurturing": Count("pk", filter=Q(stage=Stage.NURTURE)),
-        },
-        pcts={},
-    )
+    rows = [
+        {"source": key[0]} | {code: n for code, (n, _) in ms.items()}
+        for key, ms in sorted(measures(f, RECYCLES, ("source",)).items())
+    ]
     out = [
         {
             "source": r["source"] or NONE_LABEL,
@@ -469,21 +594,26 @@ def point_in_time(f: ReportFilters, *, now: datetime | None = None) -> Report:
     Per stage: log entries into it up to then minus log exits from it up to then (each lead is
     in exactly one stage after its first entry, so this counts leads). Without lead filters the
     per-day counts (``StageDay``) answer for the log up to their watermark, and only newer rows
-    are read from the log. With lead filters the rollup answers for the leads that have not
-    moved since, and only the others' log rows are read.
+    are read from the log. With lead filters each matching lead's stage then is its stage now
+    (rollup) if it has not moved since, else its last log entry before then.
     """
     on = f.on or timezone.now()
     counts: dict[str, int] = defaultdict(int)
-    log = StageChange.objects.filter(changed_at__lt=on).order_by()
     if f.lead_q():
-        # leads of the filter that have not moved since: their stage then is their stage now
+        # per matching lead: its stage now if it has not moved since, else the last log entry
+        # before then (one backward step of the (lead, changed_at, id) index)
+        then = StageChange.objects.filter(lead_id=OuterRef("lead_id"), changed_at__lt=on)
+        stage_then = Case(
+            When(stage_since__lt=on, then=F("stage")),
+            default=Subquery(then.order_by("-changed_at", "-id").values("to_stage")[:1]),
+        )
         mine = LeadMilestone.objects.filter(f.lead_q(prefix=""), suspect_at__lt=on).order_by()
-        settled = mine.filter(stage_since__lt=on).values("stage").annotate(n=Count("pk"))
-        for stage, n in settled.values_list("stage", "n"):
+        for stage, n in (
+            mine.values(then=stage_then).annotate(n=Count("pk")).values_list("then", "n")
+        ):
             counts[stage] += n
-        # the others: replay their log up to then
-        log = log.filter(lead_id__in=mine.filter(stage_since__gte=on).values("lead_id"))
     else:
+        log = StageChange.objects.filter(changed_at__lt=on).order_by()
         state = RollupState.objects.filter(name=STAGE_DAYS).first()
         if state is not None and state.last_change_id:
             log = log.filter(id__gt=state.last_change_id)
@@ -495,11 +625,12 @@ def point_in_time(f: ReportFilters, *, now: datetime | None = None) -> Report:
                 .values_list("stage", "e", "x")
             ):
                 counts[stage] += e - x
-    for stage, n in log.values("to_stage").annotate(n=Count("pk")).values_list("to_stage", "n"):
-        counts[stage] += n
-    exits = log.exclude(from_stage="").values("from_stage").annotate(n=Count("pk"))
-    for stage, n in exits.values_list("from_stage", "n"):
-        counts[stage] -= n
+        entries = log.values("to_stage").annotate(n=Count("pk")).values_list("to_stage", "n")
+        for stage, n in entries:
+            counts[stage] += n
+        exits = log.exclude(from_stage="").values("from_stage").annotate(n=Count("pk"))
+        for stage, n in exits.values_list("from_stage", "n"):
+            counts[stage] -= n
     rows = [{"stage": s.value, "label": s.label, "leads": counts[s.value]} for s in Stage]
     return Report(
         slug="point-in-time",

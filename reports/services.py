@@ -21,8 +21,9 @@ from leadflow.exceptions import DomainError
 from leadflow.models import User
 from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange
+from reports import histograms
 from reports.milestones import Change, Milestones, fold
-from reports.models import STAGE_DAYS, LeadMilestone, RollupState, StageDay
+from reports.models import STAGE_DAYS, LeadMilestone, MetricDay, RollupState, StageDay
 
 # lead fields copied into the rollup (reports filter and group by them without a join)
 LEAD_DIMS = (
@@ -114,7 +115,9 @@ def milestones_refresh(*, lead_ids: Sequence[int]) -> int:
     ids = sorted(set(lead_ids))
     if not ids:
         return 0
-    LeadMilestone.objects.filter(lead_id__in=ids).delete()
+    old = LeadMilestone.objects.filter(lead_id__in=ids)
+    delta = histograms.contributions(old.values(*histograms.FIELDS), sign=-1)
+    old.delete()
     changes = (
         StageChange.objects.filter(lead_id__in=ids)
         .order_by("lead_id", "changed_at", "id")
@@ -125,22 +128,81 @@ def milestones_refresh(*, lead_ids: Sequence[int]) -> int:
     LeadMilestone.objects.bulk_create(
         LeadMilestone(**dict(zip(COLUMNS, r, strict=True))) for r in rows
     )
+    histograms.merge(
+        delta, histograms.contributions(dict(zip(COLUMNS, r, strict=True)) for r in rows)
+    )
+    metric_days_apply(delta)
     return len(rows)
 
 
+def metric_days_apply(delta: dict[histograms.Cell, list[float]]) -> None:
+    """Add ``{cell: [leads, seconds]}`` to MetricDay in the caller's transaction.
+
+    Upserts in cell order, so two transactions touching the same cells lock them in the same
+    order (no deadlock); cells left with no lead are deleted.
+    """
+    changed = sorted((cell, d) for cell, d in delta.items() if d[0] or d[1])
+    if not changed:
+        return
+    table = connection.ops.quote_name(MetricDay._meta.db_table)
+    day = connection.ops.quote_name("day")
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (grain, metric, {day}, source, days, leads, seconds) "  # noqa: S608
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (grain, metric, {day}, source, days) "
+            f"DO UPDATE SET leads = {table}.leads + excluded.leads, "
+            f"seconds = {table}.seconds + excluded.seconds",
+            [(*_db(cell), int(n), s) for cell, (n, s) in changed],
+        )
+        emptied = [_db(cell) for cell, (n, _) in changed if n < 0]
+        if emptied:
+            cursor.executemany(
+                f"DELETE FROM {table} WHERE grain = %s AND metric = %s AND {day} = %s "  # noqa: S608
+                "AND source = %s "
+                "AND days = %s AND leads <= 0",
+                emptied,
+            )
+
+
+def _db(cell: histograms.Cell) -> tuple[Any, ...]:
+    grain, metric, day, source, days = cell
+    return grain, metric, connection.ops.adapt_datefield_value(day), source, days
+
+
+@transaction.atomic
+def metric_days_rebuild(*, chunk: int = 20_000) -> int:
+    """Recompute MetricDay from the whole milestone rollup; returns the cells written.
+
+    On PostgreSQL the table is locked first: a stage change that is writing its delta makes
+    the rebuild wait for its commit (so the rebuild reads its rollup row), and one that starts
+    later waits for the rebuild (and adds its delta to the rebuilt cells).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {MetricDay._meta.db_table} IN EXCLUSIVE MODE")
+    MetricDay.objects.all().delete()
+    cells: dict[histograms.Cell, list[float]] = {}
+    rows = LeadMilestone.objects.order_by().values(*histograms.FIELDS)
+    histograms.merge(cells, histograms.contributions(rows.iterator(chunk_size=chunk)))
+    columns = ["grain", "metric", "day", "source", "days", "leads", "seconds"]
+    return copy_rows(MetricDay, columns, ((*c, int(n), s) for c, (n, s) in cells.items() if n))
+
+
 def milestones_rebuild(*, batch: int = 50_000) -> int:
-    """Rebuild the whole rollup from the log, ``batch`` lead ids per transaction.
+    """Rebuild the whole rollup from the log, ``batch`` lead ids per transaction, then
+    MetricDay from the rollup.
 
     For data loaded around the services (``generate_data`` COPYs its StageChange rows): the
     log is read in lead-id ranges through the (lead, changed_at, id) index and written by COPY.
     """
     bounds = StageChange.objects.aggregate(lo=Min("lead_id"), hi=Max("lead_id"))
+    written = 0
     if bounds["lo"] is None:
         LeadMilestone.objects.all().delete()
-        return 0
-    written = 0
-    for start in range(bounds["lo"], bounds["hi"] + 1, batch):
-        written += _rebuild_range(start, start + batch)
+    else:
+        for start in range(bounds["lo"], bounds["hi"] + 1, batch):
+            written += _rebuild_range(start, start + batch)
+    metric_days_rebuild()  # the ranges were rewritten around the incremental path
     _analyze()
     return written
 
@@ -161,7 +223,8 @@ def _rebuild_range(start: int, stop: int) -> int:
 def _analyze() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {LeadMilestone._meta.db_table}")
+            for model in (LeadMilestone, MetricDay):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
 
 
 @transaction.atomic
@@ -188,11 +251,25 @@ def stage_days_rebuild() -> int:
     return covered
 
 
+@transaction.atomic
 def milestone_dims_sync(*, lead: Lead) -> int:
-    """Copy the lead's filter/grouping fields into its rollup row (after an edit)."""
-    return LeadMilestone.objects.filter(lead_id=lead.pk).update(
-        **{name: getattr(lead, name) for name in LEAD_DIMS}
-    )
+    """Copy the lead's filter/grouping fields into its rollup row (after an edit); a new
+    source moves the lead's MetricDay cells."""
+    row = LeadMilestone.objects.filter(lead_id=lead.pk)
+    old = list(row.values(*histograms.FIELDS))
+    written = row.update(**{name: getattr(lead, name) for name in LEAD_DIMS})
+    if old and old[0]["source"] != lead.source:
+        delta = histograms.contributions(old, sign=-1)
+        histograms.merge(delta, histograms.contributions([old[0] | {"source": lead.source}]))
+        metric_days_apply(delta)
+    return written
+
+
+@transaction.atomic
+def milestones_forget(*, lead_ids: Sequence[int]) -> None:
+    """Take leads about to be deleted out of MetricDay (their rollup rows go by cascade)."""
+    old = LeadMilestone.objects.filter(lead_id__in=lead_ids).values(*histograms.FIELDS)
+    metric_days_apply(histograms.contributions(old, sign=-1))
 
 
 # --- the Olist marketing-funnel import ------------------------------------------------------------
@@ -423,15 +500,13 @@ def _olist_write(
             for frm, to, actor, when in steps
         ),
     )
-    copy_rows(
-        LeadMilestone,
-        COLUMNS,
-        (
-            _row(
-                lead.pk,
-                fold(Change(str(to), when, str(frm)) for frm, to, _, when in steps),
-                tuple(getattr(lead, name) for name in LEAD_DIMS),
-            )
-            for lead, steps in pending
-        ),
-    )
+    rows = [
+        _row(
+            lead.pk,
+            fold(Change(str(to), when, str(frm)) for frm, to, _, when in steps),
+            tuple(getattr(lead, name) for name in LEAD_DIMS),
+        )
+        for lead, steps in pending
+    ]
+    copy_rows(LeadMilestone, COLUMNS, rows)
+    metric_days_apply(histograms.contributions(dict(zip(COLUMNS, r, strict=True)) for r in rows))

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from leads.models import Lead, StageChange
-from reports.models import LeadMilestone
-from reports.services import OLIST_DEALS_FILE, OLIST_MQL_FILE
+from reports.models import LeadMilestone, MetricDay
+from reports.services import OLIST_DEALS_FILE, OLIST_MQL_FILE, metric_days_rebuild
 
 DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
 needs_data = pytest.mark.skipif(
@@ -44,12 +44,24 @@ def test_import_is_idempotent(imported) -> None:
     counts = (Lead.objects.count(), StageChange.objects.count(), LeadMilestone.objects.count())
     assert counts == (8000, 8000 * 3 + 842 * 3, 8000)
     assert Lead.objects.filter(stage="customer").count() == 842
+    cells = metric_day_cells()
+    assert (
+        sum(n for (grain, metric, *_), n in cells.items() if (grain, metric) == ("m", "mql"))
+        == 8000
+    )
     call_command("import_olist", str(DATA))
     assert (
         Lead.objects.count(),
         StageChange.objects.count(),
         LeadMilestone.objects.count(),
     ) == counts
+    assert metric_day_cells() == cells
+    metric_days_rebuild()  # the import wrote its cells itself: a rebuild finds the same
+    assert metric_day_cells() == cells
+
+
+def metric_day_cells() -> dict[tuple[object, ...], int]:
+    return {(c.grain, c.metric, c.day, c.source, c.days): c.leads for c in MetricDay.objects.all()}
 
 
 @needs_data

@@ -8,6 +8,7 @@ import pytest
 from handover.models import BusinessCalendarConfig, Handover, RejectionReason, SlaPolicy, SlaTimer
 from leadflow.roles import Role
 from leads.models import Team
+from reports import selectors
 from reports.filters import ReportFilterForm, ReportFilters
 from reports.selectors import report_run
 from tests.leads.factories import UserFactory
@@ -28,6 +29,14 @@ def run(slug: str, now: datetime | None = None, **params) -> list[dict[str, Any]
 
 def col(rows: list[dict[str, Any]], key: str, value_key: str) -> dict[str, Any]:
     return {r[key]: r[value_key] for r in rows}
+
+
+@pytest.fixture(params=["exact", "day histogram"])
+def either_rule(request, monkeypatch) -> None:
+    """Run a test under both percentile rules: on this history every value that a percentile
+    reads is alone in its bucket (or shares it with equal values), so both give the same."""
+    if request.param != "exact":
+        monkeypatch.setattr(selectors, "EXACT_LIMIT", 0)
 
 
 # --- funnel ---------------------------------------------------------------------------------------
@@ -85,7 +94,7 @@ def test_funnel_of_an_empty_period_is_zeros_not_an_error(history) -> None:
 # --- cohort ---------------------------------------------------------------------------------------
 
 
-def test_cohort_by_mql_month(history) -> None:
+def test_cohort_by_mql_month(history, either_rule) -> None:
     rows = run("cohort", cohort_by="month")
     jan, feb = rows
     # January MQLs: A (01-08), B (01-05 11:00, its first MQL), C (01-09).
@@ -117,7 +126,7 @@ def test_cohort_by_source_and_by_month_and_source(history) -> None:
 # --- velocity -------------------------------------------------------------------------------------
 
 
-def test_velocity_time_in_stage_and_cycle_lengths(history) -> None:
+def test_velocity_time_in_stage_and_cycle_lengths(history, either_rule) -> None:
     rows = {r["metric"]: r for r in run("velocity")}
 
     def pcts(metric):
@@ -138,7 +147,7 @@ def test_velocity_time_in_stage_and_cycle_lengths(history) -> None:
     assert pcts("cycle_mql_customer") == (2, 26.9583, 33.4375, 37.325)
 
 
-def test_velocity_cycle_counts_leads_won_in_the_period(history) -> None:
+def test_velocity_cycle_counts_leads_won_in_the_period(history, either_rule) -> None:
     rows = {r["metric"]: r for r in run("velocity", date_from="2026-02-01", date_to="2026-02-28")}
     assert rows["cycle_mql_customer"]["n"] == 1  # B won 02-14; A won in January
     assert rows["cycle_mql_customer"]["p50_days"] == 39.9167
@@ -233,6 +242,18 @@ def test_sla_by_team_and_period(timers, history) -> None:
             "attainment": 0.0,
             "response_p50_minutes": 360.0,
         }
+    ]
+
+
+def test_sla_groups_are_named_and_sorted_with_none_last(timers, history) -> None:
+    SlaTimer.objects.filter(started_at__gte=t(1, 8)).update(lead=history["B"])  # no team
+    history["A"].team = Team.objects.create(name="North")
+    history["A"].save(update_fields=["team"])
+    rows = run("sla", now=t(1, 8, 12), sla_by="team")
+    assert [(r["group"], r["timers"]) for r in rows] == [("North", 3), ("(none)", 2)]
+    assert [r["group"] for r in run("sla", now=t(1, 8, 12), sla_by="policy")] == [
+        "MQL 4h",
+        "SAL 1d",
     ]
 
 

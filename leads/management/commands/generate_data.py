@@ -84,6 +84,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--anchor", help="ISO time the data ends at (default: now); fix it for repeatable runs"
         )
+        parser.add_argument(
+            "--reopen",
+            type=float,
+            default=0.0,
+            help="chance (0-1) that a nurtured lead re-engages / a disqualified one is reopened",
+        )
         parser.add_argument("--chunk", type=int, default=20000, help="leads per transaction")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -109,6 +115,7 @@ class Command(BaseCommand):
                     anchor=anchor,
                     owners=owners,
                     start_index=offset,
+                    reopen=options["reopen"],
                 )
             )
             self._load(batch, anchor, counts)

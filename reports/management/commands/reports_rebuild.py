@@ -25,7 +25,7 @@ class Command(BaseCommand):
         changes = stage_days_rebuild()
         self.stdout.write(
             self.style.SUCCESS(
-                f"Rebuilt {rows:,} lead rows in {middle - started:.1f} s and the per-day counts "
+                f"Rebuilt {rows:,} lead rows and their metric-day cells in {middle - started:.1f} s and the per-day counts "
                 f"of {changes:,} stage changes in {time.perf_counter() - middle:.1f} s."
             )
         )
