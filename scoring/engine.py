@@ -216,10 +216,13 @@ def _activities_sql(spec: r.ModelSpec, p: _Params, batch: str, now: str) -> str:
                 _condition_sql(c, p) for c in x.conditions
             ]
             cols.append(f"({' AND '.join(tests)}) AS m{x.rule_id}")
+        # Engagement resets are rare: an anti-join against the few reset leads costs less than
+        # joining every activity to its lead.
         return (
-            f"SELECT {', '.join(cols)} FROM {act_t} a JOIN l ON l.id = a.lead_id "
-            f"WHERE {_in_batch('a.lead_id', batch)} AND a.occurred_at <= {now} "
-            f"AND (l.score_reset_at IS NULL OR a.occurred_at >= l.score_reset_at){kinds_sql}"
+            f"SELECT {', '.join(cols)} FROM {act_t} a "
+            f"WHERE {_in_batch('a.lead_id', batch)} AND a.occurred_at <= {now}{kinds_sql} "
+            "AND NOT EXISTS (SELECT 1 FROM l WHERE l.score_reset_at IS NOT NULL "
+            "AND l.id = a.lead_id AND a.occurred_at < l.score_reset_at)"
         )
 
     branches = []
@@ -284,7 +287,7 @@ def _compile(spec: r.ModelSpec, batch: str = "ids") -> tuple[str, dict[str, Any]
         f"l AS (SELECT l.id, l.stage, l.score, l.created_at, l.score_reset_at, {fit_cols} "
         f"FROM {lead_t} l WHERE {_in_batch('l.id', batch)})"
     ]
-    joins = [f"LEFT JOIN {score_t} s ON s.lead_id = l.id"]
+    joins = [f"LEFT JOIN {score_t} s ON s.lead_id = l.id AND {_in_batch('s.lead_id', batch)}"]
     values: list[str] = []  # the per-rule columns of v
     if activity_rules or inactivity_rules:
         ctes.append(f"acts AS ({_activities_sql(spec, p, batch, now)})")
@@ -516,7 +519,8 @@ def _write_sql(
     now: datetime,
     clear_dirty: bool,
 ) -> int:
-    sql, params = compiled(model, spec, _batch_kind(ids))
+    batch = _batch_kind(ids)
+    sql, params = compiled(model, spec, batch)
     lead_t, score_t = Lead._meta.db_table, LeadScore._meta.db_table
     past = ", ".join(f"'{s}'" for s in PAST_MQL) + ", 'nurture', 'disqualified'"
     dirty_set = ", score_dirty_at = NULL" if clear_dirty else ""
@@ -526,6 +530,7 @@ def _write_sql(
         # only evaluations that differ from the stored one reach the upsert: ON CONFLICT DO
         # UPDATE locks (writes) every conflicting row, even those its WHERE then skips
         f"ch AS (SELECT ev.* FROM ev LEFT JOIN {score_t} o ON o.lead_id = ev.lead_id "
+        f"AND {_in_batch('o.lead_id', batch)} "
         "WHERE o.lead_id IS NULL OR (o.scored_at <= %(now)s AND (o.model_id, o.grade, o.breakdown) "
         "IS DISTINCT FROM (%(model_id)s, ev.grade, ev.bd))), "
         f"ls AS (INSERT INTO {score_t} AS s (lead_id, model_id, score, fit_score, "
@@ -540,7 +545,8 @@ def _write_sql(
         "WHERE s.scored_at <= EXCLUDED.scored_at) "
         f"UPDATE {lead_t} l SET score = ev.fit + ev.eng, fit_score = ev.fit, "
         f"engagement_score = ev.eng, grade = ev.grade, scored_at = %(now)s{dirty_set} "
-        "FROM ev WHERE l.id = ev.lead_id AND (l.scored_at IS NULL OR l.scored_at <= %(now)s) "
+        f"FROM ev WHERE l.id = ev.lead_id AND {_in_batch('l.id', batch)} "
+        "AND (l.scored_at IS NULL OR l.scored_at <= %(now)s) "
         "AND ((l.score, l.fit_score, l.engagement_score, l.grade) IS DISTINCT FROM "
         f"(ev.fit + ev.eng, ev.fit, ev.eng, ev.grade){dirty_where})"
     )
