@@ -191,6 +191,8 @@ def engine_run(args: argparse.Namespace) -> None:
     sample = sorted(rng.sample(range(1, leads + 1), 10_000))
     first_id = Lead.objects.order_by("pk").values_list("pk", flat=True).first() or 1
     sample = [first_id - 1 + i for i in sample]
+    # ids have gaps (the generator merges some duplicates): keep the leads that exist
+    sample = list(Lead.objects.filter(pk__in=sample).order_by("pk").values_list("pk", flat=True))
     inc = incremental(sample)
     # a random subset of the same leads: the first N of the sorted sample would sit in the
     # lowest 20% of the table, a locality the sweep over all 10,000 does not get
@@ -200,7 +202,7 @@ def engine_run(args: argparse.Namespace) -> None:
     print(f"full first pass / reference UPDATE: {first / ref:.2f}x (target <= 2x)")
     print(f"full second pass / reference UPDATE: {second / ref:.2f}x")
     print(f"full first pass / read-only aggregate: {first / ref_read:.2f}x")
-    print(f"incremental 10k: {inc:.2f} s (target < 3 s)")
+    print(f"incremental {len(sample):,}: {inc:.2f} s (target < 3 s for 10,000)")
     scaled = "" if len(naive_ids) == len(sample) else f" (measured on {len(naive_ids):,}, scaled)"
     print(f"naive loop / incremental, same 10k leads{scaled}: {naive / inc:.0f}x (target >= 50x)")
     print(f"naive loop extrapolated to all leads: {naive * leads / len(sample) / 60:.0f} min")
