@@ -164,162 +164,243 @@ def _clamp_sql(expr: str, max_points: int | None) -> str:
     return f"greatest({-int(max_points)}, least({int(max_points)}, {expr}))"
 
 
-def _compile(spec: r.ModelSpec) -> tuple[str, dict[str, Any]]:
-    """The evaluation as one SELECT over the ids in %(ids)s as of %(now)s.
+@dataclass(frozen=True)
+class IdRange:
+    """Every lead with ``lo <= id <= hi``: a full rescore's batch. Read as one range scan of each
+    index instead of one probe per id (which an id array costs)."""
+
+    lo: int
+    hi: int
+
+
+Batch = Sequence[int] | IdRange
+
+
+def _in_batch(column: str, batch: str) -> str:
+    if batch == "range":
+        return f"{column} BETWEEN %(lo)s AND %(hi)s"
+    return f"{column} = ANY(%(ids)s::bigint[])"
+
+
+def _batch_kind(ids: Batch) -> str:
+    return "range" if isinstance(ids, IdRange) else "ids"
+
+
+def _batch_params(ids: Batch) -> dict[str, Any]:
+    if isinstance(ids, IdRange):
+        return {"lo": ids.lo, "hi": ids.hi}
+    return {"ids": sorted(ids)}
+
+
+def _activities_sql(spec: r.ModelSpec, p: _Params, batch: str, now: str) -> str:
+    """The batch's counted activities with one match flag per activity rule.
+
+    Kinds that a rule with property conditions looks at are read from the table (``properties``
+    lives there); every other kind comes from the covering ``(lead_id, occurred_at, kind)`` index
+    alone (an index-only scan). With inactivity rules every kind is read: the newest activity of
+    any kind counts for them.
+    """
+    act_t = Activity._meta.db_table
+    activity_rules = [x for x in spec.rules if x.kind == r.KIND_ACTIVITY]
+    heap_kinds = sorted({x.activity_kind for x in activity_rules if x.conditions})
+    index_kinds = sorted({x.activity_kind for x in activity_rules} - set(heap_kinds))
+    all_kinds = any(x.kind == r.KIND_INACTIVITY for x in spec.rules)
+
+    def branch(heap: bool, kinds_sql: str) -> str:
+        cols = ["a.lead_id", "a.occurred_at"]
+        for x in activity_rules:
+            if (x.activity_kind in heap_kinds) != heap:
+                cols.append(f"false AS m{x.rule_id}")
+                continue
+            tests = [f"a.kind = {p(x.activity_kind)}"] + [
+                _condition_sql(c, p) for c in x.conditions
+            ]
+            cols.append(f"({' AND '.join(tests)}) AS m{x.rule_id}")
+        # Engagement resets are rare: an anti-join against the few reset leads costs less than
+        # joining every activity to its lead.
+        return (
+            f"SELECT {', '.join(cols)} FROM {act_t} a "
+            f"WHERE {_in_batch('a.lead_id', batch)} AND a.occurred_at <= {now}{kinds_sql} "
+            "AND NOT EXISTS (SELECT 1 FROM l WHERE l.score_reset_at IS NOT NULL "
+            "AND l.id = a.lead_id AND a.occurred_at < l.score_reset_at)"
+        )
+
+    branches = []
+    if all_kinds:
+        branches.append(
+            branch(False, f" AND a.kind <> ALL({p(heap_kinds, '::text[]')})" if heap_kinds else "")
+        )
+    elif index_kinds:
+        branches.append(branch(False, f" AND a.kind = ANY({p(index_kinds, '::text[]')})"))
+    if heap_kinds:
+        branches.append(branch(True, f" AND a.kind = ANY({p(heap_kinds, '::text[]')})"))
+    return (
+        f"SELECT b.*, date_part('epoch', {now} - b.occurred_at) / 86400.0::float8 AS age "
+        f"FROM ({' UNION ALL '.join(branches)}) b"
+    )
+
+
+def _ranked_sql(x: r.RuleSpec) -> str:
+    """A capped or windowed rule: its matches ranked newest first, the kept ones counted.
+
+    Matches that tie on ``occurred_at`` have the same age, bucket and weight, so which of them a
+    cap keeps does not change the count or the points: no tie-break column is needed.
+    """
+    rows = f"SELECT lead_id, occurred_at, age FROM acts WHERE m{x.rule_id}"
+    if _windowed(x):
+        width = _num(float(x.window_days or 1) * r.DAY)
+        rows = (
+            "SELECT * FROM (SELECT w.*, row_number() OVER (PARTITION BY w.lead_id, "
+            f"floor(date_part('epoch', w.occurred_at) / {width}) "
+            f"ORDER BY w.occurred_at DESC) AS rn_w FROM ({rows}) w) ww "
+            f"WHERE ww.rn_w <= {int(x.window_max or 0)}"
+        )
+    if x.keep is not None:
+        rows = (
+            "SELECT * FROM (SELECT k.*, row_number() OVER (PARTITION BY k.lead_id "
+            f"ORDER BY k.occurred_at DESC) AS rn FROM ({rows}) k) kk WHERE kk.rn <= {int(x.keep)}"
+        )
+    return (
+        f"SELECT z.lead_id, count(*) AS c, sum({_weight_sql(x.decay, 'z.age')}) AS s "
+        f"FROM ({rows}) z GROUP BY z.lead_id"
+    )
+
+
+def _compile(spec: r.ModelSpec, batch: str = "ids") -> tuple[str, dict[str, Any]]:
+    """The evaluation as one SELECT over the batch (``%(ids)s``, or ``%(lo)s``..``%(hi)s`` for
+    ``batch="range"``) as of ``%(now)s``.
 
     Columns: lead_id, stage, fit, eng, grade, bd (jsonb breakdown), old_score, armed.
+
+    One row per lead, no per-rule rows: activities are aggregated once per lead (one column pair
+    per rule); only capped/windowed rules rank their own matches; fit and inactivity rules are
+    expressions on the lead's row; the breakdown is assembled as text and cast once.
     """
     p = _Params()
-    lead_t, act_t = Lead._meta.db_table, Activity._meta.db_table
+    lead_t, score_t = Lead._meta.db_table, LeadScore._meta.db_table
     now = "%(now)s::timestamptz"
-    activity_rules = [x for x in spec.rules if x.kind == r.KIND_ACTIVITY]
-    inactivity_rules = [x for x in spec.rules if x.kind == r.KIND_INACTIVITY]
-    fit_rules = [x for x in spec.rules if x.kind == r.KIND_FIT]
+    rules = sorted(spec.rules, key=lambda x: x.rule_id)
+    activity_rules = [x for x in rules if x.kind == r.KIND_ACTIVITY]
+    inactivity_rules = [x for x in rules if x.kind == r.KIND_INACTIVITY]
     fit_cols = ", ".join(f"l.{connection.ops.quote_name(f)}" for f in LEAD_FIELDS)
     ctes = [
         f"l AS (SELECT l.id, l.stage, l.score, l.created_at, l.score_reset_at, {fit_cols} "
-        f"FROM {lead_t} l WHERE l.id = ANY(%(ids)s::bigint[]))"
+        f"FROM {lead_t} l WHERE {_in_batch('l.id', batch)})"
     ]
-    parts: list[str] = []
-    if activity_rules:
-        matches = []
-        for rule in activity_rules:
-            tests = [f"a.kind = {p(rule.activity_kind)}"]
-            tests += [_condition_sql(c, p) for c in rule.conditions]
-            matches.append(f"({' AND '.join(tests)}) AS m{rule.rule_id}")
-        kinds = p(sorted({x.activity_kind for x in activity_rules}), "::text[]")
-        # The batch's counted activities, read through the (lead_id, occurred_at, kind) index,
-        # with one match flag per rule: evaluated once, used by every rule below.
-        ctes.append(
-            "acts AS (SELECT a.lead_id, a.id AS aid, a.occurred_at, "
-            f"date_part('epoch', {now} - a.occurred_at) / 86400.0::float8 AS age, "
-            f"{', '.join(matches)} "
-            f"FROM {act_t} a JOIN l ON l.id = a.lead_id "
-            f"WHERE a.lead_id = ANY(%(ids)s::bigint[]) AND a.occurred_at <= {now} "
-            f"AND a.kind = ANY({kinds}) "
-            "AND (l.score_reset_at IS NULL OR a.occurred_at >= l.score_reset_at))"
-        )
-        simple = [x for x in activity_rules if x.keep is None and not _windowed(x)]
-        ranked = [x for x in activity_rules if x.keep is not None or _windowed(x)]
-        if simple:
-            # uncapped rules: one GROUP BY over the batch, a count and a weight sum per rule
-            aggs = ", ".join(
-                f"count(*) FILTER (WHERE m{x.rule_id}) AS c{x.rule_id}, "
-                f"sum({_weight_sql(x.decay, 'age')}) FILTER (WHERE m{x.rule_id}) AS s{x.rule_id}"
-                for x in simple
-            )
-            ctes.append(f"sa AS (SELECT lead_id, {aggs} FROM acts GROUP BY lead_id)")
-            values = ", ".join(
-                f"({x.rule_id}::bigint, sa.c{x.rule_id}, "
-                + _clamp_sql(f"floor({x.points} * sa.s{x.rule_id} + 0.5)::bigint", x.max_points)
-                + ", "
-                + _clamp_sql(f"{x.points} * sa.c{x.rule_id}", x.max_points)
-                + ")"
-                for x in simple
-            )
-            parts.append(
-                "SELECT sa.lead_id, v.rule_id, v.cnt, v.pts, v.und, 'e' FROM sa "
-                f"CROSS JOIN LATERAL (VALUES {values}) v(rule_id, cnt, pts, und) WHERE v.cnt > 0"
-            )
-        for x in ranked:
-            # capped rules rank only their own matches, newest first
-            rows = f"SELECT lead_id, aid, occurred_at, age FROM acts WHERE m{x.rule_id}"
-            if _windowed(x):
-                width = _num(float(x.window_days or 1) * r.DAY)
-                rows = (
-                    "SELECT * FROM (SELECT w.*, row_number() OVER (PARTITION BY w.lead_id, "
-                    f"floor(date_part('epoch', w.occurred_at) / {width}) "
-                    f"ORDER BY w.occurred_at DESC, w.aid DESC) AS rn_w FROM ({rows}) w) ww "
-                    f"WHERE ww.rn_w <= {int(x.window_max or 0)}"
+    joins = [f"LEFT JOIN {score_t} s ON s.lead_id = l.id AND {_in_batch('s.lead_id', batch)}"]
+    values: list[str] = []  # the per-rule columns of v
+    if activity_rules or inactivity_rules:
+        ctes.append(f"acts AS ({_activities_sql(spec, p, batch, now)})")
+        aggs = []
+        for x in activity_rules:
+            m, i = f"m{x.rule_id}", x.rule_id
+            if _windowed(x) or (x.keep or 1) > 1:
+                ctes.append(f"r{i} AS ({_ranked_sql(x)})")
+                joins.append(f"LEFT JOIN r{i} ON r{i}.lead_id = l.id")
+                c, s = f"r{i}.c", f"r{i}.s"
+            elif x.keep == 1:  # once: only the newest match, whose age is the smallest
+                aggs.append(
+                    f"least(count(*) FILTER (WHERE {m}), 1) AS c{i}, "
+                    f"CASE WHEN bool_or({m}) THEN "
+                    f"{_weight_sql(x.decay, f'min(age) FILTER (WHERE {m})')} END AS s{i}"
                 )
-            if x.keep is not None:
-                rows = (
-                    "SELECT * FROM (SELECT k.*, row_number() OVER (PARTITION BY k.lead_id "
-                    f"ORDER BY k.occurred_at DESC, k.aid DESC) AS rn FROM ({rows}) k) kk "
-                    f"WHERE kk.rn <= {int(x.keep)}"
+                c, s = f"sa.c{i}", f"sa.s{i}"
+            else:
+                aggs.append(
+                    f"count(*) FILTER (WHERE {m}) AS c{i}, "
+                    f"sum({_weight_sql(x.decay, 'age')}) FILTER (WHERE {m}) AS s{i}"
                 )
-            name = f"r{x.rule_id}"
-            ctes.append(
-                f"{name} AS (SELECT z.lead_id, count(*) AS cnt, "
-                f"sum({_weight_sql(x.decay, 'z.age')}) AS ws FROM ({rows}) z GROUP BY z.lead_id)"
+                c, s = f"sa.c{i}", f"sa.s{i}"
+            values.append(
+                f"coalesce({c}, 0) AS c{i}, "
+                + _clamp_sql(
+                    f"floor({int(x.points)} * coalesce({s}, 0) + 0.5)::bigint", x.max_points
+                )
+                + f" AS p{i}, "
+                + _clamp_sql(f"{int(x.points)} * coalesce({c}, 0)", x.max_points)
+                + f" AS u{i}"
             )
-            pts = _clamp_sql(f"floor({x.points} * {name}.ws + 0.5)::bigint", x.max_points)
-            und = _clamp_sql(f"{x.points} * {name}.cnt", x.max_points)
-            parts.append(
-                f"SELECT {name}.lead_id, {x.rule_id}::bigint, {name}.cnt, {pts}, {und}, 'e' "
-                f"FROM {name}"
+        if inactivity_rules:
+            aggs.append("max(occurred_at) AS last_at")
+        if aggs:
+            ctes.append(f"sa AS (SELECT lead_id, {', '.join(aggs)} FROM acts GROUP BY lead_id)")
+            joins.append("LEFT JOIN sa ON sa.lead_id = l.id")
+        for x in inactivity_rules:
+            last = "coalesce(sa.last_at, l.score_reset_at, l.created_at)"
+            values.append(
+                f"(date_part('epoch', {now} - {last}) / 86400.0::float8 "
+                f">= {_num(x.inactive_days or 0)}) AS h{x.rule_id}"
             )
-    if inactivity_rules:
-        values = ", ".join(
-            f"({x.rule_id}::bigint, {int(x.points)}, {_num(x.inactive_days or 0)})"
-            for x in inactivity_rules
-        )
-        ctes.append(
-            "la AS (SELECT l.id AS lead_id, coalesce((SELECT max(a.occurred_at) "
-            f"FROM {act_t} a WHERE a.lead_id = l.id AND a.occurred_at <= {now} "
-            "AND (l.score_reset_at IS NULL OR a.occurred_at >= l.score_reset_at)), "
-            "l.score_reset_at, l.created_at) AS last_at FROM l)"
-        )
-        parts.append(
-            "SELECT la.lead_id, v.rule_id, 1::bigint AS cnt, v.pts::bigint, v.pts::bigint, 'e' "
-            f"FROM la CROSS JOIN LATERAL (VALUES {values}) v(rule_id, pts, days) "
-            f"WHERE date_part('epoch', {now} - la.last_at) / 86400.0::float8 >= v.days"
-        )
-    if fit_rules:
-        values = ", ".join(
-            f"({x.rule_id}::bigint, CASE WHEN {_fit_sql(x, p)} THEN {int(x.points)} END)"
-            for x in fit_rules
-        )
-        parts.append(
-            "SELECT l.id, v.rule_id, 1::bigint, v.pts::bigint, v.pts::bigint, 'f' "
-            f"FROM l CROSS JOIN LATERAL (VALUES {values}) v(rule_id, pts) WHERE v.pts IS NOT NULL"
-        )
-    if not parts:
-        parts.append(
-            "SELECT NULL::bigint, NULL::bigint, 0::bigint, 0::bigint, 0::bigint, 'e' WHERE false"
-        )
-    ctes.append(f"allr(lead_id, rule_id, cnt, pts, und, d) AS ({' UNION ALL '.join(parts)})")
-    ctes.append(
-        "agg AS (SELECT lead_id, coalesce(sum(pts) FILTER (WHERE d = 'f'), 0) AS fit, "
-        "coalesce(sum(pts) FILTER (WHERE d = 'e'), 0) AS eng, "
-        "jsonb_agg(jsonb_build_array(rule_id, cnt, pts, und) ORDER BY rule_id) AS bd "
-        "FROM allr GROUP BY lead_id)"
+    for x in rules:
+        if x.kind == r.KIND_FIT:
+            values.append(f"coalesce({_fit_sql(x, p)}, false) AS h{x.rule_id}")
+    entries, fit_terms, eng_terms = [], ["0"], ["0"]
+    for x in rules:
+        i, pts = x.rule_id, int(x.points)
+        if x.kind == r.KIND_ACTIVITY:
+            entries.append(
+                f"CASE WHEN v.c{i} > 0 THEN '[{i},' || v.c{i} || ',' || v.p{i} || ',' "
+                f"|| v.u{i} || ']' END"
+            )
+            eng_terms.append(f"v.p{i}")
+        else:
+            entries.append(f"CASE WHEN v.h{i} THEN '[{i},1,{pts},{pts}]' END")
+            terms = fit_terms if x.kind == r.KIND_FIT else eng_terms
+            terms.append(f"CASE WHEN v.h{i} THEN {pts} ELSE 0 END")
+    breakdown = (
+        f"('[' || array_to_string(ARRAY[{', '.join(entries)}]::text[], ',') || ']')::jsonb"
+        if entries
+        else "'[]'::jsonb"
     )
-    fit = "coalesce(agg.fit, 0)"
     grade = (
-        f"CASE WHEN {fit} >= {int(spec.grade_a_min)} THEN 'A' "
-        f"WHEN {fit} >= {int(spec.grade_b_min)} THEN 'B' "
-        f"WHEN {fit} >= {int(spec.grade_c_min)} THEN 'C' ELSE 'D' END"
+        f"CASE WHEN e.fit >= {int(spec.grade_a_min)} THEN 'A' "
+        f"WHEN e.fit >= {int(spec.grade_b_min)} THEN 'B' "
+        f"WHEN e.fit >= {int(spec.grade_c_min)} THEN 'C' ELSE 'D' END"
     )
-    score_t = LeadScore._meta.db_table
+    v = (
+        "SELECT l.id, l.stage, l.score AS old_score, s.mql_armed AS armed"
+        + "".join(f", {x}" for x in values)
+        + f" FROM l {' '.join(joins)} OFFSET 0"
+    )
+    e = (
+        f"SELECT v.id, v.stage, ({' + '.join(fit_terms)})::int AS fit, "
+        f"({' + '.join(eng_terms)})::int AS eng, {breakdown} AS bd, v.old_score, v.armed "
+        f"FROM v OFFSET 0"
+    )
+    ctes.append(f"v AS ({v})")
+    ctes.append(f"e AS ({e})")
     sql = (
         f"WITH {', '.join(ctes)} "
-        f"SELECT l.id AS lead_id, l.stage, {fit}::int AS fit, coalesce(agg.eng, 0)::int AS eng, "
-        f"{grade} AS grade, coalesce(agg.bd, '[]'::jsonb) AS bd, l.score AS old_score, "
-        f"s.mql_armed AS armed FROM l LEFT JOIN agg ON agg.lead_id = l.id "
-        f"LEFT JOIN {score_t} s ON s.lead_id = l.id"
+        f"SELECT e.id AS lead_id, e.stage, e.fit, e.eng, {grade} AS grade, e.bd, e.old_score, "
+        "e.armed FROM e"
     )
     return sql, p.values
 
 
-_cache: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
+_cache: dict[tuple[int, str, str], tuple[str, dict[str, Any]]] = {}
 
 
-def compiled(model: ScoringModel, spec: r.ModelSpec) -> tuple[str, dict[str, Any]]:
-    """Compile once per model version (published models never change; drafts recompile)."""
+def compiled(model: ScoringModel, spec: r.ModelSpec, batch: str) -> tuple[str, dict[str, Any]]:
+    """Compile once per model version and batch kind (published models never change; drafts
+    recompile)."""
     if model.status == ScoringModel.Status.DRAFT:
-        return _compile(spec)
-    key = (model.pk, model.status)
+        return _compile(spec, batch)
+    key = (model.pk, model.status, batch)
     if key not in _cache:
-        _cache[key] = _compile(spec)
+        _cache[key] = _compile(spec, batch)
     return _cache[key]
 
 
 def _session_tuning(cursor: Any) -> None:
-    # Measured: JIT compiles this statement for longer than it runs at 10k leads, and Debian's
-    # random_page_cost = 4 makes the planner scan all activities (PERFORMANCE-NOTES.md).
-    cursor.execute("SET LOCAL jit = off")
-    cursor.execute("SET LOCAL random_page_cost = 1.1")
+    # Measured: JIT compiles this statement for longer than it runs at 10k leads; Debian's
+    # random_page_cost = 4 makes the planner scan all activities (PERFORMANCE-NOTES.md); the
+    # default 4 MB work_mem spills the batch's sorts to disk; parallel workers only add start-up
+    # cost at this size on a small box. One round trip for all four.
+    cursor.execute(
+        "SELECT set_config('jit', 'off', true), set_config('random_page_cost', '1.1', true), "
+        "set_config('work_mem', '64MB', true), "
+        "set_config('max_parallel_workers_per_gather', '0', true)"
+    )
 
 
 # --- evaluate (read only) ---------------------------------------------------------------------
@@ -332,16 +413,16 @@ class Evaluated(Row):
 
 
 def evaluate_rows(
-    *, model: ScoringModel, spec: r.ModelSpec, ids: Sequence[int], now: datetime
+    *, model: ScoringModel, spec: r.ModelSpec, ids: Batch, now: datetime
 ) -> list[Evaluated]:
     """Evaluate ``model`` for the leads ``ids`` as of ``now``; writes nothing."""
     if not ids:
         return []
     if connection.vendor == "postgresql":
-        sql, params = compiled(model, spec)
+        sql, params = compiled(model, spec, _batch_kind(ids))
         with connection.cursor() as cursor:
             _session_tuning(cursor)
-            cursor.execute(sql, {**params, "ids": list(ids), "now": now})
+            cursor.execute(sql, {**params, **_batch_params(ids), "now": now})
             rows = cursor.fetchall()
         return [
             Evaluated(
@@ -359,7 +440,14 @@ def evaluate_rows(
     return _evaluate_python(spec=spec, ids=ids, now=now)
 
 
-def _evaluate_python(*, spec: r.ModelSpec, ids: Sequence[int], now: datetime) -> list[Evaluated]:
+def _id_list(ids: Batch) -> Sequence[int]:
+    if isinstance(ids, IdRange):
+        return list(Lead.objects.filter(pk__range=(ids.lo, ids.hi)).values_list("pk", flat=True))
+    return ids
+
+
+def _evaluate_python(*, spec: r.ModelSpec, ids: Batch, now: datetime) -> list[Evaluated]:
+    ids = _id_list(ids)
     leads = {
         row["id"]: row
         for row in Lead.objects.filter(pk__in=ids).values(
@@ -406,7 +494,7 @@ def write_scores(
     *,
     model: ScoringModel,
     spec: r.ModelSpec,
-    ids: Sequence[int],
+    ids: Batch,
     now: datetime,
     clear_dirty: bool,
 ) -> int:
@@ -427,11 +515,12 @@ def _write_sql(
     *,
     model: ScoringModel,
     spec: r.ModelSpec,
-    ids: Sequence[int],
+    ids: Batch,
     now: datetime,
     clear_dirty: bool,
 ) -> int:
-    sql, params = compiled(model, spec)
+    batch = _batch_kind(ids)
+    sql, params = compiled(model, spec, batch)
     lead_t, score_t = Lead._meta.db_table, LeadScore._meta.db_table
     past = ", ".join(f"'{s}'" for s in PAST_MQL) + ", 'nurture', 'disqualified'"
     dirty_set = ", score_dirty_at = NULL" if clear_dirty else ""
@@ -441,6 +530,7 @@ def _write_sql(
         # only evaluations that differ from the stored one reach the upsert: ON CONFLICT DO
         # UPDATE locks (writes) every conflicting row, even those its WHERE then skips
         f"ch AS (SELECT ev.* FROM ev LEFT JOIN {score_t} o ON o.lead_id = ev.lead_id "
+        f"AND {_in_batch('o.lead_id', batch)} "
         "WHERE o.lead_id IS NULL OR (o.scored_at <= %(now)s AND (o.model_id, o.grade, o.breakdown) "
         "IS DISTINCT FROM (%(model_id)s, ev.grade, ev.bd))), "
         f"ls AS (INSERT INTO {score_t} AS s (lead_id, model_id, score, fit_score, "
@@ -455,7 +545,8 @@ def _write_sql(
         "WHERE s.scored_at <= EXCLUDED.scored_at) "
         f"UPDATE {lead_t} l SET score = ev.fit + ev.eng, fit_score = ev.fit, "
         f"engagement_score = ev.eng, grade = ev.grade, scored_at = %(now)s{dirty_set} "
-        "FROM ev WHERE l.id = ev.lead_id AND (l.scored_at IS NULL OR l.scored_at <= %(now)s) "
+        f"FROM ev WHERE l.id = ev.lead_id AND {_in_batch('l.id', batch)} "
+        "AND (l.scored_at IS NULL OR l.scored_at <= %(now)s) "
         "AND ((l.score, l.fit_score, l.engagement_score, l.grade) IS DISTINCT FROM "
         f"(ev.fit + ev.eng, ev.fit, ev.eng, ev.grade){dirty_where})"
     )
@@ -465,7 +556,7 @@ def _write_sql(
             statement,
             {
                 **params,
-                "ids": list(ids),
+                **_batch_params(ids),
                 "now": now,
                 "model_id": model.pk,
                 "mql_t": model.mql_threshold,
@@ -478,10 +569,11 @@ def _write_python(
     *,
     model: ScoringModel,
     spec: r.ModelSpec,
-    ids: Sequence[int],
+    ids: Batch,
     now: datetime,
     clear_dirty: bool,
 ) -> int:
+    ids = _id_list(ids)
     rows = _evaluate_python(spec=spec, ids=ids, now=now)
     existing = {s.lead_id: s for s in LeadScore.objects.filter(lead_id__in=ids)}
     leads = {
