@@ -320,6 +320,8 @@ CELERY_BEAT_SCHEDULE["reports-stage-days-nightly"] = {
 # --- Integration API (docs/api.md): per-key rate limit, idempotency ---
 LEADFLOW_API_KEY_RATE_LIMIT = env.int("LEADFLOW_API_KEY_RATE_LIMIT", default=6000)  # per window
 LEADFLOW_API_KEY_RATE_WINDOW = env.int("LEADFLOW_API_KEY_RATE_WINDOW", default=60)  # seconds
+# Each web process reuses a checked key + its permissions this long (revocation delay elsewhere).
+LEADFLOW_API_KEY_CACHE_SECONDS = env.float("LEADFLOW_API_KEY_CACHE_SECONDS", default=5.0)
 # Atomic counters in Redis when there is one; the embedded profile counts in Django's cache.
 LEADFLOW_RATE_LIMIT_REDIS_URL = env(
     "LEADFLOW_RATE_LIMIT_REDIS_URL",

@@ -166,6 +166,39 @@ def test_bad_envelopes_are_400_with_a_code(writer, raw, gz, code):
 
 
 @pytest.mark.django_db
+def test_nul_characters_are_named_item_errors_not_500s(writer):
+    # PostgreSQL stores no NUL in text or jsonb: before this check they were a DataError (500)
+    batch = [
+        msg("track", userId="u-n", event="Sign\u0000ed Up"),
+        msg("track", userId="u-n", properties={"plan": {"name": "pro\u0000"}}),
+        msg("track", userId="u-n\u0000"),
+        msg("track", userId="u-n", properties={"text": "a literal \\u0000 is fine"}),
+    ]
+    body = post("/v1/batch", {"batch": batch}, writer).json()
+    assert body["stored"] == 1
+    errors = {e["index"]: (e["code"], e["field"]) for e in body["errors"]}
+    assert errors == {
+        0: ("invalid", "event"),
+        1: ("invalid", "properties.plan.name"),
+        2: ("invalid", "userId"),
+    }
+    single = post("/v1/track", msg("track", anonymousId="a\u0000"), writer)
+    assert single.status_code == 400
+    assert single.json()["error"]["field"] == "anonymousId"
+    in_key = post("/v1/batch", {"batch": [msg("track", userId="u-n")], "writeKey": "lf_\u0000x"})
+    assert in_key.status_code == 401
+    assert Activity.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_nan_and_lone_surrogates_are_malformed_json(writer):
+    for raw in (b'{"batch": [{"x": NaN}]}', b'{"batch": ["\\ud800"]}'):
+        response = post("/v1/batch", None, writer, raw=raw)
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["code"] == "malformed_json"
+
+
+@pytest.mark.django_db
 def test_write_key_in_the_body_works_and_a_wrong_one_is_401(writer):
     ok = post("/v1/batch", {"batch": [msg("track", userId="u-8")], "writeKey": writer})
     assert ok.status_code == 200
