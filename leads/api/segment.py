@@ -21,7 +21,6 @@ from typing import Any
 import orjson
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed, ParseError
 from rest_framework.parsers import BaseParser
@@ -33,6 +32,7 @@ from rest_framework.views import APIView
 from leadflow.api.auth import check_scope
 from leadflow.apikeys import Scope, api_key_lookup
 from leadflow.models import ApiKey, User
+from leads.api.segment_schema import batch_schema, single_schema
 from leads.ingest import IDENTIFY, ItemError, Message, ingest, normalize_id
 from leads.models import ActivityKind
 from leads.permissions import HasPerm, Perm
@@ -206,7 +206,7 @@ def to_message(
     kind = raw.get("type", implied_type)
     if implied_type and kind != implied_type:
         raise _Invalid("type", f"This endpoint takes {implied_type} messages.")
-    if kind not in SUPPORTED_TYPES:
+    if not isinstance(kind, str) or kind not in SUPPORTED_TYPES:
         supported = ", ".join(sorted(SUPPORTED_TYPES))
         raise _Invalid("type", f"Unsupported type {kind!r}; expected one of {supported}.")
     message_id = raw.get("messageId")
@@ -240,7 +240,10 @@ def to_message(
         raw.get("timestamp"), "timestamp"
     )
     sent = parse_time(raw.get("sentAt"), "sentAt") or sent_at
-    occurred = received_at - (sent - original) if original and sent else original or received_at
+    try:
+        occurred = received_at - (sent - original) if original and sent else original or received_at
+    except OverflowError:  # e.g. sentAt in year 9999 and timestamp in year 1
+        raise _Invalid("timestamp", "timestamp and sentAt are too far apart.") from None
     message = Message(
         index=index,
         type=IDENTIFY,
@@ -318,7 +321,7 @@ class _SegmentView(APIView):
 class BatchView(_SegmentView):
     """``POST /v1/batch``: ``{"batch": [...], "sentAt", "writeKey"?}``."""
 
-    @extend_schema(exclude=True)  # free-form Segment JSON: documented in docs/api.md
+    @batch_schema
     def post(self, request: Request) -> Response:
         received_at = timezone.now()
         body = request.data
@@ -358,7 +361,7 @@ class _SingleView(_SegmentView):
     message_type = ""
     max_bytes = MAX_MESSAGE_BYTES
 
-    @extend_schema(exclude=True)  # free-form Segment JSON: documented in docs/api.md
+    @single_schema
     def post(self, request: Request) -> Response:
         received_at = timezone.now()
         raw = request.data

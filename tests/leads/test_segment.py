@@ -108,6 +108,13 @@ def test_invalid_items_are_reported_by_index_and_valid_ones_stored(writer):
         "not an object",
         msg("track", userId="ok-1", timestamp="yesterday"),
         msg("page", userId="ok-1"),
+        msg({"not": "a string"}, userId="ok-1"),  # found by Schemathesis: was a 500
+        msg(  # the skew correction would land before year 1: was an OverflowError (500)
+            "track",
+            userId="ok-1",
+            timestamp="0001-01-01T00:00:00+00:00",
+            sentAt="9999-12-31T23:59:59+00:00",
+        ),
     ]
     response = post("/v1/batch", {"batch": batch}, writer)
     assert response.status_code == 200
@@ -123,6 +130,8 @@ def test_invalid_items_are_reported_by_index_and_valid_ones_stored(writer):
         6: ("invalid", "email"),
         7: ("invalid", None),
         8: ("invalid", "timestamp"),
+        10: ("invalid", "type"),
+        11: ("invalid", "timestamp"),
     }
     assert not Lead.objects.filter(external_id="bad").exists()  # nothing half-written
 
