@@ -42,6 +42,14 @@ def _message_fields(*, batch: bool) -> dict[str, serializers.Field[Any, Any, Any
     }
 
 
+def _result_fields() -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+    return {
+        "success": serializers.BooleanField(),
+        "stored": serializers.IntegerField(),
+        "duplicates": serializers.IntegerField(),
+    }
+
+
 _ITEM_ERROR = inline_serializer(
     "SegmentItemError",
     fields={
@@ -79,9 +87,7 @@ batch_schema = extend_schema(
         200: inline_serializer(
             "SegmentBatchResult",
             fields={
-                "success": serializers.BooleanField(),
-                "stored": serializers.IntegerField(),
-                "duplicates": serializers.IntegerField(),
+                **_result_fields(),
                 "identified": serializers.IntegerField(),
                 "errors": serializers.ListField(child=_ITEM_ERROR, required=False),
             },
@@ -97,14 +103,7 @@ single_schema = extend_schema(
         )
     },
     responses={
-        200: inline_serializer(
-            "SegmentSingleResult",
-            fields={
-                "success": serializers.BooleanField(),
-                "stored": serializers.IntegerField(),
-                "duplicates": serializers.IntegerField(),
-            },
-        ),
+        200: inline_serializer("SegmentSingleResult", fields=_result_fields()),
         **_ERRORS,
     },
 )
