@@ -3,16 +3,26 @@
 A key looks like ``lf_<prefix>_<secret>``; the prefix finds the row and the SHA-256 of the whole
 key is compared in constant time. SHA-256 (not a slow password hash) is right here: the secret
 is 32 random bytes, so there is nothing to brute-force, and every request checks it.
+
+Each web process keeps an active key (with its user and the user's permissions) for
+``LEADFLOW_API_KEY_CACHE_SECONDS`` (5 s): a request then costs no key or permission query (3 of
+the statements an ingestion request made). The price is stated in docs/api.md: a revocation, a
+deactivated user or a changed permission reaches other processes within that delay; the process
+that revokes forgets the key at once.
 """
 
+import copy
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -33,6 +43,10 @@ class Scope(StrEnum):
 
 KEY_PREFIX = "lf_"
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # at most one UPDATE a minute per key
+
+# prefix -> (monotonic expiry, the active key with its user and permissions loaded)
+_active_keys: dict[str, tuple[float, ApiKey]] = {}
+_active_keys_lock = threading.Lock()  # gthread workers share the dict
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,7 @@ def api_key_revoke(
     key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
     if key is None:
         raise NotFoundError(f"There is no API key with id {key_id}.", field="key")
+    forget_cached_key(key.prefix)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
@@ -129,18 +144,43 @@ def api_key_revoke(
     return key
 
 
+def forget_cached_key(prefix: str) -> None:
+    with _active_keys_lock:
+        _active_keys.pop(prefix, None)
+
+
+def _active_key(prefix: str) -> ApiKey | None:
+    """The key row for ``prefix`` if it is active, from this process's cache when fresh."""
+    now = time.monotonic()
+    cached = _active_keys.get(prefix)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    if key is None or key.revoked_at is not None or not key.user.is_active:
+        forget_cached_key(prefix)
+        return None
+    key.user.get_all_permissions()  # fills the user's permission cache (2 queries) once per TTL
+    ttl = float(settings.LEADFLOW_API_KEY_CACHE_SECONDS)
+    if ttl > 0:
+        with _active_keys_lock:
+            _active_keys[prefix] = (now + ttl, key)
+    return key
+
+
 def api_key_lookup(raw: str) -> ApiKey | None:
-    """The active key ``raw`` names, or None (unknown, malformed, wrong secret or revoked)."""
-    if not raw.startswith(KEY_PREFIX):
+    """The active key ``raw`` names, or None (unknown, malformed, wrong secret or revoked).
+
+    Returns a copy (with a copy of its user) so that a request may not change the cached one."""
+    if not raw.startswith(KEY_PREFIX) or "\x00" in raw:  # PostgreSQL takes no NUL in text
         return None
     prefix = raw[len(KEY_PREFIX) :].split("_", 1)[0]
-    key = ApiKey.objects.select_related("user").filter(prefix=prefix).first()
+    key = _active_key(prefix)
     if key is None or not hmac.compare_digest(key.hashed_key, hash_key(raw)):
-        return None
-    if key.revoked_at is not None or not key.user.is_active:
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
-    return key
+    mine = copy.copy(key)
+    mine.user = copy.copy(key.user)
+    return mine

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us (no CDN)
     "django_htmx",
     "leadflow",
     "leads",
@@ -179,6 +180,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Leads, events, lifecycle and handover for integrations.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # the schema and /api/docs/ need a login unless published (leadflow/api/docs.py says why)
+    "SERVE_PERMISSIONS": ["leadflow.api.docs.ApiDocsPermission"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # no call to the public swagger.io validator: the page talks to our origin only
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # one name per choice set shared by several serializers (else check --deploy warns)
     "ENUM_NAME_OVERRIDES": {
         "StageEnum": "leads.lifecycle.Stage",
@@ -320,11 +328,15 @@ CELERY_BEAT_SCHEDULE["reports-stage-days-nightly"] = {
 # --- Integration API (docs/api.md): per-key rate limit, idempotency ---
 LEADFLOW_API_KEY_RATE_LIMIT = env.int("LEADFLOW_API_KEY_RATE_LIMIT", default=6000)  # per window
 LEADFLOW_API_KEY_RATE_WINDOW = env.int("LEADFLOW_API_KEY_RATE_WINDOW", default=60)  # seconds
+# Each web process reuses a checked key + its permissions this long (revocation delay elsewhere).
+LEADFLOW_API_KEY_CACHE_SECONDS = env.float("LEADFLOW_API_KEY_CACHE_SECONDS", default=5.0)
 # Atomic counters in Redis when there is one; the embedded profile counts in Django's cache.
 LEADFLOW_RATE_LIMIT_REDIS_URL = env(
     "LEADFLOW_RATE_LIMIT_REDIS_URL",
     default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
 )
+# Publish /api/schema/ and /api/docs/ to anonymous visitors (default: logged-in users only).
+LEADFLOW_API_DOCS_PUBLIC = env.bool("LEADFLOW_API_DOCS_PUBLIC", default=False)
 LEADFLOW_IDEMPOTENCY_TTL_HOURS = env.int("LEADFLOW_IDEMPOTENCY_TTL_HOURS", default=24)
 CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
     "task": "leadflow.tasks.idempotency_purge_task",

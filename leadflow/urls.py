@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from leadflow import views
+from leadflow.api.docs import api_docs
 
 # Each app owns its own urls.py (pages) and api/urls.py (REST under /api/v1/).
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", api_docs, name="api-docs"),
     path("api/v1/", include("leads.api.urls")),
     path("api/v1/", include("scoring.api.urls")),
     path("api/v1/", include("handover.api.urls")),

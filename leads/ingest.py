@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -99,35 +100,41 @@ class IngestResult:
     outcomes: dict[int, tuple[int | None, int]] = field(default_factory=dict)
 
 
-class _Resolver:
-    """Maps user ids, anonymous ids and e-mails to lead ids, loading each batch in 3 queries."""
+# tags of the lookup rows that are not identities (whose tag is their kind)
+_BY_EXTERNAL_ID, _BY_EMAIL, _STORED = "lead.external_id", "lead.email", "activity"
 
-    def __init__(self, messages: Iterable[Message]) -> None:
+
+class _Resolver:
+    """Maps user ids, anonymous ids and e-mails to lead ids, loading each batch in one query."""
+
+    def __init__(self) -> None:
         self.by_user: dict[str, int] = {}
         self.by_anon: dict[str, int] = {}
         self.by_email: dict[str, int] = {}
-        self.load(messages)
 
-    def load(self, messages: Iterable[Message]) -> None:
+    def load(self, messages: Iterable[Message], message_ids: Iterable[str] = ()) -> set[str]:
+        """Learn the leads of ``messages``' ids; returns which of ``message_ids`` are stored."""
         messages = list(messages)
         users = sorted({m.user_id for m in messages if m.user_id})
         anons = sorted({m.anonymous_id for m in messages if m.anonymous_id})
         emails = sorted({m.email for m in messages if m.email})
-        lead, identity = Lead._meta.db_table, Identity._meta.db_table
-        if users:
-            for ext, pk in _rows_matching(lead, "external_id", users, "external_id, id"):
-                self.by_user[ext] = pk
-        if users or anons:
-            for kind, value, lead_id in _rows_matching(
-                identity, "value", users + anons, "kind, value, lead_id"
-            ):
-                if kind == Identity.Kind.USER_ID:
-                    self.by_user.setdefault(value, lead_id)
-                elif kind == Identity.Kind.ANONYMOUS_ID:
-                    self.by_anon[value] = lead_id
-        if emails:
-            for email, pk in _rows_matching(lead, "email", emails, "email, id"):
-                self.by_email[email] = pk
+        stored: set[str] = set()
+        identities: list[tuple[str, str, int]] = []
+        for tag, value, lead_id in _lookup(users, users + anons, emails, sorted(message_ids)):
+            if tag == _BY_EXTERNAL_ID:
+                self.by_user[value] = lead_id
+            elif tag == _BY_EMAIL:
+                self.by_email[value] = lead_id
+            elif tag == _STORED:
+                stored.add(value)
+            else:
+                identities.append((tag, value, lead_id))
+        for kind, value, lead_id in identities:  # after external ids, which win
+            if kind == Identity.Kind.USER_ID:
+                self.by_user.setdefault(value, lead_id)
+            elif kind == Identity.Kind.ANONYMOUS_ID:
+                self.by_anon[value] = lead_id
+        return stored
 
     def known(self, m: Message) -> int | None:
         if m.lead_id:
@@ -160,21 +167,49 @@ class _Resolver:
             self.by_email[m.email] = lead_id
 
 
-def _rows_matching(table: str, column: str, values: list[str], select: str) -> list[Any]:
-    """``SELECT select FROM table WHERE column IN values``: one array parameter on PostgreSQL
-    (psycopg re-parses statements with more than 50 parameters every time)."""
+_LEAD, _IDENTITY, _ACTIVITY = (m._meta.db_table for m in (Lead, Identity, Activity))
+_LOOKUPS = (  # (select, column matched against a list), in _lookup's argument order
+    (f"SELECT '{_BY_EXTERNAL_ID}', external_id, id FROM {_LEAD}", "external_id"),  # noqa: S608
+    (f"SELECT kind, value, lead_id FROM {_IDENTITY}", "value"),  # noqa: S608
+    (f"SELECT '{_BY_EMAIL}', email, id FROM {_LEAD}", "email"),  # noqa: S608
+    (f"SELECT '{_STORED}', message_id, 0 FROM {_ACTIVITY}", "message_id"),  # noqa: S608
+)
+
+
+def _lookup(
+    external_ids: list[str], identities: list[str], emails: list[str], message_ids: list[str]
+) -> list[tuple[str, str, int]]:
+    """(tag, value, lead id) rows: leads by external id and e-mail, identities by value, and
+    activities already stored by message id.
+
+    PostgreSQL: one round trip, each list sent as one JSON text. Not a parameter per value
+    (psycopg re-parses statements past 50) nor a text[] (psycopg quotes arrays item by item in
+    Python: ~1.5 ms per 500 ids); ``= ANY(ARRAY(subquery))`` keeps the index plans whatever
+    ``random_page_cost`` says."""
+    parts = [
+        (select, column, values)
+        for (select, column), values in zip(
+            _LOOKUPS, (external_ids, identities, emails, message_ids), strict=True
+        )
+        if values
+    ]
+    if not parts:
+        return []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            sql = f"SELECT {select} FROM {table} WHERE {column} = ANY(%s)"  # noqa: S608
-            cursor.execute(sql, [values])
+            sql = " UNION ALL ".join(
+                f"{select} WHERE {column} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s)))"
+                for select, column, _ in parts
+            )
+            cursor.execute(sql, [orjson.dumps(values).decode() for _, _, values in parts])
             return list(cursor.fetchall())
-        rows: list[Any] = []
-        for start in range(0, len(values), 500):  # SQLite's variable limit
-            chunk = values[start : start + 500]
-            marks = ", ".join(["%s"] * len(chunk))
-            sql = f"SELECT {select} FROM {table} WHERE {column} IN ({marks})"  # noqa: S608
-            cursor.execute(sql, chunk)
-            rows += cursor.fetchall()
+        rows: list[tuple[str, str, int]] = []
+        for select, column, values in parts:
+            for start in range(0, len(values), 500):  # SQLite's variable limit
+                chunk = values[start : start + 500]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"{select} WHERE {column} IN ({marks})", chunk)
+                rows += cursor.fetchall()
         return rows
 
 
@@ -377,17 +412,14 @@ def ingest(
             continue
         seen.add(m.message_id)
         fresh.append(m)
-    activity = Activity._meta.db_table
-    stored_before = {
-        row[0] for row in _rows_matching(activity, "message_id", sorted(seen), "message_id")
-    }
+    resolver = _Resolver()
+    stored_before = resolver.load(fresh, message_ids=seen)
     pending: list[Message] = []
     for m in fresh:
         if m.message_id in stored_before:
             result.duplicates += 1
         else:
             pending.append(m)
-    resolver = _Resolver(pending)
 
     rows: list[tuple[Message, int]] = []
     for m in sorted(pending, key=lambda m: m.type != IDENTIFY):  # identifies first, stable
@@ -405,9 +437,8 @@ def ingest(
         except (ValidationError, DomainError, IntegrityError) as exc:
             result.errors.append(_error_of(m.index, exc))
     if rows:
-        inserted = _insert_activities(rows, source=source, now=now)
         lead_ids = sorted({lead_id for _m, lead_id in rows})
-        _mark_dirty(lead_ids, now)
+        inserted = _store_activities(rows, source=source, now=now)
         for m, lead_id in rows:
             activity_id = inserted.get(m.message_id or "")
             if activity_id is None:
@@ -420,54 +451,56 @@ def ingest(
     return result
 
 
-def _mark_dirty(lead_ids: list[int], now: datetime) -> None:
-    """Mark leads for rescoring; a lead already marked keeps its older mark (and is not
-    rewritten: most leads in a busy batch are already waiting for the scoring worker)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Lead._meta.db_table} SET score_dirty_at = %s"  # noqa: S608
-                " WHERE id IN (SELECT id FROM leads_lead WHERE id = ANY(%s)"
-                " AND score_dirty_at IS NULL ORDER BY id FOR NO KEY UPDATE)",  # one lock order
-                [now, lead_ids],
-            )
-        return
-    for start in range(0, len(lead_ids), 500):
-        chunk = lead_ids[start : start + 500]
-        Lead.objects.filter(pk__in=chunk, score_dirty_at__isnull=True).update(score_dirty_at=now)
+# One statement: the new rows (skipping message ids already stored) and the rescoring marks.
+# Leads already marked keep their older mark and are not rewritten (most leads in a busy batch
+# are already waiting for the scoring worker); one lock order (by id) against deadlocks. The
+# rows travel as one JSON document: orjson writes it in C, where psycopg would quote six text[]
+# parameters item by item in Python (~10 ms per 500 rows).
+_STORE_ACTIVITIES = f"""
+    WITH t AS (
+        SELECT * FROM jsonb_to_recordset(%s::jsonb)
+            AS t(lead bigint, kind text, name text, at timestamptz, props jsonb, mid text)
+    ), dirty AS (
+        UPDATE {_LEAD} SET score_dirty_at = %s
+         WHERE id IN (SELECT id FROM {_LEAD} WHERE id IN (SELECT lead FROM t)
+                         AND score_dirty_at IS NULL ORDER BY id FOR NO KEY UPDATE)
+    )
+    INSERT INTO {_ACTIVITY}
+        (lead_id, kind, name, occurred_at, received_at, properties, source, message_id)
+    SELECT lead, kind, name, at, %s, props, %s, mid FROM t
+    ON CONFLICT (message_id) DO NOTHING
+    RETURNING message_id, id
+"""  # noqa: S608  (our table names; values are parameters)
 
 
-def _insert_activities(
+def _json_text(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer past 64 bits (from the stdlib-parsed REST API)
+        return json.dumps(value, default=lambda v: v.isoformat())
+
+
+def _store_activities(
     rows: list[tuple[Message, int]], *, source: str, now: datetime
 ) -> dict[str, int]:
-    """Insert, skipping message ids already stored; returns {message id: activity id}."""
+    """Insert the activities, skipping message ids already stored, and mark their leads for
+    rescoring; returns {message id: activity id} for the rows inserted."""
     if connection.vendor == "postgresql":
-        cols: list[list[Any]] = [[] for _ in range(6)]
-        for m, lead_id in rows:
-            for col, value in zip(
-                cols,
-                (
-                    lead_id,
-                    m.kind,
-                    m.name[:200],
-                    m.occurred_at or now,
-                    json.dumps(m.properties),
-                    m.message_id,
-                ),
-                strict=True,
-            ):
-                col.append(value)
-        sql = f"""
-            INSERT INTO {Activity._meta.db_table}
-                (lead_id, kind, name, occurred_at, received_at, properties, source, message_id)
-            SELECT l, k, n, o, %s, p::jsonb, %s, mid
-              FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::text[],
-                          %s::text[]) AS t(l, k, n, o, p, mid)
-            ON CONFLICT (message_id) DO NOTHING
-            RETURNING message_id, id
-        """  # noqa: S608  (our table name; values are parameters)
+        document = _json_text(
+            [
+                {
+                    "lead": lead_id,
+                    "kind": m.kind,
+                    "name": m.name[:200],
+                    "at": m.occurred_at or now,
+                    "props": m.properties,
+                    "mid": m.message_id,
+                }
+                for m, lead_id in rows
+            ]
+        )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [now, source, *cols])
+            cursor.execute(_STORE_ACTIVITIES, [document, now, now, source])
             return dict(cursor.fetchall())
     out = {}
     for m, lead_id in rows:
@@ -486,6 +519,10 @@ def _insert_activities(
         except IntegrityError:
             continue
         out[m.message_id or ""] = activity.pk
+    lead_ids = sorted({lead_id for _m, lead_id in rows})
+    for start in range(0, len(lead_ids), 500):  # SQLite's variable limit
+        chunk = lead_ids[start : start + 500]
+        Lead.objects.filter(pk__in=chunk, score_dirty_at__isnull=True).update(score_dirty_at=now)
     return out
 
 

@@ -661,6 +661,10 @@ class SweepResult:
 
 def sweep_request() -> bool:
     """Mark a sweep as pending; True when the caller should queue it (none was pending)."""
+    # Read first: this runs after every ingesting commit and a sweep is usually pending, so the
+    # common case is one read instead of an UPDATE that matches nothing plus a SELECT.
+    if SweepRequest.objects.filter(pk=1, requested=True).exists():
+        return False
     now = timezone.now()
     if SweepRequest.objects.filter(pk=1, requested=False).update(requested=True, requested_at=now):
         return True

@@ -111,7 +111,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def start_server(workers: int) -> subprocess.Popen[bytes]:
+def start_server(args: argparse.Namespace) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DJANGO_DEBUG": "0",
@@ -126,7 +126,11 @@ def start_server(workers: int) -> subprocess.Popen[bytes]:
             "gunicorn",
             "leadflow.wsgi",
             "-w",
-            str(workers),
+            str(args.workers),
+            "--worker-class",
+            args.worker_class,
+            "--threads",
+            str(args.threads),
             "-b",
             f"127.0.0.1:{PORT}",
             "--log-level",
@@ -279,11 +283,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=1, help="per worker (gthread)")
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()
     key, users = setup(args.leads)
-    server = start_server(args.workers)
+    load_before = os.getloadavg()
+    server = start_server(args)
     try:
         batch = batch_phase(key, users, args)
         single = single_phase(key, users, args)
@@ -299,6 +306,8 @@ def main() -> None:
                 "single": single,
                 "copy": floor,
                 "http_vs_copy": batch["events_per_s"] / floor["events_per_s"],
+                "load_average_before": load_before,
+                "load_average_after": os.getloadavg(),
             },
             indent=2,
         )

@@ -13,15 +13,14 @@ in the body. The write key is a LeadFlow API key with the ``events:write`` scope
 - ``timestamp`` is corrected for the sender's clock: receivedAt − (sentAt − timestamp).
 """
 
-import json
 import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed, ParseError
 from rest_framework.parsers import BaseParser
@@ -33,6 +32,7 @@ from rest_framework.views import APIView
 from leadflow.api.auth import check_scope
 from leadflow.apikeys import Scope, api_key_lookup
 from leadflow.models import ApiKey, User
+from leads.api.segment_schema import batch_schema, single_schema
 from leads.ingest import IDENTIFY, ItemError, Message, ingest, normalize_id
 from leads.models import ActivityKind
 from leads.permissions import HasPerm, Perm
@@ -128,8 +128,8 @@ class SegmentParser(BaseParser):
         elif encoding not in ("", "identity"):
             raise ParseError(f"Unsupported Content-Encoding {encoding!r}.", code="bad_encoding")
         try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return orjson.loads(raw)  # ~5x the stdlib's speed; refuses NaN and lone surrogates
+        except orjson.JSONDecodeError as exc:
             raise ParseError(f"Malformed JSON: {exc}", code="malformed_json") from None
 
 
@@ -195,15 +195,18 @@ def to_message(
     """One wire message → ``Message``; raises _Invalid naming the field."""
     if not isinstance(raw, dict):
         raise _Invalid(None, "A message must be a JSON object.")
-    if check_size and len(json.dumps(raw, separators=(",", ":"))) > MAX_MESSAGE_BYTES:
+    encoded = orjson.dumps(raw)  # compact UTF-8, as the client sent it
+    if check_size and len(encoded) > MAX_MESSAGE_BYTES:
         raise _Invalid(None, "The message is larger than 32 KB.", code="message_too_large")
+    if b"\\u0000" in encoded and (field := _nul_field(raw)):  # PostgreSQL stores no NUL
+        raise _Invalid(field, f"{field} contains a NUL (\\u0000) character.")
     unknown = sorted(set(raw) - MESSAGE_KEYS)
     if unknown:
         raise _Invalid(unknown[0], f"Unknown field(s): {', '.join(unknown)}.", "unknown_field")
     kind = raw.get("type", implied_type)
     if implied_type and kind != implied_type:
         raise _Invalid("type", f"This endpoint takes {implied_type} messages.")
-    if kind not in SUPPORTED_TYPES:
+    if not isinstance(kind, str) or kind not in SUPPORTED_TYPES:
         supported = ", ".join(sorted(SUPPORTED_TYPES))
         raise _Invalid("type", f"Unsupported type {kind!r}; expected one of {supported}.")
     message_id = raw.get("messageId")
@@ -237,7 +240,10 @@ def to_message(
         raw.get("timestamp"), "timestamp"
     )
     sent = parse_time(raw.get("sentAt"), "sentAt") or sent_at
-    occurred = received_at - (sent - original) if original and sent else original or received_at
+    try:
+        occurred = received_at - (sent - original) if original and sent else original or received_at
+    except OverflowError:  # e.g. sentAt in year 9999 and timestamp in year 1
+        raise _Invalid("timestamp", "timestamp and sentAt are too far apart.") from None
     message = Message(
         index=index,
         type=IDENTIFY,
@@ -273,6 +279,22 @@ def to_message(
     return message
 
 
+def _nul_field(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first key or string holding a NUL character, if any."""
+    if isinstance(value, str):
+        return path or "message" if "\x00" in value else None
+    if not isinstance(value, dict | list):
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if "\x00" in str(key):
+            return where
+        if found := _nul_field(item, where):
+            return found
+    return None
+
+
 def _item_error(index: int, exc: _Invalid) -> ItemError:
     return ItemError(index, exc.code, exc.message, field=exc.field)
 
@@ -299,7 +321,7 @@ class _SegmentView(APIView):
 class BatchView(_SegmentView):
     """``POST /v1/batch``: ``{"batch": [...], "sentAt", "writeKey"?}``."""
 
-    @extend_schema(exclude=True)  # free-form Segment JSON: documented in docs/api.md
+    @batch_schema
     def post(self, request: Request) -> Response:
         received_at = timezone.now()
         body = request.data
@@ -315,17 +337,11 @@ class BatchView(_SegmentView):
             sent_at = parse_time(body.get("sentAt"), "sentAt")
         except _Invalid as exc:
             raise ParseError(exc.message, code="invalid") from None
-        # a message can only pass 32 KB if the whole body does
-        check_size = len(json.dumps(batch, separators=(",", ":"))) > MAX_MESSAGE_BYTES
         messages: list[Message] = []
         errors: list[ItemError] = []
         for index, raw in enumerate(batch):
             try:
-                messages.append(
-                    to_message(
-                        index, raw, received_at=received_at, sent_at=sent_at, check_size=check_size
-                    )
-                )
+                messages.append(to_message(index, raw, received_at=received_at, sent_at=sent_at))
             except _Invalid as exc:
                 errors.append(_item_error(index, exc))
         result = ingest(messages=messages, source="segment", now=received_at)
@@ -345,7 +361,7 @@ class _SingleView(_SegmentView):
     message_type = ""
     max_bytes = MAX_MESSAGE_BYTES
 
-    @extend_schema(exclude=True)  # free-form Segment JSON: documented in docs/api.md
+    @single_schema
     def post(self, request: Request) -> Response:
         received_at = timezone.now()
         raw = request.data

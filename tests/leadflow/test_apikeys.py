@@ -7,10 +7,11 @@ import uuid
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from leadflow import ratelimit
+from leadflow import apikeys, ratelimit
 from leadflow.apikeys import api_key_revoke, hash_key
 from leadflow.models import ApiKey, AuditEvent
 from tests.leads.factories import LeadFactory
@@ -64,6 +65,30 @@ def test_revoked_key_is_refused_and_revocation_is_audited(make_api_key):
         "error": {"code": "invalid_api_key", "message": "Unknown or revoked API key."}
     }
     assert AuditEvent.objects.filter(action="apikey.revoke", target_id=str(key.pk)).count() == 1
+
+
+@pytest.mark.django_db
+def test_other_processes_honour_a_revocation_within_the_cache_delay(
+    make_api_key, settings, monkeypatch, django_assert_num_queries
+):
+    """Each process reuses a checked key for LEADFLOW_API_KEY_CACHE_SECONDS: no key or
+    permission query on the next request, and a revocation made elsewhere (here: straight in
+    the database, as another process would) is honoured once that delay has passed."""
+    settings.LEADFLOW_API_KEY_CACHE_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr(apikeys.time, "monotonic", lambda: clock[0])
+    secret, key = make_api_key("leads:read")
+    assert apikeys.api_key_lookup(secret) is not None  # loads key, user and permissions
+    with django_assert_num_queries(0):
+        cached = apikeys.api_key_lookup(secret)
+        assert cached is not None
+        assert cached.user.has_perm("leads.view_lead")
+    ApiKey.objects.filter(pk=key.pk).update(revoked_at=timezone.now())
+    clock[0] += 4.9
+    assert apikeys.api_key_lookup(secret) is not None  # still inside the stated delay
+    clock[0] += 0.2
+    assert apikeys.api_key_lookup(secret) is None
+    assert bearer(secret).get("/api/v1/leads/").status_code == 401
 
 
 @pytest.mark.django_db

@@ -108,6 +108,13 @@ def test_invalid_items_are_reported_by_index_and_valid_ones_stored(writer):
         "not an object",
         msg("track", userId="ok-1", timestamp="yesterday"),
         msg("page", userId="ok-1"),
+        msg({"not": "a string"}, userId="ok-1"),  # found by Schemathesis: was a 500
+        msg(  # the skew correction would land before year 1: was an OverflowError (500)
+            "track",
+            userId="ok-1",
+            timestamp="0001-01-01T00:00:00+00:00",
+            sentAt="9999-12-31T23:59:59+00:00",
+        ),
     ]
     response = post("/v1/batch", {"batch": batch}, writer)
     assert response.status_code == 200
@@ -123,6 +130,8 @@ def test_invalid_items_are_reported_by_index_and_valid_ones_stored(writer):
         6: ("invalid", "email"),
         7: ("invalid", None),
         8: ("invalid", "timestamp"),
+        10: ("invalid", "type"),
+        11: ("invalid", "timestamp"),
     }
     assert not Lead.objects.filter(external_id="bad").exists()  # nothing half-written
 
@@ -163,6 +172,39 @@ def test_bad_envelopes_are_400_with_a_code(writer, raw, gz, code):
     response = post("/v1/batch", None, writer, raw=raw, headers=headers)
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.django_db
+def test_nul_characters_are_named_item_errors_not_500s(writer):
+    # PostgreSQL stores no NUL in text or jsonb: before this check they were a DataError (500)
+    batch = [
+        msg("track", userId="u-n", event="Sign\u0000ed Up"),
+        msg("track", userId="u-n", properties={"plan": {"name": "pro\u0000"}}),
+        msg("track", userId="u-n\u0000"),
+        msg("track", userId="u-n", properties={"text": "a literal \\u0000 is fine"}),
+    ]
+    body = post("/v1/batch", {"batch": batch}, writer).json()
+    assert body["stored"] == 1
+    errors = {e["index"]: (e["code"], e["field"]) for e in body["errors"]}
+    assert errors == {
+        0: ("invalid", "event"),
+        1: ("invalid", "properties.plan.name"),
+        2: ("invalid", "userId"),
+    }
+    single = post("/v1/track", msg("track", anonymousId="a\u0000"), writer)
+    assert single.status_code == 400
+    assert single.json()["error"]["field"] == "anonymousId"
+    in_key = post("/v1/batch", {"batch": [msg("track", userId="u-n")], "writeKey": "lf_\u0000x"})
+    assert in_key.status_code == 401
+    assert Activity.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_nan_and_lone_surrogates_are_malformed_json(writer):
+    for raw in (b'{"batch": [{"x": NaN}]}', b'{"batch": ["\\ud800"]}'):
+        response = post("/v1/batch", None, writer, raw=raw)
+        assert response.status_code == 400, response.content
+        assert response.json()["error"]["code"] == "malformed_json"
 
 
 @pytest.mark.django_db
