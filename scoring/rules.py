@@ -26,6 +26,8 @@ from typing import Any, Final
 
 from django.core.exceptions import ValidationError
 
+from leadflow.validators import nul_path
+
 DIMENSION_FIT: Final = "fit"
 DIMENSION_ENGAGEMENT: Final = "engagement"
 
@@ -354,6 +356,10 @@ def validate_steps(steps: Any, name: str) -> None:
 def validate_conditions(conditions: Any) -> None:
     if not isinstance(conditions, list):
         raise ValidationError({"conditions": "Conditions must be a list."})
+    if (where := nul_path(conditions)) is not None:
+        raise ValidationError(
+            {"conditions": f"conditions.{where} contains a NUL (\\u0000) character."}
+        )
     for i, cond in enumerate(conditions):
         where = f"Condition {i + 1}"
         if not isinstance(cond, dict) or set(cond) - {"property", "op", "value"}:
@@ -379,6 +385,8 @@ def validate_conditions(conditions: Any) -> None:
 
 
 def validate_fit(*, field_name: str, op: str, value: Any) -> None:
+    if (where := nul_path(value, "value")) is not None:
+        raise ValidationError({"value": f"{where} contains a NUL (\\u0000) character."})
     if op not in FIT_OPS:
         raise ValidationError({"op": f"Unknown operator {op!r}; use one of {sorted(FIT_OPS)}."})
     if op != "free_mail" and field_name not in FIT_FIELDS:

@@ -19,6 +19,7 @@ from handover.models import (
     SlaTimer,
     WebhookSubscription,
 )
+from leadflow.validators import reject_nul
 
 
 class HandoverSerializer(serializers.ModelSerializer[Handover]):
@@ -135,7 +136,7 @@ class ChecklistSerializer(serializers.ModelSerializer[QualificationChecklist]):
 class ChecklistInputSerializer(serializers.Serializer[dict[str, Any]]):
     lead = serializers.IntegerField(min_value=1)
     framework = serializers.SlugField()
-    answers = serializers.DictField()
+    answers = serializers.DictField(validators=[reject_nul])
 
 
 class CalendarSerializer(serializers.ModelSerializer[BusinessCalendarConfig]):

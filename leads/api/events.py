@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from leadflow.api.auth import request_user
 from leadflow.api.idempotency import IdempotentMixin
 from leadflow.apikeys import Scope
+from leadflow.validators import reject_nul
 from leads.api.serializers import StrictSerializerMixin
 from leads.ingest import ItemError, Message, ingest
 from leads.models import Activity, ActivityKind
@@ -36,7 +37,7 @@ class EventInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[st
     kind = serializers.ChoiceField(choices=ActivityKind.choices)
     name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     occurred_at = serializers.DateTimeField(required=False)
-    properties = serializers.DictField(required=False, default=dict)
+    properties = serializers.DictField(required=False, default=dict, validators=[reject_nul])
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)

@@ -32,6 +32,7 @@ from rest_framework.views import APIView
 from leadflow.api.auth import check_scope
 from leadflow.apikeys import Scope, api_key_lookup
 from leadflow.models import ApiKey, User
+from leadflow.validators import nul_path
 from leads.api.segment_schema import batch_schema, single_schema
 from leads.ingest import IDENTIFY, ItemError, Message, ingest, normalize_id
 from leads.models import ActivityKind
@@ -198,7 +199,7 @@ def to_message(
     encoded = orjson.dumps(raw)  # compact UTF-8, as the client sent it
     if check_size and len(encoded) > MAX_MESSAGE_BYTES:
         raise _Invalid(None, "The message is larger than 32 KB.", code="message_too_large")
-    if b"\\u0000" in encoded and (field := _nul_field(raw)):  # PostgreSQL stores no NUL
+    if b"\\u0000" in encoded and (field := nul_path(raw)):  # PostgreSQL stores no NUL
         raise _Invalid(field, f"{field} contains a NUL (\\u0000) character.")
     unknown = sorted(set(raw) - MESSAGE_KEYS)
     if unknown:
@@ -277,22 +278,6 @@ def to_message(
         if isinstance(raw.get("category"), str):
             properties.setdefault("category", raw["category"])
     return message
-
-
-def _nul_field(value: Any, path: str = "") -> str | None:
-    """The dotted path of the first key or string holding a NUL character, if any."""
-    if isinstance(value, str):
-        return path or "message" if "\x00" in value else None
-    if not isinstance(value, dict | list):
-        return None
-    items = value.items() if isinstance(value, dict) else enumerate(value)
-    for key, item in items:
-        where = f"{path}.{key}" if path else str(key)
-        if "\x00" in str(key):
-            return where
-        if found := _nul_field(item, where):
-            return found
-    return None
 
 
 def _item_error(index: int, exc: _Invalid) -> ItemError:

@@ -3,6 +3,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from leadflow.validators import reject_nul
 from privacy.models import (
     Channel,
     ConsentEvent,
@@ -27,6 +28,7 @@ class MappingField(serializers.JSONField):
             isinstance(k, str) and isinstance(v, str) for k, v in data.items()
         ):
             raise serializers.ValidationError('Expected {"CSV column": "field", ...}.')
+        reject_nul(data)
         return data
 
 

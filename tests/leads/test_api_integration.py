@@ -217,3 +217,31 @@ def test_date_filters_with_extreme_offsets_are_400_or_utc_not_500(api):
     bad = api.get("/api/v1/leads/?changed_after=0001-01-01T00%3A22%3A44%2B23%3A48")
     assert bad.status_code == 400
     assert bad.json()["error"]["fields"] == {"changed_after": ["Date-time out of range."]}
+
+
+@pytest.mark.django_db
+def test_a_nul_character_in_event_properties_is_named_not_a_500(api):
+    # PostgreSQL stores no NUL in text or jsonb: the API must refuse it by name, on every backend.
+    lead = LeadFactory(email="nul@x.example")
+    one = api.post(
+        "/api/v1/events/",
+        {"lead": lead.pk, "kind": "page_view", "properties": {"url": "/a\u0000b"}},
+        format="json",
+    )
+    assert one.status_code == 400
+    assert "properties" in str(one.json()) and "'url' contains a NUL" in str(one.json())
+    batch = api.post(
+        "/api/v1/events/batch/",
+        {
+            "events": [
+                {"lead": lead.pk, "kind": "download", "message_id": "ok-1"},
+                {"lead": lead.pk, "kind": "download", "properties": {"k\u0000": 1}},
+            ]
+        },
+        format="json",
+    )
+    assert batch.status_code == 200
+    body = batch.json()
+    assert body["stored"] == 1
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(1, "properties")]
+    assert Activity.objects.filter(lead=lead).count() == 1

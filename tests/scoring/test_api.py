@@ -89,6 +89,21 @@ def test_bad_rules_get_the_one_error_shape(api):
     )
     assert bad_op.status_code == 400
     assert "matches" in str(bad_op.json()["error"]["fields"]["conditions"])
+    nul_value = _rule(
+        api,
+        model["id"],
+        kind="activity",
+        activity_kind="page_view",
+        points=1,
+        conditions=[{"property": "url", "op": "contains", "value": "/pri\u0000cing"}],
+    )
+    assert nul_value.status_code == 400  # PostgreSQL would refuse the NUL with a 500
+    assert "0.value" in str(nul_value.json()["error"]["fields"]["conditions"])
+    nul_fit = _rule(
+        api, model["id"], kind="fit", field="industry", op="in", value=["a\u0000"], points=1
+    )
+    assert nul_fit.status_code == 400
+    assert "NUL" in str(nul_fit.json()["error"]["fields"]["value"])
     cycle = api.patch(
         f"{BASE}/models/{model['id']}/", {"recycle_below": 40}, content_type="application/json"
     )
