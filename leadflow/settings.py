@@ -324,6 +324,11 @@ CELERY_BEAT_SCHEDULE["reports-stage-days-nightly"] = {
     "task": "reports.tasks.stage_days_rebuild_task",
     "schedule": crontab(hour=1, minute=15),
 }
+# Stage changes insert MetricDay deltas; this folds them to one row per cell.
+CELERY_BEAT_SCHEDULE["reports-metric-days-compact"] = {
+    "task": "reports.tasks.metric_days_compact_task",
+    "schedule": env.float("LEADFLOW_METRIC_DAYS_COMPACT_SECONDS", default=60.0),
+}
 
 # --- Integration API (docs/api.md): per-key rate limit, idempotency ---
 LEADFLOW_API_KEY_RATE_LIMIT = env.int("LEADFLOW_API_KEY_RATE_LIMIT", default=6000)  # per window

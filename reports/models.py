@@ -114,7 +114,8 @@ class MetricDay(models.Model):
     ``leads`` counts the leads in the cell and ``seconds`` sums their exact values. Any day
     range and source is a sum of cells, and a percentile reads the summed day histogram
     (``reports.histograms``). Kept in step by ``reports.services`` in the transaction that
-    rewrites a lead's ``LeadMilestone`` row; ``metric_days_rebuild`` recomputes it.
+    rewrites a lead's ``LeadMilestone`` row (as inserted deltas, a cell may have several rows
+    until ``metric_days_compact`` folds them); ``metric_days_rebuild`` recomputes it.
     """
 
     grain = models.CharField(max_length=1, default="d")  # d: a day, m: a month (day = its 1st)
@@ -126,9 +127,12 @@ class MetricDay(models.Model):
     seconds = models.FloatField(default=0.0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["grain", "metric", "day", "source", "days"], name="metricday_cell_unique"
+        # Not unique: a stage change only *inserts* its delta rows (an upsert made concurrent
+        # moves on the same day and source queue behind each other's commits), readers sum a
+        # cell's rows, and ``metric_days_compact`` folds them back to one row per cell.
+        indexes = [
+            models.Index(
+                fields=["grain", "metric", "day", "source", "days"], name="metricday_cell_idx"
             )
         ]
 

@@ -138,35 +138,41 @@ def milestones_refresh(*, lead_ids: Sequence[int]) -> int:
 def metric_days_apply(delta: dict[histograms.Cell, list[float]]) -> None:
     """Add ``{cell: [leads, seconds]}`` to MetricDay in the caller's transaction.
 
-    Upserts in cell order, so two transactions touching the same cells lock them in the same
-    order (no deadlock); cells left with no lead are deleted.
+    Inserts only, so a stage change never waits for another one's commit (a scoring sweep moves
+    many leads in one transaction, and they share today's cells); readers sum the rows.
     """
-    changed = sorted((cell, d) for cell, d in delta.items() if d[0] or d[1])
-    if not changed:
-        return
+    changed = [(cell, d) for cell, d in delta.items() if d[0] or d[1]]
+    MetricDay.objects.bulk_create(
+        MetricDay(grain=g, metric=m, day=day, source=src, days=b, leads=int(n), seconds=secs)
+        for (g, m, day, src, b), (n, secs) in changed
+    )
+
+
+@transaction.atomic
+def metric_days_compact() -> int:
+    """Fold every cell's delta rows into one row (cells summing to no lead go); returns the
+    number of rows removed. One ``DELETE … RETURNING`` reads and removes in one snapshot, so a
+    delta committed meanwhile is either folded or left for the next pass, never lost."""
     table = connection.ops.quote_name(MetricDay._meta.db_table)
-    day = connection.ops.quote_name("day")
+    cell = "grain, metric, " + connection.ops.quote_name("day") + ", source, days"
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} (grain, metric, {day}, source, days, leads, seconds) "  # noqa: S608
-            f"VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (grain, metric, {day}, source, days) "
-            f"DO UPDATE SET leads = {table}.leads + excluded.leads, "
-            f"seconds = {table}.seconds + excluded.seconds",
-            [(*_db(cell), int(n), s) for cell, (n, s) in changed],
+        cursor.execute(
+            f"DELETE FROM {table} WHERE ({cell}) IN "  # noqa: S608
+            f"(SELECT {cell} FROM {table} GROUP BY {cell} HAVING COUNT(*) > 1 OR SUM(leads) = 0) "
+            f"RETURNING {cell}, leads, seconds"
         )
-        emptied = [_db(cell) for cell, (n, _) in changed if n < 0]
-        if emptied:
-            cursor.executemany(
-                f"DELETE FROM {table} WHERE grain = %s AND metric = %s AND {day} = %s "  # noqa: S608
-                "AND source = %s "
-                "AND days = %s AND leads <= 0",
-                emptied,
-            )
-
-
-def _db(cell: histograms.Cell) -> tuple[Any, ...]:
-    grain, metric, day, source, days = cell
-    return grain, metric, connection.ops.adapt_datefield_value(day), source, days
+        rows = cursor.fetchall()
+    sums: dict[tuple[Any, ...], list[float]] = {}
+    for *key, n, secs in rows:
+        total = sums.setdefault(tuple(key), [0, 0.0])
+        total[0] += n
+        total[1] += secs
+    kept = MetricDay.objects.bulk_create(
+        MetricDay(grain=g, metric=m, day=day, source=src, days=b, leads=int(n), seconds=secs)
+        for (g, m, day, src, b), (n, secs) in sums.items()
+        if n
+    )
+    return len(rows) - len(kept)
 
 
 @transaction.atomic

@@ -229,7 +229,8 @@ def test_a_nul_character_in_event_properties_is_named_not_a_500(api):
         format="json",
     )
     assert one.status_code == 400
-    assert "properties" in str(one.json()) and "'url' contains a NUL" in str(one.json())
+    assert "properties" in str(one.json())
+    assert "'url' contains a NUL" in str(one.json())
     batch = api.post(
         "/api/v1/events/batch/",
         {

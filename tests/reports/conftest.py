@@ -13,10 +13,13 @@ Times are UTC, 2026. Leads:
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from django.db.models import Sum
 
 from leads.models import Lead, StageChange
+from reports.models import MetricDay
 from reports.services import milestones_refresh
 
 
@@ -106,3 +109,12 @@ def history(db) -> dict[str, Lead]:
     leads = {name: make_lead(name, *spec) for name, spec in HISTORIES.items()}
     milestones_refresh(lead_ids=[lead.pk for lead in leads.values()])
     return leads
+
+
+def metric_day_cells() -> dict[tuple[Any, ...], tuple[int, float]]:
+    """Each MetricDay cell's sum over its rows (stage changes insert deltas), as reports read it."""
+    cell = ("grain", "metric", "day", "source", "days")
+    sums = MetricDay.objects.order_by().values(*cell).annotate(n=Sum("leads"), s=Sum("seconds"))
+    return {
+        tuple(key): (n, round(secs, 3)) for *key, n, secs in sums.values_list(*cell, "n", "s") if n
+    }

@@ -40,17 +40,11 @@ from reports.histograms import (
 )
 from reports.models import MetricDay
 from reports.selectors import _milestones, histograms_rolled_up, report_run
-from reports.services import metric_days_rebuild, milestones_refresh
+from reports.services import metric_days_compact, metric_days_rebuild, milestones_refresh
 from tests.reports.conftest import make_lead, t
+from tests.reports.conftest import metric_day_cells as cells
 
 pytestmark = pytest.mark.django_db
-
-
-def cells() -> dict[tuple[Any, ...], tuple[int, float]]:
-    return {
-        (c.grain, c.metric, c.day, c.source, c.days): (c.leads, round(c.seconds, 3))
-        for c in MetricDay.objects.all()
-    }
 
 
 def rebuilt() -> dict[tuple[Any, ...], tuple[int, float]]:
@@ -181,6 +175,23 @@ def test_incremental_cells_equal_a_rebuild_through_every_write_path(marketer, re
     MetricDay.objects.all().delete()
     call_command("reports_rebuild", batch=1, stdout=StringIO())
     assert cells() == before
+
+
+def test_compaction_folds_each_cells_deltas_into_one_row_and_keeps_the_sums(marketer) -> None:
+    for n in range(3):  # the same cells again and again, some netting to no lead
+        lead = lead_create(data={"email": f"c{n}@x.example", "source": "web"}, actor=marketer)
+        lead_qualify(lead_id=lead.pk, actor=marketer, source="ui")
+        lead_mark_mql(lead_id=lead.pk, actor=marketer, source="ui")
+        lead_recycle(lead_id=lead.pk, actor=marketer, source="ui", reason="not ready")
+        lead_mark_mql(lead_id=lead.pk, actor=marketer, source="ui")
+    before = cells()
+    rows = MetricDay.objects.count()
+    assert rows > len(before)  # several delta rows per cell, and cells summing to none
+    assert metric_days_compact() == rows - len(before)
+    assert cells() == before
+    assert MetricDay.objects.count() == len(before)  # one row per cell, none empty
+    assert metric_days_compact() == 0
+    assert cells() == rebuilt()
 
 
 def test_a_rewritten_log_moves_the_cells(history) -> None:
