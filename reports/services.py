@@ -162,16 +162,11 @@ def metric_days_compact() -> int:
             f"RETURNING {cell}, leads, seconds"
         )
         rows = cursor.fetchall()
-    sums: dict[tuple[Any, ...], list[float]] = {}
-    for *key, n, secs in rows:
-        total = sums.setdefault(tuple(key), [0, 0.0])
-        total[0] += n
-        total[1] += secs
-    kept = MetricDay.objects.bulk_create(
-        MetricDay(grain=g, metric=m, day=day, source=src, days=b, leads=int(n), seconds=secs)
-        for (g, m, day, src, b), (n, secs) in sums.items()
-        if n
-    )
+    sums: dict[histograms.Cell, list[float]] = {}
+    for *cell, n, secs in rows:
+        histograms.merge(sums, {tuple(cell): [n, secs]})
+    kept = {cell: total for cell, total in sums.items() if total[0]}
+    metric_days_apply(kept)
     return len(rows) - len(kept)
 
 

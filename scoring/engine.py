@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import Q
 
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead
@@ -184,6 +185,14 @@ def _in_batch(column: str, batch: str) -> str:
 
 def _batch_kind(ids: Batch) -> str:
     return "range" if isinstance(ids, IdRange) else "ids"
+
+
+def batch_q(ids: Batch, field: str = "pk") -> Q:
+    """The batch as an ORM filter on ``field`` (a lead id)."""
+    if isinstance(ids, IdRange):
+        # gte/lte, not range: a foreign key (LeadScore.lead_id) takes no range lookup
+        return Q(**{f"{field}__gte": ids.lo, f"{field}__lte": ids.hi})
+    return Q(**{f"{field}__in": ids})
 
 
 def _batch_params(ids: Batch) -> dict[str, Any]:
@@ -442,7 +451,7 @@ def evaluate_rows(
 
 def _id_list(ids: Batch) -> Sequence[int]:
     if isinstance(ids, IdRange):
-        return list(Lead.objects.filter(pk__range=(ids.lo, ids.hi)).values_list("pk", flat=True))
+        return list(Lead.objects.filter(batch_q(ids)).values_list("pk", flat=True))
     return ids
 
 

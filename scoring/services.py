@@ -541,28 +541,19 @@ def apply_thresholds(*, model: ScoringModel, ids: engine.Batch) -> int:
     evaluation since it last entered MQL (or it has never been MQL). Call inside a transaction.
     """
     t, lt, rb = model.mql_threshold, model.lead_fit_threshold, model.recycle_below
-    in_batch = (
-        Q(lead_id__gte=ids.lo, lead_id__lte=ids.hi)
-        if isinstance(ids, engine.IdRange)
-        else Q(pk__in=ids)
-    )
+    in_batch = engine.batch_q(ids, "lead_id")
     LeadScore.objects.filter(
         in_batch, mql_armed=True, score__gte=t, lead__stage__in=engine.PAST_MQL
     ).update(mql_armed=False)
-    crossing = Q(lead__stage=Stage.SUSPECT, fit_score__gte=lt) | Q(
+    to_mql = Q(
         lead__stage__in=[Stage.LEAD, Stage.NURTURE],
         mql_armed=True,
         score__gte=t,
         grade__lte=model.mql_min_grade,
     )
-    if model.mql_min_probability is not None:  # (the Q above is an OR: gate only its MQL part)
-        crossing = Q(lead__stage=Stage.SUSPECT, fit_score__gte=lt) | Q(
-            lead__stage__in=[Stage.LEAD, Stage.NURTURE],
-            mql_armed=True,
-            score__gte=t,
-            grade__lte=model.mql_min_grade,
-            lead__conversion_probability__gte=model.mql_min_probability,
-        )
+    if model.mql_min_probability is not None:  # the optional predictive gate
+        to_mql &= Q(lead__conversion_probability__gte=model.mql_min_probability)
+    crossing = Q(lead__stage=Stage.SUSPECT, fit_score__gte=lt) | to_mql
     if rb is not None:
         crossing |= Q(lead__stage=Stage.MQL, score__lt=rb)
     candidates = list(
