@@ -15,6 +15,8 @@ class LeadflowConfig(AppConfig):
     verbose_name = "LeadFlow"
 
     def ready(self) -> None:
+        from leadflow import lookups  # noqa: F401  (registers ``__any``)
+
         post_migrate.connect(_sync_roles, dispatch_uid="leadflow.sync_roles")
 
         from leadflow import receivers

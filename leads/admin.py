@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.contrib import admin
 from django.http import HttpRequest
 
@@ -29,10 +31,15 @@ class LeadAdmin(admin.ModelAdmin[Lead]):
         "engagement_score",
         "grade",
         "scored_at",
-        "score_dirty_at",
+        "awaiting_rescore_since",
     )
     raw_id_fields = ("owner",)
     inlines = (IdentityInline,)
+
+    @admin.display(description="Awaiting rescore since")
+    def awaiting_rescore_since(self, lead: Lead) -> datetime | None:
+        oldest = lead.rescore_marks.order_by("pk").first()
+        return oldest.marked_at if oldest else None
 
 
 @admin.register(Activity)

@@ -86,8 +86,6 @@ class Lead(TimeStampedModel):
     engagement_score = models.IntegerField(default=0)
     grade = models.CharField(max_length=1, blank=True)  # A-D fit grade
     scored_at = models.DateTimeField(null=True, blank=True)
-    # set in the same transaction as new activities; cleared by the scoring worker
-    score_dirty_at = models.DateTimeField(null=True, blank=True)
     # engagement counts only activities after this (a recycled lead starts afresh)
     score_reset_at = models.DateTimeField(null=True, blank=True)
     # value of the won deal (set by lead_convert), for revenue-by-source reports
@@ -128,11 +126,6 @@ class Lead(TimeStampedModel):
             # a rep's board: their teams' leads of one stage (browser UI)
             models.Index(fields=["team", "stage"], name="lead_team_stage_idx"),
             models.Index(fields=["source", "created_at"], name="lead_source_created_idx"),
-            models.Index(
-                fields=["score_dirty_at"],
-                condition=Q(score_dirty_at__isnull=False),
-                name="lead_dirty_idx",
-            ),
         ]
         permissions = [
             ("view_all_leads", "Can see every lead, whoever owns it"),
@@ -146,6 +139,23 @@ class Lead(TimeStampedModel):
     def display_name(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
         return name or self.email or self.external_id or f"Lead #{self.pk}"
+
+
+class RescoreMark(models.Model):
+    """A lead whose score may be stale: written in the transaction that changed its inputs (an
+    activity, fit fields, a merge, a reset). The scoring sweep deletes the marks it takes and
+    rescores their leads in the same transaction; a mark committed meanwhile stays for the next.
+
+    A queue of its own rather than a column on the lead: clearing a column rewrote every swept
+    lead row with all of its indexes, most of an incremental sweep's time.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="rescore_marks")
+    marked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id} since {self.marked_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Identity(models.Model):

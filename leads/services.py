@@ -1,6 +1,6 @@
 """Every write to leads, activities and the lifecycle. Views, API, tasks and commands call these."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -8,8 +8,6 @@ from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadflow.exceptions import DomainError, NotFoundError
@@ -17,7 +15,7 @@ from leadflow.models import User
 from leadflow.roles import Role
 from leads import events
 from leads.lifecycle import ActorKind, Stage, TransitionNotPermittedError, ensure_allowed
-from leads.models import Activity, Lead, Note, SavedView, StageChange, Task
+from leads.models import Activity, Lead, Note, RescoreMark, SavedView, StageChange, Task
 
 # Fields a person or integration may set on a lead. ``stage``, scores and owner have their own
 # services; nothing writes them through here.
@@ -139,6 +137,7 @@ def lead_create(
     _validate(lead)
     events.lead_create_requested.send(sender=Lead, fields=fields, actor=actor, source=source)
     lead.save()
+    leads_mark_for_rescore([lead.pk])  # its fit may already make it a Lead
     events.stage_change_recorded(
         lead=lead,
         from_stage=None,
@@ -163,9 +162,18 @@ def lead_update(*, lead_id: int, data: Mapping[str, Any], actor: User | None = N
     if "email" in fields and "domain" not in fields and not lead.domain:
         lead.domain = domain_of(lead.email)
     _validate(lead)
-    lead.score_dirty_at = lead.score_dirty_at or timezone.now()  # fit fields may have changed
-    lead.save(update_fields=[*fields, "domain", "score_dirty_at", "updated_at"])
+    lead.save(update_fields=[*fields, "domain", "updated_at"])
+    leads_mark_for_rescore([lead.pk])  # fit fields may have changed
     return lead
+
+
+def leads_mark_for_rescore(lead_ids: Iterable[int], *, at: datetime | None = None) -> None:
+    """Queue leads for the scoring sweep. Call in the transaction that changed their inputs, so
+    the mark commits (or rolls back) with the change."""
+    at = at or timezone.now()
+    RescoreMark.objects.bulk_create(
+        [RescoreMark(lead_id=lead_id, marked_at=at) for lead_id in lead_ids], batch_size=5000
+    )
 
 
 def _locked(lead_id: int) -> Lead:
@@ -327,10 +335,10 @@ def activity_record(
         message_id=message_id,
     )
     activity.full_clean(exclude=["lead", "message_id"])
-    dirty = Coalesce(F("score_dirty_at"), Value(timezone.now()))  # keep the oldest mark
-    if not Lead.objects.filter(pk=lead_id).update(score_dirty_at=dirty):
+    if not Lead.objects.filter(pk=lead_id).exists():
         raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
     activity.save()
+    leads_mark_for_rescore([lead_id])
     events.activities_recorded.send(sender=Activity, lead_ids=[lead_id])
     return activity
 
@@ -353,8 +361,8 @@ def lead_reset_engagement(*, lead_id: int, at: datetime | None = None) -> Lead:
     """Engagement restarts from ``at``: earlier activities stop counting (recycled leads)."""
     lead = _locked(lead_id)
     lead.score_reset_at = at or timezone.now()
-    lead.score_dirty_at = lead.score_dirty_at or lead.score_reset_at
-    lead.save(update_fields=["score_reset_at", "score_dirty_at", "updated_at"])
+    lead.save(update_fields=["score_reset_at", "updated_at"])
+    leads_mark_for_rescore([lead.pk])
     return lead
 
 

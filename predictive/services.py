@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leads.lifecycle import Stage
-from leads.models import Activity, Lead
+from leads.models import Activity, Lead, RescoreMark
 from predictive import features
 from predictive.ml import PredictiveError, TrainedModel, decile_edges, fit_best, predict_proba
 from predictive.models import PredictiveModel, Target
@@ -183,34 +183,38 @@ class ScoreResult:
 
 
 def _write_batch(ids: Sequence[int], probabilities: np.ndarray, now: datetime) -> int:
-    """One UPDATE for the whole batch; unchanged rows are skipped; see GATED_STAGES."""
+    """One UPDATE for the whole batch (unchanged rows skipped) and the rescoring marks that
+    GATED_STAGES calls for; returns how many probabilities changed."""
     delta = float(settings.PREDICTIVE_DIRTY_DELTA)
     values = [round(float(p), 4) for p in probabilities]
     gated = ", ".join(f"'{s}'" for s in GATED_STAGES)
-    t = Lead._meta.db_table
-    dirty = (
-        f"CASE WHEN {t}.stage IN ({gated}) AND ({t}.conversion_probability IS NULL "
-        f"OR abs({t}.conversion_probability - v.p) >= %s) "
-        f"THEN COALESCE({t}.score_dirty_at, %s) ELSE {t}.score_dirty_at END"
-    )
+    t, marks = Lead._meta.db_table, RescoreMark._meta.db_table
     at = connection.ops.adapt_datetimefield_value(now)
     if connection.vendor == "postgresql":
         source = "SELECT unnest(%s::bigint[]) AS id, unnest(%s::float8[]) AS p"
-        params: list[Any] = [delta, at, list(ids), values]
+        batch: list[Any] = [list(ids), values]
         changed = f"{t}.conversion_probability IS DISTINCT FROM v.p"
     else:
         source = (
             "SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS p "
             "FROM json_each(%s)"
         )
-        params = [delta, at, json.dumps([[int(i), p] for i, p in zip(ids, values, strict=True)])]
+        batch = [json.dumps([[int(i), p] for i, p in zip(ids, values, strict=True)])]
         changed = f"{t}.conversion_probability IS NOT v.p"
-    sql = (
-        f"UPDATE {t} SET conversion_probability = v.p, score_dirty_at = {dirty} "  # noqa: S608
+    # gated leads whose probability moved enough are queued for rescoring (before the UPDATE,
+    # which would hide the old value)
+    mark = (
+        f"INSERT INTO {marks} (lead_id, marked_at) SELECT {t}.id, %s "  # noqa: S608
+        f"FROM {t} JOIN ({source}) v ON {t}.id = v.id WHERE {t}.stage IN ({gated}) "
+        f"AND ({t}.conversion_probability IS NULL OR abs({t}.conversion_probability - v.p) >= %s)"
+    )
+    update = (
+        f"UPDATE {t} SET conversion_probability = v.p "  # noqa: S608
         f"FROM ({source}) v WHERE {t}.id = v.id AND {changed}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(mark, [at, *batch, delta])
+        cursor.execute(update, batch)
         return max(int(cursor.rowcount), 0)
 
 

@@ -33,7 +33,7 @@ from leadflow.models import User
 from leads.events import stage_log_rewritten
 from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange
-from leads.services import EDITABLE_FIELDS, actor_kind_for
+from leads.services import EDITABLE_FIELDS, actor_kind_for, leads_mark_for_rescore
 from privacy import blocklist
 from privacy.importing import (
     CsvSource,
@@ -496,15 +496,15 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
         )
     if changed:
         for lead in changed.values():
-            lead.score_dirty_at = lead.score_dirty_at or now
             lead.updated_at = now
         Lead.objects.bulk_update(
             list(changed.values()),
-            fields=sorted(changed_fields | {"last_import_id", "score_dirty_at", "updated_at"}),
+            fields=sorted(changed_fields | {"last_import_id", "updated_at"}),
         )
     if touched:
         Lead.objects.filter(pk__in=touched).update(last_import_id=job.pk)
     if new or changed:
+        leads_mark_for_rescore([lead.pk for _, lead in new] + list(changed), at=now)
         # COPY and bulk_update bypass the per-row signals: readers that keep rollups of the
         # log and of lead fields (reports) refresh these leads in this transaction
         stage_log_rewritten.send(sender=Lead, lead_ids=[lead.pk for _, lead in new] + list(changed))
@@ -556,7 +556,6 @@ def _new_lead(job: ImportJob, row: ParsedRow, now: Any) -> Lead:
         **row.fields,
         stage=Stage.SUSPECT,
         stage_changed_at=row.created_at or now,
-        score_dirty_at=now,
         last_import_id=job.pk,
         traits=row.traits,
     )

@@ -27,7 +27,13 @@ from leadflow.exceptions import DomainError
 from leadflow.models import User
 from leads.events import stage_log_rewritten
 from leads.models import Activity, ActivityKind, Identity, Lead, Note, StageChange, Task
-from leads.services import EDITABLE_FIELDS, LeadNotFoundError, activity_record, normalize_phone
+from leads.services import (
+    EDITABLE_FIELDS,
+    LeadNotFoundError,
+    activity_record,
+    leads_mark_for_rescore,
+    normalize_phone,
+)
 from privacy.models import ConsentEvent, DuplicatePair, MergeRecord
 
 FREEMAIL = frozenset(
@@ -202,9 +208,9 @@ def lead_merge(
     survivor.do_not_call = survivor.do_not_call or duplicate.do_not_call
     if survivor.deal_value is None:
         survivor.deal_value = duplicate.deal_value
-    survivor.score_dirty_at = now
     duplicate.delete()  # everything pointing at it was moved above; unique e-mail is now free
     survivor.save()
+    leads_mark_for_rescore([survivor.pk], at=now)  # scoring recomputes it from all inputs
     # the survivor's stage log now holds both histories: readers that keep rollups refresh them
     stage_log_rewritten.send(sender=Lead, lead_ids=[survivor.pk, duplicate_id])
     MergeRecord.objects.create(

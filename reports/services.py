@@ -420,7 +420,7 @@ _LEAD_COLUMNS = (
     "company", "domain", "industry", "company_size", "country", "source", "utm_source",
     "utm_medium", "utm_campaign", "utm_term", "utm_content", "owner_id", "team_id", "stage",
     "stage_changed_at", "score", "fit_score", "engagement_score", "grade", "scored_at",
-    "score_dirty_at", "score_reset_at", "deal_value", "conversion_probability", "email_opt_out",
+    "score_reset_at", "deal_value", "conversion_probability", "email_opt_out",
     "do_not_call", "traits", "created_at", "updated_at",
 )  # fmt: skip
 _CHANGE_COLUMNS = (
@@ -469,7 +469,6 @@ def _olist_write(
                 0,
                 0,
                 "",
-                None,
                 None,
                 None,
                 lead.deal_value,

@@ -192,7 +192,7 @@ def batch_q(ids: Batch, field: str = "pk") -> Q:
     if isinstance(ids, IdRange):
         # gte/lte, not range: a foreign key (LeadScore.lead_id) takes no range lookup
         return Q(**{f"{field}__gte": ids.lo, f"{field}__lte": ids.hi})
-    return Q(**{f"{field}__in": ids})
+    return Q(**{f"{field}__any": ids})
 
 
 def _batch_params(ids: Batch) -> dict[str, Any]:
@@ -505,19 +505,18 @@ def write_scores(
     spec: r.ModelSpec,
     ids: Batch,
     now: datetime,
-    clear_dirty: bool,
 ) -> int:
     """Evaluate and store scores for ``ids``; returns how many lead rows changed.
 
     Call inside a transaction. Rows already scored by a later evaluation (``scored_at`` after
     ``now``: the dirty sweep ran meanwhile) are left alone, as are rows whose evaluation did not
-    change (unless ``clear_dirty``, which also clears ``score_dirty_at``).
+    change: an unchanged score writes nothing.
     """
     if not ids:
         return 0
     if connection.vendor == "postgresql":
-        return _write_sql(model=model, spec=spec, ids=ids, now=now, clear_dirty=clear_dirty)
-    return _write_python(model=model, spec=spec, ids=ids, now=now, clear_dirty=clear_dirty)
+        return _write_sql(model=model, spec=spec, ids=ids, now=now)
+    return _write_python(model=model, spec=spec, ids=ids, now=now)
 
 
 def _write_sql(
@@ -526,14 +525,11 @@ def _write_sql(
     spec: r.ModelSpec,
     ids: Batch,
     now: datetime,
-    clear_dirty: bool,
 ) -> int:
     batch = _batch_kind(ids)
     sql, params = compiled(model, spec, batch)
     lead_t, score_t = Lead._meta.db_table, LeadScore._meta.db_table
     past = ", ".join(f"'{s}'" for s in PAST_MQL) + ", 'nurture', 'disqualified'"
-    dirty_set = ", score_dirty_at = NULL" if clear_dirty else ""
-    dirty_where = " OR l.score_dirty_at IS NOT NULL" if clear_dirty else ""
     statement = (
         f"WITH ev AS MATERIALIZED ({sql}), "
         # only evaluations that differ from the stored one reach the upsert: ON CONFLICT DO
@@ -553,11 +549,11 @@ def _write_sql(
         "mql_armed = s.mql_armed OR EXCLUDED.score < %(mql_t)s "
         "WHERE s.scored_at <= EXCLUDED.scored_at) "
         f"UPDATE {lead_t} l SET score = ev.fit + ev.eng, fit_score = ev.fit, "
-        f"engagement_score = ev.eng, grade = ev.grade, scored_at = %(now)s{dirty_set} "
+        f"engagement_score = ev.eng, grade = ev.grade, scored_at = %(now)s "
         f"FROM ev WHERE l.id = ev.lead_id AND {_in_batch('l.id', batch)} "
         "AND (l.scored_at IS NULL OR l.scored_at <= %(now)s) "
         "AND ((l.score, l.fit_score, l.engagement_score, l.grade) IS DISTINCT FROM "
-        f"(ev.fit + ev.eng, ev.fit, ev.eng, ev.grade){dirty_where})"
+        "(ev.fit + ev.eng, ev.fit, ev.eng, ev.grade))"
     )
     with connection.cursor() as cursor:
         _session_tuning(cursor)
@@ -580,7 +576,6 @@ def _write_python(
     spec: r.ModelSpec,
     ids: Batch,
     now: datetime,
-    clear_dirty: bool,
 ) -> int:
     ids = _id_list(ids)
     rows = _evaluate_python(spec=spec, ids=ids, now=now)
@@ -588,7 +583,7 @@ def _write_python(
     leads = {
         row["id"]: row
         for row in Lead.objects.filter(pk__in=ids).values(
-            "id", "score", "fit_score", "engagement_score", "grade", "scored_at", "score_dirty_at"
+            "id", "score", "fit_score", "engagement_score", "grade", "scored_at"
         )
     }
     written = 0
@@ -632,16 +627,13 @@ def _write_python(
             row.engagement,
             row.grade,
         )
-        if changed or (clear_dirty and lead["score_dirty_at"] is not None):
-            fields: dict[str, Any] = {
-                "score": row.score,
-                "fit_score": row.fit,
-                "engagement_score": row.engagement,
-                "grade": row.grade,
-                "scored_at": now,
-            }
-            if clear_dirty:
-                fields["score_dirty_at"] = None
-            Lead.objects.filter(pk=row.lead_id).update(**fields)
+        if changed:
+            Lead.objects.filter(pk=row.lead_id).update(
+                score=row.score,
+                fit_score=row.fit,
+                engagement_score=row.engagement,
+                grade=row.grade,
+                scored_at=now,
+            )
             written += 1
     return written

@@ -1,8 +1,8 @@
-"""Reactions to lead events. New activities already marked their leads dirty in the ingesting
-transaction (``leads.services.activity_record``); after it commits we ask a worker to sweep.
+"""Reactions to lead events. New activities already queued their leads for rescoring in the
+ingesting transaction (``leads.RescoreMark``); after it commits we ask a worker to sweep.
 
 Bursts coalesce: a sweep is queued only when none is pending (``services.sweep_request``), and
-one sweep scores every dirty lead it finds, batch by batch. A lost task is covered by the beat
+one sweep scores every marked lead it finds, batch by batch. A lost task is covered by the beat
 sweep (``scoring-dirty-sweep``), which also resets the pending flag.
 """
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
 from leads import services as lead_services
 from leads.lifecycle import Stage
-from leads.models import ActivityKind, Lead, StageChange
+from leads.models import ActivityKind, Lead, RescoreMark, StageChange
 from scoring import engine
 from scoring import rules as r
 from scoring.models import LeadScore, ScoringModel, ScoringRule, ScoringRun, SweepRequest
@@ -475,9 +475,7 @@ def _run_batch(*, run_id: int, model: ScoringModel, spec: r.ModelSpec, size: int
         rows = engine.evaluate_rows(model=model, spec=spec, ids=ids, now=now)
         _merge(run.result, _dry_run_stats(model, rows))
     else:
-        run.written += engine.write_scores(
-            model=model, spec=spec, ids=ids, now=now, clear_dirty=False
-        )
+        run.written += engine.write_scores(model=model, spec=spec, ids=ids, now=now)
         run.moved += apply_thresholds(model=model, ids=ids)
     run.done += bounds["n"]
     run.last_lead_id = ids.hi
@@ -668,11 +666,11 @@ def sweep_request() -> bool:
 def score_dirty_sweep(
     *, batch_size: int | None = None, max_batches: int | None = None
 ) -> SweepResult:
-    """Rescore leads marked dirty (new activities, changed fields), oldest mark first.
+    """Rescore leads marked for it (new activities, changed fields), oldest mark first.
 
-    Each batch locks its leads (skipping those another worker or an ingesting transaction holds),
-    evaluates, writes, clears the marks and applies thresholds in one transaction. Bursts
-    coalesce: however many activities marked a lead, it is evaluated once per batch.
+    Each batch takes its marks, locks their leads, evaluates, writes and applies thresholds in
+    one transaction. Bursts coalesce: however many activities marked a lead, it is evaluated
+    once per batch.
     """
     started = time.perf_counter()
     SweepRequest.objects.filter(pk=1, requested=True).update(requested=False)  # before looking
@@ -684,22 +682,54 @@ def score_dirty_sweep(
     scored = written = moved = batches = 0
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
-            ids = list(
-                Lead.objects.filter(score_dirty_at__isnull=False)
-                .order_by("score_dirty_at")
-                .select_for_update(skip_locked=True)
-                .values_list("pk", flat=True)[:size]
-            )
+            ids = _take_marked(size)
             if not ids:
                 break
-            now = timezone.now()
-            written += engine.write_scores(
-                model=model, spec=spec, ids=ids, now=now, clear_dirty=True
-            )
+            written += engine.write_scores(model=model, spec=spec, ids=ids, now=timezone.now())
             moved += apply_thresholds(model=model, ids=ids)
         scored += len(ids)
         batches += 1
     return SweepResult(scored, written, moved, batches, time.perf_counter() - started)
+
+
+# One statement on PostgreSQL: take the oldest marks (skipping those another sweep holds), lock
+# their leads (skipping those someone else holds), give the skipped leads a new mark.
+_TAKE_MARKS = """
+    WITH m AS (
+        DELETE FROM {marks} WHERE id IN (
+            SELECT id FROM {marks} ORDER BY id LIMIT %(size)s FOR UPDATE SKIP LOCKED)
+        RETURNING lead_id
+    ), locked AS (
+        SELECT id FROM {leads} WHERE id IN (SELECT lead_id FROM m)
+        FOR NO KEY UPDATE SKIP LOCKED
+    ), requeued AS (
+        INSERT INTO {marks} (lead_id, marked_at)
+        SELECT h.lead_id, %(now)s FROM (SELECT lead_id FROM m EXCEPT SELECT id FROM locked) h
+         WHERE EXISTS (SELECT 1 FROM {leads} l WHERE l.id = h.lead_id)  -- not deleted meanwhile
+    )
+    SELECT id FROM locked ORDER BY id
+"""
+# SQLite has one writer at a time: nothing is held by anyone else.
+_TAKE_MARKS_SQLITE = """
+    DELETE FROM {marks} WHERE id IN (SELECT id FROM {marks} ORDER BY id LIMIT %(size)s)
+    RETURNING lead_id
+"""
+
+
+def _take_marked(size: int) -> list[int]:
+    """Take up to ``size`` of the oldest marks and lock their leads; returns the leads locked,
+    in id order.
+
+    Marks another sweep holds are skipped, and so are leads someone else holds (a rep moving
+    one, a full rescore writing it): those get a new mark for a later batch. Call inside the
+    batch's transaction: a rollback restores every mark, and a mark committed after the
+    ``DELETE`` looked stays for the next batch with the activity it stands for.
+    """
+    sql = _TAKE_MARKS if connection.vendor == "postgresql" else _TAKE_MARKS_SQLITE
+    tables = {"marks": RescoreMark._meta.db_table, "leads": Lead._meta.db_table}
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(**tables), {"size": size, "now": timezone.now()})
+        return sorted({lead_id for (lead_id,) in cursor.fetchall()})
 
 
 @transaction.atomic
@@ -708,14 +738,11 @@ def score_lead(*, lead_id: int, now: datetime | None = None) -> LeadScore | None
     model = published_model()
     if model is None:
         return None
-    if not Lead.objects.select_for_update().filter(pk=lead_id).exists():
+    if not Lead.objects.select_for_update(no_key=True).filter(pk=lead_id).exists():
         raise lead_services.LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+    RescoreMark.objects.filter(lead_id=lead_id).delete()
     engine.write_scores(
-        model=model,
-        spec=engine.model_spec(model),
-        ids=[lead_id],
-        now=now or timezone.now(),
-        clear_dirty=True,
+        model=model, spec=engine.model_spec(model), ids=[lead_id], now=now or timezone.now()
     )
     apply_thresholds(model=model, ids=[lead_id])
     return LeadScore.objects.filter(pk=lead_id).first()

@@ -54,7 +54,7 @@ def test_batch_stores_identify_track_page_and_reply_is_success(writer):
         (ActivityKind.FORM_SUBMIT, "Form Submitted"),
         (ActivityKind.PAGE_VIEW, "Pricing"),
     ]
-    assert lead.score_dirty_at is not None
+    assert lead.rescore_marks.exists()
     # the anonymousId is bound to the lead too
     assert Identity.objects.get(kind="anonymous_id", value="anon-1").lead == lead
 

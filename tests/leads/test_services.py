@@ -74,7 +74,7 @@ def test_lead_update_marks_for_rescore_and_never_touches_stage():
     lead_update(lead_id=lead.pk, data={"industry": "Healthcare"})
     lead.refresh_from_db()
     assert (lead.industry, lead.stage) == ("Healthcare", Stage.LEAD)
-    assert lead.score_dirty_at is not None
+    assert lead.rescore_marks.exists()
     with pytest.raises(ValidationError):
         lead_update(lead_id=lead.pk, data={"stage": "customer"})
 
@@ -89,7 +89,7 @@ def test_activity_record_marks_lead_dirty_in_the_same_transaction():
         properties={"url": "/pricing"},
     )
     lead.refresh_from_db()
-    assert lead.score_dirty_at is not None
+    assert lead.rescore_marks.exists()
     with pytest.raises(ValidationError) as err:
         activity_record(lead_id=lead.pk, kind="teleport", occurred_at=lead.created_at)
     assert "kind" in err.value.message_dict
@@ -138,7 +138,7 @@ def test_lead_assign_and_engagement_reset(rep):
     lead.refresh_from_db()
     assert lead.owner == rep
     assert lead.score_reset_at == reset.score_reset_at
-    assert lead.score_dirty_at is not None
+    assert lead.rescore_marks.exists()
 
 
 @pytest.mark.django_db

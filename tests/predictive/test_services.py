@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from leadflow.roles import Role
 from leads.lifecycle import Stage
-from leads.models import Activity, ActivityKind, Lead
+from leads.models import Activity, ActivityKind, Lead, RescoreMark
 from predictive import services
 from predictive.features import features_for, outcome_counts, training_set
 from predictive.ml import NotEnoughDataError
@@ -122,12 +122,13 @@ def test_train_score_retrain_and_incremental():
     assert len(v1.decile_edges) == 9
     assert v1.incremental_watermark is not None
     # open leads in a stage that can become MQL are marked for rescoring; closed ones are not
-    assert Lead.objects.filter(stage=Stage.LEAD, score_dirty_at__isnull=False).count() == 20
-    assert not Lead.objects.filter(stage=Stage.CUSTOMER, score_dirty_at__isnull=False).exists()
+    marked = RescoreMark.objects.values_list("lead_id", flat=True)
+    assert set(marked) == set(Lead.objects.filter(stage=Stage.LEAD).values_list("pk", flat=True))
+    assert len(marked) == 20
     # an unchanged second pass writes nothing and marks nothing
-    Lead.objects.update(score_dirty_at=None)
+    RescoreMark.objects.all().delete()
     assert predictive_score_all(now=now).written == 0
-    assert not Lead.objects.filter(score_dirty_at__isnull=False).exists()
+    assert not RescoreMark.objects.exists()
 
     # only the lead with a new activity is rescored incrementally
     lead = Lead.objects.filter(stage=Stage.LEAD).first()
@@ -208,10 +209,10 @@ def test_api_train_refusal_permissions_and_lead_explanation(
 
 @pytest.mark.postgres
 @pytest.mark.django_db
-def test_batch_write_is_one_statement_per_batch(django_assert_max_num_queries):
+def test_batch_write_is_two_statements_per_batch(django_assert_max_num_queries):
     make_leads(10, n_open=0)
     ids = list(Lead.objects.values_list("pk", flat=True))
-    with django_assert_max_num_queries(1):
+    with django_assert_max_num_queries(2):  # the rescoring marks, then the probabilities
         written = services._write_batch(ids, np.full(len(ids), 0.3), timezone.now())
     assert written == 10
     assert connection.vendor == "postgresql"

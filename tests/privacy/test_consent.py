@@ -56,7 +56,7 @@ def test_one_click_post_unsubscribes_without_csrf_and_records_everything():
     activity = Activity.objects.get(lead=lead, kind=ActivityKind.UNSUBSCRIBE)  # scoring's input
     assert activity.source == "privacy"
     lead.refresh_from_db()
-    assert lead.score_dirty_at is not None
+    assert lead.rescore_marks.exists()
     assert AuditEvent.objects.filter(action="consent.withdraw", target_id=str(lead.pk)).exists()
     # a second click is harmless: no second activity
     browser.post(url)

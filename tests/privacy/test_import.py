@@ -111,7 +111,7 @@ def test_messy_file_exact_counts_and_error_report(run_import):
     assert lead.traits["notes"] == 'line one\nline two; with "quotes" 1'
     assert lead.domain == "example-1.com"
     assert lead.stage == Stage.SUSPECT
-    assert lead.score_dirty_at is not None  # scoring will pick it up
+    assert lead.rescore_marks.exists()  # scoring will pick it up
     excel = Lead.objects.get(email="person.0@example-0.com")
     assert excel.stage_changed_at == datetime(2024, 1, 1, tzinfo=UTC)  # Excel serial 45292
     # every created lead has its creation in the stage log, from the import

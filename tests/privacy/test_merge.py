@@ -115,7 +115,7 @@ def test_merge_loses_nothing(rep, admin_user):
     checklist = QualificationChecklist.objects.get(lead=survivor)
     assert checklist.answers == {"need": {"met": True}, "budget": {"met": True}}
     # scored again from all inputs; recorded in the audit log, the timeline and a merge record
-    assert merged.score_dirty_at is not None
+    assert merged.rescore_marks.exists()
     record = MergeRecord.objects.get(survivor=survivor)
     assert record.merged_lead_id == duplicate.pk
     assert record.snapshot["email"] == "ada.l@lovelace.example"

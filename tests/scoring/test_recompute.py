@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from leads import services as lead_services
 from leads.lifecycle import Stage
-from leads.models import ActivityKind, Lead, StageChange
+from leads.models import ActivityKind, Lead, RescoreMark, StageChange
 from scoring import engine, services
 from scoring.models import LeadScore, ScoringRun
 from tests.leads.factories import LeadFactory
@@ -30,10 +30,9 @@ def test_new_activity_marks_dirty_and_the_sweep_on_commit_rescores(
     lead = LeadFactory()
     with django_capture_on_commit_callbacks(execute=True):
         _record(lead)
-        lead.refresh_from_db()
-        assert lead.score_dirty_at is not None  # same transaction as the activity
+        assert lead.rescore_marks.exists()  # same transaction as the activity
     lead.refresh_from_db()
-    assert (lead.score, lead.score_dirty_at) == (15, None)
+    assert (lead.score, lead.rescore_marks.exists()) == (15, False)
     assert lead.scored_at is not None
 
 
@@ -45,7 +44,7 @@ def test_sweep_coalesces_bursts_into_one_evaluation_per_lead():
     result = services.score_dirty_sweep(batch_size=100)
     assert (result.scored, result.batches) == (3, 1)
     assert sorted(Lead.objects.values_list("score", flat=True)) == [10, 10, 10]
-    assert not Lead.objects.filter(score_dirty_at__isnull=False).exists()
+    assert not RescoreMark.objects.exists()
     assert services.score_dirty_sweep().scored == 0
 
 
@@ -77,8 +76,7 @@ def test_without_a_published_model_marks_stay():
     lead = LeadFactory()
     _record(lead)
     assert services.score_dirty_sweep().scored == 0
-    lead.refresh_from_db()
-    assert lead.score_dirty_at is not None
+    assert lead.rescore_marks.exists()
 
 
 def test_publish_rescores_every_lead_in_the_background(django_capture_on_commit_callbacks):
@@ -180,7 +178,7 @@ def test_rescore_leaves_newer_sweep_scores_alone():
     stale = timezone.now() - timedelta(hours=1)
     _record(lead)
     written = engine.write_scores(
-        model=model, spec=engine.model_spec(model), ids=[lead.pk], now=stale, clear_dirty=False
+        model=model, spec=engine.model_spec(model), ids=[lead.pk], now=stale
     )
     lead.refresh_from_db()
     assert (written, lead.score) == (0, 15)

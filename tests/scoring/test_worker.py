@@ -46,7 +46,7 @@ def test_activities_to_score_to_mql_in_a_real_worker(live_celery):
             lambda: Lead.objects.filter(pk=leads[1].pk, score=20).exists(), timeout=30
         )
     hot, warm, cold = (Lead.objects.get(pk=lead.pk) for lead in leads)
-    assert (hot.score, hot.stage, hot.score_dirty_at) == (50, Stage.MQL, None)
+    assert (hot.score, hot.stage, hot.rescore_marks.exists()) == (50, Stage.MQL, False)
     assert (warm.score, warm.stage) == (20, Stage.LEAD)
     assert (cold.score, cold.stage) == (0, Stage.LEAD)
     change = StageChange.objects.get(lead=hot, to_stage=Stage.MQL)

@@ -14,7 +14,7 @@ from leadflow.bulk import copy_rows, reserve_ids
 from leadflow.models import User
 from leadflow.roles import Role
 from leads.demo_data import GeneratedLead, generate
-from leads.models import Activity, Lead, StageChange
+from leads.models import Activity, Lead, RescoreMark, StageChange
 
 LEAD_COLUMNS = [
     "id",
@@ -45,7 +45,6 @@ LEAD_COLUMNS = [
     "engagement_score",
     "grade",
     "scored_at",
-    "score_dirty_at",
     "email_opt_out",
     "do_not_call",
     "traits",
@@ -170,7 +169,6 @@ class Command(BaseCommand):
                 0,
                 "",
                 None,
-                now,  # dirty: the scoring engine picks generated leads up
                 False,
                 False,
                 "{}",
@@ -180,6 +178,8 @@ class Command(BaseCommand):
             for lead_id, g in zip(ids, batch, strict=True)
         )
         counts["leads"] += copy_rows(Lead, LEAD_COLUMNS, lead_rows)
+        # the scoring engine picks the generated leads up
+        copy_rows(RescoreMark, ["lead_id", "marked_at"], ((lead_id, now) for lead_id in ids))
         change_rows = (
             (lead_id, frm, to, None, kind, StageChange.Source.SYSTEM, reason, at)
             for lead_id, g in zip(ids, batch, strict=True)
