@@ -122,7 +122,11 @@ class LeadScore(models.Model):
     """
 
     lead = models.OneToOneField(Lead, primary_key=True, on_delete=models.CASCADE, related_name="+")
-    model = models.ForeignKey(ScoringModel, on_delete=models.PROTECT, related_name="+")
+    # not indexed: a handful of versions over 1M rows is no index to read by, only one more to
+    # write on every score, and with stale statistics the planner chose it over a batch's ids
+    model = models.ForeignKey(
+        ScoringModel, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     score = models.IntegerField(default=0)
     fit_score = models.IntegerField(default=0)
     engagement_score = models.IntegerField(default=0)
