@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q
 from django.utils import timezone
 
 from leadflow.audit import audit_record
@@ -539,10 +539,8 @@ def apply_thresholds(*, model: ScoringModel, ids: engine.Batch) -> int:
     evaluation since it last entered MQL (or it has never been MQL). Call inside a transaction.
     """
     t, lt, rb = model.mql_threshold, model.lead_fit_threshold, model.recycle_below
-    in_batch = engine.batch_q(ids, "lead_id")
-    LeadScore.objects.filter(
-        in_batch, mql_armed=True, score__gte=t, lead__stage__in=engine.PAST_MQL
-    ).update(mql_armed=False)
+    # leads at or past MQL and still at or above it are disarmed until they fall below again
+    disarm = Q(mql_armed=True, score__gte=t, lead__stage__in=engine.PAST_MQL)
     to_mql = Q(
         lead__stage__in=[Stage.LEAD, Stage.NURTURE],
         mql_armed=True,
@@ -554,11 +552,14 @@ def apply_thresholds(*, model: ScoringModel, ids: engine.Batch) -> int:
     crossing = Q(lead__stage=Stage.SUSPECT, fit_score__gte=lt) | to_mql
     if rb is not None:
         crossing |= Q(lead__stage=Stage.MQL, score__lt=rb)
-    candidates = list(
-        LeadScore.objects.filter(in_batch, model=model)
-        .filter(crossing)
+    # one read for both (a disarmed lead is past MQL at or above it: it crosses nothing)
+    rows = list(
+        LeadScore.objects.filter(engine.batch_q(ids, "lead_id"))
+        .filter(disarm | (Q(model=model) & crossing))
+        .annotate(disarming=ExpressionWrapper(disarm, output_field=BooleanField()))
         .order_by("lead_id")
         .values_list(
+            "disarming",
             "lead_id",
             "lead__stage",
             "score",
@@ -568,8 +569,12 @@ def apply_thresholds(*, model: ScoringModel, ids: engine.Batch) -> int:
             "lead__conversion_probability",
         )
     )
+    if disarmed := [row[1] for row in rows if row[0]]:
+        LeadScore.objects.filter(lead_id__any=disarmed).update(mql_armed=False)
     moved = 0
-    for lead_id, stage, score, fit, grade, armed, probability in candidates:
+    for disarming, lead_id, stage, score, fit, grade, armed, probability in rows:
+        if disarming:
+            continue
         try:
             with transaction.atomic():
                 moved += _cross(model, lead_id, stage, score, fit, grade, armed, probability)
