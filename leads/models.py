@@ -58,7 +58,7 @@ class Lead(TimeStampedModel):
     seniority = models.CharField(max_length=20, choices=Seniority.choices, blank=True)
     # company (fit)
     company = models.CharField(max_length=200, blank=True)
-    domain = models.CharField(max_length=253, blank=True, db_index=True)
+    domain = models.CharField(max_length=253, blank=True)  # indexed in Meta
     industry = models.CharField(max_length=100, blank=True)
     company_size = models.CharField(max_length=20, choices=CompanySize.choices, blank=True)
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
@@ -70,14 +70,17 @@ class Lead(TimeStampedModel):
     utm_term = models.CharField(max_length=200, blank=True)
     utm_content = models.CharField(max_length=200, blank=True)
     # ownership and lifecycle (stage is written only by leads.services._move_stage)
+    # owner and team: no index of their own, lead_owner_stage_idx and lead_team_stage_idx start
+    # with them (every index is written again by each score or stage change of the lead)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_leads",
+        db_index=False,
     )
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.SUSPECT)
     stage_changed_at = models.DateTimeField()
     # scores, denormalised by the scoring engine for the board (the breakdown lives in scoring)
@@ -100,9 +103,7 @@ class Lead(TimeStampedModel):
     # privacy (written by the privacy app's services; leads only reads them)
     # digits of ``phone`` with a leading "+" kept: what "same phone" duplicate detection compares
     # db_default: bulk loaders (COPY in generate_data) that do not name the column still work
-    phone_normalized = models.CharField(
-        max_length=40, blank=True, default="", db_default="", db_index=True
-    )
+    phone_normalized = models.CharField(max_length=40, blank=True, default="", db_default="")
     email_opt_out_at = models.DateTimeField(null=True, blank=True)  # when e-mail consent ended
     # set when the person was erased (GDPR art. 17): the row stays, de-identified, for reports
     erased_at = models.DateTimeField(null=True, blank=True)
@@ -126,6 +127,10 @@ class Lead(TimeStampedModel):
             # a rep's board: their teams' leads of one stage (browser UI)
             models.Index(fields=["team", "stage"], name="lead_team_stage_idx"),
             models.Index(fields=["source", "created_at"], name="lead_source_created_idx"),
+            # exact matches only (duplicate detection): plain btrees, not db_index=True, which
+            # adds a second, varchar_pattern_ops index for LIKE on PostgreSQL
+            models.Index(fields=["domain"], name="lead_domain_idx"),
+            models.Index(fields=["phone_normalized"], name="lead_phone_idx"),
         ]
         permissions = [
             ("view_all_leads", "Can see every lead, whoever owns it"),
