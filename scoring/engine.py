@@ -275,11 +275,16 @@ def _ranked_sql(x: r.RuleSpec) -> str:
     )
 
 
+# the stored values an evaluation row carries after its own columns (see _write_sql)
+STORED = "old_fit, old_eng, old_grade, stored_model, stored_grade, stored_bd, stored_at"
+
+
 def _compile(spec: r.ModelSpec, batch: str = "ids") -> tuple[str, dict[str, Any]]:
     """The evaluation as one SELECT over the batch (``%(ids)s``, or ``%(lo)s``..``%(hi)s`` for
     ``batch="range"``) as of ``%(now)s``.
 
-    Columns: lead_id, stage, fit, eng, grade, bd (jsonb breakdown), old_score, armed.
+    Columns: lead_id, stage, fit, eng, grade, bd (jsonb breakdown), old_score, armed, then
+    the stored values writing compares with (``STORED``).
 
     One row per lead, no per-rule rows: activities are aggregated once per lead (one column pair
     per rule); only capped/windowed rules rank their own matches; fit and inactivity rules are
@@ -293,7 +298,8 @@ def _compile(spec: r.ModelSpec, batch: str = "ids") -> tuple[str, dict[str, Any]
     inactivity_rules = [x for x in rules if x.kind == r.KIND_INACTIVITY]
     fit_cols = ", ".join(f"l.{connection.ops.quote_name(f)}" for f in LEAD_FIELDS)
     ctes = [
-        f"l AS (SELECT l.id, l.stage, l.score, l.created_at, l.score_reset_at, {fit_cols} "
+        "l AS (SELECT l.id, l.stage, l.score, l.fit_score, l.engagement_score, l.grade, "
+        f"l.created_at, l.score_reset_at, {fit_cols} "
         f"FROM {lead_t} l WHERE {_in_batch('l.id', batch)})"
     ]
     joins = [f"LEFT JOIN {score_t} s ON s.lead_id = l.id AND {_in_batch('s.lead_id', batch)}"]
@@ -366,22 +372,29 @@ def _compile(spec: r.ModelSpec, batch: str = "ids") -> tuple[str, dict[str, Any]
         f"WHEN e.fit >= {int(spec.grade_b_min)} THEN 'B' "
         f"WHEN e.fit >= {int(spec.grade_c_min)} THEN 'C' ELSE 'D' END"
     )
+    # what is stored now (lead columns, LeadScore row), so writing compares without reading
+    # either table again
+    stored = (
+        "l.fit_score AS old_fit, l.engagement_score AS old_eng, l.grade AS old_grade, "
+        "s.model_id AS stored_model, s.grade AS stored_grade, s.breakdown AS stored_bd, "
+        "s.scored_at AS stored_at"
+    )
     v = (
-        "SELECT l.id, l.stage, l.score AS old_score, s.mql_armed AS armed"
+        f"SELECT l.id, l.stage, l.score AS old_score, s.mql_armed AS armed, {stored}"
         + "".join(f", {x}" for x in values)
         + f" FROM l {' '.join(joins)} OFFSET 0"
     )
     e = (
         f"SELECT v.id, v.stage, ({' + '.join(fit_terms)})::int AS fit, "
-        f"({' + '.join(eng_terms)})::int AS eng, {breakdown} AS bd, v.old_score, v.armed "
-        f"FROM v OFFSET 0"
+        f"({' + '.join(eng_terms)})::int AS eng, {breakdown} AS bd, v.old_score, v.armed, "
+        f"{STORED} FROM v OFFSET 0"
     )
     ctes.append(f"v AS ({v})")
     ctes.append(f"e AS ({e})")
     sql = (
         f"WITH {', '.join(ctes)} "
         f"SELECT e.id AS lead_id, e.stage, e.fit, e.eng, {grade} AS grade, e.bd, e.old_score, "
-        "e.armed FROM e"
+        f"e.armed, {STORED} FROM e"
     )
     return sql, p.values
 
@@ -444,7 +457,7 @@ def evaluate_rows(
                 old_score=old,
                 armed=armed,
             )
-            for lead_id, stage, fit, eng, grade, bd, old, armed in rows
+            for lead_id, stage, fit, eng, grade, bd, old, armed, *_stored in rows
         ]
     return _evaluate_python(spec=spec, ids=ids, now=now)
 
@@ -533,11 +546,14 @@ def _write_sql(
     statement = (
         f"WITH ev AS MATERIALIZED ({sql}), "
         # only evaluations that differ from the stored one reach the upsert: ON CONFLICT DO
-        # UPDATE locks (writes) every conflicting row, even those its WHERE then skips
-        f"ch AS (SELECT ev.* FROM ev LEFT JOIN {score_t} o ON o.lead_id = ev.lead_id "
-        f"AND {_in_batch('o.lead_id', batch)} "
-        "WHERE o.lead_id IS NULL OR (o.scored_at <= %(now)s AND (o.model_id, o.grade, o.breakdown) "
+        # UPDATE locks (writes) every conflicting row, even those its WHERE then skips. No
+        # stored row: armed is NULL (the column is NOT NULL)
+        "ch AS (SELECT * FROM ev WHERE ev.armed IS NULL OR (ev.stored_at <= %(now)s AND "
+        "(ev.stored_model, ev.stored_grade, ev.stored_bd) "
         "IS DISTINCT FROM (%(model_id)s, ev.grade, ev.bd))), "
+        # and only leads whose totals differ reach the UPDATE (the rest are not read again)
+        "up AS (SELECT * FROM ev WHERE (ev.old_score, ev.old_fit, ev.old_eng, ev.old_grade) "
+        "IS DISTINCT FROM (ev.fit + ev.eng, ev.fit, ev.eng, ev.grade)), "
         f"ls AS (INSERT INTO {score_t} AS s (lead_id, model_id, score, fit_score, "
         "engagement_score, grade, breakdown, scored_at, mql_armed) "
         "SELECT lead_id, %(model_id)s, fit + eng, fit, eng, grade, bd, %(now)s, "
@@ -550,10 +566,7 @@ def _write_sql(
         "WHERE s.scored_at <= EXCLUDED.scored_at) "
         f"UPDATE {lead_t} l SET score = ev.fit + ev.eng, fit_score = ev.fit, "
         f"engagement_score = ev.eng, grade = ev.grade, scored_at = %(now)s "
-        f"FROM ev WHERE l.id = ev.lead_id AND {_in_batch('l.id', batch)} "
-        "AND (l.scored_at IS NULL OR l.scored_at <= %(now)s) "
-        "AND ((l.score, l.fit_score, l.engagement_score, l.grade) IS DISTINCT FROM "
-        "(ev.fit + ev.eng, ev.fit, ev.eng, ev.grade))"
+        "FROM up ev WHERE l.id = ev.lead_id AND (l.scored_at IS NULL OR l.scored_at <= %(now)s)"
     )
     with connection.cursor() as cursor:
         _session_tuning(cursor)
