@@ -43,7 +43,7 @@ from leads.services import leads_mark_for_rescore  # noqa: E402
 from scoring import engine, services  # noqa: E402
 from scoring import rules as r  # noqa: E402
 from scoring.management.commands.seed_scoring_demo import MODEL, RULES  # noqa: E402
-from scoring.models import LeadScore, ScoringModel, ScoringRun  # noqa: E402
+from scoring.models import LeadScore, ScoringModel, ScoringRun, SweepRequest  # noqa: E402
 
 T = TypeVar("T")
 BENCH = "bench-incremental"  # the source of the activities the incremental run adds
@@ -250,6 +250,9 @@ def latency(args: argparse.Namespace) -> None:
 
     # a queue of our own: test workers sharing the broker must not take the bench's tasks
     app.conf.task_routes = {"*": {"queue": "scoring-bench"}}
+    # an earlier run's last sweep task dies with its worker and leaves "a sweep is queued" set;
+    # in production the beat sweep resets it within 5 s, here nothing would ever sweep
+    SweepRequest.objects.update(requested=False)
     model = ScoringModel.objects.filter(status="published").first()
     if model is None or model.mql_threshold >= UNREACHABLE:
         model = publish(f"latency {timezone.now():%H%M%S}", lead_fit_threshold=UNREACHABLE)

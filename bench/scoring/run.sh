@@ -12,7 +12,9 @@ cd "$(dirname "$0")/../.."
 .venv/bin/python manage.py migrate --verbosity 0
 if [[ " $* " == *" --latency "* ]]; then
   : "${CELERY_BROKER_URL:?set CELERY_BROKER_URL (Redis) for the latency run}"
-  .venv/bin/python -m celery -A leadflow worker --pool=threads --concurrency=2 \
+  # the production worker (docker-compose.yml): prefork, 2 processes. A thread pool started a
+  # sweep queued after the last one had drained the marks only at 2 s intervals
+  .venv/bin/python -m celery -A leadflow worker --pool=prefork --concurrency=2 \
       --loglevel=WARNING --without-gossip --without-mingle -Q scoring-bench > var/bench-scoring-worker.log 2>&1 &
   worker=$!
   trap 'kill $worker; wait $worker' EXIT
