@@ -504,10 +504,11 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
     if touched:
         Lead.objects.filter(pk__in=touched).update(last_import_id=job.pk)
     if new or changed:
-        leads_mark_for_rescore([lead.pk for _, lead in new] + list(changed), at=now)
+        lead_ids = [lead.pk for _, lead in new] + list(changed)
+        leads_mark_for_rescore(lead_ids, at=now)
         # COPY and bulk_update bypass the per-row signals: readers that keep rollups of the
         # log and of lead fields (reports) refresh these leads in this transaction
-        stage_log_rewritten.send(sender=Lead, lead_ids=[lead.pk for _, lead in new] + list(changed))
+        stage_log_rewritten.send(sender=Lead, lead_ids=lead_ids)
     return tally
 
 

@@ -275,8 +275,18 @@ def _ranked_sql(x: r.RuleSpec) -> str:
     )
 
 
-# the stored values an evaluation row carries after its own columns (see _write_sql)
-STORED = "old_fit, old_eng, old_grade, stored_model, stored_grade, stored_bd, stored_at"
+# What is stored now (the lead's totals, its LeadScore row), carried after an evaluation row's
+# own columns so that writing compares without reading either table again (see _write_sql).
+_STORED = (
+    ("l.fit_score", "old_fit"),
+    ("l.engagement_score", "old_eng"),
+    ("l.grade", "old_grade"),
+    ("s.model_id", "stored_model"),
+    ("s.grade", "stored_grade"),
+    ("s.breakdown", "stored_bd"),
+    ("s.scored_at", "stored_at"),
+)
+_STORED_NAMES = ", ".join(alias for _, alias in _STORED)
 
 
 def _compile(spec: r.ModelSpec, batch: str = "ids") -> tuple[str, dict[str, Any]]:
@@ -284,7 +294,7 @@ def _compile(spec: r.ModelSpec, batch: str = "ids") -> tuple[str, dict[str, Any]
     ``batch="range"``) as of ``%(now)s``.
 
     Columns: lead_id, stage, fit, eng, grade, bd (jsonb breakdown), old_score, armed, then
-    the stored values writing compares with (``STORED``).
+    the stored values writing compares with (``_STORED_NAMES``).
 
     One row per lead, no per-rule rows: activities are aggregated once per lead (one column pair
     per rule); only capped/windowed rules rank their own matches; fit and inactivity rules are
@@ -372,13 +382,7 @@ def _compile(spec: r.ModelSpec, batch: str = "ids") -> tuple[str, dict[str, Any]
         f"WHEN e.fit >= {int(spec.grade_b_min)} THEN 'B' "
         f"WHEN e.fit >= {int(spec.grade_c_min)} THEN 'C' ELSE 'D' END"
     )
-    # what is stored now (lead columns, LeadScore row), so writing compares without reading
-    # either table again
-    stored = (
-        "l.fit_score AS old_fit, l.engagement_score AS old_eng, l.grade AS old_grade, "
-        "s.model_id AS stored_model, s.grade AS stored_grade, s.breakdown AS stored_bd, "
-        "s.scored_at AS stored_at"
-    )
+    stored = ", ".join(f"{column} AS {alias}" for column, alias in _STORED)
     v = (
         f"SELECT l.id, l.stage, l.score AS old_score, s.mql_armed AS armed, {stored}"
         + "".join(f", {x}" for x in values)
@@ -387,14 +391,14 @@ def _compile(spec: r.ModelSpec, batch: str = "ids") -> tuple[str, dict[str, Any]
     e = (
         f"SELECT v.id, v.stage, ({' + '.join(fit_terms)})::int AS fit, "
         f"({' + '.join(eng_terms)})::int AS eng, {breakdown} AS bd, v.old_score, v.armed, "
-        f"{STORED} FROM v OFFSET 0"
+        f"{_STORED_NAMES} FROM v OFFSET 0"
     )
     ctes.append(f"v AS ({v})")
     ctes.append(f"e AS ({e})")
     sql = (
         f"WITH {', '.join(ctes)} "
         f"SELECT e.id AS lead_id, e.stage, e.fit, e.eng, {grade} AS grade, e.bd, e.old_score, "
-        f"e.armed, {STORED} FROM e"
+        f"e.armed, {_STORED_NAMES} FROM e"
     )
     return sql, p.values
 
