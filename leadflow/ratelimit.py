@@ -33,7 +33,7 @@ def hit(bucket: str, *, limit: int, window: int, now: float | None = None) -> fl
     """Count one request in ``bucket``; None if allowed, else seconds until the window ends."""
     now = time.time() if now is None else now
     start = int(now // window) * window
-    name = f"lf:rl:{bucket}:{start}"
+    name = f"{settings.LEADFLOW_RATE_LIMIT_PREFIX}:{bucket}:{start}"
     count = _incr(name, window)
     if count <= limit:
         return None

@@ -123,6 +123,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# collectstatic fills it; it exists from the start so WhiteNoise has no missing folder to warn of.
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -218,6 +220,9 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     for folder in ("queue", "processed", "control"):
         (VAR_DIR / "celery" / folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# The queue the web processes publish to and workers consume by default. Tests give each run its
+# own, so runs sharing a broker (or a checkout's broker folder) never take each other's tasks.
+CELERY_TASK_DEFAULT_QUEUE = env("LEADFLOW_CELERY_QUEUE", default="celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -340,6 +345,8 @@ LEADFLOW_RATE_LIMIT_REDIS_URL = env(
     "LEADFLOW_RATE_LIMIT_REDIS_URL",
     default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
 )
+# Prefix of the rate-limit counters' Redis keys: installs (or test runs) sharing a Redis keep apart.
+LEADFLOW_RATE_LIMIT_PREFIX = env("LEADFLOW_RATE_LIMIT_PREFIX", default="lf:rl")
 # Publish /api/schema/ and /api/docs/ to anonymous visitors (default: logged-in users only).
 LEADFLOW_API_DOCS_PUBLIC = env.bool("LEADFLOW_API_DOCS_PUBLIC", default=False)
 LEADFLOW_IDEMPOTENCY_TTL_HOURS = env.int("LEADFLOW_IDEMPOTENCY_TTL_HOURS", default=24)

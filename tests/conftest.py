@@ -1,9 +1,63 @@
+import importlib
+import os
+
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.db import connection
 
 from leadflow.roles import Role
 from tests.leads.factories import UserFactory
+from tests.worker import RUN_TOKEN
+
+_handover_defaults = importlib.import_module("handover.migrations.0002_defaults")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """A test database of this run's own (pytest-django adds xdist's ``_gwN`` first), so two runs
+    on one PostgreSQL server, or two checkouts, never drop each other's database.
+    ``DATABASE_TEST_NAME`` names it exactly instead."""
+    if os.environ.get("DATABASE_TEST_NAME"):
+        return
+    test = settings.DATABASES["default"].setdefault("TEST", {})
+    test["NAME"] = f"{test['NAME']}_{RUN_TOKEN}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_broker_queue_and_counters() -> None:
+    """This run's tasks go to a queue of its own (and its rate-limit counters to keys of their
+    own): parallel runs and a demo worker on the same broker never take each other's work.
+    Subprocess workers inherit the queue through the environment."""
+    from leadflow.celery import app
+
+    queue = f"test-{RUN_TOKEN}"
+    os.environ["LEADFLOW_CELERY_QUEUE"] = queue
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    app.conf.task_default_queue = queue
+    app.amqp.flush_routes()
+    app.amqp.__dict__.pop("router", None)
+    app.amqp.__dict__.pop("queues", None)
+    settings.LEADFLOW_RATE_LIMIT_PREFIX = f"lf:rl:{queue}"
+
+
+@pytest.fixture(autouse=True)
+def _install_defaults(request):
+    """A transactional test's flush empties every table; roles come back through post_migrate,
+    the install defaults a data migration seeds (rejection reasons, frameworks, SLA policies) do
+    not. Seed them again, idempotently, so every test sees a fresh install in any order."""
+    if request.node.get_closest_marker("django_db") is not None:
+        request.getfixturevalue("_django_db_helper")
+    elif "transactional_db" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+    elif "db" in request.fixturenames:
+        request.getfixturevalue("db")
+    else:
+        return
+    from handover.models import RejectionReason
+
+    if not RejectionReason.objects.exists():
+        _handover_defaults.forwards(apps, None)
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +74,13 @@ def pytest_collection_modifyitems(config, items):
     on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
     skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
     for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(
+                f"{item.nodeid}: serialized_rollback reloads the groups that post_migrate has "
+                "already recreated after the flush (duplicate key on auth_group). Transactional "
+                "tests get the install defaults from the _install_defaults fixture instead."
+            )
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip)
 

@@ -13,6 +13,17 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+# One token per test process: xdist's run id (shared by the run's workers) and the worker id, or
+# the pid. It names this run's test database, broker queue and logs (see tests/conftest.py).
+RUN_TOKEN = "{}_{}".format(
+    os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or os.getpid(),
+    os.environ.get("PYTEST_XDIST_WORKER", "main"),
+)
+
+
+def private_queue(name: str) -> str:
+    """``name`` made unique to this run, for tests that route tasks to a queue of their own."""
+    return f"{name}-{RUN_TOKEN}"
 
 
 def database_url_for_subprocesses() -> str:
@@ -32,7 +43,7 @@ def celery_worker(*args: str, log: Path | None = None) -> Iterator[subprocess.Po
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }
-    log_path = log or ROOT / "var" / "test-worker.log"
+    log_path = log or ROOT / "var" / f"test-worker-{RUN_TOKEN}.log"
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(  # noqa: S603
             [

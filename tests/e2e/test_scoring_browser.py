@@ -11,7 +11,7 @@ from leads.models import ActivityKind
 from scoring import services
 from tests.leads.factories import ActivityFactory, LeadFactory, UserFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

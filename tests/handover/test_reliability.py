@@ -108,13 +108,13 @@ def test_redis_restart_without_persistence_loses_nothing(live_celery, tmp_path):
             _queue_webhooks(receiver.url, "rr", 1000)  # 20 tasks now sit in Redis
             import redis as redis_client
 
-            queued = redis_client.Redis(port=port).llen("celery")
+            queued = redis_client.Redis(port=port).llen(live_celery.conf.task_default_queue)
             assert queued > 0, "nothing was queued in Redis"
             server.send_signal(signal.SIGKILL)
             server.wait()
             server = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
             time.sleep(0.5)
-            assert redis_client.Redis(port=port).llen("celery") == 0  # the queue is gone
+            assert redis_client.Redis(port=port).llen(live_celery.conf.task_default_queue) == 0  # the queue is gone
             worker.start()
             assert wait_until(lambda: _delivered() == 1000, timeout=180), (
                 f"{_delivered()} delivered"

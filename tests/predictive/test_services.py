@@ -279,7 +279,7 @@ def test_concurrent_activations_leave_exactly_one_active_version():
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_training_requested_over_the_api_runs_in_a_real_worker(client, live_celery, monkeypatch):
-    from tests.worker import celery_worker, own_queue, wait_until
+    from tests.worker import celery_worker, own_queue, private_queue, wait_until
 
     for name, value in {
         "MIN_SAMPLES": "60",
@@ -293,8 +293,8 @@ def test_training_requested_over_the_api_runs_in_a_real_worker(client, live_cele
     client.force_login(UserFactory(username="mgr2", role=Role.SALES_MANAGER))
     # A queue of our own: a worker left behind by another test must not take the task.
     with (
-        own_queue(live_celery, "predictive-test", "predictive.tasks.*"),
-        celery_worker("-Q", "predictive-test"),
+        own_queue(live_celery, queue := private_queue("predictive-test"), "predictive.tasks.*"),
+        celery_worker("-Q", queue),
     ):
         response = client.post(
             "/api/v1/predictive/models/train/", {}, content_type="application/json"

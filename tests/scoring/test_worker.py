@@ -13,15 +13,15 @@ from leads.models import ActivityKind, Lead, StageChange
 from scoring.models import LeadScore
 from tests.leads.factories import LeadFactory
 from tests.scoring.factories import activity_rule, make_model
-from tests.worker import celery_worker, own_queue, wait_until
+from tests.worker import celery_worker, own_queue, private_queue, wait_until
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_activities_to_score_to_mql_in_a_real_worker(live_celery):
     with (
-        own_queue(live_celery, "scoring-test", "scoring.tasks.*"),
-        celery_worker("-Q", "scoring-test"),
+        own_queue(live_celery, queue := private_queue("scoring-test"), "scoring.tasks.*"),
+        celery_worker("-Q", queue),
     ):
         make_model(
             [activity_rule(ActivityKind.WEBINAR, 20), activity_rule(ActivityKind.DOWNLOAD, 10)],
