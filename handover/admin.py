@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -151,6 +152,8 @@ class NotificationAdmin(ReadOnlyAdmin):
 class WebhookSubscriptionAdmin(admin.ModelAdmin[WebhookSubscription]):
     list_display = ("url", "description", "active", "created_at")
     readonly_fields = ("secret",)
+    # A destination typed without a scheme is HTTPS (Django 6's default; explicit until then).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(WebhookEvent)

@@ -136,6 +136,7 @@ def test_run_command_serves_pages_and_runs_periodic_work(live_celery, tmp_path: 
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log.close()
     # stopping `run` stops its worker too (no orphaned background processes)
     assert wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 30)
 
