@@ -6,11 +6,13 @@ real worker and beat beside the web server. Production sets DATABASE_URL (Postgr
 CELERY_BROKER_URL (Redis) and DJANGO_SECRET_KEY, with DJANGO_DEBUG=0.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 django_stubs_ext.monkeypatch()  # lets ModelAdmin[Lead] & co. be subscripted at run time
 
@@ -41,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us (no CDN)
     "django_htmx",
+    "axes",  # login lockout, see "Login lockout" below
     "leadflow",
     "leads",
     "handover",
@@ -61,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 page
 ]
 
 ROOT_URLCONF = "leadflow.urls"
@@ -112,6 +116,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Login lockout (django-axes; docs/operations.md "Login lockout") ---
+# The lockout backend goes first: a locked-out user name or address is refused before any
+# password is checked. It needs the request, which every HTTP login passes; the REST API
+# authenticates by session or API key and never reaches these backends.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LEADFLOW_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LEADFLOW_LOGIN_COOLOFF_MINUTES", default=15.0))
+# Counted separately, each locking at the limit: "username" (the account, from any address:
+# stops slow guessing from many machines) and "ip_address" (the address, across user names:
+# stops password spraying). "a+b" counts a pair together, e.g. "username+ip_address".
+_LOCKOUT_BY = env.list("LEADFLOW_LOGIN_LOCKOUT_BY", default=["username", "ip_address"])
+AXES_LOCKOUT_PARAMETERS = [p.split("+") if "+" in p else p for p in _LOCKOUT_BY]
+if unknown := {n for p in _LOCKOUT_BY for n in p.split("+")} - {
+    "username",
+    "ip_address",
+    "user_agent",
+}:
+    raise ImproperlyConfigured(
+        f"LEADFLOW_LOGIN_LOCKOUT_BY: unknown {', '.join(sorted(unknown))}; "
+        "use username, ip_address, user_agent, joined by commas or '+'."
+    )
+# A lockout ends a fixed cool-off after the failure that caused it, so Retry-After is true and
+# attempts while locked (refused without a password check) do not prolong it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A successful login does not wipe earlier failures: axes would wipe the address's count too,
+# so one valid account would reset a password-spraying address. Failures expire by cool-off.
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful login; lockouts and unlocks are audited
+AXES_ENABLE_ADMIN = False  # leadflow/admin.py registers an admin whose unlocks are audited
+AXES_CLIENT_IP_CALLABLE = "leadflow.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "leadflow.lockout.lockout_response"  # 429, Retry-After, a page
+# Reverse proxies in front of the app that append to X-Forwarded-For (leadflow/client_ip.py).
+# 0: the header is ignored and the peer address is the client.
+LEADFLOW_TRUSTED_PROXY_COUNT = env.int("LEADFLOW_TRUSTED_PROXY_COUNT", default=0)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -258,7 +300,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LEADFLOW_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes logs each failure and lockout at WARNING; its INFO lines are start-up noise
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- predictive scoring (predictive/, docs/predictive.md) ---
