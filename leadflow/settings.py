@@ -1,11 +1,12 @@
 """LeadFlow settings: environment variables only, with an embedded default.
 
 With no variables set the project runs on a laptop with no servers: SQLite, and Celery over
-kombu's filesystem transport (an embedded broker in ``var/celery``), so `manage.py run` starts a
+kombu's filesystem transport (an embedded broker in ``var/celery``; ``var/celery-test`` under pytest), so `manage.py run` starts a
 real worker and beat beside the web server. Production sets DATABASE_URL (PostgreSQL),
 CELERY_BROKER_URL (Redis) and DJANGO_SECRET_KEY, with DJANGO_DEBUG=0.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -245,12 +246,21 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery: Redis in production, kombu's filesystem transport as the embedded broker ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+# The embedded broker's folder. Tests (pytest) get their own, so a test's worker and a
+# `scripts/run` demo worker in the same checkout never take each other's tasks; processes a
+# test starts inherit it through the variable (tests/conftest.py sets it).
+LEADFLOW_BROKER_FOLDER = Path(
+    env(
+        "LEADFLOW_BROKER_FOLDER",
+        default=str(VAR_DIR / ("celery-test" if "pytest" in sys.modules else "celery")),
+    )
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
-        "data_folder_in": str(VAR_DIR / "celery" / "queue"),
-        "data_folder_out": str(VAR_DIR / "celery" / "queue"),
-        "processed_folder": str(VAR_DIR / "celery" / "processed"),
-        "control_folder": str(VAR_DIR / "celery" / "control"),
+        "data_folder_in": str(LEADFLOW_BROKER_FOLDER / "queue"),
+        "data_folder_out": str(LEADFLOW_BROKER_FOLDER / "queue"),
+        "processed_folder": str(LEADFLOW_BROKER_FOLDER / "processed"),
+        "control_folder": str(LEADFLOW_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
@@ -258,7 +268,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
     for folder in ("queue", "processed", "control"):
-        (VAR_DIR / "celery" / folder).mkdir(parents=True, exist_ok=True)
+        (LEADFLOW_BROKER_FOLDER / folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

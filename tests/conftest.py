@@ -1,9 +1,15 @@
+import os
+
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from leadflow.roles import Role
 from tests.leads.factories import UserFactory
+
+# Workers and servers the tests start queue through the tests' broker folder (var/celery-test/),
+# never the one a `scripts/run` in this checkout is serving (settings.py decides which).
+os.environ["LEADFLOW_BROKER_FOLDER"] = str(settings.LEADFLOW_BROKER_FOLDER)
 
 
 @pytest.fixture(autouse=True)

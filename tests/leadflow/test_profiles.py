@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
 
 from leadflow.models import WorkerHeartbeat
 from tests.worker import ROOT, celery_worker, database_url_for_subprocesses, wait_until
@@ -49,6 +50,32 @@ def test_production_profile_refuses_to_start_without_a_secret_key():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def _queue_folder(env: dict[str, str]) -> str:
+    """Where a process started with ``env`` (and the embedded broker) queues its tasks."""
+    env = {k: v for k, v in env.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL")}
+    code = "from django.conf import settings as s; print(s.CELERY_BROKER_TRANSPORT_OPTIONS['data_folder_out'])"
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_tests_and_the_demo_queue_through_different_broker_folders():
+    """A `scripts/run` demo worker must not take a test's tasks, nor a test's worker the demo's."""
+    demo_env = {k: v for k, v in os.environ.items() if k != "LEADFLOW_BROKER_FOLDER"}
+    demo = _queue_folder(demo_env)  # what `scripts/run` in this checkout uses
+    test_worker = _queue_folder(dict(os.environ))  # what workers started by tests use
+    assert demo == str(ROOT / "var" / "celery" / "queue")
+    assert test_worker != demo
+    assert Path(test_worker).parent == settings.LEADFLOW_BROKER_FOLDER  # and this process too
 
 
 def _settings_variables() -> set[str]:
