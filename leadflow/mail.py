@@ -49,7 +49,7 @@ class SummaryEmailBackend(BaseEmailBackend):
             with _console:
                 self.stream.write(
                     f"E-mail to {', '.join(message.recipients())}: {message.subject}"
-                    f"  (full message: {_shown(path)})\n"
+                    f"  (full message: {display_path(path)})\n"
                 )
                 self.stream.flush()
             sent += 1
@@ -62,7 +62,8 @@ class SummaryEmailBackend(BaseEmailBackend):
         return path
 
 
-def _shown(path: Path) -> Path:
+def display_path(path: Path) -> Path:
+    """``path`` relative to the working directory when it is inside it (shorter to read)."""
     try:
         return path.relative_to(Path.cwd())
     except ValueError:

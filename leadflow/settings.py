@@ -278,7 +278,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat's schedule file sits beside the broker folder, named after it, so a test's beat and the
+# demo's never share it either (var/celerybeat-schedule for var/celery, as it always was).
+CELERY_BEAT_SCHEDULE_FILENAME = str(
+    LEADFLOW_BROKER_FOLDER.parent
+    / (
+        "celerybeat-schedule"
+        if LEADFLOW_BROKER_FOLDER.name == "celery"
+        else f"{LEADFLOW_BROKER_FOLDER.name}-beat-schedule"
+    )
+)
 # Periodic work. Apps add their own entries in their AppConfig.ready (see handover/scoring apps).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "leads-heartbeat": {

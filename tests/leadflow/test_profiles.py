@@ -52,10 +52,14 @@ def test_production_profile_refuses_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
-def _queue_folder(env: dict[str, str]) -> str:
-    """Where a process started with ``env`` (and the embedded broker) queues its tasks."""
+def _queue_folder(env: dict[str, str]) -> tuple[str, str]:
+    """Where a process started with ``env`` (and the embedded broker) queues its tasks, and
+    its beat's schedule file."""
     env = {k: v for k, v in env.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL")}
-    code = "from django.conf import settings as s; print(s.CELERY_BROKER_TRANSPORT_OPTIONS['data_folder_out'])"
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['data_folder_out'], s.CELERY_BEAT_SCHEDULE_FILENAME)"
+    )
     result = subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=ROOT,
@@ -65,17 +69,22 @@ def _queue_folder(env: dict[str, str]) -> str:
         timeout=120,
         check=True,
     )
-    return result.stdout.strip().splitlines()[-1]
+    queue, schedule = result.stdout.strip().splitlines()[-1].split()
+    return queue, schedule
 
 
-def test_tests_and_the_demo_queue_through_different_broker_folders():
+def test_tests_and_the_demo_use_different_broker_folders_and_beat_schedules():
     """A `scripts/run` demo worker must not take a test's tasks, nor a test's worker the demo's."""
     demo_env = {k: v for k, v in os.environ.items() if k != "LEADFLOW_BROKER_FOLDER"}
     demo = _queue_folder(demo_env)  # what `scripts/run` in this checkout uses
     test_worker = _queue_folder(dict(os.environ))  # what workers started by tests use
-    assert demo == str(ROOT / "var" / "celery" / "queue")
-    assert test_worker != demo
-    assert Path(test_worker).parent == settings.LEADFLOW_BROKER_FOLDER  # and this process too
+    assert demo == (
+        str(ROOT / "var" / "celery" / "queue"),
+        str(ROOT / "var" / "celerybeat-schedule"),
+    )
+    assert test_worker[0] != demo[0]
+    assert test_worker[1] != demo[1]
+    assert Path(test_worker[0]).parent == settings.LEADFLOW_BROKER_FOLDER  # and this process too
 
 
 def _settings_variables() -> set[str]:
@@ -154,6 +163,12 @@ def test_run_command_serves_pages_and_runs_periodic_work(live_celery, tmp_path: 
                 return False
 
         assert wait_until(login_page_up, 60), (tmp_path / "run.log").read_text()
+        # the URL comes last, after runserver's lines and the worker's banner
+        url_line = f"LeadFlow is running at http://127.0.0.1:{port}/"
+        assert wait_until(lambda: url_line in (tmp_path / "run.log").read_text(), 60)
+        output = (tmp_path / "run.log").read_text()
+        assert output.index("Starting development server") < output.index(url_line)
+        assert output.index("[queues]") < output.index(url_line)
         # beat (embedded in the worker) fires the heartbeat every 15 s
         assert wait_until(lambda: WorkerHeartbeat.objects.filter(name="beat").exists(), 60), (
             tmp_path / "run.log"
