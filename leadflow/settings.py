@@ -21,6 +21,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+# The test suite keeps its own broker folder and mail folder under var/ (tests/conftest.py hands
+# them to the processes tests start), so a demo in the same checkout never mixes with it.
+UNDER_PYTEST = "pytest" in sys.modules
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env(
@@ -183,7 +186,9 @@ EMAIL_BACKEND = env(
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
-EMAIL_FILE_PATH = env("DJANGO_EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_FILE_PATH = env(
+    "DJANGO_EMAIL_FILE_PATH", default=str(VAR_DIR / ("mail-test" if UNDER_PYTEST else "mail"))
+)
 EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="leadflow@localhost")
@@ -254,7 +259,7 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 LEADFLOW_BROKER_FOLDER = Path(
     env(
         "LEADFLOW_BROKER_FOLDER",
-        default=str(VAR_DIR / ("celery-test" if "pytest" in sys.modules else "celery")),
+        default=str(VAR_DIR / ("celery-test" if UNDER_PYTEST else "celery")),
     )
 )
 CELERY_BROKER_TRANSPORT_OPTIONS = (

@@ -7,9 +7,11 @@ from django.db import connection
 from leadflow.roles import Role
 from tests.leads.factories import UserFactory
 
-# Workers and servers the tests start queue through the tests' broker folder (var/celery-test/),
-# never the one a `scripts/run` in this checkout is serving (settings.py decides which).
+# Workers and servers the tests start queue through the tests' broker folder (var/celery-test/)
+# and write e-mails to var/mail-test/, never to those of a `scripts/run` in this checkout
+# (settings.py decides which).
 os.environ["LEADFLOW_BROKER_FOLDER"] = str(settings.LEADFLOW_BROKER_FOLDER)
+os.environ["DJANGO_EMAIL_FILE_PATH"] = str(settings.EMAIL_FILE_PATH)
 
 
 @pytest.fixture(autouse=True)

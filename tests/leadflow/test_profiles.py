@@ -52,13 +52,18 @@ def test_production_profile_refuses_to_start_without_a_secret_key():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
-def _queue_folder(env: dict[str, str]) -> tuple[str, str]:
-    """Where a process started with ``env`` (and the embedded broker) queues its tasks, and
-    its beat's schedule file."""
-    env = {k: v for k, v in env.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL")}
+def _var_paths(env: dict[str, str]) -> tuple[str, str, str]:
+    """Where a process started with ``env`` (and the embedded broker) queues its tasks, keeps
+    its beat's schedule and writes e-mails."""
+    env = {
+        k: v
+        for k, v in env.items()
+        if k not in ("CELERY_BROKER_URL", "DATABASE_URL", "DJANGO_EMAIL_BACKEND")
+    }
     code = (
         "from django.conf import settings as s; "
-        "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['data_folder_out'], s.CELERY_BEAT_SCHEDULE_FILENAME)"
+        "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['data_folder_out'], "
+        "s.CELERY_BEAT_SCHEDULE_FILENAME, s.EMAIL_FILE_PATH)"
     )
     result = subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "shell", "-c", code],
@@ -69,22 +74,29 @@ def _queue_folder(env: dict[str, str]) -> tuple[str, str]:
         timeout=120,
         check=True,
     )
-    queue, schedule = result.stdout.strip().splitlines()[-1].split()
-    return queue, schedule
+    queue, schedule, mail = result.stdout.strip().splitlines()[-1].split()
+    return queue, schedule, mail
 
 
-def test_tests_and_the_demo_use_different_broker_folders_and_beat_schedules():
-    """A `scripts/run` demo worker must not take a test's tasks, nor a test's worker the demo's."""
-    demo_env = {k: v for k, v in os.environ.items() if k != "LEADFLOW_BROKER_FOLDER"}
-    demo = _queue_folder(demo_env)  # what `scripts/run` in this checkout uses
-    test_worker = _queue_folder(dict(os.environ))  # what workers started by tests use
+def test_tests_and_the_demo_keep_apart_broker_folder_beat_schedule_and_mail():
+    """A `scripts/run` demo worker must not take a test's tasks, nor a test's worker the demo's;
+    nor share beat's schedule file or the e-mail folder."""
+    demo_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LEADFLOW_BROKER_FOLDER", "DJANGO_EMAIL_FILE_PATH")
+    }
+    demo = _var_paths(demo_env)  # what `scripts/run` in this checkout uses
+    from_tests = _var_paths(dict(os.environ))  # what workers and servers started by tests use
+    var = ROOT / "var"
     assert demo == (
-        str(ROOT / "var" / "celery" / "queue"),
-        str(ROOT / "var" / "celerybeat-schedule"),
+        str(var / "celery" / "queue"),
+        str(var / "celerybeat-schedule"),
+        str(var / "mail"),
     )
-    assert test_worker[0] != demo[0]
-    assert test_worker[1] != demo[1]
-    assert Path(test_worker[0]).parent == settings.LEADFLOW_BROKER_FOLDER  # and this process too
+    assert [a != b for a, b in zip(from_tests, demo, strict=True)] == [True, True, True]
+    # and this test process itself queues through the tests' folder
+    assert Path(from_tests[0]).parent == settings.LEADFLOW_BROKER_FOLDER
 
 
 def _settings_variables() -> set[str]:
