@@ -193,3 +193,16 @@ def test_api_key_and_session_api_work_with_the_lockout_backend(client, db, make_
     UserFactory(username="mara", password=PASSWORD, role=Role.MARKETER)
     assert _login(client, "mara", PASSWORD).status_code == 302
     assert client.get("/api/v1/leads/").status_code == 200
+
+
+def test_retry_after_is_when_enough_old_failures_have_expired(client, db):
+    """A lock over several rows ends when the oldest rows leave the window, not the newest."""
+    UserFactory(username="u6", password=PASSWORD)
+    _login(client, "u1", "wrong")
+    _shift_attempts_back(timedelta(minutes=12))
+    codes = [_login(client, f"u{i}", "wrong").status_code for i in range(2, LIMIT + 1)]
+    assert codes[-1] == 429
+    # u1's failure leaves the 15-minute window in 3 minutes; then only 4 remain
+    assert 2 * 60 < int(_login(client, "u6", PASSWORD)["Retry-After"]) <= 3 * 60
+    _shift_attempts_back(timedelta(minutes=3, seconds=1))
+    assert _login(client, "u6", PASSWORD).status_code == 302
