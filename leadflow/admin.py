@@ -1,11 +1,53 @@
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
 from leadflow.apikeys import Scope, api_key_create, api_key_revoke
+from leadflow.lockout import login_unlock
 from leadflow.models import ApiKey, AuditEvent, User, WorkerHeartbeat
 
-admin.site.register(User, UserAdmin)
+
+@admin.register(User)
+class LeadflowUserAdmin(UserAdmin[User]):
+    actions = ["unlock_login"]
+
+    @admin.action(description="Unlock log-in (forget failed log-ins)", permissions=["change"])
+    def unlock_login(self, request, queryset):  # type: ignore[no-untyped-def]
+        unlocked = [
+            user.get_username()
+            for user in queryset
+            if login_unlock(actor=request.user, username=user.get_username(), request=request)
+        ]
+        self.message_user(
+            request,
+            f"Unlocked {', '.join(unlocked)}. A locked network address stays locked: remove its "
+            "rows under Access attempts."
+            if unlocked
+            else "None of the selected users had failed log-ins to forget.",
+        )
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    """axes' failed log-ins (one row per user name, address and browser). Removing rows is what
+    unlocks, so every way of removing them here goes through ``login_unlock`` (audited)."""
+
+    actions = ["unlock", "cleanup_expired_attempts"]
+
+    @admin.action(description="Unlock: forget the selected failed log-ins", permissions=["delete"])
+    def unlock(self, request, queryset):  # type: ignore[no-untyped-def]
+        removed = login_unlock(
+            actor=request.user, attempt_ids=[a.pk for a in queryset], request=request
+        )
+        self.message_user(request, f"Forgot {removed} failed log-in row(s).")
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        login_unlock(actor=request.user, attempt_ids=[obj.pk], request=request)
+
+    def delete_queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        login_unlock(actor=request.user, attempt_ids=[a.pk for a in queryset], request=request)
 
 
 @admin.register(WorkerHeartbeat)

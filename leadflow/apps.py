@@ -30,3 +30,9 @@ class LeadflowConfig(AppConfig):
         pre_save.connect(
             receivers.on_user_pre_save, sender=User, dispatch_uid="leadflow.audit_flags"
         )
+
+        from axes.signals import user_locked_out
+
+        from leadflow.lockout import on_user_locked_out
+
+        user_locked_out.connect(on_user_locked_out, dispatch_uid="leadflow.audit_lockout")

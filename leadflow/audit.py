@@ -5,6 +5,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
+from leadflow.client_ip import client_ip
 from leadflow.models import AuditEvent, User
 
 
@@ -22,8 +23,7 @@ def audit_record(
         actor = request.user
     ip = user_agent = None
     if request is not None:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        ip = (forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR")) or None
+        ip = client_ip(request)
         user_agent = request.META.get("HTTP_USER_AGENT", "")[:300]
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.pk else None,

@@ -1,16 +1,19 @@
 """LeadFlow settings: environment variables only, with an embedded default.
 
 With no variables set the project runs on a laptop with no servers: SQLite, and Celery over
-kombu's filesystem transport (an embedded broker in ``var/celery``), so `manage.py run` starts a
+kombu's filesystem transport (an embedded broker in ``var/celery``; ``var/celery-test`` under pytest), so `manage.py run` starts a
 real worker and beat beside the web server. Production sets DATABASE_URL (PostgreSQL),
 CELERY_BROKER_URL (Redis) and DJANGO_SECRET_KEY, with DJANGO_DEBUG=0.
 """
 
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 django_stubs_ext.monkeypatch()  # lets ModelAdmin[Lead] & co. be subscripted at run time
 
@@ -18,6 +21,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+# The test suite keeps its own broker folder and mail folder under var/ (tests/conftest.py hands
+# them to the processes tests start), so a demo in the same checkout never mixes with it.
+UNDER_PYTEST = "pytest" in sys.modules
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env(
@@ -41,6 +47,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by us (no CDN)
     "django_htmx",
+    "axes",  # login lockout, see "Login lockout" below
     "leadflow",
     "leads",
     "handover",
@@ -61,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 page
 ]
 
 ROOT_URLCONF = "leadflow.urls"
@@ -112,6 +120,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- Login lockout (django-axes; docs/operations.md "Login lockout") ---
+# The lockout backend goes first: a locked-out user name or address is refused before any
+# password is checked. It needs the request, which every HTTP login passes; the REST API
+# authenticates by session or API key and never reaches these backends.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LEADFLOW_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LEADFLOW_LOGIN_COOLOFF_MINUTES", default=15.0))
+# Counted separately, each locking at the limit: "username" (the account, from any address:
+# stops slow guessing from many machines) and "ip_address" (the address, across user names:
+# stops password spraying). "a+b" counts a pair together, e.g. "username+ip_address".
+_LOCKOUT_BY = env.list("LEADFLOW_LOGIN_LOCKOUT_BY", default=["username", "ip_address"])
+AXES_LOCKOUT_PARAMETERS = [p.split("+") if "+" in p else p for p in _LOCKOUT_BY]
+if unknown := {n for p in _LOCKOUT_BY for n in p.split("+")} - {
+    "username",
+    "ip_address",
+    "user_agent",
+}:
+    raise ImproperlyConfigured(
+        f"LEADFLOW_LOGIN_LOCKOUT_BY: unknown {', '.join(sorted(unknown))}; "
+        "use username, ip_address, user_agent, joined by commas or '+'."
+    )
+# A lockout ends a fixed cool-off after the failure that caused it, so Retry-After is true and
+# attempts while locked (refused without a password check) do not prolong it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A successful login does not wipe earlier failures: axes would wipe the address's count too,
+# so one valid account would reset a password-spraying address. Failures expire by cool-off.
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # no row per successful login; lockouts and unlocks are audited
+AXES_ENABLE_ADMIN = False  # leadflow/admin.py registers an admin whose unlocks are audited
+AXES_CLIENT_IP_CALLABLE = "leadflow.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "leadflow.lockout.lockout_response"  # 429, Retry-After, a page
+# Reverse proxies in front of the app that append to X-Forwarded-For (leadflow/client_ip.py).
+# 0: the header is ignored and the peer address is the client.
+LEADFLOW_TRUSTED_PROXY_COUNT = env.int("LEADFLOW_TRUSTED_PROXY_COUNT", default=0)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -135,11 +181,15 @@ STORAGES = {
     },
 }
 
+# DEBUG: one line per e-mail on the console, the whole message in var/mail/ (leadflow/mail.py).
 EMAIL_BACKEND = env(
     "DJANGO_EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend"
+    default="leadflow.mail.SummaryEmailBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = env(
+    "DJANGO_EMAIL_FILE_PATH", default=str(VAR_DIR / ("mail-test" if UNDER_PYTEST else "mail"))
 )
 EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
@@ -205,12 +255,21 @@ SPECTACULAR_SETTINGS = {
 
 # --- Celery: Redis in production, kombu's filesystem transport as the embedded broker ---
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+# The embedded broker's folder. Tests (pytest) get their own, so a test's worker and a
+# `scripts/run` demo worker in the same checkout never take each other's tasks; processes a
+# test starts inherit it through the variable (tests/conftest.py sets it).
+LEADFLOW_BROKER_FOLDER = Path(
+    env(
+        "LEADFLOW_BROKER_FOLDER",
+        default=str(VAR_DIR / ("celery-test" if UNDER_PYTEST else "celery")),
+    )
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
-        "data_folder_in": str(VAR_DIR / "celery" / "queue"),
-        "data_folder_out": str(VAR_DIR / "celery" / "queue"),
-        "processed_folder": str(VAR_DIR / "celery" / "processed"),
-        "control_folder": str(VAR_DIR / "celery" / "control"),
+        "data_folder_in": str(LEADFLOW_BROKER_FOLDER / "queue"),
+        "data_folder_out": str(LEADFLOW_BROKER_FOLDER / "queue"),
+        "processed_folder": str(LEADFLOW_BROKER_FOLDER / "processed"),
+        "control_folder": str(LEADFLOW_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
@@ -218,7 +277,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 )
 if CELERY_BROKER_URL.startswith("filesystem"):
     for folder in ("queue", "processed", "control"):
-        (VAR_DIR / "celery" / folder).mkdir(parents=True, exist_ok=True)
+        (LEADFLOW_BROKER_FOLDER / folder).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # The queue the web processes publish to and workers consume by default. Tests give each run its
 # own, so runs sharing a broker (or a checkout's broker folder) never take each other's tasks.
@@ -229,7 +288,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat's schedule file sits beside the broker folder, named after it, so a test's beat and the
+# demo's never share it either (var/celerybeat-schedule for var/celery, as it always was).
+CELERY_BEAT_SCHEDULE_FILENAME = str(
+    LEADFLOW_BROKER_FOLDER.parent
+    / (
+        "celerybeat-schedule"
+        if LEADFLOW_BROKER_FOLDER.name == "celery"
+        else f"{LEADFLOW_BROKER_FOLDER.name}-beat-schedule"
+    )
+)
 # Periodic work. Apps add their own entries in their AppConfig.ready (see handover/scoring apps).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "leads-heartbeat": {
@@ -263,7 +331,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LEADFLOW_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes logs each failure and lockout at WARNING; its INFO lines are start-up noise
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- predictive scoring (predictive/, docs/predictive.md) ---

@@ -59,6 +59,12 @@ def _install_defaults(request):
     if not RejectionReason.objects.exists():
         _handover_defaults.forwards(apps, None)
 
+# Workers and servers the tests start queue through the tests' broker folder (var/celery-test/)
+# and write e-mails to var/mail-test/, never to those of a `scripts/run` in this checkout
+# (settings.py decides which).
+os.environ["LEADFLOW_BROKER_FOLDER"] = str(settings.LEADFLOW_BROKER_FOLDER)
+os.environ["DJANGO_EMAIL_FILE_PATH"] = str(settings.EMAIL_FILE_PATH)
+
 
 @pytest.fixture(autouse=True)
 def _fast_and_eager(settings):

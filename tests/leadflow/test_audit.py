@@ -15,7 +15,28 @@ def test_audit_row_names_actor_target_and_origin():
     event = audit_record(action="lead.export", target_type="lead", target_id=42, request=request)
     event.refresh_from_db()
     assert (event.actor, event.actor_label, event.target_id) == (user, "ada", "42")
-    assert event.ip_address == "203.0.113.9"
+    # X-Forwarded-For is the sender's word: ignored unless proxies are configured
+    assert event.ip_address == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (1, "203.0.113.9, 10.0.0.1", "10.0.0.1"),  # the address our one proxy saw
+        (2, "203.0.113.9, 10.0.0.1", "203.0.113.9"),
+        (2, "10.0.0.1", "10.0.0.1"),  # fewer hops than proxies: the farthest one
+        (1, "not-an-address", "127.0.0.1"),  # never stored: the peer instead
+        (1, "", "127.0.0.1"),
+    ],
+)
+@pytest.mark.django_db
+def test_audit_ip_trusts_only_the_configured_proxies(settings, proxies, forwarded, expected):
+    settings.LEADFLOW_TRUSTED_PROXY_COUNT = proxies
+    request = RequestFactory().get("/", HTTP_X_FORWARDED_FOR=forwarded)
+    request.user = UserFactory(username="ada")
+    event = audit_record(action="lead.export", request=request)
+    event.refresh_from_db()
+    assert event.ip_address == expected
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
 
 from leadflow.models import WorkerHeartbeat
 from tests.worker import ROOT, celery_worker, database_url_for_subprocesses, wait_until
@@ -49,6 +50,53 @@ def test_production_profile_refuses_to_start_without_a_secret_key():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def _var_paths(env: dict[str, str]) -> tuple[str, str, str]:
+    """Where a process started with ``env`` (and the embedded broker) queues its tasks, keeps
+    its beat's schedule and writes e-mails."""
+    env = {
+        k: v
+        for k, v in env.items()
+        if k not in ("CELERY_BROKER_URL", "DATABASE_URL", "DJANGO_EMAIL_BACKEND")
+    }
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['data_folder_out'], "
+        "s.CELERY_BEAT_SCHEDULE_FILENAME, s.EMAIL_FILE_PATH)"
+    )
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    queue, schedule, mail = result.stdout.strip().splitlines()[-1].split()
+    return queue, schedule, mail
+
+
+def test_tests_and_the_demo_keep_apart_broker_folder_beat_schedule_and_mail():
+    """A `scripts/run` demo worker must not take a test's tasks, nor a test's worker the demo's;
+    nor share beat's schedule file or the e-mail folder."""
+    demo_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LEADFLOW_BROKER_FOLDER", "DJANGO_EMAIL_FILE_PATH")
+    }
+    demo = _var_paths(demo_env)  # what `scripts/run` in this checkout uses
+    from_tests = _var_paths(dict(os.environ))  # what workers and servers started by tests use
+    var = ROOT / "var"
+    assert demo == (
+        str(var / "celery" / "queue"),
+        str(var / "celerybeat-schedule"),
+        str(var / "mail"),
+    )
+    assert [a != b for a, b in zip(from_tests, demo, strict=True)] == [True, True, True]
+    # and this test process itself queues through the tests' folder
+    assert Path(from_tests[0]).parent == settings.LEADFLOW_BROKER_FOLDER
 
 
 def _settings_variables() -> set[str]:
@@ -127,6 +175,12 @@ def test_run_command_serves_pages_and_runs_periodic_work(live_celery, tmp_path: 
                 return False
 
         assert wait_until(login_page_up, 60), (tmp_path / "run.log").read_text()
+        # the URL comes last, after runserver's lines and the worker's banner
+        url_line = f"LeadFlow is running at http://127.0.0.1:{port}/"
+        assert wait_until(lambda: url_line in (tmp_path / "run.log").read_text(), 60)
+        output = (tmp_path / "run.log").read_text()
+        assert output.index("Starting development server") < output.index(url_line)
+        assert output.index("[queues]") < output.index(url_line)
         # beat (embedded in the worker) fires the heartbeat every 15 s
         assert wait_until(lambda: WorkerHeartbeat.objects.filter(name="beat").exists(), 60), (
             tmp_path / "run.log"
