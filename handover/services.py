@@ -224,7 +224,7 @@ def _lock(handover_id: int) -> tuple[Lead, Handover]:
     lead_id = Handover.objects.filter(pk=handover_id).values_list("lead_id", flat=True).first()
     if lead_id is None:
         raise HandoverNotFoundError(f"There is no handover with id {handover_id}.")
-    lead = Lead.objects.select_for_update().get(pk=lead_id)
+    lead = Lead.objects.select_for_update(no_key=True).get(pk=lead_id)
     return lead, Handover.objects.select_for_update().get(pk=handover_id)
 
 
@@ -349,7 +349,7 @@ def lead_reassign(
         raise PermissionDeniedError("Only managers may reassign leads.")
     owner = _sales_user(owner_id)
     try:
-        lead = Lead.objects.select_for_update().get(pk=lead_id)
+        lead = Lead.objects.select_for_update(no_key=True).get(pk=lead_id)
     except Lead.DoesNotExist:
         raise NotFoundError(f"There is no lead with id {lead_id}.", field="lead") from None
     previous = lead.owner_id

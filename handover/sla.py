@@ -307,7 +307,7 @@ def escalations_reassign(*, now: datetime, limit: int = 200) -> int:
                 continue
             timer = event.timer
             if timer.state == SlaTimer.State.RUNNING:
-                lead = Lead.objects.select_for_update().get(pk=timer.lead_id)
+                lead = Lead.objects.select_for_update(no_key=True).get(pk=timer.lead_id)
                 exclude = {timer.owner_id} if timer.owner_id else set()
                 pick = assignment_pick(lead=lead, now=now, exclude=exclude)
                 manager = (

@@ -177,8 +177,11 @@ def leads_mark_for_rescore(lead_ids: Iterable[int], *, at: datetime | None = Non
 
 
 def _locked(lead_id: int) -> Lead:
+    # FOR NO KEY UPDATE, as every writer that keeps the row (handover, SLA, scoring sweep): it
+    # still serialises them, but rows that merely point at the lead (activities, rescore marks,
+    # stage changes) insert without waiting for the editor to commit. Deletes take FOR UPDATE.
     try:
-        return Lead.objects.select_for_update().get(pk=lead_id)
+        return Lead.objects.select_for_update(no_key=True).get(pk=lead_id)
     except Lead.DoesNotExist:
         raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead") from None
 

@@ -34,7 +34,8 @@ def held_open(work: Callable[[], object]) -> Iterator[None]:
             with transaction.atomic():
                 work()
                 started.set()
-                release.wait(30)
+                if not release.wait(30):  # the body was stuck behind this transaction's locks
+                    raise TimeoutError("the test body waited 30 s on the held transaction")
         except Exception as exc:  # surfaced below: a thread's exception is otherwise lost
             failed.append(exc)
             started.set()
@@ -96,8 +97,8 @@ def test_a_lead_someone_holds_is_skipped_and_keeps_its_mark():
     _webinar(held)
     _webinar(free)
     make_model([activity_rule(ActivityKind.WEBINAR, 15)])
-    # a rep editing the lead holds its row (lead_update locks it FOR UPDATE)
-    with held_open(lambda: Lead.objects.select_for_update().get(pk=held.pk)):
+    # a rep editing the lead holds its row (lead_update locks it FOR NO KEY UPDATE)
+    with held_open(lambda: Lead.objects.select_for_update(no_key=True).get(pk=held.pk)):
         assert services.score_dirty_sweep(max_batches=1).scored == 1
         assert list(RescoreMark.objects.values_list("lead_id", flat=True)) == [held.pk]
     assert services.score_dirty_sweep().scored == 1
