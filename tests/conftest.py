@@ -59,6 +59,7 @@ def _install_defaults(request):
     if not RejectionReason.objects.exists():
         _handover_defaults.forwards(apps, None)
 
+
 # Workers and servers the tests start queue through the tests' broker folder (var/celery-test/)
 # and write e-mails to var/mail-test/, never to those of a `scripts/run` in this checkout
 # (settings.py decides which).

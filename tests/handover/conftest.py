@@ -6,6 +6,7 @@ from leads.models import Team
 from leads.services import lead_mark_mql
 from tests.leads.factories import LeadFactory, UserFactory
 
+
 @pytest.fixture
 def team(db, manager):
     return Team.objects.create(name="Inside", manager=manager)

@@ -85,6 +85,19 @@ def _reset_connections(app) -> None:
     app.amqp._producer_pool = None
 
 
+def _wait_for_redis(port: int) -> None:
+    """Until our Redis answers (a fixed sleep lost the race on a busy machine)."""
+    import redis as redis_client
+
+    def up() -> bool:
+        try:
+            return bool(redis_client.Redis(port=port, socket_timeout=1).ping())
+        except redis_client.RedisError:
+            return False
+
+    assert wait_until(up, timeout=30), f"the test's Redis on port {port} did not start in 30 s"
+
+
 @needs_redis
 def test_redis_restart_without_persistence_loses_nothing(live_celery, tmp_path):
     redis = shutil.which("redis-server")
@@ -100,7 +113,7 @@ def test_redis_restart_without_persistence_loses_nothing(live_celery, tmp_path):
     live_celery.conf.update(broker_url=broker, broker_write_url=broker, broker_read_url=broker)
     _reset_connections(live_celery)  # publish to our Redis, not the shared one
     try:
-        time.sleep(0.5)
+        _wait_for_redis(port)
         with (
             webhook_receiver(secret="rr") as receiver,
             worker_group(tmp_path, broker=broker) as worker,
@@ -113,8 +126,10 @@ def test_redis_restart_without_persistence_loses_nothing(live_celery, tmp_path):
             server.send_signal(signal.SIGKILL)
             server.wait()
             server = subprocess.Popen(args, stdout=subprocess.DEVNULL)  # noqa: S603
-            time.sleep(0.5)
-            assert redis_client.Redis(port=port).llen(live_celery.conf.task_default_queue) == 0  # the queue is gone
+            _wait_for_redis(port)
+            assert (
+                redis_client.Redis(port=port).llen(live_celery.conf.task_default_queue) == 0
+            )  # the queue is gone
             worker.start()
             assert wait_until(lambda: _delivered() == 1000, timeout=180), (
                 f"{_delivered()} delivered"

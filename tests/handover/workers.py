@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 
@@ -17,9 +18,11 @@ class WorkerGroup:
     def __init__(self, env: Mapping[str, str], log: Path, schedule: Path) -> None:
         self.env, self.log, self.schedule = env, log, schedule
         self.proc: subprocess.Popen[bytes] | None = None
+        self.out: IO[bytes] | None = None
 
     def start(self) -> None:
-        out = open(self.log, "ab")  # noqa: SIM115  (closed with the process)
+        self._close_log()
+        out = self.out = open(self.log, "ab")  # noqa: SIM115  (closed when the process ends)
         self.proc = subprocess.Popen(  # noqa: S603
             [
                 sys.executable,
@@ -47,6 +50,12 @@ class WorkerGroup:
         assert self.proc is not None
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self.out is not None:
+            self.out.close()
+            self.out = None
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -56,6 +65,7 @@ class WorkerGroup:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        self._close_log()
 
 
 @contextmanager
