@@ -8,7 +8,7 @@ from django.db import connection
 
 from leadflow.roles import Role
 from tests.leads.factories import UserFactory
-from tests.worker import RUN_TOKEN
+from tests.worker import RUN_ID, RUN_TOKEN
 
 _handover_defaults = importlib.import_module("handover.migrations.0002_defaults")
 
@@ -21,7 +21,21 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     if os.environ.get("DATABASE_TEST_NAME"):
         return
     test = settings.DATABASES["default"].setdefault("TEST", {})
-    test["NAME"] = f"{test['NAME']}_{RUN_TOKEN}"
+    test["NAME"] = f"{test['NAME']}_{RUN_ID}"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end the sessions that threads of finished tests
+    left open on it (PostgreSQL refuses to drop a database others are connected to)."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -13,12 +13,10 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
-# One token per test process: xdist's run id (shared by the run's workers) and the worker id, or
-# the pid. It names this run's test database, broker queue and logs (see tests/conftest.py).
-RUN_TOKEN = "{}_{}".format(
-    os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or os.getpid(),
-    os.environ.get("PYTEST_XDIST_WORKER", "main"),
-)
+# One token per test process: the run (xdist's run id, shared by the run's workers, or the pid)
+# and the xdist worker. It names this run's test database, broker queue and logs (conftest.py).
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or str(os.getpid())
+RUN_TOKEN = f"{RUN_ID}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 def private_queue(name: str) -> str:
