@@ -1,5 +1,6 @@
 """The two run profiles: embedded (no servers) and production (env only), and the compose file."""
 
+import json
 import os
 import re
 import socket
@@ -49,6 +50,22 @@ def test_production_profile_refuses_to_start_without_a_secret_key():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_collectstatic_builds_the_hashed_manifest(tmp_path: Path):
+    """The Dockerfile's build step, with whatever STORAGES says when DEBUG=0 (the manifest
+    storage fails on a file that names a missing one, e.g. a vendored source map)."""
+    root = tmp_path / "static"
+    result = _manage(
+        "collectstatic", "--noinput", env={**PRODUCTION_ENV, "DJANGO_STATIC_ROOT": str(root)}
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    paths = json.loads((root / "staticfiles.json").read_text())["paths"]
+    for name in ("css/leadflow.css", "js/leadflow.js", "vendor/chartjs/chart.umd.min.js"):
+        hashed = paths[name]
+        assert hashed != name
+        assert (root / hashed).is_file()
+        assert (root / f"{hashed}.gz").is_file()  # compressed for whitenoise
 
 
 def _settings_variables() -> set[str]:
