@@ -89,10 +89,16 @@ def test_compose_services_agree_with_the_settings():
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
         assert "DJANGO_SECRET_KEY" in env
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert "migrate" in services["web"]["command"]
-    assert "gunicorn" in services["web"]["command"]
-    assert services["worker"]["command"][:4] == ["celery", "-A", "leadflow", "worker"]
-    assert services["beat"]["command"][:4] == ["celery", "-A", "leadflow", "beat"]
+    # one source for each process's command: the scripts .ci/smoke runs too
+    for name, runs in (
+        ("web", ["manage.py migrate", "gunicorn leadflow.wsgi:application"]),
+        ("worker", ["celery -A leadflow worker"]),
+        ("beat", ["celery -A leadflow beat"]),
+    ):
+        assert services[name]["command"] == [f"scripts/serve-{name}"]
+        script = (ROOT / "scripts" / f"serve-{name}").read_text()
+        assert all(part in script for part in runs), (name, runs)
+    assert "scripts/build-static" in (ROOT / "Dockerfile").read_text()
     for name in ("postgres", "redis", "web"):
         assert "healthcheck" in services[name]
     assert {"pgdata", "redisdata"} <= set(compose["volumes"])
