@@ -166,6 +166,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "leadflow.api.renderers.BrowsableAPIRenderer",  # DRF's, within the CSP
+    ],
     "DEFAULT_PAGINATION_CLASS": "leadflow.api.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "leadflow.api.exceptions.exception_handler",
