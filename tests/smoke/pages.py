@@ -232,7 +232,12 @@ def main(argv: list[str]) -> int:
             context.close()
         browser.close()
 
-    return report(results)
+    failed = report(results)
+    # still alive after the pages: a worker or beat that died meanwhile turns this "stale"
+    # only after two minutes, so .ci/smoke also checks that each process is still running
+    health = wait_for_health(args.base_url, timeout=5)
+    say(f"/healthz after the pages: {health}")
+    return failed
 
 
 def report(results: dict[str, dict[str, Visit]]) -> int:
