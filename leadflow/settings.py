@@ -168,9 +168,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-# collectstatic fills it; it exists from the start so WhiteNoise has no missing folder to warn of.
-STATIC_ROOT.mkdir(exist_ok=True)
+# collectstatic's output; the production smoke (.ci/smoke) builds into a scratch folder
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+if DEBUG:  # collectstatic fills it; it exists so WhiteNoise has no missing folder to warn of
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -217,6 +218,10 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "leadflow.api.renderers.BrowsableAPIRenderer",  # DRF's, within the CSP
+    ],
     "DEFAULT_PAGINATION_CLASS": "leadflow.api.pagination.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "leadflow.api.exceptions.exception_handler",

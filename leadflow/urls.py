@@ -9,6 +9,7 @@ from leadflow.api.docs import api_docs
 # Each app owns its own urls.py (pages) and api/urls.py (REST under /api/v1/).
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

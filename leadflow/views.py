@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 
 from leadflow.api.auth import request_user
 from leads.lifecycle import FUNNEL, Stage
@@ -29,3 +30,9 @@ def home(request: HttpRequest) -> HttpResponse:
     stages = [*FUNNEL, Stage.NURTURE, Stage.DISQUALIFIED]
     rows = [(stage.label, counts.get(stage.value, 0)) for stage in stages]
     return render(request, "home.html", {"rows": rows})
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on documents with no icon link (JSON, CSV, the browsable
+    API): send them to the hashed static icon. Temporary (302): the hash changes per release."""
+    return redirect(static("favicon.svg"))

@@ -1,5 +1,6 @@
 """The two run profiles: embedded (no servers) and production (env only), and the compose file."""
 
+import json
 import os
 import re
 import socket
@@ -99,6 +100,22 @@ def test_tests_and_the_demo_keep_apart_broker_folder_beat_schedule_and_mail():
     assert Path(from_tests[0]).parent == settings.LEADFLOW_BROKER_FOLDER
 
 
+def test_production_collectstatic_builds_the_hashed_manifest(tmp_path: Path):
+    """The Dockerfile's build step, with whatever STORAGES says when DEBUG=0 (the manifest
+    storage fails on a file that names a missing one, e.g. a vendored source map)."""
+    root = tmp_path / "static"
+    result = _manage(
+        "collectstatic", "--noinput", env={**PRODUCTION_ENV, "DJANGO_STATIC_ROOT": str(root)}
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    paths = json.loads((root / "staticfiles.json").read_text())["paths"]
+    for name in ("css/leadflow.css", "js/leadflow.js", "vendor/chartjs/chart.umd.min.js"):
+        hashed = paths[name]
+        assert hashed != name
+        assert (root / hashed).is_file()
+        assert (root / f"{hashed}.gz").is_file()  # compressed for whitenoise
+
+
 def _settings_variables() -> set[str]:
     source = (ROOT / "leadflow" / "settings.py").read_text()
     return set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', source))
@@ -120,10 +137,16 @@ def test_compose_services_agree_with_the_settings():
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
         assert "DJANGO_SECRET_KEY" in env
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert "migrate" in services["web"]["command"]
-    assert "gunicorn" in services["web"]["command"]
-    assert services["worker"]["command"][:4] == ["celery", "-A", "leadflow", "worker"]
-    assert services["beat"]["command"][:4] == ["celery", "-A", "leadflow", "beat"]
+    # one source for each process's command: the scripts .ci/smoke runs too
+    for name, runs in (
+        ("web", ["manage.py migrate", "gunicorn leadflow.wsgi:application"]),
+        ("worker", ["celery -A leadflow worker"]),
+        ("beat", ["celery -A leadflow beat"]),
+    ):
+        assert services[name]["command"] == [f"scripts/serve-{name}"]
+        script = (ROOT / "scripts" / f"serve-{name}").read_text()
+        assert all(part in script for part in runs), (name, runs)
+    assert "scripts/build-static" in (ROOT / "Dockerfile").read_text()
     for name in ("postgres", "redis", "web"):
         assert "healthcheck" in services[name]
     assert {"pgdata", "redisdata"} <= set(compose["volumes"])
