@@ -1,5 +1,6 @@
 import importlib
 import os
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -49,9 +50,10 @@ def _own_broker_queue_and_counters() -> None:
     os.environ["LEADFLOW_CELERY_QUEUE"] = queue
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     app.conf.task_default_queue = queue
-    app.amqp.flush_routes()
-    app.amqp.__dict__.pop("router", None)
-    app.amqp.__dict__.pop("queues", None)
+    amqp: Any = app.amqp  # (Celery builds its queues and router lazily and caches them)
+    amqp.flush_routes()
+    amqp.__dict__.pop("router", None)
+    amqp.__dict__.pop("queues", None)
     settings.LEADFLOW_RATE_LIMIT_PREFIX = f"lf:rl:{queue}"
 
 
