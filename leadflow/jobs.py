@@ -183,15 +183,17 @@ def job_batch(
         with transaction.atomic():
             job = model.objects.select_for_update().get(pk=job_id)
             if job.status != model.RUNNING or job.attempt != attempt:
-                raise Stop(f"{model.AUDIT} {job_id} is {job.status} (attempt {job.attempt})")
-            if job.cancel_requested:
-                _end(job, model.CANCELLED, f"Cancelled after {job.done} of {job.total}.")
-                raise Stop("cancelled")
-            job.done += work(job)
-            job.total = max(job.total, job.done)
-            job.heartbeat_at = timezone.now()
-            job.save()
-            return job
+                stop = f"{model.AUDIT} {job_id} is {job.status} (attempt {job.attempt})"
+            elif job.cancel_requested:
+                _end(job, model.CANCELLED, f"Cancelled after {job.done} of {job.total} {job.UNIT}.")
+                stop = "cancelled"  # (raised after the commit: the status must stick)
+            else:
+                job.done += work(job)
+                job.total = max(job.total, job.done)
+                job.heartbeat_at = timezone.now()
+                job.save()
+                return job
+        raise Stop(stop)
 
     return retry_transient(once, what=what or f"{model.AUDIT} {job_id}")
 
