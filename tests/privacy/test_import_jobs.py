@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -81,12 +81,8 @@ def test_killed_worker_shows_failed_with_a_reason_then_resume_imports_each_row_o
                 timeout=90,
                 every=0.02,
             ), "the worker committed no batch"
-            # hold the job row (SQLite: the write lock) so the worker is stuck between batches
-            # when it dies: the kill lands mid-import whatever the machine's speed
-            with transaction.atomic():
-                ImportJob.objects.select_for_update().get(pk=job.pk)
-                os.kill(worker.pid, signal.SIGKILL)
-                worker.wait(timeout=30)
+            os.kill(worker.pid, signal.SIGKILL)  # mid-import, perhaps mid-batch
+            worker.wait(timeout=30)
         job.refresh_from_db()
         committed = job.rows_total
         assert job.status == "running"
