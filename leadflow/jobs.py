@@ -132,9 +132,10 @@ def retry_transient(fn: Callable[[], T], *, what: str = "batch") -> T:
         try:
             return fn()
         except OperationalError as exc:
-            if connection.in_atomic_block or not _transient(exc):
+            if not _transient(exc) or connection.needs_rollback:
                 raise  # the caller's transaction is broken: only its owner may retry
-            connection.close_if_unusable_or_obsolete()
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()  # a dropped connection reconnects
             if attempt == attempts:
                 raise JobRetriesExhaustedError(exc, time.monotonic() - started) from exc
             wait = min(delay * 2 ** (attempt - 1), settings.JOBS_RETRY_MAX_SECONDS)
@@ -172,14 +173,14 @@ class Stop(Exception):
 
 def job_batch(
     model: type[J], job_id: int, attempt: int, work: Callable[[J], int], *, what: str = ""
-) -> J:
+) -> int:
     """Run one batch: lock the job, check ownership and cancel, ``work(job)`` (returns how many
     units it completed; it may also set fields on ``job``), then save progress and heartbeat —
-    all in one transaction, retried on transient errors. Raises :class:`Stop` when the job is no
+    all in one transaction, retried on transient errors; returns what ``work`` returned. Raises :class:`Stop` when the job is no
     longer this executor's to run (it was cancelled here, failed as stale, or resumed elsewhere).
     """
 
-    def once() -> J:
+    def once() -> int:
         with transaction.atomic():
             job = model.objects.select_for_update().get(pk=job_id)
             if job.status != model.RUNNING or job.attempt != attempt:
@@ -188,11 +189,12 @@ def job_batch(
                 _end(job, model.CANCELLED, f"Cancelled after {job.done} of {job.total} {job.UNIT}.")
                 stop = "cancelled"  # (raised after the commit: the status must stick)
             else:
-                job.done += work(job)
+                units = work(job)
+                job.done += units
                 job.total = max(job.total, job.done)
                 job.heartbeat_at = timezone.now()
                 job.save()
-                return job
+                return units
         raise Stop(stop)
 
     return retry_transient(once, what=what or f"{model.AUDIT} {job_id}")
