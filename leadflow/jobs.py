@@ -22,6 +22,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 from django.apps import apps
@@ -176,28 +177,45 @@ def job_batch(
 ) -> int:
     """Run one batch: lock the job, check ownership and cancel, ``work(job)`` (returns how many
     units it completed; it may also set fields on ``job``), then save progress and heartbeat —
-    all in one transaction, retried on transient errors; returns what ``work`` returned. Raises :class:`Stop` when the job is no
-    longer this executor's to run (it was cancelled here, failed as stale, or resumed elsewhere).
-    """
+    all in one transaction, retried on transient errors; returns what ``work`` returned.
+    Raises :class:`Stop` when the job is no longer this executor's to run (it was cancelled
+    here, failed as stale, or resumed elsewhere)."""
+    return retry_transient(
+        partial(_locked_step, model, job_id, attempt, work, cancel_first=True),
+        what=what or f"{model.AUDIT} {job_id}",
+    )
 
-    def once() -> int:
-        with transaction.atomic():
-            job = model.objects.select_for_update().get(pk=job_id)
-            if job.status != model.RUNNING or job.attempt != attempt:
-                stop = f"{model.AUDIT} {job_id} is {job.status} (attempt {job.attempt})"
-            elif job.cancel_requested:
-                _end(job, model.CANCELLED, f"Cancelled after {job.done} of {job.total} {job.UNIT}.")
-                stop = "cancelled"  # (raised after the commit: the status must stick)
-            else:
-                units = work(job)
-                job.done += units
-                job.total = max(job.total, job.done)
-                job.heartbeat_at = timezone.now()
-                job.save()
+
+def job_progress(model: type[J], job_id: int, attempt: int, units: int) -> None:
+    """Record work done outside the job's transaction (e.g. a scoring pass that commits its
+    own batches), then stop if a cancel was asked: the count includes what was written."""
+    retry_transient(
+        partial(_locked_step, model, job_id, attempt, lambda job: units, cancel_first=False),
+        what=f"{model.AUDIT} {job_id} progress",
+    )
+
+
+def _locked_step(
+    model: type[J], job_id: int, attempt: int, work: Callable[[J], int], *, cancel_first: bool
+) -> int:
+    with transaction.atomic():
+        job = model.objects.select_for_update().get(pk=job_id)
+        if job.status != model.RUNNING or job.attempt != attempt:
+            stop = f"{model.AUDIT} {job_id} is {job.status} (attempt {job.attempt})"
+        elif job.cancel_requested and cancel_first:
+            _end(job, model.CANCELLED, f"Cancelled after {job.done} of {job.total} {job.UNIT}.")
+            stop = "cancelled"  # (raised after the commit: the status must stick)
+        else:
+            units = work(job)
+            job.done += units
+            job.total = max(job.total, job.done)
+            job.heartbeat_at = timezone.now()
+            job.save()
+            if not job.cancel_requested:
                 return units
-        raise Stop(stop)
-
-    return retry_transient(once, what=what or f"{model.AUDIT} {job_id}")
+            _end(job, model.CANCELLED, f"Cancelled after {job.done} of {job.total} {job.UNIT}.")
+            stop = "cancelled"
+    raise Stop(stop)
 
 
 def _end(job: Job, status: str, error: str = "") -> None:
