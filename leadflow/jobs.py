@@ -94,6 +94,11 @@ class Job(models.Model):
     def can_cancel(self) -> bool:
         return self.active and not self.cancel_requested
 
+    def status_label(self) -> str:
+        field = self._meta.get_field("status")
+        assert isinstance(field, models.Field)  # noqa: S101 (declared by every concrete job)
+        return str(dict(field.flatchoices).get(self.status, self.status))
+
     def audit_action(self, status: str) -> str:
         return f"{self.AUDIT}.{status}"
 
@@ -153,7 +158,7 @@ def job_claim(model: type[J], job_id: int, *, now: datetime | None = None) -> in
 
     def claim() -> int | None:
         with transaction.atomic():
-            hit = model.objects.filter(pk=job_id, status=model.WAITING).update(
+            hit = model._default_manager.filter(pk=job_id, status=model.WAITING).update(
                 status=model.RUNNING,
                 attempt=F("attempt") + 1,
                 heartbeat_at=now,
@@ -163,7 +168,9 @@ def job_claim(model: type[J], job_id: int, *, now: datetime | None = None) -> in
             )
             if not hit:
                 return None
-            return int(model.objects.filter(pk=job_id).values_list("attempt", flat=True)[0])
+            return int(
+                model._default_manager.filter(pk=job_id).values_list("attempt", flat=True)[0]
+            )
 
     return retry_transient(claim, what=f"{model.AUDIT} {job_id} claim")
 
@@ -199,7 +206,7 @@ def _locked_step(
     model: type[J], job_id: int, attempt: int, work: Callable[[J], int], *, cancel_first: bool
 ) -> int:
     with transaction.atomic():
-        job = model.objects.select_for_update().get(pk=job_id)
+        job = model._default_manager.select_for_update().get(pk=job_id)
         if job.status != model.RUNNING or job.attempt != attempt:
             stop = f"{model.AUDIT} {job_id} is {job.status} (attempt {job.attempt})"
         elif job.cancel_requested and cancel_first:
@@ -236,7 +243,7 @@ def job_finish(model: type[J], job_id: int, attempt: int, status: str, error: st
 
     def once() -> bool:
         with transaction.atomic():
-            job = model.objects.select_for_update().get(pk=job_id)
+            job = model._default_manager.select_for_update().get(pk=job_id)
             if job.status != model.RUNNING or job.attempt != attempt:
                 return False
             _end(job, status, error)
@@ -265,11 +272,11 @@ def failure_reason(exc: BaseException, job: Job | None = None) -> str:
 def job_cancel(model: type[J], job_id: int, *, actor: User | None, request: Any = None) -> J:
     """A waiting job is cancelled at once; a running one stops at its next batch boundary."""
     with transaction.atomic():
-        job = model.objects.select_for_update().get(pk=job_id)
+        job = model._default_manager.select_for_update().get(pk=job_id)
         if not job.active:
             raise JobStateError(
-                f"This job is {job.get_status_display().lower()}: nothing to cancel."
-            )  # type: ignore[attr-defined]
+                f"This job is {job.status_label().lower()}: nothing to cancel."
+            )
         audit_record(
             action=f"{model.AUDIT}.cancel",
             actor=actor,
@@ -294,10 +301,10 @@ def job_resume(model: type[J], job_id: int, *, actor: User | None, request: Any 
     """Put a failed or cancelled job back in the queue; the caller enqueues its task on commit.
     A resumable job continues from ``done``; the others start over."""
     with transaction.atomic():
-        job = model.objects.select_for_update().get(pk=job_id)
+        job = model._default_manager.select_for_update().get(pk=job_id)
         if not job.can_resume:
             raise JobStateError(
-                f"This job is {job.get_status_display().lower()}: only a failed or cancelled job "  # type: ignore[attr-defined]
+                f"This job is {job.status_label().lower()}: only a failed or cancelled job "
                 "can be resumed."
             )
         audit_record(
@@ -336,7 +343,7 @@ def job_fail_if_stale(job: J, *, now: datetime | None = None) -> J:
 def _fail_stale(model: type[Job], job_id: int, now: datetime) -> bool:
     with transaction.atomic():
         job = (
-            model.objects.select_for_update()
+            model._default_manager.select_for_update()
             .filter(Q(pk=job_id, status=model.RUNNING) & _stale_filter(now))
             .first()
         )
@@ -367,7 +374,7 @@ def jobs_fail_stale(
     failed = 0
     for model in job_models() if models is None else models:
         ids = list(
-            model.objects.filter(Q(status=model.RUNNING) & _stale_filter(now)).values_list(
+            model._default_manager.filter(Q(status=model.RUNNING) & _stale_filter(now)).values_list(
                 "pk", flat=True
             )
         )

@@ -20,7 +20,7 @@ from leadflow.jobs import job_fail_if_stale
 from scoring import selectors, services
 from scoring.forms import ModelSettingsForm, RuleForm, apply_service_errors
 from scoring.models import ScoringModel, ScoringRule, ScoringRun
-from scoring.permissions import Perm
+from scoring.permissions import RUN_CONTROL, Perm
 
 VIEW, CHANGE, PUBLISH = Perm.VIEW.value, Perm.CHANGE.value, Perm.PUBLISH.value
 
@@ -193,7 +193,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         raise Http404("There is no such run.")
     run = job_fail_if_stale(run)  # a run whose worker died shows failed, with the reason
     template = "scoring/_run.html" if getattr(request, "htmx", False) else "scoring/run.html"
-    allowed = request.user.has_perm(_CONTROL_PERM[run.kind])
+    allowed = request.user.has_perm(RUN_CONTROL[run.kind].value)
     context = {
         "run": run,
         "job": run,
@@ -205,17 +205,13 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, template, context)
 
 
-# who may stop or restart a run: whoever may start it (dry run: edit; rescore: publish)
-_CONTROL_PERM = {ScoringRun.Kind.DRY_RUN: CHANGE, ScoringRun.Kind.RESCORE: PUBLISH}
-
-
 @login_required
 @require_POST
 def run_control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
     run = selectors.run_list().filter(pk=run_id).first()
     if run is None:
         raise Http404("There is no such run.")
-    if not request.user.has_perm(_CONTROL_PERM[run.kind]):
+    if not request.user.has_perm(RUN_CONTROL[run.kind].value):
         raise PermissionDenied
     service = services.run_cancel if action == "cancel" else services.run_resume
     try:

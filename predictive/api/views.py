@@ -111,7 +111,8 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-ar
     queryset = TrainingRun.objects.all()
 
     def get_object(self) -> TrainingRun:
-        return job_fail_if_stale(super().get_object())  # a dead worker's run shows failed
+        run: TrainingRun = super().get_object()
+        return job_fail_if_stale(run)  # a dead worker's run shows failed
 
     def _control(self, request: Request, service: Any) -> Response:
         run = service(run_id=self.get_object().pk, actor=request_user(request), request=request)
