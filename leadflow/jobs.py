@@ -29,6 +29,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import OperationalError, connection, models, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadflow.audit import audit_record
@@ -162,7 +163,7 @@ def job_claim(model: type[J], job_id: int, *, now: datetime | None = None) -> in
                 status=model.RUNNING,
                 attempt=F("attempt") + 1,
                 heartbeat_at=now,
-                started_at=now,
+                started_at=Coalesce(F("started_at"), now),  # a resumed job keeps its start
                 finished_at=None,
                 error="",
             )
