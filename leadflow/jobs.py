@@ -126,13 +126,14 @@ def _transient(exc: OperationalError) -> bool:
     return True  # PostgreSQL: deadlock, serialization failure, lost connection, lock timeout
 
 
-def retry_transient(fn: Callable[[], T], *, what: str = "batch") -> T:
+def retry_transient(fn: Callable[[], T], *, what: str = "batch", patience: int = 1) -> T:
     """Run ``fn`` (a whole transaction: call it outside ``atomic``), again on transient errors.
 
     Backoff doubles from ``LEADFLOW_JOB_RETRY_BASE_SECONDS`` with jitter, for at most
-    ``LEADFLOW_JOB_RETRY_ATTEMPTS`` tries; then :class:`JobRetriesExhaustedError`.
+    ``LEADFLOW_JOB_RETRY_ATTEMPTS`` tries (times ``patience``); then
+    :class:`JobRetriesExhaustedError`.
     """
-    attempts = max(1, settings.JOBS_RETRY_ATTEMPTS)
+    attempts = max(1, settings.JOBS_RETRY_ATTEMPTS * patience)
     delay = settings.JOBS_RETRY_BASE_SECONDS
     started = time.monotonic()
     for attempt in range(1, attempts + 1):
@@ -250,8 +251,8 @@ def job_finish(model: type[J], job_id: int, attempt: int, status: str, error: st
             _end(job, status, error)
             return True
 
-    try:
-        return retry_transient(once, what=f"{model.AUDIT} {job_id} finish")
+    try:  # (more patient than a batch: a job that gave up on a lock must still say so)
+        return retry_transient(once, what=f"{model.AUDIT} {job_id} finish", patience=2)
     except JobRetriesExhaustedError:
         log.exception(
             "%s %s: could not record %s; the stale check will", model.AUDIT, job_id, status
@@ -275,9 +276,7 @@ def job_cancel(model: type[J], job_id: int, *, actor: User | None, request: Any 
     with transaction.atomic():
         job = model._default_manager.select_for_update().get(pk=job_id)
         if not job.active:
-            raise JobStateError(
-                f"This job is {job.status_label().lower()}: nothing to cancel."
-            )
+            raise JobStateError(f"This job is {job.status_label().lower()}: nothing to cancel.")
         audit_record(
             action=f"{model.AUDIT}.cancel",
             actor=actor,

@@ -144,7 +144,9 @@ def test_import_waits_out_a_write_lock_held_by_another_connection(settings, monk
             yield chunk
 
     monkeypatch.setattr(imports, "_chunks", lock_after_two_batches)
-    with connection.cursor() as cursor:  # give up on the lock quickly, as after 20 s in the field
+    # give up on the lock quickly (as after 20 s in the field), also on a new connection
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.2)
+    with connection.cursor() as cursor:
         cursor.execute("PRAGMA busy_timeout = 200")
     started = timezone.now()
     job = import_run(job_id=job.pk)
@@ -153,6 +155,57 @@ def test_import_waits_out_a_write_lock_held_by_another_connection(settings, monk
     _imported_exactly(n)
     assert (job.done, job.total, job.created) == (n, n, n)
     assert any("database is locked" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's database-wide write lock")
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_held_past_the_retries_fails_the_import_with_the_reason_then_resume(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    n = 3000
+    settings.PRIVACY_IMPORT_BATCH_SIZE = 1000
+    settings.JOBS_RETRY_ATTEMPTS = 3
+    settings.JOBS_RETRY_BASE_SECONDS = 0.1
+    job = _job(_csv(n))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock() -> None:
+        other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(30)
+        other.execute("ROLLBACK")
+        other.close()
+
+    chunks = imports._chunks
+
+    def lock_after_two_batches(rows, size):
+        for number, chunk in enumerate(chunks(rows, size)):
+            if number == 2:
+                threading.Thread(target=hold_the_write_lock, daemon=True).start()
+                assert locked.wait(10)
+                # the batch gives up; the lock goes before the (more patient) failure record
+                threading.Timer(1.5, release.set).start()
+            yield chunk
+
+    monkeypatch.setattr(imports, "_chunks", lock_after_two_batches)
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.1)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 100")
+    job = import_run(job_id=job.pk)
+    assert job.status == "failed"
+    assert "The database stayed busy" in job.error
+    assert "database is locked" in job.error
+    assert f"after 2000 of {n} rows" in job.error
+    assert Lead.objects.count() == 2000  # the committed batches, nothing of the third
+    monkeypatch.setattr(imports, "_chunks", chunks)
+    from privacy.imports import import_job_resume
+
+    with django_capture_on_commit_callbacks(execute=True):
+        import_job_resume(job_id=job.pk, actor=None)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.created) == ("done", n, n)
+    _imported_exactly(n)
 
 
 @pytest.mark.postgres
