@@ -334,8 +334,14 @@ def _stale_filter(now: datetime) -> Q:
 
 def job_fail_if_stale(job: J, *, now: datetime | None = None) -> J:
     """For a page: the job as it truly is (failed, if its worker stopped responding)."""
-    if job.status == job.RUNNING:
-        _fail_stale(type(job), job.pk, now or timezone.now())
+    now = now or timezone.now()
+    model = type(job)
+    stale = model._default_manager.filter(Q(pk=job.pk, status=model.RUNNING) & _stale_filter(now))
+    if job.status == model.RUNNING and stale.exists():  # (a read: polling takes no write lock)
+        try:
+            _fail_stale(model, job.pk, now)
+        except OperationalError:  # the database is busy: show the page; the beat task retries
+            log.warning("%s %s: could not record the stale failure now", model.AUDIT, job.pk)
         job.refresh_from_db()
     return job
 
@@ -378,5 +384,9 @@ def jobs_fail_stale(
                 "pk", flat=True
             )
         )
-        failed += sum(_fail_stale(model, pk, now) for pk in ids)
+        for pk in ids:
+            try:
+                failed += _fail_stale(model, pk, now)
+            except OperationalError:  # busy: the next pass (a minute later) records it
+                log.warning("%s %s: could not record the stale failure now", model.AUDIT, pk)
     return failed
