@@ -264,10 +264,12 @@ def failure_reason(exc: BaseException, job: Job | None = None) -> str:
     """What the page says when a job stopped on an error."""
     where = f" after {job.done} of {job.total} {job.UNIT}" if job is not None else ""
     if isinstance(exc, JobRetriesExhaustedError):
-        return (
-            f"The database stayed busy for {exc.waited:.0f} s ({exc.cause}){where}; "
-            "everything before that is committed — Resume continues from there."
+        then = (
+            "everything before that is committed — Resume continues from there"
+            if job is None or job.resumable
+            else "Run it again when the database is less busy"
         )
+        return f"The database stayed busy for {exc.waited:.0f} s ({exc.cause}){where}; {then}."
     return f"Stopped by an error{where}: {exc}"
 
 
@@ -289,7 +291,8 @@ def job_cancel(model: type[J], job_id: int, *, actor: User | None, request: Any 
             _end(
                 job,
                 model.CANCELLED,
-                f"Cancelled before it started, after {job.done} of {job.total}.",
+                f"Cancelled while waiting for a worker ({job.done} of {job.total} {job.UNIT} "
+                "done).",
             )
         else:
             job.cancel_requested = True

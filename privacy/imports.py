@@ -321,7 +321,8 @@ def import_run(*, job_id: int) -> ImportJob:
         return _finish(
             job_id, attempt, ImportJob.Status.FAILED, f"The file could not be read: {exc}"
         )
-    except jobs.JobRetriesExhaustedError as exc:
+    except Exception as exc:  # the retries ran out, or a bug: the page must say so, not "Running"
+        logger.exception("import %s failed", job_id)
         job.refresh_from_db()
         return _finish(job_id, attempt, ImportJob.Status.FAILED, jobs.failure_reason(exc, job))
     return _finish(job_id, attempt, ImportJob.Status.DONE, "")
