@@ -321,6 +321,19 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
+# --- background jobs (leadflow/jobs.py): imports, scoring runs, training, reports rebuild ---
+# A running job whose last committed batch is older than this is shown (and kept) as failed.
+JOBS_STALE_SECONDS = env.int("LEADFLOW_JOB_STALE_SECONDS", default=300)
+# A batch that meets "database is locked" (SQLite) or a transient PostgreSQL error is retried
+# this many times, waiting base * 2^n seconds (capped at max, with jitter); then the job fails.
+JOBS_RETRY_ATTEMPTS = env.int("LEADFLOW_JOB_RETRY_ATTEMPTS", default=8)
+JOBS_RETRY_BASE_SECONDS = env.float("LEADFLOW_JOB_RETRY_BASE_SECONDS", default=0.5)
+JOBS_RETRY_MAX_SECONDS = env.float("LEADFLOW_JOB_RETRY_MAX_SECONDS", default=15.0)
+CELERY_BEAT_SCHEDULE["jobs-fail-stale"] = {
+    "task": "leadflow.tasks.jobs_fail_stale_task",
+    "schedule": 60.0,
+}
+
 # --- Handover: notifications outbox and webhooks ---
 # A delivery attempt holds its row this long; a worker killed mid-attempt frees it after this.
 HANDOVER_OUTBOX_LEASE_SECONDS = env.int("LEADFLOW_OUTBOX_LEASE_SECONDS", default=120)

@@ -17,3 +17,11 @@ def idempotency_purge_task() -> int:
     from leadflow.api.idempotency import idempotency_purge
 
     return idempotency_purge()
+
+
+@shared_task(ignore_result=True)
+def jobs_fail_stale_task() -> int:
+    """Every minute: a job whose worker stopped responding is shown as failed, with the reason."""
+    from leadflow.jobs import jobs_fail_stale
+
+    return jobs_fail_stale()

@@ -1,8 +1,11 @@
 """Versioned conversion models. The fitted artefact lives in the row, so a version is complete
 the moment its row commits, and activating a version is one transaction."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from leadflow.jobs import Job
 
 
 class Target(models.TextChoices):
@@ -49,3 +52,42 @@ class PredictiveModel(models.Model):
     @property
     def version(self) -> int:
         return int(self.pk)
+
+
+class TrainingRun(Job):
+    """One training (on demand or nightly) and the full scoring pass after it. A fit cannot
+    be continued, so a failed or cancelled training is run again from the start."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Phase(models.TextChoices):
+        WAITING = "", "Not started"
+        TRAINING = "training", "Training"
+        SCORING = "scoring", "Scoring every lead"
+
+    WAITING = "queued"
+    UNIT = "leads scored"
+    RESUMABLE = False
+    AUDIT = "predictive_training"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=10, choices=Phase.choices, blank=True)
+    target = models.CharField(max_length=20, choices=Target.choices)
+    model = models.ForeignKey(
+        PredictiveModel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"training #{self.pk} ({self.status}, {self.phase or '-'})"

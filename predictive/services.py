@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -16,11 +16,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from leadflow import jobs
+from leadflow.models import User
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, RescoreMark
 from predictive import features
 from predictive.ml import PredictiveError, TrainedModel, decile_edges, fit_best, predict_proba
-from predictive.models import PredictiveModel, Target
+from predictive.models import PredictiveModel, Target, TrainingRun
 
 if TYPE_CHECKING:
     import numpy as np
@@ -235,9 +237,14 @@ def active_model() -> PredictiveModel | None:
 
 
 def predictive_score_all(
-    *, model_id: int | None = None, batch_size: int | None = None, now: datetime | None = None
+    *,
+    model_id: int | None = None,
+    batch_size: int | None = None,
+    now: datetime | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> ScoreResult:
-    """Score every lead with the given (default: active) version, in id-ordered batches."""
+    """Score every lead with the given (default: active) version, in id-ordered batches;
+    ``progress(n)`` after each (a training run records it, and may stop the pass there)."""
     import numpy as np
 
     row = PredictiveModel.objects.get(pk=model_id) if model_id else active_model()
@@ -258,6 +265,8 @@ def predictive_score_all(
         scored += len(proba)
         written += n_written
         last = ids[-1]
+        if progress is not None:
+            progress(len(ids))
     edges = decile_edges(np.concatenate(parts)) if parts else []
     PredictiveModel.objects.filter(pk=row.pk).update(
         decile_edges=edges, scored_at=timezone.now(), incremental_watermark=now
@@ -290,3 +299,87 @@ def predictive_score_changed(*, batch_size: int | None = None) -> ScoreResult | 
         incremental_watermark=now
     )
     return ScoreResult(row.pk, scored, written, time.perf_counter() - started)
+
+
+# --- training as a job (leadflow/jobs.py): progress, heartbeat, cancel, run again ---------------
+
+
+def predictive_training_start(
+    *, target: str | None = None, actor: User | None = None
+) -> TrainingRun:
+    """Check the data now (a refusal is an error for the caller), queue a training run."""
+    predictive_check_data(target=target)
+    with transaction.atomic():
+        run = TrainingRun.objects.create(target=_target(target), created_by=actor)
+        transaction.on_commit(lambda: _enqueue_training(run.pk))
+    return run
+
+
+def _enqueue_training(run_id: int) -> None:
+    from predictive.tasks import predictive_train_task
+
+    predictive_train_task.delay(run_id=run_id)
+
+
+def predictive_training_run(*, run_id: int) -> TrainingRun:
+    """Train (outside any transaction), then score every lead, recording progress and a
+    heartbeat per scoring batch; a refusal or error fails the run with the reason."""
+    from predictive.ml import DegenerateTargetError, NotEnoughDataError
+
+    attempt = jobs.job_claim(TrainingRun, run_id)
+    if attempt is None:
+        return TrainingRun.objects.get(pk=run_id)
+    target = TrainingRun.objects.get(pk=run_id).target
+    leads = Lead.objects.count()
+
+    def phase(name: str, **fields: Any) -> Callable[[TrainingRun], int]:
+        def set_phase(run: TrainingRun) -> int:
+            run.phase, run.total = name, leads
+            for key, value in fields.items():
+                setattr(run, key, value)
+            return 0
+
+        return set_phase
+
+    def scored(n: int) -> None:
+        jobs.job_progress(TrainingRun, run_id, attempt, n)  # the batch committed its scores
+
+    status, error = TrainingRun.Status.DONE, ""
+    try:
+        jobs.job_batch(TrainingRun, run_id, attempt, phase(TrainingRun.Phase.TRAINING))
+        row = predictive_train(target=target)
+        jobs.job_batch(TrainingRun, run_id, attempt, phase(TrainingRun.Phase.SCORING, model=row))
+        predictive_score_all(model_id=row.pk, progress=scored)
+    except jobs.Stop:
+        return TrainingRun.objects.get(pk=run_id)
+    except (NotEnoughDataError, DegenerateTargetError) as exc:  # the current version stays
+        log.warning("predictive training refused: %s", exc.message)
+        status, error = TrainingRun.Status.FAILED, exc.message
+    except Exception as exc:
+        log.exception("predictive training %s failed", run_id)
+        status, error = (
+            TrainingRun.Status.FAILED,
+            jobs.failure_reason(exc, TrainingRun.objects.get(pk=run_id)),
+        )
+    jobs.job_finish(TrainingRun, run_id, attempt, status, error)
+    return TrainingRun.objects.get(pk=run_id)
+
+
+def predictive_training_cancel(
+    *, run_id: int, actor: User | None, request: Any = None
+) -> TrainingRun:
+    """A queued training is cancelled at once; a running one stops at its next step or batch
+    (a fit in progress finishes first: scikit-learn cannot be interrupted safely)."""
+    return jobs.job_cancel(TrainingRun, run_id, actor=actor, request=request)
+
+
+@transaction.atomic
+def predictive_training_again(
+    *, run_id: int, actor: User | None, request: Any = None
+) -> TrainingRun:
+    """Run a failed or cancelled training again, from the start."""
+    run = jobs.job_resume(TrainingRun, run_id, actor=actor, request=request)
+    run.phase = TrainingRun.Phase.WAITING
+    run.save(update_fields=["phase"])
+    transaction.on_commit(lambda: _enqueue_training(run.pk))
+    return run

@@ -9,19 +9,17 @@ from django.db import OperationalError
 log = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
-def predictive_train_task(target: str | None = None) -> int | None:
-    """Train a new version, then score every lead with it. Refusals are logged, not retried."""
-    from predictive.ml import DegenerateTargetError, NotEnoughDataError
-    from predictive.services import predictive_score_all, predictive_train
+@shared_task(acks_late=True)
+def predictive_train_task(run_id: int | None = None, target: str | None = None) -> int | None:
+    """Run a queued TrainingRun (the API's "train"), or nightly a new one: train a version,
+    then score every lead with it. A refusal or error fails the run with its reason."""
+    from predictive.models import TrainingRun
+    from predictive.services import _target, predictive_training_run
 
-    try:
-        row = predictive_train(target=target)
-    except (NotEnoughDataError, DegenerateTargetError) as exc:  # the current version stays
-        log.warning("predictive training refused: %s", exc.message)
-        return None
-    predictive_score_all(model_id=row.pk)
-    return row.pk
+    if run_id is None:
+        run_id = TrainingRun.objects.create(target=_target(target)).pk
+    run = predictive_training_run(run_id=run_id)
+    return run.model_id
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)

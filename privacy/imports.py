@@ -15,18 +15,28 @@ Re-running a file changes no lead: every row then matches a lead already holding
 
 import logging
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from typing import IO, Any
 
 import psycopg
 from django.conf import settings
 from django.core.files import File
-from django.db import DatabaseError, IntegrityError, connection, reset_queries, transaction
-from django.db.models import F, JSONField, Model, Q
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connection,
+    reset_queries,
+    transaction,
+)
+from django.db.models import JSONField, Model, Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from leadflow import jobs
 from leadflow.audit import audit_record
 from leadflow.bulk import copy_rows
 from leadflow.models import User
@@ -207,7 +217,8 @@ def import_job_start(
         job.pk = None  # a copy: the dry run's report stays as it was
         job.created_at = timezone.now()
         job.rows_total = job.created = job.updated = job.skipped = job.failed = 0
-        job.started_at = job.finished_at = None
+        job.done = job.total = job.attempt = 0
+        job.started_at = job.finished_at = job.heartbeat_at = None
     job.mapping, job.policy, job.dry_run = used, policy, dry_run
     job.status = ImportJob.Status.PENDING
     job.created_by = actor if actor is not None and actor.pk else job.created_by
@@ -222,13 +233,30 @@ def import_job_start(
 
 @transaction.atomic
 def import_job_requeue(*, job_id: int) -> bool:
-    """Queue a job left ``running`` by a killed worker again (the re-run is idempotent)."""
+    """Queue a job left ``running`` by a killed worker again (it resumes after the last
+    committed batch; a worker still holding it stops at its next batch boundary)."""
     hit = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING).update(
         status=ImportJob.Status.PENDING
     )
     if hit:
         _enqueue(job_id)
     return bool(hit)
+
+
+def import_job_cancel(*, job_id: int, actor: User | None, request: Any = None) -> ImportJob:
+    """Stop at the next batch boundary: committed batches stay imported."""
+    return jobs.job_cancel(ImportJob, job_id, actor=actor, request=request)
+
+
+@transaction.atomic
+def import_job_resume(*, job_id: int, actor: User | None, request: Any = None) -> ImportJob:
+    """Continue a failed or cancelled import after its last committed batch (a dry run starts
+    over: it committed nothing)."""
+    job = jobs.job_resume(ImportJob, job_id, actor=actor, request=request)
+    if not job.file:
+        raise ImportFileError("The uploaded file is gone; upload it again.")
+    _enqueue(job.pk)
+    return job
 
 
 @dataclass
@@ -253,78 +281,129 @@ class _DryRunRollback(Exception):
 
 
 def import_run(*, job_id: int) -> ImportJob:
-    """Run (or resume) a job: every row ends created, updated, skipped or failed."""
-    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now()
-    )
+    """Run (or resume) a job: every row ends created, updated, skipped or failed.
+
+    Each batch commits with its rows, error rows, counters and the committed record offset
+    (``done``) in one transaction (:func:`leadflow.jobs.job_batch`), so a resumed run skips
+    exactly the committed records and no row is imported twice. A dry run is one transaction
+    that is rolled back: it always starts over.
+    """
+    attempt = jobs.job_claim(ImportJob, job_id)
+    if attempt is None:
+        return ImportJob.objects.get(pk=job_id)  # done, failed or taken: a repeated task is a no-op
     job = ImportJob.objects.get(pk=job_id)
-    if not claimed:
-        return job  # done or failed already: a repeated task is a no-op
-    ImportJob.objects.filter(pk=job_id).update(
-        rows_total=0, created=0, updated=0, skipped=0, failed=0
-    )
-    ImportRowError.objects.filter(job_id=job_id).delete()
-    total = _Tally()
     try:
-        with job.file.open("rb") as raw:
-            dialect = detect(raw, encoding=job.encoding, delimiter=job.delimiter)
-            source = CsvSource(raw, dialect)
-            mapping = check_mapping(job.mapping, source.header)
-            parsed = _parse(source, job, mapping)
-            if job.dry_run:
-                try:
-                    with transaction.atomic():
-                        for batch in _chunks(parsed, settings.PRIVACY_IMPORT_BATCH_SIZE):
-                            tally = _apply_batch(job, batch)
-                            total.add(tally)
-                            total.errors.extend(tally.errors)
-                            reset_queries()
-                        raise _DryRunRollback
-                except _DryRunRollback:
-                    pass
-                ImportRowError.objects.bulk_create(total.errors, batch_size=1000)
-                _add_counts(job_id, total)
-            else:
-                for batch in _chunks(parsed, settings.PRIVACY_IMPORT_BATCH_SIZE):
-                    with transaction.atomic():
-                        tally = _apply_batch(job, batch)
-                        ImportRowError.objects.bulk_create(tally.errors)
-                        _add_counts(job_id, tally)
-                    total.add(tally)
+        if not job.total:
+            _count_rows(job, attempt)
+        if job.dry_run:
+            total = jobs.retry_transient(partial(_dry_run, job), what=f"import {job_id} dry run")
+            report = partial(_dry_run_report, total=total)
+            jobs.job_batch(ImportJob, job_id, attempt, report, what=f"import {job_id}")
+        else:
+            with _rows(job) as parsed:
+                # the committed records were applied with their counters: continue after them
+                for batch in _chunks(
+                    islice(parsed, job.done, None), settings.PRIVACY_IMPORT_BATCH_SIZE
+                ):
+                    jobs.job_batch(
+                        ImportJob,
+                        job_id,
+                        attempt,
+                        partial(_commit_batch, rows=batch),
+                        what=f"import {job_id}",
+                    )
                     reset_queries()  # DEBUG keeps every SQL string: memory would grow per batch
-            source.detach()
+    except jobs.Stop:
+        return ImportJob.objects.get(pk=job_id)  # cancelled, or no longer this worker's
     except ImportFileError as exc:
-        return _finish(job_id, ImportJob.Status.FAILED, exc.message, total)
+        return _finish(job_id, attempt, ImportJob.Status.FAILED, exc.message)
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # (ValueError: the file is gone)
-        return _finish(job_id, ImportJob.Status.FAILED, f"The file could not be read: {exc}", total)
-    return _finish(job_id, ImportJob.Status.DONE, "", total)
-
-
-def _finish(job_id: int, status: str, error: str, total: _Tally) -> ImportJob:
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
-        job.status, job.error, job.finished_at = status, error, timezone.now()
-        job.save(update_fields=["status", "error", "finished_at"])
-        audit_record(
-            action="import.dry_run" if job.dry_run else "import.run",
-            actor=job.created_by,
-            target_type="import",
-            target_id=job.pk,
-            details={"status": status, **job.summary, "error": error[:300]},
+        return _finish(
+            job_id, attempt, ImportJob.Status.FAILED, f"The file could not be read: {exc}"
         )
-    if status == ImportJob.Status.DONE and not job.dry_run and job.file:
+    except Exception as exc:  # the retries ran out, or a bug: the page must say so, not "Running"
+        logger.exception("import %s failed", job_id)
+        job.refresh_from_db()
+        return _finish(job_id, attempt, ImportJob.Status.FAILED, jobs.failure_reason(exc, job))
+    return _finish(job_id, attempt, ImportJob.Status.DONE, "")
+
+
+@contextmanager
+def _rows(job: ImportJob) -> Iterator[Iterator[ParsedRow]]:
+    with job.file.open("rb") as raw:
+        source = CsvSource(raw, detect(raw, encoding=job.encoding, delimiter=job.delimiter))
+        mapping = check_mapping(job.mapping, source.header)
+        try:
+            yield _parse(source, job, mapping)
+        finally:
+            source.detach()
+
+
+def _count_rows(job: ImportJob, attempt: int) -> None:
+    """The file's record count, once, so the page can show done of total from the start."""
+    with job.file.open("rb") as raw:
+        source = CsvSource(raw, detect(raw, encoding=job.encoding, delimiter=job.delimiter))
+        total = sum(1 for _ in source.records())
+        source.detach()
+    job.total = total
+
+    def count(j: ImportJob) -> int:
+        j.total = total
+        return 0
+
+    jobs.job_batch(ImportJob, job.pk, attempt, count, what=f"import {job.pk} count")
+
+
+def _commit_batch(job: ImportJob, *, rows: list[ParsedRow]) -> int:
+    tally = _apply_batch(job, rows)
+    ImportRowError.objects.bulk_create(tally.errors)
+    _add_counts(job, tally)
+    return len(rows)
+
+
+def _dry_run(job: ImportJob) -> _Tally:
+    """Apply every batch in one transaction that is rolled back; keep only the report. (It has
+    no committed batches to beat with: progress and heartbeat are written when it ends.)"""
+    total = _Tally()
+    with _rows(job) as parsed:
+        try:
+            with transaction.atomic():
+                for batch in _chunks(parsed, settings.PRIVACY_IMPORT_BATCH_SIZE):
+                    if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+                        break  # the report's batch marks it cancelled
+                    tally = _apply_batch(job, batch)
+                    total.add(tally)
+                    total.errors.extend(tally.errors)
+                    reset_queries()
+                raise _DryRunRollback
+        except _DryRunRollback:
+            pass
+    return total
+
+
+def _dry_run_report(job: ImportJob, *, total: _Tally) -> int:
+    ImportRowError.objects.filter(job_id=job.pk).delete()
+    ImportRowError.objects.bulk_create(total.errors, batch_size=1000)
+    job.rows_total = job.created = job.updated = job.skipped = job.failed = 0
+    _add_counts(job, total)
+    job.done = 0
+    return total.rows
+
+
+def _finish(job_id: int, attempt: int, status: str, error: str) -> ImportJob:
+    jobs.job_finish(ImportJob, job_id, attempt, status, error)
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status == ImportJob.Status.DONE and not job.dry_run and job.file:
         job.file.delete(save=True)  # the raw file holds personal data: keep only the outcome
     return job
 
 
-def _add_counts(job_id: int, tally: _Tally) -> None:
-    ImportJob.objects.filter(pk=job_id).update(
-        rows_total=F("rows_total") + tally.rows,
-        created=F("created") + tally.created,
-        updated=F("updated") + tally.updated,
-        skipped=F("skipped") + tally.skipped,
-        failed=F("failed") + tally.failed,
-    )
+def _add_counts(job: ImportJob, tally: _Tally) -> None:
+    job.rows_total += tally.rows
+    job.created += tally.created
+    job.updated += tally.updated
+    job.skipped += tally.skipped
+    job.failed += tally.failed
 
 
 def _parse(source: CsvSource, job: ImportJob, mapping: dict[str, str]) -> Iterator[ParsedRow]:
@@ -365,6 +444,8 @@ def _apply_batch(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
     try:
         with transaction.atomic():
             return _apply(job, rows)
+    except OperationalError:
+        raise  # transient (locked, deadlock, connection): the job retries the whole batch
     except _REFUSED:
         logger.info("import %s: batch refused by the database, replaying row by row", job.pk)
     tally = _Tally()

@@ -3,10 +3,13 @@
 Layer: ``privacy → handover → scoring → leads → leadflow`` (privacy may import every app below).
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from leadflow.jobs import Job
 from leads.models import Lead
 
 
@@ -30,13 +33,19 @@ class SavedMapping(models.Model):
         return self.name
 
 
-class ImportJob(models.Model):
+class ImportJob(Job):
+    """A CSV import. ``done`` counts the file's records committed so far (with their leads and
+    error rows, in the same transaction): a resumed run skips exactly those."""
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Uploaded, not started"
         PENDING = "pending", "Waiting for a worker"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    AUDIT = "import"
 
     file = models.FileField(upload_to="imports/", blank=True)  # deleted once a real run is done
     filename = models.CharField(max_length=255)
@@ -51,7 +60,6 @@ class ImportJob(models.Model):
     dayfirst = models.BooleanField(default=True)  # 03/04/2026 is 3 April
     source = models.CharField(max_length=100, blank=True)  # lead source for rows without one
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    error = models.TextField(blank=True)  # why the whole file was refused
     rows_total = models.PositiveIntegerField(default=0)  # rows read so far
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
@@ -61,14 +69,24 @@ class ImportJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions = [("import_leads", "Can import leads from CSV files")]
 
     def __str__(self) -> str:
         return f"import #{self.pk} {self.filename} ({self.status})"
+
+    def audit_action(self, status: str) -> str:
+        if status in (self.Status.DONE, self.Status.FAILED):
+            return "import.dry_run" if self.dry_run else "import.run"
+        return f"import.{status}"
+
+    def audit_details(self) -> dict[str, Any]:
+        return {**self.summary, "done": self.done, "total": self.total}
+
+    @property
+    def resumable(self) -> bool:
+        return not self.dry_run  # a dry run writes nothing to continue from: it starts over
 
     @property
     def summary(self) -> dict[str, int]:

@@ -8,6 +8,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("imports/", views.import_list, name="imports"),
     path("imports/new/", views.import_new, name="import_new"),
     path("imports/<int:pk>/", views.import_detail, name="import_detail"),
+    path(
+        "imports/<int:pk>/cancel/", views.import_control, {"action": "cancel"}, name="import_cancel"
+    ),
+    path(
+        "imports/<int:pk>/resume/", views.import_control, {"action": "resume"}, name="import_resume"
+    ),
     path("imports/<int:pk>/errors.csv", views.import_errors_csv, name="import_errors"),
     path("duplicates/", views.duplicate_list, name="duplicates"),
     path("duplicates/<int:pk>/merge/", views.duplicate_merge, name="duplicate_merge"),

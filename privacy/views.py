@@ -4,19 +4,27 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from leadflow.api.auth import request_user
 from leadflow.csv import csv_response
 from leadflow.exceptions import DomainError
+from leadflow.jobs import job_fail_if_stale, jobs_fail_stale
 from privacy import selectors
 from privacy.forms import ImportMappingForm, ImportUploadForm
 from privacy.importing import TARGETS
-from privacy.imports import ensure_size, import_job_create, import_job_start, import_preview
+from privacy.imports import (
+    ensure_size,
+    import_job_cancel,
+    import_job_create,
+    import_job_resume,
+    import_job_start,
+    import_preview,
+)
 from privacy.models import DuplicatePair, ImportJob, SavedMapping
 from privacy.services import unsubscribe
 
@@ -37,6 +45,7 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 @permission_required("privacy.import_leads", raise_exception=True)
 def import_list(request: HttpRequest) -> HttpResponse:
+    jobs_fail_stale(models=[ImportJob])  # a job whose worker died must not look alive
     return render(request, "privacy/imports.html", {"jobs": selectors.import_jobs()})
 
 
@@ -94,7 +103,7 @@ def import_new(request: HttpRequest) -> HttpResponse:
 @permission_required("privacy.import_leads", raise_exception=True)
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 2 (draft): mapping + preview, then dry run or import. Later: progress and summary."""
-    job = get_object_or_404(ImportJob, pk=pk)
+    job = job_fail_if_stale(get_object_or_404(ImportJob, pk=pk))  # a dead worker's job: failed
     ctx: dict[str, Any] = {"job": job, "targets": TARGETS}
     can_start = job.status == ImportJob.Status.DRAFT or (
         job.dry_run and job.status == ImportJob.Status.DONE and bool(job.file)
@@ -138,6 +147,31 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ctx.update(preview=preview, form=form, can_start=True, saved=SavedMapping.objects.all())
     partial = bool(getattr(request, "htmx", False))
     return render(request, "privacy/_import_status.html" if partial else "privacy/import.html", ctx)
+
+
+@login_required
+@permission_required("privacy.import_leads", raise_exception=True)
+@require_POST
+def import_control(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Cancel (stops at the next batch boundary) or resume (continues after the last committed
+    batch; a dry run starts over) — the same permission as starting an import."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    service = {"cancel": import_job_cancel, "resume": import_job_resume}.get(action)
+    if service is None:
+        raise Http404("Unknown action.")
+    try:
+        service(job_id=job.pk, actor=request_user(request), request=request)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("privacy:import_detail", pk=job.pk)  # (a 409 would lose the page)
+    messages.success(request, _CONTROL_DONE[action])
+    return redirect("privacy:import_detail", pk=job.pk)
+
+
+_CONTROL_DONE = {
+    "cancel": "Cancelling: the import stops after the batch in progress.",
+    "resume": "Queued again: it continues after the last committed batch.",
+}
 
 
 @login_required

@@ -5,8 +5,10 @@ Rows are written only by ``reports.services`` (in the transaction that appends t
 through the ``stage_changed`` signal, or by the bulk rebuild after COPY loads).
 """
 
+from django.conf import settings
 from django.db import models
 
+from leadflow.jobs import Job
 from leads.models import Lead
 
 
@@ -140,3 +142,38 @@ class MetricDay(models.Model):
         return (
             f"{self.grain} {self.metric} {self.day} {self.source or '-'} {self.days}d: {self.leads}"
         )
+
+
+class RebuildRun(Job):
+    """One rebuild of the rollups from the stage log (``manage.py reports_rebuild``).
+
+    Progress is the lead-id span covered (``last_lead_id`` commits with each range), so a
+    failed or cancelled rebuild resumes at the next range; the per-day tables are recomputed
+    whole in the last step."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    WAITING = "queued"
+    UNIT = "lead ids"
+    AUDIT = "reports_rebuild"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    batch = models.PositiveIntegerField(default=50_000)  # lead ids per transaction
+    first_lead_id = models.BigIntegerField(default=0)
+    last_lead_id = models.BigIntegerField(default=0)  # ranges below this are rebuilt
+    rows = models.PositiveIntegerField(default=0)  # rollup rows written
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"reports rebuild #{self.pk} ({self.status}, {self.done}/{self.total})"

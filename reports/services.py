@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -16,6 +17,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from leadflow import jobs
 from leadflow.bulk import copy_rows, reserve_ids
 from leadflow.exceptions import DomainError
 from leadflow.models import User
@@ -23,9 +25,18 @@ from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange
 from reports import histograms
 from reports.milestones import Change, Milestones, fold
-from reports.models import STAGE_DAYS, LeadMilestone, MetricDay, RollupState, StageDay
+from reports.models import (
+    STAGE_DAYS,
+    LeadMilestone,
+    MetricDay,
+    RebuildRun,
+    RollupState,
+    StageDay,
+)
 
 # lead fields copied into the rollup (reports filter and group by them without a join)
+log = logging.getLogger(__name__)
+
 LEAD_DIMS = (
     "source",
     "utm_source",
@@ -191,21 +202,80 @@ def metric_days_rebuild(*, chunk: int = 20_000) -> int:
 
 def milestones_rebuild(*, batch: int = 50_000) -> int:
     """Rebuild the whole rollup from the log, ``batch`` lead ids per transaction, then
-    MetricDay from the rollup.
+    MetricDay from the rollup; returns the rollup rows written. (A :class:`RebuildRun` run
+    inline: see :func:`reports_rebuild_run`.)"""
+    run = reports_rebuild_run(run_id=reports_rebuild_start(batch=batch).pk)
+    if run.status != RebuildRun.Status.DONE:
+        raise RebuildFailedError(run.error or f"The rebuild is {run.status}.")
+    return run.rows
 
-    For data loaded around the services (``generate_data`` COPYs its StageChange rows): the
-    log is read in lead-id ranges through the (lead, changed_at, id) index and written by COPY.
-    """
+
+class RebuildFailedError(DomainError):
+    code = "reports_rebuild_failed"
+
+
+def reports_rebuild_start(*, batch: int = 50_000, actor: User | None = None) -> RebuildRun:
+    """A queued rebuild covering the lead ids the log holds now."""
     bounds = StageChange.objects.aggregate(lo=Min("lead_id"), hi=Max("lead_id"))
-    written = 0
-    if bounds["lo"] is None:
-        LeadMilestone.objects.all().delete()
-    else:
-        for start in range(bounds["lo"], bounds["hi"] + 1, batch):
-            written += _rebuild_range(start, start + batch)
+    lo = bounds["lo"] or 0
+    total = bounds["hi"] - lo + 1 if bounds["hi"] is not None else 0
+    return RebuildRun.objects.create(
+        batch=max(1, batch), first_lead_id=lo, last_lead_id=lo, total=total, created_by=actor
+    )
+
+
+def reports_rebuild_run(*, run_id: int) -> RebuildRun:
+    """Run (or resume) a rebuild: for data loaded around the services (``generate_data`` COPYs
+    its StageChange rows) the log is read in lead-id ranges through the (lead, changed_at, id)
+    index and written by COPY, each range in one transaction with the run's progress; then the
+    per-day tables are recomputed from the rollup."""
+    attempt = jobs.job_claim(RebuildRun, run_id)
+    if attempt is None:
+        return RebuildRun.objects.get(pk=run_id)
+    status, error = RebuildRun.Status.DONE, ""
+    try:
+        while jobs.job_batch(RebuildRun, run_id, attempt, _rebuild_step) > 0:
+            pass
+        jobs.job_batch(RebuildRun, run_id, attempt, _rebuild_finish)
+    except jobs.Stop:
+        return RebuildRun.objects.get(pk=run_id)
+    except Exception as exc:
+        log.exception("reports rebuild %s failed", run_id)
+        status, error = (
+            RebuildRun.Status.FAILED,
+            jobs.failure_reason(exc, RebuildRun.objects.get(pk=run_id)),
+        )
+    jobs.job_finish(RebuildRun, run_id, attempt, status, error)
+    return RebuildRun.objects.get(pk=run_id)
+
+
+def _rebuild_step(run: RebuildRun) -> int:
+    end = run.first_lead_id + run.total
+    start = run.last_lead_id
+    if start >= end:
+        return 0
+    stop = min(start + run.batch, end)
+    run.rows += _rebuild_range(start, stop)
+    run.last_lead_id = stop
+    return stop - start
+
+
+def _rebuild_finish(run: RebuildRun) -> int:
+    if not run.total:
+        LeadMilestone.objects.all().delete()  # an empty log: an empty rollup
     metric_days_rebuild()  # the ranges were rewritten around the incremental path
     _analyze()
-    return written
+    stage_days_rebuild()
+    return 0
+
+
+def reports_rebuild_cancel(*, run_id: int, actor: User | None = None) -> RebuildRun:
+    return jobs.job_cancel(RebuildRun, run_id, actor=actor)
+
+
+def reports_rebuild_resume(*, run_id: int, actor: User | None = None) -> RebuildRun:
+    """Queue a failed or cancelled rebuild again; it continues at its next lead-id range."""
+    return jobs.job_resume(RebuildRun, run_id, actor=actor)
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from leadflow.jobs import Job
 from leads.models import ActivityKind, Lead
 
 
@@ -139,8 +140,13 @@ class LeadScore(models.Model):
         return f"lead {self.lead_id}: {self.score}"
 
 
-class ScoringRun(models.Model):
-    """A background pass over all leads: a rescore (publish, decay) or a dry run of a draft."""
+class ScoringRun(Job):
+    """A background pass over all leads: a rescore (publish, decay) or a dry run of a draft.
+    Batches are lead-id ranges; ``last_lead_id`` commits with ``done`` (the resume point)."""
+
+    WAITING = "queued"
+    UNIT = "leads"
+    AUDIT = "scoring_run"
 
     class Kind(models.TextChoices):
         RESCORE = "rescore", "Rescore"
@@ -151,31 +157,31 @@ class ScoringRun(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
 
     model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="runs")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     reason = models.CharField(max_length=100, blank=True)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
     last_lead_id = models.BigIntegerField(default=0)  # resume point: batches are id ranges
     written = models.PositiveIntegerField(default=0)
     moved = models.PositiveIntegerField(default=0)
     result = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)  # last committed batch
 
     class Meta:
         ordering = ["-id"]
 
     def __str__(self) -> str:
         return f"{self.kind} of v{self.model_id} ({self.status}, {self.done}/{self.total})"
+
+    @property
+    def resumable(self) -> bool:
+        # a dry run's result is a snapshot of today: continuing one later would mix two days
+        return self.kind == self.Kind.RESCORE
 
 
 class SweepRequest(models.Model):

@@ -11,14 +11,16 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q
 from django.utils import timezone
 
+from leadflow import jobs
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
@@ -430,35 +432,35 @@ def _dry_run_stats(model: ScoringModel, rows: Sequence[engine.Evaluated]) -> dic
 
 
 def run_execute(*, run_id: int, batch_size: int | None = None) -> ScoringRun:
-    """Run (or resume) a run to its end. Each batch commits with its progress, so a retried or
-    re-driven run continues after the last committed batch and no score is ever half-written."""
+    """Run (or resume) a run to its end. Each batch commits with its progress (``done``,
+    ``last_lead_id``, heartbeat) through :func:`leadflow.jobs.job_batch`, so a resumed run
+    continues after the last committed batch and no score is ever half-written. Transient
+    database errors are retried per batch; anything else fails the run with the reason."""
     size = batch_size or settings.SCORING_BATCH_SIZE
-    run = ScoringRun.objects.get(pk=run_id)
-    if run.status in (ScoringRun.Status.DONE, ScoringRun.Status.FAILED):
-        return run
-    ScoringRun.objects.filter(pk=run_id, started_at__isnull=True).update(
-        started_at=timezone.now(), status=ScoringRun.Status.RUNNING
-    )
+    attempt = jobs.job_claim(ScoringRun, run_id)
+    if attempt is None:
+        return ScoringRun.objects.get(pk=run_id)  # ended, or another worker has it
+    run = ScoringRun.objects.select_related("model").get(pk=run_id)
     model = run.model
     spec = engine.model_spec(model)
+    batch = partial(_run_batch, model=model, spec=spec, size=size)
+    status, error = ScoringRun.Status.DONE, ""
     try:
-        while _run_batch(run_id=run_id, model=model, spec=spec, size=size):
+        while jobs.job_batch(ScoringRun, run_id, attempt, batch, what=f"scoring run {run_id}") > 0:
             pass
-    except OperationalError:
-        raise  # transient: the task retries and resumes after the last committed batch
+    except jobs.Stop:
+        return ScoringRun.objects.get(pk=run_id)  # cancelled, superseded or failed as stale
     except Exception as exc:
         log.exception("scoring run %s failed", run_id)
-        ScoringRun.objects.filter(pk=run_id).update(
-            status=ScoringRun.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
-        )
+        error = jobs.failure_reason(exc, ScoringRun.objects.get(pk=run_id))
+        status = ScoringRun.Status.FAILED
+    jobs.job_finish(ScoringRun, run_id, attempt, status, error)
     return ScoringRun.objects.get(pk=run_id)
 
 
-@transaction.atomic
-def _run_batch(*, run_id: int, model: ScoringModel, spec: r.ModelSpec, size: int) -> bool:
-    run = ScoringRun.objects.select_for_update().get(pk=run_id)  # one executor per batch
-    if run.status != ScoringRun.Status.RUNNING:
-        return False
+def _run_batch(run: ScoringRun, *, model: ScoringModel, spec: r.ModelSpec, size: int) -> int:
+    """One id range of leads, inside the job's batch transaction; returns the leads done
+    (0: no lead is left past the resume point)."""
     # the next `size` leads by id, as a range: the engine reads a range in one index scan
     bounds = (
         Lead.objects.filter(pk__gt=run.last_lead_id)
@@ -466,9 +468,7 @@ def _run_batch(*, run_id: int, model: ScoringModel, spec: r.ModelSpec, size: int
         .aggregate(hi=Max("pk"), n=Count("pk"))
     )
     if not bounds["n"]:
-        run.status, run.finished_at = ScoringRun.Status.DONE, timezone.now()
-        run.save(update_fields=["status", "finished_at"])
-        return False
+        return 0
     ids = engine.IdRange(run.last_lead_id + 1, bounds["hi"])
     now = run.started_at or timezone.now()
     if run.kind == ScoringRun.Kind.DRY_RUN:
@@ -477,37 +477,45 @@ def _run_batch(*, run_id: int, model: ScoringModel, spec: r.ModelSpec, size: int
     else:
         run.written += engine.write_scores(model=model, spec=spec, ids=ids, now=now)
         run.moved += apply_thresholds(model=model, ids=ids)
-    run.done += bounds["n"]
     run.last_lead_id = ids.hi
-    run.total = max(run.total, run.done)
-    run.heartbeat_at = timezone.now()
-    run.save(
-        update_fields=[
-            "done",
-            "last_lead_id",
-            "written",
-            "moved",
-            "result",
-            "total",
-            "heartbeat_at",
-        ]
-    )
-    return True
+    return int(bounds["n"])
 
 
 def runs_redrive(*, older_than_seconds: float = 120.0) -> int:
-    """Queue again runs whose task was lost (worker killed, broker restarted)."""
+    """Queue again runs whose task was lost before a worker took it (broker restarted). A run
+    whose worker died while running is failed by ``leadflow.jobs.jobs_fail_stale`` instead,
+    with the reason, and resumed from its page."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     stuck = list(
         ScoringRun.objects.filter(
-            status__in=[ScoringRun.Status.QUEUED, ScoringRun.Status.RUNNING], created_at__lt=cutoff
-        )
-        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))
-        .values_list("pk", flat=True)
+            status=ScoringRun.Status.QUEUED, created_at__lt=cutoff
+        ).values_list("pk", flat=True)
     )
     for run_id in stuck:
         _enqueue_run(run_id)
     return len(stuck)
+
+
+def run_cancel(*, run_id: int, actor: User | None, request: Any = None) -> ScoringRun:
+    """Stop at the next batch boundary (a queued run is cancelled at once)."""
+    return jobs.job_cancel(ScoringRun, run_id, actor=actor, request=request)
+
+
+@transaction.atomic
+def run_resume(*, run_id: int, actor: User | None, request: Any = None) -> ScoringRun:
+    """A rescore continues after its last committed batch; a dry run starts over (its result
+    is a snapshot of one moment). A rescore of a model no longer published is refused."""
+    run = ScoringRun.objects.select_related("model").get(pk=run_id)
+    if run.kind == ScoringRun.Kind.RESCORE and run.model.status != ScoringModel.Status.PUBLISHED:
+        raise NoPublishedModelError(
+            f"v{run.model.version} is no longer the published model: there is nothing to resume."
+        )
+    run = jobs.job_resume(ScoringRun, run_id, actor=actor, request=request)
+    if not run.resumable:
+        run.last_lead_id, run.result, run.total = 0, {}, Lead.objects.count()
+        run.save(update_fields=["last_lead_id", "result", "total"])
+    transaction.on_commit(lambda: _enqueue_run(run.pk))
+    return run
 
 
 def decay_rescore_start() -> ScoringRun | None:

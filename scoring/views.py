@@ -8,17 +8,19 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
+from leadflow.jobs import job_fail_if_stale
 from scoring import selectors, services
 from scoring.forms import ModelSettingsForm, RuleForm, apply_service_errors
 from scoring.models import ScoringModel, ScoringRule, ScoringRun
-from scoring.permissions import Perm
+from scoring.permissions import RUN_CONTROL, Perm
 
 VIEW, CHANGE, PUBLISH = Perm.VIEW.value, Perm.CHANGE.value, Perm.PUBLISH.value
 
@@ -189,13 +191,41 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.run_list().select_related("model").filter(pk=run_id).first()
     if run is None:
         raise Http404("There is no such run.")
+    run = job_fail_if_stale(run)  # a run whose worker died shows failed, with the reason
     template = "scoring/_run.html" if getattr(request, "htmx", False) else "scoring/run.html"
+    allowed = request.user.has_perm(RUN_CONTROL[run.kind].value)
     context = {
         "run": run,
-        "finished": run.status in (ScoringRun.Status.DONE, ScoringRun.Status.FAILED),
+        "job": run,
+        "cancel_url": reverse("scoring:run_cancel", args=[run.pk]) if allowed else "",
+        "resume_url": reverse("scoring:run_resume", args=[run.pk]) if allowed else "",
+        "finished": not run.active,
         "bins": _bins(run.result) if run.kind == ScoringRun.Kind.DRY_RUN else [],
     }
     return render(request, template, context)
+
+
+@login_required
+@require_POST
+def run_control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
+    run = selectors.run_list().filter(pk=run_id).first()
+    if run is None:
+        raise Http404("There is no such run.")
+    if not request.user.has_perm(RUN_CONTROL[run.kind].value):
+        raise PermissionDenied
+    service = services.run_cancel if action == "cancel" else services.run_resume
+    try:
+        service(run_id=run.pk, actor=request_user(request), request=request)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "Cancelling: the run stops after the batch in progress."
+            if action == "cancel"
+            else "Queued again.",
+        )
+    return redirect("scoring:run", run.pk)
 
 
 def _bins(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from predictive.models import PredictiveModel, Target
+from predictive.models import PredictiveModel, Target, TrainingRun
 
 
 class PredictiveModelSerializer(serializers.ModelSerializer[PredictiveModel]):
@@ -55,5 +55,18 @@ class LeadPredictionSerializer(serializers.Serializer[dict[str, object]]):
 
 class TrainQueuedSerializer(serializers.Serializer[dict[str, object]]):
     status = serializers.CharField()
+    run = serializers.IntegerField(help_text="the TrainingRun: GET training-runs/{run}/")
     closed_outcomes = serializers.IntegerField()
     positive = serializers.IntegerField()
+
+
+class TrainingRunSerializer(serializers.ModelSerializer[TrainingRun]):
+    percent = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id", "status", "phase", "target", "model", "done", "total", "percent",
+            "heartbeat_at", "cancel_requested", "error", "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = fields

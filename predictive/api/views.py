@@ -1,6 +1,5 @@
 from typing import Any
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -9,16 +8,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError, NotFoundError
+from leadflow.jobs import job_fail_if_stale
 from leads.selectors import lead_get_visible
 from predictive.api.serializers import (
     LeadPredictionSerializer,
     PredictiveModelSerializer,
+    TrainingRunSerializer,
     TrainInputSerializer,
     TrainQueuedSerializer,
 )
+from predictive.models import TrainingRun
 from predictive.selectors import lead_prediction, model_list
-from predictive.services import predictive_check_data
+from predictive.services import (
+    predictive_check_data,
+    predictive_training_again,
+    predictive_training_cancel,
+    predictive_training_start,
+)
 
 
 def factor(item: tuple[str, float]) -> dict[str, object]:
@@ -54,12 +62,9 @@ class PredictiveModelViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[typ
         data.is_valid(raise_exception=True)
         target = data.validated_data.get("target")
         n, positive = predictive_check_data(target=target)  # refuses now, with the reason
-
-        from predictive.tasks import predictive_train_task
-
-        transaction.on_commit(lambda: predictive_train_task.delay(target=target))
+        run = predictive_training_start(target=target, actor=request_user(request))
         # at least this many closed outcomes (exact when near the minimum)
-        body = {"status": "queued", "closed_outcomes": n, "positive": positive}
+        body = {"status": "queued", "run": run.pk, "closed_outcomes": n, "positive": positive}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -95,3 +100,36 @@ class LeadPredictionViewSet(viewsets.ViewSet):
             "values": prediction.values,
         }
         return Response(body)
+
+
+class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-arg]
+    """Training runs (newest first): status, phase, leads scored of total, the reason a run
+    failed; ``cancel`` stops one, ``run-again`` restarts a failed or cancelled one."""
+
+    serializer_class = TrainingRunSerializer
+    permission_classes = [IsAuthenticated, CanViewModels]
+    queryset = TrainingRun.objects.all()
+
+    def get_object(self) -> TrainingRun:
+        run: TrainingRun = super().get_object()
+        return job_fail_if_stale(run)  # a dead worker's run shows failed
+
+    def _control(self, request: Request, service: Any) -> Response:
+        run = service(run_id=self.get_object().pk, actor=request_user(request), request=request)
+        run.refresh_from_db()
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: TrainingRunSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated, CanTrain])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return self._control(request, predictive_training_cancel)
+
+    @extend_schema(request=None, responses={202: TrainingRunSerializer})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="run-again",
+        permission_classes=[IsAuthenticated, CanTrain],
+    )
+    def run_again(self, request: Request, pk: str) -> Response:
+        return self._control(request, predictive_training_again)

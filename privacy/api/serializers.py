@@ -34,12 +34,15 @@ class MappingField(serializers.JSONField):
 
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     summary = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+    percent = serializers.IntegerField(read_only=True, allow_null=True)
+    resumable = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = ImportJob
         fields = (
             "id", "filename", "size", "mapping", "policy", "dry_run", "encoding", "delimiter",
-            "dayfirst", "source", "status", "error", "summary", "created_by", "created_at",
+            "dayfirst", "source", "status", "error", "summary", "done", "total", "percent",
+            "heartbeat_at", "cancel_requested", "resumable", "created_by", "created_at",
             "started_at", "finished_at",
         )  # fmt: skip
         read_only_fields = fields

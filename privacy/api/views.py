@@ -13,13 +13,20 @@ from rest_framework.response import Response
 from leadflow.api.auth import request_user
 from leadflow.csv import csv_response
 from leadflow.exceptions import NotFoundError
+from leadflow.jobs import job_fail_if_stale
 from leads.api.serializers import LeadSerializer
 from leads.models import Lead
 from leads.permissions import HasPerm
 from leads.selectors import lead_visible_qs
 from privacy import gdpr, merge, selectors
 from privacy.api import serializers as s
-from privacy.imports import ensure_size, import_job_create, import_preview
+from privacy.imports import (
+    ensure_size,
+    import_job_cancel,
+    import_job_create,
+    import_job_resume,
+    import_preview,
+)
 from privacy.models import DuplicatePair, ImportJob, MergeRecord, SavedMapping
 from privacy.permissions import Perm
 from privacy.services import consent_record, consent_state, unsubscribe_url
@@ -84,6 +91,30 @@ class ImportJobViewSet(
                 dayfirst=v["dayfirst"],
             )
         )
+
+    def get_object(self) -> ImportJob:
+        return job_fail_if_stale(super().get_object())  # a dead worker's job shows failed
+
+    @extend_schema(request=None, responses={202: s.ImportJobSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        """Stop at the next batch boundary (committed batches stay imported)."""
+        job = import_job_cancel(
+            job_id=self.get_object().pk, actor=request_user(request), request=request
+        )
+        job.refresh_from_db()
+        return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.ImportJobSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        """Continue a failed or cancelled import after its last committed batch (a dry run
+        starts over)."""
+        job = import_job_resume(
+            job_id=self.get_object().pk, actor=request_user(request), request=request
+        )
+        job.refresh_from_db()
+        return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="error report")})
     @action(detail=True, methods=["get"])

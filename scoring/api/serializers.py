@@ -57,6 +57,8 @@ class ScoringRunSerializer(serializers.ModelSerializer[ScoringRun]):
             "total",
             "done",
             "progress",
+            "heartbeat_at",
+            "cancel_requested",
             "written",
             "moved",
             "result",

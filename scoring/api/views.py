@@ -4,19 +4,21 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from leadflow.api.auth import request_user
 from leadflow.exceptions import NotFoundError
+from leadflow.jobs import job_fail_if_stale
 from leads.permissions import HasPerm
 from leads.permissions import Perm as LeadPerm
 from leads.selectors import lead_get_visible
 from scoring import selectors, services
 from scoring.api import serializers as s
 from scoring.models import ScoringRule, ScoringRun
-from scoring.permissions import Perm
+from scoring.permissions import RUN_CONTROL, Perm
 
 MODEL_WRITE_FIELDS = services.MODEL_FIELDS
 RULE_WRITE_FIELDS = services.RULE_FIELDS
@@ -133,6 +135,35 @@ class ScoringRunViewSet(_ScoringPerms, viewsets.ReadOnlyModelViewSet[Any]):
     serializer_class = s.ScoringRunSerializer
     queryset = selectors.run_list()
     filterset_fields = ("model", "kind", "status")
+
+    def get_permissions(self) -> list[Any]:
+        if getattr(self, "action", "") in ("cancel", "resume"):
+            # and the permission that starts this kind of run, checked in _control
+            return [IsAuthenticated(), HasPerm.of(Perm.VIEW)()]
+        return super().get_permissions()
+
+    def get_object(self) -> Any:
+        return job_fail_if_stale(super().get_object())  # a dead worker's run shows failed
+
+    def _control(self, request: Request, service: Any) -> Response:
+        run = self.get_object()
+        if not request.user.has_perm(RUN_CONTROL[run.kind].value):
+            raise PermissionDenied
+        run = service(run_id=run.pk, actor=request_user(request), request=request)
+        run.refresh_from_db()
+        return Response(s.ScoringRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.ScoringRunSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        """Stop at the next batch boundary (a queued run at once)."""
+        return self._control(request, services.run_cancel)
+
+    @extend_schema(request=None, responses={202: s.ScoringRunSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        """A failed or cancelled rescore continues after its last batch; a dry run starts over."""
+        return self._control(request, services.run_resume)
 
 
 class LeadBreakdownViewSet(viewsets.GenericViewSet[Any]):

@@ -307,3 +307,68 @@ def test_training_requested_over_the_api_runs_in_a_real_worker(client, live_cele
             timeout=120,
         )
     assert not Lead.objects.filter(conversion_probability__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_training_is_a_job_with_progress_cancel_and_run_again(
+    client, django_capture_on_commit_callbacks, monkeypatch
+):
+    from predictive.models import TrainingRun
+
+    manager = UserFactory(username="mgr3", role=Role.SALES_MANAGER)
+    make_leads(120)
+    leads = Lead.objects.count()
+    client.force_login(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/predictive/models/train/", {}, content_type="application/json"
+        )
+    assert response.status_code == 202
+    body = client.get(f"/api/v1/predictive/training-runs/{response.json()['run']}/").json()
+    assert (body["status"], body["phase"], body["done"], body["total"], body["percent"]) == (
+        "done",
+        "scoring",
+        leads,
+        leads,
+        100,
+    )
+    # cancel while scoring: the pass stops at the next batch boundary
+    calls = {"n": 0}
+    real = services._score_ids
+
+    def cancel_after_the_first_batch(model, ids, now):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            TrainingRun.objects.filter(status="running").update(cancel_requested=True)
+        return real(model, ids, now)
+
+    monkeypatch.setattr(services, "_score_ids", cancel_after_the_first_batch)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_id = client.post(
+            "/api/v1/predictive/models/train/", {}, content_type="application/json"
+        ).json()["run"]
+    run = TrainingRun.objects.get(pk=run_id)
+    assert (run.status, run.done, run.total) == ("cancelled", 100, leads)
+    assert f"Cancelled after 100 of {leads} leads scored" in run.error
+    assert client.post(f"/api/v1/predictive/training-runs/{run_id}/cancel/").status_code == 409
+    monkeypatch.setattr(services, "_score_ids", real)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(f"/api/v1/predictive/training-runs/{run_id}/run-again/")
+    assert again.status_code == 202
+    run.refresh_from_db()
+    assert (run.status, run.done) == ("done", leads)
+    rep = UserFactory(username="rep9", role=Role.SALES_REP)
+    client.force_login(rep)
+    assert client.post(f"/api/v1/predictive/training-runs/{run_id}/run-again/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_refused_nightly_training_is_a_failed_run_with_the_reason():
+    from predictive.models import TrainingRun
+    from predictive.tasks import predictive_train_task
+
+    make_leads(20)
+    assert predictive_train_task() is None
+    run = TrainingRun.objects.get()
+    assert run.status == "failed"
+    assert "Not enough closed outcomes" in run.error

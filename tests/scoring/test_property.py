@@ -144,9 +144,7 @@ class EvaluationAgreesTest(TestCase):
         spec = engine.model_spec(model)
 
         # bulk: a rescore run, batch by batch
-        run = ScoringRun.objects.create(
-            model=model, kind=ScoringRun.Kind.RESCORE, started_at=now, status="running"
-        )
+        run = ScoringRun.objects.create(model=model, kind=ScoringRun.Kind.RESCORE, started_at=now)
         run_execute(run_id=run.pk, batch_size=batch_size)
         bulk = dict(Lead.objects.filter(pk__in=created).values_list("pk", "score"))
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from leads import services as lead_services
@@ -103,7 +103,33 @@ def test_publish_rescores_every_lead_in_the_background(django_capture_on_commit_
     assert LeadScore.objects.filter(model=model).count() == 7
 
 
-def test_rescore_progress_is_committed_per_batch_and_a_failing_batch_is_retried(monkeypatch):
+def test_rescore_progress_is_committed_per_batch_and_a_failing_batch_is_retried(
+    monkeypatch, settings
+):
+    settings.JOBS_RETRY_BASE_SECONDS = 0.01
+    model = make_model([activity_rule(ActivityKind.WEBINAR, 15)])
+    leads = [LeadFactory() for _ in range(5)]
+    for lead in leads:
+        _record(lead)
+    run = ScoringRun.objects.create(model=model, kind=ScoringRun.Kind.RESCORE, total=5)
+    real, calls = services.apply_thresholds, {"n": 0}
+    transient = "database is locked" if connection.vendor == "sqlite" else "deadlock detected"
+
+    def flaky(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # after the second batch's scores were written
+            raise OperationalError(transient)
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "apply_thresholds", flaky)
+    run = services.run_execute(run_id=run.pk, batch_size=2)  # the batch is retried inside
+    assert (run.status, run.done, calls["n"]) == ("done", 5, 4)
+    assert list(Lead.objects.order_by("pk").values_list("score", flat=True)) == [15] * 5
+
+
+def test_a_failing_batch_rolls_back_whole_and_resume_continues_after_the_last_commit(
+    monkeypatch, django_capture_on_commit_callbacks
+):
     model = make_model([activity_rule(ActivityKind.WEBINAR, 15)])
     leads = [LeadFactory() for _ in range(5)]
     for lead in leads:
@@ -111,22 +137,23 @@ def test_rescore_progress_is_committed_per_batch_and_a_failing_batch_is_retried(
     run = ScoringRun.objects.create(model=model, kind=ScoringRun.Kind.RESCORE, total=5)
     real, calls = services.apply_thresholds, {"n": 0}
 
-    def flaky(**kwargs):
+    def broken(**kwargs):
         calls["n"] += 1
-        if calls["n"] == 2:  # after the second batch's scores were written
-            raise OperationalError("server closed the connection unexpectedly")
+        if calls["n"] == 2:
+            raise ValueError("a rule cannot be evaluated")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "apply_thresholds", flaky)
-    with pytest.raises(OperationalError):
-        services.run_execute(run_id=run.pk, batch_size=2)
-    run.refresh_from_db()
-    assert (run.status, run.done, run.last_lead_id) == ("running", 2, leads[1].pk)
+    monkeypatch.setattr(services, "apply_thresholds", broken)
+    run = services.run_execute(run_id=run.pk, batch_size=2)
+    assert (run.status, run.done, run.last_lead_id) == ("failed", 2, leads[1].pk)
+    assert "after 2 of 5 leads: a rule cannot be evaluated" in run.error
     # the failed batch rolled back whole: its leads have no score, not half of one
     assert LeadScore.objects.count() == 2
     assert list(Lead.objects.order_by("pk").values_list("score", flat=True)) == [15, 15, 0, 0, 0]
-    run = services.run_execute(run_id=run.pk, batch_size=2)  # the retry resumes
-    assert (run.status, run.done) == ("done", 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.run_resume(run_id=run.pk, actor=None)
+    run.refresh_from_db()
+    assert (run.status, run.done, run.total) == ("done", 5, 5)
     assert list(Lead.objects.order_by("pk").values_list("score", flat=True)) == [15] * 5
 
 
