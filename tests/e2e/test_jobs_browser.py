@@ -11,7 +11,7 @@ from leads.models import Lead
 from privacy import imports
 from tests.leads.factories import UserFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_cancelled_import_shows_its_progress_and_resumes(
