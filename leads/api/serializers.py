@@ -3,6 +3,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from leadflow.api.serializers import ModelSerializer
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, StageChange
 from leads.services import EDITABLE_FIELDS
@@ -23,7 +24,7 @@ class StrictSerializerMixin:
         return attrs
 
 
-class LeadSerializer(StrictSerializerMixin, serializers.ModelSerializer[Lead]):
+class LeadSerializer(StrictSerializerMixin, ModelSerializer[Lead]):
     class Meta:
         model = Lead
         fields = (
@@ -62,13 +63,13 @@ class LeadSerializer(StrictSerializerMixin, serializers.ModelSerializer[Lead]):
         }
 
 
-class ActivitySerializer(serializers.ModelSerializer[Activity]):
+class ActivitySerializer(ModelSerializer[Activity]):
     class Meta:
         model = Activity
         fields = ("id", "kind", "name", "occurred_at", "received_at", "properties", "source")
 
 
-class StageChangeSerializer(serializers.ModelSerializer[StageChange]):
+class StageChangeSerializer(ModelSerializer[StageChange]):
     class Meta:
         model = StageChange
         fields = (

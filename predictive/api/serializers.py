@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from leadflow.api.serializers import ModelSerializer
 from predictive.models import PredictiveModel, Target
 
 
-class PredictiveModelSerializer(serializers.ModelSerializer[PredictiveModel]):
+class PredictiveModelSerializer(ModelSerializer[PredictiveModel]):
     version = serializers.IntegerField(read_only=True)
 
     class Meta:

@@ -1,0 +1,227 @@
+"""The shapes Schemathesis found as 500s, each pinned by a plain test (issue 15)."""
+
+import inspect
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.test import APIClient
+
+from handover.models import BusinessCalendarConfig, Handover, RejectionReason, SlaPolicy, SlaTimer
+from leadflow.api.serializers import JSONField
+from leadflow.roles import Role
+from leads.models import Lead
+from tests.handover.factories import calendar, framework, passed_checklist, policy
+from tests.leads.factories import LeadFactory, UserFactory
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture
+def admin_client(db):
+    client = APIClient()
+    client.force_authenticate(UserFactory(username="admin-api", role=Role.ADMIN))
+    return client
+
+
+# --- JSON fields sent form-encoded -----------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["null", "not json", "{"])
+def test_a_lead_s_traits_sent_form_encoded_as_null_or_not_json_is_a_400_naming_traits(
+    admin_client, text
+):
+    lead = LeadFactory(traits={"plan": "pro"})
+    response = admin_client.patch(
+        f"/api/v1/leads/{lead.pk}/", f"traits={text}&first_name=Changed", content_type=FORM
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["error"]["fields"]) == ["traits"]
+    lead.refresh_from_db()
+    assert lead.traits == {"plan": "pro"}
+    assert lead.first_name != "Changed"  # nothing half-written
+
+
+@pytest.mark.django_db
+def test_an_integration_key_sending_traits_null_form_encoded_gets_a_400(make_api_key):
+    secret, _ = make_api_key("leads:read", "leads:write")
+    lead = LeadFactory(traits={"plan": "pro"})
+    client = APIClient(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    response = client.patch(f"/api/v1/leads/{lead.pk}/", "traits=null", content_type=FORM)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["fields"]["traits"] == ["This field may not be null."]
+    assert Lead.objects.get(pk=lead.pk).traits == {"plan": "pro"}
+
+
+@pytest.mark.django_db
+def test_form_encoded_json_text_is_parsed_and_stored(admin_client):
+    lead = LeadFactory(traits={})
+    response = admin_client.patch(
+        f"/api/v1/leads/{lead.pk}/", 'traits={"plan": "team"}', content_type=FORM
+    )
+    assert response.status_code == 200, response.content
+    assert Lead.objects.get(pk=lead.pk).traits == {"plan": "team"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_calendar_s_holidays_sent_form_encoded_as_null_is_a_400_naming_holidays(
+    admin_client, method
+):
+    cal = calendar(holidays=["2026-12-25"])
+    body = "name=renamed&time_zone=UTC&holidays=null"
+    if method == "put":
+        body += '&working_hours={"mon": [["09:00", "17:00"]]}'
+    response = getattr(admin_client, method)(
+        f"/api/v1/handover/calendars/{cal.pk}/", body, content_type=FORM
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["error"]["fields"]) == ["holidays"]
+    cal.refresh_from_db()
+    assert (cal.name, cal.holidays) == ("always", ["2026-12-25"])
+
+
+@pytest.mark.django_db
+def test_a_json_null_for_a_json_field_is_the_same_400(admin_client):
+    cal = calendar()
+    response = admin_client.patch(
+        f"/api/v1/handover/calendars/{cal.pk}/", {"holidays": None}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["holidays"]
+    assert BusinessCalendarConfig.objects.get(pk=cal.pk).holidays == []
+
+
+def _api_serializer_classes() -> list[type[serializers.BaseSerializer]]:
+    import leadflow.urls  # noqa: F401  (imports every app's API modules)
+
+    found, todo = [], [serializers.BaseSerializer]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        module = cls.__module__.split(".")[0]
+        if module in {
+            "leadflow",
+            "leads",
+            "scoring",
+            "handover",
+            "reports",
+            "predictive",
+            "privacy",
+        }:
+            found.append(cls)
+    return found
+
+
+@pytest.mark.django_db
+def test_every_json_field_of_every_api_serializer_reads_input_through_the_one_rule():
+    """A serializer that builds DRF's JSONField itself would let form-encoded ``null`` through."""
+    checked, stray = 0, []
+    for cls in _api_serializer_classes():
+        if inspect.isabstract(cls) or cls.__name__ == "ModelSerializer":
+            continue
+        try:
+            fields = cls().fields
+        except (AssertionError, TypeError):
+            continue  # needs constructor arguments; not an API body serializer
+        for name, field in fields.items():
+            child = getattr(field, "child", None)
+            for f in (field, child):
+                if isinstance(f, serializers.JSONField):
+                    checked += 1
+                    if not isinstance(f, JSONField):
+                        stray.append(f"{cls.__module__}.{cls.__name__}.{name}")
+    assert checked >= 10
+    assert stray == []
+
+
+# --- non-integer ids ----------------------------------------------------------------------------
+
+
+def _detail_paths() -> list[str]:
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(public=True)["paths"]
+    return sorted(p for p in paths if "{id}" in p)
+
+
+@pytest.mark.django_db
+def test_every_detail_route_answers_a_non_integer_id_with_a_json_404(admin_client):
+    paths = _detail_paths()
+    assert len(paths) >= 30  # every app's detail and action routes
+    for template in paths:
+        path = template.replace("{id}", "AAA")
+        response = admin_client.get(path)
+        assert response.status_code == 404, (path, response.status_code)
+        assert response.json()["error"]["code"] == "not_found", path
+
+
+@pytest.mark.django_db
+def test_a_prediction_for_a_non_integer_lead_id_is_a_404_not_a_500(admin_client):
+    response = admin_client.get("/api/v1/predictive/leads/AAA/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+
+
+# --- deleting a row that others still use ---------------------------------------------------------
+
+
+def _timer_on(sla):
+    lead = LeadFactory()
+    now = timezone.now()
+    return SlaTimer.objects.create(
+        lead=lead, policy=sla, stage="mql", started_at=now, due_at=now + timedelta(hours=1)
+    )
+
+
+def _protected_rows():
+    """(URL of a row, what uses it) for every PROTECT foreign key an API DELETE can meet."""
+    cal = calendar()
+    sla = policy(cal=cal)
+    timed = policy(stage="sal", cal=calendar("timed"))
+    _timer_on(timed)
+    _timer_on(timed)
+    fw = framework()
+    passed_checklist(LeadFactory())
+    reason = RejectionReason.objects.create(code="too-small", label="Too small", route="nurture")
+    Handover.objects.create(
+        lead=LeadFactory(), opened_at=timezone.now(), status="rejected", rejection_reason=reason
+    )
+    return [
+        (f"/api/v1/handover/calendars/{cal.pk}/", [("handover.slapolicy", "SLA policies", 1)]),
+        (f"/api/v1/handover/sla-policies/{timed.pk}/", [("handover.slatimer", "sla timers", 2)]),
+        (
+            f"/api/v1/handover/frameworks/{fw.pk}/",
+            [("handover.qualificationchecklist", "qualification checklists", 1)],
+        ),
+        (
+            f"/api/v1/handover/rejection-reasons/{reason.pk}/",
+            [("handover.handover", "handovers", 1)],
+        ),
+    ], sla
+
+
+@pytest.mark.django_db
+def test_deleting_a_row_still_in_use_is_a_409_naming_what_uses_it_and_deletes_nothing(
+    admin_client,
+):
+    rows, _ = _protected_rows()
+    for url, users in rows:
+        response = admin_client.delete(url)
+        assert response.status_code == 409, (url, response.content)
+        error = response.json()["error"]
+        assert error["code"] == "in_use"
+        assert [(u["model"], u["name"], u["count"]) for u in error["in_use"]] == users
+        for _, name, count in users:
+            assert f"{count} {name}" in error["message"]
+        assert admin_client.get(url).status_code == 200, url  # still there
+
+
+@pytest.mark.django_db
+def test_deleting_a_row_nothing_uses_still_works(admin_client):
+    _, unused = _protected_rows()  # an SLA policy without timers
+    response = admin_client.delete(f"/api/v1/handover/sla-policies/{unused.pk}/")
+    assert response.status_code == 204
+    assert not SlaPolicy.objects.filter(pk=unused.pk).exists()
