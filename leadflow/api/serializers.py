@@ -2,7 +2,13 @@
 
 from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import models
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_basic_type
+from drf_spectacular.types import OpenApiTypes
 from rest_framework import serializers
 
 _M = TypeVar("_M", bound=models.Model)
@@ -34,3 +40,36 @@ class ModelSerializer(serializers.ModelSerializer[_M]):
         **serializers.ModelSerializer.serializer_field_mapping,
         models.JSONField: JSONField,
     }
+
+
+class StoredEmailField(serializers.CharField):
+    """A lead's e-mail: the API accepts an address Django's validator passes (else a 400), and
+    returns the address as stored. Segment ingestion and CSV imports store addresses this field
+    would refuse (non-ASCII local parts, say), so the schema claims ``format: email`` for
+    requests only (see the extension below). The check runs in ``to_internal_value``, not as a
+    field validator, which drf-spectacular would turn into ``format: email`` for responses too."""
+
+    default_error_messages = {"invalid": serializers.EmailField.default_error_messages["invalid"]}
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            validate_email(value)
+        except DjangoValidationError:
+            self.fail("invalid")
+        return value
+
+
+class StoredEmailFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    target_class = StoredEmailField
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> Any:
+        if direction == "request":
+            return build_basic_type(OpenApiTypes.EMAIL)
+        schema = build_basic_type(OpenApiTypes.STR)
+        assert schema is not None  # noqa: S101  (a basic type)
+        return {
+            **schema,
+            "description": "As stored: imports and Segment may have stored any text, "
+            "non-ASCII included.",
+        }

@@ -1,9 +1,10 @@
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from rest_framework import serializers
 
-from leadflow.api.serializers import ModelSerializer
+from leadflow.api.serializers import ModelSerializer, StoredEmailField
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, StageChange
 from leads.services import EDITABLE_FIELDS
@@ -25,6 +26,11 @@ class StrictSerializerMixin:
 
 
 class LeadSerializer(StrictSerializerMixin, ModelSerializer[Lead]):
+    serializer_field_mapping = {
+        **ModelSerializer.serializer_field_mapping,
+        models.EmailField: StoredEmailField,
+    }
+
     class Meta:
         model = Lead
         fields = (

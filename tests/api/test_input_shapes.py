@@ -225,3 +225,57 @@ def test_deleting_a_row_nothing_uses_still_works(admin_client):
     response = admin_client.delete(f"/api/v1/handover/sla-policies/{unused.pk}/")
     assert response.status_code == 204
     assert not SlaPolicy.objects.filter(pk=unused.pk).exists()
+
+
+# --- responses match the schema they are documented with ----------------------------------------
+
+
+@pytest.fixture
+def schema_call(db, keep_the_test_connection):
+    """Call one operation of /api/schema/ as an admin and validate the answer against it."""
+    import schemathesis
+    from django.core.wsgi import get_wsgi_application
+    from django.test import Client, override_settings
+
+    with override_settings(LEADFLOW_API_DOCS_PUBLIC=True):
+        schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    user = UserFactory(username="schema-admin", role=Role.ADMIN)
+    client = Client()
+    client.force_login(user)
+    cookies = {"sessionid": client.cookies["sessionid"].value}
+
+    def call(method, path, **path_parameters):
+        operation = schema[path][method]
+        response = operation.Case(path_parameters=path_parameters).call(cookies=cookies)
+        assert response.status_code == 200, response.text
+        operation.validate_response(response)  # raises naming the mismatch
+        return response.json(), user
+
+    return call
+
+
+@pytest.mark.django_db
+def test_the_inbox_answers_with_the_page_its_schema_documents(schema_call):
+    lead = LeadFactory(stage="mql")
+    _, admin = schema_call("GET", "/api/v1/handovers/inbox/")
+    Handover.objects.create(lead=lead, owner=admin, opened_at=timezone.now())
+    page, _ = schema_call("GET", "/api/v1/handovers/inbox/")
+    assert [item["lead"] for item in page["results"]] == [lead.pk]
+    assert page["results"][0]["assigned_at"] is None
+
+
+@pytest.mark.django_db
+def test_a_stored_non_ascii_e_mail_is_returned_as_the_schema_documents(schema_call):
+    lead = LeadFactory(email="jürgen.müller@example.de")  # as Segment and imports store it
+    body, _ = schema_call("GET", "/api/v1/leads/{id}/", id=lead.pk)
+    assert body["email"] == "jürgen.müller@example.de"
+
+
+@pytest.mark.django_db
+def test_the_api_still_checks_e_mails_it_is_sent(admin_client):
+    bad = admin_client.post("/api/v1/leads/", {"email": "not an address"}, format="json")
+    assert bad.status_code == 400
+    assert list(bad.json()["error"]["fields"]) == ["email"]
+    good = admin_client.post("/api/v1/leads/", {"email": "Ann@Example.com"}, format="json")
+    assert good.status_code == 201, good.content
+    assert good.json()["email"] == "ann@example.com"
