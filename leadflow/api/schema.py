@@ -38,7 +38,8 @@ class ErrorDetailSerializer(serializers.Serializer[dict[str, Any]]):
     code = serializers.CharField(help_text="stable, e.g. invalid, not_found, in_use")
     message = serializers.CharField()
     field = serializers.CharField(required=False, help_text="the one field at fault")
-    fields = serializers.DictField(
+    # "fields" is the wire name; DRF takes declared fields off the class, so nothing is shadowed
+    fields = serializers.DictField(  # type: ignore[assignment]
         required=False, help_text="field name -> list of reasons (code invalid)"
     )
     in_use = InUseSerializer(
@@ -71,6 +72,6 @@ class AutoSchema(openapi.AutoSchema):
             responses.setdefault(code, {"description": DESCRIPTIONS[code]})
         for code, response in responses.items():
             if code.startswith("4") and "content" not in response:
-                body = self._get_response_for_code(ErrorSerializer, code)
+                body = self._get_response_for_code(ErrorSerializer, code)  # type: ignore[no-untyped-call]
                 response["content"] = body["content"]
         return operation

@@ -20,11 +20,12 @@ class SchemathesisTotals:
     cases: Counter[str] = field(default_factory=Counter)  # auth -> requests sent
     statuses: dict[str, Counter[int]] = field(default_factory=dict)  # auth -> status -> n
     failed: Counter[str] = field(default_factory=Counter)  # auth -> failed operations
+    per_operation: Counter[str] = field(default_factory=Counter)  # "METHOD /path" -> cases
 
     def record(self, auth: str, case: Any, status: int) -> None:
-        self.operations.setdefault(auth, set()).add(
-            f"{case.operation.method.upper()} {case.operation.path}"
-        )
+        operation = f"{case.operation.method.upper()} {case.operation.path}"
+        self.operations.setdefault(auth, set()).add(operation)
+        self.per_operation[operation] += 1
         self.cases[auth] += 1
         self.statuses.setdefault(auth, Counter())[status] += 1
 
@@ -42,6 +43,8 @@ class SchemathesisTotals:
                 f"({by_class}), {server_errors} server errors, "
                 f"{self.failed[auth]} failed operations"
             )
+        heaviest = ", ".join(f"{op} {n}" for op, n in self.per_operation.most_common(3))
+        out.append(f"most cases: {heaviest}")
         return out
 
 

@@ -2,6 +2,7 @@
 
 import inspect
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -94,7 +95,7 @@ def test_a_json_null_for_a_json_field_is_the_same_400(admin_client):
     assert BusinessCalendarConfig.objects.get(pk=cal.pk).holidays == []
 
 
-def _api_serializer_classes() -> list[type[serializers.BaseSerializer]]:
+def _api_serializer_classes() -> list[type[serializers.BaseSerializer[Any]]]:
     import leadflow.urls  # noqa: F401  (imports every app's API modules)
 
     found, todo = [], [serializers.BaseSerializer]
