@@ -20,7 +20,11 @@ def in_use(rows: Iterable[Model]) -> list[dict[str, Any]]:
     """What still uses a row, counted per model: [{"model", "name", "count"}]."""
     counts = Counter(type(row) for row in rows)
     return [
-        {"model": m._meta.label_lower, "name": str(m._meta.verbose_name_plural), "count": n}
+        {
+            "model": m._meta.label_lower,
+            "name": str(m._meta.verbose_name if n == 1 else m._meta.verbose_name_plural),
+            "count": n,
+        }
         for m, n in sorted(counts.items(), key=lambda item: item[0]._meta.label_lower)
     ]
 

@@ -160,10 +160,19 @@ def test_every_detail_route_answers_a_non_integer_id_with_a_json_404(admin_clien
 
 
 @pytest.mark.django_db
-def test_a_prediction_for_a_non_integer_lead_id_is_a_404_not_a_500(admin_client):
-    response = admin_client.get("/api/v1/predictive/leads/AAA/")
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/predictive/leads/AAA/",  # was a ValueError (500)
+        "/api/v1/reports/%0Ax/",  # a slug with a newline matched no route: Django's HTML 404
+        "/api/v1/leads/1%0A/",
+    ],
+)
+def test_an_api_path_no_route_matches_is_a_json_404_not_a_500_or_a_page(admin_client, path):
+    response = admin_client.get(path)
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
 
 
 # --- deleting a row that others still use ---------------------------------------------------------
@@ -191,15 +200,15 @@ def _protected_rows():
         lead=LeadFactory(), opened_at=timezone.now(), status="rejected", rejection_reason=reason
     )
     return [
-        (f"/api/v1/handover/calendars/{cal.pk}/", [("handover.slapolicy", "SLA policies", 1)]),
+        (f"/api/v1/handover/calendars/{cal.pk}/", [("handover.slapolicy", "SLA policy", 1)]),
         (f"/api/v1/handover/sla-policies/{timed.pk}/", [("handover.slatimer", "sla timers", 2)]),
         (
             f"/api/v1/handover/frameworks/{fw.pk}/",
-            [("handover.qualificationchecklist", "qualification checklists", 1)],
+            [("handover.qualificationchecklist", "qualification checklist", 1)],
         ),
         (
             f"/api/v1/handover/rejection-reasons/{reason.pk}/",
-            [("handover.handover", "handovers", 1)],
+            [("handover.handover", "handover", 1)],
         ),
     ], sla
 
@@ -215,8 +224,8 @@ def test_deleting_a_row_still_in_use_is_a_409_naming_what_uses_it_and_deletes_no
         error = response.json()["error"]
         assert error["code"] == "in_use"
         assert [(u["model"], u["name"], u["count"]) for u in error["in_use"]] == users
-        for _, name, count in users:
-            assert f"{count} {name}" in error["message"]
+        names = ", ".join(f"{count} {name}" for _, name, count in users)
+        assert error["message"] == f"Still in use by {names}."
         assert admin_client.get(url).status_code == 200, url  # still there
 
 
