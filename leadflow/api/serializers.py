@@ -34,12 +34,30 @@ class JSONField(serializers.JSONField):
 class ModelSerializer(serializers.ModelSerializer[_M]):
     """DRF's ModelSerializer with model JSON fields read by :class:`JSONField`.
 
-    Every model serializer of the API derives from this one (tests/api/test_fields.py holds it)."""
+    Every model serializer of the API derives from this one (tests/api/test_input_shapes.py
+    holds it)."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.JSONField: JSONField,
     }
+
+
+class SlugRelatedField(serializers.SlugRelatedField[_M]):
+    """DRF's SlugRelatedField that refuses a NUL character before looking the slug up.
+
+    PostgreSQL cannot hold or compare text with NUL in it (a DataError, a 500). DRF's text fields
+    refuse it themselves (ProhibitNullCharactersValidator); its related fields query first."""
+
+    default_error_messages = {
+        **serializers.SlugRelatedField.default_error_messages,
+        "null_characters": "Null characters are not allowed.",
+    }
+
+    def to_internal_value(self, data: Any) -> _M:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("null_characters")
+        return super().to_internal_value(data)
 
 
 class StoredEmailField(serializers.CharField):

@@ -3,7 +3,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from leadflow.api.serializers import JSONField, ModelSerializer
+from leadflow.api.serializers import JSONField, ModelSerializer, SlugRelatedField
 from leadflow.validators import reject_nul
 from privacy.models import (
     Channel,
@@ -49,7 +49,7 @@ class ImportJobSerializer(ModelSerializer[ImportJob]):
 class ImportCreateInputSerializer(serializers.Serializer[Any]):
     file = serializers.FileField()
     mapping = MappingField(required=False)
-    mapping_name = serializers.SlugRelatedField(
+    mapping_name = SlugRelatedField(
         slug_field="name", queryset=SavedMapping.objects.all(), required=False
     )
     policy = serializers.ChoiceField(choices=DedupePolicy.choices, default=DedupePolicy.SKIP)

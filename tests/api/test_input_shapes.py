@@ -5,14 +5,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
 from handover.models import BusinessCalendarConfig, Handover, RejectionReason, SlaPolicy, SlaTimer
-from leadflow.api.serializers import JSONField
+from leadflow.api.serializers import JSONField, SlugRelatedField
 from leadflow.roles import Role
 from leads.models import Lead
+from privacy.models import ImportJob
 from tests.handover.factories import calendar, framework, passed_checklist, policy
 from tests.leads.factories import LeadFactory, UserFactory
 
@@ -116,10 +118,8 @@ def _api_serializer_classes() -> list[type[serializers.BaseSerializer[Any]]]:
     return found
 
 
-@pytest.mark.django_db
-def test_every_json_field_of_every_api_serializer_reads_input_through_the_one_rule():
-    """A serializer that builds DRF's JSONField itself would let form-encoded ``null`` through."""
-    checked, stray = 0, []
+def _api_fields():
+    """(where, field) for every field (and list child) of every API serializer."""
     for cls in _api_serializer_classes():
         if inspect.isabstract(cls) or cls.__name__ == "ModelSerializer":
             continue
@@ -128,14 +128,42 @@ def test_every_json_field_of_every_api_serializer_reads_input_through_the_one_ru
         except (AssertionError, TypeError):
             continue  # needs constructor arguments; not an API body serializer
         for name, field in fields.items():
-            child = getattr(field, "child", None)
-            for f in (field, child):
-                if isinstance(f, serializers.JSONField):
-                    checked += 1
-                    if not isinstance(f, JSONField):
-                        stray.append(f"{cls.__module__}.{cls.__name__}.{name}")
-    assert checked >= 10
-    assert stray == []
+            for f in (field, getattr(field, "child", None)):
+                if f is not None:
+                    yield f"{cls.__module__}.{cls.__name__}.{name}", f
+
+
+@pytest.mark.django_db
+def test_every_json_field_of_every_api_serializer_reads_input_through_the_one_rule():
+    """A serializer that builds DRF's JSONField itself would let form-encoded ``null`` through."""
+    json_fields = [(where, f) for where, f in _api_fields() if isinstance(f, serializers.JSONField)]
+    assert len(json_fields) >= 10
+    assert [where for where, f in json_fields if not isinstance(f, JSONField)] == []
+
+
+@pytest.mark.django_db
+def test_every_writable_slug_field_refuses_nul_before_it_queries():
+    """DRF's SlugRelatedField looks a NUL up in PostgreSQL: a DataError, a 500."""
+    slugs = [
+        (where, f)
+        for where, f in _api_fields()
+        if isinstance(f, serializers.SlugRelatedField) and not f.read_only
+    ]
+    assert slugs
+    assert [where for where, f in slugs if not isinstance(f, SlugRelatedField)] == []
+
+
+@pytest.mark.django_db
+def test_an_import_naming_a_saved_mapping_with_a_nul_is_a_400_naming_the_field(admin_client):
+    upload = SimpleUploadedFile("leads.csv", b"email\nann@example.com\n", "text/csv")
+    response = admin_client.post(
+        "/api/v1/privacy/imports/", {"file": upload, "mapping_name": "a\x00b"}, format="multipart"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["fields"] == {
+        "mapping_name": ["Null characters are not allowed."]
+    }
+    assert not ImportJob.objects.exists()
 
 
 # --- non-integer ids ----------------------------------------------------------------------------
