@@ -1,4 +1,5 @@
-"""One error shape for the whole API: {"error": {"code", "message", "field"?, "fields"?}}."""
+"""One error shape for the whole API: {"error": {"code", "message", "field"?, "fields"?,
+"in_use"?}}; leadflow/api/schema.py documents it on every operation."""
 
 from collections import Counter
 from collections.abc import Iterable

@@ -2,8 +2,8 @@
 
 DRF's default lookup pattern matches any text, so ``/predictive/leads/AAA/`` reached views that
 parse the id themselves (a ValueError, a 500). Here the URL itself only matches digits: any other
-id is a 404 before a view runs (a JSON one, see ``leadflow.api.exceptions.api_not_found``). A viewset
-whose lookup is not an id says so with ``lookup_value_regex``.
+id is a 404 before a view runs (a JSON one: ``leadflow.api.exceptions.api_not_found``). A
+viewset whose lookup is not an id says so with ``lookup_value_regex``.
 """
 
 from typing import Any

@@ -1,4 +1,8 @@
-"""Totals of the Schemathesis run, printed at the end of every pytest run that includes it."""
+"""Totals of the Schemathesis run, printed at the end of every pytest run that includes it.
+
+Each Schemathesis test counts the statuses it got in ``schemathesis_tally``; the count travels in
+the test's report (``user_properties``), so the totals add up in the process that prints them,
+with or without pytest-xdist."""
 
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,34 +20,31 @@ SCHEMATHESIS_TESTS = {
 
 @dataclass
 class SchemathesisTotals:
-    operations: dict[str, set[str]] = field(default_factory=dict)  # auth -> "METHOD /path"
-    cases: Counter[str] = field(default_factory=Counter)  # auth -> requests sent
-    statuses: dict[str, Counter[int]] = field(default_factory=dict)  # auth -> status -> n
+    operations: Counter[str] = field(default_factory=Counter)  # auth -> operations run
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)  # auth -> status -> cases
     failed: Counter[str] = field(default_factory=Counter)  # auth -> failed operations
-    per_operation: Counter[str] = field(default_factory=Counter)  # "METHOD /path" -> cases
+    per_operation: Counter[str] = field(default_factory=Counter)  # "auth METHOD /path" -> cases
 
-    def record(self, auth: str, case: Any, status: int) -> None:
-        operation = f"{case.operation.method.upper()} {case.operation.path}"
-        self.operations.setdefault(auth, set()).add(operation)
-        self.per_operation[operation] += 1
-        self.cases[auth] += 1
-        self.statuses.setdefault(auth, Counter())[status] += 1
+    def add(self, auth: str, operation: str, statuses: dict[int, int]) -> None:
+        self.operations[auth] += 1
+        self.statuses.setdefault(auth, Counter()).update(statuses)
+        self.per_operation[f"{auth} {operation}"] += sum(statuses.values())
 
     def lines(self) -> list[str]:
         out = []
-        for auth in sorted(self.cases):
+        for auth in sorted(self.operations):
             statuses = self.statuses[auth]
-            server_errors = sum(n for code, n in statuses.items() if code >= 500)
             by_class = ", ".join(
                 f"{k}xx {sum(n for code, n in statuses.items() if code // 100 == k)}"
                 for k in (2, 3, 4, 5)
             )
+            server_errors = sum(n for code, n in statuses.items() if code >= 500)
             out.append(
-                f"{auth}: {len(self.operations[auth])} operations, {self.cases[auth]} cases "
+                f"{auth}: {self.operations[auth]} operations, {sum(statuses.values())} cases "
                 f"({by_class}), {server_errors} server errors, "
                 f"{self.failed[auth]} failed operations"
             )
-        heaviest = ", ".join(f"{op} {n}" for op, n in self.per_operation.most_common(3))
+        heaviest = ", ".join(f"{op} ({n})" for op, n in self.per_operation.most_common(3))
         out.append(f"most cases: {heaviest}")
         return out
 
@@ -51,14 +52,29 @@ class SchemathesisTotals:
 TOTALS = SchemathesisTotals()
 
 
+@pytest.fixture
+def schemathesis_tally(request: pytest.FixtureRequest) -> Any:
+    """A Counter of status codes for this test's cases, handed to the report at teardown."""
+    tally: Counter[int] = Counter()
+    yield tally
+    request.node.user_properties.append(("schemathesis_statuses", dict(tally)))
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    name = report.nodeid.split("::")[-1].split("[")[0]
-    if name in SCHEMATHESIS_TESTS and report.when == "call" and report.failed:
-        TOTALS.failed[SCHEMATHESIS_TESTS[name]] += 1
+    name, _, operation = report.nodeid.split("::")[-1].partition("[")
+    auth = SCHEMATHESIS_TESTS.get(name)
+    if auth is None:
+        return
+    if report.when == "call" and report.failed:
+        TOTALS.failed[auth] += 1
+    if report.when == "teardown":
+        for key, statuses in report.user_properties:
+            if key == "schemathesis_statuses" and isinstance(statuses, dict):
+                TOTALS.add(auth, operation.rstrip("]"), statuses)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if TOTALS.cases:
+    if TOTALS.operations:
         terminalreporter.section("Schemathesis totals")
         for line in TOTALS.lines():
             terminalreporter.write_line(line)
