@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from leadflow import views
 from leadflow.api.docs import api_docs
+from leadflow.api.exceptions import api_not_found
 
 # Each app owns its own urls.py (pages) and api/urls.py (REST under /api/v1/).
 urlpatterns = [
@@ -28,4 +29,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("predictive/", include("predictive.urls")),
     path("privacy/", include("privacy.urls")),
+    # last: an API path no route matches (e.g. a non-integer id) is a JSON 404 in the API's
+    # error shape, with DEBUG too (Django's own 404 page is HTML); [\s\S], as "." skips "\n"
+    re_path(r"^(?:api|v1)/[\s\S]*/$", api_not_found),
 ]

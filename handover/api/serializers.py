@@ -19,10 +19,11 @@ from handover.models import (
     SlaTimer,
     WebhookSubscription,
 )
+from leadflow.api.serializers import ModelSerializer
 from leadflow.validators import reject_nul
 
 
-class HandoverSerializer(serializers.ModelSerializer[Handover]):
+class HandoverSerializer(ModelSerializer[Handover]):
     lead_name = serializers.CharField(source="lead.display_name", read_only=True)
     lead_stage = serializers.CharField(source="lead.stage", read_only=True)
 
@@ -57,7 +58,7 @@ class ReassignInputSerializer(serializers.Serializer[dict[str, Any]]):
     owner = serializers.IntegerField(min_value=1)
 
 
-class NotificationSerializer(serializers.ModelSerializer[Notification]):
+class NotificationSerializer(ModelSerializer[Notification]):
     class Meta:
         model = Notification
         fields = (
@@ -92,7 +93,7 @@ class MarkReadInputSerializer(serializers.Serializer[dict[str, Any]]):
     ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True)
 
 
-class RejectionReasonSerializer(serializers.ModelSerializer[RejectionReason]):
+class RejectionReasonSerializer(ModelSerializer[RejectionReason]):
     class Meta:
         model = RejectionReason
         fields = (
@@ -107,13 +108,13 @@ class RejectionReasonSerializer(serializers.ModelSerializer[RejectionReason]):
         )
 
 
-class FrameworkSerializer(serializers.ModelSerializer[QualificationFramework]):
+class FrameworkSerializer(ModelSerializer[QualificationFramework]):
     class Meta:
         model = QualificationFramework
         fields = ("id", "code", "name", "criteria", "min_met", "required", "active", "is_default")
 
 
-class ChecklistSerializer(serializers.ModelSerializer[QualificationChecklist]):
+class ChecklistSerializer(ModelSerializer[QualificationChecklist]):
     framework: serializers.SlugRelatedField[QualificationFramework] = serializers.SlugRelatedField(
         slug_field="code", read_only=True
     )
@@ -139,13 +140,13 @@ class ChecklistInputSerializer(serializers.Serializer[dict[str, Any]]):
     answers = serializers.DictField(validators=[reject_nul])
 
 
-class CalendarSerializer(serializers.ModelSerializer[BusinessCalendarConfig]):
+class CalendarSerializer(ModelSerializer[BusinessCalendarConfig]):
     class Meta:
         model = BusinessCalendarConfig
         fields = ("id", "name", "time_zone", "working_hours", "holidays")
 
 
-class SlaPolicySerializer(serializers.ModelSerializer[SlaPolicy]):
+class SlaPolicySerializer(ModelSerializer[SlaPolicy]):
     class Meta:
         model = SlaPolicy
         fields = (
@@ -160,13 +161,13 @@ class SlaPolicySerializer(serializers.ModelSerializer[SlaPolicy]):
         )
 
 
-class SlaEventSerializer(serializers.ModelSerializer[SlaEvent]):
+class SlaEventSerializer(ModelSerializer[SlaEvent]):
     class Meta:
         model = SlaEvent
         fields = ("kind", "step", "scheduled_for", "fired_at", "done_at")
 
 
-class SlaTimerSerializer(serializers.ModelSerializer[SlaTimer]):
+class SlaTimerSerializer(ModelSerializer[SlaTimer]):
     events = SlaEventSerializer(many=True, read_only=True)
     met_on_time = serializers.SerializerMethodField()
 
@@ -198,14 +199,14 @@ class SlaTimerSerializer(serializers.ModelSerializer[SlaTimer]):
         return timer.stopped_at <= timer.due_at
 
 
-class AssignmentMemberSerializer(serializers.ModelSerializer[AssignmentMember]):
+class AssignmentMemberSerializer(ModelSerializer[AssignmentMember]):
     class Meta:
         model = AssignmentMember
         fields = ("id", "rule", "user", "weight", "active", "last_assigned_at")
         read_only_fields = ("last_assigned_at",)
 
 
-class AssignmentRuleSerializer(serializers.ModelSerializer[AssignmentRule]):
+class AssignmentRuleSerializer(ModelSerializer[AssignmentRule]):
     members = AssignmentMemberSerializer(many=True, read_only=True)
 
     class Meta:
@@ -227,7 +228,7 @@ class AssignmentRuleSerializer(serializers.ModelSerializer[AssignmentRule]):
         )
 
 
-class OutOfOfficeSerializer(serializers.ModelSerializer[OutOfOffice]):
+class OutOfOfficeSerializer(ModelSerializer[OutOfOffice]):
     class Meta:
         model = OutOfOffice
         fields = ("id", "user", "starts_at", "ends_at", "note")
@@ -243,14 +244,14 @@ class OutOfOfficeSerializer(serializers.ModelSerializer[OutOfOffice]):
         return attrs
 
 
-class WebhookSubscriptionSerializer(serializers.ModelSerializer[WebhookSubscription]):
+class WebhookSubscriptionSerializer(ModelSerializer[WebhookSubscription]):
     class Meta:
         model = WebhookSubscription
         fields = ("id", "url", "description", "event_types", "secret", "active", "created_at")
         read_only_fields = ("secret", "created_at")
 
 
-class DeliveryAttemptSerializer(serializers.ModelSerializer[DeliveryAttempt]):
+class DeliveryAttemptSerializer(ModelSerializer[DeliveryAttempt]):
     class Meta:
         model = DeliveryAttempt
         fields = (
@@ -264,7 +265,7 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer[DeliveryAttempt]):
         )
 
 
-class DeliverySerializer(serializers.ModelSerializer[Delivery]):
+class DeliverySerializer(ModelSerializer[Delivery]):
     event_id = serializers.UUIDField(source="event.event_id", read_only=True, allow_null=True)
     event_type = serializers.CharField(source="event.type", read_only=True, allow_null=True)
 

@@ -1,6 +1,5 @@
-from rest_framework.routers import DefaultRouter
-
 from handover.api import views
+from leadflow.api.routers import DefaultRouter
 
 router = DefaultRouter()
 router.register("handovers", views.HandoverViewSet, basename="handover")

@@ -50,7 +50,8 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
             return self.queryset
         return selectors.handover_visible_qs(user=request_user(self.request))
 
-    @action(detail=False, methods=["get"])
+    @extend_schema(responses=s.HandoverSerializer(many=True))  # a page of them, not one
+    @action(detail=False, methods=["get"], filter_backends=[])  # the inbox takes no filters
     def inbox(self, request: Request) -> Response:
         """Open handovers for me to accept or reject (mine and my teams' queue)."""
         page = self.paginate_queryset(selectors.handover_inbox(user=request_user(request)))

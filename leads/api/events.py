@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from leadflow.api.auth import request_user
 from leadflow.api.idempotency import IdempotentMixin
+from leadflow.api.serializers import JSONField
 from leadflow.apikeys import Scope
 from leadflow.validators import reject_nul
 from leads.api.serializers import StrictSerializerMixin
@@ -49,9 +50,7 @@ class EventInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[st
 
 
 class EventBatchInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[str, Any]]):
-    events = serializers.ListField(
-        child=serializers.JSONField(), max_length=MAX_BATCH, allow_empty=False
-    )
+    events = serializers.ListField(child=JSONField(), max_length=MAX_BATCH, allow_empty=False)
 
 
 EventResultSerializer = inline_serializer(

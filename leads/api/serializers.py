@@ -1,8 +1,10 @@
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from rest_framework import serializers
 
+from leadflow.api.serializers import ModelSerializer, StoredEmailField
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, StageChange
 from leads.services import EDITABLE_FIELDS
@@ -23,7 +25,12 @@ class StrictSerializerMixin:
         return attrs
 
 
-class LeadSerializer(StrictSerializerMixin, serializers.ModelSerializer[Lead]):
+class LeadSerializer(StrictSerializerMixin, ModelSerializer[Lead]):
+    serializer_field_mapping = {
+        **ModelSerializer.serializer_field_mapping,
+        models.EmailField: StoredEmailField,
+    }
+
     class Meta:
         model = Lead
         fields = (
@@ -62,13 +69,13 @@ class LeadSerializer(StrictSerializerMixin, serializers.ModelSerializer[Lead]):
         }
 
 
-class ActivitySerializer(serializers.ModelSerializer[Activity]):
+class ActivitySerializer(ModelSerializer[Activity]):
     class Meta:
         model = Activity
         fields = ("id", "kind", "name", "occurred_at", "received_at", "properties", "source")
 
 
-class StageChangeSerializer(serializers.ModelSerializer[StageChange]):
+class StageChangeSerializer(ModelSerializer[StageChange]):
     class Meta:
         model = StageChange
         fields = (

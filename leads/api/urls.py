@@ -1,6 +1,6 @@
 from django.urls import path
-from rest_framework.routers import DefaultRouter
 
+from leadflow.api.routers import DefaultRouter
 from leads.api.events import EventBatchView, EventView
 from leads.api.views import LeadViewSet
 

@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from leadflow.api.serializers import ModelSerializer
 from predictive.models import PredictiveModel, Target, TrainingRun
 
 
-class PredictiveModelSerializer(serializers.ModelSerializer[PredictiveModel]):
+class PredictiveModelSerializer(ModelSerializer[PredictiveModel]):
     version = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -60,7 +61,7 @@ class TrainQueuedSerializer(serializers.Serializer[dict[str, object]]):
     positive = serializers.IntegerField()
 
 
-class TrainingRunSerializer(serializers.ModelSerializer[TrainingRun]):
+class TrainingRunSerializer(ModelSerializer[TrainingRun]):
     percent = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:

@@ -1,5 +1,4 @@
-from rest_framework.routers import SimpleRouter
-
+from leadflow.api.routers import SimpleRouter
 from predictive.api.views import LeadPredictionViewSet, PredictiveModelViewSet, TrainingRunViewSet
 
 router = SimpleRouter()

@@ -3,6 +3,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from leadflow.api.serializers import JSONField, ModelSerializer, SlugRelatedField
 from leadflow.validators import reject_nul
 from privacy.models import (
     Channel,
@@ -15,7 +16,7 @@ from privacy.models import (
 )
 
 
-class MappingField(serializers.JSONField):
+class MappingField(JSONField):
     """A {"CSV column": "field"} object; multipart forms may send it as a JSON string."""
 
     def to_internal_value(self, data: Any) -> Any:
@@ -32,7 +33,7 @@ class MappingField(serializers.JSONField):
         return data
 
 
-class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
+class ImportJobSerializer(ModelSerializer[ImportJob]):
     summary = serializers.DictField(child=serializers.IntegerField(), read_only=True)
     percent = serializers.IntegerField(read_only=True, allow_null=True)
     resumable = serializers.BooleanField(read_only=True)
@@ -51,7 +52,7 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
 class ImportCreateInputSerializer(serializers.Serializer[Any]):
     file = serializers.FileField()
     mapping = MappingField(required=False)
-    mapping_name = serializers.SlugRelatedField(
+    mapping_name = SlugRelatedField(
         slug_field="name", queryset=SavedMapping.objects.all(), required=False
     )
     policy = serializers.ChoiceField(choices=DedupePolicy.choices, default=DedupePolicy.SKIP)
@@ -74,7 +75,7 @@ class ImportPreviewInputSerializer(serializers.Serializer[Any]):
     dayfirst = serializers.BooleanField(default=True)
 
 
-class SavedMappingSerializer(serializers.ModelSerializer[SavedMapping]):
+class SavedMappingSerializer(ModelSerializer[SavedMapping]):
     mapping = MappingField()
 
     class Meta:
@@ -89,7 +90,7 @@ class ConsentInputSerializer(serializers.Serializer[Any]):
     source = serializers.CharField(max_length=100)  # type: ignore[assignment]
 
 
-class ConsentEventSerializer(serializers.ModelSerializer[ConsentEvent]):
+class ConsentEventSerializer(ModelSerializer[ConsentEvent]):
     class Meta:
         model = ConsentEvent
         fields = ("id", "lead", "channel", "granted", "source", "at", "actor")
@@ -105,7 +106,7 @@ class EraseInputSerializer(serializers.Serializer[Any]):
         return value
 
 
-class DuplicatePairSerializer(serializers.ModelSerializer[DuplicatePair]):
+class DuplicatePairSerializer(ModelSerializer[DuplicatePair]):
     class Meta:
         model = DuplicatePair
         fields = ("id", "lead_a", "lead_b", "reason", "similarity", "status", "found_at")
@@ -116,7 +117,7 @@ class MergeInputSerializer(serializers.Serializer[Any]):
     duplicate = serializers.IntegerField()
 
 
-class MergeRecordSerializer(serializers.ModelSerializer[MergeRecord]):
+class MergeRecordSerializer(ModelSerializer[MergeRecord]):
     class Meta:
         model = MergeRecord
         fields = ("id", "survivor", "merged_lead_id", "moved", "actor", "at")

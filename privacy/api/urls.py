@@ -1,5 +1,4 @@
-from rest_framework.routers import DefaultRouter
-
+from leadflow.api.routers import DefaultRouter
 from privacy.api import views
 
 router = DefaultRouter()

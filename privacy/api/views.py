@@ -157,7 +157,7 @@ class PrivacyLeadViewSet(viewsets.GenericViewSet[Lead]):
             return self.queryset
         return lead_visible_qs(user=request_user(self.request))
 
-    @extend_schema(request=s.ConsentInputSerializer, responses=s.ConsentEventSerializer)
+    @extend_schema(request=s.ConsentInputSerializer, responses={201: s.ConsentEventSerializer})
     @action(detail=True, methods=["post"])
     def consent(self, request: Request, pk: str) -> Response:
         lead = self.get_object()

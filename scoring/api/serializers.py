@@ -2,11 +2,12 @@ from typing import Any
 
 from rest_framework import serializers
 
+from leadflow.api.serializers import ModelSerializer
 from scoring import services
 from scoring.models import ScoringModel, ScoringRule, ScoringRun
 
 
-class ScoringRuleSerializer(serializers.ModelSerializer[ScoringRule]):
+class ScoringRuleSerializer(ModelSerializer[ScoringRule]):
     """Shape and types only; what a rule means is checked by the service (scoring.rules)."""
 
     class Meta:
@@ -15,7 +16,7 @@ class ScoringRuleSerializer(serializers.ModelSerializer[ScoringRule]):
         read_only_fields = ("id",)
 
 
-class ScoringModelSerializer(serializers.ModelSerializer[ScoringModel]):
+class ScoringModelSerializer(ModelSerializer[ScoringModel]):
     rules = ScoringRuleSerializer(many=True, read_only=True)
 
     class Meta:
@@ -41,7 +42,7 @@ class ScoringModelSerializer(serializers.ModelSerializer[ScoringModel]):
         )
 
 
-class ScoringRunSerializer(serializers.ModelSerializer[ScoringRun]):
+class ScoringRunSerializer(ModelSerializer[ScoringRun]):
     model_version = serializers.IntegerField(source="model.version", read_only=True)
     progress = serializers.SerializerMethodField()
 

@@ -68,7 +68,7 @@ class ScoringModelViewSet(_ScoringPerms, viewsets.ModelViewSet[Any]):
         services.model_delete(model_id=self.get_object().pk, actor=request_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses=s.ScoringRunSerializer)
+    @extend_schema(request=None, responses={202: s.ScoringRunSerializer})
     @action(detail=True, methods=["post"])
     def publish(self, request: Request, pk: str) -> Response:
         """Publish this draft: it scores leads from now on; every lead is rescored in the
@@ -76,7 +76,7 @@ class ScoringModelViewSet(_ScoringPerms, viewsets.ModelViewSet[Any]):
         run = services.model_publish(model_id=self.get_object().pk, actor=request_user(request))
         return Response(s.ScoringRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses=s.ScoringModelSerializer)
+    @extend_schema(request=None, responses={201: s.ScoringModelSerializer})
     @action(detail=True, methods=["post"], url_path="new-version")
     def new_version(self, request: Request, pk: str) -> Response:
         """A draft copy of this version to edit."""
@@ -85,7 +85,7 @@ class ScoringModelViewSet(_ScoringPerms, viewsets.ModelViewSet[Any]):
         )
         return Response(s.ScoringModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=s.ScoringRunSerializer)
+    @extend_schema(request=None, responses={202: s.ScoringRunSerializer})
     @action(detail=True, methods=["post"], url_path="dry-run")
     def dry_run(self, request: Request, pk: str) -> Response:
         """Evaluate this model against current data without writing scores or moving leads."""
