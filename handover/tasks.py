@@ -11,6 +11,16 @@ def outbox_deliver_task(delivery_ids: list[int]) -> None:
     deliver_now(delivery_ids)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def webhook_drain_task(subscription_id: int) -> None:
+    """Send one subscription's due webhooks; hand the worker slot back after a time budget."""
+    from handover.outbox import subscription_drain
+
+    _, more = subscription_drain(subscription_id=subscription_id)
+    if more:
+        webhook_drain_task.delay(subscription_id)  # behind whatever else is queued
+
+
 @shared_task(ignore_result=True)
 def outbox_sweep_task() -> int:
     from handover.outbox import outbox_sweep
