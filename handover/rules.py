@@ -190,6 +190,12 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def secret_hint(secret: str) -> str:
+    """Enough of a secret to tell which one a receiver holds, never enough to sign with."""
+    prefix = SECRET_PREFIX if secret.startswith(SECRET_PREFIX) else ""
+    return f"{prefix}…{secret[-4:]}"
+
+
 def sign(*, secret: str, timestamp: int, body: bytes) -> str:
     """``v1=`` + hex HMAC-SHA256 of ``"<timestamp>." + body`` (Stripe's layout).
 
