@@ -11,7 +11,11 @@ def outbox_deliver_task(delivery_ids: list[int]) -> None:
     deliver_now(delivery_ids)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+# Acknowledged when it starts, unlike the others: a drain waiting out a slow endpoint must not
+# hold one of the worker's prefetch slots (with acks_late it did, and the worker then took a
+# new task only about every 2 s). Losing the message loses nothing: the rows are the queue,
+# and the sweeper re-drives them.
+@shared_task(acks_late=False, ignore_result=True)
 def webhook_drain_task(subscription_id: int) -> None:
     """Send one subscription's due webhooks; hand the worker slot back after a time budget."""
     from handover.outbox import subscription_drain
