@@ -15,7 +15,7 @@ Celery worker (threads pool, ``--concurrency``, with beat: the sweeper runs too)
 script writes ``--events`` events open-loop at ``--rate`` per second, one transaction each (as
 stage changes do), and measures each event's latency from its creation to its arrival at the
 healthy receiver, once the worker has settled (see ``warm_up``). Rows it created are deleted at
-the end.
+the end. ``BENCH_TRACE=1`` also prints every latency, and when the worker started each attempt.
 """
 
 import argparse
