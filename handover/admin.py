@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from handover import outbox
+from handover import outbox, rules
 from handover.models import (
     AssignmentMember,
     AssignmentRule,
@@ -151,9 +151,27 @@ class NotificationAdmin(ReadOnlyAdmin):
 @admin.register(WebhookSubscription)
 class WebhookSubscriptionAdmin(admin.ModelAdmin[WebhookSubscription]):
     list_display = ("url", "description", "active", "created_at")
-    readonly_fields = ("secret",)
+    exclude = ("secret",)
+    readonly_fields = ("secret_hint",)
     # A destination typed without a scheme is HTTPS (Django 6's default; explicit until then).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description="Secret")
+    def secret_hint(self, subscription: WebhookSubscription) -> str:
+        if not subscription.pk:
+            return "Generated when you save; shown once."
+        return rules.secret_hint(subscription.secret)
+
+    def save_model(
+        self, request: HttpRequest, obj: WebhookSubscription, form: Any, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:  # the only time the secret is shown (docs/webhooks.md, verifying)
+            self.message_user(
+                request,
+                f"Signing secret for {obj.url}: {obj.secret} — copy it now, it is not shown again.",
+                messages.WARNING,
+            )
 
 
 @admin.register(WebhookEvent)

@@ -6,7 +6,6 @@ so a bad row never gets saved. Work rows (handovers, timers, deliveries) are wri
 ``handover.services`` / ``handover.sla`` / ``handover.outbox``.
 """
 
-import secrets
 import uuid
 from typing import Any
 
@@ -31,7 +30,7 @@ def _weekdays_default() -> dict[str, list[list[str]]]:
 
 
 def _secret_default() -> str:
-    return secrets.token_urlsafe(32)
+    return rules.new_secret()  # (subscriptions made before the whsec_ format keep theirs)
 
 
 # --- availability and assignment ------------------------------------------------------------------

@@ -10,11 +10,15 @@ nothing: the rows are the queue of record.
 """
 
 import http.client
+import io
+import ipaddress
 import json
 import logging
 import socket
 import ssl
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -43,6 +47,8 @@ from leads.models import Lead
 logger = logging.getLogger(__name__)
 ENQUEUE_CHUNK = 50
 USER_AGENT = "LeadFlow-Webhooks/1"
+LEASE_MARGIN_SECONDS = 30  # beyond a webhook attempt's deadline: recording its result
+MAX_RESPONSE_BYTES = 64 * 1024  # read of a webhook response; the rest is not waited for
 
 
 class DestinationRefusedError(DomainError):
@@ -51,10 +57,6 @@ class DestinationRefusedError(DomainError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, field="url")
-
-
-def _lease() -> timedelta:
-    return timedelta(seconds=settings.HANDOVER_OUTBOX_LEASE_SECONDS)
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -217,12 +219,23 @@ def lead_snapshot(lead: Lead) -> dict[str, Any]:
 
 
 def enqueue(delivery_ids: Sequence[int]) -> None:
-    """Hand ids to Celery. A broker outage is not an error: the sweeper re-drives the rows."""
-    from handover.tasks import outbox_deliver_task
+    """Hand ids to Celery. A broker outage is not an error: the sweeper re-drives the rows.
 
+    Webhooks go out per subscription: one drain task per subscription with due rows (up to its
+    in-flight share), so a slow endpoint's task never holds another endpoint's rows. E-mails go
+    in chunks of ids.
+    """
+    from handover.tasks import outbox_deliver_task, webhook_drain_task
+
+    rows = list(Delivery.objects.filter(pk__in=delivery_ids).values_list("pk", "subscription_id"))
+    emails = [pk for pk, subscription_id in rows if subscription_id is None]
+    per_subscription = Counter(sub for _, sub in rows if sub is not None)
     try:
-        for start in range(0, len(delivery_ids), ENQUEUE_CHUNK):
-            outbox_deliver_task.delay(list(delivery_ids[start : start + ENQUEUE_CHUNK]))
+        for subscription_id, count in sorted(per_subscription.items()):
+            for _ in range(min(count, settings.HANDOVER_WEBHOOK_MAX_IN_FLIGHT)):
+                webhook_drain_task.delay(subscription_id)
+        for start in range(0, len(emails), ENQUEUE_CHUNK):
+            outbox_deliver_task.delay(emails[start : start + ENQUEUE_CHUNK])
     except Exception:  # the broker is down or refused: the rows wait for the sweeper
         logger.warning("outbox: could not enqueue %d deliveries; sweeper will", len(delivery_ids))
 
@@ -239,46 +252,120 @@ class AttemptResult:
     permanent: bool = False  # no retry can help (refused destination, no e-mail address)
 
 
+def _lease(channel: str) -> timedelta:
+    """How long a claimed row stays ours: always longer than the attempt it is claimed for.
+
+    A webhook attempt ends by its deadline, so the lease covers the whole request plus a margin
+    for recording the result; the sweeper frees a row only if its worker died mid-attempt.
+    """
+    seconds = float(settings.HANDOVER_OUTBOX_LEASE_SECONDS)
+    if channel == Delivery.Channel.WEBHOOK:
+        seconds = max(seconds, settings.HANDOVER_WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS)
+    return timedelta(seconds=seconds)
+
+
+def _claim(
+    *, now: datetime, delivery_id: int | None = None, subscription_id: int | None = None
+) -> Delivery | None:
+    """Take one due row for one attempt (PENDING → SENDING, with a lease), or None.
+
+    Rows are claimed one at a time right before they are sent, so a lease never covers rows
+    waiting behind a slow request. A webhook row is taken only while its subscription has fewer
+    than ``HANDOVER_WEBHOOK_MAX_IN_FLIGHT`` rows being sent; the count is read under a lock on
+    the subscription row (FOR NO KEY UPDATE: new deliveries pointing at it still insert), so two
+    workers cannot both pass it.
+    """
+    due = Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+    with transaction.atomic():
+        if delivery_id is not None:
+            found = list(due.filter(pk=delivery_id).values_list("subscription_id", flat=True))
+            if not found:
+                return None
+            subscription_id = found[0]
+            due = due.filter(pk=delivery_id)
+        if subscription_id is not None:
+            locked = WebhookSubscription.objects.select_for_update(no_key=True)
+            if not list(locked.filter(pk=subscription_id).values_list("pk", flat=True)):
+                return None
+            in_flight = Delivery.objects.filter(
+                subscription_id=subscription_id, status=Delivery.Status.SENDING
+            ).count()
+            if in_flight >= settings.HANDOVER_WEBHOOK_MAX_IN_FLIGHT:
+                return None  # the worker sending now takes this row next (see subscription_drain)
+            due = due.filter(subscription_id=subscription_id)
+        delivery = (
+            due.select_for_update(skip_locked=True, of=("self",))
+            .select_related("event", "subscription", "recipient")
+            .order_by("next_attempt_at", "pk")
+            .first()
+        )
+        if delivery is None:
+            return None
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Delivery.Status.SENDING,
+            locked_until=now + _lease(delivery.channel),
+            attempts=F("attempts") + 1,
+        )
+    delivery.attempts += 1
+    return delivery
+
+
+def _attempt(delivery: Delivery, now: datetime | None) -> str:
+    """Try a claimed row once and record the result (committed on its own)."""
+    started, clock = timezone.now(), time.monotonic()
+    try:
+        if delivery.channel == Delivery.Channel.WEBHOOK:
+            result = _send_webhook(delivery)
+        else:
+            result = _send_email(delivery)
+    except Exception as exc:  # a bug or an unexpected library error is still just a failed try
+        logger.exception("outbox: delivery %s failed unexpectedly", delivery.pk)
+        result = AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
+    duration = int((time.monotonic() - clock) * 1000)
+    return _record(delivery, result, max(started, now or started), duration)
+
+
 def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str | None:
     """Claim ``delivery_id`` if due, try it once, log the attempt; returns the new status."""
     return deliver_batch(delivery_ids=[delivery_id], now=now).get(delivery_id)
 
 
 def deliver_batch(*, delivery_ids: Sequence[int], now: datetime | None = None) -> dict[int, str]:
-    """Claim the due rows among ``delivery_ids`` (one statement), then try each once.
+    """Try each due row among ``delivery_ids`` once, claiming it right before its attempt.
 
-    Each attempt's result is committed on its own right after it, so a worker killed mid-batch
-    can resend at most the one row it was sending; rows claimed but not yet tried just wait for
-    their lease to expire. Returns {id: new status} for the rows this call tried.
+    A worker killed mid-batch can resend at most the one row it was sending; the rows after it
+    were never claimed. Returns {id: new status} for the rows this call tried.
     """
-    now = now or timezone.now()
-    with transaction.atomic():
-        claimed = list(
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=delivery_ids, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
-            .select_related("event", "subscription", "recipient")
-            .order_by("pk")
-        )
-        if not claimed:
-            return {}
-        Delivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
-            status=Delivery.Status.SENDING, locked_until=now + _lease(), attempts=F("attempts") + 1
-        )
     outcome = {}
-    for delivery in claimed:
-        delivery.attempts += 1
-        started, clock = timezone.now(), time.monotonic()
-        try:
-            if delivery.channel == Delivery.Channel.WEBHOOK:
-                result = _send_webhook(delivery)
-            else:
-                result = _send_email(delivery)
-        except Exception as exc:  # a bug or an unexpected library error is still just a failed try
-            logger.exception("outbox: delivery %s failed unexpectedly", delivery.pk)
-            result = AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
-        duration = int((time.monotonic() - clock) * 1000)
-        outcome[delivery.pk] = _record(delivery, result, max(started, now), duration)
+    for delivery_id in delivery_ids:
+        delivery = _claim(now=now or timezone.now(), delivery_id=delivery_id)
+        if delivery is not None:
+            outcome[delivery.pk] = _attempt(delivery, now)
     return outcome
+
+
+def subscription_drain(
+    *, subscription_id: int, now: datetime | None = None, budget: float | None = None
+) -> tuple[int, bool]:
+    """Send one subscription's due webhooks, oldest first, one claim at a time.
+
+    Stops when nothing is due, when the subscription already has its share of requests in
+    flight (the worker sending them takes the rest, since it claims again after each), or after
+    ``budget`` seconds (then ``more`` is True and the caller queues another drain, so the
+    worker slot goes back to the queue). Returns (attempts made, more).
+    """
+    if budget is None:
+        budget = settings.HANDOVER_WEBHOOK_DRAIN_SECONDS
+    stop = time.monotonic() + budget
+    tried = 0
+    while True:
+        delivery = _claim(now=now or timezone.now(), subscription_id=subscription_id)
+        if delivery is None:
+            return tried, False
+        _attempt(delivery, now)
+        tried += 1
+        if time.monotonic() >= stop:
+            return tried, True
 
 
 @transaction.atomic
@@ -312,14 +399,64 @@ def _record(delivery: Delivery, result: AttemptResult, started: datetime, durati
     return status
 
 
-def resolve_destination(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, ip) of a webhook URL, refusing non-public addresses unless allowed."""
+class DeadlineExceededError(TimeoutError):
+    """The attempt's deadline passed (raised before a socket call that would start too late)."""
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceededError
+        return left
+
+
+def _getaddrinfo(host: str, port: int, deadline: _Deadline | None) -> list[Any]:
+    """``socket.getaddrinfo``, given up at the deadline (it has no timeout of its own)."""
+    try:
+        ipaddress.ip_address(host)
+        literal = True
+    except ValueError:
+        literal = False
+    if deadline is None or literal:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    answer: list[Any] = []
+    failure: list[OSError] = []
+    done = threading.Event()
+
+    def resolve() -> None:
+        try:
+            answer.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            failure.append(exc)
+        finally:
+            done.set()
+
+    # A daemon thread: a resolver that never answers is left behind, not waited for.
+    threading.Thread(target=resolve, name="webhook-dns", daemon=True).start()
+    if not done.wait(deadline.remaining()):
+        raise DeadlineExceededError
+    if failure:
+        raise failure[0]
+    return answer
+
+
+def resolve_destination(
+    url: str, *, deadline: _Deadline | None = None
+) -> tuple[str, str, int, str]:
+    """(scheme, host, port, ip) of a webhook URL, refusing non-global addresses unless allowed."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DestinationRefusedError(f"{url!r} is not an http(s) URL.")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+        infos = _getaddrinfo(parts.hostname, port, deadline)
+    except TimeoutError:
+        raise
     except OSError as exc:
         raise DestinationRefusedError(f"Cannot resolve {parts.hostname}: {exc}.") from None
     addresses = [str(info[4][0]) for info in infos]
@@ -328,38 +465,68 @@ def resolve_destination(url: str) -> tuple[str, str, int, str]:
             why = rules.refused_address(address)
             if why:
                 raise DestinationRefusedError(
-                    f"{parts.hostname} resolves to {why} address {address}; webhooks go to public "
-                    "addresses only (set LEADFLOW_WEBHOOK_ALLOW_PRIVATE=1 to allow)."
+                    f"{parts.hostname} resolves to {address} ({why}), which is not globally "
+                    "routable; webhooks go to public addresses only "
+                    "(set LEADFLOW_WEBHOOK_ALLOW_PRIVATE=1 to allow)."
                 )
     return parts.scheme, parts.hostname, port, addresses[0]
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to an already-checked IP, with SNI and certificate checks for the host name."""
+class _DeadlineSocket:
+    """A connected socket whose every send and read gets only what is left of the deadline.
 
-    def __init__(self, host: str, ip: str, port: int, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._ip = ip
+    A plain socket timeout bounds each read on its own, so an endpoint dripping a byte every
+    few seconds never times out; here each call's timeout shrinks to the time remaining.
+    ``http.client`` only needs ``sendall``, ``makefile`` and ``close`` of it.
+    """
 
-    def connect(self) -> None:
-        sock = socket.create_connection((self._ip, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.settimeout(self._deadline.remaining())
+        self._sock.sendall(data)  # (the timeout bounds the whole sendall since Python 3.5)
+
+    def recv_into(self, buffer: Any) -> int:
+        self._sock.settimeout(self._deadline.remaining())
+        return self._sock.recv_into(buffer)
+
+    def makefile(self, mode: str = "rb") -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self))
+
+    def close(self) -> None:
+        """The real socket is closed by ``_send_webhook`` once the response is read."""
+
+
+class _DeadlineReader(io.RawIOBase):
+    def __init__(self, sock: _DeadlineSocket) -> None:
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._sock.recv_into(buffer)
 
 
 def webhook_request(delivery: Delivery) -> tuple[bytes, dict[str, str]]:
-    """The exact body and headers of a webhook delivery (signed now)."""
+    """The exact body and headers of a webhook delivery (signed now, with both schemes)."""
     assert delivery.event is not None  # noqa: S101
     assert delivery.subscription is not None  # noqa: S101
     body = json.dumps(delivery.event.payload, separators=(",", ":"), sort_keys=True).encode()
     stamp = int(time.time())
+    secret, event_id = delivery.subscription.secret, str(delivery.event.event_id)
     return body, {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         rules.EVENT_HEADER: delivery.event.type,
-        rules.EVENT_ID_HEADER: str(delivery.event.event_id),
+        rules.EVENT_ID_HEADER: event_id,
         rules.TIMESTAMP_HEADER: str(stamp),
-        rules.SIGNATURE_HEADER: rules.sign(
-            secret=delivery.subscription.secret, timestamp=stamp, body=body
+        rules.SIGNATURE_HEADER: rules.sign(secret=secret, timestamp=stamp, body=body),
+        rules.STANDARD_ID_HEADER: event_id,
+        rules.STANDARD_TIMESTAMP_HEADER: str(stamp),
+        rules.STANDARD_SIGNATURE_HEADER: rules.standard_sign(
+            secret=secret, msg_id=event_id, timestamp=stamp, body=body
         ),
         "X-LeadFlow-Delivery": str(delivery.pk),
         "X-LeadFlow-Attempt": str(delivery.attempts),
@@ -367,36 +534,62 @@ def webhook_request(delivery: Delivery) -> tuple[bytes, dict[str, str]]:
 
 
 def _send_webhook(delivery: Delivery) -> AttemptResult:
+    """One POST, all of it (DNS, connect, TLS, send, the whole response) within the deadline."""
     assert delivery.subscription is not None  # noqa: S101
+    deadline = _Deadline(settings.HANDOVER_WEBHOOK_TIMEOUT_SECONDS)
     url = delivery.subscription.url
+    step = "resolving the host"
+    sock: socket.socket | None = None
+    response: http.client.HTTPResponse | None = None
     try:
-        scheme, host, port, ip = resolve_destination(url)
-    except DestinationRefusedError as exc:
-        return AttemptResult(ok=False, error=exc.message, permanent=True)
-    body, headers = webhook_request(delivery)
-    parts = urlsplit(url)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    timeout = settings.HANDOVER_WEBHOOK_TIMEOUT_SECONDS
-    conn: http.client.HTTPConnection = (
-        _PinnedHTTPSConnection(host, ip, port, timeout)
-        if scheme == "https"
-        else http.client.HTTPConnection(ip, port, timeout=timeout)
-    )
-    headers["Host"] = host if parts.port is None else f"{host}:{port}"
-    try:
+        try:
+            scheme, host, port, ip = resolve_destination(url, deadline=deadline)
+        except DestinationRefusedError as exc:
+            return AttemptResult(ok=False, error=exc.message, permanent=True)
+        body, headers = webhook_request(delivery)
+        parts = urlsplit(url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers["Host"] = host if parts.port is None else f"{host}:{port}"
+        step = "connecting"
+        sock = socket.create_connection((ip, port), timeout=deadline.remaining())
+        if scheme == "https":  # to the checked IP, with SNI and certificate checks for the host
+            step = "in the TLS handshake"
+            sock.settimeout(deadline.remaining())  # (bounds the whole handshake, not each read)
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        conn = http.client.HTTPConnection(host, port)
+        conn.sock = _DeadlineSocket(sock, deadline)
+        step = "sending the request"
         conn.request("POST", path, body=body, headers=headers)
+        step = "waiting for the response"
         response = conn.getresponse()
-        excerpt = response.read(500).decode("utf-8", "replace")
+        step = "reading the response"
+        excerpt = response.read(500)
+        read = len(excerpt)
+        while read < MAX_RESPONSE_BYTES:  # the whole response, or this much of it
+            chunk = response.read(min(65536, MAX_RESPONSE_BYTES - read))
+            if not chunk:
+                break
+            read += len(chunk)
+    except TimeoutError:
+        return AttemptResult(
+            ok=False,
+            status_code=response.status if response is not None else None,
+            error=f"Deadline exceeded after {deadline.seconds:g} s ({step}).",
+        )
     except (OSError, http.client.HTTPException) as exc:
-        return AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        return AttemptResult(ok=False, error=f"{type(exc).__name__}: {exc} ({step}).")
     finally:
-        conn.close()
+        if response is not None:
+            response.close()
+        if sock is not None:
+            sock.close()
+    assert response is not None  # noqa: S101  (set when no exception was raised)
     ok = 200 <= response.status < 300  # redirects are not followed (and not success)
     return AttemptResult(
         ok=ok,
         status_code=response.status,
         error="" if ok else f"HTTP {response.status}",
-        response_excerpt=excerpt,
+        response_excerpt=excerpt.decode("utf-8", "replace"),
     )
 
 

@@ -3,9 +3,12 @@
 No database here; services and validators call these so there is one definition of each rule.
 """
 
+import base64
+import binascii
 import hashlib
 import hmac
 import ipaddress
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -175,12 +178,53 @@ SIGNATURE_HEADER: Final = "X-LeadFlow-Signature"
 TIMESTAMP_HEADER: Final = "X-LeadFlow-Timestamp"
 EVENT_HEADER: Final = "X-LeadFlow-Event"
 EVENT_ID_HEADER: Final = "X-LeadFlow-Event-Id"
+# Standard Webhooks (https://www.standardwebhooks.com), sent beside ours.
+STANDARD_ID_HEADER: Final = "webhook-id"
+STANDARD_TIMESTAMP_HEADER: Final = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER: Final = "webhook-signature"
+SECRET_PREFIX: Final = "whsec_"  # noqa: S105  (the format's prefix, not a secret)
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` + base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def secret_hint(secret: str) -> str:
+    """Enough of a secret to tell which one a receiver holds, never enough to sign with."""
+    prefix = SECRET_PREFIX if secret.startswith(SECRET_PREFIX) else ""
+    return f"{prefix}…{secret[-4:]}"
 
 
 def sign(*, secret: str, timestamp: int, body: bytes) -> str:
-    """``v1=`` + hex HMAC-SHA256 of ``"<timestamp>." + body`` (Stripe's layout)."""
+    """``v1=`` + hex HMAC-SHA256 of ``"<timestamp>." + body`` (Stripe's layout).
+
+    The key is the secret string as given (``whsec_…`` included).
+    """
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"v1={mac.hexdigest()}"
+
+
+def standard_key(secret: str) -> bytes:
+    """The Standard Webhooks HMAC key of a secret.
+
+    ``whsec_<base64>`` secrets (all generated since the Standard Webhooks headers) use the decoded
+    bytes, as the spec and its libraries do; older secrets use their UTF-8 bytes, which a
+    receiver passes to the library as ``Webhook(secret.encode())``.
+    """
+    if secret.startswith(SECRET_PREFIX):
+        try:
+            return base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+        except binascii.Error:
+            pass
+    return secret.encode()
+
+
+def standard_sign(*, secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,`` + base64 HMAC-SHA256 of ``"<msg_id>.<timestamp>.<body>"`` (Standard Webhooks)."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    mac = hmac.new(standard_key(secret), signed, hashlib.sha256).digest()
+    return f"v1,{base64.b64encode(mac).decode()}"
 
 
 def verify(
@@ -192,19 +236,66 @@ def verify(
     return hmac.compare_digest(sign(secret=secret, timestamp=timestamp, body=body), signature)
 
 
-def refused_address(address: str) -> str | None:
-    """Why a destination IP is refused (loopback, private, link-local, ...), or None if public."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+# Not globally reachable by RFC 8215, though Python before 3.11.10/3.12.4 calls it global.
+_LOCAL_NAT64: Final = ipaddress.ip_network("64:ff9b:1::/48")
+_NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
+_SHARED: Final = ipaddress.ip_network("100.64.0.0/10")  # incl. 100.100.100.200 (cloud metadata)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _kind(ip: IPAddress) -> str:
+    if ip in _LOCAL_NAT64:
+        return "local-use NAT64"
+    if ip in _SHARED:
+        return "shared (carrier-grade NAT)"
     for attr, label in (
         ("is_loopback", "loopback"),
         ("is_link_local", "link-local"),
-        ("is_private", "private"),
         ("is_multicast", "multicast"),
         ("is_unspecified", "unspecified"),
+        ("is_private", "private"),
         ("is_reserved", "reserved"),
     ):
         if getattr(ip, attr):
             return label
-    return None
+    return "non-global"
+
+
+def _refused_ip(ip: IPAddress) -> bool:
+    # Multicast (224.0.0.0/4, ff0e::/16) counts as "global" in ipaddress; it is no destination.
+    return ip.is_multicast or not ip.is_global or ip in _LOCAL_NAT64
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[tuple[ipaddress.IPv4Address, str]]:
+    """IPv4 addresses an IPv6 address carries (and reaches through a translator or relay)."""
+    found = []
+    if ip.ipv4_mapped:
+        found.append((ip.ipv4_mapped, "IPv4-mapped"))
+    if ip in _NAT64:  # RFC 6052: the last 32 bits for a /96 (the /48 is refused as a whole)
+        found.append((ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF), "NAT64"))
+    if ip.sixtofour:
+        found.append((ip.sixtofour, "6to4"))
+    if ip.teredo:
+        server, client = ip.teredo
+        found += [(server, "Teredo server"), (client, "Teredo client")]
+    return found
+
+
+def refused_address(address: str) -> str | None:
+    """Why a destination IP is refused (a short phrase), or None if it is globally routable.
+
+    Refused: whatever ``ipaddress`` does not call global (loopback, private, link-local,
+    shared 100.64.0.0/10, documentation, reserved, ...), multicast, and IPv6 addresses that
+    carry a refused IPv4 address (IPv4-mapped, NAT64, 6to4, Teredo), which a translator or
+    relay would forward to it.
+    """
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        for v4, how in embedded:
+            if _refused_ip(v4):
+                return f"{how}, carrying the {_kind(v4)} IPv4 address {v4}"
+        if ip.ipv4_mapped:  # ::ffff:a.b.c.d is a.b.c.d: nothing more to check
+            return None
+    return _kind(ip) if _refused_ip(ip) else None

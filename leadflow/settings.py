@@ -339,10 +339,18 @@ CELERY_BEAT_SCHEDULE["jobs-fail-stale"] = {
 
 # --- Handover: notifications outbox and webhooks ---
 # A delivery attempt holds its row this long; a worker killed mid-attempt frees it after this.
+# Rows are claimed one at a time right before they are sent, and a webhook row's lease is never
+# shorter than the attempt deadline plus a margin (see docs/webhooks.md).
 HANDOVER_OUTBOX_LEASE_SECONDS = env.int("LEADFLOW_OUTBOX_LEASE_SECONDS", default=120)
 # A queued delivery not picked up within this is queued again by the sweeper (lost task).
 HANDOVER_OUTBOX_REQUEUE_SECONDS = env.int("LEADFLOW_OUTBOX_REQUEUE_SECONDS", default=60)
+# The hard deadline of one webhook attempt: DNS, connect, TLS, send and the whole response.
 HANDOVER_WEBHOOK_TIMEOUT_SECONDS = env.float("LEADFLOW_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Requests in flight to one subscription at once (its share of the worker slots).
+HANDOVER_WEBHOOK_MAX_IN_FLIGHT = env.int("LEADFLOW_WEBHOOK_MAX_IN_FLIGHT", default=1)
+# A subscription's delivery task hands its worker slot back after this long (and queues itself
+# again behind other work) so one busy endpoint cannot keep a slot from the others' tasks.
+HANDOVER_WEBHOOK_DRAIN_SECONDS = env.float("LEADFLOW_WEBHOOK_DRAIN_SECONDS", default=5.0)
 # Webhooks to loopback/private/link-local addresses are refused unless this is set (SSRF).
 HANDOVER_WEBHOOK_ALLOW_PRIVATE = env.bool("LEADFLOW_WEBHOOK_ALLOW_PRIVATE", default=False)
 

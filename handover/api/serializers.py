@@ -2,6 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from handover import rules
 from handover.models import (
     AssignmentMember,
     AssignmentRule,
@@ -245,9 +246,32 @@ class OutOfOfficeSerializer(ModelSerializer[OutOfOffice]):
 
 
 class WebhookSubscriptionSerializer(ModelSerializer[WebhookSubscription]):
+    """A subscription as read back: the secret only as a hint (it is shown once, on create)."""
+
+    secret_hint = serializers.SerializerMethodField()
+
     class Meta:
         model = WebhookSubscription
-        fields = ("id", "url", "description", "event_types", "secret", "active", "created_at")
+        fields: tuple[str, ...] = (
+            "id",
+            "url",
+            "description",
+            "event_types",
+            "secret_hint",
+            "active",
+            "created_at",
+        )
+        read_only_fields: tuple[str, ...] = ("created_at",)
+
+    def get_secret_hint(self, subscription: WebhookSubscription) -> str:
+        return rules.secret_hint(subscription.secret)
+
+
+class WebhookSubscriptionCreatedSerializer(WebhookSubscriptionSerializer):
+    """The create response: the only time the secret is returned."""
+
+    class Meta(WebhookSubscriptionSerializer.Meta):
+        fields = (*WebhookSubscriptionSerializer.Meta.fields, "secret")
         read_only_fields = ("secret", "created_at")
 
 

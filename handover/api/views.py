@@ -207,6 +207,12 @@ class WebhookSubscriptionViewSet(SettingsViewSet):
     serializer_class = s.WebhookSubscriptionSerializer
     read_perm = write_perm = Perm.MANAGE_WEBHOOKS
 
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        # The secret is shown once, in the create response; reads and updates show a hint.
+        if self.action == "create":
+            return s.WebhookSubscriptionCreatedSerializer
+        return s.WebhookSubscriptionSerializer
+
     def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
         if "url" in data:
             outbox.resolve_destination(data["url"])  # refuse private/unresolvable targets now

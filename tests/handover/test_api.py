@@ -192,6 +192,58 @@ def test_webhook_subscriptions_refuse_private_targets_and_need_admin(client_for,
     assert ok.status_code == 201, ok.json()
     assert len(ok.json()["secret"]) > 20
     assert WebhookSubscription.objects.count() == 1
+    settings.HANDOVER_WEBHOOK_ALLOW_PRIVATE = False  # a cloud metadata address in 100.64.0.0/10:
+    shared = api.post(
+        "/api/v1/webhooks/subscriptions/",
+        {"url": "http://100.100.100.200/latest/meta-data", "event_types": ["lead.mql"]},
+        format="json",
+    )
+    assert shared.status_code == 400
+    assert shared.json()["error"]["field"] == "url"
+    assert "not globally routable" in shared.json()["error"]["message"]
+
+
+def test_the_secret_is_shown_once_on_create_and_never_read_back(client_for, settings):
+    settings.HANDOVER_WEBHOOK_ALLOW_PRIVATE = True
+    api = client_for(UserFactory(username="admin", role=Role.ADMIN))
+    created = api.post(
+        "/api/v1/webhooks/subscriptions/",
+        {"url": "http://127.0.0.1:8501/h", "event_types": ["lead.mql"]},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    secret = created.json()["secret"]
+    assert secret == WebhookSubscription.objects.get().secret
+    assert secret.startswith("whsec_")
+    pk = created.json()["id"]
+    url = f"/api/v1/webhooks/subscriptions/{pk}/"
+    reads = [
+        api.get("/api/v1/webhooks/subscriptions/").json()["results"][0],
+        api.get(url).json(),
+        api.patch(url, {"description": "CRM sync"}, format="json").json(),
+    ]
+    for body in reads:
+        assert "secret" not in body, body
+        assert body["secret_hint"] == f"whsec_…{secret[-4:]}"
+        assert secret[6:-4] not in str(body)
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    assert "secret" not in schema["WebhookSubscription"]["properties"]
+
+
+def test_the_admin_shows_the_secret_once_after_adding(client, settings):
+    settings.HANDOVER_WEBHOOK_ALLOW_PRIVATE = True
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    added = client.post(
+        "/admin/handover/webhooksubscription/add/",
+        {"url": "https://hooks.example.com/h", "event_types": '["lead.mql"]', "active": "on"},
+        follow=True,
+    )
+    assert added.status_code == 200
+    sub = WebhookSubscription.objects.get()
+    assert sub.secret in added.content.decode()  # the message after the add
+    change = client.get(f"/admin/handover/webhooksubscription/{sub.pk}/change/").content.decode()
+    assert sub.secret not in change
+    assert f"whsec_…{sub.secret[-4:]}" in change
 
 
 def test_rejections_by_source_and_marking_an_sla_met(client_for, handover, reps, manager, make_mql):

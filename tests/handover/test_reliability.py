@@ -18,7 +18,14 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from handover.models import Delivery, Handover, SlaEvent, SlaTimer, WebhookSubscription
+from handover.models import (
+    Delivery,
+    DeliveryAttempt,
+    Handover,
+    SlaEvent,
+    SlaTimer,
+    WebhookSubscription,
+)
 from handover.outbox import OutboxBatch
 from leadflow.roles import Role
 from leads.lifecycle import Stage
@@ -210,3 +217,65 @@ def test_20_reps_accept_the_same_handover_at_once_one_wins_rest_409():
     assert handover.owner.username == lead.owner.username == winners[0]
     assert StageChange.objects.filter(lead=lead, to_stage=Stage.SAL).count() == 1
     assert os.getpid()  # (threads shared this process and the database)
+
+
+def _subscribe(url: str, secret: str) -> WebhookSubscription:
+    return WebhookSubscription.objects.create(url=url, event_types=["lead.mql"], secret=secret)
+
+
+def _events(count: int) -> None:
+    """``count`` events in one transaction: one delivery per event and subscription."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        batch = OutboxBatch()
+        for n in range(count):
+            batch.event("lead.mql", {"n": n})
+        batch.flush()
+
+
+@needs_redis
+def test_a_slow_endpoint_delays_only_itself(live_celery, tmp_path):
+    """One endpoint sleeps 15 s, one answers at once. The healthy one gets its 10 events within
+    seconds of each other; one task sending a chunk's rows in turn gave it one per timeout."""
+    with (
+        webhook_receiver(secret="slow", delay=15) as slow,
+        webhook_receiver(secret="ok") as healthy,
+        worker_group(tmp_path) as worker,
+    ):
+        _subscribe(slow.url, "slow")
+        _subscribe(healthy.url, "ok")
+        worker.start()
+        _events(10)
+        assert wait_until(lambda: len(healthy.by_event) == 10, timeout=60), healthy.by_event
+        spread = max(healthy.arrivals.values()) - min(healthy.arrivals.values())
+        assert spread < 5, f"the healthy endpoint's 10 events took {spread:.1f} s"
+        assert sum(healthy.by_event.values()) == 10
+        assert slow.by_event == {}  # (still sleeping on its first request)
+
+
+@needs_redis
+def test_short_lease_slow_endpoint_and_two_worker_processes_send_each_event_once(
+    live_celery, tmp_path
+):
+    """A 1 s lease, an endpoint taking 1.5 s, two worker processes and a sweeper every second:
+    a claim of many rows under one lease let the sweeper re-queue rows still waiting to be
+    sent, and the other process sent them again."""
+    fast_sweeps = {
+        "LEADFLOW_OUTBOX_LEASE_SECONDS": "1",
+        "LEADFLOW_OUTBOX_SWEEP_SECONDS": "1",
+        "LEADFLOW_OUTBOX_REQUEUE_SECONDS": "2",
+    }
+    with (
+        webhook_receiver(secret="lease", delay=1.5) as receiver,
+        worker_group(tmp_path, name="one", **fast_sweeps) as one,
+        worker_group(tmp_path, name="two", beat=False, **fast_sweeps) as two,
+    ):
+        _subscribe(receiver.url, "lease")
+        one.start()
+        two.start()
+        _events(8)
+        assert wait_until(lambda: _delivered() == 8, timeout=90), f"{_delivered()} delivered"
+    assert sum(receiver.by_event.values()) == len(receiver.by_event) == 8, receiver.by_event
+    assert list(Delivery.objects.values_list("attempts", flat=True)) == [1] * 8
+    assert not DeliveryAttempt.objects.filter(error__startswith="No result").exists()

@@ -77,8 +77,10 @@ def test_retries_span_at_least_four_hours_over_eight_attempts():
         ("172.16.5.5", "private"),
         ("169.254.169.254", "link-local"),
         ("fe80::1", "link-local"),
-        ("::ffff:127.0.0.1", "loopback"),
-        ("0.0.0.0", "private"),  # noqa: S104
+        ("::ffff:127.0.0.1", "IPv4-mapped, carrying the loopback IPv4 address 127.0.0.1"),
+        ("2002:a9fe:a9fe::", "6to4, carrying the link-local IPv4 address 169.254.169.254"),
+        ("100.100.100.200", "shared (carrier-grade NAT)"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104
         ("93.184.216.34", None),
     ],
 )

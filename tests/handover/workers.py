@@ -15,8 +15,10 @@ from tests.worker import ROOT, database_url_for_subprocesses
 
 
 class WorkerGroup:
-    def __init__(self, env: Mapping[str, str], log: Path, schedule: Path) -> None:
-        self.env, self.log, self.schedule = env, log, schedule
+    def __init__(
+        self, env: Mapping[str, str], log: Path, schedule: Path, beat: bool = True
+    ) -> None:
+        self.env, self.log, self.schedule, self.beat = env, log, schedule, beat
         self.proc: subprocess.Popen[bytes] | None = None
         self.out: IO[bytes] | None = None
 
@@ -31,7 +33,7 @@ class WorkerGroup:
                 "-A",
                 "leadflow",
                 "worker",
-                "--beat",
+                *(["--beat"] if self.beat else []),
                 "--pool=threads",
                 "--concurrency=2",
                 "--loglevel=INFO",
@@ -69,7 +71,10 @@ class WorkerGroup:
 
 
 @contextmanager
-def worker_group(tmp_path: Path, broker: str | None = None, **extra: str) -> Iterator[WorkerGroup]:
+def worker_group(
+    tmp_path: Path, broker: str | None = None, name: str = "worker", beat: bool = True, **extra: str
+) -> Iterator[WorkerGroup]:
+    """A worker process (with beat unless ``beat=False``); ``name`` keeps several groups apart."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url_for_subprocesses(),
@@ -82,7 +87,7 @@ def worker_group(tmp_path: Path, broker: str | None = None, **extra: str) -> Ite
         "LEADFLOW_SLA_SCAN_SECONDS": "5",
         **extra,
     }
-    group = WorkerGroup(env, tmp_path / "worker.log", tmp_path / "beat-schedule")
+    group = WorkerGroup(env, tmp_path / f"{name}.log", tmp_path / f"{name}-beat-schedule", beat)
     try:
         yield group
     finally:
