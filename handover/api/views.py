@@ -27,12 +27,17 @@ from handover.models import (
     WebhookSubscription,
 )
 from handover.permissions import HasPerm, Perm
-from leadflow.api.auth import request_user
+from leadflow.api.auth import ReadWrite, request_user
+from leadflow.apikeys import Scope
 from leadflow.exceptions import NotFoundError, PermissionDeniedError
 from leads.selectors import lead_get_visible, lead_visible_qs
 
+HANDOVER = ReadWrite(Scope.HANDOVER_READ, Scope.HANDOVER_WRITE)
+WEBHOOKS = ReadWrite(Scope.WEBHOOKS_READ, Scope.WEBHOOKS_WRITE)
+
 
 class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+    required_scopes = HANDOVER
     serializer_class = s.HandoverSerializer
     filterset_class = HandoverFilterSet
     queryset = Handover.objects.none()
@@ -99,6 +104,7 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
 
 
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
+    required_scopes = HANDOVER
     serializer_class = s.NotificationSerializer
     queryset = Notification.objects.none()
 
@@ -129,6 +135,7 @@ class SettingsViewSet(viewsets.ModelViewSet[Any]):
 
     write_perm = Perm.MANAGE_SETTINGS
     read_perm = Perm.VIEW
+    required_scopes = HANDOVER
 
     def get_permissions(self) -> list[Any]:
         read = self.action in ("list", "retrieve")
@@ -205,6 +212,7 @@ class WebhookSubscriptionViewSet(SettingsViewSet):
     queryset = WebhookSubscription.objects.all()
     serializer_class = s.WebhookSubscriptionSerializer
     read_perm = write_perm = Perm.MANAGE_WEBHOOKS
+    required_scopes = WEBHOOKS
 
     def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
         if "url" in data:
@@ -213,6 +221,7 @@ class WebhookSubscriptionViewSet(SettingsViewSet):
 
 
 class DeliveryViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+    required_scopes = WEBHOOKS
     serializer_class = s.DeliverySerializer
     filterset_class = DeliveryFilterSet
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.MANAGE_WEBHOOKS)]
@@ -236,6 +245,7 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet[Any]):
 
 
 class SlaTimerViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+    required_scopes = HANDOVER
     serializer_class = s.SlaTimerSerializer
     filterset_class = SlaTimerFilterSet
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW)]
@@ -256,6 +266,7 @@ class SlaTimerViewSet(viewsets.ReadOnlyModelViewSet[Any]):
 
 
 class ChecklistViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
+    required_scopes = HANDOVER
     """A lead's qualification answers; POST saves (merges) answers and re-evaluates the rule."""
 
     serializer_class = s.ChecklistSerializer

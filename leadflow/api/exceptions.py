@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -17,6 +18,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if exc.field:
             body["field"] = exc.field
         return Response({"error": body}, status=exc.status)
+    if isinstance(exc, ProtectedError | RestrictedError):  # a DELETE of a row still referred to
+        users = sorted({str(obj) for obj in exc.args[1]})
+        message = (
+            f"Still in use by {len(users)} other record(s), e.g. {users[0]}; remove those first."
+        )
+        return Response({"error": {"code": "in_use", "message": message}}, status=409)
     if isinstance(exc, DjangoValidationError):  # raised by services: same shape as DRF's
         detail = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -8,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leadflow.api.auth import request_user
+from leadflow.api.auth import ReadWrite, request_user
+from leadflow.apikeys import Scope
 from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.jobs import job_fail_if_stale
 from leads.selectors import lead_get_visible
@@ -27,6 +28,8 @@ from predictive.services import (
     predictive_training_cancel,
     predictive_training_start,
 )
+
+PREDICTIVE = ReadWrite(Scope.PREDICTIVE_READ, Scope.PREDICTIVE_WRITE)
 
 
 def factor(item: tuple[str, float]) -> dict[str, object]:
@@ -52,6 +55,7 @@ class PredictiveModelViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[typ
     """Trained versions (newest first), with their metrics; ``train`` queues a new one."""
 
     serializer_class = PredictiveModelSerializer
+    required_scopes = PREDICTIVE
     permission_classes = [IsAuthenticated, CanViewModels]
     queryset = model_list()
 
@@ -73,6 +77,7 @@ class LeadPredictionViewSet(viewsets.ViewSet):
 
     permission_classes = [IsAuthenticated]
     serializer_class = LeadPredictionSerializer
+    required_scopes = PREDICTIVE
 
     @extend_schema(
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
@@ -107,6 +112,7 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-ar
     failed; ``cancel`` stops one, ``run-again`` restarts a failed or cancelled one."""
 
     serializer_class = TrainingRunSerializer
+    required_scopes = PREDICTIVE
     permission_classes = [IsAuthenticated, CanViewModels]
     queryset = TrainingRun.objects.all()
 
