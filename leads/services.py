@@ -492,18 +492,16 @@ def lead_upsert(
     *, data: Mapping[str, Any], actor: User | None = None, source: str = StageChange.Source.API
 ) -> Upsert:
     """Create a lead, or update the one with the same e-mail or external id (integrations)."""
+    # cleaned here only to match on; create and update clean ``data`` themselves (cleaning adds
+    # derived fields, e.g. ``phone_normalized``, that no caller may pass in)
     fields = _clean_fields(data)
     for _attempt in range(2):  # a concurrent create of the same identity: update it instead
         match = _upsert_match(email=fields.get("email"), external_id=fields.get("external_id"))
         if match is not None:
-            return Upsert(
-                lead=lead_update(lead_id=match.pk, data=fields, actor=actor), created=False
-            )
+            return Upsert(lead=lead_update(lead_id=match.pk, data=data, actor=actor), created=False)
         try:
             with transaction.atomic():
-                return Upsert(
-                    lead=lead_create(data=fields, actor=actor, source=source), created=True
-                )
+                return Upsert(lead=lead_create(data=data, actor=actor, source=source), created=True)
         except IntegrityError:
             continue
     raise IdentityConflictError("The lead was changed concurrently; retry.")  # pragma: no cover
