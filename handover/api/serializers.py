@@ -20,6 +20,7 @@ from handover.models import (
     WebhookSubscription,
 )
 from leadflow.validators import reject_nul
+from leads.api.serializers import ExpectedStageSerializer
 
 
 class HandoverSerializer(serializers.ModelSerializer[Handover]):
@@ -48,7 +49,11 @@ class HandoverSerializer(serializers.ModelSerializer[Handover]):
         read_only_fields = fields
 
 
-class HandoverRejectInputSerializer(serializers.Serializer[dict[str, Any]]):
+class HandoverAcceptInputSerializer(ExpectedStageSerializer):
+    pass
+
+
+class HandoverRejectInputSerializer(ExpectedStageSerializer):
     reason = serializers.SlugField(max_length=50)
     comment = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
 

@@ -67,11 +67,17 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
         """Rejections counted by lead source and reason."""
         return Response(selectors.rejections_by_source(user=request_user(request)))
 
-    @extend_schema(request=None, responses=s.HandoverSerializer)
+    @extend_schema(request=s.HandoverAcceptInputSerializer, responses=s.HandoverSerializer)
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str) -> Response:
         handover = self.get_object()  # 404 for handovers the caller cannot see
-        handover = services.handover_accept(handover_id=handover.pk, actor=request_user(request))
+        data = s.HandoverAcceptInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        handover = services.handover_accept(
+            handover_id=handover.pk,
+            actor=request_user(request),
+            expected=data.pop_expected(dict(data.validated_data)),
+        )
         return Response(s.HandoverSerializer(handover).data)
 
     @extend_schema(request=s.HandoverRejectInputSerializer, responses=s.HandoverSerializer)
@@ -85,6 +91,7 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
             actor=request_user(request),
             reason_code=data.validated_data["reason"],
             comment=data.validated_data["comment"],
+            expected=data.pop_expected(dict(data.validated_data)),
         )
         return Response(s.HandoverSerializer(handover).data)
 

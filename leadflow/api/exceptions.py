@@ -17,6 +17,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.field:
             body["field"] = exc.field
+        body.update(exc.extra)
         return Response({"error": body}, status=exc.status)
     if isinstance(exc, ProtectedError | RestrictedError):  # a DELETE of a row still referred to
         users = sorted({str(obj) for obj in exc.args[1]})
