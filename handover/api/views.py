@@ -40,6 +40,7 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
     required_scopes = HANDOVER
     serializer_class = s.HandoverSerializer
     filterset_class = HandoverFilterSet
+    ordering_fields = ("id", "opened_at")
     queryset = Handover.objects.none()
 
     def get_permissions(self) -> list[Any]:
@@ -55,6 +56,7 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
             return self.queryset
         return selectors.handover_visible_qs(user=request_user(self.request))
 
+    @extend_schema(responses=s.HandoverSerializer(many=True))  # a page, like the list
     @action(detail=False, methods=["get"])
     def inbox(self, request: Request) -> Response:
         """Open handovers for me to accept or reject (mine and my teams' queue)."""
@@ -113,6 +115,7 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
     required_scopes = HANDOVER
     serializer_class = s.NotificationSerializer
+    ordering_fields = ("id", "created_at")
     queryset = Notification.objects.none()
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -231,6 +234,7 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet[Any]):
     required_scopes = WEBHOOKS
     serializer_class = s.DeliverySerializer
     filterset_class = DeliveryFilterSet
+    ordering_fields = ("id", "created_at", "next_attempt_at")
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.MANAGE_WEBHOOKS)]
     queryset = Delivery.objects.none()
 
@@ -255,6 +259,7 @@ class SlaTimerViewSet(viewsets.ReadOnlyModelViewSet[Any]):
     required_scopes = HANDOVER
     serializer_class = s.SlaTimerSerializer
     filterset_class = SlaTimerFilterSet
+    ordering_fields = ("id", "started_at", "due_at")
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW)]
     queryset = SlaTimer.objects.none()
 

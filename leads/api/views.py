@@ -73,6 +73,7 @@ class LeadViewSet(
 
     serializer_class = LeadSerializer
     filterset_class = LeadFilterSet
+    ordering_fields = ("id", "created_at", "updated_at", "stage_changed_at")
     http_method_names = ["get", "post", "patch", "head", "options"]
     required_scopes = {
         "list": READ,

@@ -84,7 +84,11 @@ class LeadPredictionViewSet(viewsets.ViewSet):
         responses=LeadPredictionSerializer,
     )
     def retrieve(self, request: Request, pk: str) -> Response:
-        lead = lead_get_visible(user=request.user, lead_id=int(pk))  # type: ignore[arg-type]
+        lead = (  # a non-numeric id names no lead: 404, not a 500 from int()
+            lead_get_visible(user=request.user, lead_id=int(pk))  # type: ignore[arg-type]
+            if pk.isdigit()
+            else None
+        )
         if lead is None:
             raise NotFoundError(f"There is no lead with id {pk}.", field="lead")
         prediction = lead_prediction(lead=lead)

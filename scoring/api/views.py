@@ -45,6 +45,7 @@ class ScoringModelViewSet(_ScoringPerms, viewsets.ModelViewSet[Any]):
     """Versioned scoring models. Drafts are edited; publishing freezes a version and rescores."""
 
     serializer_class = s.ScoringModelSerializer
+    ordering_fields = ("id", "version", "created_at")
     queryset = selectors.model_list()
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -139,6 +140,7 @@ class ScoringRunViewSet(_ScoringPerms, viewsets.ReadOnlyModelViewSet[Any]):
     serializer_class = s.ScoringRunSerializer
     queryset = selectors.run_list()
     filterset_fields = ("model", "kind", "status")
+    ordering_fields = ("id", "created_at")
 
     def get_permissions(self) -> list[Any]:
         if getattr(self, "action", "") in ("cancel", "resume"):

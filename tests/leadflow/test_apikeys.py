@@ -312,3 +312,11 @@ def test_admin_creates_a_key_shows_it_once_and_revokes(client):
     assert bearer(secret).get("/api/v1/leads/").status_code == 401
     assert AuditEvent.objects.get(action="apikey.revoke").actor == admin_user
     assert client.get(f"/admin/leadflow/apikey/{key.pk}/change/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_prediction_for_a_non_numeric_lead_id_is_404_not_500(make_api_key):
+    secret, _ = make_api_key("predictive:read")
+    response = bearer(secret).get("/api/v1/predictive/leads/null,null/")
+    assert response.status_code == 404
+    assert response.json()["error"]["field"] == "lead"
