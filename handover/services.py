@@ -246,9 +246,13 @@ def _ensure_open_and_may_decide(handover: Handover, actor: User) -> None:
 
 
 @transaction.atomic
-def handover_accept(*, handover_id: int, actor: User) -> Handover:
-    """MQL → SAL. Concurrent accepts: exactly one wins; the rest get HandoverAlreadyDecided."""
+def handover_accept(
+    *, handover_id: int, actor: User, expected: lead_services.Expected | None = None
+) -> Handover:
+    """MQL → SAL. Concurrent accepts: exactly one wins; the rest get HandoverAlreadyDecided
+    (or StaleLeadError, naming who moved the lead, when they said where they saw it)."""
     lead, handover = _lock(handover_id)
+    lead_services.ensure_unmoved(lead, expected)
     _ensure_open_and_may_decide(handover, actor)
     now = timezone.now()
     handover.status, handover.decided_at, handover.decided_by = Handover.Status.ACCEPTED, now, actor
@@ -272,7 +276,12 @@ def handover_accept(*, handover_id: int, actor: User) -> Handover:
 
 @transaction.atomic
 def handover_reject(
-    *, handover_id: int, actor: User, reason_code: str, comment: str = ""
+    *,
+    handover_id: int,
+    actor: User,
+    reason_code: str,
+    comment: str = "",
+    expected: lead_services.Expected | None = None,
 ) -> Handover:
     """Reject with a configured reason: recycle to nurture (maybe resetting engagement) or DQ."""
     comment = comment.strip()
@@ -287,6 +296,7 @@ def handover_reject(
     if reason.requires_comment and not comment:
         raise ValidationError({"comment": f"The reason “{reason.label}” needs a comment."})
     lead, handover = _lock(handover_id)
+    lead_services.ensure_unmoved(lead, expected)
     _ensure_open_and_may_decide(handover, actor)
     now = timezone.now()
     handover.status, handover.decided_at, handover.decided_by = Handover.Status.REJECTED, now, actor

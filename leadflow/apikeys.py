@@ -36,9 +36,24 @@ from leadflow.roles import Role
 
 
 class Scope(StrEnum):
+    """Every scope a key can hold, declared here only. Views name the scope they need in
+    ``required_scopes`` (see ``leadflow.api.auth``); docs/api.md lists the endpoints of each."""
+
     LEADS_READ = "leads:read"
     LEADS_WRITE = "leads:write"
     EVENTS_WRITE = "events:write"
+    HANDOVER_READ = "handover:read"
+    HANDOVER_WRITE = "handover:write"
+    SCORING_READ = "scoring:read"
+    SCORING_WRITE = "scoring:write"
+    REPORTS_READ = "reports:read"
+    PREDICTIVE_READ = "predictive:read"
+    PREDICTIVE_WRITE = "predictive:write"
+    PRIVACY_READ = "privacy:read"
+    PRIVACY_WRITE = "privacy:write"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
+    SCHEMA_READ = "schema:read"
 
 
 KEY_PREFIX = "lf_"

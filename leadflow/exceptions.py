@@ -7,10 +7,13 @@ class DomainError(Exception):
     code = "domain_error"
     status = 409
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, extra: dict[str, object] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.extra = extra or {}  # more machine-readable facts, beside code and message
 
 
 class NotFoundError(DomainError):

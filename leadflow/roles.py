@@ -94,6 +94,15 @@ ROLE_PERMISSIONS[Role.MARKETER] |= {
 }
 ROLE_PERMISSIONS[Role.SALES_MANAGER] |= {"privacy.merge_leads", "privacy.manage_consent"}
 ROLE_PERMISSIONS[Role.INTEGRATION] |= {"privacy.manage_consent"}
+# Integration accounts (keys made without --user) read what they already see the leads of:
+# handovers, scores, reports and predictions. Deciding, publishing, training, merging and
+# webhooks stay with people's roles: a key for those is made for such a person (``--user``).
+ROLE_PERMISSIONS[Role.INTEGRATION] |= {
+    "handover.view_handover",
+    "scoring.view_scoringmodel",
+    "reports.view_reports",
+    "predictive.view_predictivemodel",
+}
 # Admins get every permission of every role (and are usually superusers too), plus webhooks.
 ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(
     *ROLE_PERMISSIONS.values(), {"handover.manage_webhooks", "leadflow.view_audit_log"}

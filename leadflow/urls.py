@@ -4,8 +4,17 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from leadflow import views
+from leadflow.api.auth import ReadWrite
 from leadflow.api.docs import api_docs
 from leadflow.api.exceptions import api_not_found
+from leadflow.apikeys import Scope
+
+
+class SchemaView(SpectacularAPIView):
+    """``/api/schema/``: people need a login (see leadflow/api/docs.py); keys ``schema:read``."""
+
+    required_scopes = ReadWrite(Scope.SCHEMA_READ)
+
 
 # Each app owns its own urls.py (pages) and api/urls.py (REST under /api/v1/).
 urlpatterns = [
@@ -14,7 +23,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),
     path("api/v1/", include("leads.api.urls")),
     path("api/v1/", include("scoring.api.urls")),

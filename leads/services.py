@@ -186,6 +186,51 @@ def _locked(lead_id: int) -> Lead:
         raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead") from None
 
 
+class StaleLeadError(DomainError):
+    """The caller saw the lead in another stage than it is in now (someone else moved it)."""
+
+    code = "stale_lead"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Where the caller saw the lead (optimistic concurrency): its stage and, optionally, when it
+    entered that stage (``stage_changed_at``, to the second: also catches a round trip)."""
+
+    stage: str
+    changed_at: datetime | None = None
+
+
+def ensure_unmoved(lead: Lead, expected: Expected | None) -> None:
+    """Raise StaleLeadError (409, naming who moved the lead and when) if ``lead`` is no longer
+    where the caller saw it. Call with the lead's row locked, so no move slips in between; the
+    board, the lifecycle API and handover decisions all check here."""
+    if expected is None:
+        return
+    moved = lead.stage != expected.stage or (
+        expected.changed_at is not None
+        and abs((lead.stage_changed_at - expected.changed_at).total_seconds()) >= 1
+    )
+    if not moved:
+        return
+    last = lead.stage_changes.select_related("actor").order_by("-changed_at", "-id").first()
+    who = ""
+    if last is not None:
+        who = str(last.actor) if last.actor is not None else str(last.actor_kind)
+    by = f" by {who}" if who else ""
+    raise StaleLeadError(
+        f"{lead.display_name} was moved to {Stage(lead.stage).label}{by} "
+        f"{timezone.localtime(lead.stage_changed_at):%d %b %H:%M} while you were looking. "
+        "Reload to see where it is now.",
+        field="expected_stage",
+        extra={
+            "stage": lead.stage,
+            "moved_by": who or None,
+            "moved_at": lead.stage_changed_at.isoformat(),
+        },
+    )
+
+
 @transaction.atomic
 def _move_stage(
     *,
@@ -196,16 +241,20 @@ def _move_stage(
     reason: str = "",
     at: datetime | None = None,
     actor_kind: ActorKind | None = None,
+    expected: Expected | None = None,
 ) -> Transition:
-    """The one place a lead's stage changes: lock, no-op if there, check the table, audit, save.
+    """The one place a lead's stage changes: lock, refuse if stale, no-op if there, check the
+    table, audit, save.
 
     ``actor_kind`` overrides the kind derived from ``actor`` only for trusted callers (API keys
-    act as integrations, imports replaying history act as the system).
+    act as integrations, imports replaying history act as the system). ``expected``: where the
+    caller saw the lead; None (the default) moves it from wherever it is now.
     """
     kind = actor_kind or actor_kind_for(actor)
     if kind is None:
         raise TransitionNotPermittedError("You have no role that may change a lead's stage.")
     lead = _locked(lead_id)
+    ensure_unmoved(lead, expected)
     current = Stage(lead.stage)
     if current == to:
         return Transition(lead=lead, change=None)
@@ -230,24 +279,60 @@ def _move_stage(
 # One public service per transition. They differ only in the target; the table decides who may.
 
 
-def lead_qualify(*, lead_id: int, actor: User | None, source: str, reason: str = "") -> Transition:
+def lead_qualify(
+    *,
+    lead_id: int,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    expected: Expected | None = None,
+) -> Transition:
     """Suspect → Lead: the lead fits the ideal customer profile."""
-    return _move_stage(lead_id=lead_id, to=Stage.LEAD, actor=actor, source=source, reason=reason)
+    return _move_stage(
+        lead_id=lead_id, to=Stage.LEAD, actor=actor, source=source, reason=reason, expected=expected
+    )
 
 
-def lead_mark_mql(*, lead_id: int, actor: User | None, source: str, reason: str = "") -> Transition:
+def lead_mark_mql(
+    *,
+    lead_id: int,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    expected: Expected | None = None,
+) -> Transition:
     """Lead/Nurture → MQL: engaged enough for marketing to hand over."""
-    return _move_stage(lead_id=lead_id, to=Stage.MQL, actor=actor, source=source, reason=reason)
+    return _move_stage(
+        lead_id=lead_id, to=Stage.MQL, actor=actor, source=source, reason=reason, expected=expected
+    )
 
 
-def lead_mark_sal(*, lead_id: int, actor: User | None, source: str, reason: str = "") -> Transition:
+def lead_mark_sal(
+    *,
+    lead_id: int,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    expected: Expected | None = None,
+) -> Transition:
     """MQL → SAL: a sales rep accepted the lead (called by the handover service)."""
-    return _move_stage(lead_id=lead_id, to=Stage.SAL, actor=actor, source=source, reason=reason)
+    return _move_stage(
+        lead_id=lead_id, to=Stage.SAL, actor=actor, source=source, reason=reason, expected=expected
+    )
 
 
-def lead_mark_sql(*, lead_id: int, actor: User | None, source: str, reason: str = "") -> Transition:
+def lead_mark_sql(
+    *,
+    lead_id: int,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    expected: Expected | None = None,
+) -> Transition:
     """SAL → SQL: passed the qualification call."""
-    return _move_stage(lead_id=lead_id, to=Stage.SQL, actor=actor, source=source, reason=reason)
+    return _move_stage(
+        lead_id=lead_id, to=Stage.SQL, actor=actor, source=source, reason=reason, expected=expected
+    )
 
 
 @transaction.atomic
@@ -259,12 +344,19 @@ def lead_convert(
     reason: str = "",
     deal_value: Decimal | None = None,
     at: datetime | None = None,
+    expected: Expected | None = None,
 ) -> Transition:
     """SQL → Customer: won, optionally with the deal's value."""
     if deal_value is not None and deal_value < 0:
         raise ValidationError({"deal_value": "A deal value cannot be negative."})
     result = _move_stage(
-        lead_id=lead_id, to=Stage.CUSTOMER, actor=actor, source=source, reason=reason, at=at
+        lead_id=lead_id,
+        to=Stage.CUSTOMER,
+        actor=actor,
+        source=source,
+        reason=reason,
+        at=at,
+        expected=expected,
     )
     if deal_value is not None and result.change is not None:
         result.lead.deal_value = deal_value
@@ -272,21 +364,43 @@ def lead_convert(
     return result
 
 
-def lead_recycle(*, lead_id: int, actor: User | None, source: str, reason: str) -> Transition:
+def lead_recycle(
+    *, lead_id: int, actor: User | None, source: str, reason: str, expected: Expected | None = None
+) -> Transition:
     """Back to nurture with a reason (rejected as not ready, lost, score fell)."""
-    return _move_stage(lead_id=lead_id, to=Stage.NURTURE, actor=actor, source=source, reason=reason)
+    return _move_stage(
+        lead_id=lead_id,
+        to=Stage.NURTURE,
+        actor=actor,
+        source=source,
+        reason=reason,
+        expected=expected,
+    )
 
 
-def lead_disqualify(*, lead_id: int, actor: User | None, source: str, reason: str) -> Transition:
+def lead_disqualify(
+    *, lead_id: int, actor: User | None, source: str, reason: str, expected: Expected | None = None
+) -> Transition:
     """Out of the funnel with a reason (bad fit, duplicate, competitor, ...)."""
     return _move_stage(
-        lead_id=lead_id, to=Stage.DISQUALIFIED, actor=actor, source=source, reason=reason
+        lead_id=lead_id,
+        to=Stage.DISQUALIFIED,
+        actor=actor,
+        source=source,
+        reason=reason,
+        expected=expected,
     )
 
 
 class TransitionService(Protocol):
     def __call__(
-        self, *, lead_id: int, actor: User | None, source: str, reason: str
+        self,
+        *,
+        lead_id: int,
+        actor: User | None,
+        source: str,
+        reason: str,
+        expected: Expected | None = None,
     ) -> Transition: ...
 
 
@@ -302,7 +416,13 @@ TRANSITION_SERVICES: dict[Stage, TransitionService] = {
 
 
 def lead_move(
-    *, lead_id: int, to: str, actor: User | None, source: str, reason: str = ""
+    *,
+    lead_id: int,
+    to: str,
+    actor: User | None,
+    source: str,
+    reason: str = "",
+    expected: Expected | None = None,
 ) -> Transition:
     """Move to a stage named by the caller (board drag, API): dispatches to the one service."""
     try:
@@ -313,7 +433,9 @@ def lead_move(
         ) from None
     if stage == Stage.SUSPECT:
         raise ValidationError({"stage": "No lead can move back to Suspect."})
-    return TRANSITION_SERVICES[stage](lead_id=lead_id, actor=actor, source=source, reason=reason)
+    return TRANSITION_SERVICES[stage](
+        lead_id=lead_id, actor=actor, source=source, reason=reason, expected=expected
+    )
 
 
 @transaction.atomic
@@ -372,13 +494,6 @@ def lead_reset_engagement(*, lead_id: int, at: datetime | None = None) -> Lead:
 # --- browser UI: moves with a stale-page check, notes, tasks, saved views ----------------------
 
 
-class StaleLeadError(DomainError):
-    """The page showed the lead in another stage than it is in now (someone else moved it)."""
-
-    code = "stale_lead"
-
-
-@transaction.atomic
 def lead_move_checked(
     *,
     lead_id: int,
@@ -389,25 +504,11 @@ def lead_move_checked(
     expected_stage: str,
     expected_changed_at: datetime | None = None,
 ) -> Transition:
-    """``lead_move`` for a person looking at a page: refuse if the lead moved since it loaded.
-
-    The check runs under the lead's row lock, so a concurrent move cannot slip in between.
-    """
-    lead = _locked(lead_id)
-    moved = lead.stage != expected_stage or (
-        expected_changed_at is not None
-        and abs((lead.stage_changed_at - expected_changed_at).total_seconds()) >= 1
+    """``lead_move`` for a person looking at a page: refuse if the lead moved since it loaded."""
+    expected = Expected(stage=expected_stage, changed_at=expected_changed_at)
+    return lead_move(
+        lead_id=lead_id, to=to, actor=actor, source=source, reason=reason, expected=expected
     )
-    if moved:
-        who = lead.stage_changes.select_related("actor").order_by("-changed_at", "-id").first()
-        by = f" by {who.actor}" if who is not None and who.actor is not None else ""
-        raise StaleLeadError(
-            f"{lead.display_name} was moved to {Stage(lead.stage).label}{by} "
-            f"{timezone.localtime(lead.stage_changed_at):%d %b %H:%M} while you were looking. "
-            "Reload to see where it is now.",
-            field="stage",
-        )
-    return lead_move(lead_id=lead_id, to=to, actor=actor, source=source, reason=reason)
 
 
 @transaction.atomic
@@ -492,18 +593,16 @@ def lead_upsert(
     *, data: Mapping[str, Any], actor: User | None = None, source: str = StageChange.Source.API
 ) -> Upsert:
     """Create a lead, or update the one with the same e-mail or external id (integrations)."""
+    # cleaned here only to match on; create and update clean ``data`` themselves (cleaning adds
+    # derived fields, e.g. ``phone_normalized``, that no caller may pass in)
     fields = _clean_fields(data)
     for _attempt in range(2):  # a concurrent create of the same identity: update it instead
         match = _upsert_match(email=fields.get("email"), external_id=fields.get("external_id"))
         if match is not None:
-            return Upsert(
-                lead=lead_update(lead_id=match.pk, data=fields, actor=actor), created=False
-            )
+            return Upsert(lead=lead_update(lead_id=match.pk, data=data, actor=actor), created=False)
         try:
             with transaction.atomic():
-                return Upsert(
-                    lead=lead_create(data=fields, actor=actor, source=source), created=True
-                )
+                return Upsert(lead=lead_create(data=data, actor=actor, source=source), created=True)
         except IntegrityError:
             continue
     raise IdentityConflictError("The lead was changed concurrently; retry.")  # pragma: no cover

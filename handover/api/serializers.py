@@ -22,6 +22,7 @@ from handover.models import (
 )
 from leadflow.api.serializers import ModelSerializer
 from leadflow.validators import reject_nul
+from leads.api.serializers import ExpectedStageSerializer
 
 
 class HandoverSerializer(ModelSerializer[Handover]):
@@ -50,7 +51,11 @@ class HandoverSerializer(ModelSerializer[Handover]):
         read_only_fields = fields
 
 
-class HandoverRejectInputSerializer(serializers.Serializer[dict[str, Any]]):
+class HandoverAcceptInputSerializer(ExpectedStageSerializer):
+    pass
+
+
+class HandoverRejectInputSerializer(ExpectedStageSerializer):
     reason = serializers.SlugField(max_length=50)
     comment = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
 

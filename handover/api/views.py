@@ -27,14 +27,20 @@ from handover.models import (
     WebhookSubscription,
 )
 from handover.permissions import HasPerm, Perm
-from leadflow.api.auth import request_user
+from leadflow.api.auth import ReadWrite, request_user
+from leadflow.apikeys import Scope
 from leadflow.exceptions import NotFoundError, PermissionDeniedError
 from leads.selectors import lead_get_visible, lead_visible_qs
 
+HANDOVER = ReadWrite(Scope.HANDOVER_READ, Scope.HANDOVER_WRITE)
+WEBHOOKS = ReadWrite(Scope.WEBHOOKS_READ, Scope.WEBHOOKS_WRITE)
+
 
 class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+    required_scopes = HANDOVER
     serializer_class = s.HandoverSerializer
     filterset_class = HandoverFilterSet
+    ordering_fields = ("id", "opened_at")
     queryset = Handover.objects.none()
 
     def get_permissions(self) -> list[Any]:
@@ -63,11 +69,17 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
         """Rejections counted by lead source and reason."""
         return Response(selectors.rejections_by_source(user=request_user(request)))
 
-    @extend_schema(request=None, responses=s.HandoverSerializer)
+    @extend_schema(request=s.HandoverAcceptInputSerializer, responses=s.HandoverSerializer)
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str) -> Response:
         handover = self.get_object()  # 404 for handovers the caller cannot see
-        handover = services.handover_accept(handover_id=handover.pk, actor=request_user(request))
+        data = s.HandoverAcceptInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        handover = services.handover_accept(
+            handover_id=handover.pk,
+            actor=request_user(request),
+            expected=data.pop_expected(dict(data.validated_data)),
+        )
         return Response(s.HandoverSerializer(handover).data)
 
     @extend_schema(request=s.HandoverRejectInputSerializer, responses=s.HandoverSerializer)
@@ -81,6 +93,7 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
             actor=request_user(request),
             reason_code=data.validated_data["reason"],
             comment=data.validated_data["comment"],
+            expected=data.pop_expected(dict(data.validated_data)),
         )
         return Response(s.HandoverSerializer(handover).data)
 
@@ -100,7 +113,9 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
 
 
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
+    required_scopes = HANDOVER
     serializer_class = s.NotificationSerializer
+    ordering_fields = ("id", "created_at")
     queryset = Notification.objects.none()
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -130,6 +145,7 @@ class SettingsViewSet(viewsets.ModelViewSet[Any]):
 
     write_perm = Perm.MANAGE_SETTINGS
     read_perm = Perm.VIEW
+    required_scopes = HANDOVER
 
     def get_permissions(self) -> list[Any]:
         read = self.action in ("list", "retrieve")
@@ -206,6 +222,7 @@ class WebhookSubscriptionViewSet(SettingsViewSet):
     queryset = WebhookSubscription.objects.all()
     serializer_class = s.WebhookSubscriptionSerializer
     read_perm = write_perm = Perm.MANAGE_WEBHOOKS
+    required_scopes = WEBHOOKS
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         # The secret is shown once, in the create response; reads and updates show a hint.
@@ -220,8 +237,10 @@ class WebhookSubscriptionViewSet(SettingsViewSet):
 
 
 class DeliveryViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+    required_scopes = WEBHOOKS
     serializer_class = s.DeliverySerializer
     filterset_class = DeliveryFilterSet
+    ordering_fields = ("id", "created_at", "next_attempt_at")
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.MANAGE_WEBHOOKS)]
     queryset = Delivery.objects.none()
 
@@ -243,8 +262,10 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet[Any]):
 
 
 class SlaTimerViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+    required_scopes = HANDOVER
     serializer_class = s.SlaTimerSerializer
     filterset_class = SlaTimerFilterSet
+    ordering_fields = ("id", "started_at", "due_at")
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW)]
     queryset = SlaTimer.objects.none()
 
@@ -263,6 +284,7 @@ class SlaTimerViewSet(viewsets.ReadOnlyModelViewSet[Any]):
 
 
 class ChecklistViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
+    required_scopes = HANDOVER
     """A lead's qualification answers; POST saves (merges) answers and re-evaluates the rule."""
 
     serializer_class = s.ChecklistSerializer

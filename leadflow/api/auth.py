@@ -1,14 +1,16 @@
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
-from leadflow.apikeys import api_key_lookup
+from leadflow.apikeys import Scope, api_key_lookup
 from leadflow.exceptions import PermissionDeniedError
 from leadflow.models import ApiKey, User
 
@@ -41,10 +43,22 @@ def key_from_headers(request: HttpRequest) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class ReadWrite:
+    """``required_scopes`` for an endpoint group: safe methods (GET/HEAD/OPTIONS) need ``read``,
+    every other method ``write``. None: keys may not do that at all."""
+
+    read: Scope | None
+    write: Scope | None = None
+
+
 def required_scope(view: Any, request: Request) -> str | None:
-    """The scope ``view`` needs for this request: ``required_scopes`` maps actions (viewsets) or
-    lower-case methods (views) to scopes. None: the endpoint is not open to API keys."""
-    scopes: dict[str, str] | None = getattr(view, "required_scopes", None)
+    """The scope ``view`` needs for this request. ``required_scopes`` is a ``ReadWrite`` or a dict
+    from actions (viewsets) or lower-case methods (views) to scopes. None: not open to keys."""
+    scopes: ReadWrite | dict[str, str] | None = getattr(view, "required_scopes", None)
+    if isinstance(scopes, ReadWrite):
+        needed = scopes.read if request.method in SAFE_METHODS else scopes.write
+        return needed.value if needed is not None else None
     if not scopes:
         return None
     action = getattr(view, "action", None) or (request.method or "").lower()

@@ -47,6 +47,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.field:
             body["field"] = exc.field
+        body.update(exc.extra)
         return Response({"error": body}, status=exc.status)
     if isinstance(exc, DjangoValidationError):  # raised by services: same shape as DRF's
         detail = (

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from leadflow.api.serializers import ModelSerializer, StoredEmailField
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, StageChange
-from leads.services import EDITABLE_FIELDS
+from leads.services import EDITABLE_FIELDS, Expected
 
 
 class StrictSerializerMixin:
@@ -22,7 +22,7 @@ class StrictSerializerMixin:
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError(dict.fromkeys(unknown, "Unknown field."))
-        return attrs
+        return super().validate(attrs)  # type: ignore[misc]  # the serializer's own checks
 
 
 class LeadSerializer(StrictSerializerMixin, ModelSerializer[Lead]):
@@ -90,20 +90,57 @@ class StageChangeSerializer(ModelSerializer[StageChange]):
         )
 
 
-class TransitionInputSerializer(serializers.Serializer[dict[str, Any]]):
+class ExpectedStageSerializer(serializers.Serializer[dict[str, Any]]):
+    """Optimistic concurrency for every stage-moving call (lifecycle actions, handover
+    decisions): send where you saw the lead."""
+
+    expected_stage = serializers.ChoiceField(
+        choices=Stage.choices,
+        required=False,
+        help_text="The stage you saw the lead in. If it is in another one now, nothing moves "
+        "and the reply is 409 `stale_lead` naming who moved it and when. Optional; without it "
+        "the move applies to the lead wherever it is now.",
+    )
+    expected_changed_at = serializers.DateTimeField(
+        required=False,
+        help_text="With `expected_stage`: the lead's `stage_changed_at` as you saw it (to the "
+        "second); also refuses a lead that left and came back to the stage.",
+    )
+
+    def validate(self, attrs: Any) -> Any:
+        attrs = super().validate(attrs)
+        if "expected_changed_at" in attrs and "expected_stage" not in attrs:
+            raise serializers.ValidationError(
+                {"expected_changed_at": "Send expected_stage with it."}
+            )
+        return attrs
+
+    @staticmethod
+    def pop_expected(data: dict[str, Any]) -> Expected | None:
+        """Take the expectation out of validated data (the rest are the service's arguments)."""
+        stage = data.pop("expected_stage", None)
+        changed_at = data.pop("expected_changed_at", None)
+        return None if stage is None else Expected(stage=stage, changed_at=changed_at)
+
+
+class ExpectedStageInputSerializer(StrictSerializerMixin, ExpectedStageSerializer):
+    pass
+
+
+class TransitionInputSerializer(ExpectedStageInputSerializer):
     to = serializers.ChoiceField(choices=Stage.choices)
     reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
 
 
-class LifecycleInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[str, Any]]):
+class LifecycleInputSerializer(ExpectedStageInputSerializer):
     reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
 
 
-class ReasonRequiredInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[str, Any]]):
+class ReasonRequiredInputSerializer(ExpectedStageInputSerializer):
     reason = serializers.CharField(max_length=500)
 
 
-class ConvertInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[str, Any]]):
+class ConvertInputSerializer(ExpectedStageInputSerializer):
     reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
     deal_value = serializers.DecimalField(
         max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=Decimal(0)

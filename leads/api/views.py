@@ -53,7 +53,10 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 ERRORS = {
     400: OpenApiResponse(description="Invalid fields or a missing reason"),
     404: OpenApiResponse(description="No such lead, or not visible to the caller"),
-    409: OpenApiResponse(description="Move not allowed (invalid_transition)"),
+    409: OpenApiResponse(
+        description="Move not allowed (invalid_transition), or the lead is no longer in "
+        "`expected_stage` (stale_lead: `stage`, `moved_by`, `moved_at` say where, who, when)"
+    ),
     422: OpenApiResponse(description="Idempotency key reused with another body"),
 }
 
@@ -70,6 +73,7 @@ class LeadViewSet(
 
     serializer_class = LeadSerializer
     filterset_class = LeadFilterSet
+    ordering_fields = ("id", "created_at", "updated_at", "stage_changed_at")
     http_method_names = ["get", "post", "patch", "head", "options"]
     required_scopes = {
         "list": READ,
@@ -144,12 +148,14 @@ class LeadViewSet(
         lead = self.get_object()  # 404 for leads the caller cannot see
         data = TransitionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
         result = lead_move(
             lead_id=lead.pk,
-            to=data.validated_data["to"],
-            reason=data.validated_data["reason"],
+            to=values["to"],
+            reason=values["reason"],
             actor=request_user(request),
             source="api",
+            expected=data.pop_expected(values),
         )
         return Response(LeadSerializer(result.lead).data, status=status.HTTP_200_OK)
 
@@ -157,8 +163,10 @@ class LeadViewSet(
         lead = self.get_object()  # 404 for leads the caller cannot see
         data = serializer(data=request.data)
         data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        expected = data.pop_expected(values)
         result: Transition = service(
-            lead_id=lead.pk, actor=request_user(request), source="api", **data.validated_data
+            lead_id=lead.pk, actor=request_user(request), source="api", expected=expected, **values
         )
         return Response(LeadSerializer(result.lead).data, status=status.HTTP_200_OK)
 

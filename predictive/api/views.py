@@ -8,7 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leadflow.api.auth import request_user
+from leadflow.api.auth import ReadWrite, request_user
+from leadflow.apikeys import Scope
 from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.jobs import job_fail_if_stale
 from leads.selectors import lead_get_visible
@@ -27,6 +28,8 @@ from predictive.services import (
     predictive_training_cancel,
     predictive_training_start,
 )
+
+PREDICTIVE = ReadWrite(Scope.PREDICTIVE_READ, Scope.PREDICTIVE_WRITE)
 
 
 def factor(item: tuple[str, float]) -> dict[str, object]:
@@ -52,6 +55,7 @@ class PredictiveModelViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[typ
     """Trained versions (newest first), with their metrics; ``train`` queues a new one."""
 
     serializer_class = PredictiveModelSerializer
+    required_scopes = PREDICTIVE
     permission_classes = [IsAuthenticated, CanViewModels]
     queryset = model_list()
 
@@ -73,13 +77,18 @@ class LeadPredictionViewSet(viewsets.ViewSet):
 
     permission_classes = [IsAuthenticated]
     serializer_class = LeadPredictionSerializer
+    required_scopes = PREDICTIVE
 
     @extend_schema(
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
         responses=LeadPredictionSerializer,
     )
     def retrieve(self, request: Request, pk: str) -> Response:
-        lead = lead_get_visible(user=request.user, lead_id=int(pk))  # type: ignore[arg-type]
+        lead = (  # a non-numeric id names no lead: 404, not a 500 from int()
+            lead_get_visible(user=request.user, lead_id=int(pk))  # type: ignore[arg-type]
+            if pk.isdigit()
+            else None
+        )
         if lead is None:
             raise NotFoundError(f"There is no lead with id {pk}.", field="lead")
         prediction = lead_prediction(lead=lead)
@@ -107,6 +116,7 @@ class TrainingRunViewSet(viewsets.ReadOnlyModelViewSet):  # type: ignore[type-ar
     failed; ``cancel`` stops one, ``run-again`` restarts a failed or cancelled one."""
 
     serializer_class = TrainingRunSerializer
+    required_scopes = PREDICTIVE
     permission_classes = [IsAuthenticated, CanViewModels]
     queryset = TrainingRun.objects.all()
 

@@ -10,7 +10,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from leadflow.api.auth import request_user
+from leadflow.api.auth import ReadWrite, request_user
+from leadflow.apikeys import Scope
 from leadflow.csv import csv_response
 from leadflow.exceptions import NotFoundError
 from leadflow.jobs import job_fail_if_stale
@@ -31,6 +32,8 @@ from privacy.models import DuplicatePair, ImportJob, MergeRecord, SavedMapping
 from privacy.permissions import Perm
 from privacy.services import consent_record, consent_state, unsubscribe_url
 
+PRIVACY = ReadWrite(Scope.PRIVACY_READ, Scope.PRIVACY_WRITE)
+
 
 class _CheckSize:
     """Refuse an upload over the limit from its Content-Length, before reading the body."""
@@ -49,6 +52,7 @@ class ImportJobViewSet(
     viewsets.GenericViewSet[ImportJob],
 ):
     serializer_class = s.ImportJobSerializer
+    required_scopes = PRIVACY
     parser_classes = (MultiPartParser, FormParser, JSONParser)
     permission_classes = (IsAuthenticated, HasPerm.of(Perm.IMPORT_LEADS))
     queryset = ImportJob.objects.order_by("-id")
@@ -131,6 +135,7 @@ class SavedMappingViewSet(
     viewsets.GenericViewSet[SavedMapping],
 ):
     serializer_class = s.SavedMappingSerializer
+    required_scopes = PRIVACY
     permission_classes = (IsAuthenticated, HasPerm.of(Perm.IMPORT_LEADS))
     queryset = SavedMapping.objects.order_by("name")
     pagination_class = None
@@ -143,6 +148,7 @@ class PrivacyLeadViewSet(viewsets.GenericViewSet[Lead]):
     """Consent, export and erasure of one lead (404 for leads the caller cannot see)."""
 
     serializer_class = LeadSerializer
+    required_scopes = PRIVACY
     queryset = Lead.objects.none()
 
     def get_permissions(self) -> list[Any]:
@@ -210,6 +216,7 @@ class PrivacyLeadViewSet(viewsets.GenericViewSet[Lead]):
 
 class DuplicatePairViewSet(viewsets.ReadOnlyModelViewSet[DuplicatePair]):
     serializer_class = s.DuplicatePairSerializer
+    required_scopes = PRIVACY
     permission_classes = (IsAuthenticated, HasPerm.of(Perm.MERGE))
 
     def get_queryset(self) -> QuerySet[DuplicatePair]:
@@ -231,6 +238,7 @@ class MergeViewSet(
     mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet[MergeRecord]
 ):
     serializer_class = s.MergeRecordSerializer
+    required_scopes = PRIVACY
     permission_classes = (IsAuthenticated, HasPerm.of(Perm.MERGE))
     queryset = MergeRecord.objects.order_by("-id")
 

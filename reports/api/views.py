@@ -10,6 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from leadflow.api.auth import ReadWrite
+from leadflow.apikeys import Scope
 from leads.permissions import HasPerm
 from reports.filters import ReportFilterForm
 from reports.permissions import Perm
@@ -21,11 +23,15 @@ _PARAMS = [
 ]
 
 
+REPORT_SCOPES = ReadWrite(Scope.REPORTS_READ)  # reports are read-only
+
+
 def filters_echo(form: ReportFilterForm) -> dict[str, Any]:
     return {k: v for k, v in form.data.items() if k in ReportFilterForm.base_fields and v != ""}
 
 
 class ReportListView(APIView):
+    required_scopes = REPORT_SCOPES
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW_REPORTS)]
 
     @extend_schema(operation_id="reports_list", responses={200: OpenApiTypes.OBJECT})
@@ -35,6 +41,7 @@ class ReportListView(APIView):
 
 
 class ReportView(APIView):
+    required_scopes = REPORT_SCOPES
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW_REPORTS)]
 
     @extend_schema(

@@ -9,7 +9,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from leadflow.api.auth import request_user
+from leadflow.api.auth import ReadWrite, request_user
+from leadflow.apikeys import Scope
 from leadflow.exceptions import NotFoundError
 from leadflow.jobs import job_fail_if_stale
 from leads.permissions import HasPerm
@@ -22,9 +23,12 @@ from scoring.permissions import RUN_CONTROL, Perm
 
 MODEL_WRITE_FIELDS = services.MODEL_FIELDS
 RULE_WRITE_FIELDS = services.RULE_FIELDS
+SCORING = ReadWrite(Scope.SCORING_READ, Scope.SCORING_WRITE)
 
 
 class _ScoringPerms:
+    required_scopes = SCORING
+
     def get_permissions(self) -> list[Any]:
         action_name = getattr(self, "action", "") or ""
         needed = (
@@ -41,6 +45,7 @@ class ScoringModelViewSet(_ScoringPerms, viewsets.ModelViewSet[Any]):
     """Versioned scoring models. Drafts are edited; publishing freezes a version and rescores."""
 
     serializer_class = s.ScoringModelSerializer
+    ordering_fields = ("id", "version", "created_at")
     queryset = selectors.model_list()
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
@@ -135,6 +140,7 @@ class ScoringRunViewSet(_ScoringPerms, viewsets.ReadOnlyModelViewSet[Any]):
     serializer_class = s.ScoringRunSerializer
     queryset = selectors.run_list()
     filterset_fields = ("model", "kind", "status")
+    ordering_fields = ("id", "created_at")
 
     def get_permissions(self) -> list[Any]:
         if getattr(self, "action", "") in ("cancel", "resume"):
@@ -167,6 +173,7 @@ class ScoringRunViewSet(_ScoringPerms, viewsets.ReadOnlyModelViewSet[Any]):
 
 
 class LeadBreakdownViewSet(viewsets.GenericViewSet[Any]):
+    required_scopes = SCORING
     permission_classes = [IsAuthenticated, HasPerm.of(LeadPerm.VIEW_LEAD)]
     serializer_class = s.BreakdownSerializer
     queryset = ScoringRule.objects.none()

@@ -6,8 +6,8 @@ Every operation runs twice, through the WSGI app:
   examples, its coverage phase (boundary values, wrong types, missing fields, unexpected methods)
   and ``EXAMPLES`` generated requests (valid and invalid);
 - with an API key holding every scope: the explicit examples and ``EXAMPLES`` generated requests.
-  Endpoints outside the keys' scopes answer a documented 403, so the coverage phase is left to the
-  session run there unless ``LEADFLOW_SCHEMATHESIS_KEY_COVERAGE=1``.
+  What the key's integration account may not do answers a documented 403; the coverage phase is
+  left to the session run unless ``LEADFLOW_SCHEMATHESIS_KEY_COVERAGE=1`` (CI time).
 
 A detail route (``{id}``) is pointed at a real seeded row for the even generated ids, so updates
 and deletes meet rows other rows depend on (tests/api/seed.py). Checks: no 5xx, every status code

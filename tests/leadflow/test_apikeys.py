@@ -12,7 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from leadflow import apikeys, ratelimit
-from leadflow.apikeys import api_key_revoke, hash_key
+from leadflow.apikeys import Scope, api_key_revoke, hash_key
 from leadflow.models import ApiKey, AuditEvent
 from tests.leads.factories import LeadFactory
 
@@ -130,6 +130,9 @@ def test_the_endpoint_list_is_complete():
     assert len(ENDPOINTS) > 20
 
 
+ALL_SCOPES = [scope.value for scope in Scope]
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 def test_every_endpoint_refuses_missing_revoked_and_unscoped_keys(method, path, make_api_key):
@@ -138,29 +141,117 @@ def test_every_endpoint_refuses_missing_revoked_and_unscoped_keys(method, path, 
     assert missing.status_code == 401, (method, path, missing.content)
     assert missing.json()["error"]["code"] == "not_authenticated"
 
-    secret, key = make_api_key("leads:read", "leads:write", "events:write")
+    secret, key = make_api_key(*ALL_SCOPES)
     api_key_revoke(key_id=key.pk)
     revoked = call(bearer(secret))
     assert revoked.status_code == 401, (method, path)
     assert revoked.json()["error"]["code"] == "invalid_api_key"
 
-    # a key holding every scope but the one this endpoint needs (or any, where none applies)
-    from leadflow.api.auth import required_scope  # noqa: F401  (documented contract)
-
+    # a key holding every scope but the one this endpoint needs
     needed = _needed_scope(method, path)
-    others = [s for s in ("leads:read", "leads:write", "events:write") if s != needed]
-    secret, _ = make_api_key(*others)
+    assert needed in ALL_SCOPES, (method, path, "every endpoint is open to some scope")
+    secret, _ = make_api_key(*[s for s in ALL_SCOPES if s != needed])
     wrong = call(bearer(secret))
     assert wrong.status_code == 403, (method, path, wrong.content)
     assert wrong.json()["error"]["code"] == "insufficient_scope"
+    assert needed in wrong.json()["error"]["message"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+def test_every_endpoint_lets_a_key_with_its_scope_through_as_the_key_user(
+    method, path, make_api_key, manager
+):
+    """Only the needed scope, on a key acting as a manager: past authentication and the scope
+    check; what follows is the user's role (403 ``permission_denied``), the object (404) or the
+    body (400) — never a scope or authentication refusal."""
+    secret, _ = make_api_key(_needed_scope(method, path), user=manager)
+    response = getattr(bearer(secret), method.lower())(path, {}, format="json")
+    assert response.status_code not in (401, 405), (method, path, response.content)
+    if response.status_code == 403:
+        assert response.json()["error"]["code"] != "insufficient_scope", (method, path)
+
+
+# path prefix -> (scope for GET, scope for other methods); leadflow.apikeys.Scope declares them
+SCOPE_AREAS = {
+    "/api/v1/events": (None, "events:write"),
+    "/api/v1/leads": ("leads:read", "leads:write"),
+    "/api/v1/handover": ("handover:read", "handover:write"),  # also /handovers/
+    "/api/v1/notifications": ("handover:read", "handover:write"),
+    "/api/v1/scoring": ("scoring:read", "scoring:write"),
+    "/api/v1/reports": ("reports:read", None),
+    "/api/v1/predictive": ("predictive:read", "predictive:write"),
+    "/api/v1/privacy": ("privacy:read", "privacy:write"),
+    "/api/v1/webhooks": ("webhooks:read", "webhooks:write"),
+}
 
 
 def _needed_scope(method, path):
-    if path.startswith("/api/v1/events"):
-        return "events:write"
-    if path.startswith("/api/v1/leads"):
-        return "leads:read" if method == "GET" else "leads:write"
-    return None  # other apps' endpoints are not open to API keys at all
+    for prefix, (read, write) in SCOPE_AREAS.items():
+        if path.startswith(prefix):
+            return read if method == "GET" else write
+    return None
+
+
+@pytest.mark.django_db
+def test_schema_needs_the_schema_scope(make_api_key):
+    secret, _ = make_api_key("schema:read")
+    response = bearer(secret).get("/api/schema/?format=json")
+    assert response.status_code == 200, response.content
+    assert "/api/v1/handovers/" in response.json()["paths"]
+    secret, _ = make_api_key(*[s for s in ALL_SCOPES if s != "schema:read"])
+    refused = bearer(secret).get("/api/schema/?format=json")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "insufficient_scope"
+
+
+@pytest.mark.django_db
+def test_an_integration_key_reads_reports_and_handovers_but_decides_nothing(make_api_key):
+    """A key made without --user acts as its integration account: read scopes work, but deciding
+    a handover or publishing a model is for people's roles even with the write scope."""
+    secret, _ = make_api_key(*ALL_SCOPES)
+    client = bearer(secret)
+    assert client.get("/api/v1/reports/funnel/").status_code == 200
+    assert client.get("/api/v1/handovers/").status_code == 200
+    assert client.get("/api/v1/scoring/models/").status_code == 200
+    decide = client.post("/api/v1/handovers/1/accept/", {}, format="json")
+    assert decide.status_code == 403
+    assert decide.json()["error"]["code"] == "permission_denied"
+    assert client.get("/api/v1/webhooks/subscriptions/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_handover_key_decides_as_its_user_with_the_same_object_checks(make_api_key):
+    """A rep's key accepts the rep's own handover and nobody else's, as the rep would."""
+    from handover.models import Handover
+    from leadflow.roles import Role
+    from leads.lifecycle import Stage
+    from leads.services import lead_mark_mql
+    from tests.leads.factories import UserFactory
+
+    def make_mql(owner):
+        lead = LeadFactory(stage=Stage.LEAD, owner=owner)
+        lead_mark_mql(lead_id=lead.pk, actor=None, source="scoring")
+        return lead
+
+    ann = UserFactory(username="ann", role=Role.SALES_REP)
+    bob = UserFactory(username="bob", role=Role.SALES_REP)
+    mine, theirs = make_mql(owner=ann), make_mql(owner=bob)
+    Handover.objects.filter(lead=mine).update(owner=ann)
+    Handover.objects.filter(lead=theirs).update(owner=bob)
+    secret, _ = make_api_key("handover:read", "handover:write", user=ann)
+    client = bearer(secret)
+    own = Handover.objects.get(lead=mine)
+    other = Handover.objects.get(lead=theirs)
+    accepted = client.post(f"/api/v1/handovers/{own.pk}/accept/", {}, format="json")
+    assert accepted.status_code == 200, accepted.content
+    assert accepted.json()["status"] == "accepted"
+    own.refresh_from_db()
+    assert own.decided_by == ann
+    refused = client.post(f"/api/v1/handovers/{other.pk}/accept/", {}, format="json")
+    assert refused.status_code in (403, 404), refused.content
+    other.refresh_from_db()
+    assert other.status == Handover.Status.OPEN
 
 
 @pytest.mark.django_db
@@ -221,3 +312,11 @@ def test_admin_creates_a_key_shows_it_once_and_revokes(client):
     assert bearer(secret).get("/api/v1/leads/").status_code == 401
     assert AuditEvent.objects.get(action="apikey.revoke").actor == admin_user
     assert client.get(f"/admin/leadflow/apikey/{key.pk}/change/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_prediction_for_a_non_numeric_lead_id_is_404_not_500(make_api_key):
+    secret, _ = make_api_key("predictive:read")
+    response = bearer(secret).get("/api/v1/predictive/leads/null,null/")
+    assert response.status_code == 404
+    assert response.json()["error"]["field"] == "lead"

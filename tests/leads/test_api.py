@@ -99,3 +99,21 @@ def test_filters_are_shared_with_the_ui(client_for, marketer):
     LeadFactory(stage=Stage.LEAD, source="webinar")
     rows = client_for(marketer).get("/api/v1/leads/?stage=mql&source=webinar").json()["results"]
     assert [(r["stage"], r["source"]) for r in rows] == [("mql", "webinar")]
+
+
+@pytest.mark.django_db
+def test_upsert_with_a_phone_creates_then_updates_and_normalises_it(client_for, marketer):
+    """The upsert cleaned the fields and handed them to create/update, which cleaned them
+    again and refused the derived ``phone_normalized`` as a field no one may set."""
+    client = client_for(marketer)
+    body = {"email": "ann@acme.example", "phone": "+49 (30) 1234-56"}
+    created = client.post("/api/v1/leads/", body, format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["phone"] == "+49 (30) 1234-56"
+    updated = client.post("/api/v1/leads/", {**body, "phone": "0049 30 999"}, format="json")
+    assert updated.status_code == 200, updated.content
+    lead = Lead.objects.get(email="ann@acme.example")
+    assert (lead.phone, lead.phone_normalized) == ("0049 30 999", "+4930999")
+    refused = client.post("/api/v1/leads/", {**body, "phone_normalized": "+1"}, format="json")
+    assert refused.status_code == 400
+    assert "phone_normalized" in refused.json()["error"]["fields"]
