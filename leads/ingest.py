@@ -135,15 +135,22 @@ class _Resolver:
         self.by_anon: dict[str, int] = {}
         self.by_email: dict[str, int] = {}
 
-    def load(self, messages: Iterable[Message], message_ids: Iterable[str] = ()) -> set[str]:
-        """Learn the leads of ``messages``' ids; returns which of ``message_ids`` are stored."""
+    def load(self, messages: Iterable[Message], check_stored: bool = False) -> set[str]:
+        """Learn the leads of ``messages``' ids; with ``check_stored``, returns which of their
+        message ids are stored (an activity's among activities, an identify's among receipts:
+        a re-sent message keeps its type, and a batch of events then skips the receipts)."""
         messages = list(messages)
         users = sorted({m.user_id for m in messages if m.user_id})
         anons = sorted({m.anonymous_id for m in messages if m.anonymous_id})
         emails = sorted({m.email for m in messages if m.email})
         stored: set[str] = set()
         identities: list[tuple[str, str, int]] = []
-        for tag, value, lead_id in _lookup(users, users + anons, emails, sorted(message_ids)):
+        activity_ids: set[str] = set()
+        identify_ids: set[str] = set()
+        for m in messages if check_stored else ():
+            (identify_ids if m.type == IDENTIFY else activity_ids).add(m.message_id or "")
+        found = _lookup(users, users + anons, emails, sorted(activity_ids), sorted(identify_ids))
+        for tag, value, lead_id in found:
             if tag == _BY_EXTERNAL_ID:
                 self.by_user[value] = lead_id
             elif tag == _BY_EMAIL:
@@ -212,7 +219,11 @@ _LOOKUPS = (  # (select, column matched against a list), in _lookup's argument o
 
 
 def _lookup(
-    external_ids: list[str], identities: list[str], emails: list[str], message_ids: list[str]
+    external_ids: list[str],
+    identities: list[str],
+    emails: list[str],
+    activity_ids: list[str],
+    identify_ids: list[str],
 ) -> list[tuple[str, str, int]]:
     """(tag, value, lead id) rows: leads by external id and e-mail, identities by value, and
     activities and identifies already stored by message id.
@@ -224,7 +235,7 @@ def _lookup(
     parts = [
         (select, column, values)
         for (select, column), values in zip(
-            _LOOKUPS, (external_ids, identities, emails, message_ids, message_ids), strict=True
+            _LOOKUPS, (external_ids, identities, emails, activity_ids, identify_ids), strict=True
         )
         if values
     ]
@@ -500,7 +511,7 @@ def ingest(
         seen.add(m.message_id)
         fresh.append(m)
     resolver = _Resolver()
-    stored_before = resolver.load(fresh, message_ids=seen)
+    stored_before = resolver.load(fresh, check_stored=True)
     pending: list[Message] = []
     for m in fresh:
         if m.message_id in stored_before:
