@@ -440,13 +440,12 @@ def _identify(m: Message, resolver: _Resolver, now: datetime) -> int | None:
 
 
 def _lock_leads_to_write(messages: list[Message], resolver: _Resolver) -> None:
-    """Row-lock, in id order, every known lead that ``messages`` may write (identify traits,
-    a userId learned, an anonymous lead merged), before writing any: batches that touch the
-    same leads in different orders then queue instead of deadlocking."""
+    """Row-lock, in id order, every known lead that ``messages`` (identifies, and events whose
+    ids are not all settled) may write (identify traits, a userId learned, an anonymous lead
+    merged), before writing any: batches that touch the same leads in different orders then
+    queue instead of deadlocking."""
     ids: set[int] = set()
     for m in messages:
-        if m.type != IDENTIFY and resolver.settled(m) is not None:
-            continue  # only an activity to insert: no lead row is written
         ids.update(
             lead_id
             for lead_id in (
@@ -461,19 +460,21 @@ def _lock_leads_to_write(messages: list[Message], resolver: _Resolver) -> None:
         list(locked.values_list("pk", flat=True))
 
 
-def _implausible(m: Message, now: datetime) -> ItemError | None:
-    """An item error when ``m``'s time is outside the plausibility window around ``now``."""
-    at = m.occurred_at
-    if at is None:
-        return None
-    max_age = timedelta(days=settings.LEADFLOW_EVENT_MAX_AGE_DAYS)
-    max_ahead = timedelta(seconds=settings.LEADFLOW_EVENT_MAX_FUTURE_SECONDS)
-    if at < now - max_age:
-        reason = f"is more than {max_age.days} days in the past"
-    elif at > now + max_ahead:
-        reason = f"is more than {int(max_ahead.total_seconds())} seconds in the future"
+def _window(now: datetime) -> tuple[datetime, datetime]:
+    """The plausibility window for event times received at ``now``."""
+    return (
+        now - timedelta(days=settings.LEADFLOW_EVENT_MAX_AGE_DAYS),
+        now + timedelta(seconds=settings.LEADFLOW_EVENT_MAX_FUTURE_SECONDS),
+    )
+
+
+def _implausible(m: Message, now: datetime) -> ItemError:
+    """The item error of a message whose time is outside the window."""
+    at = m.occurred_at or now
+    if at < _window(now)[0]:
+        reason = f"is more than {settings.LEADFLOW_EVENT_MAX_AGE_DAYS} days in the past"
     else:
-        return None
+        reason = f"is more than {settings.LEADFLOW_EVENT_MAX_FUTURE_SECONDS} seconds in the future"
     message = f"{m.time_field} {at.isoformat()} {reason} (the plausibility window)."
     return ItemError(m.index, "implausible_time", message, field=m.time_field)
 
@@ -512,21 +513,25 @@ def ingest(
         fresh.append(m)
     resolver = _Resolver()
     stored_before = resolver.load(fresh, check_stored=True)
+    oldest, latest = _window(now)
     pending: list[Message] = []
     for m in fresh:
         if m.message_id in stored_before:
             result.duplicates += 1
-        elif (error := _implausible(m, now)) is not None:
-            result.errors.append(error)
+        elif m.occurred_at is not None and not oldest <= m.occurred_at <= latest:
+            result.errors.append(_implausible(m, now))
         else:
             pending.append(m)
+    # the messages that may write a lead (the rest only insert an activity of a known lead)
+    writers = [m for m in pending if m.type == IDENTIFY or resolver.settled(m) is None]
     # ids nobody has yet: lock them, then look again, so a batch that created their lead while
     # we read waits to commit and is found (not a unique violation: parallel first messages)
-    new_keys = [key for m in pending for key in resolver.unknown_keys(m)]
+    new_keys = [key for m in writers for key in resolver.unknown_keys(m)]
     if new_keys:
         identity_keys_lock(new_keys)
-        resolver.load([m for m in pending if resolver.unknown_keys(m)])
-    _lock_leads_to_write(pending, resolver)
+        resolver.load([m for m in writers if resolver.unknown_keys(m)])
+    if writers:
+        _lock_leads_to_write(writers, resolver)
 
     rows: list[tuple[Message, int]] = []
     for m in sorted(pending, key=lambda m: m.type != IDENTIFY):  # identifies first, stable
