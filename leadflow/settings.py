@@ -329,6 +329,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 
 # --- background jobs (leadflow/jobs.py): imports, scoring runs, training, reports rebuild ---
 # A running job whose last committed batch is older than this is shown (and kept) as failed.
+# event times ingestion accepts (after the sender's clock is corrected); outside: item errors
+LEADFLOW_EVENT_MAX_AGE_DAYS = env.int("LEADFLOW_EVENT_MAX_AGE_DAYS", default=3650)
+LEADFLOW_EVENT_MAX_FUTURE_SECONDS = env.int("LEADFLOW_EVENT_MAX_FUTURE_SECONDS", default=300)
 JOBS_STALE_SECONDS = env.int("LEADFLOW_JOB_STALE_SECONDS", default=300)
 # A batch that meets "database is locked" (SQLite) or a transient PostgreSQL error is retried
 # this many times, waiting base * 2^n seconds (capped at max, with jitter); then the job fails.

@@ -12,7 +12,14 @@ the "needs rescoring" marks commit together or not at all.
   from an unknown anonymous visitor creates an anonymous Suspect; when an ``identify`` (or any
   message carrying both ids) ties that anonymousId to a known lead, the anonymous lead's
   activities and identities move to the known lead and the empty shell is deleted.
-- ``identify`` upserts the lead's traits (mapped ones to columns, the rest into ``traits``).
+- Parallel first messages of one new identity land on one lead: before creating anything, a
+  batch locks the identity keys it did not find (``identity_keys_lock``) and looks them up
+  again, so a racing batch that created the lead meanwhile is found, not collided with.
+- ``identify`` upserts the lead's traits (mapped ones to columns, the rest into ``traits``),
+  once per messageId (an ``IdentifyReceipt``), and by event time per field: a value older than
+  the one the lead holds changes nothing, whatever order the messages arrive in.
+- Event times outside the plausibility window (``LEADFLOW_EVENT_MAX_AGE_DAYS`` back,
+  ``LEADFLOW_EVENT_MAX_FUTURE_SECONDS`` ahead of the receiving clock) are item errors.
 """
 
 import json
@@ -20,10 +27,11 @@ import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -32,8 +40,22 @@ from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
 from leads import events
 from leads.lifecycle import ActorKind, Stage
-from leads.models import Activity, ActivityKind, Identity, Lead, RescoreMark, StageChange
-from leads.services import lead_create, lead_update, leads_mark_for_rescore, normalize_email
+from leads.models import (
+    Activity,
+    ActivityKind,
+    IdentifyReceipt,
+    Identity,
+    Lead,
+    RescoreMark,
+    StageChange,
+)
+from leads.services import (
+    identity_keys_lock,
+    lead_create,
+    lead_update,
+    leads_mark_for_rescore,
+    normalize_email,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +96,7 @@ class Message:
     occurred_at: datetime | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     traits: dict[str, Any] = field(default_factory=dict)
+    time_field: str = "timestamp"  # what the sender calls ``occurred_at`` (for errors)
 
 
 @dataclass(frozen=True)
@@ -112,15 +135,22 @@ class _Resolver:
         self.by_anon: dict[str, int] = {}
         self.by_email: dict[str, int] = {}
 
-    def load(self, messages: Iterable[Message], message_ids: Iterable[str] = ()) -> set[str]:
-        """Learn the leads of ``messages``' ids; returns which of ``message_ids`` are stored."""
+    def load(self, messages: Iterable[Message], check_stored: bool = False) -> set[str]:
+        """Learn the leads of ``messages``' ids; with ``check_stored``, returns which of their
+        message ids are stored (an activity's among activities, an identify's among receipts:
+        a re-sent message keeps its type, and a batch of events then skips the receipts)."""
         messages = list(messages)
         users = sorted({m.user_id for m in messages if m.user_id})
         anons = sorted({m.anonymous_id for m in messages if m.anonymous_id})
         emails = sorted({m.email for m in messages if m.email})
         stored: set[str] = set()
         identities: list[tuple[str, str, int]] = []
-        for tag, value, lead_id in _lookup(users, users + anons, emails, sorted(message_ids)):
+        activity_ids: set[str] = set()
+        identify_ids: set[str] = set()
+        for m in messages if check_stored else ():
+            (identify_ids if m.type == IDENTIFY else activity_ids).add(m.message_id or "")
+        found = _lookup(users, users + anons, emails, sorted(activity_ids), sorted(identify_ids))
+        for tag, value, lead_id in found:
             if tag == _BY_EXTERNAL_ID:
                 self.by_user[value] = lead_id
             elif tag == _BY_EMAIL:
@@ -135,6 +165,15 @@ class _Resolver:
             elif kind == Identity.Kind.ANONYMOUS_ID:
                 self.by_anon[value] = lead_id
         return stored
+
+    def unknown_keys(self, m: Message) -> list[str]:
+        """Identity keys of ``m`` that name no lead yet (a lead may be created for them)."""
+        keys = [f"user:{m.user_id}"] if m.user_id and m.user_id not in self.by_user else []
+        if m.email and m.email not in self.by_email:
+            keys.append(f"email:{m.email}")
+        if m.anonymous_id and m.anonymous_id not in self.by_anon:
+            keys.append(f"anon:{m.anonymous_id}")
+        return keys
 
     def known(self, m: Message) -> int | None:
         if m.lead_id:
@@ -167,22 +206,27 @@ class _Resolver:
             self.by_email[m.email] = lead_id
 
 
-_LEAD, _IDENTITY, _ACTIVITY, _MARK = (
-    m._meta.db_table for m in (Lead, Identity, Activity, RescoreMark)
+_LEAD, _IDENTITY, _ACTIVITY, _MARK, _RECEIPT = (
+    m._meta.db_table for m in (Lead, Identity, Activity, RescoreMark, IdentifyReceipt)
 )
 _LOOKUPS = (  # (select, column matched against a list), in _lookup's argument order
     (f"SELECT '{_BY_EXTERNAL_ID}', external_id, id FROM {_LEAD}", "external_id"),  # noqa: S608
     (f"SELECT kind, value, lead_id FROM {_IDENTITY}", "value"),  # noqa: S608
     (f"SELECT '{_BY_EMAIL}', email, id FROM {_LEAD}", "email"),  # noqa: S608
     (f"SELECT '{_STORED}', message_id, 0 FROM {_ACTIVITY}", "message_id"),  # noqa: S608
+    (f"SELECT '{_STORED}', message_id, 0 FROM {_RECEIPT}", "message_id"),  # noqa: S608
 )
 
 
 def _lookup(
-    external_ids: list[str], identities: list[str], emails: list[str], message_ids: list[str]
+    external_ids: list[str],
+    identities: list[str],
+    emails: list[str],
+    activity_ids: list[str],
+    identify_ids: list[str],
 ) -> list[tuple[str, str, int]]:
     """(tag, value, lead id) rows: leads by external id and e-mail, identities by value, and
-    activities already stored by message id.
+    activities and identifies already stored by message id.
 
     PostgreSQL: one round trip, each list sent as one JSON text. Not a parameter per value
     (psycopg re-parses statements past 50) nor a text[] (psycopg quotes arrays item by item in
@@ -191,7 +235,7 @@ def _lookup(
     parts = [
         (select, column, values)
         for (select, column), values in zip(
-            _LOOKUPS, (external_ids, identities, emails, message_ids), strict=True
+            _LOOKUPS, (external_ids, identities, emails, activity_ids, identify_ids), strict=True
         )
         if values
     ]
@@ -326,8 +370,11 @@ def _bind(m: Message, lead_id: int, resolver: _Resolver) -> None:
     resolver.remember(m, lead_id)
 
 
-def _resolve_or_create(m: Message, resolver: _Resolver, now: datetime) -> int:
-    """The lead ``m`` is about; creates one (identified or anonymous) when nobody matches."""
+def _resolve_or_create(m: Message, resolver: _Resolver, now: datetime) -> tuple[int, bool]:
+    """The lead ``m`` is about, and whether it was created from ``m``'s traits (identified,
+    not anonymous); creates one when nobody matches. ``ingest`` has locked the identity keys
+    nobody matched, so no concurrent request creates the same lead meanwhile."""
+    created = False
     lead_id = resolver.known(m)
     if lead_id is None and m.anonymous_id and m.anonymous_id in resolver.by_anon:
         lead_id = resolver.by_anon[m.anonymous_id]
@@ -346,7 +393,10 @@ def _resolve_or_create(m: Message, resolver: _Resolver, now: datetime) -> int:
             for _attempt in range(2):
                 try:
                     with transaction.atomic():
-                        lead_id = lead_create(data=data, source=StageChange.Source.API).pk
+                        lead_id = lead_create(
+                            data=data, source=StageChange.Source.API, as_of=m.occurred_at
+                        ).pk
+                    created = True
                     break
                 except IntegrityError:  # created concurrently: find it
                     resolver.load([m])
@@ -368,18 +418,65 @@ def _resolve_or_create(m: Message, resolver: _Resolver, now: datetime) -> int:
     if lead_id is None:  # pragma: no cover  (endpoints require an identity)
         raise ValidationError({"userId": "A message needs a userId or an anonymousId."})
     _bind(m, lead_id, resolver)
-    return lead_id
+    return lead_id, created and m.type == IDENTIFY
 
 
-def _identify(m: Message, resolver: _Resolver, now: datetime) -> int:
-    lead_id = _resolve_or_create(m, resolver, now)
+def _identify(m: Message, resolver: _Resolver, now: datetime) -> int | None:
+    """Apply an identify once per messageId, each trait only where nothing newer is known;
+    None when a concurrent copy of the message was applied first."""
+    lead_id, created = _resolve_or_create(m, resolver, now)
+    at = m.occurred_at or now
+    try:
+        with transaction.atomic():
+            IdentifyReceipt.objects.create(
+                message_id=m.message_id or "", lead_id=lead_id, occurred_at=at, received_at=now
+            )
+    except IntegrityError:
+        return None
     data = _lead_fields(m)
-    if data:
-        if "traits" in data:
-            existing = Lead.objects.filter(pk=lead_id).values_list("traits", flat=True).first()
-            data["traits"] = {**(existing or {}), **data["traits"]}
-        lead_update(lead_id=lead_id, data=data)
+    if data and not created:  # lead_create applied them already
+        lead_update(lead_id=lead_id, data=data, as_of=at)
     return lead_id
+
+
+def _lock_leads_to_write(messages: list[Message], resolver: _Resolver) -> None:
+    """Row-lock, in id order, every known lead that ``messages`` (identifies, and events whose
+    ids are not all settled) may write (identify traits, a userId learned, an anonymous lead
+    merged), before writing any: batches that touch the same leads in different orders then
+    queue instead of deadlocking."""
+    ids: set[int] = set()
+    for m in messages:
+        ids.update(
+            lead_id
+            for lead_id in (
+                resolver.known(m),
+                resolver.by_anon.get(m.anonymous_id or ""),
+                resolver.by_user.get(m.user_id or ""),
+            )
+            if lead_id is not None
+        )
+    if ids and connection.vendor == "postgresql":  # SQLite: one writer at a time anyway
+        locked = Lead.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+        list(locked.values_list("pk", flat=True))
+
+
+def _window(now: datetime) -> tuple[datetime, datetime]:
+    """The plausibility window for event times received at ``now``."""
+    return (
+        now - timedelta(days=settings.LEADFLOW_EVENT_MAX_AGE_DAYS),
+        now + timedelta(seconds=settings.LEADFLOW_EVENT_MAX_FUTURE_SECONDS),
+    )
+
+
+def _implausible(m: Message, now: datetime) -> ItemError:
+    """The item error of a message whose time is outside the window."""
+    at = m.occurred_at or now
+    if at < _window(now)[0]:
+        reason = f"is more than {settings.LEADFLOW_EVENT_MAX_AGE_DAYS} days in the past"
+    else:
+        reason = f"is more than {settings.LEADFLOW_EVENT_MAX_FUTURE_SECONDS} seconds in the future"
+    message = f"{m.time_field} {at.isoformat()} {reason} (the plausibility window)."
+    return ItemError(m.index, "implausible_time", message, field=m.time_field)
 
 
 def _error_of(index: int, exc: Exception) -> ItemError:
@@ -415,13 +512,26 @@ def ingest(
         seen.add(m.message_id)
         fresh.append(m)
     resolver = _Resolver()
-    stored_before = resolver.load(fresh, message_ids=seen)
+    stored_before = resolver.load(fresh, check_stored=True)
+    oldest, latest = _window(now)
     pending: list[Message] = []
     for m in fresh:
         if m.message_id in stored_before:
             result.duplicates += 1
+        elif m.occurred_at is not None and not oldest <= m.occurred_at <= latest:
+            result.errors.append(_implausible(m, now))
         else:
             pending.append(m)
+    # the messages that may write a lead (the rest only insert an activity of a known lead)
+    writers = [m for m in pending if m.type == IDENTIFY or resolver.settled(m) is None]
+    # ids nobody has yet: lock them, then look again, so a batch that created their lead while
+    # we read waits to commit and is found (not a unique violation: parallel first messages)
+    new_keys = [key for m in writers for key in resolver.unknown_keys(m)]
+    if new_keys:
+        identity_keys_lock(new_keys)
+        resolver.load([m for m in writers if resolver.unknown_keys(m)])
+    if writers:
+        _lock_leads_to_write(writers, resolver)
 
     rows: list[tuple[Message, int]] = []
     for m in sorted(pending, key=lambda m: m.type != IDENTIFY):  # identifies first, stable
@@ -431,11 +541,14 @@ def ingest(
         try:
             with transaction.atomic():
                 if m.type == IDENTIFY:
-                    lead_id = _identify(m, resolver, now)
+                    identified = _identify(m, resolver, now)
+                    if identified is None:
+                        result.duplicates += 1
+                        continue
                     result.identified += 1
-                    result.outcomes[m.index] = (None, lead_id)
+                    result.outcomes[m.index] = (None, identified)
                 else:
-                    rows.append((m, _resolve_or_create(m, resolver, now)))
+                    rows.append((m, _resolve_or_create(m, resolver, now)[0]))
         except (ValidationError, DomainError, IntegrityError) as exc:
             result.errors.append(_error_of(m.index, exc))
     if rows:

@@ -100,6 +100,10 @@ class Lead(TimeStampedModel):
     do_not_call = models.BooleanField(default=False)
     # free-form extra traits (Segment identify traits we do not map to columns)
     traits = models.JSONField(default=dict, blank=True)
+    # when each field's value was true ({"job_title": iso time, "traits.plan": ...}): an event
+    # older than the value it would replace changes nothing (identify traits apply by event
+    # time, not arrival). NULL: nothing recorded (bulk loaders need not name the column).
+    field_times = models.JSONField(null=True, blank=True)
     # privacy (written by the privacy app's services; leads only reads them)
     # digits of ``phone`` with a leading "+" kept: what "same phone" duplicate detection compares
     # db_default: bulk loaders (COPY in generate_data) that do not name the column still work
@@ -225,6 +229,26 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} by lead {self.lead_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class IdentifyReceipt(models.Model):
+    """An ``identify`` message that was applied, by messageId: a re-sent one changes nothing.
+
+    Not an Activity: identify is a statement about a person, not something they did, and
+    activities feed scoring, timelines and reports. The lead is kept for support only: an
+    anonymous shell merged away leaves the receipt (and the dedupe) in place.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    message_id = models.CharField(max_length=200, unique=True)
+    lead = models.ForeignKey(
+        Lead, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"identify {self.message_id} for lead {self.lead_id}"
 
 
 class StageChange(models.Model):

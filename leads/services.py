@@ -6,8 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+import orjson
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leadflow.exceptions import DomainError, NotFoundError
@@ -114,6 +115,70 @@ def _clean_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def identity_keys_lock(keys: Iterable[str]) -> None:
+    """Hold a lock per identity key ("email:…", "user:…", "anon:…") until the transaction ends,
+    so two requests creating the lead of one new identity run one after the other: the second,
+    re-reading after the wait, finds the first's lead instead of tripping a unique constraint.
+
+    PostgreSQL: transaction-level advisory locks on a 64-bit hash, taken in one statement in
+    hash order (two callers never wait on each other in a circle). A hash collision only makes
+    two unrelated keys wait for each other. SQLite needs none: it runs one writing transaction
+    at a time and ours begin IMMEDIATE."""
+    wanted = sorted(set(keys))
+    if not wanted or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        # an ORDER BY subquery is not flattened, so the locks are taken in hash order
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT hashtextextended(v, 7) AS k"
+            " FROM jsonb_array_elements_text(%s::jsonb) AS v ORDER BY 1) AS s",
+            [orjson.dumps(wanted).decode()],
+        )
+
+
+def identity_keys(*, email: str | None, external_id: str | None) -> list[str]:
+    """The lock keys of a lead's identity (as ``identity_keys_lock`` takes them)."""
+    keys = [f"email:{email.lower()}"] if email else []
+    return keys + ([f"user:{external_id}"] if external_id else [])
+
+
+# a field whose value follows another's (its time is that field's)
+_DERIVED = {"phone_normalized": "phone"}
+
+
+def _field_times(lead: Lead, fields: Mapping[str, Any], at: datetime) -> dict[str, str]:
+    """``lead.field_times`` with ``fields`` (and each key of a ``traits`` among them) set at
+    ``at``."""
+    times = dict(lead.field_times or {})
+    stamp = at.isoformat()
+    for name in fields:
+        if name == "traits":
+            times.update((f"traits.{key}", stamp) for key in fields["traits"] or {})
+        elif name not in _DERIVED:
+            times[name] = stamp
+    return times
+
+
+def _newer_only(lead: Lead, fields: dict[str, Any], as_of: datetime) -> dict[str, Any]:
+    """The part of ``fields`` (observed at ``as_of``) that no newer value has replaced; traits
+    merge key by key into the lead's."""
+    times = lead.field_times or {}
+
+    def current(name: str) -> bool:
+        at = times.get(name)
+        return at is None or datetime.fromisoformat(at) <= as_of
+
+    out = {
+        name: value
+        for name, value in fields.items()
+        if name != "traits" and current(_DERIVED.get(name, name))
+    }
+    traits = {k: v for k, v in (fields.get("traits") or {}).items() if current(f"traits.{k}")}
+    if traits:
+        out["traits"] = {**(lead.traits or {}), **traits}
+    return out
+
+
 def _validate(lead: Lead) -> None:
     if not lead.email and not lead.external_id:
         raise ValidationError({"email": "A lead needs an e-mail address or an external id."})
@@ -127,13 +192,17 @@ def lead_create(
     actor: User | None = None,
     source: str = StageChange.Source.SYSTEM,
     at: datetime | None = None,
+    as_of: datetime | None = None,
 ) -> Lead:
-    """Create a Suspect from contact data. Raises ValidationError naming each bad field."""
+    """Create a Suspect from contact data. Raises ValidationError naming each bad field.
+
+    ``as_of``: when the data was true (an event's time), recorded per field; default now."""
     fields = _clean_fields(data)
     if fields.get("email") and not fields.get("domain"):
         fields["domain"] = domain_of(fields["email"])
     at = at or timezone.now()
     lead = Lead(**fields, stage=Stage.SUSPECT, stage_changed_at=at)
+    lead.field_times = _field_times(lead, fields, as_of or at)
     _validate(lead)
     events.lead_create_requested.send(sender=Lead, fields=fields, actor=actor, source=source)
     lead.save()
@@ -152,17 +221,31 @@ def lead_create(
 
 
 @transaction.atomic
-def lead_update(*, lead_id: int, data: Mapping[str, Any], actor: User | None = None) -> Lead:
+def lead_update(
+    *,
+    lead_id: int,
+    data: Mapping[str, Any],
+    actor: User | None = None,
+    as_of: datetime | None = None,
+) -> Lead:
+    """Set fields of a lead. Each field's time is recorded; with ``as_of`` (when an event said
+    so) a field, or a key of ``traits``, whose recorded time is newer keeps its value, and
+    ``traits`` merge key by key. Without it (a person or integration editing now) all apply."""
     fields = _clean_fields(data)
     lead = _locked(lead_id)
     if lead.erased_at is not None:  # a GDPR tombstone: personal data must not come back
         raise LeadErasedError(f"Lead {lead_id} was erased; it cannot be edited.", field="lead")
+    if as_of is not None:
+        fields = _newer_only(lead, fields, as_of)
+        if not fields:
+            return lead
+    lead.field_times = _field_times(lead, fields, as_of or timezone.now())
     for name, value in fields.items():
         setattr(lead, name, value)
     if "email" in fields and "domain" not in fields and not lead.domain:
         lead.domain = domain_of(lead.email)
     _validate(lead)
-    lead.save(update_fields=[*fields, "domain", "updated_at"])
+    lead.save(update_fields=[*fields, "domain", "field_times", "updated_at"])
     leads_mark_for_rescore([lead.pk])  # fit fields may have changed
     return lead
 
@@ -589,6 +672,7 @@ class Upsert:
     created: bool
 
 
+@transaction.atomic  # holds the identity lock until the new lead is committed
 def lead_upsert(
     *, data: Mapping[str, Any], actor: User | None = None, source: str = StageChange.Source.API
 ) -> Upsert:
@@ -596,7 +680,11 @@ def lead_upsert(
     # cleaned here only to match on; create and update clean ``data`` themselves (cleaning adds
     # derived fields, e.g. ``phone_normalized``, that no caller may pass in)
     fields = _clean_fields(data)
-    for _attempt in range(2):  # a concurrent create of the same identity: update it instead
+    # a concurrent create of the same identity waits here, then finds and updates this one
+    identity_keys_lock(
+        identity_keys(email=fields.get("email"), external_id=fields.get("external_id"))
+    )
+    for _attempt in range(2):
         match = _upsert_match(email=fields.get("email"), external_id=fields.get("external_id"))
         if match is not None:
             return Upsert(lead=lead_update(lead_id=match.pk, data=data, actor=actor), created=False)

@@ -10,7 +10,8 @@ Run (see docs/benchmarks.md for the exact commands and figures):
    Segment ``userId``s resolve; an API key with ``events:write`` and no practical rate limit.
 2. Batch phase: ``--clients`` processes post pre-serialised ``/v1/batch`` bodies of ``--batch``
    track/page messages (distinct ``messageId``s, random known users) to gunicorn
-   (``--workers`` sync workers, persistent DB connections) as fast as they can.
+   (``--workers`` sync workers, persistent DB connections) as fast as they can;
+   ``--new-share 0.2`` makes a fifth of them first messages of new userIds, racing.
 3. Single-event phase: ``/v1/track`` with one message per request, paced at ``--rate`` req/s
    for ``--seconds``; reports p50/p99 latency.
 4. Floor: the same number of activity rows COPY'd straight into the table in one transaction.
@@ -46,7 +47,7 @@ from leadflow.apikeys import api_key_create  # noqa: E402
 from leadflow.bulk import copy_rows  # noqa: E402
 from leads.models import Activity, Lead  # noqa: E402
 
-PORT = 8765
+PORT = int(os.environ.get("BENCH_PORT", "8765"))  # a port of your own beside other runs
 URL = f"http://127.0.0.1:{PORT}"
 
 
@@ -62,6 +63,8 @@ def setup(leads: int) -> tuple[str, list[str]]:
             anchor="2026-11-01T00:00:00+00:00",
             verbosity=0,
         )
+    # leads an earlier --new-share run created: every run starts from the same data
+    Lead.objects.filter(external_id__startswith="n", source="segment").delete()
     with connection.cursor() as cursor:
         cursor.execute("UPDATE leads_lead SET external_id = 'u-' || id WHERE external_id IS NULL")
         cursor.execute("TRUNCATE leads_activity")
@@ -73,11 +76,19 @@ def setup(leads: int) -> tuple[str, list[str]]:
     return key.secret, users
 
 
-def make_batch(rng: random.Random, users: list[str], size: int, tag: str) -> bytes:
+def make_batch(
+    rng: random.Random,
+    users: list[str],
+    size: int,
+    tag: str,
+    new_users: list[str] | None = None,
+    new_share: float = 0.0,
+) -> bytes:
     now = datetime.now(UTC)
     batch = []
     for i in range(size):
-        user = rng.choice(users)
+        user = rng.choice(new_users) if new_users and rng.random() < new_share else None
+        user = user or rng.choice(users)
         if i % 3:
             msg = {"type": "track", "event": "Webinar Attended", "properties": {"w": i % 17}}
         else:
@@ -92,18 +103,24 @@ def make_batch(rng: random.Random, users: list[str], size: int, tag: str) -> byt
     return json.dumps({"batch": batch, "sentAt": now.isoformat()}).encode()
 
 
-def client_proc(key: str, bodies: list[bytes], out: "mp.Queue[list[float]]") -> None:
+def client_proc(
+    key: str, bodies: list[bytes], out: "mp.Queue[tuple[list[float], int, int]]"
+) -> None:
     session = requests.Session()
     session.auth = (key, "")
     headers = {"Content-Type": "application/json"}
     latencies = []
+    failed = item_errors = 0
     for body in bodies:
         started = time.perf_counter()
         response = session.post(f"{URL}/v1/batch", data=body, headers=headers, timeout=60)
         latencies.append(time.perf_counter() - started)
         if response.status_code != 200:
+            failed += 1
             print("error", response.status_code, response.text[:200], flush=True)
-    out.put(latencies)
+        else:
+            item_errors += len(response.json().get("errors", []))
+    out.put((latencies, failed, item_errors))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -156,7 +173,13 @@ def batch_phase(key: str, users: list[str], args: argparse.Namespace) -> dict[st
     rng = random.Random(42)
     run = uuid.uuid4().hex[:8]
     n_requests = args.events // args.batch
-    bodies = [make_batch(rng, users, args.batch, f"{run}-{r}") for r in range(n_requests)]
+    # --new-share: that share of messages is from userIds nobody has yet, each drawn ~8 times
+    # across the clients' batches, so first messages of one new person race (lead creation)
+    new_users = [f"n{run}-{k}" for k in range(max(1, int(args.events * args.new_share / 8)))]
+    bodies = [
+        make_batch(rng, users, args.batch, f"{run}-{r}", new_users, args.new_share)
+        for r in range(n_requests)
+    ]
     # warm up every worker's DB connection and imports
     session = requests.Session()
     session.auth = (key, "")
@@ -168,21 +191,26 @@ def batch_phase(key: str, users: list[str], args: argparse.Namespace) -> dict[st
             timeout=60,
         )
     before = Activity.objects.count()
-    queue: mp.Queue[list[float]] = mp.Queue()
+    queue: mp.Queue[tuple[list[float], int, int]] = mp.Queue()
     shards = [bodies[i :: args.clients] for i in range(args.clients)]
     procs = [mp.Process(target=client_proc, args=(key, shard, queue)) for shard in shards]
     started = time.perf_counter()
     for proc in procs:
         proc.start()
-    latencies = [lat for _ in procs for lat in queue.get(timeout=900)]
+    outcomes = [queue.get(timeout=900) for _ in procs]
     for proc in procs:
         proc.join()
     elapsed = time.perf_counter() - started
+    latencies = [lat for lats, _failed, _errors in outcomes for lat in lats]
     stored = Activity.objects.count() - before
     return {
         "events": stored,
+        "sent": n_requests * args.batch,
+        "failed_requests": sum(failed for _lats, failed, _errors in outcomes),
+        "item_errors": sum(errors for _lats, _failed, errors in outcomes),
         "seconds": elapsed,
         "events_per_s": stored / elapsed,
+        "sent_per_s": n_requests * args.batch / elapsed,
         "p50_ms": pct(latencies, 0.50) * 1000,
         "p99_ms": pct(latencies, 0.99) * 1000,
     }
@@ -285,6 +313,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=1, help="per worker (gthread)")
+    parser.add_argument("--new-share", type=float, default=0.0, help="messages of new users")
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     args = parser.parse_args()

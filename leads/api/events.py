@@ -84,6 +84,7 @@ def _to_message(index: int, data: dict[str, Any]) -> Message:
         kind=data["kind"],
         name=data.get("name", ""),
         occurred_at=data.get("occurred_at") or timezone.now(),
+        time_field="occurred_at",
         properties=data.get("properties") or {},
     )
 

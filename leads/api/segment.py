@@ -10,7 +10,8 @@ in the body. The write key is a LeadFlow API key with the ``events:write`` scope
   message, field) while the valid messages are stored.
 - 400 for malformed JSON, bad gzip, a missing ``batch``; 413 past 500 KB per batch (after
   decompression) or 32 KB per single message; 401/403/429 as everywhere in the API.
-- ``timestamp`` is corrected for the sender's clock: receivedAt − (sentAt − timestamp).
+- ``timestamp`` is corrected for the sender's clock: receivedAt − (sentAt − timestamp); a
+  corrected time outside the plausibility window is an item error (``leads.ingest``).
 """
 
 import zlib
@@ -254,6 +255,7 @@ def to_message(
         occurred_at=occurred,
         properties=properties,
         traits=traits,
+        time_field="originalTimestamp" if raw.get("originalTimestamp") else "timestamp",
     )
     if kind == "identify":
         email = traits.get("email")

@@ -318,5 +318,5 @@ def test_admin_creates_a_key_shows_it_once_and_revokes(client):
 def test_a_prediction_for_a_non_numeric_lead_id_is_404_not_500(make_api_key):
     secret, _ = make_api_key("predictive:read")
     response = bearer(secret).get("/api/v1/predictive/leads/null,null/")
-    assert response.status_code == 404
-    assert response.json()["error"]["field"] == "lead"
+    assert response.status_code == 404  # the router matches digits only (leadflow/api/routers.py)
+    assert response.json()["error"]["code"] == "not_found"
