@@ -11,6 +11,8 @@ from leadflow.roles import Role
 from tests.leads.factories import UserFactory
 from tests.worker import RUN_ID, RUN_TOKEN
 
+pytest_plugins = ["tests.schemathesis_totals"]  # the Schemathesis totals, also under xdist
+
 _handover_defaults = importlib.import_module("handover.migrations.0002_defaults")
 
 
