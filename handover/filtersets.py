@@ -3,12 +3,13 @@
 import django_filters
 
 from handover.models import Delivery, Handover, SlaTimer
+from leadflow.filters import IntegerFilter
 
 
 class HandoverFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Handover.Status.choices)
-    owner = django_filters.NumberFilter(field_name="owner_id")
-    lead = django_filters.NumberFilter(field_name="lead_id")
+    owner = IntegerFilter(field_name="owner_id")
+    lead = IntegerFilter(field_name="lead_id")
     reason = django_filters.CharFilter(field_name="reason_code")
     source = django_filters.CharFilter(field_name="lead_source", lookup_expr="iexact")
     unassigned = django_filters.BooleanFilter(field_name="owner", lookup_expr="isnull")
@@ -21,8 +22,8 @@ class HandoverFilterSet(django_filters.FilterSet):
 class SlaTimerFilterSet(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=SlaTimer.State.choices)
     stage = django_filters.CharFilter()
-    lead = django_filters.NumberFilter(field_name="lead_id")
-    owner = django_filters.NumberFilter(field_name="owner_id")
+    lead = IntegerFilter(field_name="lead_id")
+    owner = IntegerFilter(field_name="owner_id")
     breached = django_filters.BooleanFilter(
         field_name="breached_at", lookup_expr="isnull", exclude=True
     )
@@ -35,7 +36,7 @@ class SlaTimerFilterSet(django_filters.FilterSet):
 class DeliveryFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Delivery.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Delivery.Channel.choices)
-    subscription = django_filters.NumberFilter(field_name="subscription_id")
+    subscription = IntegerFilter(field_name="subscription_id")
 
     class Meta:
         model = Delivery

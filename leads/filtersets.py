@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django_filters.fields import IsoDateTimeField
 
+from leadflow.filters import IntegerFilter
 from leads.lifecycle import Stage
 from leads.models import Lead
 
@@ -31,13 +32,13 @@ class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class LeadFilterSet(django_filters.FilterSet):
     stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
-    owner = django_filters.NumberFilter(field_name="owner_id")
+    owner = IntegerFilter(field_name="owner_id")
     source = django_filters.CharFilter(field_name="source", lookup_expr="iexact")
     industry = django_filters.CharFilter(field_name="industry", lookup_expr="iexact")
     country = django_filters.CharFilter(field_name="country", lookup_expr="iexact")
     grade = django_filters.CharFilter(field_name="grade", lookup_expr="iexact")
-    score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte")
-    score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
+    score_min = IntegerFilter(field_name="score", lookup_expr="gte")
+    score_max = IntegerFilter(field_name="score", lookup_expr="lte")
     created_after = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     changed_after = UTCIsoDateTimeFilter(field_name="stage_changed_at", lookup_expr="gte")

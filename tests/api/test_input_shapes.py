@@ -317,3 +317,24 @@ def test_the_api_still_checks_e_mails_it_is_sent(admin_client):
     good = admin_client.post("/api/v1/leads/", {"email": "Ann@Example.com"}, format="json")
     assert good.status_code == 201, good.content
     assert good.json()["email"] == "ann@example.com"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/api/v1/leads/", "owner"),
+        ("/api/v1/leads/", "score_min"),
+        ("/api/v1/leads/{lead}/history/", "owner"),
+        ("/api/v1/handovers/", "lead"),
+    ],
+)
+@pytest.mark.parametrize("value", ["-7.113658164356723e+127", "99999999999999999999", "1.5"])
+def test_an_integer_filter_past_64_bits_or_with_a_fraction_is_a_400_naming_it(
+    admin_client, path, param, value
+):
+    """Schemathesis found ``owner=-7.1e+127`` a 500 on SQLite (OverflowError binding it)."""
+    lead = LeadFactory()
+    response = admin_client.get(path.format(lead=lead.pk), {param: value})
+    assert response.status_code == 400, response.content
+    assert param in response.json()["error"]["fields"]
