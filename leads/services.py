@@ -103,6 +103,9 @@ def _clean_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be set."))
     fields = dict(data)
+    if "traits" in fields and not isinstance(fields["traits"], dict):
+        # keys of it are merged and timed one by one: a list, number or true has none
+        raise ValidationError({"traits": 'Must be a JSON object, e.g. {"plan": "pro"}.'})
     if "email" in fields:
         fields["email"] = normalize_email(fields["email"])
     if "external_id" in fields:

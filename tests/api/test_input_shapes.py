@@ -338,3 +338,15 @@ def test_an_integer_filter_past_64_bits_or_with_a_fraction_is_a_400_naming_it(
     response = admin_client.get(path.format(lead=lead.pk), {param: value})
     assert response.status_code == 400, response.content
     assert param in response.json()["error"]["fields"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["true", "[1, 2]", "7", '"plan"'])
+def test_traits_that_are_json_but_not_an_object_are_a_400_naming_traits(admin_client, text):
+    """Schemathesis found ``traits=true`` (form-encoded) a 500: traits merge key by key."""
+    lead = LeadFactory(traits={"plan": "pro"})
+    response = admin_client.patch(f"/api/v1/leads/{lead.pk}/", f"traits={text}", content_type=FORM)
+    assert response.status_code == 400, response.content
+    assert list(response.json()["error"]["fields"]) == ["traits"]
+    lead.refresh_from_db()
+    assert lead.traits == {"plan": "pro"}

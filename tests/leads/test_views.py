@@ -73,7 +73,7 @@ def test_bad_filter_shows_field_error_and_keeps_input(marketer_client):
     assert response.status_code == 200
     assert "Some filters could not be read" in html
     assert 'value="lots"' in html
-    assert "Enter a number." in html
+    assert "Enter a whole number." in html  # score is an integer column
 
 
 @pytest.mark.django_db
