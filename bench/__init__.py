@@ -1,0 +1,1 @@
+"""Benchmarks (docs/benchmarks.md); shared helpers live at this level."""
