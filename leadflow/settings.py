@@ -111,6 +111,17 @@ else:
         "DATABASE_TEST_NAME", default="test_leadflow"
     )
 
+# --- Read replica for reports (leadflow/replica.py; docs/operations.md "Reports on a read replica")
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"].get("CONN_MAX_AGE", 0)
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # tests: no database of its own; tests/conftest.py points it at the real standby's copy of
+    # the test database
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["leadflow.replica.ReplicaRouter"]
+LEADFLOW_REPLICA_MAX_LAG_SECONDS = env.float("LEADFLOW_REPLICA_MAX_LAG_SECONDS", default=30.0)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "leadflow.User"
 

@@ -12,13 +12,14 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Case, Count, Expression, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from handover.models import Handover, SlaPolicy, SlaTimer
 from leadflow.models import User
+from leadflow.replica import ReadSource, reads_from_replica
 from leads.lifecycle import FUNNEL, Stage
 from leads.models import StageChange, Team
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
@@ -56,6 +57,7 @@ class Report:
     chart_type: str = "bar"
     chart_label: str = ""
     chart_series: list[str] = field(default_factory=list)
+    source: ReadSource = field(default_factory=lambda: ReadSource(DEFAULT_DB_ALIAS))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,8 @@ class Report:
             "title": self.title,
             "columns": [{"key": c.key, "label": c.label, "kind": c.kind} for c in self.columns],
             "rows": self.rows,
+            "read_from": self.source.label,  # "replica" or "primary"
+            "read_note": self.source.note,  # why a configured replica was skipped, else ""
         }
 
 
@@ -662,9 +666,14 @@ PG_SESSION: Final = ("SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off")
 
 
 def report_run(*, slug: str, filters: ReportFilters, now: datetime | None = None) -> Report:
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
+    """One report, read from the replica when one is configured and current enough
+    (leadflow/replica.py); ``report.source`` says where it was read."""
+    with reads_from_replica() as source, transaction.atomic(using=source.alias):
+        db = connections[source.alias]
+        if db.vendor == "postgresql":
+            with db.cursor() as cursor:
                 for statement in PG_SESSION:
                     cursor.execute(statement)
-        return REPORTS[slug](filters, now=now)
+        report = REPORTS[slug](filters, now=now)
+    report.source = source
+    return report

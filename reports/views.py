@@ -112,11 +112,13 @@ def report_csv(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpR
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
     report = report_run(slug=slug, filters=form.filters())
     columns: list[Column] = report.columns
-    return csv_response(
+    response = csv_response(
         f"{slug}-{timezone.localdate():%Y-%m-%d}.csv",
         [c.label for c in columns],
         ([r.get(c.key) for c in columns] for r in report.rows),
     )
+    response["X-LeadFlow-Read-From"] = report.source.label
+    return response
 
 
 # (what each report answers, for the manager home page)
