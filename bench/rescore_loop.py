@@ -25,7 +25,10 @@ REASON = "bench-concurrent"
 
 
 def start() -> subprocess.Popen[bytes]:
-    """This script in a process of its own; end it with :func:`stop`."""
+    """This script in a process of its own; end it with :func:`stop`. Refuses (exits) when there
+    is no model to rescore with, rather than letting a run go on without its rescore."""
+    if not ScoringModel.objects.filter(status="published").exists():
+        raise SystemExit("--with-rescore: no published scoring model (manage.py seed_scoring_demo)")
     return subprocess.Popen([sys.executable, __file__])  # noqa: S603  (our own script)
 
 

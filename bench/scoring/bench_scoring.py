@@ -206,6 +206,10 @@ def engine_run(args: argparse.Namespace) -> None:
         cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'leads_activity'")
         acts = cursor.fetchone()[0]
     print(f"data: {leads:,} leads, ~{acts:,} activities", flush=True)
+    if leads < 10_000 or acts < leads:
+        raise SystemExit(
+            "bench_scoring: needs >= 10,000 leads with activities (generate_data, see run.sh)"
+        )
     RescoreMark.objects.all().delete()  # the generator's marks
     Activity.objects.filter(source=BENCH).delete()  # an earlier run's
     now = timezone.now()
@@ -233,14 +237,21 @@ def engine_run(args: argparse.Namespace) -> None:
     naive_ids = sorted(rng.sample(sample, min(args.naive_sample, len(sample))))
     naive = naive_loop(model, naive_ids, timezone.now()) * len(sample) / len(naive_ids)
     print("--- ratios")
-    print(f"full first pass / reference UPDATE: {first / ref:.2f}x (target <= 2x)")
+    print(f"full first pass / reference UPDATE: {first / ref:.2f}x (target <= 1.5x)")
     print(f"full second pass / reference UPDATE: {second / ref:.2f}x")
     print(f"full first pass / read-only aggregate: {first / ref_read:.2f}x")
-    print(f"incremental {len(sample):,}, marked: {inc:.2f} s (target < 3 s for 10,000)")
-    print(f"incremental {len(sample):,}, one new activity each: {inc_new:.2f} s")
+    print(f"incremental {len(sample):,}, marked (nothing to write): {inc:.2f} s")
+    print(
+        f"incremental {len(sample):,}, one new activity each (every row written): "
+        f"{inc_new:.2f} s (target < 1 s)"
+    )
     scaled = "" if len(naive_ids) == len(sample) else f" (measured on {len(naive_ids):,}, scaled)"
-    print(f"naive loop / incremental, same 10k leads{scaled}: {naive / inc:.0f}x (target >= 50x)")
-    print(f"naive loop / incremental with new activities: {naive / inc_new:.0f}x")
+    # like for like: the naive loop writes every lead, so does the sweep after new activities
+    print(
+        f"naive loop / incremental, both writing, same leads{scaled}: "
+        f"{naive / inc_new:.0f}x (target >= 50x)"
+    )
+    print(f"naive loop / incremental that writes nothing (not like for like): {naive / inc:.0f}x")
     print(f"naive loop extrapolated to all leads: {naive * leads / len(sample) / 60:.0f} min")
 
 
