@@ -9,8 +9,13 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
 import uuid
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -338,3 +343,33 @@ def test_the_admin_creates_a_public_key_and_shows_its_identity_secret_once(clien
     assert key.kind == "public"
     assert key.identity_secret in shown
     assert re.search(r"lf_[0-9a-f]{8}_", shown)
+
+
+def _doc_block(marker):
+    """The fenced code block of docs/api.md that contains ``marker``."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    return next(b for b in re.findall(r"```\w*\n(.*?)```", text, re.S) if marker in b)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+def test_the_documented_python_and_node_snippets_sign_as_the_server_checks():
+    from leads.writepolicy import Caller
+
+    secret = "lfid_example-Secret_42"  # noqa: S105
+    caller = Caller(public=True, identity_secret=secret)
+    namespace = {"IDENTITY_SECRET": secret, "user": SimpleNamespace(id=42)}
+    exec(_doc_block("user_hash = hmac.new"), namespace)  # noqa: S102  (our own docs)
+    node = _doc_block("createHmac")
+    script = f"const user = {{ id: 42 }};\n{node}\nconsole.log(userHash);"
+    env = {"PATH": os.environ["PATH"], "LEADFLOW_IDENTITY_SECRET": secret}
+    done = subprocess.run(  # noqa: S603
+        [shutil.which("node") or "node", "-e", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    assert caller.signs("42", namespace["user_hash"])
+    assert caller.signs("42", done.stdout.strip())
+    assert not caller.signs("43", done.stdout.strip())
