@@ -58,7 +58,15 @@ from leads.services import (
     leads_mark_for_rescore,
     normalize_email,
 )
-from leads.writepolicy import CONSENT_KINDS, SERVER, SIGNATURE_FIELD, Caller, may_change, refusal
+from leads.writepolicy import (
+    CONSENT_KINDS,
+    SERVER,
+    SIGNATURE_FIELD,
+    Caller,
+    SignatureRequiredError,
+    may_change,
+    refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -430,11 +438,6 @@ def _resolve_or_create(m: Message, resolver: _Resolver, now: datetime) -> tuple[
     if created or _may_change(m, lead_id, resolver):
         _bind(m, lead_id, resolver)
     return lead_id, created and m.type == IDENTIFY
-
-
-class SignatureRequiredError(DomainError):
-    code = "identity_signature_required"
-    status = 403
 
 
 def _may_change(m: Message, lead_id: int, resolver: _Resolver) -> bool:

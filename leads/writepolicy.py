@@ -24,6 +24,7 @@ from typing import Final
 
 from django.db.models import Q
 
+from leadflow.exceptions import DomainError
 from leads.models import ActivityKind, Identity, Lead
 
 # Activities that speak for the person's mailbox (a withdrawal of consent, a bounce): a mail
@@ -50,6 +51,13 @@ class Caller:
 SERVER: Final = Caller()
 
 
+class SignatureRequiredError(DomainError):
+    """A public key tried to change a known lead without a valid identity signature."""
+
+    code = "identity_signature_required"
+    status = 403
+
+
 def identity_hash(secret: str, user_id: str) -> bytes:
     """The signature a site's backend sends for ``user_id``: hex HMAC-SHA256 (as ASCII bytes)."""
     return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest().encode()
@@ -62,15 +70,14 @@ def may_change(
     A lead the same message has just created is the caller's own: do not ask for it."""
     if not caller.public:
         return True
-    if caller.signs(user_id, user_hash):
-        owned = Q(external_id=user_id) | Q(
-            identities__kind=Identity.Kind.USER_ID, identities__value=user_id
-        )
-        return Lead.objects.filter(owned, pk=lead_id).exists()
-    anonymous = (Q(email__isnull=True) | Q(email="")) & (
+    allowed = (Q(email__isnull=True) | Q(email="")) & (  # still anonymous
         Q(external_id__isnull=True) | Q(external_id="")
     )
-    return Lead.objects.filter(anonymous, pk=lead_id).exists()
+    if caller.signs(user_id, user_hash):
+        allowed |= Q(external_id=user_id) | Q(
+            identities__kind=Identity.Kind.USER_ID, identities__value=user_id
+        )
+    return Lead.objects.filter(allowed, pk=lead_id).exists()
 
 
 def refusal(what: str) -> str:

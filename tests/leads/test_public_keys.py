@@ -259,6 +259,21 @@ def test_a_public_key_fills_an_anonymous_visitors_own_lead(public):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("signed", [False, True])
+def test_a_new_user_signing_up_after_an_anonymous_visit_gets_one_lead(public, signed):
+    key, identity_secret = public
+    post("/v1/page", msg("page", anonymousId="a-8", name="Home"), key)
+    context = {"userHash": sign(identity_secret, "u-8")} if signed else {}
+    traits = {"email": "u8@x.example", "company": "Eight"}
+    identify = msg("identify", userId="u-8", anonymousId="a-8", traits=traits, context=context)
+    body = post("/v1/batch", {"batch": [identify]}, key).json()
+    assert body == {"success": True, "stored": 0, "duplicates": 0, "identified": 1}
+    lead = Lead.objects.get(external_id="u-8")
+    assert (lead.email, lead.company, lead.activities.count()) == ("u8@x.example", "Eight", 1)
+    assert Lead.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_a_secret_key_behaves_as_before(make_api_key, victim):
     """Every key made before issue 16 is secret: a server's identify still updates the lead."""
     secret, key = make_api_key("events:write")
