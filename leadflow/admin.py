@@ -1,10 +1,12 @@
+from typing import Any
+
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
-from leadflow.apikeys import Scope, api_key_create, api_key_revoke
+from leadflow.apikeys import PUBLIC_SCOPES, Scope, api_key_create, api_key_revoke
 from leadflow.lockout import login_unlock
 from leadflow.models import ApiKey, AuditEvent, User, WorkerHeartbeat
 
@@ -87,9 +89,28 @@ class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
         help_text="The account the key acts as; empty: a new integration account api:<name>.",
     )
 
+    kind = forms.ChoiceField(
+        choices=ApiKey.Kind.choices,
+        initial=ApiKey.Kind.SECRET,
+        required=False,  # empty: secret, as every key made before there were two kinds
+        widget=forms.RadioSelect,
+        help_text="Public: a website's key (in page source). It sends events to /v1/* only and "
+        "changes known leads only with an identity signature; scope events:write only.",
+    )
+
     class Meta:
         model = ApiKey
         fields = ("name", "rate_limit")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["kind"] = data.get("kind") or ApiKey.Kind.SECRET
+        extra = set(data.get("scope_choices") or ()) - PUBLIC_SCOPES
+        if data["kind"] == ApiKey.Kind.PUBLIC and extra:
+            self.add_error(
+                "scope_choices", f"A public key may hold only {', '.join(sorted(PUBLIC_SCOPES))}."
+            )
+        return data
 
 
 @admin.register(ApiKey)
@@ -98,6 +119,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
 
     list_display = (
         "name",
+        "kind",
         "prefix",
         "scope_list",
         "user",
@@ -105,11 +127,12 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         "last_used_at",
         "revoked_at",
     )
-    list_filter = ("revoked_at",)
+    list_filter = ("kind", "revoked_at")
     search_fields = ("name", "prefix", "user__username")
     actions = ["revoke"]
     readonly_fields = (
         "name",
+        "kind",
         "prefix",
         "scopes",
         "user",
@@ -134,7 +157,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
 
     def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
         if obj is None:
-            return ("name", "account", "scope_choices", "rate_limit")
+            return ("name", "kind", "account", "scope_choices", "rate_limit")
         return self.readonly_fields
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
@@ -145,17 +168,20 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
             scopes=form.cleaned_data["scope_choices"],
             user=form.cleaned_data.get("account"),
             rate_limit=form.cleaned_data.get("rate_limit"),
+            kind=form.cleaned_data["kind"],
             actor=request.user,
             request=request,
         )
         for field in ApiKey._meta.concrete_fields:  # the admin goes on with ``obj``
             setattr(obj, field.attname, getattr(created.api_key, field.attname))
         obj._state.adding = False
-        self.message_user(
-            request,
-            f"Key created. Copy it now, it will not be shown again: {created.secret}",
-            messages.WARNING,
-        )
+        shown = f"Key created. Copy it now, it will not be shown again: {created.secret}"
+        if created.identity_secret:
+            shown += (
+                f" — and its identity secret (for your server only: it signs your users' ids): "
+                f"{created.identity_secret}"
+            )
+        self.message_user(request, shown, messages.WARNING)
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

@@ -9,6 +9,10 @@ Each web process keeps an active key (with its user and the user's permissions) 
 the statements an ingestion request made). The price is stated in docs/api.md: a revocation, a
 deactivated user or a changed permission reaches other processes within that delay; the process
 that revokes forgets the key at once.
+
+A key is *secret* (a server's; every key made before issue 16) or *public* (a website's, in page
+source): a public key holds only ``events:write``, works only on ``/v1/*``, and comes with an
+identity secret that the site's backend signs its users' ids with (``leads.writepolicy``).
 """
 
 import copy
@@ -57,6 +61,8 @@ class Scope(StrEnum):
 
 
 KEY_PREFIX = "lf_"
+IDENTITY_SECRET_PREFIX = "lfid_"  # noqa: S105  (the format's prefix, not a secret)
+PUBLIC_SCOPES = frozenset({Scope.EVENTS_WRITE.value})  # all a browser may do
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # at most one UPDATE a minute per key
 
 # prefix -> (monotonic expiry, the active key with its user and permissions loaded)
@@ -68,6 +74,7 @@ _active_keys_lock = threading.Lock()  # gthread workers share the dict
 class CreatedKey:
     api_key: ApiKey
     secret: str  # the whole key; shown once, never stored
+    identity_secret: str = ""  # a public key's; shown once (stored: the server signs with it)
 
 
 def hash_key(raw: str) -> str:
@@ -103,21 +110,34 @@ def api_key_create(
     scopes: Iterable[str],
     user: User | None = None,
     rate_limit: int | None = None,
+    kind: str = ApiKey.Kind.SECRET,
     actor: User | None = None,
     request: HttpRequest | None = None,
 ) -> CreatedKey:
-    """Create a key; the returned ``secret`` is the only time the key is ever visible."""
+    """Create a key; the returned ``secret`` (and a public key's ``identity_secret``) are the
+    only time they are ever shown."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": "A key needs a name."})
+    if kind not in ApiKey.Kind.values:
+        raise ValidationError({"kind": f"A key is {' or '.join(ApiKey.Kind.values)}."})
     clean = _clean_scopes(scopes)
+    if kind == ApiKey.Kind.PUBLIC and set(clean) - PUBLIC_SCOPES:
+        raise ValidationError(
+            {"scopes": f"A public key may hold only {', '.join(sorted(PUBLIC_SCOPES))}."}
+        )
     if rate_limit is not None and rate_limit < 1:
         raise ValidationError({"rate_limit": "The rate limit must be at least 1."})
     owner = user or integration_user(name=name)
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    identity_secret = ""
+    if kind == ApiKey.Kind.PUBLIC:
+        identity_secret = f"{IDENTITY_SECRET_PREFIX}{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(
         name=name,
+        kind=kind,
+        identity_secret=identity_secret,
         prefix=prefix,
         hashed_key=hash_key(secret),
         scopes=clean,
@@ -130,10 +150,16 @@ def api_key_create(
         actor=actor,
         target_type="apikey",
         target_id=key.pk,
-        details={"name": name, "prefix": prefix, "scopes": clean, "user": owner.username},
+        details={
+            "name": name,
+            "kind": kind,
+            "prefix": prefix,
+            "scopes": clean,
+            "user": owner.username,
+        },
         request=request,
     )
-    return CreatedKey(api_key=key, secret=secret)
+    return CreatedKey(api_key=key, secret=secret, identity_secret=identity_secret)
 
 
 @transaction.atomic

@@ -61,9 +61,20 @@ class ApiKey(models.Model):
     The key acts as ``user`` (an integration account): that user's role bounds what it may see and
     do, and ``scopes`` narrow it further per endpoint. ``prefix`` (shown in lists and logs) finds
     the row; the secret is compared by hash. Revoked keys stay for the audit trail.
+
+    A *public* key is meant to be seen (a website's analytics write key): it only sends events
+    and changes what a lead already holds only with an identity signature made with
+    ``identity_secret`` (``leads.writepolicy``). That secret is kept in clear, as webhook
+    secrets are: the server must compute the same HMAC to check one.
     """
 
+    class Kind(models.TextChoices):
+        SECRET = "secret", "Secret (server)"
+        PUBLIC = "public", "Public (browser)"
+
     name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SECRET)
+    identity_secret = models.CharField(max_length=100, blank=True)  # public keys only
     prefix = models.CharField(max_length=16, unique=True)
     hashed_key = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)

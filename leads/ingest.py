@@ -18,6 +18,8 @@ the "needs rescoring" marks commit together or not at all.
 - ``identify`` upserts the lead's traits (mapped ones to columns, the rest into ``traits``),
   once per messageId (an ``IdentifyReceipt``), and by event time per field: a value older than
   the one the lead holds changes nothing, whatever order the messages arrive in.
+- A public (browser) key changes a lead it did not just create only as ``leads.writepolicy``
+  allows; what it could not apply is reported per item (``IngestResult.ignored``).
 - Event times outside the plausibility window (``LEADFLOW_EVENT_MAX_AGE_DAYS`` back,
   ``LEADFLOW_EVENT_MAX_FUTURE_SECONDS`` ahead of the receiving clock) are item errors.
 """
@@ -55,6 +57,15 @@ from leads.services import (
     lead_update,
     leads_mark_for_rescore,
     normalize_email,
+)
+from leads.writepolicy import (
+    CONSENT_KINDS,
+    SERVER,
+    SIGNATURE_FIELD,
+    Caller,
+    SignatureRequiredError,
+    may_change,
+    refusal,
 )
 
 log = logging.getLogger(__name__)
@@ -97,6 +108,9 @@ class Message:
     properties: dict[str, Any] = field(default_factory=dict)
     traits: dict[str, Any] = field(default_factory=dict)
     time_field: str = "timestamp"  # what the sender calls ``occurred_at`` (for errors)
+    user_hash: str | None = None  # the identity signature of user_id (context.userHash)
+    caller: Caller = SERVER  # set by ``ingest``
+    unapplied: list[str] = field(default_factory=list)  # what the caller may not change
 
 
 @dataclass(frozen=True)
@@ -105,11 +119,14 @@ class ItemError:
     code: str
     message: str
     field: str | None = None
+    ignored_fields: tuple[str, ...] = ()  # an item applied in part: what was not
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "code": self.code, "message": self.message}
         if self.field:
             out["field"] = self.field
+        if self.ignored_fields:
+            out["ignored_fields"] = list(self.ignored_fields)
         return out
 
 
@@ -119,6 +136,7 @@ class IngestResult:
     duplicates: int = 0
     identified: int = 0
     errors: list[ItemError] = field(default_factory=list)
+    ignored: list[ItemError] = field(default_factory=list)  # items stored without some data
     # index -> (activity id or None when it was a duplicate, lead id)
     outcomes: dict[int, tuple[int | None, int]] = field(default_factory=dict)
 
@@ -417,14 +435,46 @@ def _resolve_or_create(m: Message, resolver: _Resolver, now: datetime) -> tuple[
             resolver.by_anon[m.anonymous_id] = lead_id
     if lead_id is None:  # pragma: no cover  (endpoints require an identity)
         raise ValidationError({"userId": "A message needs a userId or an anonymousId."})
-    _bind(m, lead_id, resolver)
+    if created or _may_change(m, lead_id, resolver):
+        _bind(m, lead_id, resolver)
     return lead_id, created and m.type == IDENTIFY
+
+
+def _may_change(m: Message, lead_id: int, resolver: _Resolver) -> bool:
+    """Whether ``m`` may change ``lead_id`` beyond adding an activity (``leads.writepolicy``).
+    When not, ``m.unapplied`` names what it carried that is left out (its traits, the ids it
+    would link); a consent event is refused whole."""
+    if may_change(m.caller, lead_id=lead_id, user_id=m.user_id, user_hash=m.user_hash):
+        return True
+    if m.type != IDENTIFY and m.kind in CONSENT_KINDS:
+        raise SignatureRequiredError(
+            refusal(f"{m.name or m.kind} was not recorded"), field=SIGNATURE_FIELD
+        )
+    m.unapplied = [f"traits.{key}" for key in sorted(m.traits)] if m.type == IDENTIFY else []
+    if m.user_id and resolver.by_user.get(m.user_id) != lead_id:
+        m.unapplied.append("userId")
+    if m.anonymous_id and resolver.by_anon.get(m.anonymous_id) != lead_id:
+        m.unapplied.append("anonymousId")
+    return False
+
+
+def _ignored(m: Message) -> ItemError:
+    what = "Not applied: " + ", ".join(m.unapplied)
+    return ItemError(
+        m.index,
+        SignatureRequiredError.code,
+        refusal(what),
+        field=SIGNATURE_FIELD,
+        ignored_fields=tuple(m.unapplied),
+    )
 
 
 def _identify(m: Message, resolver: _Resolver, now: datetime) -> int | None:
     """Apply an identify once per messageId, each trait only where nothing newer is known;
     None when a concurrent copy of the message was applied first."""
     lead_id, created = _resolve_or_create(m, resolver, now)
+    if m.unapplied:  # a public key may not change this lead: nothing applied (and reported)
+        return lead_id
     at = m.occurred_at or now
     try:
         with transaction.atomic():
@@ -494,12 +544,19 @@ def _error_of(index: int, exc: Exception) -> ItemError:
 
 @transaction.atomic
 def ingest(
-    *, messages: list[Message], source: str = "segment", now: datetime | None = None
+    *,
+    messages: list[Message],
+    source: str = "segment",
+    now: datetime | None = None,
+    caller: Caller = SERVER,
 ) -> IngestResult:
     """Store a batch: identifies first (so events in the same batch find their lead), then every
-    event once. A message that cannot be stored is reported with its index; the rest commit."""
+    event once. A message that cannot be stored is reported with its index; the rest commit.
+    ``caller``: who sends (``leads.writepolicy``: a public key changes known leads only signed)."""
     now = now or timezone.now()
     result = IngestResult()
+    for m in messages:
+        m.caller = caller
     # exactly-once, cheap part: drop ids repeated in the batch or stored earlier
     seen: set[str] = set()
     fresh: list[Message] = []
@@ -535,7 +592,8 @@ def ingest(
 
     rows: list[tuple[Message, int]] = []
     for m in sorted(pending, key=lambda m: m.type != IDENTIFY):  # identifies first, stable
-        if m.type != IDENTIFY and (lead_id := resolver.settled(m)) is not None:
+        guarded = caller.public and m.kind in CONSENT_KINDS  # asks writepolicy even when settled
+        if m.type != IDENTIFY and not guarded and (lead_id := resolver.settled(m)) is not None:
             rows.append((m, lead_id))  # the common case: a known lead, nothing to learn
             continue
         try:
@@ -545,12 +603,15 @@ def ingest(
                     if identified is None:
                         result.duplicates += 1
                         continue
-                    result.identified += 1
+                    result.identified += 0 if m.unapplied else 1
                     result.outcomes[m.index] = (None, identified)
                 else:
                     rows.append((m, _resolve_or_create(m, resolver, now)[0]))
         except (ValidationError, DomainError, IntegrityError) as exc:
             result.errors.append(_error_of(m.index, exc))
+            continue
+        if m.unapplied:
+            result.ignored.append(_ignored(m))
     if rows:
         lead_ids = sorted({lead_id for _m, lead_id in rows})
         inserted = _store_activities(rows, source=source, now=now)

@@ -148,12 +148,13 @@ def make_api_key(db):
 
     counter = iter(range(1, 10_000))
 
-    def make(*scopes, user=None, rate_limit=None, name=None):
+    def make(*scopes, user=None, rate_limit=None, name=None, kind="secret"):
         created = api_key_create(
             name=name or f"test-key-{next(counter)}",
             scopes=scopes or ("leads:read",),
             user=user,
             rate_limit=rate_limit,
+            kind=kind,
         )
         return created.secret, created.api_key
 

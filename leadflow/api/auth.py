@@ -68,6 +68,13 @@ def required_scope(view: Any, request: Request) -> str | None:
 
 
 def check_scope(key: ApiKey, view: Any, request: Request) -> None:
+    if key.kind == ApiKey.Kind.PUBLIC and not getattr(view, "public_keys", False):
+        # a public key is in page source: it only sends events (views marked ``public_keys``)
+        raise PermissionDenied(
+            "A public key may only send events to /v1/* (the Segment-compatible endpoints); "
+            "use a secret key for this endpoint.",
+            code="public_key_not_allowed",
+        )
     needed = required_scope(view, request)
     if needed is None:
         raise PermissionDenied("API keys cannot use this endpoint.", code="insufficient_scope")

@@ -10,6 +10,8 @@ in the body. The write key is a LeadFlow API key with the ``events:write`` scope
   message, field) while the valid messages are stored.
 - 400 for malformed JSON, bad gzip, a missing ``batch``; 413 past 500 KB per batch (after
   decompression) or 32 KB per single message; 401/403/429 as everywhere in the API.
+- A public key (a website's) may send here and nowhere else; what it may change is
+  ``leads.writepolicy``'s rule, and what it could not apply is listed in ``ignored``.
 - ``timestamp`` is corrected for the sender's clock: receivedAt − (sentAt − timestamp); a
   corrected time outside the plausibility window is an item error (``leads.ingest``).
 """
@@ -30,7 +32,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leadflow.api.auth import check_scope
+from leadflow.api.auth import check_scope, request_api_key
 from leadflow.apikeys import Scope, api_key_lookup
 from leadflow.models import ApiKey, User
 from leadflow.validators import nul_path
@@ -39,6 +41,7 @@ from leads.ingest import IDENTIFY, ItemError, Message, ingest, normalize_id
 from leads.models import ActivityKind
 from leads.permissions import HasPerm, Perm
 from leads.services import normalize_email
+from leads.writepolicy import SERVER, SIGNATURE_FIELD, Caller
 
 MAX_BATCH_BYTES = 500 * 1024
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -235,6 +238,9 @@ def to_message(
             raise _Invalid(name, f"{name} must be an object.")
     properties: dict[str, Any] = dict(raw.get("properties") or {})
     traits: dict[str, Any] = dict(raw.get("traits") or {})
+    user_hash = (raw.get("context") or {}).get("userHash")
+    if user_hash is not None and not isinstance(user_hash, str):
+        raise _Invalid(SIGNATURE_FIELD, f"{SIGNATURE_FIELD} must be a string.")
     context_traits = (raw.get("context") or {}).get("traits")
     if kind == "identify" and isinstance(context_traits, dict):
         traits = {**context_traits, **traits}  # RudderStack's clients send them in context
@@ -256,6 +262,7 @@ def to_message(
         properties=properties,
         traits=traits,
         time_field="originalTimestamp" if raw.get("originalTimestamp") else "timestamp",
+        user_hash=user_hash,
     )
     if kind == "identify":
         email = traits.get("email")
@@ -286,11 +293,20 @@ def _item_error(index: int, exc: _Invalid) -> ItemError:
     return ItemError(index, exc.code, exc.message, field=exc.field)
 
 
+def ingest_caller(request: Request) -> Caller:
+    """A public key's batch is checked by ``leads.writepolicy``; anyone else's is a server's."""
+    key = request_api_key(request)
+    if key is None or key.kind != ApiKey.Kind.PUBLIC:
+        return SERVER
+    return Caller(public=True, identity_secret=key.identity_secret)
+
+
 class _SegmentView(APIView):
     authentication_classes = [*APIView.authentication_classes, WriteKeyBodyAuthentication]
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.ADD_ACTIVITY)]
     parser_classes = [SegmentParser]
     required_scopes = {"post": Scope.EVENTS_WRITE.value}
+    public_keys = True  # the only endpoints a public (browser) key may use
     max_bytes = MAX_BATCH_BYTES
 
     def finalize_response(
@@ -331,7 +347,9 @@ class BatchView(_SegmentView):
                 messages.append(to_message(index, raw, received_at=received_at, sent_at=sent_at))
             except _Invalid as exc:
                 errors.append(_item_error(index, exc))
-        result = ingest(messages=messages, source="segment", now=received_at)
+        result = ingest(
+            messages=messages, source="segment", now=received_at, caller=ingest_caller(request)
+        )
         all_errors = sorted([*errors, *result.errors], key=lambda e: e.index)
         payload: dict[str, Any] = {
             "success": True,
@@ -341,6 +359,8 @@ class BatchView(_SegmentView):
         }
         if all_errors:
             payload["errors"] = [e.as_dict() for e in all_errors]
+        if result.ignored:
+            payload["ignored"] = [e.as_dict() for e in result.ignored]
         return Response(payload)
 
 
@@ -365,11 +385,20 @@ class _SingleView(_SegmentView):
             )
         except _Invalid as exc:
             return _bad_request(exc.code, exc.message, exc.field)
-        result = ingest(messages=[message], source="segment", now=received_at)
+        result = ingest(
+            messages=[message], source="segment", now=received_at, caller=ingest_caller(request)
+        )
         if result.errors:
             error = result.errors[0]
             return _bad_request(error.code, error.message, error.field)
-        return Response({"success": True, "stored": result.stored, "duplicates": result.duplicates})
+        payload: dict[str, Any] = {
+            "success": True,
+            "stored": result.stored,
+            "duplicates": result.duplicates,
+        }
+        if result.ignored:
+            payload["ignored"] = [e.as_dict() for e in result.ignored]
+        return Response(payload)
 
 
 def _bad_request(code: str, message: str, field: str | None) -> Response:

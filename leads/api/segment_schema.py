@@ -37,9 +37,27 @@ def _message_fields(*, batch: bool) -> dict[str, serializers.Field[Any, Any, Any
         "category": serializers.CharField(required=False),
         "properties": serializers.DictField(required=False),
         "traits": serializers.DictField(required=False, help_text="identify: lead fields."),
-        "context": serializers.DictField(required=False),
+        "context": serializers.DictField(
+            required=False,
+            help_text="context.userHash: the identity signature a public key needs to change a "
+            "known lead (hex HMAC-SHA256 of userId with the key's identity secret).",
+        ),
         "integrations": serializers.DictField(required=False),
     }
+
+
+class SegmentItemError(serializers.Serializer[Any]):
+    """An item error (or, in ``ignored``, a message applied in part)."""
+
+    index = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(required=False)
+    ignored_fields = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="In ignored: what of the message was not applied.",
+    )
 
 
 def _result_fields() -> dict[str, serializers.Field[Any, Any, Any, Any]]:
@@ -47,18 +65,15 @@ def _result_fields() -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         "success": serializers.BooleanField(),
         "stored": serializers.IntegerField(),
         "duplicates": serializers.IntegerField(),
+        "ignored": serializers.ListField(
+            child=SegmentItemError(),
+            required=False,
+            help_text="Messages from a public key applied in part (or not at all): a known "
+            "lead is changed only with a valid context.userHash.",
+        ),
     }
 
 
-_ITEM_ERROR = inline_serializer(
-    "SegmentItemError",
-    fields={
-        "index": serializers.IntegerField(),
-        "code": serializers.CharField(),
-        "message": serializers.CharField(),
-        "field": serializers.CharField(required=False),
-    },
-)
 _ERRORS = {
     400: OpenApiResponse(description="Malformed JSON, bad gzip, or a bad envelope/message"),
     401: OpenApiResponse(description="No key, or an unknown or revoked one"),
@@ -89,7 +104,7 @@ batch_schema = extend_schema(
             fields={
                 **_result_fields(),
                 "identified": serializers.IntegerField(),
-                "errors": serializers.ListField(child=_ITEM_ERROR, required=False),
+                "errors": serializers.ListField(child=SegmentItemError(), required=False),
             },
         ),
         **_ERRORS,

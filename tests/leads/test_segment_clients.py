@@ -107,3 +107,42 @@ def test_real_client_with_a_revoked_key_reports_the_failure(live_server, make_ap
     assert failures
     assert all(getattr(error, "status", None) == 401 for error, _batch in failures)
     assert Activity.objects.count() == 0
+
+
+def test_real_segment_client_with_a_public_key_signs_to_change_a_known_lead(
+    live_server, make_api_key, transactional_db
+):
+    """A website's public key through the official client: a new person is created with
+    their traits; a known one changes only when the identify carries ``context.userHash``."""
+    import hashlib
+    import hmac
+
+    from tests.leads.factories import LeadFactory
+
+    secret, key = make_api_key("events:write", kind="public")
+    known = LeadFactory(external_id="u-known", first_name="Vera", company="Victim GmbH")
+    failures = []
+    client = SegmentClient(
+        write_key=secret,
+        host=live_server.url,
+        max_retries=0,
+        on_error=lambda error, batch: failures.append((error, batch)),
+    )
+    client.identify(user_id="u-fresh", traits={"email": "f@x.example", "company": "Fresh"})
+    client.identify(user_id="u-known", traits={"firstName": "Mallory", "company": "Evil"})
+    client.flush()
+    known.refresh_from_db()
+    assert (known.first_name, known.company) == ("Vera", "Victim GmbH")
+    assert Lead.objects.get(external_id="u-fresh").company == "Fresh"
+
+    user_hash = hmac.new(key.identity_secret.encode(), b"u-known", hashlib.sha256).hexdigest()
+    client.identify(
+        user_id="u-known",
+        traits={"firstName": "Vera", "company": "Acme"},
+        context={"userHash": user_hash},
+    )
+    client.flush()
+    client.join()
+    assert failures == []
+    known.refresh_from_db()
+    assert (known.first_name, known.company) == ("Vera", "Acme")
