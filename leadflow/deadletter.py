@@ -219,7 +219,7 @@ def retry(
                 actor=actor,
                 target_type=letter.kind,
                 target_id=letter.item_id,
-                details={"attempts": letter.attempts, "error": letter.error[:300]},
+                details={"attempts": letter.attempts, "status": letter.status},
                 request=request,
             )
     try:
