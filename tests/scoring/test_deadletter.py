@@ -170,3 +170,26 @@ def test_in_a_real_worker_one_failing_move_does_not_stall_the_sweep(live_celery)
         deadletters_retry_task.delay()
         assert wait_until(lambda: not DeadLetter.objects.exists(), timeout=60)
     assert _state(bad) == (60, Stage.MQL)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_happy_path_stays_set_based_one_savepoint_per_batch():
+    """Isolation costs nothing per lead when nothing fails: a sweep batch of 40 leads runs the
+    same statements as one of 4 (with thresholds out of reach), among them one savepoint."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_model([activity_rule(ActivityKind.WEBINAR, 30)], mql_threshold=10**6)
+
+    def sweep(n):
+        _hot_leads(n)
+        with CaptureQueriesContext(connection) as queries:
+            assert services.score_dirty_sweep(batch_size=100).scored == n
+        return [q["sql"].split()[0] for q in queries.captured_queries]
+
+    small, large = sweep(4), sweep(40)
+    assert small == large
+    # the batch with leads and the empty one that ends the sweep are savepoints here (the test
+    # runs in a transaction); isolation adds one, around the batch's write and thresholds
+    assert large.count("SAVEPOINT") == 2 + 1
