@@ -5,8 +5,13 @@ class HandoverConfig(AppConfig):
     name = "handover"
 
     def ready(self) -> None:
-        from handover import receivers, selectors
+        from handover import outbox, receivers, selectors
+        from leadflow import deadletter
         from leads import events, extensions
+
+        deadletter.register(
+            outbox.DEAD_LETTER_KIND, label="Notification delivery", retry=outbox.delivery_retry
+        )
 
         events.stage_changed.connect(
             receivers.on_stage_changed, dispatch_uid="handover.on_stage_changed"

@@ -41,6 +41,7 @@ from handover.models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from leadflow import deadletter
 from leadflow.exceptions import DomainError
 from leads.models import Lead
 
@@ -49,6 +50,7 @@ ENQUEUE_CHUNK = 50
 USER_AGENT = "LeadFlow-Webhooks/1"
 LEASE_MARGIN_SECONDS = 30  # beyond a webhook attempt's deadline: recording its result
 MAX_RESPONSE_BYTES = 64 * 1024  # read of a webhook response; the rest is not waited for
+DEAD_LETTER_KIND = "handover.delivery"  # a delivery whose processing crashed (leadflow/deadletter)
 
 
 class DestinationRefusedError(DomainError):
@@ -340,8 +342,53 @@ def deliver_batch(*, delivery_ids: Sequence[int], now: datetime | None = None) -
     for delivery_id in delivery_ids:
         delivery = _claim(now=now or timezone.now(), delivery_id=delivery_id)
         if delivery is not None:
-            outcome[delivery.pk] = _attempt(delivery, now)
+            outcome[delivery.pk] = _attempt_isolated(delivery, now)
     return outcome
+
+
+def _attempt_isolated(delivery: Delivery, now: datetime | None) -> str:
+    """``_attempt``, with a row whose processing crashes (its result cannot be recorded, say)
+    set aside: parked as dead with the error, its lease given back, and recorded as a dead
+    letter — so it neither holds its subscription's in-flight slot until the lease expires nor
+    comes back first after every sweep. A failed *send* is not a crash: it is retried as usual.
+    """
+    try:
+        return _attempt(delivery, now)
+    except Exception as exc:
+        if not deadletter.isolable(exc):
+            raise
+        with transaction.atomic():
+            _park(delivery.pk, exc)
+            deadletter.record(DEAD_LETTER_KIND, delivery.pk, exc)
+        return Delivery.Status.DEAD
+
+
+def _park(delivery_id: int, exc: BaseException) -> None:
+    Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.SENDING).update(
+        status=Delivery.Status.DEAD,
+        locked_until=None,
+        last_error=f"Set aside (see dead letters): {type(exc).__name__}: {exc}"[:500],
+    )
+
+
+def delivery_retry(delivery_id: int) -> None:
+    """A delivery set aside: a fresh set of attempts, and one of them now, in this process
+    (raises if its processing crashes again; a failed send is retried with backoff as usual)."""
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.DEAD).update(
+        status=Delivery.Status.PENDING,
+        max_attempts=F("attempts") + rules.MAX_ATTEMPTS,
+        next_attempt_at=now,
+        enqueued_at=now,  # (the sweeper leaves it to us)
+    )
+    delivery = _claim(now=now, delivery_id=delivery_id)
+    if delivery is None:
+        return  # delivered meanwhile, or being sent
+    try:
+        _attempt(delivery, now)
+    except Exception as exc:
+        _park(delivery.pk, exc)
+        raise
 
 
 def subscription_drain(
@@ -362,7 +409,7 @@ def subscription_drain(
         delivery = _claim(now=now or timezone.now(), subscription_id=subscription_id)
         if delivery is None:
             return tried, False
-        _attempt(delivery, now)
+        _attempt_isolated(delivery, now)
         tried += 1
         if time.monotonic() >= stop:
             return tried, True

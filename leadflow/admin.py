@@ -6,9 +6,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
+from leadflow import deadletter
 from leadflow.apikeys import PUBLIC_SCOPES, Scope, api_key_create, api_key_revoke
 from leadflow.lockout import login_unlock
-from leadflow.models import ApiKey, AuditEvent, User, WorkerHeartbeat
+from leadflow.models import ApiKey, AuditEvent, DeadLetter, User, WorkerHeartbeat
 
 
 @admin.register(User)
@@ -194,3 +195,66 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         for key in queryset:
             api_key_revoke(key_id=key.pk, actor=request.user, request=request)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+class DeadLetterKindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+        return deadletter.kind_choices()
+
+    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(admin.ModelAdmin[DeadLetter]):
+    """Items batches set aside (docs/operations.md#dead-letters): read, retry now, or delete
+    one that needs no retry. Retried automatically with backoff until the row says it gave up."""
+
+    list_display = (
+        "kind_name",
+        "item_id",
+        "status",
+        "attempts",
+        "failed_at",
+        "next_retry_at",
+        "error_excerpt",
+    )
+    list_filter = ("status", DeadLetterKindFilter)
+    search_fields = ("item_id", "error")
+    ordering = ("-failed_at",)
+    actions = ["retry_now"]
+    readonly_fields = (
+        "kind",
+        "item_id",
+        "status",
+        "attempts",
+        "first_failed_at",
+        "failed_at",
+        "next_retry_at",
+        "error",
+    )
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_name(self, obj: DeadLetter) -> str:
+        return deadletter.kind_label(obj.kind)
+
+    @admin.display(description="error")
+    def error_excerpt(self, obj: DeadLetter) -> str:
+        return obj.error if len(obj.error) <= 120 else f"{obj.error[:119]}…"
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description="Retry now", permissions=["change"])
+    def retry_now(self, request, queryset):  # type: ignore[no-untyped-def]
+        ok, failed = deadletter.retry_many(
+            list(queryset.values_list("pk", flat=True)), actor=request.user, request=request
+        )
+        self.message_user(
+            request,
+            f"{ok} went through (removed from the list); {failed} failed again (see the error).",
+            messages.SUCCESS if not failed else messages.WARNING,
+        )

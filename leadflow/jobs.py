@@ -119,7 +119,7 @@ class Job(models.Model):
 J = TypeVar("J", bound=Job)
 
 
-def _transient(exc: OperationalError) -> bool:
+def transient(exc: OperationalError) -> bool:
     if connection.vendor == "sqlite":
         text = str(exc).lower()
         return "locked" in text or "busy" in text
@@ -140,7 +140,7 @@ def retry_transient(fn: Callable[[], T], *, what: str = "batch", patience: int =
         try:
             return fn()
         except OperationalError as exc:
-            if not _transient(exc) or connection.needs_rollback:
+            if not transient(exc) or connection.needs_rollback:
                 raise  # the caller's transaction is broken: only its owner may retry
             if not connection.in_atomic_block:
                 connection.close_if_unusable_or_obsolete()  # a dropped connection reconnects

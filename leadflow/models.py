@@ -125,3 +125,35 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} {self.key}"
+
+
+class DeadLetter(models.Model):
+    """An item a batch could not process, set aside so the rest of its batch went on.
+
+    Written by ``leadflow.deadletter`` in the batch's own transaction (the item's marks or lease
+    are gone with it, so no batch takes it again); retried with backoff by a beat task and from
+    the admin. A successful retry deletes the row; after the last automatic retry it stays as
+    *gave up* until someone retries or deletes it.
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting to retry"
+        GAVE_UP = "gave_up", "Gave up (retry by hand)"
+
+    kind = models.CharField(max_length=40)  # a registered kind, e.g. "scoring.sweep"
+    item_id = models.BigIntegerField()  # the lead, delivery, … of that kind
+    error = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.WAITING)
+    attempts = models.PositiveIntegerField(default=0)  # retries that failed
+    first_failed_at = models.DateTimeField()
+    failed_at = models.DateTimeField()  # the last failure
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "item_id"], name="deadletter_kind_item_unique")
+        ]
+        indexes = [models.Index(fields=["status", "next_retry_at"], name="deadletter_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.item_id}"

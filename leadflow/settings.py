@@ -354,6 +354,19 @@ CELERY_BEAT_SCHEDULE["jobs-fail-stale"] = {
     "schedule": 60.0,
 }
 
+# --- dead letters (leadflow/deadletter.py): items a batch set aside so the rest went on ---
+# Retried after base * 2^n seconds (n = failed retries, capped at max); after MAX_ATTEMPTS failed
+# retries an item stays as "gave up" in the admin until someone retries or deletes it.
+DEADLETTER_RETRY_BASE_SECONDS = env.float("LEADFLOW_DEADLETTER_RETRY_BASE_SECONDS", default=60.0)
+DEADLETTER_RETRY_MAX_SECONDS = env.float(
+    "LEADFLOW_DEADLETTER_RETRY_MAX_SECONDS", default=6 * 3600.0
+)
+DEADLETTER_MAX_ATTEMPTS = env.int("LEADFLOW_DEADLETTER_MAX_ATTEMPTS", default=8)
+CELERY_BEAT_SCHEDULE["deadletters-retry"] = {
+    "task": "leadflow.tasks.deadletters_retry_task",
+    "schedule": env.float("LEADFLOW_DEADLETTER_SCAN_SECONDS", default=60.0),
+}
+
 # --- Handover: notifications outbox and webhooks ---
 # A delivery attempt holds its row this long; a worker killed mid-attempt frees it after this.
 # Rows are claimed one at a time right before they are sent, and a webhook row's lease is never

@@ -25,3 +25,11 @@ def jobs_fail_stale_task() -> int:
     from leadflow.jobs import jobs_fail_stale
 
     return jobs_fail_stale()
+
+
+@shared_task(ignore_result=True)
+def deadletters_retry_task() -> int:
+    """Every minute: retry the items batches set aside whose backoff has passed."""
+    from leadflow.deadletter import retry_due
+
+    return retry_due()[0]

@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leadflow import jobs
+from leadflow import deadletter, jobs
 from leadflow.models import User
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, RescoreMark
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 GATED_STAGES = (Stage.LEAD.value, Stage.NURTURE.value)
 
 _loaded: dict[int, TrainedModel] = {}
+DEAD_LETTER_KIND = "predictive.score"  # a lead a scoring batch set aside (leadflow/deadletter)
 
 
 class ArtefactError(PredictiveError):
@@ -221,15 +222,33 @@ def _write_batch(ids: Sequence[int], probabilities: np.ndarray, now: datetime) -
 
 
 def _score_ids(model: TrainedModel, ids: Sequence[int], now: datetime) -> tuple[np.ndarray, int]:
+    """Score a batch in one transaction; a lead that makes it fail is set aside (dead letter),
+    the rest is written."""
+    import numpy as np
+
+    parts = deadletter.isolate(
+        list(ids), lambda part: _score_part(model, part, now), kind=DEAD_LETTER_KIND
+    )
+    if not parts:
+        return np.array([]), 0
+    return np.concatenate([p for p, _ in parts]), sum(n for _, n in parts)
+
+
+def _score_part(model: TrainedModel, ids: Sequence[int], now: datetime) -> tuple[np.ndarray, int]:
     frame = features.features_for(ids, as_of=now)
     if frame.empty:
         import numpy as np
 
         return np.array([]), 0
     proba = predict_proba(model, frame)
-    with transaction.atomic():
-        written = _write_batch(frame["lead_id"].astype(int).tolist(), proba, now)
-    return proba, written
+    return proba, _write_batch(frame["lead_id"].astype(int).tolist(), proba, now)
+
+
+def lead_retry(lead_id: int) -> None:
+    """A lead set aside by a scoring batch: score it with the active version now."""
+    row = active_model()
+    if row is not None:
+        _score_ids(load_model(row), [lead_id], timezone.now())
 
 
 def active_model() -> PredictiveModel | None:

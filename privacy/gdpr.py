@@ -29,7 +29,7 @@ from handover.models import (
 )
 from handover.outbox import suppress_lead_emails
 from leadflow.audit import audit_record
-from leadflow.models import AuditEvent, User
+from leadflow.models import AuditEvent, DeadLetter, User
 from leads.models import Activity, Identity, Lead, Note, StageChange, Task
 from leads.services import LeadNotFoundError
 from privacy import blocklist
@@ -258,6 +258,8 @@ def lead_erase(
     )
     counts["merge_records"] = MergeRecord.objects.filter(survivor=lead).update(snapshot={})
     ImportRowError.objects.filter(value__in=[n for n in needles if len(n) <= 200]).delete()
+    # a database error about an item set aside can quote its values (a key's e-mail)
+    counts["dead_letters"] = _scrub_rows(DeadLetter.objects.all(), ("error",), needles)
     DuplicatePair.objects.filter(Q(lead_a=lead) | Q(lead_b=lead)).delete()
     # Django admin's change log names the object
     LogEntry.objects.filter(

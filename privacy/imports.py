@@ -27,7 +27,6 @@ from django.core.files import File
 from django.db import (
     DatabaseError,
     IntegrityError,
-    OperationalError,
     connection,
     reset_queries,
     transaction,
@@ -36,7 +35,7 @@ from django.db.models import JSONField, Model, Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from leadflow import jobs
+from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
 from leadflow.bulk import copy_rows
 from leadflow.models import User
@@ -440,22 +439,27 @@ _REFUSED = (IntegrityError, DatabaseError, psycopg.Error)
 
 
 def _apply_batch(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
-    """Apply one batch in bulk; if the database refuses it, replay it row by row."""
+    """Apply one batch in bulk; if that fails, replay it row by row: a row that fails alone is
+    reported as a row error (the import's own dead letter, shown on its page) and the others go
+    in. Transient errors (locked, deadlock, connection) fail the batch: the job retries it."""
     try:
         with transaction.atomic():
             return _apply(job, rows)
-    except OperationalError:
-        raise  # transient (locked, deadlock, connection): the job retries the whole batch
-    except _REFUSED:
-        logger.info("import %s: batch refused by the database, replaying row by row", job.pk)
+    except Exception as exc:
+        if not deadletter.isolable(exc):
+            raise
+        logger.info("import %s: batch failed (%s), replaying row by row", job.pk, exc)
     tally = _Tally()
     for row in rows:
         try:
             with transaction.atomic():
                 one = _apply(job, [row])
-        except _REFUSED as exc:
+        except Exception as exc:
+            if not deadletter.isolable(exc):
+                raise
+            why = "The database refused the row" if isinstance(exc, _REFUSED) else "Not imported"
             one = _Tally(rows=1, failed=1)
-            one.errors.append(_error(job, row.row, "", "", f"The database refused the row: {exc}"))
+            one.errors.append(_error(job, row.row, "", "", f"{why}: {exc}"))
         tally.add(one)
         tally.errors.extend(one.errors)
     return tally

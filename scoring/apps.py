@@ -5,8 +5,16 @@ class ScoringConfig(AppConfig):
     name = "scoring"
 
     def ready(self) -> None:
+        from leadflow import deadletter
         from leads import events
-        from scoring import receivers
+        from scoring import receivers, services
+
+        for kind, label in (
+            (services.DEAD_SWEEP, "Scoring sweep (lead)"),
+            (services.DEAD_RESCORE, "Full rescore (lead)"),
+            (services.DEAD_THRESHOLD, "Threshold move (lead)"),
+        ):
+            deadletter.register(kind, label=label, retry=services.lead_retry)
 
         events.activities_recorded.connect(
             receivers.on_activities_recorded, dispatch_uid="scoring.on_activities_recorded"

@@ -466,14 +466,14 @@ def evaluate_rows(
     return _evaluate_python(spec=spec, ids=ids, now=now)
 
 
-def _id_list(ids: Batch) -> Sequence[int]:
+def id_list(ids: Batch) -> Sequence[int]:
     if isinstance(ids, IdRange):
         return list(Lead.objects.filter(batch_q(ids)).values_list("pk", flat=True))
     return ids
 
 
 def _evaluate_python(*, spec: r.ModelSpec, ids: Batch, now: datetime) -> list[Evaluated]:
-    ids = _id_list(ids)
+    ids = id_list(ids)
     leads = {
         row["id"]: row
         for row in Lead.objects.filter(pk__in=ids).values(
@@ -594,7 +594,7 @@ def _write_python(
     ids: Batch,
     now: datetime,
 ) -> int:
-    ids = _id_list(ids)
+    ids = id_list(ids)
     rows = _evaluate_python(spec=spec, ids=ids, now=now)
     existing = {s.lead_id: s for s in LeadScore.objects.filter(lead_id__in=ids)}
     leads = {

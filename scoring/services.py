@@ -8,7 +8,7 @@ written and handover opens handovers for new MQLs in the same transaction.
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q
 from django.utils import timezone
 
-from leadflow import jobs
+from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
@@ -32,6 +32,9 @@ from scoring import rules as r
 from scoring.models import LeadScore, ScoringModel, ScoringRule, ScoringRun, SweepRequest
 
 log = logging.getLogger(__name__)
+
+# What a batch sets aside when one lead fails (leadflow/deadletter.py); a retry rescores the lead
+DEAD_SWEEP, DEAD_RESCORE, DEAD_THRESHOLD = "scoring.sweep", "scoring.rescore", "scoring.threshold"
 
 MODEL_FIELDS: tuple[str, ...] = (
     "name",
@@ -475,10 +478,24 @@ def _run_batch(run: ScoringRun, *, model: ScoringModel, spec: r.ModelSpec, size:
         rows = engine.evaluate_rows(model=model, spec=spec, ids=ids, now=now)
         _merge(run.result, _dry_run_stats(model, rows))
     else:
-        run.written += engine.write_scores(model=model, spec=spec, ids=ids, now=now)
-        run.moved += apply_thresholds(model=model, ids=ids)
+        for written, moved in deadletter.isolate(
+            ids,
+            partial(_score_batch, model=model, spec=spec, now=now),
+            kind=DEAD_RESCORE,
+            ids=engine.id_list,
+        ):
+            run.written += written
+            run.moved += moved
     run.last_lead_id = ids.hi
     return int(bounds["n"])
+
+
+def _score_batch(
+    ids: engine.Batch, *, model: ScoringModel, spec: r.ModelSpec, now: datetime
+) -> tuple[int, int]:
+    """Write the batch's scores and apply its thresholds: (rows written, leads moved)."""
+    written = engine.write_scores(model=model, spec=spec, ids=ids, now=now)
+    return written, apply_thresholds(model=model, ids=ids)
 
 
 def runs_redrive(*, older_than_seconds: float = 120.0) -> int:
@@ -583,12 +600,24 @@ def apply_thresholds(*, model: ScoringModel, ids: engine.Batch) -> int:
     for disarming, lead_id, stage, score, fit, grade, armed, probability in rows:
         if disarming:
             continue
-        try:
-            with transaction.atomic():
-                moved += _cross(model, lead_id, stage, score, fit, grade, armed, probability)
-        except DomainError as exc:  # e.g. someone moved the lead meanwhile: the table refused
-            log.warning("scoring: lead %s not moved: %s", lead_id, exc.message)
+        # each move in a savepoint of its own: a lead whose move fails is set aside, the others
+        # move (its score is written; a retry applies its thresholds again)
+        move = partial(_cross, model, lead_id, stage, score, fit, grade, armed, probability)
+        moved += sum(
+            deadletter.isolate_one(
+                lead_id, partial(_unless_refused, move, lead_id), kind=DEAD_THRESHOLD
+            )
+        )
     return moved
+
+
+def _unless_refused(move: Callable[[], int], lead_id: int) -> int:
+    try:
+        with transaction.atomic():
+            return move()
+    except DomainError as exc:  # e.g. someone moved the lead meanwhile: the table refused
+        log.warning("scoring: lead %s not moved: %s", lead_id, exc.message)
+        return 0
 
 
 def _probable(model: ScoringModel, probability: float | None) -> bool:
@@ -683,7 +712,8 @@ def score_dirty_sweep(
 
     Each batch takes its marks, locks their leads, evaluates, writes and applies thresholds in
     one transaction. Bursts coalesce: however many activities marked a lead, it is evaluated
-    once per batch.
+    once per batch. A lead that makes its batch fail is set aside (``leadflow.deadletter``, with
+    its marks gone) and the rest of the batch commits: it cannot hold the oldest marks forever.
     """
     started = time.perf_counter()
     SweepRequest.objects.filter(pk=1, requested=True).update(requested=False)  # before looking
@@ -698,8 +728,9 @@ def score_dirty_sweep(
             ids = _take_marked(size)
             if not ids:
                 break
-            written += engine.write_scores(model=model, spec=spec, ids=ids, now=timezone.now())
-            moved += apply_thresholds(model=model, ids=ids)
+            batch = partial(_score_batch, model=model, spec=spec, now=timezone.now())
+            for w, m in deadletter.isolate(ids, batch, kind=DEAD_SWEEP):
+                written, moved = written + w, moved + m
         scored += len(ids)
         batches += 1
     return SweepResult(scored, written, moved, batches, time.perf_counter() - started)
@@ -743,6 +774,15 @@ def _take_marked(size: int) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql.format(**tables), {"size": size, "now": timezone.now()})
         return sorted({lead_id for (lead_id,) in cursor.fetchall()})
+
+
+def lead_retry(lead_id: int) -> None:
+    """A lead set aside by a batch: rescore it and apply its thresholds now (raises if that
+    fails again). A lead deleted meanwhile needs nothing more."""
+    try:
+        score_lead(lead_id=lead_id)
+    except lead_services.LeadNotFoundError:
+        log.info("scoring: lead %s set aside was deleted since", lead_id)
 
 
 @transaction.atomic

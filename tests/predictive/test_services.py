@@ -372,3 +372,27 @@ def test_a_refused_nightly_training_is_a_failed_run_with_the_reason():
     run = TrainingRun.objects.get()
     assert run.status == "failed"
     assert "Not enough closed outcomes" in run.error
+
+
+@pytest.mark.django_db
+def test_a_lead_that_fails_in_a_scoring_pass_is_set_aside_and_the_pass_finishes():
+    """One lead whose probability cannot be written (a trigger refuses its row) does not stop
+    the pass (issue 22): the others are scored, it waits as a dead letter, a retry scores it."""
+    from leadflow import deadletter
+    from leadflow.models import DeadLetter
+    from tests.faults import db_fault
+
+    leads = make_leads(150)
+    predictive_train()
+    bad = leads[-1]
+    with db_fault(Lead, "id", bad.pk, "injected: lead row refused") as fault:
+        result = predictive_score_all()
+        assert result.scored == 169
+        assert Lead.objects.filter(conversion_probability__isnull=True).get().pk == bad.pk
+        letter = DeadLetter.objects.get()
+        assert (letter.kind, letter.item_id) == ("predictive.score", bad.pk)
+        assert "injected: lead row refused" in letter.error
+        fault.remove()
+    assert deadletter.retry(letter_id=letter.pk, manual=True) is True
+    assert Lead.objects.get(pk=bad.pk).conversion_probability is not None
+    assert not DeadLetter.objects.exists()

@@ -20,6 +20,7 @@ from handover.models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from leadflow import deadletter
 from leadflow.models import AuditEvent
 from leads.lifecycle import Stage
 from leads.models import Activity, ActivityKind, Identity, Lead, Note, StageChange, Task
@@ -162,6 +163,9 @@ def test_export_holds_everything_and_is_audited(rep, admin_user):
 def test_after_erasure_no_table_holds_the_person_and_reports_are_unchanged(rep, admin_user):
     lead = _person(rep)
     LeadFactory(source="webinar")  # somebody else, to be kept
+    # a batch set the lead aside on an error quoting a key's value (leadflow/deadletter.py)
+    error = ValueError(f"duplicate key value violates ...: Key (email)=({EMAIL}) already exists")
+    deadletter.record("scoring.sweep", lead.pk, error)
     haystack = _every_table_text()
     for needle in NEEDLES:  # the search finds the person before erasure ...
         assert any(needle.lower() in text for _, text in haystack), needle

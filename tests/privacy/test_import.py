@@ -286,6 +286,29 @@ def test_a_row_the_database_refuses_fails_alone(run_import):
 
 
 @pytest.mark.django_db
+def test_a_row_that_crashes_the_import_code_fails_alone(run_import, monkeypatch):
+    """Not only database refusals: any non-transient error in one row (a bug, here injected
+    into our own code for one row) is that row's error, and the job goes on and finishes."""
+    from privacy import imports
+
+    real = imports._new_lead
+
+    def new_lead(job, row, now):
+        if row.fields.get("email") == "bad@x.example":
+            raise TypeError("injected: cannot build this lead")
+        return real(job, row, now)
+
+    monkeypatch.setattr(imports, "_new_lead", new_lead)
+    data = b"email,first_name\none@x.example,One\nbad@x.example,Bad\ntwo@x.example,Two\n"
+    job = run_import(data)
+    assert (job.status, job.error) == ("done", "")
+    assert job.summary == {"rows": 3, "created": 2, "updated": 0, "skipped": 0, "failed": 1}
+    error = ImportRowError.objects.get(job=job)
+    assert (error.row, error.message) == (3, "Not imported: injected: cannot build this lead")
+    assert set(Lead.objects.values_list("email", flat=True)) == {"one@x.example", "two@x.example"}
+
+
+@pytest.mark.django_db
 def test_imported_leads_reach_the_reports_rollup(run_import):
     from reports.models import LeadMilestone
 
