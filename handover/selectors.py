@@ -127,11 +127,17 @@ def email_context(*, payload: Mapping[str, Any], recipient: User) -> dict[str, A
 
 
 UNASSIGNED = "none"  # the inbox's owner filter for handovers nobody owns yet (team queues)
+# A manager's (or an admin's) inbox can hold thousands: the page shows the most urgent ones and
+# says there are more (its filter narrows it to one rep).
+INBOX_LIMIT = 200
 
 
-def inbox_rows(*, user: User, owner: str = "", lead_id: int | None = None) -> list[Handover]:
+def inbox_rows(
+    *, user: User, owner: str = "", lead_id: int | None = None, limit: int = INBOX_LIMIT
+) -> list[Handover]:
     """The inbox, most urgent first: earliest running SLA deadline, then the oldest handover.
-    ``owner``: a user id, or ``UNASSIGNED``; ``lead_id``: just that lead's handover."""
+    ``owner``: a user id, or ``UNASSIGNED``; ``lead_id``: just that lead's handover. At most
+    ``limit`` + 1 rows (the one more says there are more)."""
     due = Min("timers__due_at", filter=Q(timers__state=SlaTimer.State.RUNNING))
     qs = handover_inbox(user=user)
     if owner == UNASSIGNED:
@@ -143,7 +149,7 @@ def inbox_rows(*, user: User, owner: str = "", lead_id: int | None = None) -> li
     return list(
         qs.select_related("lead__owner")
         .annotate(sla_due=due)
-        .order_by(F("sla_due").asc(nulls_last=True), "opened_at", "id")
+        .order_by(F("sla_due").asc(nulls_last=True), "opened_at", "id")[: limit + 1]
     )
 
 

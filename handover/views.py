@@ -47,8 +47,11 @@ def _inbox_url(filters: dict[str, str]) -> str:
 def _inbox_context(user: User, filters: dict[str, str], **extra: Any) -> dict[str, Any]:
     owners = selectors.inbox_owner_choices(user=user)
     lead_id = int(filters["lead"]) if "lead" in filters else None
+    rows = selectors.inbox_rows(user=user, owner=filters.get("owner", ""), lead_id=lead_id)
     return {
-        "rows": selectors.inbox_rows(user=user, owner=filters.get("owner", ""), lead_id=lead_id),
+        "rows": rows[: selectors.INBOX_LIMIT],
+        "more": len(rows) > selectors.INBOX_LIMIT,
+        "limit": selectors.INBOX_LIMIT,
         "sals": selectors.sals_to_qualify(user=user),
         "reject_form": RejectForm(),
         "reasons": selectors.rejection_reasons(),

@@ -267,3 +267,16 @@ def test_names_are_escaped_in_the_managers_inbox_and_panel(client, manager, team
         html = client.get(url).content.decode()
         assert "&lt;b&gt;Bold&lt;/b&gt;" in html
         assert "<b>Bold</b>" not in html
+
+
+def test_a_long_inbox_shows_the_most_urgent_and_says_there_are_more(
+    client, admin, team, reps, mql, monkeypatch
+):
+    monkeypatch.setattr(selectors, "INBOX_LIMIT", 2)
+    handovers = [mql(reps[0], team, first_name=f"N{i}") for i in range(3)]
+    SlaTimer.objects.filter(handover=handovers[2]).update(due_at=timezone.now())
+    client.force_login(admin)
+    html = client.get(reverse("handover:inbox")).content.decode()
+    assert "Showing the 2 most urgent" in html
+    assert f'id="handover-{handovers[2].pk}"' in html
+    assert f'id="handover-{handovers[1].pk}"' not in html
