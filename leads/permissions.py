@@ -57,16 +57,15 @@ class ManagerScope:
             return True
         return team_id in self.team_ids or owner_id in self.member_ids
 
-    def q(self, prefix: str = "") -> Q:
+    def q(self) -> Q:
         """The same rule as ``covers``, as a filter on rows with ``team`` and ``owner`` (for a
         scope of ``everything`` leave the filter out: an empty Q vanishes when OR-ed)."""
         if self.everything:
             raise ValueError("a scope of everything is no filter")
-        unassigned = Q(**{f"{prefix}team__isnull": True, f"{prefix}owner__isnull": True})
         return (
-            unassigned
-            | Q(**{f"{prefix}team_id__in": sorted(self.team_ids)})
-            | Q(**{f"{prefix}owner_id__in": sorted(self.member_ids)})
+            Q(team__isnull=True, owner__isnull=True)
+            | Q(team_id__in=sorted(self.team_ids))
+            | Q(owner_id__in=sorted(self.member_ids))
         )
 
 
