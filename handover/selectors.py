@@ -18,9 +18,11 @@ from handover.models import (
     SlaTimer,
 )
 from leadflow.models import User
+from leadflow.roles import Role
 from leads.extensions import CardBadge, TimelineEntry
 from leads.lifecycle import Stage
 from leads.models import Lead, Team
+from leads.permissions import ManagerScope, manager_scope
 from leads.selectors import lead_visible_qs
 from scoring.selectors import score_breakdown
 
@@ -39,7 +41,9 @@ def handover_visible_qs(*, user: User) -> QuerySet[Handover]:
 
 
 def handover_inbox(*, user: User) -> QuerySet[Handover]:
-    """The SAL inbox: open handovers the user owns or may claim from a team queue.
+    """The SAL inbox: open handovers the user owns or may claim from a team queue, and for a
+    manager every open handover of the teams they manage (``handover.permissions.may_decide``,
+    as a filter).
 
     Both kinds are visible to the user by definition (see ``handover_visible_qs``), so the
     lead-visibility subquery is left out: with a rep seeing 150k of 1M leads it made this page
@@ -48,12 +52,14 @@ def handover_inbox(*, user: User) -> QuerySet[Handover]:
     if not user.has_perm("handover.view_handover"):
         return Handover.objects.none()
     teams = Team.objects.filter(members=user).values("pk")
-    return (
-        Handover.objects.select_related("lead", "owner", "rejection_reason")
-        .filter(status=Handover.Status.OPEN)
-        .filter(Q(owner=user) | Q(owner__isnull=True, team__in=teams))
-        .order_by("opened_at", "id")
+    mine = Q(owner=user) | Q(owner__isnull=True, team__in=teams)
+    scope = manager_scope(user) if user.has_perm("handover.decide_sal") else None
+    qs = Handover.objects.select_related("lead", "owner", "rejection_reason").filter(
+        status=Handover.Status.OPEN
     )
+    if scope is None or not scope.everything:
+        qs = qs.filter(mine | scope.q() if scope is not None else mine)
+    return qs.order_by("opened_at", "id")
 
 
 def rejections_by_source(*, user: User) -> list[dict[str, Any]]:
@@ -120,15 +126,55 @@ def email_context(*, payload: Mapping[str, Any], recipient: User) -> dict[str, A
 # --- browser pages (SAL inbox, lead panel, board badges, manager home) -------------------------
 
 
-def inbox_rows(*, user: User) -> list[Handover]:
-    """The inbox, most urgent first: earliest running SLA deadline, then the oldest handover."""
+UNASSIGNED = "none"  # the inbox's owner filter for handovers nobody owns yet (team queues)
+# A manager's (or an admin's) inbox can hold thousands: the page shows the most urgent ones and
+# says there are more (its filter narrows it to one rep).
+INBOX_LIMIT = 200
+
+
+def inbox_rows(
+    *, user: User, owner: str = "", lead_id: int | None = None, limit: int = INBOX_LIMIT
+) -> list[Handover]:
+    """The inbox, most urgent first: earliest running SLA deadline, then the oldest handover.
+    ``owner``: a user id, or ``UNASSIGNED``; ``lead_id``: just that lead's handover. At most
+    ``limit`` + 1 rows (the one more says there are more)."""
     due = Min("timers__due_at", filter=Q(timers__state=SlaTimer.State.RUNNING))
+    qs = handover_inbox(user=user)
+    if owner == UNASSIGNED:
+        qs = qs.filter(owner__isnull=True)
+    elif owner.isdigit():
+        qs = qs.filter(owner_id=int(owner))
+    if lead_id is not None:
+        qs = qs.filter(lead_id=lead_id)
     return list(
-        handover_inbox(user=user)
-        .select_related("lead__owner")
+        qs.select_related("lead__owner")
         .annotate(sla_due=due)
-        .order_by(F("sla_due").asc(nulls_last=True), "opened_at", "id")
+        .order_by(F("sla_due").asc(nulls_last=True), "opened_at", "id")[: limit + 1]
     )
+
+
+def inbox_owner_choices(*, user: User) -> list[tuple[str, str]]:
+    """The reps a manager's inbox can be filtered by: the members of the teams they manage
+    (every rep and manager for admins), plus the team queues."""
+    scope = manager_scope(user)
+    if scope is None:
+        return []
+    rows = [(str(pk), name) for pk, name in reassign_choices(user=user, scope=scope)]
+    return [*rows, (UNASSIGNED, "Unassigned (team queue)")]
+
+
+def reassign_choices(*, user: User, scope: ManagerScope | None = None) -> list[tuple[int, str]]:
+    """Whom ``user`` may give leads to (``handover.permissions.may_receive``): the members of
+    the teams they manage; every active rep and manager for admins."""
+    scope = scope or manager_scope(user)
+    if scope is None:
+        return []
+    people = User.objects.filter(
+        is_active=True, groups__name__in=[Role.SALES_REP.value, Role.SALES_MANAGER.value]
+    )
+    if not scope.everything:
+        people = User.objects.filter(pk__in=scope.member_ids, is_active=True)
+    return [(u.pk, str(u)) for u in people.distinct().order_by("first_name", "username")]
 
 
 def sals_to_qualify(*, user: User) -> list[Lead]:
@@ -243,8 +289,11 @@ def rejection_reasons() -> QuerySet[RejectionReason]:
 def team_sla_status(*, user: User) -> list[dict[str, Any]]:
     """Per rep of the user's teams (every team for admins): open handovers and SLA clocks."""
     teams = Team.objects.prefetch_related("members").order_by("name")
-    if not user.is_superuser and not user.has_perm("handover.manage_webhooks"):
-        teams = teams.filter(manager=user)
+    scope = manager_scope(user)
+    if scope is None:
+        return []
+    if not scope.everything:
+        teams = teams.filter(pk__in=scope.team_ids)
     now = timezone.now()
     soon = now + timedelta(hours=1)
     rows: list[dict[str, Any]] = []

@@ -28,6 +28,8 @@ from handover.models import (
     RepProfile,
 )
 from handover.outbox import OutboxBatch, lead_snapshot
+from handover.permissions import may_decide, may_reassign, may_receive
+from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError, PermissionDeniedError
 from leadflow.models import User
 from leads import services as lead_services
@@ -215,10 +217,6 @@ def _handover_data(handover: Handover, lead: Lead, **extra: Any) -> dict[str, An
     }
 
 
-def _is_manager(user: User) -> bool:
-    return lead_services.actor_kind_for(user) == ActorKind.MANAGER
-
-
 def _lock(handover_id: int) -> tuple[Lead, Handover]:
     """Lock the lead, then the handover (the one order every writer uses)."""
     lead_id = Handover.objects.filter(pk=handover_id).values_list("lead_id", flat=True).first()
@@ -234,15 +232,11 @@ def _ensure_open_and_may_decide(handover: Handover, actor: User) -> None:
         raise HandoverAlreadyDecidedError(
             f"This handover was already {handover.status} by {who}.", field="status"
         )
-    if not actor.has_perm("handover.decide_sal"):
-        raise NotHandoverOwnerError("You may not accept or reject handovers.")
-    if handover.owner_id == actor.pk or _is_manager(actor):
-        return
-    in_queue = handover.owner_id is None and (
-        handover.team_id is None or actor.teams.filter(pk=handover.team_id).exists()
-    )
-    if not in_queue:
-        raise NotHandoverOwnerError("Only the owner of this handover or a manager may decide it.")
+    if not may_decide(actor, handover):
+        raise NotHandoverOwnerError(
+            "Only the owner of this handover, its team's queue or a manager of its team may "
+            "decide it."
+        )
 
 
 @transaction.atomic
@@ -362,6 +356,14 @@ def lead_reassign(
         lead = Lead.objects.select_for_update(no_key=True).get(pk=lead_id)
     except Lead.DoesNotExist:
         raise NotFoundError(f"There is no lead with id {lead_id}.", field="lead") from None
+    if actor is not None and not may_reassign(actor, lead):  # an SLA escalation has no actor
+        raise PermissionDeniedError(
+            f"{lead.display_name} belongs to another team: only its team's manager may "
+            "reassign it.",
+            field="lead",
+        )
+    if actor is not None and not may_receive(actor, owner.pk):
+        raise ValidationError({"owner": f"{owner} is not in a team you manage."})
     previous = lead.owner_id
     now = timezone.now()
     lead = lead_services.lead_assign(lead_id=lead.pk, owner=owner, actor=actor)
@@ -377,6 +379,19 @@ def lead_reassign(
     timers = sla.timers_reassign(
         lead_id=lead.pk, owner_id=owner.pk, now=now, restart=restart_timers
     )
+    if actor is not None:  # a person's decision (an escalation is in the SLA event log)
+        audit_record(
+            action="lead.reassign",
+            actor=actor,
+            target_type="lead",
+            target_id=lead.pk,
+            details={
+                "from_owner": previous,
+                "to_owner": owner.pk,
+                "handover": handover.pk if handover else None,
+                "why": why,
+            },
+        )
     batch = OutboxBatch(now=now)
     batch.notify(
         recipient_id=owner.pk,

@@ -5,14 +5,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from handover import selectors, services
+from handover import permissions, selectors, services
 from handover.forms import RejectForm, checklist_answers
 from handover.models import Handover, QualificationChecklist
 from leadflow.api.auth import request_user
@@ -26,12 +26,39 @@ def _is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
-def _inbox_context(user: User, **extra: Any) -> dict[str, Any]:
+def _inbox_filters(params: QueryDict) -> dict[str, str]:
+    """The inbox's filters (a rep's id or "none"; a lead id), digits only: kept in links."""
+    owner = params.get("owner", "")
+    lead = params.get("lead", "")
     return {
-        "rows": selectors.inbox_rows(user=user),
+        key: value
+        for key, value in (
+            ("owner", owner if owner.isdigit() or owner == selectors.UNASSIGNED else ""),
+            ("lead", lead if lead.isdigit() and len(lead) < 19 else ""),
+        )
+        if value
+    }
+
+
+def _inbox_url(filters: dict[str, str]) -> str:
+    return reverse("handover:inbox") + (f"?{urlencode(filters)}" if filters else "")
+
+
+def _inbox_context(user: User, filters: dict[str, str], **extra: Any) -> dict[str, Any]:
+    owners = selectors.inbox_owner_choices(user=user)
+    lead_id = int(filters["lead"]) if "lead" in filters else None
+    rows = selectors.inbox_rows(user=user, owner=filters.get("owner", ""), lead_id=lead_id)
+    return {
+        "rows": rows[: selectors.INBOX_LIMIT],
+        "more": len(rows) > selectors.INBOX_LIMIT,
+        "limit": selectors.INBOX_LIMIT,
         "sals": selectors.sals_to_qualify(user=user),
         "reject_form": RejectForm(),
         "reasons": selectors.rejection_reasons(),
+        "owners": owners,
+        "filters": filters,
+        "filter_query": urlencode(filters),
+        "filtered_lead": lead_get_visible(user=user, lead_id=lead_id) if lead_id else None,
         **extra,
     }
 
@@ -40,7 +67,8 @@ def _inbox_context(user: User, **extra: Any) -> dict[str, Any]:
 @permission_required("handover.decide_sal", raise_exception=True)
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    return render(request, "handover/inbox.html", _inbox_context(request_user(request)))
+    filters = _inbox_filters(request.GET)
+    return render(request, "handover/inbox.html", _inbox_context(request_user(request), filters))
 
 
 def _visible_handover(user: User, handover_id: int) -> Handover:
@@ -57,7 +85,7 @@ def accept(request: HttpRequest, handover_id: int) -> HttpResponse:
     user = request_user(request)
     handover = _visible_handover(user, handover_id)
     try:
-        services.handover_accept(handover_id=handover.pk, actor=user)
+        decided = services.handover_accept(handover_id=handover.pk, actor=user)
     except DomainError as exc:
         if _is_htmx(request):
             return render(
@@ -66,9 +94,12 @@ def accept(request: HttpRequest, handover_id: int) -> HttpResponse:
                 {"handover": handover, "error": exc.message},
                 status=409 if exc.status == 409 else 403,
             )
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
         messages.error(request, exc.message)
         return redirect("handover:inbox")
-    text = f"Accepted {handover.lead.display_name}: it is a SAL now and yours to qualify."
+    whose = "yours" if decided.owner_id == user.pk else f"{decided.owner}'s"
+    text = f"Accepted {handover.lead.display_name}: it is a SAL now and {whose} to qualify."
     if _is_htmx(request):
         return render(request, "handover/_inbox_done.html", {"handover": handover, "ok": text})
     messages.success(request, text)
@@ -82,6 +113,7 @@ def reject(request: HttpRequest, handover_id: int) -> HttpResponse:
     user = request_user(request)
     handover = _visible_handover(user, handover_id)
     form = RejectForm(request.POST)
+    filters = _inbox_filters(request.POST)
     if form.is_valid():
         try:
             services.handover_reject(
@@ -91,8 +123,10 @@ def reject(request: HttpRequest, handover_id: int) -> HttpResponse:
                 comment=form.cleaned_data["comment"],
             )
         except DomainError as exc:
+            if exc.status == 403:
+                raise PermissionDenied(exc.message) from None
             messages.error(request, exc.message)
-            return redirect("handover:inbox")
+            return redirect(_inbox_url(filters))
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
@@ -101,9 +135,9 @@ def reject(request: HttpRequest, handover_id: int) -> HttpResponse:
                 request,
                 f"Rejected {handover.lead.display_name}: {form.cleaned_data['reason'].label}.",
             )
-            return redirect("handover:inbox")
+            return redirect(_inbox_url(filters))
     # errors in place, what the user typed kept, the dialog open again
-    ctx = _inbox_context(user, reject_form=form, reject_handover=handover)
+    ctx = _inbox_context(user, filters, reject_form=form, reject_handover=handover)
     return render(request, "handover/inbox.html", ctx, status=422)
 
 
@@ -192,8 +226,48 @@ def lead_panel(request: HttpRequest, lead_id: int) -> HttpResponse:
     lead = lead_get_visible(user=user, lead_id=lead_id)
     if lead is None:
         raise Http404("There is no such lead you can see.")
-    ctx = {"lead": lead, **selectors.lead_panel(lead=lead)}
+    ctx: dict[str, Any] = {"lead": lead, **selectors.lead_panel(lead=lead)}
+    handover = ctx["handover"]
+    ctx["may_decide"] = (
+        handover is not None
+        and handover.status == Handover.Status.OPEN
+        and permissions.may_decide(user, handover)
+    )
+    if permissions.may_reassign(user, lead):
+        ctx["reassign_to"] = [
+            (pk, name) for pk, name in selectors.reassign_choices(user=user) if pk != lead.owner_id
+        ]
     return render(request, "handover/_lead_panel.html", ctx)
+
+
+@login_required
+@permission_required("handover.reassign_handover", raise_exception=True)
+@require_POST
+def lead_reassign(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """The lead page's Reassign (managers): the lead, its open handover and its SLA clocks go
+    to a rep of the manager's team, as in bulk assign."""
+    user = request_user(request)
+    lead = lead_get_visible(user=user, lead_id=lead_id)
+    if lead is None:
+        raise Http404("There is no such lead you can see.")
+    owner = request.POST.get("owner", "")
+    if not owner.isdigit() or len(owner) > 18:
+        messages.error(request, "Choose the rep to give this lead to.")
+        return redirect("leads:detail", lead_id=lead.pk)
+    try:
+        services.lead_reassign(
+            lead_id=lead.pk, owner_id=int(owner), actor=user, why=f"reassigned by {user}"
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except DomainError as exc:
+        if exc.status == 403:
+            raise PermissionDenied(exc.message) from None
+        messages.error(request, exc.message)
+    else:
+        lead.refresh_from_db()
+        messages.success(request, f"{lead.display_name} now belongs to {lead.owner}.")
+    return redirect("leads:detail", lead_id=lead.pk)
 
 
 # --- notifications -------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {
     Role.SALES_MANAGER: frozenset(
         {
             "leads.view_lead",
+            "leads.add_lead",  # the "New lead" form (issue 17)
             "leads.change_lead",
             "leads.view_all_leads",
             "leads.move_lead_stage",

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -609,6 +609,31 @@ def note_add(*, lead_id: int, author: User, body: str) -> Note:
     return Note.objects.create(lead_id=lead_id, author=author, body=body, created_at=timezone.now())
 
 
+# A due time a little in the past is a follow-up written down late (or a browser clock in
+# another time zone than LEADFLOW_TIME_ZONE, up to 14 h apart); further back, or years ahead, is
+# a typo (a task "due 2001").
+TASK_DUE_PAST_TOLERANCE = timedelta(hours=24)
+TASK_DUE_MAX_AHEAD = timedelta(days=5 * 366)
+
+
+def task_due_check(due_at: datetime, *, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    if due_at < now - TASK_DUE_PAST_TOLERANCE:
+        raise ValidationError(
+            {
+                "due_at": f"{timezone.localtime(due_at):%d %b %Y %H:%M} has passed; pick a time "
+                "from today on."
+            }
+        )
+    if due_at > now + TASK_DUE_MAX_AHEAD:
+        raise ValidationError(
+            {
+                "due_at": f"{timezone.localtime(due_at):%d %b %Y} is more than 5 years away; "
+                "check the year."
+            }
+        )
+
+
 @transaction.atomic
 def task_add(
     *,
@@ -621,6 +646,8 @@ def task_add(
     title = title.strip()
     if not title:
         raise ValidationError({"title": "Say what needs doing."})
+    if due_at is not None:
+        task_due_check(due_at)
     if not Lead.objects.filter(pk=lead_id).exists():
         raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
     task = Task(
@@ -675,11 +702,25 @@ class Upsert:
     created: bool
 
 
+class LeadExistsError(DomainError):
+    """A person asked to create a lead whose e-mail or external id another lead already has."""
+
+    code = "lead_exists"
+
+
 @transaction.atomic  # holds the identity lock until the new lead is committed
 def lead_upsert(
-    *, data: Mapping[str, Any], actor: User | None = None, source: str = StageChange.Source.API
+    *,
+    data: Mapping[str, Any],
+    actor: User | None = None,
+    source: str = StageChange.Source.API,
+    update_existing: bool = True,
 ) -> Upsert:
-    """Create a lead, or update the one with the same e-mail or external id (integrations)."""
+    """Create a lead, or update the one with the same e-mail or external id (integrations).
+
+    ``update_existing=False`` (a person's "New lead" form) refuses a match instead, with
+    LeadExistsError naming the lead (``extra["lead_id"]``): typing a known e-mail into a blank
+    form should lead to that lead, not overwrite it field by field."""
     # cleaned here only to match on; create and update clean ``data`` themselves (cleaning adds
     # derived fields, e.g. ``phone_normalized``, that no caller may pass in)
     fields = _clean_fields(data)
@@ -689,6 +730,14 @@ def lead_upsert(
     )
     for _attempt in range(2):
         match = _upsert_match(email=fields.get("email"), external_id=fields.get("external_id"))
+        if match is not None and not update_existing:
+            same_email = bool(fields.get("email")) and match.email == fields["email"]
+            raise LeadExistsError(
+                f"{match.display_name} (lead {match.pk}) already has this "
+                f"{'e-mail address' if same_email else 'external id'}.",
+                field="email" if same_email else "external_id",
+                extra={"lead_id": match.pk},
+            )
         if match is not None:
             return Upsert(lead=lead_update(lead_id=match.pk, data=data, actor=actor), created=False)
         try:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("export.csv", views.lead_export, name="export"),
     path("views/", views.saved_view_create, name="saved_view_create"),
     path("views/<int:view_id>/delete/", views.saved_view_remove, name="saved_view_delete"),
+    path("new/", views.lead_new, name="new"),
     path("<int:lead_id>/", views.lead_detail, name="detail"),
     path("<int:lead_id>/move/", views.lead_move, name="move"),
     path("<int:lead_id>/notes/", views.note_create, name="note_create"),

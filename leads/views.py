@@ -22,7 +22,7 @@ from leadflow.csv import csv_response
 from leadflow.exceptions import DomainError
 from leadflow.models import User
 from leads import selectors, services
-from leads.forms import MoveForm, NoteForm, SavedViewForm, TaskForm
+from leads.forms import LeadCreateForm, MoveForm, NoteForm, SavedViewForm, TaskForm
 from leads.lifecycle import REASON_REQUIRED, ActorKind, Stage, allowed_targets
 from leads.models import Lead, StageChange
 
@@ -268,6 +268,46 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
             "reason_required": [s.value for s in REASON_REQUIRED],
         },
     )
+
+
+@login_required
+@permission_required("leads.add_lead", raise_exception=True)
+def lead_new(request: HttpRequest) -> HttpResponse:
+    """ "New lead": a Suspect made by the API's service (``lead_upsert``), except that a known
+    e-mail is refused with a link to that lead instead of updating it."""
+    user = request_user(request)
+    form = LeadCreateForm(request.POST or None)
+    existing: Lead | None = None
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
+        try:
+            result = services.lead_upsert(
+                data=data, actor=user, source=StageChange.Source.UI, update_existing=False
+            )
+        except services.LeadExistsError as exc:
+            known = exc.extra["lead_id"]
+            if isinstance(known, int):
+                existing = selectors.lead_get_visible(user=user, lead_id=known)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Created {result.lead.display_name}.")
+            return redirect("leads:detail", lead_id=result.lead.pk)
+    status = 422 if form.errors else 200
+    ctx = {"form": form, "existing": existing}
+    return render(request, "leads/lead_new.html", ctx, status=status)
+
+
+def _form_errors(form: Any, exc: ValidationError) -> None:
+    """A service's ValidationError onto the form: per field where the form has it."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
 
 
 def _section(

@@ -108,6 +108,12 @@ def shoot(base: str, lead_id: str) -> None:
         page.locator("table a").first.click()
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(OUT / "scoring.png"))
+        page.goto("/leads/new/")  # a known e-mail: refused, with a link to that lead
+        page.get_by_label("First name").fill("Olivia")
+        page.get_by_label("E-mail").fill("overdue.mql@demo.test")
+        page.get_by_role("button", name="Create lead").click()
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(OUT / "lead-new.png"))
         context.close()
 
         context, page = session("rep1")
@@ -130,6 +136,13 @@ def shoot(base: str, lead_id: str) -> None:
         page.goto("/reports/team/")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(OUT / "manager.png"))
+        page.goto("/handover/inbox/")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(OUT / "inbox-manager.png"))
+        page.locator(".inbox-row[data-handover] a.lead-name").first.click()
+        page.wait_for_load_state("networkidle")
+        page.locator("#reassign-owner").scroll_into_view_if_needed()
+        page.screenshot(path=str(OUT / "lead-manager.png"))
         page.goto("/reports/funnel/")
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(800)  # the chart's entry animation

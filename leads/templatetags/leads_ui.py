@@ -7,6 +7,7 @@ from functools import cache
 from django import template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 
 register = template.Library()
 
@@ -45,3 +46,13 @@ def age(value: datetime | None) -> str:
     if days < 730:
         return f"{days // 30} mo"
     return f"{days // 365} y"
+
+
+@register.filter
+def when(value: datetime | None) -> str:
+    """ "05 Dec 14:30" this year, "05 Dec 2027 14:30" in any other (local time)."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    same_year = local.year == timezone.localdate().year
+    return date_format(local, "d M H:i" if same_year else "d M Y H:i")

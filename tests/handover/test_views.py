@@ -258,7 +258,7 @@ def test_manager_home_shows_team_sla_status(client, manager, reps, mql_for):
     client.force_login(manager)
     html = client.get(reverse("reports:manager_home")).content.decode()
     assert "Inside" in html
-    assert 'class="badge breach">1<' in html
+    assert f'class="badge breach" href="/leads/board/?owner={reps[0].pk}">1<' in html
     client.force_login(reps[0])
     assert client.get(reverse("reports:manager_home")).status_code == 403
 
