@@ -182,8 +182,11 @@ def _newer_only(lead: Lead, fields: dict[str, Any], as_of: datetime) -> dict[str
     return out
 
 
-def _validate(lead: Lead) -> None:
-    if not lead.email and not lead.external_id:
+def _validate(lead: Lead, *, identity: bool = True) -> None:
+    """``identity``: check that the lead has an e-mail or external id (a new lead, or an edit of
+    those fields). An anonymous visitor's lead, made by ingestion, has neither and may still
+    learn other fields."""
+    if identity and not lead.email and not lead.external_id:
         raise ValidationError({"email": "A lead needs an e-mail address or an external id."})
     lead.full_clean(exclude=["owner", "team", "stage_changed_at"])
 
@@ -247,10 +250,27 @@ def lead_update(
         setattr(lead, name, value)
     if "email" in fields and "domain" not in fields and not lead.domain:
         lead.domain = domain_of(lead.email)
-    _validate(lead)
+    _validate(lead, identity="email" in fields or "external_id" in fields)
     lead.save(update_fields=[*fields, "domain", "field_times", "updated_at"])
     leads_mark_for_rescore([lead.pk])  # fit fields may have changed
     return lead
+
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+def lead_fill_first_touch(*, lead_id: int, utm: Mapping[str, str], at: datetime) -> bool:
+    """Set the lead's UTM fields from ``utm`` if all of them are still empty: the first touch
+    is kept, as one set (a later campaign never mixes its tags in). One conditional UPDATE,
+    so concurrent first touches cannot both apply; False when the lead had one already."""
+    data = {name: utm[name][:200] for name in UTM_FIELDS if utm.get(name)}
+    if not data:
+        return False
+    empty = dict.fromkeys(UTM_FIELDS, "")
+    filled = Lead.objects.filter(pk=lead_id, **empty).update(**data, updated_at=at)
+    if filled:
+        leads_mark_for_rescore([lead_id], at=at)
+    return bool(filled)
 
 
 def leads_mark_for_rescore(lead_ids: Iterable[int], *, at: datetime | None = None) -> None:

@@ -46,7 +46,14 @@ def test_batch_stores_identify_track_page_and_reply_is_success(writer):
     ]
     response = post("/v1/batch", {"batch": batch}, writer)
     assert response.status_code == 200, response.content
-    assert response.json() == {"success": True, "stored": 2, "duplicates": 0, "identified": 1}
+    assert response.json() == {
+        "success": True,
+        "stored": 2,
+        "duplicates": 0,
+        "identified": 1,
+        "grouped": 0,
+        "aliased": 0,
+    }
     lead = Lead.objects.get(email="ann@acme.example")
     assert (lead.external_id, lead.first_name, lead.source) == ("u-1", "Ann", "segment")
     kinds = sorted(lead.activities.values_list("kind", "name"))
@@ -101,9 +108,9 @@ def test_invalid_items_are_reported_by_index_and_valid_ones_stored(writer):
         msg("track", userId="ok-1"),
         msg("track", userId="ok-1", event=""),  # no event name
         {"type": "track", "event": "x", "messageId": "m-no-id"},  # missing identity
-        msg("alias", userId="a"),  # unsupported
+        msg("alias", userId="a"),  # no previousId
         msg("track", userId="ok-1", properties=[1, 2]),  # wrong type
-        msg("track", userId="ok-1", surprise=1),  # unknown field
+        msg("track", userId="ok-1", surprise=1),  # unknown field: left out, stored
         msg("identify", userId="bad", traits={"email": "not-an-email"}),
         "not an object",
         msg("track", userId="ok-1", timestamp="yesterday"),
@@ -119,14 +126,14 @@ def test_invalid_items_are_reported_by_index_and_valid_ones_stored(writer):
     response = post("/v1/batch", {"batch": batch}, writer)
     assert response.status_code == 200
     body = response.json()
-    assert body["stored"] == 2
+    assert body["stored"] == 3
+    assert body["ignored"] == [{"index": 5, "fields": ["surprise"]}]
     errors = {e["index"]: (e["code"], e.get("field")) for e in body["errors"]}
     assert errors == {
         1: ("invalid", "event"),
         2: ("missing_identity", "userId"),
-        3: ("invalid", "type"),
+        3: ("missing_identity", "previousId"),
         4: ("invalid", "properties"),
-        5: ("unknown_field", "surprise"),
         6: ("invalid", "email"),
         7: ("invalid", None),
         8: ("invalid", "timestamp"),
@@ -161,7 +168,7 @@ def test_oversize_batch_is_413_and_nothing_is_stored(writer, gzipped):
     [
         (b"{not json", False, "malformed_json"),
         (b"\x1f\x8b\x08garbage", True, "bad_gzip"),
-        (b'{"nobatch": []}', False, "unknown_field"),
+        (b'{"nobatch": []}', False, "invalid"),  # an unknown field is ignored; no batch
         (b'{"batch": {}}', False, "invalid"),
         (b"[1, 2]", False, "invalid"),
         (b'{"batch": [], "sentAt": "later"}', False, "invalid"),
