@@ -10,7 +10,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 
-_TYPES = ["identify", "track", "page", "screen"]
+_TYPES = ["identify", "track", "page", "screen", "group", "alias"]
 
 
 def _message_fields(*, batch: bool) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
@@ -24,7 +24,7 @@ def _message_fields(*, batch: bool) -> dict[str, serializers.Field[Any, Any, Any
             max_length=200, help_text="Unique per message: what makes ingestion exactly-once."
         ),
         "userId": serializers.CharField(
-            required=False, max_length=128, help_text="The lead's external id."
+            required=False, max_length=128, help_text="The lead's external id (alias: required)."
         ),
         "anonymousId": serializers.CharField(
             required=False, max_length=128, help_text="At least one of userId, anonymousId."
@@ -34,10 +34,23 @@ def _message_fields(*, batch: bool) -> dict[str, serializers.Field[Any, Any, Any
         "sentAt": serializers.DateTimeField(required=False),
         "event": serializers.CharField(required=False, help_text="track: the event name."),
         "name": serializers.CharField(required=False, help_text="page/screen: the page name."),
+        "groupId": serializers.CharField(
+            required=False, max_length=128, help_text="group (required): the company's id."
+        ),
+        "previousId": serializers.CharField(
+            required=False,
+            max_length=128,
+            help_text="alias (required): the id that becomes the same person as userId.",
+        ),
         "category": serializers.CharField(required=False),
         "properties": serializers.DictField(required=False),
-        "traits": serializers.DictField(required=False, help_text="identify: lead fields."),
-        "context": serializers.DictField(required=False),
+        "traits": serializers.DictField(
+            required=False, help_text="identify: lead fields; group: the company's."
+        ),
+        "context": serializers.DictField(
+            required=False,
+            help_text="campaign (UTM tags), page, ip, userAgent, locale, referrer, traits.email.",
+        ),
         "integrations": serializers.DictField(required=False),
     }
 
@@ -48,6 +61,15 @@ def _result_fields() -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         "stored": serializers.IntegerField(),
         "duplicates": serializers.IntegerField(),
     }
+
+
+_IGNORED = inline_serializer(
+    "SegmentIgnoredFields",
+    fields={
+        "index": serializers.IntegerField(required=False, help_text="None: the envelope's."),
+        "fields": serializers.ListField(child=serializers.CharField()),
+    },
+)
 
 
 _ITEM_ERROR = inline_serializer(
@@ -68,7 +90,7 @@ _ERRORS = {
 }
 
 batch_schema = extend_schema(
-    summary="Segment batch: identify/track/page messages",
+    summary="Segment batch: identify/track/page/screen/group/alias messages",
     request={
         "application/json": inline_serializer(
             "SegmentBatch",
@@ -89,7 +111,14 @@ batch_schema = extend_schema(
             fields={
                 **_result_fields(),
                 "identified": serializers.IntegerField(),
+                "grouped": serializers.IntegerField(),
+                "aliased": serializers.IntegerField(),
                 "errors": serializers.ListField(child=_ITEM_ERROR, required=False),
+                "ignored": serializers.ListField(
+                    child=_IGNORED,
+                    required=False,
+                    help_text="Fields outside the spec that were left out, per message.",
+                ),
             },
         ),
         **_ERRORS,
@@ -103,7 +132,17 @@ single_schema = extend_schema(
         )
     },
     responses={
-        200: inline_serializer("SegmentSingleResult", fields=_result_fields()),
+        200: inline_serializer(
+            "SegmentSingleResult",
+            fields={
+                **_result_fields(),
+                "ignored": serializers.ListField(
+                    child=serializers.CharField(),
+                    required=False,
+                    help_text="Fields outside the spec that were left out.",
+                ),
+            },
+        ),
         **_ERRORS,
     },
 )
