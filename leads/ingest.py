@@ -145,6 +145,7 @@ class _Resolver:
         self.by_user: dict[str, int] = {}
         self.by_anon: dict[str, int] = {}
         self.by_email: dict[str, int] = {}
+        self.merged: dict[int, int] = {}  # lead merged away in this batch -> the one it went to
 
     def load(self, messages: Iterable[Message], check_stored: bool = False) -> set[str]:
         """Learn the leads of ``messages``' ids; with ``check_stored``, returns which of their
@@ -209,6 +210,15 @@ class _Resolver:
             for key, lead_id in ids.items():
                 if lead_id == old:
                     ids[key] = new
+        self.merged[old] = new
+
+    def current(self, lead_id: int) -> int:
+        """The lead ``lead_id`` is now (following merges made in this batch)."""
+        for _ in range(len(self.merged) + 1):
+            if lead_id not in self.merged:
+                break
+            lead_id = self.merged[lead_id]
+        return lead_id
 
     def known(self, m: Message) -> int | None:
         if m.lead_id:
@@ -357,13 +367,14 @@ def _create_anonymous_lead(*, anonymous_id: str, at: datetime) -> int:
     return lead.pk
 
 
-def _merge_anonymous(*, source_id: int, target_id: int) -> None:
-    """Move an anonymous lead's activities and ids to ``target``; drop the shell if untouched."""
+def _merge_anonymous(*, source_id: int, target_id: int) -> bool:
+    """Move an anonymous lead's activities and ids to ``target``; drop the shell if untouched.
+    False (nothing done) when ``source`` is not anonymous."""
     if source_id == target_id:
-        return
+        return False
     source = Lead.objects.select_for_update().filter(pk=source_id).first()
     if source is None or not _is_anonymous(source):
-        return  # two identified leads are merged by a person, not by ingestion
+        return False  # two identified leads are merged by an alias or a person, not here
     moved = Activity.objects.filter(lead_id=source_id).update(lead_id=target_id)
     Identity.objects.filter(lead_id=source_id).update(lead_id=target_id)
     _absorb_fields(source, target_id)
@@ -375,6 +386,7 @@ def _merge_anonymous(*, source_id: int, target_id: int) -> None:
         target_id=target_id,
         details={"from_lead": source_id, "activities": moved},
     )
+    return True
 
 
 # what an anonymous lead may have learned (group, context.campaign, identify traits); its ids
@@ -429,8 +441,8 @@ def _bind(m: Message, lead_id: int, resolver: _Resolver) -> None:
                     value=m.anonymous_id,
                     defaults={"lead_id": lead_id},
                 )
-        elif previous != lead_id:
-            _merge_anonymous(source_id=previous, target_id=lead_id)
+        elif previous != lead_id and _merge_anonymous(source_id=previous, target_id=lead_id):
+            resolver.repoint(previous, lead_id)
     if m.user_id and resolver.by_user.get(m.user_id) != lead_id:
         current = Lead.objects.filter(pk=lead_id).values_list("external_id", flat=True).first()
         if not current:  # an anonymous (or e-mail only) lead takes the userId as external id
@@ -710,7 +722,7 @@ def ingest(
                 result.stored += 1
             result.outcomes[m.index] = (activity_id, lead_id)
         events.activities_recorded.send(sender=Activity, lead_ids=lead_ids)
-    _fill_first_touch(messages=pending, result=result, now=now)
+    _fill_first_touch(messages=pending, result=result, resolver=resolver, now=now)
     result.errors.sort(key=lambda e: e.index)
     return result
 
@@ -718,7 +730,9 @@ def ingest(
 _ORDER = {IDENTIFY: 0, ALIAS: 1}
 
 
-def _fill_first_touch(*, messages: list[Message], result: IngestResult, now: datetime) -> None:
+def _fill_first_touch(
+    *, messages: list[Message], result: IngestResult, resolver: _Resolver, now: datetime
+) -> None:
     """``context.campaign`` of the messages applied: the earliest one per lead fills the
     lead's UTM fields where all five are still empty (first touch)."""
     first: dict[int, tuple[datetime, dict[str, str]]] = {}
@@ -726,7 +740,7 @@ def _fill_first_touch(*, messages: list[Message], result: IngestResult, now: dat
         outcome = result.outcomes.get(m.index)
         if not m.utm or outcome is None:
             continue
-        at, lead_id = m.occurred_at or now, outcome[1]
+        at, lead_id = m.occurred_at or now, resolver.current(outcome[1])
         if lead_id not in first or at < first[lead_id][0]:
             first[lead_id] = (at, m.utm)
     for lead_id, (_at, utm) in sorted(first.items()):

@@ -98,13 +98,14 @@ def test_group_and_identify_set_the_company_by_event_time(writer):
         msg("group", userId="g-2", groupId="old", traits={"name": "Old Co"}, timestamp=at(0)),
     )
     assert lead_of("g-2").company == "New Co"  # the older group changes nothing
+    newest = at(9)
     batch(
         writer,
-        msg("group", userId="g-2", groupId="new", traits={"name": "Newest"}, timestamp=at(9)),
+        msg("group", userId="g-2", groupId="new", traits={"name": "Newest"}, timestamp=newest),
     )
     lead = lead_of("g-2")
     assert (lead.company, lead.traits["company"]["id"]) == ("Newest", "new")
-    assert lead.field_times["company"] == at(9)
+    assert lead.field_times["company"] == newest
 
 
 @pytest.mark.django_db
@@ -348,6 +349,18 @@ def test_context_campaign_of_an_anonymous_visitor_stays_first_touch_when_identif
     assert lead_of("c-3").utm_campaign == "spring"
 
 
+@pytest.mark.django_db
+def test_context_campaign_follows_a_visitor_merged_later_in_the_same_batch(writer):
+    batch(writer, msg("identify", userId="c-4", traits={"email": "c4@x.example"}))
+    batch(
+        writer,
+        msg("identify", anonymousId="v-c4", traits={"plan": "pro"}, context={"campaign": CAMPAIGN}),
+        msg("identify", anonymousId="v-c4", userId="c-4"),
+    )
+    lead = lead_of("c-4")
+    assert (lead.utm_campaign, lead.traits["plan"], Lead.objects.count()) == ("spring", "pro", 1)
+
+
 PAGE = {"path": "/pricing", "url": "https://acme.example/pricing", "title": "Pricing"}
 CONTEXT = {
     "page": PAGE,
@@ -484,15 +497,16 @@ def test_anonymous_merge_keeps_the_newer_value_of_each_field(writer):
         msg("identify", userId="m-1", traits={"plan": "free", "title": "Dev"}, timestamp=at(5)),
     )
     # the anonymous visitor learned a newer plan and an older title
+    plan_at = at(9)
     batch(
         writer,
-        msg("identify", anonymousId="v-m", traits={"plan": "pro"}, timestamp=at(9)),
+        msg("identify", anonymousId="v-m", traits={"plan": "pro"}, timestamp=plan_at),
         msg("identify", anonymousId="v-m", traits={"title": "Intern"}, timestamp=at(1)),
     )
     batch(writer, msg("identify", userId="m-1", anonymousId="v-m", timestamp=at(10)))
     lead = lead_of("m-1")
     assert (lead.traits["plan"], lead.job_title) == ("pro", "Dev")
-    assert lead.field_times["traits.plan"] == at(9)
+    assert lead.field_times["traits.plan"] == plan_at
     assert Lead.objects.count() == 1
 
 
