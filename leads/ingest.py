@@ -589,8 +589,12 @@ def _merge_into(*, source_id: int, target_id: int) -> None:
     through the merge service (privacy's ``lead_merge``: everything re-pointed, audited)."""
     if _is_anonymous_id(source_id):
         _merge_anonymous(source_id=source_id, target_id=target_id)
-    else:
+        return
+    try:
         lead_merge(survivor_id=target_id, duplicate_id=source_id)
+    except DomainError as exc:  # e.g. an erased lead: name the alias' field, not the service's
+        exc.field = "userId" if exc.field == "survivor" else "previousId"
+        raise
 
 
 _STATEMENT_APPLY = {IDENTIFY: _identify, GROUP: _group, ALIAS: _alias}

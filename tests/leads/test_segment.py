@@ -12,12 +12,6 @@ from django.test import Client
 from leads.models import Activity, ActivityKind, Identity, Lead
 
 
-@pytest.fixture
-def writer(make_api_key):
-    secret, _ = make_api_key("events:write")
-    return secret
-
-
 def post(path, body, key=None, *, gzipped=False, raw=None, headers=None):
     data = raw if raw is not None else json.dumps(body).encode()
     extra = dict(headers or {})
@@ -27,6 +21,25 @@ def post(path, body, key=None, *, gzipped=False, raw=None, headers=None):
         data = gzip.compress(data)
         extra["HTTP_CONTENT_ENCODING"] = "gzip"
     return Client().post(path, data=data, content_type="application/json", **extra)
+
+
+def at(minutes):
+    """A recent event time, ``minutes`` after a fixed point an hour ago."""
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    return (base + timedelta(minutes=minutes)).isoformat()
+
+
+def post_live(url, key, body):
+    """POST a JSON text to ``/v1/batch`` of a live server, as a client over HTTP."""
+    import requests
+
+    return requests.post(
+        f"{url}/v1/batch",
+        data=body,
+        auth=(key, ""),
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
 
 
 def msg(kind="track", **fields):
@@ -301,21 +314,13 @@ def test_racing_copies_of_a_batch_store_each_message_once(live_server, make_api_
     """8 clients send the same batch at once, new visitors included: no 5xx, nothing twice."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import requests
-
     secret, _ = make_api_key("events:write")
     batch = [msg("page", anonymousId=f"race-{n % 5}") for n in range(40)]
     batch += [msg("track", userId=f"race-user-{n % 3}") for n in range(20)]
     body = json.dumps({"batch": batch})
 
     def send(_):
-        return requests.post(
-            f"{live_server.url}/v1/batch",
-            data=body,
-            auth=(secret, ""),
-            headers={"Content-Type": "application/json"},
-            timeout=60,
-        )
+        return post_live(live_server.url, secret, body)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         replies = list(pool.map(send, range(8)))

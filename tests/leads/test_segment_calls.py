@@ -3,26 +3,14 @@ locale, referrer, traits.email), fields outside the spec, and bad input per call
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from django.test import override_settings
 
 from leads.models import Activity, ActivityKind, IdentifyReceipt, Identity, Lead
 from privacy.models import MergeRecord
-from tests.leads.test_segment import msg, post
-
-
-@pytest.fixture
-def writer(make_api_key):
-    secret, _ = make_api_key("events:write")
-    return secret
-
-
-def at(minutes):
-    """A recent event time, ``minutes`` after a fixed point an hour ago."""
-    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    return (base + timedelta(minutes=minutes)).isoformat()
+from tests.leads.test_segment import at, msg, post, post_live
 
 
 def batch(writer, *messages, **envelope):
@@ -286,6 +274,22 @@ def test_alias_bad_input_names_the_field_and_writes_nothing(writer):
     assert not Identity.objects.exists()
 
 
+@pytest.mark.django_db
+def test_alias_the_merge_service_refuses_is_an_item_error_naming_the_field(writer):
+    batch(writer, msg("track", userId="er-old", anonymousId=None))
+    batch(writer, msg("track", userId="er-new", anonymousId=None))
+    Lead.objects.filter(external_id="er-new").update(erased_at=datetime.now(UTC))
+    alias = msg("alias", previousId="er-old", userId="er-new", anonymousId=None)
+    body = batch(writer, alias)
+    assert body["aliased"] == 0
+    assert [(e["index"], e["code"], e["field"]) for e in body["errors"]] == [
+        (0, "merge_refused", "userId")
+    ]
+    assert "erased" in body["errors"][0]["message"]
+    assert Lead.objects.count() == 2  # nothing merged, nothing half-written
+    assert not IdentifyReceipt.objects.filter(message_id=alias["messageId"]).exists()
+
+
 # --- context ----------------------------------------------------------------------------------
 
 CAMPAIGN = {
@@ -518,7 +522,6 @@ def test_anonymous_merge_keeps_the_newer_value_of_each_field(writer):
 def test_alias_racing_events_of_both_ids_loses_nothing(live_server, make_api_key):
     """6 senders post events for the previous id's and the user id's leads while an alias of the
     two arrives: no 5xx, no item error, every event stored once, all on the one lead left."""
-    import requests
 
     secret, _ = make_api_key("events:write")
     seed = [
@@ -543,13 +546,7 @@ def test_alias_racing_events_of_both_ids_loses_nothing(live_server, make_api_key
     bodies.insert(5, alias)
 
     def send(body):
-        return requests.post(
-            f"{live_server.url}/v1/batch",
-            data=body,
-            auth=(secret, ""),
-            headers={"Content-Type": "application/json"},
-            timeout=60,
-        )
+        return post_live(live_server.url, secret, body)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         replies = list(pool.map(send, bodies))
