@@ -54,8 +54,8 @@ from leads.services import (
     EDITABLE_FIELDS,
     identity_keys_lock,
     lead_create,
-    lead_fill_first_touch,
     lead_update,
+    leads_fill_first_touch,
     leads_mark_for_rescore,
     normalize_email,
 )
@@ -681,7 +681,8 @@ def ingest(
         else:
             pending.append(m)
     # the messages that may write a lead (the rest only insert an activity of a known lead)
-    writers = [m for m in pending if m.type != ACTIVITY or resolver.settled(m) is None]
+    # (and those with a campaign: the first touch may write their lead, locked with the rest)
+    writers = [m for m in pending if m.type != ACTIVITY or m.utm or resolver.settled(m) is None]
     # ids nobody has yet: lock them, then look again, so a batch that created their lead while
     # we read waits to commit and is found (not a unique violation: parallel first messages)
     new_keys = [key for m in writers for key in resolver.unknown_keys(m)]
@@ -747,8 +748,7 @@ def _fill_first_touch(
         at, lead_id = m.occurred_at or now, resolver.current(outcome[1])
         if lead_id not in first or at < first[lead_id][0]:
             first[lead_id] = (at, m.utm)
-    for lead_id, (_at, utm) in sorted(first.items()):
-        lead_fill_first_touch(lead_id=lead_id, utm=utm, at=now)
+    leads_fill_first_touch(touches={lead_id: utm for lead_id, (_at, utm) in first.items()}, at=now)
 
 
 def _store_activities_relocating(
