@@ -343,6 +343,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # event times ingestion accepts (after the sender's clock is corrected); outside: item errors
 LEADFLOW_EVENT_MAX_AGE_DAYS = env.int("LEADFLOW_EVENT_MAX_AGE_DAYS", default=3650)
 LEADFLOW_EVENT_MAX_FUTURE_SECONDS = env.int("LEADFLOW_EVENT_MAX_FUTURE_SECONDS", default=300)
+# what Segment ingestion keeps of context.ip on activities: "none", "truncated" (IPv4 last octet
+# zeroed, IPv6 to its /48: the network, not the person) or "full"
+LEADFLOW_INGEST_IP = env.str("LEADFLOW_INGEST_IP", default="truncated")
+if LEADFLOW_INGEST_IP not in ("none", "truncated", "full"):
+    raise ImproperlyConfigured(
+        f"LEADFLOW_INGEST_IP: {LEADFLOW_INGEST_IP!r}; use none, truncated or full."
+    )
 JOBS_STALE_SECONDS = env.int("LEADFLOW_JOB_STALE_SECONDS", default=300)
 # A batch that meets "database is locked" (SQLite) or a transient PostgreSQL error is retried
 # this many times, waiting base * 2^n seconds (capped at max, with jitter); then the job fails.

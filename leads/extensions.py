@@ -1,5 +1,9 @@
-"""Extension points for the browser pages: apps above ``leads`` add to them without ``leads``
-importing those apps (the layering runs ``reports → handover → scoring → leads``).
+"""Extension points: apps above ``leads`` add to them without ``leads`` importing those apps
+(the layering runs ``reports → handover → scoring → leads``, ``privacy → handover``).
+
+- Browser pages: timeline entries and board-card badges (below).
+- The merge of two identified leads: ``privacy`` registers its ``lead_merge`` (every row
+  re-pointed, audited, a MergeRecord), which Segment ``alias`` ingestion calls.
 
 ``handover`` registers SLA badges for board cards and its notifications for the lead timeline in
 its ``AppConfig.ready``; ``scoring`` may do the same. Each callable is given ids/leads in bulk and
@@ -10,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from leadflow.exceptions import DomainError
 from leads.models import Lead
 
 
@@ -57,3 +62,18 @@ def card_badges(lead_ids: Sequence[int]) -> dict[int, CardBadge]:
         for lead_id, badge in source(lead_ids).items():
             badges.setdefault(lead_id, badge)
     return badges
+
+
+LeadMerge = Callable[[int, int], None]  # (survivor id, duplicate id), in the caller's transaction
+_lead_merges: list[LeadMerge] = []
+
+
+def register_lead_merge(merge: LeadMerge) -> None:
+    _lead_merges[:] = [merge]
+
+
+def lead_merge(*, survivor_id: int, duplicate_id: int) -> None:
+    """Fold lead ``duplicate_id`` into ``survivor_id`` with the registered merge service."""
+    if not _lead_merges:  # pragma: no cover  (privacy is always installed)
+        raise DomainError("No lead merge service is installed.", field="previousId")
+    _lead_merges[0](survivor_id, duplicate_id)

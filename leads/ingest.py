@@ -41,6 +41,7 @@ from django.utils import timezone
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
 from leads import events
+from leads.extensions import lead_merge
 from leads.lifecycle import ActorKind, Stage
 from leads.models import (
     Activity,
@@ -52,9 +53,11 @@ from leads.models import (
     StageChange,
 )
 from leads.services import (
+    EDITABLE_FIELDS,
     identity_keys_lock,
     lead_create,
     lead_update,
+    leads_fill_first_touch,
     leads_mark_for_rescore,
     normalize_email,
 )
@@ -70,7 +73,9 @@ from leads.writepolicy import (
 
 log = logging.getLogger(__name__)
 
-IDENTIFY, ACTIVITY = "identify", "activity"
+IDENTIFY, ACTIVITY, GROUP, ALIAS = "identify", "activity", "group", "alias"
+# statements about a person (not activities): applied once per messageId, by IdentifyReceipt
+STATEMENTS = frozenset({IDENTIFY, GROUP, ALIAS})
 
 # identify traits stored in lead columns (Segment spec names and common variants)
 TRAIT_COLUMNS: dict[str, str] = {
@@ -96,7 +101,7 @@ class Message:
     """One event or identify, already shape-checked by the endpoint that received it."""
 
     index: int
-    type: str  # IDENTIFY or ACTIVITY
+    type: str  # IDENTIFY, ACTIVITY, GROUP or ALIAS
     message_id: str | None = None
     user_id: str | None = None
     anonymous_id: str | None = None
@@ -111,6 +116,10 @@ class Message:
     user_hash: str | None = None  # the identity signature of user_id (context.userHash)
     caller: Caller = SERVER  # set by ``ingest``
     unapplied: list[str] = field(default_factory=list)  # what the caller may not change
+    group_id: str | None = None  # group: the company's id
+    previous_id: str | None = None  # alias: the id that becomes the same person as user_id
+    utm: dict[str, str] = field(default_factory=dict)  # context.campaign as utm_* lead fields
+    ignored: list[str] = field(default_factory=list)  # top-level fields outside the spec
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,8 @@ class IngestResult:
     stored: int = 0
     duplicates: int = 0
     identified: int = 0
+    grouped: int = 0
+    aliased: int = 0
     errors: list[ItemError] = field(default_factory=list)
     ignored: list[ItemError] = field(default_factory=list)  # items stored without some data
     # index -> (activity id or None when it was a duplicate, lead id)
@@ -152,22 +163,25 @@ class _Resolver:
         self.by_user: dict[str, int] = {}
         self.by_anon: dict[str, int] = {}
         self.by_email: dict[str, int] = {}
+        self.merged: dict[int, int] = {}  # lead merged away in this batch -> the one it went to
 
     def load(self, messages: Iterable[Message], check_stored: bool = False) -> set[str]:
         """Learn the leads of ``messages``' ids; with ``check_stored``, returns which of their
         message ids are stored (an activity's among activities, an identify's among receipts:
         a re-sent message keeps its type, and a batch of events then skips the receipts)."""
         messages = list(messages)
-        users = sorted({m.user_id for m in messages if m.user_id})
-        anons = sorted({m.anonymous_id for m in messages if m.anonymous_id})
+        users = sorted({i for m in messages for i in (m.user_id, m.previous_id) if i})
+        anons = sorted({i for m in messages for i in (m.anonymous_id, m.previous_id) if i})
         emails = sorted({m.email for m in messages if m.email})
         stored: set[str] = set()
         identities: list[tuple[str, str, int]] = []
         activity_ids: set[str] = set()
         identify_ids: set[str] = set()
         for m in messages if check_stored else ():
-            (identify_ids if m.type == IDENTIFY else activity_ids).add(m.message_id or "")
-        found = _lookup(users, users + anons, emails, sorted(activity_ids), sorted(identify_ids))
+            (identify_ids if m.type in STATEMENTS else activity_ids).add(m.message_id or "")
+        found = _lookup(
+            users, sorted({*users, *anons}), emails, sorted(activity_ids), sorted(identify_ids)
+        )
         for tag, value, lead_id in found:
             if tag == _BY_EXTERNAL_ID:
                 self.by_user[value] = lead_id
@@ -191,7 +205,38 @@ class _Resolver:
             keys.append(f"email:{m.email}")
         if m.anonymous_id and m.anonymous_id not in self.by_anon:
             keys.append(f"anon:{m.anonymous_id}")
+        if m.previous_id and m.previous_id not in self.by_user:  # alias binds it as both
+            keys.append(f"user:{m.previous_id}")
+        if m.previous_id and m.previous_id not in self.by_anon:
+            keys.append(f"anon:{m.previous_id}")
         return keys
+
+    def leads_of(self, m: Message) -> set[int]:
+        """Every known lead ``m`` may write (its own, its ids', an alias' previousId's)."""
+        found = {
+            self.known(m),
+            self.by_anon.get(m.anonymous_id or ""),
+            self.by_user.get(m.user_id or ""),
+            self.by_user.get(m.previous_id or ""),
+            self.by_anon.get(m.previous_id or ""),
+        }
+        return {lead_id for lead_id in found if lead_id is not None}
+
+    def repoint(self, old: int, new: int) -> None:
+        """After lead ``old`` was merged into ``new``: its ids name ``new``."""
+        for ids in (self.by_user, self.by_anon, self.by_email):
+            for key, lead_id in ids.items():
+                if lead_id == old:
+                    ids[key] = new
+        self.merged[old] = new
+
+    def current(self, lead_id: int) -> int:
+        """The lead ``lead_id`` is now (following merges made in this batch)."""
+        for _ in range(len(self.merged) + 1):
+            if lead_id not in self.merged:
+                break
+            lead_id = self.merged[lead_id]
+        return lead_id
 
     def known(self, m: Message) -> int | None:
         if m.lead_id:
@@ -340,19 +385,17 @@ def _create_anonymous_lead(*, anonymous_id: str, at: datetime) -> int:
     return lead.pk
 
 
-def _merge_anonymous(*, source_id: int, target_id: int) -> None:
-    """Move an anonymous lead's activities and ids to ``target``; drop the shell if untouched."""
+def _merge_anonymous(*, source_id: int, target_id: int) -> bool:
+    """Move an anonymous lead's activities and ids to ``target``; drop the shell if untouched.
+    False (nothing done) when ``source`` is not anonymous."""
     if source_id == target_id:
-        return
+        return False
     source = Lead.objects.select_for_update().filter(pk=source_id).first()
     if source is None or not _is_anonymous(source):
-        return  # two identified leads are merged by a person, not by ingestion
+        return False  # two identified leads are merged by an alias or a person, not here
     moved = Activity.objects.filter(lead_id=source_id).update(lead_id=target_id)
     Identity.objects.filter(lead_id=source_id).update(lead_id=target_id)
-    if source.traits:
-        target = Lead.objects.select_for_update().get(pk=target_id)
-        target.traits = {**source.traits, **target.traits}
-        target.save(update_fields=["traits", "updated_at"])
+    _absorb_fields(source, target_id)
     if source.stage == Stage.SUSPECT:
         source.delete()  # only its "created" stage row goes with it
     audit_record(
@@ -361,6 +404,48 @@ def _merge_anonymous(*, source_id: int, target_id: int) -> None:
         target_id=target_id,
         details={"from_lead": source_id, "activities": moved},
     )
+    return True
+
+
+# what an anonymous lead may have learned (group, context.campaign, identify traits); its ids
+# move as Identity rows, consent is never learned anonymously
+_ABSORBED = tuple(
+    f
+    for f in EDITABLE_FIELDS
+    if f not in ("email", "external_id", "traits", "email_opt_out", "do_not_call")
+)
+
+
+def _absorb_fields(source: Lead, target_id: int) -> None:
+    """Give ``target`` what the anonymous ``source`` knew, per field (each ``traits`` key on its
+    own) by the one event-time rule (``lead_update(as_of=…)``): the newer value wins. A value
+    with no recorded time (``source`` = "segment" from creation, first-touch UTMs) only fills
+    an empty field of the target."""
+    times = source.field_times or {}
+    timed: dict[str, dict[str, Any]] = {}
+    untimed: dict[str, Any] = {}
+    for name in _ABSORBED:
+        value = getattr(source, name)
+        if value not in ("", None):
+            at = times.get(name)
+            (timed.setdefault(at, {}) if at else untimed)[name] = value
+    for key, value in (source.traits or {}).items():
+        at = times.get(f"traits.{key}")
+        bucket = timed.setdefault(at, {}) if at else untimed
+        bucket.setdefault("traits", {})[key] = value
+    for at, data in sorted(timed.items()):
+        lead_update(lead_id=target_id, data=data, as_of=datetime.fromisoformat(at))
+    if untimed:
+        target = Lead.objects.get(pk=target_id)
+        fill = {
+            name: value
+            for name, value in untimed.items()
+            if name != "traits" and getattr(target, name) in ("", None)
+        }
+        if traits := {k: v for k, v in untimed.get("traits", {}).items() if k not in target.traits}:
+            fill["traits"] = traits
+        if fill:  # timed as the shell's creation, so any later statement replaces them
+            lead_update(lead_id=target_id, data=fill, as_of=source.created_at)
 
 
 def _bind(m: Message, lead_id: int, resolver: _Resolver) -> None:
@@ -374,8 +459,8 @@ def _bind(m: Message, lead_id: int, resolver: _Resolver) -> None:
                     value=m.anonymous_id,
                     defaults={"lead_id": lead_id},
                 )
-        elif previous != lead_id:
-            _merge_anonymous(source_id=previous, target_id=lead_id)
+        elif previous != lead_id and _merge_anonymous(source_id=previous, target_id=lead_id):
+            resolver.repoint(previous, lead_id)
     if m.user_id and resolver.by_user.get(m.user_id) != lead_id:
         current = Lead.objects.filter(pk=lead_id).values_list("external_id", flat=True).first()
         if not current:  # an anonymous (or e-mail only) lead takes the userId as external id
@@ -469,45 +554,134 @@ def _ignored(m: Message) -> ItemError:
     )
 
 
+def _receipt(m: Message, lead_id: int, now: datetime) -> bool:
+    """Record that statement ``m`` is applied; False when a concurrent copy was, first."""
+    try:
+        with transaction.atomic():
+            IdentifyReceipt.objects.create(
+                message_id=m.message_id or "",
+                lead_id=lead_id,
+                occurred_at=m.occurred_at or now,
+                received_at=now,
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
 def _identify(m: Message, resolver: _Resolver, now: datetime) -> int | None:
     """Apply an identify once per messageId, each trait only where nothing newer is known;
     None when a concurrent copy of the message was applied first."""
     lead_id, created = _resolve_or_create(m, resolver, now)
     if m.unapplied:  # a public key may not change this lead: nothing applied (and reported)
         return lead_id
-    at = m.occurred_at or now
-    try:
-        with transaction.atomic():
-            IdentifyReceipt.objects.create(
-                message_id=m.message_id or "", lead_id=lead_id, occurred_at=at, received_at=now
-            )
-    except IntegrityError:
+    if not _receipt(m, lead_id, now):
         return None
     data = _lead_fields(m)
     if data and not created:  # lead_create applied them already
-        lead_update(lead_id=lead_id, data=data, as_of=at)
+        lead_update(lead_id=lead_id, data=data, as_of=m.occurred_at or now)
     return lead_id
 
 
+def _group(m: Message, resolver: _Resolver, now: datetime) -> int | None:
+    """Attach the lead to its company, once per messageId: ``traits.company`` becomes
+    ``{"id": groupId, …the group's traits}`` and the ``company`` column the group's
+    ``traits.name``, each unless the lead holds a value recorded later (the identify rule).
+    Until LeadFlow has accounts, the lead's traits are where a company lives."""
+    lead_id, created = _resolve_or_create(m, resolver, now)
+    if not created and m.caller.public and not _may_change(m, lead_id, resolver):
+        m.unapplied = ["groupId", *m.unapplied]  # a known lead: not without a signature
+        return lead_id
+    if not _receipt(m, lead_id, now):
+        return None
+    data: dict[str, Any] = {"traits": {"company": {**m.traits, "id": m.group_id}}}
+    name = m.traits.get("name")
+    if isinstance(name, str) and name.strip():
+        data["company"] = name.strip()[: COLUMN_LENGTHS["company"]]
+    lead_update(lead_id=lead_id, data=data, as_of=m.occurred_at or now)
+    return lead_id
+
+
+def _alias(m: Message, resolver: _Resolver, now: datetime) -> int | None:
+    """``previousId`` becomes the same person as ``userId``, once per messageId. Its lead
+    (by userId, external id or anonymousId) is merged into the userId's lead; when the userId is
+    new, the previousId's lead takes it; when both are new, a lead is created. Afterwards the
+    previousId names that lead as a userId and as an anonymousId (the spec allows either)."""
+    prev = m.previous_id or ""
+    sources = list(
+        dict.fromkeys(x for x in (resolver.by_user.get(prev), resolver.by_anon.get(prev)) if x)
+    )
+    if m.caller.public and sources and not _may_alias(m, sources, resolver):
+        return resolver.known(m) or sources[0]
+    if resolver.known(m) is None and sources:
+        lead_id = sources[0]  # a new userId for a known person
+        _bind(m, lead_id, resolver)
+    else:
+        lead_id = _resolve_or_create(m, resolver, now)[0]
+    if not _receipt(m, lead_id, now):
+        return None
+    # what previousId named before the merges (an external id goes with its merged lead)
+    named = {
+        Identity.Kind.USER_ID: resolver.by_user.get(prev),
+        Identity.Kind.ANONYMOUS_ID: resolver.by_anon.get(prev),
+    }
+    for source_id in sources:
+        if source_id != lead_id:
+            _merge_into(source_id=source_id, target_id=lead_id)
+            resolver.repoint(source_id, lead_id)
+    for kind, before in named.items():
+        if before != lead_id:
+            with transaction.atomic():
+                Identity.objects.update_or_create(
+                    kind=kind, value=prev, defaults={"lead_id": lead_id}
+                )
+    resolver.by_user[prev] = resolver.by_anon[prev] = lead_id
+    return lead_id
+
+
+def _may_alias(m: Message, sources: list[int], resolver: _Resolver) -> bool:
+    """A public key rewrites identities only of leads it may change (``leads.writepolicy``):
+    the previousId's leads and the userId's. When not, ``m.unapplied`` says so."""
+    target = resolver.known(m)
+    if all(_may_change(m, x, resolver) for x in dict.fromkeys([*sources, target]) if x):
+        m.unapplied = []
+        return True
+    m.unapplied = ["previousId"]
+    return False
+
+
+def _merge_into(*, source_id: int, target_id: int) -> None:
+    """Fold lead ``source_id`` into ``target_id``: an anonymous shell here, an identified lead
+    through the merge service (privacy's ``lead_merge``: everything re-pointed, audited)."""
+    if _is_anonymous_id(source_id):
+        _merge_anonymous(source_id=source_id, target_id=target_id)
+        return
+    try:
+        lead_merge(survivor_id=target_id, duplicate_id=source_id)
+    except DomainError as exc:  # e.g. an erased lead: name the alias' field, not the service's
+        exc.field = "userId" if exc.field == "survivor" else "previousId"
+        raise
+
+
+_STATEMENT_APPLY = {IDENTIFY: _identify, GROUP: _group, ALIAS: _alias}
+
+
 def _lock_leads_to_write(messages: list[Message], resolver: _Resolver) -> None:
-    """Row-lock, in id order, every known lead that ``messages`` (identifies, and events whose
-    ids are not all settled) may write (identify traits, a userId learned, an anonymous lead
-    merged), before writing any: batches that touch the same leads in different orders then
-    queue instead of deadlocking."""
-    ids: set[int] = set()
-    for m in messages:
-        ids.update(
-            lead_id
-            for lead_id in (
-                resolver.known(m),
-                resolver.by_anon.get(m.anonymous_id or ""),
-                resolver.by_user.get(m.user_id or ""),
-            )
-            if lead_id is not None
-        )
-    if ids and connection.vendor == "postgresql":  # SQLite: one writer at a time anyway
+    """Row-lock, in id order, every known lead that ``messages`` (statements, and events whose
+    ids are not all settled) may write (traits, a userId learned, a lead merged), before writing
+    any: batches that touch the same leads in different orders then queue instead of
+    deadlocking. A lead merged away while we waited is gone: look the ids up again and lock
+    their leads now."""
+    if connection.vendor != "postgresql":  # SQLite: one writer at a time anyway
+        return
+    for _attempt in range(3):
+        ids = {lead_id for m in messages for lead_id in resolver.leads_of(m)}
+        if not ids:
+            return
         locked = Lead.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
-        list(locked.values_list("pk", flat=True))
+        if len(list(locked.values_list("pk", flat=True))) == len(ids):
+            return
+        resolver.load(messages)
 
 
 def _window(now: datetime) -> tuple[datetime, datetime]:
@@ -580,7 +754,8 @@ def ingest(
         else:
             pending.append(m)
     # the messages that may write a lead (the rest only insert an activity of a known lead)
-    writers = [m for m in pending if m.type == IDENTIFY or resolver.settled(m) is None]
+    # (and those with a campaign: the first touch may write their lead, locked with the rest)
+    writers = [m for m in pending if m.type != ACTIVITY or m.utm or resolver.settled(m) is None]
     # ids nobody has yet: lock them, then look again, so a batch that created their lead while
     # we read waits to commit and is found (not a unique violation: parallel first messages)
     new_keys = [key for m in writers for key in resolver.unknown_keys(m)]
@@ -591,30 +766,37 @@ def ingest(
         _lock_leads_to_write(writers, resolver)
 
     rows: list[tuple[Message, int]] = []
-    for m in sorted(pending, key=lambda m: m.type != IDENTIFY):  # identifies first, stable
+    # identifies first, then aliases (their merges re-point ids before events are placed)
+    for m in sorted(pending, key=lambda m: _ORDER.get(m.type, len(_ORDER))):  # stable
         guarded = caller.public and m.kind in CONSENT_KINDS  # asks writepolicy even when settled
-        if m.type != IDENTIFY and not guarded and (lead_id := resolver.settled(m)) is not None:
+        if m.type == ACTIVITY and not guarded and (lead_id := resolver.settled(m)) is not None:
             rows.append((m, lead_id))  # the common case: a known lead, nothing to learn
             continue
         try:
             with transaction.atomic():
-                if m.type == IDENTIFY:
-                    identified = _identify(m, resolver, now)
-                    if identified is None:
+                if m.type == ACTIVITY:
+                    rows.append((m, _resolve_or_create(m, resolver, now)[0]))
+                else:
+                    applied = _STATEMENT_APPLY[m.type](m, resolver, now)
+                    if applied is None:
                         result.duplicates += 1
                         continue
-                    result.identified += 0 if m.unapplied else 1
-                    result.outcomes[m.index] = (None, identified)
-                else:
-                    rows.append((m, _resolve_or_create(m, resolver, now)[0]))
+                    if not m.unapplied:  # (else nothing applied: reported in ignored below)
+                        if m.type == IDENTIFY:
+                            result.identified += 1
+                        elif m.type == GROUP:
+                            result.grouped += 1
+                        else:
+                            result.aliased += 1
+                    result.outcomes[m.index] = (None, applied)
         except (ValidationError, DomainError, IntegrityError) as exc:
             result.errors.append(_error_of(m.index, exc))
             continue
         if m.unapplied:
             result.ignored.append(_ignored(m))
     if rows:
+        rows, inserted = _store_activities_relocating(rows, source=source, now=now)
         lead_ids = sorted({lead_id for _m, lead_id in rows})
-        inserted = _store_activities(rows, source=source, now=now)
         for m, lead_id in rows:
             activity_id = inserted.get(m.message_id or "")
             if activity_id is None:
@@ -623,8 +805,53 @@ def ingest(
                 result.stored += 1
             result.outcomes[m.index] = (activity_id, lead_id)
         events.activities_recorded.send(sender=Activity, lead_ids=lead_ids)
+    _fill_first_touch(messages=pending, result=result, resolver=resolver, now=now)
     result.errors.sort(key=lambda e: e.index)
     return result
+
+
+_ORDER = {IDENTIFY: 0, ALIAS: 1}
+
+
+def _fill_first_touch(
+    *, messages: list[Message], result: IngestResult, resolver: _Resolver, now: datetime
+) -> None:
+    """``context.campaign`` of the messages applied: the earliest one per lead fills the
+    lead's UTM fields where all five are still empty (first touch)."""
+    first: dict[int, tuple[datetime, dict[str, str]]] = {}
+    for m in messages:
+        outcome = result.outcomes.get(m.index)
+        if not m.utm or outcome is None:
+            continue
+        at, lead_id = m.occurred_at or now, resolver.current(outcome[1])
+        if lead_id not in first or at < first[lead_id][0]:
+            first[lead_id] = (at, m.utm)
+    leads_fill_first_touch(touches={lead_id: utm for lead_id, (_at, utm) in first.items()}, at=now)
+
+
+def _store_activities_relocating(
+    rows: list[tuple[Message, int]], *, source: str, now: datetime
+) -> tuple[list[tuple[Message, int]], dict[str, int]]:
+    """``_store_activities``; if a lead was merged away (deleted) after we placed its events
+    (a concurrent alias or identify), place them again where their ids point now.
+
+    PostgreSQL checks Django's foreign keys at commit (deferred): too late to place the rows
+    again, so they are checked at the insert here (and deferred again afterwards)."""
+    if connection.vendor != "postgresql":  # SQLite: one writer at a time, nothing moves
+        return rows, _store_activities(rows, source=source, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        try:
+            try:
+                with transaction.atomic():
+                    return rows, _store_activities(rows, source=source, now=now)
+            except IntegrityError:  # a foreign key to a lead deleted meanwhile
+                resolver = _Resolver()
+                resolver.load([m for m, _lead_id in rows])
+                rows = [(m, resolver.settled(m) or resolver.known(m) or x) for m, x in rows]
+                return rows, _store_activities(rows, source=source, now=now)
+        finally:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 # One statement: the new rows (skipping message ids already stored) and a rescoring mark for

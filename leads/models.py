@@ -190,6 +190,7 @@ class Identity(models.Model):
 
 class ActivityKind(models.TextChoices):
     PAGE_VIEW = "page_view", "Page view"
+    SCREEN_VIEW = "screen_view", "Screen view"  # a mobile app's page (Segment ``screen``)
     FORM_SUBMIT = "form_submit", "Form submitted"
     DOWNLOAD = "download", "Download"
     WEBINAR = "webinar", "Webinar attended"
@@ -232,9 +233,10 @@ class Activity(models.Model):
 
 
 class IdentifyReceipt(models.Model):
-    """An ``identify`` message that was applied, by messageId: a re-sent one changes nothing.
+    """An ``identify``, ``group`` or ``alias`` message that was applied, by messageId: a re-sent
+    one changes nothing.
 
-    Not an Activity: identify is a statement about a person, not something they did, and
+    Not an Activity: these are statements about a person, not something they did, and
     activities feed scoring, timelines and reports. The lead is kept for support only: an
     anonymous shell merged away leaves the receipt (and the dedupe) in place.
     """

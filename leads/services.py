@@ -182,8 +182,11 @@ def _newer_only(lead: Lead, fields: dict[str, Any], as_of: datetime) -> dict[str
     return out
 
 
-def _validate(lead: Lead) -> None:
-    if not lead.email and not lead.external_id:
+def _validate(lead: Lead, *, identity: bool = True) -> None:
+    """``identity``: check that the lead has an e-mail or external id (a new lead, or an edit of
+    those fields). An anonymous visitor's lead, made by ingestion, has neither and may still
+    learn other fields."""
+    if identity and not lead.email and not lead.external_id:
         raise ValidationError({"email": "A lead needs an e-mail address or an external id."})
     lead.full_clean(exclude=["owner", "team", "stage_changed_at"])
 
@@ -247,10 +250,54 @@ def lead_update(
         setattr(lead, name, value)
     if "email" in fields and "domain" not in fields and not lead.domain:
         lead.domain = domain_of(lead.email)
-    _validate(lead)
+    _validate(lead, identity="email" in fields or "external_id" in fields)
     lead.save(update_fields=[*fields, "domain", "field_times", "updated_at"])
     leads_mark_for_rescore([lead.pk])  # fit fields may have changed
     return lead
+
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+
+
+def leads_fill_first_touch(*, touches: Mapping[int, Mapping[str, str]], at: datetime) -> None:
+    """Set each lead's UTM fields from its ``touches`` entry if all five are still empty: the
+    first touch is kept, as one set (a later campaign never mixes its tags in), and the lead is
+    marked for rescoring. A conditional UPDATE, so concurrent first touches cannot both apply;
+    on PostgreSQL one statement for all the leads (ingestion calls it once per batch, with the
+    leads already row-locked)."""
+    sets = {
+        lead_id: {name: utm[name][:200] for name in UTM_FIELDS if utm.get(name)}
+        for lead_id, utm in sorted(touches.items())
+    }
+    sets = {lead_id: data for lead_id, data in sets.items() if data}
+    if not sets:
+        return
+    if connection.vendor == "postgresql":
+        document = orjson.dumps([{"id": lead_id, **data} for lead_id, data in sets.items()])
+        with connection.cursor() as cursor:
+            cursor.execute(_FILL_FIRST_TOUCH, [document.decode(), at, at])
+        return
+    empty = dict.fromkeys(UTM_FIELDS, "")
+    filled = [
+        lead_id
+        for lead_id, data in sets.items()
+        if Lead.objects.filter(pk=lead_id, **empty).update(**data, updated_at=at)
+    ]
+    leads_mark_for_rescore(filled, at=at)
+
+
+_LEAD_TABLE, _MARK_TABLE = Lead._meta.db_table, RescoreMark._meta.db_table
+_FILL_FIRST_TOUCH = f"""
+    WITH t AS (
+        SELECT * FROM jsonb_to_recordset(%s::jsonb) AS t(id bigint, {", ".join(f"{n} text" for n in UTM_FIELDS)})
+    ), filled AS (
+        UPDATE {_LEAD_TABLE} AS l SET {", ".join(f"{n} = coalesce(t.{n}, '')" for n in UTM_FIELDS)},
+            updated_at = %s
+        FROM t WHERE l.id = t.id AND {" AND ".join(f"l.{n} = ''" for n in UTM_FIELDS)}
+        RETURNING l.id
+    )
+    INSERT INTO {_MARK_TABLE} (lead_id, marked_at) SELECT id, %s FROM filled
+"""  # noqa: S608  (our table and column names; values are parameters)
 
 
 def leads_mark_for_rescore(lead_ids: Iterable[int], *, at: datetime | None = None) -> None:

@@ -5,9 +5,10 @@ class PrivacyConfig(AppConfig):
     name = "privacy"
 
     def ready(self) -> None:
-        from leads import events
-        from privacy import blocklist
+        from leads import events, extensions
+        from privacy import blocklist, merge
 
         events.lead_create_requested.connect(
             blocklist.on_lead_create_requested, dispatch_uid="privacy.blocklist"
         )
+        extensions.register_lead_merge(merge.lead_merge_by_integration)

@@ -241,6 +241,11 @@ def lead_merge(
     return survivor
 
 
+def lead_merge_by_integration(survivor_id: int, duplicate_id: int) -> None:
+    """``lead_merge`` for ingestion (a Segment ``alias`` naming two leads): no person acts."""
+    lead_merge(survivor_id=survivor_id, duplicate_id=duplicate_id, actor=None)
+
+
 def _repoint_handover(
     *, survivor: Lead, duplicate: Lead, now: datetime, actor: User | None
 ) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""Segment-compatible ingestion: ``POST /v1/batch``, ``/v1/track``, ``/v1/identify``, ``/v1/page``.
+"""Segment-compatible ingestion: ``POST /v1/batch`` and one message at a time on ``/v1/track``,
+``/v1/identify``, ``/v1/page``, ``/v1/screen``, ``/v1/group``, ``/v1/alias``.
 
 The wire format is the one the ``segment-analytics-python`` and ``rudder-sdk-python`` clients
 send (and Segment's HTTP Tracking API documents): a JSON body, optionally gzip-compressed
@@ -17,7 +18,7 @@ in the body. The write key is a LeadFlow API key with the ``events:write`` scope
 """
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,8 +37,19 @@ from leadflow.api.auth import check_scope, request_api_key
 from leadflow.apikeys import Scope, api_key_lookup
 from leadflow.models import ApiKey, User
 from leadflow.validators import nul_path
+from leads.api.segment_context import InvalidField, campaign, kept_context
 from leads.api.segment_schema import batch_schema, single_schema
-from leads.ingest import IDENTIFY, ItemError, Message, ingest, normalize_id
+from leads.ingest import (
+    ACTIVITY,
+    ALIAS,
+    GROUP,
+    IDENTIFY,
+    IngestResult,
+    ItemError,
+    Message,
+    ingest,
+    normalize_id,
+)
 from leads.models import ActivityKind
 from leads.permissions import HasPerm, Perm
 from leads.services import normalize_email
@@ -69,10 +81,12 @@ MESSAGE_KEYS = frozenset(
         "_metadata",
         "writeKey",
         "options",
+        "groupId",
+        "previousId",
     }
 )
 ENVELOPE_KEYS = frozenset({"batch", "sentAt", "writeKey", "context", "integrations", "_metadata"})
-SUPPORTED_TYPES = frozenset({"identify", "track", "page", "screen"})
+SUPPORTED_TYPES = frozenset({"identify", "track", "page", "screen", "group", "alias"})
 
 # Segment spec event names (and common variants) that are activity kinds scoring knows
 EVENT_KINDS: dict[str, str] = {
@@ -182,10 +196,7 @@ def parse_time(value: Any, field: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class _Invalid(Exception):  # noqa: N818  (one bad message; becomes an ItemError)
-    def __init__(self, field: str | None, message: str, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.field, self.message, self.code = field, message, code
+_Invalid = InvalidField
 
 
 def to_message(
@@ -197,17 +208,18 @@ def to_message(
     implied_type: str | None = None,
     check_size: bool = True,
 ) -> Message:
-    """One wire message → ``Message``; raises _Invalid naming the field."""
+    """One wire message → ``Message``; raises _Invalid naming the field. Top-level fields
+    outside the spec are left out and listed in ``Message.ignored``."""
     if not isinstance(raw, dict):
         raise _Invalid(None, "A message must be a JSON object.")
     encoded = orjson.dumps(raw)  # compact UTF-8, as the client sent it
     if check_size and len(encoded) > MAX_MESSAGE_BYTES:
         raise _Invalid(None, "The message is larger than 32 KB.", code="message_too_large")
+    ignored = sorted(set(raw) - MESSAGE_KEYS)
+    if ignored:
+        raw = {k: v for k, v in raw.items() if k in MESSAGE_KEYS}
     if b"\\u0000" in encoded and (field := nul_path(raw)):  # PostgreSQL stores no NUL
         raise _Invalid(field, f"{field} contains a NUL (\\u0000) character.")
-    unknown = sorted(set(raw) - MESSAGE_KEYS)
-    if unknown:
-        raise _Invalid(unknown[0], f"Unknown field(s): {', '.join(unknown)}.", "unknown_field")
     kind = raw.get("type", implied_type)
     if implied_type and kind != implied_type:
         raise _Invalid("type", f"This endpoint takes {implied_type} messages.")
@@ -219,30 +231,24 @@ def to_message(
         raise _Invalid("messageId", "messageId is required (it makes ingestion exactly-once).")
     if len(message_id) > MAX_MESSAGE_ID:
         raise _Invalid("messageId", f"messageId is longer than {MAX_MESSAGE_ID} characters.")
-    try:
-        user_id = normalize_id(raw.get("userId"))
-    except ValueError:
-        raise _Invalid("userId", "userId must be a string or a number.") from None
-    try:
-        anonymous_id = normalize_id(raw.get("anonymousId"))
-    except ValueError:
-        raise _Invalid("anonymousId", "anonymousId must be a string or a number.") from None
+    user_id, anonymous_id = _id(raw, "userId"), _id(raw, "anonymousId")
+    if kind == "alias" and user_id is None:
+        raise _Invalid("userId", "An alias needs the userId it names.", "missing_identity")
     if user_id is None and anonymous_id is None:
         raise _Invalid("userId", "A message needs a userId or an anonymousId.", "missing_identity")
-    for name in ("userId", "anonymousId"):
-        value = user_id if name == "userId" else anonymous_id
-        if value is not None and len(value) > 128:
-            raise _Invalid(name, f"{name} is longer than 128 characters.")
     for name in ("properties", "traits", "context"):
         if raw.get(name) is not None and not isinstance(raw[name], dict):
             raise _Invalid(name, f"{name} must be an object.")
     properties: dict[str, Any] = dict(raw.get("properties") or {})
     traits: dict[str, Any] = dict(raw.get("traits") or {})
-    user_hash = (raw.get("context") or {}).get("userHash")
+    context: dict[str, Any] = raw.get("context") or {}
+    user_hash = context.get("userHash")
     if user_hash is not None and not isinstance(user_hash, str):
         raise _Invalid(SIGNATURE_FIELD, f"{SIGNATURE_FIELD} must be a string.")
-    context_traits = (raw.get("context") or {}).get("traits")
-    if kind == "identify" and isinstance(context_traits, dict):
+    context_traits = context.get("traits")
+    if context_traits is not None and not isinstance(context_traits, dict):
+        raise _Invalid("context.traits", "context.traits must be an object.")
+    if kind == "identify" and context_traits:
         traits = {**context_traits, **traits}  # RudderStack's clients send them in context
     original = parse_time(raw.get("originalTimestamp"), "originalTimestamp") or parse_time(
         raw.get("timestamp"), "timestamp"
@@ -263,14 +269,24 @@ def to_message(
         traits=traits,
         time_field="originalTimestamp" if raw.get("originalTimestamp") else "timestamp",
         user_hash=user_hash,
+        utm=campaign(context),
+        ignored=ignored,
     )
+    # the person's e-mail: identify's traits, or the user traits any other call carries
+    email_field = "traits.email" if kind == "identify" else "context.traits.email"
+    email = (traits if kind == "identify" else context_traits or {}).get("email")
+    if email is not None and not isinstance(email, str):
+        raise _Invalid(email_field, f"{email_field} must be a string.")
+    message.email = normalize_email(email)
+    kept = kept_context(context)  # checked whatever the type: only activities keep it
     if kind == "identify":
-        email = traits.get("email")
-        if email is not None and not isinstance(email, str):
-            raise _Invalid("traits.email", "traits.email must be a string.")
-        message.email = normalize_email(email)
         return message
-    message.type = "activity"
+    if kind == "group":
+        return _group_message(message, raw)
+    if kind == "alias":
+        return _alias_message(message, raw)
+    message.type = ACTIVITY
+    message.traits = {}
     if kind == "track":
         event = raw.get("event")
         if not isinstance(event, str) or not event.strip():
@@ -281,11 +297,48 @@ def to_message(
         page_name = raw.get("name")
         if page_name is not None and not isinstance(page_name, str):
             raise _Invalid("name", "name must be a string.")
-        message.kind = ActivityKind.PAGE_VIEW
+        message.kind = ActivityKind.PAGE_VIEW if kind == "page" else ActivityKind.SCREEN_VIEW
         fallback = properties.get("url") or properties.get("path") or ""
         message.name = page_name or str(fallback)[:200]
         if isinstance(raw.get("category"), str):
             properties.setdefault("category", raw["category"])
+    # last touch and where it happened, on the activity (the sender's own keys win)
+    if message.utm:
+        properties.setdefault("utm", {k.removeprefix("utm_"): v for k, v in message.utm.items()})
+    if kept:
+        properties.setdefault("context", kept)
+    return message
+
+
+def _id(raw: dict[str, Any], name: str) -> str | None:
+    try:
+        value = normalize_id(raw.get(name))
+    except ValueError:
+        raise _Invalid(name, f"{name} must be a string or a number.") from None
+    if value is not None and len(value) > 128:
+        raise _Invalid(name, f"{name} is longer than 128 characters.")
+    return value
+
+
+def _group_message(message: Message, raw: dict[str, Any]) -> Message:
+    """group: ``groupId`` (required) and the company's ``traits``."""
+    message.type = GROUP
+    message.group_id = _id(raw, "groupId")
+    if message.group_id is None:
+        raise _Invalid("groupId", "A group message needs a groupId.")
+    name = message.traits.get("name")
+    if name is not None and not isinstance(name, str):
+        raise _Invalid("traits.name", "traits.name (the company's name) must be a string.")
+    return message
+
+
+def _alias_message(message: Message, raw: dict[str, Any]) -> Message:
+    """alias: ``previousId`` (required) becomes the same person as ``userId``."""
+    message.type = ALIAS
+    message.previous_id = _id(raw, "previousId")
+    if message.previous_id is None:
+        raise _Invalid("previousId", "An alias needs a previousId.", "missing_identity")
+    message.traits = {}
     return message
 
 
@@ -321,6 +374,21 @@ class _SegmentView(APIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
+OUTSIDE_SPEC = "Not part of the Segment spec: left out."
+
+
+def _outside_spec(index: int | None, fields: list[str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {} if index is None else {"index": index}
+    return entry | {"code": "outside_spec", "message": OUTSIDE_SPEC, "ignored_fields": fields}
+
+
+def _ignored(messages: Sequence[Message], result: IngestResult) -> list[dict[str, Any]]:
+    """The reply's ``ignored``: per message, what of it was not applied, and why."""
+    entries = [_outside_spec(m.index, m.ignored) for m in messages if m.ignored]
+    entries += [e.as_dict() for e in result.ignored]
+    return sorted(entries, key=lambda e: e["index"])
+
+
 class BatchView(_SegmentView):
     """``POST /v1/batch``: ``{"batch": [...], "sentAt", "writeKey"?}``."""
 
@@ -330,9 +398,6 @@ class BatchView(_SegmentView):
         body = request.data
         if not isinstance(body, dict):
             raise ParseError("The body must be a JSON object with a batch.", code="invalid")
-        unknown = sorted(set(body) - ENVELOPE_KEYS)
-        if unknown:
-            raise ParseError(f"Unknown field(s): {', '.join(unknown)}.", code="unknown_field")
         batch = body.get("batch")
         if not isinstance(batch, list):
             raise ParseError("batch must be a list of messages.", code="invalid")
@@ -356,11 +421,16 @@ class BatchView(_SegmentView):
             "stored": result.stored,
             "duplicates": result.duplicates,
             "identified": result.identified,
+            "grouped": result.grouped,
+            "aliased": result.aliased,
         }
         if all_errors:
             payload["errors"] = [e.as_dict() for e in all_errors]
-        if result.ignored:
-            payload["ignored"] = [e.as_dict() for e in result.ignored]
+        # fields outside the spec are left out, never fatal: say which (the envelope's first)
+        envelope = sorted(set(body) - ENVELOPE_KEYS)
+        ignored = [_outside_spec(None, envelope)] if envelope else []
+        if ignored := ignored + _ignored(messages, result):
+            payload["ignored"] = ignored
         return Response(payload)
 
 
@@ -396,8 +466,8 @@ class _SingleView(_SegmentView):
             "stored": result.stored,
             "duplicates": result.duplicates,
         }
-        if result.ignored:
-            payload["ignored"] = [e.as_dict() for e in result.ignored]
+        if ignored := _ignored([message], result):
+            payload["ignored"] = ignored
         return Response(payload)
 
 
@@ -418,3 +488,15 @@ class IdentifyView(_SingleView):
 
 class PageView(_SingleView):
     message_type = "page"
+
+
+class ScreenView(_SingleView):
+    message_type = "screen"
+
+
+class GroupView(_SingleView):
+    message_type = "group"
+
+
+class AliasView(_SingleView):
+    message_type = "alias"

@@ -10,7 +10,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 
-_TYPES = ["identify", "track", "page", "screen"]
+_TYPES = ["identify", "track", "page", "screen", "group", "alias"]
 
 
 def _message_fields(*, batch: bool) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
@@ -24,7 +24,7 @@ def _message_fields(*, batch: bool) -> dict[str, serializers.Field[Any, Any, Any
             max_length=200, help_text="Unique per message: what makes ingestion exactly-once."
         ),
         "userId": serializers.CharField(
-            required=False, max_length=128, help_text="The lead's external id."
+            required=False, max_length=128, help_text="The lead's external id (alias: required)."
         ),
         "anonymousId": serializers.CharField(
             required=False, max_length=128, help_text="At least one of userId, anonymousId."
@@ -34,13 +34,24 @@ def _message_fields(*, batch: bool) -> dict[str, serializers.Field[Any, Any, Any
         "sentAt": serializers.DateTimeField(required=False),
         "event": serializers.CharField(required=False, help_text="track: the event name."),
         "name": serializers.CharField(required=False, help_text="page/screen: the page name."),
+        "groupId": serializers.CharField(
+            required=False, max_length=128, help_text="group (required): the company's id."
+        ),
+        "previousId": serializers.CharField(
+            required=False,
+            max_length=128,
+            help_text="alias (required): the id that becomes the same person as userId.",
+        ),
         "category": serializers.CharField(required=False),
         "properties": serializers.DictField(required=False),
-        "traits": serializers.DictField(required=False, help_text="identify: lead fields."),
+        "traits": serializers.DictField(
+            required=False, help_text="identify: lead fields; group: the company's."
+        ),
         "context": serializers.DictField(
             required=False,
-            help_text="context.userHash: the identity signature a public key needs to change a "
-            "known lead (hex HMAC-SHA256 of userId with the key's identity secret).",
+            help_text="campaign (UTM tags), page, ip, userAgent, locale, referrer, traits.email; "
+            "userHash: the identity signature a public key needs to change a known lead (hex "
+            "HMAC-SHA256 of userId with the key's identity secret).",
         ),
         "integrations": serializers.DictField(required=False),
     }
@@ -49,7 +60,7 @@ def _message_fields(*, batch: bool) -> dict[str, serializers.Field[Any, Any, Any
 class SegmentItemError(serializers.Serializer[Any]):
     """An item error (or, in ``ignored``, a message applied in part)."""
 
-    index = serializers.IntegerField()
+    index = serializers.IntegerField(required=False, help_text="None in ignored: the envelope's.")
     code = serializers.CharField()
     message = serializers.CharField()
     field = serializers.CharField(required=False)
@@ -68,8 +79,9 @@ def _result_fields() -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         "ignored": serializers.ListField(
             child=SegmentItemError(),
             required=False,
-            help_text="Messages from a public key applied in part (or not at all): a known "
-            "lead is changed only with a valid context.userHash.",
+            help_text="Messages applied in part: fields outside the spec left out (code "
+            "outside_spec), or, from a public key, a known lead left unchanged without a valid "
+            "context.userHash (code identity_signature_required).",
         ),
     }
 
@@ -83,7 +95,7 @@ _ERRORS = {
 }
 
 batch_schema = extend_schema(
-    summary="Segment batch: identify/track/page messages",
+    summary="Segment batch: identify/track/page/screen/group/alias messages",
     request={
         "application/json": inline_serializer(
             "SegmentBatch",
@@ -104,6 +116,8 @@ batch_schema = extend_schema(
             fields={
                 **_result_fields(),
                 "identified": serializers.IntegerField(),
+                "grouped": serializers.IntegerField(),
+                "aliased": serializers.IntegerField(),
                 "errors": serializers.ListField(child=SegmentItemError(), required=False),
             },
         ),
@@ -118,7 +132,10 @@ single_schema = extend_schema(
         )
     },
     responses={
-        200: inline_serializer("SegmentSingleResult", fields=_result_fields()),
+        200: inline_serializer(
+            "SegmentSingleResult",
+            fields=_result_fields(),
+        ),
         **_ERRORS,
     },
 )

@@ -94,7 +94,14 @@ def test_a_public_key_creates_a_new_lead_with_its_traits_and_merges_its_anonymou
     ]
     response = post("/v1/batch", {"batch": batch}, key)
     assert response.status_code == 200, response.content
-    assert response.json() == {"success": True, "stored": 2, "duplicates": 0, "identified": 1}
+    assert response.json() == {
+        "success": True,
+        "stored": 2,
+        "duplicates": 0,
+        "identified": 1,
+        "grouped": 0,
+        "aliased": 0,
+    }
     lead = Lead.objects.get(external_id="u-new")
     assert (lead.email, lead.first_name, lead.company, lead.phone, lead.traits) == (
         "n@x.example",
@@ -180,7 +187,14 @@ def test_with_a_valid_identity_signature_the_public_key_may(public, victim):
         msg("track", userId="u-vera", event="Unsubscribed", context=signed),
     ]
     response = post("/v1/batch", {"batch": batch}, key)
-    assert response.json() == {"success": True, "stored": 1, "duplicates": 0, "identified": 1}
+    assert response.json() == {
+        "success": True,
+        "stored": 1,
+        "duplicates": 0,
+        "identified": 1,
+        "grouped": 0,
+        "aliased": 0,
+    }
     victim.refresh_from_db()
     assert (victim.first_name, victim.company, victim.phone) == ("Mallory", "Evil Ltd", "+1 666")
     assert victim.activities.get().kind == ActivityKind.UNSUBSCRIBE
@@ -267,7 +281,14 @@ def test_a_new_user_signing_up_after_an_anonymous_visit_gets_one_lead(public, si
     traits = {"email": "u8@x.example", "company": "Eight"}
     identify = msg("identify", userId="u-8", anonymousId="a-8", traits=traits, context=context)
     body = post("/v1/batch", {"batch": [identify]}, key).json()
-    assert body == {"success": True, "stored": 0, "duplicates": 0, "identified": 1}
+    assert body == {
+        "success": True,
+        "stored": 0,
+        "duplicates": 0,
+        "identified": 1,
+        "grouped": 0,
+        "aliased": 0,
+    }
     lead = Lead.objects.get(external_id="u-8")
     assert (lead.email, lead.company, lead.activities.count()) == ("u8@x.example", "Eight", 1)
     assert Lead.objects.count() == 1
@@ -283,7 +304,14 @@ def test_a_secret_key_behaves_as_before(make_api_key, victim):
         msg("track", userId="u-vera", event="Unsubscribed"),
     ]
     body = post("/v1/batch", {"batch": batch}, secret).json()
-    assert body == {"success": True, "stored": 1, "duplicates": 0, "identified": 1}
+    assert body == {
+        "success": True,
+        "stored": 1,
+        "duplicates": 0,
+        "identified": 1,
+        "grouped": 0,
+        "aliased": 0,
+    }
     victim.refresh_from_db()
     assert (victim.first_name, victim.company, victim.phone) == ("Mallory", "Evil Ltd", "+1 666")
     assert victim.activities.get().kind == ActivityKind.UNSUBSCRIBE
@@ -388,3 +416,55 @@ def test_the_documented_python_and_node_snippets_sign_as_the_server_checks():
     assert caller.signs("42", namespace["user_hash"])
     assert caller.signs("42", done.stdout.strip())
     assert not caller.signs("43", done.stdout.strip())
+
+
+def test_a_public_key_cannot_set_a_known_leads_company_by_group(public, victim):
+    key, identity_secret = public
+    before = contact(victim)
+    group = msg("group", userId="u-vera", groupId="evil", traits={"name": "Evil Ltd"})
+    body = post("/v1/batch", {"batch": [group]}, key).json()
+    assert contact(victim) == before
+    assert body["grouped"] == 0
+    assert body["ignored"][0]["index"] == 0
+    assert body["ignored"][0]["code"] == "identity_signature_required"
+    assert "groupId" in body["ignored"][0]["ignored_fields"]
+    # signed by the site's server for that user: applied
+    signed = msg(
+        "group",
+        userId="u-vera",
+        groupId="acme",
+        traits={"name": "Acme AG"},
+        context={"userHash": sign(identity_secret, "u-vera")},
+    )
+    assert post("/v1/batch", {"batch": [signed]}, key).json()["grouped"] == 1
+    victim.refresh_from_db()
+    assert victim.company == "Acme AG"
+
+
+def test_a_public_key_cannot_merge_known_leads_by_alias(public, victim):
+    key, identity_secret = public
+    other = LeadFactory(email="mallory@evil.example", external_id="u-mallory")
+    # even signed for the attacker's own userId: the previousId's lead is someone else
+    alias = msg(
+        "alias",
+        userId="u-mallory",
+        previousId="u-vera",
+        context={"userHash": sign(identity_secret, "u-mallory")},
+    )
+    body = post("/v1/batch", {"batch": [alias]}, key).json()
+    assert body["aliased"] == 0
+    assert body["ignored"][0]["ignored_fields"] == ["previousId"]
+    assert Lead.objects.filter(pk__in=[victim.pk, other.pk]).count() == 2
+    assert not Identity.objects.filter(value="u-vera").exclude(lead=victim).exists()
+
+
+def test_a_public_key_may_alias_its_own_anonymous_visitor(public):
+    key, _identity_secret = public
+    post("/v1/batch", {"batch": [msg("page", anonymousId="anon-7", name="Pricing")]}, key)
+    visitor = Identity.objects.get(value="anon-7").lead_id
+    body = post(
+        "/v1/batch", {"batch": [msg("alias", userId="u-new-7", previousId="anon-7")]}, key
+    ).json()
+    assert body["aliased"] == 1
+    assert "ignored" not in body
+    assert Lead.objects.get(pk=visitor).external_id == "u-new-7"

@@ -12,12 +12,6 @@ from django.test import Client
 from leads.models import Activity, ActivityKind, Identity, Lead
 
 
-@pytest.fixture
-def writer(make_api_key):
-    secret, _ = make_api_key("events:write")
-    return secret
-
-
 def post(path, body, key=None, *, gzipped=False, raw=None, headers=None):
     data = raw if raw is not None else json.dumps(body).encode()
     extra = dict(headers or {})
@@ -27,6 +21,25 @@ def post(path, body, key=None, *, gzipped=False, raw=None, headers=None):
         data = gzip.compress(data)
         extra["HTTP_CONTENT_ENCODING"] = "gzip"
     return Client().post(path, data=data, content_type="application/json", **extra)
+
+
+def at(minutes):
+    """A recent event time, ``minutes`` after a fixed point an hour ago."""
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    return (base + timedelta(minutes=minutes)).isoformat()
+
+
+def post_live(url, key, body):
+    """POST a JSON text to ``/v1/batch`` of a live server, as a client over HTTP."""
+    import requests
+
+    return requests.post(
+        f"{url}/v1/batch",
+        data=body,
+        auth=(key, ""),
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
 
 
 def msg(kind="track", **fields):
@@ -46,7 +59,14 @@ def test_batch_stores_identify_track_page_and_reply_is_success(writer):
     ]
     response = post("/v1/batch", {"batch": batch}, writer)
     assert response.status_code == 200, response.content
-    assert response.json() == {"success": True, "stored": 2, "duplicates": 0, "identified": 1}
+    assert response.json() == {
+        "success": True,
+        "stored": 2,
+        "duplicates": 0,
+        "identified": 1,
+        "grouped": 0,
+        "aliased": 0,
+    }
     lead = Lead.objects.get(email="ann@acme.example")
     assert (lead.external_id, lead.first_name, lead.source) == ("u-1", "Ann", "segment")
     kinds = sorted(lead.activities.values_list("kind", "name"))
@@ -101,9 +121,9 @@ def test_invalid_items_are_reported_by_index_and_valid_ones_stored(writer):
         msg("track", userId="ok-1"),
         msg("track", userId="ok-1", event=""),  # no event name
         {"type": "track", "event": "x", "messageId": "m-no-id"},  # missing identity
-        msg("alias", userId="a"),  # unsupported
+        msg("alias", userId="a"),  # no previousId
         msg("track", userId="ok-1", properties=[1, 2]),  # wrong type
-        msg("track", userId="ok-1", surprise=1),  # unknown field
+        msg("track", userId="ok-1", surprise=1),  # unknown field: left out, stored
         msg("identify", userId="bad", traits={"email": "not-an-email"}),
         "not an object",
         msg("track", userId="ok-1", timestamp="yesterday"),
@@ -119,14 +139,16 @@ def test_invalid_items_are_reported_by_index_and_valid_ones_stored(writer):
     response = post("/v1/batch", {"batch": batch}, writer)
     assert response.status_code == 200
     body = response.json()
-    assert body["stored"] == 2
+    assert body["stored"] == 3
+    assert [(e["index"], e["code"], e["ignored_fields"]) for e in body["ignored"]] == [
+        (5, "outside_spec", ["surprise"])
+    ]
     errors = {e["index"]: (e["code"], e.get("field")) for e in body["errors"]}
     assert errors == {
         1: ("invalid", "event"),
         2: ("missing_identity", "userId"),
-        3: ("invalid", "type"),
+        3: ("missing_identity", "previousId"),
         4: ("invalid", "properties"),
-        5: ("unknown_field", "surprise"),
         6: ("invalid", "email"),
         7: ("invalid", None),
         8: ("invalid", "timestamp"),
@@ -161,7 +183,7 @@ def test_oversize_batch_is_413_and_nothing_is_stored(writer, gzipped):
     [
         (b"{not json", False, "malformed_json"),
         (b"\x1f\x8b\x08garbage", True, "bad_gzip"),
-        (b'{"nobatch": []}', False, "unknown_field"),
+        (b'{"nobatch": []}', False, "invalid"),  # an unknown field is ignored; no batch
         (b'{"batch": {}}', False, "invalid"),
         (b"[1, 2]", False, "invalid"),
         (b'{"batch": [], "sentAt": "later"}', False, "invalid"),
@@ -294,21 +316,13 @@ def test_racing_copies_of_a_batch_store_each_message_once(live_server, make_api_
     """8 clients send the same batch at once, new visitors included: no 5xx, nothing twice."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import requests
-
     secret, _ = make_api_key("events:write")
     batch = [msg("page", anonymousId=f"race-{n % 5}") for n in range(40)]
     batch += [msg("track", userId=f"race-user-{n % 3}") for n in range(20)]
     body = json.dumps({"batch": batch})
 
     def send(_):
-        return requests.post(
-            f"{live_server.url}/v1/batch",
-            data=body,
-            auth=(secret, ""),
-            headers={"Content-Type": "application/json"},
-            timeout=60,
-        )
+        return post_live(live_server.url, secret, body)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         replies = list(pool.map(send, range(8)))

@@ -146,3 +146,109 @@ def test_real_segment_client_with_a_public_key_signs_to_change_a_known_lead(
     assert failures == []
     known.refresh_from_db()
     assert (known.first_name, known.company) == ("Vera", "Acme")
+
+
+CAMPAIGN = {"source": "google", "medium": "cpc", "name": "spring", "term": "crm", "content": "a1"}
+
+
+def run_every_call(client_cls, *, url, key, tag):
+    """Every call type of the spec, as an app would make them: an anonymous visit from a
+    campaign, sign-up (identify), the company (group), a mobile screen, and an alias from the
+    user's old id, whose lead already exists, to the new one."""
+    failures = []
+    client = client_cls(
+        write_key=key,
+        host=url,
+        upload_size=3,
+        max_retries=0,
+        on_error=lambda error, batch: failures.append((error, batch)),
+    )
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    user, old, anon = f"{tag}-user", f"{tag}-old", f"{tag}-anon"
+    context = {"campaign": CAMPAIGN, "ip": "198.51.100.23", "locale": "en-GB"}
+    client.track(user_id=old, event="Trial Started", timestamp=when, message_id=f"{tag}-0")
+    client.page(
+        anonymous_id=anon, name="Pricing", context=context, timestamp=when, message_id=f"{tag}-1"
+    )
+    client.identify(
+        user_id=user,
+        anonymous_id=anon,
+        traits={"email": f"{tag}@example.test", "firstName": "Ann"},
+        timestamp=when + timedelta(minutes=1),
+        message_id=f"{tag}-2",
+    )
+    client.group(
+        user_id=user,
+        group_id=f"{tag}-acct",
+        traits={"name": "Acme Industries", "employees": 120},
+        timestamp=when + timedelta(minutes=2),
+        message_id=f"{tag}-3",
+    )
+    client.screen(
+        user_id=user,
+        name="Dashboard",
+        properties={"tab": "leads"},
+        timestamp=when + timedelta(minutes=3),
+        message_id=f"{tag}-4",
+    )
+    client.alias(
+        previous_id=old, user_id=user, timestamp=when + timedelta(minutes=4), message_id=f"{tag}-5"
+    )
+    # e-mail known from the user's traits: no anonymous Suspect for a new device
+    client.track(
+        anonymous_id=f"{tag}-device-2",
+        event="Form Submitted",
+        context={"traits": {"email": f"{tag}@example.test"}},
+        timestamp=when + timedelta(minutes=5),
+        message_id=f"{tag}-6",
+    )
+    client.flush()
+    client.join()
+    return failures
+
+
+@pytest.mark.parametrize("name", sorted(CLIENTS))
+def test_real_client_every_call_type_lands(live_server, make_api_key, transactional_db, name):
+    secret, _ = make_api_key("events:write")
+    tag = f"all-{name}-{uuid.uuid4().hex[:6]}"
+    assert run_every_call(CLIENTS[name], url=live_server.url, key=secret, tag=tag) == []
+    lead = Lead.objects.get(external_id=f"{tag}-user")
+    # identify, group -> company, campaign -> first-touch UTMs
+    assert (lead.email, lead.first_name, lead.company) == (
+        f"{tag}@example.test",
+        "Ann",
+        "Acme Industries",
+    )
+    assert lead.traits["company"] == {
+        "id": f"{tag}-acct",
+        "name": "Acme Industries",
+        "employees": 120,
+    }
+    utm = (lead.utm_source, lead.utm_medium, lead.utm_campaign, lead.utm_term, lead.utm_content)
+    assert utm == ("google", "cpc", "spring", "crm", "a1")
+    # alias: the old id's lead is merged in, one lead is left for the person
+    assert Lead.objects.filter(external_id=f"{tag}-old").count() == 0
+    assert Lead.objects.count() == 1
+    kinds = sorted(lead.activities.exclude(source="privacy").values_list("kind", flat=True))
+    assert kinds == sorted(
+        [
+            ActivityKind.TRIAL,
+            ActivityKind.PAGE_VIEW,
+            ActivityKind.SCREEN_VIEW,
+            ActivityKind.FORM_SUBMIT,
+        ]
+    )
+    page = lead.activities.get(kind=ActivityKind.PAGE_VIEW)
+    assert page.properties["utm"]["campaign"] == "spring"
+    assert page.properties["context"]["ip"] == "198.51.100.0"
+    assert page.properties["context"]["locale"] == "en-GB"
+    assert set(
+        Identity.objects.filter(value__in=[f"{tag}-old", f"{tag}-device-2"]).values_list(
+            "lead", flat=True
+        )
+    ) == {lead.pk}
+
+    # the same calls again (a client retrying after a lost reply): nothing applied twice
+    assert run_every_call(CLIENTS[name], url=live_server.url, key=secret, tag=tag) == []
+    assert Lead.objects.count() == 1
+    assert Activity.objects.filter(message_id__startswith=f"{tag}-").count() == 4

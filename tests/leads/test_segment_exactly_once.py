@@ -10,20 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from leads.models import Activity, IdentifyReceipt, Identity, Lead
-from tests.leads.test_segment import msg, post
-
-
-@pytest.fixture
-def writer(make_api_key):
-    secret, _ = make_api_key("events:write")
-    return secret
-
-
-def at(minutes):
-    """A recent event time, ``minutes`` after a fixed point an hour ago."""
-    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    return (base + timedelta(minutes=minutes)).isoformat()
-
+from tests.leads.test_segment import at, msg, post
 
 SENDERS, USERS, BATCH = 8, 60, 30
 

@@ -1,0 +1,88 @@
+"""What Segment ingestion reads from a message's ``context``: the campaign (UTM tags), and the
+page, IP, user agent, locale and referrer that it keeps on the activity.
+
+Pure functions of the wire message; each bad value is an ``InvalidField`` naming its path.
+"""
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+
+
+class InvalidField(Exception):  # noqa: N818  (one bad message; becomes an ItemError)
+    def __init__(self, field: str | None, message: str, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.field, self.message, self.code = field, message, code
+
+
+# context.campaign key -> the lead's UTM field (Segment names the campaign ``name``)
+CAMPAIGN_FIELDS: dict[str, str] = {
+    "source": "utm_source",
+    "medium": "utm_medium",
+    "name": "utm_campaign",
+    "term": "utm_term",
+    "content": "utm_content",
+}
+# context keys kept on the activity as they are (``ip`` is kept as LEADFLOW_INGEST_IP says)
+KEPT_CONTEXT = ("page", "userAgent", "locale", "referrer")
+UTM_MAX = 200  # the lead's UTM columns
+
+
+def campaign(context: Mapping[str, Any]) -> dict[str, str]:
+    """``context.campaign`` as UTM fields (``utm_source`` …), empty values left out."""
+    raw = context.get("campaign")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidField("context.campaign", "context.campaign must be an object.")
+    utm: dict[str, str] = {}
+    for key, column in CAMPAIGN_FIELDS.items():
+        value = raw.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidField(
+                f"context.campaign.{key}", f"context.campaign.{key} must be a string."
+            )
+        text = str(value).strip()[:UTM_MAX]
+        if text:
+            utm[column] = text
+    return utm
+
+
+def kept_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of ``context`` an activity keeps: page, ip (per LEADFLOW_INGEST_IP),
+    userAgent, locale, referrer."""
+    kept = {key: context[key] for key in KEPT_CONTEXT if context.get(key) is not None}
+    for key in ("page", "referrer"):
+        if key in kept and not isinstance(kept[key], dict):
+            raise InvalidField(f"context.{key}", f"context.{key} must be an object.")
+    for key in ("userAgent", "locale"):
+        if key in kept and not isinstance(kept[key], str):
+            raise InvalidField(f"context.{key}", f"context.{key} must be a string.")
+    ip = stored_ip(context.get("ip"))
+    if ip:
+        kept["ip"] = ip
+    return kept
+
+
+def stored_ip(value: Any) -> str | None:
+    """``context.ip`` as LEADFLOW_INGEST_IP keeps it: not at all, truncated (IPv4 /24, IPv6
+    /48) or whole. A value that is not an IP address is refused, whatever the setting."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidField("context.ip", "context.ip must be a string.")
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        raise InvalidField("context.ip", f"{value[:60]!r} is not an IP address.") from None
+    mode = settings.LEADFLOW_INGEST_IP
+    if mode == "none":
+        return None
+    if mode == "full":
+        return str(address)
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
