@@ -277,3 +277,34 @@ def test_inbox_holds_mine_and_my_teams_queue_each_once(reps, team, mql_for):
     rows = selectors.inbox_rows(user=rep)
     assert sorted(h.pk for h in rows) == sorted([mine.pk, queued.pk])
     assert theirs.pk not in {h.pk for h in rows}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["rep", "manager"])
+def test_inbox_query_count_does_not_grow_with_its_rows(client, reps, team, manager, mql_for, role):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from handover.services import handover_accept
+
+    user = reps[0] if role == "rep" else manager
+    client.force_login(user)
+
+    def add(n):
+        for _ in range(n):
+            mql_for(user)  # waiting for a decision
+            handover_accept(handover_id=mql_for(user).pk, actor=user)  # a SAL to qualify
+            queued = mql_for(reps[1])  # the team's queue
+            Handover.objects.filter(pk=queued.pk).update(owner=None, team=team)
+
+    def render():
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(reverse("handover:inbox")).content.decode()
+        return len(ctx.captured_queries), html.count('class="inbox-row"')
+
+    add(1)
+    queries, rows = render()
+    add(4)
+    more_queries, more_rows = render()
+    assert more_rows > rows
+    assert more_queries == queries
