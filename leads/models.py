@@ -73,7 +73,7 @@ class Lead(TimeStampedModel):
     utm_term = models.CharField(max_length=200, blank=True)
     utm_content = models.CharField(max_length=200, blank=True)
     # ownership and lifecycle (stage is written only by leads.services._move_stage)
-    # owner and team: no index of their own, lead_owner_stage_idx and lead_team_stage_idx start
+    # owner and team: no index of their own, lead_owner_stage_time_idx and lead_team_stage_idx start
     # with them (every index is written again by each score or stage change of the lead)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -130,7 +130,10 @@ class Lead(TimeStampedModel):
         indexes = [
             # board columns: top of a stage by score, keyset-paged
             models.Index(fields=["stage", "-score", "-id"], name="lead_board_idx"),
-            models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
+            # a rep's leads of a stage, longest in it first (the inbox's SALs to qualify)
+            models.Index(
+                fields=["owner", "stage", "stage_changed_at"], name="lead_owner_stage_time_idx"
+            ),
             # a rep's board: their teams' leads of one stage (browser UI)
             models.Index(fields=["team", "stage"], name="lead_team_stage_idx"),
             models.Index(fields=["source", "created_at"], name="lead_source_created_idx"),

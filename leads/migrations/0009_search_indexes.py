@@ -1,5 +1,5 @@
 from django.contrib.postgres.operations import TrigramExtension
-from django.db import migrations
+from django.db import migrations, models
 
 # The name search (leads.filtersets.SearchText with icontains) compares UPPER() of this text;
 # the index expression must stay identical to what that renders, or PostgreSQL scans every lead
@@ -38,4 +38,12 @@ class Migration(migrations.Migration):
     operations = [
         TrigramExtension(),  # CREATE EXTENSION pg_trgm on PostgreSQL, nothing elsewhere
         migrations.RunPython(create_search_index, drop_search_index),
+        # the SAL inbox's "to qualify" list walks a rep's SALs in stage_changed_at order
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(
+                fields=["owner", "stage", "stage_changed_at"], name="lead_owner_stage_time_idx"
+            ),
+        ),
+        migrations.RemoveIndex(model_name="lead", name="lead_owner_stage_idx"),
     ]

@@ -308,3 +308,31 @@ def test_inbox_query_count_does_not_grow_with_its_rows(client, reps, team, manag
     more_queries, more_rows = render()
     assert more_rows > rows
     assert more_queries == queries
+
+
+@pytest.mark.django_db
+def test_sals_to_qualify_runs_clocks_first_by_deadline_then_longest_in_sal(reps, mql_for):
+    from handover.services import handover_accept
+
+    rep = reps[0]
+    now = timezone.now()
+    leads = {}
+    for name in ("later", "sooner", "old", "new"):
+        handover = handover_accept(handover_id=mql_for(rep, first_name=name).pk, actor=rep)
+        leads[name] = handover.lead_id
+    clock = SlaTimer.objects.filter(state=SlaTimer.State.RUNNING)
+    clock.filter(lead_id=leads["later"]).update(due_at=now + timedelta(hours=5))
+    clock.filter(lead_id=leads["sooner"]).update(due_at=now + timedelta(minutes=5))
+    clock.filter(lead_id__in=[leads["old"], leads["new"]]).update(state=SlaTimer.State.MET)
+    Lead.objects.filter(pk=leads["old"]).update(stage_changed_at=now - timedelta(days=3))
+    Lead.objects.filter(pk=leads["new"]).update(stage_changed_at=now - timedelta(days=1))
+    mql_for(reps[1])  # someone else's
+
+    rows = selectors.sals_to_qualify(user=rep)
+    assert [lead.first_name for lead in rows] == ["sooner", "later", "old", "new"]
+    assert rows[0].sla_due == now + timedelta(minutes=5)
+    assert rows[2].sla_due is None
+    assert [lead.first_name for lead in selectors.sals_to_qualify(user=rep, limit=1)] == ["sooner"]
+    assert [lead.first_name for lead in selectors.sals_to_qualify(user=rep, limit=3)] == [
+        "sooner", "later", "old",
+    ]  # fmt: skip

@@ -41,7 +41,10 @@ def _scans(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def assert_indexed(
-    ctx: CaptureQueriesContext, tables: tuple[str, ...] = ("leads_lead",), what: str = ""
+    ctx: CaptureQueriesContext,
+    tables: tuple[str, ...] = ("leads_lead",),
+    what: str = "",
+    max_rows: int | None = None,
 ) -> None:
     """EXPLAIN (ANALYZE for reads; writes are only planned) each captured statement that
     touches ``tables``: no sequential scan of them, and no scan that throws most rows away."""
@@ -67,6 +70,8 @@ def assert_indexed(
                     "Rows Removed by Index Recheck", 0
                 )
                 assert discarded * node.get("Actual Loops", 1) <= DISCARD_LIMIT, shown
+                if max_rows is not None:  # reads no more rows than the page can show
+                    assert node["Actual Rows"] * node["Actual Loops"] <= max_rows, shown
     assert checked, f"{what}: no statement read {tables}"
 
 
@@ -198,3 +203,28 @@ class QueryPlanTests(TestCase):
         listed = [q["sql"] for q in ctx.captured_queries if "leads_lead" in q["sql"]]
         assert listed
         assert not [sql for sql in listed if "DISTINCT" in sql.upper()], listed
+
+    def test_sal_inbox_reads_only_the_rows_it_shows(self) -> None:
+        from handover.selectors import SALS_SHOWN
+        from leads.services import lead_mark_mql
+
+        waiting = list(
+            Lead.objects.filter(stage="lead").order_by("id")[:5].values_list("id", flat=True)
+        )
+        Lead.objects.filter(pk__in=waiting).update(owner=self.rep)
+        for lead_id in waiting:
+            lead_mark_mql(lead_id=lead_id, actor=None, source="scoring")
+        with connection.cursor() as cursor:  # a rep with 5,000 leads in SAL (a busy rep: 21,507)
+            cursor.execute(
+                "UPDATE leads_lead SET stage = 'sal', owner_id = %s"
+                " WHERE id %% 4 = 0 AND stage <> 'mql'",
+                [self.rep.pk],
+            )
+            cursor.execute("ANALYZE leads_lead")
+        client = Client()
+        client.force_login(self.rep)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/handover/inbox/")
+        assert response.status_code == 200
+        assert response.content.decode().count('class="inbox-row"') == 5 + SALS_SHOWN
+        assert_indexed(ctx, what="rep's SAL inbox", max_rows=2 * SALS_SHOWN)
