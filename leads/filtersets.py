@@ -31,9 +31,10 @@ class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class SearchText(Func):
-    """ " first_name last_name company domain": the text the name search looks inside. On
-    PostgreSQL lead_search_trgm_idx (pg_trgm GIN, migration 0009) is built on UPPER() of this
-    very expression, which is what ``icontains`` compares: keep the two identical."""
+    """The text the name search looks inside: " <first> <last> <company> <domain>" (the
+    leading space lets "% zq%" match the start of every word). On PostgreSQL
+    lead_search_trgm_idx (pg_trgm GIN, migration 0009) is built on UPPER() of this very
+    expression, which is what ``icontains`` compares: keep the two identical."""
 
     template = "(' ' || %(expressions)s)"
     arg_joiner = " || ' ' || "

@@ -1,8 +1,10 @@
 """Every lookup on a write path or in search is answered from an index (PostgreSQL).
 
 Each test runs the real code path (API, ingestion, pages) over 20,000 leads made by
-``generate_data``, with planner statistics, captures the SQL it sends and EXPLAINs every
-statement that reads the leads (or identities): none may scan the whole table. The planner
+``generate_data``, with planner statistics, captures the SQL it sends and EXPLAINs (ANALYZE,
+for reads) every statement that touches the leads (or identities): no sequential scan of them,
+and no index walk that throws most of the table away (an ``ORDER BY id LIMIT 1`` lookup on an
+unindexed expression walks the primary key instead of scanning: the same cost). The planner
 decides on realistic statistics, not ``SET enable_seqscan = off``, which would prove nothing.
 """
 
