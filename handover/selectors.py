@@ -177,15 +177,31 @@ def reassign_choices(*, user: User, scope: ManagerScope | None = None) -> list[t
     return [(u.pk, str(u)) for u in people.distinct().order_by("first_name", "username")]
 
 
-def sals_to_qualify(*, user: User) -> list[Lead]:
-    """The user's accepted leads (SAL) waiting for a qualification call, most urgent first."""
-    due = Min("sla_timers__due_at", filter=Q(sla_timers__state=SlaTimer.State.RUNNING))
+SALS_SHOWN = 100
+
+
+def sals_to_qualify(*, user: User, limit: int = SALS_SHOWN) -> list[Lead]:
+    """The user's accepted leads (SAL) waiting for a qualification call, most urgent first:
+    those with a running SLA clock by deadline, then the rest, longest in SAL first.
+
+    Two bounded reads, not one sort of every SAL the user owns by its earliest deadline (0.44 s
+    for a rep with 21,507 SALs at 1M leads): running clocks are few, and the rest is a walk of
+    lead_owner_stage_time_idx that stops after ``limit`` leads.
+    """
     # the user's own leads are visible to them by definition: no visibility subquery (0.3 s at 1M)
-    return list(
-        Lead.objects.filter(stage=Stage.SAL, owner=user)
-        .annotate(sla_due=due)
-        .order_by(F("sla_due").asc(nulls_last=True), "stage_changed_at", "id")[:100]
+    mine = Lead.objects.filter(stage=Stage.SAL, owner=user)
+    running = Q(sla_timers__state=SlaTimer.State.RUNNING)
+    clocked: list[Lead] = list(
+        mine.filter(running)
+        .annotate(sla_due=Min("sla_timers__due_at"))
+        .order_by("sla_due", "stage_changed_at", "id")[:limit]
     )
+    if len(clocked) == limit:
+        return clocked
+    rest = list(mine.exclude(running).order_by("stage_changed_at", "id")[: limit - len(clocked)])
+    for lead in rest:
+        lead.sla_due = None  # type: ignore[attr-defined]
+    return clocked + rest
 
 
 def _badge(timer: SlaTimer, now: datetime) -> CardBadge:

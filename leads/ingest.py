@@ -272,12 +272,16 @@ class _Resolver:
 _LEAD, _IDENTITY, _ACTIVITY, _MARK, _RECEIPT = (
     m._meta.db_table for m in (Lead, Identity, Activity, RescoreMark, IdentifyReceipt)
 )
-_LOOKUPS = (  # (select, column matched against a list), in _lookup's argument order
-    (f"SELECT '{_BY_EXTERNAL_ID}', external_id, id FROM {_LEAD}", "external_id"),  # noqa: S608
-    (f"SELECT kind, value, lead_id FROM {_IDENTITY}", "value"),  # noqa: S608
-    (f"SELECT '{_BY_EMAIL}', email, id FROM {_LEAD}", "email"),  # noqa: S608
-    (f"SELECT '{_STORED}', message_id, 0 FROM {_ACTIVITY}", "message_id"),  # noqa: S608
-    (f"SELECT '{_STORED}', message_id, 0 FROM {_RECEIPT}", "message_id"),  # noqa: S608
+_KINDS = ", ".join(f"'{kind}'" for kind in sorted(Identity.Kind.values))
+# (select and condition, column matched against a list), in _lookup's argument order. Each is
+# the key of a unique index: e-mails by lower(email) (lead_email_unique) and identities by
+# (kind, value), naming every kind so the index's first column is bounded too.
+_LOOKUPS = (
+    (f"SELECT '{_BY_EXTERNAL_ID}', external_id, id FROM {_LEAD} WHERE", "external_id"),  # noqa: S608
+    (f"SELECT kind, value, lead_id FROM {_IDENTITY} WHERE kind IN ({_KINDS}) AND", "value"),  # noqa: S608
+    (f"SELECT '{_BY_EMAIL}', lower(email), id FROM {_LEAD} WHERE", "lower(email)"),  # noqa: S608
+    (f"SELECT '{_STORED}', message_id, 0 FROM {_ACTIVITY} WHERE", "message_id"),  # noqa: S608
+    (f"SELECT '{_STORED}', message_id, 0 FROM {_RECEIPT} WHERE", "message_id"),  # noqa: S608
 )
 
 
@@ -307,7 +311,7 @@ def _lookup(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             sql = " UNION ALL ".join(
-                f"{select} WHERE {column} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s)))"
+                f"{select} {column} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s)))"
                 for select, column, _ in parts
             )
             cursor.execute(sql, [orjson.dumps(values).decode() for _, _, values in parts])
@@ -317,7 +321,7 @@ def _lookup(
             for start in range(0, len(values), 500):  # SQLite's variable limit
                 chunk = values[start : start + 500]
                 marks = ", ".join(["%s"] * len(chunk))
-                cursor.execute(f"{select} WHERE {column} IN ({marks})", chunk)
+                cursor.execute(f"{select} {column} IN ({marks})", chunk)
                 rows += cursor.fetchall()
         return rows
 

@@ -1,9 +1,12 @@
 """Leads, their identities, their activity timeline and the append-only stage log."""
 
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.db.models.lookups import In
 
 from leadflow.models import TimeStampedModel
 from leads.lifecycle import Stage
@@ -70,7 +73,7 @@ class Lead(TimeStampedModel):
     utm_term = models.CharField(max_length=200, blank=True)
     utm_content = models.CharField(max_length=200, blank=True)
     # ownership and lifecycle (stage is written only by leads.services._move_stage)
-    # owner and team: no index of their own, lead_owner_stage_idx and lead_team_stage_idx start
+    # owner and team: no index of their own, lead_owner_stage_time_idx and lead_team_stage_idx start
     # with them (every index is written again by each score or stage change of the lead)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -127,7 +130,10 @@ class Lead(TimeStampedModel):
         indexes = [
             # board columns: top of a stage by score, keyset-paged
             models.Index(fields=["stage", "-score", "-id"], name="lead_board_idx"),
-            models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
+            # a rep's leads of a stage, longest in it first (the inbox's SALs to qualify)
+            models.Index(
+                fields=["owner", "stage", "stage_changed_at"], name="lead_owner_stage_time_idx"
+            ),
             # a rep's board: their teams' leads of one stage (browser UI)
             models.Index(fields=["team", "stage"], name="lead_team_stage_idx"),
             models.Index(fields=["source", "created_at"], name="lead_source_created_idx"),
@@ -135,6 +141,8 @@ class Lead(TimeStampedModel):
             # adds a second, varchar_pattern_ops index for LIKE on PostgreSQL
             models.Index(fields=["domain"], name="lead_domain_idx"),
             models.Index(fields=["phone_normalized"], name="lead_phone_idx"),
+            # PostgreSQL only, in migration 0009: lead_search_trgm_idx, a pg_trgm GIN index on
+            # the name search's text (leads.filtersets.SearchText)
         ]
         permissions = [
             ("view_all_leads", "Can see every lead, whoever owns it"),
@@ -148,6 +156,13 @@ class Lead(TimeStampedModel):
     def display_name(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
         return name or self.email or self.external_id or f"Lead #{self.pk}"
+
+
+def email_in(emails: Iterable[str]) -> Q:
+    """Leads with one of ``emails``, compared as lead_email_unique is built, on lower(email):
+    PostgreSQL answers it from that index, where ``email__iexact`` (UPPER(email)) and
+    ``email=`` scan every lead (575 ms against 0.35 ms per lookup at 1M leads)."""
+    return Q(In(Lower("email"), sorted({email.lower() for email in emails})))
 
 
 class RescoreMark(models.Model):

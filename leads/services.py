@@ -16,7 +16,16 @@ from leadflow.models import User
 from leadflow.roles import Role
 from leads import events
 from leads.lifecycle import ActorKind, Stage, TransitionNotPermittedError, ensure_allowed
-from leads.models import Activity, Lead, Note, RescoreMark, SavedView, StageChange, Task
+from leads.models import (
+    Activity,
+    Lead,
+    Note,
+    RescoreMark,
+    SavedView,
+    StageChange,
+    Task,
+    email_in,
+)
 
 # Fields a person or integration may set on a lead. ``stage``, scores and owner have their own
 # services; nothing writes them through here.
@@ -796,7 +805,7 @@ def lead_upsert(
 
 
 def _upsert_match(*, email: str | None, external_id: str | None) -> Lead | None:
-    by_email = Lead.objects.filter(email__iexact=email).first() if email else None
+    by_email = Lead.objects.filter(email_in([email])).first() if email else None
     by_external = Lead.objects.filter(external_id=external_id).first() if external_id else None
     if by_email and by_external and by_email.pk != by_external.pk:
         raise IdentityConflictError(

@@ -41,7 +41,7 @@ from leadflow.bulk import copy_rows
 from leadflow.models import User
 from leads.events import stage_log_rewritten
 from leads.lifecycle import ActorKind, Stage
-from leads.models import Lead, StageChange
+from leads.models import Lead, StageChange, email_in
 from leads.services import EDITABLE_FIELDS, actor_kind_for, leads_mark_for_rescore
 from privacy import blocklist
 from privacy.importing import (
@@ -497,10 +497,10 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
     by_external: dict[str, Lead] = {}
     if emails or external:
         for lead in Lead.objects.select_for_update().filter(
-            Q(email__in=emails) | Q(external_id__in=external)
+            email_in(emails) | Q(external_id__in=external)
         ):
             if lead.email:
-                by_email[lead.email] = lead
+                by_email[lead.email.lower()] = lead
             if lead.external_id:
                 by_external[lead.external_id] = lead
     now = timezone.now()

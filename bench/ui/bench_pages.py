@@ -112,6 +112,9 @@ def get(client: Client, url: str) -> Callable[[], object]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--only", action="append", default=[], help="pages whose name contains this (repeatable)"
+    )
     args = parser.parse_args()
     prepare()
     leads = Lead.objects.count()
@@ -125,6 +128,26 @@ def main() -> None:
         Lead.objects.order_by("id").values_list("id", flat=True)[:: max(1, leads // 40)]
     )
     rotating = iter(lead_ids * (args.runs + 10))
+    email = str(Lead.objects.filter(email__isnull=False).order_by("id")[leads // 2].email)
+    rep_id = User.objects.get(username="rep1").pk
+    from leadflow.apikeys import api_key_create
+
+    secret = api_key_create(name=f"bench-{time.time_ns()}", scopes=("leads:write",)).secret
+    api = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    created = iter(range(10**9))
+    run_token = time.time_ns()
+
+    def post_lead(body: dict[str, str], expected: int) -> object:
+        response = api.post("/api/v1/leads/", body, content_type="application/json")
+        if response.status_code != expected:
+            raise SystemExit(f"POST /api/v1/leads/ answered {response.status_code}")
+        return response
+
+    def create_lead() -> object:
+        return post_lead({"email": f"bench.{run_token}.{next(created)}@new.example"}, 201)
+
+    def upsert_lead() -> object:
+        return post_lead({"email": email.upper(), "job_title": f"T{next(created)}"}, 200)
 
     def lead_page() -> object:
         lead_id = next(rotating)
@@ -162,12 +185,29 @@ def main() -> None:
         ("list view, first page, newest first", get(marketer, "/leads/list/")),
         ("list view, MQLs by score", get(marketer, "/leads/list/?stage=mql&sort=-score")),
         ("SAL inbox, rep", get(rep, "/handover/inbox/")),
+        ("SAL inbox, manager", get(manager, "/handover/inbox/")),
+        (
+            "open handovers, manager (API, all teams)",
+            get(manager, "/api/v1/handovers/?status=open"),
+        ),
         ("manager home", get(manager, "/reports/")),
+        # search and filters (issue 22): the list and the API, as the marketer
+        (f"search, exact e-mail ({email})", get(marketer, f"/leads/list/?q={email}")),
+        ("search, 2 letters matching nothing (q=Zq)", get(marketer, "/leads/list/?q=Zq")),
+        ("search, word matching nothing (q=Zqxw)", get(marketer, "/leads/list/?q=Zqxw")),
+        ("search, board (q=Zqxw)", get(marketer, "/leads/board/?q=Zqxw")),
+        ("search, rep's list (q=Zqxw)", get(rep, "/leads/list/?q=Zqxw")),
+        ("API list, stage=mql&stage=sal", get(marketer, "/api/v1/leads/?stage=mql&stage=sal")),
+        (f"API list, owner={rep_id}", get(marketer, f"/api/v1/leads/?owner={rep_id}")),
+        ("API lead create (POST /api/v1/leads/, new e-mail)", create_lead),
+        ("API lead upsert (POST /api/v1/leads/, known e-mail)", upsert_lead),
     ]
     print(f"\n{leads:,} leads, {args.runs} runs per page, {connection.vendor}\n")
     print("| page | p50 ms | p95 ms | p95 / baseline | queries |")
     print("|---|---:|---:|---:|---:|")
     base = None
+    if args.only:  # the baseline always runs: the ratios divide by it
+        pages = pages[:1] + [p for p in pages[1:] if any(o in p[0] for o in args.only)]
     for name, fn in pages:
         p50, p95, queries = measure(fn, args.runs)
         base = base or p95

@@ -277,3 +277,62 @@ def test_inbox_holds_mine_and_my_teams_queue_each_once(reps, team, mql_for):
     rows = selectors.inbox_rows(user=rep)
     assert sorted(h.pk for h in rows) == sorted([mine.pk, queued.pk])
     assert theirs.pk not in {h.pk for h in rows}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["rep", "manager"])
+def test_inbox_query_count_does_not_grow_with_its_rows(client, reps, team, manager, mql_for, role):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from handover.services import handover_accept
+
+    user = reps[0] if role == "rep" else manager
+    client.force_login(user)
+
+    def add(n):
+        for _ in range(n):
+            mql_for(user)  # waiting for a decision
+            handover_accept(handover_id=mql_for(user).pk, actor=user)  # a SAL to qualify
+            queued = mql_for(reps[1])  # the team's queue
+            Handover.objects.filter(pk=queued.pk).update(owner=None, team=team)
+
+    def render():
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(reverse("handover:inbox")).content.decode()
+        return len(ctx.captured_queries), html.count('class="inbox-row"')
+
+    add(1)
+    queries, rows = render()
+    add(4)
+    more_queries, more_rows = render()
+    assert more_rows > rows
+    assert more_queries == queries
+
+
+@pytest.mark.django_db
+def test_sals_to_qualify_runs_clocks_first_by_deadline_then_longest_in_sal(reps, mql_for):
+    from handover.services import handover_accept
+
+    rep = reps[0]
+    now = timezone.now()
+    leads = {}
+    for name in ("later", "sooner", "old", "new"):
+        handover = handover_accept(handover_id=mql_for(rep, first_name=name).pk, actor=rep)
+        leads[name] = handover.lead_id
+    clock = SlaTimer.objects.filter(state=SlaTimer.State.RUNNING)
+    clock.filter(lead_id=leads["later"]).update(due_at=now + timedelta(hours=5))
+    clock.filter(lead_id=leads["sooner"]).update(due_at=now + timedelta(minutes=5))
+    clock.filter(lead_id__in=[leads["old"], leads["new"]]).update(state=SlaTimer.State.MET)
+    Lead.objects.filter(pk=leads["old"]).update(stage_changed_at=now - timedelta(days=3))
+    Lead.objects.filter(pk=leads["new"]).update(stage_changed_at=now - timedelta(days=1))
+    mql_for(reps[1])  # someone else's
+
+    rows = selectors.sals_to_qualify(user=rep)
+    assert [lead.first_name for lead in rows] == ["sooner", "later", "old", "new"]
+    assert rows[0].sla_due == now + timedelta(minutes=5)
+    assert rows[2].sla_due is None
+    assert [lead.first_name for lead in selectors.sals_to_qualify(user=rep, limit=1)] == ["sooner"]
+    assert [lead.first_name for lead in selectors.sals_to_qualify(user=rep, limit=3)] == [
+        "sooner", "later", "old",
+    ]  # fmt: skip

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from leadflow.models import AuditEvent
 from leads.lifecycle import Stage
 from leads.models import Lead, StageChange
+from privacy import imports
 from privacy.importing import ImportFileError, parse_date
 from privacy.imports import ImportTooLargeError, ensure_size
 from privacy.models import DedupePolicy, ImportJob, ImportRowError
@@ -269,10 +270,14 @@ def test_command_imports_and_writes_the_error_report(tmp_path):
 
 
 @pytest.mark.django_db
-def test_a_row_the_database_refuses_fails_alone(run_import):
-    # a legacy row stored with capitals (bypassing the services): the import does not find it,
-    # tries to create, and the case-insensitive unique constraint refuses — only that row fails
+def test_a_row_the_database_refuses_fails_alone(run_import, monkeypatch):
+    # another writer creates legacy@… after the import looked it up (the lookup is made to
+    # miss it): the import tries to create it, the unique constraint refuses — only that row fails
     Lead.objects.create(email="LEGACY@X.EXAMPLE", stage_changed_at=datetime.now(UTC))
+    lookup = imports.email_in
+    monkeypatch.setattr(
+        imports, "email_in", lambda emails: lookup(set(emails) - {"legacy@x.example"})
+    )
     data = b"email,first_name\none@x.example,One\nlegacy@x.example,Legacy\ntwo@x.example,Two\n"
     job = run_import(data)
     assert job.summary == {"rows": 3, "created": 2, "updated": 0, "skipped": 0, "failed": 1}
@@ -306,6 +311,17 @@ def test_a_row_that_crashes_the_import_code_fails_alone(run_import, monkeypatch)
     error = ImportRowError.objects.get(job=job)
     assert (error.row, error.message) == (3, "Not imported: injected: cannot build this lead")
     assert set(Lead.objects.values_list("email", flat=True)) == {"one@x.example", "two@x.example"}
+
+
+@pytest.mark.django_db
+def test_a_legacy_capitalised_email_is_found_not_duplicated(run_import):
+    # stored with capitals (bypassing the services): matched as the unique index compares, on
+    # lower(email), so the row updates that lead instead of failing on the constraint
+    legacy = Lead.objects.create(email="LEGACY@X.EXAMPLE", stage_changed_at=datetime.now(UTC))
+    job = run_import(b"email,first_name\nlegacy@x.example,Legacy\n", policy=DedupePolicy.OVERWRITE)
+    assert job.summary == {"rows": 1, "created": 0, "updated": 1, "skipped": 0, "failed": 0}
+    legacy.refresh_from_db()
+    assert legacy.first_name == "Legacy"
 
 
 @pytest.mark.django_db
