@@ -5,13 +5,14 @@ class HandoverConfig(AppConfig):
     name = "handover"
 
     def ready(self) -> None:
-        from handover import outbox, receivers, selectors
+        from handover import outbox, receivers, selectors, sla
         from leadflow import deadletter
         from leads import events, extensions
 
         deadletter.register(
             outbox.DEAD_LETTER_KIND, label="Notification delivery", retry=outbox.delivery_retry
         )
+        deadletter.register(sla.DEAD_LETTER_KIND, label="SLA timer", retry=sla.timer_retry)
 
         events.stage_changed.connect(
             receivers.on_stage_changed, dispatch_uid="handover.on_stage_changed"

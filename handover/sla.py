@@ -3,12 +3,14 @@
 Deadlines are rows (``SlaTimer.due_at`` and ``next_action_at``), never Celery countdown/ETA
 tasks. ``sla_scan`` claims due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` in batches, so any
 number of scanners can run at once and each warning, breach and escalation step fires exactly
-once (also guarded by a unique row per timer/kind/step).
+once (also guarded by a unique row per timer/kind/step). A timer whose firing fails is set
+aside as a dead letter (``leadflow.deadletter``) and the rest of its batch fires.
 """
 
+import copy
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,12 +22,14 @@ from handover.calendars import BusinessCalendar, add_business_minutes
 from handover.models import EventType, SlaEvent, SlaPolicy, SlaTimer
 from handover.outbox import OutboxBatch
 from handover.rules import EscalationAction
+from leadflow import deadletter
 from leadflow.exceptions import DomainError, NotFoundError, PermissionDeniedError
 from leadflow.models import User
 from leads.lifecycle import Stage
 from leads.models import Lead
 
 logger = logging.getLogger(__name__)
+DEAD_LETTER_KIND = "handover.sla_timer"  # a timer whose firing failed (leadflow/deadletter)
 
 
 def timer_start(
@@ -139,7 +143,7 @@ def due_firings(
 
 @dataclass
 class ScanResult:
-    claimed: int = 0
+    claimed: int = 0  # timers whose firings committed (set-aside ones are not counted)
     fired: Counter[str] = field(default_factory=Counter)
     reassigned: int = 0
 
@@ -169,46 +173,116 @@ def sla_scan(*, now: datetime | None = None, batch: int = 500) -> ScanResult:
 
 def _scan_batch(*, now: datetime, batch: int, result: ScanResult) -> int:
     with transaction.atomic():
-        timers = list(
-            SlaTimer.objects.select_for_update(skip_locked=True, of=("self",))
+        timers = {
+            t.pk: t
+            for t in SlaTimer.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(state=SlaTimer.State.RUNNING, next_action_at__lte=now)
             .select_related("policy", "policy__calendar")
             .order_by("next_action_at")[:batch]
-        )
+        }
         if not timers:
             return 0
-        leads = {
-            row["pk"]: row
-            for row in Lead.objects.filter(pk__in={t.lead_id for t in timers}).values(
-                "pk", "first_name", "last_name", "email", "company", "team__manager_id"
-            )
-        }
+        leads = _leads(timers.values())
         calendars: dict[int, BusinessCalendar] = {}
-        events: list[SlaEvent] = []
-        outbox = OutboxBatch(now=now)
-        for timer in timers:
-            policy = timer.policy
-            cal = calendars.get(policy.calendar_id)
-            if cal is None:
-                cal = calendars[policy.calendar_id] = policy.calendar.as_calendar()
-            firings, timer.next_action_at = due_firings(timer, policy.escalation, cal, now)
-            for firing in firings:
-                events.append(
-                    SlaEvent(
-                        timer=timer,
-                        kind=firing.kind,
-                        step=firing.step,
-                        scheduled_for=firing.scheduled_for,
-                        fired_at=now,
-                    )
+        done = deadletter.isolate(
+            list(timers),
+            lambda ids: _fire([timers[pk] for pk in ids], leads, calendars, now),
+            kind=DEAD_LETTER_KIND,
+        )
+        fired = {pk for part in done for pk in part.timer_ids}
+        _park(timers.keys() - fired)
+    for part in done:  # (counted once committed)
+        result.claimed += len(part.timer_ids)
+        result.fired.update(part.kinds)
+    return len(timers)
+
+
+@dataclass
+class _Fired:
+    timer_ids: list[int]
+    kinds: Counter[str]
+
+
+def _fire(
+    timers: list[SlaTimer],
+    leads: Mapping[int, Mapping[str, Any]],
+    calendars: dict[int, BusinessCalendar],
+    now: datetime,
+) -> _Fired:
+    """Fire what is due on ``timers``, set-based (the work ``deadletter.isolate`` may bisect)."""
+    # copies: a rolled-back attempt must not leave its firings on the timers the halves reuse
+    timers = [copy.copy(t) for t in timers]
+    events: list[SlaEvent] = []
+    kinds: Counter[str] = Counter()
+    outbox = OutboxBatch(now=now)
+    for timer in timers:
+        policy = timer.policy
+        cal = calendars.get(policy.calendar_id)
+        if cal is None:
+            cal = calendars[policy.calendar_id] = policy.calendar.as_calendar()
+        firings, timer.next_action_at = due_firings(timer, policy.escalation, cal, now)
+        for firing in firings:
+            events.append(
+                SlaEvent(
+                    timer=timer,
+                    kind=firing.kind,
+                    step=firing.step,
+                    scheduled_for=firing.scheduled_for,
+                    fired_at=now,
                 )
-                result.fired[firing.kind] += 1
-                _notify(outbox, timer, firing, leads[timer.lead_id])
-        _save_progress(timers)
-        SlaEvent.objects.bulk_create(events)
-        outbox.flush()
-        result.claimed += len(timers)
-        return len(timers)
+            )
+            kinds[firing.kind] += 1
+            _notify(outbox, timer, firing, leads[timer.lead_id])
+    _save_progress(timers)
+    SlaEvent.objects.bulk_create(events)
+    outbox.flush()
+    return _Fired([t.pk for t in timers], kinds)
+
+
+def _leads(timers: Iterable[SlaTimer]) -> dict[int, Mapping[str, Any]]:
+    return {
+        row["pk"]: row
+        for row in Lead.objects.filter(pk__in={t.lead_id for t in timers}).values(
+            "pk", "first_name", "last_name", "email", "company", "team__manager_id"
+        )
+    }
+
+
+def _park(timer_ids: Collection[int]) -> None:
+    """Timers set aside as dead letters leave the scan until their retry restores them.
+
+    ``next_action_at = NULL`` is the simplest park: the scan (and its partial index) already
+    skips NULL, the retry recomputes what is due from the timer's own fields (never from
+    ``next_action_at``), and a timer whose retries gave up stays out of the scan, as the dead
+    letter rule says, until someone retries it from the admin. If even this write fails (a fault
+    on the timer row itself), the timer comes back next scan and is set aside again: slower,
+    never a stall.
+    """
+    if not timer_ids:
+        return
+    try:
+        with transaction.atomic():
+            SlaTimer.objects.filter(pk__in=timer_ids).update(next_action_at=None)
+    except Exception as exc:
+        if not deadletter.isolable(exc):
+            raise
+        logger.warning("sla: could not park timers %s: %s", sorted(timer_ids), exc)
+
+
+def timer_retry(timer_id: int) -> None:
+    """A timer set aside: fire what is due on it now, as the scan does, and put it back in the
+    scan (its next action time). Raises if its firing fails again (it stays parked)."""
+    now = timezone.now()
+    with transaction.atomic():
+        timer = (
+            SlaTimer.objects.select_for_update(of=("self",))
+            .filter(pk=timer_id, state=SlaTimer.State.RUNNING)
+            .select_related("policy", "policy__calendar")
+            .first()
+        )
+        if timer is None:
+            return  # met, cancelled or superseded meanwhile: nothing to fire
+        _fire([timer], _leads([timer]), {}, now)
 
 
 def _save_progress(timers: list[SlaTimer]) -> None:

@@ -3,7 +3,7 @@
 Oldest-first queues turn one item that always fails into a stall (head-of-line blocking): its
 batch rolls back, its marks come back, and the next batch takes the same oldest items again. So
 every batch path (the scoring sweep, the full rescore, threshold moves, predictive scoring,
-outbox delivery) runs its work through :func:`isolate`:
+outbox delivery, the SLA scan) runs its work through :func:`isolate`:
 
 - the whole batch runs in one savepoint: the happy path costs a SAVEPOINT and a RELEASE, and the
   work stays set-based;

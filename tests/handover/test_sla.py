@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from handover import services
 from handover.models import (
@@ -15,7 +16,10 @@ from handover.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from handover.sla import sla_scan
+from handover.sla import sla_scan, timer_restart_from
+from leadflow import deadletter
+from leadflow.models import DeadLetter
+from tests.faults import db_fault
 from tests.handover.factories import policy, rule
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +124,53 @@ def test_concurrent_scanners_fire_each_timer_once(reps, team, make_mql):
     assert not errors
     assert SlaEvent.objects.filter(kind="breach").count() == 60
     assert SlaEvent.objects.filter(kind="remind_owner").count() == 60
+
+
+# --- a timer whose firing fails does not stall the scan (issue 22) -------------------------------
+
+
+def test_a_timer_whose_firing_fails_is_set_aside_and_the_others_fire(reps, team, make_mql):
+    """Its events are refused by a real trigger. Before, the whole batch rolled back, every scan
+    took the same oldest timers again, and no warning or breach fired anywhere."""
+    rule("rr", team=team, members=reps[:2])
+    policy(stage="mql", target=60, warn=10)
+    WebhookSubscription.objects.create(
+        url="https://hooks.example.com/sla", event_types=["sla.warning", "sla.breached"]
+    )
+    now = timezone.now()
+    timers = [SlaTimer.objects.get(lead=make_mql()) for _ in range(5)]
+    for n, t in enumerate(timers):  # due (warning, breach, remind) by the real clock, oldest first
+        timer_restart_from(timer_id=t.pk, started_at=now - timedelta(minutes=70 - n))
+    bad, others = timers[0], timers[1:]
+    with db_fault(SlaEvent, "timer_id", bad.pk, "injected: event refused") as fault:
+        result = sla_scan()
+        assert result.claimed == 4  # (only what committed)
+        assert result.fired == {"warning": 4, "breach": 4, "remind_owner": 4}
+        for t in others:
+            assert kinds(t) == [("warning", 0), ("breach", 0), ("remind_owner", 0)]
+        assert kinds(bad) == []
+        assert Notification.objects.filter(kind="sla.breach").count() == 4
+        assert WebhookEvent.objects.filter(type="sla.breached").count() == 4
+        letter = DeadLetter.objects.get()
+        assert (letter.kind, letter.item_id) == ("handover.sla_timer", bad.pk)
+        assert "injected: event refused" in letter.error
+        bad.refresh_from_db()
+        assert (bad.next_action_at, bad.warned_at, bad.breached_at) == (None, None, None)
+        assert sla_scan().claimed == 0  # parked: the next scan does not take it again
+        assert DeadLetter.objects.get().failed_at == letter.failed_at
+        assert deadletter.retry(letter_id=letter.pk, manual=True) is False  # still refused
+        bad.refresh_from_db()
+        assert bad.next_action_at is None  # still parked
+        fault.remove()
+    ok, failed = deadletter.retry_due(now=timezone.now() + timedelta(days=1))
+    assert (ok, failed) == (1, 0)
+    assert not DeadLetter.objects.exists()
+    assert kinds(bad) == [("warning", 0), ("breach", 0), ("remind_owner", 0)]
+    bad.refresh_from_db()
+    assert bad.breached_at is not None
+    assert bad.next_action_at == bad.due_at + timedelta(minutes=30)  # back in the scan
+    assert Notification.objects.filter(kind="sla.breach").count() == 5
+    assert WebhookEvent.objects.filter(type="sla.breached").count() == 5
+    assert sla_scan().claimed == 0
+    assert deadletter.retry_many([letter.pk]) == (0, 0)  # (the row is gone)
+    assert SlaEvent.objects.filter(timer=bad).count() == 3  # exactly once
