@@ -43,8 +43,7 @@ class Run:
 
     def percentile(self, q: float) -> float:
         """Over every scheduled item; unfinished items count as infinitely late."""
-        ordered = sorted(o.latency for o in self.outcomes)
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+        return percentile(sorted(o.latency for o in self.outcomes), q)
 
     def summary(self) -> dict[str, Any]:
         n = len(self.outcomes)
@@ -62,6 +61,11 @@ class Run:
             "p99_ms": _ms(self.percentile(0.99)),
             "max_send_lag_ms": _ms(lag[-1]) if lag else None,
         }
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q`` percentile of ``ordered`` (sorted ascending)."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def _ms(seconds: float) -> float | None:

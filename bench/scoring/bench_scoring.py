@@ -39,7 +39,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench import rescore_loop  # noqa: E402
-from bench.openloop import latencies_from, verdict  # noqa: E402
+from bench.openloop import latencies_from, percentile, verdict  # noqa: E402
 from leads.models import Activity, ActivityKind, Lead, RescoreMark, StageChange  # noqa: E402
 from leads.services import leads_mark_for_rescore  # noqa: E402
 from scoring import engine, services  # noqa: E402
@@ -406,17 +406,13 @@ def _by_index(ids: list[int], seen: dict[int, float]) -> dict[int, float]:
     return {k: seen[lead_id] for k, lead_id in enumerate(ids) if lead_id in seen}
 
 
-def _q(ordered: list[float], q: float) -> float:
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
 def _s(ordered: list[float], q: float) -> str:
-    value = _q(ordered, q)
+    value = percentile(ordered, q)
     return "never" if math.isinf(value) else f"{value:.2f} s"
 
 
 def verdict_s(ordered: list[float], target: float, share: float) -> str:
-    return verdict(_q(ordered, 0.95) * 1000, target * 1000, share)
+    return verdict(percentile(ordered, 0.95) * 1000, target * 1000, share)
 
 
 def main() -> None:
