@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "predictive",
     "reports",
     "privacy",
+    "configure",
 ]
 
 MIDDLEWARE = [
