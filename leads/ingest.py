@@ -720,7 +720,9 @@ def _error_of(index: int, exc: Exception) -> ItemError:
     raise exc
 
 
-@transaction.atomic
+_PLACE_ATTEMPTS = 3
+
+
 def ingest(
     *,
     messages: list[Message],
@@ -730,8 +732,37 @@ def ingest(
 ) -> IngestResult:
     """Store a batch: identifies first (so events in the same batch find their lead), then every
     event once. A message that cannot be stored is reported with its index; the rest commit.
-    ``caller``: who sends (``leads.writepolicy``: a public key changes known leads only signed)."""
+    ``caller``: who sends (``leads.writepolicy``: a public key changes known leads only signed).
+
+    A lead can be merged away (deleted) by a concurrent alias or identify after its events were
+    placed on it; PostgreSQL's deferred foreign keys then fail the commit. When this call owns
+    the transaction (the endpoints), the whole batch runs again: nothing of it was kept, and the
+    ids now point to the lead that is left. Inside a caller's transaction the commit is not
+    ours, so the rows are checked at the insert instead (``_store_activities_relocating``),
+    which costs four more round trips per batch."""
     now = now or timezone.now()
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with transaction.atomic():
+            return _ingest(messages, source=source, now=now, caller=caller, own_commit=False)
+    for attempt in range(1, _PLACE_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _ingest(messages, source=source, now=now, caller=caller, own_commit=True)
+        except IntegrityError as exc:
+            if attempt == _PLACE_ATTEMPTS or not _lead_merged_away(exc):
+                raise
+            log.info("ingest: a lead was merged away during the batch; placing it again")
+    raise AssertionError("unreachable")
+
+
+def _lead_merged_away(exc: IntegrityError) -> bool:
+    """A commit-time foreign-key violation: a row of this batch points to a deleted lead."""
+    return getattr(exc.__cause__, "sqlstate", None) == "23503"  # foreign_key_violation
+
+
+def _ingest(
+    messages: list[Message], *, source: str, now: datetime, caller: Caller, own_commit: bool
+) -> IngestResult:
     result = IngestResult()
     for m in messages:
         m.caller = caller
@@ -799,7 +830,10 @@ def ingest(
         if m.unapplied:
             result.ignored.append(_ignored(m))
     if rows:
-        rows, inserted = _store_activities_relocating(rows, source=source, now=now)
+        if own_commit:  # a lead merged away meanwhile fails the commit: ``ingest`` reruns
+            inserted = _store_activities(rows, source=source, now=now)
+        else:
+            rows, inserted = _store_activities_relocating(rows, source=source, now=now)
         lead_ids = sorted({lead_id for _m, lead_id in rows})
         for m, lead_id in rows:
             activity_id = inserted.get(m.message_id or "")

@@ -277,7 +277,8 @@ def to_message(
     email = (traits if kind == "identify" else context_traits or {}).get("email")
     if email is not None and not isinstance(email, str):
         raise _Invalid(email_field, f"{email_field} must be a string.")
-    message.email = normalize_email(email)
+    if email is not None:
+        message.email = normalize_email(email)
     kept = kept_context(context)  # checked whatever the type: only activities keep it
     if kind == "identify":
         return message

@@ -28,6 +28,7 @@ CAMPAIGN_FIELDS: dict[str, str] = {
 # context keys kept on the activity as they are (``ip`` is kept as LEADFLOW_INGEST_IP says)
 KEPT_CONTEXT = ("page", "userAgent", "locale", "referrer")
 UTM_MAX = 200  # the lead's UTM columns
+_READ = frozenset({*KEPT_CONTEXT, "ip"})
 
 
 def campaign(context: Mapping[str, Any]) -> dict[str, str]:
@@ -55,6 +56,8 @@ def campaign(context: Mapping[str, Any]) -> dict[str, str]:
 def kept_context(context: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of ``context`` an activity keeps: page, ip (per LEADFLOW_INGEST_IP),
     userAgent, locale, referrer."""
+    if not context.keys() & _READ:  # most server-side messages: only ``library``
+        return {}
     kept = {key: context[key] for key in KEPT_CONTEXT if context.get(key) is not None}
     for key in ("page", "referrer"):
         if key in kept and not isinstance(kept[key], dict):

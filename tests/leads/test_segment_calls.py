@@ -2,6 +2,7 @@
 locale, referrer, traits.email), fields outside the spec, and bad input per call type."""
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -556,3 +557,53 @@ def test_alias_racing_events_of_both_ids_loses_nothing(live_server, make_api_key
     survivor = Lead.objects.get()
     assert survivor.external_id == "race-new"
     assert survivor.activities.exclude(source="privacy").count() == 240
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_lead_merged_away_before_the_commit_gets_its_events_placed_again(
+    make_api_key, monkeypatch
+):
+    """An alias merges the events' lead away after they were inserted and before the batch
+    commits: the commit fails on the deleted lead, the batch runs again, and every event lands
+    once on the lead left. (The old way held a key-share lock from the insert on: the alias
+    waited for the batch, past this test's 20 s.)"""
+    from django.db import connection
+
+    from leads import ingest as ingest_module
+
+    secret, _ = make_api_key("events:write")
+    seed = [
+        msg("identify", userId="race-old", traits={"email": "old@race.example"}),
+        msg("identify", userId="race-new", traits={"email": "new@race.example"}),
+    ]
+    assert post("/v1/batch", {"batch": seed}, secret).status_code == 200
+    alias = msg("alias", previousId="race-old", userId="race-new", anonymousId=None)
+    original, merges = ingest_module._store_activities, []
+
+    def alias_in_another_transaction():
+        try:
+            merges.append(post("/v1/batch", {"batch": [alias]}, secret).json())
+        finally:
+            connection.close()
+
+    def store_then_merge(rows, **kwargs):
+        inserted = original(rows, **kwargs)
+        if not merges:
+            other = threading.Thread(target=alias_in_another_transaction)
+            other.start()
+            other.join(timeout=20)
+            assert not other.is_alive(), "the alias waited for the batch"
+        return inserted
+
+    monkeypatch.setattr(ingest_module, "_store_activities", store_then_merge)
+    events = [msg("track", userId="race-old", anonymousId=None) for _ in range(5)]
+    reply = post("/v1/batch", {"batch": events}, secret)
+
+    assert reply.status_code == 200, reply.content[:300]
+    assert reply.json()["stored"] == 5
+    assert "errors" not in reply.json()
+    assert merges[0]["aliased"] == 1
+    survivor = Lead.objects.get()
+    assert survivor.external_id == "race-new"
+    assert survivor.activities.exclude(source="privacy").count() == 5
