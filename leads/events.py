@@ -57,6 +57,10 @@ activities_recorded = Signal()
 # lead_create's transaction before the row is written; a receiver vetoes by raising a DomainError
 # (privacy: identifiers of an erased person are blocklisted and may not come back).
 lead_create_requested = Signal()
+# kwargs: fields (the identifiers — email, external_id, phone — an update of lead_id is about to
+# set to a new value), lead_id, actor. Sent inside lead_update's transaction before the row is
+# written; a receiver vetoes by raising a DomainError, as for lead_create_requested.
+lead_identifiers_requested = Signal()
 # kwargs: lead_ids (list[int]) — sent inside the transaction of a bulk path that wrote or moved
 # StageChange rows without stage_change_recorded (COPY imports, merges re-pointing a lead's log),
 # so that readers of the log that keep rollups (reports) refresh those leads.

@@ -235,6 +235,9 @@ def lead_create(
     return lead
 
 
+_IDENTIFIERS = ("email", "external_id", "phone")
+
+
 @transaction.atomic
 def lead_update(
     *,
@@ -254,6 +257,15 @@ def lead_update(
         fields = _newer_only(lead, fields, as_of)
         if not fields:
             return lead
+    changed = {
+        name: value
+        for name in _IDENTIFIERS
+        if (value := fields.get(name)) and value != getattr(lead, name)
+    }
+    if changed:  # an erased person's identifiers may not come back on another lead either
+        events.lead_identifiers_requested.send(
+            sender=Lead, fields=changed, lead_id=lead.pk, actor=actor
+        )
     lead.field_times = _field_times(lead, fields, as_of or timezone.now())
     for name, value in fields.items():
         setattr(lead, name, value)

@@ -11,4 +11,7 @@ class PrivacyConfig(AppConfig):
         events.lead_create_requested.connect(
             blocklist.on_lead_create_requested, dispatch_uid="privacy.blocklist"
         )
+        events.lead_identifiers_requested.connect(
+            blocklist.on_lead_identifiers_requested, dispatch_uid="privacy.blocklist_update"
+        )
         extensions.register_lead_merge(merge.lead_merge_by_integration)

@@ -86,3 +86,11 @@ def block(fields: Mapping[str, Any]) -> int:
 def on_lead_create_requested(sender: object, *, fields: Mapping[str, Any], **kwargs: Any) -> None:
     """leads.events.lead_create_requested receiver: the API, the board and seeds all pass here."""
     ensure_not_blocked(fields)
+
+
+def on_lead_identifiers_requested(
+    sender: object, *, fields: Mapping[str, Any], **kwargs: Any
+) -> None:
+    """leads.events.lead_identifiers_requested receiver: an update (an anonymous visitor's lead
+    identified, an e-mail edited) may not give a lead an erased person's identifier."""
+    ensure_not_blocked(fields)

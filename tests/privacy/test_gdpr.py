@@ -267,3 +267,32 @@ def test_merged_then_erased_leaves_nothing(rep, admin_user):
         for needle in (*NEEDLES, "zebulon.q+news"):
             assert needle.lower() not in text, f"{needle!r} still in {table}: {text[:300]}"
     assert ConsentEvent.objects.filter(lead=lead).exists()  # de-identified consent proof stays
+
+
+@pytest.mark.django_db
+def test_an_erased_persons_identifiers_cannot_come_back_on_an_existing_lead(
+    rep, admin_user, marketer, make_api_key
+):
+    """Not only creates: an anonymous visitor's lead identified with the erased userId or
+    e-mail, or an e-mail edited to the erased one, is refused and changes nothing."""
+    from tests.leads.test_segment import msg, post
+
+    lead_erase(lead_id=_person(rep).pk, actor=admin_user)
+    secret, _ = make_api_key("events:write")
+    visit = msg("page", anonymousId="anon-zq", name="Pricing")
+    assert post("/v1/batch", {"batch": [visit]}, secret).json()["stored"] == 1
+    visitor = Lead.objects.get(identities__value="anon-zq")
+    batch = [
+        msg("identify", anonymousId="anon-zq", userId="crm-zq-881"),
+        msg("identify", anonymousId="anon-zq", traits={"email": EMAIL}),
+    ]
+    reply = post("/v1/batch", {"batch": batch}, secret).json()
+    assert [e["code"] for e in reply["errors"]] == ["blocked_identifier"] * 2
+    assert [e["field"] for e in reply["errors"]] == ["external_id", "email"]
+    api = APIClient()
+    api.force_authenticate(marketer)
+    edit = api.patch(f"/api/v1/leads/{visitor.pk}/", {"email": EMAIL.upper()}, format="json")
+    assert edit.status_code == 409
+    assert edit.json()["error"]["code"] == "blocked_identifier"
+    visitor.refresh_from_db()
+    assert (visitor.email, visitor.external_id) == (None, None)
