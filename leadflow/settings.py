@@ -477,6 +477,8 @@ CELERY_BEAT_SCHEDULE["reports-metric-days-compact"] = {
 # --- Integration API (docs/api.md): per-key rate limit, idempotency ---
 LEADFLOW_API_KEY_RATE_LIMIT = env.int("LEADFLOW_API_KEY_RATE_LIMIT", default=6000)  # per window
 LEADFLOW_API_KEY_RATE_WINDOW = env.int("LEADFLOW_API_KEY_RATE_WINDOW", default=60)  # seconds
+# A public (browser) key's requests per window from one client IP, before the key's own limit.
+LEADFLOW_PUBLIC_KEY_IP_RATE_LIMIT = env.int("LEADFLOW_PUBLIC_KEY_IP_RATE_LIMIT", default=300)
 # Each web process reuses a checked key + its permissions this long (revocation delay elsewhere).
 LEADFLOW_API_KEY_CACHE_SECONDS = env.float("LEADFLOW_API_KEY_CACHE_SECONDS", default=5.0)
 # Atomic counters in Redis when there is one; the embedded profile counts in Django's cache.

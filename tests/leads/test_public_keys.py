@@ -468,3 +468,33 @@ def test_a_public_key_may_alias_its_own_anonymous_visitor(public):
     assert body["aliased"] == 1
     assert "ignored" not in body
     assert Lead.objects.get(pk=visitor).external_id == "u-new-7"
+
+
+@pytest.mark.django_db
+def test_one_visitor_cannot_use_up_a_public_keys_limit(make_api_key, settings):
+    """A public key is in every page's source: each client IP gets a share of its own, and a
+    sender over it is refused without counting against the key, so others still get in."""
+    settings.LEADFLOW_PUBLIC_KEY_IP_RATE_LIMIT = 3
+    secret, _ = make_api_key("events:write", kind="public", rate_limit=5)
+    auth = "Basic " + base64.b64encode(f"{secret}:".encode()).decode()
+
+    def send(ip):
+        body = json.dumps(msg("page", anonymousId=f"anon-{uuid.uuid4()}", name="Home"))
+        return Client(REMOTE_ADDR=ip).post(
+            "/v1/page", data=body, content_type="application/json", HTTP_AUTHORIZATION=auth
+        )
+
+    flood = [send("203.0.113.9").status_code for _ in range(6)]
+    assert flood == [200, 200, 200, 429, 429, 429]
+    assert [send("198.51.100.4").status_code for _ in range(3)] == [200, 200, 429]  # key: 5
+
+
+@pytest.mark.django_db
+def test_a_secret_key_has_no_per_ip_share(make_api_key, settings):
+    settings.LEADFLOW_PUBLIC_KEY_IP_RATE_LIMIT = 1
+    secret, _ = make_api_key("events:write", rate_limit=3)
+    statuses = [
+        post("/v1/page", msg("page", anonymousId="a-1", name="Home"), secret).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
