@@ -3,6 +3,7 @@ with the model's own validation, the section's permission, in-use deletion refus
 row naming the acting user for every change."""
 
 import json
+from typing import Any
 from datetime import timedelta
 
 import pytest
@@ -37,13 +38,13 @@ def ada(db):
 
 
 def _calendar() -> BusinessCalendarConfig:
-    return BusinessCalendarConfig.objects.order_by("pk").first()  # the installed default
+    return BusinessCalendarConfig.objects.order_by("pk")[0]  # the installed default
 
 
-def valid(kind: str, people) -> dict[str, str]:
+def valid(kind: str, people) -> dict[str, Any]:
     """A POST that the model accepts, per kind."""
     rep, other = people
-    return {
+    cases: dict[str, Any] = {
         "sla_policies": lambda: {
             "name": "Fast MQL",
             "stage": "mql",
@@ -103,7 +104,8 @@ def valid(kind: str, people) -> dict[str, str]:
             "active": "on",
         },
         "teams": lambda: {"name": "Field", "manager": str(other.pk), "members": [str(rep.pk)]},
-    }[kind]()
+    }
+    return dict(cases[kind]())
 
 
 # kind -> (fields to change in the valid POST, the model's message that must show)
