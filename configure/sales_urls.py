@@ -19,4 +19,5 @@ urlpatterns += [
     path("users/new/", v.user_new, name="user_new"),
     path("users/<int:pk>/", v.user_edit, name="user_edit"),
     path("users/<int:pk>/active/", v.user_set_active, name="user_set_active"),
+    path("users/<int:pk>/unlock/", v.user_unlock, name="user_unlock"),
 ]

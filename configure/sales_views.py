@@ -22,6 +22,7 @@ from configure.sales_registry import KINDS, ConfigKind
 from configure.sections import SALES_SECTIONS
 from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
+from leadflow.lockout import login_unlock
 from leadflow.models import User
 from leadflow.roles import Role
 from leads.models import Team
@@ -216,3 +217,18 @@ def user_set_active(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, f"Deactivated {person}: they can no longer log in.{left}")
     return redirect(reverse("configure:users"))
+
+
+@_users_only
+@require_POST
+def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    """Forget the user's failed log-ins (a paused log-in works again at once; audited)."""
+    person = get_object_or_404(User, pk=pk)
+    forgot = login_unlock(
+        actor=request_user(request), username=person.get_username(), request=request
+    )
+    if forgot:
+        messages.success(request, f"{person.get_username()} can log in again.")
+    else:
+        messages.info(request, f"{person.get_username()} had no failed log-ins to forget.")
+    return redirect("configure:user_edit", pk=person.pk)

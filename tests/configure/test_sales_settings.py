@@ -3,8 +3,8 @@ with the model's own validation, the section's permission, in-use deletion refus
 row naming the acting user for every change."""
 
 import json
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.urls import reverse

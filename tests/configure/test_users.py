@@ -155,5 +155,20 @@ def test_only_admins_manage_users(client, role, team):
     assert client.post(reverse("configure:user_new"), _new_user(team)).status_code == 403
     url = reverse("configure:user_set_active", args=[someone.pk])
     assert client.post(url, {"active": "0"}).status_code == 403
+    assert client.post(reverse("configure:user_unlock", args=[someone.pk])).status_code == 403
     assert not User.objects.filter(username="nina").exists()
     assert User.objects.get(pk=someone.pk).is_active
+
+
+def test_unlock_log_in_forgets_the_failed_attempts_and_is_audited(client, ada, settings):
+    rep = UserFactory(username="rita", role=Role.SALES_REP)
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _can_log_in("rita", "wrong")
+    assert not _can_log_in("rita", "pw")  # paused
+    client.force_login(ada)
+
+    response = client.post(reverse("configure:user_unlock", args=[rep.pk]))
+
+    assert response.status_code == 302
+    assert _can_log_in("rita", "pw")
+    assert AuditEvent.objects.get(action="auth.unlock").actor == ada
