@@ -13,6 +13,7 @@ from django.db.models import Model, ProtectedError
 from django.http import HttpRequest
 
 from handover.models import Handover
+from handover.services import settings_save
 from leadflow.api.exceptions import in_use
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, PermissionDeniedError
@@ -43,8 +44,7 @@ def config_save(
     """Create or update one configuration row after full model validation; then its related
     rows (many-to-many, inline members) through ``save_related``; one audit row."""
     created = instance._state.adding
-    instance.full_clean()
-    instance.save()
+    settings_save(instance=instance, data={})  # full_clean, then save: the API's path too
     if save_related is not None:
         save_related()
     audit_record(

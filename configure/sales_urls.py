@@ -13,6 +13,12 @@ for _kind in KINDS.values():
         path(f"{_kind.path}/new/", v.config_edit, _kw, name=f"{_name}_new"),
         path(f"{_kind.path}/<int:pk>/", v.config_edit, _kw, name=f"{_name}_edit"),
         path(f"{_kind.path}/<int:pk>/delete/", v.config_delete, _kw, name=f"{_name}_delete"),
+        path(
+            f"{_kind.path}/<int:pk>/deactivate/",
+            v.config_deactivate,
+            _kw,
+            name=f"{_name}_deactivate",
+        ),
     ]
 urlpatterns += [
     path("users/", v.users, name="users"),

@@ -103,8 +103,26 @@ def config_delete(request: HttpRequest, *, kind_name: str, pk: int) -> HttpRespo
         else:
             messages.success(request, f"Deleted {kind.noun} “{obj}”.")
             return redirect(f"configure:{kind.url_name}")
-    ctx = {"kind": kind, "object": obj, "error": error}
+    can_deactivate = bool(error) and getattr(obj, "active", False) is True
+    ctx = {"kind": kind, "object": obj, "error": error, "can_deactivate": can_deactivate}
     return render(request, "configure/sales/delete.html", ctx, status=status)
+
+
+@login_required
+@require_POST
+def config_deactivate(request: HttpRequest, *, kind_name: str, pk: int) -> HttpResponse:
+    """What to do instead of deleting a row still in use: keep it, no longer offer it."""
+    kind = _kind(request, kind_name)
+    obj = get_object_or_404(kind.model, pk=pk)
+    if not hasattr(obj, "active"):
+        raise PermissionDenied(f"A {kind.noun} cannot be deactivated.")
+    if obj.active:
+        obj.active = False
+        services.config_save(
+            instance=obj, actor=request_user(request), changed=["active"], request=request
+        )
+    messages.success(request, f"Deactivated {kind.noun} “{obj}”: kept, no longer used.")
+    return redirect(f"configure:{kind.url_name}")
 
 
 # --- users -----------------------------------------------------------------------------------

@@ -216,7 +216,9 @@ def test_reps_and_marketers_get_403_everywhere(client, role):
     reason = RejectionReason.objects.first()
     url = reverse("configure:rejection_reasons_delete", args=[reason.pk])
     assert client.post(url).status_code == 403
-    assert RejectionReason.objects.filter(pk=reason.pk).exists()
+    url = reverse("configure:rejection_reasons_deactivate", args=[reason.pk])
+    assert client.post(url).status_code == 403
+    assert RejectionReason.objects.get(pk=reason.pk).active is True
 
 
 def test_a_manager_edits_sales_settings_but_not_users_or_teams(client, manager):
@@ -257,6 +259,15 @@ def test_a_reason_decisions_used_is_not_deleted_and_the_page_says_why(client, ma
     assert "Deactivate it instead." in page
     assert RejectionReason.objects.filter(pk=reason.pk).exists()
     assert not AuditEvent.objects.filter(action="settings.delete").exists()
+    deactivate = reverse("configure:rejection_reasons_deactivate", args=[reason.pk])
+    assert f'action="{deactivate}"' in page
+
+    response = client.post(deactivate)
+
+    assert response.status_code == 302
+    assert RejectionReason.objects.get(pk=reason.pk).active is False
+    event = AuditEvent.objects.get(action="settings.update", target_id=str(reason.pk))
+    assert (event.actor, event.details["changed"]) == (manager, ["active"])
 
 
 def test_a_policy_with_timers_and_a_calendar_with_policies_are_not_deleted(client, manager):
@@ -280,6 +291,8 @@ def test_a_policy_with_timers_and_a_calendar_with_policies_are_not_deleted(clien
     page = response.content.decode()
     assert "SLA polic" in page
     assert "Deactivate it instead." not in page  # a calendar has no "active": only the reason
+    url = reverse("configure:calendars_deactivate", args=[policy.calendar_id])
+    assert client.post(url).status_code == 403
     assert SlaPolicy.objects.filter(pk=policy.pk).exists()
 
 
