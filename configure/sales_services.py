@@ -41,20 +41,12 @@ def config_save(
     save_related: Callable[[], None] | None = None,
     request: HttpRequest | None = None,
 ) -> Model:
-    """Create or update one configuration row after full model validation; then its related
-    rows (many-to-many, inline members) through ``save_related``; one audit row."""
-    created = instance._state.adding
-    settings_save(instance=instance, data={})  # full_clean, then save: the API's path too
+    """Create or update one configuration row through ``handover.services.settings_save``
+    (full model validation, one audit row), then its related rows (many-to-many, inline
+    members) through ``save_related``, all in one transaction."""
+    settings_save(instance=instance, data={}, actor=actor, changed=changed, request=request)
     if save_related is not None:
         save_related()
-    audit_record(
-        action="settings.create" if created else "settings.update",
-        actor=actor,
-        target_type=_label(instance),
-        target_id=instance.pk,
-        details={"name": str(instance), "changed": sorted(changed)},
-        request=request,
-    )
     return instance
 
 

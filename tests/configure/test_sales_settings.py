@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from configure.sales_registry import KINDS
 from handover.models import (
@@ -325,3 +326,23 @@ def test_output_is_escaped(client, manager):
     page = client.get(reverse("configure:rejection_reasons")).content.decode()
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_the_apis_settings_writes_are_audited_the_same_way(manager):
+    """Both paths save through handover.services.settings_save: same rules, same audit row."""
+    api = APIClient()
+    api.force_authenticate(manager)
+    body = {"code": "api-made", "label": "Made by API", "route": "nurture"}
+    created = api.post("/api/v1/handover/rejection-reasons/", body, format="json")
+    assert created.status_code == 201, created.json()
+    pk = created.json()["id"]
+    changed = api.patch(
+        f"/api/v1/handover/rejection-reasons/{pk}/", {"label": "Renamed"}, format="json"
+    )
+    assert changed.status_code == 200, changed.json()
+
+    events = AuditEvent.objects.filter(target_id=str(pk), target_type="handover.rejectionreason")
+    assert [(e.action, e.actor, e.details["changed"]) for e in events.order_by("id")] == [
+        ("settings.create", manager, ["code", "label", "route"]),
+        ("settings.update", manager, ["label"]),
+    ]
