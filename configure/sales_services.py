@@ -13,7 +13,7 @@ from django.db.models import Model, ProtectedError
 from django.http import HttpRequest
 
 from handover.models import Handover
-from handover.services import settings_save
+from handover.services import settings_delete, settings_save
 from leadflow.api.exceptions import in_use
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, PermissionDeniedError
@@ -26,10 +26,6 @@ class InUseError(DomainError):
     """A row others still point at (on_delete PROTECT): deleting it is refused, naming them."""
 
     code = "in_use"
-
-
-def _label(instance: Model) -> str:
-    return instance._meta.label_lower
 
 
 @transaction.atomic
@@ -60,22 +56,13 @@ def in_use_message(rows: Iterable[Model], *, can_deactivate: bool) -> str:
 def config_delete(*, instance: Model, actor: User, request: HttpRequest | None = None) -> None:
     """Delete a configuration row unless something still uses it (``InUseError`` naming what;
     the collector refuses before deleting anything)."""
-    name, pk = str(instance), instance.pk
     try:
-        instance.delete()
+        settings_delete(instance=instance, actor=actor, request=request)
     except ProtectedError as exc:
         can_deactivate = any(f.name == "active" for f in instance._meta.fields)
         raise InUseError(
             in_use_message(exc.protected_objects, can_deactivate=can_deactivate)
         ) from None
-    audit_record(
-        action="settings.delete",
-        actor=actor,
-        target_type=_label(instance),
-        target_id=pk,
-        details={"name": name},
-        request=request,
-    )
 
 
 # --- users -----------------------------------------------------------------------------------

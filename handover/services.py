@@ -507,6 +507,22 @@ def settings_save(
     return instance
 
 
+@transaction.atomic
+def settings_delete(*, instance: Model, actor: User | None = None, request: Any = None) -> None:
+    """Delete a configuration row, audited. A row others still point at (on_delete PROTECT)
+    raises ``ProtectedError`` before anything is deleted (the API answers 409 naming them)."""
+    name, pk = str(instance), instance.pk
+    instance.delete()
+    audit_record(
+        action="settings.delete",
+        actor=actor,
+        target_type=instance._meta.label_lower,
+        target_id=pk,
+        details={"name": name},
+        request=request,
+    )
+
+
 # --- browser UI: qualify in one step, bulk assignment from the lead list -----------------------
 
 

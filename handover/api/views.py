@@ -169,6 +169,11 @@ class SettingsViewSet(viewsets.ModelViewSet[Any]):
             request=self.request,
         )
 
+    def perform_destroy(self, instance: Model) -> None:
+        services.settings_delete(
+            instance=instance, actor=request_user(self.request), request=self.request
+        )
+
     def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
         return data
 

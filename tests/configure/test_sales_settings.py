@@ -341,8 +341,16 @@ def test_the_apis_settings_writes_are_audited_the_same_way(manager):
     )
     assert changed.status_code == 200, changed.json()
 
+    assert api.delete(f"/api/v1/handover/rejection-reasons/{pk}/").status_code == 204
+
     events = AuditEvent.objects.filter(target_id=str(pk), target_type="handover.rejectionreason")
-    assert [(e.action, e.actor, e.details["changed"]) for e in events.order_by("id")] == [
+    assert [(e.action, e.actor, e.details.get("changed")) for e in events.order_by("id")] == [
         ("settings.create", manager, ["code", "label", "route"]),
         ("settings.update", manager, ["label"]),
+        ("settings.delete", manager, None),
     ]
+    used = _reason()
+    Handover.objects.create(lead=LeadFactory(), opened_at=timezone.now(), rejection_reason=used)
+    refused = api.delete(f"/api/v1/handover/rejection-reasons/{used.pk}/")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "in_use"
