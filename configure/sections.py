@@ -23,3 +23,51 @@ SECTIONS: Final[list[Section]] = []
 
 def visible_sections(user: AbstractUser | AnonymousUser) -> list[Section]:
     return [s for s in SECTIONS if user.has_perm(s.permission)]
+
+
+# --- sales settings (issue 17 item 2): configuration kinds (configure/sales_registry.py), then
+# users and teams. Each page checks the permission named here.
+_SALES = "handover.manage_handover_settings"
+_USERS = "leadflow.manage_users"
+SALES_SECTIONS: Final[list[Section]] = [
+    Section(
+        "SLA policies",
+        "sla_policies",
+        _SALES,
+        "How long a lead may wait as MQL, SAL or SQL, the warning and the escalation ladder.",
+    ),
+    Section(
+        "Business calendars",
+        "calendars",
+        _SALES,
+        "Working hours, time zone and holidays that SLA clocks and availability count.",
+    ),
+    Section(
+        "Assignment rules",
+        "assignment_rules",
+        _SALES,
+        "Who receives new MQLs: territory, capacity and the round-robin members.",
+    ),
+    Section(
+        "Rep availability",
+        "rep_profiles",
+        _SALES,
+        "Each rep's working calendar and whether they take new leads.",
+    ),
+    Section("Out of office", "out_of_office", _SALES, "Absences: nobody is assigned then."),
+    Section(
+        "Rejection reasons",
+        "rejection_reasons",
+        _SALES,
+        "Why sales may reject an MQL, and where each reason sends the lead.",
+    ),
+    Section(
+        "Qualification frameworks",
+        "frameworks",
+        _SALES,
+        "BANT, CHAMP, GPCTBA/C&I or your own checklist, and its pass rule (SAL → SQL).",
+    ),
+    Section("Users", "users", _USERS, "People, their role and team; deactivate leavers."),
+    Section("Teams", "teams", _USERS, "Sales teams, their manager and members."),
+]
+SECTIONS.extend(SALES_SECTIONS)

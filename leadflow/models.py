@@ -13,6 +13,11 @@ class TimeStampedModel(models.Model):
 class User(AbstractUser):
     """Our own user model from day one, so adding fields later needs no swap migration."""
 
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # (not in the stubs)
+        permissions = [
+            ("manage_users", "Can create users and teams, change roles and deactivate users")
+        ]
+
     def __str__(self) -> str:
         return self.get_full_name() or self.username
 

@@ -108,6 +108,8 @@ ROLE_PERMISSIONS[Role.INTEGRATION] |= {
 ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(
     *ROLE_PERMISSIONS.values(), {"handover.manage_webhooks", "leadflow.view_audit_log"}
 )
+# Only admins manage users and teams in Settings (issue 17 item 2).
+ROLE_PERMISSIONS[Role.ADMIN] |= {"leadflow.manage_users"}
 # Only admins export or erase a person (GDPR access and erasure requests).
 ROLE_PERMISSIONS[Role.ADMIN] |= {"privacy.export_personal_data", "privacy.erase_personal_data"}
 

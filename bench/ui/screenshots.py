@@ -84,8 +84,8 @@ def shoot(base: str, lead_id: str) -> None:
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
 
-        def session(username: str):  # type: ignore[no-untyped-def]
-            context = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=base)
+        def session(username: str, width: int = 1440):  # type: ignore[no-untyped-def]
+            context = browser.new_context(viewport={"width": width, "height": 900}, base_url=base)
             page = context.new_page()
             page.goto("/accounts/login/")
             page.get_by_label("Username").fill(username)
@@ -148,7 +148,18 @@ def shoot(base: str, lead_id: str) -> None:
         page.wait_for_timeout(800)  # the chart's entry animation
         page.screenshot(path=str(OUT / "reports.png"))
         context.close()
+
+        context, page = session("admin", width=1280)
+        shoot_settings(page)
+        context.close()
         browser.close()
+
+
+def shoot_settings(page) -> None:  # type: ignore[no-untyped-def]
+    """The Settings area as an admin sees it (SLA policies, in the side navigation)."""
+    page.goto("/settings/sla-policies/")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(OUT / "settings-sla.png"))
 
 
 def main() -> None:

@@ -154,13 +154,24 @@ class SettingsViewSet(viewsets.ModelViewSet[Any]):
     def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
         model: type[Model] = self.get_queryset().model
         serializer.instance = services.settings_save(
-            instance=model(), data=self._clean(serializer.validated_data)
+            instance=model(),
+            data=self._clean(serializer.validated_data),
+            actor=request_user(self.request),
+            request=self.request,
         )
 
     def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
         assert serializer.instance is not None  # noqa: S101  (set by get_object)
         serializer.instance = services.settings_save(
-            instance=serializer.instance, data=self._clean(serializer.validated_data)
+            instance=serializer.instance,
+            data=self._clean(serializer.validated_data),
+            actor=request_user(self.request),
+            request=self.request,
+        )
+
+    def perform_destroy(self, instance: Model) -> None:
+        services.settings_delete(
+            instance=instance, actor=request_user(self.request), request=self.request
         )
 
     def _clean(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,232 @@
+"""Input shapes of the sales Settings pages. Model forms: the model's own validation (``clean``,
+field validators, constraints) runs on every save, exactly as in the Django admin."""
+
+from typing import Any
+
+from django import forms
+from django.forms import inlineformset_factory
+
+from handover.models import (
+    AssignmentMember,
+    AssignmentRule,
+    BusinessCalendarConfig,
+    OutOfOffice,
+    QualificationFramework,
+    RejectionReason,
+    RepProfile,
+    SlaPolicy,
+)
+from leadflow.models import User
+from leadflow.roles import Role
+from leads.models import Team
+
+
+def _people() -> Any:
+    return User.objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+
+
+class ListField(forms.CharField):
+    """A list of strings typed one per line (or separated by ``sep``); stored as a JSON list."""
+
+    def __init__(self, *, sep: str = "\n", **kwargs: Any) -> None:
+        self.sep = sep
+        kwargs.setdefault("required", False)
+        if sep == "\n":
+            kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 4}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return ("\n" if self.sep == "\n" else f"{self.sep} ").join(map(str, value))
+        return value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        return [part.strip() for part in text.split(self.sep) if part.strip()]
+
+
+class ConfigForm(forms.ModelForm[Any]):
+    """Model validation only once the fields parse: a model's ``clean`` may compare fields
+    (warning before deadline, minimum within the criteria) and needs them all present."""
+
+    def _post_clean(self) -> None:
+        if not self.errors:
+            super()._post_clean()  # type: ignore[misc]  # (private hook, not in the stubs)
+
+
+class SlaPolicyForm(ConfigForm):
+    class Meta:
+        model = SlaPolicy
+        fields = (
+            "name",
+            "stage",
+            "calendar",
+            "target_minutes",
+            "warn_before_minutes",
+            "escalation",
+            "active",
+        )
+        widgets = {"escalation": forms.Textarea(attrs={"rows": 5})}
+
+
+class CalendarForm(ConfigForm):
+    holidays = ListField(
+        label="Holidays",
+        help_text="One date a line, e.g. 2026-12-25. No working minutes are counted on these.",
+    )
+
+    class Meta:
+        model = BusinessCalendarConfig
+        fields = ("name", "time_zone", "working_hours", "holidays")
+        widgets = {"working_hours": forms.Textarea(attrs={"rows": 6})}
+        help_texts = {"time_zone": "An IANA time zone, e.g. Europe/Berlin."}
+
+
+class AssignmentRuleForm(ConfigForm):
+    countries = ListField(
+        sep=",", label="Countries", help_text="ISO codes, e.g. DE, AT (empty: any)"
+    )
+    industries = ListField(sep=",", label="Industries", help_text="Comma-separated (empty: any)")
+    company_sizes = ListField(
+        sep=",", label="Company sizes", help_text="e.g. 51-200, 201-1000 (empty: any)"
+    )
+
+    class Meta:
+        model = AssignmentRule
+        fields = (
+            "name",
+            "position",
+            "active",
+            "countries",
+            "industries",
+            "company_sizes",
+            "team",
+            "capacity",
+            "capacity_period",
+            "require_working_hours",
+            "fallback_owner",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["fallback_owner"].queryset = _people()  # type: ignore[attr-defined]
+
+
+class MemberForm(forms.ModelForm[AssignmentMember]):
+    class Meta:
+        model = AssignmentMember
+        fields = ("user", "weight", "active")
+        labels = {"active": "In rotation"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = _people()  # type: ignore[attr-defined]
+
+
+MemberFormSet = inlineformset_factory(
+    AssignmentRule, AssignmentMember, form=MemberForm, extra=2, can_delete=True
+)
+
+
+class RejectionReasonForm(ConfigForm):
+    class Meta:
+        model = RejectionReason
+        fields = (
+            "code",
+            "label",
+            "route",
+            "reset_engagement",
+            "requires_comment",
+            "active",
+            "position",
+        )
+
+
+class FrameworkForm(ConfigForm):
+    required = ListField(
+        sep=",", label="Required criteria", help_text="Criterion keys that must be met, e.g. budget"
+    )
+
+    class Meta:
+        model = QualificationFramework
+        fields = ("code", "name", "criteria", "min_met", "required", "active", "is_default")
+        widgets = {"criteria": forms.Textarea(attrs={"rows": 8})}
+        help_texts = {
+            "criteria": 'A JSON list: [{"key": "budget", "label": "Budget", "help": "…"}, …]'
+        }
+
+
+class RepProfileForm(ConfigForm):
+    class Meta:
+        model = RepProfile
+        fields = ("user", "calendar", "accepts_leads")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = _people()  # type: ignore[attr-defined]
+
+
+class OutOfOfficeForm(ConfigForm):
+    class Meta:
+        model = OutOfOffice
+        fields = ("user", "starts_at", "ends_at", "note")
+        widgets = {
+            "starts_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "ends_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = _people()  # type: ignore[attr-defined]
+
+
+class TeamForm(ConfigForm):
+    class Meta:
+        model = Team
+        fields = ("name", "manager", "members")
+        widgets = {"members": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["manager"].queryset = _people()  # type: ignore[attr-defined]
+        self.fields["members"].queryset = _people()  # type: ignore[attr-defined]
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+ROLE_CHOICES = [(r.value, r.value.replace("_", " ").capitalize()) for r in Role]
+
+
+class UserEditForm(forms.Form):
+    first_name = forms.CharField(label="First name", max_length=150, required=False)
+    last_name = forms.CharField(label="Last name", max_length=150, required=False)
+    email = forms.EmailField(label="E-mail", required=False)
+    role = forms.ChoiceField(label="Role", choices=ROLE_CHOICES)
+    teams = forms.ModelMultipleChoiceField(
+        label="Teams",
+        queryset=Team.objects.order_by("name"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class UserCreateForm(UserEditForm):
+    username = forms.CharField(label="Username", max_length=150)
+    password1 = forms.CharField(
+        label="Initial password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Tell the person this password; they log in with it.",
+    )
+    password2 = forms.CharField(
+        label="Initial password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    field_order = ("username", "first_name", "last_name", "email", "role", "teams")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return data
