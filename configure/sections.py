@@ -23,3 +23,22 @@ SECTIONS: Final[list[Section]] = []
 
 def visible_sections(user: AbstractUser | AnonymousUser) -> list[Section]:
     return [s for s in SECTIONS if user.has_perm(s.permission)]
+
+
+# --- integrations (configure/integrations_views.py) ---
+SECTIONS.extend(
+    [
+        Section(
+            "API keys",
+            "apikeys",
+            "leadflow.manage_api_keys",
+            "Keys integrations and websites send data with: create, see scopes and last use, revoke.",
+        ),
+        Section(
+            "Webhooks",
+            "webhooks",
+            "handover.manage_webhooks",
+            "Where LeadFlow POSTs events: subscriptions, signing secrets, the delivery log, redelivery.",
+        ),
+    ]
+)
