@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -77,7 +78,10 @@ def _form_page(request: HttpRequest, template: str, form: Any, **ctx: Any) -> Ht
 
 @_needs(MANAGE_API_KEYS)
 def apikeys_list(request: HttpRequest) -> HttpResponse:
-    keys = ApiKey.objects.select_related("user", "created_by").order_by("revoked_at", "-id")
+    keys = ApiKey.objects.select_related("user", "created_by").order_by(
+        F("revoked_at").asc(nulls_first=True),
+        "-id",  # active first on every database
+    )
     return render(request, "configure/apikeys_list.html", {"keys": keys})
 
 

@@ -11,7 +11,7 @@ from tests.leads.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-NEW = reverse("configure:apikeys_new")
+NEW = "/settings/api-keys/new/"  # (a literal: collection must not need the URL to exist)
 
 
 def test_the_admin_role_holds_the_permission_and_the_section_is_listed(admin_client, admin_user):
@@ -120,6 +120,16 @@ def test_revoke_asks_first_then_revokes_and_audits(admin_client, admin_user, mak
     assert "Revoked" in listing
     admin_client.post(url)  # twice: a no-op, one audit row
     assert AuditEvent.objects.filter(action="apikey.revoke").count() == 1
+
+
+def test_active_keys_come_first(admin_client, make_api_key):
+    _, old = make_api_key("leads:read", name="old")
+    _, new = make_api_key("leads:read", name="new")
+    admin_client.post(reverse("configure:apikeys_revoke", args=[new.pk]))
+    _, newest = make_api_key("leads:read", name="newest")
+    html = admin_client.get(reverse("configure:apikeys")).content.decode()
+    rows = [html.index(f'id="apikey-{k.pk}"') for k in (newest, old, new)]
+    assert rows == sorted(rows)
 
 
 def test_list_shows_the_columns(admin_client, make_api_key):
