@@ -57,7 +57,11 @@ class WebhookForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Choose at least one event."},
     )
-    active = forms.BooleanField(required=False, initial=True)
+    active = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Unticked: no new deliveries are written for it until it is enabled again.",
+    )
 
 
 def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
