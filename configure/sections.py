@@ -71,3 +71,21 @@ SALES_SECTIONS: Final[list[Section]] = [
     Section("Teams", "teams", _USERS, "Sales teams, their manager and members."),
 ]
 SECTIONS.extend(SALES_SECTIONS)
+
+# --- integrations (configure/integrations_views.py) ---
+SECTIONS.extend(
+    [
+        Section(
+            "API keys",
+            "apikeys",
+            "leadflow.manage_api_keys",
+            "Keys integrations and websites send data with: create, see scopes and last use, revoke.",
+        ),
+        Section(
+            "Webhooks",
+            "webhooks",
+            "handover.manage_webhooks",
+            "Where LeadFlow POSTs events: subscriptions, signing secrets, the delivery log, redelivery.",
+        ),
+    ]
+)

@@ -1,14 +1,29 @@
 from django.urls import URLPattern, URLResolver, path
 
+from configure import integrations_views as iv
 from configure import views
+from configure.sales_urls import urlpatterns as sales_urlpatterns
 
 app_name = "configure"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.index, name="index"),
+    # SLA policies, calendars, assignment, reasons, frameworks, availability, users and teams
+    *sales_urlpatterns,
+    # API keys and webhooks
+    path("api-keys/", iv.apikeys_list, name="apikeys"),
+    path("api-keys/new/", iv.apikeys_new, name="apikeys_new"),
+    path("api-keys/<int:key_id>/created/", iv.apikeys_created, name="apikeys_created"),
+    path("api-keys/<int:key_id>/revoke/", iv.apikeys_revoke, name="apikeys_revoke"),
+    path("webhooks/", iv.webhooks_list, name="webhooks"),
+    path("webhooks/new/", iv.webhooks_new, name="webhooks_new"),
+    path("webhooks/<int:sub_id>/", iv.webhooks_edit, name="webhooks_edit"),
+    path("webhooks/<int:sub_id>/active/", iv.webhooks_active, name="webhooks_active"),
+    path("webhooks/<int:sub_id>/rotate/", iv.webhooks_rotate, name="webhooks_rotate"),
+    path("webhooks/<int:sub_id>/secret/", iv.webhooks_secret, name="webhooks_secret"),
+    path("webhooks/<int:sub_id>/deliveries/", iv.webhooks_deliveries, name="webhooks_deliveries"),
+    path(
+        "webhooks/<int:sub_id>/deliveries/<int:delivery_id>/redeliver/",
+        iv.webhooks_redeliver,
+        name="webhooks_redeliver",
+    ),
 ]
-
-# Sales settings (issue 17 item 2): SLA policies, calendars, assignment, reasons, frameworks,
-# availability, users and teams.
-from configure.sales_urls import urlpatterns as _sales_urlpatterns  # noqa: E402
-
-urlpatterns += _sales_urlpatterns

@@ -26,6 +26,7 @@ from handover.models import (
     WebhookEvent,
     WebhookSubscription,
 )
+from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
 
 
@@ -215,7 +216,9 @@ class DeliveryAdmin(ReadOnlyAdmin):
         done = 0
         for pk in queryset.values_list("pk", flat=True):
             try:
-                outbox.delivery_redeliver(delivery_id=pk)
+                outbox.delivery_redeliver(
+                    delivery_id=pk, actor=request_user(request), request=request
+                )
                 done += 1
             except DomainError as exc:
                 self.message_user(request, f"#{pk}: {exc.message}", messages.WARNING)

@@ -30,6 +30,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F, Q
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -42,7 +43,9 @@ from handover.models import (
     WebhookSubscription,
 )
 from leadflow import deadletter
+from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
+from leadflow.models import User
 from leads.models import Lead
 
 logger = logging.getLogger(__name__)
@@ -699,13 +702,40 @@ def outbox_sweep(*, now: datetime | None = None, limit: int = 5000) -> int:
     return len(ids)
 
 
+class DeliveryChangedError(DomainError):
+    code = "delivery_changed"
+
+
 @transaction.atomic
-def delivery_redeliver(*, delivery_id: int) -> Delivery:
-    """Manual redelivery: a delivered or dead row gets a fresh set of attempts, now."""
+def delivery_redeliver(
+    *,
+    delivery_id: int,
+    expected: str | None = None,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+) -> Delivery:
+    """Manual redelivery: a delivered or dead row gets a fresh set of attempts, now (audited).
+
+    ``expected`` is the row's ``delivery_state`` as the caller saw it (a page's form): when the
+    row has moved on since (a second click of the same button), nothing is queued again and
+    ``DeliveryChangedError`` says so."""
     now = timezone.now()
     delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
+    if expected is not None and expected != delivery_state(delivery):
+        raise DeliveryChangedError(
+            "This delivery changed since the page was shown (already redelivered?); "
+            "nothing was queued again."
+        )
     if delivery.status == Delivery.Status.SENDING:
         raise DomainError("This delivery is being attempted right now.")
+    audit_record(
+        action="webhook.redeliver",
+        actor=actor,
+        target_type="delivery",
+        target_id=delivery.pk,
+        details={"subscription": delivery.subscription_id, "status": delivery.status},
+        request=request,
+    )
     delivery.status = Delivery.Status.PENDING
     delivery.max_attempts = delivery.attempts + rules.MAX_ATTEMPTS
     delivery.next_attempt_at = now
@@ -713,6 +743,11 @@ def delivery_redeliver(*, delivery_id: int) -> Delivery:
     delivery.save(update_fields=["status", "max_attempts", "next_attempt_at", "enqueued_at"])
     transaction.on_commit(lambda: enqueue([delivery_id]))
     return delivery
+
+
+def delivery_state(delivery: Delivery) -> str:
+    """What a redelivery form carries to prove it saw the row as it is (see above)."""
+    return f"{delivery.status}:{delivery.attempts}:{delivery.max_attempts}"
 
 
 def deliver_now(ids: Iterable[int]) -> None:

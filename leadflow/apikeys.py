@@ -60,6 +60,26 @@ class Scope(StrEnum):
     SCHEMA_READ = "schema:read"
 
 
+# One line per scope for people choosing them (Settings › API keys); docs/api.md has the
+# endpoint list of each.
+SCOPE_HELP: dict[str, str] = {
+    Scope.LEADS_READ: "Read leads, their activities and stage history.",
+    Scope.LEADS_WRITE: "Create and update leads and move them through the lifecycle.",
+    Scope.EVENTS_WRITE: "Send events (REST events and the Segment-compatible /v1/*).",
+    Scope.HANDOVER_READ: "Read handovers, notifications, SLA timers and handover settings.",
+    Scope.HANDOVER_WRITE: "Accept, reject and reassign handovers; change handover settings.",
+    Scope.SCORING_READ: "Read scoring models, rules, runs and score breakdowns.",
+    Scope.SCORING_WRITE: "Change, dry-run and publish scoring models.",
+    Scope.REPORTS_READ: "Read reports.",
+    Scope.PREDICTIVE_READ: "Read predictive models, training runs and lead predictions.",
+    Scope.PREDICTIVE_WRITE: "Train predictive models.",
+    Scope.PRIVACY_READ: "Read imports, duplicates, merges, consent and exports.",
+    Scope.PRIVACY_WRITE: "Import, merge, record consent and erase.",
+    Scope.WEBHOOKS_READ: "Read webhook subscriptions and deliveries.",
+    Scope.WEBHOOKS_WRITE: "Change webhook subscriptions and redeliver.",
+    Scope.SCHEMA_READ: "Read the OpenAPI schema (/api/schema/).",
+}
+
 KEY_PREFIX = "lf_"
 IDENTITY_SECRET_PREFIX = "lfid_"  # noqa: S105  (the format's prefix, not a secret)
 PUBLIC_SCOPES = frozenset({Scope.EVENTS_WRITE.value})  # all a browser may do

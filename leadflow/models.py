@@ -95,6 +95,7 @@ class ApiKey(models.Model):
 
     class Meta:
         verbose_name = "API key"
+        permissions = [("manage_api_keys", "Can create and revoke API keys (Settings)")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

@@ -112,6 +112,8 @@ ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(
 ROLE_PERMISSIONS[Role.ADMIN] |= {"leadflow.manage_users"}
 # Only admins export or erase a person (GDPR access and erasure requests).
 ROLE_PERMISSIONS[Role.ADMIN] |= {"privacy.export_personal_data", "privacy.erase_personal_data"}
+# Only admins create and revoke API keys (Settings › API keys; issue 17).
+ROLE_PERMISSIONS[Role.ADMIN] |= {"leadflow.manage_api_keys"}
 
 
 def sync_roles() -> None:

@@ -268,7 +268,9 @@ class DeliveryViewSet(viewsets.ReadOnlyModelViewSet[Any]):
     @extend_schema(request=None, responses=s.DeliverySerializer)
     @action(detail=True, methods=["post"])
     def redeliver(self, request: Request, pk: str) -> Response:
-        delivery = outbox.delivery_redeliver(delivery_id=self.get_object().pk)
+        delivery = outbox.delivery_redeliver(
+            delivery_id=self.get_object().pk, actor=request_user(request), request=request._request
+        )
         return Response(s.DeliverySerializer(delivery).data)
 
 

@@ -1,0 +1,82 @@
+"""Forms of Settings › API keys and Settings › Webhooks. They check the shape of the input; the
+rules (scopes a public key may hold, the SSRF guard) are the services' and come back as field
+errors."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from handover.models import EventType
+from leadflow.apikeys import SCOPE_HELP, Scope
+from leadflow.models import ApiKey, User
+
+EVENT_HELP: dict[str, str] = {
+    EventType.LEAD_STAGE_CHANGED: "any stage change of a lead",
+    EventType.LEAD_MQL: "a lead became an MQL",
+    EventType.HANDOVER_ASSIGNED: "a handover was opened or reassigned",
+    EventType.HANDOVER_ACCEPTED: "a rep accepted a handover (MQL → SAL)",
+    EventType.HANDOVER_REJECTED: "a rep rejected a handover",
+    EventType.SLA_WARNING: "an SLA deadline is near",
+    EventType.SLA_BREACHED: "an SLA deadline passed",
+}
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="Who uses it, e.g. “crm-sync”.")
+    kind = forms.ChoiceField(
+        choices=ApiKey.Kind.choices,
+        initial=ApiKey.Kind.SECRET,
+        widget=forms.RadioSelect,
+        help_text="Public: a website's key, visible in page source; it only sends events "
+        "(events:write) to /v1/*. Secret: a server's key.",
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=[(s.value, f"{s.value} — {SCOPE_HELP[s]}") for s in Scope],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one scope."},
+    )
+    user = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        required=False,
+        label="Acts as",
+        empty_label="a new integration account api:<name>",
+        help_text="The account whose role bounds what the key may do; scopes narrow it further.",
+    )
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(
+        label="URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="A public http(s) address; private and loopback addresses are refused.",
+    )
+    description = forms.CharField(max_length=200, required=False)
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        choices=[(t.value, f"{t.value} — {EVENT_HELP[t]}") for t in EventType],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one event."},
+    )
+    active = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Unticked: no new deliveries are written for it until it is enabled again.",
+    )
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """A service's ValidationError onto the form, per field where the form has the field."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def named_errors(form: forms.Form) -> list[str]:
+    """Every error with the label of its field in front (the summary at the top of a form)."""
+    out: list[str] = []
+    for name, errors in form.errors.items():
+        label = form[name].label if name in form.fields else ""
+        out += [f"{label}: {e}" if label else str(e) for e in errors]
+    return out
