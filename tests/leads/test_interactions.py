@@ -184,9 +184,7 @@ def test_rep_logs_a_call_and_sees_it_on_the_timeline(client, rita, her_lead):
     client.force_login(rita)
     page = client.get(reverse("leads:detail", args=[her_lead.pk])).content.decode()
     assert "Log a call, meeting or e-mail" in page
-    response = client.post(
-        reverse("leads:interaction_create", args=[her_lead.pk]), _post(), **HTMX
-    )
+    response = client.post(reverse("leads:interaction_create", args=[her_lead.pk]), _post(), **HTMX)
     assert response.status_code == 200
     html = response.content.decode()
     assert "Call — connected, 12 min" in html
