@@ -1,7 +1,11 @@
 """Input shapes of the browser pages (the API has its serializers)."""
 
-from django import forms
+from typing import Any
 
+from django import forms
+from django.utils import timezone
+
+from leads import interactions
 from leads.lifecycle import Stage
 from leads.models import CompanySize, Seniority
 
@@ -58,3 +62,51 @@ class LeadCreateForm(forms.Form):
     source = forms.CharField(
         label="Source", max_length=100, required=False, help_text="e.g. event, referral"
     )
+
+
+class InteractionForm(forms.Form):
+    """Log a call, meeting or e-mail. The field rules live in ``leads.interactions`` (shared with
+    the service and the API); this form only reads the browser's strings."""
+
+    kind = forms.ChoiceField(
+        label="What",
+        choices=[(k.value, interactions.SHORT_LABELS[k]) for k in interactions.LOGGED_KINDS],
+    )
+    outcome = forms.ChoiceField(
+        label="Outcome",
+        choices=[
+            (interactions.SHORT_LABELS[kind], list(outcomes))
+            for kind, outcomes in interactions.OUTCOMES.items()
+        ],
+    )
+    duration_minutes = forms.IntegerField(
+        label="Minutes", required=False, help_text="Calls and meetings"
+    )
+    occurred_at = forms.DateTimeField(
+        label="When",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )
+    notes = forms.CharField(
+        label="Notes",
+        required=False,
+        max_length=interactions.MAX_NOTES,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "kind" not in data:  # the outcome list depends on it
+            return data
+        errors = interactions.interaction_errors(
+            kind=data["kind"],
+            outcome=data.get("outcome"),
+            duration_minutes=data.get("duration_minutes"),
+            occurred_at=data.get("occurred_at"),
+            notes=data.get("notes", ""),
+            now=timezone.now(),
+        )
+        for field, message in errors.items():
+            if field not in self.errors:  # the field's own error (not a number, ...) first
+                self.add_error(field, message)
+        return data

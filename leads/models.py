@@ -216,6 +216,11 @@ class ActivityKind(models.TextChoices):
     MEETING = "meeting", "Meeting"
     TRIAL = "trial", "Trial started"
     CUSTOM = "custom", "Custom event"
+    # logged by a person on the lead page (issue 17): outcome and minutes in ``properties``,
+    # see leads/interactions.py. Not MEETING, which is a meeting the lead booked themselves.
+    SALES_CALL = "sales_call", "Call (logged by sales)"
+    SALES_MEETING = "sales_meeting", "Meeting (logged by sales)"
+    SALES_EMAIL = "sales_email", "E-mail (logged by sales)"
 
 
 class Activity(models.Model):
@@ -233,6 +238,15 @@ class Activity(models.Model):
     properties = models.JSONField(default=dict, blank=True)
     source = models.CharField(max_length=50, blank=True)  # api, segment, import, demo, ...
     message_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # the person who logged a call, meeting or e-mail; empty for everything ingested
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         verbose_name_plural = "activities"
@@ -240,6 +254,10 @@ class Activity(models.Model):
             # the scoring aggregate reads (lead, occurred_at, kind) only: covering
             models.Index(
                 fields=["lead", "occurred_at", "kind"], name="activity_lead_time_kind_idx"
+            ),
+            # only for deleting a user (SET NULL): partial, so ingested rows cost nothing
+            models.Index(
+                fields=["actor"], condition=Q(actor__isnull=False), name="activity_actor_idx"
             ),
         ]
 

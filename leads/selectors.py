@@ -2,18 +2,22 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
 
 from leadflow.models import User
 from leadflow.roles import Role
+from leads import interactions
 from leads.extensions import TimelineEntry, card_badges, timeline_entries
 from leads.filtersets import LeadFilterSet
 from leads.lifecycle import FUNNEL, Stage
-from leads.models import Lead, Note, SavedView, StageChange, Task, Team
+from leads.models import Activity, Lead, Note, SavedView, StageChange, Task, Team
+from leads.permissions import Perm, manager_scope
 
 
 def lead_visible_qs(*, user: User) -> QuerySet[Lead]:
@@ -156,13 +160,8 @@ def _parse_cursor(value: str) -> tuple[int, int] | None:
 def lead_timeline(*, lead: Lead, limit: int = 100) -> list[TimelineEntry]:
     """Activities, stage changes, notes and tasks (plus what other apps register), newest first."""
     activities = (
-        TimelineEntry(
-            at=a.occurred_at,
-            kind="activity",
-            title=a.get_kind_display() + (f": {a.name}" if a.name else ""),
-            detail=str(a.properties.get("url") or a.properties.get("title") or ""),
-        )
-        for a in lead.activities.order_by("-occurred_at", "-id")[:limit]
+        _activity_entry(a)
+        for a in lead.activities.select_related("actor").order_by("-occurred_at", "-id")[:limit]
     )
     changes = (
         TimelineEntry(
@@ -193,6 +192,31 @@ def lead_timeline(*, lead: Lead, limit: int = 100) -> list[TimelineEntry]:
     return entries[:limit]
 
 
+def _activity_entry(a: Activity) -> TimelineEntry:
+    if interactions.is_logged(a.kind):  # a call, meeting or e-mail someone logged
+        return TimelineEntry(
+            at=a.occurred_at,
+            kind="interaction",
+            title=interactions.interaction_label(a.kind, a.properties),
+            detail=str(a.properties.get("notes") or ""),
+            actor=str(a.actor) if a.actor else "",
+        )
+    return TimelineEntry(
+        at=a.occurred_at,
+        kind="activity",
+        title=a.get_kind_display() + (f": {a.name}" if a.name else ""),
+        detail=str(a.properties.get("url") or a.properties.get("title") or ""),
+    )
+
+
+def lead_editable(*, user: User, lead_id: int) -> Lead | None:
+    """The lead if ``user`` may change it (log a call on it, edit it): ``change_lead`` and
+    visible — the rule of the API's PATCH. None otherwise."""
+    if not user.has_perm(Perm.CHANGE_LEAD):
+        return None
+    return lead_visible_qs(user=user).select_related("owner", "team").filter(pk=lead_id).first()
+
+
 def lead_tasks(*, lead: Lead) -> QuerySet[Task]:
     return lead.tasks.select_related("assignee").order_by("done_at", "due_at", "id")
 
@@ -214,3 +238,61 @@ def assignable_users() -> QuerySet[User]:
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
+
+
+# --- "My tasks" ---------------------------------------------------------------------------------
+
+MY_TASKS_LIMIT = 500
+
+
+def team_members(*, user: User) -> list[User] | None:
+    """The reps whose tasks ``user`` may list as a manager ("my team"); None for non-managers.
+    Admins (a scope of everything): every assignable person."""
+    scope = manager_scope(user)
+    if scope is None:
+        return None
+    people = assignable_users()
+    if not scope.everything:
+        people = people.filter(pk__in=sorted(scope.member_ids))
+    return list(people)
+
+
+def tasks_visible_qs(*, user: User, team: list[User] | None = None) -> QuerySet[Task]:
+    """Tasks ``user`` may list and tick off on "My tasks": their own, or with ``team`` (from
+    ``team_members``) those of these people; always on leads ``user`` may see."""
+    qs = Task.objects.all()
+    if team is None:
+        qs = qs.filter(assignee=user)
+    else:
+        qs = qs.filter(assignee_id__in=sorted(p.pk for p in team))
+    if not user.has_perm("leads.view_all_leads"):
+        qs = qs.filter(lead_id__in=lead_visible_qs(user=user).values("pk"))
+    return qs
+
+
+@dataclass(frozen=True)
+class TaskGroups:
+    overdue: list[Task]
+    today: list[Task]
+    upcoming: list[Task]  # due after today, then those without a due time
+    truncated: bool
+
+
+def open_tasks_grouped(
+    *, tasks: QuerySet[Task], now: datetime, limit: int = MY_TASKS_LIMIT
+) -> TaskGroups:
+    """Open tasks, soonest due first, split at now and at the end of today (site time zone).
+    One query: the lead and the assignee come with each task."""
+    rows = list(
+        tasks.filter(done_at__isnull=True)
+        .select_related("lead", "assignee")
+        .order_by(F("due_at").asc(nulls_last=True), "id")[: limit + 1]
+    )
+    truncated = len(rows) > limit
+    rows = rows[:limit]
+    local = timezone.localtime(now)
+    end_of_today = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    overdue = [t for t in rows if t.due_at is not None and t.due_at < now]
+    today = [t for t in rows if t.due_at is not None and now <= t.due_at < end_of_today]
+    upcoming = [t for t in rows if t.due_at is None or t.due_at >= end_of_today]
+    return TaskGroups(overdue=overdue, today=today, upcoming=upcoming, truncated=truncated)

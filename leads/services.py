@@ -11,10 +11,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
 from leadflow.roles import Role
-from leads import events
+from leads import events, interactions
 from leads.lifecycle import ActorKind, Stage, TransitionNotPermittedError, ensure_allowed
 from leads.models import (
     Activity,
@@ -602,10 +603,12 @@ def activity_record(
     properties: Mapping[str, Any] | None = None,
     source: str = "",
     message_id: str | None = None,
+    actor: User | None = None,
 ) -> Activity:
     """Store one activity and mark the lead for rescoring, in one transaction."""
     activity = Activity(
         lead_id=lead_id,
+        actor=actor,
         kind=kind,
         name=name,
         occurred_at=occurred_at,
@@ -613,7 +616,7 @@ def activity_record(
         source=source,
         message_id=message_id,
     )
-    activity.full_clean(exclude=["lead", "message_id"])
+    activity.full_clean(exclude=["lead", "message_id", "actor"])
     if not Lead.objects.filter(pk=lead_id).exists():
         raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
     activity.save()
@@ -675,6 +678,52 @@ def note_add(*, lead_id: int, author: User, body: str) -> Note:
     if not Lead.objects.filter(pk=lead_id).exists():
         raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
     return Note.objects.create(lead_id=lead_id, author=author, body=body, created_at=timezone.now())
+
+
+@transaction.atomic
+def interaction_log(
+    *,
+    lead_id: int,
+    actor: User,
+    kind: str,
+    outcome: str,
+    occurred_at: datetime,
+    duration_minutes: int | None = None,
+    notes: str = "",
+    request: Any = None,
+) -> Activity:
+    """A call, meeting or e-mail a person logs on a lead: one activity (scored like any other,
+    shown on the timeline by whom) and one audit row, or nothing at all."""
+    notes = notes.strip() if isinstance(notes, str) else notes
+    errors = interactions.interaction_errors(
+        kind=kind,
+        outcome=outcome,
+        duration_minutes=duration_minutes,
+        occurred_at=occurred_at,
+        notes=notes,
+        now=timezone.now(),
+    )
+    if errors:
+        raise ValidationError(errors)
+    activity = activity_record(
+        lead_id=lead_id,
+        kind=kind,
+        occurred_at=occurred_at,
+        properties=interactions.interaction_properties(
+            outcome=outcome, duration_minutes=duration_minutes, notes=notes
+        ),
+        source="ui",
+        actor=actor,
+    )
+    audit_record(
+        action="lead.log_interaction",
+        actor=actor,
+        target_type="lead",
+        target_id=lead_id,
+        details={"activity_id": activity.pk, "kind": kind, "outcome": outcome},
+        request=request,
+    )
+    return activity
 
 
 # A due time a little in the past is a follow-up written down late (or a browser clock in
@@ -739,6 +788,18 @@ def task_set_done(*, task_id: int, lead_id: int, done: bool, actor: User) -> Tas
     task.done_at = (task.done_at or timezone.now()) if done else None
     task.save(update_fields=["done_at"])
     return task
+
+
+@transaction.atomic
+def task_complete(*, task_id: int, actor: User) -> tuple[Task, bool]:
+    """Tick a task off from "My tasks": (task, whether this call completed it). One conditional
+    UPDATE, so a double click or two tabs complete it once and keep the first time. Callers
+    check that ``actor`` may see the task (``selectors.task_for_user``)."""
+    done = Task.objects.filter(pk=task_id, done_at__isnull=True).update(done_at=timezone.now())
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None:
+        raise NotFoundError("There is no such task.", field="task")
+    return task, bool(done)
 
 
 @transaction.atomic

@@ -15,6 +15,9 @@ urlpatterns = [
     path("<int:lead_id>/", views.lead_detail, name="detail"),
     path("<int:lead_id>/move/", views.lead_move, name="move"),
     path("<int:lead_id>/notes/", views.note_create, name="note_create"),
+    path("<int:lead_id>/log/", views.interaction_create, name="interaction_create"),
+    path("tasks/", views.my_tasks, name="my_tasks"),
+    path("tasks/<int:task_id>/complete/", views.my_task_complete, name="my_task_complete"),
     path("<int:lead_id>/tasks/", views.task_create, name="task_create"),
     path("<int:lead_id>/tasks/<int:task_id>/", views.task_toggle, name="task_toggle"),
 ]

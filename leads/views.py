@@ -6,13 +6,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,9 +23,18 @@ from leadflow.csv import csv_response
 from leadflow.exceptions import DomainError
 from leadflow.models import User
 from leads import selectors, services
-from leads.forms import LeadCreateForm, MoveForm, NoteForm, SavedViewForm, TaskForm
+from leads.forms import (
+    InteractionForm,
+    LeadCreateForm,
+    MoveForm,
+    NoteForm,
+    SavedViewForm,
+    TaskForm,
+)
+from leads.interactions import interaction_label
 from leads.lifecycle import REASON_REQUIRED, ActorKind, Stage, allowed_targets
-from leads.models import Lead, StageChange
+from leads.models import Lead, StageChange, Task
+from leads.permissions import Perm
 
 # Filter parameters the board and list keep in their links (everything LeadFilterSet reads).
 FILTER_KEYS = (
@@ -248,25 +258,87 @@ def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
     return JsonResponse({"message": text, "stage": moved.stage, "html": card})
 
 
+def _interaction_form(data: Any = None) -> InteractionForm:
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    return InteractionForm(data, prefix="log", initial={"occurred_at": now})
+
+
+def _detail_context(user: User, lead: Lead, **extra: Any) -> dict[str, Any]:
+    moves = _moves_for(user).get(lead.stage, [])
+    return {
+        "lead": lead,
+        "history": selectors.stage_history(lead=lead),
+        "timeline": selectors.lead_timeline(lead=lead),
+        "tasks": selectors.lead_tasks(lead=lead),
+        "note_form": NoteForm(),
+        "task_form": TaskForm(),
+        "interaction_form": _interaction_form(),
+        "can_log": user.has_perm(Perm.CHANGE_LEAD),  # the lead is visible: see lead_editable
+        "moves": [(s, Stage(s).label) for s in moves],
+        "reason_required": [s.value for s in REASON_REQUIRED],
+        **extra,
+    }
+
+
 @login_required
 @require_GET
 def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     user = request_user(request)
     lead = _visible_or_404(user, lead_id)
-    moves = _moves_for(user).get(lead.stage, [])
+    return render(request, "leads/lead_detail.html", _detail_context(user, lead))
+
+
+@login_required
+@require_POST
+def interaction_create(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """Log a call, meeting or e-mail (the timeline's form; htmx swaps the timeline)."""
+    user = request_user(request)
+    lead = selectors.lead_editable(user=user, lead_id=lead_id)
+    if lead is None:
+        _visible_or_404(user, lead_id)  # 404 for a lead they cannot see at all
+        raise PermissionDenied("You may not change this lead.")
+    form = _interaction_form(request.POST)
+    status = 422
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            activity = services.interaction_log(
+                lead_id=lead.pk,
+                actor=user,
+                kind=data["kind"],
+                outcome=data["outcome"],
+                occurred_at=data["occurred_at"],
+                duration_minutes=data["duration_minutes"],
+                notes=data["notes"],
+                request=request,
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            status = exc.status
+        else:
+            status = 200
+            form = _interaction_form()
+            label = interaction_label(activity.kind, activity.properties)
+            if not getattr(request, "htmx", False):
+                messages.success(request, f"Logged: {label}.")
+                return redirect("leads:detail", lead_id=lead.pk)
+    if not getattr(request, "htmx", False):  # no JavaScript: the whole page, errors in place
+        ctx = _detail_context(user, lead, interaction_form=form)
+        return render(request, "leads/lead_detail.html", ctx, status=status)
     return render(
         request,
-        "leads/lead_detail.html",
+        "leads/_timeline.html",
         {
             "lead": lead,
-            "history": selectors.stage_history(lead=lead),
-            "timeline": selectors.lead_timeline(lead=lead),
-            "tasks": selectors.lead_tasks(lead=lead),
             "note_form": NoteForm(),
-            "task_form": TaskForm(),
-            "moves": [(s, Stage(s).label) for s in moves],
-            "reason_required": [s.value for s in REASON_REQUIRED],
+            "interaction_form": form,
+            "can_log": True,
+            "timeline": selectors.lead_timeline(lead=lead),
+            "logged": status == 200,
         },
+        status=status,
     )
 
 
@@ -343,6 +415,8 @@ def note_create(request: HttpRequest, lead_id: int) -> HttpResponse:
         "leads/_timeline.html",
         status,
         note_form=form,
+        interaction_form=_interaction_form(),
+        can_log=user.has_perm(Perm.CHANGE_LEAD),
         timeline=selectors.lead_timeline(lead=lead),
     )
 
@@ -397,6 +471,70 @@ def task_toggle(request: HttpRequest, lead_id: int, task_id: int) -> HttpRespons
         "leads/_tasks.html",
         task_form=TaskForm(),
         tasks=selectors.lead_tasks(lead=lead),
+    )
+
+
+# --- "My tasks": the user's open tasks across leads (a manager: their team's) ------------------
+
+
+@login_required
+@permission_required("leads.view_task", raise_exception=True)
+@require_GET
+def my_tasks(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    members = selectors.team_members(user=user)
+    team_view = members is not None and request.GET.get("view") == "team"
+    team: list[User] | None = None
+    rep = request.GET.get("rep", "") if team_view else ""
+    rep_error = ""
+    if team_view and members is not None:
+        team = members
+        if rep:
+            team = [p for p in members if str(p.pk) == rep]
+            if not team:
+                rep_error = "That person is not in your teams; showing no one's tasks."
+    tasks = selectors.tasks_visible_qs(user=user, team=team)
+    groups = selectors.open_tasks_grouped(tasks=tasks, now=timezone.now())
+    ctx = {
+        "groups": [
+            ("overdue", "Overdue", groups.overdue),
+            ("today", "Today", groups.today),
+            ("upcoming", "Upcoming", groups.upcoming),
+        ],
+        "truncated": groups.truncated,
+        "limit": selectors.MY_TASKS_LIMIT,
+        "members": members,
+        "team_view": team_view,
+        "rep": rep,
+        "rep_error": rep_error,
+        "time_zone": timezone.get_current_timezone_name(),
+    }
+    return render(request, "leads/my_tasks.html", ctx, status=400 if rep_error else 200)
+
+
+@login_required
+@permission_required("leads.change_task", raise_exception=True)
+@require_POST
+def my_task_complete(request: HttpRequest, task_id: int) -> HttpResponse:
+    """Tick a task off from "My tasks" (htmx swaps its row). Completing twice keeps the first."""
+    user = request_user(request)
+    allowed = selectors.tasks_visible_qs(user=user).filter(pk=task_id)
+    members = selectors.team_members(user=user)
+    if members is not None:
+        allowed = allowed | selectors.tasks_visible_qs(user=user, team=members).filter(pk=task_id)
+    if not allowed.exists():
+        raise Http404("There is no such task of yours.")
+    task, completed = services.task_complete(task_id=task_id, actor=user)
+    if not getattr(request, "htmx", False):
+        if completed:
+            messages.success(request, f"Completed “{task.title}”.")
+        else:
+            messages.info(request, f"“{task.title}” was already completed.")
+        return redirect("leads:my_tasks")
+    return render(
+        request,
+        "leads/_my_task_done.html",
+        {"task": Task.objects.select_related("lead").get(pk=task.pk), "completed": completed},
     )
 
 

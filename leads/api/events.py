@@ -15,6 +15,7 @@ from leadflow.api.idempotency import IdempotentMixin
 from leadflow.api.serializers import JSONField
 from leadflow.apikeys import Scope
 from leadflow.validators import reject_nul
+from leads import interactions
 from leads.api.serializers import StrictSerializerMixin
 from leads.ingest import ItemError, Message, ingest
 from leads.models import Activity, ActivityKind
@@ -35,7 +36,12 @@ class EventInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[st
     email = serializers.EmailField(required=False)
     external_id = serializers.CharField(max_length=128, required=False)
     anonymous_id = serializers.CharField(max_length=128, required=False)
-    kind = serializers.ChoiceField(choices=ActivityKind.choices)
+    kind = serializers.ChoiceField(
+        choices=ActivityKind.choices,
+        help_text="The sales_call, sales_meeting and sales_email kinds (an interaction a person "
+        "had with the lead) need properties.outcome from their list (docs/api.md) and take "
+        "properties.duration_minutes (calls and meetings, 1-480) and properties.notes.",
+    )
     name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     occurred_at = serializers.DateTimeField(required=False)
     properties = serializers.DictField(required=False, default=dict, validators=[reject_nul])
@@ -46,6 +52,23 @@ class EventInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[st
             raise serializers.ValidationError(
                 {"lead": "Name the lead: lead, email, external_id or anonymous_id."}
             )
+        if interactions.is_logged(attrs["kind"]):
+            props = attrs.get("properties") or {}
+            errors = interactions.interaction_errors(
+                kind=attrs["kind"],
+                outcome=props.get("outcome"),
+                duration_minutes=props.get("duration_minutes"),
+                occurred_at=attrs.get("occurred_at"),
+                notes=props.get("notes", ""),
+                now=timezone.now(),
+            )
+            if errors:
+                raise serializers.ValidationError(
+                    {
+                        (field if field == "occurred_at" else f"properties.{field}"): message
+                        for field, message in errors.items()
+                    }
+                )
         return attrs
 
 

@@ -229,6 +229,40 @@
     });
   }
 
+  /* ---- lead page: log a call, meeting or e-mail ---- */
+  /* The outcome list shows the chosen kind's outcomes only, and an e-mail has no minutes.
+     Without JavaScript every outcome is offered (grouped by kind) and the server says no. */
+  function initLogForms(root) {
+    root.querySelectorAll("select[name='log-kind']").forEach(function (kind) {
+      var form = kind.form;
+      var outcome = form.querySelector("select[name='log-outcome']");
+      var minutes = form.querySelector("input[name='log-duration_minutes']");
+      function sync() {
+        var label = kind.options[kind.selectedIndex].text;
+        var first = null, keep = false;
+        outcome.querySelectorAll("optgroup").forEach(function (group) {
+          var on = group.label === label;
+          group.hidden = !on;
+          group.disabled = !on;
+          if (on) {
+            first = group.querySelector("option");
+            keep = !!group.querySelector("option:checked");
+          }
+        });
+        if (!keep && first) first.selected = true;
+        if (minutes) {
+          var email = kind.value === "sales_email";
+          minutes.closest(".log-field").hidden = email;
+          minutes.disabled = email;
+        }
+      }
+      if (kind.dataset.synced) return;
+      kind.dataset.synced = "1";
+      kind.addEventListener("change", sync);
+      sync();
+    });
+  }
+
   /* ---- lead list: select all ---- */
   function initList() {
     var all = document.getElementById("select-all");
@@ -268,8 +302,9 @@
     initList();
     tick();
     setInterval(tick, 1000);
+    initLogForms(document);
     if (window.htmx) {
-      window.htmx.onLoad(function (el) { tick(); });
+      window.htmx.onLoad(function (el) { tick(); initLogForms(el); });
     }
   });
 })();
