@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
-from django.core.validators import validate_email
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from leadflow.models import AuditEvent, User
 from leads.models import Lead, email_in
 from privacy import blocklist
+from privacy.forms import lookup_email
 
 PAGE_SIZE = 50
 CSV_HEADER = (
@@ -59,12 +59,11 @@ class AuditFilterForm(forms.Form):
                 raise forms.ValidationError("That lead id is too large.")
             return number
         try:
-            validate_email(raw)
+            return lookup_email(raw)
         except forms.ValidationError:
             raise forms.ValidationError(
                 "Enter a lead id (a number) or an e-mail address."
             ) from None
-        return raw.lower()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -46,11 +46,31 @@ class ImportMappingForm(forms.Form):
 # --- data-subject requests (GDPR page) ---------------------------------------------------------
 
 
+def lookup_email(value: str) -> str:
+    """An e-mail address to look a person up by, normalised as leads store it (lower case).
+
+    Looser than ``EmailField`` on purpose: stored addresses came through imports and
+    integrations, some with non-ASCII local parts ("zoe.garcía@…") that Django's validator (and
+    a browser's type=email) refuse, and a person holding one must still be found and erased.
+    Required: one "@" with text on both sides, no spaces or control characters, ≤ 254."""
+    text = value.strip()
+    local, at, domain = text.rpartition("@")
+    if (
+        not at
+        or not local
+        or "." not in domain.strip(".")
+        or len(text) > 254
+        or any(ch.isspace() or ord(ch) < 32 or ch == "\x7f" for ch in text)
+    ):
+        raise forms.ValidationError("Enter an e-mail address such as name@example.com.")
+    return text.lower()
+
+
 class SubjectForm(forms.Form):
-    email = forms.EmailField(max_length=254, label="E-mail address")
+    email = forms.CharField(max_length=254, label="E-mail address")
 
     def clean_email(self) -> str:
-        return str(self.cleaned_data["email"]).strip().lower()
+        return lookup_email(str(self.cleaned_data["email"]))
 
 
 class SubjectExportForm(SubjectForm):

@@ -135,12 +135,33 @@ def test_find_also_shows_leads_matched_by_an_identity(admin_client, ada):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "email", ["", "not-an-email", "a@", "x" * 300 + "@example.com", "ada\x00@example.com"]
+    "email",
+    [
+        "",
+        "not-an-email",
+        "a@",
+        "@example.com",
+        "a@localhost",
+        "a b@example.com",
+        "x" * 300 + "@example.com",
+        "ada\x00@example.com",
+    ],
 )
 def test_malformed_email_is_a_400_naming_the_field(admin_client, email):
     page = admin_client.post(FIND, {"email": email})
     assert page.status_code == 400
     assert "E-mail address:" in page.text
+
+
+@pytest.mark.django_db
+def test_a_stored_address_django_would_not_validate_is_still_found_and_erased(admin_client):
+    """Imports and integrations stored such addresses: their person must not be unreachable."""
+    lead = LeadFactory(email="zoe.garcía.2@northanalytics.example")
+    page = admin_client.post(FIND, {"email": "Zoe.García.2@northanalytics.example"})
+    assert [h.lead.pk for h in page.context["subject"].held] == [lead.pk]
+    erased = _erase(admin_client, [lead.pk], lead.email, email=lead.email)
+    assert erased.status_code == 200
+    assert Lead.objects.get(pk=lead.pk).erased_at is not None
 
 
 @pytest.mark.django_db
