@@ -46,6 +46,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     ctx = {
         "form": form,
         "rows": rows,
+        "leads": auditlog.existing_leads(rows),
         "error": error,
         "next_url": f"?{_query(request, next_cursor)}" if next_cursor else "",
         "first_url": f"?{_query(request)}" if after is not None else "",

@@ -153,6 +153,14 @@ def audit_page(
     return rows, cursor_of(rows[-1]) if more and rows else ""
 
 
+def existing_leads(rows: list[AuditEvent]) -> set[str]:
+    """Which of the rows' lead targets still exist (a merged-away lead does not): one query, so
+    the page links only those."""
+    ids = {int(e.target_id) for e in rows if e.target_type == "lead" and e.target_id.isdigit()}
+    ids = {i for i in ids if i <= 2**63 - 1}
+    return {str(pk) for pk in Lead.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+
+
 def csv_rows(entries: QuerySet[AuditEvent]) -> Iterator[tuple[Any, ...]]:
     for event in entries.iterator(chunk_size=2000):
         details = event.details if isinstance(event.details, dict) else {}

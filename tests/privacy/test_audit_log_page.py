@@ -70,6 +70,20 @@ def test_newest_first_with_lead_links_and_keyset_pages(admin_client, admin_user)
 
 
 @pytest.mark.django_db
+def test_only_leads_that_still_exist_are_linked(admin_client, admin_user):
+    kept, gone = LeadFactory(), LeadFactory()
+    for lead in (kept, gone):
+        audit_record(action="test.thing", actor=admin_user, target_type="lead", target_id=lead.pk)
+    audit_record(action="test.thing", actor=admin_user, target_type="lead", target_id="x1")
+    gone_id = gone.pk
+    gone.delete()
+    page = admin_client.get(PAGE, {"action": "test.thing"}).text
+    assert f'href="{reverse("leads:detail", args=[kept.pk])}"' in page
+    assert f'href="{reverse("leads:detail", args=[gone_id])}"' not in page
+    assert f"lead {gone_id}" in page  # still named, just not linked
+
+
+@pytest.mark.django_db
 def test_filters_actor_action_lead_and_dates(admin_client, admin_user):
     other = UserFactory(username="otto", role=Role.ADMIN)
     ada = LeadFactory(email="ada@example.com")
