@@ -41,3 +41,61 @@ class ImportMappingForm(forms.Form):
             for index, column in enumerate(self.header)
             if self.cleaned_data.get(f"map_{index}")
         }
+
+
+# --- data-subject requests (GDPR page) ---------------------------------------------------------
+
+
+def lookup_email(value: str) -> str:
+    """An e-mail address to look a person up by, normalised as leads store it (lower case).
+
+    Looser than ``EmailField`` on purpose: stored addresses came through imports and
+    integrations, some with non-ASCII local parts ("zoe.garcía@…") that Django's validator (and
+    a browser's type=email) refuse, and a person holding one must still be found and erased.
+    Required: one "@" with text on both sides, no spaces or control characters, ≤ 254."""
+    text = value.strip()
+    local, at, domain = text.rpartition("@")
+    if (
+        not at
+        or not local
+        or "." not in domain.strip(".")
+        or len(text) > 254
+        or any(ch.isspace() or ord(ch) < 32 or ch == "\x7f" for ch in text)
+    ):
+        raise forms.ValidationError("Enter an e-mail address such as name@example.com.")
+    return text.lower()
+
+
+class SubjectForm(forms.Form):
+    email = forms.CharField(max_length=254, label="E-mail address")
+
+    def clean_email(self) -> str:
+        return lookup_email(str(self.cleaned_data["email"]))
+
+
+class SubjectExportForm(SubjectForm):
+    lead = forms.IntegerField(min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
+
+
+class SubjectEraseForm(SubjectForm):
+    """Erasure is confirmed by typing the person's e-mail address again: a word like "ERASE"
+    is typed from habit, the address makes the requester look at whom they erase."""
+
+    leads = forms.CharField(max_length=2000, widget=forms.HiddenInput)
+    confirm = forms.CharField(max_length=254, label="Type the e-mail address to confirm")
+    reason = forms.CharField(max_length=300, required=False, label="Reason (kept in the audit log)")
+
+    def clean_leads(self) -> list[int]:
+        parts = [p.strip() for p in str(self.cleaned_data["leads"]).split(",") if p.strip()]
+        if not parts or not all(p.isdigit() and len(p) < 19 for p in parts):
+            raise forms.ValidationError("The leads reviewed are missing: look the person up again.")
+        return sorted({int(p) for p in parts})
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        email, typed = data.get("email"), data.get("confirm")
+        if email and typed and typed.strip().lower() != email:
+            self.add_error(
+                "confirm", f"This is not {email}: type that address exactly. Nothing was erased."
+            )
+        return data

@@ -29,11 +29,13 @@ from handover.models import (
 )
 from handover.outbox import suppress_lead_emails
 from leadflow.audit import audit_record
+from leadflow.exceptions import DomainError
 from leadflow.models import AuditEvent, DeadLetter, User
 from leads.models import Activity, Identity, Lead, Note, StageChange, Task
 from leads.services import LeadNotFoundError
 from privacy import blocklist
 from privacy.models import ConsentEvent, DuplicatePair, ImportRowError, MergeRecord
+from privacy.selectors import subject_leads
 
 RETENTION_BATCH = 5000
 
@@ -109,8 +111,14 @@ def personal_data(*, lead: Lead) -> dict[str, Any]:
 
 @transaction.atomic
 def lead_export(
-    *, lead_id: int, actor: User | None, request: HttpRequest | None = None
+    *,
+    lead_id: int,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    subject_email: str | None = None,
 ) -> dict[str, Any]:
+    """The person's data (``personal_data``), audited. ``subject_email`` is the e-mail the
+    request was made for (the data-subject request page); by default the lead's own."""
     lead = Lead.objects.filter(pk=lead_id).first()
     if lead is None:
         raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
@@ -120,10 +128,19 @@ def lead_export(
         actor=actor,
         target_type="lead",
         target_id=lead.pk,
-        details={"sections": {k: len(v) for k, v in data.items() if isinstance(v, list)}},
+        details={
+            "subject_hash": subject_hash(subject_email or lead.email),
+            "sections": {k: len(v) for k, v in data.items() if isinstance(v, list)},
+        },
         request=request,
     )
     return data
+
+
+def subject_hash(email: str | None) -> str:
+    """How the audit log names the person of an export or erasure: the blocklist's keyed hash of
+    the e-mail (no personal data; the same e-mail always gives the same hash)."""
+    return blocklist.digest(blocklist.Kind.EMAIL, email)
 
 
 # --- erasure -----------------------------------------------------------------------------------
@@ -185,7 +202,12 @@ def _scrub_rows(qs: Any, fields: tuple[str, ...], needles: list[str]) -> int:
 
 @transaction.atomic
 def lead_erase(
-    *, lead_id: int, actor: User | None, reason: str = "", request: HttpRequest | None = None
+    *,
+    lead_id: int,
+    actor: User | None,
+    reason: str = "",
+    request: HttpRequest | None = None,
+    subject_email: str | None = None,
 ) -> Lead:
     """Erase a person (GDPR art. 17): personal data removed or anonymised in every table.
 
@@ -208,9 +230,12 @@ def lead_erase(
             str(snapshot.get(k) or "") for k in ("email", "external_id", "phone")
         ] + [f"{snapshot.get('first_name', '')} {snapshot.get('last_name', '')}".strip()]
     needles = _needles(lead, identity_values)
+    subject = subject_hash(subject_email or lead.email)
     blocked = blocklist.block(
         {"email": lead.email, "external_id": lead.external_id, "phone": lead.phone}
     )
+    if subject_email:  # the e-mail the request named (an identity, not the lead's own e-mail)
+        blocked += blocklist.block({"email": subject_email})
     for snapshot in merged:
         blocked += blocklist.block(snapshot)
     counts: dict[str, int] = {}
@@ -277,7 +302,56 @@ def lead_erase(
         actor=actor,
         target_type="lead",
         target_id=lead.pk,
-        details={"reason": scrub(reason, needles)[:300], "blocked": blocked, "rows": counts},
+        details={
+            "subject_hash": subject,
+            "reason": scrub(reason, needles)[:300],
+            "blocked": blocked,
+            "rows": counts,
+        },
         request=request,
     )
     return lead
+
+
+class NothingHeldError(DomainError):
+    code = "nothing_held"
+    status = 409
+
+
+class SubjectChangedError(DomainError):
+    code = "subject_changed"
+    status = 409
+
+
+@transaction.atomic
+def subject_erase(
+    *,
+    email: str,
+    lead_ids: list[int],
+    actor: User,
+    reason: str = "",
+    request: HttpRequest | None = None,
+) -> list[Lead]:
+    """Erase every lead the e-mail names (the data-subject request page), all or none.
+
+    ``lead_ids`` are the leads the requester reviewed: if what the e-mail names has changed since
+    (a lead created, merged or erased meanwhile), nothing is erased and they are asked to look
+    again. Each lead goes through ``lead_erase`` (one audit row each, with the subject's hash).
+    """
+    found = sorted(subject_leads(email=email, user=actor))
+    if not found:
+        raise NothingHeldError(
+            f"Nothing is held about {email}: there is nothing to erase.", field="email"
+        )
+    if found != sorted(set(lead_ids)):
+        raise SubjectChangedError(
+            "What is held about this person changed since the page was shown; "
+            "review it again before erasing.",
+            field="email",
+        )
+    return [
+        lead_erase(
+            lead_id=lead_id, actor=actor, reason=reason, request=request, subject_email=email
+        )
+        for lead_id in found
+    ]

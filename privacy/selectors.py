@@ -1,11 +1,19 @@
 """Reads for the privacy pages and API."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 
-from privacy.models import DuplicatePair, ImportJob, ImportRowError
+from handover.models import Handover
+from leadflow.models import User
+from leads.models import Activity, Identity, Lead, Note, StageChange, Task, email_in
+from leads.selectors import lead_visible_qs
+from leads.services import normalize_email
+from privacy import blocklist
+from privacy.models import BlockedIdentifier, ConsentEvent, DuplicatePair, ImportJob, ImportRowError
 
 ERROR_REPORT_HEADER = ("row", "column", "value", "error", "outcome")
 
@@ -35,3 +43,78 @@ def open_duplicates() -> QuerySet[DuplicatePair]:
         .select_related("lead_a", "lead_b")
         .order_by("-similarity", "lead_a_id", "lead_b_id")
     )
+
+
+# --- data-subject requests (GDPR page) ---------------------------------------------------------
+
+SUBJECT_LEADS_LIMIT = 20  # one e-mail names one lead; identities can add a few more
+
+
+@dataclass(frozen=True)
+class HeldLead:
+    """One lead found for a data subject, with how much is held about it."""
+
+    lead: Lead
+    matched_by: str  # "e-mail" or the identity kind that matched
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is held about the person with one e-mail address."""
+
+    email: str  # normalised (lower case)
+    digest: str  # the blocklist's keyed hash of the e-mail
+    held: list[HeldLead]
+    blocked_at: datetime | None  # when the e-mail went on the erasure blocklist
+
+    @property
+    def lead_ids(self) -> list[int]:
+        return [h.lead.pk for h in self.held]
+
+
+def subject_leads(*, email: str, user: User) -> dict[int, str]:
+    """Leads the user may see that the e-mail names: the lead's e-mail (exact, case-insensitive,
+    answered from lead_email_unique) and the identities ingestion resolves a person by (a
+    Segment userId is often the e-mail), as sent or in lower case. {lead id: how matched}."""
+    normal = normalize_email(email) or ""
+    visible = lead_visible_qs(user=user).filter(erased_at__isnull=True)
+    found = dict.fromkeys(visible.filter(email_in([normal])).values_list("pk", flat=True), "e-mail")
+    identities = Identity.objects.filter(
+        value__in={email.strip(), normal}, lead__in=visible
+    ).values_list("lead_id", "kind")
+    for lead_id, kind in identities.order_by("lead_id")[:SUBJECT_LEADS_LIMIT]:
+        found.setdefault(lead_id, f"identity ({Identity.Kind(kind).label.lower()})")
+    return dict(sorted(found.items())[:SUBJECT_LEADS_LIMIT])
+
+
+def subject_find(*, email: str, user: User) -> Subject:
+    """The person behind ``email`` as the data-subject request page shows them."""
+    normal = normalize_email(email) or ""
+    matched = subject_leads(email=email, user=user)
+    leads = Lead.objects.in_bulk(list(matched))
+    held = [
+        HeldLead(lead=leads[pk], matched_by=how, counts=held_counts(lead_id=pk))
+        for pk, how in matched.items()
+        if pk in leads
+    ]
+    digest = blocklist.digest(blocklist.Kind.EMAIL, normal)
+    blocked_at = (
+        BlockedIdentifier.objects.filter(kind=blocklist.Kind.EMAIL, digest=digest)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return Subject(email=normal, digest=digest, held=held, blocked_at=blocked_at)
+
+
+def held_counts(*, lead_id: int) -> dict[str, int]:
+    """Rows held about one lead, by kind (each count is answered from an index on lead)."""
+    return {
+        "activities": Activity.objects.filter(lead_id=lead_id).count(),
+        "consent records": ConsentEvent.objects.filter(lead_id=lead_id).count(),
+        "notes": Note.objects.filter(lead_id=lead_id).count(),
+        "tasks": Task.objects.filter(lead_id=lead_id).count(),
+        "handovers": Handover.objects.filter(lead_id=lead_id).count(),
+        "identities": Identity.objects.filter(lead_id=lead_id).count(),
+        "stage changes": StageChange.objects.filter(lead_id=lead_id).count(),
+    }

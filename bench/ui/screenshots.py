@@ -5,6 +5,7 @@ few MQLs handed over, report rollups),
 starts `manage.py runserver` on 127.0.0.1, and drives Debian's Chromium with Playwright:
 
     .venv/bin/python bench/ui/screenshots.py            # writes docs/screenshots/*.png
+    LEADFLOW_SHOTS=gdpr-request,audit-log .venv/bin/python bench/ui/screenshots.py  # only these
 
 Nothing leaves the machine; the server is stopped at the end.
 """
@@ -60,6 +61,9 @@ task_add(lead_id=lead.pk, created_by=marketer, title="Send the case study",
          due_at=timezone.now() + timezone.timedelta(days=2))
 print("lead for the screenshot:", lead.pk)
 open(__import__("os").environ["LEADFLOW_SHOT_LEAD"], "w").write(str(lead.pk))
+person = Lead.objects.filter(stage="lead", email__isnull=False).exclude(pk=lead.pk).order_by("id").first()
+note_add(lead_id=person.pk, author=marketer, body="Asked us to delete her data (e-mail of 3 Dec).")
+open(__import__("os").environ["LEADFLOW_SHOT_LEAD"] + ".email", "w").write(person.email)
 """
 
 
@@ -74,7 +78,16 @@ def wait_for_server(url: str, seconds: float = 30) -> None:
     raise SystemExit(f"the server at {url} did not start")
 
 
-def shoot(base: str, lead_id: str) -> None:
+WANTED = {n for n in os.environ.get("LEADFLOW_SHOTS", "").split(",") if n}
+
+
+def snap(page: object, name: str, full_page: bool = False) -> None:
+    """docs/screenshots/<name>.png, unless LEADFLOW_SHOTS names others."""
+    if not WANTED or name in WANTED:
+        page.screenshot(path=str(OUT / f"{name}.png"), full_page=full_page)  # type: ignore[attr-defined]
+
+
+def shoot(base: str, lead_id: str, email: str) -> None:
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -97,56 +110,75 @@ def shoot(base: str, lead_id: str) -> None:
         context, page = session("marketer")
         page.goto("/leads/board/")
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "board.png"))
+        snap(page, "board")
         page.goto(f"/leads/{lead_id}/")
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "lead.png"), full_page=True)
+        snap(page, "lead", full_page=True)
         page.goto("/leads/list/?sort=-score")
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "list.png"))
+        snap(page, "list")
         page.goto("/scoring/")
         page.locator("table a").first.click()
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "scoring.png"))
+        snap(page, "scoring")
         page.goto("/leads/new/")  # a known e-mail: refused, with a link to that lead
         page.get_by_label("First name").fill("Olivia")
         page.get_by_label("E-mail").fill("overdue.mql@demo.test")
         page.get_by_role("button", name="Create lead").click()
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "lead-new.png"))
+        snap(page, "lead-new")
         context.close()
 
         context, page = session("rep1")
         page.goto("/handover/inbox/")
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "inbox.png"))
+        snap(page, "inbox")
         row = page.locator(".inbox-row[data-handover]").first
         if row.count():
             row.get_by_role("button", name="Reject…").click()
             page.get_by_label("Reason").select_option("not_ready")
             page.get_by_label("Comment").fill("Budget opens in Q3")
-            page.screenshot(path=str(OUT / "inbox-reject.png"))
+            snap(page, "inbox-reject")
             page.get_by_role("button", name="Cancel").click()
         page.goto("/handover/notifications/")
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "notifications.png"))
+        snap(page, "notifications")
         context.close()
 
         context, page = session("manager")
         page.goto("/reports/team/")
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "manager.png"))
+        snap(page, "manager")
         page.goto("/handover/inbox/")
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(OUT / "inbox-manager.png"))
+        snap(page, "inbox-manager")
         page.locator(".inbox-row[data-handover] a.lead-name").first.click()
         page.wait_for_load_state("networkidle")
         page.locator("#reassign-owner").scroll_into_view_if_needed()
-        page.screenshot(path=str(OUT / "lead-manager.png"))
+        snap(page, "lead-manager")
         page.goto("/reports/funnel/")
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(800)  # the chart's entry animation
-        page.screenshot(path=str(OUT / "reports.png"))
+        snap(page, "reports")
+        context.close()
+
+        # an admin answers a GDPR request (1280 px wide), then reads the audit log
+        context, page = session("admin")
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto("/privacy/requests/")
+        page.get_by_label("E-mail address").fill(email)
+        page.get_by_role("button", name="Find").click()
+        page.wait_for_load_state("networkidle")
+        with page.expect_download():
+            page.locator("#held button").first.click()
+        page.get_by_label("Type the e-mail address").fill(email)
+        page.get_by_label("Reason (kept in the audit log)").fill("Art. 17 request by e-mail")
+        snap(page, "gdpr-request", full_page=True)
+        page.locator("#erase-form button[type=submit]").click()
+        page.locator("#erased").wait_for()
+        page.goto("/privacy/audit/")
+        page.wait_for_load_state("networkidle")
+        snap(page, "audit-log")
         context.close()
 
         context, page = session("admin", width=1280)
@@ -174,6 +206,7 @@ def main() -> None:
         )
         prepare(env)
         lead_id = Path(f"{tmp}/lead").read_text()
+        email = Path(f"{tmp}/lead.email").read_text()
         server = subprocess.Popen(  # noqa: S603
             [
                 sys.executable,
@@ -190,7 +223,7 @@ def main() -> None:
         try:
             base = f"http://127.0.0.1:{PORT}"
             wait_for_server(base + "/accounts/login/")
-            shoot(base, lead_id)
+            shoot(base, lead_id, email)
         finally:
             server.terminate()
             server.wait(timeout=10)
