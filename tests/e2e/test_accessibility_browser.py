@@ -237,3 +237,30 @@ def test_a_keyboard_move_of_a_lead_someone_else_moved_is_a_conflict(page, login,
     assert StageChange.objects.filter(lead=lead).count() == before
     lead.refresh_from_db()
     assert lead.stage == Stage.LEAD
+
+
+def test_the_top_bar_folds_behind_a_menu_button_on_a_phone(page, login, demo):
+    """390 px: the links hide behind "Menu" (aria-expanded), which opens from the keyboard and
+    closes with Escape; at 1440 px the button is gone and the links are in the bar."""
+    page.set_viewport_size({"width": 390, "height": 800})
+    login("manager", PASSWORD)
+    settle(page, "/leads/board/")
+    menu = page.get_by_role("button", name="Menu")
+    team = page.locator("header.topbar").get_by_role("link", name="Team")
+    assert menu.get_attribute("aria-expanded") == "false"
+    assert not team.is_visible()
+    menu.focus()
+    page.keyboard.press("Enter")
+    assert menu.get_attribute("aria-expanded") == "true"
+    assert team.is_visible()
+    assert page.get_by_role("button", name="Log out").is_visible()
+    page.keyboard.press("Tab")  # into the opened menu: its first link
+    assert page.evaluate("document.activeElement.closest('#topbar-menu') !== null")
+    page.keyboard.press("Escape")
+    assert menu.get_attribute("aria-expanded") == "false"
+    assert page.evaluate("document.activeElement.classList.contains('nav-toggle')")
+    assert not team.is_visible()
+    page.set_viewport_size({"width": 1440, "height": 900})
+    assert not menu.is_visible()
+    assert team.is_visible()
+    assert page.csp_violations == []
