@@ -206,7 +206,9 @@ def _validation_message(exc: ValidationError) -> tuple[str, str | None]:
 @login_required
 @require_POST
 def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
-    """Move a lead (board drop or the lead page's form). JSON for fetch(), redirect otherwise."""
+    """Move a lead: a board drop (JSON for fetch()), a board card's "Move to…" (htmx: the card
+    moves column out of band; a refusal is a 409/422 flash and the card stays), or the lead
+    page's form (redirect). All go through the same service and staleness check."""
     user = request_user(request)
     wants_json = "application/json" in request.headers.get("Accept", "")
     lead = _visible_or_404(user, lead_id)
