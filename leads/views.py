@@ -1,6 +1,7 @@
 """Browser pages for leads: the board, the list, the lead page. Views check input and permission
 and call one service; reads come from ``leads.selectors``."""
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +99,15 @@ def _moves_for(user: User) -> dict[str, list[str]]:
     }
 
 
+def _card_moves(user: User) -> dict[str, list[tuple[str, str]]]:
+    """For each stage, the (stage, label) moves a card's "Move to…" list offers this user: the
+    same table as the drag and the lead page's form."""
+    return {
+        stage: [(to, Stage(to).label) for to in targets]
+        for stage, targets in _moves_for(user).items()
+    }
+
+
 def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
     kind = services.actor_kind_for(user)
     filters = _filters(request.GET)
@@ -112,6 +122,7 @@ def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
         "filters": filters,
         "filter_query": filters.urlencode(),
         "columns": columns,
+        "card_moves": _card_moves(user),
         "owners": selectors.assignable_users(),
         "grades": ["A", "B", "C", "D"],
         "saved_views": selectors.saved_views(user=user),
@@ -184,7 +195,7 @@ def board_column_page(request: HttpRequest, stage: str) -> HttpResponse:
     return render(
         request,
         "leads/_column_cards.html",
-        {"column": page, "filter_query": filters.urlencode()},
+        {"column": page, "filter_query": filters.urlencode(), "card_moves": _card_moves(user)},
     )
 
 
@@ -205,15 +216,26 @@ def _validation_message(exc: ValidationError) -> tuple[str, str | None]:
 @login_required
 @require_POST
 def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
-    """Move a lead (board drop or the lead page's form). JSON for fetch(), redirect otherwise."""
+    """Move a lead: a board drop (JSON for fetch()), a board card's "Move to…" (htmx: the card
+    moves column out of band; a refusal is a 409/422 flash and the card stays), or the lead
+    page's form (redirect). All go through the same service and staleness check."""
     user = request_user(request)
     wants_json = "application/json" in request.headers.get("Accept", "")
     lead = _visible_or_404(user, lead_id)
     form = MoveForm(request.POST)
 
+    htmx = bool(request.headers.get("HX-Request")) and not wants_json
+
     def fail(code: str, message: str, status: int, field: str | None = None) -> HttpResponse:
         if wants_json:
             return _error_json(code, message, status, field)
+        if htmx:  # a board card's "Move to…": the card stays, the message goes to the flash area
+            response = render(
+                request, "leads/_move_result.html", {"message": message, "tone": "error"}
+            )
+            response.status_code = 409 if status == 409 else 422  # (htmx swaps these two)
+            response["HX-Reswap"] = "none"
+            return response
         messages.error(request, message)
         return redirect("leads:detail", lead_id=lead.pk)
 
@@ -245,16 +267,25 @@ def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
         return fail("invalid", message, 400, bad)
     moved = result.lead
     text = f"{moved.display_name} moved to {Stage(moved.stage).label}."
-    if not wants_json:
+    if not wants_json and not htmx:
         messages.success(request, text)
         return redirect("leads:detail", lead_id=moved.pk)
     moved.owner = lead.owner
     badge_lead = selectors.board_column(
         leads=Lead.objects.filter(pk=moved.pk).select_related("owner"), stage=Stage(moved.stage)
     ).leads
-    card = render(
-        request, "leads/_card.html", {"lead": badge_lead[0] if badge_lead else moved}
-    ).content.decode()
+    card_context = {"lead": badge_lead[0] if badge_lead else moved, "card_moves": _card_moves(user)}
+    if htmx:  # the card leaves its column (empty main swap) and opens the new one (out of band)
+        response = render(
+            request,
+            "leads/_move_result.html",
+            {**card_context, "message": text, "tone": "success", "to": moved.stage},
+        )
+        response["HX-Trigger-After-Settle"] = json.dumps(
+            {"leadMoved": {"from": data["expected_stage"], "to": moved.stage, "card": moved.pk}}
+        )
+        return response
+    card = render(request, "leads/_card.html", card_context).content.decode()
     return JsonResponse({"message": text, "stage": moved.stage, "html": card})
 
 

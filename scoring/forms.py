@@ -133,6 +133,13 @@ class ModelSettingsForm(forms.Form):
         required=False, label="Decay steps", help_text="days:factor, e.g. 30:0.5, 90:0"
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The model page shows this form beside the add-rule form, which has `name` and `decay`
+        # too: its own ids ("settings_name") keep each <label for> pointing at its own field.
+        # Only the ids change; the field names each form posts stay as they are.
+        kwargs.setdefault("auto_id", "settings_%s")
+        super().__init__(*args, **kwargs)
+
     @classmethod
     def for_model(cls, model: ScoringModel, **kwargs: Any) -> "ModelSettingsForm":
         initial = {name: getattr(model, name) for name in cls.base_fields}

@@ -57,3 +57,11 @@ def when(value: datetime | None) -> str:
     local = timezone.localtime(value)
     same_year = local.year == timezone.localdate().year
     return date_format(local, "d M H:i" if same_year else "d M Y H:i")
+
+
+@register.filter
+def moves_for(
+    card_moves: dict[str, list[tuple[str, str]]] | None, stage: str
+) -> list[tuple[str, str]]:
+    """The (stage, label) moves a board card offers: ``card_moves`` comes from the view."""
+    return (card_moves or {}).get(stage, [])

@@ -102,6 +102,8 @@
       Sortable.create(list, {
         group: "board",
         draggable: ".card-lead",
+        filter: ".card-move",  /* the keyboard's "Move to…" control is not a drag handle */
+        preventOnFilter: false,
         forceFallback: true,
         fallbackTolerance: 3,
         animation: 120,
@@ -172,6 +174,43 @@
       });
     });
   }
+
+  /* ---- board: each card's "Move to…" form (keyboard and screen-reader way to move) ---- */
+  function initCardMoves() {
+    var config = boardConfig();
+    if (!config) return;
+    /* a move that needs a reason asks for it in the board's dialog before htmx posts */
+    document.body.addEventListener("htmx:confirm", function (ev) {
+      var form = ev.target.closest && ev.target.closest("form.card-move");
+      if (!form) return;
+      var to = form.elements.to.value;
+      if (config.reasonRequired.indexOf(to) < 0) return;
+      ev.preventDefault();
+      var label = function (s) { return config.labels[s] || s; };
+      askReason("Move " + form.dataset.name + " from " + label(form.elements.expected_stage.value) +
+                " to " + label(to) + ".").then(function (reason) {
+        if (reason === null) { flash("Move cancelled.", "info"); form.elements.to.focus(); return; }
+        form.elements.reason.value = reason;
+        ev.detail.issueRequest(true);
+      });
+    });
+    /* moved: the counts follow, and focus goes to the card in its new column */
+    document.body.addEventListener("leadMoved", function (ev) {
+      adjustCount(ev.detail.from, -1);
+      adjustCount(ev.detail.to, +1);
+      var card = document.getElementById("lead-" + ev.detail.card);
+      var target = card && (card.querySelector(".card-move select") || card.querySelector("a"));
+      if (target) target.focus();
+    });
+  }
+
+  /* ---- a card move the server refuses outright (403, 404): say so instead of nothing ---- */
+  document.addEventListener("htmx:responseError", function (ev) {
+    if (!ev.detail.elt || !ev.detail.elt.closest || !ev.detail.elt.closest("form.card-move")) return;
+    var status = ev.detail.xhr ? ev.detail.xhr.status : 0;
+    flash(status === 403 ? "You may not do that." : "That did not work (the server answered " +
+          status + "). Reload the page and try again.", "error");
+  });
 
   /* ---- SAL inbox: reject dialog and keyboard decisions ---- */
   function openReject(row) {
@@ -263,6 +302,30 @@
     });
   }
 
+  /* ---- top bar: on narrow screens the navigation folds behind a "Menu" button. The button
+     is hidden in the HTML, so without this script the bar simply wraps and stays usable. ---- */
+  function initNav() {
+    var bar = document.querySelector(".topbar");
+    var toggle = bar && bar.querySelector(".nav-toggle");
+    var menu = document.getElementById("topbar-menu");
+    if (!toggle || !menu) return;
+    function setOpen(open) {
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      bar.classList.toggle("nav-open", open);
+    }
+    toggle.hidden = false;
+    bar.classList.add("nav-ready");
+    toggle.addEventListener("click", function () {
+      setOpen(toggle.getAttribute("aria-expanded") !== "true");
+    });
+    bar.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+        setOpen(false);
+        toggle.focus();
+      }
+    });
+  }
+
   /* ---- lead list: select all ---- */
   function initList() {
     var all = document.getElementById("select-all");
@@ -296,8 +359,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    initNav();
     initFilters();
     initBoard(document);
+    initCardMoves();
     initInbox();
     initList();
     tick();

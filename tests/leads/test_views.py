@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from leadflow.models import AuditEvent
 from leadflow.roles import Role
-from leads.lifecycle import Stage
+from leads.lifecycle import ActorKind, Stage, allowed_targets
 from leads.models import Lead, Note, SavedView, StageChange, Task, Team
 from leads.services import lead_move
 from tests.leads.factories import ActivityFactory, LeadFactory, UserFactory
@@ -383,3 +384,87 @@ def test_counts_are_capped_so_huge_stages_stay_fast(marketer_client, monkeypatch
     assert 'hx-swap-oob="true">3+<' in html
     assert 'data-count-for="mql" aria-live="polite" hx-swap-oob="true">1<' in html
     assert "More than 3 leads" in html
+
+
+def card_move_options(html: str, lead: Lead) -> list[str]:
+    """The values of a board card's "Move to…" list (empty: the card has none)."""
+    select = re.search(rf'<select id="move-{lead.pk}" name="to"[^>]*>(.*?)</select>', html, re.S)
+    return re.findall(r'<option value="([^"]*)"', select.group(1)) if select else []
+
+
+@pytest.mark.django_db
+def test_board_cards_offer_only_the_moves_the_table_allows_this_user(client, marketer, rep):
+    suspect = LeadFactory(stage=Stage.SUSPECT)
+    mql = LeadFactory(stage=Stage.MQL, owner=rep)
+    customer = LeadFactory(stage=Stage.CUSTOMER, owner=rep)
+    client.force_login(marketer)
+    html = client.get(reverse("leads:board")).content.decode()
+    assert card_move_options(html, suspect) == ["", "lead", "disqualified"]
+    assert card_move_options(html, customer) == []  # nowhere to go: no form at all
+    client.force_login(rep)
+    html = client.get(reverse("leads:board")).content.decode()
+    assert "sal" not in card_move_options(html, mql)  # accepting is the SAL inbox's decision
+
+
+@pytest.mark.django_db
+def test_card_move_over_htmx_moves_the_card_out_of_band(marketer_client, marketer):
+    lead = LeadFactory(stage=Stage.SUSPECT, first_name="Kim", last_name="Keys")
+    response = marketer_client.post(
+        reverse("leads:move", args=[lead.pk]),
+        {"to": "lead", "expected_stage": "suspect", "reason": "",
+         "expected_changed_at": lead.stage_changed_at.isoformat()},
+        HTTP_HX_REQUEST="true",
+    )  # fmt: skip
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'hx-swap-oob="afterbegin:#cards-lead"' in html
+    assert f'id="lead-{lead.pk}"' in html
+    assert "Kim Keys moved to Lead." in html
+    # the card in its new column offers the moves from its new stage
+    allowed = [s.value for s in allowed_targets(Stage.LEAD, ActorKind.MARKETER)]
+    assert card_move_options(html, lead) == ["", *allowed]
+    assert '"from": "suspect", "to": "lead"' in response["HX-Trigger-After-Settle"]
+    lead.refresh_from_db()
+    assert lead.stage == Stage.LEAD
+    assert StageChange.objects.get(lead=lead, to_stage="lead").actor == marketer
+
+
+@pytest.mark.django_db
+def test_card_move_over_htmx_of_a_lead_moved_meanwhile_is_a_409_and_changes_nothing(
+    marketer_client,
+):
+    lead = LeadFactory(stage=Stage.SUSPECT, first_name="Sam", last_name="Stale")
+    seen = lead.stage_changed_at
+    lead_move(lead_id=lead.pk, to=Stage.LEAD, actor=None, source=StageChange.Source.UI)
+    before = StageChange.objects.filter(lead=lead).count()
+    response = marketer_client.post(
+        reverse("leads:move", args=[lead.pk]),
+        {"to": "disqualified", "expected_stage": "suspect", "reason": "Spam",
+         "expected_changed_at": seen.isoformat()},
+        HTTP_HX_REQUEST="true",
+    )  # fmt: skip
+    assert response.status_code == 409
+    assert response["HX-Reswap"] == "none"
+    html = response.content.decode()
+    assert '<div id="flash" hx-swap-oob="innerHTML"><p class="flash error">Sam Stale was moved' in (
+        html
+    )
+    assert "cards-" not in html
+    assert StageChange.objects.filter(lead=lead).count() == before
+    lead.refresh_from_db()
+    assert lead.stage == Stage.LEAD
+
+
+@pytest.mark.django_db
+def test_card_move_over_htmx_without_a_needed_reason_is_a_422(marketer_client):
+    lead = LeadFactory(stage=Stage.SUSPECT)
+    response = marketer_client.post(
+        reverse("leads:move", args=[lead.pk]),
+        {"to": "disqualified", "expected_stage": "suspect", "reason": "",
+         "expected_changed_at": lead.stage_changed_at.isoformat()},
+        HTTP_HX_REQUEST="true",
+    )  # fmt: skip
+    assert response.status_code == 422
+    assert 'class="flash error"' in response.content.decode()
+    lead.refresh_from_db()
+    assert lead.stage == Stage.SUSPECT

@@ -1,5 +1,7 @@
 """The rules editor pages: build a draft, see refusals in place, dry-run it, publish it."""
 
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -179,3 +181,15 @@ def test_list_page_offers_a_new_draft_of_the_published_version(editor):
     draft = ScoringModel.objects.get(status=ScoringModel.Status.DRAFT)
     assert response.url == reverse("scoring:model", args=[draft.pk])
     assert list(draft.rules.values_list("name", flat=True)) == ["Webinar"]
+
+
+def test_model_page_gives_each_form_its_own_ids_so_every_label_names_its_field(editor):
+    """The add-rule form and the settings form both have `name` and `decay`: one id each."""
+    draft = _draft()
+    html = editor.get(reverse("scoring:model", args=[draft.pk])).content.decode()
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []
+    for target in re.findall(r'<label for="([^"]+)"', html):
+        assert ids.count(target) == 1, target
+    assert 'id="settings_name"' in html
+    assert html.count('name="name"') == 2  # the posted field names stay as they were
