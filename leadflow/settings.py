@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "predictive",
     "reports",
     "privacy",
+    "bulk",  # bulk actions on the lead list and board (bulk/actions.py)
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,6 @@
 """Reads of leads. Visibility is decided here and nowhere else."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -14,6 +14,7 @@ from leads.extensions import TimelineEntry, card_badges, timeline_entries
 from leads.filtersets import LeadFilterSet
 from leads.lifecycle import FUNNEL, Stage
 from leads.models import Lead, Note, SavedView, StageChange, Task, Team
+from leads.permissions import manager_scope
 
 
 def lead_visible_qs(*, user: User) -> QuerySet[Lead]:
@@ -214,3 +215,57 @@ def assignable_users() -> QuerySet[User]:
         .distinct()
         .order_by("first_name", "last_name", "username")
     )
+
+
+# --- CSV export (the list's "Export CSV" and bulk export of a selection) -----------------------
+
+EXPORT_HEADER: tuple[str, ...] = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "industry",
+    "country",
+    "source",
+    "stage",
+    "score",
+    "grade",
+    "owner",
+    "stage_changed_at",
+    "created_at",
+)
+
+
+def lead_export_rows(*, leads: QuerySet[Lead]) -> Iterator[tuple[Any, ...]]:
+    """One tuple per lead in ``EXPORT_HEADER`` order, streamed (give it ``select_related("owner")``);
+    formulas are neutralised by ``leadflow.csv.csv_response``."""
+    for lead in leads.iterator(chunk_size=2000):
+        yield (
+            lead.pk,
+            lead.email,
+            lead.first_name,
+            lead.last_name,
+            lead.company,
+            lead.industry,
+            lead.country,
+            lead.source,
+            lead.stage,
+            lead.score,
+            lead.grade,
+            lead.owner.get_username() if lead.owner else "",
+            lead.stage_changed_at.isoformat(),
+            lead.created_at.isoformat(),
+        )
+
+
+def lead_actable_qs(*, user: User) -> QuerySet[Lead]:
+    """Leads ``user`` may change (bulk actions): what they see, narrowed for a sales manager to
+    their teams' leads (``ManagerScope``); admins act on every lead. Reps see, and so act on,
+    their own and their teams' leads; marketers and integrations on every lead they see (the
+    lifecycle table limits which moves they make)."""
+    qs = lead_visible_qs(user=user)
+    scope = manager_scope(user)
+    if scope is None or scope.everything:
+        return qs
+    return qs.filter(scope.q())
