@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -50,6 +50,9 @@ def bar_context(user: User, params: QueryDict, matching: QuerySet[Lead] | None) 
     """What the action bar (``bulk/_bar.html``) needs, for the list and the board (registered
     with ``leads.extensions.register_selection_bar``)."""
     matching_count = count_matching(matching)
+    prefetch_related_objects([user], "groups")  # the role checks below read them: one query
+    permitted = {code: a for code, a in ACTIONS.items() if a.permitted(user)}
+    reasons = list(RejectionReason.objects.filter(active=True))
     query = params.copy()
     for key in ("after", "select", "sort"):
         query.pop(key, None)
@@ -59,13 +62,13 @@ def bar_context(user: User, params: QueryDict, matching: QuerySet[Lead] | None) 
     return {
         "selection_bar": "bulk/_bar.html",
         "bulk_token": uuid.uuid4(),
-        "bulk_actions": {code: a for code, a in ACTIONS.items() if a.permitted(user)},
+        "bulk_actions": permitted,
         "bulk_stages": [
             (s.value, s.label) for s in Stage if s != Stage.SUSPECT and s not in REASON_REQUIRED
         ],
-        "bulk_owners": reassign_choices(user=user) if "assign" in ACTIONS else [],
+        "bulk_owners": reassign_choices(user=user) if "assign" in permitted else [],
         "bulk_reasons": {
-            route: list(RejectionReason.objects.filter(active=True, route=route))
+            route: [r for r in reasons if r.route == route]
             for route in RejectionReason.Route.values
         },
         "bulk_query": query.urlencode(),

@@ -462,9 +462,8 @@ def lead_table(request: HttpRequest) -> HttpResponse:
     filterset = selectors.lead_filterset(user=user, filters=filters)
     valid = filterset.is_valid()
     field, desc = _sort(request.GET)
-    base = filterset.qs.select_related("owner") if valid else Lead.objects.none()
-    if request.GET.getlist("stage"):
-        base = base.filter(stage__in=request.GET.getlist("stage"))
+    matching = lead_matching(user=user, params=request.GET)
+    base = matching.select_related("owner") if matching is not None else Lead.objects.none()
     rows = list(_keyset(base, field, desc, request.GET.get("after", ""))[: LIST_PAGE_SIZE + 1])
     more = len(rows) > LIST_PAGE_SIZE
     rows = rows[:LIST_PAGE_SIZE]
@@ -498,9 +497,7 @@ def lead_table(request: HttpRequest) -> HttpResponse:
         "export_url": reverse("leads:export") + "?" + _with(query, sort=sort_value),
         "saved_views": selectors.saved_views(user=user),
         "saved_view_form": SavedViewForm(initial={"query": filters.urlencode()}),
-        **extensions.selection_bar(
-            user=user, params=request.GET, matching=lead_matching(user=user, params=request.GET)
-        ),
+        **extensions.selection_bar(user=user, params=request.GET, matching=matching),
     }
     return render(request, "leads/list.html", ctx)
 
@@ -525,15 +522,12 @@ def lead_export(request: HttpRequest) -> HttpResponseBase:
     """CSV of the filtered, sorted list (streamed; formulas neutralised by ``csv_response``)."""
     user = request_user(request)
     filters = _filters(request.GET)
-    filterset = selectors.lead_filterset(user=user, filters=filters)
-    if not filterset.is_valid():
+    matching = lead_matching(user=user, params=request.GET)
+    if matching is None:
         messages.error(request, "Fix the filters before exporting.")
         return redirect(reverse("leads:list") + "?" + filters.urlencode())
     field, desc = _sort(request.GET)
-    qs = filterset.qs.select_related("owner")
-    if request.GET.getlist("stage"):
-        qs = qs.filter(stage__in=request.GET.getlist("stage"))
-    qs = _keyset(qs, field, desc, "")
+    qs = _keyset(matching.select_related("owner"), field, desc, "")
     with transaction.atomic():
         audit_record(
             action="lead.export_csv",
