@@ -96,7 +96,7 @@ def main() -> None:
     from leadflow.celery import app
 
     with app.connection_for_write() as conn:
-        purged = conn.default_channel.queue_purge(os.environ["LEADFLOW_CELERY_QUEUE"]) or 0
+        purged = conn.default_channel.queue_purge(os.environ["LEADFLOW_CELERY_QUEUE"]) or 0  # type: ignore[attr-defined]
     total = finished - started
     print(
         f"bulk move Lead→MQL, {job.total} leads: status {job.status}, applied {job.applied}, "
