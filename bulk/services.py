@@ -206,7 +206,9 @@ def _apply_one(
     try:
         with transaction.atomic():
             lead = (
-                Lead.objects.select_for_update(of=("self",)).select_related("owner").get(pk=lead_id)
+                Lead.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("owner")
+                .get(pk=lead_id)
             )
             label = lead.display_name
             if lead_id not in actable:

@@ -13,7 +13,7 @@ from leadflow.exceptions import PermissionDeniedError
 from leadflow.models import AuditEvent
 from leadflow.roles import Role
 from leads.lifecycle import Stage
-from leads.models import Lead, StageChange, Team
+from leads.models import Lead, RescoreMark, StageChange, Team
 from tests.faults import db_fault
 from tests.leads.factories import LeadFactory, UserFactory
 
@@ -225,3 +225,19 @@ def test_a_new_action_is_one_function_and_a_registration(manager, team):
         assert outcomes(job) == {lead.pk: (R.APPLIED, "")}
     finally:
         del actions.ACTIONS[action.code]
+
+
+@pytest.mark.django_db
+def test_a_lead_whose_second_write_fails_is_left_whole(marketer):
+    """Recycling with "Not ready yet" is two services (the move, then the engagement reset): a
+    fault in the reset undoes that lead's move too, and only that lead's."""
+    leads = [LeadFactory(stage=Stage.LEAD) for _ in range(3)]
+    broken = leads[1]
+    with db_fault(RescoreMark, "lead_id", broken.pk, "injected fault"):
+        job = submit(marketer, "recycle", [lead.pk for lead in leads], nurture_reason="not_ready")
+    assert (job.applied, job.failed) == (2, 1)
+    assert outcomes(job)[broken.pk][0] == R.FAILED
+    broken.refresh_from_db()
+    assert (broken.stage, broken.score_reset_at) == (Stage.LEAD, None)
+    assert not StageChange.objects.filter(lead=broken, to_stage=Stage.NURTURE).exists()
+    assert Lead.objects.filter(pk__in=[leads[0].pk, leads[2].pk], stage=Stage.NURTURE).count() == 2
