@@ -136,3 +136,23 @@ def test_a_rep_cannot_post_an_assign(client, rep):
     response = post(client, action="assign", owner=str(rep.pk), lead=[lead.pk])
     assert response.status_code == 403
     assert not BulkJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_waiting_job_can_be_cancelled_and_resumed_by_its_submitter(
+    client, manager, team, django_capture_on_commit_callbacks
+):
+    leads = [LeadFactory(stage=Stage.LEAD, team=team) for _ in range(3)]
+    client.force_login(manager)
+    with django_capture_on_commit_callbacks(execute=False):  # no worker picks it up
+        post(client, action="move", to="mql", all="1", query="")
+    job = BulkJob.objects.get()
+    assert (job.status, job.total) == ("pending", 3)
+    client.post(reverse("bulk:control", args=[job.pk, "cancel"]))
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    with django_capture_on_commit_callbacks(execute=True):  # eager Celery runs the job
+        client.post(reverse("bulk:control", args=[job.pk, "resume"]))
+    job.refresh_from_db()
+    assert (job.status, job.applied) == ("done", 3)
+    assert Lead.objects.filter(pk__in=[lead.pk for lead in leads], stage=Stage.MQL).count() == 3
