@@ -9,10 +9,13 @@ from django.test import Client
 from django.urls import reverse
 
 from bulk.models import BulkJob
+from handover.models import Handover
 from leadflow.models import AuditEvent
+from leadflow.roles import Role
 from leads.lifecycle import Stage
 from leads.models import Lead, Team
-from tests.leads.factories import LeadFactory
+from leads.services import lead_mark_mql
+from tests.leads.factories import LeadFactory, UserFactory
 
 
 @pytest.fixture
@@ -156,3 +159,25 @@ def test_a_waiting_job_can_be_cancelled_and_resumed_by_its_submitter(
     job.refresh_from_db()
     assert (job.status, job.applied) == ("done", 3)
     assert Lead.objects.filter(pk__in=[lead.pk for lead in leads], stage=Stage.MQL).count() == 3
+
+
+@pytest.mark.django_db
+def test_assign_moves_leads_and_their_open_handovers(client, manager, team):
+    """The bulk Assign action (formerly handover's bulk-assign page): each lead goes through
+    ``lead_reassign``, so its open handover follows; reps and marketers may not post it."""
+    rep_a = UserFactory(username="rep_a", role=Role.SALES_REP)
+    rep_b = UserFactory(username="rep_b", role=Role.SALES_REP)
+    team.members.add(rep_a, rep_b)
+    mql = LeadFactory(stage=Stage.LEAD, team=team, owner=rep_a)
+    lead_mark_mql(lead_id=mql.pk, actor=None, source="scoring")
+    other = LeadFactory(stage=Stage.LEAD)
+    client.force_login(manager)
+    response = post(client, action="assign", owner=str(rep_b.pk), lead=[mql.pk, other.pk])
+    assert response.status_code == 302
+    assert set(Lead.objects.filter(owner=rep_b).values_list("pk", flat=True)) == {mql.pk, other.pk}
+    assert Handover.objects.get(lead=mql, status="open").owner == rep_b
+    for user in (rep_a, UserFactory(username="mk", role=Role.MARKETER)):
+        client.force_login(user)
+        response = post(client, action="assign", owner=str(rep_a.pk), lead=[other.pk])
+        assert response.status_code == 403
+    assert Lead.objects.get(pk=other.pk).owner == rep_b
