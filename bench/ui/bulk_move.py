@@ -105,7 +105,7 @@ def main() -> None:
     print(
         f"submit {submitted - started:.2f} s, job {finished - submitted:.2f} s, total {total:.2f} s"
         f" = {job.total / total:.0f} leads/s; load {' '.join(load_before)} -> "
-        f"{' '.join(load_after)}; {purged} queued notification tasks purged"
+        f"{' '.join(load_after)}; {purged} queued tasks purged"
     )
 
 
