@@ -523,7 +523,7 @@ def settings_delete(*, instance: Model, actor: User | None = None, request: Any 
     )
 
 
-# --- browser UI: qualify in one step, bulk assignment from the lead list -----------------------
+# --- browser UI: qualify in one step --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -551,22 +551,3 @@ def handover_qualify(
         reason=f"qualified with {checklist.framework.name}",
     )
     return QualifyResult(checklist=checklist, moved=True)
-
-
-BULK_ASSIGN_MAX = 200
-
-
-@transaction.atomic
-def leads_bulk_reassign(*, lead_ids: Collection[int], owner_id: int, actor: User) -> int:
-    """Give many leads to one rep, each through ``lead_reassign`` (handovers and SLA clocks
-    follow). Locks in id order so two bulk assigns cannot deadlock; all or nothing."""
-    ids = sorted(set(lead_ids))
-    if not ids:
-        raise ValidationError({"lead": "Select at least one lead."})
-    if len(ids) > BULK_ASSIGN_MAX:
-        raise ValidationError({"lead": f"Assign at most {BULK_ASSIGN_MAX} leads at once."})
-    for lead_id in ids:
-        lead_reassign(
-            lead_id=lead_id, owner_id=owner_id, actor=actor, why=f"assigned by {actor} in bulk"
-        )
-    return len(ids)

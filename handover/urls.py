@@ -14,5 +14,4 @@ urlpatterns = [
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/bell/", views.bell, name="bell"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
-    path("bulk-assign/", views.bulk_assign, name="bulk_assign"),
 ]

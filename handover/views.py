@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.timesince import timeuntil
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,7 +24,7 @@ from leadflow.exceptions import DomainError
 from leadflow.models import User
 from leads.lifecycle import Stage
 from leads.models import Lead
-from leads.selectors import lead_get_visible, lead_visible_qs
+from leads.selectors import lead_get_visible
 from leads.templatetags.leads_ui import url_pattern
 
 
@@ -358,31 +358,3 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
     changed = services.notifications_mark_read(user=user, ids=ids or None)
     messages.success(request, f"Marked {changed} notification{'s' if changed != 1 else ''} read.")
     return redirect("handover:notifications")
-
-
-# --- bulk assignment (the lead list posts here) ----------------------------------------------
-
-
-@login_required
-@permission_required("handover.reassign_handover", raise_exception=True)
-@require_POST
-def bulk_assign(request: HttpRequest) -> HttpResponse:
-    user = request_user(request)
-    back = request.POST.get("back", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = reverse("leads:list")
-    ids = [int(i) for i in request.POST.getlist("lead") if i.isdigit()]
-    owner = request.POST.get("owner", "")
-    if not owner.isdigit():
-        messages.error(request, "Choose the rep to assign the selected leads to.")
-        return redirect(back or reverse("leads:list"))
-    visible = set(lead_visible_qs(user=user).filter(pk__in=ids).values_list("pk", flat=True))
-    try:
-        n = services.leads_bulk_reassign(lead_ids=visible, owner_id=int(owner), actor=user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Assigned {n} lead{'s' if n != 1 else ''}.")
-    return redirect(back or reverse("leads:list"))

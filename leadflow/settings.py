@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "reports",
     "privacy",
     "configure",
+    "bulk",  # bulk actions on the lead list and board (bulk/actions.py)
 ]
 
 MIDDLEWARE = [

@@ -1,7 +1,8 @@
 """Extension points: apps above ``leads`` add to them without ``leads`` importing those apps
 (the layering runs ``reports → handover → scoring → leads``, ``privacy → handover``).
 
-- Browser pages: timeline entries and board-card badges (below).
+- Browser pages: timeline entries and board-card badges (below), and the selection bar of the
+  list and the board (``bulk`` registers its action bar).
 - The merge of two identified leads: ``privacy`` registers its ``lead_merge`` (every row
   re-pointed, audited, a MergeRecord), which Segment ``alias`` ingestion calls.
 
@@ -13,8 +14,13 @@ must run a constant number of queries (the board calls it once per column page).
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import QueryDict
 
 from leadflow.exceptions import DomainError
+from leadflow.models import User
 from leads.models import Lead
 
 
@@ -77,3 +83,20 @@ def lead_merge(*, survivor_id: int, duplicate_id: int) -> None:
     if not _lead_merges:  # pragma: no cover  (privacy is always installed)
         raise DomainError("No lead merge service is installed.", field="previousId")
     _lead_merges[0](survivor_id, duplicate_id)
+
+
+# The list's and the board's selection bar: (user, page's query, what "all matching" would be —
+# None for invalid filters, or on the board, which never waits for a count) -> template context,
+# with ``selection_bar`` naming the template.
+SelectionBar = Callable[[User, QueryDict, "QuerySet[Lead] | None"], Mapping[str, Any]]
+_selection_bars: list[SelectionBar] = []
+
+
+def register_selection_bar(source: SelectionBar) -> None:
+    _selection_bars[:] = [source]
+
+
+def selection_bar(
+    *, user: User, params: QueryDict, matching: "QuerySet[Lead] | None"
+) -> dict[str, Any]:
+    return dict(_selection_bars[0](user, params, matching)) if _selection_bars else {}

@@ -108,6 +108,19 @@ class ReasonRequiredError(DomainError):
         super().__init__(message, field="reason")
 
 
+# Moves people make in the SAL inbox, not on the board or in bulk: accepting any MQL, and a rep's
+# rejecting one (the inbox records the rejection reason and who decided).
+INBOX_ONLY: Final[frozenset[tuple[Stage, Stage]]] = frozenset({(Stage.MQL, Stage.SAL)})
+INBOX_MESSAGE: Final = "Accept or reject MQLs in the SAL inbox."
+
+
+def inbox_decides(kind: ActorKind | None, from_stage: Stage, to: Stage) -> bool:
+    """Moves that are handover decisions: accepting any MQL, and a rep's rejecting one."""
+    return (from_stage, to) in INBOX_ONLY or (
+        kind == ActorKind.SALES_REP and from_stage == Stage.MQL
+    )
+
+
 def allowed_targets(current: Stage, actor: ActorKind | None = None) -> list[Stage]:
     """Stages reachable from ``current`` (by ``actor`` when given), in declaration order."""
     moves = ALLOWED[current]

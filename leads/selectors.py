@@ -1,6 +1,6 @@
 """Reads of leads. Visibility is decided here and nowhere else."""
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
@@ -296,3 +296,57 @@ def open_tasks_grouped(
     today = [t for t in rows if t.due_at is not None and now <= t.due_at < end_of_today]
     upcoming = [t for t in rows if t.due_at is None or t.due_at >= end_of_today]
     return TaskGroups(overdue=overdue, today=today, upcoming=upcoming, truncated=truncated)
+
+
+# --- CSV export (the list's "Export CSV" and bulk export of a selection) -----------------------
+
+EXPORT_HEADER: tuple[str, ...] = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "industry",
+    "country",
+    "source",
+    "stage",
+    "score",
+    "grade",
+    "owner",
+    "stage_changed_at",
+    "created_at",
+)
+
+
+def lead_export_rows(*, leads: QuerySet[Lead]) -> Iterator[tuple[Any, ...]]:
+    """One tuple per lead in ``EXPORT_HEADER`` order, streamed (give it ``select_related("owner")``);
+    formulas are neutralised by ``leadflow.csv.csv_response``."""
+    for lead in leads.iterator(chunk_size=2000):
+        yield (
+            lead.pk,
+            lead.email,
+            lead.first_name,
+            lead.last_name,
+            lead.company,
+            lead.industry,
+            lead.country,
+            lead.source,
+            lead.stage,
+            lead.score,
+            lead.grade,
+            lead.owner.get_username() if lead.owner else "",
+            lead.stage_changed_at.isoformat(),
+            lead.created_at.isoformat(),
+        )
+
+
+def lead_actable_qs(*, user: User) -> QuerySet[Lead]:
+    """Leads ``user`` may change (bulk actions): what they see, narrowed for a sales manager to
+    their teams' leads (``ManagerScope``); admins act on every lead. Reps see, and so act on,
+    their own and their teams' leads; marketers and integrations on every lead they see (the
+    lifecycle table limits which moves they make)."""
+    qs = lead_visible_qs(user=user)
+    scope = manager_scope(user)
+    if scope is None or scope.everything:
+        return qs
+    return qs.filter(scope.q())

@@ -23,7 +23,7 @@ from leadflow.audit import audit_record
 from leadflow.csv import csv_response
 from leadflow.exceptions import DomainError
 from leadflow.models import User
-from leads import selectors, services
+from leads import extensions, selectors, services
 from leads.forms import (
     InteractionForm,
     LeadCreateForm,
@@ -33,7 +33,14 @@ from leads.forms import (
     TaskForm,
 )
 from leads.interactions import interaction_label
-from leads.lifecycle import REASON_REQUIRED, ActorKind, Stage, allowed_targets
+from leads.lifecycle import (
+    INBOX_MESSAGE,
+    REASON_REQUIRED,
+    ActorKind,
+    Stage,
+    allowed_targets,
+    inbox_decides,
+)
 from leads.models import Lead, StageChange, Task
 from leads.permissions import Perm
 
@@ -52,8 +59,6 @@ FILTER_KEYS = (
     "changed_after",
     "changed_before",
 )
-# Moves the board leaves to the SAL inbox: accepting is a handover decision, not a drag.
-BOARD_EXCLUDED: frozenset[tuple[Stage, Stage]] = frozenset({(Stage.MQL, Stage.SAL)})
 
 
 def _filters(params: QueryDict) -> QueryDict:
@@ -69,6 +74,18 @@ def _filters(params: QueryDict) -> QueryDict:
     return clean
 
 
+def lead_matching(*, user: User, params: QueryDict) -> QuerySet[Lead] | None:
+    """What the list shows for ``params`` (filters and stage boxes), unsorted and unpaged; None
+    when the filters do not validate. The list, its export and bulk "all matching" share it."""
+    filterset = selectors.lead_filterset(user=user, filters=_filters(params))
+    if not filterset.is_valid():
+        return None
+    qs: QuerySet[Lead] = filterset.qs
+    if params.getlist("stage"):
+        qs = qs.filter(stage__in=params.getlist("stage"))
+    return qs
+
+
 def _visible_or_404(user: User, lead_id: int) -> Lead:
     lead = (
         selectors.lead_visible_qs(user=user).select_related("owner", "team").filter(pk=lead_id)
@@ -76,13 +93,6 @@ def _visible_or_404(user: User, lead_id: int) -> Lead:
     if lead is None:
         raise Http404("There is no such lead you can see.")
     return lead
-
-
-def _inbox_decides(kind: ActorKind | None, from_stage: Stage, to: Stage) -> bool:
-    """Moves that are handover decisions: accepting any MQL, and a rep's rejecting one."""
-    return (from_stage, to) in BOARD_EXCLUDED or (
-        kind == ActorKind.SALES_REP and from_stage == Stage.MQL
-    )
 
 
 def _moves_for(user: User) -> dict[str, list[str]]:
@@ -93,7 +103,7 @@ def _moves_for(user: User) -> dict[str, list[str]]:
         stage.value: [
             to.value
             for to in allowed_targets(stage, ActorKind(kind))
-            if not _inbox_decides(kind, stage, to)
+            if not inbox_decides(kind, stage, to)
         ]
         for stage in Stage
     }
@@ -127,15 +137,17 @@ def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
         "grades": ["A", "B", "C", "D"],
         "saved_views": selectors.saved_views(user=user),
         "saved_view_form": SavedViewForm(initial={"query": filters.urlencode()}),
+        # the board never waits for a count: "all matching" is offered in the table view
+        **extensions.selection_bar(user=user, params=filters, matching=None),
         "board_config": {
             "moves": _moves_for(user),
             "reasonRequired": sorted(s.value for s in REASON_REQUIRED),
             "labels": {s.value: s.label for s in Stage},
             "excluded": {
-                f"{a.value}>{b.value}": "Accept or reject MQLs in the SAL inbox."
+                f"{a.value}>{b.value}": INBOX_MESSAGE
                 for a in Stage
                 for b in Stage
-                if a != b and _inbox_decides(kind, a, b)
+                if a != b and inbox_decides(kind, a, b)
             },
         },
     }
@@ -246,7 +258,7 @@ def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
         return fail("invalid", " ".join(str(e) for e in errors), 400, field)
     data = form.cleaned_data
     kind = services.actor_kind_for(user)
-    if _inbox_decides(kind, Stage(data["expected_stage"]), Stage(data["to"])):
+    if inbox_decides(kind, Stage(data["expected_stage"]), Stage(data["to"])):
         return fail(
             "use_inbox", "Accept or reject MQLs from the SAL inbox, not by moving them.", 409
         )
@@ -619,9 +631,8 @@ def lead_table(request: HttpRequest) -> HttpResponse:
     filterset = selectors.lead_filterset(user=user, filters=filters)
     valid = filterset.is_valid()
     field, desc = _sort(request.GET)
-    base = filterset.qs.select_related("owner") if valid else Lead.objects.none()
-    if request.GET.getlist("stage"):
-        base = base.filter(stage__in=request.GET.getlist("stage"))
+    matching = lead_matching(user=user, params=request.GET)
+    base = matching.select_related("owner") if matching is not None else Lead.objects.none()
     rows = list(_keyset(base, field, desc, request.GET.get("after", ""))[: LIST_PAGE_SIZE + 1])
     more = len(rows) > LIST_PAGE_SIZE
     rows = rows[:LIST_PAGE_SIZE]
@@ -655,7 +666,7 @@ def lead_table(request: HttpRequest) -> HttpResponse:
         "export_url": reverse("leads:export") + "?" + _with(query, sort=sort_value),
         "saved_views": selectors.saved_views(user=user),
         "saved_view_form": SavedViewForm(initial={"query": filters.urlencode()}),
-        "can_assign": user.has_perm("handover.reassign_handover"),
+        **extensions.selection_bar(user=user, params=request.GET, matching=matching),
     }
     return render(request, "leads/list.html", ctx)
 
@@ -673,24 +684,6 @@ def _with(query: QueryDict, **extra: str) -> str:
     return q.urlencode()
 
 
-EXPORT_HEADER = (
-    "id",
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "industry",
-    "country",
-    "source",
-    "stage",
-    "score",
-    "grade",
-    "owner",
-    "stage_changed_at",
-    "created_at",
-)
-
-
 @login_required
 @permission_required("leads.view_lead", raise_exception=True)
 @require_GET
@@ -698,15 +691,12 @@ def lead_export(request: HttpRequest) -> HttpResponseBase:
     """CSV of the filtered, sorted list (streamed; formulas neutralised by ``csv_response``)."""
     user = request_user(request)
     filters = _filters(request.GET)
-    filterset = selectors.lead_filterset(user=user, filters=filters)
-    if not filterset.is_valid():
+    matching = lead_matching(user=user, params=request.GET)
+    if matching is None:
         messages.error(request, "Fix the filters before exporting.")
         return redirect(reverse("leads:list") + "?" + filters.urlencode())
     field, desc = _sort(request.GET)
-    qs = filterset.qs.select_related("owner")
-    if request.GET.getlist("stage"):
-        qs = qs.filter(stage__in=request.GET.getlist("stage"))
-    qs = _keyset(qs, field, desc, "")
+    qs = _keyset(matching.select_related("owner"), field, desc, "")
     with transaction.atomic():
         audit_record(
             action="lead.export_csv",
@@ -715,26 +705,7 @@ def lead_export(request: HttpRequest) -> HttpResponseBase:
             details={"filters": filters.dict(), "sort": ("-" if desc else "") + field},
             request=request,
         )
-    rows = (
-        (
-            lead.pk,
-            lead.email,
-            lead.first_name,
-            lead.last_name,
-            lead.company,
-            lead.industry,
-            lead.country,
-            lead.source,
-            lead.stage,
-            lead.score,
-            lead.grade,
-            lead.owner.get_username() if lead.owner else "",
-            lead.stage_changed_at.isoformat(),
-            lead.created_at.isoformat(),
-        )
-        for lead in qs.iterator(chunk_size=2000)
-    )
-    return csv_response("leads.csv", EXPORT_HEADER, rows)
+    return csv_response("leads.csv", selectors.EXPORT_HEADER, selectors.lead_export_rows(leads=qs))
 
 
 # --- saved views ---------------------------------------------------------------------------------

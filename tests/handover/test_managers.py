@@ -1,6 +1,7 @@
 """Managers act on their own teams' handovers and leads (issue 17): the SAL inbox shows them,
 they accept, reject and reassign them; another team's are refused (403/404); admins act on all."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from bulk.models import BulkOutcome
 from handover import selectors, services
 from handover.models import Handover, HandoverAssignment, SlaTimer
 from leadflow.exceptions import PermissionDeniedError
@@ -147,10 +149,17 @@ def test_manager_of_another_team_is_refused_every_action(
         reverse("handover:lead_reassign", args=[handover.lead_id]), {"owner": reps[1].pk}
     )
     assert reassign.status_code == 403
-    bulk = client.post(
-        reverse("handover:bulk_assign"), {"lead": [handover.lead_id], "owner": reps[1].pk}
+    bulk = client.post(  # the bulk Assign action, to a rep boss_b may give leads to
+        reverse("bulk:apply"),
+        {
+            "action": "assign",
+            "lead": [handover.lead_id],
+            "owner": other_team.members.get().pk,
+            "token": str(uuid.uuid4()),
+        },
     )
     assert bulk.status_code == 302
+    assert BulkOutcome.objects.get(lead_id=handover.lead_id).result == "refused"
     api = APIClient()
     api.force_authenticate(boss_b)
     assert api.post(f"/api/v1/handovers/{handover.pk}/accept/").status_code == 403

@@ -1,0 +1,216 @@
+"""The bulk actions, as a registry: adding one is a function that acts on one lead plus a
+``register(BulkAction(...))`` call (the runner, job, permissions per lead, outcome rows and
+pages are shared).
+
+``apply`` acts on one lead (already locked, inside its own savepoint) through the one service
+that owns the change, and returns an outcome; it *refuses* by raising ``DomainError``,
+``ValidationError`` or ``PermissionDenied`` with a message for the person. ``clean`` turns the
+submitted form into the parameters stored on the job, or raises ``ValidationError`` naming the
+field. Which leads an actor may act on at all is the runner's check
+(``leads.selectors.lead_actable_qs``), the same for every action.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from django.core.exceptions import ValidationError
+
+from bulk.models import BulkOutcome
+from handover import selectors as handover_selectors
+from handover import services as handover_services
+from handover.models import RejectionReason
+from handover.permissions import Perm as HandoverPerm
+from leadflow.models import User
+from leads import services as lead_services
+from leads.lifecycle import (
+    INBOX_MESSAGE,
+    REASON_REQUIRED,
+    ActorKind,
+    Stage,
+    TransitionNotPermittedError,
+    inbox_decides,
+)
+from leads.models import Lead, StageChange
+from leads.permissions import Perm as LeadPerm
+
+Params = dict[str, Any]
+Result = BulkOutcome.Result
+
+
+class Apply(Protocol):
+    def __call__(self, *, lead: Lead, actor: User, params: Params) -> str: ...
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    code: str  # the form's ``action`` value and the job's ``action``
+    label: str  # the action bar's button
+    permitted: Callable[[User], bool]  # the role check; per lead, the runner checks the rest
+    clean: Callable[[Mapping[str, str], User], Params]
+    describe: Callable[[Params], str]  # "Move to SQL", for the job page and the audit
+    apply: Apply
+
+
+ACTIONS: dict[str, BulkAction] = {}
+
+
+def register(action: BulkAction) -> BulkAction:
+    if action.code in ACTIONS:
+        raise ValueError(f"bulk action {action.code!r} is registered twice")
+    ACTIONS[action.code] = action
+    return action
+
+
+def may_move(user: User) -> bool:
+    return user.has_perm(LeadPerm.MOVE_STAGE) and lead_services.actor_kind_for(user) is not None
+
+
+def _kind(actor: User) -> ActorKind | None:
+    return lead_services.actor_kind_for(actor)
+
+
+def _ensure_not_inbox(actor: User, lead: Lead, to: Stage) -> None:
+    if inbox_decides(_kind(actor), Stage(lead.stage), to):
+        raise TransitionNotPermittedError(INBOX_MESSAGE)
+
+
+# --- move to a stage ----------------------------------------------------------------------------
+
+
+def _move_clean(data: Mapping[str, str], actor: User) -> Params:
+    to = data.get("to", "")
+    if to not in Stage.values or to == Stage.SUSPECT:
+        raise ValidationError({"to": "Choose the stage to move the selected leads to."})
+    if Stage(to) in REASON_REQUIRED:
+        raise ValidationError(
+            {"to": f"{Stage(to).label} needs a reason: use Disqualify or Recycle to nurture."}
+        )
+    return {"to": to}
+
+
+def _move_apply(*, lead: Lead, actor: User, params: Params) -> str:
+    to = Stage(params["to"])
+    if lead.stage == to:
+        return Result.UNCHANGED
+    _ensure_not_inbox(actor, lead, to)
+    result = lead_services.lead_move(
+        lead_id=lead.pk, to=to, actor=actor, source=StageChange.Source.UI
+    )
+    return Result.APPLIED if result.change is not None else Result.UNCHANGED
+
+
+register(
+    BulkAction(
+        code="move",
+        label="Move",
+        permitted=may_move,
+        clean=_move_clean,
+        describe=lambda p: f"Move to {Stage(p['to']).label}",
+        apply=_move_apply,
+    )
+)
+
+
+# --- disqualify / recycle to nurture, with a configured rejection reason ------------------------
+
+
+def _reason_clean(route: str, field: str) -> Callable[[Mapping[str, str], User], Params]:
+    def clean(data: Mapping[str, str], actor: User) -> Params:
+        code = data.get(field, "")
+        reason = RejectionReason.objects.filter(code=code, active=True, route=route).first()
+        if reason is None:
+            raise ValidationError({field: "Choose a reason."})
+        comment = data.get("comment", "").strip()
+        if len(comment) > 400:
+            raise ValidationError({"comment": "Keep the comment under 400 characters."})
+        if reason.requires_comment and not comment:
+            raise ValidationError({"comment": f"The reason “{reason.label}” needs a comment."})
+        text = f"{reason.label}: {comment}" if comment else reason.label
+        return {
+            "reason": reason.code,
+            "text": text,
+            "reset_engagement": reason.reset_engagement,
+        }
+
+    return clean
+
+
+def _disqualify_apply(*, lead: Lead, actor: User, params: Params) -> str:
+    if lead.stage == Stage.DISQUALIFIED:
+        return Result.UNCHANGED
+    _ensure_not_inbox(actor, lead, Stage.DISQUALIFIED)
+    lead_services.lead_disqualify(
+        lead_id=lead.pk, actor=actor, source=StageChange.Source.UI, reason=params["text"]
+    )
+    return Result.APPLIED
+
+
+def _recycle_apply(*, lead: Lead, actor: User, params: Params) -> str:
+    if lead.stage == Stage.NURTURE:
+        return Result.UNCHANGED
+    _ensure_not_inbox(actor, lead, Stage.NURTURE)
+    lead_services.lead_recycle(
+        lead_id=lead.pk, actor=actor, source=StageChange.Source.UI, reason=params["text"]
+    )
+    if params.get("reset_engagement"):
+        lead_services.lead_reset_engagement(lead_id=lead.pk)
+    return Result.APPLIED
+
+
+register(
+    BulkAction(
+        code="disqualify",
+        label="Disqualify",
+        permitted=may_move,
+        clean=_reason_clean(RejectionReason.Route.DISQUALIFY, "dq_reason"),
+        describe=lambda p: f"Disqualify ({p['text']})",
+        apply=_disqualify_apply,
+    )
+)
+register(
+    BulkAction(
+        code="recycle",
+        label="Recycle to nurture",
+        permitted=may_move,
+        clean=_reason_clean(RejectionReason.Route.NURTURE, "nurture_reason"),
+        describe=lambda p: f"Recycle to nurture ({p['text']})",
+        apply=_recycle_apply,
+    )
+)
+
+
+# --- assign (managers; the rules are handover's ``lead_reassign``) --------------------------------
+
+
+def may_assign(user: User) -> bool:
+    return user.has_perm(HandoverPerm.REASSIGN)
+
+
+def _assign_clean(data: Mapping[str, str], actor: User) -> Params:
+    owner = data.get("owner", "")
+    choices = dict(handover_selectors.reassign_choices(user=actor))
+    if not owner.isdigit() or len(owner) > 18 or int(owner) not in choices:
+        raise ValidationError({"owner": "Choose a rep of a team you manage to assign them to."})
+    return {"owner": int(owner), "owner_name": choices[int(owner)]}
+
+
+def _assign_apply(*, lead: Lead, actor: User, params: Params) -> str:
+    if lead.owner_id == params["owner"]:
+        return Result.UNCHANGED
+    handover_services.lead_reassign(
+        lead_id=lead.pk, owner_id=params["owner"], actor=actor, why=f"assigned by {actor} in bulk"
+    )
+    return Result.APPLIED
+
+
+register(
+    BulkAction(
+        code="assign",
+        label="Assign",
+        permitted=may_assign,
+        clean=_assign_clean,
+        describe=lambda p: f"Assign to {p['owner_name']}",
+        apply=_assign_apply,
+    )
+)

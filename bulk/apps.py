@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class BulkConfig(AppConfig):
+    name = "bulk"
+    verbose_name = "Bulk actions"
+
+    def ready(self) -> None:
+        from bulk import actions  # noqa: F401  (registers the built-in actions)
+        from bulk.views import bar_context
+        from leads.extensions import register_selection_bar
+
+        register_selection_bar(bar_context)
