@@ -31,7 +31,7 @@ ALLOWED_EDGES = [
     (frm, to, kind)
     for frm, moves in ALLOWED.items()
     for to, kinds in moves.items()
-    for kind in kinds
+    for kind in sorted(kinds)  # a set: sorted, so every xdist worker collects one order
 ]
 FORBIDDEN_EDGES = [
     (frm, to) for frm in Stage for to in Stage if frm != to and to not in ALLOWED[frm]
