@@ -14,6 +14,7 @@ from leads.extensions import TimelineEntry, card_badges, timeline_entries
 from leads.filtersets import LeadFilterSet
 from leads.lifecycle import FUNNEL, Stage
 from leads.models import Lead, Note, SavedView, StageChange, Task, Team
+from leads.search import SearchTerms, search_ranked
 
 
 def lead_visible_qs(*, user: User) -> QuerySet[Lead]:
@@ -55,6 +56,16 @@ def lead_list(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Lead]:
     filterset = lead_filterset(user=user, filters=filters)
     qs: QuerySet[Lead] = filterset.qs if filterset.is_valid() else Lead.objects.none()
     return qs.select_related("owner")
+
+
+SEARCH_PAGE_SIZE = 50
+
+
+def lead_search(*, user: User, terms: SearchTerms, limit: int = SEARCH_PAGE_SIZE) -> list[Lead]:
+    """The best ``limit`` + 1 leads ``user`` may see for ``terms`` (one more than shown tells
+    the page there are more), with owner and team for the results page."""
+    qs = search_ranked(lead_visible_qs(user=user), terms).select_related("owner", "team")
+    return list(qs[: limit + 1])
 
 
 BOARD_COUNT_CAP = 10_000
