@@ -61,11 +61,19 @@ def lead_list(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Lead]:
 SEARCH_PAGE_SIZE = 50
 
 
-def lead_search(*, user: User, terms: SearchTerms, limit: int = SEARCH_PAGE_SIZE) -> list[Lead]:
-    """The best ``limit`` + 1 leads ``user`` may see for ``terms`` (one more than shown tells
-    the page there are more), with owner and team for the results page."""
+@dataclass(frozen=True)
+class SearchResults:
+    leads: list[Lead]  # at most the page size
+    more: bool  # more leads match than are shown
+    ranked: bool  # best match first (else newest first: too many matches to rank)
+
+
+def lead_search(*, user: User, terms: SearchTerms, limit: int = SEARCH_PAGE_SIZE) -> SearchResults:
+    """The leads ``user`` may see for ``terms``, best first, with owner and team."""
     qs = search_ranked(lead_visible_qs(user=user), terms).select_related("owner", "team")
-    return list(qs[: limit + 1])
+    rows = list(qs[: limit + 1])
+    ranked = "rank" in qs.query.annotations
+    return SearchResults(leads=rows[:limit], more=len(rows) > limit, ranked=ranked)
 
 
 BOARD_COUNT_CAP = 10_000

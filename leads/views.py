@@ -455,9 +455,8 @@ def lead_search_page(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         ctx["error"] = " ".join(exc.messages)
         return render(request, "leads/search.html", ctx, status=400)
-    rows = selectors.lead_search(user=request_user(request), terms=terms)
-    ctx["more"] = len(rows) > selectors.SEARCH_PAGE_SIZE
-    ctx["results"] = rows[: selectors.SEARCH_PAGE_SIZE]
+    found = selectors.lead_search(user=request_user(request), terms=terms)
+    ctx.update(results=found.leads, more=found.more, ranked=found.ranked)
     ctx["list_url"] = reverse("leads:list") + "?" + _with(QueryDict(mutable=True), q=terms.text)
     return render(request, "leads/search.html", ctx)
 

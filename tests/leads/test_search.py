@@ -158,9 +158,7 @@ def test_odd_characters_search_without_errors(people, marketer, client_for, q):
         assert client.get(url, {"q": q}).status_code in (200, 400), (url, q)
 
 
-def test_too_long_query_is_a_400_naming_q_in_the_api_and_an_error_on_the_list(
-    marketer, client_for
-):
+def test_too_long_query_is_a_400_naming_q_in_the_api_and_an_error_on_the_list(marketer, client_for):
     client = client_for(marketer)
     response = client.get("/api/v1/leads/", {"q": "x" * (SEARCH_MAX_LENGTH + 1)})
     assert response.status_code == 400
