@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
@@ -55,7 +56,7 @@ def execute(sql: str) -> None:
         cursor.execute(sql)
 
 
-def timed_rollback(sql: str, params: dict[str, object]) -> tuple[float, int]:
+def timed_rollback(sql: str, params: dict[str, Any]) -> tuple[float, int]:
     execute("VACUUM leads_lead")
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
@@ -86,7 +87,11 @@ def main() -> None:
     parser.add_argument("--first-id", type=int, default=200_001)
     parser.add_argument("--leads", type=int, default=100_000)
     args = parser.parse_args()
-    params = {"lo": args.first_id, "hi": args.first_id + args.leads - 1, "now": timezone.now()}
+    params: dict[str, Any] = {
+        "lo": args.first_id,
+        "hi": args.first_id + args.leads - 1,
+        "now": timezone.now(),
+    }
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM leads_lead")
         total = cursor.fetchone()[0]
