@@ -86,6 +86,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--first-id", type=int, default=200_001)
     parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument(
+        "--before-first", action="store_true", help="measure the old schema first (cache order)"
+    )
     args = parser.parse_args()
     params: dict[str, Any] = {
         "lo": args.first_id,
@@ -98,7 +101,7 @@ def main() -> None:
     print(f"{total:,} leads; rewriting ids {params['lo']:,}–{params['hi']:,}", flush=True)
     results: dict[tuple[str, str], list[float]] = {}
     try:
-        for variant in ("now", "before"):
+        for variant in ("before", "now") if args.before_first else ("now", "before"):
             before(variant == "before")
             for name, sql in (("score + 1", SCORE_PLUS_ONE), ("reference", REFERENCE_100K)):
                 for _ in range(args.rounds):
