@@ -70,11 +70,16 @@ def _postgres_exact(word: str) -> Q:
     """A full-text word prefix, or (from three characters) a substring of the text."""
     from django.contrib.postgres.search import SearchQuery
 
+    substring = Q(document__contains=word)
+    if len(word) >= SUBSTRING_MIN and not _WORD.fullmatch(word):
+        # an e-mail or domain piece ("vera.larsen.5"): the substring says it exactly, where its
+        # parts as prefixes ("5:*", "example:*") would make the full-text index read every lead
+        return substring
     query = SearchQuery(_prefix_query(word), search_type="raw", config="simple")
     prefix = Q(search_vector=query)
     if len(word) < SUBSTRING_MIN:
         return prefix
-    return prefix | Q(document__contains=word)
+    return prefix | substring
 
 
 # Is ``word`` in any document as typed? A MATERIALIZED CTE, not ``LIMIT 1``: with a limit the
@@ -90,8 +95,10 @@ _PROBE = (
 
 def _word_exists(word: str) -> bool:
     like = f"%{connection.ops.prep_for_like_query(word)}%"
+    # as _postgres_exact: an e-mail or domain piece is looked for as a substring only
+    prefix = _prefix_query(word) if _WORD.fullmatch(word) else ""  # an empty tsquery: none
     with connection.cursor() as cursor:
-        cursor.execute(_PROBE, [_prefix_query(word), like])
+        cursor.execute(_PROBE, [prefix, like])
         row = cursor.fetchone()
     return bool(row and row[0])
 
