@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # search lookups (trigram, full-text); inert on SQLite
     "rest_framework",
     "django_filters",
     "drf_spectacular",

@@ -5,12 +5,13 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import Func, QuerySet, TextField
+from django.db.models import QuerySet
 from django_filters.fields import IsoDateTimeField
 
 from leadflow.filters import IntegerFilter
 from leads.lifecycle import Stage
-from leads.models import Lead, email_in
+from leads.models import Lead
+from leads.search import parse_search, search_filter, validate_search
 
 
 class UTCIsoDateTimeField(IsoDateTimeField):
@@ -30,25 +31,6 @@ class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCIsoDateTimeField
 
 
-class SearchText(Func):
-    """The text the name search looks inside: " <first> <last> <company> <domain>" (the
-    leading space lets "% zq%" match the start of every word). On PostgreSQL
-    lead_search_trgm_idx (pg_trgm GIN, migration 0009) is built on UPPER() of this very
-    expression, which is what ``icontains`` compares: keep the two identical."""
-
-    template = "(' ' || %(expressions)s)"
-    arg_joiner = " || ' ' || "
-    output_field = TextField()
-
-    def __init__(self) -> None:
-        super().__init__("first_name", "last_name", "company", "domain")
-
-
-# below this many characters the search matches the start of a word: pg_trgm indexes trigrams,
-# and "%zq%" has none (a scan of every lead), where "% zq%" has "  z" and " zq"
-SUBSTRING_MIN = 3
-
-
 class LeadFilterSet(django_filters.FilterSet):
     # distinct=False: a lead has one stage, and django-filter's default DISTINCT compared all
     # 40 columns of every matching lead
@@ -64,19 +46,16 @@ class LeadFilterSet(django_filters.FilterSet):
     created_before = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     changed_after = UTCIsoDateTimeFilter(field_name="stage_changed_at", lookup_expr="gte")
     changed_before = UTCIsoDateTimeFilter(field_name="stage_changed_at", lookup_expr="lt")
-    q = django_filters.CharFilter(method="search", label="Search")
+    # validators: an over-long or letterless search is a form error (400 in the API), never a 5xx
+    q = django_filters.CharFilter(method="search", label="Search", validators=[validate_search])
 
     class Meta:
         model = Lead
         fields: list[str] = []
 
     def search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
-        """An exact e-mail, or text inside a name, company or domain (word starts only, for
-        one or two characters); each is answered from an index on PostgreSQL."""
-        value = value.strip()
-        if not value:
+        """Every word somewhere in the name, e-mail, company, domain, job title or notes,
+        typos tolerated (leads.search has the rule; PostgreSQL answers it from indexes)."""
+        if not value.strip():
             return queryset
-        if "@" in value:
-            return queryset.filter(email_in([value]))
-        needle = value if len(value) >= SUBSTRING_MIN else f" {value}"
-        return queryset.alias(search_text=SearchText()).filter(search_text__icontains=needle)
+        return search_filter(queryset, parse_search(value))

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -141,8 +142,8 @@ class Lead(TimeStampedModel):
             # adds a second, varchar_pattern_ops index for LIKE on PostgreSQL
             models.Index(fields=["domain"], name="lead_domain_idx"),
             models.Index(fields=["phone_normalized"], name="lead_phone_idx"),
-            # PostgreSQL only, in migration 0009: lead_search_trgm_idx, a pg_trgm GIN index on
-            # the name search's text (leads.filtersets.SearchText)
+            # no search index here: the search text lives in LeadSearchDocument, so rewriting a
+            # lead's score does not rewrite a GIN index (issue 22)
         ]
         permissions = [
             ("view_all_leads", "Can see every lead, whoever owns it"),
@@ -163,6 +164,30 @@ def email_in(emails: Iterable[str]) -> Q:
     PostgreSQL answers it from that index, where ``email__iexact`` (UPPER(email)) and
     ``email=`` scan every lead (575 ms against 0.35 ms per lookup at 1M leads)."""
     return Q(In(Lower("email"), sorted({email.lower() for email in emails})))
+
+
+class LeadSearchDocument(models.Model):
+    """The text search looks in (leads.search), one narrow row per lead, out of the hot leads
+    table: a score or stage write does not touch it or its GIN indexes.
+
+    PostgreSQL only, and written only by database triggers (migration 0012)
+    whenever a searchable field of a lead (name, e-mail, company, domain, job title, erasure) or
+    one of its notes changes, whichever path wrote it: ORM, COPY, bulk UPDATE, merge, erasure.
+    ``document`` is the lower-cased text (pg_trgm GIN: substrings and typos), ``search_vector``
+    its words (GIN: full-text). An erased lead's document is empty. SQLite keeps this table
+    empty and search scans the lead columns instead.
+    """
+
+    # DO_NOTHING here: the database deletes the document with its lead (ON DELETE CASCADE,
+    # set by migration 0012), so raw DELETEs and merges need no ORM cascade either
+    lead = models.OneToOneField(
+        Lead, on_delete=models.DO_NOTHING, primary_key=True, related_name="search_document"
+    )
+    document = models.TextField(default="")
+    search_vector = SearchVectorField(null=True)
+
+    def __str__(self) -> str:
+        return f"search document of lead {self.lead_id}"
 
 
 class RescoreMark(models.Model):

@@ -18,6 +18,7 @@ from leads.filtersets import LeadFilterSet
 from leads.lifecycle import FUNNEL, Stage
 from leads.models import Activity, Lead, Note, SavedView, StageChange, Task, Team
 from leads.permissions import Perm, manager_scope
+from leads.search import SearchTerms, search_ranked
 
 
 def lead_visible_qs(*, user: User) -> QuerySet[Lead]:
@@ -59,6 +60,24 @@ def lead_list(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Lead]:
     filterset = lead_filterset(user=user, filters=filters)
     qs: QuerySet[Lead] = filterset.qs if filterset.is_valid() else Lead.objects.none()
     return qs.select_related("owner")
+
+
+SEARCH_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    leads: list[Lead]  # at most the page size
+    more: bool  # more leads match than are shown
+    ranked: bool  # best match first (else newest first: too many matches to rank)
+
+
+def lead_search(*, user: User, terms: SearchTerms, limit: int = SEARCH_PAGE_SIZE) -> SearchResults:
+    """The leads ``user`` may see for ``terms``, best first, with owner and team."""
+    qs = search_ranked(lead_visible_qs(user=user), terms).select_related("owner", "team")
+    rows = list(qs[: limit + 1])
+    ranked = "rank" in qs.query.annotations
+    return SearchResults(leads=rows[:limit], more=len(rows) > limit, ranked=ranked)
 
 
 BOARD_COUNT_CAP = 10_000

@@ -8,6 +8,7 @@ urlpatterns = [
     path("board/counts/", views.board_counts_view, name="board_counts"),
     path("board/column/<str:stage>/", views.board_column_page, name="board_column"),
     path("list/", views.lead_table, name="list"),
+    path("search/", views.lead_search_page, name="search"),
     path("export.csv", views.lead_export, name="export"),
     path("views/", views.saved_view_create, name="saved_view_create"),
     path("views/<int:view_id>/delete/", views.saved_view_remove, name="saved_view_delete"),

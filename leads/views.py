@@ -43,6 +43,7 @@ from leads.lifecycle import (
 )
 from leads.models import Lead, StageChange, Task
 from leads.permissions import Perm
+from leads.search import parse_search
 
 # Filter parameters the board and list keep in their links (everything LeadFilterSet reads).
 FILTER_KEYS = (
@@ -620,6 +621,25 @@ def _cursor_of(lead: Lead, field: str) -> str:
     value = getattr(lead, field)
     text = value.isoformat() if isinstance(value, datetime) else str(value)
     return f"{text}|{lead.pk}"
+
+
+@login_required
+@permission_required("leads.view_lead", raise_exception=True)
+@require_GET
+def lead_search_page(request: HttpRequest) -> HttpResponse:
+    """The header search box's results: the best matches the user may see, each with its stage,
+    owner and company. A query that cannot be searched is explained, with status 400."""
+    text = request.GET.get("q", "")
+    ctx: dict[str, Any] = {"q": text, "results": [], "error": "", "more": False}
+    try:
+        terms = parse_search(text)
+    except ValidationError as exc:
+        ctx["error"] = " ".join(exc.messages)
+        return render(request, "leads/search.html", ctx, status=400)
+    found = selectors.lead_search(user=request_user(request), terms=terms)
+    ctx.update(results=found.leads, more=found.more, ranked=found.ranked)
+    ctx["list_url"] = reverse("leads:list") + "?" + _with(QueryDict(mutable=True), q=terms.text)
+    return render(request, "leads/search.html", ctx)
 
 
 @login_required

@@ -358,8 +358,26 @@
     });
   }
 
+  /* ---- "/" focuses the header search box (unless the user is typing somewhere) ---- */
+  function typing(el) {
+    if (!el) return false;
+    var tag = el.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || el.isContentEditable;
+  }
+  function initSearchShortcut() {
+    var box = document.getElementById("global-search-q");
+    if (!box) return;
+    document.addEventListener("keydown", function (e) {
+      if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+      e.preventDefault();
+      box.focus();
+      box.select();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     initNav();
+    initSearchShortcut();
     initFilters();
     initBoard(document);
     initCardMoves();
