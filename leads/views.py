@@ -23,7 +23,7 @@ from leadflow.exceptions import DomainError
 from leadflow.models import User
 from leads import selectors, services
 from leads.forms import LeadCreateForm, MoveForm, NoteForm, SavedViewForm, TaskForm
-from leads.lifecycle import REASON_REQUIRED, ActorKind, Stage, allowed_targets
+from leads.lifecycle import REASON_REQUIRED, ActorKind, Stage, allowed_targets, ensure_allowed
 from leads.models import Lead, StageChange
 
 # Filter parameters the board and list keep in their links (everything LeadFilterSet reads).
@@ -209,11 +209,24 @@ def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
 
     if not user.has_perm("leads.move_lead_stage"):
         return fail("permission_denied", "You may not move leads.", 403)
+    kind = services.actor_kind_for(user)
+    to = request.POST.get("to", "")
+    shown = request.POST.get("expected_stage") or lead.stage
+    if to in Stage.values and kind is not None and shown == lead.stage:
+        # the move itself first: a request the page would never send (a forged or stale form)
+        # hears what is illegal and who may do it, not which hidden field it lacked
+        try:
+            ensure_allowed(Stage(lead.stage), Stage(to), kind, reason="-")
+        except DomainError as exc:
+            return fail(exc.code, exc.message, exc.status, exc.field)
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
-        return fail("invalid", " ".join(str(e) for e in errors), 400, field)
+        label = form.fields[field].label if field in form.fields else None
+        text = " ".join(str(e) for e in errors)
+        return fail("invalid", f"{label}: {text}" if label else text, 400, field)
     data = form.cleaned_data
-    kind = services.actor_kind_for(user)
+    # a form without the stage it showed (not one of ours) checks against the stage now
+    data["expected_stage"] = data["expected_stage"] or lead.stage
     if _inbox_decides(kind, Stage(data["expected_stage"]), Stage(data["to"])):
         return fail(
             "use_inbox", "Accept or reject MQLs from the SAL inbox, not by moving them.", 409
