@@ -599,10 +599,24 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Give the view a name (up to 80 characters).")
         return _back(request, query)
+    name = form.cleaned_data["view_name"].strip()
     try:
         view = services.saved_view_save(
-            owner=request_user(request), name=form.cleaned_data["view_name"], query=query
+            owner=request_user(request),
+            name=name,
+            query=query,
+            replace=request.POST.get("replace") == "1",
         )
+    except services.SavedViewExistsError as exc:
+        # ask before overwriting: the same POST again, with replace=1, or back unchanged
+        context = {
+            "name": name,
+            "query": query,
+            "next": request.POST.get("next", ""),
+            "message": exc.message,
+            "back": _back(request, query)["Location"],
+        }
+        return render(request, "leads/saved_view_replace.html", context, status=409)
     except ValidationError as exc:
         messages.error(request, _validation_message(exc)[0])
         return _back(request, query)
