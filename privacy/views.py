@@ -236,7 +236,7 @@ def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
     pair = get_object_or_404(DuplicatePair.objects.select_related("lead_a", "lead_b"), pk=pk)
     fields = [
         (
-            pair.lead_a._meta.get_field(name).verbose_name,
+            str(getattr(pair.lead_a._meta.get_field(name), "verbose_name", name)),
             _shown(pair.lead_a, name),
             _shown(pair.lead_b, name),
         )
