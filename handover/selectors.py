@@ -118,6 +118,9 @@ def email_context(*, payload: Mapping[str, Any], recipient: User) -> dict[str, A
         "activities": list(lead.activities.order_by("-occurred_at")[:5]) if lead else [],
         "breakdown": _score_breakdown(lead.pk) if lead else None,
         "timer": timer,
+        # past due even before the scanner has marked the breach (it runs every minute or so)
+        "overdue": timer is not None
+        and (timer.breached_at is not None or timer.due_at <= timezone.now()),
         "link": payload.get("link") or settings.SITE_URL,
         "site_url": settings.SITE_URL,
     }

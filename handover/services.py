@@ -178,9 +178,10 @@ def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
     timer = sla.timer_start(
         lead_id=lead.pk, stage=Stage.MQL, owner_id=owner_id, handover_id=handover.pk, now=now
     )
-    due = (
-        f" Accept or reject by {timezone.localtime(timer.due_at):%a %d %b %H:%M}." if timer else ""
-    )
+    # No due time baked into the text: a clock can restart later (a pause, a calendar change,
+    # the demo's backdated seed) and the e-mail then gave two different due dates. The e-mail's
+    # SLA line and the inbox countdown read the live timer.
+    due = " Accept or reject it in the SAL inbox." if timer else ""
     title = f"New MQL to accept: {lead.display_name}"
     recipients = [owner_id] if owner_id else _manager_ids(lead)
     for recipient in recipients:

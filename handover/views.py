@@ -251,6 +251,7 @@ def qualify(request: HttpRequest, lead_id: int) -> HttpResponse:
         "framework": framework,
         "frameworks": frameworks,
         "rows": rows,
+        "required_labels": [r["label"] for r in rows if r["required"]],
         "error": error,
     }
     return render(request, "handover/qualify.html", ctx, status=status)

@@ -4,6 +4,7 @@ Apps name their permissions as ``app_label.codename`` strings so that this botto
 no app. ``sync_roles`` is idempotent; it runs on every ``migrate`` (see ``leadflow.apps``).
 """
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Final
 
@@ -16,6 +17,22 @@ class Role(StrEnum):
     SALES_MANAGER = "sales_manager"
     ADMIN = "admin"
     INTEGRATION = "integration"
+
+
+# How pages name a role to a person ("Your role (Sales rep) may not ...").
+ROLE_LABELS: Final[dict[Role, str]] = {
+    Role.MARKETER: "Marketer",
+    Role.SALES_REP: "Sales rep",
+    Role.SALES_MANAGER: "Sales manager",
+    Role.ADMIN: "Admin",
+    Role.INTEGRATION: "Integration",
+}
+
+
+def role_labels(group_names: Iterable[str]) -> list[str]:
+    """The labels of the roles among ``group_names`` (a user's groups), in declaration order."""
+    names = set(group_names)
+    return [label for role, label in ROLE_LABELS.items() if role.value in names]
 
 
 ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {

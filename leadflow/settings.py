@@ -32,6 +32,7 @@ SECRET_KEY = env(
 )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "leadflow.views.csrf_failure"  # a styled page with a way back (issue 17)
 SITE_URL = env("LEADFLOW_SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [

@@ -44,3 +44,8 @@ urlpatterns = [
     # error shape, with DEBUG too (Django's own 404 page is HTML); [\s\S], as "." skips "\n"
     re_path(r"^(?:api|v1)/[\s\S]*/$", api_not_found),
 ]
+
+# Styled error pages with the navigation (issue 17); used with DEBUG off.
+handler403 = "leadflow.views.permission_denied"
+handler404 = "leadflow.views.page_not_found"
+handler500 = "leadflow.views.server_error"

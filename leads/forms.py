@@ -14,7 +14,9 @@ class MoveForm(forms.Form):
     to = forms.ChoiceField(choices=Stage.choices, label="Move to")
     reason = forms.CharField(max_length=500, required=False, label="Reason")
     # what the page showed: a lead moved by someone else since is a conflict, not a surprise
-    expected_stage = forms.ChoiceField(choices=Stage.choices, widget=forms.HiddenInput)
+    expected_stage = forms.ChoiceField(
+        choices=Stage.choices, required=False, widget=forms.HiddenInput
+    )
     expected_changed_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
 
 

@@ -127,17 +127,49 @@ def allowed_targets(current: Stage, actor: ActorKind | None = None) -> list[Stag
     return [to for to, actors in moves.items() if actor is None or actor in actors]
 
 
+# How an illegal move names who may make it ("Only a sales rep or manager can ..."). The
+# system (scoring, SLA jobs) is left out: it is never the one a person is told to ask.
+_ACTOR_NAMES: Final[dict[ActorKind, str]] = {
+    ActorKind.MARKETER: "marketer",
+    ActorKind.SALES_REP: "sales rep",
+    ActorKind.MANAGER: "manager",
+    ActorKind.INTEGRATION: "integration (API key)",
+}
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
+def who_may(current: Stage, to: Stage) -> str:
+    """``"a sales rep or manager"``: the people the table lets move ``current`` -> ``to``."""
+    actors = ALLOWED[current].get(to, frozenset())
+    names = [name for kind, name in _ACTOR_NAMES.items() if kind in actors]
+    if not names:
+        return "LeadFlow itself (automatically)"
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return _a(listed)
+
+
 def ensure_allowed(current: Stage, to: Stage, actor: ActorKind, reason: str = "") -> None:
-    """Raise unless ``actor`` may move a lead from ``current`` to ``to`` with this ``reason``."""
+    """Raise unless ``actor`` may move a lead from ``current`` to ``to`` with this ``reason``.
+    The message says what is illegal and, for a move the table has, who may make it."""
     actors = ALLOWED[current].get(to)
     if actors is None:
+        reachable = [s.label for s in allowed_targets(current)]
+        where = (
+            f"from {current.label} it can only go to {', '.join(reachable)}"
+            if reachable
+            else f"{current.label} is the last stage"
+        )
         raise InvalidTransitionError(
-            f"A lead cannot move from {current.label} to {to.label}.", field="stage"
+            f"A lead cannot move from {current.label} to {to.label}: {where}.", field="stage"
         )
     if actor not in actors:
+        you = _ACTOR_NAMES.get(actor, actor.value.replace("_", " "))
         raise TransitionNotPermittedError(
-            f"A {actor.value.replace('_', ' ')} may not move a lead from {current.label} "
-            f"to {to.label}.",
+            f"Only {who_may(current, to)} can move a lead from {current.label} to {to.label} "
+            f"(you act as {_a(you)}).",
             field="stage",
         )
     if to in REASON_REQUIRED and not reason.strip():

@@ -176,6 +176,15 @@ def _parse_cursor(value: str) -> tuple[int, int] | None:
         return None
 
 
+def _activity_title(kind: str, name: str) -> str:
+    """ "Form submit: Demo request"; the kind alone when the name only repeats it (a page view
+    named "Page view" read "Page view: Page view")."""
+    name = name.strip()
+    if not name or name.casefold() == kind.casefold():
+        return kind
+    return f"{kind}: {name}"
+
+
 def lead_timeline(*, lead: Lead, limit: int = 100) -> list[TimelineEntry]:
     """Activities, stage changes, notes and tasks (plus what other apps register), newest first."""
     activities = (
@@ -223,7 +232,7 @@ def _activity_entry(a: Activity) -> TimelineEntry:
     return TimelineEntry(
         at=a.occurred_at,
         kind="activity",
-        title=a.get_kind_display() + (f": {a.name}" if a.name else ""),
+        title=_activity_title(a.get_kind_display(), a.name),
         detail=str(a.properties.get("url") or a.properties.get("title") or ""),
     )
 

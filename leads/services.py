@@ -790,6 +790,13 @@ def task_set_done(*, task_id: int, lead_id: int, done: bool, actor: User) -> Tas
     return task
 
 
+class SavedViewExistsError(DomainError):
+    """The owner already has a view of that name and did not say to replace it."""
+
+    code = "saved_view_exists"
+    status = 409
+
+
 @transaction.atomic
 def task_complete(*, task_id: int, actor: User) -> tuple[Task, bool]:
     """Tick a task off from "My tasks": (task, whether this call completed it). One conditional
@@ -803,8 +810,9 @@ def task_complete(*, task_id: int, actor: User) -> tuple[Task, bool]:
 
 
 @transaction.atomic
-def saved_view_save(*, owner: User, name: str, query: str) -> SavedView:
-    """Create or overwrite the owner's view called ``name`` with a filter query string."""
+def saved_view_save(*, owner: User, name: str, query: str, replace: bool = False) -> SavedView:
+    """Create the owner's view called ``name`` with a filter query string; overwrite one of that
+    name only with ``replace`` (never silently: the page asks first)."""
     name = name.strip()
     if not name:
         raise ValidationError({"view_name": "Give the view a name."})
@@ -812,6 +820,8 @@ def saved_view_save(*, owner: User, name: str, query: str) -> SavedView:
         raise ValidationError({"view_name": "Keep the name under 80 characters."})
     if len(query) > 1000:
         raise ValidationError({"view_name": "These filters are too long to save."})
+    if not replace and SavedView.objects.filter(owner=owner, name=name).exists():
+        raise SavedViewExistsError(f"You already have a view called “{name}”.", field="view_name")
     view, _ = SavedView.objects.update_or_create(owner=owner, name=name, defaults={"query": query})
     return view
 

@@ -39,6 +39,7 @@ from leads.lifecycle import (
     ActorKind,
     Stage,
     allowed_targets,
+    ensure_allowed,
     inbox_decides,
 )
 from leads.models import Lead, StageChange, Task
@@ -254,11 +255,24 @@ def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
 
     if not user.has_perm("leads.move_lead_stage"):
         return fail("permission_denied", "You may not move leads.", 403)
+    kind = services.actor_kind_for(user)
+    to = request.POST.get("to", "")
+    shown = request.POST.get("expected_stage") or lead.stage
+    if to in Stage.values and kind is not None and shown == lead.stage:
+        # the move itself first: a request the page would never send (a forged or stale form)
+        # hears what is illegal and who may do it, not which hidden field it lacked
+        try:
+            ensure_allowed(Stage(lead.stage), Stage(to), kind, reason="-")
+        except DomainError as exc:
+            return fail(exc.code, exc.message, exc.status, exc.field)
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
-        return fail("invalid", " ".join(str(e) for e in errors), 400, field)
+        label = form.fields[field].label if field in form.fields else None
+        text = " ".join(str(e) for e in errors)
+        return fail("invalid", f"{label}: {text}" if label else text, 400, field)
     data = form.cleaned_data
-    kind = services.actor_kind_for(user)
+    # a form without the stage it showed (not one of ours) checks against the stage now
+    data["expected_stage"] = data["expected_stage"] or lead.stage
     if inbox_decides(kind, Stage(data["expected_stage"]), Stage(data["to"])):
         return fail(
             "use_inbox", "Accept or reject MQLs from the SAL inbox, not by moving them.", 409
@@ -746,10 +760,24 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Give the view a name (up to 80 characters).")
         return _back(request, query)
+    name = form.cleaned_data["view_name"].strip()
     try:
         view = services.saved_view_save(
-            owner=request_user(request), name=form.cleaned_data["view_name"], query=query
+            owner=request_user(request),
+            name=name,
+            query=query,
+            replace=request.POST.get("replace") == "1",
         )
+    except services.SavedViewExistsError as exc:
+        # ask before overwriting: the same POST again, with replace=1, or back unchanged
+        context = {
+            "name": name,
+            "query": query,
+            "next": request.POST.get("next", ""),
+            "message": exc.message,
+            "back": _back(request, query)["Location"],
+        }
+        return render(request, "leads/saved_view_replace.html", context, status=409)
     except ValidationError as exc:
         messages.error(request, _validation_message(exc)[0])
         return _back(request, query)

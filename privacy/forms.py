@@ -9,7 +9,9 @@ from privacy.models import DedupePolicy, SavedMapping
 class ImportUploadForm(forms.Form):
     file = forms.FileField(help_text="A .csv file (UTF-8, UTF-16 or Windows-1252; , ; tab or |)")
     saved_mapping = forms.ModelChoiceField(
-        queryset=SavedMapping.objects.order_by("name"), required=False
+        queryset=SavedMapping.objects.order_by("name"),
+        required=False,
+        empty_label="No saved mapping",
     )
     policy = forms.ChoiceField(choices=DedupePolicy.choices, initial=DedupePolicy.SKIP)
     encoding = forms.CharField(required=False, max_length=30, help_text="empty = detect")

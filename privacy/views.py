@@ -1,5 +1,6 @@
 """Pages: one-click unsubscribe (public), imports and duplicates (staff with permissions)."""
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -7,6 +8,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -14,6 +16,7 @@ from leadflow.api.auth import request_user
 from leadflow.csv import csv_response
 from leadflow.exceptions import DomainError
 from leadflow.jobs import job_fail_if_stale, jobs_fail_stale
+from leads.models import Lead
 from privacy import selectors
 from privacy.forms import ImportMappingForm, ImportUploadForm
 from privacy.importing import TARGETS
@@ -195,13 +198,50 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
     return render(request, "privacy/duplicates.html", {"pairs": pairs})
 
 
+_MERGE_FIELDS = (
+    "email",
+    "external_id",
+    "first_name",
+    "last_name",
+    "phone",
+    "company",
+    "domain",
+    "job_title",
+    "stage",
+    "score",
+    "source",
+    "created_at",
+)
+
+
+def _shown(lead: Lead, name: str) -> object:
+    """A field as a person reads it: a choice's label ("MQL", not "mql"), a time as local ISO
+    ("2026-12-04 09:30"), never the raw code or a US-style date."""
+    field = lead._meta.get_field(name)
+    value = getattr(lead, name)
+    if getattr(field, "choices", None):
+        return getattr(lead, f"get_{name}_display")()
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    return value
+
+
 @login_required
 @permission_required("privacy.merge_leads", raise_exception=True)
 def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
-    """Compare two leads side by side; merge into the chosen survivor, or dismiss the pair."""
+    """Compare two leads side by side; pick the survivor, confirm on a second step (a merge
+    cannot be undone), or dismiss the pair. Only a POST with ``confirm=1`` merges."""
     from privacy.merge import duplicate_dismiss, lead_merge
 
     pair = get_object_or_404(DuplicatePair.objects.select_related("lead_a", "lead_b"), pk=pk)
+    fields = [
+        (
+            str(getattr(pair.lead_a._meta.get_field(name), "verbose_name", name)),
+            _shown(pair.lead_a, name),
+            _shown(pair.lead_b, name),
+        )
+        for name in _MERGE_FIELDS
+    ]
     if request.method == "POST":
         try:
             if request.POST.get("action") == "dismiss":
@@ -209,34 +249,29 @@ def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, "Marked as not a duplicate.")
                 return redirect("privacy:duplicates")
             survivor = int(request.POST.get("survivor", "0"))
+            if survivor not in (pair.lead_a_id, pair.lead_b_id):
+                raise ValueError("Choose which of the two leads to keep.")
             other = pair.lead_b_id if survivor == pair.lead_a_id else pair.lead_a_id
+            if request.POST.get("confirm") != "1":
+                keep, drop = (
+                    (pair.lead_a, pair.lead_b)
+                    if survivor == pair.lead_a_id
+                    else (pair.lead_b, pair.lead_a)
+                )
+                rows = [
+                    (label, a, b) if survivor == pair.lead_a_id else (label, b, a)
+                    for label, a, b in fields
+                ]
+                context = {"pair": pair, "keep": keep, "drop": drop, "rows": rows}
+                return render(request, "privacy/merge_confirm.html", context)
             lead = lead_merge(
                 survivor_id=survivor,
                 duplicate_id=other,
                 actor=request_user(request),
                 request=request,
             )
-            messages.success(request, f"Merged into lead #{lead.pk}.")
+            messages.success(request, f"Merged lead #{other} into lead #{lead.pk}.")
             return redirect("privacy:duplicates")
         except (DomainError, ValueError) as exc:
             messages.error(request, getattr(exc, "message", str(exc)))
-    fields = [
-        (f.verbose_name, getattr(pair.lead_a, f.name), getattr(pair.lead_b, f.name))
-        for f in pair.lead_a._meta.concrete_fields
-        if f.name
-        in (
-            "email",
-            "external_id",
-            "first_name",
-            "last_name",
-            "phone",
-            "company",
-            "domain",
-            "job_title",
-            "stage",
-            "score",
-            "source",
-            "created_at",
-        )
-    ]
     return render(request, "privacy/merge.html", {"pair": pair, "fields": fields})

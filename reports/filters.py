@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadflow.models import User
-from leads.models import Team
+from leads.models import Lead, Team
 
 GROUPINGS = {
     "cohort_by": [("month", "MQL month"), ("source", "Source"), ("month_source", "Month × source")],
@@ -72,18 +72,53 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+def _date_input() -> forms.DateInput:
+    """A browser date picker; its value is ISO (YYYY-MM-DD), what the API takes too."""
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
 class ReportFilterForm(forms.Form):
-    date_from = forms.DateField(required=False, label="From", help_text="YYYY-MM-DD, inclusive")
-    date_to = forms.DateField(required=False, label="To", help_text="YYYY-MM-DD, inclusive")
-    source = forms.CharField(required=False, max_length=100)
-    owner = forms.ModelChoiceField(queryset=User.objects.order_by("username"), required=False)
-    team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"), required=False)
-    industry = forms.CharField(required=False, max_length=100)
-    on = forms.DateField(required=False, label="On", help_text="Point in time: end of this day")
+    date_from = forms.DateField(
+        required=False, label="From", help_text="inclusive", widget=_date_input()
+    )
+    date_to = forms.DateField(
+        required=False, label="To", help_text="inclusive", widget=_date_input()
+    )
+    source = forms.CharField(
+        required=False, max_length=100, widget=forms.TextInput(attrs={"placeholder": "Any source"})
+    )
+    # any user is a valid filter (the API's contract); the page lists only people who own leads
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.order_by("username"), required=False, empty_label="Any owner"
+    )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"), required=False, empty_label="Any team"
+    )
+    industry = forms.CharField(
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": "Any industry"}),
+    )
+    on = forms.DateField(
+        required=False,
+        label="On",
+        help_text="Point in time: end of this day",
+        widget=_date_input(),
+    )
     cohort_by = forms.ChoiceField(choices=GROUPINGS["cohort_by"], required=False)
     sla_by = forms.ChoiceField(choices=GROUPINGS["sla_by"], required=False)
     rejections_by = forms.ChoiceField(choices=GROUPINGS["rejections_by"], required=False)
     sources_by = forms.ChoiceField(choices=GROUPINGS["sources_by"], required=False)
+
+    def show_lead_owners_only(self) -> None:
+        """For the page: the owner select offers the people who own leads (plus the one chosen),
+        not every account (integrations, marketers, admins)."""
+        chosen = self.data.get("owner") if self.is_bound else None
+        owners = User.objects.filter(
+            Q(pk__in=Lead.objects.filter(owner__isnull=False).values("owner_id"))
+            | Q(pk=chosen if chosen and str(chosen).isdigit() else None)
+        ).order_by("username")
+        self.fields["owner"].widget.choices = [("", "Any owner")] + [(u.pk, str(u)) for u in owners]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

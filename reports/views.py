@@ -78,6 +78,7 @@ def report_index(request: HttpRequest) -> HttpResponse:
 def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     _get_report(slug)
     form = ReportFilterForm(request.GET or None)
+    form.show_lead_owners_only()
     fields = [
         f
         for f in form

@@ -385,8 +385,23 @@ def _merge(into: dict[str, Any], add: Mapping[str, Any]) -> None:
             into[key] = into.get(key, 0) + value
 
 
-def _dry_run_stats(model: ScoringModel, rows: Sequence[engine.Evaluated]) -> dict[str, Any]:
+def _dry_run_stats(
+    model: ScoringModel,
+    rows: Sequence[engine.Evaluated],
+    *,
+    before: Mapping[int, int] | None = None,
+    before_threshold: int | None = None,
+) -> dict[str, Any]:
+    """What the draft changes. ``before``: each lead's score under the published model at the
+    same moment (without one, the stored scores); ``before_threshold``: its MQL threshold. An
+    MQL counts as falling below only if it is at or above the threshold before and below after:
+    an MQL whose score has already sunk below it (decay, the demo's seeded stages) is no change."""
     t, lt, rb = model.mql_threshold, model.lead_fit_threshold, model.recycle_below
+    t_before = t if before_threshold is None else before_threshold
+
+    def old(row: engine.Evaluated) -> int:
+        return row.old_score if before is None else before.get(row.lead_id, row.old_score)
+
     enter_mql = leave_mql = enter_lead = fall_below = changed = 0
     probabilities: dict[int, float | None] = (
         dict(
@@ -417,9 +432,9 @@ def _dry_run_stats(model: ScoringModel, rows: Sequence[engine.Evaluated]) -> dic
             enter_mql += 1
         elif stage == Stage.MQL and rb is not None and row.score < rb:
             leave_mql += 1
-        if row.stage == Stage.MQL and row.score < t:
+        if row.stage == Stage.MQL and old(row) >= t_before and row.score < t:
             fall_below += 1
-        changed += row.score != row.old_score
+        changed += row.score != old(row)
     return {
         "leads": len(rows),
         "changed": changed,
@@ -427,9 +442,9 @@ def _dry_run_stats(model: ScoringModel, rows: Sequence[engine.Evaluated]) -> dic
         "enter_mql": enter_mql,
         "leave_mql": leave_mql,
         "mql_below_threshold": fall_below,
-        "sum_before": sum(row.old_score for row in rows),
+        "sum_before": sum(old(row) for row in rows),
         "sum_after": sum(row.score for row in rows),
-        "before": _histogram([row.old_score for row in rows]),
+        "before": _histogram([old(row) for row in rows]),
         "after": _histogram([row.score for row in rows]),
     }
 
@@ -476,7 +491,26 @@ def _run_batch(run: ScoringRun, *, model: ScoringModel, spec: r.ModelSpec, size:
     now = run.started_at or timezone.now()
     if run.kind == ScoringRun.Kind.DRY_RUN:
         rows = engine.evaluate_rows(model=model, spec=spec, ids=ids, now=now)
-        _merge(run.result, _dry_run_stats(model, rows))
+        # compare with the published model as of the same moment, not with the stored scores
+        # (older: decay and activity since the last sweep would count as the draft's changes)
+        baseline = published_model()
+        if baseline is None:
+            before = None
+        elif baseline.pk == model.pk:
+            before = {row.lead_id: row.score for row in rows}
+        else:
+            base_spec = engine.model_spec(baseline)
+            before = {
+                row.lead_id: row.score
+                for row in engine.evaluate_rows(model=baseline, spec=base_spec, ids=ids, now=now)
+            }
+        stats = _dry_run_stats(
+            model,
+            rows,
+            before=before,
+            before_threshold=baseline.mql_threshold if baseline else None,
+        )
+        _merge(run.result, stats)
     else:
         for written, moved in deadletter.isolate(
             ids,

@@ -234,3 +234,29 @@ def test_manager_reassign_moves_the_timer_with_its_deadline(setup, make_mql, rep
             owner_id=UserFactory(username="mk", role=Role.MARKETER).pk,
             actor=manager,
         )
+
+
+def test_mql_email_explains_the_score_by_rule_and_gives_one_due_date(
+    setup, marketer, django_capture_on_commit_callbacks
+):
+    """Issue 17: "Why this score" listed the breakdown's keys (lead_id, model_id, ...), and the
+    text carried a due time of its own besides the SLA line."""
+    from scoring.services import score_lead
+    from tests.scoring.factories import fit_rule, make_model
+
+    make_model([fit_rule("industry", "in", ["Software"], 10)])
+    lead = LeadFactory(stage=Stage.LEAD, industry="Software")
+    score_lead(lead_id=lead.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_move(lead_id=lead.pk, to="mql", actor=marketer, source="ui")
+    text = mail.outbox[0].body
+    html = mail.outbox[0].alternatives[0][0]
+    for body in (text, html):
+        assert "rule 0 (fit): +10 points" in body
+        assert "lead_id" not in body
+        assert "model_id" not in body
+    timer = SlaTimer.objects.get(lead=lead)
+    due = timezone.localtime(timer.due_at)
+    assert f"due {due:%a %d %b %Y %H:%M}" in text
+    assert text.count(f"{due:%d %b}") == 1  # one due date in the whole message
+    assert "OVERDUE" not in text

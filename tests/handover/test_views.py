@@ -342,3 +342,17 @@ def test_inbox_rows_carry_their_links_owner_and_countdown(client, reps, team, ma
     html = client.get(reverse("handover:inbox")).content.decode()
     row = html[html.index(f'id="handover-{theirs.pk}"') :]
     assert f'<span class="muted">Owner:</span> {reps[1]}<' in row[: row.index("</li>")]
+
+
+@pytest.mark.django_db
+def test_qualify_page_lists_required_criteria_without_an_empty_item(client, reps, mql_for):
+    """Issue 17: the list read "required: Need, ." (Need is not the last criterion)."""
+    fw = framework(code="bant")
+    handover = mql_for(reps[0])
+    client.force_login(reps[0])
+    client.post(reverse("handover:accept", args=[handover.pk]))
+    html = client.get(
+        reverse("handover:qualify", args=[handover.lead_id]), {"framework": fw.code}
+    ).content.decode()
+    assert "required: Need." in html
+    assert ", ." not in html

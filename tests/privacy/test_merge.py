@@ -187,8 +187,14 @@ def test_merge_via_api_and_page(marketer, rep, client):
     page = client.get(f"/privacy/duplicates/{pair['id']}/merge/")
     assert page.status_code == 200
     assert b"x+1@acme.example" in page.content
-    done = client.post(
+    asked = client.post(
         f"/privacy/duplicates/{pair['id']}/merge/", {"survivor": b.pk, "action": "merge"}
+    )
+    assert asked.status_code == 200  # the confirmation step (issue 17): nothing merged yet
+    assert Lead.objects.filter(pk=a.pk).exists()
+    done = client.post(
+        f"/privacy/duplicates/{pair['id']}/merge/",
+        {"survivor": b.pk, "action": "merge", "confirm": "1"},
     )
     assert done.status_code == 302
     assert list(Lead.objects.values_list("pk", flat=True)) == [b.pk]

@@ -214,3 +214,33 @@ def test_rescore_leaves_newer_sweep_scores_alone():
     )
     lead.refresh_from_db()
     assert (written, lead.score) == (0, 15)
+
+
+def test_dry_run_of_a_draft_identical_to_the_published_model_reports_no_change(
+    django_capture_on_commit_callbacks,
+):
+    """Issue 17: the demo's dry run of an unchanged draft said "MQLs below the new threshold: 13"
+    (MQLs seeded below the threshold counted as falling below it) and counted activity not yet
+    swept into the stored scores as the draft's changes."""
+    live = make_model([activity_rule(ActivityKind.WEBINAR, 10)], mql_threshold=15)
+    low_mql = LeadFactory(stage=Stage.MQL)  # 10: below the threshold already, stays MQL
+    high_mql = LeadFactory(stage=Stage.MQL)  # 20
+    unswept = LeadFactory(stage=Stage.LEAD)
+    for lead in (low_mql, high_mql, high_mql):
+        _record(lead)
+    services.score_dirty_sweep()
+    _record(unswept)  # a new activity the sweep has not scored yet: stored 0, evaluated 10
+    draft = services.model_new_version(model_id=live.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_start(model_id=draft.pk, kind=ScoringRun.Kind.DRY_RUN)
+    run.refresh_from_db()
+    assert run.status == "done"
+    assert (run.result["changed"], run.result["mql_below_threshold"]) == (0, 0)
+    assert run.result["before"] == run.result["after"]
+
+    raised = services.model_new_version(model_id=live.pk)
+    services.model_update(model_id=raised.pk, data={"mql_threshold": 25})
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.run_start(model_id=raised.pk, kind=ScoringRun.Kind.DRY_RUN)
+    run.refresh_from_db()
+    assert run.result["mql_below_threshold"] == 1  # high_mql: 20 was above 15, is below 25
