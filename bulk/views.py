@@ -49,7 +49,10 @@ FIELD_LABELS = {
 def bar_context(user: User, params: QueryDict, matching: QuerySet[Lead] | None) -> dict[str, Any]:
     """What the action bar (``bulk/_bar.html``) needs, for the list and the board (registered
     with ``leads.extensions.register_selection_bar``)."""
-    matching_count = count_matching(matching)
+    # counted only once "all matching" is asked for: a count on every list load reads up to
+    # BULK_MAX + 1 rows, and the list's own paging never needs it
+    selecting_all = params.get("select") == "all"
+    matching_count = count_matching(matching) if selecting_all else None
     prefetch_related_objects([user], "groups")  # the role checks below read them: one query
     permitted = {code: a for code, a in ACTIONS.items() if a.permitted(user)}
     reasons = list(RejectionReason.objects.filter(active=True))
@@ -72,7 +75,7 @@ def bar_context(user: User, params: QueryDict, matching: QuerySet[Lead] | None) 
             for route in RejectionReason.Route.values
         },
         "bulk_query": query.urlencode(),
-        "bulk_all": params.get("select") == "all" and bool(matching_count),
+        "bulk_all": selecting_all and bool(matching_count),
         "bulk_count": matching_count,
         "bulk_select_all_url": reverse("leads:list") + "?" + select_all.urlencode(),
         "bulk_max": services.BULK_MAX,

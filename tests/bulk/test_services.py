@@ -43,9 +43,18 @@ def test_mixed_selection_moves_the_legal_and_lists_every_refusal(manager, team):
     job = submit(manager, "move", [lead_ok.pk, mql.pk, suspect.pk], to=Stage.CUSTOMER)
     assert (job.status, job.applied, job.refused, job.failed) == ("done", 0, 3, 0)
     got = outcomes(job)
-    assert got[mql.pk] == (R.REFUSED, "A lead cannot move from MQL to Customer.")
-    assert got[suspect.pk] == (R.REFUSED, "A lead cannot move from Suspect to Customer.")
-    assert got[lead_ok.pk][1] == "A lead cannot move from SAL to Customer."
+    assert got[mql.pk] == (
+        R.REFUSED,
+        "A lead cannot move from MQL to Customer: from MQL it can only go to SAL, Nurture (recycled), Disqualified.",
+    )
+    assert got[suspect.pk] == (
+        R.REFUSED,
+        "A lead cannot move from Suspect to Customer: from Suspect it can only go to Lead, Disqualified.",
+    )
+    assert (
+        got[lead_ok.pk][1]
+        == "A lead cannot move from SAL to Customer: from SAL it can only go to SQL, Nurture (recycled), Disqualified."
+    )
 
     sql_lead = LeadFactory(stage=Stage.SQL, team=team)
     job = submit(manager, "move", [sql_lead.pk, mql.pk], to=Stage.CUSTOMER)
@@ -62,10 +71,16 @@ def test_accepting_an_mql_is_refused_to_everyone_in_bulk(manager, marketer, team
     got = outcomes(submit(manager, "move", [mql.pk], to=Stage.SAL))
     assert got[mql.pk] == (R.REFUSED, "Accept or reject MQLs in the SAL inbox.")
     got = outcomes(submit(marketer, "move", [mql.pk], to=Stage.SQL))
-    assert got[mql.pk] == (R.REFUSED, "A lead cannot move from MQL to SQL.")
+    assert got[mql.pk] == (
+        R.REFUSED,
+        "A lead cannot move from MQL to SQL: from MQL it can only go to SAL, Nurture (recycled), Disqualified.",
+    )
     lead = LeadFactory(stage=Stage.SAL)
     got = outcomes(submit(marketer, "move", [lead.pk], to=Stage.SQL))
-    assert got[lead.pk] == (R.REFUSED, "A marketer may not move a lead from SAL to SQL.")
+    assert got[lead.pk] == (
+        R.REFUSED,
+        "Only a sales rep or manager can move a lead from SAL to SQL (you act as a marketer).",
+    )
     assert Lead.objects.get(pk=mql.pk).stage == Stage.MQL
 
 

@@ -37,7 +37,9 @@ def test_the_list_offers_checkboxes_and_the_actions_the_role_has(client, manager
     assert 'action="/bulk/apply/"' in page
     assert 'aria-label="Select Zed' in page
     assert 'value="assign"' in page
-    assert "Select all 1 matching" in page
+    assert "Select all matching" in page
+    selected = client.get(reverse("leads:list") + "?select=all").content.decode()
+    assert "All 1 leads matching these filters are selected." in selected
     board = client.get(reverse("leads:board")).content.decode()
     assert 'class="card-select" name="lead" value=' in board
     assert 'id="bulk-form"' in board
@@ -60,7 +62,7 @@ def test_a_move_without_js_redirects_to_the_outcomes_page(client, manager, team)
     assert "Move to Customer" in page
     assert 'id="bulk-refused">1<' in page
     assert "Mia Q" in page
-    assert "A lead cannot move from MQL to Customer." in page
+    assert "A lead cannot move from MQL to Customer: from MQL it can only go to SAL" in page
     assert Lead.objects.get(pk=ok.pk).stage == Stage.CUSTOMER
 
 

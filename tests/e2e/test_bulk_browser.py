@@ -46,7 +46,7 @@ def test_manager_moves_three_selected_leads_and_sees_the_refusals(page, login):
     assert page.locator("#bulk-refused").inner_text() == "2"
     problems = page.locator("#bulk-problems").inner_text()
     assert "Mia Early" in problems
-    assert "A lead cannot move from MQL to Customer." in problems
+    assert "A lead cannot move from MQL to Customer: from MQL it can only go to SAL" in problems
     assert "Olga Elsewhere" in problems
     assert "team you do not manage" in problems
     assert page.csp_violations == []
