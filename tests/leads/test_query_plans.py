@@ -14,6 +14,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -45,16 +46,36 @@ def _scans(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _scans(child)
 
 
+@contextmanager
+def _explaining(cursor: Any, seqscan: bool) -> Iterator[None]:
+    """``seqscan=False`` prices sequential scans out for the EXPLAINs inside (and only those)."""
+    if not seqscan:
+        cursor.execute("SET enable_seqscan = off")
+    try:
+        yield
+    finally:
+        if not seqscan:
+            cursor.execute("RESET enable_seqscan")
+
+
 def assert_indexed(
     ctx: CaptureQueriesContext,
     tables: tuple[str, ...] = ("leads_lead",),
     what: str = "",
     max_rows: int | None = None,
+    seqscan: bool = True,
 ) -> None:
     """EXPLAIN (ANALYZE for reads; writes are only planned) each captured statement that
-    touches ``tables``: no sequential scan of them, and no scan that throws most rows away."""
+    touches ``tables``: no sequential scan of them, and no scan that throws most rows away.
+
+    ``seqscan=False`` (the search table's queries): on this 20,000-row test table the planner
+    may rightly read the narrow search table whole, and whether it does depends on the GIN
+    indexes' physical state that earlier tests leave behind (pending lists, dead entries), so
+    the plan flipped with the test order. With sequential scans priced out, each search shape
+    must still find an index path: a missing or unusable index still fails. The real plans at
+    1M leads are measured by bench/ui/search.py."""
     checked = 0
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _explaining(cursor, seqscan):
         for query in ctx.captured_queries:
             sql = query["sql"]
             verb = sql.lstrip(" (").split(None, 1)[0].upper()
@@ -83,10 +104,10 @@ def assert_indexed(
     assert checked, f"{what}: no statement read {tables}"
 
 
-def _plans(ctx: CaptureQueriesContext, table: str) -> list[dict[str, Any]]:
+def _plans(ctx: CaptureQueriesContext, table: str, seqscan: bool = True) -> list[dict[str, Any]]:
     """EXPLAIN (JSON) of each captured read that names ``table``."""
     plans = []
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _explaining(cursor, seqscan):
         for query in ctx.captured_queries:
             if table in query["sql"] and query["sql"].lstrip().upper().startswith("SELECT"):
                 cursor.execute(f"EXPLAIN (FORMAT JSON) {query['sql']}")
@@ -214,7 +235,7 @@ class QueryPlanTests(TestCase):
                     with CaptureQueriesContext(connection) as ctx:
                         response = client.get(url)
                     assert response.status_code == 200, response.content[:500]
-                    assert_indexed(ctx, SEARCHED, what=f"{user.username} {url}")
+                    assert_indexed(ctx, SEARCHED, what=f"{user.username} {url}", seqscan=False)
 
     @pytest.mark.xfail(strict=True, reason="known: see docstring")
     def test_reps_broad_list_search_walks_the_list_order(self) -> None:
@@ -261,8 +282,9 @@ class QueryPlanTests(TestCase):
                     with CaptureQueriesContext(connection) as ctx:
                         response = client.get("/leads/search/", {"q": q})
                     assert response.status_code == 200, response.content[:500]
-                    assert_indexed(ctx, SEARCHED, what=f"{user.username} search {q}")
-                    plans = _plans(ctx, "leads_leadsearchdocument")
+                    what = f"{user.username} search {q}"
+                    assert_indexed(ctx, SEARCHED, what=what, seqscan=False)
+                    plans = _plans(ctx, "leads_leadsearchdocument", seqscan=False)
                     assert plans, f"{q}: the search table was not read"
                     used = {n.get("Index Name") for plan in plans for n in _scans(plan)}
                     if q in broad:  # newest first: a walk of the leads, a few hundred read
