@@ -83,7 +83,8 @@ def test_in_a_real_worker_the_set_aside_delivery_is_retried_by_beat_with_backoff
         with db_fault(DeliveryAttempt, "delivery_id", bad, "injected: log row refused") as fault:
             others = [i for i in ids if i != bad]
             assert wait_until(
-                lambda: set(_statuses(others).values()) == {Delivery.Status.DELIVERED}, timeout=60
+                lambda: set(_statuses(others).values()) == {Delivery.Status.DELIVERED},
+                timeout=120,  # the worker group starts on a box CI keeps busy (-n 2)
             ), _statuses(ids)
             assert wait_until(lambda: DeadLetter.objects.filter(item_id=bad).exists())
             assert wait_until(lambda: DeadLetter.objects.filter(attempts__gte=2).exists())
