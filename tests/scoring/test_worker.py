@@ -9,8 +9,9 @@ from django.utils import timezone
 from handover.models import Handover
 from leads import services as lead_services
 from leads.lifecycle import Stage
-from leads.models import ActivityKind, Lead, StageChange
+from leads.models import ActivityKind, Lead, RescoreMark, StageChange
 from scoring.models import LeadScore
+from scoring.tasks import score_dirty_sweep_task
 from tests.leads.factories import LeadFactory
 from tests.scoring.factories import activity_rule, make_model
 from tests.worker import celery_worker, own_queue, private_queue, wait_until
@@ -45,6 +46,13 @@ def test_activities_to_score_to_mql_in_a_real_worker(live_celery):
         assert wait_until(
             lambda: Lead.objects.filter(pk=leads[1].pk, score=20).exists(), timeout=30
         )
+        # a mark committed while the sweep that moved the lead was running is left for the next
+        # sweep (that sweep's request was already taken): ask for one, as beat does, and see the
+        # worker consume it
+        score_dirty_sweep_task.delay()
+        assert wait_until(
+            lambda: not RescoreMark.objects.filter(lead_id=leads[0].pk).exists(), timeout=30
+        ), "the rescore marks were not consumed"
     hot, warm, cold = (Lead.objects.get(pk=lead.pk) for lead in leads)
     assert (hot.score, hot.stage, hot.rescore_marks.exists()) == (50, Stage.MQL, False)
     assert (warm.score, warm.stage) == (20, Stage.LEAD)
