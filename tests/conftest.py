@@ -137,8 +137,17 @@ def live_celery(transactional_db, settings):
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.task_always_eager = False
+    _purge_run_queue(app)
     yield app
     app.conf.task_always_eager = True
+    _purge_run_queue(app)
+
+
+def _purge_run_queue(app) -> int:
+    """Drop what an earlier test left queued (beat's periodic tasks, a stopped worker's
+    backlog): a worker started by this test would work through it first, past its wait."""
+    with app.connection_for_write() as conn:
+        return int(conn.default_channel.queue_purge(app.conf.task_default_queue) or 0)
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ def celery_worker(*args: str, log: Path | None = None) -> Iterator[subprocess.Po
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }
     log_path = log or ROOT / "var" / f"test-worker-{RUN_TOKEN}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)  # (a fresh clone has no var/ yet)
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(  # noqa: S603
             [
