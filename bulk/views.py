@@ -31,7 +31,6 @@ from leads import selectors as lead_selectors
 from leads.lifecycle import REASON_REQUIRED, Stage
 from leads.models import Lead
 from leads.permissions import is_admin
-from leads.views import lead_matching
 
 OUTCOMES_SHOWN = 500
 FIELD_LABELS = {
@@ -117,7 +116,9 @@ def bulk_apply(request: HttpRequest) -> HttpResponseBase:
         ids = [] if all_matching else _lead_ids(request.POST.getlist("lead"))
         matching = None
         if all_matching:
-            matching = lead_matching(user=user, params=QueryDict(request.POST.get("query", "")))
+            matching = lead_selectors.lead_matching(
+                user=user, params=QueryDict(request.POST.get("query", ""))
+            )
             if matching is None:
                 raise ValidationError({"lead": "Fix the filters first: they do not validate."})
         if action == "export":

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 
 from leadflow.models import User
@@ -53,6 +54,48 @@ BOARD_PAGE_SIZE = 25
 
 def lead_filterset(*, user: User, filters: Mapping[str, Any]) -> LeadFilterSet:
     return LeadFilterSet(filters, queryset=lead_visible_qs(user=user))
+
+
+# Filter parameters the board and list keep in their links (everything LeadFilterSet reads).
+FILTER_KEYS = (
+    "q",
+    "source",
+    "owner",
+    "grade",
+    "score_min",
+    "score_max",
+    "industry",
+    "country",
+    "created_after",
+    "created_before",
+    "changed_after",
+    "changed_before",
+)
+
+
+def list_filters(params: QueryDict) -> QueryDict:
+    """Only the filter parameters, with date inputs ("2026-11-01") read as midnight."""
+    clean = QueryDict(mutable=True)
+    for key in FILTER_KEYS:
+        value = params.get(key, "").strip()
+        if not value:
+            continue
+        if key.endswith(("_after", "_before")) and len(value) == 10:
+            value += "T00:00"
+        clean[key] = value
+    return clean
+
+
+def lead_matching(*, user: User, params: QueryDict) -> QuerySet[Lead] | None:
+    """What the list shows for ``params`` (filters and stage boxes), unsorted and unpaged; None
+    when the filters do not validate. The list, its export and bulk "all matching" share it."""
+    filterset = lead_filterset(user=user, filters=list_filters(params))
+    if not filterset.is_valid():
+        return None
+    qs: QuerySet[Lead] = filterset.qs
+    if params.getlist("stage"):
+        qs = qs.filter(stage__in=params.getlist("stage"))
+    return qs
 
 
 def lead_list(*, user: User, filters: Mapping[str, Any]) -> QuerySet[Lead]:

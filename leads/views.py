@@ -46,47 +46,6 @@ from leads.models import Lead, StageChange, Task
 from leads.permissions import Perm
 from leads.search import parse_search
 
-# Filter parameters the board and list keep in their links (everything LeadFilterSet reads).
-FILTER_KEYS = (
-    "q",
-    "source",
-    "owner",
-    "grade",
-    "score_min",
-    "score_max",
-    "industry",
-    "country",
-    "created_after",
-    "created_before",
-    "changed_after",
-    "changed_before",
-)
-
-
-def _filters(params: QueryDict) -> QueryDict:
-    """Only the filter parameters, with date inputs ("2026-11-01") read as midnight."""
-    clean = QueryDict(mutable=True)
-    for key in FILTER_KEYS:
-        value = params.get(key, "").strip()
-        if not value:
-            continue
-        if key.endswith(("_after", "_before")) and len(value) == 10:
-            value += "T00:00"
-        clean[key] = value
-    return clean
-
-
-def lead_matching(*, user: User, params: QueryDict) -> QuerySet[Lead] | None:
-    """What the list shows for ``params`` (filters and stage boxes), unsorted and unpaged; None
-    when the filters do not validate. The list, its export and bulk "all matching" share it."""
-    filterset = selectors.lead_filterset(user=user, filters=_filters(params))
-    if not filterset.is_valid():
-        return None
-    qs: QuerySet[Lead] = filterset.qs
-    if params.getlist("stage"):
-        qs = qs.filter(stage__in=params.getlist("stage"))
-    return qs
-
 
 def _visible_or_404(user: User, lead_id: int) -> Lead:
     lead = (
@@ -122,7 +81,7 @@ def _card_moves(user: User) -> dict[str, list[tuple[str, str]]]:
 
 def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
     kind = services.actor_kind_for(user)
-    filters = _filters(request.GET)
+    filters = selectors.list_filters(request.GET)
     filterset = selectors.lead_filterset(user=user, filters=filters)
     valid = filterset.is_valid()
     leads = filterset.qs.select_related("owner") if valid else Lead.objects.none()
@@ -170,7 +129,7 @@ def board(request: HttpRequest) -> HttpResponse:
 def board_counts_view(request: HttpRequest) -> HttpResponse:
     """Column counts for the board header (htmx out-of-band swaps), capped per column."""
     user = request_user(request)
-    filters = _filters(request.GET)
+    filters = selectors.list_filters(request.GET)
     filterset = selectors.lead_filterset(user=user, filters=filters)
     leads = filterset.qs if filterset.is_valid() else Lead.objects.none()
     narrowed = bool(filters) or not user.has_perm("leads.view_all_leads")
@@ -200,7 +159,7 @@ def board_column_page(request: HttpRequest, stage: str) -> HttpResponse:
     except ValueError:
         raise Http404("No such stage.") from None
     user = request_user(request)
-    filters = _filters(request.GET)
+    filters = selectors.list_filters(request.GET)
     filterset = selectors.lead_filterset(user=user, filters=filters)
     leads = filterset.qs.select_related("owner") if filterset.is_valid() else Lead.objects.none()
     page = selectors.board_column(
@@ -661,11 +620,11 @@ def lead_search_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def lead_table(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    filters = _filters(request.GET)
+    filters = selectors.list_filters(request.GET)
     filterset = selectors.lead_filterset(user=user, filters=filters)
     valid = filterset.is_valid()
     field, desc = _sort(request.GET)
-    matching = lead_matching(user=user, params=request.GET)
+    matching = selectors.lead_matching(user=user, params=request.GET)
     base = matching.select_related("owner") if matching is not None else Lead.objects.none()
     rows = list(_keyset(base, field, desc, request.GET.get("after", ""))[: LIST_PAGE_SIZE + 1])
     more = len(rows) > LIST_PAGE_SIZE
@@ -724,8 +683,8 @@ def _with(query: QueryDict, **extra: str) -> str:
 def lead_export(request: HttpRequest) -> HttpResponseBase:
     """CSV of the filtered, sorted list (streamed; formulas neutralised by ``csv_response``)."""
     user = request_user(request)
-    filters = _filters(request.GET)
-    matching = lead_matching(user=user, params=request.GET)
+    filters = selectors.list_filters(request.GET)
+    matching = selectors.lead_matching(user=user, params=request.GET)
     if matching is None:
         messages.error(request, "Fix the filters before exporting.")
         return redirect(reverse("leads:list") + "?" + filters.urlencode())
