@@ -1,7 +1,8 @@
 """The Settings area's sections, declared once: the index page and the navigation read this list.
 
 A section is visible to a user holding its permission; add a section by appending to SECTIONS
-(its ``url_name`` must exist in ``configure/urls.py``).
+(its ``url_name`` must exist in ``configure/urls.py``, or be namespaced, "privacy:requests", for a
+page another app serves).
 """
 
 from dataclasses import dataclass
@@ -13,9 +14,14 @@ from django.contrib.auth.models import AbstractUser, AnonymousUser
 @dataclass(frozen=True)
 class Section:
     title: str
-    url_name: str  # in the "configure" namespace
+    url_name: str  # in the "configure" namespace unless namespaced ("privacy:requests")
     permission: str  # "app_label.codename"
     description: str
+
+    @property
+    def route(self) -> str:
+        """The name to reverse."""
+        return self.url_name if ":" in self.url_name else f"configure:{self.url_name}"
 
 
 SECTIONS: Final[list[Section]] = []
@@ -86,6 +92,25 @@ SECTIONS.extend(
             "webhooks",
             "handover.manage_webhooks",
             "Where LeadFlow POSTs events: subscriptions, signing secrets, the delivery log, redelivery.",
+        ),
+    ]
+)
+
+# --- people's data and the record of changes (pages of the privacy app): in Settings so the top
+# bar stays short; the privacy pages check these permissions themselves ---
+SECTIONS.extend(
+    [
+        Section(
+            "Privacy requests",
+            "privacy:requests",
+            "privacy.export_personal_data",
+            "A person's access or erasure request: find them by e-mail, export, erase.",
+        ),
+        Section(
+            "Audit log",
+            "privacy:audit_log",
+            "leadflow.view_audit_log",
+            "Who changed what and when: stage moves, settings, keys, erasures; filter and export.",
         ),
     ]
 )

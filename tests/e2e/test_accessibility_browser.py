@@ -106,8 +106,8 @@ def paths_of(page, selector: str) -> list[str]:
 
 
 def pages_for(page) -> list[str]:
-    """Every link of the top bar, the notifications page, plus a lead, a scoring model and a
-    report where the role can reach them."""
+    """Every link of the top bar, the notifications page, plus a lead, a scoring model, a
+    report and every Settings section where the role can reach them."""
     page.goto("/")
     page.wait_for_load_state("networkidle")
     nav = [p for p in paths_of(page, "header.topbar a[href]") if not p.startswith("/admin/")]
@@ -121,6 +121,9 @@ def pages_for(page) -> list[str]:
         extra += [p for p in paths_of(page, "main a[href]") if "/scoring/models/" in p][:1]
     if "/reports/" in nav:
         extra.append("/reports/cohort/")
+    if "/settings/" in nav:
+        page.goto("/settings/")
+        extra += [p for p in paths_of(page, "main ul.settings-index a[href]") if p not in nav]
     return nav + extra
 
 

@@ -25,7 +25,10 @@ def test_admin_exports_and_erases_a_person_and_sees_the_audit_entries(page, logi
     Note.objects.create(lead=lead, body="Grace prefers e-mail", created_at=lead.created_at)
 
     login("root")
-    page.get_by_role("link", name="Privacy requests").click()
+    page.locator("header.topbar").get_by_role("link", name="Settings").click()
+    page.get_by_role("navigation", name="Settings").get_by_role(
+        "link", name="Privacy requests"
+    ).click()
     page.get_by_label("E-mail address").fill("Grace.Hopper@NAVY.example")
     page.get_by_role("button", name="Find").click()
     held = page.locator("#held")

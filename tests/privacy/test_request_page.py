@@ -66,13 +66,18 @@ def test_only_roles_with_the_privacy_permissions_reach_the_page(client, role, ad
 
 
 @pytest.mark.django_db
-def test_nav_link_shows_for_admins_only(client, admin_user, rep):
+def test_settings_lists_the_request_page_and_audit_log_for_admins_only(client, admin_user, rep):
     client.force_login(rep)
     assert reverse("privacy:requests") not in client.get(reverse("home"), follow=True).text
+    assert client.get(reverse("configure:index")).status_code == 403
     client.force_login(admin_user)
-    page = client.get(reverse("leads:list")).text
+    page = client.get(reverse("configure:index")).text
     assert f'href="{FIND}"' in page
     assert f'href="{reverse("privacy:audit_log")}"' in page
+    # the top bar keeps to the daily tools: these two are reached through Settings
+    top_bar = client.get(reverse("leads:list")).text.split("</header>")[0]
+    assert f'href="{FIND}"' not in top_bar
+    assert f'href="{reverse("configure:index")}"' in top_bar
 
 
 @pytest.mark.django_db
