@@ -108,6 +108,11 @@
         fallbackTolerance: 3,
         animation: 120,
         onStart: function (evt) {
+          /* The dragged card leaves its column as it moves: were that the tallest column, the
+             page would get shorter, a page scrolled to its foot would jump, and the column
+             under the pointer with it. The board keeps its height until the drop. */
+          var board = evt.from.closest(".board");
+          if (board) board.style.minHeight = board.offsetHeight + "px";
           var from = evt.from.dataset.stage;
           var allowed = config.moves[from] || [];
           document.querySelectorAll("ol.cards[data-stage]").forEach(function (l) {
@@ -116,6 +121,8 @@
           });
         },
         onEnd: function (evt) {
+          var board = evt.from.closest(".board");
+          if (board) board.style.minHeight = "";
           document.querySelectorAll(".column").forEach(function (c) {
             c.classList.remove("drop-ok", "drop-no", "drop-home");
           });

@@ -54,10 +54,10 @@ def drag(page, card_selector: str, stage: str) -> None:
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 10)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] / 2 + 5, box["y"] + 15, steps=3)
-    page.mouse.move(tbox["x"] + tbox["width"] / 2, tbox["y"] + tbox["height"] / 2, steps=15)
+    page.mouse.move(tbox["x"] + tbox["width"] / 2, tbox["y"] + 30, steps=15)
     # SortableJS's fallback mode samples the pointer every 50 ms: let it see the target
     page.wait_for_timeout(120)
-    page.mouse.move(tbox["x"] + tbox["width"] / 2, tbox["y"] + tbox["height"] / 2 + 4, steps=2)
+    page.mouse.move(tbox["x"] + tbox["width"] / 2, tbox["y"] + 34, steps=2)
     page.wait_for_timeout(120)
     page.mouse.up()
 
