@@ -116,9 +116,17 @@ class SearchResults:
 
 
 def lead_search(*, user: User, terms: SearchTerms, limit: int = SEARCH_PAGE_SIZE) -> SearchResults:
-    """The leads ``user`` may see for ``terms``, best first, with owner and team."""
-    qs = search_ranked(lead_visible_qs(user=user), terms).select_related("owner", "team")
+    """The leads ``user`` may see for ``terms``, best first, with owner and team.
+
+    The words as typed are searched first; only when nothing matches are the words looked up
+    one by one and the misspelled ones replaced by their close spellings (those look-ups cost
+    as much as the search itself when every word is common)."""
+    visible = lead_visible_qs(user=user)
+    qs = search_ranked(visible, terms, spelling=False).select_related("owner", "team")
     rows = list(qs[: limit + 1])
+    if not rows and connection.vendor == "postgresql":
+        qs = search_ranked(visible, terms).select_related("owner", "team")
+        rows = list(qs[: limit + 1])
     ranked = "rank" in qs.query.annotations
     return SearchResults(leads=rows[:limit], more=len(rows) > limit, ranked=ranked)
 

@@ -277,3 +277,51 @@ def test_deleting_a_lead_deletes_its_document_even_by_raw_sql(people):
         cursor.execute("DELETE FROM leads_stagechange WHERE lead_id = %s", [alice.pk])
         cursor.execute("DELETE FROM leads_lead WHERE id = %s", [alice.pk])
     assert not LeadSearchDocument.objects.filter(lead_id=alice.pk).exists()
+
+
+def _statement_timeout() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return str(cursor.fetchone()[0])
+
+
+@postgres_only
+def test_close_word_lookup_leaves_the_statement_timeout_as_it_was(people):
+    from leads.search import close_words
+
+    before = _statement_timeout()
+    assert close_words("logistcs") == ["logistics"]
+    assert _statement_timeout() == before
+
+
+@postgres_only
+def test_a_slow_close_word_lookup_gives_up_and_the_search_goes_on(
+    people, marketer, client_for, monkeypatch
+):
+    """A look-up past CLOSE_WORDS_TIMEOUT_MS finds no close words (the typo finds nothing), the
+    page still answers and the connection's timeout is restored."""
+    from leads import search
+
+    before = _statement_timeout()
+    monkeypatch.setattr(search, "CLOSE_WORDS_TIMEOUT_MS", 50)
+    monkeypatch.setattr(  # the same five parameters, and a second's sleep
+        search,
+        "_CLOSE_WORDS",
+        "SELECT %s::text FROM pg_sleep(1) WHERE %s::int > 0 AND %s::text = %s::text LIMIT %s",
+    )
+    assert search.close_words("logistcs") == []
+    assert _statement_timeout() == before
+    assert found(client_for(marketer), "logistcs") == set()
+    assert found(client_for(marketer), "logistics") == {people[0].pk}
+
+
+@postgres_only
+def test_four_letter_words_are_not_respelled(people, marketer, client_for, monkeypatch):
+    from leads import search
+
+    def fail(word):
+        raise AssertionError(f"looked up close words for {word!r}")
+
+    monkeypatch.setattr(search, "close_words", fail)
+    assert found(client_for(marketer), "chem") == {people[1].pk}  # a substring of "chemist"
+    assert found(client_for(marketer), "annx") == set()  # in no lead, too short to respell
