@@ -112,6 +112,7 @@ def test_a_managers_team_tasks_filter_sits_on_one_line(page, login):
     assert "Call back" in page.locator(".task-group-today").inner_text()
     form = page.locator(".my-tasks-view").bounding_box()
     heading = page.get_by_role("heading", name="My team's tasks").bounding_box()
-    assert form is not None and heading is not None
+    assert form is not None
+    assert heading is not None
     assert form["height"] < 60, form
     assert form["y"] < heading["y"] + heading["height"], (form, heading)  # beside, not above
