@@ -144,8 +144,20 @@ WANTED = {n for n in os.environ.get("LEADFLOW_SHOTS", "").split(",") if n}
 WRITTEN: list[Path] = []
 
 
+# Titles of pages a screenshot must never show: it would be a login or error page, not the page
+# the guide describes (Django's debug pages have no "· LeadFlow" at all).
+WRONG_PAGES = ("Log in ·", "Not allowed ·", "Not found ·", "Form expired ·", "Too many failed")
+
+
+def check_page(page: Any, name: str) -> None:
+    title = page.title()
+    if "LeadFlow" not in title or title.startswith(WRONG_PAGES):
+        raise SystemExit(f"{name}: the browser shows {title!r} at {page.url}, not the page meant")
+
+
 def snap(page: Any, name: str, full_page: bool = False) -> None:
     """docs/screenshots/<name>.png, unless LEADFLOW_SHOTS names others."""
+    check_page(page, name)
     if not WANTED or name in WANTED:
         path = OUT / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page, caret="initial")
@@ -154,6 +166,7 @@ def snap(page: Any, name: str, full_page: bool = False) -> None:
 
 def snap_part(locator: Any, name: str) -> None:
     """One part of a page (a section), as snap does for the whole page."""
+    check_page(locator.page, name)
     if not WANTED or name in WANTED:
         path = OUT / f"{name}.png"
         locator.screenshot(path=str(path), caret="initial")
