@@ -8,7 +8,6 @@ Content-Security-Policy does not govern, so production pages never run it.
 
 import io
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from leads.lifecycle import ActorKind, Stage, allowed_targets
 from leads.models import Lead, StageChange
 from leads.services import lead_move
 from scoring import services as scoring_services
-from tests.e2e.conftest import SCREENSHOTS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -174,12 +172,6 @@ def test_a_board_card_moves_with_the_keyboard_only(page, login, demo):
     page.set_viewport_size({"width": 390, "height": 800})
     login("marketer", PASSWORD)
     settle(page, "/leads/board/")
-    if os.environ.get(
-        "LEADFLOW_SCREENSHOTS"
-    ):  # docs/user-guide.md "Accessibility and small screens"
-        page.locator("#board").evaluate("el => el.scrollIntoView()")  # the cards, not the filters
-        page.screenshot(path=str(SCREENSHOTS / "phone-board.png"))
-        page.evaluate("window.scrollTo(0, 0)")
     select = page.locator(f"#lead-{lead.pk} select")
     assert select.count() == 1
     for _ in range(400):  # Tab, Tab, ... until the card's list has focus

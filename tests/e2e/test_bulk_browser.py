@@ -1,15 +1,12 @@
 """End-to-end in real headless Chromium: a sales manager ticks three leads on the list, moves
 them with the action bar, and reads which were refused and why."""
 
-import os
-
 import pytest
 
 from bulk.models import BulkJob
 from leadflow.roles import Role
 from leads.lifecycle import Stage
 from leads.models import Lead, Team
-from tests.e2e.conftest import SCREENSHOTS
 from tests.leads.factories import LeadFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -28,8 +25,6 @@ def test_manager_moves_three_selected_leads_and_sees_the_refusals(page, login):
     )
     LeadFactory(stage=Stage.LEAD, first_name="Lou", last_name="Untouched", team=team)
     login("maria")
-    if os.environ.get("LEADFLOW_SCREENSHOTS"):
-        page.set_viewport_size({"width": 1280, "height": 800})
     page.goto("/leads/list/")
     for name in ("Sam Won", "Mia Early", "Olga Elsewhere"):
         box = page.get_by_role("checkbox", name=f"Select {name}")
@@ -38,8 +33,6 @@ def test_manager_moves_three_selected_leads_and_sees_the_refusals(page, login):
         assert box.is_checked()
     assert page.locator("[data-bulk-count]").inner_text() == "3 selected"
     page.get_by_label("Move to").select_option(Stage.CUSTOMER.value)
-    if os.environ.get("LEADFLOW_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / "bulk-actions.png"))
     page.get_by_role("button", name="Move", exact=True).click()
     page.wait_for_url("**/bulk/*/**")
     assert page.locator("#bulk-done").inner_text() == "1"
@@ -50,8 +43,6 @@ def test_manager_moves_three_selected_leads_and_sees_the_refusals(page, login):
     assert "Olga Elsewhere" in problems
     assert "team you do not manage" in problems
     assert page.csp_violations == []
-    if os.environ.get("LEADFLOW_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / "bulk-actions-result.png"), full_page=True)
     stages = dict(Lead.objects.values_list("pk", "stage"))
     assert (stages[sql.pk], stages[mql.pk], stages[other.pk]) == ("customer", "mql", "sql")
     assert BulkJob.objects.get().created_by == manager

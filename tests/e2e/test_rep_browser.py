@@ -1,8 +1,7 @@
 """End-to-end: a sales rep's day in real headless Chromium (issue 17) — log a call on a lead and
-see it on the timeline, then open My tasks and complete one. With LEADFLOW_SCREENSHOTS=1 it
-also writes the user guide's docs/screenshots/log-call.png and my-tasks.png (1280 px wide)."""
+see it on the timeline, then open My tasks and complete one. (The user guide's screenshots are
+made by bench/ui/screenshots.py.)"""
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -11,8 +10,7 @@ from django.utils import timezone
 from leadflow.models import AuditEvent
 from leadflow.roles import Role
 from leads.lifecycle import Stage
-from leads.models import Activity, Task
-from tests.e2e.conftest import SCREENSHOTS
+from leads.models import Activity, Task, Team
 from tests.e2e.test_browser import handover_defaults  # noqa: F401 (a fixture)
 from tests.leads.factories import LeadFactory, UserFactory
 
@@ -62,10 +60,6 @@ def test_rep_logs_a_call_and_completes_a_task(page, login, handover_defaults):  
     page.get_by_label("Outcome").select_option(label="held")
     page.get_by_label("Minutes").fill("45")
     page.get_by_label("Notes").fill("Demo with their ops lead.")
-    if os.environ.get("LEADFLOW_SCREENSHOTS"):  # docs' screenshots, only when asked
-        page.locator("#timeline-section").screenshot(
-            path=str(SCREENSHOTS / "log-call.png"), caret="initial"
-        )
 
     # an e-mail has no minutes: the field goes away; a future time is named under its field
     page.get_by_label("What").select_option(label="E-mail")
@@ -90,8 +84,6 @@ def test_rep_logs_a_call_and_completes_a_task(page, login, handover_defaults):  
     overdue = page.locator(".task-group-overdue")
     assert "Call back about pricing" in overdue.inner_text()
     assert "Send the proposal" in page.locator(".task-group-upcoming").inner_text()
-    if os.environ.get("LEADFLOW_SCREENSHOTS"):
-        page.screenshot(path=str(SCREENSHOTS / "my-tasks.png"), caret="initial")
 
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
@@ -106,3 +98,21 @@ def test_rep_logs_a_call_and_completes_a_task(page, login, handover_defaults):  
     page.get_by_role("link", name="Lena Fischer").first.click()
     page.locator(".timeline").get_by_text("Call — connected, 12 min").wait_for()
     assert page.csp_violations == [], page.csp_violations
+
+
+def test_a_managers_team_tasks_filter_sits_on_one_line(page, login):
+    """The Show/Rep filter beside "My team's tasks" is one row at 1440 px: its selects had the
+    full width of the page, stacking four rows above the heading (seen in the guide's picture)."""
+    manager = UserFactory(username="maria", role=Role.SALES_MANAGER)
+    rep = UserFactory(username="rita", role=Role.SALES_REP, first_name="Rita", last_name="Rep")
+    Team.objects.create(name="Inside", manager=manager).members.add(rep)
+    _task(rep, LeadFactory(owner=rep), "Call back", timezone.now() + timedelta(hours=2))
+    login("maria")
+    page.goto("/leads/tasks/?view=team")
+    assert "Call back" in page.locator(".task-group-today").inner_text()
+    form = page.locator(".my-tasks-view").bounding_box()
+    heading = page.get_by_role("heading", name="My team's tasks").bounding_box()
+    assert form is not None
+    assert heading is not None
+    assert form["height"] < 60, form
+    assert form["y"] < heading["y"] + heading["height"], (form, heading)  # beside, not above

@@ -1,10 +1,5 @@
 """In Chromium, as an admin: create an API key and see it once (copy button, gone on reload);
-create a webhook (its secret once), see the delivery log after an event, redeliver.
-
-``LEADFLOW_E2E_SCREENSHOTS=1`` also writes docs/screenshots/settings-api-keys.png and
-settings-webhooks.png (1280 px wide)."""
-
-import os
+create a webhook (its secret once), see the delivery log after an event, redeliver."""
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -16,19 +11,10 @@ from leadflow.models import ApiKey
 from leadflow.roles import Role
 from leads.lifecycle import Stage
 from leads.services import lead_mark_mql
-from tests.e2e.conftest import SCREENSHOTS
 from tests.handover.receiver import webhook_receiver
 from tests.leads.factories import LeadFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-SHOOT = os.environ.get("LEADFLOW_E2E_SCREENSHOTS") == "1"
-
-
-def _shoot(page, name: str) -> None:
-    if SHOOT:
-        page.set_viewport_size({"width": 1280, "height": 800})
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
-        page.set_viewport_size({"width": 1440, "height": 900})
 
 
 def test_admin_creates_a_key_and_a_webhook_then_redelivers(page, login, settings):
@@ -62,7 +48,6 @@ def test_admin_creates_a_key_and_a_webhook_then_redelivers(page, login, settings
     page.get_by_role("link", name="Back to API keys").click()
     key = ApiKey.objects.get(name="crm-sync")
     assert "crm-sync" in page.locator(f"#apikey-{key.pk}").inner_text()
-    _shoot(page, "settings-api-keys.png")
 
     # --- a webhook: refused destination, then a real one; secret shown once ---
     with webhook_receiver(secret=rules.new_secret(), fail_first=1) as receiver:
@@ -98,5 +83,4 @@ def test_admin_creates_a_key_and_a_webhook_then_redelivers(page, login, settings
     delivery.refresh_from_db()
     assert (delivery.status, delivery.log.count()) == ("delivered", 2)
     page.get_by_role("link", name="Webhooks").first.click()
-    _shoot(page, "settings-webhooks.png")
     assert page.csp_violations == []
