@@ -157,13 +157,21 @@ def inbox_rows(
 
 
 def inbox_owner_choices(*, user: User) -> list[tuple[str, str]]:
-    """The reps a manager's inbox can be filtered by: the members of the teams they manage
-    (every rep and manager for admins), plus the team queues."""
+    """The owners a manager's inbox can be filtered by: "Mine" first when they own handovers
+    themselves, the members of the teams they manage (every rep and manager for admins), and
+    the team queues. (No choice means all of them: ``inbox_all_label``.)"""
     scope = manager_scope(user)
     if scope is None:
         return []
     rows = [(str(pk), name) for pk, name in reassign_choices(user=user, scope=scope)]
-    return [*rows, (UNASSIGNED, "Unassigned (team queue)")]
+    mine = [(value, f"Mine ({name})") for value, name in rows if value == str(user.pk)]
+    others = [row for row in rows if row[0] != str(user.pk)]
+    return [*mine, *others, (UNASSIGNED, "Unassigned (team queue)")]
+
+
+def inbox_all_label(*, user: User) -> str:
+    scope = manager_scope(user)
+    return "All teams" if scope is not None and scope.everything else "Everyone in my teams"
 
 
 def reassign_choices(*, user: User, scope: ManagerScope | None = None) -> list[tuple[int, str]]:

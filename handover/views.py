@@ -103,6 +103,9 @@ def _sal_row(lead: Lead, now: datetime) -> dict[str, Any]:
 
 def _inbox_context(user: User, filters: dict[str, str], **extra: Any) -> dict[str, Any]:
     owners = selectors.inbox_owner_choices(user=user)
+    refused_owner = filters.get("owner", "") not in {"", *(value for value, _ in owners)}
+    if refused_owner:  # someone outside the teams this user runs: say so, show them all
+        filters = {k: v for k, v in filters.items() if k != "owner"}
     lead_id = int(filters["lead"]) if "lead" in filters else None
     rows = selectors.inbox_rows(user=user, owner=filters.get("owner", ""), lead_id=lead_id)
     now = timezone.now()
@@ -114,6 +117,8 @@ def _inbox_context(user: User, filters: dict[str, str], **extra: Any) -> dict[st
         "reject_form": RejectForm(),
         "reasons": selectors.rejection_reasons(),
         "owners": owners,
+        "owners_all": selectors.inbox_all_label(user=user),
+        "refused_owner": refused_owner and bool(owners),
         "filters": filters,
         "filter_query": urlencode(filters),
         "filtered_lead": lead_get_visible(user=user, lead_id=lead_id) if lead_id else None,

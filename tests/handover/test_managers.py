@@ -97,6 +97,30 @@ def test_inbox_page_for_a_manager_has_owner_column_filter_and_keys(
     )
 
 
+def test_inbox_owner_filter_offers_mine_my_teams_or_all_and_refuses_other_teams(
+    client, manager, team, reps, other_team, mql, admin
+):
+    team.members.add(manager)  # a manager who sells too
+    own = mql(manager, team, first_name="Own")
+    theirs = mql(reps[0], team, first_name="Theirs")
+    client.force_login(manager)
+    html = client.get(reverse("handover:inbox")).content.decode()
+    assert '<option value="">Everyone in my teams</option>' in html
+    assert f'<option value="{manager.pk}">Mine (' in html
+    mine = client.get(reverse("handover:inbox"), {"owner": manager.pk}).content.decode()
+    assert f'id="handover-{own.pk}"' in mine
+    assert f'id="handover-{theirs.pk}"' not in mine
+    # someone of another team: not a silent empty list, the reason and the whole inbox
+    outsider = other_team.members.get()
+    refused = client.get(reverse("handover:inbox"), {"owner": outsider.pk}).content.decode()
+    assert "not in a team you manage" in refused
+    assert f'id="handover-{own.pk}"' in refused
+    assert f'id="handover-{theirs.pk}"' in refused
+    assert f'value="{outsider.pk}" selected' not in refused
+    client.force_login(admin)
+    assert '<option value="">All teams</option>' in client.get(reverse("handover:inbox")).text
+
+
 def test_manager_accepts_and_rejects_their_reps_handovers(client, manager, team, reps, mql):
     accept_me = mql(reps[0], team, first_name="Alice")
     reject_me = mql(reps[1], team, first_name="Bob")
