@@ -23,6 +23,7 @@ from handover.models import RejectionReason
 from handover.permissions import Perm as HandoverPerm
 from leadflow.models import User
 from leads import services as lead_services
+from leads import tags
 from leads.lifecycle import (
     INBOX_MESSAGE,
     REASON_REQUIRED,
@@ -212,5 +213,40 @@ register(
         clean=_assign_clean,
         describe=lambda p: f"Assign to {p['owner_name']}",
         apply=_assign_apply,
+    )
+)
+
+
+# --- tag / untag (leads.tags) ----------------------------------------------------------------------
+
+
+def may_tag(user: User) -> bool:
+    return user.has_perm(LeadPerm.CHANGE_LEAD)
+
+
+def _tag_clean(data: Mapping[str, str], actor: User) -> Params:
+    name = tags.clean_tag_name(data.get("tag_name", ""), field="tag_name")
+    op = data.get("tag_op", "add")
+    if op not in ("add", "remove"):
+        raise ValidationError({"tag_op": "Choose whether to add the tag or remove it."})
+    if op == "remove" and tags.tag_find(name) is None:
+        raise ValidationError({"tag_name": f"There is no tag “{name}” to remove."})
+    return {"tag": name, "op": op}
+
+
+def _tag_apply(*, lead: Lead, actor: User, params: Params) -> str:
+    change = tags.lead_tag if params["op"] == "add" else tags.lead_untag
+    changed = change(lead_id=lead.pk, name=params["tag"], actor=actor)
+    return Result.APPLIED if changed else Result.UNCHANGED
+
+
+register(
+    BulkAction(
+        code="tag",
+        label="Tag",
+        permitted=may_tag,
+        clean=_tag_clean,
+        describe=lambda p: f"{'Tag' if p['op'] == 'add' else 'Untag'} “{p['tag']}”",
+        apply=_tag_apply,
     )
 )

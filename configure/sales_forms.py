@@ -18,7 +18,8 @@ from handover.models import (
 )
 from leadflow.models import User
 from leadflow.roles import Role
-from leads.models import Team
+from leads.models import Tag, Team
+from leads.tags import clean_tag_name
 
 
 def _people() -> Any:
@@ -230,3 +231,12 @@ class UserCreateForm(UserEditForm):
         if data.get("password1") and data.get("password1") != data.get("password2"):
             self.add_error("password2", "The two passwords differ.")
         return data
+
+
+class TagForm(ConfigForm):
+    class Meta:
+        model = Tag
+        fields = ("name", "colour")
+
+    def clean_name(self) -> str:
+        return clean_tag_name(self.cleaned_data.get("name"), field="name")

@@ -20,7 +20,7 @@ from handover.models import (
     RepProfile,
     SlaPolicy,
 )
-from leads.models import Team
+from leads.models import Tag, Team
 
 Column = tuple[str, Callable[[Any], object]]  # (heading, value of a row)
 
@@ -168,6 +168,20 @@ KINDS: Final[dict[str, ConfigKind]] = {
                 ("Active", lambda q: q.active),
             ),
             lambda: QualificationFramework.objects.order_by("name"),
+        ),
+        ConfigKind(
+            "tags",
+            Tag,
+            f.TagForm,
+            (
+                ("Name", lambda t: t.name),
+                ("Colour", lambda t: t.get_colour_display()),
+                ("Leads", lambda t: t.lead_count),
+            ),
+            lambda: Tag.objects.annotate(lead_count=Count("leads")).order_by("name"),
+            intro="Anyone who may change a lead makes a tag by typing a new name on it. "
+            "Deleting a tag takes it off every lead that has it (the Leads column says how many); "
+            "the audit log keeps the deletion.",
         ),
         ConfigKind(
             "teams",

@@ -73,6 +73,12 @@ SALES_SECTIONS: Final[list[Section]] = [
         _SALES,
         "BANT, CHAMP, GPCTBA/C&I or your own checklist, and its pass rule (SAL → SQL).",
     ),
+    Section(
+        "Tags",
+        "tags",
+        "leads.change_tag",
+        "Labels on leads: rename them, pick their colour, see how many leads carry each.",
+    ),
     Section("Users", "users", _USERS, "People, their role and team; deactivate leavers."),
     Section("Teams", "teams", _USERS, "Sales teams, their manager and members."),
 ]

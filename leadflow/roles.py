@@ -111,6 +111,10 @@ ROLE_PERMISSIONS[Role.MARKETER] |= {
     "privacy.manage_consent",
 }
 ROLE_PERMISSIONS[Role.SALES_MANAGER] |= {"privacy.merge_leads", "privacy.manage_consent"}
+# Tags (issue 17's bulk tag): whoever changes leads tags them; marketers and managers keep the
+# list tidy in Settings › Tags (rename, colour, delete).
+ROLE_PERMISSIONS[Role.MARKETER] |= {"leads.view_tag", "leads.change_tag", "leads.delete_tag"}
+ROLE_PERMISSIONS[Role.SALES_MANAGER] |= {"leads.view_tag", "leads.change_tag", "leads.delete_tag"}
 ROLE_PERMISSIONS[Role.INTEGRATION] |= {"privacy.manage_consent"}
 # Integration accounts (keys made without --user) read what they already see the leads of:
 # handovers, scores, reports and predictions. Deciding, publishing, training, merging and

@@ -10,7 +10,7 @@ from django_filters.fields import IsoDateTimeField
 
 from leadflow.filters import IntegerFilter
 from leads.lifecycle import Stage
-from leads.models import Lead
+from leads.models import Lead, Tag
 from leads.search import parse_search, search_filter, validate_search
 
 
@@ -48,6 +48,8 @@ class LeadFilterSet(django_filters.FilterSet):
     changed_before = UTCIsoDateTimeFilter(field_name="stage_changed_at", lookup_expr="lt")
     # validators: an over-long or letterless search is a form error (400 in the API), never a 5xx
     q = django_filters.CharFilter(method="search", label="Search", validators=[validate_search])
+    # a tag's name, any case (names are unique whatever their case: at most one tag matches)
+    tag = django_filters.CharFilter(method="tagged", label="Tag", max_length=50)
 
     class Meta:
         model = Lead
@@ -59,3 +61,8 @@ class LeadFilterSet(django_filters.FilterSet):
         if not value.strip():
             return queryset
         return search_filter(queryset, parse_search(value))
+
+    def tagged(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
+        if not value.strip():
+            return queryset
+        return queryset.filter(tags__in=Tag.objects.filter(name__iexact=value.strip()))

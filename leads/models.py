@@ -49,6 +49,41 @@ class Seniority(models.TextChoices):
     OWNER = "owner", "Owner / founder"
 
 
+class TagColour(models.TextChoices):
+    """The palette tags are drawn in (each a background/text pair with 4.5:1 contrast in
+    leadflow.css, ``.lead-tag-<value>``)."""
+
+    GREY = "grey", "Grey"
+    BLUE = "blue", "Blue"
+    GREEN = "green", "Green"
+    YELLOW = "yellow", "Yellow"
+    ORANGE = "orange", "Orange"
+    RED = "red", "Red"
+    PURPLE = "purple", "Purple"
+    TEAL = "teal", "Teal"
+
+
+class Tag(models.Model):
+    """A free label on leads ("webinar-2026", "partner referral"), unique whatever its case."""
+
+    name = models.CharField(max_length=50)
+    colour = models.CharField(max_length=10, choices=TagColour.choices, default=TagColour.GREY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="tag_name_unique",
+                violation_error_message="There is a tag of this name already (in any case).",
+            )
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Lead(TimeStampedModel):
     # identity
     # NULL, not "", where absent: both are unique only where present.
@@ -117,6 +152,7 @@ class Lead(TimeStampedModel):
     erased_at = models.DateTimeField(null=True, blank=True)
     # the import job that last matched this lead (finds duplicates within one file, memory-free)
     last_import_id = models.BigIntegerField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, related_name="leads", blank=True)
 
     class Meta:
         constraints = [

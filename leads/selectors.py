@@ -70,6 +70,7 @@ FILTER_KEYS = (
     "created_before",
     "changed_after",
     "changed_before",
+    "tag",
 )
 
 
@@ -171,7 +172,7 @@ def board_column(
     ``after`` is the cursor of the previous page ("score:id"); the index on
     (stage, -score, -id) makes every page cost the same however deep it is.
     """
-    qs = leads.filter(stage=stage.value).order_by("-score", "-id")
+    qs = leads.filter(stage=stage.value).order_by("-score", "-id").prefetch_related("tags")
     score_id = _parse_cursor(after)
     if score_id is not None:
         score, lead_id = score_id
@@ -205,7 +206,7 @@ def board_first_pages(
     ]
     ids = list(parts[0].union(*parts[1:], all=True)) if parts else []
     by_stage: dict[str, list[Lead]] = {stage.value: [] for stage in stages}
-    for lead in leads.filter(pk__in=ids).order_by("-score", "-id"):
+    for lead in leads.filter(pk__in=ids).order_by("-score", "-id").prefetch_related("tags"):
         by_stage[lead.stage].append(lead)
     shown = [lead for rows in by_stage.values() for lead in rows[:size]]
     badges = card_badges([lead.pk for lead in shown])

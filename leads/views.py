@@ -23,7 +23,7 @@ from leadflow.audit import audit_record
 from leadflow.csv import csv_response
 from leadflow.exceptions import DomainError
 from leadflow.models import User
-from leads import extensions, selectors, services
+from leads import extensions, selectors, services, tags
 from leads.forms import (
     InteractionForm,
     LeadCreateForm,
@@ -42,7 +42,7 @@ from leads.lifecycle import (
     ensure_allowed,
     inbox_decides,
 )
-from leads.models import Lead, StageChange, Task
+from leads.models import Lead, StageChange, Tag, Task
 from leads.permissions import Perm
 from leads.search import parse_search
 
@@ -95,6 +95,7 @@ def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
         "columns": columns,
         "card_moves": _card_moves(user),
         "owners": selectors.assignable_users(),
+        "filter_tags": list(Tag.objects.values_list("name", flat=True)[:500]),
         "grades": ["A", "B", "C", "D"],
         "saved_views": selectors.saved_views(user=user),
         "saved_view_form": SavedViewForm(initial={"query": filters.urlencode()}),
@@ -291,10 +292,50 @@ def _detail_context(user: User, lead: Lead, **extra: Any) -> dict[str, Any]:
         "task_form": TaskForm(),
         "interaction_form": _interaction_form(),
         "can_log": user.has_perm(Perm.CHANGE_LEAD),  # the lead is visible: see lead_editable
+        **_tags_context(lead),
         "moves": [(s, Stage(s).label) for s in moves],
         "reason_required": [s.value for s in REASON_REQUIRED],
         **extra,
     }
+
+
+def _tags_context(lead: Lead, error: str = "", typed: str = "") -> dict[str, Any]:
+    return {
+        "lead_tags": list(lead.tags.all()),
+        "all_tags": list(Tag.objects.values_list("name", flat=True)[:500]),
+        "tag_error": error,
+        "tag_typed": typed,
+    }
+
+
+@login_required
+@require_POST
+def lead_tags_change(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """Add (``tag``) or remove (``remove``) a tag on the lead page; htmx swaps the section."""
+    user = request_user(request)
+    lead = selectors.lead_editable(user=user, lead_id=lead_id)
+    if lead is None:
+        _visible_or_404(user, lead_id)  # 404 for a lead they cannot see at all
+        raise PermissionDenied("You may not change this lead.")
+    removing = "remove" in request.POST
+    typed = request.POST.get("remove" if removing else "tag", "")
+    error, status = "", 200
+    try:
+        if removing:
+            changed = tags.lead_untag(lead_id=lead.pk, name=typed, actor=user, request=request)
+            message = f"Removed the tag “{typed}”." if changed else "That tag was not on it."
+        else:
+            changed = tags.lead_tag(lead_id=lead.pk, name=typed, actor=user, request=request)
+            message = "Tag added." if changed else "It already has that tag."
+    except ValidationError as exc:
+        error, status = " ".join(exc.messages), 422
+    else:
+        typed = ""
+        if not getattr(request, "htmx", False):
+            messages.success(request, message)
+    return _section(
+        request, lead, "leads/_tags.html", status, **_tags_context(lead, error, typed), can_log=True
+    )
 
 
 @login_required
@@ -625,7 +666,11 @@ def lead_table(request: HttpRequest) -> HttpResponse:
     valid = filterset.is_valid()
     field, desc = _sort(request.GET)
     matching = selectors.lead_matching(user=user, params=request.GET)
-    base = matching.select_related("owner") if matching is not None else Lead.objects.none()
+    base = (
+        matching.select_related("owner").prefetch_related("tags")
+        if matching is not None
+        else Lead.objects.none()
+    )
     rows = list(_keyset(base, field, desc, request.GET.get("after", ""))[: LIST_PAGE_SIZE + 1])
     more = len(rows) > LIST_PAGE_SIZE
     rows = rows[:LIST_PAGE_SIZE]
@@ -648,6 +693,7 @@ def lead_table(request: HttpRequest) -> HttpResponse:
         "filter_errors": {} if valid else filterset.form.errors,
         "filters": filters,
         "owners": selectors.assignable_users(),
+        "filter_tags": list(Tag.objects.values_list("name", flat=True)[:500]),
         "grades": ["A", "B", "C", "D"],
         "stages": [(s.value, s.label, s.value in request.GET.getlist("stage")) for s in Stage],
         "sort_links": sort_links,

@@ -97,6 +97,7 @@ def personal_data(*, lead: Lead) -> dict[str, Any]:
             ),
             "consent": _rows(ConsentEvent.objects.filter(lead=lead).order_by("at", "id")),
             "notes": _rows(Note.objects.filter(lead=lead).order_by("created_at", "id")),
+            "tags": sorted(lead.tags.values_list("name", flat=True)),
             "tasks": _rows(Task.objects.filter(lead=lead).order_by("created_at", "id")),
             "handovers": _rows(Handover.objects.filter(lead=lead).order_by("id")),
             "qualification": _rows(QualificationChecklist.objects.filter(lead=lead)),

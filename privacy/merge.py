@@ -152,7 +152,7 @@ _FILLABLE = tuple(f for f in EDITABLE_FIELDS if f not in ("traits", "email_opt_o
 
 
 def _snapshot(lead: Lead) -> dict[str, Any]:
-    data = model_to_dict(lead)
+    data = model_to_dict(lead, exclude=["tags"])  # (tags move to the survivor; not a field)
     data.update(id=lead.pk, created_at=lead.created_at, updated_at=lead.updated_at)
     loaded: dict[str, Any] = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     return loaded
@@ -190,6 +190,9 @@ def lead_merge(
     moved["consent_events"] = ConsentEvent.objects.filter(lead=duplicate).update(lead=survivor)
     moved["notes"] = Note.objects.filter(lead=duplicate).update(lead=survivor)
     moved["tasks"] = Task.objects.filter(lead=duplicate).update(lead=survivor)
+    duplicate_tags = list(duplicate.tags.all())  # the survivor keeps every tag of both
+    moved["tags"] = len(set(duplicate_tags) - set(survivor.tags.all()))
+    survivor.tags.add(*duplicate_tags)
     moved.update(_repoint_handover(survivor=survivor, duplicate=duplicate, now=now, actor=actor))
     MergeRecord.objects.filter(survivor=duplicate).update(survivor=survivor)
     # fields: the survivor's win; its empty ones are filled from the duplicate

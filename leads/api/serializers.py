@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from leadflow.api.serializers import ModelSerializer, StoredEmailField
 from leads.lifecycle import Stage
-from leads.models import Activity, Lead, StageChange
+from leads.models import Activity, Lead, StageChange, Tag
 from leads.services import EDITABLE_FIELDS, Expected
 
 
@@ -30,6 +30,10 @@ class LeadSerializer(StrictSerializerMixin, ModelSerializer[Lead]):
         **ModelSerializer.serializer_field_mapping,
         models.EmailField: StoredEmailField,
     }
+    # names, read here; changed through POST /leads/{id}/tags/
+    tags: "serializers.SlugRelatedField[Tag]" = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
 
     class Meta:
         model = Lead
@@ -45,6 +49,7 @@ class LeadSerializer(StrictSerializerMixin, ModelSerializer[Lead]):
             "engagement_score",
             "grade",
             "scored_at",
+            "tags",
             "created_at",
             "updated_at",
         )
@@ -67,6 +72,23 @@ class LeadSerializer(StrictSerializerMixin, ModelSerializer[Lead]):
             "email": {"validators": []},
             "external_id": {"validators": []},
         }
+
+
+class TagChangeSerializer(StrictSerializerMixin, serializers.Serializer[dict[str, Any]]):
+    """Tags to put on a lead and to take off it (names, any case; a new name makes the tag)."""
+
+    add = serializers.ListField(
+        child=serializers.CharField(max_length=50, allow_blank=False), required=False, max_length=50
+    )
+    remove = serializers.ListField(
+        child=serializers.CharField(max_length=50, allow_blank=False), required=False, max_length=50
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if not attrs.get("add") and not attrs.get("remove"):
+            raise serializers.ValidationError({"add": "Name a tag to add or to remove."})
+        return attrs
 
 
 class ActivitySerializer(ModelSerializer[Activity]):

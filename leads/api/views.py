@@ -1,8 +1,10 @@
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -11,6 +13,7 @@ from rest_framework.response import Response
 from leadflow.api.auth import request_user
 from leadflow.api.idempotency import IDEMPOTENCY_HEADER, IdempotentMixin
 from leadflow.apikeys import Scope
+from leads import tags as lead_tags
 from leads.api.serializers import (
     ActivitySerializer,
     ConvertInputSerializer,
@@ -18,6 +21,7 @@ from leads.api.serializers import (
     LifecycleInputSerializer,
     ReasonRequiredInputSerializer,
     StageChangeSerializer,
+    TagChangeSerializer,
     TransitionInputSerializer,
 )
 from leads.filtersets import LeadFilterSet
@@ -82,6 +86,7 @@ class LeadViewSet(
         "history": READ,
         "create": WRITE,
         "partial_update": WRITE,
+        "tags": WRITE,
         **dict.fromkeys(LIFECYCLE_ACTIONS, WRITE),
     }
     idempotent_actions = frozenset({"create", *LIFECYCLE_ACTIONS})
@@ -90,6 +95,7 @@ class LeadViewSet(
         needed = {
             "create": Perm.ADD_LEAD,
             "partial_update": Perm.CHANGE_LEAD,
+            "tags": Perm.CHANGE_LEAD,
             **dict.fromkeys(LIFECYCLE_ACTIONS, Perm.MOVE_STAGE),
         }.get(self.action or "", Perm.VIEW_LEAD)
         return [IsAuthenticated(), HasPerm.of(needed)()]
@@ -99,7 +105,8 @@ class LeadViewSet(
     def get_queryset(self) -> QuerySet[Lead]:
         if getattr(self, "swagger_fake_view", False):
             return self.queryset
-        return lead_visible_qs(user=request_user(self.request)).select_related("owner")
+        visible = lead_visible_qs(user=request_user(self.request))
+        return visible.select_related("owner").prefetch_related("tags")
 
     @extend_schema(
         parameters=[IDEMPOTENCY_PARAMETER],
@@ -123,6 +130,30 @@ class LeadViewSet(
             data=serializer.validated_data,
             actor=request_user(self.request),
         )
+
+    @extend_schema(request=TagChangeSerializer, responses={200: LeadSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def tags(self, request: Request, pk: str) -> Response:
+        """Add and remove tags (all or none): ``{"add": ["webinar"], "remove": ["cold"]}``."""
+        lead = self.get_object()
+        change = TagChangeSerializer(data=request.data)
+        change.is_valid(raise_exception=True)
+        actor = request_user(request)
+        try:
+            names = {
+                key: [
+                    lead_tags.clean_tag_name(n, field=f"{key}[{i}]") for i, n in enumerate(values)
+                ]
+                for key, values in change.validated_data.items()
+            }
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        with transaction.atomic():
+            for name in names.get("add", []):
+                lead_tags.lead_tag(lead_id=lead.pk, name=name, actor=actor, request=request)
+            for name in names.get("remove", []):
+                lead_tags.lead_untag(lead_id=lead.pk, name=name, actor=actor, request=request)
+        return Response(LeadSerializer(self.get_queryset().get(pk=lead.pk)).data)
 
     @extend_schema(responses=ActivitySerializer(many=True))
     @action(detail=True, methods=["get"])

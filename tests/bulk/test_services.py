@@ -121,7 +121,10 @@ def test_bad_parameters_name_the_field_and_write_nothing(manager, team):
         ("disqualify", {"dq_reason": "no_budget"}, "dq_reason"),  # a nurture reason
         ("recycle", {"nurture_reason": "other"}, "comment"),  # needs a comment
         ("assign", {"owner": "999999"}, "owner"),
-        ("tag", {}, "action"),
+        ("tag", {}, "tag_name"),
+        ("tag", {"tag_name": "cold", "tag_op": "remove"}, "tag_name"),  # no such tag
+        ("tag", {"tag_name": "cold", "tag_op": "rename"}, "tag_op"),
+        ("sing", {}, "action"),
     ]
     for action, data, field in cases:
         with pytest.raises(ValidationError) as err:

@@ -46,3 +46,32 @@ def test_manager_moves_three_selected_leads_and_sees_the_refusals(page, login):
     stages = dict(Lead.objects.values_list("pk", "stage"))
     assert (stages[sql.pk], stages[mql.pk], stages[other.pk]) == ("customer", "mql", "sql")
     assert BulkJob.objects.get().created_by == manager
+
+
+def test_marketer_tags_a_lead_filters_by_the_tag_and_tags_a_selection(page, login):
+    """The lead page's tag box (htmx), the filter by tag, then bulk tagging from the list."""
+    UserFactory(username="mara", role=Role.MARKETER, first_name="Mara")
+    first = LeadFactory(stage=Stage.LEAD, first_name="Tara", last_name="Tagged")
+    LeadFactory(stage=Stage.LEAD, first_name="Nico", last_name="Notag")
+    login("mara")
+    page.goto(f"/leads/{first.pk}/")
+    page.get_by_label("Add a tag").fill("Trade fair")
+    page.get_by_role("button", name="Add", exact=True).click()
+    page.locator("#tags-section .lead-tag").filter(has_text="Trade fair").wait_for()
+    page.goto("/leads/list/")
+    page.get_by_label("Tag", exact=True).select_option("Trade fair")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**tag=Trade+fair**")
+    assert page.get_by_text("Nico Notag").count() == 0
+    assert page.get_by_role("link", name="Tara Tagged").is_visible()
+    page.goto("/leads/list/")
+    for name in ("Tara Tagged", "Nico Notag"):
+        page.get_by_role("checkbox", name=f"Select {name}").check()
+    page.get_by_label("Tag name").fill("Q3 follow-up")
+    page.get_by_role("button", name="Tag", exact=True).click()
+    page.wait_for_url("**/bulk/*/**")
+    assert page.locator("#bulk-done").inner_text() == "2"
+    assert sorted(
+        Lead.tags.through.objects.filter(tag__name="Q3 follow-up").values_list("lead_id", flat=True)
+    ) == sorted(Lead.objects.values_list("pk", flat=True))
+    assert page.csp_violations == []

@@ -118,7 +118,7 @@ def test_board_query_count_does_not_grow_with_cards(marketer_client):
         for _ in range(29):
             LeadFactory(stage=stage)
     assert queries() == few
-    assert few <= 25
+    assert few <= 26  # (one of them: the cards' tags, for every column at once)
 
 
 @pytest.mark.django_db

@@ -1,0 +1,92 @@
+"""Tags: free labels on leads. One place for the rules the lead page, bulk tagging, the filters,
+the API and Settings › Tags share: what a tag name may be, how a new tag gets its colour, and
+that tagging and untagging are audited."""
+
+import zlib
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from leadflow.audit import audit_record
+from leadflow.models import User
+from leads.models import Lead, Tag, TagColour
+from leads.services import LeadNotFoundError
+
+TAG_MAX_LENGTH = 50
+# new tags take a colour from their name, so "webinar" looks the same wherever it is made
+_PALETTE = [c for c in TagColour.values if c != TagColour.GREY]
+
+
+def clean_tag_name(value: object, *, field: str = "tag") -> str:
+    """A tag name with its spaces collapsed, or ValidationError naming ``field`` and why."""
+    name = " ".join(str(value or "").split())
+    if not name:
+        raise ValidationError({field: "Type a tag name."})
+    if len(name) > TAG_MAX_LENGTH:
+        raise ValidationError({field: f"Keep tag names to {TAG_MAX_LENGTH} characters."})
+    if any(not ch.isprintable() for ch in name):
+        raise ValidationError({field: "A tag name cannot hold control characters."})
+    return name
+
+
+def tag_find(name: str) -> Tag | None:
+    return Tag.objects.filter(name__iexact=name).first()
+
+
+def tag_get_or_create(name: str) -> Tag:
+    """The tag called ``name`` whatever its case, made if new (two people making the same new
+    tag at once get the one tag: the unique index decides, the loser reads the winner's)."""
+    name = clean_tag_name(name)
+    found = tag_find(name)
+    if found is not None:
+        return found
+    colour = _PALETTE[zlib.crc32(name.lower().encode()) % len(_PALETTE)]
+    try:
+        with transaction.atomic():
+            return Tag.objects.create(name=name, colour=colour)
+    except IntegrityError:
+        found = tag_find(name)
+        if found is None:
+            raise
+        return found
+
+
+@transaction.atomic
+def lead_tag(*, lead_id: int, name: str, actor: User | None, request: Any = None) -> bool:
+    """Put the tag ``name`` on the lead (made if new); False when it was already there."""
+    tag = tag_get_or_create(name)
+    lead = Lead.objects.filter(pk=lead_id).first()
+    if lead is None:
+        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+    through = Lead.tags.through
+    _, created = through.objects.get_or_create(lead_id=lead_id, tag_id=tag.pk)
+    if created:
+        audit_record(
+            action="lead.tag",
+            actor=actor,
+            target_type="lead",
+            target_id=lead_id,
+            details={"tag": tag.name},
+            request=request,
+        )
+    return bool(created)
+
+
+@transaction.atomic
+def lead_untag(*, lead_id: int, name: str, actor: User | None, request: Any = None) -> bool:
+    """Take the tag ``name`` off the lead; False when it did not have it."""
+    tag = tag_find(clean_tag_name(name))
+    if tag is None:
+        return False
+    removed, _ = Lead.tags.through.objects.filter(lead_id=lead_id, tag_id=tag.pk).delete()
+    if removed:
+        audit_record(
+            action="lead.untag",
+            actor=actor,
+            target_type="lead",
+            target_id=lead_id,
+            details={"tag": tag.name},
+            request=request,
+        )
+    return bool(removed)
