@@ -29,12 +29,13 @@ from handover.models import (
 )
 from handover.outbox import OutboxBatch, lead_snapshot
 from handover.permissions import may_decide, may_reassign, may_receive
+from leadflow import batchscope
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError, PermissionDeniedError
 from leadflow.models import User
 from leads import services as lead_services
 from leads.lifecycle import ActorKind, Stage
-from leads.models import Lead, StageChange
+from leads.models import Lead, StageChange, Team
 
 
 class HandoverNotFoundError(NotFoundError):
@@ -102,7 +103,11 @@ def _available(user_ids: Collection[int], now: datetime, working_hours: bool) ->
 
 def assignment_pick(*, lead: Lead, now: datetime, exclude: Collection[int] = ()) -> Pick:
     """Evaluate the rules in order and reserve the chosen rep (call inside a transaction)."""
-    for rule in AssignmentRule.objects.filter(active=True).order_by("position", "id"):
+    rules_ = batchscope.cached(
+        "handover.assignment_rules",
+        lambda: list(AssignmentRule.objects.filter(active=True).order_by("position", "id")),
+    )
+    for rule in rules_:
         if not _matches(rule, lead):
             continue
         # Lock the rule: concurrent handovers take turns, so rotation and caps hold under load.
@@ -147,9 +152,13 @@ def assignment_pick(*, lead: Lead, now: datetime, exclude: Collection[int] = ())
 
 def _manager_ids(lead: Lead) -> list[int]:
     """Who hears about a lead when the owner cannot: the team's manager."""
-    if lead.team_id is None:
+    team_id = lead.team_id
+    if team_id is None:
         return []
-    manager = Lead.objects.filter(pk=lead.pk).values_list("team__manager_id", flat=True).first()
+    manager = batchscope.cached(
+        ("leads.team_manager", team_id),
+        lambda: Team.objects.filter(pk=team_id).values_list("manager_id", flat=True).first(),
+    )
     return [manager] if manager else []
 
 
