@@ -34,13 +34,16 @@ class Scope:
 
     @contextmanager
     def item(self) -> Iterator[None]:
-        """One item of the batch: an exception drops what it deferred, then propagates."""
+        """One item of the batch, inside its savepoint: an exception drops what it deferred
+        and everything read so far (its rollback may have released a row lock a cached read
+        was taken under, or undone a write to a cached object), then propagates."""
         marks = {name: len(items) for name, (_, items) in self.deferred.items()}
         try:
             yield
         except BaseException:
             for name, (_, items) in self.deferred.items():
                 del items[marks.get(name, 0) :]
+            self.memo.clear()
             raise
 
     def flush(self) -> None:

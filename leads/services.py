@@ -679,10 +679,18 @@ def activity_record(
 
 @transaction.atomic
 def lead_assign(
-    *, lead_id: int, owner: User | None, team_id: int | None = None, actor: User | None = None
+    *,
+    lead_id: int,
+    owner: User | None,
+    team_id: int | None = None,
+    actor: User | None = None,
+    locked: Lead | None = None,
 ) -> Lead:
-    """Give a lead an owner (and team). Handover's assignment rules and managers call this."""
-    lead = _locked(lead_id)
+    """Give a lead an owner (and team). Handover's assignment rules and managers call this.
+    ``locked``: the lead, if the caller holds its row lock (as for ``_move_stage``)."""
+    if locked is not None and locked.pk != lead_id:
+        raise ValueError(f"locked is lead {locked.pk}, not {lead_id}")
+    lead = locked or _locked(lead_id)
     lead.owner = owner
     if team_id is not None:
         lead.team_id = team_id
