@@ -96,7 +96,7 @@ def _move_apply(*, lead: Lead, actor: User, params: Params) -> str:
         return Result.UNCHANGED
     _ensure_not_inbox(actor, lead, to)
     result = lead_services.lead_move(
-        lead_id=lead.pk, to=to, actor=actor, source=StageChange.Source.UI
+        lead_id=lead.pk, to=to, actor=actor, source=StageChange.Source.UI, locked=lead
     )
     return Result.APPLIED if result.change is not None else Result.UNCHANGED
 
@@ -142,7 +142,11 @@ def _disqualify_apply(*, lead: Lead, actor: User, params: Params) -> str:
         return Result.UNCHANGED
     _ensure_not_inbox(actor, lead, Stage.DISQUALIFIED)
     lead_services.lead_disqualify(
-        lead_id=lead.pk, actor=actor, source=StageChange.Source.UI, reason=params["text"]
+        lead_id=lead.pk,
+        actor=actor,
+        source=StageChange.Source.UI,
+        reason=params["text"],
+        locked=lead,
     )
     return Result.APPLIED
 
@@ -152,7 +156,11 @@ def _recycle_apply(*, lead: Lead, actor: User, params: Params) -> str:
         return Result.UNCHANGED
     _ensure_not_inbox(actor, lead, Stage.NURTURE)
     lead_services.lead_recycle(
-        lead_id=lead.pk, actor=actor, source=StageChange.Source.UI, reason=params["text"]
+        lead_id=lead.pk,
+        actor=actor,
+        source=StageChange.Source.UI,
+        reason=params["text"],
+        locked=lead,
     )
     if params.get("reset_engagement"):
         lead_services.lead_reset_engagement(lead_id=lead.pk)

@@ -23,6 +23,7 @@ from bulk.actions import ACTIONS, BulkAction
 from bulk.models import BulkJob, BulkOutcome
 from leadflow import jobs
 from leadflow.audit import audit_record
+from leadflow.batchscope import Scope, batch_scope
 from leadflow.exceptions import DomainError, PermissionDeniedError
 from leadflow.models import User
 from leads.models import Lead
@@ -156,18 +157,63 @@ def _finish(job_id: int, attempt: int, status: str, error: str = "") -> BulkJob:
 
 
 def _apply_batch(job: BulkJob, *, action: BulkAction, actor: User) -> int:
-    """The next ``BATCH_SIZE`` leads of the locked ``job``: one savepoint and one outcome each."""
+    """The next ``BATCH_SIZE`` leads of the locked ``job``: one savepoint and one outcome each.
+
+    The batch runs in a ``batch_scope``: configuration the services read (SLA policy,
+    assignment rules, webhook subscriptions, ...) is read once per batch, and the writes they
+    may do for all leads at once (reports rollup, outbox rows) are done at the end of the batch,
+    for the leads that went through. Should those fail, the batch is rolled back and run again
+    with everything done per lead, so the lead they belong to fails alone."""
     ids = job.lead_ids[job.done : job.done + BATCH_SIZE]
     actor = User.objects.prefetch_related("groups").get(pk=actor.pk)  # roles as they are now
     permitted = actor.is_active and action.permitted(actor)
     visible = set(lead_visible_qs(user=actor).filter(pk__in=ids).values_list("pk", flat=True))
     actable = set(lead_actable_qs(user=actor).filter(pk__in=ids).values_list("pk", flat=True))
+    run = partial(
+        _apply_leads,
+        job,
+        ids,
+        action=action,
+        actor=actor,
+        permitted=permitted,
+        visible=visible,
+        actable=actable,
+    )
+    try:
+        with transaction.atomic(), batch_scope() as scope:
+            outcomes = run(scope)
+            scope.flush()
+    except Exception:
+        log.warning("bulk %s: the batch's deferred writes failed; redoing it lead by lead", job.pk)
+        with batch_scope(defer=False) as scope:
+            outcomes = run(scope)
+    # a resumed batch whose rows were committed is skipped by ``done``; conflicts cannot happen
+    BulkOutcome.objects.bulk_create(outcomes)
+    counts = {r: sum(1 for o in outcomes if o.result == r) for r in Result.values}
+    job.applied += counts[Result.APPLIED] + counts[Result.UNCHANGED]
+    job.refused += counts[Result.REFUSED]
+    job.failed += counts[Result.FAILED]
+    return len(ids)
+
+
+def _apply_leads(
+    job: BulkJob,
+    ids: list[int],
+    scope: Scope,
+    *,
+    action: BulkAction,
+    actor: User,
+    permitted: bool,
+    visible: set[int],
+    actable: set[int],
+) -> list[BulkOutcome]:
     outcomes = []
     for lead_id in ids:
         result, message, label = _apply_one(
             action,
             actor,
             lead_id,
+            scope=scope,
             params=job.params,
             permitted=permitted,
             visible=visible,
@@ -178,13 +224,7 @@ def _apply_batch(job: BulkJob, *, action: BulkAction, actor: User) -> int:
                 job=job, lead_id=lead_id, lead_label=label[:300], result=result, message=message
             )
         )
-    # a resumed batch whose rows were committed is skipped by ``done``; conflicts cannot happen
-    BulkOutcome.objects.bulk_create(outcomes)
-    counts = {r: sum(1 for o in outcomes if o.result == r) for r in Result.values}
-    job.applied += counts[Result.APPLIED] + counts[Result.UNCHANGED]
-    job.refused += counts[Result.REFUSED]
-    job.failed += counts[Result.FAILED]
-    return len(ids)
+    return outcomes
 
 
 def _apply_one(
@@ -192,6 +232,7 @@ def _apply_one(
     actor: User,
     lead_id: int,
     *,
+    scope: Scope,
     params: dict[str, object],
     permitted: bool,
     visible: set[int],
@@ -204,7 +245,7 @@ def _apply_one(
         return Result.REFUSED, "There is no such lead you can see (deleted or not yours).", ""
     label = ""
     try:
-        with transaction.atomic():
+        with scope.item(), transaction.atomic():
             lead = (
                 Lead.objects.select_for_update(no_key=True, of=("self",))
                 .select_related("owner")

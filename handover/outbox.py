@@ -42,7 +42,7 @@ from handover.models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from leadflow import deadletter
+from leadflow import batchscope, deadletter
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
 from leadflow.models import User
@@ -129,32 +129,45 @@ class OutboxBatch:
         self.events.append((event_type, dict(data)))
 
     def flush(self) -> list[int]:
-        """Insert everything collected; returns the new delivery ids (queued on commit)."""
-        if self.notifications:
-            Notification.objects.bulk_create(self.notifications)
-        # No e-mail about a person who unsubscribed or was erased is queued (privacy, issue 9).
-        quiet = uncontactable_leads(d.payload.get("lead_id") for d in self.emails)
-        deliveries = [d for d in self.emails if d.payload.get("lead_id") not in quiet]
-        if self.events:
-            deliveries += _webhook_deliveries(self.events, self.now)
-        if deliveries:
-            Delivery.objects.bulk_create(deliveries)
-        ids = [d.pk for d in deliveries]
-        if ids:
-            transaction.on_commit(lambda: enqueue(ids))
+        """Insert everything collected; returns the new delivery ids (queued on commit). In a
+        batch scope (a bulk job's batch of leads) the rows are written with the other leads'
+        at the end of the batch, in the same transaction, and no ids are returned."""
+        taken = OutboxBatch(self.now, self.notifications, self.emails, self.events)
         self.notifications, self.emails, self.events = [], [], []
-        return ids
+        if batchscope.defer("handover.outbox", _write, taken):
+            return []
+        return _write([taken])
 
 
-def _webhook_deliveries(
-    events: Sequence[tuple[str, dict[str, Any]]], now: datetime
-) -> list[Delivery]:
-    subscriptions = list(WebhookSubscription.objects.filter(active=True).only("id", "event_types"))
-    wanted = [(t, d) for t, d in events if any(t in s.event_types for s in subscriptions)]
+def _write(batches: Sequence[OutboxBatch]) -> list[int]:
+    notifications = [n for b in batches for n in b.notifications]
+    emails = [e for b in batches for e in b.emails]
+    events = [(t, d, b.now) for b in batches for t, d in b.events]
+    if notifications:
+        Notification.objects.bulk_create(notifications)
+    # No e-mail about a person who unsubscribed or was erased is queued (privacy, issue 9).
+    quiet = uncontactable_leads(d.payload.get("lead_id") for d in emails)
+    deliveries = [d for d in emails if d.payload.get("lead_id") not in quiet]
+    if events:
+        deliveries += _webhook_deliveries(events)
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries)
+    ids = [d.pk for d in deliveries]
+    if ids:
+        transaction.on_commit(lambda: enqueue(ids))
+    return ids
+
+
+def _webhook_deliveries(events: Sequence[tuple[str, dict[str, Any], datetime]]) -> list[Delivery]:
+    subscriptions = batchscope.cached(
+        "handover.webhook_subscriptions",
+        lambda: list(WebhookSubscription.objects.filter(active=True).only("id", "event_types")),
+    )
+    wanted = [e for e in events if any(e[0] in s.event_types for s in subscriptions)]
     if not wanted:
         return []
-    rows = [WebhookEvent(type=t, payload={}, created_at=now) for t, _ in wanted]
-    for row, (event_type, data) in zip(rows, wanted, strict=True):
+    rows = [WebhookEvent(type=t, payload={}, created_at=now) for t, _, now in wanted]
+    for row, (event_type, data, now) in zip(rows, wanted, strict=True):
         row.payload = _jsonable(
             {"id": str(row.event_id), "type": event_type, "created_at": now, "data": data}
         )
@@ -164,9 +177,9 @@ def _webhook_deliveries(
             channel=Delivery.Channel.WEBHOOK,
             event=row,
             subscription=sub,
-            next_attempt_at=now,
-            enqueued_at=now,
-            created_at=now,
+            next_attempt_at=row.created_at,
+            enqueued_at=row.created_at,
+            created_at=row.created_at,
         )
         for row in rows
         for sub in subscriptions

@@ -7,6 +7,7 @@ never waits for a lead, so the two never deadlock).
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -15,8 +16,9 @@ from django.db.models import Count, Model
 from django.utils import timezone
 
 from handover import rules, sla
-from handover.calendars import is_working_time
+from handover.calendars import BusinessCalendar, is_working_time
 from handover.models import (
+    AssignmentMember,
     AssignmentRule,
     EventType,
     Handover,
@@ -29,12 +31,13 @@ from handover.models import (
 )
 from handover.outbox import OutboxBatch, lead_snapshot
 from handover.permissions import may_decide, may_reassign, may_receive
+from leadflow import batchscope
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError, PermissionDeniedError
 from leadflow.models import User
 from leads import services as lead_services
 from leads.lifecycle import ActorKind, Stage
-from leads.models import Lead, StageChange
+from leads.models import Lead, StageChange, Team
 
 
 class HandoverNotFoundError(NotFoundError):
@@ -82,32 +85,58 @@ def _matches(rule: AssignmentRule, lead: Lead) -> bool:
 
 
 def _available(user_ids: Collection[int], now: datetime, working_hours: bool) -> set[int]:
-    away = set(
-        OutOfOffice.objects.filter(
-            user_id__in=user_ids, starts_at__lte=now, ends_at__gt=now
-        ).values_list("user_id", flat=True)
+    users = frozenset(user_ids)
+    # read once per batch (absences that have not ended by now, profiles, who is active) and
+    # judged at each lead's ``now``
+    absences = batchscope.cached(
+        ("handover.absences", users),
+        lambda: list(
+            OutOfOffice.objects.filter(user_id__in=users, ends_at__gt=now).values_list(
+                "user_id", "starts_at", "ends_at"
+            )
+        ),
     )
-    free = {u for u in user_ids if u not in away}
-    profiles = RepProfile.objects.filter(user_id__in=free).select_related("calendar")
-    for profile in profiles:
-        if not profile.accepts_leads or (
-            working_hours
-            and profile.calendar is not None
-            and not is_working_time(profile.calendar.as_calendar(), now)
+    away = {user for user, starts, ends in absences if starts <= now < ends}
+    free = {u for u in users if u not in away}
+    for user_id, accepts_leads, cal in batchscope.cached(
+        ("handover.profiles", users), lambda: _profiles(users)
+    ):
+        if user_id in free and (
+            not accepts_leads
+            or (working_hours and cal is not None and not is_working_time(cal, now))
         ):
-            free.discard(profile.user_id)
-    active = set(User.objects.filter(pk__in=free, is_active=True).values_list("pk", flat=True))
+            free.discard(user_id)
+    active = batchscope.cached(
+        ("handover.active", users),
+        lambda: set(User.objects.filter(pk__in=users, is_active=True).values_list("pk", flat=True)),
+    )
     return free & active
+
+
+def _profiles(users: Collection[int]) -> list[tuple[int, bool, BusinessCalendar | None]]:
+    profiles = RepProfile.objects.filter(user_id__in=users).select_related("calendar")
+    return [
+        (p.user_id, p.accepts_leads, p.calendar.as_calendar() if p.calendar else None)
+        for p in profiles
+    ]
 
 
 def assignment_pick(*, lead: Lead, now: datetime, exclude: Collection[int] = ()) -> Pick:
     """Evaluate the rules in order and reserve the chosen rep (call inside a transaction)."""
-    for rule in AssignmentRule.objects.filter(active=True).order_by("position", "id"):
+    rules_ = batchscope.cached(
+        "handover.assignment_rules",
+        lambda: list(AssignmentRule.objects.filter(active=True).order_by("position", "id")),
+    )
+    for rule in rules_:
         if not _matches(rule, lead):
             continue
         # Lock the rule: concurrent handovers take turns, so rotation and caps hold under load.
-        rule = AssignmentRule.objects.select_for_update().get(pk=rule.pk)
-        members = [m for m in rule.members.filter(active=True) if m.user_id not in exclude]
+        # In a batch the lock is held to its end, so the rule and its members (whose rotation
+        # only lock holders write) are read once.
+        rule, all_members = batchscope.cached(
+            ("handover.rule_locked", rule.pk), partial(_lock_rule, rule.pk)
+        )
+        members = [m for m in all_members if m.user_id not in exclude]
         free = _available({m.user_id for m in members}, now, rule.require_working_hours)
         counts = dict(
             HandoverAssignment.objects.filter(
@@ -142,14 +171,23 @@ def assignment_pick(*, lead: Lead, now: datetime, exclude: Collection[int] = ())
     return Pick(None, None, None, "no rule matched: unassigned queue")
 
 
+def _lock_rule(rule_id: int) -> tuple[AssignmentRule, list[AssignmentMember]]:
+    rule = AssignmentRule.objects.select_for_update().get(pk=rule_id)
+    return rule, list(rule.members.filter(active=True))
+
+
 # --- opening, accepting, rejecting, reassigning ------------------------------------------------
 
 
 def _manager_ids(lead: Lead) -> list[int]:
     """Who hears about a lead when the owner cannot: the team's manager."""
-    if lead.team_id is None:
+    team_id = lead.team_id
+    if team_id is None:
         return []
-    manager = Lead.objects.filter(pk=lead.pk).values_list("team__manager_id", flat=True).first()
+    manager = batchscope.cached(
+        ("leads.team_manager", team_id),
+        lambda: Team.objects.filter(pk=team_id).values_list("manager_id", flat=True).first(),
+    )
     return [manager] if manager else []
 
 
@@ -172,8 +210,12 @@ def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
     )
     HandoverAssignment.objects.create(handover=handover, owner_id=owner_id, why=pick.why, at=now)
     if (owner_id, team_id) != (lead.owner_id, lead.team_id):
-        owner = User.objects.get(pk=owner_id) if owner_id else None
-        lead_services.lead_assign(lead_id=lead.pk, owner=owner, team_id=team_id)
+        owner = (
+            batchscope.cached(("handover.owner", owner_id), lambda: User.objects.get(pk=owner_id))
+            if owner_id
+            else None
+        )
+        lead_services.lead_assign(lead_id=lead.pk, owner=owner, team_id=team_id, locked=lead)
         lead.owner_id, lead.team_id = owner_id, team_id
     timer = sla.timer_start(
         lead_id=lead.pk, stage=Stage.MQL, owner_id=owner_id, handover_id=handover.pk, now=now

@@ -22,7 +22,7 @@ from handover.calendars import BusinessCalendar, add_business_minutes
 from handover.models import EventType, SlaEvent, SlaPolicy, SlaTimer
 from handover.outbox import OutboxBatch
 from handover.rules import EscalationAction
-from leadflow import deadletter
+from leadflow import batchscope, deadletter
 from leadflow.exceptions import DomainError, NotFoundError, PermissionDeniedError
 from leadflow.models import User
 from leads.lifecycle import Stage
@@ -41,10 +41,9 @@ def timer_start(
     handover_id: int | None = None,
 ) -> SlaTimer | None:
     """Start the stage's SLA clock (if a policy is active for the stage)."""
-    policy = SlaPolicy.objects.filter(stage=stage, active=True).select_related("calendar").first()
-    if policy is None:
+    policy, cal = batchscope.cached(("handover.sla_policy", stage), lambda: _policy(stage))
+    if policy is None or cal is None:
         return None
-    cal = policy.calendar.as_calendar()
     due = add_business_minutes(cal, now, policy.target_minutes)
     warn = (
         add_business_minutes(cal, due, -policy.warn_before_minutes)
@@ -62,6 +61,11 @@ def timer_start(
         due_at=due,
         next_action_at=min(warn, due) if warn else due,
     )
+
+
+def _policy(stage: Stage) -> tuple[SlaPolicy | None, BusinessCalendar | None]:
+    policy = SlaPolicy.objects.filter(stage=stage, active=True).select_related("calendar").first()
+    return (policy, policy.calendar.as_calendar()) if policy else (None, None)
 
 
 def timers_stop(*, lead_id: int, stage: str, now: datetime) -> int:

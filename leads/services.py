@@ -397,18 +397,23 @@ def _move_stage(
     at: datetime | None = None,
     actor_kind: ActorKind | None = None,
     expected: Expected | None = None,
+    locked: Lead | None = None,
 ) -> Transition:
     """The one place a lead's stage changes: lock, refuse if stale, no-op if there, check the
     table, audit, save.
 
     ``actor_kind`` overrides the kind derived from ``actor`` only for trusted callers (API keys
     act as integrations, imports replaying history act as the system). ``expected``: where the
-    caller saw the lead; None (the default) moves it from wherever it is now.
+    caller saw the lead; None (the default) moves it from wherever it is now. ``locked``: the
+    lead, if the caller already holds its row lock in this transaction (``_locked``, or FOR
+    UPDATE) and read it under that lock (the bulk runner): it is not read again.
     """
     kind = actor_kind or actor_kind_for(actor)
     if kind is None:
         raise TransitionNotPermittedError("You have no role that may change a lead's stage.")
-    lead = _locked(lead_id)
+    if locked is not None and locked.pk != lead_id:
+        raise ValueError(f"locked is lead {locked.pk}, not {lead_id}")
+    lead = locked or _locked(lead_id)
     ensure_unmoved(lead, expected)
     current = Stage(lead.stage)
     if current == to:
@@ -441,10 +446,17 @@ def lead_qualify(
     source: str,
     reason: str = "",
     expected: Expected | None = None,
+    locked: Lead | None = None,
 ) -> Transition:
     """Suspect → Lead: the lead fits the ideal customer profile."""
     return _move_stage(
-        lead_id=lead_id, to=Stage.LEAD, actor=actor, source=source, reason=reason, expected=expected
+        lead_id=lead_id,
+        to=Stage.LEAD,
+        actor=actor,
+        source=source,
+        reason=reason,
+        expected=expected,
+        locked=locked,
     )
 
 
@@ -455,10 +467,17 @@ def lead_mark_mql(
     source: str,
     reason: str = "",
     expected: Expected | None = None,
+    locked: Lead | None = None,
 ) -> Transition:
     """Lead/Nurture → MQL: engaged enough for marketing to hand over."""
     return _move_stage(
-        lead_id=lead_id, to=Stage.MQL, actor=actor, source=source, reason=reason, expected=expected
+        lead_id=lead_id,
+        to=Stage.MQL,
+        actor=actor,
+        source=source,
+        reason=reason,
+        expected=expected,
+        locked=locked,
     )
 
 
@@ -469,10 +488,17 @@ def lead_mark_sal(
     source: str,
     reason: str = "",
     expected: Expected | None = None,
+    locked: Lead | None = None,
 ) -> Transition:
     """MQL → SAL: a sales rep accepted the lead (called by the handover service)."""
     return _move_stage(
-        lead_id=lead_id, to=Stage.SAL, actor=actor, source=source, reason=reason, expected=expected
+        lead_id=lead_id,
+        to=Stage.SAL,
+        actor=actor,
+        source=source,
+        reason=reason,
+        expected=expected,
+        locked=locked,
     )
 
 
@@ -483,10 +509,17 @@ def lead_mark_sql(
     source: str,
     reason: str = "",
     expected: Expected | None = None,
+    locked: Lead | None = None,
 ) -> Transition:
     """SAL → SQL: passed the qualification call."""
     return _move_stage(
-        lead_id=lead_id, to=Stage.SQL, actor=actor, source=source, reason=reason, expected=expected
+        lead_id=lead_id,
+        to=Stage.SQL,
+        actor=actor,
+        source=source,
+        reason=reason,
+        expected=expected,
+        locked=locked,
     )
 
 
@@ -500,6 +533,7 @@ def lead_convert(
     deal_value: Decimal | None = None,
     at: datetime | None = None,
     expected: Expected | None = None,
+    locked: Lead | None = None,
 ) -> Transition:
     """SQL → Customer: won, optionally with the deal's value."""
     if deal_value is not None and deal_value < 0:
@@ -512,6 +546,7 @@ def lead_convert(
         reason=reason,
         at=at,
         expected=expected,
+        locked=locked,
     )
     if deal_value is not None and result.change is not None:
         result.lead.deal_value = deal_value
@@ -520,7 +555,13 @@ def lead_convert(
 
 
 def lead_recycle(
-    *, lead_id: int, actor: User | None, source: str, reason: str, expected: Expected | None = None
+    *,
+    lead_id: int,
+    actor: User | None,
+    source: str,
+    reason: str,
+    expected: Expected | None = None,
+    locked: Lead | None = None,
 ) -> Transition:
     """Back to nurture with a reason (rejected as not ready, lost, score fell)."""
     return _move_stage(
@@ -530,11 +571,18 @@ def lead_recycle(
         source=source,
         reason=reason,
         expected=expected,
+        locked=locked,
     )
 
 
 def lead_disqualify(
-    *, lead_id: int, actor: User | None, source: str, reason: str, expected: Expected | None = None
+    *,
+    lead_id: int,
+    actor: User | None,
+    source: str,
+    reason: str,
+    expected: Expected | None = None,
+    locked: Lead | None = None,
 ) -> Transition:
     """Out of the funnel with a reason (bad fit, duplicate, competitor, ...)."""
     return _move_stage(
@@ -544,6 +592,7 @@ def lead_disqualify(
         source=source,
         reason=reason,
         expected=expected,
+        locked=locked,
     )
 
 
@@ -556,6 +605,7 @@ class TransitionService(Protocol):
         source: str,
         reason: str,
         expected: Expected | None = None,
+        locked: Lead | None = None,
     ) -> Transition: ...
 
 
@@ -578,8 +628,10 @@ def lead_move(
     source: str,
     reason: str = "",
     expected: Expected | None = None,
+    locked: Lead | None = None,
 ) -> Transition:
-    """Move to a stage named by the caller (board drag, API): dispatches to the one service."""
+    """Move to a stage named by the caller (board drag, API, bulk): dispatches to the one
+    service. ``locked``: see ``_move_stage``."""
     try:
         stage = Stage(to)
     except ValueError:
@@ -589,7 +641,7 @@ def lead_move(
     if stage == Stage.SUSPECT:
         raise ValidationError({"stage": "No lead can move back to Suspect."})
     return TRANSITION_SERVICES[stage](
-        lead_id=lead_id, actor=actor, source=source, reason=reason, expected=expected
+        lead_id=lead_id, actor=actor, source=source, reason=reason, expected=expected, locked=locked
     )
 
 
@@ -627,10 +679,18 @@ def activity_record(
 
 @transaction.atomic
 def lead_assign(
-    *, lead_id: int, owner: User | None, team_id: int | None = None, actor: User | None = None
+    *,
+    lead_id: int,
+    owner: User | None,
+    team_id: int | None = None,
+    actor: User | None = None,
+    locked: Lead | None = None,
 ) -> Lead:
-    """Give a lead an owner (and team). Handover's assignment rules and managers call this."""
-    lead = _locked(lead_id)
+    """Give a lead an owner (and team). Handover's assignment rules and managers call this.
+    ``locked``: the lead, if the caller holds its row lock (as for ``_move_stage``)."""
+    if locked is not None and locked.pk != lead_id:
+        raise ValueError(f"locked is lead {locked.pk}, not {lead_id}")
+    lead = locked or _locked(lead_id)
     lead.owner = owner
     if team_id is not None:
         lead.team_id = team_id

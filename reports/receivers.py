@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from leadflow import batchscope
 from leadflow.models import User
 from leads.models import Lead, StageChange
 from reports.services import (
@@ -15,7 +16,13 @@ from reports.services import (
 def on_stage_changed(
     sender: type[Lead], *, lead: Lead, change: StageChange, actor: User | None, **kwargs: Any
 ) -> None:
-    milestones_refresh(lead_ids=[lead.pk])
+    # in a batch (bulk job) one refresh of all its moved leads at the end, in the same transaction
+    if not batchscope.defer("reports.milestones", _refresh_all, lead.pk):
+        milestones_refresh(lead_ids=[lead.pk])
+
+
+def _refresh_all(lead_ids: list[int]) -> None:
+    milestones_refresh(lead_ids=lead_ids)
 
 
 def on_stage_log_rewritten(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:

@@ -135,7 +135,9 @@ def milestones_refresh(*, lead_ids: Sequence[int]) -> int:
         .values_list("lead_id", "from_stage", "to_stage", "changed_at")
     )
     dims = _dims(Lead.objects.filter(id__in=ids))
-    rows = list(_folded(changes.iterator(chunk_size=5000), dims))
+    # a server-side cursor costs three round trips: worth it only for big sets (imports)
+    log = changes.iterator(chunk_size=5000) if len(ids) > 1000 else changes
+    rows = list(_folded(log, dims))
     LeadMilestone.objects.bulk_create(
         LeadMilestone(**dict(zip(COLUMNS, r, strict=True))) for r in rows
     )

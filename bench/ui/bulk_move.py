@@ -3,8 +3,9 @@
 The submission resolves "all matching" to ids and queues the job exactly as the page does; the
 job then runs through ``bulk.services.bulk_run`` — the function the Celery task calls — in this
 process, so the time is the job's own work: per lead a savepoint, a row lock, the lifecycle
-service (StageChange row, handover opened with its SLA clock, outbox rows) and an outcome row,
-committed per batch of 100 with the job's progress. Tasks the moves queue (notifications) go
+service (StageChange row, handover opened with its SLA clock, outbox rows, reports rollup; the
+last two written once per batch) and an outcome row, committed per batch of 100 with the job's
+progress. Tasks the moves queue (notifications) go
 to a queue of this run's own on the broker and are purged at the end.
 
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/lf_bench_bulk
