@@ -423,6 +423,7 @@ def admin_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
         ("out-of-office", "out-of-office"),
         ("rejection-reasons", "rejection-reasons"),
         ("frameworks", "frameworks"),
+        ("tags", "tags"),
         ("webhooks", "webhooks"),
     ):
         go(page, f"/settings/{path}/")

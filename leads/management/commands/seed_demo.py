@@ -10,6 +10,7 @@ from django.db import transaction
 from leadflow.models import User
 from leadflow.roles import Role, sync_roles
 from leads.models import Lead, Team
+from leads.tags import tag_get_or_create
 
 DEMO_PASSWORD = "leadflow-demo"  # noqa: S105  (demo accounts exist only where someone seeds them)
 DEMO_USERS = (
@@ -57,6 +58,20 @@ class Command(BaseCommand):
                 "generate_data", leads=options["leads"], seed=options["seed"], stdout=self.stdout
             )
             Lead.objects.filter(owner__in=[users["rep1"], users["rep2"]]).update(team=team)
+            _tag_some_leads()
         self.stdout.write(
             "Demo logins (password 'leadflow-demo'): " + ", ".join(u[0] for u in DEMO_USERS)
         )
+
+
+DEMO_TAGS = ("Trade fair 2026", "Partner referral", "Webinar", "Enterprise")
+
+
+def _tag_some_leads() -> None:
+    """Every seventh lead carries one of a few tags (in one insert), so the demo shows them."""
+    made = [tag_get_or_create(name) for name in DEMO_TAGS]
+    ids = Lead.objects.order_by("id").values_list("id", flat=True)
+    Lead.tags.through.objects.bulk_create(
+        Lead.tags.through(lead_id=lead_id, tag_id=made[n % len(made)].pk)
+        for n, lead_id in enumerate(ids[::7])
+    )
