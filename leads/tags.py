@@ -62,14 +62,7 @@ def lead_tag(*, lead_id: int, name: str, actor: User | None, request: Any = None
     through = Lead.tags.through
     _, created = through.objects.get_or_create(lead_id=lead_id, tag_id=tag.pk)
     if created:
-        audit_record(
-            action="lead.tag",
-            actor=actor,
-            target_type="lead",
-            target_id=lead_id,
-            details={"tag": tag.name},
-            request=request,
-        )
+        _audit("lead.tag", lead_id, tag, actor, request)
     return bool(created)
 
 
@@ -81,12 +74,16 @@ def lead_untag(*, lead_id: int, name: str, actor: User | None, request: Any = No
         return False
     removed, _ = Lead.tags.through.objects.filter(lead_id=lead_id, tag_id=tag.pk).delete()
     if removed:
-        audit_record(
-            action="lead.untag",
-            actor=actor,
-            target_type="lead",
-            target_id=lead_id,
-            details={"tag": tag.name},
-            request=request,
-        )
+        _audit("lead.untag", lead_id, tag, actor, request)
     return bool(removed)
+
+
+def _audit(action: str, lead_id: int, tag: Tag, actor: User | None, request: Any) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        target_type="lead",
+        target_id=lead_id,
+        details={"tag": tag.name},
+        request=request,
+    )
