@@ -4,9 +4,11 @@ Runs when ``DATABASE_REPLICA_URL`` names a standby of the test server (CI starts
 ``scripts/pg-replica``); otherwise only the no-replica behaviour is checked.
 """
 
+import fcntl
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import environ
 import pytest
@@ -53,10 +55,19 @@ def wait_for_replica(timeout: float = 30.0) -> None:
 
 
 @pytest.fixture
-def replica() -> Iterator[None]:
+def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The ``replica`` alias on the standby's copy of this run's test database (the test setup
-    made it a mirror of ``default``, i.e. the primary)."""
+    made it a mirror of ``default``, i.e. the primary). One test at a time holds the standby:
+    pausing its replay is server-wide, so a pause by one xdist worker made another's wait time
+    out, and another's teardown resumed it (CI: "the paused standby never lagged")."""
     url = environ.Env.db_url_config(os.environ["DATABASE_REPLICA_URL"])
+    lock_path = tmp_path_factory.getbasetemp().parent / f"standby-{url['PORT']}.lock"
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield from _on_standby(url)
+
+
+def _on_standby(url: dict[str, Any]) -> Iterator[None]:
     default = connections["default"].settings_dict
     connection = connections[REPLICA]
     mirror = connection.settings_dict
@@ -111,6 +122,13 @@ def test_a_lagging_replica_is_skipped_and_the_page_says_so(
     _replica("SELECT pg_wal_replay_pause()::text")
     won = make_lead("G", "web", None, [("suspect", t(3, 1)), ("customer", t(3, 2))])
     milestones_refresh(lead_ids=[won.pk])
+    # the standby must first receive what it cannot replay: until then it looks caught up
+    # (received = replayed) and its lag is 0 (CI once saw no WAL arrive for 10 s)
+    lsn = _primary_lsn()
+    deadline = time.monotonic() + 60
+    while not _replica("SELECT pg_last_wal_receive_lsn() >= %s::pg_lsn", [lsn]):
+        assert time.monotonic() < deadline, "the paused standby received no WAL in 60 s"
+        time.sleep(0.1)
     deadline = time.monotonic() + 10
     while (lag := replica_lag()) is None or lag <= 0.5:
         assert time.monotonic() < deadline, f"the paused standby never lagged ({lag})"
