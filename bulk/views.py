@@ -28,8 +28,9 @@ from leadflow.exceptions import DomainError
 from leadflow.jobs import job_cancel, job_fail_if_stale, job_resume
 from leadflow.models import User
 from leads import selectors as lead_selectors
+from leads import tags as lead_tags
 from leads.lifecycle import REASON_REQUIRED, Stage
-from leads.models import Lead, Tag
+from leads.models import Lead
 from leads.permissions import is_admin
 
 OUTCOMES_SHOWN = 500
@@ -69,9 +70,7 @@ def bar_context(user: User, params: QueryDict, matching: QuerySet[Lead] | None) 
             (s.value, s.label) for s in Stage if s != Stage.SUSPECT and s not in REASON_REQUIRED
         ],
         "bulk_owners": reassign_choices(user=user) if "assign" in permitted else [],
-        "bulk_tags": list(Tag.objects.values_list("name", flat=True)[:500])
-        if "tag" in permitted
-        else [],
+        "bulk_tags": lead_tags.tag_names() if "tag" in permitted else [],
         "bulk_reasons": {
             route: [r for r in reasons if r.route == route]
             for route in RejectionReason.Route.values

@@ -14,6 +14,7 @@ from leads.models import Lead, Tag, TagColour
 from leads.services import LeadNotFoundError
 
 TAG_MAX_LENGTH = 50
+TAG_NAMES_OFFERED = 500  # the names a tag box or filter offers (a datalist, a select)
 # new tags take a colour from their name, so "webinar" looks the same wherever it is made
 _PALETTE = [c for c in TagColour.values if c != TagColour.GREY]
 
@@ -28,6 +29,11 @@ def clean_tag_name(value: object, *, field: str = "tag") -> str:
     if any(not ch.isprintable() for ch in name):
         raise ValidationError({field: "A tag name cannot hold control characters."})
     return name
+
+
+def tag_names() -> list[str]:
+    """The tag names the lead page, the filters and the bulk bar offer, alphabetically."""
+    return list(Tag.objects.values_list("name", flat=True)[:TAG_NAMES_OFFERED])
 
 
 def tag_find(name: str) -> Tag | None:

@@ -42,9 +42,18 @@ from leads.lifecycle import (
     ensure_allowed,
     inbox_decides,
 )
-from leads.models import Lead, StageChange, Tag, Task
+from leads.models import Lead, StageChange, Task
 from leads.permissions import Perm
 from leads.search import parse_search
+
+
+def _editable_or_403(user: User, lead_id: int) -> Lead:
+    """The lead if ``user`` may change it; 404 if they cannot see it at all, else 403."""
+    lead = selectors.lead_editable(user=user, lead_id=lead_id)
+    if lead is None:
+        _visible_or_404(user, lead_id)
+        raise PermissionDenied("You may not change this lead.")
+    return lead
 
 
 def _visible_or_404(user: User, lead_id: int) -> Lead:
@@ -95,7 +104,7 @@ def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
         "columns": columns,
         "card_moves": _card_moves(user),
         "owners": selectors.assignable_users(),
-        "filter_tags": list(Tag.objects.values_list("name", flat=True)[:500]),
+        "filter_tags": tags.tag_names(),
         "grades": ["A", "B", "C", "D"],
         "saved_views": selectors.saved_views(user=user),
         "saved_view_form": SavedViewForm(initial={"query": filters.urlencode()}),
@@ -302,7 +311,7 @@ def _detail_context(user: User, lead: Lead, **extra: Any) -> dict[str, Any]:
 def _tags_context(lead: Lead, error: str = "", typed: str = "") -> dict[str, Any]:
     return {
         "lead_tags": list(lead.tags.all()),
-        "all_tags": list(Tag.objects.values_list("name", flat=True)[:500]),
+        "all_tags": tags.tag_names(),
         "tag_error": error,
         "tag_typed": typed,
     }
@@ -313,10 +322,7 @@ def _tags_context(lead: Lead, error: str = "", typed: str = "") -> dict[str, Any
 def lead_tags_change(request: HttpRequest, lead_id: int) -> HttpResponse:
     """Add (``tag``) or remove (``remove``) a tag on the lead page; htmx swaps the section."""
     user = request_user(request)
-    lead = selectors.lead_editable(user=user, lead_id=lead_id)
-    if lead is None:
-        _visible_or_404(user, lead_id)  # 404 for a lead they cannot see at all
-        raise PermissionDenied("You may not change this lead.")
+    lead = _editable_or_403(user, lead_id)
     removing = "remove" in request.POST
     typed = request.POST.get("remove" if removing else "tag", "")
     error, status = "", 200
@@ -351,10 +357,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
 def interaction_create(request: HttpRequest, lead_id: int) -> HttpResponse:
     """Log a call, meeting or e-mail (the timeline's form; htmx swaps the timeline)."""
     user = request_user(request)
-    lead = selectors.lead_editable(user=user, lead_id=lead_id)
-    if lead is None:
-        _visible_or_404(user, lead_id)  # 404 for a lead they cannot see at all
-        raise PermissionDenied("You may not change this lead.")
+    lead = _editable_or_403(user, lead_id)
     form = _interaction_form(request.POST)
     status = 422
     if form.is_valid():
@@ -693,7 +696,7 @@ def lead_table(request: HttpRequest) -> HttpResponse:
         "filter_errors": {} if valid else filterset.form.errors,
         "filters": filters,
         "owners": selectors.assignable_users(),
-        "filter_tags": list(Tag.objects.values_list("name", flat=True)[:500]),
+        "filter_tags": tags.tag_names(),
         "grades": ["A", "B", "C", "D"],
         "stages": [(s.value, s.label, s.value in request.GET.getlist("stage")) for s in Stage],
         "sort_links": sort_links,
