@@ -23,6 +23,10 @@ stage_changed = Signal()
 # DomainError (e.g. handover: SAL -> SQL needs a passed qualification checklist).
 stage_change_requested = Signal()
 
+# kwargs: field (CustomField, locked). Sent inside the transaction before a custom field and its
+# values are deleted; a receiver vetoes by raising a DomainError (scoring: a rule uses it).
+custom_field_delete_requested = Signal()
+
 
 def stage_change_recorded(
     *,

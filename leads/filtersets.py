@@ -5,12 +5,13 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django_filters.fields import IsoDateTimeField
 
 from leadflow.filters import IntegerFilter
+from leads import customfields as cf
 from leads.lifecycle import Stage
-from leads.models import Lead, Tag
+from leads.models import CustomField, FieldType, Lead, Tag
 from leads.search import parse_search, search_filter, validate_search
 
 
@@ -55,6 +56,16 @@ class LeadFilterSet(django_filters.FilterSet):
         model = Lead
         fields: list[str] = []
 
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        """``user`` (or the API's request.user): filters on the custom fields they may see."""
+        super().__init__(*args, **kwargs)
+        request = kwargs.get("request")
+        who = user if user is not None else getattr(request, "user", None)
+        fields = cf.lead_fields()
+        shown = cf.visible_fields(who, fields) if who is not None else list(fields.values())
+        for field in shown:
+            self.filters.update(custom_filters(field))
+
     def search(self, queryset: QuerySet[Lead], name: str, value: str) -> QuerySet[Lead]:
         """Every word somewhere in the name, e-mail, company, domain, job title or notes,
         typos tolerated (leads.search has the rule; PostgreSQL answers it from indexes)."""
@@ -66,3 +77,107 @@ class LeadFilterSet(django_filters.FilterSet):
         if not value.strip():
             return queryset
         return queryset.filter(tags__in=Tag.objects.filter(name__iexact=value.strip()))
+
+
+# --- custom fields: cf_<key> (equals / any of / yes-no), cf_<key>__min and __max (numbers and
+# dates), cf_<key>__empty (true: no value; false: any value) ----------------------------------
+
+
+class _Values(forms.Field):
+    """Several values (?cf_erp=sap&cf_erp=oracle), each checked as the custom field's type."""
+
+    def __init__(self, *, field: CustomField, **kwargs: Any) -> None:
+        self.custom = field
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> list[Any]:
+        raw = value if isinstance(value, list | tuple) else [value]
+        out = []
+        for item in raw:
+            if item in cf.EMPTY:
+                continue
+            try:
+                clean = cf.clean_value(self.custom, item)
+            except cf.FieldValueError as exc:
+                raise forms.ValidationError(f"{self.custom.label}: {exc}") from None
+            out.extend(clean if isinstance(clean, list) else [clean])
+        return out
+
+
+class _ValuesWidget(forms.SelectMultiple):
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        getlist = getattr(data, "getlist", None)
+        return getlist(name) if getlist else data.get(name)
+
+
+class CustomValueFilter(django_filters.Filter):
+    field_class = _Values
+
+    def __init__(self, *, custom: CustomField, **kwargs: Any) -> None:
+        self.custom = custom
+        super().__init__(field_name=f"custom__{custom.key}", label=custom.label, **kwargs)
+        self.extra.update(field=custom, widget=_ValuesWidget)
+
+    def filter(self, qs: QuerySet[Lead], value: list[Any]) -> QuerySet[Lead]:
+        if not value:
+            return qs
+        field, key = self.custom, self.custom.key
+        if field.type in (FieldType.BOOLEAN, FieldType.MULTI_CHOICE):
+            test = Q()
+            for item in value:  # any of the values
+                test |= cf.holds_q(field, item)
+            return qs.filter(test)
+        values = [
+            str(v).lower()
+            if field.type in cf.TEXTUAL
+            else (float(v) if field.type in cf.NUMERIC else str(v))
+            for v in value
+        ]
+        return qs.alias(**{f"cf_{key}": cf.filter_expression(field)}).filter(
+            **{f"cf_{key}__in": values}
+        )
+
+
+class CustomRangeFilter(django_filters.Filter):
+    field_class = _Values
+
+    def __init__(self, *, custom: CustomField, bound: str, **kwargs: Any) -> None:
+        self.custom, self.bound = custom, bound
+        label = f"{custom.label} {'from' if bound == 'gte' else 'to'}"
+        super().__init__(field_name=f"custom__{custom.key}", label=label, **kwargs)
+        self.extra.update(field=custom, widget=forms.TextInput)
+
+    def filter(self, qs: QuerySet[Lead], value: list[Any]) -> QuerySet[Lead]:
+        if not value:
+            return qs
+        bound = float(value[0]) if self.custom.type in cf.NUMERIC else str(value[0])
+        if self.custom.type == FieldType.DATETIME and self.bound == "lte":
+            bound = str(bound)  # the same instant: ISO strings sort as the instants do
+        key = self.custom.key
+        return qs.alias(**{f"cf_{key}": cf.filter_expression(self.custom)}).filter(
+            **{f"cf_{key}__{self.bound}": bound}
+        )
+
+
+class CustomEmptyFilter(django_filters.BooleanFilter):
+    def __init__(self, *, custom: CustomField, **kwargs: Any) -> None:
+        self.custom = custom
+        super().__init__(label=f"{custom.label} is empty", **kwargs)
+
+    def filter(self, qs: QuerySet[Lead], value: bool | None) -> QuerySet[Lead]:
+        if value is None:
+            return qs
+        has = Q(custom__has_key=self.custom.key)
+        return qs.exclude(has) if value else qs.filter(has)
+
+
+def custom_filters(field: CustomField) -> dict[str, django_filters.Filter]:
+    """The query parameters a custom field adds to the lead filters."""
+    name = f"cf_{field.key}"
+    out: dict[str, django_filters.Filter] = {f"{name}__empty": CustomEmptyFilter(custom=field)}
+    if field.type != FieldType.LONG_TEXT:
+        out[name] = CustomValueFilter(custom=field)
+    if field.type in cf.ORDERED:
+        out[f"{name}__min"] = CustomRangeFilter(custom=field, bound="gte")
+        out[f"{name}__max"] = CustomRangeFilter(custom=field, bound="lte")
+    return out

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import In
 
@@ -153,6 +153,9 @@ class Lead(TimeStampedModel):
     # the import job that last matched this lead (finds duplicates within one file, memory-free)
     last_import_id = models.BigIntegerField(null=True, blank=True)
     tags = models.ManyToManyField(Tag, related_name="leads", blank=True)
+    # values of the admins' custom fields ({key: value}, typed by leads.customfields); GIN-indexed
+    # on PostgreSQL, plus an expression index per field marked filterable (created on demand)
+    custom = models.JSONField(default=dict, blank=True, db_default=Value({}, models.JSONField()))
 
     class Meta:
         constraints = [
@@ -178,6 +181,8 @@ class Lead(TimeStampedModel):
             # adds a second, varchar_pattern_ops index for LIKE on PostgreSQL
             models.Index(fields=["domain"], name="lead_domain_idx"),
             models.Index(fields=["phone_normalized"], name="lead_phone_idx"),
+            # custom field values: a GIN index (containment, @>) on PostgreSQL, made by
+            # migration 0015, plus an expression index per filterable field made on demand
             # no search index here: the search text lives in LeadSearchDocument, so rewriting a
             # lead's score does not rewrite a GIN index (issue 22)
         ]
@@ -448,3 +453,76 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", "Text"
+    LONG_TEXT = "long_text", "Long text"
+    INTEGER = "integer", "Whole number"
+    DECIMAL = "decimal", "Decimal number"
+    MONEY = "money", "Money"
+    DATE = "date", "Date"
+    DATETIME = "datetime", "Date and time"
+    BOOLEAN = "boolean", "Yes/no"
+    CHOICE = "choice", "Single choice"
+    MULTI_CHOICE = "multi_choice", "Multiple choice"
+    URL = "url", "URL"
+    EMAIL = "email", "E-mail"
+    USER = "user", "User"
+
+
+class CustomField(models.Model):
+    """An admin's own field on leads ("ERP in use", "Locations"). Values live in
+    ``Lead.custom[key]``; their types and checks in ``leads.customfields``; changes of key, type
+    and deletion in ``leads.customfield_services`` (which keep or audit every value)."""
+
+    class Entity(models.TextChoices):
+        LEAD = "lead", "Lead"
+
+    entity = models.CharField(max_length=20, choices=Entity.choices, default=Entity.LEAD)
+    key = models.CharField(max_length=40)
+    label = models.CharField(max_length=80)
+    type = models.CharField(max_length=20, choices=FieldType.choices)
+    required = models.BooleanField(default=False)
+    default = models.JSONField(null=True, blank=True)  # a clean value of ``type``, or null
+    help_text = models.CharField(max_length=200, blank=True)
+    # [{"value": stable key, "label": shown}]: a label renames, the value stays in the data
+    choices = models.JSONField(default=list, blank=True)
+    currency = models.CharField(max_length=3, blank=True)  # money fields: ISO 4217
+    # role names (leadflow.roles.Role); empty: every role. Admins always see and edit.
+    visible_to = models.JSONField(default=list, blank=True)
+    editable_by = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    show_on_cards = models.BooleanField(default=False)
+    filterable = models.BooleanField(default=False)  # has its own expression index
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "key"], name="customfield_key_unique")
+        ]
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def choice_label(self, value: object) -> str:
+        for choice in self.choices:
+            if choice.get("value") == value:
+                return str(choice.get("label") or value)
+        return str(value)
+
+
+class TraitMapping(models.Model):
+    """Segment ``identify`` trait -> custom field: the trait's value is checked as the field's
+    type and stored in ``Lead.custom`` instead of ``Lead.traits``."""
+
+    trait = models.CharField(max_length=100, unique=True)
+    field = models.ForeignKey(CustomField, on_delete=models.CASCADE, related_name="trait_mappings")
+
+    class Meta:
+        ordering = ["trait"]
+
+    def __str__(self) -> str:
+        return f"{self.trait} → {self.field.key}"

@@ -53,7 +53,7 @@ BOARD_PAGE_SIZE = 25
 
 
 def lead_filterset(*, user: User, filters: Mapping[str, Any]) -> LeadFilterSet:
-    return LeadFilterSet(filters, queryset=lead_visible_qs(user=user))
+    return LeadFilterSet(filters, queryset=lead_visible_qs(user=user), user=user)
 
 
 # Filter parameters the board and list keep in their links (everything LeadFilterSet reads).
@@ -72,6 +72,7 @@ FILTER_KEYS = (
     "changed_before",
     "tag",
 )
+CUSTOM_FILTER_PREFIX = "cf_"
 
 
 def list_filters(params: QueryDict) -> QueryDict:
@@ -84,6 +85,11 @@ def list_filters(params: QueryDict) -> QueryDict:
         if key.endswith(("_after", "_before")) and len(value) == 10:
             value += "T00:00"
         clean[key] = value
+    for key in params:  # custom fields' filters (cf_<key>, cf_<key>__min, ...), several values
+        if key.startswith(CUSTOM_FILTER_PREFIX):
+            values = [v.strip() for v in params.getlist(key) if v.strip()]
+            if values:
+                clean.setlist(key, values)
     return clean
 
 

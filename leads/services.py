@@ -15,7 +15,7 @@ from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
 from leadflow.roles import Role
-from leads import events, interactions
+from leads import customfields, events, interactions
 from leads.lifecycle import ActorKind, Stage, TransitionNotPermittedError, ensure_allowed
 from leads.models import (
     Activity,
@@ -52,6 +52,7 @@ EDITABLE_FIELDS: tuple[str, ...] = (
     "email_opt_out",
     "do_not_call",
     "traits",
+    "custom",  # custom field values by key, checked by leads.customfields
 )
 
 
@@ -116,6 +117,8 @@ def _clean_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     if "traits" in fields and not isinstance(fields["traits"], dict):
         # keys of it are merged and timed one by one: a list, number or true has none
         raise ValidationError({"traits": 'Must be a JSON object, e.g. {"plan": "pro"}.'})
+    if "custom" in fields and not isinstance(fields["custom"], Mapping):
+        raise ValidationError({"custom": 'Must be a JSON object, e.g. {"erp": "sap"}.'})
     if "email" in fields:
         fields["email"] = normalize_email(fields["email"])
     if "external_id" in fields:
@@ -165,8 +168,8 @@ def _field_times(lead: Lead, fields: Mapping[str, Any], at: datetime) -> dict[st
     times = dict(lead.field_times or {})
     stamp = at.isoformat()
     for name in fields:
-        if name == "traits":
-            times.update((f"traits.{key}", stamp) for key in fields["traits"] or {})
+        if name in ("traits", "custom"):
+            times.update((f"{name}.{key}", stamp) for key in fields[name] or {})
         elif name not in _DERIVED:
             times[name] = stamp
     return times
@@ -184,11 +187,14 @@ def _newer_only(lead: Lead, fields: dict[str, Any], as_of: datetime) -> dict[str
     out = {
         name: value
         for name, value in fields.items()
-        if name != "traits" and current(_DERIVED.get(name, name))
+        if name not in ("traits", "custom") and current(_DERIVED.get(name, name))
     }
     traits = {k: v for k, v in (fields.get("traits") or {}).items() if current(f"traits.{k}")}
     if traits:
         out["traits"] = {**(lead.traits or {}), **traits}
+    custom = {k: v for k, v in (fields.get("custom") or {}).items() if current(f"custom.{k}")}
+    if custom:
+        out["custom"] = custom
     return out
 
 
@@ -209,11 +215,20 @@ def lead_create(
     source: str = StageChange.Source.SYSTEM,
     at: datetime | None = None,
     as_of: datetime | None = None,
+    require_custom: bool = False,
 ) -> Lead:
     """Create a Suspect from contact data. Raises ValidationError naming each bad field.
 
-    ``as_of``: when the data was true (an event's time), recorded per field; default now."""
+    ``as_of``: when the data was true (an event's time), recorded per field; default now.
+    ``require_custom``: refuse a required custom field left empty (people, the REST API and
+    imports say so; event ingestion does not, as an anonymous visitor cannot know it)."""
     fields = _clean_fields(data)
+    fields["custom"] = customfields.clean_custom(
+        fields.get("custom", {}),
+        fields=customfields.lead_fields(),
+        creating=True,
+        enforce_required=require_custom,
+    )
     if fields.get("email") and not fields.get("domain"):
         fields["domain"] = domain_of(fields["email"])
     at = at or timezone.now()
@@ -248,9 +263,15 @@ def lead_update(
     as_of: datetime | None = None,
 ) -> Lead:
     """Set fields of a lead. Each field's time is recorded; with ``as_of`` (when an event said
-    so) a field, or a key of ``traits``, whose recorded time is newer keeps its value, and
-    ``traits`` merge key by key. Without it (a person or integration editing now) all apply."""
+    so) a field, or a key of ``traits`` or ``custom``, whose recorded time is newer keeps its
+    value; ``traits`` and ``custom`` merge key by key (a custom value null or "" clears it,
+    except a required field's). Without ``as_of`` (a person or integration editing now) all
+    apply."""
     fields = _clean_fields(data)
+    if "custom" in fields:
+        fields["custom"] = customfields.clean_custom(
+            fields["custom"], fields=customfields.lead_fields(), creating=False
+        )
     lead = _locked(lead_id)
     if lead.erased_at is not None:  # a GDPR tombstone: personal data must not come back
         raise LeadErasedError(f"Lead {lead_id} was erased; it cannot be edited.", field="lead")
@@ -269,6 +290,8 @@ def lead_update(
         )
     lead.field_times = _field_times(lead, fields, as_of or timezone.now())
     for name, value in fields.items():
+        if name == "custom":
+            value = customfields.merged(lead.custom, value)
         setattr(lead, name, value)
     if "email" in fields and "domain" not in fields and not lead.domain:
         lead.domain = domain_of(lead.email)
@@ -914,6 +937,7 @@ def lead_upsert(
     actor: User | None = None,
     source: str = StageChange.Source.API,
     update_existing: bool = True,
+    require_custom: bool = False,
 ) -> Upsert:
     """Create a lead, or update the one with the same e-mail or external id (integrations).
 
@@ -941,7 +965,10 @@ def lead_upsert(
             return Upsert(lead=lead_update(lead_id=match.pk, data=data, actor=actor), created=False)
         try:
             with transaction.atomic():
-                return Upsert(lead=lead_create(data=data, actor=actor, source=source), created=True)
+                lead = lead_create(
+                    data=data, actor=actor, source=source, require_custom=require_custom
+                )
+                return Upsert(lead=lead, created=True)
         except IntegrityError:
             continue
     raise IdentityConflictError("The lead was changed concurrently; retry.")  # pragma: no cover
