@@ -22,6 +22,7 @@ from django.db import connection
 from django.db.models import Expression, FloatField, Q, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Lower
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from leadflow.roles import Role
@@ -180,8 +181,8 @@ def clean_value(field: CustomField, raw: Any) -> Any:
                 moment = None
         if moment is None:
             raise _expected(field, raw)
-        if moment.tzinfo is None:
-            raise FieldValueError(f"{raw!r} has no time zone; add one (Z or +01:00).")
+        if moment.tzinfo is None:  # as Django's forms read it: in the active time zone
+            moment = timezone.make_aware(moment)
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if kind == FieldType.BOOLEAN:
         if isinstance(raw, bool):
