@@ -79,6 +79,12 @@ SALES_SECTIONS: Final[list[Section]] = [
         "leads.change_tag",
         "Labels on leads: rename them, pick their colour, see how many leads carry each.",
     ),
+    Section(
+        "Custom fields",
+        "custom_fields",
+        "leads.change_customfield",
+        "Your own fields on leads: type, who sees and edits them, filters, cards and scoring.",
+    ),
     Section("Users", "users", _USERS, "People, their role and team; deactivate leavers."),
     Section("Teams", "teams", _USERS, "Sales teams, their manager and members."),
 ]

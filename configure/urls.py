@@ -1,5 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
+from configure import customfield_views as cfv
 from configure import integrations_views as iv
 from configure import views
 from configure.sales_urls import urlpatterns as sales_urlpatterns
@@ -9,6 +10,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.index, name="index"),
     # SLA policies, calendars, assignment, reasons, frameworks, availability, users and teams
     *sales_urlpatterns,
+    # custom fields
+    path("custom-fields/", cfv.field_list, name="custom_fields"),
+    path("custom-fields/new/", cfv.field_edit, name="custom_fields_new"),
+    path("custom-fields/<int:pk>/", cfv.field_edit, name="custom_fields_edit"),
+    path("custom-fields/<int:pk>/type/", cfv.field_change_type, name="custom_fields_type"),
+    path("custom-fields/<int:pk>/delete/", cfv.field_delete, name="custom_fields_delete"),
     # API keys and webhooks
     path("api-keys/", iv.apikeys_list, name="apikeys"),
     path("api-keys/new/", iv.apikeys_new, name="apikeys_new"),

@@ -135,6 +135,13 @@ ROLE_PERMISSIONS[Role.ADMIN] |= {"leadflow.manage_users"}
 ROLE_PERMISSIONS[Role.ADMIN] |= {"privacy.export_personal_data", "privacy.erase_personal_data"}
 # Only admins create and revoke API keys (Settings › API keys; issue 17).
 ROLE_PERMISSIONS[Role.ADMIN] |= {"leadflow.manage_api_keys"}
+# Only admins define custom fields and map Segment traits to them (issue 24).
+ROLE_PERMISSIONS[Role.ADMIN] |= {
+    "leads.view_customfield",
+    "leads.add_customfield",
+    "leads.change_customfield",
+    "leads.delete_customfield",
+}
 
 
 def sync_roles() -> None:
