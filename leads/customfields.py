@@ -283,12 +283,23 @@ def lead_fields() -> dict[str, CustomField]:
     return {f.key: f for f in CustomField.objects.filter(entity=CustomField.Entity.LEAD)}
 
 
+def _memo(user: Any, name: str, compute: Any) -> Any:
+    """``compute()`` once per user object, i.e. once per request: a board asks for the
+    fields and the viewer's roles for its filters, cards and columns."""
+    if user is None:
+        return compute()
+    attr = f"_customfields_{name}"
+    if not hasattr(user, attr):
+        setattr(user, attr, compute())
+    return getattr(user, attr)
+
+
 def _roles(user: Any) -> set[str]:
     if user is None or not getattr(user, "is_authenticated", False):
         return set()
     if user.is_superuser:
         return {Role.ADMIN.value}
-    return set(user.groups.values_list("name", flat=True))
+    return set(_memo(user, "roles", lambda: set(user.groups.values_list("name", flat=True))))
 
 
 def _allowed(field_roles: Iterable[str], user_roles: set[str]) -> bool:
@@ -299,7 +310,8 @@ def _allowed(field_roles: Iterable[str], user_roles: set[str]) -> bool:
 def visible_fields(user: Any, fields: Mapping[str, CustomField] | None = None) -> list[CustomField]:
     """The custom fields ``user`` may see, in order."""
     roles = _roles(user)
-    return [f for f in (fields or lead_fields()).values() if _allowed(f.visible_to, roles)]
+    fields = fields or _memo(user, "fields", lead_fields)
+    return [f for f in fields.values() if _allowed(f.visible_to, roles)]
 
 
 def editable_fields(
@@ -307,9 +319,10 @@ def editable_fields(
 ) -> list[CustomField]:
     """The custom fields ``user`` may change (a field one may not see, one may not edit)."""
     roles = _roles(user)
+    fields = fields or _memo(user, "fields", lead_fields)
     return [
         f
-        for f in (fields or lead_fields()).values()
+        for f in fields.values()
         if _allowed(f.visible_to, roles) and _allowed(f.editable_by, roles)
     ]
 

@@ -61,8 +61,7 @@ class LeadFilterSet(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         request = kwargs.get("request")
         who = user if user is not None else getattr(request, "user", None)
-        fields = cf.lead_fields()
-        shown = cf.visible_fields(who, fields) if who is not None else list(fields.values())
+        shown = cf.visible_fields(who) if who is not None else list(cf.lead_fields().values())
         for field in shown:
             self.filters.update(custom_filters(field))
 

@@ -3,11 +3,14 @@
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from leads import interactions
 from leads.lifecycle import Stage
-from leads.models import CompanySize, Seniority
+from leads.models import CompanySize, CustomField, FieldType, Seniority
 
 
 class MoveForm(forms.Form):
@@ -112,3 +115,92 @@ class InteractionForm(forms.Form):
             if field not in self.errors:  # the field's own error (not a number, ...) first
                 self.add_error(field, message)
         return data
+
+
+# --- custom fields: browser inputs per type; the values are checked by leads.customfields -----
+
+_YES_NO = [("", "—"), ("true", "Yes"), ("false", "No")]
+
+
+def custom_form_field(field: CustomField, *, initial: Any = None) -> forms.Field:
+    """A browser input for ``field``; it passes strings on (leads.customfields checks them)."""
+    common: dict[str, Any] = {
+        "label": field.label,
+        "required": False,  # the service says "required" (and names the field) in one place
+        "help_text": field.help_text,
+        "initial": _initial(field, initial),
+    }
+    kind = field.type
+    if kind == FieldType.CHOICE:
+        choices = [("", "—"), *((c["value"], c["label"]) for c in field.choices)]
+        return forms.ChoiceField(choices=choices, **common)
+    if kind == FieldType.MULTI_CHOICE:
+        choices = [(c["value"], c["label"]) for c in field.choices]
+        return forms.MultipleChoiceField(
+            choices=choices, widget=forms.CheckboxSelectMultiple, **common
+        )
+    if kind == FieldType.BOOLEAN:
+        return forms.ChoiceField(choices=_YES_NO, **common)
+    if kind == FieldType.USER:
+        users = get_user_model().objects.filter(is_active=True).order_by("first_name", "username")
+        choices = [("", "—"), *((str(u.pk), str(u)) for u in users)]
+        return forms.ChoiceField(choices=choices, **common)
+    widgets: dict[str, forms.Widget] = {
+        FieldType.LONG_TEXT: forms.Textarea(attrs={"rows": 3}),
+        FieldType.INTEGER: forms.NumberInput(attrs={"step": "1"}),
+        FieldType.DECIMAL: forms.NumberInput(attrs={"step": "any"}),
+        FieldType.MONEY: forms.NumberInput(attrs={"step": "0.01"}),
+        FieldType.DATE: forms.DateInput(attrs={"type": "date"}),
+        FieldType.DATETIME: forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        FieldType.URL: forms.URLInput(),
+        FieldType.EMAIL: forms.EmailInput(),
+    }
+    if kind == FieldType.MONEY:
+        common["label"] = f"{field.label} ({field.currency})"
+    return forms.CharField(widget=widgets.get(kind, forms.TextInput()), strip=False, **common)
+
+
+def _initial(field: CustomField, value: Any) -> Any:
+    if value is None:
+        return None
+    if field.type == FieldType.BOOLEAN:
+        return "true" if value else "false"
+    if field.type == FieldType.DATETIME:  # the input shows local time, without seconds
+        moment = parse_datetime(str(value))
+        return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M") if moment else value
+    return value
+
+
+def custom_field_name(key: str) -> str:
+    return f"cf_{key}"
+
+
+def add_custom_fields(
+    form: forms.Form, fields: list[CustomField], values: dict[str, Any] | None = None
+) -> None:
+    for field in fields:
+        form.fields[custom_field_name(field.key)] = custom_form_field(
+            field, initial=(values or {}).get(field.key)
+        )
+
+
+def custom_values(form: forms.Form, fields: list[CustomField]) -> dict[str, Any]:
+    """The custom part of a submitted form: {key: the browser's value}."""
+    return {f.key: form.cleaned_data.get(custom_field_name(f.key)) for f in fields}
+
+
+def custom_errors(form: forms.Form, exc: ValidationError) -> None:
+    """The service's ``custom.<key>`` errors onto the form's ``cf_<key>`` inputs."""
+    for name, errors in exc.message_dict.items():
+        target = (
+            custom_field_name(name.removeprefix("custom.")) if name.startswith("custom.") else name
+        )
+        form.add_error(target if target in form.fields else None, errors)
+
+
+class CustomValuesForm(forms.Form):
+    """The lead page's "Details" edit: the custom fields this person may change."""
+
+    def __init__(self, *args: Any, fields: list[CustomField], values: dict[str, Any], **kw: Any):
+        super().__init__(*args, **kw)
+        add_custom_fields(self, fields, values)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:lead_id>/notes/", views.note_create, name="note_create"),
     path("<int:lead_id>/log/", views.interaction_create, name="interaction_create"),
     path("<int:lead_id>/tags/", views.lead_tags_change, name="tags"),
+    path("<int:lead_id>/details/", views.lead_custom_change, name="custom"),
     path("tasks/", views.my_tasks, name="my_tasks"),
     path("tasks/<int:task_id>/complete/", views.my_task_complete, name="my_task_complete"),
     path("<int:lead_id>/tasks/", views.task_create, name="task_create"),

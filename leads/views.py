@@ -23,14 +23,19 @@ from leadflow.audit import audit_record
 from leadflow.csv import csv_response
 from leadflow.exceptions import DomainError
 from leadflow.models import User
-from leads import extensions, selectors, services, tags
+from leads import customfields, extensions, selectors, services, tags
 from leads.forms import (
+    CustomValuesForm,
     InteractionForm,
     LeadCreateForm,
     MoveForm,
     NoteForm,
     SavedViewForm,
     TaskForm,
+    add_custom_fields,
+    custom_errors,
+    custom_field_name,
+    custom_values,
 )
 from leads.interactions import interaction_label
 from leads.lifecycle import (
@@ -302,6 +307,7 @@ def _detail_context(user: User, lead: Lead, **extra: Any) -> dict[str, Any]:
         "interaction_form": _interaction_form(),
         "can_log": user.has_perm(Perm.CHANGE_LEAD),  # the lead is visible: see lead_editable
         **_tags_context(lead),
+        **_custom_context(user, lead),
         "moves": [(s, Stage(s).label) for s in moves],
         "reason_required": [s.value for s in REASON_REQUIRED],
         **extra,
@@ -315,6 +321,50 @@ def _tags_context(lead: Lead, error: str = "", typed: str = "") -> dict[str, Any
         "tag_error": error,
         "tag_typed": typed,
     }
+
+
+def _custom_context(
+    user: User, lead: Lead, form: CustomValuesForm | None = None, saved: bool = False
+) -> dict[str, Any]:
+    fields = customfields.lead_fields()
+    shown = customfields.visible_fields(user, fields)
+    values = lead.custom or {}
+    editable = customfields.editable_fields(user, fields) if user.has_perm(Perm.CHANGE_LEAD) else []
+    if form is None and editable:
+        form = CustomValuesForm(fields=editable, values=values, prefix="custom")
+    return {
+        "custom_rows": [(f, customfields.display(f, values.get(f.key))) for f in shown],
+        "custom_form": form,
+        "custom_saved": saved,
+    }
+
+
+@login_required
+@require_POST
+def lead_custom_change(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """Save the lead page's "Details" (custom fields); htmx swaps the section."""
+    user = request_user(request)
+    lead = _editable_or_403(user, lead_id)
+    fields = customfields.editable_fields(user)
+    if not fields:
+        raise PermissionDenied("Your role may not change any of this lead's details.")
+    form = CustomValuesForm(request.POST, fields=fields, values=lead.custom or {}, prefix="custom")
+    status, saved = 422, False
+    if form.is_valid():
+        changed = [f for f in fields if custom_field_name(f.key) in form.changed_data]
+        try:
+            if changed:
+                lead = services.lead_update(
+                    lead_id=lead.pk, data={"custom": custom_values(form, changed)}, actor=user
+                )
+        except ValidationError as exc:
+            custom_errors(form, exc)
+        else:
+            status, saved = 200, True
+            if not getattr(request, "htmx", False):
+                messages.success(request, "Details saved.")
+    shown = _custom_context(user, lead, None if saved else form, saved)
+    return _section(request, lead, "leads/_custom_fields.html", status, **shown)
 
 
 @login_required
@@ -410,12 +460,23 @@ def lead_new(request: HttpRequest) -> HttpResponse:
     e-mail is refused with a link to that lead instead of updating it."""
     user = request_user(request)
     form = LeadCreateForm(request.POST or None)
+    custom = customfields.editable_fields(user)
+    add_custom_fields(form, custom)
     existing: Lead | None = None
     if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if v not in ("", None)}
+        data = {
+            k: v
+            for k, v in form.cleaned_data.items()
+            if v not in ("", None) and k in LeadCreateForm.base_fields
+        }
+        data["custom"] = custom_values(form, custom)
         try:
             result = services.lead_upsert(
-                data=data, actor=user, source=StageChange.Source.UI, update_existing=False
+                data=data,
+                actor=user,
+                source=StageChange.Source.UI,
+                update_existing=False,
+                require_custom=True,
             )
         except services.LeadExistsError as exc:
             known = exc.extra["lead_id"]
@@ -425,7 +486,7 @@ def lead_new(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         except ValidationError as exc:
-            _form_errors(form, exc)
+            custom_errors(form, exc)
         else:
             messages.success(request, f"Created {result.lead.display_name}.")
             return redirect("leads:detail", lead_id=result.lead.pk)

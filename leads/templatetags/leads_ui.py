@@ -1,6 +1,7 @@
 """Small, fast filters for the board: a board page renders hundreds of cards, so per-card
 ``{% url %}`` reversing and ``timesince`` showed up in profiles."""
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 
@@ -8,6 +9,9 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+
+from leads import customfields
+from leads.models import CustomField, FieldType, Lead
 
 register = template.Library()
 
@@ -65,3 +69,75 @@ def moves_for(
 ) -> list[tuple[str, str]]:
     """The (stage, label) moves a board card offers: ``card_moves`` comes from the view."""
     return (card_moves or {}).get(stage, [])
+
+
+def _card_fields(context: template.Context) -> list[CustomField]:
+    """The custom fields marked "show on cards" that the viewer may see, once per request."""
+    request = context.get("request")
+    if request is None:
+        return []
+    cached: list[CustomField] | None = getattr(request, "_card_fields", None)
+    if cached is None:
+        cached = [f for f in customfields.visible_fields(request.user) if f.show_on_cards]
+        request._card_fields = cached
+    return cached
+
+
+@register.simple_tag(takes_context=True)
+def card_fields(context: template.Context) -> list[CustomField]:
+    """``{% card_fields as fields %}``: the list's extra columns, the cards' extra lines."""
+    return _card_fields(context)
+
+
+@register.simple_tag(takes_context=True)
+def card_values(context: template.Context, lead: Lead) -> list[tuple[str, str]]:
+    """(label, shown value) of the lead's card fields that hold a value."""
+    values = lead.custom or {}
+    return [
+        (f.label, customfields.display(f, values[f.key]))
+        for f in _card_fields(context)
+        if values.get(f.key) not in customfields.EMPTY
+    ]
+
+
+@register.filter
+def custom_display(lead: Lead, field: CustomField) -> str:
+    return customfields.display(field, (lead.custom or {}).get(field.key))
+
+
+@register.simple_tag(takes_context=True)
+def custom_filter_inputs(context: template.Context) -> list[dict[str, object]]:
+    """The filter form's inputs for the custom fields the viewer may see: a select for
+    choices and yes/no, from-to for numbers and dates, a text box otherwise."""
+    request = context.get("request")
+    if request is None:
+        return []
+    params = context.get("filters")
+    getlist: Callable[[str], list[str]] = getattr(params, "getlist", lambda name: [])
+    out: list[dict[str, object]] = []
+    for field in customfields.visible_fields(request.user):
+        if field.type == FieldType.LONG_TEXT:
+            continue
+        name = f"cf_{field.key}"
+        entry: dict[str, object] = {"field": field, "name": name, "values": getlist(name)}
+        if field.type in (FieldType.CHOICE, FieldType.MULTI_CHOICE):
+            entry["options"] = [(c["value"], c["label"]) for c in field.choices]
+        elif field.type == FieldType.BOOLEAN:
+            entry["options"] = [("true", "Yes"), ("false", "No")]
+        elif field.type in customfields.ORDERED:
+            dated = field.type in (FieldType.DATE, FieldType.DATETIME)
+            input_type = "date" if dated else "text"
+            entry.update(
+                ranged=True,
+                input_type=input_type,
+                low=(getlist(f"{name}__min") or [""])[0],
+                high=(getlist(f"{name}__max") or [""])[0],
+            )
+        out.append(entry)
+    return out
+
+
+@register.filter
+def get_errors(errors: object, name: str) -> list[str]:
+    """A form's errors for the field ``name`` (names with "__" cannot be read with a dot)."""
+    return list(errors.get(name, [])) if isinstance(errors, dict) else []

@@ -118,7 +118,9 @@ def test_board_query_count_does_not_grow_with_cards(marketer_client):
         for _ in range(29):
             LeadFactory(stage=stage)
     assert queries() == few
-    assert few <= 26  # (one of them: the cards' tags, for every column at once)
+    # among them: the cards' tags, for every column at once; the custom fields and the
+    # viewer's roles (which fields they see), once for the filters, cards and columns
+    assert few <= 28
 
 
 @pytest.mark.django_db
