@@ -73,16 +73,17 @@ def filter_expression(field: "CustomField") -> Expression:
     return Cast(text, output_field=TextField())
 
 
-def holds_q(field: "CustomField", value: Any) -> Q:
-    """Leads whose ``field`` holds the clean ``value`` (a multiple choice: among its values).
+def holds_q(field: "CustomField", value: Any, prefix: str = "") -> Q:
+    """Leads (or rows reaching a lead through ``prefix``, e.g. "lead__") whose ``field`` holds
+    the clean ``value`` (a multiple choice: among its values).
     PostgreSQL: containment, which the GIN index on ``custom`` answers for every field. SQLite
     has no containment: it compares the stored JSON text."""
     stored = [value] if field.type == FieldType.MULTI_CHOICE else value
     if connection.vendor == "postgresql":
-        return Q(custom__contains={field.key: stored})
+        return Q(**{f"{prefix}custom__contains": {field.key: stored}})
     if field.type == FieldType.MULTI_CHOICE:  # the array's JSON text holds '"value"'
-        return Q(**{f"custom__{field.key}__icontains": json.dumps(value)})
-    return Q(**{f"custom__{field.key}": stored})
+        return Q(**{f"{prefix}custom__{field.key}__icontains": json.dumps(value)})
+    return Q(**{f"{prefix}custom__{field.key}": stored})
 
 
 class FieldValueError(ValueError):
@@ -353,3 +354,13 @@ def display(field: CustomField, value: Any) -> str:
         user = get_user_model().objects.filter(pk=value).first()
         return str(user) if user is not None else f"user {value}"
     return str(value)
+
+
+GROUPABLE: Final = frozenset({FieldType.CHOICE, FieldType.MULTI_CHOICE, FieldType.BOOLEAN})
+
+
+def group_values(field: CustomField) -> list[tuple[Any, str]]:
+    """(clean value, label) of each group a report splits ``field`` into."""
+    if field.type == FieldType.BOOLEAN:
+        return [(True, "Yes"), (False, "No")]
+    return [(c["value"], c["label"]) for c in field.choices]

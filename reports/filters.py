@@ -9,7 +9,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadflow.models import User
+from leads import customfields
 from leads.models import Lead, Team
+
+CUSTOM = "custom."  # sources_by=custom.<key>: group by a choice or yes/no custom field
 
 GROUPINGS = {
     "cohort_by": [("month", "MQL month"), ("source", "Source"), ("month_source", "Month × source")],
@@ -109,6 +112,21 @@ class ReportFilterForm(forms.Form):
     sla_by = forms.ChoiceField(choices=GROUPINGS["sla_by"], required=False)
     rejections_by = forms.ChoiceField(choices=GROUPINGS["rejections_by"], required=False)
     sources_by = forms.ChoiceField(choices=GROUPINGS["sources_by"], required=False)
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        """``user``: the custom fields the sources report may group by are those they see."""
+        super().__init__(*args, **kwargs)
+        fields = (
+            customfields.visible_fields(user)
+            if user is not None
+            else customfields.lead_fields().values()
+        )
+        grouping = self.fields["sources_by"]
+        assert isinstance(grouping, forms.ChoiceField)  # noqa: S101  (declared below)
+        grouping.choices = [
+            *GROUPINGS["sources_by"],
+            *((f"{CUSTOM}{f.key}", f.label) for f in fields if f.type in customfields.GROUPABLE),
+        ]
 
     def show_lead_owners_only(self) -> None:
         """For the page: the owner select offers the people who own leads (plus the one chosen),

@@ -20,10 +20,11 @@ from django.utils import timezone
 from handover.models import Handover, SlaPolicy, SlaTimer
 from leadflow.models import User
 from leadflow.replica import ReadSource, reads_from_replica
+from leads import customfields
 from leads.lifecycle import FUNNEL, Stage
-from leads.models import StageChange, Team
+from leads.models import CustomField, StageChange, Team
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
-from reports.filters import ReportFilters
+from reports.filters import CUSTOM, ReportFilters
 from reports.histograms import (
     COHORT,
     CYCLES,
@@ -531,23 +532,68 @@ def recycles(f: ReportFilters, *, now: datetime | None = None) -> Report:
 # --- sources --------------------------------------------------------------------------------------
 
 
+def _source_counts(f: ReportFilters) -> dict[str, Any]:
+    return {
+        "leads": Count("pk"),
+        "mqls": Count("pk", filter=f.by_end("mql_at")),
+        "sqls": Count("pk", filter=f.by_end("sql_at")),
+        "customers": Count("pk", filter=f.by_end("customer_at")),
+        "revenue": Coalesce(
+            Sum("deal_value", filter=f.by_end("customer_at")),
+            Value(Decimal(0)),
+        ),
+    }
+
+
+def _custom_groups(f: ReportFilters, field: CustomField) -> list[dict[str, Any]]:
+    """One row per value of a choice or yes/no field, and one for leads without a value. A
+    lead with several values of a multiple choice counts once under each."""
+    qs = _milestones(f, "suspect_at")
+    counts = _source_counts(f)
+    none = ~Q(lead__custom__has_key=field.key)
+    annotations: dict[str, Any] = {}
+    groups = [
+        (label, customfields.holds_q(field, value, "lead__"))
+        for value, label in customfields.group_values(field)
+    ]
+    for i, (_label, test) in enumerate([*groups, (NONE_LABEL, none)]):
+        for name, aggregate in counts.items():
+            annotations[f"g{i}_{name}"] = _filtered(aggregate, test)
+    totals = qs.aggregate(**annotations)
+    return [
+        {"key": label, **{name: totals[f"g{i}_{name}"] for name in counts}}
+        for i, (label, _test) in enumerate([*groups, (NONE_LABEL, none)])
+    ]
+
+
+def _filtered(aggregate: Any, test: Q) -> Any:
+    """``aggregate`` (a Count/Sum with a filter, or Coalesce around one) over rows also
+    matching ``test``."""
+    if isinstance(aggregate, Coalesce):
+        inner, default = aggregate.get_source_expressions()
+        return Coalesce(_filtered(inner, test), default)
+    clone = aggregate.copy()
+    clone.filter = test & clone.filter if clone.filter is not None else test
+    return clone
+
+
 def sources(f: ReportFilters, *, now: datetime | None = None) -> Report:
-    """Leads that entered the funnel in the period, by source or UTM field, and what they won."""
-    rows = grouped(
-        _milestones(f, "suspect_at"),
-        group={"key": F(f.sources_by)},
-        counts={
-            "leads": Count("pk"),
-            "mqls": Count("pk", filter=f.by_end("mql_at")),
-            "sqls": Count("pk", filter=f.by_end("sql_at")),
-            "customers": Count("pk", filter=f.by_end("customer_at")),
-            "revenue": Coalesce(
-                Sum("deal_value", filter=f.by_end("customer_at")),
-                Value(Decimal(0)),
-            ),
-        },
-        pcts={},
-    )
+    """Leads that entered the funnel in the period, by source, UTM field or a choice custom
+    field, and what they won."""
+    custom = None
+    if f.sources_by.startswith(CUSTOM):
+        custom = CustomField.objects.filter(key=f.sources_by.removeprefix(CUSTOM)).first()
+    if custom is not None:
+        rows = _custom_groups(f, custom)
+        label = custom.label
+    else:
+        rows = grouped(
+            _milestones(f, "suspect_at"),
+            group={"key": F(f.sources_by)},
+            counts=_source_counts(f),
+            pcts={},
+        )
+        label = dict(_SOURCES_LABELS)[f.sources_by]
     out = [
         {
             "key": r["key"] or NONE_LABEL,
@@ -561,7 +607,6 @@ def sources(f: ReportFilters, *, now: datetime | None = None) -> Report:
         for r in rows
     ]
     out.sort(key=lambda r: (-r["leads"], r["key"]))
-    label = dict(_SOURCES_LABELS)[f.sources_by]
     return Report(
         slug="sources",
         title="Sources",

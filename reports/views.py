@@ -77,7 +77,7 @@ def report_index(request: HttpRequest) -> HttpResponse:
 @permission_required(Perm.VIEW_REPORTS, raise_exception=True)
 def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     _get_report(slug)
-    form = ReportFilterForm(request.GET or None)
+    form = ReportFilterForm(request.GET or None, user=request.user)
     form.show_lead_owners_only()
     fields = [
         f
@@ -90,7 +90,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     if request.GET and not form.is_valid():
         return render(request, "reports/report.html", ctx, status=400)
     if not request.GET:
-        form = ReportFilterForm({})
+        form = ReportFilterForm({}, user=request.user)
         form.is_valid()
     report = report_run(slug=slug, filters=form.filters())
     ctx |= {
@@ -107,7 +107,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
 @permission_required(Perm.VIEW_REPORTS, raise_exception=True)
 def report_csv(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
     _get_report(slug)
-    form = ReportFilterForm(request.GET)
+    form = ReportFilterForm(request.GET, user=request.user)
     if not form.is_valid():
         errors = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")

@@ -50,7 +50,7 @@ class ReportView(APIView):
     def get(self, request: Request, slug: str) -> Response:
         if slug not in REPORTS:
             raise NotFound(f"There is no report '{slug}'; reports: {', '.join(REPORTS)}.")
-        form = ReportFilterForm(request.query_params)
+        form = ReportFilterForm(request.query_params, user=request.user)
         if not form.is_valid():
             raise ValidationError(_messages(form))
         report = report_run(slug=slug, filters=form.filters())

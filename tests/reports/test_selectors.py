@@ -402,6 +402,34 @@ def test_sources_by_utm_campaign(history) -> None:
     assert rows == {"(none)": 4, "spring": 1}
 
 
+@pytest.mark.parametrize("kind", ["choice", "multi_choice"])
+def test_sources_by_a_custom_choice_field(history, kind) -> None:
+    """Issue 24: a choice field groups like a source; a lead holding several values of a
+    multiple choice counts under each; leads without a value are "(none)"."""
+    from leads import customfield_services
+    from leads.models import Lead
+
+    customfield_services.field_create(
+        data={"key": "erp", "label": "ERP", "type": kind, "choices": ["SAP", "Oracle", "None"]},
+        actor=None,
+    )
+    values = {"A": ["SAP"], "B": ["Oracle"], "C": ["SAP", "Oracle"]}  # A and B web, C ads
+    for name, chosen in values.items():
+        stored = chosen if kind == "multi_choice" else chosen[0]
+        Lead.objects.filter(pk=history[name].pk).update(custom={"erp": stored})
+    rows = {r["key"]: r for r in run("sources", sources_by="custom.erp")}
+    assert {k: r["leads"] for k, r in rows.items()} == (
+        {"SAP": 2, "Oracle": 2, "None": 0, "(none)": 2}
+        if kind == "multi_choice"
+        else {"SAP": 2, "Oracle": 1, "None": 0, "(none)": 2}
+    )
+    # A (web, SAP) was won for 1000
+    assert (rows["SAP"]["customers"], rows["SAP"]["revenue"]) == (1, 1000.0)
+    assert filters(sources_by="custom.erp").sources_by == "custom.erp"
+    form = ReportFilterForm({"sources_by": "custom.nope"})
+    assert not form.is_valid() and "sources_by" in form.errors
+
+
 def test_point_in_time(history) -> None:
     on_10th = {r["stage"]: r["leads"] for r in run("point-in-time", on="2026-01-10")}
     # end of 10 Jan: A in SAL, B in Nurture (09:00 that day), C in MQL; D and E not yet created
