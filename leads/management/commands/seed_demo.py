@@ -9,7 +9,8 @@ from django.db import transaction
 
 from leadflow.models import User
 from leadflow.roles import Role, sync_roles
-from leads.models import Lead, Team
+from leads.customfield_services import field_create
+from leads.models import CustomField, Lead, Team
 from leads.tags import tag_get_or_create
 
 DEMO_PASSWORD = "leadflow-demo"  # noqa: S105  (demo accounts exist only where someone seeds them)
@@ -59,6 +60,7 @@ class Command(BaseCommand):
             )
             Lead.objects.filter(owner__in=[users["rep1"], users["rep2"]]).update(team=team)
             _tag_some_leads()
+            _demo_custom_fields()
         self.stdout.write(
             "Demo logins (password 'leadflow-demo'): " + ", ".join(u[0] for u in DEMO_USERS)
         )
@@ -75,3 +77,37 @@ def _tag_some_leads() -> None:
         Lead.tags.through(lead_id=lead_id, tag_id=made[n % len(made)].pk)
         for n, lead_id in enumerate(ids[::7])
     )
+
+
+# Two fields a B2B team would add (issue 24): the ERP a company runs (on the cards, indexed) and
+# how many sites it has; most demo leads hold values, set in one UPDATE per field and value.
+DEMO_FIELDS = (
+    {
+        "key": "erp",
+        "label": "ERP in use",
+        "type": "choice",
+        "choices": [
+            {"value": "sap", "label": "SAP"},
+            {"value": "dynamics", "label": "Microsoft Dynamics"},
+            {"value": "odoo", "label": "Odoo"},
+            {"value": "none", "label": "None yet"},
+        ],
+        "show_on_cards": True,
+        "filterable": True,
+        "help_text": "The company's ERP system: integration effort and fit.",
+    },
+    {"key": "locations", "label": "Locations", "type": "integer", "help_text": "Sites it runs."},
+)
+
+
+def _demo_custom_fields() -> None:
+    if CustomField.objects.exists():
+        return
+    for data in DEMO_FIELDS:
+        field_create(data=data, actor=None)
+    erp = ["sap", "dynamics", "odoo", "none"]
+    leads = list(Lead.objects.order_by("id").only("pk", "custom"))
+    for n, lead in enumerate(leads):  # every fifth lead has no values
+        if n % 5 < len(erp):
+            lead.custom = {"erp": erp[n % 5], "locations": 1 + (lead.pk * 7) % 40}
+    Lead.objects.bulk_update(leads, ["custom"], batch_size=1000)
