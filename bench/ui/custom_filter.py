@@ -4,7 +4,8 @@ Gives the leads values of two filterable custom fields (once: one UPDATE), then 
 board page (``GET /leads/board/?…`` through Django's test client: middleware, session, the
 eight column queries, templates) for a marketer, unfiltered and with:
 
-- built-in filters: an owner (``lead_owner_stage_time_idx``) and a country (no index);
+- built-in filters: an owner of 0.1 % of leads (``lead_owner_stage_time_idx``) and a country
+  (no index);
 - ``cf_erp=<value>``: a single choice held by 20 % of leads, and one held by 0.1 %
   (the field's expression index ``lead_cf_erp_idx``);
 - ``cf_locations__min``: an integer range (``lead_cf_locations_idx``);
@@ -98,11 +99,18 @@ def main() -> None:
         )
     prepare()
     client = Client()
-    client.force_login(marketer())
-    owner = Lead.objects.filter(owner__isnull=False).values_list("owner_id", flat=True).first()
+    user = marketer()
+    if not Lead.objects.filter(owner=user).exists():
+        # the built-in baseline: an owner filter matching as many leads as cf_erp=navision
+        with connection.cursor() as cur:
+            cur.execute("UPDATE leads_lead SET owner_id = %s WHERE id %% 1000 = 3", [user.pk])
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE leads_lead")
+    client.force_login(user)
+    owner = user.pk
     pages: dict[str, str] = {
         "board, no filter": "/leads/board/",
-        "board, owner (built-in, indexed)": f"/leads/board/?owner={owner}",
+        "board, owner (built-in, indexed, 0.1 %)": f"/leads/board/?owner={owner}",
         "board, country (built-in, no index)": "/leads/board/?country=DE",
         "board, cf_erp=sap (20 % of leads)": "/leads/board/?cf_erp=sap",
         "board, cf_erp=navision (0.1 %)": "/leads/board/?cf_erp=navision",
@@ -129,7 +137,7 @@ def main() -> None:
             call()
             times[name].append((time.perf_counter() - started) * 1000)
         loads.append(load())
-    base = percentile(sorted(times["board, owner (built-in, indexed)"]), 0.95)
+    base = percentile(sorted(times["board, owner (built-in, indexed, 0.1 %)"]), 0.95)
     print(f"{total} leads, {args.rounds} rounds, load average {loads[0]} → {loads[-1]}")
     print(f"{'page':40} {'p50 ms':>8} {'p95 ms':>8} {'p95 ÷ owner':>12}")
     for name, values in times.items():
