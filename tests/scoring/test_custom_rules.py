@@ -4,6 +4,7 @@ the reference evaluator (``scoring.rules.fit_matches``, SQLite's path); bulk = s
 breakdown; tagging queues a rescore; a field a live rule uses cannot be deleted; the editor
 offers the fields and operators."""
 
+import uuid
 from typing import Any
 
 import pytest
@@ -11,12 +12,16 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from leads.models import CustomField, Lead, Tag
+from bulk import services as bulk_services
+from configure.sales_services import config_delete, config_save
+from leadflow.roles import Role
+from leads import tags
+from leads.models import CustomField, Lead, RescoreMark, Tag
 from scoring import engine, services
 from scoring import rules as r
 from scoring.models import ScoringModel, ScoringRun
 from scoring.selectors import score_breakdown
-from tests.leads.factories import LeadFactory
+from tests.leads.factories import LeadFactory, UserFactory
 from tests.scoring.factories import activity_rule, fit_rule, make_model
 
 MISSING = object()  # the lead has no value for the field
@@ -290,3 +295,61 @@ def test_custom_choice_rule_bulk_single_and_breakdown_agree():
         next(x for x in shown["rules"] if x["rule_id"] == rule.pk).items()
     )
     assert rule.pk not in [x["rule_id"] for x in score_breakdown(lead_id=ids[1])["rules"]]
+
+
+# --- tagging queues a rescore -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_tagging_and_untagging_mark_the_lead_and_the_sweep_applies_the_tag_rule(marketer):
+    make_model([fit_rule("tags", "in", ["vip"], 9)])
+    lead, other = LeadFactory(), LeadFactory()
+    services.score_dirty_sweep()
+    RescoreMark.objects.all().delete()
+    assert tags.lead_tag(lead_id=lead.pk, name="VIP", actor=None)
+    assert list(RescoreMark.objects.values_list("lead_id", flat=True)) == [lead.pk]
+    services.score_dirty_sweep()
+    assert Lead.objects.get(pk=lead.pk).fit_score == 9
+    assert not tags.lead_tag(lead_id=lead.pk, name="vip", actor=None)  # already there
+    assert not RescoreMark.objects.exists()
+    assert tags.lead_untag(lead_id=lead.pk, name="vip", actor=None)
+    services.score_dirty_sweep()
+    assert Lead.objects.get(pk=lead.pk).fit_score == 0
+    bulk_services.bulk_submit(
+        actor=marketer,
+        action_code="tag",
+        data={"tag_name": "vip", "tag_op": "add"},
+        token=uuid.uuid4(),
+        lead_ids=[lead.pk, other.pk],
+    )
+    assert sorted(RescoreMark.objects.values_list("lead_id", flat=True)) == sorted(
+        [lead.pk, other.pk]
+    )
+    services.score_dirty_sweep()
+    assert list(
+        Lead.objects.filter(pk__in=[lead.pk, other.pk]).values_list("fit_score", flat=True)
+    ) == [9, 9]
+
+
+@pytest.mark.django_db
+def test_renaming_or_deleting_a_tag_in_settings_marks_its_leads():
+    admin = UserFactory(username="tag-admin", role=Role.ADMIN)
+    tag = Tag.objects.create(name="VIP")
+    lead, untagged = LeadFactory(), LeadFactory()
+    lead.tags.add(tag)
+    make_model([fit_rule("tags", "in", ["very important"], 4)])
+    services.score_dirty_sweep()
+    RescoreMark.objects.all().delete()
+    tag.colour = "red"
+    config_save(instance=tag, actor=admin, changed=["colour"])
+    assert not RescoreMark.objects.exists()  # the colour is nothing scoring reads
+    tag.name = "Very important"
+    config_save(instance=tag, actor=admin, changed=["name"])
+    assert list(RescoreMark.objects.values_list("lead_id", flat=True)) == [lead.pk]
+    services.score_dirty_sweep()
+    assert Lead.objects.get(pk=lead.pk).fit_score == 4
+    config_delete(instance=tag, actor=admin)
+    assert list(RescoreMark.objects.values_list("lead_id", flat=True)) == [lead.pk]
+    services.score_dirty_sweep()
+    assert Lead.objects.get(pk=lead.pk).fit_score == 0
+    assert untagged.pk not in RescoreMark.objects.values_list("lead_id", flat=True)
