@@ -90,6 +90,31 @@ class NoPublishedModelError(DomainError):
     code = "no_published_scoring_model"
 
 
+class CustomFieldUsedByRuleError(DomainError):
+    code = "custom_field_used_by_scoring_rule"
+
+
+def custom_field_check_unused(*, key: str) -> None:
+    """Refuse deleting the custom field ``key`` while a draft or the published model has a fit
+    rule on it. Archived models keep theirs: they score nothing, and the rule would simply never
+    match again."""
+    used = (
+        ScoringRule.objects.filter(
+            kind=ScoringRule.Kind.FIT,
+            field=f"{r.CUSTOM_PREFIX}{key}",
+            model__status__in=[ScoringModel.Status.DRAFT, ScoringModel.Status.PUBLISHED],
+        )
+        .select_related("model")
+        .order_by("model__version", "id")
+    )
+    names = [f"“{x.name}” in {x.model.name} v{x.model.version} ({x.model.status})" for x in used]
+    if names:
+        raise CustomFieldUsedByRuleError(
+            f"The custom field {key!r} is used by scoring rule(s) {'; '.join(names)}: "
+            "remove those rules (publish a version without them) before deleting the field."
+        )
+
+
 # --- validation ---------------------------------------------------------------------------------
 
 

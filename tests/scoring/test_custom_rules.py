@@ -15,7 +15,7 @@ from django.utils import timezone
 from bulk import services as bulk_services
 from configure.sales_services import config_delete, config_save
 from leadflow.roles import Role
-from leads import tags
+from leads import customfield_services, tags
 from leads.models import CustomField, Lead, RescoreMark, Tag
 from scoring import engine, services
 from scoring import rules as r
@@ -353,3 +353,41 @@ def test_renaming_or_deleting_a_tag_in_settings_marks_its_leads():
     services.score_dirty_sweep()
     assert Lead.objects.get(pk=lead.pk).fit_score == 0
     assert untagged.pk not in RescoreMark.objects.values_list("lead_id", flat=True)
+
+
+# --- deleting a custom field a rule uses ----------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("publish", [False, True])
+def test_a_field_a_draft_or_published_rule_uses_cannot_be_deleted(publish):
+    field = CustomField.objects.create(
+        key="erp", label="ERP", type="choice", choices=[{"value": "sap"}]
+    )
+    lead = LeadFactory(custom={"erp": "sap"})
+    model = make_model([fit_rule("custom.erp", "in", ["sap"], 5)], publish=publish)
+    with pytest.raises(services.CustomFieldUsedByRuleError) as exc:
+        customfield_services.field_delete(field_id=field.pk, actor=None)
+    status = "published" if publish else "draft"
+    assert f"“rule 0” in test model v{model.version} ({status})" in exc.value.message
+    assert "'erp'" in exc.value.message
+    assert CustomField.objects.filter(pk=field.pk).exists()
+    assert Lead.objects.get(pk=lead.pk).custom == {"erp": "sap"}
+
+
+@pytest.mark.django_db
+def test_an_archived_model_does_not_keep_a_field_from_being_deleted():
+    field = CustomField.objects.create(
+        key="erp", label="ERP", type="choice", choices=[{"value": "sap"}]
+    )
+    lead = LeadFactory(custom={"erp": "sap"})
+    old = make_model([fit_rule("custom.erp", "in", ["sap"], 5)])
+    assert evaluate(old, [lead.pk])[lead.pk].fit == 5
+    make_model([fit_rule("industry", "in", ["Software"], 5)])  # archives ``old``
+    old.refresh_from_db()
+    assert old.status == ScoringModel.Status.ARCHIVED
+    customfield_services.field_delete(field_id=field.pk, actor=None)
+    assert not CustomField.objects.exists()
+    # the values went with the field: the archived rule simply never matches again
+    assert Lead.objects.get(pk=lead.pk).custom == {}
+    assert evaluate(old, [lead.pk])[lead.pk].fit == 0
