@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from bulk import services as bulk_services
@@ -19,7 +20,7 @@ from leads import customfield_services, tags
 from leads.models import CustomField, Lead, RescoreMark, Tag
 from scoring import engine, services
 from scoring import rules as r
-from scoring.models import ScoringModel, ScoringRun
+from scoring.models import ScoringModel, ScoringRule, ScoringRun
 from scoring.selectors import score_breakdown
 from tests.leads.factories import LeadFactory, UserFactory
 from tests.scoring.factories import activity_rule, fit_rule, make_model
@@ -391,3 +392,70 @@ def test_an_archived_model_does_not_keep_a_field_from_being_deleted():
     # the values went with the field: the archived rule simply never matches again
     assert Lead.objects.get(pk=lead.pk).custom == {}
     assert evaluate(old, [lead.pk])[lead.pk].fit == 0
+
+
+# --- the rule editor ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def editor(client, marketer):
+    client.force_login(marketer)
+    return client
+
+
+def _fit_form(**extra: str) -> dict[str, str]:
+    return {"name": "Big", "kind": "fit", "points": "10", "decay": "model", **extra}
+
+
+@pytest.mark.django_db
+def test_the_editor_offers_custom_fields_tags_and_the_new_operators(editor):
+    make_fields()
+    model = services.model_create(data={"name": "Spring"})
+    page = editor.get(reverse("scoring:model", args=[model.pk])).content.decode()
+    for option in (
+        'value="custom.seats"',
+        'value="custom.erp"',
+        'value="tags"',
+        'value="at_least"',
+        'value="below"',
+    ):
+        assert option in page
+    url = reverse("scoring:rule_add", args=[model.pk])
+    made = editor.post(url, _fit_form(field="custom.seats", op="at_least", value="250"))
+    assert made.status_code == 302
+    rule = ScoringRule.objects.get(model=model)
+    assert (rule.field, rule.op, rule.value) == ("custom.seats", "at_least", 250)
+    editor.post(
+        url, _fit_form(name="Renewal", field="custom.renewal", op="below", value="2027-01-31")
+    )
+    editor.post(url, _fit_form(name="VIP", field="tags", op="in", value="VIP, partner"))
+    assert dict(ScoringRule.objects.filter(model=model).values_list("name", "value")) == {
+        "Big": 250,
+        "Renewal": "2027-01-31",
+        "VIP": ["VIP", "partner"],
+    }
+    edit = editor.get(reverse("scoring:rule_edit", args=[rule.pk])).content.decode()
+    assert 'value="250"' in edit
+    assert '<option value="custom.seats" selected>' in edit
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (
+            {"field": "custom.erp", "op": "at_least", "value": "5"},
+            "custom field &#x27;erp&#x27; (choice) does not take",
+        ),
+        ({"field": "custom.seats", "op": "at_least", "value": "many"}, "Write one number"),
+        ({"field": "custom.renewal", "op": "at_least", "value": "12"}, "YYYY-MM-DD"),
+        ({"field": "tags", "op": "contains_any", "value": "vip"}, "tags does not take"),
+    ],
+)
+def test_the_editor_shows_a_refused_rule_in_place(editor, data, error):
+    make_fields()
+    model = services.model_create(data={"name": "Spring"})
+    page = editor.post(reverse("scoring:rule_add", args=[model.pk]), _fit_form(**data))
+    assert page.status_code == 422
+    assert error in page.content.decode()
+    assert not ScoringRule.objects.exists()
