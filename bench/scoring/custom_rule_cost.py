@@ -10,7 +10,8 @@ over all leads) then alternate between the two, ``--rounds`` of each, after one 
 Every pass switches model, so each one writes the same rows: every stored breakdown and the
 totals of the third of the leads the rule changes. Each pass starts vacuumed and analysed
 (bench_scoring ``settle``). Then the evaluation alone (``engine.evaluate_rows``, read only, the
-same batches), alternating the same way. The load average is printed beside every run. Run it under ``flock /work/bench.lock``:
+same batches), paired batch by batch: each batch with and without the rule back to back. The
+load average is printed beside every run. Run it under ``flock /work/bench.lock``:
 
     DATABASE_URL=postgres://…/lf_h1_bench flock /work/bench.lock \\
         .venv/bin/python bench/scoring/custom_rule_cost.py --rounds 3
@@ -132,18 +133,20 @@ def main() -> None:
             )
             results[variant].append(seconds)
             print(f"  load {before} → {load()}", flush=True)
-    # the evaluation alone (read only, the same batches): what the rule adds before any write
+    # the evaluation alone (read only), paired batch by batch: each batch is evaluated with and
+    # without the rule back to back (the order alternating), so the box's load, which moves the
+    # passes above by ±30 %, weighs on both alike
     evaluated: dict[str, list[float]] = {"without": [], "with": []}
     for i in range(args.rounds):
+        before = load()
+        paired = evaluate_paired(models, args.batch, first="without" if i % 2 else "with")
         for variant in ("without", "with"):
-            before = load()
-            seconds = evaluate_all(models[variant], args.batch)
-            evaluated[variant].append(seconds)
-            print(
-                f"evaluation only, round {i + 1}, {variant} custom rule: {seconds:.2f} s"
-                f"  (load {before} → {load()})",
-                flush=True,
-            )
+            evaluated[variant].append(paired[variant])
+        print(
+            f"evaluation only, round {i + 1}: without {paired['without']:.2f} s, "
+            f"with {paired['with']:.2f} s  (load {before} → {load()})",
+            flush=True,
+        )
     print("--- seconds per pass over all leads")
     for title, figures in (("full rescore", results), ("evaluation only", evaluated)):
         without = statistics.median(figures["without"])
@@ -155,23 +158,37 @@ def main() -> None:
             f"with ÷ without {with_ / without:.3f}x (target <= 1.1x)",
             flush=True,
         )
+    ratios = [w / o for w, o in zip(evaluated["with"], evaluated["without"], strict=True)]
+    print(
+        "evaluation only, paired rounds: with ÷ without "
+        f"{', '.join(f'{x:.3f}' for x in ratios)}; all rounds "
+        f"{sum(evaluated['with']) / sum(evaluated['without']):.3f}x"
+    )
 
 
-def evaluate_all(model: ScoringModel, batch: int) -> float:
-    """``engine.evaluate_rows`` over every lead in id ranges of ``batch`` ids, each batch in its
-    transaction (as a run's batch: the engine's session settings are transaction-local)."""
-    spec = engine.model_spec(model)
+def evaluate_paired(models: dict[str, ScoringModel], batch: int, first: str) -> dict[str, float]:
+    """``engine.evaluate_rows`` over every lead in id ranges of ``batch`` ids with each model,
+    each batch in its transaction (as a run's batch: the engine's session settings are
+    transaction-local); seconds per model."""
+    specs = {variant: engine.model_spec(model) for variant, model in models.items()}
     lo, hi = Lead.objects.aggregate(lo=Min("pk"), hi=Max("pk")).values()
     now = timezone.now()
-    started = time.perf_counter()
-    n = 0
-    for start in range(lo, hi + 1, batch):
-        with transaction.atomic():
-            ids = engine.IdRange(start, min(start + batch - 1, hi))
-            n += len(engine.evaluate_rows(model=model, spec=spec, ids=ids, now=now))
-    seconds = time.perf_counter() - started
-    if n != Lead.objects.count():
-        refuse(f"evaluated {n:,} leads, not all of them")
+    seconds = dict.fromkeys(models, 0.0)
+    counts = dict.fromkeys(models, 0)
+    order = [first, *(v for v in models if v != first)]
+    for k, start in enumerate(range(lo, hi + 1, batch)):
+        ids = engine.IdRange(start, min(start + batch - 1, hi))
+        for variant in order if k % 2 == 0 else reversed(order):
+            started = time.perf_counter()
+            with transaction.atomic():
+                rows = engine.evaluate_rows(
+                    model=models[variant], spec=specs[variant], ids=ids, now=now
+                )
+            seconds[variant] += time.perf_counter() - started
+            counts[variant] += len(rows)
+    total = Lead.objects.count()
+    if any(n != total for n in counts.values()):
+        refuse(f"evaluated {counts} leads, not all {total:,}")
     return seconds
 
 
