@@ -19,7 +19,9 @@ from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, PermissionDeniedError
 from leadflow.models import User
 from leadflow.roles import Role
-from leads.models import Team
+from leads.models import Tag, Team
+from leads.services import leads_mark_for_rescore
+from leads.tags import tag_leads
 
 
 class InUseError(DomainError):
@@ -43,6 +45,8 @@ def config_save(
     settings_save(instance=instance, data={}, actor=actor, changed=changed, request=request)
     if save_related is not None:
         save_related()
+    if isinstance(instance, Tag) and "name" in changed:  # scoring's tag rules read names
+        leads_mark_for_rescore(tag_leads(instance.pk))
     return instance
 
 
@@ -56,6 +60,7 @@ def in_use_message(rows: Iterable[Model], *, can_deactivate: bool) -> str:
 def config_delete(*, instance: Model, actor: User, request: HttpRequest | None = None) -> None:
     """Delete a configuration row unless something still uses it (``InUseError`` naming what;
     the collector refuses before deleting anything)."""
+    tagged = tag_leads(instance.pk) if isinstance(instance, Tag) else []
     try:
         settings_delete(instance=instance, actor=actor, request=request)
     except ProtectedError as exc:
@@ -63,6 +68,7 @@ def config_delete(*, instance: Model, actor: User, request: HttpRequest | None =
         raise InUseError(
             in_use_message(exc.protected_objects, can_deactivate=can_deactivate)
         ) from None
+    leads_mark_for_rescore(tagged)  # their tags changed: scoring's tag rules may read them
 
 
 # --- users -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from leadflow.audit import audit_record
 from leadflow.models import User
 from leads.models import Lead, Tag, TagColour
-from leads.services import LeadNotFoundError
+from leads.services import LeadNotFoundError, leads_mark_for_rescore
 
 TAG_MAX_LENGTH = 50
 TAG_NAMES_OFFERED = 500  # the names a tag box or filter offers (a datalist, a select)
@@ -69,6 +69,7 @@ def lead_tag(*, lead_id: int, name: str, actor: User | None, request: Any = None
     _, created = through.objects.get_or_create(lead_id=lead_id, tag_id=tag.pk)
     if created:
         _audit("lead.tag", lead_id, tag, actor, request)
+        leads_mark_for_rescore([lead_id])  # fit rules may read the tags
     return bool(created)
 
 
@@ -81,7 +82,14 @@ def lead_untag(*, lead_id: int, name: str, actor: User | None, request: Any = No
     removed, _ = Lead.tags.through.objects.filter(lead_id=lead_id, tag_id=tag.pk).delete()
     if removed:
         _audit("lead.untag", lead_id, tag, actor, request)
+        leads_mark_for_rescore([lead_id])  # fit rules may read the tags
     return bool(removed)
+
+
+def tag_leads(tag_id: int) -> list[int]:
+    """The leads that have the tag: a rename or deletion changes what scoring reads on them
+    (Settings › Tags marks them for rescore, ``leads_mark_for_rescore``)."""
+    return list(Lead.tags.through.objects.filter(tag_id=tag_id).values_list("lead_id", flat=True))
 
 
 def _audit(action: str, lead_id: int, tag: Tag, actor: User | None, request: Any) -> None:

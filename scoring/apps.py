@@ -19,3 +19,7 @@ class ScoringConfig(AppConfig):
         events.activities_recorded.connect(
             receivers.on_activities_recorded, dispatch_uid="scoring.on_activities_recorded"
         )
+        events.custom_field_delete_requested.connect(
+            receivers.on_custom_field_delete_requested,
+            dispatch_uid="scoring.on_custom_field_delete_requested",
+        )

@@ -20,13 +20,27 @@ from django.db import connection
 from django.db.models import Q
 
 from leads.lifecycle import Stage
-from leads.models import Activity, Lead
+from leads.models import Activity, Lead, Tag
 from scoring import rules as r
 from scoring.models import LeadScore, ScoringModel, ScoringRule
 
 # Stages from MQL on: a lead there with a score at or over the MQL threshold is not armed.
 PAST_MQL: tuple[str, ...] = (Stage.MQL, Stage.SAL, Stage.SQL, Stage.CUSTOMER)
 LEAD_FIELDS: tuple[str, ...] = tuple(sorted(r.FIT_FIELDS))
+
+
+def reads_custom(spec: r.ModelSpec) -> bool:
+    """Whether a fit rule reads a custom field (then the lead's ``custom`` is read)."""
+    return any(
+        x.kind == r.KIND_FIT and x.op != "free_mail" and r.custom_key(x.field) is not None
+        for x in spec.rules
+    )
+
+
+def reads_tags(spec: r.ModelSpec) -> bool:
+    return any(
+        x.kind == r.KIND_FIT and x.op != "free_mail" and x.field == r.TAGS for x in spec.rules
+    )
 
 
 @dataclass(frozen=True)
@@ -127,21 +141,82 @@ def _condition_sql(cond: r.Condition, p: _Params) -> str:
     raise ValueError(cond.op)
 
 
+# The patterns of scoring.rules.NUMBER_RE / DATE_RE (a value at_least/below can compare)
+_NUMBER_SQL = "'^-?[0-9]+(\\.[0-9]+)?$'"
+_DATE_SQL = "'^[0-9]{4}-[0-9]{2}-[0-9]{2}'"
+
+
+def _lowered(rule: r.RuleSpec, p: _Params) -> str:
+    return p([str(v).lower() for v in rule.value], "::text[]")
+
+
+def _tags_sql(rule: r.RuleSpec, p: _Params) -> str:
+    """EXISTS over the lead's tags (the lead-tag table joined to the tag names)."""
+    through = Lead.tags.through._meta.db_table
+    if rule.op == "is_empty":
+        test = f"EXISTS (SELECT 1 FROM {through} lt WHERE lt.lead_id = l.id)"
+        return f"(NOT {test})" if rule.value else test
+    test = (
+        f"EXISTS (SELECT 1 FROM {through} lt JOIN {Tag._meta.db_table} tg ON tg.id = lt.tag_id "
+        f"WHERE lt.lead_id = l.id AND lower(tg.name) = ANY({_lowered(rule, p)}))"
+    )
+    if rule.op == "in":
+        return test
+    if rule.op == "not_in":
+        return f"(NOT {test})"
+    raise ValueError(rule.op)
+
+
+def _custom_sql(rule: r.RuleSpec, key: str, p: _Params) -> str:
+    """A custom field rule on ``l.custom`` (scoring.rules.fit_matches gives the same answers)."""
+    name = p(key)
+    text = f"(l.custom ->> {name})"
+    if rule.op in r.ORDER_OPS:
+        cmp = ">=" if rule.op == "at_least" else "<"
+        if isinstance(rule.value, str):  # a date: ISO text, compared byte by byte
+            return (
+                f"CASE WHEN {text} ~ {_DATE_SQL} "
+                f'THEN {text} COLLATE "C" {cmp} {p(rule.value, "::text")} END'
+            )
+        return (
+            f"CASE WHEN {text} ~ {_NUMBER_SQL} "
+            f"THEN {text}::numeric {cmp} {p(str(rule.value), '::numeric')} END"
+        )
+    col = f"lower(coalesce({text}, ''))"
+    if rule.op in ("in", "not_in"):
+        values = _lowered(rule, p)
+        value = f"(l.custom -> {name})"
+        # a multiple choice holds any of the values: lower-cased array ?| values
+        test = (
+            f"(CASE WHEN jsonb_typeof({value}) = 'array' "
+            f"THEN lower({value}::text)::jsonb ?| {values} ELSE {col} = ANY({values}) END)"
+        )
+        return test if rule.op == "in" else f"(NOT {test})"
+    return _text_sql(rule, col, p)
+
+
+def _text_sql(rule: r.RuleSpec, col: str, p: _Params) -> str:
+    if rule.op == "in":
+        return f"({col} = ANY({_lowered(rule, p)}))"
+    if rule.op == "not_in":
+        return f"(NOT ({col} = ANY({_lowered(rule, p)})))"
+    if rule.op == "contains_any":
+        return f"EXISTS (SELECT 1 FROM unnest({_lowered(rule, p)}) k WHERE strpos({col}, k) > 0)"
+    if rule.op == "is_empty":
+        return f"(({col} = '') = {'true' if rule.value else 'false'})"
+    raise ValueError(rule.op)
+
+
 def _fit_sql(rule: r.RuleSpec, p: _Params) -> str:
     if rule.op == "free_mail":
         test = f"(lower(l.domain) = ANY({p(list(r.FREE_MAIL_DOMAINS), '::text[]')}))"
         return test if rule.value else f"(NOT {test})"
+    if rule.field == r.TAGS:
+        return _tags_sql(rule, p)
+    if (key := r.custom_key(rule.field)) is not None:
+        return _custom_sql(rule, key, p)
     col = f"lower(l.{connection.ops.quote_name(rule.field)})"
-    if rule.op == "in":
-        return f"({col} = ANY({p([str(v).lower() for v in rule.value], '::text[]')}))"
-    if rule.op == "not_in":
-        return f"(NOT ({col} = ANY({p([str(v).lower() for v in rule.value], '::text[]')})))"
-    if rule.op == "contains_any":
-        keywords = p([str(v).lower() for v in rule.value], "::text[]")
-        return f"EXISTS (SELECT 1 FROM unnest({keywords}) k WHERE strpos({col}, k) > 0)"
-    if rule.op == "is_empty":
-        return f"(({col} = '') = {'true' if rule.value else 'false'})"
-    raise ValueError(rule.op)
+    return _text_sql(rule, col, p)
 
 
 def _windowed(rule: r.RuleSpec) -> bool:
@@ -307,6 +382,8 @@ def _compile(spec: r.ModelSpec, batch: str = "ids") -> tuple[str, dict[str, Any]
     activity_rules = [x for x in rules if x.kind == r.KIND_ACTIVITY]
     inactivity_rules = [x for x in rules if x.kind == r.KIND_INACTIVITY]
     fit_cols = ", ".join(f"l.{connection.ops.quote_name(f)}" for f in LEAD_FIELDS)
+    if reads_custom(spec):  # only then: models without custom rules compile as before
+        fit_cols += ", l.custom"
     ctes = [
         "l AS (SELECT l.id, l.stage, l.score, l.fit_score, l.engagement_score, l.grade, "
         f"l.created_at, l.score_reset_at, {fit_cols} "
@@ -474,12 +551,19 @@ def id_list(ids: Batch) -> Sequence[int]:
 
 def _evaluate_python(*, spec: r.ModelSpec, ids: Batch, now: datetime) -> list[Evaluated]:
     ids = id_list(ids)
+    custom = ("custom",) if reads_custom(spec) else ()
     leads = {
         row["id"]: row
         for row in Lead.objects.filter(pk__in=ids).values(
-            "id", "stage", "score", "created_at", "score_reset_at", *LEAD_FIELDS
+            "id", "stage", "score", "created_at", "score_reset_at", *LEAD_FIELDS, *custom
         )
     }
+    if reads_tags(spec):  # the batch's tag names in one query
+        for lead in leads.values():
+            lead["tags"] = []
+        through = Lead.tags.through.objects.filter(lead_id__in=list(leads))
+        for lead_id, name in through.values_list("lead_id", "tag__name"):
+            leads[lead_id]["tags"].append(name)
     armed = dict(LeadScore.objects.filter(lead_id__in=ids).values_list("lead_id", "mql_armed"))
     acts: dict[int, list[r.ActivityRow]] = {i: [] for i in leads}
     qs = Activity.objects.filter(lead_id__in=list(leads), occurred_at__lte=now)

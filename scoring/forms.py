@@ -5,15 +5,18 @@ Text formats, chosen to be typed without JSON:
 - conditions: one per line, ``property operator value`` (``url contains /pricing``;
   ``asset in ebook-1, ebook-2``; ``campaign exists``);
 - decay steps: ``days:factor`` pairs separated by commas (``30:0.5, 90:0``);
-- fit values: a comma-separated list, or yes/no for ``is_empty`` and ``free_mail``.
+- fit values: a comma-separated list, yes/no for ``is_empty`` and ``free_mail``, one number or
+  a date (YYYY-MM-DD) for ``at_least`` and ``below``.
 """
 
+import math
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from leadflow.exceptions import DomainError
+from leads.customfields import lead_fields
 from leads.models import ActivityKind
 from scoring import rules as r
 from scoring.models import ScoringModel, ScoringRule
@@ -84,7 +87,38 @@ def fit_value_from_text(op: str, text: str) -> Any:
         if word not in _YES | _NO:
             raise ValidationError("Write yes or no.")
         return word in _YES
+    if op in r.ORDER_OPS:
+        return _bound_from_text(text.strip())
     return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def _bound_from_text(text: str) -> int | float | str:
+    """at_least / below: a date stays text (the service checks it fits the field), a number is
+    read as one."""
+    if r.DATE_RE.fullmatch(text):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValidationError("Write one number (e.g. 500 or 12.5) or a date (YYYY-MM-DD).")
+    return number
+
+
+def fit_field_choices() -> list[tuple[str, Any]]:
+    """What a fit rule may read: the lead's own fields, its tags, its custom fields."""
+    custom = [(f"{r.CUSTOM_PREFIX}{f.key}", f"{f.label} ({f.key})") for f in lead_fields().values()]
+    return [
+        ("", "—"),
+        ("Lead fields", [(f, f) for f in sorted(r.FIT_FIELDS)]),
+        (r.TAGS, "Tags"),
+        *([("Custom fields", custom)] if custom else []),
+    ]
 
 
 def apply_service_errors(form: forms.Form, exc: ValidationError | DomainError) -> None:
@@ -178,8 +212,11 @@ class RuleForm(forms.Form):
     # inactivity rules
     inactive_days = forms.FloatField(required=False, label="Inactive for (days)")
     # fit rules
-    field = forms.ChoiceField(
-        required=False, choices=[("", "—"), *((f, f) for f in sorted(r.FIT_FIELDS))]
+    field = forms.ChoiceField(  # choices: fit_field_choices(), read per form (custom fields)
+        required=False,
+        help_text="Tags: in, not in, is empty. Custom numbers, money and dates: at least, "
+        "below, is empty. Custom text, choices, yes/no: in, not in (multiple choice: holds any "
+        "/ none of them), is empty.",
     )
     op = forms.ChoiceField(
         required=False,
@@ -187,8 +224,14 @@ class RuleForm(forms.Form):
         choices=[("", "—"), *((o, o.replace("_", " ")) for o in sorted(r.FIT_OPS))],
     )
     value = forms.CharField(
-        required=False, help_text="Comma-separated values; yes/no for 'is empty' and 'free mail'."
+        required=False,
+        help_text="Comma-separated values; yes/no for 'is empty' and 'free mail'; one number or "
+        "a date (YYYY-MM-DD) for 'at least' and 'below'; true or false for a yes/no field.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["field"].choices = fit_field_choices()  # type: ignore[attr-defined]
 
     @classmethod
     def for_rule(cls, rule: ScoringRule, **kwargs: Any) -> "RuleForm":

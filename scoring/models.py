@@ -103,7 +103,7 @@ class ScoringRule(models.Model):
     # inactivity rules
     inactive_days = models.FloatField(null=True, blank=True)
     # fit rules
-    field = models.CharField(max_length=40, blank=True)
+    field = models.CharField(max_length=50, blank=True)  # a lead field, "tags" or "custom.<key>"
     op = models.CharField(max_length=20, blank=True)
     value = models.JSONField(null=True, blank=True)
 

@@ -21,3 +21,10 @@ def _request_sweep() -> None:
 
 def on_activities_recorded(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
     transaction.on_commit(_request_sweep)
+
+
+def on_custom_field_delete_requested(sender: Any, *, field: Any, **kwargs: Any) -> None:
+    """Veto deleting a custom field a draft or published model's fit rule uses."""
+    from scoring.services import custom_field_check_unused
+
+    custom_field_check_unused(key=field.key)

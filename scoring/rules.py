@@ -14,14 +14,19 @@ Semantics (documented in docs/scoring.md):
   clamped to ``±max_points``.
 - An *inactivity* rule gives its points once when the newest counted activity (or, without any,
   the lead's creation / engagement reset) is at least ``inactive_days`` old.
-- A *fit* rule gives its points once when the lead field matches.
+- A *fit* rule gives its points once when the lead field matches: a built-in field, a custom
+  field (``custom.<key>``, read from ``lead["custom"]``) or the lead's tags (``tags``, read from
+  ``lead["tags"]``, a list of tag names).
 - fit = sum of fit rules; engagement = sum of engagement rules; score = fit + engagement.
 """
 
+import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
@@ -52,9 +57,37 @@ FIT_FIELDS: Final[frozenset[str]] = frozenset(
     }
 )
 # ``free_mail`` compares the lead's domain with FREE_MAIL_DOMAINS (value true: is free mail).
+# ``at_least``/``below`` compare custom numbers and dates (ORDER_OPS).
 FIT_OPS: Final[frozenset[str]] = frozenset(
-    {"in", "not_in", "contains_any", "is_empty", "free_mail"}
+    {"in", "not_in", "contains_any", "is_empty", "free_mail", "at_least", "below"}
 )
+TEXT_OPS: Final[frozenset[str]] = frozenset({"in", "not_in", "contains_any", "is_empty"})
+ORDER_OPS: Final[frozenset[str]] = frozenset({"at_least", "below"})
+TAGS: Final = "tags"  # a fit rule's field: the lead's tags
+CUSTOM_PREFIX: Final = "custom."  # a fit rule's field: custom.<key>, a lead custom field
+# The operators each custom field type takes (keys: leads.models.FieldType values; this module
+# stays free of models). Multiple choice: ``in`` holds any of the values, ``not_in`` none.
+CUSTOM_OPS: Final[dict[str, frozenset[str]]] = {
+    "text": TEXT_OPS,
+    "long_text": frozenset({"contains_any", "is_empty"}),
+    "choice": TEXT_OPS,
+    "url": TEXT_OPS,
+    "email": TEXT_OPS,
+    "user": TEXT_OPS,
+    "multi_choice": frozenset({"in", "not_in", "is_empty"}),
+    "boolean": frozenset({"in", "not_in", "is_empty"}),
+    "integer": ORDER_OPS | {"is_empty"},
+    "decimal": ORDER_OPS | {"is_empty"},
+    "money": ORDER_OPS | {"is_empty"},
+    "date": ORDER_OPS | {"is_empty"},
+    "datetime": ORDER_OPS | {"is_empty"},
+}
+TAG_OPS: Final[frozenset[str]] = frozenset({"in", "not_in", "is_empty"})
+DATE_TYPES: Final[frozenset[str]] = frozenset({"date", "datetime"})
+# What at_least/below read as a number or a date (the SQL compiler tests the same patterns);
+# anything else (a value left from another type) never matches.
+NUMBER_RE: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DECAY_KINDS: Final[frozenset[str]] = frozenset({"model", "none", "half_life", "step"})
 GRADES: Final[tuple[str, ...]] = ("A", "B", "C", "D")
 FREE_MAIL_DOMAINS: Final[tuple[str, ...]] = (
@@ -228,8 +261,62 @@ def condition_matches(cond: Condition, properties: Mapping[str, Any]) -> bool:
     raise ValueError(cond.op)
 
 
+def custom_key(field_name: str) -> str | None:
+    """``custom.<key>`` -> key; None for any other field."""
+    return field_name.removeprefix(CUSTOM_PREFIX) if field_name.startswith(CUSTOM_PREFIX) else None
+
+
+def _custom_text(value: Any) -> str:
+    """A custom value as ``custom ->> key`` renders it, "" when absent (like a blank field)."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
+    return _text(value) or ""
+
+
+def _ordered(rule: RuleSpec, text: str) -> bool:
+    """at_least / below: a date bound (ISO text, compared as text: a datetime on the bound's day
+    is at least it) or a number bound (compared exactly, as decimals)."""
+    if isinstance(rule.value, str):
+        if not DATE_RE.match(text):
+            return False
+        return text >= rule.value if rule.op == "at_least" else text < rule.value
+    if not NUMBER_RE.fullmatch(text):
+        return False
+    number, bound = Decimal(text), Decimal(str(rule.value))
+    return number >= bound if rule.op == "at_least" else number < bound
+
+
+def _in_names(rule: RuleSpec, names: Iterable[str]) -> bool | None:
+    """in / not_in over a set of names (tags, a multiple choice); None for other operators."""
+    wanted = {str(v).lower() for v in rule.value or ()}
+    held = {n.lower() for n in names}
+    if rule.op == "in":
+        return bool(held & wanted)
+    if rule.op == "not_in":
+        return not held & wanted
+    return None
+
+
 def fit_matches(rule: RuleSpec, lead: Mapping[str, Any]) -> bool:
-    raw = lead.get(rule.field if rule.op != "free_mail" else "domain") or ""
+    if rule.field == TAGS and rule.op != "free_mail":
+        names = [str(n) for n in lead.get("tags") or ()]
+        if rule.op == "is_empty":
+            return (not names) == bool(rule.value)
+        found = _in_names(rule, names)
+        if found is None:
+            raise ValueError(rule.op)
+        return found
+    key = custom_key(rule.field) if rule.op != "free_mail" else None
+    if key is not None:
+        raw = (lead.get("custom") or {}).get(key)
+        if rule.op in ORDER_OPS:
+            return _ordered(rule, _custom_text(raw))
+        if isinstance(raw, list) and rule.op in ("in", "not_in"):  # multiple choice
+            found = _in_names(rule, [v for v in raw if isinstance(v, str)])
+            return bool(found)
+        raw = _custom_text(raw)
+    else:
+        raw = lead.get(rule.field if rule.op != "free_mail" else "domain") or ""
     text = str(raw).lower()
     if rule.op == "in":
         return text in {str(v).lower() for v in rule.value}
@@ -384,20 +471,76 @@ def validate_conditions(conditions: Any) -> None:
             raise ValidationError({"conditions": f"{where}: {op!r} needs a single value."})
 
 
-def validate_fit(*, field_name: str, op: str, value: Any) -> None:
+def _fit_field_ops(field_name: str, custom_fields: Mapping[str, str]) -> tuple[str, frozenset[str]]:
+    """What ``field_name`` is (as error messages name it) and the operators it takes."""
+    if field_name == TAGS:
+        return "tags", TAG_OPS
+    key = custom_key(field_name)
+    if key is not None:
+        kind = custom_fields.get(key)
+        if kind is None:
+            known = ", ".join(sorted(custom_fields)) or "none yet"
+            raise ValidationError(
+                {"field": f"Unknown custom field {key!r}; the lead's custom fields are {known}."}
+            )
+        return f"custom field {key!r} ({kind})", CUSTOM_OPS.get(kind, frozenset())
+    if field_name not in FIT_FIELDS:
+        custom = [f"{CUSTOM_PREFIX}{k}" for k in sorted(custom_fields)]
+        raise ValidationError(
+            {
+                "field": f"Unknown lead field {field_name!r}; use one of "
+                f"{sorted(FIT_FIELDS)}, {TAGS!r} or {custom or 'custom.<key>'}."
+            }
+        )
+    return f"field {field_name!r}", TEXT_OPS
+
+
+def validate_fit(
+    *, field_name: str, op: str, value: Any, custom_fields: Mapping[str, str] | None = None
+) -> None:
+    """Refuse a fit rule that cannot be evaluated. ``custom_fields``: the lead custom fields
+    that exist, key -> type (``leads.models.FieldType`` value); the caller reads them."""
     if (where := nul_path(value, "value")) is not None:
         raise ValidationError({"value": f"{where} contains a NUL (\\u0000) character."})
     if op not in FIT_OPS:
         raise ValidationError({"op": f"Unknown operator {op!r}; use one of {sorted(FIT_OPS)}."})
-    if op != "free_mail" and field_name not in FIT_FIELDS:
+    if op == "free_mail":
+        if not isinstance(value, bool):
+            raise ValidationError({"value": f"{op!r} needs true or false."})
+        return
+    what, ops = _fit_field_ops(field_name, custom_fields or {})
+    if op not in ops:
         raise ValidationError(
-            {"field": f"Unknown lead field {field_name!r}; use one of {sorted(FIT_FIELDS)}."}
+            {"op": f"{what} does not take {op!r}; use one of {sorted(ops) or 'none'}."}
         )
+    kind = (custom_fields or {}).get(custom_key(field_name) or "", "")
     if op in ("in", "not_in", "contains_any"):
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise ValidationError({"value": f"{op!r} needs a non-empty list of strings."})
+            raise ValidationError({"value": f"{op!r} on {what} needs a non-empty list of strings."})
+        if kind == "boolean" and not all(v.lower() in ("true", "false") for v in value):
+            raise ValidationError({"value": f'{op!r} on {what} needs ["true"] or ["false"].'})
+    elif op in ORDER_OPS:
+        if kind in DATE_TYPES:
+            if not isinstance(value, str) or not DATE_RE.fullmatch(value) or not _is_date(value):
+                raise ValidationError(
+                    {"value": f"{op!r} on {what} needs a date as YYYY-MM-DD, not {value!r}."}
+                )
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            raise ValidationError({"value": f"{op!r} on {what} needs one number, not {value!r}."})
     elif not isinstance(value, bool):
         raise ValidationError({"value": f"{op!r} needs true or false."})
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def rule_signature(rule: RuleSpec) -> tuple[Any, ...]:

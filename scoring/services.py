@@ -25,6 +25,7 @@ from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
 from leads import services as lead_services
+from leads.customfields import lead_fields
 from leads.lifecycle import Stage
 from leads.models import ActivityKind, Lead, RescoreMark, StageChange
 from scoring import engine
@@ -89,6 +90,31 @@ class NoPublishedModelError(DomainError):
     code = "no_published_scoring_model"
 
 
+class CustomFieldUsedByRuleError(DomainError):
+    code = "custom_field_used_by_scoring_rule"
+
+
+def custom_field_check_unused(*, key: str) -> None:
+    """Refuse deleting the custom field ``key`` while a draft or the published model has a fit
+    rule on it. Archived models keep theirs: they score nothing, and the rule would simply never
+    match again."""
+    used = (
+        ScoringRule.objects.filter(
+            kind=ScoringRule.Kind.FIT,
+            field=f"{r.CUSTOM_PREFIX}{key}",
+            model__status__in=[ScoringModel.Status.DRAFT, ScoringModel.Status.PUBLISHED],
+        )
+        .select_related("model")
+        .order_by("model__version", "id")
+    )
+    names = [f"“{x.name}” in {x.model.name} v{x.model.version} ({x.model.status})" for x in used]
+    if names:
+        raise CustomFieldUsedByRuleError(
+            f"The custom field {key!r} is used by scoring rule(s) {'; '.join(names)}: "
+            "remove those rules (publish a version without them) before deleting the field."
+        )
+
+
 # --- validation ---------------------------------------------------------------------------------
 
 
@@ -125,8 +151,14 @@ def model_clean(model: ScoringModel) -> None:
         raise ValidationError({"name": "A scoring model needs a name."})
 
 
-def rule_clean(rule: ScoringRule) -> None:
-    """Refuse a rule that cannot be evaluated (unknown field, bad operator, non-numeric points)."""
+def custom_field_types() -> dict[str, str]:
+    """The lead custom fields a fit rule may name: key -> type."""
+    return {key: field.type for key, field in lead_fields().items()}
+
+
+def rule_clean(rule: ScoringRule, *, custom_fields: Mapping[str, str] | None = None) -> None:
+    """Refuse a rule that cannot be evaluated (unknown field, bad operator, non-numeric points).
+    ``custom_fields`` (key -> type) is read when not given."""
     if not (rule.name or "").strip():
         raise ValidationError({"name": "A rule needs a name."})
     if rule.kind not in ScoringRule.Kind.values:
@@ -161,7 +193,11 @@ def rule_clean(rule: ScoringRule) -> None:
             raise ValidationError({"inactive_days": "An inactivity rule needs inactive_days."})
         r._positive(rule.inactive_days, "inactive_days")
     else:
-        r.validate_fit(field_name=rule.field, op=rule.op, value=rule.value)
+        if custom_fields is None:
+            custom_fields = custom_field_types()
+        r.validate_fit(
+            field_name=rule.field, op=rule.op, value=rule.value, custom_fields=custom_fields
+        )
 
 
 def _check_overlap(model: ScoringModel) -> None:
@@ -310,8 +346,9 @@ def model_publish(*, model_id: int, actor: User | None = None) -> ScoringRun:
     model_clean(model)
     if not model.rules.exists():
         raise ValidationError({"rules": "A scoring model needs at least one rule to publish."})
+    custom_fields = custom_field_types()
     for rule in model.rules.all():
-        rule_clean(rule)
+        rule_clean(rule, custom_fields=custom_fields)
     _check_overlap(model)
     previous = ScoringModel.objects.select_for_update().filter(status=ScoringModel.Status.PUBLISHED)
     previous_ids = list(previous.values_list("pk", flat=True))

@@ -23,10 +23,10 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
@@ -73,13 +73,17 @@ SELECT count(*), sum(s) FROM (
 """
 
 
-def publish(name: str, scale: int = 1, **settings: object) -> ScoringModel:
-    """A fresh published version of the default model (points × ``scale``); its rescore run is
-    not executed."""
+def publish(
+    name: str, scale: int = 1, extra: Sequence[Mapping[str, Any]] = (), **settings: object
+) -> ScoringModel:
+    """A fresh published version of the default model (points × ``scale``) plus the ``extra``
+    rules; its rescore run is not executed."""
     with transaction.atomic():
         model = services.model_create(data={**MODEL, "name": name, **settings})
         for rule in RULES:
             services.rule_create(model_id=model.pk, data={**rule, "points": rule["points"] * scale})
+        for more in extra:
+            services.rule_create(model_id=model.pk, data=more)
         run = services.model_publish(model_id=model.pk)
         ScoringRun.objects.filter(pk=run.pk).update(status="failed", error="bench: run by hand")
     model.refresh_from_db()

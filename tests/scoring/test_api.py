@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from leads.lifecycle import Stage
-from leads.models import ActivityKind, Lead
+from leads.models import ActivityKind, CustomField, Lead
 from scoring.models import ScoringModel, ScoringRun
 from tests.leads.factories import ActivityFactory, LeadFactory
 
@@ -182,3 +182,33 @@ def test_admin_pages_render(client):
     assert client.get(f"/admin/scoring/scoringmodel/{model.pk}/change/").status_code == 200
     assert client.get("/admin/scoring/scoringmodel/add/").status_code == 200
     assert ScoringModel in admin.site._registry
+
+
+def test_fit_rules_on_custom_fields_and_tags_through_the_api(api):
+    CustomField.objects.create(key="seats", label="Seats", type="integer")
+    model = _model(api)
+    made = _rule(
+        api, model["id"], kind="fit", field="custom.seats", op="at_least", value=50, points=5
+    )
+    assert made.status_code == 201, made.json()
+    tagged = _rule(
+        api, model["id"], name="t", kind="fit", field="tags", op="in", value=["VIP"], points=3
+    )
+    assert tagged.status_code == 201, tagged.json()
+    unknown = _rule(
+        api, model["id"], name="u", kind="fit", field="custom.erp", op="in", value=["sap"], points=1
+    )
+    assert unknown.status_code == 400
+    assert "Unknown custom field 'erp'; the lead's custom fields are seats." in str(unknown.json())
+    wrong = _rule(
+        api,
+        model["id"],
+        name="w",
+        kind="fit",
+        field="custom.seats",
+        op="below",
+        value="many",
+        points=1,
+    )
+    assert wrong.status_code == 400
+    assert "needs one number" in str(wrong.json())

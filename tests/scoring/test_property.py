@@ -1,5 +1,6 @@
 """Property: for random rule sets and activity streams, the bulk path, the single-lead path, the
-stored breakdown and the pure reference evaluator agree on every lead's score."""
+stored breakdown and the pure reference evaluator agree on every lead's score. Fit rules include
+custom fields (single and multiple choice, integer, date) and tags, with values missing too."""
 
 from datetime import timedelta
 from typing import Any
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from leads.models import Activity, Lead
+from leads.models import Activity, CustomField, Lead, Tag
 from scoring import engine
 from scoring import rules as r
 from scoring.models import ScoringModel, ScoringRule, ScoringRun
@@ -20,6 +21,15 @@ from tests.leads.factories import LeadFactory
 KINDS = ["page_view", "webinar", "unsubscribe"]
 URLS = ["/", "/pricing", "/pricing/pro", "/blog"]
 INDUSTRIES = ["Software", "Retail", "Energy"]
+ERPS = ["sap", "oracle", "odoo"]
+REGIONS = ["emea", "amer", "apac"]
+TAGS = ["VIP", "Partner", "Trade fair"]
+FIELDS: dict[str, dict[str, Any]] = {
+    "erp": {"type": "choice", "choices": [{"value": v} for v in ERPS]},
+    "regions": {"type": "multi_choice", "choices": [{"value": v} for v in REGIONS]},
+    "seats": {"type": "integer"},
+    "renewal": {"type": "date"},
+}
 
 conditions = st.lists(
     st.fixed_dictionaries(
@@ -80,12 +90,78 @@ inactivity_rules = st.builds(
     st.sampled_from([1, 5, 30]),
     st.integers(-20, -1),
 )
+
+
+def _fit(field, op, value, points):
+    return {"kind": "fit", "field": field, "op": op, "value": value, "points": points}
+
+
+def _names(choices):  # as typed in a rule: any case
+    return st.lists(
+        st.sampled_from(choices).flatmap(lambda v: st.sampled_from([v, v.upper(), v.lower()])),
+        min_size=1,
+        max_size=2,
+        unique=True,
+    )
+
+
+points = st.integers(-10, 20)
+custom_rules = st.one_of(
+    st.builds(
+        _fit,
+        st.just("custom.erp"),
+        st.sampled_from(["in", "not_in", "contains_any"]),
+        _names(ERPS + ["ac"]),
+        points,
+    ),
+    st.builds(
+        _fit, st.just("custom.regions"), st.sampled_from(["in", "not_in"]), _names(REGIONS), points
+    ),
+    st.builds(
+        _fit,
+        st.sampled_from(["custom.erp", "custom.regions", "custom.seats", "custom.renewal"]),
+        st.just("is_empty"),
+        st.booleans(),
+        points,
+    ),
+    st.builds(
+        _fit,
+        st.just("custom.seats"),
+        st.sampled_from(["at_least", "below"]),
+        st.integers(-5, 60) | st.sampled_from([9.5, 10.25]),
+        points,
+    ),
+    st.builds(
+        _fit,
+        st.just("custom.renewal"),
+        st.sampled_from(["at_least", "below"]),
+        st.sampled_from(["2026-01-01", "2026-06-15", "2027-01-01"]),
+        points,
+    ),
+    st.builds(_fit, st.just("tags"), st.sampled_from(["in", "not_in"]), _names(TAGS), points),
+    st.builds(_fit, st.just("tags"), st.just("is_empty"), st.booleans(), points),
+)
+customs = st.fixed_dictionaries(
+    {},
+    optional={
+        "erp": st.sampled_from(ERPS),
+        "regions": st.lists(st.sampled_from(REGIONS), min_size=1, max_size=3, unique=True),
+        "seats": st.integers(-10, 100),
+        "renewal": st.sampled_from(["2025-12-31", "2026-01-01", "2026-06-15", "2026-12-05"]),
+    },
+)
 activities = st.lists(
     st.tuples(st.sampled_from(KINDS), st.integers(0, 24 * 60), st.sampled_from([None, *URLS])),
     max_size=10,
 )
 leads = st.lists(
-    st.tuples(st.sampled_from(INDUSTRIES), activities, st.none() | st.integers(1, 24 * 30)),
+    st.tuples(
+        st.sampled_from(INDUSTRIES),
+        activities,
+        st.none() | st.integers(1, 24 * 30),
+        customs,
+        st.lists(st.sampled_from(TAGS), max_size=2, unique=True),
+    ),
     min_size=1,
     max_size=4,
 )
@@ -99,7 +175,7 @@ class EvaluationAgreesTest(TestCase):
     )
     @given(
         rule_data=st.lists(
-            st.one_of(activity_rules, activity_rules, fit_rules, inactivity_rules),
+            st.one_of(activity_rules, activity_rules, fit_rules, inactivity_rules, custom_rules),
             min_size=1,
             max_size=6,
         ),
@@ -111,6 +187,9 @@ class EvaluationAgreesTest(TestCase):
         self, rule_data, model_decay, lead_data, batch_size
     ) -> None:
         now = timezone.now().replace(microsecond=0)
+        for key, field in FIELDS.items():
+            CustomField.objects.create(key=key, label=key, **field)
+        made = {name: Tag.objects.create(name=name) for name in TAGS}
         model = ScoringModel.objects.create(
             name="prop",
             version=ScoringModel.objects.count() + 1,
@@ -125,8 +204,9 @@ class EvaluationAgreesTest(TestCase):
             rule_clean(rule)  # generated rules are valid ones
             rule.save()
         created = []
-        for industry, acts, reset_hours in lead_data:
-            lead = LeadFactory(industry=industry)
+        for industry, acts, reset_hours, custom, tag_names in lead_data:
+            lead = LeadFactory(industry=industry, custom=custom)
+            lead.tags.add(*(made[name] for name in tag_names))
             Lead.objects.filter(pk=lead.pk).update(
                 created_at=now - timedelta(days=40),
                 score_reset_at=now - timedelta(hours=reset_hours) if reset_hours else None,
@@ -162,9 +242,10 @@ class EvaluationAgreesTest(TestCase):
     def _check_reference(
         self, spec: r.ModelSpec, lead_id: int, now: Any, single: engine.Evaluated
     ) -> None:
-        lead = Lead.objects.values("created_at", "score_reset_at", *engine.LEAD_FIELDS).get(
-            pk=lead_id
-        )
+        lead = Lead.objects.values(
+            "created_at", "score_reset_at", "custom", *engine.LEAD_FIELDS
+        ).get(pk=lead_id)
+        lead["tags"] = list(Tag.objects.filter(leads=lead_id).values_list("name", flat=True))
         acts = [
             r.ActivityRow(a.pk, a.kind, a.occurred_at, a.properties)
             for a in Activity.objects.filter(lead_id=lead_id)
