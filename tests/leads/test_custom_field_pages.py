@@ -50,7 +50,8 @@ def test_the_lead_page_shows_and_edits_the_fields_the_role_may_see(fields) -> No
     lead = LeadFactory(custom={"erp": "SAP", "locations": 4, "budget": "9000.00"})
     marketer = client_for(Role.MARKETER)
     page = marketer.get(reverse("leads:detail", args=[lead.pk])).content.decode()
-    assert 'data-key="erp">SAP</dd>' in page and 'data-key="locations">4</dd>' in page
+    assert 'data-key="erp">SAP</dd>' in page
+    assert 'data-key="locations">4</dd>' in page
     assert "Budget" not in page  # seen by sales only
     rep_page = client_for(Role.SALES_MANAGER).get(reverse("leads:detail", args=[lead.pk]))
     assert 'data-key="budget">9000.00 EUR</dd>' in rep_page.content.decode()
@@ -66,7 +67,8 @@ def test_the_lead_page_shows_and_edits_the_fields_the_role_may_see(fields) -> No
         {**form, "custom-cf_erp": "Oracle", "custom-cf_locations": "12"},
         HTTP_HX_REQUEST="true",
     )
-    assert ok.status_code == 200 and "Details saved." in ok.content.decode()
+    assert ok.status_code == 200
+    assert "Details saved." in ok.content.decode()
     assert Lead.objects.get(pk=lead.pk).custom == {
         "erp": "Oracle",
         "locations": 12,
@@ -74,7 +76,8 @@ def test_the_lead_page_shows_and_edits_the_fields_the_role_may_see(fields) -> No
     }
     # a required field cannot be emptied
     emptied = marketer.post(url, {**form, "custom-cf_erp": ""}, HTTP_HX_REQUEST="true")
-    assert emptied.status_code == 422 and "this field is required" in emptied.content.decode()
+    assert emptied.status_code == 422
+    assert "this field is required" in emptied.content.decode()
     # a field the role may not see is not in the form, and a forged input changes nothing
     marketer.post(url, {**form, "custom-cf_budget": "1.00"}, HTTP_HX_REQUEST="true")
     assert Lead.objects.get(pk=lead.pk).custom["budget"] == "9000.00"
@@ -83,7 +86,8 @@ def test_the_lead_page_shows_and_edits_the_fields_the_role_may_see(fields) -> No
 def test_new_lead_form_takes_custom_fields_and_requires_the_required(fields) -> None:
     manager = client_for(Role.SALES_MANAGER)
     page = manager.get(reverse("leads:new")).content.decode()
-    assert 'name="cf_erp"' in page and 'name="cf_budget"' in page
+    assert 'name="cf_erp"' in page
+    assert 'name="cf_budget"' in page
     missing = manager.post(reverse("leads:new"), {"email": "new@x.com", "cf_locations": "3"})
     assert missing.status_code == 422
     assert "ERP in use: this field is required." in missing.content.decode()
@@ -106,12 +110,15 @@ def test_cards_columns_and_filters_show_custom_fields(fields) -> None:
     marketer = client_for(Role.MARKETER)
     board = marketer.get(reverse("leads:board")).content.decode()
     assert "<dt>ERP in use</dt><dd>SAP</dd>" in board  # "show on cards"
-    assert 'name="cf_erp"' in board and 'name="cf_locations__min"' in board
+    assert 'name="cf_erp"' in board
+    assert 'name="cf_locations__min"' in board
     assert 'name="cf_budget"' not in board  # not the marketer's to see
     filtered = marketer.get(reverse("leads:board"), {"cf_erp": "Oracle"}).content.decode()
-    assert "Bob" in filtered and "Ada" not in filtered
+    assert "Bob" in filtered
+    assert "Ada" not in filtered
     listing = marketer.get(reverse("leads:list"), {"cf_erp": "SAP"}).content.decode()
     assert '<th scope="col">ERP in use</th>' in listing
-    assert "Ada" in listing and "Bob" not in listing
+    assert "Ada" in listing
+    assert "Bob" not in listing
     bad = marketer.get(reverse("leads:list"), {"cf_locations__min": "many"})
     assert "Locations: expected a whole number" in bad.content.decode()

@@ -2,6 +2,8 @@
 visibility, the filters, a type change with its preview and audit, deletion, and the
 PostgreSQL indexes the filters use."""
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -151,6 +153,7 @@ def test_updates_merge_key_by_key_and_older_events_do_not_overwrite_newer_values
     services.lead_update(lead_id=lead.pk, data={"custom": {"plan": "pro"}})
     lead.refresh_from_db()
     assert lead.custom == {"erp": "SAP", "plan": "pro"}
+    assert lead.field_times is not None
     stamp = lead.field_times["custom.plan"]
     from datetime import datetime, timedelta
 
@@ -189,7 +192,7 @@ def test_roles_see_and_edit_only_their_fields() -> None:
 
 
 def test_definitions_are_checked() -> None:
-    bad = [
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"key": "Bad Key"}, "key"),
         ({"key": "a__b"}, "key"),
         ({"key": "email"}, "key"),

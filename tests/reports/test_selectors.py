@@ -204,7 +204,8 @@ def test_sla_by_policy(timers) -> None:
         1,
     )
     assert mql["attainment"] == 0.3333
-    assert mql["response_p50_minutes"] == 210.0  # met timers: 60 and 360
+    assert mql["response_p50_minutes"] == 210.0  # met timers: 60
+    assert 360
     sal = rows["SAL 1d"]
     assert (sal["timers"], sal["open"], sal["attainment"], sal["response_p50_minutes"]) == (
         1,
@@ -427,7 +428,8 @@ def test_sources_by_a_custom_choice_field(history, kind) -> None:
     assert (rows["SAP"]["customers"], rows["SAP"]["revenue"]) == (1, 1000.0)
     assert filters(sources_by="custom.erp").sources_by == "custom.erp"
     form = ReportFilterForm({"sources_by": "custom.nope"})
-    assert not form.is_valid() and "sources_by" in form.errors
+    assert not form.is_valid()
+    assert "sources_by" in form.errors
 
 
 def test_point_in_time(history) -> None:
