@@ -23,7 +23,7 @@ from leadflow.audit import audit_record
 from leadflow.csv import csv_response
 from leadflow.exceptions import DomainError
 from leadflow.models import User
-from leads import extensions, selectors, services, tags
+from leads import customfields, extensions, selectors, services, tags
 from leads.forms import (
     InteractionForm,
     LeadCreateForm,
@@ -747,7 +747,9 @@ def lead_export(request: HttpRequest) -> HttpResponseBase:
             details={"filters": filters.dict(), "sort": ("-" if desc else "") + field},
             request=request,
         )
-    return csv_response("leads.csv", selectors.EXPORT_HEADER, selectors.lead_export_rows(leads=qs))
+    custom = customfields.visible_fields(user)
+    rows = selectors.lead_export_rows(leads=qs, custom=custom)
+    return csv_response("leads.csv", selectors.lead_export_header(custom), rows)
 
 
 # --- saved views ---------------------------------------------------------------------------------
