@@ -186,3 +186,24 @@ def test_the_schema_lists_each_custom_field_with_its_type(marketer):
     assert (
         "seats" not in again["components"]["schemas"]["Lead"]["properties"]["custom"]["properties"]
     )
+
+
+@pytest.mark.django_db
+def test_the_list_reads_the_visible_fields_once_not_per_lead(marketer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    standard_fields()
+    client = client_for(marketer)
+
+    def cost():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/api/v1/leads/").status_code == 200
+        return len(queries.captured_queries)
+
+    LeadFactory(custom={"seats": 1})
+    cost()  # warm: permission caches
+    few = cost()
+    for _ in range(20):
+        LeadFactory(custom={"seats": 2, "erp": "sap"})
+    assert cost() == few
