@@ -29,6 +29,7 @@ from leadflow.jobs import job_cancel, job_fail_if_stale, job_resume
 from leadflow.models import User
 from leads import selectors as lead_selectors
 from leads import tags as lead_tags
+from leads.customfields import visible_fields
 from leads.lifecycle import REASON_REQUIRED, Stage
 from leads.models import Lead
 from leads.permissions import is_admin
@@ -181,8 +182,11 @@ def _export(
             details={"bulk": True, "leads": "all matching" if matching is not None else ids[:1000]},
             request=request,
         )
-    rows = lead_selectors.lead_export_rows(leads=qs.select_related("owner").order_by("pk"))
-    return csv_response("leads-selection.csv", lead_selectors.EXPORT_HEADER, rows)
+    custom = visible_fields(user)
+    rows = lead_selectors.lead_export_rows(
+        leads=qs.select_related("owner").order_by("pk"), custom=custom
+    )
+    return csv_response("leads-selection.csv", lead_selectors.lead_export_header(custom), rows)
 
 
 def _job_of(request: HttpRequest, pk: int) -> BulkJob:

@@ -18,7 +18,8 @@ from handover.models import (
 )
 from leadflow.models import User
 from leadflow.roles import Role
-from leads.models import Tag, Team
+from leads.ingest import RESERVED_TRAITS
+from leads.models import CustomField, Tag, Team, TraitMapping
 from leads.tags import clean_tag_name
 
 
@@ -240,3 +241,38 @@ class TagForm(ConfigForm):
 
     def clean_name(self) -> str:
         return clean_tag_name(self.cleaned_data.get("name"), field="name")
+
+
+class TraitMappingForm(ConfigForm):
+    """A Segment identify trait -> the lead's custom field its value goes to (checked as the
+    field's type at ingestion). Only custom fields are targets: traits that fill lead columns
+    (e-mail, names, phone, company, ...) keep doing so."""
+
+    class Meta:
+        model = TraitMapping
+        fields = ("trait", "field")
+        labels = {"trait": "Trait", "field": "Custom field"}
+        help_texts = {
+            "trait": "The trait's name as identify calls send it, e.g. employees or erpSystem "
+            "(case matters).",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        targets = CustomField.objects.filter(entity=CustomField.Entity.LEAD)
+        self.fields["field"].queryset = targets  # type: ignore[attr-defined]
+        self.fields["field"].label_from_instance = (  # type: ignore[attr-defined]
+            lambda f: f"{f.label} ({f.key}, {f.get_type_display()})"
+        )
+
+    def clean_trait(self) -> str:
+        trait = str(self.cleaned_data.get("trait") or "").strip()
+        if not trait:
+            raise forms.ValidationError("Name the trait.")
+        if "\x00" in trait:
+            raise forms.ValidationError("Null characters are not allowed.")
+        if trait in RESERVED_TRAITS:
+            raise forms.ValidationError(
+                f"The trait {trait!r} fills a lead field of its own; map another trait."
+            )
+        return trait

@@ -20,7 +20,7 @@ from handover.models import (
     RepProfile,
     SlaPolicy,
 )
-from leads.models import Tag, Team
+from leads.models import Tag, Team, TraitMapping
 
 Column = tuple[str, Callable[[Any], object]]  # (heading, value of a row)
 
@@ -182,6 +182,21 @@ KINDS: Final[dict[str, ConfigKind]] = {
             intro="Anyone who may change a lead makes a tag by typing a new name on it. "
             "Deleting a tag takes it off every lead that has it (the Leads column says how many); "
             "the audit log keeps the deletion.",
+        ),
+        ConfigKind(
+            "trait_mappings",
+            TraitMapping,
+            f.TraitMappingForm,
+            (
+                ("Trait", lambda m: m.trait),
+                ("Custom field", lambda m: f"{m.field.label} ({m.field.key})"),
+                ("Type", lambda m: m.field.get_type_display()),
+            ),
+            lambda: TraitMapping.objects.select_related("field").order_by("trait"),
+            intro="An identify call's trait named here is stored in the custom field, checked "
+            "as its type, instead of among the lead's traits. A value of the wrong type fails "
+            "that identify (the batch reply names the trait, the field and the type expected); "
+            "the rest of the batch is stored.",
         ),
         ConfigKind(
             "teams",

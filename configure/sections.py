@@ -85,6 +85,12 @@ SALES_SECTIONS: Final[list[Section]] = [
         "leads.change_customfield",
         "Your own fields on leads: type, who sees and edits them, filters, cards and scoring.",
     ),
+    Section(
+        "Trait mappings",
+        "trait_mappings",
+        "leads.change_customfield",
+        "Segment identify traits stored in custom fields, checked as each field's type.",
+    ),
     Section("Users", "users", _USERS, "People, their role and team; deactivate leavers."),
     Section("Teams", "teams", _USERS, "Sales teams, their manager and members."),
 ]

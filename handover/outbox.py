@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -166,6 +166,7 @@ def _webhook_deliveries(events: Sequence[tuple[str, dict[str, Any], datetime]]) 
     wanted = [e for e in events if any(e[0] in s.event_types for s in subscriptions)]
     if not wanted:
         return []
+    _fill_tags(data for _, data, _ in wanted)
     rows = [WebhookEvent(type=t, payload={}, created_at=now) for t, _, now in wanted]
     for row, (event_type, data, now) in zip(rows, wanted, strict=True):
         row.payload = _jsonable(
@@ -217,8 +218,25 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-def lead_snapshot(lead: Lead) -> dict[str, Any]:
-    """The lead as webhook payloads show it."""
+class _TagsOnWrite:
+    """Stands for a lead's tag names in a snapshot until the outbox writes its events: all the
+    leads of a write (a bulk job's batch) are read in one query then, instead of one per lead,
+    and only for events a subscription wants."""
+
+    def __repr__(self) -> str:
+        return "<tags read on write>"
+
+
+TAGS_ON_WRITE: Final = _TagsOnWrite()
+
+
+def lead_snapshot(lead: Lead, *, tags: Iterable[str] | None = None) -> dict[str, Any]:
+    """The lead as webhook payloads show it. ``custom``: every custom field value (webhooks
+    are integrations an admin set up); ``tags``: names, sorted. Tags come from ``tags``, else
+    from the lead's prefetched tags, else they are read when the event is written (see
+    ``_fill_tags``)."""
+    if tags is None and "tags" in getattr(lead, "_prefetched_objects_cache", {}):
+        tags = [tag.name for tag in lead.tags.all()]
     return {
         "id": lead.pk,
         "email": lead.email,
@@ -233,7 +251,26 @@ def lead_snapshot(lead: Lead) -> dict[str, Any]:
         "grade": lead.grade,
         "owner_id": lead.owner_id,
         "team_id": lead.team_id,
+        "custom": dict(lead.custom or {}),
+        "tags": sorted(tags) if tags is not None else TAGS_ON_WRITE,
     }
+
+
+def _fill_tags(datas: Iterable[Mapping[str, Any]]) -> None:
+    """Put the tag names into every lead snapshot of ``datas`` that waits for them: one query."""
+    waiting = [
+        d["lead"]
+        for d in datas
+        if isinstance(d.get("lead"), dict) and d["lead"].get("tags") is TAGS_ON_WRITE
+    ]
+    if not waiting:
+        return
+    names: dict[int, list[str]] = {}
+    rows = Lead.tags.through.objects.filter(lead_id__in={s["id"] for s in waiting})
+    for lead_id, name in rows.values_list("lead_id", "tag__name"):
+        names.setdefault(lead_id, []).append(name)
+    for snapshot in waiting:
+        snapshot["tags"] = sorted(names.get(snapshot["id"], []))
 
 
 def enqueue(delivery_ids: Sequence[int]) -> None:

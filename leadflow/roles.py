@@ -135,12 +135,11 @@ ROLE_PERMISSIONS[Role.ADMIN] |= {"leadflow.manage_users"}
 ROLE_PERMISSIONS[Role.ADMIN] |= {"privacy.export_personal_data", "privacy.erase_personal_data"}
 # Only admins create and revoke API keys (Settings › API keys; issue 17).
 ROLE_PERMISSIONS[Role.ADMIN] |= {"leadflow.manage_api_keys"}
-# Only admins define custom fields and map Segment traits to them (issue 24).
+# Only admins define custom fields and map Segment traits to them (Settings; issue 24).
 ROLE_PERMISSIONS[Role.ADMIN] |= {
-    "leads.view_customfield",
-    "leads.add_customfield",
-    "leads.change_customfield",
-    "leads.delete_customfield",
+    f"leads.{action}_{model}"
+    for action in ("view", "add", "change", "delete")
+    for model in ("customfield", "traitmapping")
 }
 
 

@@ -15,7 +15,8 @@ the "needs rescoring" marks commit together or not at all.
 - Parallel first messages of one new identity land on one lead: before creating anything, a
   batch locks the identity keys it did not find (``identity_keys_lock``) and looks them up
   again, so a racing batch that created the lead meanwhile is found, not collided with.
-- ``identify`` upserts the lead's traits (mapped ones to columns, the rest into ``traits``),
+- ``identify`` upserts the lead's traits (mapped ones to columns, those an admin mapped to a
+  custom field (``TraitMapping``) checked as its type into ``custom``, the rest into ``traits``),
   once per messageId (an ``IdentifyReceipt``), and by event time per field: a value older than
   the one the lead holds changes nothing, whatever order the messages arrive in.
 - A public (browser) key changes a lead it did not just create only as ``leads.writepolicy``
@@ -40,7 +41,7 @@ from django.utils import timezone
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
-from leads import events
+from leads import customfields, events
 from leads.extensions import lead_merge
 from leads.lifecycle import ActorKind, Stage
 from leads.models import (
@@ -51,6 +52,7 @@ from leads.models import (
     Lead,
     RescoreMark,
     StageChange,
+    TraitMapping,
 )
 from leads.services import (
     EDITABLE_FIELDS,
@@ -91,6 +93,8 @@ TRAIT_COLUMNS: dict[str, str] = {
     "country": "country",
     "source": "source",
 }
+# traits with a place of their own (lead columns, the company): not mappable to custom fields
+RESERVED_TRAITS = frozenset({*TRAIT_COLUMNS, "company", "address"})
 COLUMN_LENGTHS = {
     f.name: f.max_length for f in Lead._meta.concrete_fields if getattr(f, "max_length", None)
 }
@@ -120,6 +124,10 @@ class Message:
     previous_id: str | None = None  # alias: the id that becomes the same person as user_id
     utm: dict[str, str] = field(default_factory=dict)  # context.campaign as utm_* lead fields
     ignored: list[str] = field(default_factory=list)  # top-level fields outside the spec
+    # identify: the clean custom field values of its mapped traits ({field key: value}), and
+    # the traits they came from (``_map_traits``)
+    custom: dict[str, Any] = field(default_factory=dict)
+    mapped: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -332,6 +340,8 @@ def _lead_fields(m: Message) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     for key, value in m.traits.items():
         column = TRAIT_COLUMNS.get(key)
+        if key in m.mapped:
+            continue  # in ``custom`` (``_map_traits``)
         if column == "country" and not (isinstance(value, str) and len(value.strip()) == 2):
             extra[key] = value  # only ISO 3166 alpha-2 fits the column
         elif column and isinstance(value, str | int | float):
@@ -359,7 +369,34 @@ def _lead_fields(m: Message) -> dict[str, Any]:
             data[name] = value[:limit]
     if extra:
         data["traits"] = extra
+    if m.custom:
+        data["custom"] = m.custom
     return data
+
+
+def trait_mappings() -> dict[str, Any]:
+    """Identify trait name -> the custom field its value goes to (Settings › Trait mappings)."""
+    return {t.trait: t.field for t in TraitMapping.objects.select_related("field")}
+
+
+def _map_traits(m: Message, mappings: Mapping[str, Any]) -> None:
+    """Check ``m``'s mapped traits as their fields' types into ``m.custom`` (before anything of
+    the item is written). A value of the wrong type fails the item: a ValidationError naming
+    the trait, the field and what its type expects."""
+    errors: dict[str, str] = {}
+    for key, value in m.traits.items():
+        target = mappings.get(key)
+        if target is None:
+            continue
+        try:
+            m.custom[target.key] = customfields.clean_value(target, value)
+        except customfields.FieldValueError as exc:
+            errors[f"traits.{key}"] = (
+                f"trait {key!r} maps to the custom field {target.key!r} ({target.label}): {exc}"
+            )
+    if errors:
+        raise ValidationError(errors)
+    m.mapped = frozenset(k for k in m.traits if k in mappings)
 
 
 def _is_anonymous_id(lead_id: int) -> bool:
@@ -416,7 +453,7 @@ def _merge_anonymous(*, source_id: int, target_id: int) -> bool:
 _ABSORBED = tuple(
     f
     for f in EDITABLE_FIELDS
-    if f not in ("email", "external_id", "traits", "email_opt_out", "do_not_call")
+    if f not in ("email", "external_id", "traits", "custom", "email_opt_out", "do_not_call")
 )
 
 
@@ -433,10 +470,11 @@ def _absorb_fields(source: Lead, target_id: int) -> None:
         if value not in ("", None):
             at = times.get(name)
             (timed.setdefault(at, {}) if at else untimed)[name] = value
-    for key, value in (source.traits or {}).items():
-        at = times.get(f"traits.{key}")
-        bucket = timed.setdefault(at, {}) if at else untimed
-        bucket.setdefault("traits", {})[key] = value
+    for group in ("traits", "custom"):  # key by key, each at its own time
+        for key, value in (getattr(source, group) or {}).items():
+            at = times.get(f"{group}.{key}")
+            bucket = timed.setdefault(at, {}) if at else untimed
+            bucket.setdefault(group, {})[key] = value
     for at, data in sorted(timed.items()):
         lead_update(lead_id=target_id, data=data, as_of=datetime.fromisoformat(at))
     if untimed:
@@ -444,10 +482,13 @@ def _absorb_fields(source: Lead, target_id: int) -> None:
         fill = {
             name: value
             for name, value in untimed.items()
-            if name != "traits" and getattr(target, name) in ("", None)
+            if name not in ("traits", "custom") and getattr(target, name) in ("", None)
         }
         if traits := {k: v for k, v in untimed.get("traits", {}).items() if k not in target.traits}:
             fill["traits"] = traits
+        held = target.custom or {}
+        if custom := {k: v for k, v in untimed.get("custom", {}).items() if k not in held}:
+            fill["custom"] = custom
         if fill:  # timed as the shell's creation, so any later statement replaces them
             lead_update(lead_id=target_id, data=fill, as_of=source.created_at)
 
@@ -800,6 +841,7 @@ def _ingest(
     if writers:
         _lock_leads_to_write(writers, resolver)
 
+    mappings = trait_mappings() if any(m.type == IDENTIFY for m in pending) else {}
     rows: list[tuple[Message, int]] = []
     # identifies first, then aliases (their merges re-point ids before events are placed)
     for m in sorted(pending, key=lambda m: _ORDER.get(m.type, len(_ORDER))):  # stable
@@ -812,6 +854,8 @@ def _ingest(
                 if m.type == ACTIVITY:
                     rows.append((m, _resolve_or_create(m, resolver, now)[0]))
                 else:
+                    if m.type == IDENTIFY and mappings:
+                        _map_traits(m, mappings)  # a wrong type fails the item, unwritten
                     applied = _STATEMENT_APPLY[m.type](m, resolver, now)
                     if applied is None:
                         result.duplicates += 1

@@ -1,23 +1,34 @@
 """Reads of leads. Visibility is decided here and nowhere else."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
 from leadflow.models import User
 from leadflow.roles import Role
-from leads import interactions
+from leads import customfields, interactions
 from leads.extensions import TimelineEntry, card_badges, timeline_entries
 from leads.filtersets import LeadFilterSet
 from leads.lifecycle import FUNNEL, Stage
-from leads.models import Activity, Lead, Note, SavedView, StageChange, Task, Team
+from leads.models import (
+    Activity,
+    CustomField,
+    FieldType,
+    Lead,
+    Note,
+    SavedView,
+    StageChange,
+    Tag,
+    Task,
+    Team,
+)
 from leads.permissions import Perm, manager_scope
 from leads.search import SearchTerms, search_ranked
 
@@ -404,10 +415,33 @@ EXPORT_HEADER: tuple[str, ...] = (
 )
 
 
-def lead_export_rows(*, leads: QuerySet[Lead]) -> Iterator[tuple[Any, ...]]:
-    """One tuple per lead in ``EXPORT_HEADER`` order, streamed (give it ``select_related("owner")``);
-    formulas are neutralised by ``leadflow.csv.csv_response``."""
-    for lead in leads.iterator(chunk_size=2000):
+def lead_export_header(custom: Sequence[CustomField] = ()) -> tuple[str, ...]:
+    """``EXPORT_HEADER``, then tags, then one column per custom field (``custom``: the fields
+    the exporting user may see) headed by its label (marked when a base column has the name)."""
+    taken = {*EXPORT_HEADER, "tags"}
+    labels = [f.label if f.label.lower() not in taken else f"{f.label} (custom)" for f in custom]
+    return (*EXPORT_HEADER, "tags", *labels)
+
+
+def lead_export_rows(
+    *, leads: QuerySet[Lead], custom: Sequence[CustomField] = ()
+) -> Iterator[tuple[Any, ...]]:
+    """One tuple per lead in ``lead_export_header(custom)`` order, streamed (give it
+    ``select_related("owner")``); formulas are neutralised by ``leadflow.csv.csv_response``.
+    Tags are prefetched per chunk of 2,000 leads; custom values are shown as pages show them
+    (``customfields.display``; a user field's name is read once per user, not per lead)."""
+    shown: dict[tuple[str, Any], str] = {}
+
+    def display(field: CustomField, value: Any) -> str:
+        if field.type != FieldType.USER:
+            return customfields.display(field, value)
+        if (field.key, value) not in shown:
+            shown[field.key, value] = customfields.display(field, value)
+        return shown[field.key, value]
+
+    tags = Prefetch("tags", queryset=Tag.objects.only("id", "name"))
+    for lead in leads.prefetch_related(tags).iterator(chunk_size=2000):
+        values = lead.custom or {}
         yield (
             lead.pk,
             lead.email,
@@ -423,6 +457,8 @@ def lead_export_rows(*, leads: QuerySet[Lead]) -> Iterator[tuple[Any, ...]]:
             lead.owner.get_username() if lead.owner else "",
             lead.stage_changed_at.isoformat(),
             lead.created_at.isoformat(),
+            "; ".join(sorted(t.name for t in lead.tags.all())),
+            *(display(f, values.get(f.key)) for f in custom),
         )
 
 

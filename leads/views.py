@@ -808,7 +808,9 @@ def lead_export(request: HttpRequest) -> HttpResponseBase:
             details={"filters": filters.dict(), "sort": ("-" if desc else "") + field},
             request=request,
         )
-    return csv_response("leads.csv", selectors.EXPORT_HEADER, selectors.lead_export_rows(leads=qs))
+    custom = customfields.visible_fields(user)
+    rows = selectors.lead_export_rows(leads=qs, custom=custom)
+    return csv_response("leads.csv", selectors.lead_export_header(custom), rows)
 
 
 # --- saved views ---------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 A *secret* key (a server), a person, an import: may. A *public* key is in page source, so
 anyone may send with it and name anyone's userId or e-mail. It may create leads (with their
-traits) and add activities, but it changes an existing lead — its fields and traits, its ids
+traits and the custom field values its mapped traits carry) and add activities, but it changes
+an existing lead — its fields, traits and custom field values, its ids
 (linking a userId or anonymousId, merging an anonymous visitor or another lead into it), its
 consent — only when:
 

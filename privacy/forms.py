@@ -2,7 +2,8 @@ from typing import Any
 
 from django import forms
 
-from privacy.importing import TARGETS
+from leads.customfields import lead_fields
+from privacy.importing import TARGETS, custom_targets
 from privacy.models import DedupePolicy, SavedMapping
 
 
@@ -23,7 +24,9 @@ class ImportUploadForm(forms.Form):
 
 
 class ImportMappingForm(forms.Form):
-    """One select per CSV column (target field or "ignore"), the policy and "save mapping as"."""
+    """One select per CSV column (target field, a custom field ``custom.<key>`` or "ignore"), the
+    policy and "save mapping as". The service checks the choice (an unknown custom field is a
+    form error naming it)."""
 
     policy = forms.ChoiceField(choices=DedupePolicy.choices)
     save_as = forms.CharField(required=False, max_length=100, label="Save this mapping as")
@@ -31,7 +34,7 @@ class ImportMappingForm(forms.Form):
     def __init__(self, *args: Any, header: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header = header
-        choices = [("", "— ignore —"), *((t, t) for t in TARGETS)]
+        choices = [("", "— ignore —"), *((t, t) for t in TARGETS), *custom_targets(lead_fields())]
         for index, column in enumerate(header):
             self.fields[f"map_{index}"] = forms.CharField(
                 label=column, required=False, widget=forms.Select(choices=choices)

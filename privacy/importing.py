@@ -1,6 +1,6 @@
 """Reading CSV files as people export them: detection, column mapping and per-row validation.
 
-Pure apart from reading the file: no database. ``privacy.services.import_run`` feeds the parsed
+Pure apart from reading the file: no database (custom field definitions are passed in). ``privacy.services.import_run`` feeds the parsed
 rows to the database in batches. Streams: memory does not grow with the file.
 
 Handles: a UTF-8 BOM, UTF-16 (Excel "Unicode text"), Windows-1252 (Excel "CSV" on Windows),
@@ -21,7 +21,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from leadflow.exceptions import DomainError
-from leads.models import CompanySize, Lead, Seniority
+from leads import customfields
+from leads.models import CompanySize, CustomField, Lead, Seniority
 from leads.services import domain_of, normalize_email, normalize_phone
 
 SAMPLE_BYTES = 64 * 1024
@@ -69,6 +70,7 @@ TARGETS: tuple[str, ...] = (
     "created_at",  # when the lead was first seen (a date; Excel serials too)
 )
 TRAIT_PREFIX = "trait:"  # "trait:plan" stores the cell in lead.traits["plan"]
+CUSTOM_PREFIX = "custom."  # "custom.erp": the cell checked as custom field erp's type
 IDENTITY_TARGETS = ("email", "external_id")
 
 _SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -115,8 +117,19 @@ def auto_mapping(header: list[str]) -> dict[str, str]:
     return mapping
 
 
-def check_mapping(mapping: Mapping[str, str], header: list[str]) -> dict[str, str]:
-    """The mapping, checked against the file's header. Raises ImportFileError naming the column."""
+def custom_targets(custom_fields: Mapping[str, CustomField]) -> list[tuple[str, str]]:
+    """(target, label) of each custom field, as the mapping step offers them."""
+    return [(f"{CUSTOM_PREFIX}{key}", f"{f.label} (custom)") for key, f in custom_fields.items()]
+
+
+def check_mapping(
+    mapping: Mapping[str, str],
+    header: list[str],
+    custom_fields: Mapping[str, CustomField] | None = None,
+) -> dict[str, str]:
+    """The mapping, checked against the file's header and the lead's custom fields (by key).
+    Raises ImportFileError naming the column."""
+    custom_fields = custom_fields or {}
     missing = [column for column in mapping if column not in header]
     if missing:
         raise ImportFileError(
@@ -128,12 +141,22 @@ def check_mapping(mapping: Mapping[str, str], header: list[str]) -> dict[str, st
     for column, target in mapping.items():
         if not target:
             continue  # "" = ignore this column
+        if target.startswith(CUSTOM_PREFIX):
+            if target[len(CUSTOM_PREFIX) :] not in custom_fields:
+                known = ", ".join(f"{CUSTOM_PREFIX}{k}" for k in custom_fields) or "none yet"
+                raise ImportFileError(
+                    f"Column {column!r} maps to unknown custom field {target!r}; the lead's "
+                    f"custom fields are: {known}.",
+                    field="mapping",
+                )
+            clean[column] = target
+            continue
         if target not in TARGETS and not (
             target.startswith(TRAIT_PREFIX) and len(target) > len(TRAIT_PREFIX)
         ):
             raise ImportFileError(
                 f"Column {column!r} maps to unknown field {target!r}; expected one of "
-                f"{', '.join(TARGETS)} or trait:<name>.",
+                f"{', '.join(TARGETS)}, trait:<name> or custom.<key>.",
                 field="mapping",
             )
         clean[column] = target
@@ -246,6 +269,7 @@ class ParsedRow:
     row: int  # the record number in the file; the header is row 1
     fields: dict[str, Any] = field(default_factory=dict)
     traits: dict[str, str] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)  # clean values of non-empty cells
     created_at: datetime | None = None
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (column, value, message)
 
@@ -381,8 +405,10 @@ def parse_row(
     mapping: Mapping[str, str],
     dayfirst: bool = True,
     default_source: str = "",
+    custom_fields: Mapping[str, CustomField] | None = None,
 ) -> ParsedRow:
-    """Validate one record against the mapping; every problem names its column."""
+    """Validate one record against the mapping; every problem names its column (a custom
+    field's also the field and the type it expects)."""
     result = ParsedRow(row=number)
     if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
         result.errors.append(
@@ -397,6 +423,14 @@ def parse_row(
             if target.startswith(TRAIT_PREFIX):
                 if raw:
                     result.traits[target[len(TRAIT_PREFIX) :]] = raw[:500]
+            elif target.startswith(CUSTOM_PREFIX):
+                custom = (custom_fields or {})[target[len(CUSTOM_PREFIX) :]]
+                try:
+                    value = customfields.clean_value(custom, raw)
+                except customfields.FieldValueError as exc:
+                    raise ValueError(f"{custom.label} ({target}): {exc}") from None
+                if value is not None:  # an empty cell changes nothing
+                    result.custom[custom.key] = value
             elif target == "email":
                 email = normalize_email(raw)
                 if email:

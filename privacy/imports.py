@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import psycopg
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import (
     DatabaseError,
@@ -39,9 +40,10 @@ from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
 from leadflow.bulk import copy_rows
 from leadflow.models import User
+from leads import customfields
 from leads.events import stage_log_rewritten
 from leads.lifecycle import ActorKind, Stage
-from leads.models import Lead, StageChange, email_in
+from leads.models import CustomField, Lead, StageChange, email_in
 from leads.services import EDITABLE_FIELDS, actor_kind_for, leads_mark_for_rescore
 from privacy import blocklist
 from privacy.importing import (
@@ -58,8 +60,11 @@ from privacy.models import DedupePolicy, ImportJob, ImportRowError, SavedMapping
 logger = logging.getLogger(__name__)
 
 # Fields an import may write on an existing lead: the editable fields but the identity ones
-# (e-mail and external id match the lead; they only fill when empty) and free-form traits.
-UPDATABLE = tuple(f for f in EDITABLE_FIELDS if f not in ("email", "external_id", "traits"))
+# (e-mail and external id match the lead; they only fill when empty), free-form traits and
+# custom values (both merged key by key, ``_updates``).
+UPDATABLE = tuple(
+    f for f in EDITABLE_FIELDS if f not in ("email", "external_id", "traits", "custom")
+)
 
 
 class ImportTooLargeError(ImportFileError):
@@ -89,11 +94,21 @@ def import_preview(
     dialect = detect(raw, encoding=encoding, delimiter=delimiter)
     source = CsvSource(raw, dialect)
     try:
-        used = check_mapping(mapping if mapping else auto_mapping(source.header), source.header)
+        fields = customfields.lead_fields()
+        used = check_mapping(
+            mapping if mapping else auto_mapping(source.header), source.header, fields
+        )
         sample = []
         for number, cells, error in islice(source.records(), rows):
             parsed = (
-                parse_row(number, cells, header=source.header, mapping=used, dayfirst=dayfirst)
+                parse_row(
+                    number,
+                    cells,
+                    header=source.header,
+                    mapping=used,
+                    dayfirst=dayfirst,
+                    custom_fields=fields,
+                )
                 if cells is not None
                 else ParsedRow(row=number, errors=[("", "", error)])
             )
@@ -101,7 +116,10 @@ def import_preview(
                 {
                     "row": number,
                     "cells": cells or [],
-                    "fields": {k: str(v) for k, v in parsed.fields.items()},
+                    "fields": {
+                        **{k: str(v) for k, v in parsed.fields.items()},
+                        **{f"custom.{k}": str(v) for k, v in parsed.custom.items()},
+                    },
                     "errors": [
                         {"column": c, "value": v, "message": m} for c, v, m in parsed.errors
                     ],
@@ -151,7 +169,9 @@ def import_job_create(
     csv_source = CsvSource(raw, dialect)
     try:
         used = check_mapping(
-            mapping if mapping else auto_mapping(csv_source.header), csv_source.header
+            mapping if mapping else auto_mapping(csv_source.header),
+            csv_source.header,
+            customfields.lead_fields(),
         )
     finally:
         csv_source.detach()
@@ -208,7 +228,7 @@ def import_job_start(
         raise ImportFileError("The uploaded file is gone; upload it again.")
     with job.file.open("rb") as raw:
         source = CsvSource(raw, detect(raw, encoding=job.encoding, delimiter=job.delimiter))
-        used = check_mapping(mapping, source.header)
+        used = check_mapping(mapping, source.header, customfields.lead_fields())
         source.detach()
     if job.status != ImportJob.Status.DRAFT:
         if not (job.dry_run and job.status == ImportJob.Status.DONE):
@@ -331,9 +351,10 @@ def import_run(*, job_id: int) -> ImportJob:
 def _rows(job: ImportJob) -> Iterator[Iterator[ParsedRow]]:
     with job.file.open("rb") as raw:
         source = CsvSource(raw, detect(raw, encoding=job.encoding, delimiter=job.delimiter))
-        mapping = check_mapping(job.mapping, source.header)
+        fields = customfields.lead_fields()  # a field deleted since the job started: refused
+        mapping = check_mapping(job.mapping, source.header, fields)
         try:
-            yield _parse(source, job, mapping)
+            yield _parse(source, job, mapping, fields)
         finally:
             source.detach()
 
@@ -405,7 +426,12 @@ def _add_counts(job: ImportJob, tally: _Tally) -> None:
     job.failed += tally.failed
 
 
-def _parse(source: CsvSource, job: ImportJob, mapping: dict[str, str]) -> Iterator[ParsedRow]:
+def _parse(
+    source: CsvSource,
+    job: ImportJob,
+    mapping: dict[str, str],
+    custom_fields: dict[str, CustomField],
+) -> Iterator[ParsedRow]:
     for number, cells, error in source.records():
         if cells is None:
             yield ParsedRow(row=number, errors=[("", "", error)])
@@ -417,6 +443,7 @@ def _parse(source: CsvSource, job: ImportJob, mapping: dict[str, str]) -> Iterat
             mapping=mapping,
             dayfirst=job.dayfirst,
             default_source=job.source,
+            custom_fields=custom_fields,
         )
 
 
@@ -504,6 +531,7 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
             if lead.external_id:
                 by_external[lead.external_id] = lead
     now = timezone.now()
+    fields = customfields.lead_fields() if valid else {}
     new: list[tuple[ParsedRow, Lead]] = []
     changed: dict[int, Lead] = {}
     changed_fields: set[str] = set()
@@ -540,7 +568,14 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
             )
             continue
         if match is None:
+            try:  # required custom fields (and defaults) apply to rows that create a lead
+                custom = customfields.clean_custom(row.custom, fields=fields, creating=True)
+            except ValidationError as exc:
+                tally.failed += 1
+                tally.errors.extend(_custom_errors(job, row.row, exc))
+                continue
             created = _new_lead(job, row, now)
+            created.custom = custom
             new.append((row, created))
             if created.email:
                 by_email[created.email] = created
@@ -637,6 +672,16 @@ def _insert_leads(leads: list[Lead], now: Any) -> None:
         Lead.objects.bulk_create(leads)
 
 
+def _custom_errors(job: ImportJob, row: int, exc: ValidationError) -> list[ImportRowError]:
+    """Row errors of a row's custom values (a required field the file leaves empty), each
+    naming its column when the file has one."""
+    columns = {t: c for c, t in job.mapping.items()}
+    return [
+        _error(job, row, columns.get(name, ""), "", " ".join(messages))
+        for name, messages in exc.message_dict.items()
+    ]
+
+
 def _new_lead(job: ImportJob, row: ParsedRow, now: Any) -> Lead:
     return Lead(
         **row.fields,
@@ -676,4 +721,11 @@ def _updates(lead: Lead, row: ParsedRow, policy: str) -> dict[str, Any]:
                 merged[key] = value
         if merged != lead.traits:
             updates["traits"] = merged
+    if row.custom:  # the same rule, key by key (the cells are clean values already)
+        held = dict(lead.custom or {})
+        for key, value in row.custom.items():
+            if policy == DedupePolicy.OVERWRITE or key not in held:
+                held[key] = value
+        if held != (lead.custom or {}):
+            updates["custom"] = held
     return updates

@@ -148,7 +148,9 @@ def duplicate_dismiss(*, pair_id: int, actor: User | None) -> DuplicatePair:
 
 # --- merge --------------------------------------------------------------------------------------
 
-_FILLABLE = tuple(f for f in EDITABLE_FIELDS if f not in ("traits", "email_opt_out", "do_not_call"))
+_FILLABLE = tuple(
+    f for f in EDITABLE_FIELDS if f not in ("traits", "custom", "email_opt_out", "do_not_call")
+)
 
 
 def _snapshot(lead: Lead) -> dict[str, Any]:
@@ -204,6 +206,8 @@ def lead_merge(
     if not survivor.phone_normalized and duplicate.phone_normalized:
         survivor.phone_normalized = duplicate.phone_normalized
     survivor.traits = {**duplicate.traits, **survivor.traits}
+    # custom values key by key, the survivor's winning (a dict is never "empty" to fill above)
+    survivor.custom = {**(duplicate.custom or {}), **(survivor.custom or {})}
     # consent: the stricter wins (an opt-out on either record is honoured)
     survivor.email_opt_out = survivor.email_opt_out or duplicate.email_opt_out
     outs = [t for t in (survivor.email_opt_out_at, duplicate.email_opt_out_at) if t]

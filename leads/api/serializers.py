@@ -1,12 +1,16 @@
 from decimal import Decimal
 from typing import Any
 
-from django.db import models
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, models
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
-from leadflow.api.serializers import ModelSerializer, StoredEmailField
+from leadflow.api.serializers import JSONField, ModelSerializer, StoredEmailField
+from leads import customfields
 from leads.lifecycle import Stage
-from leads.models import Activity, Lead, StageChange, Tag
+from leads.models import Activity, CustomField, FieldType, Lead, StageChange, Tag
 from leads.services import EDITABLE_FIELDS, Expected
 
 
@@ -25,11 +29,95 @@ class StrictSerializerMixin:
         return super().validate(attrs)  # type: ignore[misc]  # the serializer's own checks
 
 
+def _context_user(field: serializers.Field[Any, Any, Any, Any]) -> Any:
+    request = field.context.get("request")
+    return getattr(request, "user", None)
+
+
+class CustomValuesField(JSONField):
+    """A lead's custom field values, ``{key: value}``.
+
+    Read: only the fields the requesting user (an API key: its user) may see; without a request
+    in the context, none. Written: a JSON object whose keys the user may edit (else a 400 naming
+    ``custom.<key>``, raised by ``LeadSerializer.validate``); types, unknown keys and required
+    fields are checked by the lead services (``leads.customfields.clean_custom``), before they
+    write anything. The OpenAPI schema lists the current fields (CustomValuesFieldExtension)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self._visible: tuple[Any, frozenset[str]] | None = None
+
+    def visible_keys(self) -> frozenset[str]:
+        user = _context_user(self)
+        cached = self._visible
+        if cached is None or cached[0] is not user:  # one look-up per serializer, lists included
+            keys = frozenset(f.key for f in customfields.visible_fields(user)) if user else None
+            cached = self._visible = (user, keys or frozenset())
+        return cached[1]
+
+    def to_representation(self, value: Any) -> Any:
+        visible = self.visible_keys()
+        return {k: v for k, v in (value or {}).items() if k in visible}
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        if not isinstance(value, dict):
+            raise serializers.ValidationError('Must be a JSON object, e.g. {"erp": "sap"}.')
+        return value
+
+
+def custom_field_schema(field: CustomField, direction: str) -> dict[str, Any]:
+    """One custom field as an OpenAPI (3.0) property: its type as the API reads and writes it."""
+    kind = field.type
+    schema: dict[str, Any]
+    if kind in (FieldType.TEXT, FieldType.LONG_TEXT):
+        limit = customfields.MAX_TEXT if kind == FieldType.TEXT else customfields.MAX_LONG_TEXT
+        schema = {"type": "string", "maxLength": limit}
+    elif kind in (FieldType.INTEGER, FieldType.USER):
+        schema = {"type": "integer"}
+    elif kind in (FieldType.DECIMAL, FieldType.MONEY):
+        # stored and returned as a decimal string ("1250.50", exact); a JSON number is
+        # accepted too (the description says so)
+        schema = {"type": "string", "format": "decimal"}
+    elif kind == FieldType.BOOLEAN:
+        schema = {"type": "boolean"}
+    elif kind == FieldType.DATE:
+        schema = {"type": "string", "format": "date"}
+    elif kind == FieldType.DATETIME:
+        schema = {"type": "string", "format": "date-time"}
+    elif kind == FieldType.URL:
+        schema = {"type": "string", "format": "uri", "maxLength": customfields.MAX_TEXT}
+    elif kind == FieldType.EMAIL:
+        schema = {"type": "string", "format": "email", "maxLength": customfields.MAX_TEXT}
+    elif kind == FieldType.CHOICE:
+        schema = {"type": "string", "enum": [str(c["value"]) for c in field.choices]}
+    elif kind == FieldType.MULTI_CHOICE:
+        values = [str(c["value"]) for c in field.choices]
+        schema = {"type": "array", "items": {"type": "string", "enum": values}}
+    else:  # pragma: no cover  (every type is listed above)
+        schema = {}
+    schema["title"] = field.label
+    help_text = field.help_text or customfields.EXPECTED[kind].capitalize() + "."
+    if kind in (FieldType.DECIMAL, FieldType.MONEY):
+        help_text += " A decimal string; a JSON number is accepted."
+    if kind == FieldType.MONEY and field.currency:
+        help_text += f" Currency: {field.currency}."
+    schema["description"] = help_text
+    if direction == "request":
+        schema["nullable"] = True  # null (or "") clears the value
+    return schema
+
+
 class LeadSerializer(StrictSerializerMixin, ModelSerializer[Lead]):
     serializer_field_mapping = {
         **ModelSerializer.serializer_field_mapping,
         models.EmailField: StoredEmailField,
     }
+    custom = CustomValuesField(
+        help_text="Custom field values by key. Read: the fields your role may see. Write: "
+        "only the keys to change (null clears one); each value is checked as its field's type."
+    )
     # names, read here; changed through POST /leads/{id}/tags/
     tags: "serializers.SlugRelatedField[Tag]" = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="name"
@@ -72,6 +160,17 @@ class LeadSerializer(StrictSerializerMixin, ModelSerializer[Lead]):
             "email": {"validators": []},
             "external_id": {"validators": []},
         }
+
+    def validate(self, attrs: Any) -> Any:
+        attrs = super().validate(attrs)
+        if "custom" in attrs:  # keys the caller's role may not change: a 400 naming each
+            try:
+                customfields.check_editable(
+                    _context_user(self), attrs["custom"], customfields.lead_fields()
+                )
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.message_dict) from exc
+        return attrs
 
 
 class TagChangeSerializer(StrictSerializerMixin, serializers.Serializer[dict[str, Any]]):
@@ -167,3 +266,23 @@ class ConvertInputSerializer(ExpectedStageInputSerializer):
     deal_value = serializers.DecimalField(
         max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=Decimal(0)
     )
+
+
+class CustomValuesFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """The ``custom`` object's schema, made when the schema is generated: one typed property per
+    current custom field (a field added later shows up in the next schema without a deploy)."""
+
+    target_class = CustomValuesField
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> Any:
+        try:
+            fields = list(customfields.lead_fields().values())
+        except (DatabaseError, RuntimeError):
+            # no database to read (``manage.py spectacular`` on a build machine, a test runner
+            # that blocks queries): an open object, rather than a claim of no fields
+            return {"type": "object", "additionalProperties": True}
+        return {
+            "type": "object",
+            "properties": {f.key: custom_field_schema(f, direction) for f in fields},
+            "additionalProperties": False,
+        }

@@ -115,13 +115,16 @@ class LeadViewSet(
         "otherwise one is created (201). `stage` is read-only; use the lifecycle endpoints.",
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = LeadSerializer(data=request.data)
+        serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = lead_upsert(
-            data=serializer.validated_data, actor=request_user(request), source="api"
+            data=serializer.validated_data,
+            actor=request_user(request),
+            source="api",
+            require_custom=True,
         )
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(LeadSerializer(result.lead).data, status=code)
+        return Response(self.get_serializer(result.lead).data, status=code)
 
     def perform_update(self, serializer: LeadSerializer) -> None:  # type: ignore[override]
         assert serializer.instance is not None  # noqa: S101  (set by get_object)
@@ -153,7 +156,7 @@ class LeadViewSet(
                 lead_tags.lead_tag(lead_id=lead.pk, name=name, actor=actor, request=request)
             for name in names.get("remove", []):
                 lead_tags.lead_untag(lead_id=lead.pk, name=name, actor=actor, request=request)
-        return Response(LeadSerializer(self.get_queryset().get(pk=lead.pk)).data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=lead.pk)).data)
 
     @extend_schema(responses=ActivitySerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -188,7 +191,7 @@ class LeadViewSet(
             source="api",
             expected=data.pop_expected(values),
         )
-        return Response(LeadSerializer(result.lead).data, status=status.HTTP_200_OK)
+        return Response(self.get_serializer(result.lead).data, status=status.HTTP_200_OK)
 
     def _lifecycle(self, request: Request, service: Any, serializer: type[Any]) -> Response:
         lead = self.get_object()  # 404 for leads the caller cannot see
@@ -199,7 +202,7 @@ class LeadViewSet(
         result: Transition = service(
             lead_id=lead.pk, actor=request_user(request), source="api", expected=expected, **values
         )
-        return Response(LeadSerializer(result.lead).data, status=status.HTTP_200_OK)
+        return Response(self.get_serializer(result.lead).data, status=status.HTTP_200_OK)
 
     @extend_schema(
         request=LifecycleInputSerializer,

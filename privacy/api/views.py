@@ -211,7 +211,7 @@ class PrivacyLeadViewSet(viewsets.GenericViewSet[Lead]):
             reason=data.validated_data["reason"],
             request=request,
         )
-        return Response(LeadSerializer(erased).data)
+        return Response(LeadSerializer(erased, context={"request": request}).data)
 
 
 class DuplicatePairViewSet(viewsets.ReadOnlyModelViewSet[DuplicatePair]):
@@ -259,4 +259,7 @@ class MergeViewSet(
             actor=user,
             request=request,
         )
-        return Response(LeadSerializer(lead).data, status=status.HTTP_201_CREATED)
+        return Response(
+            LeadSerializer(lead, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )

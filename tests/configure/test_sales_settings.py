@@ -25,12 +25,12 @@ from handover.models import (
 from leadflow.models import AuditEvent
 from leadflow.roles import Role
 from leads.lifecycle import Stage
-from leads.models import Team
+from leads.models import CustomField, FieldType, Team
 from tests.leads.factories import LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-SALES_KINDS = [k for k in KINDS if k != "teams"]
+SALES_KINDS = [k for k in KINDS if k not in ("teams", "trait_mappings")]  # admins' only
 
 
 @pytest.fixture
@@ -106,6 +106,7 @@ def valid(kind: str, people) -> dict[str, Any]:
         },
         "teams": lambda: {"name": "Field", "manager": str(other.pk), "members": [str(rep.pk)]},
         "tags": lambda: {"name": "Trade fair 2026", "colour": "teal"},
+        "trait_mappings": lambda: {"trait": "employees", "field": str(_seats_field().pk)},
     }
     return dict(cases[kind]())
 
@@ -121,7 +122,14 @@ INVALID = {
     "frameworks": ({"min_met": "3"}, "The minimum must be between 0 and 2."),
     "teams": ({"name": ""}, "This field is required."),
     "tags": ({"name": "x" * 51}, "at most 50 characters"),
+    "trait_mappings": ({"trait": "email"}, "fills a lead field of its own"),
 }
+
+
+def _seats_field() -> CustomField:
+    return CustomField.objects.get_or_create(
+        key="seats", defaults={"label": "Seats", "type": FieldType.INTEGER}
+    )[0]
 
 
 def _people():
@@ -360,3 +368,46 @@ def test_the_apis_settings_writes_are_audited_the_same_way(manager):
     refused = api.delete(f"/api/v1/handover/rejection-reasons/{used.pk}/")
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "in_use"
+
+
+def test_trait_mappings_are_an_admins_setting_with_custom_fields_only_as_targets(client, ada):
+    from leads.models import TraitMapping
+
+    field = _seats_field()
+    client.force_login(ada)
+    index = client.get(reverse("configure:index")).content.decode()
+    assert reverse("configure:trait_mappings") in index
+    form = client.get(reverse("configure:trait_mappings_new")).content.decode()
+    assert "Seats (seats, Whole number)" in form
+    response = client.post(
+        reverse("configure:trait_mappings_new"), {"trait": "employees", "field": "999999"}
+    )
+    assert response.status_code == 422
+    assert "Select a valid choice" in response.content.decode()
+    response = client.post(
+        reverse("configure:trait_mappings_new"), {"trait": " employees ", "field": field.pk}
+    )
+    assert response.status_code == 302
+    assert TraitMapping.objects.get().trait == "employees"
+    again = client.post(
+        reverse("configure:trait_mappings_new"), {"trait": "employees", "field": field.pk}
+    )
+    assert again.status_code == 422  # one field per trait
+    assert TraitMapping.objects.count() == 1
+
+
+@pytest.mark.parametrize("role", [Role.SALES_MANAGER, Role.MARKETER, Role.SALES_REP])
+def test_only_admins_see_trait_mappings(client, role):
+    client.force_login(UserFactory(username="someone", role=role))
+    assert client.get(reverse("configure:trait_mappings")).status_code == 403
+    index = client.get(reverse("configure:index")).content.decode()
+    assert reverse("configure:trait_mappings") not in index
+
+
+def test_the_admin_role_holds_the_custom_field_permissions():
+    from leadflow.roles import sync_roles
+
+    sync_roles()
+    admin = UserFactory(username="ada2", role=Role.ADMIN)
+    assert admin.has_perm("leads.change_customfield")
+    assert admin.has_perm("leads.change_traitmapping")
