@@ -102,12 +102,20 @@ def import_new(request: HttpRequest) -> HttpResponse:
     return render(request, "privacy/import_new.html", {"form": form}, status=status)
 
 
+FIRST_ERRORS = 20  # problems an import's page lists; the CSV report has them all
+
+
 @login_required
 @permission_required("privacy.import_leads", raise_exception=True)
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Step 2 (draft): mapping + preview, then dry run or import. Later: progress and summary."""
     job = job_fail_if_stale(get_object_or_404(ImportJob, pk=pk))  # a dead worker's job: failed
-    ctx: dict[str, Any] = {"job": job, "targets": TARGETS}
+    ctx: dict[str, Any] = {
+        "job": job,
+        "targets": TARGETS,
+        "first_errors": list(job.row_errors.all()[:FIRST_ERRORS]),
+        "first_errors_limit": FIRST_ERRORS,
+    }
     can_start = job.status == ImportJob.Status.DRAFT or (
         job.dry_run and job.status == ImportJob.Status.DONE and bool(job.file)
     )

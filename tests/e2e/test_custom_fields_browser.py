@@ -7,6 +7,7 @@ import pytest
 from leadflow.roles import Role
 from leads.lifecycle import Stage
 from leads.models import CustomField, Lead, SavedView
+from scoring import services as scoring
 from tests.leads.factories import LeadFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -18,7 +19,7 @@ def people(transactional_db):
     UserFactory(username="mara", role=Role.MARKETER, first_name="Mara")
 
 
-def test_admin_defines_a_choice_field_and_a_marketer_uses_it(page, login, people):
+def test_admin_defines_a_choice_field_and_a_marketer_uses_it(page, login, people, tmp_path):
     sap = LeadFactory(stage=Stage.MQL, first_name="Sabine", last_name="Sap", company="Acme")
     LeadFactory(stage=Stage.MQL, first_name="Otto", last_name="Other", company="Umbrella")
 
@@ -70,3 +71,51 @@ def test_admin_defines_a_choice_field_and_a_marketer_uses_it(page, login, people
     page.wait_for_url("**cf_erp=sap**")
     board.get_by_role("link", name="Sabine Sap").wait_for()
     assert board.get_by_role("link", name="Otto Other").count() == 0
+
+    # imports a CSV whose "ERP" column goes into the field: one new lead, one bad cell
+    csv = tmp_path / "erp.csv"
+    csv.write_text(
+        "Email,First name,Last name,ERP\n"
+        "olga.oracle@fjord.example,Olga,Oracle,Oracle\n"
+        "nina.nav@kumo.example,Nina,Nav,Navision\n"
+    )
+    page.goto("/privacy/imports/new/")
+    page.locator("input[type=file]").set_input_files(str(csv))
+    page.get_by_role("button", name="Upload and preview").click()
+    erp_row = page.locator("tr", has=page.get_by_role("cell", name="ERP", exact=True))
+    erp_row.locator("select").select_option("custom.erp")
+    page.get_by_role("button", name="Import", exact=True).click()
+    problems = page.locator("#import-errors")  # the refused cell, named with its row
+    problems.get_by_role("cell", name="Navision", exact=True).wait_for()
+    first = problems.locator("tbody tr").first.inner_text()
+    assert first.startswith("3")
+    assert "ERP in use (custom.erp): 'Navision' is not one of its choices" in first
+    assert Lead.objects.get(email="olga.oracle@fjord.example").custom == {"erp": "oracle"}
+    assert not Lead.objects.filter(email="nina.nav@kumo.example").exists()
+
+    # and scores it: a fit rule "ERP in use is SAP" (+20) in a new draft, published
+    model = scoring.model_create(data={"name": "Fit", "mql_threshold": 500})
+    scoring.rule_create(
+        model_id=model.pk,
+        data={"name": "Webinar", "kind": "activity", "activity_kind": "webinar", "points": 10},
+    )
+    scoring.model_publish(model_id=model.pk)
+    scoring.score_lead(lead_id=sap.pk)
+    page.goto("/scoring/")
+    page.get_by_role("button", name=f"New draft from v{model.version}").click()
+    form = page.locator("form", has=page.get_by_role("button", name="Add rule"))
+    form.get_by_label("Name", exact=True).fill("Runs SAP")
+    form.get_by_label("Kind", exact=True).select_option("fit")
+    form.get_by_label("Points", exact=True).fill("20")
+    form.get_by_label("Field", exact=True).select_option("custom.erp")
+    form.get_by_label("Operator").select_option("in")
+    form.get_by_label("Value", exact=True).fill("sap")
+    form.get_by_role("button", name="Add rule").click()
+    page.locator("#flash").get_by_text("added").wait_for()
+    page.on("dialog", lambda dialog: dialog.accept())  # "Publish v2? It will rescore..."
+    page.get_by_role("button", name="Publish").click()
+    page.locator("#run").get_by_text("Done").wait_for()
+    page.goto("/leads/board/")
+    assert page.locator(f"#lead-{sap.pk} .score").inner_text().startswith("20")
+    assert Lead.objects.get(pk=sap.pk).fit_score == 20
+    assert page.csp_violations == []
