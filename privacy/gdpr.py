@@ -31,6 +31,7 @@ from handover.outbox import suppress_lead_emails
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
 from leadflow.models import AuditEvent, DeadLetter, User
+from leads import customfields
 from leads.models import Activity, Identity, Lead, Note, StageChange, Task
 from leads.services import LeadNotFoundError
 from privacy import blocklist
@@ -98,6 +99,12 @@ def personal_data(*, lead: Lead) -> dict[str, Any]:
             "consent": _rows(ConsentEvent.objects.filter(lead=lead).order_by("at", "id")),
             "notes": _rows(Note.objects.filter(lead=lead).order_by("created_at", "id")),
             "tags": sorted(lead.tags.values_list("name", flat=True)),
+            # the custom values with their fields' labels (the raw values are in "lead")
+            "custom_fields": [
+                {"key": f.key, "label": f.label, "value": (lead.custom or {}).get(f.key)}
+                for f in customfields.lead_fields().values()
+                if (lead.custom or {}).get(f.key) is not None
+            ],
             "tasks": _rows(Task.objects.filter(lead=lead).order_by("created_at", "id")),
             "handovers": _rows(Handover.objects.filter(lead=lead).order_by("id")),
             "qualification": _rows(QualificationChecklist.objects.filter(lead=lead)),
@@ -149,6 +156,7 @@ def subject_hash(email: str | None) -> str:
 ERASED = "[erased]"
 # Lead columns cleared on erasure. Kept for aggregates: stage, dates, source/UTM, industry,
 # company size, country, seniority, scores, deal value, owner and team (see docs/privacy.md).
+# Custom field values go: an admin's field may hold anything personal (a mobile, a LinkedIn URL).
 _CLEARED: dict[str, Any] = {
     "email": None,
     "external_id": None,
@@ -160,6 +168,7 @@ _CLEARED: dict[str, Any] = {
     "company": "",
     "domain": "",
     "traits": {},
+    "custom": {},
 }
 
 

@@ -22,6 +22,7 @@ from handover.models import (
 )
 from leadflow import deadletter
 from leadflow.models import AuditEvent
+from leads.customfield_services import field_create
 from leads.lifecycle import Stage
 from leads.models import Activity, ActivityKind, Identity, Lead, Note, StageChange, Task
 from leads.services import activity_record, lead_create, lead_mark_mql, lead_qualify
@@ -49,6 +50,7 @@ def _person(rep, team_setup=True):
     rule("rr", members=[rep])
     policy(stage="mql", target=480, warn=60)
     WebhookSubscription.objects.create(url="https://hooks.example/lf", event_types=["lead.mql"])
+    field_create(data={"key": "profile", "label": "Profile", "type": "url"}, actor=None)
     lead = lead_create(
         data={
             "email": EMAIL.upper(),
@@ -61,6 +63,7 @@ def _person(rep, team_setup=True):
             "source": "webinar",
             "country": "GB",
             "traits": {"nickname": "Zeb Quatermaine"},
+            "custom": {"profile": "https://social.example/in/zebulon-q"},
         },
         source="api",
     )
@@ -153,6 +156,9 @@ def test_export_holds_everything_and_is_audited(rep, admin_user):
     assert data["webhook_events"][0]["payload"]["data"]["lead"]["email"] == EMAIL
     assert data["consent"][0]["channel"] == "phone"
     assert "score" in data["scores"]
+    assert data["custom_fields"] == [
+        {"key": "profile", "label": "Profile", "value": "https://social.example/in/zebulon-q"}
+    ]
     json.dumps(data)  # JSON all the way down
     audit = AuditEvent.objects.get(action="lead.export")
     assert (audit.actor, audit.target_id) == (admin_user, str(lead.pk))
