@@ -424,6 +424,8 @@ def admin_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
         ("rejection-reasons", "rejection-reasons"),
         ("frameworks", "frameworks"),
         ("tags", "tags"),
+        ("custom-fields", "custom-fields"),
+        ("trait-mappings", "trait-mappings"),
         ("webhooks", "webhooks"),
     ):
         go(page, f"/settings/{path}/")
@@ -438,6 +440,16 @@ def admin_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     snap(page, "admin-settings-assignment-edit", full_page=True)
     go(page, "/settings/users/new/")
     snap(page, "admin-settings-user-new", full_page=True)
+    # a custom field, and what changing its type would do to the values (previewed, not applied)
+    go(page, "/settings/custom-fields/")
+    page.get_by_role("link", name="Edit ERP in use").click()
+    page.wait_for_load_state("networkidle")
+    snap(page, "admin-settings-custom-field-edit", full_page=True)
+    page.get_by_role("link", name="Change type…").click()
+    page.get_by_label("New type").select_option("boolean")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state("networkidle")
+    snap(page, "admin-settings-custom-field-type", full_page=True)
     # an API key, shown once
     go(page, "/settings/api-keys/new/")
     page.get_by_label("Name").fill("website-forms")
