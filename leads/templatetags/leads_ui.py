@@ -9,8 +9,10 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.safestring import SafeString
 
 from leads import customfields
+from leads.cards import card_html
 from leads.models import CustomField, FieldType, Lead
 
 register = template.Library()
@@ -90,14 +92,18 @@ def card_fields(context: template.Context) -> list[CustomField]:
 
 
 @register.simple_tag(takes_context=True)
-def card_values(context: template.Context, lead: Lead) -> list[tuple[str, str]]:
-    """(label, shown value) of the lead's card fields that hold a value."""
-    values = lead.custom or {}
-    return [
-        (f.label, customfields.display(f, values[f.key]))
-        for f in _card_fields(context)
-        if values.get(f.key) not in customfields.EMPTY
-    ]
+def card(context: template.Context, lead: Lead) -> SafeString:
+    """``{% card lead %}``: a board card (leads/cards.py), with the moves, card fields and CSRF
+    token of the page."""
+    return card_html(
+        lead,
+        moves=moves_for(context.get("card_moves"), lead.stage),
+        fields=_card_fields(context),
+        csrf_token=str(context.get("csrf_token") or ""),
+        lead_url=lead_url(lead.pk),
+        move_url=lead_move_url(lead.pk),
+        age=age(lead.stage_changed_at),
+    )
 
 
 @register.filter

@@ -1,0 +1,116 @@
+"""A board card's HTML, built in Python.
+
+The board renders 200 cards a page; through the template engine each took about 0.5 ms (some
+thirty variable lookups, filters and escapes a card), which was most of the board's time at 1M
+leads. Here a card is one f-string of escaped values: the same markup, a fraction of the cost.
+``{% card lead %}`` (leads_ui) is the one way pages show a card.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from leads import customfields
+from leads.models import CustomField, Lead
+
+
+def card_html(
+    lead: Lead,
+    *,
+    moves: Sequence[tuple[str, str]],
+    fields: Sequence[CustomField],
+    csrf_token: str,
+    lead_url: str,
+    move_url: str,
+    age: str,
+) -> SafeString:
+    """One ``<li>`` card. ``moves``: (stage, label) the viewer may move it to; ``fields``: the
+    custom fields shown on cards that the viewer may see; ``age``: time in stage, compact."""
+    pk, stage, name = lead.pk, escape(lead.stage), escape(lead.display_name)
+    changed = escape(lead.stage_changed_at.isoformat())
+    grade = escape(lead.grade)
+    score = (
+        f'<span class="score grade-{escape((lead.grade or "none").lower())}" '
+        f'title="Score {lead.score}: fit {lead.fit_score}, engagement {lead.engagement_score}">'
+        f"{lead.score}{f' <b>{grade}</b>' if lead.grade else ''}</span>"
+    )
+    parts = [
+        f'<li class="card-lead" id="lead-{pk}" data-lead="{pk}" data-stage="{stage}" '
+        f'data-changed="{changed}" data-move-url="{escape(move_url)}" data-name="{name}">',
+        '<div class="card-top">',
+        f'<input type="checkbox" class="card-select" name="lead" value="{pk}" form="bulk-form" '
+        f'aria-label="Select {name}">',
+        f'<a class="lead-name" href="{escape(lead_url)}">{name}</a>',
+        score,
+        "</div>",
+        f'<div class="muted">{escape(lead.company or "No company")}</div>',
+        _custom(lead, fields),
+        _tags(lead),
+        '<div class="card-meta">',
+        '<span title="Owner">'
+        + (escape(str(lead.owner)) if lead.owner else "<i>Unassigned</i>")
+        + "</span>",
+        f'<span class="tag" title="Source">{escape(lead.source)}</span>' if lead.source else "",
+        f'<span title="Time in stage"><time datetime="{changed}">{escape(age)} in stage</time>'
+        "</span>",
+        _badge(getattr(lead, "sla_badge", None)),
+        "</div>",
+        _move_form(lead, moves, csrf_token, move_url) if moves else "",
+        "</li>",
+    ]
+    return mark_safe("\n".join(p for p in parts if p))  # noqa: S308  (every value escaped above)
+
+
+def _custom(lead: Lead, fields: Sequence[CustomField]) -> str:
+    values = lead.custom or {}
+    shown = [
+        f"<div><dt>{escape(f.label)}</dt><dd>{escape(customfields.display(f, values[f.key]))}"
+        "</dd></div>"
+        for f in fields
+        if values.get(f.key) not in customfields.EMPTY
+    ]
+    return f'<dl class="card-custom">{"".join(shown)}</dl>' if shown else ""
+
+
+def _tags(lead: Lead) -> str:
+    tags = list(lead.tags.all())  # prefetched by the board's selectors
+    if not tags:
+        return ""
+    spans = "".join(
+        f'<span class="lead-tag lead-tag-{escape(t.colour)}">{escape(t.name)}</span>' for t in tags
+    )
+    return f'<div class="card-tags" aria-label="Tags">{spans}</div>'
+
+
+def _badge(badge: Any) -> str:
+    if badge is None:
+        return ""
+    return (
+        f'<span class="badge {escape(badge.tone)}" title="{escape(badge.title)}">'
+        f"{escape(badge.label)}</span>"
+    )
+
+
+def _move_form(lead: Lead, moves: Sequence[tuple[str, str]], csrf_token: str, move_url: str) -> str:
+    pk, name, url = lead.pk, escape(lead.display_name), escape(move_url)
+    csrf = (
+        f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(csrf_token)}">'
+        if csrf_token and csrf_token != "NOTPROVIDED"  # noqa: S105  (Django's "no token" marker)
+        else ""
+    )
+    options = "".join(f'<option value="{escape(v)}">{escape(label)}</option>' for v, label in moves)
+    # names as attributes: the lead's name stays the card's only text match (get_by_text)
+    return (
+        f'<form class="card-move" method="post" action="{url}" hx-post="{url}" '
+        f'hx-target="#lead-{pk}" hx-swap="outerHTML" data-name="{name}">'
+        f'{csrf}<input type="hidden" name="expected_stage" value="{escape(lead.stage)}">'
+        '<input type="hidden" name="expected_changed_at" '
+        f'value="{escape(lead.stage_changed_at.isoformat())}">'
+        '<input type="hidden" name="reason" value="">'
+        f'<select id="move-{pk}" name="to" required aria-label="Move {name} to">'
+        f'<option value="">Move to…</option>{options}</select>'
+        f'<button type="submit" class="secondary" aria-label="Move {name}">Move</button>'
+        "</form>"
+    )
