@@ -31,6 +31,16 @@ def parse_choices(text: str) -> list[dict[str, str]]:
     return out
 
 
+def _roles_field(label: str, help_text: str) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        choices=_ROLES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label=label,
+        help_text=help_text,
+    )
+
+
 class CustomFieldForm(forms.Form):
     label = forms.CharField(max_length=80)
     key = forms.CharField(
@@ -51,19 +61,11 @@ class CustomFieldForm(forms.Form):
     )
     default = forms.CharField(required=False, max_length=255, help_text="Value for new leads.")
     help_text = forms.CharField(required=False, max_length=200, label="Help text")
-    visible_to = forms.MultipleChoiceField(
-        choices=_ROLES,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        label="Who sees it",
-        help_text="None ticked: every role. Admins always see and edit every field.",
+    visible_to = _roles_field(
+        "Who sees it", "None ticked: every role. Admins always see and edit every field."
     )
-    editable_by = forms.MultipleChoiceField(
-        choices=_ROLES,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        label="Who edits it",
-        help_text="None ticked: everyone who sees it and may change the lead.",
+    editable_by = _roles_field(
+        "Who edits it", "None ticked: everyone who sees it and may change the lead."
     )
     position = forms.IntegerField(min_value=0, initial=0, help_text="Lower comes first.")
     show_on_cards = forms.BooleanField(required=False, label="Show on board cards and in the list")

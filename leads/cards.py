@@ -6,7 +6,7 @@ leads. Here a card is one f-string of escaped values: the same markup, a fractio
 ``{% card lead %}`` (leads_ui) is the one way pages show a card.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.utils.html import escape
@@ -25,9 +25,11 @@ def card_html(
     lead_url: str,
     move_url: str,
     age: str,
+    display: Callable[[CustomField, Any], str] = customfields.display,
 ) -> SafeString:
     """One ``<li>`` card. ``moves``: (stage, label) the viewer may move it to; ``fields``: the
-    custom fields shown on cards that the viewer may see; ``age``: time in stage, compact."""
+    custom fields shown on cards that the viewer may see; ``age``: time in stage, compact;
+    ``display``: how a value shows (a page's ``customfields.Display``)."""
     pk, stage, name = lead.pk, escape(lead.stage), escape(lead.display_name)
     changed = escape(lead.stage_changed_at.isoformat())
     grade = escape(lead.grade)
@@ -46,7 +48,7 @@ def card_html(
         score,
         "</div>",
         f'<div class="muted">{escape(lead.company or "No company")}</div>',
-        _custom(lead, fields),
+        _custom(lead, fields, display),
         _tags(lead),
         '<div class="card-meta">',
         '<span title="Owner">'
@@ -63,11 +65,12 @@ def card_html(
     return mark_safe("\n".join(p for p in parts if p))  # noqa: S308  (every value escaped above)
 
 
-def _custom(lead: Lead, fields: Sequence[CustomField]) -> str:
+def _custom(
+    lead: Lead, fields: Sequence[CustomField], display: Callable[[CustomField, Any], str]
+) -> str:
     values = lead.custom or {}
     shown = [
-        f"<div><dt>{escape(f.label)}</dt><dd>{escape(customfields.display(f, values[f.key]))}"
-        "</dd></div>"
+        f"<div><dt>{escape(f.label)}</dt><dd>{escape(display(f, values[f.key]))}</dd></div>"
         for f in fields
         if values.get(f.key) not in customfields.EMPTY
     ]

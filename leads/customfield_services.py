@@ -59,10 +59,6 @@ class Preview:
     fail: int = 0
     failures: list[tuple[int, Any, str]] = field(default_factory=list)  # (lead id, value, why)
 
-    @property
-    def dropped(self) -> int:
-        return self.fail
-
 
 def _check_roles(name: str, roles: Any) -> None:
     known = {r.value for r in Role}
@@ -199,30 +195,45 @@ def preview_type_change(
 ) -> tuple[CustomField, Preview]:
     """How each stored value would fare as ``to``: converted, or dropped with the reason."""
     current = CustomField.objects.get(pk=field_id)
+    target = _target(current, to, choices, currency)
+    converted, failures = _convert(current, target)
+    total = len(converted) + len(failures)
+    return target, Preview(
+        total=total, convert=len(converted), fail=len(failures), failures=failures
+    )
+
+
+def _target(current: CustomField, to: str, choices: Any, currency: str) -> CustomField:
+    """``current`` as it would be with the type ``to`` (checked, not saved)."""
+    if to not in FieldType.values:
+        raise ValidationError({"type": f"Unknown type {to!r}."})
     target = CustomField(
         key=current.key,
         label=current.label,
         type=to,
-        choices=choices if choices is not None else current.choices,
+        choices=_check_choices(choices if choices is not None else current.choices, to),
         currency=currency or current.currency,
         visible_to=current.visible_to,
         editable_by=current.editable_by,
     )
-    if to not in FieldType.values:
-        raise ValidationError({"type": f"Unknown type {to!r}."})
-    target.choices = _check_choices(target.choices, to)
     if to == FieldType.MONEY and len(target.currency or "") != 3:
         raise ValidationError({"currency": "A money field needs a currency (e.g. EUR)."})
-    total = convert = 0
+    return target
+
+
+def _convert(
+    current: CustomField, target: CustomField
+) -> tuple[dict[int, Any], list[tuple[int, Any, str]]]:
+    """Every stored value of ``current`` as ``target`` takes it: {lead id: new value}, and the
+    (lead id, value, why) of each that cannot convert."""
+    converted: dict[int, Any] = {}
     failures: list[tuple[int, Any, str]] = []
-    for _lead_id, value in _values(current):
-        total += 1
+    for lead_id, value in _values(current):
         try:
-            cf.clean_value(target, _as_input(current, value))
-            convert += 1
+            converted[lead_id] = cf.clean_value(target, _as_input(current, value))
         except cf.FieldValueError as exc:
-            failures.append((_lead_id, value, str(exc)))
-    return target, Preview(total=total, convert=convert, fail=len(failures), failures=failures)
+            failures.append((lead_id, value, str(exc)))
+    return converted, failures
 
 
 def _as_input(field: CustomField, value: Any) -> Any:
@@ -250,21 +261,14 @@ def field_change_type(
     would be dropped now (someone edited leads since), nothing changes (FieldInUseError)."""
     instance = CustomField.objects.select_for_update().get(pk=field_id)
     old_type = instance.type
-    target, preview = preview_type_change(
-        field_id=field_id, to=to, choices=choices, currency=currency
-    )
-    if preview.fail > expect_dropped:
+    target = _target(instance, to, choices, currency)
+    converted, failures = _convert(instance, target)  # one pass: the check and the values
+    if len(failures) > expect_dropped:
         raise FieldInUseError(
-            f"{preview.fail} value(s) would be dropped now, not {expect_dropped}: preview again.",
+            f"{len(failures)} value(s) would be dropped now, not {expect_dropped}: preview again.",
             field="type",
         )
-    converted: dict[int, Any] = {}
-    dropped: dict[int, Any] = {}
-    for lead_id, value in _values(instance):
-        try:
-            converted[lead_id] = cf.clean_value(target, _as_input(instance, value))
-        except cf.FieldValueError:
-            dropped[lead_id] = value
+    dropped = {lead_id: value for lead_id, value, _why in failures}
     instance.type, instance.choices, instance.currency = to, target.choices, target.currency
     instance.default = None if old_type != to else instance.default
     _validated(instance)
@@ -278,8 +282,9 @@ def field_change_type(
         **{"from": old_type, "to": to, "converted": len(converted), "dropped": len(dropped)},
     )
     _audit_dropped(instance, dropped, actor, request)
-    _index_on_commit(instance, old_type=old_type)
-    return preview
+    _index_on_commit(instance)
+    total = len(converted) + len(failures)
+    return Preview(total=total, convert=len(converted), fail=len(failures), failures=failures)
 
 
 def preview_delete(*, field_id: int) -> Preview:
@@ -339,7 +344,7 @@ def index_name(key: str) -> str:
     return f"lead_cf_{key}_idx"
 
 
-def _index_on_commit(instance: CustomField, old_type: str = "") -> None:
+def _index_on_commit(instance: CustomField) -> None:
     key, pk = instance.key, instance.pk
 
     def apply() -> None:

@@ -364,3 +364,18 @@ def group_values(field: CustomField) -> list[tuple[Any, str]]:
     if field.type == FieldType.BOOLEAN:
         return [(True, "Yes"), (False, "No")]
     return [(c["value"], c["label"]) for c in field.choices]
+
+
+class Display:
+    """``display`` for a page or export of many leads: each user a user field names is read
+    once, not once a lead."""
+
+    def __init__(self) -> None:
+        self._users: dict[Any, str] = {}
+
+    def __call__(self, field: CustomField, value: Any) -> str:
+        if field.type != FieldType.USER or value in EMPTY:
+            return display(field, value)
+        if value not in self._users:
+            self._users[value] = display(field, value)
+        return self._users[value]

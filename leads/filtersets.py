@@ -149,9 +149,8 @@ class CustomRangeFilter(django_filters.Filter):
     def filter(self, qs: QuerySet[Lead], value: list[Any]) -> QuerySet[Lead]:
         if not value:
             return qs
+        # numbers compare as numbers; dates and date-times as ISO text, which sorts as they do
         bound = float(value[0]) if self.custom.type in cf.NUMERIC else str(value[0])
-        if self.custom.type == FieldType.DATETIME and self.bound == "lte":
-            bound = str(bound)  # the same instant: ISO strings sort as the instants do
         key = self.custom.key
         return qs.alias(**{f"cf_{key}": cf.filter_expression(self.custom)}).filter(
             **{f"cf_{key}__{self.bound}": bound}

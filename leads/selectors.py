@@ -20,7 +20,6 @@ from leads.lifecycle import FUNNEL, Stage
 from leads.models import (
     Activity,
     CustomField,
-    FieldType,
     Lead,
     Note,
     SavedView,
@@ -430,15 +429,7 @@ def lead_export_rows(
     ``select_related("owner")``); formulas are neutralised by ``leadflow.csv.csv_response``.
     Tags are prefetched per chunk of 2,000 leads; custom values are shown as pages show them
     (``customfields.display``; a user field's name is read once per user, not per lead)."""
-    shown: dict[tuple[str, Any], str] = {}
-
-    def display(field: CustomField, value: Any) -> str:
-        if field.type != FieldType.USER:
-            return customfields.display(field, value)
-        if (field.key, value) not in shown:
-            shown[field.key, value] = customfields.display(field, value)
-        return shown[field.key, value]
-
+    display = customfields.Display()
     tags = Prefetch("tags", queryset=Tag.objects.only("id", "name"))
     for lead in leads.prefetch_related(tags).iterator(chunk_size=2000):
         values = lead.custom or {}

@@ -74,15 +74,23 @@ def moves_for(
 
 
 def _card_fields(context: template.Context) -> list[CustomField]:
-    """The custom fields marked "show on cards" that the viewer may see, once per request."""
+    """The custom fields marked "show on cards" that the viewer may see (the fields and roles
+    are read once per request: customfields memoizes them on the user)."""
     request = context.get("request")
     if request is None:
         return []
-    cached: list[CustomField] | None = getattr(request, "_card_fields", None)
-    if cached is None:
-        cached = [f for f in customfields.visible_fields(request.user) if f.show_on_cards]
-        request._card_fields = cached
-    return cached
+    return [f for f in customfields.visible_fields(request.user) if f.show_on_cards]
+
+
+def _display(context: template.Context) -> customfields.Display:
+    """The page's one ``customfields.Display``: a user field's user is read once a page."""
+    request = context.get("request")
+    if request is None:
+        return customfields.Display()
+    if not hasattr(request, "_custom_display"):
+        request._custom_display = customfields.Display()
+    shown: customfields.Display = request._custom_display
+    return shown
 
 
 @register.simple_tag(takes_context=True)
@@ -103,12 +111,14 @@ def card(context: template.Context, lead: Lead) -> SafeString:
         lead_url=lead_url(lead.pk),
         move_url=lead_move_url(lead.pk),
         age=age(lead.stage_changed_at),
+        display=_display(context),
     )
 
 
-@register.filter
-def custom_display(lead: Lead, field: CustomField) -> str:
-    return customfields.display(field, (lead.custom or {}).get(field.key))
+@register.simple_tag(takes_context=True)
+def custom_value(context: template.Context, lead: Lead, field: CustomField) -> str:
+    """``{% custom_value lead field %}``: a list cell, as the page's cards show it."""
+    return _display(context)(field, (lead.custom or {}).get(field.key))
 
 
 @register.simple_tag(takes_context=True)

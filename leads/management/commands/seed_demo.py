@@ -105,7 +105,7 @@ def _demo_custom_fields() -> None:
         return
     for data in DEMO_FIELDS:
         field_create(data=data, actor=None)
-    erp = ["sap", "dynamics", "odoo", "none"]
+    erp = [c["value"] for c in DEMO_FIELDS[0]["choices"]]  # type: ignore[attr-defined]
     leads = list(Lead.objects.order_by("id").only("pk", "custom"))
     for n, lead in enumerate(leads):  # every fifth lead has no values
         if n % 5 < len(erp):
