@@ -5,12 +5,19 @@ from pathlib import Path
 
 from celery import Celery
 from celery.signals import worker_ready
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
 
 app = Celery("leadflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+if settings.LEADFLOW_BULK_QUEUE:
+    # set as the plain key, not CELERY_TASK_ROUTES: with Django's namespace that one would shadow
+    # any later `app.conf.task_routes = …` (the tests route to queues of their own that way)
+    app.conf.task_routes = {
+        name: {"queue": settings.LEADFLOW_BULK_QUEUE} for name in settings.LEADFLOW_BULK_TASKS
+    }
 
 
 @worker_ready.connect

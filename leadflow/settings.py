@@ -308,6 +308,20 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # The queue the web processes publish to and workers consume by default. Tests give each run its
 # own, so runs sharing a broker (or a checkout's broker folder) never take each other's tasks.
 CELERY_TASK_DEFAULT_QUEUE = env("LEADFLOW_CELERY_QUEUE", default="celery")
+# Tasks that run for minutes: full rescores, bulk jobs, imports, model training and scoring,
+# rollup rebuilds. With LEADFLOW_BULK_QUEUE set they go to that queue, served by a worker pool of
+# its own (`scripts/serve-worker -Q <name>`), so a scoring sweep, an SLA scan or a delivery never
+# waits behind them for a free slot (docs/operations.md, "Scaling out"). Unset: one queue.
+LEADFLOW_BULK_TASKS = (
+    "scoring.tasks.scoring_run_task",
+    "bulk.tasks.bulk_run_task",
+    "privacy.tasks.import_run_task",
+    "predictive.tasks.predictive_train_task",
+    "predictive.tasks.predictive_score_all_task",
+    "reports.tasks.stage_days_rebuild_task",
+    "reports.tasks.metric_days_compact_task",
+)
+LEADFLOW_BULK_QUEUE = env("LEADFLOW_BULK_QUEUE", default="")  # routed in leadflow/celery.py
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

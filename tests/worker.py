@@ -87,9 +87,17 @@ def wait_until(check: Callable[[], bool], timeout: float = 30.0, every: float = 
 @contextmanager
 def own_queue(app: Any, queue: str, tasks: str) -> Iterator[None]:
     """Route ``tasks`` (a glob such as ``"scoring.tasks.*"``) to ``queue`` so a worker left behind
-    by another test cannot take them (Celery caches its router: rebuild it both ways)."""
+    by another test cannot take them."""
+    with task_routes(app, {tasks: {"queue": queue}}):
+        yield
+
+
+@contextmanager
+def task_routes(app: Any, routes: dict[str, dict[str, str]]) -> Iterator[None]:
+    """Publish with ``routes`` (exact task names win over globs); Celery caches its router:
+    rebuild it both ways."""
     saved = app.conf.task_routes
-    app.conf.task_routes = {tasks: {"queue": queue}}
+    app.conf.task_routes = routes
     app.amqp.flush_routes()
     app.amqp.__dict__.pop("router", None)
     try:
