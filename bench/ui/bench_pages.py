@@ -109,14 +109,8 @@ def get(client: Client, url: str) -> Callable[[], object]:
     return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument(
-        "--only", action="append", default=[], help="pages whose name contains this (repeatable)"
-    )
-    args = parser.parse_args()
-    prepare()
+def page_cases(runs: int) -> list[tuple[str, Callable[[], object]]]:
+    """Every measured page, by name (bench/cost_curve.py picks some of them); ``prepare()`` first."""
     leads = Lead.objects.count()
     marketer, rep, manager = client_for("marketer"), client_for("rep1"), client_for("manager")
     mql = Lead.objects.filter(stage="mql", handovers__isnull=False).order_by("id").first()
@@ -127,7 +121,7 @@ def main() -> None:
     lead_ids = list(
         Lead.objects.order_by("id").values_list("id", flat=True)[:: max(1, leads // 40)]
     )
-    rotating = iter(lead_ids * (args.runs + 10))
+    rotating = iter(lead_ids * (runs + 10))
     email = str(Lead.objects.filter(email__isnull=False).order_by("id")[leads // 2].email)
     rep_id = User.objects.get(username="rep1").pk
     from leadflow.apikeys import api_key_create
@@ -154,7 +148,7 @@ def main() -> None:
         get(marketer, f"/leads/{lead_id}/")()
         return get(marketer, f"/handover/leads/{lead_id}/panel/")()
 
-    pages: list[tuple[str, Callable[[], object]]] = [
+    return [
         ("baseline: /healthz", get(marketer, "/healthz")),
         ("board, marketer (8 columns × 25 cards)", get(marketer, "/leads/board/")),
         ("board counts, marketer (8 capped counts)", get(marketer, "/leads/board/counts/")),
@@ -202,6 +196,18 @@ def main() -> None:
         ("API lead create (POST /api/v1/leads/, new e-mail)", create_lead),
         ("API lead upsert (POST /api/v1/leads/, known e-mail)", upsert_lead),
     ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--only", action="append", default=[], help="pages whose name contains this (repeatable)"
+    )
+    args = parser.parse_args()
+    prepare()
+    leads = Lead.objects.count()
+    pages = page_cases(args.runs)
     print(f"\n{leads:,} leads, {args.runs} runs per page, {connection.vendor}\n")
     print("| page | p50 ms | p95 ms | p95 / baseline | queries |")
     print("|---|---:|---:|---:|---:|")
