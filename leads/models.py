@@ -196,8 +196,19 @@ class Lead(TimeStampedModel):
 
     @property
     def display_name(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.email or self.external_id or f"Lead #{self.pk}"
+        return lead_display_name(
+            self.first_name, self.last_name, self.email, self.external_id, self.pk
+        )
+
+
+def lead_display_name(
+    first_name: str, last_name: str, email: str | None, external_id: str | None, pk: object
+) -> str:
+    """How a lead is named on every page: its name, else its e-mail, else its external id.
+    (A function of its columns, so pages that read columns rather than a ``Lead`` name it
+    alike: the SAL inbox.)"""
+    name = f"{first_name} {last_name}".strip()
+    return name or email or external_id or f"Lead #{pk}"
 
 
 def email_in(emails: Iterable[str]) -> Q:

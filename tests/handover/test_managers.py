@@ -5,6 +5,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -313,3 +314,95 @@ def test_a_long_inbox_shows_the_most_urgent_and_says_there_are_more(
     assert "Showing the 2 most urgent" in html
     assert f'id="handover-{handovers[2].pk}"' in html
     assert f'id="handover-{handovers[1].pk}"' not in html
+
+
+def _inbox_row(html, handover):
+    row = html[html.index(f'<li class="inbox-row" id="handover-{handover.pk}"') :]
+    return row[: row.index("</li>")]
+
+
+def test_manager_inbox_rows_show_each_reps_handover_its_sla_and_actions_in_bounded_queries(
+    manager, team, reps, mql, settings
+):
+    """The rows are built from columns and written in Python (handover/inbox.py): each keeps
+    its owner's name, its lead's name rule, its own deadline (the date in the manager's time
+    zone, where a deadline's UTC day is not its local day) and working actions; more rows and
+    more owners cost no more queries."""
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    settings.TIME_ZONE = "Pacific/Auckland"  # UTC+13 in December, UTC+12 in June
+    noon = (timezone.now() + timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
+    named = mql(
+        reps[0], team, first_name="O'Brien", last_name="& <Sons>", company="Acme & Co",
+        job_title="CTO", source="webinar", grade="A", score=87,
+    )  # fmt: skip
+    nameless = mql(
+        reps[1], team, first_name="", last_name="", email=None, domain="", external_id=None,
+        company="",
+    )  # fmt: skip
+    unclocked = mql(reps[2], team, first_name="", last_name="", email=None, domain="")
+    Lead.objects.filter(pk=unclocked.lead_id).update(external_id="crm-42")
+    queued = mql(reps[1], team, first_name="Queued")
+    Handover.objects.filter(pk=queued.pk).update(owner=None)
+    overdue = mql(reps[0], team, first_name="Late")
+    soon = timezone.now() + timedelta(hours=2, minutes=30)
+    dues = {named: noon, nameless: noon - timedelta(hours=2), queued: soon}
+    for handover, due in dues.items():
+        SlaTimer.objects.filter(handover=handover).update(due_at=due)
+    SlaTimer.objects.filter(handover=overdue).update(due_at=timezone.now() - timedelta(minutes=5))
+    SlaTimer.objects.filter(handover=unclocked).update(state=SlaTimer.State.MET)
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(manager)
+    with CaptureQueriesContext(connection) as few:
+        html = client.get(reverse("handover:inbox")).content.decode()
+
+    order = [overdue, queued, nameless, named, unclocked]  # most urgent first, no clock last
+    assert [html.index(f'id="handover-{h.pk}"') for h in order] == sorted(
+        html.index(f'id="handover-{h.pk}"') for h in order
+    )
+    row = _inbox_row(html, named)
+    assert 'data-name="O&#x27;Brien &amp; &lt;Sons&gt;"' in row
+    assert '<span class="muted">CTO · Acme &amp; Co</span>' in row
+    assert '<span class="score grade-a">87 <b>A</b></span>' in row
+    assert '<span class="tag">webinar</span>' in row
+    assert f'data-owner="{reps[0].pk}"><span class="muted">Owner:</span> {reps[0]}<' in row
+    for handover, due in dues.items():
+        clock = _inbox_row(html, handover)
+        assert f'datetime="{due.isoformat()}"' in clock
+        assert f"Accept or reject by {timezone.localtime(due):%a %d %b %H:%M}" in clock
+    # noon UTC is 01:00 the next day in Auckland, two hours earlier is still the day before
+    assert timezone.localtime(noon).date() != timezone.localtime(noon - timedelta(hours=2)).date()
+    assert "due 2\xa0hours, 29\xa0minutes<" in html or "due 2\xa0hours, 30\xa0minutes<" in html
+    assert "due 0\xa0minutes<" in _inbox_row(html, overdue)
+    assert '<span class="muted">no SLA</span>' in _inbox_row(html, unclocked)
+    assert f'aria-label="Lead #{nameless.lead_id}, , score' in _inbox_row(html, nameless)
+    assert '<a class="lead-name" href="' in _inbox_row(html, unclocked)
+    assert ">crm-42</a>" in _inbox_row(html, unclocked)
+    assert f"Owner:</span> {reps[2]}<" in _inbox_row(html, unclocked)
+    assert "Owner:</span> team queue<" in _inbox_row(html, queued)
+    accept = reverse("handover:accept", args=[named.pk])
+    assert f'action="{accept}" hx-post="{accept}" hx-target="#handover-{named.pk}"' in row
+    assert f'data-reject-url="{reverse("handover:reject", args=[named.pk])}"' in row
+    assert f'class="secondary reject-open" aria-haspopup="dialog" aria-keyshortcuts="r" data-handover="{named.pk}">' in row  # fmt: skip
+
+    # the row's CSRF token is the page's: accepting from the row works
+    token = row.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    response = client.post(accept, {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    named.refresh_from_db()
+    assert (named.status, named.decided_by) == (Handover.Status.ACCEPTED, manager)
+
+    # more rows, and owners the page has not named yet: the same queries
+    newcomer = UserFactory(username="rep4", role=Role.SALES_REP, first_name="Nia", last_name="N")
+    team.members.add(newcomer)
+    for owner in (newcomer, reps[0], reps[1], reps[2], newcomer):
+        mql(owner, team)
+    with CaptureQueriesContext(connection) as more:
+        html = client.get(reverse("handover:inbox")).content.decode()
+    assert html.count('<li class="inbox-row" id="handover-') == 9
+    assert "Owner:</span> Nia N<" in html
+    # session, user, permissions, the manager's scope (once a page: it was read three times,
+    # 18 queries), the filter's people, the rows, their owners' names, SALs, reasons
+    assert len(more.captured_queries) == len(few.captured_queries) <= 13
