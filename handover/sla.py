@@ -26,7 +26,7 @@ from leadflow import batchscope, deadletter
 from leadflow.exceptions import DomainError, NotFoundError, PermissionDeniedError
 from leadflow.models import User
 from leads.lifecycle import Stage
-from leads.models import Lead
+from leads.models import Lead, lead_display_name
 
 logger = logging.getLogger(__name__)
 DEAD_LETTER_KIND = "handover.sla_timer"  # a timer whose firing failed (leadflow/deadletter)
@@ -247,7 +247,7 @@ def _leads(timers: Iterable[SlaTimer]) -> dict[int, Mapping[str, Any]]:
     return {
         row["pk"]: row
         for row in Lead.objects.filter(pk__in={t.lead_id for t in timers}).values(
-            "pk", "first_name", "last_name", "email", "company", "team__manager_id"
+            "pk", "first_name", "last_name", "email", "external_id", "company", "team__manager_id"
         )
     }
 
@@ -320,10 +320,8 @@ def _save_progress(timers: list[SlaTimer]) -> None:
 def _notify(outbox: OutboxBatch, timer: SlaTimer, firing: Firing, lead: Mapping[str, Any]) -> None:
     if firing.kind == SlaEvent.Kind.REASSIGN:
         return  # carried out (and announced) by escalations_reassign
-    name = (
-        f"{lead['first_name']} {lead['last_name']}".strip()
-        or lead["email"]
-        or f"Lead #{lead['pk']}"
+    name = lead_display_name(
+        lead["first_name"], lead["last_name"], lead["email"], lead["external_id"], lead["pk"]
     )
     due = f"{timezone.localtime(timer.due_at):%a %d %b %H:%M}"
     title, body = _TEXT[SlaEvent.Kind(firing.kind)]

@@ -19,6 +19,7 @@ from handover.models import (
 from handover.sla import sla_scan, timer_restart_from
 from leadflow import deadletter
 from leadflow.models import DeadLetter
+from leads.models import Lead
 from tests.faults import db_fault
 from tests.handover.factories import policy, rule
 
@@ -174,3 +175,13 @@ def test_a_timer_whose_firing_fails_is_set_aside_and_the_others_fire(reps, team,
     assert sla_scan().claimed == 0
     assert deadletter.retry_many([letter.pk]) == (0, 0)  # (the row is gone)
     assert SlaEvent.objects.filter(timer=bad).count() == 3  # exactly once
+
+
+def test_a_lead_known_only_by_its_external_id_is_named_by_it_in_sla_notifications(timer):
+    Lead.objects.filter(pk=timer.lead_id).update(
+        first_name="", last_name="", email=None, external_id="crm-4711"
+    )
+    sla_scan(now=timer.started_at + timedelta(minutes=61))
+    texts = [f"{n.title} {n.body}" for n in Notification.objects.filter(kind="sla.breach")]
+    assert texts
+    assert all("crm-4711" in text for text in texts)
