@@ -631,30 +631,39 @@ def _write_sql(
     sql, params = compiled(model, spec, batch)
     lead_t, score_t = Lead._meta.db_table, LeadScore._meta.db_table
     past = ", ".join(f"'{s}'" for s in PAST_MQL) + ", 'nurture', 'disqualified'"
+    values = "%(model_id)s, ev.fit + ev.eng, ev.fit, ev.eng, ev.grade, ev.bd, %(now)s"
     statement = (
         f"WITH ev AS MATERIALIZED ({sql}), "
-        # only evaluations that differ from the stored one reach the upsert: ON CONFLICT DO
-        # UPDATE locks (writes) every conflicting row, even those its WHERE then skips. No
-        # stored row: armed is NULL (the column is NOT NULL)
+        # only evaluations that differ from the stored one are written (a row lock and a new
+        # row version each, else). No stored row: armed is NULL (the column is NOT NULL)
         "ch AS (SELECT * FROM ev WHERE ev.armed IS NULL OR (ev.stored_at <= %(now)s AND "
         "(ev.stored_model, ev.stored_grade, ev.stored_bd) "
         "IS DISTINCT FROM (%(model_id)s, ev.grade, ev.bd))), "
-        # and only leads whose totals differ reach the UPDATE (the rest are not read again)
-        "up AS (SELECT * FROM ev WHERE (ev.old_score, ev.old_fit, ev.old_eng, ev.old_grade) "
-        "IS DISTINCT FROM (ev.fit + ev.eng, ev.fit, ev.eng, ev.grade)), "
-        f"ls AS (INSERT INTO {score_t} AS s (lead_id, model_id, score, fit_score, "
-        "engagement_score, grade, breakdown, scored_at, mql_armed) "
-        "SELECT lead_id, %(model_id)s, fit + eng, fit, eng, grade, bd, %(now)s, "
-        f"(fit + eng < %(mql_t)s OR stage NOT IN ({past})) FROM ch "
+        # a stored row: one UPDATE joined on the batch's own rows. INSERT ... ON CONFLICT DO
+        # UPDATE took an index probe, a row lock (WAL-logged) and then the update for each
+        f"su AS (UPDATE {score_t} s SET (model_id, score, fit_score, engagement_score, grade, "
+        f"breakdown, scored_at) = ({values}), mql_armed = s.mql_armed OR ev.fit + ev.eng "
+        f"< %(mql_t)s FROM ch ev WHERE ev.armed IS NOT NULL AND s.lead_id = ev.lead_id AND "
+        f"{_in_batch('s.lead_id', batch)} AND s.scored_at <= %(now)s), "
+        # none: inserted (a concurrent first score of the same lead, by the other of the sweep
+        # and a full rescore, becomes the update as before)
+        f"si AS (INSERT INTO {score_t} AS s (model_id, score, fit_score, engagement_score, "
+        f"grade, breakdown, scored_at, lead_id, mql_armed) SELECT {values}, ev.lead_id, "
+        f"(ev.fit + ev.eng < %(mql_t)s OR ev.stage NOT IN ({past})) FROM ch ev "
+        "WHERE ev.armed IS NULL "
         "ON CONFLICT (lead_id) DO UPDATE SET model_id = EXCLUDED.model_id, "
         "score = EXCLUDED.score, fit_score = EXCLUDED.fit_score, "
         "engagement_score = EXCLUDED.engagement_score, grade = EXCLUDED.grade, "
         "breakdown = EXCLUDED.breakdown, scored_at = EXCLUDED.scored_at, "
         "mql_armed = s.mql_armed OR EXCLUDED.score < %(mql_t)s "
         "WHERE s.scored_at <= EXCLUDED.scored_at) "
+        # only leads whose totals differ are updated; the batch condition lets the planner read
+        # just the batch's lead rows (it hashed the whole table for 10,000 ids)
         f"UPDATE {lead_t} l SET score = ev.fit + ev.eng, fit_score = ev.fit, "
         f"engagement_score = ev.eng, grade = ev.grade, scored_at = %(now)s "
-        "FROM up ev WHERE l.id = ev.lead_id AND (l.scored_at IS NULL OR l.scored_at <= %(now)s)"
+        "FROM ev WHERE (ev.old_score, ev.old_fit, ev.old_eng, ev.old_grade) "
+        "IS DISTINCT FROM (ev.fit + ev.eng, ev.fit, ev.eng, ev.grade) AND l.id = ev.lead_id "
+        f"AND {_in_batch('l.id', batch)} AND (l.scored_at IS NULL OR l.scored_at <= %(now)s)"
     )
     with connection.cursor() as cursor:
         _session_tuning(cursor)
