@@ -429,6 +429,8 @@ def main() -> None:
     parser.add_argument("--producers", type=int, default=4, help="producer threads (latency)")
     parser.add_argument("--with-rescore", action="store_true", help="full rescores beside it")
     args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("bench_scoring: run against PostgreSQL (DATABASE_URL)")
     with connection.cursor() as cursor:
         cursor.execute("SET random_page_cost = 1.1")
     latency(args) if args.latency else engine_run(args)
