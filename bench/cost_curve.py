@@ -261,12 +261,22 @@ def chart(args: argparse.Namespace) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
-    for op in ops:
+    colors = plt.get_cmap("tab20").colors  # type: ignore[attr-defined]
+    for n, op in enumerate(ops):
         points = [(r["size"], figure(r[op])[0]) for r in rows if op in r]
         if len(points) > 1:
             xs = [p[0] for p in points]
-            ax.plot(xs, [p[1] / points[0][1] for p in points], marker="o", label=op)
-    ax.plot(sizes, [s / sizes[0] for s in sizes], "k--", linewidth=1, label="linear in leads")
+            ax.plot(
+                xs,
+                [p[1] / points[0][1] for p in points],
+                marker="osD^v<>"[n % 7],
+                linestyle=("-", "--", ":")[n % 3],
+                color=colors[(2 * n) % 20 + (n // 10) % 2],
+                label=op,
+            )
+    ax.plot(
+        sizes, [s / sizes[0] for s in sizes], "k-", linewidth=2, alpha=0.4, label="linear in leads"
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("leads (10 activities each)")
