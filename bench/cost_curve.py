@@ -50,8 +50,7 @@ from bench.scoring import bench_scoring  # noqa: E402
 from bench.ui import bench_pages  # noqa: E402
 from leadflow.apikeys import api_key_create  # noqa: E402
 from leadflow.celery import app as celery_app  # noqa: E402
-from leads.models import Activity, Lead, RescoreMark  # noqa: E402
-from scoring.models import ScoringModel  # noqa: E402
+from leads.models import Lead  # noqa: E402
 
 # page cases of bench/ui/bench_pages.py, by the start of their name → the curve's label
 PAGES = {
@@ -79,17 +78,10 @@ def counts() -> tuple[int, int]:
 
 
 def scoring(row: dict[str, Any]) -> None:
-    RescoreMark.objects.all().delete()  # the generator's marks
-    Activity.objects.filter(source=bench_scoring.BENCH).delete()
+    bench_scoring.clean()
     now = timezone.now()
     ref, _ = bench_scoring.reference(now)
-    scale = 1 + ScoringModel.objects.filter(name__startswith="bench ").count() % 2
-    model = bench_scoring.publish(
-        f"bench {now:%H%M%S}",
-        scale=scale,
-        lead_fit_threshold=bench_scoring.UNREACHABLE,
-        mql_threshold=bench_scoring.UNREACHABLE,
-    )
+    model = bench_scoring.fresh_model(now)
     first = bench_scoring.full_pass(model, "full rescore, first pass", 10_000)
     sample = list(
         Lead.objects.order_by("?").values_list("pk", flat=True)[:10_000]

@@ -203,6 +203,24 @@ def incremental(ids: list[int], *, new_activity: bool) -> float:
     return float(seconds)
 
 
+def clean() -> None:
+    RescoreMark.objects.all().delete()  # the generator's marks
+    Activity.objects.filter(source=BENCH).delete()  # an earlier run's
+
+
+def fresh_model(now: datetime) -> ScoringModel:
+    """A newly published model whose thresholds are out of reach (the engine figures measure
+    evaluation and write-back only)."""
+    # points alternate x1/x2 between runs, so the first pass changes (nearly) every lead row
+    scale = 1 + ScoringModel.objects.filter(name__startswith="bench ").count() % 2
+    return publish(
+        f"bench {now:%H%M%S}",
+        scale=scale,
+        lead_fit_threshold=UNREACHABLE,
+        mql_threshold=UNREACHABLE,
+    )
+
+
 def engine_run(args: argparse.Namespace) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM leads_lead")
@@ -214,18 +232,10 @@ def engine_run(args: argparse.Namespace) -> None:
         raise SystemExit(
             "bench_scoring: needs >= 10,000 leads with activities (generate_data, see run.sh)"
         )
-    RescoreMark.objects.all().delete()  # the generator's marks
-    Activity.objects.filter(source=BENCH).delete()  # an earlier run's
+    clean()
     now = timezone.now()
     ref, ref_read = reference(now)
-    # points alternate x1/x2 between runs, so the first pass changes (nearly) every lead row
-    scale = 1 + ScoringModel.objects.filter(name__startswith="bench ").count() % 2
-    model = publish(
-        f"bench {now:%H%M%S}",
-        scale=scale,
-        lead_fit_threshold=UNREACHABLE,
-        mql_threshold=UNREACHABLE,
-    )
+    model = fresh_model(now)
     first = full_pass(model, "full rescore, first pass (every row written)", args.batch)
     second = full_pass(model, "full rescore, second pass (decay: changed rows only)", args.batch)
     rng = random.Random(7)
