@@ -185,14 +185,17 @@ def board_column(
 ) -> ColumnPage:
     """One page of a column, best score first, keyset-paged on (score, id) — never OFFSET.
 
-    ``after`` is the cursor of the previous page ("score:id"); the index on
-    (stage, -score, -id) makes every page cost the same however deep it is.
+    ``after`` is the cursor of the previous page ("score:id"); the rank rows' index on
+    (stage, -score, -lead) makes every page cost the same however deep it is.
     """
-    qs = leads.filter(stage=stage.value).order_by("-score", "-id").prefetch_related("tags")
+    qs = _ranked(leads, stage).prefetch_related("tags")
     score_id = _parse_cursor(after)
     if score_id is not None:
         score, lead_id = score_id
-        qs = qs.filter(Q(score__lt=score) | Q(score=score, id__lt=lead_id))
+        qs = qs.filter(
+            Q(board_rank__score__lt=score)
+            | Q(board_rank__score=score, board_rank__lead__lt=lead_id)
+        )
     rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
@@ -214,12 +217,7 @@ def board_first_pages(
     """
     if not connection.features.supports_slicing_ordering_in_compound:
         return [board_column(leads=leads, stage=stage, size=size) for stage in stages]
-    parts = [
-        leads.filter(stage=stage.value)
-        .order_by("-score", "-id")
-        .values_list("id", flat=True)[: size + 1]
-        for stage in stages
-    ]
+    parts = [_ranked(leads, stage).values_list("id", flat=True)[: size + 1] for stage in stages]
     ids = list(parts[0].union(*parts[1:], all=True)) if parts else []
     by_stage: dict[str, list[Lead]] = {stage.value: [] for stage in stages}
     for lead in leads.filter(pk__in=ids).order_by("-score", "-id").prefetch_related("tags"):
@@ -234,6 +232,14 @@ def board_first_pages(
         cursor = f"{rows[size - 1].score}:{rows[size - 1].pk}" if len(rows) > size else ""
         pages.append(ColumnPage(stage=stage, leads=rows[:size], next_cursor=cursor))
     return pages
+
+
+def _ranked(leads: QuerySet[Lead], stage: Stage) -> QuerySet[Lead]:
+    """``leads`` of ``stage``, best score first, read through the rank rows (LeadRank): the
+    leads table has no score index, so that a rescore writes none."""
+    return leads.filter(board_rank__stage=stage.value).order_by(
+        "-board_rank__score", "-board_rank__lead"
+    )
 
 
 def _parse_cursor(value: str) -> tuple[int, int] | None:

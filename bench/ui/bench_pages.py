@@ -116,7 +116,9 @@ def page_cases(runs: int) -> list[tuple[str, Callable[[], object]]]:
     mql = Lead.objects.filter(stage="mql", handovers__isnull=False).order_by("id").first()
     if mql is None:
         raise SystemExit("no MQL with a handover: prepare() did not run")
-    top = Lead.objects.filter(stage="suspect").order_by("-score", "-id")[500]
+    top = Lead.objects.filter(board_rank__stage="suspect").order_by(
+        "-board_rank__score", "-board_rank__lead"
+    )[500]
     cursor = f"{top.score}:{top.pk}"
     lead_ids = list(
         Lead.objects.order_by("id").values_list("id", flat=True)[:: max(1, leads // 40)]
