@@ -242,8 +242,8 @@ class LeadRank(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["stage", "-score", "-lead"], name="lead_rank_board_idx"),
-            # score range filters over every stage (board, list, API)
-            models.Index(fields=["score"], name="lead_rank_score_idx"),
+            # score ranges and score order over every stage (board filter, list, API)
+            models.Index(fields=["-score", "-lead"], name="lead_rank_score_idx"),
         ]
 
     def __str__(self) -> str:

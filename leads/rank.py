@@ -23,14 +23,16 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- EXECUTE: planned for each statement's own row count (a cached generic plan could hash the
--- whole rank table for one edited lead, or probe it 100,000 times in a full rescore)
+-- EXECUTE: planned for each statement's own row count, not a cached generic plan. The id
+-- array lets the planner read just the statement's rank rows from the primary key: on the join
+-- alone it hashed the whole rank table for 10,000 leads (191 ms against 144 ms at 100k leads)
 CREATE OR REPLACE FUNCTION leads_rank_updated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE 'UPDATE leads_leadrank r SET stage = n.stage, score = n.score
            FROM updated_leads n
-           WHERE r.lead_id = n.id AND (r.stage, r.score) IS DISTINCT FROM (n.stage, n.score)';
+           WHERE r.lead_id = ANY(ARRAY(SELECT id FROM updated_leads)) AND r.lead_id = n.id
+             AND (r.stage, r.score) IS DISTINCT FROM (n.stage, n.score)';
   RETURN NULL;
 END $$;
 """

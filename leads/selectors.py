@@ -12,6 +12,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from leadflow.models import User
+from leadflow.pgplans import serial_plans
 from leadflow.roles import Role
 from leads import customfields, interactions
 from leads.extensions import TimelineEntry, card_badges, timeline_entries
@@ -192,11 +193,14 @@ def board_column(
     score_id = _parse_cursor(after)
     if score_id is not None:
         score, lead_id = score_id
+        # the bound lets the index walk start at the cursor (the OR alone read from the top)
         qs = qs.filter(
+            Q(board_rank__score__lte=score),
             Q(board_rank__score__lt=score)
-            | Q(board_rank__score=score, board_rank__lead__lt=lead_id)
+            | Q(board_rank__score=score, board_rank__lead__lt=lead_id),
         )
-    rows = list(qs[: size + 1])
+    with serial_plans():
+        rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     badges = card_badges([lead.pk for lead in rows])
@@ -218,7 +222,8 @@ def board_first_pages(
     if not connection.features.supports_slicing_ordering_in_compound:
         return [board_column(leads=leads, stage=stage, size=size) for stage in stages]
     parts = [_ranked(leads, stage).values_list("id", flat=True)[: size + 1] for stage in stages]
-    ids = list(parts[0].union(*parts[1:], all=True)) if parts else []
+    with serial_plans():
+        ids = list(parts[0].union(*parts[1:], all=True)) if parts else []
     by_stage: dict[str, list[Lead]] = {stage.value: [] for stage in stages}
     for lead in leads.filter(pk__in=ids).order_by("-score", "-id").prefetch_related("tags"):
         by_stage[lead.stage].append(lead)

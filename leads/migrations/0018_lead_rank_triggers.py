@@ -11,7 +11,7 @@ from leads import rank
 BOARD = models.Index(fields=["stage", "-score", "-id"], name="lead_board_idx")
 STAGE = models.Index(fields=["stage"], name="lead_stage_idx")
 RANK = models.Index(fields=["stage", "-score", "-lead"], name="lead_rank_board_idx")
-RANK_SCORE = models.Index(fields=["score"], name="lead_rank_score_idx")
+RANK_SCORE = models.Index(fields=["-score", "-lead"], name="lead_rank_score_idx")
 
 
 def _options(schema_editor):

@@ -225,6 +225,7 @@ class QueryPlanTests(TestCase):
             "/api/v1/leads/?score_min=40&score_max=60",
             "/leads/board/?score_min=40&score_max=60",
             "/leads/list/?stage=sql&sort=-score",
+            "/leads/list/?sort=-score",  # every stage: the rank rows' score index
         ]
         for user in (self.marketer, self.rep):
             client = Client()
