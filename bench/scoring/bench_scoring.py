@@ -90,14 +90,20 @@ def publish(
     return model
 
 
+SETTLE = True  # --no-settle: measure as the writes leave the tables
+
+
 def settle() -> None:
     """Vacuum and analyze what the steps write, so each timed step starts from the same state.
 
     This box runs PostgreSQL with autovacuum off: without this, the full pass would wade through
     the reference UPDATE's rolled-back row versions, and plans would use statistics from before
-    the last pass. Not timed."""
+    the last pass. Not timed. ``--no-settle`` skips it, for the figures as a server without
+    autovacuum would see them."""
+    if not SETTLE:
+        return
     with connection.cursor() as cursor:
-        for table in ("leads_lead", "scoring_leadscore", "leads_rescoremark"):
+        for table in ("leads_lead", "leads_leadrank", "scoring_leadscore", "leads_rescoremark"):
             cursor.execute(f"VACUUM (ANALYZE) {table}")
 
 
@@ -434,6 +440,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--latency", action="store_true")
     parser.add_argument("--naive-sample", type=int, default=10_000)
+    parser.add_argument(
+        "--no-settle", action="store_true", help="no VACUUM (ANALYZE) before each timed step"
+    )
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--producers", type=int, default=4, help="producer threads (latency)")
@@ -443,6 +452,8 @@ def main() -> None:
         raise SystemExit("bench_scoring: run against PostgreSQL (DATABASE_URL)")
     with connection.cursor() as cursor:
         cursor.execute("SET random_page_cost = 1.1")
+    global SETTLE
+    SETTLE = not args.no_settle
     latency(args) if args.latency else engine_run(args)
 
 
