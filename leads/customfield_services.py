@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Index
 
 from leadflow.audit import audit_record
@@ -136,9 +136,18 @@ def field_create(
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be set."))
     instance = _validated(CustomField(**data))
+    taken = ValidationError({"key": f"There is a field with the key {instance.key!r} already."})
     if CustomField.objects.filter(entity=instance.entity, key=instance.key).exists():
-        raise ValidationError({"key": f"There is a field with the key {instance.key!r} already."})
-    instance.save()
+        raise taken
+    try:
+        with transaction.atomic():  # a savepoint: the transaction stays usable after a refusal
+            instance.save()
+    except IntegrityError:
+        # two admins creating the same key at once: the one whose insert waited on the other's
+        # commit is refused like any taken key, not with a server error
+        if CustomField.objects.filter(entity=instance.entity, key=instance.key).exists():
+            raise taken from None
+        raise
     _audit("custom_field.create", instance, actor, request, type=instance.type)
     _index_on_commit(instance)
     return instance

@@ -2,11 +2,13 @@
 visibility, the filters, a type change with its preview and audit, deletion, and the
 PostgreSQL indexes the filters use."""
 
+import threading
+import time
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.http import QueryDict
 
 from leadflow.models import AuditEvent
@@ -347,3 +349,50 @@ def test_filterable_fields_are_answered_from_their_indexes(
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'lead_cf_erp_idx'")
         assert cursor.fetchone() is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_admins_creating_the_same_key_at_once_get_one_field_and_a_clear_refusal() -> None:
+    """The second create passes the "key taken?" check while the first's row is uncommitted,
+    then its INSERT waits on that row and violates the unique key: it is refused like any
+    taken key (it answered 500)."""
+    inserted = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                make("erp", FieldType.TEXT)
+                inserted.set()
+                with connection.cursor() as cursor:  # commit once the second waits on the row
+                    for _ in range(200):
+                        cursor.execute(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND datname = current_database()"
+                        )
+                        if cursor.fetchone()[0]:
+                            break
+                        time.sleep(0.05)
+        finally:
+            connection.close()
+
+    def second() -> None:
+        inserted.wait(10)
+        try:
+            make("erp", FieldType.TEXT)
+            outcome["second"] = "created"
+        except ValidationError as exc:
+            outcome["second"] = exc.message_dict
+        except Exception as exc:  # what answered 500
+            outcome["second"] = repr(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcome["second"] == {"key": ["There is a field with the key 'erp' already."]}
+    assert CustomField.objects.filter(key="erp").count() == 1
