@@ -129,6 +129,9 @@ def test_page_upload_map_dry_run_then_import(marketer, client, django_capture_on
     page = client.get(response["Location"])
     assert page.status_code == 200
     assert b"Work E-mail" in page.content  # one select per column
+    for column in range(4):  # each select is named by its column's label (screen readers)
+        assert f'<label for="id_map_{column}">'.encode() in page.content
+        assert f'id="id_map_{column}"'.encode() in page.content
     assert b"utf-8-sig" in page.content
     form = {"policy": "skip", "map_0": "email", "map_1": "first_name", "map_2": "country",
             "map_3": "employees", "save_as": "fair export", "dry_run": "1"}  # fmt: skip
