@@ -16,10 +16,11 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection
 from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
+from leadflow.pgplans import local_setting
 from leads.models import Lead, LeadSearchDocument, Note
 
 SEARCH_MAX_LENGTH = 200
@@ -124,15 +125,12 @@ def close_words(word: str) -> list[str]:
     """Words in the search documents spelled close to ``word``, closest first; none when the
     look-up takes longer than CLOSE_WORDS_TIMEOUT_MS."""
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT current_setting('statement_timeout')")
-            (before,) = cursor.fetchone()
-            cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true)", [str(CLOSE_WORDS_TIMEOUT_MS)]
-            )
+        with (
+            local_setting("statement_timeout", str(CLOSE_WORDS_TIMEOUT_MS)),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(_CLOSE_WORDS, [word, CLOSE_SAMPLE, word, word, CLOSE_WORDS])
             words = [row[0] for row in cursor.fetchall()]
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) != "57014":  # query_canceled
             raise
