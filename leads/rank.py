@@ -6,9 +6,9 @@ rows as a transition table, so a rescore of 10,000 leads costs one set-based wri
 rows, not 10,000 trigger calls; the rank row goes with its lead by ON DELETE CASCADE.
 
 SQLite has no transition tables: row triggers, and one more for deletes. Django rebuilds a
-SQLite table (and drops its triggers) for some schema changes, so ``install`` runs after every
-``migrate`` as well as in migration 0018: it is idempotent and repairs rows a missing trigger
-let drift.
+SQLite table (and drops its triggers) for some schema changes, so ``install_sqlite`` runs after
+every ``migrate`` (leads.apps) as well as in migration 0018: it is idempotent and repairs rows a
+missing trigger let drift.
 """
 
 from typing import Any
