@@ -93,24 +93,18 @@ def fill(cursor: Any) -> None:
         cursor.execute(FILL, [start, start + FILL_BATCH - 1])
 
 
-def installed(cursor: Any, vendor: str) -> set[str]:
-    """Names of the rank triggers present on leads_lead."""
-    if vendor == "postgresql":
-        cursor.execute(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'leads_lead'::regclass"
-            " AND tgname LIKE 'lead_rank_%'"
-        )
-    else:
-        cursor.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'leads_lead'"
-            " AND name LIKE 'lead_rank_%'"
-        )
+def installed_sqlite(cursor: Any) -> set[str]:
+    """Names of the rank triggers SQLite has on leads_lead."""
+    cursor.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'leads_lead'"
+        " AND name LIKE 'lead_rank_%'"
+    )
     return {row[0] for row in cursor.fetchall()}
 
 
 def install_sqlite(cursor: Any) -> None:
     """(Re)create SQLite's triggers and repair the rows; a no-op when all three are there."""
-    if len(installed(cursor, "sqlite")) == len(SQLITE_TRIGGERS):
+    if len(installed_sqlite(cursor)) == len(SQLITE_TRIGGERS):
         return
     for statement in SQLITE_TRIGGERS:
         cursor.execute(statement)

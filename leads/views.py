@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -686,8 +686,8 @@ def _sort(params: QueryDict) -> tuple[str, bool]:
 def _keyset(
     qs: QuerySet[Lead], field: str, desc: bool, after: str, stages: Sequence[str] = ()
 ) -> QuerySet[Lead]:
-    tie = "id"
-    if field == "score":
+    scored, tie = field == "score", "id"
+    if scored:
         # the rank rows' copy of the score and id, which is indexed. The stages again on the rank
         # rows: the planner can walk their (stage, score) index, and the join is an inner one
         # (ordered by an outer join's columns, it read and sorted every lead: 2.6 s at 1M)
@@ -698,18 +698,12 @@ def _keyset(
     value, sep, raw_id = after.rpartition("|")
     if not sep or not raw_id.isdigit():
         return qs
-    scored = tie != "id"
     parsed: Any = int(value) if scored and value.lstrip("-").isdigit() else None
     if not scored:
         parsed = parse_datetime(value)
     if parsed is None:
         return qs
-    op = "lt" if desc else "gt"
-    # the bound alone lets an index walk start at the cursor (the OR alone read from the top)
-    bound = Q(**{f"{field}__{op}e": parsed})
-    return qs.filter(
-        bound, Q(**{f"{field}__{op}": parsed}) | Q(**{field: parsed, f"{tie}__{op}": raw_id})
-    )
+    return qs.filter(selectors.keyset_after(field, tie, parsed, raw_id, descending=desc))
 
 
 def _cursor_of(lead: Lead, field: str) -> str:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from leads.apps import _rank_triggers
 from leads.lifecycle import Stage
 from leads.models import Lead, LeadRank
-from leads.rank import installed
+from leads.rank import installed_sqlite
 from leads.selectors import board_column
 from leads.services import lead_move
 from tests.leads.factories import LeadFactory
@@ -113,7 +113,7 @@ def test_sqlite_rank_triggers_come_back_after_a_table_rebuild():
     assert drift() != []
     _rank_triggers(using="default")
     with connection.cursor() as cursor:
-        assert installed(cursor, "sqlite") == {
+        assert installed_sqlite(cursor) == {
             "lead_rank_insert",
             "lead_rank_update",
             "lead_rank_delete",
