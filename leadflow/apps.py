@@ -31,6 +31,12 @@ class LeadflowConfig(AppConfig):
             receivers.on_user_pre_save, sender=User, dispatch_uid="leadflow.audit_flags"
         )
 
+        from django.contrib.auth.signals import user_logged_in
+
+        user_logged_in.connect(
+            receivers.on_login_store_language, dispatch_uid="leadflow.login_language"
+        )
+
         from axes.signals import user_locked_out
 
         from leadflow.lockout import on_user_locked_out

@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.fields.json import KeyTransform
+from django.utils.translation import gettext_lazy as _
 
 
 class TimeStampedModel(models.Model):
@@ -13,6 +14,17 @@ class TimeStampedModel(models.Model):
 
 class User(AbstractUser):
     """Our own user model from day one, so adding fields later needs no swap migration."""
+
+    # Blank: not chosen yet (the first signed-in visit stores the browser's language); the rule
+    # for what a person reads is leadflow.i18n
+    language = models.CharField(_("language"), max_length=10, blank=True, default="")
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=_("Blank: the site's time zone."),
+    )
 
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # (not in the stubs)
         permissions = [

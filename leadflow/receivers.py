@@ -4,7 +4,9 @@ shell, command), leaves an AuditEvent in the same transaction."""
 from typing import Any
 
 from django.contrib.auth.models import Group
+from django.utils import translation
 
+from leadflow import i18n
 from leadflow.audit import audit_record
 from leadflow.models import User
 
@@ -47,3 +49,14 @@ def on_user_pre_save(sender: Any, *, instance: User, **kw: Any) -> None:
             target_id=instance.pk,
             details={"user": instance.get_username(), **changed},
         )
+
+
+def on_login_store_language(sender: Any, *, request: Any, user: Any, **kw: Any) -> None:
+    """First sign-in without a chosen language: keep the browser's (Accept-Language), so the
+    e-mails and notifications written to this user later are in it too (leadflow.i18n)."""
+    if getattr(user, "language", "x") or request is None or not hasattr(request, "META"):
+        return
+    language = i18n.valid_language(translation.get_language_from_request(request))
+    if language:
+        User.objects.filter(pk=user.pk, language="").update(language=language)
+        user.language = language

@@ -66,9 +66,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "leadflow.middleware.UserLocaleMiddleware",  # the profile's language and time zone
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -177,7 +179,20 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+# The interface's languages (docs/i18n.md): English is the source, the others are catalogs in
+# locale/. A user's profile picks one; otherwise Accept-Language does, falling back to English.
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("hu", "Magyar"),
+    ("da", "Dansk"),
+    ("cs", "Čeština"),
+    ("de", "Deutsch"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our own formats per language (leadflow/formats/): English keeps day-month-year and a 24-hour
+# clock instead of Django's US defaults; the others extend Django's own.
+FORMAT_MODULE_PATH = ["leadflow.formats"]
 TIME_ZONE = env("LEADFLOW_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
