@@ -5,6 +5,9 @@ from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 
 from leadflow import deadletter
 from leadflow.apikeys import PUBLIC_SCOPES, Scope, api_key_create, api_key_revoke
@@ -16,7 +19,9 @@ from leadflow.models import ApiKey, AuditEvent, DeadLetter, User, WorkerHeartbea
 class LeadflowUserAdmin(UserAdmin[User]):
     actions = ["unlock_login"]
 
-    @admin.action(description="Unlock log-in (forget failed log-ins)", permissions=["change"])
+    @admin.action(
+        description=_lazy("Unlock log-in (forget failed log-ins)"), permissions=["change"]
+    )
     def unlock_login(self, request, queryset):  # type: ignore[no-untyped-def]
         unlocked = [
             user.get_username()
@@ -25,10 +30,13 @@ class LeadflowUserAdmin(UserAdmin[User]):
         ]
         self.message_user(
             request,
-            f"Unlocked {', '.join(unlocked)}. A locked network address stays locked: remove its "
-            "rows under Access attempts."
+            _(
+                "Unlocked %(users)s. A locked network address stays locked: remove its "
+                "rows under Access attempts."
+            )
+            % {"users": ", ".join(unlocked)}
             if unlocked
-            else "None of the selected users had failed log-ins to forget.",
+            else _("None of the selected users had failed log-ins to forget."),
         )
 
 
@@ -39,12 +47,18 @@ class AccessAttemptAdmin(AxesAccessAttemptAdmin):
 
     actions = ["unlock", "cleanup_expired_attempts"]
 
-    @admin.action(description="Unlock: forget the selected failed log-ins", permissions=["delete"])
+    @admin.action(
+        description=_lazy("Unlock: forget the selected failed log-ins"), permissions=["delete"]
+    )
     def unlock(self, request, queryset):  # type: ignore[no-untyped-def]
         removed = login_unlock(
             actor=request.user, attempt_ids=[a.pk for a in queryset], request=request
         )
-        self.message_user(request, f"Forgot {removed} failed log-in row(s).")
+        self.message_user(
+            request,
+            ngettext("Forgot %(n)s failed log-in row.", "Forgot %(n)s failed log-in rows.", removed)
+            % {"n": removed},
+        )
 
     def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
         login_unlock(actor=request.user, attempt_ids=[obj.pk], request=request)
@@ -79,7 +93,7 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
 
 class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
     scope_choices = forms.MultipleChoiceField(
-        label="Scopes",
+        label=_lazy("Scopes"),
         choices=[(s.value, s.value) for s in Scope],
         widget=forms.CheckboxSelectMultiple,
     )
@@ -87,7 +101,9 @@ class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
     account = forms.ModelChoiceField(
         queryset=User.objects.order_by("username"),
         required=False,
-        help_text="The account the key acts as; empty: a new integration account api:<name>.",
+        help_text=_lazy(
+            "The account the key acts as; empty: a new integration account api:<name>."
+        ),
     )
 
     kind = forms.ChoiceField(
@@ -95,8 +111,10 @@ class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
         initial=ApiKey.Kind.SECRET,
         required=False,  # empty: secret, as every key made before there were two kinds
         widget=forms.RadioSelect,
-        help_text="Public: a website's key (in page source). It sends events to /v1/* only and "
-        "changes known leads only with an identity signature; scope events:write only.",
+        help_text=_lazy(
+            "Public: a website's key (in page source). It sends events to /v1/* only and "
+            "changes known leads only with an identity signature; scope events:write only."
+        ),
     )
 
     class Meta:
@@ -176,12 +194,14 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         for field in ApiKey._meta.concrete_fields:  # the admin goes on with ``obj``
             setattr(obj, field.attname, getattr(created.api_key, field.attname))
         obj._state.adding = False
-        shown = f"Key created. Copy it now, it will not be shown again: {created.secret}"
+        shown = _("Key created. Copy it now, it will not be shown again: %(secret)s") % {
+            "secret": created.secret
+        }
         if created.identity_secret:
-            shown += (
-                f" — and its identity secret (for your server only: it signs your users' ids): "
-                f"{created.identity_secret}"
-            )
+            shown += _(
+                " — and its identity secret (for your server only: it signs your users' ids): "
+                "%(secret)s"
+            ) % {"secret": created.identity_secret}
         self.message_user(request, shown, messages.WARNING)
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
@@ -190,11 +210,14 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
-    @admin.action(description="Revoke the selected keys")
+    @admin.action(description=_lazy("Revoke the selected keys"))
     def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
         for key in queryset:
             api_key_revoke(key_id=key.pk, actor=request.user, request=request)
-        self.message_user(request, f"Revoked {queryset.count()} key(s).")
+        n = queryset.count()
+        self.message_user(
+            request, ngettext("Revoked %(n)s key.", "Revoked %(n)s keys.", n) % {"n": n}
+        )
 
 
 class DeadLetterKindFilter(admin.SimpleListFilter):
@@ -248,13 +271,16 @@ class DeadLetterAdmin(admin.ModelAdmin[DeadLetter]):
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
-    @admin.action(description="Retry now", permissions=["change"])
+    @admin.action(description=_lazy("Retry now"), permissions=["change"])
     def retry_now(self, request, queryset):  # type: ignore[no-untyped-def]
         ok, failed = deadletter.retry_many(
             list(queryset.values_list("pk", flat=True)), actor=request.user, request=request
         )
         self.message_user(
             request,
-            f"{ok} went through (removed from the list); {failed} failed again (see the error).",
+            _(
+                "%(ok)s went through (removed from the list); %(failed)s failed again (see the error)."
+            )
+            % {"ok": ok, "failed": failed},
             messages.SUCCESS if not failed else messages.WARNING,
         )

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -32,6 +33,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import NotFoundError
@@ -62,22 +65,22 @@ class Scope(StrEnum):
 
 # One line per scope for people choosing them (Settings › API keys); docs/api.md has the
 # endpoint list of each.
-SCOPE_HELP: dict[str, str] = {
-    Scope.LEADS_READ: "Read leads, their activities and stage history.",
-    Scope.LEADS_WRITE: "Create and update leads and move them through the lifecycle.",
-    Scope.EVENTS_WRITE: "Send events (REST events and the Segment-compatible /v1/*).",
-    Scope.HANDOVER_READ: "Read handovers, notifications, SLA timers and handover settings.",
-    Scope.HANDOVER_WRITE: "Accept, reject and reassign handovers; change handover settings.",
-    Scope.SCORING_READ: "Read scoring models, rules, runs and score breakdowns.",
-    Scope.SCORING_WRITE: "Change, dry-run and publish scoring models.",
-    Scope.REPORTS_READ: "Read reports.",
-    Scope.PREDICTIVE_READ: "Read predictive models, training runs and lead predictions.",
-    Scope.PREDICTIVE_WRITE: "Train predictive models.",
-    Scope.PRIVACY_READ: "Read imports, duplicates, merges, consent and exports.",
-    Scope.PRIVACY_WRITE: "Import, merge, record consent and erase.",
-    Scope.WEBHOOKS_READ: "Read webhook subscriptions and deliveries.",
-    Scope.WEBHOOKS_WRITE: "Change webhook subscriptions and redeliver.",
-    Scope.SCHEMA_READ: "Read the OpenAPI schema (/api/schema/).",
+SCOPE_HELP: dict[str, Any] = {
+    Scope.LEADS_READ: _lazy("Read leads, their activities and stage history."),
+    Scope.LEADS_WRITE: _lazy("Create and update leads and move them through the lifecycle."),
+    Scope.EVENTS_WRITE: _lazy("Send events (REST events and the Segment-compatible /v1/*)."),
+    Scope.HANDOVER_READ: _lazy("Read handovers, notifications, SLA timers and handover settings."),
+    Scope.HANDOVER_WRITE: _lazy("Accept, reject and reassign handovers; change handover settings."),
+    Scope.SCORING_READ: _lazy("Read scoring models, rules, runs and score breakdowns."),
+    Scope.SCORING_WRITE: _lazy("Change, dry-run and publish scoring models."),
+    Scope.REPORTS_READ: _lazy("Read reports."),
+    Scope.PREDICTIVE_READ: _lazy("Read predictive models, training runs and lead predictions."),
+    Scope.PREDICTIVE_WRITE: _lazy("Train predictive models."),
+    Scope.PRIVACY_READ: _lazy("Read imports, duplicates, merges, consent and exports."),
+    Scope.PRIVACY_WRITE: _lazy("Import, merge, record consent and erase."),
+    Scope.WEBHOOKS_READ: _lazy("Read webhook subscriptions and deliveries."),
+    Scope.WEBHOOKS_WRITE: _lazy("Change webhook subscriptions and redeliver."),
+    Scope.SCHEMA_READ: _lazy("Read the OpenAPI schema (/api/schema/)."),
 }
 
 KEY_PREFIX = "lf_"
@@ -106,9 +109,14 @@ def _clean_scopes(scopes: Iterable[str]) -> list[str]:
     unknown = [s for s in wanted if s not in Scope.__members__.values()]
     if unknown:
         valid = ", ".join(s.value for s in Scope)
-        raise ValidationError({"scopes": f"Unknown scope(s) {', '.join(unknown)}; use {valid}."})
+        raise ValidationError(
+            {
+                "scopes": _("Unknown scope(s) %(unknown)s; use %(valid)s.")
+                % {"unknown": ", ".join(unknown), "valid": valid}
+            }
+        )
     if not wanted:
-        raise ValidationError({"scopes": "A key needs at least one scope."})
+        raise ValidationError({"scopes": _("A key needs at least one scope.")})
     return wanted
 
 
@@ -138,16 +146,21 @@ def api_key_create(
     only time they are ever shown."""
     name = name.strip()
     if not name:
-        raise ValidationError({"name": "A key needs a name."})
+        raise ValidationError({"name": _("A key needs a name.")})
     if kind not in ApiKey.Kind.values:
-        raise ValidationError({"kind": f"A key is {' or '.join(ApiKey.Kind.values)}."})
+        raise ValidationError(
+            {"kind": _("A key is %(kinds)s.") % {"kinds": " or ".join(ApiKey.Kind.values)}}
+        )
     clean = _clean_scopes(scopes)
     if kind == ApiKey.Kind.PUBLIC and set(clean) - PUBLIC_SCOPES:
         raise ValidationError(
-            {"scopes": f"A public key may hold only {', '.join(sorted(PUBLIC_SCOPES))}."}
+            {
+                "scopes": _("A public key may hold only %(scopes)s.")
+                % {"scopes": ", ".join(sorted(PUBLIC_SCOPES))}
+            }
         )
     if rate_limit is not None and rate_limit < 1:
-        raise ValidationError({"rate_limit": "The rate limit must be at least 1."})
+        raise ValidationError({"rate_limit": _("The rate limit must be at least 1.")})
     owner = user or integration_user(name=name)
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
@@ -189,7 +202,7 @@ def api_key_revoke(
     """Revoke a key at once (the next request with it gets 401). Revoking twice is a no-op."""
     key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
     if key is None:
-        raise NotFoundError(f"There is no API key with id {key_id}.", field="key")
+        raise NotFoundError(_("There is no API key with id %(id)s.") % {"id": key_id}, field="key")
     forget_cached_key(key.prefix)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()

@@ -31,6 +31,7 @@ from django.db import OperationalError, connection, models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
@@ -212,7 +213,7 @@ def _locked_step(
         if job.status != model.RUNNING or job.attempt != attempt:
             stop = f"{model.AUDIT} {job_id} is {job.status} (attempt {job.attempt})"
         elif job.cancel_requested and cancel_first:
-            _end(job, model.CANCELLED, f"Cancelled after {job.done} of {job.total} {job.UNIT}.")
+            _end(job, model.CANCELLED, _cancelled_after(job))
             stop = "cancelled"  # (raised after the commit: the status must stick)
         else:
             units = work(job)
@@ -222,7 +223,7 @@ def _locked_step(
             job.save()
             if not job.cancel_requested:
                 return units
-            _end(job, model.CANCELLED, f"Cancelled after {job.done} of {job.total} {job.UNIT}.")
+            _end(job, model.CANCELLED, _cancelled_after(job))
             stop = "cancelled"
     raise Stop(stop)
 
@@ -262,15 +263,33 @@ def job_finish(model: type[J], job_id: int, attempt: int, status: str, error: st
 
 def failure_reason(exc: BaseException, job: Job | None = None) -> str:
     """What the page says when a job stopped on an error."""
-    where = f" after {job.done} of {job.total} {job.UNIT}" if job is not None else ""
     if isinstance(exc, JobRetriesExhaustedError):
         then = (
-            "everything before that is committed — Resume continues from there"
+            _("everything before that is committed — Resume continues from there")
             if job is None or job.resumable
-            else "Run it again when the database is less busy"
+            else _("Run it again when the database is less busy")
         )
-        return f"The database stayed busy for {exc.waited:.0f} s ({exc.cause}){where}; {then}."
-    return f"Stopped by an error{where}: {exc}"
+        facts = {"seconds": f"{exc.waited:.0f}", "cause": exc.cause, "then": then}
+        if job is None:
+            return _("The database stayed busy for %(seconds)s s (%(cause)s); %(then)s.") % facts
+        return _(
+            "The database stayed busy for %(seconds)s s (%(cause)s) after %(done)s of "
+            "%(total)s %(unit)s; %(then)s."
+        ) % {**facts, **_progress(job)}
+    if job is None:
+        return _("Stopped by an error: %(error)s") % {"error": exc}
+    return _("Stopped by an error after %(done)s of %(total)s %(unit)s: %(error)s") % {
+        **_progress(job),
+        "error": exc,
+    }
+
+
+def _progress(job: Job) -> dict[str, Any]:
+    return {"done": job.done, "total": job.total, "unit": job.UNIT}
+
+
+def _cancelled_after(job: Job) -> str:
+    return _("Cancelled after %(done)s of %(total)s %(unit)s.") % _progress(job)
 
 
 def job_cancel(model: type[J], job_id: int, *, actor: User | None, request: Any = None) -> J:
@@ -278,7 +297,10 @@ def job_cancel(model: type[J], job_id: int, *, actor: User | None, request: Any 
     with transaction.atomic():
         job = model._default_manager.select_for_update().get(pk=job_id)
         if not job.active:
-            raise JobStateError(f"This job is {job.status_label().lower()}: nothing to cancel.")
+            raise JobStateError(
+                _("This job is %(status)s: nothing to cancel.")
+                % {"status": job.status_label().lower()}
+            )
         audit_record(
             action=f"{model.AUDIT}.cancel",
             actor=actor,
@@ -291,8 +313,8 @@ def job_cancel(model: type[J], job_id: int, *, actor: User | None, request: Any 
             _end(
                 job,
                 model.CANCELLED,
-                f"Cancelled while waiting for a worker ({job.done} of {job.total} {job.UNIT} "
-                "done).",
+                _("Cancelled while waiting for a worker (%(done)s of %(total)s %(unit)s done).")
+                % _progress(job),
             )
         else:
             job.cancel_requested = True
@@ -307,8 +329,8 @@ def job_resume(model: type[J], job_id: int, *, actor: User | None, request: Any 
         job = model._default_manager.select_for_update().get(pk=job_id)
         if not job.can_resume:
             raise JobStateError(
-                f"This job is {job.status_label().lower()}: only a failed or cancelled job "
-                "can be resumed."
+                _("This job is %(status)s: only a failed or cancelled job can be resumed.")
+                % {"status": job.status_label().lower()}
             )
         audit_record(
             action=f"{model.AUDIT}.{'resume' if job.resumable else 'run_again'}",
@@ -362,10 +384,22 @@ def _fail_stale(model: type[Job], job_id: int, now: datetime) -> bool:
         _end(
             job,
             model.FAILED,
-            f"The worker stopped responding at {timezone.localtime(seen):%Y-%m-%d %H:%M:%S %Z} "
-            f"after {job.done} of {job.total} {job.UNIT} "
-            f"(no heartbeat for {settings.JOBS_STALE_SECONDS} s)."
-            + (" Resume continues from there." if job.resumable else " Run it again."),
+            (
+                _(
+                    "The worker stopped responding at %(at)s after %(done)s of %(total)s "
+                    "%(unit)s (no heartbeat for %(seconds)s s). Resume continues from there."
+                )
+                if job.resumable
+                else _(
+                    "The worker stopped responding at %(at)s after %(done)s of %(total)s "
+                    "%(unit)s (no heartbeat for %(seconds)s s). Run it again."
+                )
+            )
+            % {
+                **_progress(job),
+                "at": f"{timezone.localtime(seen):%Y-%m-%d %H:%M:%S %Z}",
+                "seconds": settings.JOBS_STALE_SECONDS,
+            },
         )
         return True
 

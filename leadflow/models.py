@@ -94,8 +94,8 @@ class ApiKey(models.Model):
     """
 
     class Kind(models.TextChoices):
-        SECRET = "secret", "Secret (server)"
-        PUBLIC = "public", "Public (browser)"
+        SECRET = "secret", _("Secret (server)")
+        PUBLIC = "public", _("Public (browser)")
 
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SECRET)
@@ -163,8 +163,8 @@ class DeadLetter(models.Model):
     """
 
     class Status(models.TextChoices):
-        WAITING = "waiting", "Waiting to retry"
-        GAVE_UP = "gave_up", "Gave up (retry by hand)"
+        WAITING = "waiting", _("Waiting to retry")
+        GAVE_UP = "gave_up", _("Gave up (retry by hand)")
 
     kind = models.CharField(max_length=40)  # a registered kind, e.g. "scoring.sweep"
     item_id = models.BigIntegerField()  # the lead, delivery, … of that kind

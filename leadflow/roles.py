@@ -6,9 +6,10 @@ no app. ``sync_roles`` is idempotent; it runs on every ``migrate`` (see ``leadfl
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from django.contrib.auth.models import Group, Permission
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(StrEnum):
@@ -20,19 +21,19 @@ class Role(StrEnum):
 
 
 # How pages name a role to a person ("Your role (Sales rep) may not ...").
-ROLE_LABELS: Final[dict[Role, str]] = {
-    Role.MARKETER: "Marketer",
-    Role.SALES_REP: "Sales rep",
-    Role.SALES_MANAGER: "Sales manager",
-    Role.ADMIN: "Admin",
-    Role.INTEGRATION: "Integration",
+ROLE_LABELS: Final[dict[Role, Any]] = {
+    Role.MARKETER: _("Marketer"),
+    Role.SALES_REP: _("Sales rep"),
+    Role.SALES_MANAGER: _("Sales manager"),
+    Role.ADMIN: _("Admin"),
+    Role.INTEGRATION: _("Integration"),
 }
 
 
 def role_labels(group_names: Iterable[str]) -> list[str]:
     """The labels of the roles among ``group_names`` (a user's groups), in declaration order."""
     names = set(group_names)
-    return [label for role, label in ROLE_LABELS.items() if role.value in names]
+    return [str(label) for role, label in ROLE_LABELS.items() if role.value in names]
 
 
 ROLE_PERMISSIONS: Final[dict[Role, frozenset[str]]] = {

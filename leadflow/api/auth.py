@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
@@ -19,7 +20,7 @@ def request_user(request: Request | HttpRequest) -> User:
     """The authenticated user of a request (views are behind IsAuthenticated/login_required)."""
     user = request.user
     if not isinstance(user, User):
-        raise PermissionDeniedError("Log in first.")
+        raise PermissionDeniedError(_("Log in first."))
     return user
 
 
@@ -38,7 +39,7 @@ def key_from_headers(request: HttpRequest) -> str | None:
         try:
             decoded = base64.b64decode(value, validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            raise AuthenticationFailed("The Basic credentials are not valid base64.") from None
+            raise AuthenticationFailed(_("The Basic credentials are not valid base64.")) from None
         return decoded.partition(":")[0] or None
     return None
 
@@ -79,7 +80,10 @@ def check_scope(key: ApiKey, view: Any, request: Request) -> None:
     if needed is None:
         raise PermissionDenied("API keys cannot use this endpoint.", code="insufficient_scope")
     if needed not in key.scopes:
-        raise PermissionDenied(f"This API key lacks the {needed} scope.", code="insufficient_scope")
+        raise PermissionDenied(
+            _("This API key lacks the %(scope)s scope.") % {"scope": needed},
+            code="insufficient_scope",
+        )
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -96,7 +100,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         key = api_key_lookup(raw)
         if key is None:
-            raise AuthenticationFailed("Unknown or revoked API key.", code="invalid_api_key")
+            raise AuthenticationFailed(_("Unknown or revoked API key."), code="invalid_api_key")
         view = (getattr(request, "parser_context", None) or {}).get("view")
         check_scope(key, view, request)
         return key.user, key

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, ProtectedError, RestrictedError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -36,7 +37,11 @@ def in_use_response(exc: ProtectedError | RestrictedError) -> Response:
     rows = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
     users = in_use(rows)
     names = ", ".join(f"{u['count']} {u['name']}" for u in users)
-    body = {"code": "in_use", "message": f"Still in use by {names}.", "in_use": users}
+    body = {
+        "code": "in_use",
+        "message": _("Still in use by %(names)s.") % {"names": names},
+        "in_use": users,
+    }
     return Response({"error": body}, status=status.HTTP_409_CONFLICT)
 
 
@@ -61,7 +66,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response.data = {
             "error": {
                 "code": "invalid",
-                "message": "The request has invalid fields.",
+                "message": _("The request has invalid fields."),
                 "fields": response.data,
             }
         }
@@ -75,5 +80,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 @csrf_exempt  # it changes nothing, so a POST without a token gets the 404 too, not a CSRF page
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    body = {"code": "not_found", "message": f"There is nothing at {request.path}."}
+    body = {
+        "code": "not_found",
+        "message": _("There is nothing at %(path)s.") % {"path": request.path},
+    }
     return JsonResponse({"error": body}, status=404)

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -40,7 +42,7 @@ class IdempotencyKeyInUseError(APIException):
 class IdempotencyKeyReusedError(APIException):
     status_code = 422
     default_code = "idempotency_key_reused"
-    default_detail = "This Idempotency-Key was used with a different request."
+    default_detail = _lazy("This Idempotency-Key was used with a different request.")
 
 
 class _Replay(Exception):  # noqa: N818  (control flow, never escapes the view)
@@ -122,7 +124,10 @@ class IdempotentMixin(APIView):
             return
         if not key or len(key) > MAX_KEY_LENGTH:
             raise ValidationError(
-                {IDEMPOTENCY_HEADER: f"Must be 1 to {MAX_KEY_LENGTH} characters."}
+                {
+                    IDEMPOTENCY_HEADER: _("Must be 1 to %(max)s characters.")
+                    % {"max": MAX_KEY_LENGTH}
+                }
             )
         self._idempotency_record = claim(
             owner=owner_of(request),

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -46,7 +47,12 @@ class OrderingFilter(filters.OrderingFilter):
         if unknown or not terms:
             shown = ", ".join(repr(t) for t in unknown) or "''"
             raise ValidationError(
-                {self.ordering_param: [f"Cannot order by {shown}; use {', '.join(allowed)}."]}
+                {
+                    self.ordering_param: [
+                        _("Cannot order by %(fields)s; use %(allowed)s.")
+                        % {"fields": shown, "allowed": ", ".join(allowed)}
+                    ]
+                }
             )
         if terms[-1].removeprefix("-") != "id":
             terms.append("-id" if terms[0].startswith("-") else "id")  # equal values: stable

@@ -10,7 +10,10 @@
     if (!label) return;
     var n = 0;
     boxes(form).forEach(function (box) { if (box.checked) n += 1; });
-    label.textContent = n ? n + " selected" : "Tick leads to act on them";
+    var gettext = window.gettext || function (s) { return s; };
+    label.textContent = n
+      ? (window.interpolate ? window.interpolate(gettext("%(n)s selected"), { n: n }, true) : n + " selected")
+      : gettext("Tick leads to act on them");
   }
   document.addEventListener("change", function (event) {
     var target = event.target;

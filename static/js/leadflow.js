@@ -3,6 +3,14 @@
 (function () {
   "use strict";
 
+  /* translated strings from the djangojs catalog (/jsi18n/, loaded before this file by
+     base.html); without it, the English source */
+  var gettext = window.gettext || function (s) { return s; };
+  var interpolate = window.interpolate || function (fmt, obj) {
+    return fmt.replace(/%\(\w+\)s/g, function (m) { return String(obj[m.slice(2, -2)]); });
+  };
+  function fmt(text, values) { return interpolate(text, values || {}, true); }
+
   function csrfToken() {
     try {
       return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
@@ -25,9 +33,9 @@
     var s = Math.floor(Math.abs(ms) / 1000);
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
     var m = Math.floor((s % 3600) / 60), sec = s % 60;
-    if (d) return d + "d " + h + "h";
-    if (h) return h + "h " + m + "m";
-    return m + "m " + (sec < 10 ? "0" : "") + sec + "s";
+    if (d) return fmt(gettext("%(d)sd %(h)sh"), { d: d, h: h });
+    if (h) return fmt(gettext("%(h)sh %(m)sm"), { h: h, m: m });
+    return fmt(gettext("%(m)sm %(s)ss"), { m: m, s: (sec < 10 ? "0" : "") + sec });
   }
   function tick() {
     var now = Date.now();
@@ -35,7 +43,8 @@
       var due = Date.parse(el.getAttribute("datetime"));
       if (isNaN(due)) return;
       var left = due - now;
-      el.textContent = left > 0 ? "due in " + span(left) : "overdue by " + span(left);
+      el.textContent = left > 0 ? fmt(gettext("due in %(span)s"), { span: span(left) })
+                                : fmt(gettext("overdue by %(span)s"), { span: span(left) });
       el.classList.toggle("overdue", left <= 0);
       el.classList.toggle("soon", left > 0 && left < 3600 * 1000);
     });
@@ -136,15 +145,17 @@
           var excluded = config.excluded[from + ">" + to];
           if ((config.moves[from] || []).indexOf(to) < 0 || excluded) {
             revert();
-            flash(excluded || ("A lead cannot be moved from " + label(from) + " to " + label(to) + " here."), "error");
+            flash(excluded || fmt(gettext("A lead cannot be moved from %(from)s to %(to)s here."),
+                                { from: label(from), to: label(to) }), "error");
             return;
           }
           var needReason = config.reasonRequired.indexOf(to) >= 0;
           var reasonPromise = needReason
-            ? askReason("Move " + item.dataset.name + " from " + label(from) + " to " + label(to) + ".")
+            ? askReason(fmt(gettext("Move %(name)s from %(from)s to %(to)s."),
+                          { name: item.dataset.name, from: label(from), to: label(to) }))
             : Promise.resolve("");
           reasonPromise.then(function (reason) {
-            if (reason === null) { revert(); flash("Move cancelled.", "info"); return; }
+            if (reason === null) { revert(); flash(fmt(gettext("Move cancelled.")), "info"); return; }
             var body = new URLSearchParams({
               to: to, reason: reason, expected_stage: from, expected_changed_at: item.dataset.changed
             });
@@ -160,7 +171,7 @@
               item.classList.remove("saving");
               if (!res.ok) {
                 revert();
-                flash(res.data.error ? res.data.error.message : "The move failed.", "error");
+                flash(res.data.error ? res.data.error.message : fmt(gettext("The move failed.")), "error");
                 return;
               }
               var tpl = document.createElement("template");
@@ -174,7 +185,7 @@
             }).catch(function () {
               item.classList.remove("saving");
               revert();
-              flash("Could not reach the server; the lead was not moved.", "error");
+              flash(fmt(gettext("Could not reach the server; the lead was not moved.")), "error");
             });
           });
         }
@@ -194,9 +205,10 @@
       if (config.reasonRequired.indexOf(to) < 0) return;
       ev.preventDefault();
       var label = function (s) { return config.labels[s] || s; };
-      askReason("Move " + form.dataset.name + " from " + label(form.elements.expected_stage.value) +
-                " to " + label(to) + ".").then(function (reason) {
-        if (reason === null) { flash("Move cancelled.", "info"); form.elements.to.focus(); return; }
+      askReason(fmt(gettext("Move %(name)s from %(from)s to %(to)s."), {
+        name: form.dataset.name, from: label(form.elements.expected_stage.value), to: label(to)
+      })).then(function (reason) {
+        if (reason === null) { flash(fmt(gettext("Move cancelled.")), "info"); form.elements.to.focus(); return; }
         form.elements.reason.value = reason;
         ev.detail.issueRequest(true);
       });
@@ -215,8 +227,9 @@
   document.addEventListener("htmx:responseError", function (ev) {
     if (!ev.detail.elt || !ev.detail.elt.closest || !ev.detail.elt.closest("form.card-move")) return;
     var status = ev.detail.xhr ? ev.detail.xhr.status : 0;
-    flash(status === 403 ? "You may not do that." : "That did not work (the server answered " +
-          status + "). Reload the page and try again.", "error");
+    flash(status === 403 ? fmt(gettext("You may not do that."))
+      : fmt(gettext("That did not work (the server answered %(status)s). Reload the page and try again."),
+          { status: status }), "error");
   });
 
   /* ---- SAL inbox: reject dialog and keyboard decisions ---- */

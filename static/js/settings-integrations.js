@@ -2,6 +2,7 @@
    No inline scripts (CSP script-src 'self'). */
 (function () {
   "use strict";
+  var gettext = window.gettext || function (s) { return s; };
 
   function copied(button, text) {
     var was = button.getAttribute("data-label") || button.textContent;
@@ -18,14 +19,14 @@
     field.select();
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(field.value).then(
-        function () { copied(button, "Copied"); },
-        function () { copied(button, "Press Ctrl+C"); }
+        function () { copied(button, gettext("Copied")); },
+        function () { copied(button, gettext("Press Ctrl+C")); }
       );
     } else {
       /* plain-http deployments have no Clipboard API: the selection is copied the old way */
       var ok = false;
       try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
-      copied(button, ok ? "Copied" : "Press Ctrl+C");
+      copied(button, ok ? gettext("Copied") : gettext("Press Ctrl+C"));
     }
   });
 
