@@ -56,6 +56,8 @@ def on_login_store_language(sender: Any, *, request: Any, user: Any, **kw: Any) 
     e-mails and notifications written to this user later are in it too (leadflow.i18n)."""
     if getattr(user, "language", "x") or request is None or not hasattr(request, "META"):
         return
+    if not request.META.get("HTTP_ACCEPT_LANGUAGE"):  # nothing said (a script, a test client)
+        return
     language = i18n.valid_language(translation.get_language_from_request(request))
     if language:
         User.objects.filter(pk=user.pk, language="").update(language=language)

@@ -70,8 +70,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "leadflow.middleware.UserLocaleMiddleware",  # the profile's language and time zone
     "django.contrib.messages.middleware.MessageMiddleware",
+    "leadflow.middleware.UserLocaleMiddleware",  # the profile's language and time zone
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into the 429 page
