@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_stubs_ext import StrOrPromise
 
 from bulk.models import BulkOutcome
 from handover import selectors as handover_selectors
@@ -46,11 +49,27 @@ class Apply(Protocol):
 @dataclass(frozen=True)
 class BulkAction:
     code: str  # the form's ``action`` value and the job's ``action``
-    label: str  # the action bar's button
+    label: StrOrPromise  # the action's name, as on the action bar's button
     permitted: Callable[[User], bool]  # the role check; per lead, the runner checks the rest
     clean: Callable[[Mapping[str, str], User], Params]
     describe: Callable[[Params], str]  # "Move to SQL", for the job page and the audit
     apply: Apply
+    # whole sentences for a person without the right, before submitting and while the job runs
+    # ("You may not move leads."); empty: made from the label
+    not_permitted: StrOrPromise = ""
+    no_longer_permitted: StrOrPromise = ""
+
+    def refusal(self, *, no_longer: bool = False) -> str:
+        """Why a person may not use this action (``no_longer``: any more, as the job runs)."""
+        text = self.no_longer_permitted if no_longer else self.not_permitted
+        if text:
+            return str(text)
+        action = str(self.label).lower()
+        if no_longer:
+            # Translators: %(action)s is a bulk action's name in lower case ("move")
+            return _("You may no longer %(action)s leads.") % {"action": action}
+        # Translators: %(action)s is a bulk action's name in lower case ("move")
+        return _("You may not %(action)s leads.") % {"action": action}
 
 
 ACTIONS: dict[str, BulkAction] = {}
@@ -82,10 +101,13 @@ def _ensure_not_inbox(actor: User, lead: Lead, to: Stage) -> None:
 def _move_clean(data: Mapping[str, str], actor: User) -> Params:
     to = data.get("to", "")
     if to not in Stage.values or to == Stage.SUSPECT:
-        raise ValidationError({"to": "Choose the stage to move the selected leads to."})
+        raise ValidationError({"to": _("Choose the stage to move the selected leads to.")})
     if Stage(to) in REASON_REQUIRED:
         raise ValidationError(
-            {"to": f"{Stage(to).label} needs a reason: use Disqualify or Recycle to nurture."}
+            {
+                "to": _("%(stage)s needs a reason: use Disqualify or Recycle to nurture.")
+                % {"stage": Stage(to).label}
+            }
         )
     return {"to": to}
 
@@ -104,11 +126,13 @@ def _move_apply(*, lead: Lead, actor: User, params: Params) -> str:
 register(
     BulkAction(
         code="move",
-        label="Move",
+        label=gettext_lazy("Move"),
         permitted=may_move,
         clean=_move_clean,
-        describe=lambda p: f"Move to {Stage(p['to']).label}",
+        describe=lambda p: _("Move to %(stage)s") % {"stage": Stage(p["to"]).label},
         apply=_move_apply,
+        not_permitted=gettext_lazy("You may not move leads."),
+        no_longer_permitted=gettext_lazy("You may no longer move leads."),
     )
 )
 
@@ -121,12 +145,17 @@ def _reason_clean(route: str, field: str) -> Callable[[Mapping[str, str], User],
         code = data.get(field, "")
         reason = RejectionReason.objects.filter(code=code, active=True, route=route).first()
         if reason is None:
-            raise ValidationError({field: "Choose a reason."})
+            raise ValidationError({field: _("Choose a reason.")})
         comment = data.get("comment", "").strip()
         if len(comment) > 400:
-            raise ValidationError({"comment": "Keep the comment under 400 characters."})
+            raise ValidationError({"comment": _("Keep the comment under 400 characters.")})
         if reason.requires_comment and not comment:
-            raise ValidationError({"comment": f"The reason “{reason.label}” needs a comment."})
+            raise ValidationError(
+                {
+                    "comment": _("The reason “%(reason)s” needs a comment.")
+                    % {"reason": reason.label}
+                }
+            )
         text = f"{reason.label}: {comment}" if comment else reason.label
         return {
             "reason": reason.code,
@@ -170,21 +199,27 @@ def _recycle_apply(*, lead: Lead, actor: User, params: Params) -> str:
 register(
     BulkAction(
         code="disqualify",
-        label="Disqualify",
+        label=gettext_lazy("Disqualify"),
         permitted=may_move,
         clean=_reason_clean(RejectionReason.Route.DISQUALIFY, "dq_reason"),
-        describe=lambda p: f"Disqualify ({p['text']})",
+        # Translators: a bulk action's title; %(reason)s is the reason and the comment
+        describe=lambda p: _("Disqualify (%(reason)s)") % {"reason": p["text"]},
         apply=_disqualify_apply,
+        not_permitted=gettext_lazy("You may not disqualify leads."),
+        no_longer_permitted=gettext_lazy("You may no longer disqualify leads."),
     )
 )
 register(
     BulkAction(
         code="recycle",
-        label="Recycle to nurture",
+        label=gettext_lazy("Recycle to nurture"),
         permitted=may_move,
         clean=_reason_clean(RejectionReason.Route.NURTURE, "nurture_reason"),
-        describe=lambda p: f"Recycle to nurture ({p['text']})",
+        # Translators: a bulk action's title; %(reason)s is the reason and the comment
+        describe=lambda p: _("Recycle to nurture (%(reason)s)") % {"reason": p["text"]},
         apply=_recycle_apply,
+        not_permitted=gettext_lazy("You may not recycle to nurture leads."),
+        no_longer_permitted=gettext_lazy("You may no longer recycle to nurture leads."),
     )
 )
 
@@ -200,7 +235,7 @@ def _assign_clean(data: Mapping[str, str], actor: User) -> Params:
     owner = data.get("owner", "")
     choices = dict(handover_selectors.reassign_choices(user=actor))
     if not owner.isdigit() or len(owner) > 18 or int(owner) not in choices:
-        raise ValidationError({"owner": "Choose a rep of a team you manage to assign them to."})
+        raise ValidationError({"owner": _("Choose a rep of a team you manage to assign them to.")})
     return {"owner": int(owner), "owner_name": choices[int(owner)]}
 
 
@@ -216,11 +251,13 @@ def _assign_apply(*, lead: Lead, actor: User, params: Params) -> str:
 register(
     BulkAction(
         code="assign",
-        label="Assign",
+        label=gettext_lazy("Assign"),
         permitted=may_assign,
         clean=_assign_clean,
-        describe=lambda p: f"Assign to {p['owner_name']}",
+        describe=lambda p: _("Assign to %(owner)s") % {"owner": p["owner_name"]},
         apply=_assign_apply,
+        not_permitted=gettext_lazy("You may not assign leads."),
+        no_longer_permitted=gettext_lazy("You may no longer assign leads."),
     )
 )
 
@@ -236,9 +273,11 @@ def _tag_clean(data: Mapping[str, str], actor: User) -> Params:
     name = tags.clean_tag_name(data.get("tag_name", ""), field="tag_name")
     op = data.get("tag_op", "add")
     if op not in ("add", "remove"):
-        raise ValidationError({"tag_op": "Choose whether to add the tag or remove it."})
+        raise ValidationError({"tag_op": _("Choose whether to add the tag or remove it.")})
     if op == "remove" and tags.tag_find(name) is None:
-        raise ValidationError({"tag_name": f"There is no tag “{name}” to remove."})
+        raise ValidationError(
+            {"tag_name": _("There is no tag “%(tag)s” to remove.") % {"tag": name}}
+        )
     return {"tag": name, "op": op}
 
 
@@ -251,10 +290,13 @@ def _tag_apply(*, lead: Lead, actor: User, params: Params) -> str:
 register(
     BulkAction(
         code="tag",
-        label="Tag",
+        label=gettext_lazy("Tag"),
         permitted=may_tag,
         clean=_tag_clean,
-        describe=lambda p: f"{'Tag' if p['op'] == 'add' else 'Untag'} “{p['tag']}”",
+        describe=lambda p: (_("Tag “%(tag)s”") if p["op"] == "add" else _("Untag “%(tag)s”"))
+        % {"tag": p["tag"]},
         apply=_tag_apply,
+        not_permitted=gettext_lazy("You may not tag leads."),
+        no_longer_permitted=gettext_lazy("You may no longer tag leads."),
     )
 )

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BulkConfig(AppConfig):
     name = "bulk"
-    verbose_name = "Bulk actions"
+    verbose_name = _("Bulk actions")
 
     def ready(self) -> None:
         from bulk import actions  # noqa: F401  (registers the built-in actions)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from leadflow.jobs import Job
 
@@ -14,11 +15,11 @@ class BulkJob(Job):
     transaction), so a resumed job continues after them and never acts on a lead twice."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for a worker"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", _("Waiting for a worker")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     AUDIT = "bulk"
     UNIT = "leads"
@@ -55,10 +56,10 @@ class BulkJob(Job):
 
 class BulkOutcome(models.Model):
     class Result(models.TextChoices):
-        APPLIED = "applied", "Done"
-        UNCHANGED = "unchanged", "Already so"
-        REFUSED = "refused", "Refused"
-        FAILED = "failed", "Failed"
+        APPLIED = "applied", _("Done")
+        UNCHANGED = "unchanged", _("Already so")
+        REFUSED = "refused", _("Refused")
+        FAILED = "failed", _("Failed")
 
     job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="outcomes")
     lead_id = models.BigIntegerField()  # no FK: the outcome outlives an erased lead

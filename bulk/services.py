@@ -18,10 +18,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bulk.actions import ACTIONS, BulkAction
 from bulk.models import BulkJob, BulkOutcome
-from leadflow import jobs
+from leadflow import i18n, jobs
 from leadflow.audit import audit_record
 from leadflow.batchscope import Scope, batch_scope
 from leadflow.exceptions import DomainError, PermissionDeniedError
@@ -41,7 +44,7 @@ Result = BulkOutcome.Result
 def action_get(code: str) -> BulkAction:
     action = ACTIONS.get(code)
     if action is None:
-        raise ValidationError({"action": f"Unknown bulk action {code!r}."})
+        raise ValidationError({"action": _("Unknown bulk action %(code)s.") % {"code": repr(code)}})
     return action
 
 
@@ -61,7 +64,7 @@ def bulk_submit(
     double submit) returns the first job and does nothing more."""
     action = action_get(action_code)
     if not action.permitted(actor):
-        raise PermissionDeniedError(f"You may not {action.label.lower()} leads.")
+        raise PermissionDeniedError(action.refusal())
     existing = BulkJob.objects.filter(token=token).first()
     if existing is not None:
         return _same_submitter(existing, actor)
@@ -71,10 +74,13 @@ def bulk_submit(
     else:
         ids = sorted(set(lead_ids))
     if not ids:
-        raise ValidationError({"lead": "Select at least one lead."})
+        raise ValidationError({"lead": _("Select at least one lead.")})
     if len(ids) > BULK_MAX:
         raise ValidationError(
-            {"lead": f"Act on at most {BULK_MAX:,} leads at once; narrow the filters."}
+            {
+                "lead": _("Act on at most %(max)s leads at once; narrow the filters.")
+                % {"max": number_format(BULK_MAX, force_grouping=True)}
+            }
         )
     background = matching is not None or len(ids) > INLINE_MAX
     try:
@@ -86,7 +92,7 @@ def bulk_submit(
                 lead_ids=ids,
                 total=len(ids),
                 description=action.describe(params)[:300],
-                selection=(selection or f"{len(ids)} selected")[:300],
+                selection=(selection or _selected(len(ids)))[:300],
                 in_background=background,
                 created_by=actor,
             )
@@ -113,9 +119,14 @@ def bulk_submit(
     return job
 
 
+def _selected(count: int) -> str:
+    # Translators: the English is the same for one and many; translate every plural form.
+    return ngettext("%(count)s selected", "%(count)s selected", count) % {"count": count}
+
+
 def _same_submitter(job: BulkJob, actor: User) -> BulkJob:
     if job.created_by_id != actor.pk:
-        raise ValidationError({"token": "This form was already submitted; reload the page."})
+        raise ValidationError({"token": _("This form was already submitted; reload the page.")})
     return job
 
 
@@ -134,21 +145,29 @@ def bulk_run(*, job_id: int) -> BulkJob:
     job = BulkJob.objects.select_related("created_by").get(pk=job_id)
     action = ACTIONS.get(job.action)
     if action is None or job.created_by is None:
-        why = "its user was deleted" if action else f"the action {job.action!r} no longer exists"
-        return _finish(job_id, attempt, BulkJob.Status.FAILED, f"Not run: {why}.")
+        why = (
+            _("Not run: its user was deleted.")
+            if action
+            else _("Not run: the action %(action)s no longer exists.")
+            % {"action": repr(job.action)}
+        )
+        return _finish(job_id, attempt, BulkJob.Status.FAILED, why)
     actor = job.created_by
     work = partial(_apply_batch, action=action, actor=actor)
-    try:
-        while job.done < job.total:
-            jobs.job_batch(BulkJob, job_id, attempt, work, what=f"bulk {job_id}")
-            job.refresh_from_db(fields=["done", "total"])
-    except jobs.Stop:
-        return BulkJob.objects.get(pk=job_id)
-    except Exception as exc:  # retries ran out, or a bug outside one lead: the page says so
-        log.exception("bulk %s failed", job_id)
-        job.refresh_from_db()
-        return _finish(job_id, attempt, BulkJob.Status.FAILED, jobs.failure_reason(exc, job))
-    return _finish(job_id, attempt, BulkJob.Status.DONE)
+    # the outcome messages and the failure reason are stored for the submitter, who reads them
+    # in their language (a background job has no request to take it from)
+    with i18n.for_user(actor):
+        try:
+            while job.done < job.total:
+                jobs.job_batch(BulkJob, job_id, attempt, work, what=f"bulk {job_id}")
+                job.refresh_from_db(fields=["done", "total"])
+        except jobs.Stop:
+            return BulkJob.objects.get(pk=job_id)
+        except Exception as exc:  # retries ran out, or a bug outside one lead: the page says so
+            log.exception("bulk %s failed", job_id)
+            job.refresh_from_db()
+            return _finish(job_id, attempt, BulkJob.Status.FAILED, jobs.failure_reason(exc, job))
+        return _finish(job_id, attempt, BulkJob.Status.DONE)
 
 
 def _finish(job_id: int, attempt: int, status: str, error: str = "") -> BulkJob:
@@ -240,9 +259,9 @@ def _apply_one(
 ) -> tuple[str, str, str]:
     """(result, message, lead label) for one lead; never raises."""
     if not permitted:
-        return Result.REFUSED, f"You may no longer {action.label.lower()} leads.", ""
+        return Result.REFUSED, action.refusal(no_longer=True), ""
     if lead_id not in visible:
-        return Result.REFUSED, "There is no such lead you can see (deleted or not yours).", ""
+        return Result.REFUSED, _("There is no such lead you can see (deleted or not yours)."), ""
     label = ""
     try:
         with scope.item(), transaction.atomic():
@@ -255,21 +274,23 @@ def _apply_one(
             if lead_id not in actable:
                 return (
                     Result.REFUSED,
-                    "It belongs to a team you do not manage: only its team's manager may "
-                    "change it.",
+                    _(
+                        "It belongs to a team you do not manage: only its team's manager may "
+                        "change it."
+                    ),
                     label,
                 )
             result = action.apply(lead=lead, actor=actor, params=params)
     except Lead.DoesNotExist:
-        return Result.REFUSED, "The lead was deleted meanwhile.", label
+        return Result.REFUSED, _("The lead was deleted meanwhile."), label
     except DomainError as exc:
         return Result.REFUSED, exc.message, label
     except ValidationError as exc:
         return Result.REFUSED, " ".join(exc.messages), label
     except PermissionDenied as exc:
-        return Result.REFUSED, str(exc) or "Permission denied.", label
+        return Result.REFUSED, str(exc) or _("Permission denied."), label
     except Exception as exc:  # a fault in this lead only: record it and go on with the rest
         log.warning("bulk %s on lead %s failed: %r", action.code, lead_id, exc)
         return Result.FAILED, f"{type(exc).__name__}: {exc}"[:1000], label
-    message = "Already so; nothing changed." if result == Result.UNCHANGED else ""
+    message = _("Already so; nothing changed.") if result == Result.UNCHANGED else ""
     return result, message, label

@@ -13,7 +13,10 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from bulk import services
@@ -36,14 +39,14 @@ from leads.permissions import is_admin
 
 OUTCOMES_SHOWN = 500
 FIELD_LABELS = {
-    "to": "Stage",
-    "owner": "Assign to",
-    "dq_reason": "Disqualify reason",
-    "nurture_reason": "Recycle reason",
-    "comment": "Comment",
-    "lead": "Selection",
-    "action": "Action",
-    "token": "Form",
+    "to": gettext_lazy("Stage"),
+    "owner": gettext_lazy("Assign to"),
+    "dq_reason": gettext_lazy("Disqualify reason"),
+    "nurture_reason": gettext_lazy("Recycle reason"),
+    "comment": gettext_lazy("Comment"),
+    "lead": gettext_lazy("Selection"),
+    "action": gettext_lazy("Action"),
+    "token": gettext_lazy("Form"),
 }
 
 
@@ -103,7 +106,9 @@ def _back(request: HttpRequest) -> str:
 def _lead_ids(values: list[str]) -> list[int]:
     bad = [v for v in values if not v.isdigit() or len(v) > 18]
     if bad:
-        raise ValidationError({"lead": f"{bad[0][:20]!r} is not a lead id."})
+        raise ValidationError(
+            {"lead": _("%(value)s is not a lead id.") % {"value": repr(bad[0][:20])}}
+        )
     return [int(v) for v in values]
 
 
@@ -123,17 +128,24 @@ def bulk_apply(request: HttpRequest) -> HttpResponseBase:
                 user=user, params=QueryDict(request.POST.get("query", ""))
             )
             if matching is None:
-                raise ValidationError({"lead": "Fix the filters first: they do not validate."})
+                raise ValidationError({"lead": _("Fix the filters first: they do not validate.")})
         if action == "export":
             return _export(request, user, ids, matching)
         try:
             token = uuid.UUID(request.POST.get("token", ""))
         except ValueError:
-            raise ValidationError({"token": "The form is incomplete; reload the page."}) from None
+            raise ValidationError(
+                {"token": _("The form is incomplete; reload the page.")}
+            ) from None
         selection = ""
         if matching is not None:
-            count = count_matching(matching)
-            selection = f"all {count:,} leads matching the filters"
+            count = count_matching(matching) or 0
+            selection = ngettext(
+                # Translators: the English is the same for one and many; translate every plural.
+                "all %(count)s leads matching the filters",
+                "all %(count)s leads matching the filters",
+                count,
+            ) % {"count": number_format(count, force_grouping=True)}
         job = services.bulk_submit(
             actor=user,
             action_code=action,
@@ -172,7 +184,7 @@ def _export(
     qs = matching if matching is not None else lead_selectors.lead_visible_qs(user=user)
     if matching is None:
         if not ids:
-            raise ValidationError({"lead": "Select at least one lead."})
+            raise ValidationError({"lead": _("Select at least one lead.")})
         qs = qs.filter(pk__in=ids)
     with transaction.atomic():
         audit_record(
@@ -193,7 +205,7 @@ def _job_of(request: HttpRequest, pk: int) -> BulkJob:
     user = request_user(request)
     job = get_object_or_404(BulkJob.objects.select_related("created_by"), pk=pk)
     if job.created_by_id != user.pk and not is_admin(user):
-        raise Http404("There is no such bulk action of yours.")
+        raise Http404(_("There is no such bulk action of yours."))
     return job
 
 
@@ -224,8 +236,10 @@ def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def bulk_outcomes_csv(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = _job_of(request, pk)
+    # the labels now, in the request's language: the rows are written as the response streams
+    results = {value: str(label) for value, label in BulkOutcome.Result.choices}
     rows = (
-        (o.lead_id, o.lead_label, o.get_result_display(), o.message)
+        (o.lead_id, o.lead_label, results.get(o.result, o.result), o.message)
         for o in job.outcomes.order_by("lead_id").iterator(chunk_size=2000)
     )
     return csv_response(f"bulk-{job.pk}.csv", ("lead_id", "lead", "result", "message"), rows)
@@ -242,14 +256,14 @@ def bulk_control(request: HttpRequest, pk: int, control: str) -> HttpResponse:
     try:
         if control == "cancel":
             job_cancel(BulkJob, job.pk, actor=user, request=request)
-            messages.success(request, "Cancelling: it stops after the batch in progress.")
+            messages.success(request, _("Cancelling: it stops after the batch in progress."))
         elif control == "resume":
             with transaction.atomic():
                 job_resume(BulkJob, job.pk, actor=user, request=request)
                 transaction.on_commit(lambda: services.enqueue(job.pk))
-            messages.success(request, "Queued again: it continues after the last batch.")
+            messages.success(request, _("Queued again: it continues after the last batch."))
         else:
-            raise Http404("Unknown control.")
+            raise Http404(_("Unknown control."))
     except DomainError as exc:
         messages.error(request, exc.message)
     return redirect("bulk:job", pk=job.pk)

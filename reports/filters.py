@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leadflow.models import User
 from leads import customfields
@@ -15,15 +17,19 @@ from leads.models import Lead, Team
 CUSTOM = "custom."  # sources_by=custom.<key>: group by a choice or yes/no custom field
 
 GROUPINGS = {
-    "cohort_by": [("month", "MQL month"), ("source", "Source"), ("month_source", "Month × source")],
-    "sla_by": [("policy", "Policy"), ("team", "Team"), ("rep", "Rep")],
-    "rejections_by": [("source", "Source"), ("rep", "Rep")],
+    "cohort_by": [
+        ("month", _("MQL month")),
+        ("source", _("Source")),
+        ("month_source", _("Month × source")),
+    ],
+    "sla_by": [("policy", _("Policy")), ("team", _("Team")), ("rep", _("Rep"))],
+    "rejections_by": [("source", _("Source")), ("rep", _("Rep"))],
     "sources_by": [
-        ("source", "Source"),
-        ("utm_source", "UTM source"),
-        ("utm_medium", "UTM medium"),
-        ("utm_campaign", "UTM campaign"),
-        ("industry", "Industry / segment"),
+        ("source", _("Source")),
+        ("utm_source", _("UTM source")),
+        ("utm_medium", _("UTM medium")),
+        ("utm_campaign", _("UTM campaign")),
+        ("industry", _("Industry / segment")),
     ],
 }
 
@@ -82,36 +88,53 @@ def _date_input() -> forms.DateInput:
 
 class ReportFilterForm(forms.Form):
     date_from = forms.DateField(
-        required=False, label="From", help_text="inclusive", widget=_date_input()
+        required=False, label=_("From"), help_text=_("inclusive"), widget=_date_input()
     )
     date_to = forms.DateField(
-        required=False, label="To", help_text="inclusive", widget=_date_input()
+        required=False, label=_("To"), help_text=_("inclusive"), widget=_date_input()
     )
     source = forms.CharField(
-        required=False, max_length=100, widget=forms.TextInput(attrs={"placeholder": "Any source"})
+        required=False,
+        label=_("Source"),
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("Any source")}),
     )
     # any user is a valid filter (the API's contract); the page lists only people who own leads
     owner = forms.ModelChoiceField(
-        queryset=User.objects.order_by("username"), required=False, empty_label="Any owner"
+        queryset=User.objects.order_by("username"),
+        required=False,
+        label=_("Owner"),
+        empty_label=_("Any owner"),
     )
     team = forms.ModelChoiceField(
-        queryset=Team.objects.order_by("name"), required=False, empty_label="Any team"
+        queryset=Team.objects.order_by("name"),
+        required=False,
+        label=_("Team"),
+        empty_label=_("Any team"),
     )
     industry = forms.CharField(
         required=False,
+        label=_("Industry"),
         max_length=100,
-        widget=forms.TextInput(attrs={"placeholder": "Any industry"}),
+        widget=forms.TextInput(attrs={"placeholder": _("Any industry")}),
     )
     on = forms.DateField(
         required=False,
-        label="On",
-        help_text="Point in time: end of this day",
+        label=_("On"),
+        help_text=_("Point in time: end of this day"),
         widget=_date_input(),
     )
-    cohort_by = forms.ChoiceField(choices=GROUPINGS["cohort_by"], required=False)
-    sla_by = forms.ChoiceField(choices=GROUPINGS["sla_by"], required=False)
-    rejections_by = forms.ChoiceField(choices=GROUPINGS["rejections_by"], required=False)
-    sources_by = forms.ChoiceField(choices=GROUPINGS["sources_by"], required=False)
+    cohort_by = forms.ChoiceField(
+        choices=GROUPINGS["cohort_by"], required=False, label=_("Cohort by")
+    )
+    # Translators: the SLA report's grouping choice (by policy, team or rep); SLA: service level.
+    sla_by = forms.ChoiceField(choices=GROUPINGS["sla_by"], required=False, label=_("Sla by"))
+    rejections_by = forms.ChoiceField(
+        choices=GROUPINGS["rejections_by"], required=False, label=_("Rejections by")
+    )
+    sources_by = forms.ChoiceField(
+        choices=GROUPINGS["sources_by"], required=False, label=_("Sources by")
+    )
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         """``user``: the custom fields the sources report may group by are those they see."""
@@ -136,13 +159,17 @@ class ReportFilterForm(forms.Form):
             Q(pk__in=Lead.objects.filter(owner__isnull=False).values("owner_id"))
             | Q(pk=chosen if chosen and str(chosen).isdigit() else None)
         ).order_by("username")
-        self.fields["owner"].widget.choices = [("", "Any owner")] + [(u.pk, str(u)) for u in owners]
+        self.fields["owner"].widget.choices = [("", gettext("Any owner"))] + [
+            (u.pk, str(u)) for u in owners
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
-            self.add_error("date_to", "The end of the period must not be before its start.")
+            self.add_error(
+                "date_to", gettext("The end of the period must not be before its start.")
+            )
         return data
 
     def filters(self) -> ReportFilters:

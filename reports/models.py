@@ -7,6 +7,7 @@ through the ``stage_changed`` signal, or by the bulk rebuild after COPY loads).
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from leadflow.jobs import Job
 from leads.models import Lead
@@ -152,11 +153,11 @@ class RebuildRun(Job):
     whole in the last step."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     WAITING = "queued"
     UNIT = "lead ids"

@@ -16,6 +16,8 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Case, Count, Expression, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from handover.models import Handover, SlaPolicy, SlaTimer
 from leadflow.models import User
@@ -38,7 +40,11 @@ from reports.histograms import (
 from reports.models import STAGE_DAYS, LeadMilestone, MetricDay, RollupState, StageDay
 
 DAY: Final = 86400.0
-NONE_LABEL: Final = "(none)"
+
+
+def none_label() -> str:
+    """The group of rows without a value (no source, no team, ...), in the active language."""
+    return _("(none)")
 
 
 @dataclass(frozen=True)
@@ -238,7 +244,7 @@ def funnel(f: ReportFilters, *, now: datetime | None = None) -> Report:
         rows.append(
             {
                 "stage": stage.value,
-                "label": stage.label,
+                "label": str(stage.label),
                 "leads": n,
                 "step_rate": _rate(n, previous) if previous is not None else None,
                 "overall_rate": _rate(n, first),
@@ -247,12 +253,12 @@ def funnel(f: ReportFilters, *, now: datetime | None = None) -> Report:
         previous = n
     return Report(
         slug="funnel",
-        title="Funnel",
+        title=_("Funnel"),
         columns=[
-            Column("label", "Stage", "text"),
-            Column("leads", "Leads reached at least"),
-            Column("step_rate", "From previous stage", "rate"),
-            Column("overall_rate", "From first stage", "rate"),
+            Column("label", _("Stage"), "text"),
+            Column("leads", _("Leads reached at least")),
+            Column("step_rate", _("From previous stage"), "rate"),
+            Column("overall_rate", _("From first stage"), "rate"),
         ],
         rows=rows,
         chart_label="label",
@@ -284,7 +290,7 @@ def cohort(f: ReportFilters, *, now: datetime | None = None) -> Report:
         if "month" in group:
             row["month"] = r["month"].strftime("%Y-%m")
         if "source" in group:
-            row["source"] = r["source"] or NONE_LABEL
+            row["source"] = r["source"] or none_label()
         row |= {
             "mqls": r["mqls"],
             "sal": r["sal"],
@@ -301,24 +307,24 @@ def cohort(f: ReportFilters, *, now: datetime | None = None) -> Report:
         out.append(row)
     if "source" in group and "month" not in group:
         out.sort(key=lambda r: (-r["mqls"], r["source"]))
-    keys = [Column("month", "MQL month", "text")] if "month" in group else []
-    keys += [Column("source", "Source", "text")] if "source" in group else []
+    keys = [Column("month", _("MQL month"), "text")] if "month" in group else []
+    keys += [Column("source", _("Source"), "text")] if "source" in group else []
     return Report(
         slug="cohort",
-        title="Cohort conversion (from MQL)",
+        title=_("Cohort conversion (from MQL)"),
         columns=[
             *keys,
-            Column("mqls", "MQLs"),
-            Column("sal", "Reached SAL"),
-            Column("sql", "Reached SQL"),
-            Column("customers", "Customers"),
-            Column("sal_rate", "MQL→SAL", "rate"),
+            Column("mqls", _("MQLs")),
+            Column("sal", _("Reached SAL")),
+            Column("sql", _("Reached SQL")),
+            Column("customers", _("Customers")),
+            Column("sal_rate", "MQL→SAL", "rate"),  # stage codes only
             Column("mql_to_sql_rate", "MQL→SQL", "rate"),
-            Column("mql_to_customer_rate", "MQL→Customer", "rate"),
-            Column("sql_to_customer_rate", "SQL→Customer", "rate"),
-            Column("days_to_sal_p50", "Median days to SAL", "days"),
-            Column("days_to_sql_p50", "Median days to SQL", "days"),
-            Column("days_to_customer_p50", "Median days to Customer", "days"),
+            Column("mql_to_customer_rate", _("MQL→Customer"), "rate"),
+            Column("sql_to_customer_rate", _("SQL→Customer"), "rate"),
+            Column("days_to_sal_p50", _("Median days to SAL"), "days"),
+            Column("days_to_sql_p50", _("Median days to SQL"), "days"),
+            Column("days_to_customer_p50", _("Median days to Customer"), "days"),
         ],
         rows=out,
         chart_type="line" if f.cohort_by == "month" else "bar",
@@ -339,19 +345,27 @@ def velocity(f: ReportFilters, *, now: datetime | None = None) -> Report:
     rows = []
     for s in _TIMED_STAGES:
         rows.append(
-            _velocity_row(f"time_in_{s.value}", f"Time in {s.label}", ms, f"stay_{s.value}")
+            _velocity_row(
+                f"time_in_{s.value}",
+                # Translators: a velocity report row: the time leads spent in one stage.
+                _("Time in %(stage)s") % {"stage": s.label},
+                ms,
+                f"stay_{s.value}",
+            )
         )
-    rows.append(_velocity_row("cycle_sql_customer", "Sales cycle SQL→Customer", ms, "won_sql"))
-    rows.append(_velocity_row("cycle_mql_customer", "Sales cycle MQL→Customer", ms, "won_mql"))
+    rows.append(_velocity_row("cycle_sql_customer", _("Sales cycle SQL→Customer"), ms, "won_sql"))
+    rows.append(_velocity_row("cycle_mql_customer", _("Sales cycle MQL→Customer"), ms, "won_mql"))
     return Report(
         slug="velocity",
-        title="Velocity",
+        title=_("Velocity"),
         columns=[
-            Column("label", "Measure", "text"),
-            Column("n", "Leads"),
-            Column("p50_days", "Median (days)", "days"),
-            Column("p75_days", "p75 (days)", "days"),
-            Column("p90_days", "p90 (days)", "days"),
+            Column("label", _("Measure"), "text"),
+            Column("n", _("Leads")),
+            Column("p50_days", _("Median (days)"), "days"),
+            # Translators: the 75th percentile, in days
+            Column("p75_days", _("p75 (days)"), "days"),
+            # Translators: the 90th percentile, in days
+            Column("p90_days", _("p90 (days)"), "days"),
         ],
         rows=rows,
         chart_label="label",
@@ -411,9 +425,10 @@ def sla(f: ReportFilters, *, now: datetime | None = None) -> Report:
     for r in rows:
         r["group"] = name.get(r["group"])
     rows.sort(key=lambda r: (r["group"] is None, r["group"] or ""))
+    none = none_label()
     out = [
         {
-            "group": r["group"] or NONE_LABEL,
+            "group": r["group"] or none,
             "timers": r["timers"],
             "met": r["met"],
             "breached": r["breached"],
@@ -426,19 +441,19 @@ def sla(f: ReportFilters, *, now: datetime | None = None) -> Report:
         }
         for r in rows
     ]
-    label = {"policy": "Policy", "team": "Team", "rep": "Rep"}[f.sla_by]
+    label = {"policy": _("Policy"), "team": _("Team"), "rep": _("Rep")}[f.sla_by]
     return Report(
         slug="sla",
-        title="SLA attainment",
+        title=_("SLA attainment"),
         columns=[
             Column("group", label, "text"),
-            Column("timers", "Timers"),
-            Column("met", "Met"),
-            Column("breached", "Breached"),
-            Column("open", "Running, not yet due"),
-            Column("handed_on", "Reassigned before due"),
-            Column("attainment", "Attainment", "rate"),
-            Column("response_p50_minutes", "Median response (min)", "minutes"),
+            Column("timers", _("Timers")),
+            Column("met", _("Met")),
+            Column("breached", _("Breached")),
+            Column("open", _("Running, not yet due")),
+            Column("handed_on", _("Reassigned before due")),
+            Column("attainment", _("Attainment"), "rate"),
+            Column("response_p50_minutes", _("Median response (min)"), "minutes"),
         ],
         rows=out,
         chart_label="group",
@@ -462,8 +477,9 @@ def rejections(f: ReportFilters, *, now: datetime | None = None) -> Report:
         .order_by("group", "-rejections", "reason")
     )
     totals: dict[str, int] = {}
+    none = none_label()
     for r in rows:
-        r["group"] = r["group"] or NONE_LABEL
+        r["group"] = r["group"] or none
         totals[r["group"]] = totals.get(r["group"], 0) + r["rejections"]
     out = [
         {
@@ -477,13 +493,13 @@ def rejections(f: ReportFilters, *, now: datetime | None = None) -> Report:
     ]
     return Report(
         slug="rejections",
-        title="Rejection reasons",
+        title=_("Rejection reasons"),
         columns=[
-            Column("group", "Source" if f.rejections_by == "source" else "Rep", "text"),
-            Column("reason", "Reason code", "text"),
-            Column("reason_label", "Reason", "text"),
-            Column("rejections", "Rejections"),
-            Column("share", "Share of the group", "rate"),
+            Column("group", _("Source") if f.rejections_by == "source" else _("Rep"), "text"),
+            Column("reason", _("Reason code"), "text"),
+            Column("reason_label", _("Reason"), "text"),
+            Column("rejections", _("Rejections")),
+            Column("share", _("Share of the group"), "rate"),
         ],
         rows=out,
         chart_label="reason_label",
@@ -497,9 +513,10 @@ def recycles(f: ReportFilters, *, now: datetime | None = None) -> Report:
         {"source": key[0]} | {code: n for code, (n, _) in ms.items()}
         for key, ms in sorted(measures(f, RECYCLES, ("source",)).items())
     ]
+    none = none_label()
     out = [
         {
-            "source": r["source"] or NONE_LABEL,
+            "source": r["source"] or none,
             "recycled": r["recycled"],
             "requalified": r["requalified"],
             "reached_sql": r["reached_sql"],
@@ -512,16 +529,16 @@ def recycles(f: ReportFilters, *, now: datetime | None = None) -> Report:
     ]
     return Report(
         slug="recycles",
-        title="Recycle outcomes",
+        title=_("Recycle outcomes"),
         columns=[
-            Column("source", "Source", "text"),
-            Column("recycled", "Recycled"),
-            Column("requalified", "Back to MQL"),
-            Column("reached_sql", "Reached SQL again"),
-            Column("converted", "Became customers"),
-            Column("disqualified", "Now disqualified"),
-            Column("nurturing", "Still in nurture"),
-            Column("conversion_rate", "Recycled→Customer", "rate"),
+            Column("source", _("Source"), "text"),
+            Column("recycled", _("Recycled")),
+            Column("requalified", _("Back to MQL")),
+            Column("reached_sql", _("Reached SQL again")),
+            Column("converted", _("Became customers")),
+            Column("disqualified", _("Now disqualified")),
+            Column("nurturing", _("Still in nurture")),
+            Column("conversion_rate", _("Recycled→Customer"), "rate"),
         ],
         rows=out,
         chart_label="source",
@@ -556,13 +573,13 @@ def _custom_groups(f: ReportFilters, field: CustomField) -> list[dict[str, Any]]
         (label, customfields.holds_q(field, value, "lead__"))
         for value, label in customfields.group_values(field)
     ]
-    for i, (_label, test) in enumerate([*groups, (NONE_LABEL, none)]):
+    for i, (_label, test) in enumerate([*groups, (none_label(), none)]):
         for name, aggregate in counts.items():
             annotations[f"g{i}_{name}"] = _filtered(aggregate, test)
     totals = qs.aggregate(**annotations)
     return [
         {"key": label, **{name: totals[f"g{i}_{name}"] for name in counts}}
-        for i, (label, _test) in enumerate([*groups, (NONE_LABEL, none)])
+        for i, (label, _test) in enumerate([*groups, (none_label(), none)])
     ]
 
 
@@ -593,10 +610,11 @@ def sources(f: ReportFilters, *, now: datetime | None = None) -> Report:
             counts=_source_counts(f),
             pcts={},
         )
-        label = dict(_SOURCES_LABELS)[f.sources_by]
+        label = str(dict(_SOURCES_LABELS)[f.sources_by])
+    none = none_label()
     out = [
         {
-            "key": r["key"] or NONE_LABEL,
+            "key": r["key"] or none,
             "leads": r["leads"],
             "mqls": r["mqls"],
             "sqls": r["sqls"],
@@ -609,15 +627,15 @@ def sources(f: ReportFilters, *, now: datetime | None = None) -> Report:
     out.sort(key=lambda r: (-r["leads"], r["key"]))
     return Report(
         slug="sources",
-        title="Sources",
+        title=_("Sources"),
         columns=[
             Column("key", label, "text"),
-            Column("leads", "Leads"),
-            Column("mqls", "MQLs"),
-            Column("sqls", "SQLs"),
-            Column("customers", "Customers"),
-            Column("revenue", "Revenue (won deal value)", "money"),
-            Column("mql_to_customer_rate", "MQL→Customer", "rate"),
+            Column("leads", _("Leads")),
+            Column("mqls", _("MQLs")),
+            Column("sqls", _("SQLs")),
+            Column("customers", _("Customers")),
+            Column("revenue", _("Revenue (won deal value)"), "money"),
+            Column("mql_to_customer_rate", _("MQL→Customer"), "rate"),
         ],
         rows=out,
         chart_label="key",
@@ -626,11 +644,11 @@ def sources(f: ReportFilters, *, now: datetime | None = None) -> Report:
 
 
 _SOURCES_LABELS = (
-    ("source", "Source"),
-    ("utm_source", "UTM source"),
-    ("utm_medium", "UTM medium"),
-    ("utm_campaign", "UTM campaign"),
-    ("industry", "Industry / segment"),
+    ("source", gettext_lazy("Source")),
+    ("utm_source", gettext_lazy("UTM source")),
+    ("utm_medium", gettext_lazy("UTM medium")),
+    ("utm_campaign", gettext_lazy("UTM campaign")),
+    ("industry", gettext_lazy("Industry / segment")),
 )
 
 
@@ -680,11 +698,11 @@ def point_in_time(f: ReportFilters, *, now: datetime | None = None) -> Report:
         exits = log.exclude(from_stage="").values("from_stage").annotate(n=Count("pk"))
         for stage, n in exits.values_list("from_stage", "n"):
             counts[stage] -= n
-    rows = [{"stage": s.value, "label": s.label, "leads": counts[s.value]} for s in Stage]
+    rows = [{"stage": s.value, "label": str(s.label), "leads": counts[s.value]} for s in Stage]
     return Report(
         slug="point-in-time",
-        title="Leads per stage at a point in time",
-        columns=[Column("label", "Stage", "text"), Column("leads", "Leads")],
+        title=_("Leads per stage at a point in time"),
+        columns=[Column("label", _("Stage"), "text"), Column("leads", _("Leads"))],
         rows=rows,
         chart_label="label",
         chart_series=["leads"],

@@ -5,7 +5,9 @@ from typing import Any
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from handover.selectors import team_sla_status
@@ -16,14 +18,14 @@ from reports.permissions import Perm
 from reports.selectors import REPORTS, Column, Report, report_run
 
 TITLES = {
-    "funnel": "Funnel",
-    "cohort": "Cohort conversion",
-    "velocity": "Velocity",
-    "sla": "SLA attainment",
-    "rejections": "Rejection reasons",
-    "recycles": "Recycle outcomes",
-    "sources": "Sources",
-    "point-in-time": "Point in time",
+    "funnel": _("Funnel"),
+    "cohort": _("Cohort conversion"),
+    "velocity": _("Velocity"),
+    "sla": _("SLA attainment"),
+    "rejections": _("Rejection reasons"),
+    "recycles": _("Recycle outcomes"),
+    "sources": _("Sources"),
+    "point-in-time": _("Point in time"),
 }
 # which grouping field each report shows in its form (the others are hidden)
 GROUP_FIELD = {
@@ -35,17 +37,26 @@ GROUP_FIELD = {
 _GROUP_FIELDS = set(GROUP_FIELD.values())
 
 
+def _number(value: Any, spec: str) -> str:
+    """``value`` formatted by ``spec`` (Python's: "," groups thousands, "." marks decimals) with
+    the active language's separators (English: as Python writes them)."""
+    text = format(value, spec)
+    decimal = str(formats.get_format("DECIMAL_SEPARATOR"))
+    thousand = str(formats.get_format("THOUSAND_SEPARATOR"))
+    return text.replace(",", "\0").replace(".", decimal).replace("\0", thousand)
+
+
 def _display(value: Any, kind: str) -> str:
     if value is None:
         return "–"
     if kind == "rate":
-        return f"{value * 100:.1f} %"
+        return f"{_number(value * 100, '.1f')} %"
     if kind == "money":
-        return f"{value:,.2f}"
+        return _number(value, ",.2f")
     if kind in ("days", "minutes"):
-        return f"{value:,.1f}"
+        return _number(value, ",.1f")
     if kind == "int":
-        return f"{value:,}"
+        return _number(value, ",")
     return str(value)
 
 
@@ -64,7 +75,7 @@ def _chart(report: Report) -> dict[str, Any]:
 
 def _get_report(slug: str) -> None:
     if slug not in REPORTS:
-        raise Http404(f"There is no report '{slug}'.")
+        raise Http404(gettext("There is no report '%(slug)s'.") % {"slug": slug})
 
 
 @login_required
@@ -124,14 +135,14 @@ def report_csv(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpR
 
 # (what each report answers, for the manager home page)
 ABOUT = {
-    "funnel": "Leads reaching each stage and stage-to-stage conversion",
-    "cohort": "MQL → SAL/SQL/Customer by month and source",
-    "velocity": "Time in each stage and sales-cycle length",
-    "sla": "Handovers accepted and contacted in time",
-    "rejections": "Why reps send leads back, by source and rep",
-    "recycles": "What became of recycled leads",
-    "sources": "Leads, MQLs, customers and revenue by source",
-    "point-in-time": "Leads in each stage on a given date",
+    "funnel": _("Leads reaching each stage and stage-to-stage conversion"),
+    "cohort": _("MQL → SAL/SQL/Customer by month and source"),
+    "velocity": _("Time in each stage and sales-cycle length"),
+    "sla": _("Handovers accepted and contacted in time"),
+    "rejections": _("Why reps send leads back, by source and rep"),
+    "recycles": _("What became of recycled leads"),
+    "sources": _("Leads, MQLs, customers and revenue by source"),
+    "point-in-time": _("Leads in each stage on a given date"),
 }
 
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
@@ -18,7 +19,7 @@ from reports.permissions import Perm
 from reports.selectors import REPORTS, report_run
 
 _PARAMS = [
-    OpenApiParameter(name, OpenApiTypes.STR, required=False, description=str(field.help_text))
+    OpenApiParameter(name, OpenApiTypes.STR, required=False, description=field.help_text)
     for name, field in ReportFilterForm.base_fields.items()
 ]
 
@@ -49,7 +50,10 @@ class ReportView(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         if slug not in REPORTS:
-            raise NotFound(f"There is no report '{slug}'; reports: {', '.join(REPORTS)}.")
+            raise NotFound(
+                _("There is no report '%(slug)s'; reports: %(reports)s.")
+                % {"slug": slug, "reports": ", ".join(REPORTS)}
+            )
         form = ReportFilterForm(request.query_params, user=request.user)
         if not form.is_valid():
             raise ValidationError(_messages(form))
