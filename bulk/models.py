@@ -22,7 +22,7 @@ class BulkJob(Job):
         CANCELLED = "cancelled", _("Cancelled")
 
     AUDIT = "bulk"
-    UNIT = "leads"
+    UNIT = _("leads")
 
     # one per submitted form: a second submit of the same form finds this job (double submit)
     token = models.UUIDField(unique=True)

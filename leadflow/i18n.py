@@ -8,13 +8,16 @@ ours (an old profile, a bad header) falls back to the default, never to an error
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.conf import settings
 from django.utils import timezone, translation
+
+R = TypeVar("R")
 
 
 def language_codes() -> tuple[str, ...]:
@@ -76,3 +79,15 @@ def for_user(user: Any) -> Iterator[None]:
     """Render for ``user`` (a notification, an e-mail): their language and time zone."""
     with translation.override(user_language(user)), timezone.override(user_time_zone(user)):
         yield
+
+
+def in_site_time_zone(view: Callable[..., R]) -> Callable[..., R]:
+    """For report views: days are counted in the site's time zone (the rollups are per site
+    day), so the page, its filters and its export use that zone whoever reads them."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> R:
+        with timezone.override(timezone.get_default_timezone()):
+            return view(*args, **kwargs)
+
+    return wrapped

@@ -31,13 +31,16 @@ from django.db import OperationalError, connection, models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
 from leadflow.models import User
 
 log = logging.getLogger(__name__)
+StrOrPromise = str | Promise
 
 T = TypeVar("T")
 
@@ -63,7 +66,7 @@ class Job(models.Model):
     DONE: ClassVar[str] = "done"
     FAILED: ClassVar[str] = "failed"
     CANCELLED: ClassVar[str] = "cancelled"
-    UNIT: ClassVar[str] = "rows"  # what done/total count, for messages
+    UNIT: ClassVar[StrOrPromise] = _lazy("rows")  # what done/total count, for messages
     # False: a failed or cancelled job starts over ("Run again"), e.g. a dry run whose result
     # is a snapshot, or a training whose fit cannot be continued
     RESUMABLE: ClassVar[bool] = True

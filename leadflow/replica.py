@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.utils.translation import gettext as _
 
 REPLICA = "replica"
 _read_alias: ContextVar[str | None] = ContextVar("leadflow_read_alias", default=None)
@@ -63,19 +64,22 @@ def choose_source() -> ReadSource:
     if not replica_configured():
         return ReadSource(DEFAULT_DB_ALIAS)
     if connections[DEFAULT_DB_ALIAS].in_atomic_block:
-        return ReadSource(DEFAULT_DB_ALIAS, note="Read from the primary inside a transaction.")
+        return ReadSource(DEFAULT_DB_ALIAS, note=_("Read from the primary inside a transaction."))
     lag = replica_lag()
     limit = settings.LEADFLOW_REPLICA_MAX_LAG_SECONDS
     if lag is None:
         return ReadSource(
-            DEFAULT_DB_ALIAS, note="The read replica did not answer: read from the primary."
+            DEFAULT_DB_ALIAS, note=_("The read replica did not answer: read from the primary.")
         )
     if lag > limit:
         return ReadSource(
             DEFAULT_DB_ALIAS,
             lag_seconds=lag,
-            note=f"The read replica is {lag:.0f} s behind (more than {limit:g} s): "
-            "read from the primary.",
+            note=_(
+                "The read replica is %(lag)s s behind (more than %(limit)s s): "
+                "read from the primary."
+            )
+            % {"lag": f"{lag:.0f}", "limit": f"{limit:g}"},
         )
     return ReadSource(REPLICA, lag_seconds=lag)
 

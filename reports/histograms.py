@@ -156,7 +156,8 @@ def bucket(seconds: float) -> int:
 
 
 def local_day(at: datetime) -> date:
-    return timezone.localtime(at).date()
+    # the site's day, whoever's request updates the rollup (leadflow.i18n.in_site_time_zone)
+    return timezone.localtime(at, timezone.get_default_timezone()).date()
 
 
 def contributions(rows: Iterable[Row], sign: int = 1) -> dict[Cell, list[float]]:

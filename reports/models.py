@@ -160,7 +160,7 @@ class RebuildRun(Job):
         CANCELLED = "cancelled", _("Cancelled")
 
     WAITING = "queued"
-    UNIT = "lead ids"
+    UNIT = _("lead ids")
     AUDIT = "reports_rebuild"
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

@@ -306,7 +306,11 @@ def stage_days_rebuild() -> int:
     covered. Changes committed later (higher ids) are read from the log by the report."""
     state, _ = RollupState.objects.select_for_update().get_or_create(name=STAGE_DAYS)
     top = StageChange.objects.aggregate(top=Max("id"))["top"] or 0
-    log = StageChange.objects.filter(id__lte=top).annotate(day=TruncDate("changed_at")).order_by()
+    log = (
+        StageChange.objects.filter(id__lte=top)
+        .annotate(day=TruncDate("changed_at", tzinfo=timezone.get_default_timezone()))
+        .order_by()
+    )
     counts: dict[tuple[Any, str], list[int]] = {}
     for day, stage, n in log.values_list("day", "to_stage").annotate(n=Count("id")):
         counts.setdefault((day, stage), [0, 0])[0] += n

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from handover.selectors import team_sla_status
 from leadflow.api.auth import request_user
 from leadflow.csv import csv_response
+from leadflow.i18n import in_site_time_zone
 from reports.filters import ReportFilterForm
 from reports.permissions import Perm
 from reports.selectors import REPORTS, Column, Report, report_run
@@ -80,12 +81,14 @@ def _get_report(slug: str) -> None:
 
 @login_required
 @permission_required(Perm.VIEW_REPORTS, raise_exception=True)
+@in_site_time_zone
 def report_index(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/index.html", {"reports": TITLES.items()})
 
 
 @login_required
 @permission_required(Perm.VIEW_REPORTS, raise_exception=True)
+@in_site_time_zone
 def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     _get_report(slug)
     form = ReportFilterForm(request.GET or None, user=request.user)
@@ -116,6 +119,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @permission_required(Perm.VIEW_REPORTS, raise_exception=True)
+@in_site_time_zone
 def report_csv(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
     _get_report(slug)
     form = ReportFilterForm(request.GET, user=request.user)

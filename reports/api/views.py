@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 
 from leadflow.api.auth import ReadWrite
 from leadflow.apikeys import Scope
+from leadflow.i18n import in_site_time_zone
 from leads.permissions import HasPerm
 from reports.filters import ReportFilterForm
 from reports.permissions import Perm
@@ -48,6 +50,7 @@ class ReportView(APIView):
     @extend_schema(
         operation_id="reports_run", parameters=_PARAMS, responses={200: OpenApiTypes.OBJECT}
     )
+    @method_decorator(in_site_time_zone)
     def get(self, request: Request, slug: str) -> Response:
         if slug not in REPORTS:
             raise NotFound(
