@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from privacy.models import (
     BlockedIdentifier,
@@ -39,12 +41,16 @@ class ImportJobAdmin(_ReadOnly):
     inlines = (ImportRowErrorInline,)
     actions = ("requeue",)
 
-    @admin.action(description="Re-queue imports left running by a stopped worker")
+    @admin.action(description=_("Re-queue imports left running by a stopped worker"))
     def requeue(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
         from privacy.imports import import_job_requeue
 
         done = sum(import_job_requeue(job_id=job.pk) for job in queryset)
-        self.message_user(request, f"{done} import(s) queued again.", messages.SUCCESS)
+        # Translators: English keeps "import(s)" in both forms; give each plural form its own.
+        text = ngettext(
+            "%(count)d import(s) queued again.", "%(count)d import(s) queued again.", done
+        ) % {"count": done}
+        self.message_user(request, text, messages.SUCCESS)
 
 
 @admin.register(SavedMapping)

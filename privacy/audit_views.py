@@ -5,6 +5,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from leadflow.api.auth import request_user
@@ -36,7 +37,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     if request.GET.get("after"):
         after = auditlog.parse_cursor(request.GET["after"])
         if after is None:
-            error = "That page link is not valid: showing the newest entries."
+            error = _("That page link is not valid: showing the newest entries.")
     if form.is_bound and not valid:
         rows: list[AuditEvent] = []
         next_cursor = ""
@@ -62,7 +63,7 @@ def audit_log_csv(request: HttpRequest) -> HttpResponseBase:
     """The filtered entries, newest first, streamed through ``leadflow.csv`` (formula-safe)."""
     form = auditlog.AuditFilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():
-        ctx = {"form": form, "rows": [], "error": "Fix the filters before downloading."}
+        ctx = {"form": form, "rows": [], "error": _("Fix the filters before downloading.")}
         return render(request, "privacy/audit_log.html", ctx, status=400)
     filters = form.cleaned_data if form.is_bound else {}
     with transaction.atomic():  # reading the audit log in bulk is itself audited

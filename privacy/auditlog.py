@@ -15,6 +15,8 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from leadflow.models import AuditEvent, User
 from leads.models import Lead, email_in
@@ -28,26 +30,42 @@ CSV_HEADER = (
 
 
 class DateInput(forms.DateInput):
+    """A browser date picker: its value is ISO (YYYY-MM-DD) in every language, never the
+    active language's DATE_INPUT_FORMATS (``d.m.Y`` in German would show an empty field)."""
+
     input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:
+        super().__init__(attrs, format=format or "%Y-%m-%d")
 
 
 class AuditFilterForm(forms.Form):
     actor = forms.ModelChoiceField(
-        queryset=User.objects.order_by("username"), required=False, empty_label="Anyone"
+        queryset=User.objects.order_by("username"),
+        required=False,
+        label=_("Actor"),
+        empty_label=_("Anyone"),
     )
-    action = forms.ChoiceField(required=False, label="Action")
+    action = forms.ChoiceField(required=False, label=_("Action"))
     lead = forms.CharField(
-        required=False, max_length=254, label="Lead", help_text="A lead id or an e-mail address"
+        required=False,
+        max_length=254,
+        label=_("Lead"),
+        help_text=_("A lead id or an e-mail address"),
     )
-    date_from = forms.DateField(required=False, label="From", widget=DateInput)
-    date_to = forms.DateField(required=False, label="To", widget=DateInput)
+    date_from = forms.DateField(
+        required=False, label=pgettext_lazy("start of a date range", "From"), widget=DateInput
+    )
+    date_to = forms.DateField(
+        required=False, label=pgettext_lazy("end of a date range", "To"), widget=DateInput
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         actions = known_actions()
         field = self.fields["action"]
         assert isinstance(field, forms.ChoiceField)  # noqa: S101 (narrowing for mypy)
-        field.choices = [("", "Any action"), *((a, a) for a in actions)]
+        field.choices = [("", gettext("Any action")), *((a, a) for a in actions)]
 
     def clean_lead(self) -> int | str | None:
         raw = (self.cleaned_data.get("lead") or "").strip()
@@ -56,20 +74,20 @@ class AuditFilterForm(forms.Form):
         if raw.lstrip("#").isdigit():
             number = int(raw.lstrip("#"))
             if number > 2**63 - 1:
-                raise forms.ValidationError("That lead id is too large.")
+                raise forms.ValidationError(gettext("That lead id is too large."))
             return number
         try:
             return lookup_email(raw)
         except forms.ValidationError:
             raise forms.ValidationError(
-                "Enter a lead id (a number) or an e-mail address."
+                gettext("Enter a lead id (a number) or an e-mail address.")
             ) from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
-            self.add_error("date_to", "The end date is before the start date.")
+            self.add_error("date_to", gettext("The end date is before the start date."))
         return data
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from leadflow.exceptions import DomainError
 from leads.services import normalize_email, normalize_phone
@@ -68,11 +69,22 @@ def ensure_not_blocked(fields: Mapping[str, Any]) -> None:
     for kind, value in found:
         if value in hit:
             name = {"email": "email", "external_id": "external_id", "phone": "phone"}[kind]
-            raise BlockedIdentifierError(
-                f"This {Kind(kind).label.lower()} belongs to a person who asked to be erased; "
-                "it cannot be stored again.",
-                field=name,
-            )
+            raise BlockedIdentifierError(_refused_message(kind), field=name)
+
+
+def _refused_message(kind: str) -> str:
+    """Why an identifier is refused, one whole sentence per kind (for the translators)."""
+    if kind == Kind.EMAIL:
+        return _(
+            "This e-mail belongs to a person who asked to be erased; it cannot be stored again."
+        )
+    if kind == Kind.PHONE:
+        return _(
+            "This phone belongs to a person who asked to be erased; it cannot be stored again."
+        )
+    return _(
+        "This external id belongs to a person who asked to be erased; it cannot be stored again."
+    )
 
 
 def block(fields: Mapping[str, Any]) -> int:

@@ -1,6 +1,8 @@
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leads.customfields import lead_fields
 from privacy.importing import TARGETS, custom_targets
@@ -8,19 +10,33 @@ from privacy.models import DedupePolicy, SavedMapping
 
 
 class ImportUploadForm(forms.Form):
-    file = forms.FileField(help_text="A .csv file (UTF-8, UTF-16 or Windows-1252; , ; tab or |)")
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("A .csv file (UTF-8, UTF-16 or Windows-1252; , ; tab or |)"),
+    )
     saved_mapping = forms.ModelChoiceField(
         queryset=SavedMapping.objects.order_by("name"),
         required=False,
-        empty_label="No saved mapping",
+        label=_("Saved mapping"),
+        empty_label=_("No saved mapping"),
     )
-    policy = forms.ChoiceField(choices=DedupePolicy.choices, initial=DedupePolicy.SKIP)
-    encoding = forms.CharField(required=False, max_length=30, help_text="empty = detect")
+    policy = forms.ChoiceField(
+        label=_("Policy"), choices=DedupePolicy.choices, initial=DedupePolicy.SKIP
+    )
+    encoding = forms.CharField(
+        label=_("Encoding"), required=False, max_length=30, help_text=_("empty = detect")
+    )
     delimiter = forms.CharField(
-        required=False, max_length=1, strip=False, help_text="empty = detect"
+        label=_("Delimiter"),
+        required=False,
+        max_length=1,
+        strip=False,
+        help_text=_("empty = detect"),
     )
-    month_first = forms.BooleanField(required=False, help_text="03/04/2026 is 4 March")
-    source = forms.CharField(required=False, max_length=100, initial="import")
+    month_first = forms.BooleanField(
+        label=_("Month first"), required=False, help_text=_("03/04/2026 is 4 March")
+    )
+    source = forms.CharField(label=_("Source"), required=False, max_length=100, initial="import")
 
 
 class ImportMappingForm(forms.Form):
@@ -28,13 +44,17 @@ class ImportMappingForm(forms.Form):
     policy and "save mapping as". The service checks the choice (an unknown custom field is a
     form error naming it)."""
 
-    policy = forms.ChoiceField(choices=DedupePolicy.choices)
-    save_as = forms.CharField(required=False, max_length=100, label="Save this mapping as")
+    policy = forms.ChoiceField(label=_("Policy"), choices=DedupePolicy.choices)
+    save_as = forms.CharField(required=False, max_length=100, label=_("Save this mapping as"))
 
     def __init__(self, *args: Any, header: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header = header
-        choices = [("", "— ignore —"), *((t, t) for t in TARGETS), *custom_targets(lead_fields())]
+        choices = [
+            ("", gettext("— ignore —")),
+            *((t, t) for t in TARGETS),
+            *custom_targets(lead_fields()),
+        ]
         for index, column in enumerate(header):
             self.fields[f"map_{index}"] = forms.CharField(
                 label=column, required=False, widget=forms.Select(choices=choices)
@@ -67,12 +87,12 @@ def lookup_email(value: str) -> str:
         or len(text) > 254
         or any(ch.isspace() or ord(ch) < 32 or ch == "\x7f" for ch in text)
     ):
-        raise forms.ValidationError("Enter an e-mail address such as name@example.com.")
+        raise forms.ValidationError(gettext("Enter an e-mail address such as name@example.com."))
     return text.lower()
 
 
 class SubjectForm(forms.Form):
-    email = forms.CharField(max_length=254, label="E-mail address")
+    email = forms.CharField(max_length=254, label=_("E-mail address"))
 
     def clean_email(self) -> str:
         return lookup_email(str(self.cleaned_data["email"]))
@@ -87,13 +107,17 @@ class SubjectEraseForm(SubjectForm):
     is typed from habit, the address makes the requester look at whom they erase."""
 
     leads = forms.CharField(max_length=2000, widget=forms.HiddenInput)
-    confirm = forms.CharField(max_length=254, label="Type the e-mail address to confirm")
-    reason = forms.CharField(max_length=300, required=False, label="Reason (kept in the audit log)")
+    confirm = forms.CharField(max_length=254, label=_("Type the e-mail address to confirm"))
+    reason = forms.CharField(
+        max_length=300, required=False, label=_("Reason (kept in the audit log)")
+    )
 
     def clean_leads(self) -> list[int]:
         parts = [p.strip() for p in str(self.cleaned_data["leads"]).split(",") if p.strip()]
         if not parts or not all(p.isdigit() and len(p) < 19 for p in parts):
-            raise forms.ValidationError("The leads reviewed are missing: look the person up again.")
+            raise forms.ValidationError(
+                gettext("The leads reviewed are missing: look the person up again.")
+            )
         return sorted({int(p) for p in parts})
 
     def clean(self) -> dict[str, Any]:
@@ -101,6 +125,8 @@ class SubjectEraseForm(SubjectForm):
         email, typed = data.get("email"), data.get("confirm")
         if email and typed and typed.strip().lower() != email:
             self.add_error(
-                "confirm", f"This is not {email}: type that address exactly. Nothing was erased."
+                "confirm",
+                gettext("This is not %(email)s: type that address exactly. Nothing was erased.")
+                % {"email": email},
             )
         return data

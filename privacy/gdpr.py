@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from handover.models import (
     Delivery,
@@ -129,7 +130,9 @@ def lead_export(
     request was made for (the data-subject request page); by default the lead's own."""
     lead = Lead.objects.filter(pk=lead_id).first()
     if lead is None:
-        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+        raise LeadNotFoundError(
+            _("There is no lead with id %(id)s.") % {"id": lead_id}, field="lead"
+        )
     data = personal_data(lead=lead)
     audit_record(
         action="lead.export",
@@ -228,7 +231,9 @@ def lead_erase(
     try:
         lead = Lead.objects.select_for_update().get(pk=lead_id)
     except Lead.DoesNotExist:
-        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead") from None
+        raise LeadNotFoundError(
+            _("There is no lead with id %(id)s.") % {"id": lead_id}, field="lead"
+        ) from None
     if lead.erased_at is not None:
         return lead
     now = timezone.now()
@@ -299,7 +304,7 @@ def lead_erase(
     # Django admin's change log names the object
     LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Lead), object_id=str(lead.pk)
-    ).update(object_repr=f"Lead #{lead.pk} (erased)", change_message="[]")
+    ).update(object_repr=_("Lead #%(id)s (erased)") % {"id": lead.pk}, change_message="[]")
     # the lead row itself
     for name, value in _CLEARED.items():
         setattr(lead, name, value)
@@ -351,12 +356,15 @@ def subject_erase(
     found = sorted(subject_leads(email=email, user=actor))
     if not found:
         raise NothingHeldError(
-            f"Nothing is held about {email}: there is nothing to erase.", field="email"
+            _("Nothing is held about %(email)s: there is nothing to erase.") % {"email": email},
+            field="email",
         )
     if found != sorted(set(lead_ids)):
         raise SubjectChangedError(
-            "What is held about this person changed since the page was shown; "
-            "review it again before erasing.",
+            _(
+                "What is held about this person changed since the page was shown; "
+                "review it again before erasing."
+            ),
             field="email",
         )
     return [

@@ -19,6 +19,8 @@ from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leadflow.exceptions import DomainError
 from leads import customfields
@@ -119,7 +121,10 @@ def auto_mapping(header: list[str]) -> dict[str, str]:
 
 def custom_targets(custom_fields: Mapping[str, CustomField]) -> list[tuple[str, str]]:
     """(target, label) of each custom field, as the mapping step offers them."""
-    return [(f"{CUSTOM_PREFIX}{key}", f"{f.label} (custom)") for key, f in custom_fields.items()]
+    return [
+        (f"{CUSTOM_PREFIX}{key}", _("%(label)s (custom)") % {"label": f.label})
+        for key, f in custom_fields.items()
+    ]
 
 
 def check_mapping(
@@ -133,8 +138,11 @@ def check_mapping(
     missing = [column for column in mapping if column not in header]
     if missing:
         raise ImportFileError(
-            f"The mapping names column(s) the file does not have: {', '.join(missing)}. "
-            f"The file's columns are: {', '.join(header)}.",
+            _(
+                "The mapping names column(s) the file does not have: %(missing)s. "
+                "The file's columns are: %(columns)s."
+            )
+            % {"missing": ", ".join(missing), "columns": ", ".join(header)},
             field="mapping",
         )
     clean: dict[str, str] = {}
@@ -143,10 +151,13 @@ def check_mapping(
             continue  # "" = ignore this column
         if target.startswith(CUSTOM_PREFIX):
             if target[len(CUSTOM_PREFIX) :] not in custom_fields:
-                known = ", ".join(f"{CUSTOM_PREFIX}{k}" for k in custom_fields) or "none yet"
+                known = ", ".join(f"{CUSTOM_PREFIX}{k}" for k in custom_fields) or _("none yet")
                 raise ImportFileError(
-                    f"Column {column!r} maps to unknown custom field {target!r}; the lead's "
-                    f"custom fields are: {known}.",
+                    _(
+                        "Column %(column)s maps to unknown custom field %(target)s; the lead's "
+                        "custom fields are: %(known)s."
+                    )
+                    % {"column": repr(column), "target": repr(target), "known": known},
                     field="mapping",
                 )
             clean[column] = target
@@ -155,8 +166,11 @@ def check_mapping(
             target.startswith(TRAIT_PREFIX) and len(target) > len(TRAIT_PREFIX)
         ):
             raise ImportFileError(
-                f"Column {column!r} maps to unknown field {target!r}; expected one of "
-                f"{', '.join(TARGETS)}, trait:<name> or custom.<key>.",
+                _(
+                    "Column %(column)s maps to unknown field %(target)s; expected one of "
+                    "%(targets)s, trait:<name> or custom.<key>."
+                )
+                % {"column": repr(column), "target": repr(target), "targets": ", ".join(TARGETS)},
                 field="mapping",
             )
         clean[column] = target
@@ -164,13 +178,18 @@ def check_mapping(
     doubled = sorted({t for t in targets if targets.count(t) > 1})
     if doubled:
         raise ImportFileError(
-            f"Several columns map to {', '.join(doubled)}; map each field once.", field="mapping"
+            _("Several columns map to %(fields)s; map each field once.")
+            % {"fields": ", ".join(doubled)},
+            field="mapping",
         )
     if not set(targets) & set(IDENTITY_TARGETS):
         raise ImportFileError(
-            "The file has no e-mail or external id column, so no row could be matched or "
-            f"created. The file's columns are: {', '.join(header) or '(none)'}. Map one of them "
-            "to email or external_id.",
+            _(
+                "The file has no e-mail or external id column, so no row could be matched or "
+                "created. The file's columns are: %(columns)s. Map one of them "
+                "to email or external_id."
+            )
+            % {"columns": ", ".join(header) or _("(none)")},
             field="mapping",
         )
     return clean
@@ -185,13 +204,18 @@ class Dialect:
     delimiter: str
 
 
+# what a file that is not CSV starts with, and the whole sentence that refuses it
 _MAGIC = {
-    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook?)",
-    b"\xd0\xcf\x11\xe0": "an Excel .xls workbook",
-    b"%PDF": "a PDF document",
-    b"\x89PNG": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"\x1f\x8b": "a gzip archive",
+    b"PK\x03\x04": gettext_lazy(
+        "This is a ZIP archive (an Excel .xlsx workbook?), not a CSV file. Save it as CSV (UTF-8)."
+    ),
+    b"\xd0\xcf\x11\xe0": gettext_lazy(
+        "This is an Excel .xls workbook, not a CSV file. Save it as CSV (UTF-8)."
+    ),
+    b"%PDF": gettext_lazy("This is a PDF document, not a CSV file. Save it as CSV (UTF-8)."),
+    b"\x89PNG": gettext_lazy("This is a PNG image, not a CSV file. Save it as CSV (UTF-8)."),
+    b"\xff\xd8\xff": gettext_lazy("This is a JPEG image, not a CSV file. Save it as CSV (UTF-8)."),
+    b"\x1f\x8b": gettext_lazy("This is a gzip archive, not a CSV file. Save it as CSV (UTF-8)."),
 }
 
 
@@ -216,21 +240,23 @@ def detect(raw: IO[bytes], *, encoding: str = "", delimiter: str = "") -> Dialec
     sample = raw.read(SAMPLE_BYTES)
     raw.seek(0)
     if not sample.strip():
-        raise ImportFileError("The file is empty.")
-    for magic, what in _MAGIC.items():
+        raise ImportFileError(_("The file is empty."))
+    for magic, refusal in _MAGIC.items():
         if sample.startswith(magic):
-            raise ImportFileError(f"This is {what}, not a CSV file. Save it as CSV (UTF-8).")
+            raise ImportFileError(str(refusal))
     if encoding:
         try:
             encoding = codecs.lookup(encoding).name
         except LookupError:
             raise ImportFileError(
-                f"Unknown encoding {encoding!r}. Use e.g. utf-8, utf-16 or cp1252.",
+                _("Unknown encoding %(encoding)s. Use e.g. utf-8, utf-16 or cp1252.")
+                % {"encoding": repr(encoding)},
                 field="encoding",
             ) from None
         if not _decodes(raw, encoding):
             raise ImportFileError(
-                f"The file is not valid {encoding}. Leave the encoding empty to detect it.",
+                _("The file is not valid %(encoding)s. Leave the encoding empty to detect it.")
+                % {"encoding": encoding},
                 field="encoding",
             )
     elif sample.startswith(codecs.BOM_UTF8):
@@ -238,24 +264,26 @@ def detect(raw: IO[bytes], *, encoding: str = "", delimiter: str = "") -> Dialec
     elif sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     elif b"\x00" in sample:
-        raise ImportFileError("The file contains binary data (NUL bytes): it is not a CSV file.")
+        raise ImportFileError(_("The file contains binary data (NUL bytes): it is not a CSV file."))
     elif _decodes(raw, "utf-8"):
         encoding = "utf-8"
     elif _decodes(raw, "cp1252"):
         encoding = "cp1252"  # what Excel on Windows writes for "CSV (comma delimited)"
     else:
         raise ImportFileError(
-            "Cannot tell the file's text encoding (it is neither UTF-8 nor Windows-1252). "
-            "Save it as CSV UTF-8, or name the encoding.",
+            _(
+                "Cannot tell the file's text encoding (it is neither UTF-8 nor Windows-1252). "
+                "Save it as CSV UTF-8, or name the encoding."
+            ),
             field="encoding",
         )
     if delimiter:
         if len(delimiter) != 1:
-            raise ImportFileError("The delimiter must be one character.", field="delimiter")
+            raise ImportFileError(_("The delimiter must be one character."), field="delimiter")
         return Dialect(encoding=encoding, delimiter=delimiter)
     text = sample.decode(encoding, errors="ignore")
     if "\x00" in text or sum(not ch.isprintable() and ch not in "\r\n\t" for ch in text) > 10:
-        raise ImportFileError("The file contains binary data: it is not a CSV file.")
+        raise ImportFileError(_("The file contains binary data: it is not a CSV file."))
     try:
         found = csv.Sniffer().sniff(text, delimiters=",;\t|").delimiter
     except csv.Error:
@@ -288,9 +316,11 @@ class CsvSource:
         try:
             first = next(self._reader)
         except StopIteration:
-            raise ImportFileError("The file has no header row.") from None
+            raise ImportFileError(_("The file has no header row.")) from None
         except csv.Error as exc:
-            raise ImportFileError(f"The header row is not valid CSV: {exc}.") from None
+            raise ImportFileError(
+                _("The header row is not valid CSV: %(error)s.") % {"error": exc}
+            ) from None
         self.header = [
             (cell.strip().lstrip("\ufeff") or f"column {n}") for n, cell in enumerate(first, 1)
         ]
@@ -305,7 +335,7 @@ class CsvSource:
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield number, None, f"Not valid CSV: {exc}."
+                yield number, None, _("Not valid CSV: %(error)s.") % {"error": exc}
                 continue
             if not any(cell.strip() for cell in cells):
                 continue
@@ -349,7 +379,7 @@ def parse_bool(text: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ValueError("expected yes/no, true/false or 1/0")
+    raise ValueError(_("expected yes/no, true/false or 1/0"))
 
 
 def parse_date(text: str, *, dayfirst: bool) -> datetime:
@@ -358,7 +388,7 @@ def parse_date(text: str, *, dayfirst: bool) -> datetime:
     if re.fullmatch(r"\d{1,6}(\.\d+)?", value):  # Excel serial: days since 1899-12-30
         serial = float(value)
         if not 1 <= serial < 2958466:
-            raise ValueError("a number out of the range of Excel dates")
+            raise ValueError(_("a number out of the range of Excel dates"))
         return _EXCEL_EPOCH + timedelta(days=serial)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -373,18 +403,18 @@ def parse_date(text: str, *, dayfirst: bool) -> datetime:
             except ValueError:
                 continue
     if parsed is None:
-        raise ValueError("not a date (use YYYY-MM-DD, DD/MM/YYYY or an Excel date)")
+        raise ValueError(_("not a date (use YYYY-MM-DD, DD/MM/YYYY or an Excel date)"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     if parsed.year < 1970 or parsed > datetime.now(UTC) + timedelta(days=1):
-        raise ValueError("a date before 1970 or in the future")
+        raise ValueError(_("a date before 1970 or in the future"))
     return parsed
 
 
 def _employees_to_size(text: str) -> str:
     number = int(float(re.sub(r"[\s,']", "", text)))
     if number < 1:
-        raise ValueError("must be at least 1")
+        raise ValueError(_("must be at least 1"))
     for bound, size in _SIZE_BOUNDS:
         if number <= bound:
             return size
@@ -411,9 +441,13 @@ def parse_row(
     field's also the field and the type it expects)."""
     result = ParsedRow(row=number)
     if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-        result.errors.append(
-            ("", "", f"The row has {len(cells)} cells but the header has {len(header)} columns.")
-        )
+        # Translators: both numbers are at least 1; rephrase freely to avoid plural agreement
+        # (e.g. "cells in the row: %(cells)s, columns in the header: %(columns)s").
+        message = _("The row has %(cells)s cells but the header has %(columns)s columns.") % {
+            "cells": len(cells),
+            "columns": len(header),
+        }
+        result.errors.append(("", "", message))
         return result
     values = dict(zip(header, cells, strict=False))
     out = result.fields
@@ -428,7 +462,11 @@ def parse_row(
                 try:
                     value = customfields.clean_value(custom, raw)
                 except customfields.FieldValueError as exc:
-                    raise ValueError(f"{custom.label} ({target}): {exc}") from None
+                    # Translators: a custom field's label, its column target and the problem
+                    raise ValueError(
+                        _("%(label)s (%(target)s): %(error)s")
+                        % {"label": custom.label, "target": target, "error": exc}
+                    ) from None
                 if value is not None:  # an empty cell changes nothing
                     result.custom[custom.key] = value
             elif target == "email":
@@ -440,24 +478,30 @@ def parse_row(
                 value = _clean_domain(raw) if target == "domain" else raw
                 limit = _MAX_LENGTH.get(target)
                 if limit and len(value) > limit:
-                    raise ValueError(f"longer than {limit} characters")
+                    raise ValueError(_("longer than %(limit)s characters") % {"limit": limit})
                 if value:
                     out[target] = value
             elif target == "name":
-                first, _, last = raw.partition(" ") if " " in raw else (raw, "", "")
+                first, _sep, last = raw.partition(" ") if " " in raw else (raw, "", "")
                 if raw:
                     out.setdefault("first_name", first[:100])
                     out.setdefault("last_name", last.strip()[:100])
             elif target == "seniority":
                 if raw:
                     if raw.lower() not in _SENIORITY:
-                        raise ValueError(f"expected one of {', '.join(Seniority.values)}")
+                        raise ValueError(
+                            _("expected one of %(values)s")
+                            % {"values": ", ".join(Seniority.values)}
+                        )
                     out["seniority"] = _SENIORITY[raw.lower()]
             elif target == "company_size":
                 if raw:
                     key = raw.replace(" ", "").replace("–", "-").replace(",", "")
                     if key not in _SIZES:
-                        raise ValueError(f"expected one of {', '.join(CompanySize.values)}")
+                        raise ValueError(
+                            _("expected one of %(values)s")
+                            % {"values": ", ".join(CompanySize.values)}
+                        )
                     out["company_size"] = _SIZES[key]
             elif target == "employees":
                 if raw:
@@ -465,7 +509,7 @@ def parse_row(
             elif target == "country":
                 if raw:
                     if not re.fullmatch(r"[A-Za-z]{2}", raw):
-                        raise ValueError("expected a two-letter ISO country code, e.g. DE")
+                        raise ValueError(_("expected a two-letter ISO country code, e.g. DE"))
                     out["country"] = raw.upper()
             elif target in ("email_opt_out", "do_not_call"):
                 if raw:
@@ -473,14 +517,14 @@ def parse_row(
             elif target == "created_at" and raw:
                 result.created_at = parse_date(raw, dayfirst=dayfirst)
         except ValidationError:
-            result.errors.append((column, raw[:200], "not a valid e-mail address"))
+            result.errors.append((column, raw[:200], _("not a valid e-mail address")))
         except ValueError as exc:
-            result.errors.append((column, raw[:200], str(exc) or "not a valid value"))
+            result.errors.append((column, raw[:200], str(exc) or _("not a valid value")))
     if result.errors:
         return result
     if not out.get("email") and not out.get("external_id"):
         column = next((c for c, t in mapping.items() if t in IDENTITY_TARGETS), "email")
-        result.errors.append((column, "", "needs an e-mail address or an external id"))
+        result.errors.append((column, "", _("needs an e-mail address or an external id")))
         return result
     if out.get("email") and not out.get("domain"):
         out["domain"] = domain_of(out["email"])

@@ -34,11 +34,14 @@ from django.db import (
 )
 from django.db.models import JSONField, Model, Q
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 from psycopg.types.json import Jsonb
 
 from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
 from leadflow.bulk import copy_rows
+from leadflow.i18n import for_user
 from leadflow.models import User
 from leads import customfields
 from leads.events import stage_log_rewritten
@@ -76,8 +79,14 @@ def ensure_size(size: int) -> None:
     limit = settings.PRIVACY_IMPORT_MAX_BYTES
     if size > limit:
         raise ImportTooLargeError(
-            f"The file is {size / 1024 / 1024:,.0f} MB; the limit is {limit / 1024 / 1024:,.0f} MB. "
-            "Split it, or ask an administrator to raise LEADFLOW_IMPORT_MAX_BYTES."
+            _(
+                "The file is %(size)s MB; the limit is %(limit)s MB. "
+                "Split it, or ask an administrator to raise LEADFLOW_IMPORT_MAX_BYTES."
+            )
+            % {
+                "size": number_format(round(size / 1024 / 1024), force_grouping=True),
+                "limit": number_format(round(limit / 1024 / 1024), force_grouping=True),
+            }
         )
 
 
@@ -160,11 +169,13 @@ def import_job_create(
     ensure_size(upload.size or 0)
     if policy not in DedupePolicy.values:
         raise ImportFileError(
-            f"Unknown policy {policy!r}; expected {', '.join(DedupePolicy.values)}.", field="policy"
+            _("Unknown policy %(policy)s; expected %(expected)s.")
+            % {"policy": repr(policy), "expected": ", ".join(DedupePolicy.values)},
+            field="policy",
         )
     raw = upload.file
     if raw is None:
-        raise ImportFileError("No file was uploaded.")
+        raise ImportFileError(_("No file was uploaded."))
     dialect = detect(raw, encoding=encoding, delimiter=delimiter)
     csv_source = CsvSource(raw, dialect)
     try:
@@ -223,16 +234,18 @@ def import_job_start(
     """Start a draft (or re-run a finished dry run for real, as a new job on the same file)."""
     job = ImportJob.objects.select_for_update().get(pk=job_id)
     if policy not in DedupePolicy.values:
-        raise ImportFileError(f"Unknown policy {policy!r}.", field="policy")
+        raise ImportFileError(
+            _("Unknown policy %(policy)s.") % {"policy": repr(policy)}, field="policy"
+        )
     if not job.file:
-        raise ImportFileError("The uploaded file is gone; upload it again.")
+        raise ImportFileError(_("The uploaded file is gone; upload it again."))
     with job.file.open("rb") as raw:
         source = CsvSource(raw, detect(raw, encoding=job.encoding, delimiter=job.delimiter))
         used = check_mapping(mapping, source.header, customfields.lead_fields())
         source.detach()
     if job.status != ImportJob.Status.DRAFT:
         if not (job.dry_run and job.status == ImportJob.Status.DONE):
-            raise ImportFileError("This import has already run.", field="job")
+            raise ImportFileError(_("This import has already run."), field="job")
         job.pk = None  # a copy: the dry run's report stays as it was
         job.created_at = timezone.now()
         job.rows_total = job.created = job.updated = job.skipped = job.failed = 0
@@ -273,7 +286,7 @@ def import_job_resume(*, job_id: int, actor: User | None, request: Any = None) -
     over: it committed nothing)."""
     job = jobs.job_resume(ImportJob, job_id, actor=actor, request=request)
     if not job.file:
-        raise ImportFileError("The uploaded file is gone; upload it again.")
+        raise ImportFileError(_("The uploaded file is gone; upload it again."))
     _enqueue(job.pk)
     return job
 
@@ -310,7 +323,15 @@ def import_run(*, job_id: int) -> ImportJob:
     attempt = jobs.job_claim(ImportJob, job_id)
     if attempt is None:
         return ImportJob.objects.get(pk=job_id)  # done, failed or taken: a repeated task is a no-op
-    job = ImportJob.objects.get(pk=job_id)
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    # the row errors, stage log reasons and failure reason are stored as finished text, read by
+    # the person who started the import: written in their language (leadflow.i18n)
+    with for_user(job.created_by):
+        return _run(job, attempt)
+
+
+def _run(job: ImportJob, attempt: int) -> ImportJob:
+    job_id = job.pk
     try:
         if not job.total:
             _count_rows(job, attempt)
@@ -338,7 +359,10 @@ def import_run(*, job_id: int) -> ImportJob:
         return _finish(job_id, attempt, ImportJob.Status.FAILED, exc.message)
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # (ValueError: the file is gone)
         return _finish(
-            job_id, attempt, ImportJob.Status.FAILED, f"The file could not be read: {exc}"
+            job_id,
+            attempt,
+            ImportJob.Status.FAILED,
+            _("The file could not be read: %(error)s") % {"error": exc},
         )
     except Exception as exc:  # the retries ran out, or a bug: the page must say so, not "Running"
         logger.exception("import %s failed", job_id)
@@ -484,9 +508,13 @@ def _apply_batch(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
         except Exception as exc:
             if not deadletter.isolable(exc):
                 raise
-            why = "The database refused the row" if isinstance(exc, _REFUSED) else "Not imported"
+            if isinstance(exc, _REFUSED):
+                # Translators: the error is the database's own message (English)
+                why = _("The database refused the row: %(error)s") % {"error": exc}
+            else:
+                why = _("Not imported: %(error)s") % {"error": exc}
             one = _Tally(rows=1, failed=1)
-            one.errors.append(_error(job, row.row, "", "", f"{why}: {exc}"))
+            one.errors.append(_error(job, row.row, "", "", why))
         tally.add(one)
         tally.errors.extend(one.errors)
     return tally
@@ -514,7 +542,7 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
             tally.failed += 1
             column = next((c for c, t in job.mapping.items() if t == hit), hit)
             tally.errors.append(
-                _error(job, row.row, column, "", "belongs to an erased person (blocklisted)")
+                _error(job, row.row, column, "", _("belongs to an erased person (blocklisted)"))
             )
         valid = kept
     # existing leads by e-mail / external id, one query for the batch
@@ -548,8 +576,11 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
                     row.row,
                     "",
                     "",
-                    f"The e-mail matches lead #{a.pk} and the external id lead #{b.pk}: "
-                    "merge them first.",
+                    _(
+                        "The e-mail matches lead #%(email_lead)s and the external id lead "
+                        "#%(external_lead)s: merge them first."
+                    )
+                    % {"email_lead": a.pk, "external_lead": b.pk},
                 )
             )
             continue
@@ -562,7 +593,7 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
                     row.row,
                     "",
                     "",
-                    "Duplicate of an earlier row in this file (the first one was used).",
+                    _("Duplicate of an earlier row in this file (the first one was used)."),
                     skipped=True,
                 )
             )
@@ -608,7 +639,8 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
                     actor=job.created_by,
                     actor_kind=kind.value,
                     source=StageChange.Source.IMPORT,
-                    reason=f"imported (import #{job.pk}, row {row.row})",
+                    reason=_("imported (import #%(job)s, row %(row)s)")
+                    % {"job": job.pk, "row": row.row},
                     changed_at=lead.stage_changed_at,
                 )
                 for row, lead in new

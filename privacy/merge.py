@@ -20,6 +20,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from handover.models import Delivery, Handover, Notification, QualificationChecklist, SlaTimer
 from leadflow.audit import audit_record
@@ -170,7 +171,7 @@ def lead_merge(
 ) -> Lead:
     """Fold ``duplicate_id`` into ``survivor_id``; nothing of either lead is lost."""
     if survivor_id == duplicate_id:
-        raise MergeError("A lead cannot be merged with itself.", field="duplicate")
+        raise MergeError(_("A lead cannot be merged with itself."), field="duplicate")
     locked = {
         lead.pk: lead
         for lead in Lead.objects.select_for_update()
@@ -179,9 +180,11 @@ def lead_merge(
     }
     for pk, name in ((survivor_id, "survivor"), (duplicate_id, "duplicate")):
         if pk not in locked:
-            raise LeadNotFoundError(f"There is no lead with id {pk}.", field=name)
+            raise LeadNotFoundError(_("There is no lead with id %(id)s.") % {"id": pk}, field=name)
         if locked[pk].erased_at is not None:
-            raise MergeError(f"Lead #{pk} was erased and cannot be merged.", field=name)
+            raise MergeError(
+                _("Lead #%(id)s was erased and cannot be merged.") % {"id": pk}, field=name
+            )
     survivor, duplicate = locked[survivor_id], locked[duplicate_id]
     now = timezone.now()
     snapshot = _snapshot(duplicate)
@@ -262,7 +265,7 @@ def _repoint_handover(
             status=Handover.Status.CANCELLED,
             decided_at=now,
             decided_by=actor if actor is not None and actor.pk else None,
-            comment="Cancelled: the lead was merged into another with an open handover.",
+            comment=_("Cancelled: the lead was merged into another with an open handover."),
         )
     running = set(
         SlaTimer.objects.filter(lead=survivor, state=SlaTimer.State.RUNNING).values_list(

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from leadflow.api.auth import request_user
@@ -57,7 +58,7 @@ def subject_export(request: HttpRequest) -> HttpResponse:
     email, lead_id = form.cleaned_data["email"], form.cleaned_data["lead"]
     user = request_user(request)
     if lead_id not in selectors.subject_leads(email=email, user=user):
-        raise Http404("That lead is not one this e-mail names, or you cannot see it.")
+        raise Http404(_("That lead is not one this e-mail names, or you cannot see it."))
     data = gdpr.lead_export(lead_id=lead_id, actor=user, request=request, subject_email=email)
     body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from handover.models import Handover
 from leadflow.models import User
@@ -15,21 +17,43 @@ from leads.services import normalize_email
 from privacy import blocklist
 from privacy.models import BlockedIdentifier, ConsentEvent, DuplicatePair, ImportJob, ImportRowError
 
-ERROR_REPORT_HEADER = ("row", "column", "value", "error", "outcome")
+
+def error_report_header() -> tuple[str, ...]:
+    """The error report's column headings in the active language (a person reads the file)."""
+    return (
+        pgettext("error report column", "row"),
+        pgettext("error report column", "column"),
+        pgettext("error report column", "value"),
+        pgettext("error report column", "error"),
+        pgettext("error report column", "outcome"),
+    )
 
 
 def error_report_rows(*, job: ImportJob, with_header: bool = False) -> Iterator[tuple[Any, ...]]:
-    """The error report of an import, row by row (streamed)."""
-    if with_header:
-        yield ERROR_REPORT_HEADER
+    """The error report of an import, row by row (streamed). The texts are translated here, in
+    the caller's language: a streamed response is read after the view has returned."""
+    outcomes = (
+        pgettext("import row outcome", "skipped"),
+        pgettext("import row outcome", "failed"),
+    )
+    header = error_report_header() if with_header else None
     rows = ImportRowError.objects.filter(job=job).order_by("row", "id")
+    return _error_report_rows(rows, header, outcomes)
+
+
+def _error_report_rows(
+    rows: QuerySet[ImportRowError], header: tuple[str, ...] | None, outcomes: tuple[str, str]
+) -> Iterator[tuple[Any, ...]]:
+    if header is not None:
+        yield header
+    skipped, failed = outcomes
     for error in rows.iterator(chunk_size=2000):
         yield (
             error.row,
             error.column,
             error.value,
             error.message,
-            "skipped" if error.skipped else "failed",
+            skipped if error.skipped else failed,
         )
 
 
@@ -72,6 +96,13 @@ class Subject:
     def lead_ids(self) -> list[int]:
         return [h.lead.pk for h in self.held]
 
+    @property
+    def count_labels(self) -> list[str]:
+        """The column headings of ``HeldLead.counts``, in its order and the active language."""
+        if not self.held:
+            return []
+        return [str(HELD_COUNT_LABELS.get(name, name)) for name in self.held[0].counts]
+
 
 def subject_leads(*, email: str, user: User) -> dict[int, str]:
     """Leads the user may see that the e-mail names: the lead's e-mail (exact, case-insensitive,
@@ -79,12 +110,15 @@ def subject_leads(*, email: str, user: User) -> dict[int, str]:
     Segment userId is often the e-mail), as sent or in lower case. {lead id: how matched}."""
     normal = normalize_email(email) or ""
     visible = lead_visible_qs(user=user).filter(erased_at__isnull=True)
-    found = dict.fromkeys(visible.filter(email_in([normal])).values_list("pk", flat=True), "e-mail")
+    by_email = visible.filter(email_in([normal])).values_list("pk", flat=True)
+    found = dict.fromkeys(by_email, pgettext("matched by", "e-mail"))
     identities = Identity.objects.filter(
         value__in={email.strip(), normal}, lead__in=visible
     ).values_list("lead_id", "kind")
     for lead_id, kind in identities.order_by("lead_id")[:SUBJECT_LEADS_LIMIT]:
-        found.setdefault(lead_id, f"identity ({Identity.Kind(kind).label.lower()})")
+        # Translators: how a lead was found for an e-mail address; kind is e.g. "user id".
+        how = _("identity (%(kind)s)") % {"kind": Identity.Kind(kind).label.lower()}
+        found.setdefault(lead_id, how)
     return dict(sorted(found.items())[:SUBJECT_LEADS_LIMIT])
 
 
@@ -105,6 +139,17 @@ def subject_find(*, email: str, user: User) -> Subject:
         .first()
     )
     return Subject(email=normal, digest=digest, held=held, blocked_at=blocked_at)
+
+
+HELD_COUNT_LABELS = {
+    "activities": gettext_lazy("activities"),
+    "consent records": gettext_lazy("consent records"),
+    "notes": gettext_lazy("notes"),
+    "tasks": gettext_lazy("tasks"),
+    "handovers": gettext_lazy("handovers"),
+    "identities": gettext_lazy("identities"),
+    "stage changes": gettext_lazy("stage changes"),
+}
 
 
 def held_counts(*, lead_id: int) -> dict[str, int]:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from handover.outbox import suppress_lead_emails
 from leadflow.audit import audit_record
@@ -56,10 +57,10 @@ def read_unsubscribe_token(token: str) -> tuple[int, str]:
         lead_id, channel = int(data["l"]), str(data["c"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise InvalidUnsubscribeTokenError(
-            "This unsubscribe link is not valid (it may have been cut short).", field="token"
+            _("This unsubscribe link is not valid (it may have been cut short)."), field="token"
         ) from None
     if channel not in Channel.values:
-        raise InvalidUnsubscribeTokenError("This unsubscribe link names no channel.")
+        raise InvalidUnsubscribeTokenError(_("This unsubscribe link names no channel."))
     return lead_id, channel
 
 
@@ -82,15 +83,19 @@ def consent_record(
     """
     if channel not in Channel.values:
         raise DomainError(
-            f"Unknown channel {channel!r}; expected {', '.join(Channel.values)}.", field="channel"
+            _("Unknown channel %(channel)s; expected %(expected)s.")
+            % {"channel": repr(channel), "expected": ", ".join(Channel.values)},
+            field="channel",
         )
     at = at or timezone.now()
     try:
         lead = Lead.objects.select_for_update().get(pk=lead_id)
     except Lead.DoesNotExist:
-        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead") from None
+        raise LeadNotFoundError(
+            _("There is no lead with id %(id)s.") % {"id": lead_id}, field="lead"
+        ) from None
     if granted and lead.erased_at is not None:
-        raise DomainError("This person was erased; consent cannot be recorded.", field="lead")
+        raise DomainError(_("This person was erased; consent cannot be recorded."), field="lead")
     event = ConsentEvent.objects.create(
         lead=lead,
         channel=channel,
@@ -143,7 +148,7 @@ def unsubscribe(*, token: str, source: str = "one-click unsubscribe") -> int:
 
 def resolve_merged(*, lead_id: int) -> int:
     """The lead an id stands for now: a lead merged away resolves to its survivor."""
-    for _ in range(20):  # a chain of merges; bounded
+    for _hop in range(20):  # a chain of merges; bounded
         if Lead.objects.filter(pk=lead_id).exists():
             return lead_id
         record = MergeRecord.objects.filter(merged_lead_id=lead_id).order_by("-id").first()

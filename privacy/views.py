@@ -9,6 +9,9 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -169,19 +172,19 @@ def import_control(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     service = {"cancel": import_job_cancel, "resume": import_job_resume}.get(action)
     if service is None:
-        raise Http404("Unknown action.")
+        raise Http404(_("Unknown action."))
     try:
         service(job_id=job.pk, actor=request_user(request), request=request)
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("privacy:import_detail", pk=job.pk)  # (a 409 would lose the page)
-    messages.success(request, _CONTROL_DONE[action])
+    messages.success(request, str(_CONTROL_DONE[action]))
     return redirect("privacy:import_detail", pk=job.pk)
 
 
 _CONTROL_DONE = {
-    "cancel": "Cancelling: the import stops after the batch in progress.",
-    "resume": "Queued again: it continues after the last committed batch.",
+    "cancel": gettext_lazy("Cancelling: the import stops after the batch in progress."),
+    "resume": gettext_lazy("Queued again: it continues after the last committed batch."),
 }
 
 
@@ -190,7 +193,8 @@ _CONTROL_DONE = {
 def import_errors_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     rows = selectors.error_report_rows(job=job)
-    return csv_response(f"import-{job.pk}-errors.csv", selectors.ERROR_REPORT_HEADER, rows)
+    header = selectors.error_report_header()
+    return csv_response(f"import-{job.pk}-errors.csv", header, rows)
 
 
 @login_required
@@ -200,7 +204,13 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
 
     if request.method == "POST":
         found = duplicates_scan()
-        messages.success(request, f"Scan done: {found} possible duplicate pair(s) open.")
+        # Translators: English keeps "pair(s)" in both forms; give each plural form its own.
+        text = ngettext(
+            "Scan done: %(count)d possible duplicate pair(s) open.",
+            "Scan done: %(count)d possible duplicate pair(s) open.",
+            found,
+        ) % {"count": found}
+        messages.success(request, text)
         return redirect("privacy:duplicates")
     pairs = selectors.open_duplicates()[:200]
     return render(request, "privacy/duplicates.html", {"pairs": pairs})
@@ -230,7 +240,7 @@ def _shown(lead: Lead, name: str) -> object:
     if getattr(field, "choices", None):
         return getattr(lead, f"get_{name}_display")()
     if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+        return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
     return value
 
 
@@ -254,11 +264,11 @@ def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             if request.POST.get("action") == "dismiss":
                 duplicate_dismiss(pair_id=pair.pk, actor=request_user(request))
-                messages.success(request, "Marked as not a duplicate.")
+                messages.success(request, _("Marked as not a duplicate."))
                 return redirect("privacy:duplicates")
             survivor = int(request.POST.get("survivor", "0"))
             if survivor not in (pair.lead_a_id, pair.lead_b_id):
-                raise ValueError("Choose which of the two leads to keep.")
+                raise ValueError(_("Choose which of the two leads to keep."))
             other = pair.lead_b_id if survivor == pair.lead_a_id else pair.lead_a_id
             if request.POST.get("confirm") != "1":
                 keep, drop = (
@@ -278,7 +288,11 @@ def duplicate_merge(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=request_user(request),
                 request=request,
             )
-            messages.success(request, f"Merged lead #{other} into lead #{lead.pk}.")
+            messages.success(
+                request,
+                _("Merged lead #%(merged)s into lead #%(survivor)s.")
+                % {"merged": other, "survivor": lead.pk},
+            )
             return redirect("privacy:duplicates")
         except (DomainError, ValueError) as exc:
             messages.error(request, getattr(exc, "message", str(exc)))

@@ -1,6 +1,7 @@
 import json
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from leadflow.api.serializers import JSONField, ModelSerializer, SlugRelatedField
@@ -24,11 +25,11 @@ class MappingField(JSONField):
             try:
                 data = json.loads(data) if data.strip() else {}
             except json.JSONDecodeError:
-                raise serializers.ValidationError("Not valid JSON.") from None
+                raise serializers.ValidationError(_("Not valid JSON.")) from None
         if not isinstance(data, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in data.items()
         ):
-            raise serializers.ValidationError('Expected {"CSV column": "field", ...}.')
+            raise serializers.ValidationError(_('Expected {"CSV column": "field", ...}.'))
         reject_nul(data)
         return data
 
@@ -102,7 +103,7 @@ class EraseInputSerializer(serializers.Serializer[Any]):
 
     def validate_confirm(self, value: bool) -> bool:
         if not value:
-            raise serializers.ValidationError("Erasure cannot be undone: send confirm=true.")
+            raise serializers.ValidationError(_("Erasure cannot be undone: send confirm=true."))
         return value
 
 

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -125,7 +126,8 @@ class ImportJobViewSet(
     def errors(self, request: Request, pk: str) -> StreamingHttpResponse:
         job = self.get_object()
         rows = selectors.error_report_rows(job=job)
-        return csv_response(f"import-{job.pk}-errors.csv", selectors.ERROR_REPORT_HEADER, rows)
+        header = selectors.error_report_header()
+        return csv_response(f"import-{job.pk}-errors.csv", header, rows)
 
 
 class SavedMappingViewSet(
@@ -251,7 +253,8 @@ class MergeViewSet(
         for name in ("survivor", "duplicate"):
             if not visible.filter(pk=data.validated_data[name]).exists():
                 raise NotFoundError(
-                    f"There is no lead with id {data.validated_data[name]}.", field=name
+                    _("There is no lead with id %(id)s.") % {"id": data.validated_data[name]},
+                    field=name,
                 )
         lead = merge.lead_merge(
             survivor_id=data.validated_data["survivor"],
