@@ -1,14 +1,19 @@
+from typing import cast
+
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PredictiveConfig(AppConfig):
     name = "predictive"
-    verbose_name = "Predictive scoring"
+    verbose_name = _("Predictive scoring")
 
     def ready(self) -> None:
         from leadflow import deadletter
         from predictive import services
 
         deadletter.register(
-            services.DEAD_LETTER_KIND, label="Predictive scoring (lead)", retry=services.lead_retry
+            services.DEAD_LETTER_KIND,
+            label=cast(str, _("Predictive scoring (lead)")),  # lazy: shown in the reader's language
+            retry=services.lead_retry,
         )

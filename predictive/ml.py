@@ -28,6 +28,9 @@ import pickle  # noqa: S403  (artefacts are written by us only and checksummed)
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from leadflow.exceptions import DomainError
 
 if TYPE_CHECKING:
@@ -88,7 +91,7 @@ class TrainedModel:
     def loads(data: bytes) -> TrainedModel:
         model = pickle.loads(data)  # noqa: S301  (our own artefact; sha256 checked by the caller)
         if not isinstance(model, TrainedModel):
-            raise PredictiveError("The stored artefact is not a LeadFlow predictive model.")
+            raise PredictiveError(_("The stored artefact is not a LeadFlow predictive model."))
         return model
 
 
@@ -99,7 +102,9 @@ def prepare_frame(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
 
     missing = [c for c in spec.names if c not in frame.columns]
     if missing:
-        raise DatasetError(f"Missing columns: {', '.join(missing)}.", field=missing[0])
+        raise DatasetError(
+            _("Missing columns: %(columns)s.") % {"columns": ", ".join(missing)}, field=missing[0]
+        )
     out = pd.DataFrame(index=frame.index)
     bad: list[str] = []
     for name in spec.numeric:
@@ -115,9 +120,13 @@ def prepare_frame(frame: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
         for name in bad:
             col = frame[name]
             sample = col[pd.to_numeric(col, errors="coerce").isna() & col.notna()].iloc[0]
-            examples.append(f"{name} (e.g. {sample!r})")
+            examples.append(
+                # Translators: a column and one of its values, e.g. visits (e.g. 'lots')
+                _("%(column)s (e.g. %(value)s)") % {"column": name, "value": repr(sample)}
+            )
         raise DatasetError(
-            f"Columns that must be numbers have other values: {', '.join(examples)}.",
+            _("Columns that must be numbers have other values: %(columns)s.")
+            % {"columns": ", ".join(examples)},
             field=bad[0],
         )
     for name in spec.categorical:
@@ -133,16 +142,49 @@ def check_training_data(y: np.ndarray, *, min_samples: int, min_per_class: int) 
     n = len(y)
     positives = int(np.sum(y == 1))
     negatives = n - positives
-    if positives == 0 or negatives == 0:
+    counts = {
+        "n": n,
+        "positives": positives,
+        "negatives": negatives,
+        "min_samples": min_samples,
+        "min_per_class": min_per_class,
+    }
+    if negatives == 0:
         raise DegenerateTargetError(
-            f"All {n} closed outcomes are {'positive' if negatives == 0 else 'negative'}: "
-            "a model needs both converted and not-converted leads to learn from."
+            ngettext(
+                "All %(n)s closed outcomes are positive: a model needs both converted and "
+                "not-converted leads to learn from.",
+                "All %(n)s closed outcomes are positive: a model needs both converted and "
+                "not-converted leads to learn from.",
+                n,
+            )
+            % counts
+        )
+    if positives == 0:
+        raise DegenerateTargetError(
+            ngettext(
+                "All %(n)s closed outcomes are negative: a model needs both converted and "
+                "not-converted leads to learn from.",
+                "All %(n)s closed outcomes are negative: a model needs both converted and "
+                "not-converted leads to learn from.",
+                n,
+            )
+            % counts
         )
     if n < min_samples or min(positives, negatives) < min_per_class:
         raise NotEnoughDataError(
-            f"Not enough closed outcomes to train: {n} leads ({positives} converted, "
-            f"{negatives} not); at least {min_samples} leads with at least {min_per_class} of "
-            "each class are needed. Predictions stay as they are until then."
+            ngettext(
+                "Not enough closed outcomes to train: %(n)s leads (%(positives)s converted, "
+                "%(negatives)s not); at least %(min_samples)s leads with at least "
+                "%(min_per_class)s of each class are needed. Predictions stay as they are until "
+                "then.",
+                "Not enough closed outcomes to train: %(n)s leads (%(positives)s converted, "
+                "%(negatives)s not); at least %(min_samples)s leads with at least "
+                "%(min_per_class)s of each class are needed. Predictions stay as they are until "
+                "then.",
+                n,
+            )
+            % counts
         )
 
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leadflow import deadletter, jobs
 from leadflow.models import User
@@ -46,7 +47,8 @@ def _target(target: str | None) -> str:
     value = target or settings.PREDICTIVE_TARGET
     if value not in Target.values:
         raise PredictiveError(
-            f"Unknown target {value!r}; expected one of {', '.join(Target.values)}.",
+            _("Unknown target %(target)s; expected one of %(targets)s.")
+            % {"target": repr(value), "targets": ", ".join(Target.values)},
             field="target",
         )
     return value
@@ -166,11 +168,16 @@ def load_model(row: PredictiveModel) -> TrainedModel:
         return _loaded[row.pk]
     blob = bytes(row.artefact)
     if hashlib.sha256(blob).hexdigest() != row.artefact_sha256:
-        raise ArtefactError(f"Model v{row.pk}'s artefact does not match its checksum.")
+        raise ArtefactError(
+            _("Model v%(version)s's artefact does not match its checksum.") % {"version": row.pk}
+        )
     if row.sklearn_version != sklearn.__version__:
         raise ArtefactError(
-            f"Model v{row.pk} was trained with scikit-learn {row.sklearn_version}; this process "
-            f"runs {sklearn.__version__}. Retrain (manage.py train_predictive)."
+            _(
+                "Model v%(version)s was trained with scikit-learn %(trained)s; this process runs "
+                "%(running)s. Retrain (manage.py train_predictive)."
+            )
+            % {"version": row.pk, "trained": row.sklearn_version, "running": sklearn.__version__}
         )
     model = TrainedModel.loads(blob)
     _loaded[row.pk] = model
@@ -268,7 +275,7 @@ def predictive_score_all(
 
     row = PredictiveModel.objects.get(pk=model_id) if model_id else active_model()
     if row is None:
-        raise PredictiveError("There is no trained model yet: run manage.py train_predictive.")
+        raise PredictiveError(_("There is no trained model yet: run manage.py train_predictive."))
     model = load_model(row)
     size = batch_size or settings.PREDICTIVE_BATCH_SIZE
     started, now = time.perf_counter(), now or timezone.now()

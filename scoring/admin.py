@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
@@ -51,7 +53,8 @@ class RuleFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
         overlap = r.find_overlap(specs)
         if overlap is not None:
             raise ValidationError(
-                f"Rule {overlap[1].name!r} counts exactly what {overlap[0].name!r} counts."
+                gettext("Rule %(rule)s counts exactly what %(other)s counts.")
+                % {"rule": repr(overlap[1].name), "other": repr(overlap[0].name)}
             )
 
 
@@ -113,9 +116,13 @@ class ScoringModelAdmin(admin.ModelAdmin[ScoringModel]):
             try:
                 do(model)
             except (DomainError, ValidationError) as exc:
-                messages.error(request, f"v{model.version}: {exc}")
+                messages.error(
+                    request,
+                    # Translators: a scoring model version (v3) and why the action refused it
+                    gettext("v%(version)s: %(error)s") % {"version": model.version, "error": exc},
+                )
 
-    @admin.action(description="Publish (and rescore every lead in the background)")
+    @admin.action(description=_("Publish (and rescore every lead in the background)"))
     def publish(self, request: HttpRequest, queryset: QuerySet[ScoringModel]) -> None:
         self._each(
             request,
@@ -123,7 +130,7 @@ class ScoringModelAdmin(admin.ModelAdmin[ScoringModel]):
             lambda m: services.model_publish(model_id=m.pk, actor=request_user(request)),
         )
 
-    @admin.action(description="Create a new draft version")
+    @admin.action(description=_("Create a new draft version"))
     def new_version(self, request: HttpRequest, queryset: QuerySet[ScoringModel]) -> None:
         self._each(
             request,
@@ -131,7 +138,7 @@ class ScoringModelAdmin(admin.ModelAdmin[ScoringModel]):
             lambda m: services.model_new_version(model_id=m.pk, actor=request_user(request)),
         )
 
-    @admin.action(description="Dry run against current data (see Scoring runs)")
+    @admin.action(description=_("Dry run against current data (see Scoring runs)"))
     def dry_run(self, request: HttpRequest, queryset: QuerySet[ScoringModel]) -> None:
         self._each(
             request,

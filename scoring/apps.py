@@ -1,8 +1,12 @@
+from typing import cast
+
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ScoringConfig(AppConfig):
     name = "scoring"
+    verbose_name = _("Scoring")
 
     def ready(self) -> None:
         from leadflow import deadletter
@@ -10,11 +14,12 @@ class ScoringConfig(AppConfig):
         from scoring import receivers, services
 
         for kind, label in (
-            (services.DEAD_SWEEP, "Scoring sweep (lead)"),
-            (services.DEAD_RESCORE, "Full rescore (lead)"),
-            (services.DEAD_THRESHOLD, "Threshold move (lead)"),
+            (services.DEAD_SWEEP, _("Scoring sweep (lead)")),
+            (services.DEAD_RESCORE, _("Full rescore (lead)")),
+            (services.DEAD_THRESHOLD, _("Threshold move (lead)")),
         ):
-            deadletter.register(kind, label=label, retry=services.lead_retry)
+            # (lazy: the dead-letter admin shows it in the reader's language)
+            deadletter.register(kind, label=cast(str, label), retry=services.lead_retry)
 
         events.activities_recorded.connect(
             receivers.on_activities_recorded, dispatch_uid="scoring.on_activities_recorded"

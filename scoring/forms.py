@@ -14,6 +14,9 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from leadflow.exceptions import DomainError
 from leads.customfields import lead_fields
@@ -23,6 +26,17 @@ from scoring.models import ScoringModel, ScoringRule
 
 _YES = {"yes", "true", "1", "y"}
 _NO = {"no", "false", "0", "n"}
+
+# How the editor names each fit operator (the codes are what is stored and what the API takes).
+FIT_OP_LABELS: dict[str, Any] = {
+    "at_least": pgettext_lazy("scoring fit operator", "at least"),
+    "below": pgettext_lazy("scoring fit operator", "below"),
+    "contains_any": pgettext_lazy("scoring fit operator", "contains any"),
+    "free_mail": pgettext_lazy("scoring fit operator", "free mail"),
+    "in": pgettext_lazy("scoring fit operator", "in"),
+    "is_empty": pgettext_lazy("scoring fit operator", "is empty"),
+    "not_in": pgettext_lazy("scoring fit operator", "not in"),
+}
 
 
 def conditions_to_text(conditions: list[dict[str, Any]]) -> str:
@@ -41,19 +55,25 @@ def conditions_from_text(text: str) -> list[dict[str, Any]]:
         if not parts:
             continue
         if len(parts) < 2:
-            raise ValidationError(f"Line {number}: write 'property operator value'.")
+            raise ValidationError(
+                # Translators: "property operator value" is the syntax of a line, keep its words
+                gettext("Line %(number)s: write 'property operator value'.") % {"number": number}
+            )
         prop, op = parts[0], parts[1]
         if op not in r.ACTIVITY_OPS:
             raise ValidationError(
-                f"Line {number}: unknown operator {op!r}; use one of "
-                f"{', '.join(sorted(r.ACTIVITY_OPS))}."
+                gettext("Line %(number)s: unknown operator %(op)s; use one of %(ops)s.")
+                % {"number": number, "op": repr(op), "ops": ", ".join(sorted(r.ACTIVITY_OPS))}
             )
         raw = parts[2] if len(parts) == 3 else ""
         value: Any = None if op == "exists" else raw
         if op == "in":
             value = [v.strip() for v in raw.split(",") if v.strip()]
         elif op != "exists" and not raw:
-            raise ValidationError(f"Line {number}: {op!r} needs a value.")
+            raise ValidationError(
+                gettext("Line %(number)s: %(op)s needs a value.")
+                % {"number": number, "op": repr(op)}
+            )
         conditions.append({"property": prop, "op": op, "value": value})
     return conditions
 
@@ -68,7 +88,10 @@ def steps_from_text(text: str) -> list[list[float]]:
         try:
             age, factor = (float(x) for x in part.split(":"))
         except ValueError:
-            raise ValidationError(f"{part!r} is not days:factor (e.g. 30:0.5).") from None
+            raise ValidationError(
+                # Translators: "days:factor" is the syntax of a step (e.g. 30:0.5)
+                gettext("%(step)s is not days:factor (e.g. 30:0.5).") % {"step": repr(part)}
+            ) from None
         steps.append([age, factor])
     return steps
 
@@ -85,7 +108,8 @@ def fit_value_from_text(op: str, text: str) -> Any:
     if op in ("is_empty", "free_mail"):
         word = text.strip().lower()
         if word not in _YES | _NO:
-            raise ValidationError("Write yes or no.")
+            # Translators: the editor reads the English words yes and no (or true/false, 1/0)
+            raise ValidationError(gettext("Write yes or no."))
         return word in _YES
     if op in r.ORDER_OPS:
         return _bound_from_text(text.strip())
@@ -106,7 +130,9 @@ def _bound_from_text(text: str) -> int | float | str:
     except ValueError:
         number = math.nan
     if not math.isfinite(number):
-        raise ValidationError("Write one number (e.g. 500 or 12.5) or a date (YYYY-MM-DD).")
+        raise ValidationError(
+            gettext("Write one number (e.g. 500 or 12.5) or a date (YYYY-MM-DD).")
+        )
     return number
 
 
@@ -115,10 +141,16 @@ def fit_field_choices() -> list[tuple[str, Any]]:
     custom = [(f"{r.CUSTOM_PREFIX}{f.key}", f"{f.label} ({f.key})") for f in lead_fields().values()]
     return [
         ("", "—"),
-        ("Lead fields", [(f, f) for f in sorted(r.FIT_FIELDS)]),
-        (r.TAGS, "Tags"),
-        *([("Custom fields", custom)] if custom else []),
+        (gettext("Lead fields"), [(f, f) for f in sorted(r.FIT_FIELDS)]),
+        (r.TAGS, gettext("Tags")),
+        *([(gettext("Custom fields"), custom)] if custom else []),
     ]
+
+
+def _conditions_help() -> str:
+    return gettext("One per line: property operator value. Operators: %(ops)s.") % {
+        "ops": ", ".join(sorted(r.ACTIVITY_OPS))
+    }
 
 
 def apply_service_errors(form: forms.Form, exc: ValidationError | DomainError) -> None:
@@ -137,34 +169,39 @@ def apply_service_errors(form: forms.Form, exc: ValidationError | DomainError) -
 
 
 class ModelSettingsForm(forms.Form):
-    name = forms.CharField(max_length=120)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    lead_fit_threshold = forms.IntegerField(
-        label="Suspect → Lead at fit ≥", help_text="Fit points that make a suspect a lead."
+    name = forms.CharField(max_length=120, label=_("Name"))
+    description = forms.CharField(
+        required=False, label=_("Description"), widget=forms.Textarea(attrs={"rows": 2})
     )
-    mql_threshold = forms.IntegerField(label="Lead → MQL at total ≥")
+    lead_fit_threshold = forms.IntegerField(
+        label=_("Suspect → Lead at fit ≥"), help_text=_("Fit points that make a suspect a lead.")
+    )
+    mql_threshold = forms.IntegerField(label=_("Lead → MQL at total ≥"))
     mql_min_grade = forms.ChoiceField(
-        label="…and fit grade at least", choices=[(g, g) for g in r.GRADES]
+        label=_("…and fit grade at least"), choices=[(g, g) for g in r.GRADES]
     )
     mql_min_probability = forms.FloatField(
         required=False,
         min_value=0,
         max_value=1,
-        label="…and predicted probability at least",
-        help_text="Optional, 0–1: the learned conversion probability (predictive scoring).",
+        label=_("…and predicted probability at least"),
+        help_text=_("Optional, 0–1: the learned conversion probability (predictive scoring)."),
     )
     recycle_below = forms.IntegerField(
         required=False,
-        label="Recycle an MQL below",
-        help_text="Empty: MQLs are never recycled automatically.",
+        label=_("Recycle an MQL below"),
+        help_text=_("Empty: MQLs are never recycled automatically."),
     )
-    grade_a_min = forms.IntegerField(label="Grade A from fit")
-    grade_b_min = forms.IntegerField(label="Grade B from fit")
-    grade_c_min = forms.IntegerField(label="Grade C from fit")
-    decay = forms.ChoiceField(choices=ScoringModel.Decay.choices)
-    half_life_days = forms.FloatField(required=False, label="Half-life (days)")
+    grade_a_min = forms.IntegerField(label=_("Grade A from fit"))
+    grade_b_min = forms.IntegerField(label=_("Grade B from fit"))
+    grade_c_min = forms.IntegerField(label=_("Grade C from fit"))
+    decay = forms.ChoiceField(label=_("Decay"), choices=ScoringModel.Decay.choices)
+    half_life_days = forms.FloatField(required=False, label=_("Half-life (days)"))
     decay_steps = forms.CharField(
-        required=False, label="Decay steps", help_text="days:factor, e.g. 30:0.5, 90:0"
+        required=False,
+        label=_("Decay steps"),
+        # Translators: "days:factor" is the syntax of a step; keep the numbers' format
+        help_text=_("days:factor, e.g. 30:0.5, 90:0"),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -185,48 +222,58 @@ class ModelSettingsForm(forms.Form):
 
 
 class RuleForm(forms.Form):
-    name = forms.CharField(max_length=120)
-    kind = forms.ChoiceField(choices=ScoringRule.Kind.choices)
-    points = forms.IntegerField(help_text="Negative points are allowed (e.g. unsubscribe −30).")
+    name = forms.CharField(max_length=120, label=_("Name"))
+    kind = forms.ChoiceField(label=_("Kind"), choices=ScoringRule.Kind.choices)
+    points = forms.IntegerField(
+        label=_("Points"), help_text=_("Negative points are allowed (e.g. unsubscribe −30).")
+    )
     # activity rules
     activity_kind = forms.ChoiceField(
-        required=False, choices=[("", "—"), *ActivityKind.choices], label="Activity"
+        required=False, choices=[("", "—"), *ActivityKind.choices], label=_("Activity")
     )
     conditions = forms.CharField(
         required=False,
+        label=_("Conditions"),
+        # (the placeholder is an example of the syntax: property, operator code, value)
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "url contains /pricing"}),
-        help_text="One per line: property operator value. Operators: "
-        + ", ".join(sorted(r.ACTIVITY_OPS))
-        + ".",
+        help_text=lazy(_conditions_help, str)(),
     )
-    repeatable = forms.BooleanField(required=False, initial=True, label="Counts every time")
-    max_count = forms.IntegerField(required=False, min_value=1, label="At most (times)")
-    max_points = forms.IntegerField(required=False, min_value=1, label="Cap (points)")
-    window_days = forms.FloatField(required=False, label="Window (days)")
-    window_max = forms.IntegerField(required=False, min_value=1, label="At most per window")
-    decay = forms.ChoiceField(choices=ScoringRule.Decay.choices, initial="model")
-    half_life_days = forms.FloatField(required=False, label="Half-life (days)")
+    repeatable = forms.BooleanField(required=False, initial=True, label=_("Counts every time"))
+    max_count = forms.IntegerField(required=False, min_value=1, label=_("At most (times)"))
+    max_points = forms.IntegerField(required=False, min_value=1, label=_("Cap (points)"))
+    window_days = forms.FloatField(required=False, label=_("Window (days)"))
+    window_max = forms.IntegerField(required=False, min_value=1, label=_("At most per window"))
+    decay = forms.ChoiceField(label=_("Decay"), choices=ScoringRule.Decay.choices, initial="model")
+    half_life_days = forms.FloatField(required=False, label=_("Half-life (days)"))
     decay_steps = forms.CharField(
-        required=False, label="Decay steps", help_text="e.g. 30:0.5, 90:0"
+        required=False, label=_("Decay steps"), help_text=_("e.g. 30:0.5, 90:0")
     )
     # inactivity rules
-    inactive_days = forms.FloatField(required=False, label="Inactive for (days)")
+    inactive_days = forms.FloatField(required=False, label=_("Inactive for (days)"))
     # fit rules
     field = forms.ChoiceField(  # choices: fit_field_choices(), read per form (custom fields)
         required=False,
-        help_text="Tags: in, not in, is empty. Custom numbers, money and dates: at least, "
-        "below, is empty. Custom text, choices, yes/no: in, not in (multiple choice: holds any "
-        "/ none of them), is empty.",
+        label=_("Field"),
+        help_text=_(
+            # Translators: the operators are named as in the Operator list of the same form
+            "Tags: in, not in, is empty. Custom numbers, money and dates: at least, "
+            "below, is empty. Custom text, choices, yes/no: in, not in (multiple choice: holds any "
+            "/ none of them), is empty."
+        ),
     )
     op = forms.ChoiceField(
         required=False,
-        label="Operator",
-        choices=[("", "—"), *((o, o.replace("_", " ")) for o in sorted(r.FIT_OPS))],
+        label=_("Operator"),
+        choices=[("", "—"), *((o, FIT_OP_LABELS[o]) for o in sorted(r.FIT_OPS))],
     )
     value = forms.CharField(
         required=False,
-        help_text="Comma-separated values; yes/no for 'is empty' and 'free mail'; one number or "
-        "a date (YYYY-MM-DD) for 'at least' and 'below'; true or false for a yes/no field.",
+        label=_("Value"),
+        help_text=_(
+            # Translators: yes/no, true/false and YYYY-MM-DD are what the editor reads: keep them
+            "Comma-separated values; yes/no for 'is empty' and 'free mail'; one number or "
+            "a date (YYYY-MM-DD) for 'at least' and 'below'; true or false for a yes/no field."
+        ),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -9,6 +9,7 @@ scores). Rules are data validated by ``scoring.rules`` at save (see ``scoring.se
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from leadflow.jobs import Job
 from leads.models import ActivityKind, Lead
@@ -16,45 +17,49 @@ from leads.models import ActivityKind, Lead
 
 class ScoringModel(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PUBLISHED = "published", "Published"
-        ARCHIVED = "archived", "Archived"
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        ARCHIVED = "archived", _("Archived")
 
     class Decay(models.TextChoices):
-        NONE = "none", "No decay"
-        HALF_LIFE = "half_life", "Half-life"
-        STEP = "step", "Steps"
+        NONE = "none", _("No decay")
+        HALF_LIFE = "half_life", _("Half-life")
+        STEP = "step", _("Steps")
 
-    name = models.CharField(max_length=120)
-    version = models.PositiveIntegerField(unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    description = models.TextField(blank=True)
+    name = models.CharField(_("name"), max_length=120)
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    description = models.TextField(_("description"), blank=True)
     # thresholds: Suspect -> Lead on fit; Lead/Nurture -> MQL on the total with a minimum grade
-    lead_fit_threshold = models.IntegerField(default=10)
-    mql_threshold = models.IntegerField(default=50)
-    mql_min_grade = models.CharField(max_length=1, default="C")
+    lead_fit_threshold = models.IntegerField(_("lead fit threshold"), default=10)
+    mql_threshold = models.IntegerField(_("mql threshold"), default=50)
+    mql_min_grade = models.CharField(_("mql min grade"), max_length=1, default="C")
     # optional predictive gate: MQL also needs this learned conversion probability (0-1)
-    mql_min_probability = models.FloatField(null=True, blank=True)
+    mql_min_probability = models.FloatField(_("mql min probability"), null=True, blank=True)
     # an MQL whose total falls below this is recycled to Nurture (None: never automatically)
-    recycle_below = models.IntegerField(null=True, blank=True)
-    grade_a_min = models.IntegerField(default=30)
-    grade_b_min = models.IntegerField(default=15)
-    grade_c_min = models.IntegerField(default=5)
+    recycle_below = models.IntegerField(_("recycle below"), null=True, blank=True)
+    grade_a_min = models.IntegerField(_("grade a min"), default=30)
+    grade_b_min = models.IntegerField(_("grade b min"), default=15)
+    grade_c_min = models.IntegerField(_("grade c min"), default=5)
     # the model's decay, used by rules whose decay is "model"
-    decay = models.CharField(max_length=10, choices=Decay.choices, default=Decay.NONE)
-    half_life_days = models.FloatField(null=True, blank=True)
-    decay_steps = models.JSONField(default=list, blank=True)
+    decay = models.CharField(_("decay"), max_length=10, choices=Decay.choices, default=Decay.NONE)
+    half_life_days = models.FloatField(_("half life days"), null=True, blank=True)
+    decay_steps = models.JSONField(_("decay steps"), default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    published_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:
+        verbose_name = _("scoring model")
+        verbose_name_plural = _("scoring models")
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(
@@ -75,39 +80,45 @@ class ScoringModel(models.Model):
 
 class ScoringRule(models.Model):
     class Kind(models.TextChoices):
-        ACTIVITY = "activity", "Activity (engagement)"
-        INACTIVITY = "inactivity", "Inactivity (engagement)"
-        FIT = "fit", "Lead field (fit)"
+        ACTIVITY = "activity", _("Activity (engagement)")
+        INACTIVITY = "inactivity", _("Inactivity (engagement)")
+        FIT = "fit", _("Lead field (fit)")
 
     class Decay(models.TextChoices):
-        MODEL = "model", "As the model"
-        NONE = "none", "No decay"
-        HALF_LIFE = "half_life", "Half-life"
-        STEP = "step", "Steps"
+        MODEL = "model", _("As the model")
+        NONE = "none", _("No decay")
+        HALF_LIFE = "half_life", _("Half-life")
+        STEP = "step", _("Steps")
 
     model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="rules")
-    name = models.CharField(max_length=120)
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    points = models.IntegerField()
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    points = models.IntegerField(_("points"))
     # activity rules
-    activity_kind = models.CharField(max_length=30, choices=ActivityKind.choices, blank=True)
-    conditions = models.JSONField(default=list, blank=True)  # [{"property","op","value"}]
-    repeatable = models.BooleanField(default=True)
-    max_count = models.PositiveIntegerField(null=True, blank=True)
-    max_points = models.PositiveIntegerField(null=True, blank=True)
-    window_days = models.FloatField(null=True, blank=True)
-    window_max = models.PositiveIntegerField(null=True, blank=True)
-    decay = models.CharField(max_length=10, choices=Decay.choices, default=Decay.MODEL)
-    half_life_days = models.FloatField(null=True, blank=True)
-    decay_steps = models.JSONField(default=list, blank=True)
+    activity_kind = models.CharField(
+        _("activity kind"), max_length=30, choices=ActivityKind.choices, blank=True
+    )
+    # [{"property","op","value"}]
+    conditions = models.JSONField(_("conditions"), default=list, blank=True)
+    repeatable = models.BooleanField(_("repeatable"), default=True)
+    max_count = models.PositiveIntegerField(_("max count"), null=True, blank=True)
+    max_points = models.PositiveIntegerField(_("max points"), null=True, blank=True)
+    window_days = models.FloatField(_("window days"), null=True, blank=True)
+    window_max = models.PositiveIntegerField(_("window max"), null=True, blank=True)
+    decay = models.CharField(_("decay"), max_length=10, choices=Decay.choices, default=Decay.MODEL)
+    half_life_days = models.FloatField(_("half life days"), null=True, blank=True)
+    decay_steps = models.JSONField(_("decay steps"), default=list, blank=True)
     # inactivity rules
-    inactive_days = models.FloatField(null=True, blank=True)
+    inactive_days = models.FloatField(_("inactive days"), null=True, blank=True)
     # fit rules
-    field = models.CharField(max_length=50, blank=True)  # a lead field, "tags" or "custom.<key>"
-    op = models.CharField(max_length=20, blank=True)
-    value = models.JSONField(null=True, blank=True)
+    # a lead field, "tags" or "custom.<key>"
+    field = models.CharField(_("field"), max_length=50, blank=True)
+    op = models.CharField(_("op"), max_length=20, blank=True)
+    value = models.JSONField(_("value"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("scoring rule")
+        verbose_name_plural = _("scoring rules")
         ordering = ["model", "id"]
 
     def __str__(self) -> str:
@@ -122,19 +133,29 @@ class LeadScore(models.Model):
     threshold: set when the total is below it, cleared when the lead crosses into MQL.
     """
 
-    lead = models.OneToOneField(Lead, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    lead = models.OneToOneField(
+        Lead, verbose_name=_("lead"), primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
     # not indexed: a handful of versions over 1M rows is no index to read by, only one more to
     # write on every score, and with stale statistics the planner chose it over a batch's ids
     model = models.ForeignKey(
-        ScoringModel, on_delete=models.PROTECT, related_name="+", db_index=False
+        ScoringModel,
+        verbose_name=_("model"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
-    score = models.IntegerField(default=0)
-    fit_score = models.IntegerField(default=0)
-    engagement_score = models.IntegerField(default=0)
-    grade = models.CharField(max_length=1, blank=True)
-    breakdown = models.JSONField(default=list)
-    scored_at = models.DateTimeField()
-    mql_armed = models.BooleanField(default=True)
+    score = models.IntegerField(_("score"), default=0)
+    fit_score = models.IntegerField(_("fit score"), default=0)
+    engagement_score = models.IntegerField(_("engagement score"), default=0)
+    grade = models.CharField(_("grade"), max_length=1, blank=True)
+    breakdown = models.JSONField(_("breakdown"), default=list)
+    scored_at = models.DateTimeField(_("scored at"))
+    mql_armed = models.BooleanField(_("mql armed"), default=True)
+
+    class Meta:
+        verbose_name = _("lead score")
+        verbose_name_plural = _("lead scores")
 
     def __str__(self) -> str:
         return f"lead {self.lead_id}: {self.score}"
@@ -149,30 +170,42 @@ class ScoringRun(Job):
     AUDIT = "scoring_run"
 
     class Kind(models.TextChoices):
-        RESCORE = "rescore", "Rescore"
-        DRY_RUN = "dry_run", "Dry run"
+        RESCORE = "rescore", _("Rescore")
+        DRY_RUN = "dry_run", _("Dry run")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
-    model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="runs")
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    reason = models.CharField(max_length=100, blank=True)
-    last_lead_id = models.BigIntegerField(default=0)  # resume point: batches are id ranges
-    written = models.PositiveIntegerField(default=0)
-    moved = models.PositiveIntegerField(default=0)
-    result = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    model = models.ForeignKey(
+        ScoringModel, verbose_name=_("model"), on_delete=models.CASCADE, related_name="runs"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    reason = models.CharField(_("reason"), max_length=100, blank=True)
+    # resume point: batches are id ranges
+    last_lead_id = models.BigIntegerField(_("last lead id"), default=0)
+    written = models.PositiveIntegerField(_("written"), default=0)
+    moved = models.PositiveIntegerField(_("moved"), default=0)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("scoring run")
+        verbose_name_plural = _("scoring runs")
         ordering = ["-id"]
 
     def __str__(self) -> str:

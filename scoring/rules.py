@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from leadflow.validators import nul_path
 
@@ -390,32 +391,57 @@ def evaluate(
 
 
 # --- validation: refused at save with the field and the reason ---------------------------------
+# The messages are shown on the rules editor's fields and in API errors: translated (in the
+# language of the request). Codes (field names, operators, decay kinds) stay as they are typed.
 
 
 def _int(value: Any, name: str, *, minimum: int | None = None, allow_none: bool = True) -> None:
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError({name: f"{name} must be a whole number, not {value!r}."})
+        raise ValidationError(
+            {
+                # Translators: %(name)s is a field's code (e.g. max_count), %(value)s what was given
+                name: _("%(name)s must be a whole number, not %(value)s.")
+                % {"name": name, "value": repr(value)}
+            }
+        )
     if minimum is not None and value < minimum:
-        raise ValidationError({name: f"{name} must be at least {minimum}."})
+        raise ValidationError(
+            {
+                # Translators: %(name)s is a field's code (e.g. max_count)
+                name: _("%(name)s must be at least %(minimum)s.")
+                % {"name": name, "minimum": minimum}
+            }
+        )
 
 
 def _positive(value: Any, name: str) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValidationError({name: f"{name} must be a positive number, not {value!r}."})
+        raise ValidationError(
+            {
+                # Translators: %(name)s is a field's code (e.g. window_days), %(value)s what was given
+                name: _("%(name)s must be a positive number, not %(value)s.")
+                % {"name": name, "value": repr(value)}
+            }
+        )
 
 
 def validate_decay(*, kind: str, half_life_days: Any, steps: Any, prefix: str = "") -> None:
     if kind not in DECAY_KINDS:
         raise ValidationError(
-            {f"{prefix}decay": f"Unknown decay {kind!r}; expected one of {sorted(DECAY_KINDS)}."}
+            {
+                f"{prefix}decay": _("Unknown decay %(kind)s; expected one of %(kinds)s.")
+                % {"kind": repr(kind), "kinds": sorted(DECAY_KINDS)}
+            }
         )
     if kind == "half_life":
         if half_life_days is None:
-            raise ValidationError({f"{prefix}half_life_days": "Half-life decay needs a half-life."})
+            raise ValidationError(
+                {f"{prefix}half_life_days": _("Half-life decay needs a half-life.")}
+            )
         _positive(half_life_days, f"{prefix}half_life_days")
     if kind == "step":
         validate_steps(steps, f"{prefix}decay_steps")
@@ -423,7 +449,7 @@ def validate_decay(*, kind: str, half_life_days: Any, steps: Any, prefix: str = 
 
 def validate_steps(steps: Any, name: str) -> None:
     if not isinstance(steps, list) or not steps:
-        raise ValidationError({name: "Step decay needs a list of [age in days, factor] pairs."})
+        raise ValidationError({name: _("Step decay needs a list of [age in days, factor] pairs.")})
     last = -1.0
     for i, step in enumerate(steps):
         if (
@@ -431,68 +457,144 @@ def validate_steps(steps: Any, name: str) -> None:
             or len(step) != 2
             or any(isinstance(x, bool) or not isinstance(x, int | float) for x in step)
         ):
-            raise ValidationError({name: f"Step {i + 1} must be [age in days, factor]."})
+            raise ValidationError(
+                {name: _("Step %(number)s must be [age in days, factor].") % {"number": i + 1}}
+            )
         age, factor = step
         if age <= last:
-            raise ValidationError({name: "Step ages must be positive and strictly increasing."})
+            raise ValidationError({name: _("Step ages must be positive and strictly increasing.")})
         if not 0 <= factor <= 1:
-            raise ValidationError({name: f"Step {i + 1}: the factor must be between 0 and 1."})
+            raise ValidationError(
+                {
+                    name: _("Step %(number)s: the factor must be between 0 and 1.")
+                    % {"number": i + 1}
+                }
+            )
         last = age
 
 
 def validate_conditions(conditions: Any) -> None:
     if not isinstance(conditions, list):
-        raise ValidationError({"conditions": "Conditions must be a list."})
+        raise ValidationError({"conditions": _("Conditions must be a list.")})
     if (where := nul_path(conditions)) is not None:
         raise ValidationError(
-            {"conditions": f"conditions.{where} contains a NUL (\\u0000) character."}
+            {
+                # Translators: %(path)s locates the value, e.g. "0.property" (condition 1's property)
+                "conditions": _("conditions.%(path)s contains a NUL (\\u0000) character.")
+                % {"path": where}
+            }
         )
     for i, cond in enumerate(conditions):
-        where = f"Condition {i + 1}"
+        number = {"number": i + 1}
         if not isinstance(cond, dict) or set(cond) - {"property", "op", "value"}:
             raise ValidationError(
-                {"conditions": f"{where} must be an object with property, op and value."}
+                {
+                    "conditions": _(
+                        "Condition %(number)s must be an object with property, op and value."
+                    )
+                    % number
+                }
             )
         prop = cond.get("property")
         if not isinstance(prop, str) or not prop.strip():
-            raise ValidationError({"conditions": f"{where}: property must be a non-empty name."})
+            raise ValidationError(
+                {
+                    "conditions": _("Condition %(number)s: property must be a non-empty name.")
+                    % number
+                }
+            )
         op = cond.get("op")
         if op not in ACTIVITY_OPS:
             raise ValidationError(
                 {
-                    "conditions": f"{where}: unknown operator {op!r}; use one of {sorted(ACTIVITY_OPS)}."
+                    "conditions": _(
+                        "Condition %(number)s: unknown operator %(op)s; use one of %(ops)s."
+                    )
+                    % {**number, "op": repr(op), "ops": sorted(ACTIVITY_OPS)}
                 }
             )
         value = cond.get("value")
         if op == "in":
             if not isinstance(value, list) or not value:
-                raise ValidationError({"conditions": f"{where}: 'in' needs a non-empty list."})
+                raise ValidationError(
+                    {"conditions": _("Condition %(number)s: 'in' needs a non-empty list.") % number}
+                )
         elif op != "exists" and (value is None or isinstance(value, dict | list)):
-            raise ValidationError({"conditions": f"{where}: {op!r} needs a single value."})
+            raise ValidationError(
+                {
+                    "conditions": _("Condition %(number)s: %(op)s needs a single value.")
+                    % {**number, "op": repr(op)}
+                }
+            )
 
 
-def _fit_field_ops(field_name: str, custom_fields: Mapping[str, str]) -> tuple[str, frozenset[str]]:
-    """What ``field_name`` is (as error messages name it) and the operators it takes."""
+# What a fit rule reads, as its error messages name it: the lead's tags, a custom field or a
+# built-in lead field (each message has one full sentence per case, for translators).
+_ON_TAGS, _ON_CUSTOM, _ON_FIELD = "tags", "custom", "field"
+
+
+def _fit_field_ops(
+    field_name: str, custom_fields: Mapping[str, str]
+) -> tuple[str, dict[str, str], frozenset[str]]:
+    """What ``field_name`` is (one of ``_ON_*`` and the names its messages show) and the
+    operators it takes."""
     if field_name == TAGS:
-        return "tags", TAG_OPS
+        return _ON_TAGS, {}, TAG_OPS
     key = custom_key(field_name)
     if key is not None:
         kind = custom_fields.get(key)
         if kind is None:
-            known = ", ".join(sorted(custom_fields)) or "none yet"
+            known = ", ".join(sorted(custom_fields)) or _("none yet")
             raise ValidationError(
-                {"field": f"Unknown custom field {key!r}; the lead's custom fields are {known}."}
+                {
+                    "field": _(
+                        "Unknown custom field %(key)s; the lead's custom fields are %(known)s."
+                    )
+                    % {"key": repr(key), "known": known}
+                }
             )
-        return f"custom field {key!r} ({kind})", CUSTOM_OPS.get(kind, frozenset())
+        names = {"key": repr(key), "type": kind}
+        return _ON_CUSTOM, names, CUSTOM_OPS.get(kind, frozenset())
     if field_name not in FIT_FIELDS:
         custom = [f"{CUSTOM_PREFIX}{k}" for k in sorted(custom_fields)]
         raise ValidationError(
             {
-                "field": f"Unknown lead field {field_name!r}; use one of "
-                f"{sorted(FIT_FIELDS)}, {TAGS!r} or {custom or 'custom.<key>'}."
+                "field": _(
+                    "Unknown lead field %(field)s; use one of %(fields)s, %(tags)s or %(custom)s."
+                )
+                % {
+                    "field": repr(field_name),
+                    "fields": sorted(FIT_FIELDS),
+                    "tags": repr(TAGS),
+                    "custom": custom or "custom.<key>",
+                }
             }
         )
-    return f"field {field_name!r}", TEXT_OPS
+    return _ON_FIELD, {"field": repr(field_name)}, TEXT_OPS
+
+
+def _op_not_taken(on: str, names: dict[str, str], op: str, ops: frozenset[str]) -> str:
+    params = {**names, "op": repr(op), "ops": sorted(ops) if ops else _("none")}
+    if on == _ON_TAGS:
+        return _("tags does not take %(op)s; use one of %(ops)s.") % params
+    if on == _ON_CUSTOM:
+        # Translators: %(type)s is the custom field's type code (e.g. choice, integer)
+        return _("custom field %(key)s (%(type)s) does not take %(op)s; use one of %(ops)s.") % (
+            params
+        )
+    return _("field %(field)s does not take %(op)s; use one of %(ops)s.") % params
+
+
+def _needs_list(on: str, names: dict[str, str], op: str) -> str:
+    params = {**names, "op": repr(op)}
+    if on == _ON_TAGS:
+        return _("%(op)s on tags needs a non-empty list of strings.") % params
+    if on == _ON_CUSTOM:
+        # Translators: %(type)s is the custom field's type code (e.g. choice, integer)
+        return _("%(op)s on custom field %(key)s (%(type)s) needs a non-empty list of strings.") % (
+            params
+        )
+    return _("%(op)s on field %(field)s needs a non-empty list of strings.") % params
 
 
 def validate_fit(
@@ -501,38 +603,68 @@ def validate_fit(
     """Refuse a fit rule that cannot be evaluated. ``custom_fields``: the lead custom fields
     that exist, key -> type (``leads.models.FieldType`` value); the caller reads them."""
     if (where := nul_path(value, "value")) is not None:
-        raise ValidationError({"value": f"{where} contains a NUL (\\u0000) character."})
+        raise ValidationError(
+            {
+                # Translators: %(path)s locates the value, e.g. "value.0" (its first item)
+                "value": _("%(path)s contains a NUL (\\u0000) character.") % {"path": where}
+            }
+        )
     if op not in FIT_OPS:
-        raise ValidationError({"op": f"Unknown operator {op!r}; use one of {sorted(FIT_OPS)}."})
+        raise ValidationError(
+            {
+                "op": _("Unknown operator %(op)s; use one of %(ops)s.")
+                % {"op": repr(op), "ops": sorted(FIT_OPS)}
+            }
+        )
     if op == "free_mail":
         if not isinstance(value, bool):
-            raise ValidationError({"value": f"{op!r} needs true or false."})
+            raise ValidationError({"value": _("%(op)s needs true or false.") % {"op": repr(op)}})
         return
-    what, ops = _fit_field_ops(field_name, custom_fields or {})
+    on, names, ops = _fit_field_ops(field_name, custom_fields or {})
     if op not in ops:
-        raise ValidationError(
-            {"op": f"{what} does not take {op!r}; use one of {sorted(ops) or 'none'}."}
-        )
+        raise ValidationError({"op": _op_not_taken(on, names, op, ops)})
     kind = (custom_fields or {}).get(custom_key(field_name) or "", "")
+    # (below: only custom fields have a kind, and only they take at_least / below)
+    custom = {**names, "op": repr(op), "value": repr(value)}
     if op in ("in", "not_in", "contains_any"):
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise ValidationError({"value": f"{op!r} on {what} needs a non-empty list of strings."})
+            raise ValidationError({"value": _needs_list(on, names, op)})
         if kind == "boolean" and not all(v.lower() in ("true", "false") for v in value):
-            raise ValidationError({"value": f'{op!r} on {what} needs ["true"] or ["false"].'})
+            raise ValidationError(
+                {
+                    "value": _(
+                        '%(op)s on custom field %(key)s (%(type)s) needs ["true"] or ["false"].'
+                    )
+                    % custom
+                }
+            )
     elif op in ORDER_OPS:
         if kind in DATE_TYPES:
             if not isinstance(value, str) or not DATE_RE.fullmatch(value) or not _is_date(value):
                 raise ValidationError(
-                    {"value": f"{op!r} on {what} needs a date as YYYY-MM-DD, not {value!r}."}
+                    {
+                        "value": _(
+                            "%(op)s on custom field %(key)s (%(type)s) needs a date as "
+                            "YYYY-MM-DD, not %(value)s."
+                        )
+                        % custom
+                    }
                 )
         elif (
             isinstance(value, bool)
             or not isinstance(value, int | float)
             or (isinstance(value, float) and not math.isfinite(value))
         ):
-            raise ValidationError({"value": f"{op!r} on {what} needs one number, not {value!r}."})
+            raise ValidationError(
+                {
+                    "value": _(
+                        "%(op)s on custom field %(key)s (%(type)s) needs one number, not %(value)s."
+                    )
+                    % custom
+                }
+            )
     elif not isinstance(value, bool):
-        raise ValidationError({"value": f"{op!r} needs true or false."})
+        raise ValidationError({"value": _("%(op)s needs true or false.") % {"op": repr(op)}})
 
 
 def _is_date(value: str) -> bool:

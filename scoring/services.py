@@ -19,6 +19,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
@@ -107,11 +109,32 @@ def custom_field_check_unused(*, key: str) -> None:
         .select_related("model")
         .order_by("model__version", "id")
     )
-    names = [f"“{x.name}” in {x.model.name} v{x.model.version} ({x.model.status})" for x in used]
+    status: dict[str, str] = {
+        ScoringModel.Status.DRAFT: pgettext("scoring model status, in a sentence", "draft"),
+        ScoringModel.Status.PUBLISHED: pgettext("scoring model status, in a sentence", "published"),
+    }
+    names = [
+        # Translators: a rule, the scoring model and version that has it, and its status
+        _("“%(rule)s” in %(model)s v%(version)s (%(status)s)")
+        % {
+            "rule": x.name,
+            "model": x.model.name,
+            "version": x.model.version,
+            "status": status.get(x.model.status, x.model.status),
+        }
+        for x in used
+    ]
     if names:
         raise CustomFieldUsedByRuleError(
-            f"The custom field {key!r} is used by scoring rule(s) {'; '.join(names)}: "
-            "remove those rules (publish a version without them) before deleting the field."
+            ngettext(
+                # Translators: %(rules)s lists the rules ("“Seats” in Spring v3 (draft); ...")
+                "The custom field %(key)s is used by scoring rule(s) %(rules)s: remove those "
+                "rules (publish a version without them) before deleting the field.",
+                "The custom field %(key)s is used by scoring rule(s) %(rules)s: remove those "
+                "rules (publish a version without them) before deleting the field.",
+                len(names),
+            )
+            % {"key": repr(key), "rules": "; ".join(names)}
         )
 
 
@@ -125,22 +148,23 @@ def model_clean(model: ScoringModel) -> None:
     r._int(model.grade_c_min, "grade_c_min", allow_none=False)
     r._int(model.recycle_below, "recycle_below")
     if model.mql_min_grade not in r.GRADES:
-        raise ValidationError({"mql_min_grade": "The minimum grade must be A, B, C or D."})
+        raise ValidationError({"mql_min_grade": _("The minimum grade must be A, B, C or D.")})
     if not model.grade_a_min > model.grade_b_min > model.grade_c_min:
         raise ValidationError(
-            {"grade_a_min": "Grade bands must be ordered: A minimum > B minimum > C minimum."}
+            {"grade_a_min": _("Grade bands must be ordered: A minimum > B minimum > C minimum.")}
         )
     p = model.mql_min_probability
     if p is not None and (isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1):
         raise ValidationError(
-            {"mql_min_probability": "The minimum probability must be a number from 0 to 1."}
+            {"mql_min_probability": _("The minimum probability must be a number from 0 to 1.")}
         )
     if model.recycle_below is not None and model.recycle_below >= model.mql_threshold:
         # A lead at the threshold would be moved into MQL and out again by the same evaluation.
         raise ValidationError(
             {
-                "recycle_below": "Must be below the MQL threshold, or leads would cycle "
-                "between MQL and Nurture."
+                "recycle_below": _(
+                    "Must be below the MQL threshold, or leads would cycle between MQL and Nurture."
+                )
             }
         )
     if model.decay != ScoringModel.Decay.NONE:
@@ -148,7 +172,7 @@ def model_clean(model: ScoringModel) -> None:
             kind=model.decay, half_life_days=model.half_life_days, steps=model.decay_steps
         )
     if not (model.name or "").strip():
-        raise ValidationError({"name": "A scoring model needs a name."})
+        raise ValidationError({"name": _("A scoring model needs a name.")})
 
 
 def custom_field_types() -> dict[str, str]:
@@ -160,14 +184,19 @@ def rule_clean(rule: ScoringRule, *, custom_fields: Mapping[str, str] | None = N
     """Refuse a rule that cannot be evaluated (unknown field, bad operator, non-numeric points).
     ``custom_fields`` (key -> type) is read when not given."""
     if not (rule.name or "").strip():
-        raise ValidationError({"name": "A rule needs a name."})
+        raise ValidationError({"name": _("A rule needs a name.")})
     if rule.kind not in ScoringRule.Kind.values:
         raise ValidationError(
-            {"kind": f"Unknown rule kind {rule.kind!r}; use one of {ScoringRule.Kind.values}."}
+            {
+                "kind": _("Unknown rule kind %(kind)s; use one of %(kinds)s.")
+                % {"kind": repr(rule.kind), "kinds": ScoringRule.Kind.values}
+            }
         )
     r._int(rule.points, "points", allow_none=False)
     if abs(rule.points) > MAX_POINTS:
-        raise ValidationError({"points": f"Points must be between -{MAX_POINTS} and {MAX_POINTS}."})
+        raise ValidationError(
+            {"points": _("Points must be between -%(max)s and %(max)s.") % {"max": MAX_POINTS}}
+        )
     r._int(rule.max_count, "max_count", minimum=1)
     r._int(rule.max_points, "max_points", minimum=1)
     r._int(rule.window_max, "window_max", minimum=1)
@@ -176,21 +205,25 @@ def rule_clean(rule: ScoringRule, *, custom_fields: Mapping[str, str] | None = N
         if rule.activity_kind not in ActivityKind.values:
             raise ValidationError(
                 {
-                    "activity_kind": f"Unknown activity kind {rule.activity_kind!r}; use one of "
-                    f"{ActivityKind.values}."
+                    "activity_kind": _("Unknown activity kind %(kind)s; use one of %(kinds)s.")
+                    % {"kind": repr(rule.activity_kind), "kinds": ActivityKind.values}
                 }
             )
         r.validate_conditions(rule.conditions)
         if (rule.window_days is None) != (rule.window_max is None):
             raise ValidationError(
-                {"window_max": "A window cap needs both window_days and window_max."}
+                # Translators: window_days and window_max are the fields' codes
+                {"window_max": _("A window cap needs both window_days and window_max.")}
             )
         r.validate_decay(
             kind=rule.decay, half_life_days=rule.half_life_days, steps=rule.decay_steps
         )
     elif rule.kind == ScoringRule.Kind.INACTIVITY:
         if rule.inactive_days is None:
-            raise ValidationError({"inactive_days": "An inactivity rule needs inactive_days."})
+            raise ValidationError(
+                # Translators: inactive_days is the field's code
+                {"inactive_days": _("An inactivity rule needs inactive_days.")}
+            )
         r._positive(rule.inactive_days, "inactive_days")
     else:
         if custom_fields is None:
@@ -207,8 +240,11 @@ def _check_overlap(model: ScoringModel) -> None:
         first, second = overlap
         raise ValidationError(
             {
-                "conditions": f"Rule {second.name!r} counts exactly what rule {first.name!r} "
-                "already counts; merge them (change the points) instead."
+                "conditions": _(
+                    "Rule %(rule)s counts exactly what rule %(other)s already counts; merge them "
+                    "(change the points) instead."
+                )
+                % {"rule": repr(second.name), "other": repr(first.name)}
             }
         )
 
@@ -221,16 +257,27 @@ def _model_locked(model_id: int) -> ScoringModel:
         return ScoringModel.objects.select_for_update().get(pk=model_id)
     except ScoringModel.DoesNotExist:
         raise ScoringModelNotFoundError(
-            f"There is no scoring model with id {model_id}.", field="model"
+            _("There is no scoring model with id %(id)s.") % {"id": model_id}, field="model"
         ) from None
 
 
 def _draft_locked(model_id: int) -> ScoringModel:
     model = _model_locked(model_id)
+    if model.status == ScoringModel.Status.PUBLISHED:
+        raise ModelNotDraftError(
+            _(
+                "Scoring model v%(version)s is published: published versions never change. "
+                "Create a new version to edit it."
+            )
+            % {"version": model.version}
+        )
     if model.status != ScoringModel.Status.DRAFT:
         raise ModelNotDraftError(
-            f"Scoring model v{model.version} is {model.status}: published versions never change. "
-            "Create a new version to edit it."
+            _(
+                "Scoring model v%(version)s is archived: published versions never change. "
+                "Create a new version to edit it."
+            )
+            % {"version": model.version}
         )
     return model
 
@@ -243,7 +290,7 @@ def _next_version() -> int:
 def _unknown(data: Mapping[str, Any], allowed: Sequence[str]) -> None:
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ValidationError(dict.fromkeys(unknown, "Unknown field."))
+        raise ValidationError(dict.fromkeys(unknown, _("Unknown field.")))
 
 
 @transaction.atomic
@@ -334,7 +381,9 @@ def rule_delete(*, rule_id: int) -> None:
 def _rule(rule_id: int) -> ScoringRule:
     rule = ScoringRule.objects.select_related("model").filter(pk=rule_id).first()
     if rule is None:
-        raise ScoringRuleNotFoundError(f"There is no scoring rule with id {rule_id}.", field="rule")
+        raise ScoringRuleNotFoundError(
+            _("There is no scoring rule with id %(id)s.") % {"id": rule_id}, field="rule"
+        )
     return rule
 
 
@@ -345,7 +394,7 @@ def model_publish(*, model_id: int, actor: User | None = None) -> ScoringRun:
     model = _draft_locked(model_id)
     model_clean(model)
     if not model.rules.exists():
-        raise ValidationError({"rules": "A scoring model needs at least one rule to publish."})
+        raise ValidationError({"rules": _("A scoring model needs at least one rule to publish.")})
     custom_fields = custom_field_types()
     for rule in model.rules.all():
         rule_clean(rule, custom_fields=custom_fields)
@@ -384,9 +433,11 @@ def run_start(
 ) -> ScoringRun:
     model = ScoringModel.objects.filter(pk=model_id).first()
     if model is None:
-        raise ScoringModelNotFoundError(f"There is no scoring model with id {model_id}.")
+        raise ScoringModelNotFoundError(
+            _("There is no scoring model with id %(id)s.") % {"id": model_id}
+        )
     if kind == ScoringRun.Kind.RESCORE and model.status != ScoringModel.Status.PUBLISHED:
-        raise NoPublishedModelError("Only the published model rescores leads; dry-run a draft.")
+        raise NoPublishedModelError(_("Only the published model rescores leads; dry-run a draft."))
     run = ScoringRun.objects.create(
         model=model, kind=kind, reason=reason, created_by=actor, total=Lead.objects.count()
     )
@@ -596,7 +647,8 @@ def run_resume(*, run_id: int, actor: User | None, request: Any = None) -> Scori
     run = ScoringRun.objects.select_related("model").get(pk=run_id)
     if run.kind == ScoringRun.Kind.RESCORE and run.model.status != ScoringModel.Status.PUBLISHED:
         raise NoPublishedModelError(
-            f"v{run.model.version} is no longer the published model: there is nothing to resume."
+            _("v%(version)s is no longer the published model: there is nothing to resume.")
+            % {"version": run.model.version}
         )
     run = jobs.job_resume(ScoringRun, run_id, actor=actor, request=request)
     if not run.resumable:
@@ -770,7 +822,7 @@ def sweep_request() -> bool:
     now = timezone.now()
     if SweepRequest.objects.filter(pk=1, requested=False).update(requested=True, requested_at=now):
         return True
-    _, created = SweepRequest.objects.get_or_create(
+    _row, created = SweepRequest.objects.get_or_create(
         pk=1, defaults={"requested": True, "requested_at": now}
     )
     return created
@@ -863,7 +915,9 @@ def score_lead(*, lead_id: int, now: datetime | None = None) -> LeadScore | None
     if model is None:
         return None
     if not Lead.objects.select_for_update(no_key=True).filter(pk=lead_id).exists():
-        raise lead_services.LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+        raise lead_services.LeadNotFoundError(
+            _("There is no lead with id %(id)s.") % {"id": lead_id}, field="lead"
+        )
     RescoreMark.objects.filter(lead_id=lead_id).delete()
     engine.write_scores(
         model=model, spec=engine.model_spec(model), ids=[lead_id], now=now or timezone.now()

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leadflow.api.auth import request_user
@@ -28,7 +29,7 @@ VIEW, CHANGE, PUBLISH = Perm.VIEW.value, Perm.CHANGE.value, Perm.PUBLISH.value
 def _model(model_id: int) -> ScoringModel:
     model = selectors.model_list().filter(pk=model_id).first()
     if model is None:
-        raise Http404("There is no such scoring model.")
+        raise Http404(_("There is no such scoring model."))
     return model
 
 
@@ -88,7 +89,7 @@ def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
         except (ValidationError, DomainError) as exc:
             apply_service_errors(form, exc)
         else:
-            messages.success(request, "Settings saved.")
+            messages.success(request, _("Settings saved."))
             return redirect("scoring:model", model.pk)
     return _detail(request, model, settings_form=form, status=422)
 
@@ -98,7 +99,11 @@ def model_detail(request: HttpRequest, model_id: int) -> HttpResponse:
 @require_POST
 def model_new_version(request: HttpRequest, model_id: int) -> HttpResponse:
     draft = services.model_new_version(model_id=_model(model_id).pk, actor=request_user(request))
-    messages.success(request, f"Draft v{draft.version} created: edit it, dry-run it, publish it.")
+    messages.success(
+        request,
+        _("Draft v%(version)s created: edit it, dry-run it, publish it.")
+        % {"version": draft.version},
+    )
     return redirect("scoring:model", draft.pk)
 
 
@@ -114,7 +119,7 @@ def rule_add(request: HttpRequest, model_id: int) -> HttpResponse:
         except (ValidationError, DomainError) as exc:
             apply_service_errors(form, exc)
         else:
-            messages.success(request, f"Rule “{rule.name}” added.")
+            messages.success(request, _("Rule “%(name)s” added.") % {"name": rule.name})
             return redirect("scoring:model", model.pk)
     return _detail(request, model, rule_form=form, status=422)
 
@@ -125,7 +130,7 @@ def rule_add(request: HttpRequest, model_id: int) -> HttpResponse:
 def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule = ScoringRule.objects.select_related("model").filter(pk=rule_id).first()
     if rule is None:
-        raise Http404("There is no such rule.")
+        raise Http404(_("There is no such rule."))
     form = RuleForm(request.POST) if request.method == "POST" else RuleForm.for_rule(rule)
     if request.method == "POST" and form.is_valid():
         try:
@@ -133,7 +138,9 @@ def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
         except (ValidationError, DomainError) as exc:
             apply_service_errors(form, exc)
         else:
-            messages.success(request, f"Rule “{form.cleaned_data['name']}” saved.")
+            messages.success(
+                request, _("Rule “%(name)s” saved.") % {"name": form.cleaned_data["name"]}
+            )
             return redirect("scoring:model", rule.model_id)
     status = 422 if request.method == "POST" else 200
     return render(request, "scoring/rule_edit.html", {"rule": rule, "form": form}, status=status)
@@ -145,13 +152,13 @@ def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
 def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
     rule = ScoringRule.objects.filter(pk=rule_id).first()
     if rule is None:
-        raise Http404("There is no such rule.")
+        raise Http404(_("There is no such rule."))
     try:
         services.rule_delete(rule_id=rule.pk)
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Rule “{rule.name}” deleted.")
+        messages.success(request, _("Rule “%(name)s” deleted.") % {"name": rule.name})
     return redirect("scoring:model", rule.model_id)
 
 
@@ -178,9 +185,13 @@ def model_publish(request: HttpRequest, model_id: int) -> HttpResponse:
         run = services.model_publish(model_id=model.pk, actor=request_user(request))
     except (ValidationError, DomainError) as exc:
         text = exc.message if isinstance(exc, DomainError) else " ".join(exc.messages)
-        messages.error(request, f"Not published: {text}")
+        # Translators: %(reason)s is why (a sentence of its own)
+        messages.error(request, _("Not published: %(reason)s") % {"reason": text})
         return redirect("scoring:model", model.pk)
-    messages.success(request, f"v{model.version} is published; every lead is being rescored.")
+    messages.success(
+        request,
+        _("v%(version)s is published; every lead is being rescored.") % {"version": model.version},
+    )
     return redirect("scoring:run", run.pk)
 
 
@@ -190,7 +201,7 @@ def model_publish(request: HttpRequest, model_id: int) -> HttpResponse:
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = selectors.run_list().select_related("model").filter(pk=run_id).first()
     if run is None:
-        raise Http404("There is no such run.")
+        raise Http404(_("There is no such run."))
     run = job_fail_if_stale(run)  # a run whose worker died shows failed, with the reason
     template = "scoring/_run.html" if getattr(request, "htmx", False) else "scoring/run.html"
     allowed = request.user.has_perm(RUN_CONTROL[run.kind].value)
@@ -210,7 +221,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
     run = selectors.run_list().filter(pk=run_id).first()
     if run is None:
-        raise Http404("There is no such run.")
+        raise Http404(_("There is no such run."))
     if not request.user.has_perm(RUN_CONTROL[run.kind].value):
         raise PermissionDenied
     service = services.run_cancel if action == "cancel" else services.run_resume
@@ -221,9 +232,9 @@ def run_control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
     else:
         messages.success(
             request,
-            "Cancelling: the run stops after the batch in progress."
+            _("Cancelling: the run stops after the batch in progress.")
             if action == "cancel"
-            else "Queued again.",
+            else _("Queued again."),
         )
     return redirect("scoring:run", run.pk)
 

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from leadflow.api.serializers import ModelSerializer
@@ -34,7 +35,7 @@ class TrainInputSerializer(serializers.Serializer[dict[str, str]]):
 
 class FactorSerializer(serializers.Serializer[dict[str, object]]):
     feature = serializers.CharField()
-    log_odds = serializers.FloatField(help_text="added to the calibrated log-odds")
+    log_odds = serializers.FloatField(help_text=_("added to the calibrated log-odds"))
 
 
 class LeadPredictionSerializer(serializers.Serializer[dict[str, object]]):
@@ -56,7 +57,7 @@ class LeadPredictionSerializer(serializers.Serializer[dict[str, object]]):
 
 class TrainQueuedSerializer(serializers.Serializer[dict[str, object]]):
     status = serializers.CharField()
-    run = serializers.IntegerField(help_text="the TrainingRun: GET training-runs/{run}/")
+    run = serializers.IntegerField(help_text=_("the TrainingRun: GET training-runs/{run}/"))
     closed_outcomes = serializers.IntegerField()
     positive = serializers.IntegerField()
 

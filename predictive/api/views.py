@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -90,10 +91,10 @@ class LeadPredictionViewSet(viewsets.ViewSet):
             else None
         )
         if lead is None:
-            raise NotFoundError(f"There is no lead with id {pk}.", field="lead")
+            raise NotFoundError(_("There is no lead with id %(id)s.") % {"id": pk}, field="lead")
         prediction = lead_prediction(lead=lead)
         if prediction is None:
-            raise NoModelError("No predictive model has been trained yet.")
+            raise NoModelError(_("No predictive model has been trained yet."))
         body: dict[str, Any] = {
             "lead": lead.pk,
             "model_version": prediction.model.version,

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -186,10 +187,10 @@ class LeadBreakdownViewSet(viewsets.GenericViewSet[Any]):
             not pk.isdigit()
             or lead_get_visible(user=request_user(request), lead_id=int(pk)) is None
         ):
-            raise NotFoundError(f"There is no lead with id {pk}.", field="lead")
+            raise NotFoundError(_("There is no lead with id %(id)s.") % {"id": pk}, field="lead")
         breakdown = selectors.score_breakdown(lead_id=int(pk))
         if breakdown is None:
-            raise NotFoundError("This lead has not been scored yet.", field="lead")
+            raise NotFoundError(_("This lead has not been scored yet."), field="lead")
         return Response(breakdown)
 
     def get_queryset(self) -> QuerySet[Any]:
