@@ -4,6 +4,9 @@ The board renders 200 cards a page; through the template engine each took about 
 thirty variable lookups, filters and escapes a card), which was most of the board's time at 1M
 leads. Here a card is one f-string of escaped values: the same markup, a fraction of the cost.
 ``{% card lead %}`` (leads_ui) is the one way pages show a card.
+
+Its English words go through gettext when the card is built (the request's language); the
+translated text is escaped like every value, so a translation cannot break the markup.
 """
 
 from collections.abc import Callable, Sequence
@@ -11,6 +14,7 @@ from typing import Any
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from leads import customfields
 from leads.models import CustomField, Lead
@@ -33,9 +37,14 @@ def card_html(
     pk, stage, name = lead.pk, escape(lead.stage), escape(lead.display_name)
     changed = escape(lead.stage_changed_at.isoformat())
     grade = escape(lead.grade)
+    score_title = _("Score %(score)s: fit %(fit)s, engagement %(engagement)s") % {
+        "score": lead.score,
+        "fit": lead.fit_score,
+        "engagement": lead.engagement_score,
+    }
     score = (
         f'<span class="score grade-{escape((lead.grade or "none").lower())}" '
-        f'title="Score {lead.score}: fit {lead.fit_score}, engagement {lead.engagement_score}">'
+        f'title="{escape(score_title)}">'
         f"{lead.score}{f' <b>{grade}</b>' if lead.grade else ''}</span>"
     )
     parts = [
@@ -43,20 +52,22 @@ def card_html(
         f'data-changed="{changed}" data-move-url="{escape(move_url)}" data-name="{name}">',
         '<div class="card-top">',
         f'<input type="checkbox" class="card-select" name="lead" value="{pk}" form="bulk-form" '
-        f'aria-label="Select {name}">',
+        f'aria-label="{escape(_("Select %(name)s") % {"name": lead.display_name})}">',
         f'<a class="lead-name" href="{escape(lead_url)}">{name}</a>',
         score,
         "</div>",
-        f'<div class="muted">{escape(lead.company or "No company")}</div>',
+        f'<div class="muted">{escape(lead.company or _("No company"))}</div>',
         _custom(lead, fields, display),
         _tags(lead),
         '<div class="card-meta">',
-        '<span title="Owner">'
-        + (escape(str(lead.owner)) if lead.owner else "<i>Unassigned</i>")
+        f'<span title="{escape(_("Owner"))}">'
+        + (escape(str(lead.owner)) if lead.owner else f"<i>{escape(_('Unassigned'))}</i>")
         + "</span>",
-        f'<span class="tag" title="Source">{escape(lead.source)}</span>' if lead.source else "",
-        f'<span title="Time in stage"><time datetime="{changed}">{escape(age)} in stage</time>'
-        "</span>",
+        f'<span class="tag" title="{escape(_("Source"))}">{escape(lead.source)}</span>'
+        if lead.source
+        else "",
+        f'<span title="{escape(_("Time in stage"))}"><time datetime="{changed}">'
+        f"{escape(_('%(age)s in stage') % {'age': age})}</time></span>",
         _badge(getattr(lead, "sla_badge", None)),
         "</div>",
         _move_form(lead, moves, csrf_token, move_url) if moves else "",
@@ -84,7 +95,7 @@ def _tags(lead: Lead) -> str:
     spans = "".join(
         f'<span class="lead-tag lead-tag-{escape(t.colour)}">{escape(t.name)}</span>' for t in tags
     )
-    return f'<div class="card-tags" aria-label="Tags">{spans}</div>'
+    return f'<div class="card-tags" aria-label="{escape(_("Tags"))}">{spans}</div>'
 
 
 def _badge(badge: Any) -> str:
@@ -104,6 +115,8 @@ def _move_form(lead: Lead, moves: Sequence[tuple[str, str]], csrf_token: str, mo
         else ""
     )
     options = "".join(f'<option value="{escape(v)}">{escape(label)}</option>' for v, label in moves)
+    move_to_label = escape(_("Move %(name)s to") % {"name": lead.display_name})
+    move_label = escape(_("Move %(name)s") % {"name": lead.display_name})
     # names as attributes: the lead's name stays the card's only text match (get_by_text)
     return (
         f'<form class="card-move" method="post" action="{url}" hx-post="{url}" '
@@ -112,8 +125,9 @@ def _move_form(lead: Lead, moves: Sequence[tuple[str, str]], csrf_token: str, mo
         '<input type="hidden" name="expected_changed_at" '
         f'value="{escape(lead.stage_changed_at.isoformat())}">'
         '<input type="hidden" name="reason" value="">'
-        f'<select id="move-{pk}" name="to" required aria-label="Move {name} to">'
-        f'<option value="">Move to…</option>{options}</select>'
-        f'<button type="submit" class="secondary" aria-label="Move {name}">Move</button>'
+        f'<select id="move-{pk}" name="to" required aria-label="{move_to_label}">'
+        f'<option value="">{escape(_("Move to…"))}</option>{options}</select>'
+        f'<button type="submit" class="secondary" aria-label="{move_label}">'
+        f"{escape(_('Move'))}</button>"
         "</form>"
     )

@@ -6,6 +6,8 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_filters.fields import IsoDateTimeField
 
 from leadflow.filters import IntegerFilter
@@ -25,7 +27,7 @@ class UTCIsoDateTimeField(IsoDateTimeField):
         try:
             return parsed.astimezone(UTC)
         except (OverflowError, ValueError):
-            raise forms.ValidationError("Date-time out of range.", code="invalid") from None
+            raise forms.ValidationError(_("Date-time out of range."), code="invalid") from None
 
 
 class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -49,9 +51,11 @@ class LeadFilterSet(django_filters.FilterSet):
     changed_after = UTCIsoDateTimeFilter(field_name="stage_changed_at", lookup_expr="gte")
     changed_before = UTCIsoDateTimeFilter(field_name="stage_changed_at", lookup_expr="lt")
     # validators: an over-long or letterless search is a form error (400 in the API), never a 5xx
-    q = django_filters.CharFilter(method="search", label="Search", validators=[validate_search])
+    q = django_filters.CharFilter(
+        method="search", label=gettext_lazy("Search"), validators=[validate_search]
+    )
     # a tag's name, any case (names are unique whatever their case: at most one tag matches)
-    tag = django_filters.CharFilter(method="tagged", label="Tag", max_length=50)
+    tag = django_filters.CharFilter(method="tagged", label=gettext_lazy("Tag"), max_length=50)
 
     class Meta:
         model = Lead
@@ -99,7 +103,9 @@ class _Values(forms.Field):
             try:
                 clean = cf.clean_value(self.custom, item)
             except cf.FieldValueError as exc:
-                raise forms.ValidationError(f"{self.custom.label}: {exc}") from None
+                # Translators: a custom field's label, then what is wrong with the value
+                message = _("%(label)s: %(error)s") % {"label": self.custom.label, "error": exc}
+                raise forms.ValidationError(message) from None
             out.extend(clean if isinstance(clean, list) else [clean])
         return out
 
@@ -143,7 +149,10 @@ class CustomRangeFilter(django_filters.Filter):
 
     def __init__(self, *, custom: CustomField, bound: str, **kwargs: Any) -> None:
         self.custom, self.bound = custom, bound
-        label = f"{custom.label} {'from' if bound == 'gte' else 'to'}"
+        if bound == "gte":
+            label = _("%(label)s from") % {"label": custom.label}
+        else:
+            label = _("%(label)s to") % {"label": custom.label}
         super().__init__(field_name=f"custom__{custom.key}", label=label, **kwargs)
         self.extra.update(field=custom, widget=forms.TextInput)
 
@@ -161,7 +170,7 @@ class CustomRangeFilter(django_filters.Filter):
 class CustomEmptyFilter(django_filters.BooleanFilter):
     def __init__(self, *, custom: CustomField, **kwargs: Any) -> None:
         self.custom = custom
-        super().__init__(label=f"{custom.label} is empty", **kwargs)
+        super().__init__(label=_("%(label)s is empty") % {"label": custom.label}, **kwargs)
 
     def filter(self, qs: QuerySet[Lead], value: bool | None) -> QuerySet[Lead]:
         if value is None:

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from leads import interactions
 from leads.lifecycle import Stage
@@ -14,8 +15,8 @@ from leads.models import CompanySize, CustomField, FieldType, Seniority
 
 
 class MoveForm(forms.Form):
-    to = forms.ChoiceField(choices=Stage.choices, label="Move to")
-    reason = forms.CharField(max_length=500, required=False, label="Reason")
+    to = forms.ChoiceField(choices=Stage.choices, label=_("Move to"))
+    reason = forms.CharField(max_length=500, required=False, label=_("Reason"))
     # what the page showed: a lead moved by someone else since is a conflict, not a surprise
     expected_stage = forms.ChoiceField(
         choices=Stage.choices, required=False, widget=forms.HiddenInput
@@ -25,14 +26,14 @@ class MoveForm(forms.Form):
 
 class NoteForm(forms.Form):
     body = forms.CharField(
-        label="Note", max_length=10_000, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Note"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
 class TaskForm(forms.Form):
-    title = forms.CharField(label="Task", max_length=200)
+    title = forms.CharField(label=_("Task"), max_length=200)
     due_at = forms.DateTimeField(
-        label="Due",
+        label=_("Due"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
@@ -40,7 +41,7 @@ class TaskForm(forms.Form):
 
 
 class SavedViewForm(forms.Form):
-    view_name = forms.CharField(label="Save these filters as", max_length=80)
+    view_name = forms.CharField(label=_("Save these filters as"), max_length=80)
     query = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
 
 
@@ -48,24 +49,24 @@ class LeadCreateForm(forms.Form):
     """The browser's "New lead": the contact and fit fields a person types in. The service
     (``lead_upsert``) validates them against the model and names any bad field."""
 
-    first_name = forms.CharField(label="First name", max_length=100, required=False)
-    last_name = forms.CharField(label="Last name", max_length=100, required=False)
-    email = forms.EmailField(label="E-mail", max_length=254)
-    phone = forms.CharField(label="Phone", max_length=40, required=False)
-    job_title = forms.CharField(label="Job title", max_length=150, required=False)
+    first_name = forms.CharField(label=_("First name"), max_length=100, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=100, required=False)
+    email = forms.EmailField(label=_("E-mail"), max_length=254)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    job_title = forms.CharField(label=_("Job title"), max_length=150, required=False)
     seniority = forms.ChoiceField(
-        label="Seniority", choices=[("", "—"), *Seniority.choices], required=False
+        label=_("Seniority"), choices=[("", "—"), *Seniority.choices], required=False
     )
-    company = forms.CharField(label="Company", max_length=200, required=False)
-    industry = forms.CharField(label="Industry", max_length=100, required=False)
+    company = forms.CharField(label=_("Company"), max_length=200, required=False)
+    industry = forms.CharField(label=_("Industry"), max_length=100, required=False)
     company_size = forms.ChoiceField(
-        label="Company size", choices=[("", "—"), *CompanySize.choices], required=False
+        label=_("Company size"), choices=[("", "—"), *CompanySize.choices], required=False
     )
     country = forms.CharField(
-        label="Country", max_length=2, required=False, help_text="Two letters, e.g. DE"
+        label=_("Country"), max_length=2, required=False, help_text=_("Two letters, e.g. DE")
     )
     source = forms.CharField(
-        label="Source", max_length=100, required=False, help_text="e.g. event, referral"
+        label=_("Source"), max_length=100, required=False, help_text=_("e.g. event, referral")
     )
 
 
@@ -74,26 +75,26 @@ class InteractionForm(forms.Form):
     the service and the API); this form only reads the browser's strings."""
 
     kind = forms.ChoiceField(
-        label="What",
+        label=_("What"),
         choices=[(k.value, interactions.SHORT_LABELS[k]) for k in interactions.LOGGED_KINDS],
     )
     outcome = forms.ChoiceField(
-        label="Outcome",
+        label=_("Outcome"),
         choices=[
             (interactions.SHORT_LABELS[kind], list(outcomes))
             for kind, outcomes in interactions.OUTCOMES.items()
         ],
     )
     duration_minutes = forms.IntegerField(
-        label="Minutes", required=False, help_text="Calls and meetings"
+        label=_("Minutes"), required=False, help_text=_("Calls and meetings")
     )
     occurred_at = forms.DateTimeField(
-        label="When",
+        label=_("When"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
     notes = forms.CharField(
-        label="Notes",
+        label=_("Notes"),
         required=False,
         max_length=interactions.MAX_NOTES,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -119,7 +120,7 @@ class InteractionForm(forms.Form):
 
 # --- custom fields: browser inputs per type; the values are checked by leads.customfields -----
 
-_YES_NO = [("", "—"), ("true", "Yes"), ("false", "No")]
+_YES_NO = [("", "—"), ("true", _("Yes")), ("false", _("No"))]
 
 
 def custom_form_field(field: CustomField, *, initial: Any = None) -> forms.Field:

@@ -11,6 +11,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from django.utils.formats import number_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
 from leads.models import ActivityKind
 
 LOGGED_KINDS: Final = (
@@ -18,25 +23,39 @@ LOGGED_KINDS: Final = (
     ActivityKind.SALES_MEETING,
     ActivityKind.SALES_EMAIL,
 )
-SHORT_LABELS: Final[dict[str, str]] = {
-    ActivityKind.SALES_CALL: "Call",
-    ActivityKind.SALES_MEETING: "Meeting",
-    ActivityKind.SALES_EMAIL: "E-mail",
+# Labels are lazy translations: a page shows them in its reader's language (str() them to use
+# them as text).
+SHORT_LABELS: Final[dict[str, str | Promise]] = {
+    ActivityKind.SALES_CALL: gettext_lazy("Call"),
+    ActivityKind.SALES_MEETING: gettext_lazy("Meeting"),
+    ActivityKind.SALES_EMAIL: gettext_lazy("E-mail"),
 }
 # The choice list per kind: (stored value, label). Values are stable (scoring rules name them).
-OUTCOMES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+OUTCOMES: Final[dict[str, tuple[tuple[str, str | Promise], ...]]] = {
     ActivityKind.SALES_CALL: (
-        ("connected", "connected"),
-        ("left_voicemail", "left voicemail"),
-        ("no_answer", "no answer"),
-        ("wrong_number", "wrong number"),
+        ("connected", gettext_lazy("connected")),
+        ("left_voicemail", gettext_lazy("left voicemail")),
+        ("no_answer", gettext_lazy("no answer")),
+        ("wrong_number", gettext_lazy("wrong number")),
     ),
     ActivityKind.SALES_MEETING: (
-        ("held", "held"),
-        ("no_show", "no-show"),
-        ("rescheduled", "rescheduled"),
+        ("held", gettext_lazy("held")),
+        ("no_show", gettext_lazy("no-show")),
+        ("rescheduled", gettext_lazy("rescheduled")),
     ),
-    ActivityKind.SALES_EMAIL: (("sent", "sent"), ("replied", "replied")),
+    ActivityKind.SALES_EMAIL: (
+        ("sent", gettext_lazy("sent")),
+        ("replied", gettext_lazy("replied")),
+    ),
+}
+# Whole sentences per kind, so that a translator words "the call" in their own grammar.
+_OUTCOME_ERRORS: Final[dict[str, str | Promise]] = {
+    ActivityKind.SALES_CALL: gettext_lazy("Choose the outcome of the call: %(outcomes)s."),
+    ActivityKind.SALES_MEETING: gettext_lazy("Choose the outcome of the meeting: %(outcomes)s."),
+    ActivityKind.SALES_EMAIL: gettext_lazy("Choose the outcome of the e-mail: %(outcomes)s."),
+}
+_NO_DURATION: Final[dict[str, str | Promise]] = {  # the kinds without MAX_MINUTES
+    ActivityKind.SALES_EMAIL: gettext_lazy("An e-mail has no duration; leave it empty."),
 }
 # Minutes: a call or meeting lasts 1 minute to 8 hours; an e-mail has no duration.
 MAX_MINUTES: Final[dict[str, int]] = {
@@ -54,7 +73,7 @@ def is_logged(kind: str) -> bool:
 
 
 def outcome_label(kind: str, outcome: Any) -> str:
-    return dict(OUTCOMES.get(kind, ())).get(outcome, "") if isinstance(outcome, str) else ""
+    return str(dict(OUTCOMES.get(kind, ())).get(outcome, "")) if isinstance(outcome, str) else ""
 
 
 def interaction_errors(
@@ -71,11 +90,10 @@ def interaction_errors(
     errors: dict[str, str] = {}
     if kind not in SHORT_LABELS:
         allowed = ", ".join(str(k) for k in LOGGED_KINDS)
-        return {"kind": f"Choose one of {allowed}."}
-    label = SHORT_LABELS[kind]
-    choices = [value for value, _ in OUTCOMES[kind]]
+        return {"kind": _("Choose one of %(kinds)s.") % {"kinds": allowed}}
+    choices = [value for value, _label in OUTCOMES[kind]]
     if outcome not in choices:
-        errors["outcome"] = f"Choose the outcome of the {label.lower()}: {', '.join(choices)}."
+        errors["outcome"] = str(_OUTCOME_ERRORS[kind]) % {"outcomes": ", ".join(choices)}
     if kind in MAX_MINUTES:
         most = MAX_MINUTES[kind]
         if duration_minutes is not None and (
@@ -83,18 +101,22 @@ def interaction_errors(
             or not isinstance(duration_minutes, int)
             or not 1 <= duration_minutes <= most
         ):
-            errors["duration_minutes"] = f"Give whole minutes from 1 to {most}."
+            errors["duration_minutes"] = _("Give whole minutes from 1 to %(most)d.") % {
+                "most": most
+            }
     elif duration_minutes is not None:
-        errors["duration_minutes"] = f"An {label.lower()} has no duration; leave it empty."
+        errors["duration_minutes"] = str(_NO_DURATION[kind])
     if occurred_at is not None:
         if occurred_at > now + FUTURE_TOLERANCE:
-            errors["occurred_at"] = "That is in the future; log what has already happened."
+            errors["occurred_at"] = _("That is in the future; log what has already happened.")
         elif occurred_at < now - MAX_AGE:
-            errors["occurred_at"] = "That is more than a year ago; check the year."
+            errors["occurred_at"] = _("That is more than a year ago; check the year.")
     if not isinstance(notes, str):
-        errors["notes"] = "Notes must be text."
+        errors["notes"] = _("Notes must be text.")
     elif len(notes) > MAX_NOTES:
-        errors["notes"] = f"Keep notes under {MAX_NOTES:,} characters."
+        errors["notes"] = _("Keep notes under %(most)s characters.") % {
+            "most": number_format(MAX_NOTES, force_grouping=True)
+        }
     return errors
 
 
@@ -116,6 +138,10 @@ def interaction_label(kind: str, properties: Mapping[str, Any]) -> str:
         parts.append(outcome)
     minutes = properties.get("duration_minutes")
     if isinstance(minutes, int) and not isinstance(minutes, bool) and minutes > 0:
-        parts.append(f"{minutes} min")
-    head = SHORT_LABELS.get(kind, kind)
-    return f"{head} — {', '.join(parts)}" if parts else head
+        # Translators: how long a logged call or meeting lasted
+        parts.append(ngettext("%(minutes)d min", "%(minutes)d min", minutes) % {"minutes": minutes})
+    head = str(SHORT_LABELS.get(kind, kind))
+    if not parts:
+        return head
+    # Translators: a logged interaction on the timeline, e.g. "Call — connected, 12 min"
+    return _("%(kind)s — %(details)s") % {"kind": head, "details": ", ".join(parts)}

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection
 from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from leadflow.pgplans import local_setting
 from leads.models import Lead, LeadSearchDocument, Note
@@ -42,17 +43,20 @@ def parse_search(value: str) -> SearchTerms:
     """The words of a search, or ValidationError naming what is wrong with it."""
     text = " ".join(value.split()).lower()
     if not text:
-        raise ValidationError("Type a word to search for.", code="empty")
+        raise ValidationError(_("Type a word to search for."), code="empty")
     if len(text) > SEARCH_MAX_LENGTH:
         raise ValidationError(
-            f"Search text is too long: at most {SEARCH_MAX_LENGTH} characters.", code="too_long"
+            _("Search text is too long: at most %(most)d characters.")
+            % {"most": SEARCH_MAX_LENGTH},
+            code="too_long",
         )
     words = tuple(w for w in text.split(" ") if _WORD.search(w))
     if not words:
-        raise ValidationError("Search for at least one letter or digit.", code="no_words")
+        raise ValidationError(_("Search for at least one letter or digit."), code="no_words")
     if len(words) > SEARCH_MAX_WORDS:
         raise ValidationError(
-            f"Search for at most {SEARCH_MAX_WORDS} words at a time.", code="too_many_words"
+            _("Search for at most %(most)d words at a time.") % {"most": SEARCH_MAX_WORDS},
+            code="too_many_words",
         )
     return SearchTerms(text=text, words=words)
 

@@ -10,6 +10,8 @@ from django.db import connection
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from leadflow.models import User
 from leadflow.pgplans import serial_plans
@@ -266,7 +268,8 @@ def _activity_title(kind: str, name: str) -> str:
     name = name.strip()
     if not name or name.casefold() == kind.casefold():
         return kind
-    return f"{kind}: {name}"
+    # Translators: a tracked activity on the timeline: its kind, then its name
+    return _("%(kind)s: %(name)s") % {"kind": kind, "name": name}
 
 
 def lead_timeline(*, lead: Lead, limit: int = 100) -> list[TimelineEntry]:
@@ -279,8 +282,7 @@ def lead_timeline(*, lead: Lead, limit: int = 100) -> list[TimelineEntry]:
         TimelineEntry(
             at=c.changed_at,
             kind="stage",
-            title=f"{Stage(c.from_stage).label if c.from_stage else 'Created'} → "
-            f"{Stage(c.to_stage).label}",
+            title=f"{_stage_from(c.from_stage)} → {Stage(c.to_stage).label}",
             detail=c.reason,
             actor=str(c.actor) if c.actor else c.get_source_display(),
         )
@@ -290,7 +292,7 @@ def lead_timeline(*, lead: Lead, limit: int = 100) -> list[TimelineEntry]:
         TimelineEntry(
             at=n.created_at,
             kind="note",
-            title="Note",
+            title=_("Note"),
             detail=n.body,
             actor=str(n.author) if n.author else "",
         )
@@ -302,6 +304,13 @@ def lead_timeline(*, lead: Lead, limit: int = 100) -> list[TimelineEntry]:
         reverse=True,
     )
     return entries[:limit]
+
+
+def _stage_from(stage: str) -> str:
+    """The stage a change left; a lead's first entry has none: it was created."""
+    if stage:
+        return str(Stage(stage).label)
+    return pgettext("the first entry of a stage history", "Created")
 
 
 def _activity_entry(a: Activity) -> TimelineEntry:
@@ -434,8 +443,13 @@ def lead_export_header(custom: Sequence[CustomField] = ()) -> tuple[str, ...]:
     """``EXPORT_HEADER``, then tags, then one column per custom field (``custom``: the fields
     the exporting user may see) headed by its label (marked when a base column has the name)."""
     taken = {*EXPORT_HEADER, "tags"}
-    labels = [f.label if f.label.lower() not in taken else f"{f.label} (custom)" for f in custom]
+    labels = [f.label if f.label.lower() not in taken else _custom_column(f.label) for f in custom]
     return (*EXPORT_HEADER, "tags", *labels)
+
+
+def _custom_column(label: str) -> str:
+    # Translators: a custom field's column in a CSV export, when a built-in column has its name
+    return _("%(label)s (custom)") % {"label": label}
 
 
 def lead_export_rows(

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from leadflow.audit import audit_record
 from leadflow.models import User
@@ -23,11 +24,13 @@ def clean_tag_name(value: object, *, field: str = "tag") -> str:
     """A tag name with its spaces collapsed, or ValidationError naming ``field`` and why."""
     name = " ".join(str(value or "").split())
     if not name:
-        raise ValidationError({field: "Type a tag name."})
+        raise ValidationError({field: _("Type a tag name.")})
     if len(name) > TAG_MAX_LENGTH:
-        raise ValidationError({field: f"Keep tag names to {TAG_MAX_LENGTH} characters."})
+        raise ValidationError(
+            {field: _("Keep tag names to %(most)d characters.") % {"most": TAG_MAX_LENGTH}}
+        )
     if any(not ch.isprintable() for ch in name):
-        raise ValidationError({field: "A tag name cannot hold control characters."})
+        raise ValidationError({field: _("A tag name cannot hold control characters.")})
     return name
 
 
@@ -64,9 +67,11 @@ def lead_tag(*, lead_id: int, name: str, actor: User | None, request: Any = None
     tag = tag_get_or_create(name)
     lead = Lead.objects.filter(pk=lead_id).first()
     if lead is None:
-        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+        raise LeadNotFoundError(
+            _("There is no lead with id %(id)s.") % {"id": lead_id}, field="lead"
+        )
     through = Lead.tags.through
-    _, created = through.objects.get_or_create(lead_id=lead_id, tag_id=tag.pk)
+    _row, created = through.objects.get_or_create(lead_id=lead_id, tag_id=tag.pk)
     if created:
         _audit("lead.tag", lead_id, tag, actor, request)
         leads_mark_for_rescore([lead_id])  # fit rules may read the tags
@@ -79,7 +84,7 @@ def lead_untag(*, lead_id: int, name: str, actor: User | None, request: Any = No
     tag = tag_find(clean_tag_name(name))
     if tag is None:
         return False
-    removed, _ = Lead.tags.through.objects.filter(lead_id=lead_id, tag_id=tag.pk).delete()
+    removed, _per_model = Lead.tags.through.objects.filter(lead_id=lead_id, tag_id=tag.pk).delete()
     if removed:
         _audit("lead.untag", lead_id, tag, actor, request)
         leads_mark_for_rescore([lead_id])  # fit rules may read the tags

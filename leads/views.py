@@ -17,6 +17,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.formats import number_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from leadflow.api.auth import request_user
@@ -59,7 +63,7 @@ def _editable_or_403(user: User, lead_id: int) -> Lead:
     lead = selectors.lead_editable(user=user, lead_id=lead_id)
     if lead is None:
         _visible_or_404(user, lead_id)
-        raise PermissionDenied("You may not change this lead.")
+        raise PermissionDenied(_("You may not change this lead."))
     return lead
 
 
@@ -68,7 +72,7 @@ def _visible_or_404(user: User, lead_id: int) -> Lead:
         selectors.lead_visible_qs(user=user).select_related("owner", "team").filter(pk=lead_id)
     ).first()
     if lead is None:
-        raise Http404("There is no such lead you can see.")
+        raise Http404(_("There is no such lead you can see."))
     return lead
 
 
@@ -158,7 +162,7 @@ def board_counts_view(request: HttpRequest) -> HttpResponse:
         {
             "counts": [(stage, counts[stage]) for stage in counts],
             "cap": selectors.BOARD_COUNT_CAP,
-            "cap_label": f"{selectors.BOARD_COUNT_CAP:,}",
+            "cap_label": number_format(selectors.BOARD_COUNT_CAP, force_grouping=True),
             "total": sum(min(n, selectors.BOARD_COUNT_CAP) for n in counts.values()),
             "capped": capped,
             "filtered": bool(filters),
@@ -174,7 +178,7 @@ def board_column_page(request: HttpRequest, stage: str) -> HttpResponse:
     try:
         column_stage = Stage(stage)
     except ValueError:
-        raise Http404("No such stage.") from None
+        raise Http404(_("No such stage.")) from None
     user = request_user(request)
     filters = selectors.list_filters(request.GET)
     filterset = selectors.lead_filterset(user=user, filters=filters)
@@ -230,7 +234,7 @@ def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
         return redirect("leads:detail", lead_id=lead.pk)
 
     if not user.has_perm("leads.move_lead_stage"):
-        return fail("permission_denied", "You may not move leads.", 403)
+        return fail("permission_denied", _("You may not move leads."), 403)
     kind = services.actor_kind_for(user)
     to = request.POST.get("to", "")
     shown = request.POST.get("expected_stage") or lead.stage
@@ -245,13 +249,15 @@ def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
         field, errors = next(iter(form.errors.items()))
         label = form.fields[field].label if field in form.fields else None
         text = " ".join(str(e) for e in errors)
-        return fail("invalid", f"{label}: {text}" if label else text, 400, field)
+        # Translators: a form field's label, then what is wrong with its value
+        shown = _("%(label)s: %(error)s") % {"label": label, "error": text} if label else text
+        return fail("invalid", shown, 400, field)
     data = form.cleaned_data
     # a form without the stage it showed (not one of ours) checks against the stage now
     data["expected_stage"] = data["expected_stage"] or lead.stage
     if inbox_decides(kind, Stage(data["expected_stage"]), Stage(data["to"])):
         return fail(
-            "use_inbox", "Accept or reject MQLs from the SAL inbox, not by moving them.", 409
+            "use_inbox", _("Accept or reject MQLs from the SAL inbox, not by moving them."), 409
         )
     try:
         result = services.lead_move_checked(
@@ -269,7 +275,10 @@ def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
         message, bad = _validation_message(exc)
         return fail("invalid", message, 400, bad)
     moved = result.lead
-    text = f"{moved.display_name} moved to {Stage(moved.stage).label}."
+    text = _("%(name)s moved to %(stage)s.") % {
+        "name": moved.display_name,
+        "stage": Stage(moved.stage).label,
+    }
     if not wants_json and not htmx:
         messages.success(request, text)
         return redirect("leads:detail", lead_id=moved.pk)
@@ -349,7 +358,7 @@ def lead_custom_change(request: HttpRequest, lead_id: int) -> HttpResponse:
     lead = _editable_or_403(user, lead_id)
     fields = customfields.editable_fields(user)
     if not fields:
-        raise PermissionDenied("Your role may not change any of this lead's details.")
+        raise PermissionDenied(_("Your role may not change any of this lead's details."))
     form = CustomValuesForm(request.POST, fields=fields, values=lead.custom or {}, prefix="custom")
     status, saved = 422, False
     if form.is_valid():
@@ -364,7 +373,7 @@ def lead_custom_change(request: HttpRequest, lead_id: int) -> HttpResponse:
         else:
             status, saved = 200, True
             if not getattr(request, "htmx", False):
-                messages.success(request, "Details saved.")
+                messages.success(request, _("Details saved."))
     shown = _custom_context(user, lead, None if saved else form, saved)
     return _section(request, lead, "leads/_custom_fields.html", status, **shown)
 
@@ -381,10 +390,14 @@ def lead_tags_change(request: HttpRequest, lead_id: int) -> HttpResponse:
     try:
         if removing:
             changed = tags.lead_untag(lead_id=lead.pk, name=typed, actor=user, request=request)
-            message = f"Removed the tag “{typed}”." if changed else "That tag was not on it."
+            message = (
+                _("Removed the tag “%(tag)s”.") % {"tag": typed}
+                if changed
+                else _("That tag was not on it.")
+            )
         else:
             changed = tags.lead_tag(lead_id=lead.pk, name=typed, actor=user, request=request)
-            message = "Tag added." if changed else "It already has that tag."
+            message = _("Tag added.") if changed else _("It already has that tag.")
     except ValidationError as exc:
         error, status = " ".join(exc.messages), 422
     else:
@@ -435,7 +448,7 @@ def interaction_create(request: HttpRequest, lead_id: int) -> HttpResponse:
             form = _interaction_form()
             label = interaction_label(activity.kind, activity.properties)
             if not getattr(request, "htmx", False):
-                messages.success(request, f"Logged: {label}.")
+                messages.success(request, _("Logged: %(interaction)s.") % {"interaction": label})
                 return redirect("leads:detail", lead_id=lead.pk)
     if not getattr(request, "htmx", False):  # no JavaScript: the whole page, errors in place
         ctx = _detail_context(user, lead, interaction_form=form)
@@ -490,7 +503,7 @@ def lead_new(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             custom_errors(form, exc)
         else:
-            messages.success(request, f"Created {result.lead.display_name}.")
+            messages.success(request, _("Created %(name)s.") % {"name": result.lead.display_name})
             return redirect("leads:detail", lead_id=result.lead.pk)
     status = 422 if form.errors else 200
     ctx = {"form": form, "existing": existing}
@@ -532,7 +545,7 @@ def note_create(request: HttpRequest, lead_id: int) -> HttpResponse:
     else:
         status = 422
     if status == 200 and not getattr(request, "htmx", False):
-        messages.success(request, "Note added.")
+        messages.success(request, _("Note added."))
     return _section(
         request,
         lead,
@@ -616,14 +629,14 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
         if rep:
             team = [p for p in members if str(p.pk) == rep]
             if not team:
-                rep_error = "That person is not in your teams; showing no one's tasks."
+                rep_error = _("That person is not in your teams; showing no one's tasks.")
     tasks = selectors.tasks_visible_qs(user=user, team=team)
     groups = selectors.open_tasks_grouped(tasks=tasks, now=timezone.now())
     ctx = {
         "groups": [
-            ("overdue", "Overdue", groups.overdue),
-            ("today", "Today", groups.today),
-            ("upcoming", "Upcoming", groups.upcoming),
+            ("overdue", _("Overdue"), groups.overdue),
+            ("today", _("Today"), groups.today),
+            ("upcoming", _("Upcoming"), groups.upcoming),
         ],
         "truncated": groups.truncated,
         "limit": selectors.MY_TASKS_LIMIT,
@@ -647,13 +660,13 @@ def my_task_complete(request: HttpRequest, task_id: int) -> HttpResponse:
     if members is not None:
         allowed = allowed | selectors.tasks_visible_qs(user=user, team=members).filter(pk=task_id)
     if not allowed.exists():
-        raise Http404("There is no such task of yours.")
+        raise Http404(_("There is no such task of yours."))
     task, completed = services.task_complete(task_id=task_id, actor=user)
     if not getattr(request, "htmx", False):
         if completed:
-            messages.success(request, f"Completed “{task.title}”.")
+            messages.success(request, _("Completed “%(task)s”.") % {"task": task.title})
         else:
-            messages.info(request, f"“{task.title}” was already completed.")
+            messages.info(request, _("“%(task)s” was already completed.") % {"task": task.title})
         return redirect("leads:my_tasks")
     return render(
         request,
@@ -664,10 +677,10 @@ def my_task_complete(request: HttpRequest, task_id: int) -> HttpResponse:
 
 # --- list view: sortable table, keyset pages, bulk assign, CSV --------------------------------
 
-SORTS: dict[str, str] = {
-    "score": "Score",
-    "created_at": "Created",
-    "stage_changed_at": "In stage since",
+SORTS: dict[str, str | Promise] = {  # the list's sortable columns: their headings
+    "score": gettext_lazy("Score"),
+    "created_at": gettext_lazy("Created"),
+    "stage_changed_at": gettext_lazy("In stage since"),
 }
 # Newest first walks the created_at index; score order walks the rank rows' indexes (LeadRank:
 # the leads table has no score index), per stage when the list is filtered to stages.
@@ -809,7 +822,7 @@ def lead_export(request: HttpRequest) -> HttpResponseBase:
     filters = selectors.list_filters(request.GET)
     matching = selectors.lead_matching(user=user, params=request.GET)
     if matching is None:
-        messages.error(request, "Fix the filters before exporting.")
+        messages.error(request, _("Fix the filters before exporting."))
         return redirect(reverse("leads:list") + "?" + filters.urlencode())
     field, desc = _sort(request.GET)
     qs = _keyset(matching.select_related("owner"), field, desc, "", request.GET.getlist("stage"))
@@ -842,7 +855,7 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     form = SavedViewForm(request.POST)
     query = request.POST.get("query", "")
     if not form.is_valid():
-        messages.error(request, "Give the view a name (up to 80 characters).")
+        messages.error(request, _("Give the view a name (up to 80 characters)."))
         return _back(request, query)
     name = form.cleaned_data["view_name"].strip()
     try:
@@ -865,7 +878,7 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, _validation_message(exc)[0])
         return _back(request, query)
-    messages.success(request, f"Saved the view “{view.name}”.")
+    messages.success(request, _("Saved the view “%(name)s”.") % {"name": view.name})
     return _back(request, view.query)
 
 
@@ -873,5 +886,5 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def saved_view_remove(request: HttpRequest, view_id: int) -> HttpResponse:
     services.saved_view_delete(owner=request_user(request), view_id=view_id)
-    messages.success(request, "View deleted.")
+    messages.success(request, _("View deleted."))
     return _back(request)

@@ -9,7 +9,10 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.formats import date_format as named_date_format
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leads import customfields
 from leads.cards import card_html
@@ -37,32 +40,42 @@ def lead_move_url(lead_id: int) -> str:
 
 @register.filter
 def age(value: datetime | None) -> str:
-    """ "5 min", "3 h", "4 d", "6 wk", "7 mo", "2 y": how long ago, compactly."""
+    """ "5 min", "3 h", "4 d", "6 wk", "7 mo", "2 y": how long ago, compactly (the units are
+    translated with ngettext: some languages inflect even an abbreviation by the number)."""
     if value is None:
         return ""
     seconds = max(0, int((timezone.now() - value).total_seconds()))
     minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
     if minutes < 60:
-        return f"{minutes} min"
+        # Translators: a compact age on a board card: minutes
+        return ngettext("%(n)d min", "%(n)d min", minutes) % {"n": minutes}
     if hours < 48:
-        return f"{hours} h"
+        # Translators: a compact age on a board card: hours
+        return ngettext("%(n)d h", "%(n)d h", hours) % {"n": hours}
     if days < 14:
-        return f"{days} d"
+        # Translators: a compact age on a board card: days
+        return ngettext("%(n)d d", "%(n)d d", days) % {"n": days}
     if days < 60:
-        return f"{days // 7} wk"
+        # Translators: a compact age on a board card: weeks
+        return ngettext("%(n)d wk", "%(n)d wk", days // 7) % {"n": days // 7}
     if days < 730:
-        return f"{days // 30} mo"
-    return f"{days // 365} y"
+        # Translators: a compact age on a board card: months
+        return ngettext("%(n)d mo", "%(n)d mo", days // 30) % {"n": days // 30}
+    # Translators: a compact age on a board card: years
+    return ngettext("%(n)d y", "%(n)d y", days // 365) % {"n": days // 365}
 
 
 @register.filter
 def when(value: datetime | None) -> str:
-    """ "05 Dec 14:30" this year, "05 Dec 2027 14:30" in any other (local time)."""
+    """ "05 Dec 14:30" this year, "05 Dec 2027 14:30" (DATETIME_FORMAT) in any other (local
+    time). The month's abbreviation follows the language; a date this year has no named
+    format, so its day-month-time order stays the one English uses."""
     if value is None:
         return ""
     local = timezone.localtime(value)
-    same_year = local.year == timezone.localdate().year
-    return date_format(local, "d M H:i" if same_year else "d M Y H:i")
+    if local.year == timezone.localdate().year:
+        return date_format(local, "d M H:i")
+    return named_date_format(local, "DATETIME_FORMAT")
 
 
 @register.filter
@@ -139,7 +152,7 @@ def custom_filter_inputs(context: template.Context) -> list[dict[str, object]]:
         if field.type in (FieldType.CHOICE, FieldType.MULTI_CHOICE):
             entry["options"] = [(c["value"], c["label"]) for c in field.choices]
         elif field.type == FieldType.BOOLEAN:
-            entry["options"] = [("true", "Yes"), ("false", "No")]
+            entry["options"] = [("true", _("Yes")), ("false", _("No"))]
         elif field.type in customfields.ORDERED:
             dated = field.type in (FieldType.DATE, FieldType.DATETIME)
             input_type = "date" if dated else "text"
