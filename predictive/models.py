@@ -76,7 +76,7 @@ class TrainingRun(Job):
         SCORING = "scoring", _("Scoring every lead")
 
     WAITING = "queued"
-    UNIT = "leads scored"
+    UNIT = _("leads scored")
     RESUMABLE = False
     AUDIT = "predictive_training"
 

@@ -166,7 +166,7 @@ class ScoringRun(Job):
     Batches are lead-id ranges; ``last_lead_id`` commits with ``done`` (the resume point)."""
 
     WAITING = "queued"
-    UNIT = "leads"
+    UNIT = _("leads")
     AUDIT = "scoring_run"
 
     class Kind(models.TextChoices):
