@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.formats import date_format as named_date_format
+from django.utils.formats import number_format
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -26,6 +27,13 @@ def url_pattern(name: str) -> str:
     """The URL of ``name`` with ``{}`` for its one id: reverse once, then build each row's
     link by formatting (the board and the SAL inbox)."""
     return reverse(name, args=[987654321]).replace("987654321", "{}")
+
+
+@register.filter
+def grouped(value: int) -> str:
+    """A count with the reader's digit grouping (1,234; Danish and German 1.234; Czech and
+    Hungarian 1 234), which Django leaves out of plain template numbers."""
+    return str(number_format(value, force_grouping=True))
 
 
 @register.filter

@@ -96,8 +96,10 @@
 
   function adjustCount(stage, delta) {
     var el = document.querySelector('[data-count-for="' + stage + '"]');
-    if (el && /^\d+$/.test(el.textContent.trim())) {  /* "10,000+" stays as it is */
-      el.textContent = String(Math.max(0, parseInt(el.textContent, 10) + delta));
+    if (el && el.dataset.count) {  /* a capped count ("10,000+") has none and stays as it is */
+      var n = Math.max(0, parseInt(el.dataset.count, 10) + delta);
+      el.dataset.count = String(n);
+      el.textContent = new Intl.NumberFormat(document.documentElement.lang || "en").format(n);
     }
   }
 

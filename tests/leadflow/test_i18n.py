@@ -5,9 +5,11 @@ The catalogs' wording is the translators'; these tests compare with the catalog 
 """
 
 import html
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
 
 from leadflow.apikeys import api_key_create
@@ -148,3 +150,43 @@ def _in_js(language: str, message: str) -> str:
         text = catalog.get_catalog()[message]
     assert text != message
     return str(text)
+
+
+@pytest.mark.django_db
+def test_a_board_count_is_grouped_the_danish_way_for_a_danish_reader(client, marketer):
+    from leads.lifecycle import Stage
+    from leads.models import Lead
+
+    Lead.objects.bulk_create(
+        Lead(email=f"n{i}@qzv.example", stage=Stage.LEAD, stage_changed_at=timezone.now())
+        for i in range(1234)
+    )
+    client.force_login(marketer)
+    english = client.get("/leads/board/counts/").content.decode()
+    assert 'data-count="1234" aria-live="polite" hx-swap-oob="true">1,234<' in english
+    User.objects.filter(pk=marketer.pk).update(language="da")
+    danish = client.get("/leads/board/counts/").content.decode()
+    assert 'data-count="1234" aria-live="polite" hx-swap-oob="true">1.234<' in danish
+
+
+@pytest.mark.django_db
+def test_a_move_at_2330_utc_is_on_the_next_day_for_a_reader_in_budapest(client, rep, settings):
+    from tests.leads.factories import LeadFactory
+
+    settings.TIME_ZONE = "UTC"
+    moved = datetime(2026, 12, 4, 23, 30, tzinfo=UTC)
+    lead = LeadFactory(first_name="Zq", owner=rep, stage_changed_at=moved)
+    client.force_login(rep)
+    utc_page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert ">04 Dec 2026 23:30</time>" in utc_page
+    User.objects.filter(pk=rep.pk).update(time_zone="Europe/Budapest")
+    budapest = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert ">05 Dec 2026 00:30</time>" in budapest
+    User.objects.filter(pk=rep.pk).update(language="de")
+    german = client.get(f"/leads/{lead.pk}/").content.decode()
+    with translation.override("de"):
+        expected = formats.date_format(
+            moved.astimezone(ZoneInfo("Europe/Budapest")), "DATETIME_FORMAT"
+        )
+    assert f">{expected}</time>" in german
+    assert "5. Dezember 2026" in expected

@@ -42,9 +42,9 @@ def test_board_shows_columns_with_counts_and_cards(marketer_client):
     assert response.status_code == 200
     html = response.content.decode()
     counts = marketer_client.get(reverse("leads:board_counts")).content.decode()
-    assert 'data-count-for="lead" aria-live="polite" hx-swap-oob="true">2<' in counts
-    assert 'data-count-for="mql" aria-live="polite" hx-swap-oob="true">1<' in counts
-    assert 'data-count-for="customer" aria-live="polite" hx-swap-oob="true">0<' in counts
+    assert 'data-count-for="lead" data-count="2" aria-live="polite" hx-swap-oob="true">2<' in counts
+    assert 'data-count-for="mql" data-count="1" aria-live="polite" hx-swap-oob="true">1<' in counts
+    assert 'data-count-for="customer" data-count="0" aria-live="polite" hx-swap-oob="true">0<' in counts
     assert "3 leads." in counts
     assert "Ada Lovelace" in html
     assert "webinar" in html
