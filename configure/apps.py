@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ConfigureConfig(AppConfig):
@@ -6,4 +7,4 @@ class ConfigureConfig(AppConfig):
     used to be the only way to change. The Django admin stays for superusers."""
 
     name = "configure"
-    verbose_name = "Settings"
+    verbose_name = _("Settings")

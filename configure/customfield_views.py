@@ -6,6 +6,8 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from configure.customfield_forms import CustomFieldForm, TypeChangeForm, parse_choices
@@ -20,7 +22,7 @@ PERM = "leads.change_customfield"
 
 
 def _roles(names: list[str]) -> str:
-    return ", ".join(ROLE_LABELS[Role(n)] for n in names) or "Everyone"
+    return ", ".join(str(ROLE_LABELS[Role(n)]) for n in names) or _("Everyone")
 
 
 @login_required
@@ -42,7 +44,16 @@ def field_list(request: HttpRequest) -> HttpResponse:
         )
         for f in CustomField.objects.all()
     ]
-    headings = ["Label", "Key", "Type", "Required", "Seen by", "Edited by", "On cards", "Indexed"]
+    headings = [
+        _("Label"),
+        _("Key"),
+        _("Type"),
+        _("Required"),
+        _("Seen by"),
+        _("Edited by"),
+        _("On cards"),
+        _("Indexed"),
+    ]
     return render(
         request, "configure/custom_fields/list.html", {"rows": rows, "headings": headings}
     )
@@ -68,7 +79,7 @@ def field_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
-            messages.success(request, f"Saved the field “{saved.label}”.")
+            messages.success(request, _("Saved the field “%(label)s”.") % {"label": saved.label})
             return redirect("configure:custom_fields")
     status = 422 if request.method == "POST" else 200
     ctx = {"form": form, "object": instance}
@@ -88,7 +99,7 @@ def field_change_type(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         choices = parse_choices(data["choices"]) if data["choices"].strip() else None
         try:
-            _, preview = services.preview_type_change(
+            _field, preview = services.preview_type_change(
                 field_id=pk, to=data["to"], choices=choices, currency=data["currency"]
             )
             if data["expect_dropped"] is not None and "confirm" in request.POST:
@@ -103,8 +114,17 @@ def field_change_type(request: HttpRequest, pk: int) -> HttpResponse:
                 )
                 messages.success(
                     request,
-                    f"“{field.label}” is now {FieldType(data['to']).label.lower()}: "
-                    f"{done.convert} value(s) converted, {done.fail} dropped (kept in the audit log).",
+                    _(
+                        # Translators: type is the new field type in lower case, e.g. "number".
+                        "“%(label)s” is now %(type)s: %(converted)s value(s) converted, "
+                        "%(dropped)s dropped (kept in the audit log)."
+                    )
+                    % {
+                        "label": field.label,
+                        "type": str(FieldType(data["to"]).label).lower(),
+                        "converted": done.convert,
+                        "dropped": done.fail,
+                    },
                 )
                 return redirect("configure:custom_fields")
         except (ValidationError, DomainError) as exc:
@@ -138,7 +158,12 @@ def field_delete(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Deleted “{field.label}” and its {dropped} value(s); the audit log keeps them.",
+                ngettext(
+                    "Deleted “%(label)s” and its %(count)s value(s); the audit log keeps them.",
+                    "Deleted “%(label)s” and its %(count)s value(s); the audit log keeps them.",
+                    dropped,
+                )
+                % {"label": field.label, "count": dropped},
             )
             return redirect("configure:custom_fields")
     ctx = {"field": field, "preview": services.preview_delete(field_id=pk), "error": error}

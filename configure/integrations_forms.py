@@ -4,63 +4,74 @@ errors."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from handover.models import EventType
 from leadflow.apikeys import SCOPE_HELP, Scope
 from leadflow.models import ApiKey, User
 
-EVENT_HELP: dict[str, str] = {
-    EventType.LEAD_STAGE_CHANGED: "any stage change of a lead",
-    EventType.LEAD_MQL: "a lead became an MQL",
-    EventType.HANDOVER_ASSIGNED: "a handover was opened or reassigned",
-    EventType.HANDOVER_ACCEPTED: "a rep accepted a handover (MQL → SAL)",
-    EventType.HANDOVER_REJECTED: "a rep rejected a handover",
-    EventType.SLA_WARNING: "an SLA deadline is near",
-    EventType.SLA_BREACHED: "an SLA deadline passed",
+EVENT_HELP: dict[str, StrOrPromise] = {
+    EventType.LEAD_STAGE_CHANGED: _("any stage change of a lead"),
+    EventType.LEAD_MQL: _("a lead became an MQL"),
+    EventType.HANDOVER_ASSIGNED: _("a handover was opened or reassigned"),
+    EventType.HANDOVER_ACCEPTED: _("a rep accepted a handover (MQL → SAL)"),
+    EventType.HANDOVER_REJECTED: _("a rep rejected a handover"),
+    EventType.SLA_WARNING: _("an SLA deadline is near"),
+    EventType.SLA_BREACHED: _("an SLA deadline passed"),
 }
 
 
 class ApiKeyCreateForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="Who uses it, e.g. “crm-sync”.")
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("Who uses it, e.g. “crm-sync”.")
+    )
     kind = forms.ChoiceField(
+        label=_("Kind"),
         choices=ApiKey.Kind.choices,
         initial=ApiKey.Kind.SECRET,
         widget=forms.RadioSelect,
-        help_text="Public: a website's key, visible in page source; it only sends events "
-        "(events:write) to /v1/*. Secret: a server's key.",
+        help_text=_(
+            "Public: a website's key, visible in page source; it only sends events "
+            "(events:write) to /v1/*. Secret: a server's key."
+        ),
     )
     scopes = forms.MultipleChoiceField(
-        choices=[(s.value, f"{s.value} — {SCOPE_HELP[s]}") for s in Scope],
+        label=_("Scopes"),
+        # the scope's code, then what it allows (SCOPE_HELP, translated when shown)
+        choices=[(s.value, format_lazy("{} — {}", s.value, SCOPE_HELP[s])) for s in Scope],
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one scope."},
+        error_messages={"required": _("Choose at least one scope.")},
     )
     user = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True).order_by("username"),
         required=False,
-        label="Acts as",
-        empty_label="a new integration account api:<name>",
-        help_text="The account whose role bounds what the key may do; scopes narrow it further.",
+        label=_("Acts as"),
+        empty_label=_("a new integration account api:<name>"),
+        help_text=_("The account whose role bounds what the key may do; scopes narrow it further."),
     )
 
 
 class WebhookForm(forms.Form):
     url = forms.URLField(
-        label="URL",
+        label=_("URL"),
         max_length=500,
         assume_scheme="https",
-        help_text="A public http(s) address; private and loopback addresses are refused.",
+        help_text=_("A public http(s) address; private and loopback addresses are refused."),
     )
-    description = forms.CharField(max_length=200, required=False)
+    description = forms.CharField(label=_("Description"), max_length=200, required=False)
     event_types = forms.MultipleChoiceField(
-        label="Events",
-        choices=[(t.value, f"{t.value} — {EVENT_HELP[t]}") for t in EventType],
+        label=_("Events"),
+        choices=[(t.value, format_lazy("{} — {}", t.value, EVENT_HELP[t])) for t in EventType],
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one event."},
+        error_messages={"required": _("Choose at least one event.")},
     )
     active = forms.BooleanField(
+        label=_("Active"),
         required=False,
         initial=True,
-        help_text="Unticked: no new deliveries are written for it until it is enabled again.",
+        help_text=_("Unticked: no new deliveries are written for it until it is enabled again."),
     )
 
 

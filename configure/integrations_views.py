@@ -20,6 +20,7 @@ from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -129,9 +130,11 @@ def apikeys_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
         already = key.revoked_at is not None
         api_key_revoke(key_id=key.pk, actor=request_user(request), request=request)
         if already:
-            messages.info(request, f"{key} was already revoked.")
+            messages.info(request, _("%(key)s was already revoked.") % {"key": key})
         else:
-            messages.success(request, f"Revoked {key}: requests with it now get 401.")
+            messages.success(
+                request, _("Revoked %(key)s: requests with it now get 401.") % {"key": key}
+            )
         return redirect("configure:apikeys")
     return render(request, "configure/apikeys_revoke.html", {"key": key})
 
@@ -205,7 +208,7 @@ def webhooks_edit(request: HttpRequest, sub_id: int) -> HttpResponse:
         except (ValidationError, DomainError) as exc:
             _save_errors(form, exc)
         else:
-            messages.success(request, f"Saved the webhook to {data['url']}.")
+            messages.success(request, _("Saved the webhook to %(url)s.") % {"url": data["url"]})
             return redirect("configure:webhooks")
     return _form_page(
         request,
@@ -224,7 +227,10 @@ def webhooks_active(request: HttpRequest, sub_id: int) -> HttpResponse:
     webhooks.subscription_set_active(
         subscription_id=sub.pk, active=active, actor=request_user(request), request=request
     )
-    messages.success(request, f"{'Enabled' if active else 'Disabled'} the webhook to {sub.url}.")
+    if active:
+        messages.success(request, _("Enabled the webhook to %(url)s.") % {"url": sub.url})
+    else:
+        messages.success(request, _("Disabled the webhook to %(url)s.") % {"url": sub.url})
     return redirect("configure:webhooks")
 
 
@@ -265,12 +271,18 @@ def webhooks_deliveries(request: HttpRequest, sub_id: int) -> HttpResponse:
     return render(request, "configure/webhooks_deliveries.html", ctx)
 
 
+def _delivery_said(delivery_id: int, message: str) -> str:
+    # Translators: why a delivery was not queued again, e.g. "Delivery #12: This delivery is
+    # being attempted right now."
+    return _("Delivery #%(id)s: %(message)s") % {"id": delivery_id, "message": message}
+
+
 @_needs(Perm.MANAGE_WEBHOOKS)
 @require_POST
 def webhooks_redeliver(request: HttpRequest, sub_id: int, delivery_id: int) -> HttpResponse:
     sub = _subscription(sub_id)
     if not Delivery.objects.filter(pk=delivery_id, subscription=sub).exists():
-        raise Http404("No such delivery for this webhook.")
+        raise Http404(_("No such delivery for this webhook."))
     try:
         delivery_redeliver(
             delivery_id=delivery_id,
@@ -279,10 +291,10 @@ def webhooks_redeliver(request: HttpRequest, sub_id: int, delivery_id: int) -> H
             request=request,
         )
     except DeliveryChangedError as exc:
-        messages.info(request, f"Delivery #{delivery_id}: {exc.message}")
+        messages.info(request, _delivery_said(delivery_id, exc.message))
     except DomainError as exc:
-        messages.warning(request, f"Delivery #{delivery_id}: {exc.message}")
+        messages.warning(request, _delivery_said(delivery_id, exc.message))
     else:
-        messages.success(request, f"Delivery #{delivery_id} queued again.")
+        messages.success(request, _("Delivery #%(id)s queued again.") % {"id": delivery_id})
     url = reverse("configure:webhooks_deliveries", kwargs={"sub_id": sub.pk})
     return redirect(url + ("?failed=1" if request.POST.get("failed") == "1" else ""))

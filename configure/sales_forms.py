@@ -5,6 +5,8 @@ from typing import Any
 
 from django import forms
 from django.forms import inlineformset_factory
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from handover.models import (
     AssignmentMember,
@@ -17,7 +19,7 @@ from handover.models import (
     SlaPolicy,
 )
 from leadflow.models import User
-from leadflow.roles import Role
+from leadflow.roles import ROLE_LABELS, Role
 from leads.ingest import RESERVED_TRAITS
 from leads.models import CustomField, Tag, Team, TraitMapping
 from leads.tags import clean_tag_name
@@ -73,24 +75,26 @@ class SlaPolicyForm(ConfigForm):
 
 class CalendarForm(ConfigForm):
     holidays = ListField(
-        label="Holidays",
-        help_text="One date a line, e.g. 2026-12-25. No working minutes are counted on these.",
+        label=_("Holidays"),
+        help_text=_("One date a line, e.g. 2026-12-25. No working minutes are counted on these."),
     )
 
     class Meta:
         model = BusinessCalendarConfig
         fields = ("name", "time_zone", "working_hours", "holidays")
         widgets = {"working_hours": forms.Textarea(attrs={"rows": 6})}
-        help_texts = {"time_zone": "An IANA time zone, e.g. Europe/Berlin."}
+        help_texts = {"time_zone": _("An IANA time zone, e.g. Europe/Berlin.")}
 
 
 class AssignmentRuleForm(ConfigForm):
     countries = ListField(
-        sep=",", label="Countries", help_text="ISO codes, e.g. DE, AT (empty: any)"
+        sep=",", label=_("Countries"), help_text=_("ISO codes, e.g. DE, AT (empty: any)")
     )
-    industries = ListField(sep=",", label="Industries", help_text="Comma-separated (empty: any)")
+    industries = ListField(
+        sep=",", label=_("Industries"), help_text=_("Comma-separated (empty: any)")
+    )
     company_sizes = ListField(
-        sep=",", label="Company sizes", help_text="e.g. 51-200, 201-1000 (empty: any)"
+        sep=",", label=_("Company sizes"), help_text=_("e.g. 51-200, 201-1000 (empty: any)")
     )
 
     class Meta:
@@ -118,7 +122,7 @@ class MemberForm(forms.ModelForm[AssignmentMember]):
     class Meta:
         model = AssignmentMember
         fields = ("user", "weight", "active")
-        labels = {"active": "In rotation"}
+        labels = {"active": _("In rotation")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,7 +150,9 @@ class RejectionReasonForm(ConfigForm):
 
 class FrameworkForm(ConfigForm):
     required = ListField(
-        sep=",", label="Required criteria", help_text="Criterion keys that must be met, e.g. budget"
+        sep=",",
+        label=_("Required criteria"),
+        help_text=_("Criterion keys that must be met, e.g. budget"),
     )
 
     class Meta:
@@ -154,7 +160,10 @@ class FrameworkForm(ConfigForm):
         fields = ("code", "name", "criteria", "min_met", "required", "active", "is_default")
         widgets = {"criteria": forms.Textarea(attrs={"rows": 8})}
         help_texts = {
-            "criteria": 'A JSON list: [{"key": "budget", "label": "Budget", "help": "…"}, …]'
+            "criteria": _(
+                # Translators: keep the JSON keys ("key", "label", "help") as they are.
+                'A JSON list: [{"key": "budget", "label": "Budget", "help": "…"}, …]'
+            )
         }
 
 
@@ -196,16 +205,16 @@ class TeamForm(ConfigForm):
 
 # --- users ---------------------------------------------------------------------------------------
 
-ROLE_CHOICES = [(r.value, r.value.replace("_", " ").capitalize()) for r in Role]
+ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in Role]
 
 
 class UserEditForm(forms.Form):
-    first_name = forms.CharField(label="First name", max_length=150, required=False)
-    last_name = forms.CharField(label="Last name", max_length=150, required=False)
-    email = forms.EmailField(label="E-mail", required=False)
-    role = forms.ChoiceField(label="Role", choices=ROLE_CHOICES)
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES)
     teams = forms.ModelMultipleChoiceField(
-        label="Teams",
+        label=_("Teams"),
         queryset=Team.objects.order_by("name"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -213,15 +222,15 @@ class UserEditForm(forms.Form):
 
 
 class UserCreateForm(UserEditForm):
-    username = forms.CharField(label="Username", max_length=150)
+    username = forms.CharField(label=_("Username"), max_length=150)
     password1 = forms.CharField(
-        label="Initial password",
+        label=_("Initial password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="Tell the person this password; they log in with it.",
+        help_text=_("Tell the person this password; they log in with it."),
     )
     password2 = forms.CharField(
-        label="Initial password again",
+        label=_("Initial password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
@@ -230,7 +239,7 @@ class UserCreateForm(UserEditForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("password1") and data.get("password1") != data.get("password2"):
-            self.add_error("password2", "The two passwords differ.")
+            self.add_error("password2", gettext("The two passwords differ."))
         return data
 
 
@@ -251,10 +260,12 @@ class TraitMappingForm(ConfigForm):
     class Meta:
         model = TraitMapping
         fields = ("trait", "field")
-        labels = {"trait": "Trait", "field": "Custom field"}
+        labels = {"trait": _("Trait"), "field": _("Custom field")}
         help_texts = {
-            "trait": "The trait's name as identify calls send it, e.g. employees or erpSystem "
-            "(case matters).",
+            "trait": _(
+                "The trait's name as identify calls send it, e.g. employees or erpSystem "
+                "(case matters)."
+            ),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -268,11 +279,12 @@ class TraitMappingForm(ConfigForm):
     def clean_trait(self) -> str:
         trait = str(self.cleaned_data.get("trait") or "").strip()
         if not trait:
-            raise forms.ValidationError("Name the trait.")
+            raise forms.ValidationError(gettext("Name the trait."))
         if "\x00" in trait:
-            raise forms.ValidationError("Null characters are not allowed.")
+            raise forms.ValidationError(gettext("Null characters are not allowed."))
         if trait in RESERVED_TRAITS:
             raise forms.ValidationError(
-                f"The trait {trait!r} fills a lead field of its own; map another trait."
+                gettext("The trait %(trait)s fills a lead field of its own; map another trait.")
+                % {"trait": repr(trait)}
             )
         return trait

@@ -8,6 +8,9 @@ from typing import Any, Final
 
 from django.db.models import Count, Model, Q, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from configure import sales_forms as f
 from configure.sections import SALES_SECTIONS, Section
@@ -22,7 +25,7 @@ from handover.models import (
 )
 from leads.models import Tag, Team, TraitMapping
 
-Column = tuple[str, Callable[[Any], object]]  # (heading, value of a row)
+Column = tuple[StrOrPromise, Callable[[Any], object]]  # (heading, value of a row)
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,8 @@ class ConfigKind:
     queryset: Callable[[], QuerySet[Any]]
     deletable: bool = True
     inline: type[BaseInlineFormSet[Any, Any, Any]] | None = None  # edited below the form
-    inline_title: str = ""
-    intro: str = ""
+    inline_title: StrOrPromise = ""
+    intro: StrOrPromise = ""
     section: Section = field(init=False)
 
     def __post_init__(self) -> None:
@@ -53,7 +56,24 @@ class ConfigKind:
 
 def _minutes(value: int) -> str:
     hours, minutes = divmod(value, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    if hours:
+        return gettext("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
+    return gettext("%(minutes)d min") % {"minutes": minutes}
+
+
+# "5 / day": a rule's capacity per period
+_PER_PERIOD: Final[dict[str, StrOrPromise]] = {
+    AssignmentRule.Period.DAY: pgettext_lazy("capacity per", "day"),
+    AssignmentRule.Period.WEEK: pgettext_lazy("capacity per", "week"),
+    AssignmentRule.Period.MONTH: pgettext_lazy("capacity per", "month"),
+}
+
+
+def _capacity(rule: AssignmentRule) -> str | None:
+    if not rule.capacity:
+        return None
+    period = _PER_PERIOD.get(rule.capacity_period, rule.capacity_period)
+    return f"{rule.capacity} / {period}"
 
 
 def _in_rotation() -> Q:
@@ -68,27 +88,32 @@ KINDS: Final[dict[str, ConfigKind]] = {
             SlaPolicy,
             f.SlaPolicyForm,
             (
-                ("Name", str),
-                ("Stage", lambda p: p.get_stage_display()),
-                ("Calendar", lambda p: p.calendar),
-                ("Target", lambda p: _minutes(p.target_minutes)),
-                ("Warn before", lambda p: _minutes(p.warn_before_minutes)),
-                ("Escalation steps", lambda p: len(p.escalation)),
-                ("Active", lambda p: p.active),
+                (_("Name"), str),
+                (_("Stage"), lambda p: p.get_stage_display()),
+                (_("Calendar"), lambda p: p.calendar),
+                (_("Target"), lambda p: _minutes(p.target_minutes)),
+                (_("Warn before"), lambda p: _minutes(p.warn_before_minutes)),
+                (_("Escalation steps"), lambda p: len(p.escalation)),
+                (_("Active"), lambda p: p.active),
             ),
             lambda: SlaPolicy.objects.select_related("calendar").order_by("stage", "name"),
-            intro="Minutes are business minutes of the policy's calendar. One active policy per "
-            "stage. A policy that timers have used cannot be deleted: deactivate it.",
+            intro=_(
+                "Minutes are business minutes of the policy's calendar. One active policy per "
+                "stage. A policy that timers have used cannot be deleted: deactivate it."
+            ),
         ),
         ConfigKind(
             "calendars",
             BusinessCalendarConfig,
             f.CalendarForm,
             (
-                ("Name", lambda c: c.name),
-                ("Time zone", lambda c: c.time_zone),
-                ("Working days", lambda c: ", ".join(d for d, i in c.working_hours.items() if i)),
-                ("Holidays", lambda c: len(c.holidays)),
+                (_("Name"), lambda c: c.name),
+                (_("Time zone"), lambda c: c.time_zone),
+                (
+                    _("Working days"),
+                    lambda c: ", ".join(d for d, i in c.working_hours.items() if i),
+                ),
+                (_("Holidays"), lambda c: len(c.holidays)),
             ),
             lambda: BusinessCalendarConfig.objects.order_by("name"),
         ),
@@ -97,33 +122,32 @@ KINDS: Final[dict[str, ConfigKind]] = {
             AssignmentRule,
             f.AssignmentRuleForm,
             (
-                ("Position", lambda r: r.position),
-                ("Name", str),
-                ("Team", lambda r: r.team),
-                ("Countries", lambda r: ", ".join(r.countries)),
-                (
-                    "Capacity",
-                    lambda r: f"{r.capacity} / {r.capacity_period}" if r.capacity else None,
-                ),
-                ("Members in rotation", lambda r: r.rotation),
-                ("Active", lambda r: r.active),
+                (_("Position"), lambda r: r.position),
+                (_("Name"), str),
+                (_("Team"), lambda r: r.team),
+                (_("Countries"), lambda r: ", ".join(r.countries)),
+                (_("Capacity"), _capacity),
+                (_("Members in rotation"), lambda r: r.rotation),
+                (_("Active"), lambda r: r.active),
             ),
             lambda: AssignmentRule.objects.select_related("team").annotate(
                 rotation=Count("members", filter=_in_rotation())
             ),
             inline=f.MemberFormSet,
-            inline_title="Round-robin members",
-            intro="Rules are tried by position; the first that matches and has a member free "
-            "wins. Among free members the lowest assignments ÷ weight gets the lead.",
+            inline_title=_("Round-robin members"),
+            intro=_(
+                "Rules are tried by position; the first that matches and has a member free "
+                "wins. Among free members the lowest assignments ÷ weight gets the lead."
+            ),
         ),
         ConfigKind(
             "rep_profiles",
             RepProfile,
             f.RepProfileForm,
             (
-                ("Rep", lambda p: p.user),
-                ("Calendar", lambda p: p.calendar),
-                ("Takes new leads", lambda p: p.accepts_leads),
+                (_("Rep"), lambda p: p.user),
+                (_("Calendar"), lambda p: p.calendar),
+                (_("Takes new leads"), lambda p: p.accepts_leads),
             ),
             lambda: RepProfile.objects.select_related("user", "calendar").order_by(
                 "user__first_name", "user__username"
@@ -134,10 +158,10 @@ KINDS: Final[dict[str, ConfigKind]] = {
             OutOfOffice,
             f.OutOfOfficeForm,
             (
-                ("Who", lambda o: o.user),
-                ("From", lambda o: o.starts_at),
-                ("Until", lambda o: o.ends_at),
-                ("Note", lambda o: o.note),
+                (_("Who"), lambda o: o.user),
+                (_("From"), lambda o: o.starts_at),
+                (_("Until"), lambda o: o.ends_at),
+                (_("Note"), lambda o: o.note),
             ),
             lambda: OutOfOffice.objects.select_related("user").order_by("-starts_at"),
         ),
@@ -146,26 +170,30 @@ KINDS: Final[dict[str, ConfigKind]] = {
             RejectionReason,
             f.RejectionReasonForm,
             (
-                ("Label", lambda r: r.label),
-                ("Code", lambda r: r.code),
-                ("Route", lambda r: r.get_route_display()),
-                ("Needs comment", lambda r: r.requires_comment),
-                ("Active", lambda r: r.active),
+                (_("Label"), lambda r: r.label),
+                (_("Code"), lambda r: r.code),
+                (_("Route"), lambda r: r.get_route_display()),
+                (_("Needs comment"), lambda r: r.requires_comment),
+                (_("Active"), lambda r: r.active),
             ),
             lambda: RejectionReason.objects.order_by("position", "id"),
-            intro="A reason that decisions used cannot be deleted: deactivate it.",
+            intro=_("A reason that decisions used cannot be deleted: deactivate it."),
         ),
         ConfigKind(
             "frameworks",
             QualificationFramework,
             f.FrameworkForm,
             (
-                ("Name", lambda q: q.name),
-                ("Code", lambda q: q.code),
-                ("Criteria", lambda q: ", ".join(c.get("label", c["key"]) for c in q.criteria)),
-                ("Pass rule", lambda q: f"{q.min_met} of {len(q.criteria)}"),
-                ("Default", lambda q: q.is_default),
-                ("Active", lambda q: q.active),
+                (_("Name"), lambda q: q.name),
+                (_("Code"), lambda q: q.code),
+                (_("Criteria"), lambda q: ", ".join(c.get("label", c["key"]) for c in q.criteria)),
+                (
+                    _("Pass rule"),
+                    lambda q: gettext("%(met)s of %(total)s")
+                    % {"met": q.min_met, "total": len(q.criteria)},
+                ),
+                (_("Default"), lambda q: q.is_default),
+                (_("Active"), lambda q: q.active),
             ),
             lambda: QualificationFramework.objects.order_by("name"),
         ),
@@ -174,38 +202,42 @@ KINDS: Final[dict[str, ConfigKind]] = {
             Tag,
             f.TagForm,
             (
-                ("Name", lambda t: t.name),
-                ("Colour", lambda t: t.get_colour_display()),
-                ("Leads", lambda t: t.lead_count),
+                (_("Name"), lambda t: t.name),
+                (_("Colour"), lambda t: t.get_colour_display()),
+                (_("Leads"), lambda t: t.lead_count),
             ),
             lambda: Tag.objects.annotate(lead_count=Count("leads")).order_by("name"),
-            intro="Anyone who may change a lead makes a tag by typing a new name on it. "
-            "Deleting a tag takes it off every lead that has it (the Leads column says how many); "
-            "the audit log keeps the deletion.",
+            intro=_(
+                "Anyone who may change a lead makes a tag by typing a new name on it. Deleting a "
+                "tag takes it off every lead that has it (the Leads column says how many); the "
+                "audit log keeps the deletion."
+            ),
         ),
         ConfigKind(
             "trait_mappings",
             TraitMapping,
             f.TraitMappingForm,
             (
-                ("Trait", lambda m: m.trait),
-                ("Custom field", lambda m: f"{m.field.label} ({m.field.key})"),
-                ("Type", lambda m: m.field.get_type_display()),
+                (_("Trait"), lambda m: m.trait),
+                (_("Custom field"), lambda m: f"{m.field.label} ({m.field.key})"),
+                (_("Type"), lambda m: m.field.get_type_display()),
             ),
             lambda: TraitMapping.objects.select_related("field").order_by("trait"),
-            intro="An identify call's trait named here is stored in the custom field, checked "
-            "as its type, instead of among the lead's traits. A value of the wrong type fails "
-            "that identify (the batch reply names the trait, the field and the type expected); "
-            "the rest of the batch is stored.",
+            intro=_(
+                "An identify call's trait named here is stored in the custom field, checked "
+                "as its type, instead of among the lead's traits. A value of the wrong type fails "
+                "that identify (the batch reply names the trait, the field and the type expected); "
+                "the rest of the batch is stored."
+            ),
         ),
         ConfigKind(
             "teams",
             Team,
             f.TeamForm,
             (
-                ("Name", lambda t: t.name),
-                ("Manager", lambda t: t.manager),
-                ("Members", lambda t: ", ".join(map(str, t.members.all()))),
+                (_("Name"), lambda t: t.name),
+                (_("Manager"), lambda t: t.manager),
+                (_("Members"), lambda t: ", ".join(map(str, t.members.all()))),
             ),
             lambda: Team.objects.select_related("manager")
             .prefetch_related("members")

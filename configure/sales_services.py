@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Model, ProtectedError
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from handover.models import Handover
 from handover.services import settings_delete, settings_save
@@ -52,8 +53,9 @@ def config_save(
 
 def in_use_message(rows: Iterable[Model], *, can_deactivate: bool) -> str:
     names = ", ".join(f"{u['count']} {u['name']}" for u in in_use(rows))
-    hint = " Deactivate it instead." if can_deactivate else ""
-    return f"Still in use by {names}: it cannot be deleted.{hint}"
+    # Translators: names counts what uses it, e.g. "2 handovers, 1 sla timer".
+    said = _("Still in use by %(names)s: it cannot be deleted.") % {"names": names}
+    return f"{said} {_('Deactivate it instead.')}" if can_deactivate else said
 
 
 @transaction.atomic
@@ -85,9 +87,9 @@ def user_role(user: User) -> str:
 
 def _ensure_may_manage(actor: User, user: User | None = None) -> None:
     if not actor.has_perm("leadflow.manage_users"):
-        raise PermissionDeniedError("You may not manage users.")
+        raise PermissionDeniedError(_("You may not manage users."))
     if user is not None and user.is_superuser and not actor.is_superuser:
-        raise PermissionDeniedError("Only a superuser may change a superuser.")
+        raise PermissionDeniedError(_("Only a superuser may change a superuser."))
 
 
 def _set_role_and_teams(user: User, *, role: Role, teams: Iterable[Team]) -> None:
@@ -184,7 +186,7 @@ def user_set_active(
     history keep pointing at them. Returns the open handovers they still own (to reassign)."""
     _ensure_may_manage(actor, user)
     if not active and user.pk == actor.pk:
-        raise DomainError("You cannot deactivate yourself.", field="is_active")
+        raise DomainError(_("You cannot deactivate yourself."), field="is_active")
     if user.is_active != active:
         user.is_active = active
         user.save(update_fields=["is_active"])

@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from configure import sales_services as services
@@ -33,7 +35,10 @@ USERS_PERM = next(s.permission for s in SALES_SECTIONS if s.url_name == "users")
 def _kind(request: HttpRequest, url_name: str) -> ConfigKind:
     kind = KINDS[url_name]
     if not request.user.has_perm(kind.section.permission):
-        raise PermissionDenied(f"You may not change {kind.section.title.lower()}.")
+        raise PermissionDenied(
+            # Translators: section is a Settings section's title in lower case, e.g. "sla policies".
+            _("You may not change %(section)s.") % {"section": str(kind.section.title).lower()}
+        )
     return kind
 
 
@@ -41,7 +46,7 @@ def _cell(value: object) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return _("Yes") if value else _("No")
     if isinstance(value, datetime):
         return str(formats.date_format(timezone.localtime(value), "DATETIME_FORMAT"))
     return str(value)
@@ -50,8 +55,10 @@ def _cell(value: object) -> str:
 @login_required
 def config_list(request: HttpRequest, *, kind_name: str) -> HttpResponse:
     kind = _kind(request, kind_name)
-    rows = [(obj, [_cell(value(obj)) for _, value in kind.columns]) for obj in kind.queryset()]
-    ctx = {"kind": kind, "headings": [h for h, _ in kind.columns], "rows": rows}
+    rows = [
+        (obj, [_cell(value(obj)) for _heading, value in kind.columns]) for obj in kind.queryset()
+    ]
+    ctx = {"kind": kind, "headings": [h for h, _value in kind.columns], "rows": rows}
     return render(request, "configure/sales/list.html", ctx)
 
 
@@ -81,7 +88,9 @@ def config_edit(request: HttpRequest, *, kind_name: str, pk: int | None = None) 
             save_related=save_related,
             request=request,
         )
-        messages.success(request, f"Saved {kind.noun} “{obj}”.")
+        messages.success(
+            request, _("Saved %(noun)s “%(name)s”.") % {"noun": kind.noun, "name": obj}
+        )
         return redirect(f"configure:{kind.url_name}")
     ctx = {"kind": kind, "form": form, "inline": inline, "object": instance if pk else None}
     status = 422 if data is not None else 200
@@ -92,7 +101,7 @@ def config_edit(request: HttpRequest, *, kind_name: str, pk: int | None = None) 
 def config_delete(request: HttpRequest, *, kind_name: str, pk: int) -> HttpResponse:
     kind = _kind(request, kind_name)
     if not kind.deletable:
-        raise PermissionDenied(f"A {kind.noun} cannot be deleted here.")
+        raise PermissionDenied(_("A %(noun)s cannot be deleted here.") % {"noun": kind.noun})
     obj = get_object_or_404(kind.model, pk=pk)
     error, status = "", 200
     if request.method == "POST":
@@ -101,7 +110,9 @@ def config_delete(request: HttpRequest, *, kind_name: str, pk: int) -> HttpRespo
         except services.InUseError as exc:
             error, status = exc.message, 409
         else:
-            messages.success(request, f"Deleted {kind.noun} “{obj}”.")
+            messages.success(
+                request, _("Deleted %(noun)s “%(name)s”.") % {"noun": kind.noun, "name": obj}
+            )
             return redirect(f"configure:{kind.url_name}")
     can_deactivate = bool(error) and getattr(obj, "active", False) is True
     ctx = {"kind": kind, "object": obj, "error": error, "can_deactivate": can_deactivate}
@@ -115,13 +126,17 @@ def config_deactivate(request: HttpRequest, *, kind_name: str, pk: int) -> HttpR
     kind = _kind(request, kind_name)
     obj = get_object_or_404(kind.model, pk=pk)
     if not hasattr(obj, "active"):
-        raise PermissionDenied(f"A {kind.noun} cannot be deactivated.")
+        raise PermissionDenied(_("A %(noun)s cannot be deactivated.") % {"noun": kind.noun})
     if obj.active:
         obj.active = False
         services.config_save(
             instance=obj, actor=request_user(request), changed=["active"], request=request
         )
-    messages.success(request, f"Deactivated {kind.noun} “{obj}”: kept, no longer used.")
+    messages.success(
+        request,
+        _("Deactivated %(noun)s “%(name)s”: kept, no longer used.")
+        % {"noun": kind.noun, "name": obj},
+    )
     return redirect(f"configure:{kind.url_name}")
 
 
@@ -131,7 +146,7 @@ def config_deactivate(request: HttpRequest, *, kind_name: str, pk: int) -> HttpR
 def _users_only(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.has_perm(USERS_PERM):
-            raise PermissionDenied("Only admins manage users.")
+            raise PermissionDenied(_("Only admins manage users."))
         return view(request, *args, **kwargs)
 
     return login_required(wrapped)
@@ -176,7 +191,10 @@ def user_new(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             _show_errors(form, exc)
         else:
-            messages.success(request, f"Created {user.get_username()}: they can log in now.")
+            messages.success(
+                request,
+                _("Created %(username)s: they can log in now.") % {"username": user.get_username()},
+            )
             return redirect("configure:users")
     status = 422 if request.method == "POST" else 200
     return render(request, "configure/sales/user_form.html", {"form": form}, status=status)
@@ -203,7 +221,9 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except DomainError as exc:
             raise PermissionDenied(exc.message) from None
         else:
-            messages.success(request, f"Saved {person.get_username()}.")
+            messages.success(
+                request, _("Saved %(username)s.") % {"username": person.get_username()}
+            )
             return redirect("configure:users")
     status = 422 if request.method == "POST" else 200
     ctx = {"form": form, "person": person}
@@ -225,15 +245,18 @@ def user_set_active(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("configure:user_edit", pk=person.pk)
     if active:
-        messages.success(request, f"{person} can log in again.")
+        messages.success(request, _("%(person)s can log in again.") % {"person": person})
     else:
-        left = (
-            f" {still_open} open handover(s) still belong to them: reassign them from the "
-            "SAL inbox."
-            if still_open
-            else ""
-        )
-        messages.success(request, f"Deactivated {person}: they can no longer log in.{left}")
+        said = _("Deactivated %(person)s: they can no longer log in.") % {"person": person}
+        if still_open:
+            said += " " + ngettext(
+                "%(count)s open handover(s) still belong to them: reassign them from the SAL "
+                "inbox.",
+                "%(count)s open handover(s) still belong to them: reassign them from the SAL "
+                "inbox.",
+                still_open,
+            ) % {"count": still_open}
+        messages.success(request, said)
     return redirect(reverse("configure:users"))
 
 
@@ -246,7 +269,13 @@ def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
         actor=request_user(request), username=person.get_username(), request=request
     )
     if forgot:
-        messages.success(request, f"{person.get_username()} can log in again.")
+        messages.success(
+            request, _("%(username)s can log in again.") % {"username": person.get_username()}
+        )
     else:
-        messages.info(request, f"{person.get_username()} had no failed log-ins to forget.")
+        messages.info(
+            request,
+            _("%(username)s had no failed log-ins to forget.")
+            % {"username": person.get_username()},
+        )
     return redirect("configure:user_edit", pk=person.pk)

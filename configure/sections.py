@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from typing import Final
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 
 @dataclass(frozen=True)
 class Section:
-    title: str
+    title: StrOrPromise
     url_name: str  # in the "configure" namespace unless namespaced ("privacy:requests")
     permission: str  # "app_label.codename"
-    description: str
+    description: StrOrPromise
 
     @property
     def route(self) -> str:
@@ -37,62 +39,62 @@ _SALES = "handover.manage_handover_settings"
 _USERS = "leadflow.manage_users"
 SALES_SECTIONS: Final[list[Section]] = [
     Section(
-        "SLA policies",
+        _("SLA policies"),
         "sla_policies",
         _SALES,
-        "How long a lead may wait as MQL, SAL or SQL, the warning and the escalation ladder.",
+        _("How long a lead may wait as MQL, SAL or SQL, the warning and the escalation ladder."),
     ),
     Section(
-        "Business calendars",
+        _("Business calendars"),
         "calendars",
         _SALES,
-        "Working hours, time zone and holidays that SLA clocks and availability count.",
+        _("Working hours, time zone and holidays that SLA clocks and availability count."),
     ),
     Section(
-        "Assignment rules",
+        _("Assignment rules"),
         "assignment_rules",
         _SALES,
-        "Who receives new MQLs: territory, capacity and the round-robin members.",
+        _("Who receives new MQLs: territory, capacity and the round-robin members."),
     ),
     Section(
-        "Rep availability",
+        _("Rep availability"),
         "rep_profiles",
         _SALES,
-        "Each rep's working calendar and whether they take new leads.",
+        _("Each rep's working calendar and whether they take new leads."),
     ),
-    Section("Out of office", "out_of_office", _SALES, "Absences: nobody is assigned then."),
+    Section(_("Out of office"), "out_of_office", _SALES, _("Absences: nobody is assigned then.")),
     Section(
-        "Rejection reasons",
+        _("Rejection reasons"),
         "rejection_reasons",
         _SALES,
-        "Why sales may reject an MQL, and where each reason sends the lead.",
+        _("Why sales may reject an MQL, and where each reason sends the lead."),
     ),
     Section(
-        "Qualification frameworks",
+        _("Qualification frameworks"),
         "frameworks",
         _SALES,
-        "BANT, CHAMP, GPCTBA/C&I or your own checklist, and its pass rule (SAL → SQL).",
+        _("BANT, CHAMP, GPCTBA/C&I or your own checklist, and its pass rule (SAL → SQL)."),
     ),
     Section(
-        "Tags",
+        _("Tags"),
         "tags",
         "leads.change_tag",
-        "Labels on leads: rename them, pick their colour, see how many leads carry each.",
+        _("Labels on leads: rename them, pick their colour, see how many leads carry each."),
     ),
     Section(
-        "Custom fields",
+        _("Custom fields"),
         "custom_fields",
         "leads.change_customfield",
-        "Your own fields on leads: type, who sees and edits them, filters, cards and scoring.",
+        _("Your own fields on leads: type, who sees and edits them, filters, cards and scoring."),
     ),
     Section(
-        "Trait mappings",
+        _("Trait mappings"),
         "trait_mappings",
         "leads.change_customfield",
-        "Segment identify traits stored in custom fields, checked as each field's type.",
+        _("Segment identify traits stored in custom fields, checked as each field's type."),
     ),
-    Section("Users", "users", _USERS, "People, their role and team; deactivate leavers."),
-    Section("Teams", "teams", _USERS, "Sales teams, their manager and members."),
+    Section(_("Users"), "users", _USERS, _("People, their role and team; deactivate leavers.")),
+    Section(_("Teams"), "teams", _USERS, _("Sales teams, their manager and members.")),
 ]
 SECTIONS.extend(SALES_SECTIONS)
 
@@ -100,16 +102,22 @@ SECTIONS.extend(SALES_SECTIONS)
 SECTIONS.extend(
     [
         Section(
-            "API keys",
+            _("API keys"),
             "apikeys",
             "leadflow.manage_api_keys",
-            "Keys integrations and websites send data with: create, see scopes and last use, revoke.",
+            _(
+                "Keys integrations and websites send data with: create, see scopes and last use, "
+                "revoke."
+            ),
         ),
         Section(
-            "Webhooks",
+            _("Webhooks"),
             "webhooks",
             "handover.manage_webhooks",
-            "Where LeadFlow POSTs events: subscriptions, signing secrets, the delivery log, redelivery.",
+            _(
+                "Where LeadFlow POSTs events: subscriptions, signing secrets, the delivery log, "
+                "redelivery."
+            ),
         ),
     ]
 )
@@ -119,16 +127,19 @@ SECTIONS.extend(
 SECTIONS.extend(
     [
         Section(
-            "Privacy requests",
+            _("Privacy requests"),
             "privacy:requests",
             "privacy.export_personal_data",
-            "A person's access or erasure request: find them by e-mail, export, erase.",
+            _("A person's access or erasure request: find them by e-mail, export, erase."),
         ),
         Section(
-            "Audit log",
+            _("Audit log"),
             "privacy:audit_log",
             "leadflow.view_audit_log",
-            "Who changed what and when: stage moves, settings, keys, erasures; filter and export.",
+            _(
+                "Who changed what and when: stage moves, settings, keys, erasures; filter and "
+                "export."
+            ),
         ),
     ]
 )

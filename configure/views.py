@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from configure.sections import visible_sections
 
@@ -12,5 +13,5 @@ from configure.sections import visible_sections
 def index(request: HttpRequest) -> HttpResponse:
     sections = visible_sections(request.user)
     if not sections:
-        raise PermissionDenied("Your role has no settings to change.")
+        raise PermissionDenied(_("Your role has no settings to change."))
     return render(request, "configure/index.html", {"sections": sections})
