@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext
+from django.utils.translation.trans_real import DjangoTranslation
 
 from leadflow.apikeys import api_key_create
 from leadflow.models import User
@@ -146,7 +147,7 @@ def _in_js(language: str, message: str) -> str:
 
     with translation.override(language):
         catalog = JavaScriptCatalog()
-        catalog.translation = translation.trans_real.DjangoTranslation(language, domain="djangojs")
+        catalog.translation = DjangoTranslation(language, domain="djangojs")
         text = catalog.get_catalog()[message]
     assert text != message
     return str(text)
