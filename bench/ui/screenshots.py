@@ -208,6 +208,34 @@ def shoot(base: str, ids: dict[str, Any], csv_path: str) -> None:
             day(page, ids, csv_path)
             context.close()
 
+        # languages (docs/i18n.md): each chosen on the profile page, then back to English
+        for role, language, zone, shots in (
+            (
+                "rep1",
+                "hu",
+                "Europe/Budapest",
+                (("/handover/inbox/", "hu-rep-inbox"), (f"/leads/{ids['sal']}/", "hu-rep-lead")),
+            ),
+            (
+                "marketer",
+                "de",
+                "Europe/Berlin",
+                (
+                    ("/leads/board/", "de-marketer-board"),
+                    ("/reports/funnel/", "de-marketer-report"),
+                ),
+            ),
+        ):
+            context, page = session(role)
+            choose_language(page, language, zone)
+            if language == "de":
+                snap(page, "de-profile")
+            for path, name in shots:
+                go(page, path)
+                snap(page, name)
+            choose_language(page, "en", "")
+            context.close()
+
         # phones: the top bar folds into a Menu button
         for role, path, name in (
             ("marketer", "/leads/board/", "phone-board"),
@@ -228,6 +256,14 @@ def shoot(base: str, ids: dict[str, Any], csv_path: str) -> None:
                 snap(page, "phone-menu")
             context.close()
         browser.close()
+
+
+def choose_language(page: Any, language: str, zone: str) -> None:
+    go(page, "/accounts/profile/")
+    page.locator("#id_language").select_option(language)
+    page.locator("#id_time_zone").select_option(zone)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
 
 
 def marketer_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
