@@ -4,6 +4,8 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from handover import outbox, rules
 from handover.models import (
@@ -157,10 +159,10 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin[WebhookSubscription]):
     # A destination typed without a scheme is HTTPS (Django 6's default; explicit until then).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
-    @admin.display(description="Secret")
+    @admin.display(description=_("Secret"))
     def secret_hint(self, subscription: WebhookSubscription) -> str:
         if not subscription.pk:
-            return "Generated when you save; shown once."
+            return gettext("Generated when you save; shown once.")
         return rules.secret_hint(subscription.secret)
 
     def save_model(
@@ -170,7 +172,10 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin[WebhookSubscription]):
         if not change:  # the only time the secret is shown (docs/webhooks.md, verifying)
             self.message_user(
                 request,
-                f"Signing secret for {obj.url}: {obj.secret} — copy it now, it is not shown again.",
+                gettext(
+                    "Signing secret for %(url)s: %(secret)s — copy it now, it is not shown again."
+                )
+                % {"url": obj.url, "secret": obj.secret},
                 messages.WARNING,
             )
 
@@ -211,7 +216,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
     inlines = (AttemptInline,)
     actions = ("redeliver",)
 
-    @admin.action(description="Redeliver the selected deliveries")
+    @admin.action(description=_("Redeliver the selected deliveries"))
     def redeliver(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         done = 0
         for pk in queryset.values_list("pk", flat=True):
@@ -222,4 +227,11 @@ class DeliveryAdmin(ReadOnlyAdmin):
                 done += 1
             except DomainError as exc:
                 self.message_user(request, f"#{pk}: {exc.message}", messages.WARNING)
-        self.message_user(request, f"Queued {done} deliveries again.")
+        self.message_user(
+            request,
+            # English said "deliveries" for one too, and still does (the same two forms)
+            ngettext(
+                "Queued %(count)s deliveries again.", "Queued %(count)s deliveries again.", done
+            )
+            % {"count": done},
+        )

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.utils.translation import gettext as _
+
 from handover.rules import RuleError
 
 WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -50,13 +52,17 @@ class BusinessCalendar:
 
 def _parse_time(value: Any, field: str) -> time:
     if not isinstance(value, str):
-        raise CalendarError(f"{value!r} is not a time like '09:00'.", field=field)
+        raise CalendarError(_not_a_time(value), field=field)
     if value == "24:00":
         return time(0)
     try:
         return time.fromisoformat(value)
     except ValueError:
-        raise CalendarError(f"{value!r} is not a time like '09:00'.", field=field) from None
+        raise CalendarError(_not_a_time(value), field=field) from None
+
+
+def _not_a_time(value: Any) -> str:
+    return _("%(value)s is not a time like '09:00'.") % {"value": repr(value)}
 
 
 def parse_calendar(
@@ -66,15 +72,19 @@ def parse_calendar(
     try:
         tz = ZoneInfo(str(time_zone))
     except (ZoneInfoNotFoundError, ValueError):
-        raise CalendarError(f"Unknown time zone {time_zone!r}.", field="time_zone") from None
+        raise CalendarError(
+            _("Unknown time zone %(zone)s.") % {"zone": repr(time_zone)}, field="time_zone"
+        ) from None
     if not isinstance(working_hours, Mapping):
         raise CalendarError(
-            "Working hours must map weekdays (mon..sun) to intervals.", field="working_hours"
+            _("Working hours must map weekdays (mon..sun) to intervals."), field="working_hours"
         )
     unknown = sorted(set(working_hours) - set(WEEKDAYS))
     if unknown:
         raise CalendarError(
-            f"Unknown weekday(s) {', '.join(map(str, unknown))}; use {', '.join(WEEKDAYS)}.",
+            # Translators: both placeholders are lists of weekday keys (mon, tue, ...)
+            _("Unknown weekday(s) %(unknown)s; use %(weekdays)s.")
+            % {"unknown": ", ".join(map(str, unknown)), "weekdays": ", ".join(WEEKDAYS)},
             field="working_hours",
         )
     hours: dict[int, tuple[tuple[time, time], ...]] = {}
@@ -84,25 +94,29 @@ def parse_calendar(
         for interval in raw:
             if not isinstance(interval, list | tuple) or len(interval) != 2:
                 raise CalendarError(
-                    f"{day}: each interval is a pair like ['09:00', '17:00'].",
+                    # Translators: %(day)s is a weekday key (mon, tue, ...)
+                    _("%(day)s: each interval is a pair like ['09:00', '17:00'].") % {"day": day},
                     field="working_hours",
                 )
             start = _parse_time(interval[0], "working_hours")
             end = _parse_time(interval[1], "working_hours")
             if end != time(0) and end <= start:
                 raise CalendarError(
-                    f"{day}: interval {interval[0]}–{interval[1]} ends before it starts.",
+                    _("%(day)s: interval %(start)s–%(end)s ends before it starts.")
+                    % {"day": day, "start": interval[0], "end": interval[1]},
                     field="working_hours",
                 )
             intervals.append((start, end))
         intervals.sort()
-        for (_, prev_end), (start, _) in zip(intervals, intervals[1:], strict=False):
+        for (_first, prev_end), (start, _end) in zip(intervals, intervals[1:], strict=False):
             if prev_end == time(0) or start < prev_end:
-                raise CalendarError(f"{day}: intervals overlap.", field="working_hours")
+                raise CalendarError(
+                    _("%(day)s: intervals overlap.") % {"day": day}, field="working_hours"
+                )
         hours[index] = tuple(intervals)
     if not any(hours.values()):
         raise CalendarError(
-            "A calendar needs at least one working interval.", field="working_hours"
+            _("A calendar needs at least one working interval."), field="working_hours"
         )
     parsed: set[date] = set()
     for value in holidays or []:
@@ -110,14 +124,15 @@ def parse_calendar(
             parsed.add(date.fromisoformat(str(value)))
         except ValueError:
             raise CalendarError(
-                f"Holiday {value!r} is not a date like '2026-12-25'.", field="holidays"
+                _("Holiday %(value)s is not a date like '2026-12-25'.") % {"value": repr(value)},
+                field="holidays",
             ) from None
     return BusinessCalendar(tz=tz, hours=hours, holidays=frozenset(parsed))
 
 
 def _days_from(cal: BusinessCalendar, moment: datetime, step: int) -> Iterator[date]:
     day = moment.astimezone(cal.tz).date() - timedelta(days=step)  # one day of slack for DST
-    for _ in range(_MAX_DAYS):
+    for _step in range(_MAX_DAYS):
         yield day
         day += timedelta(days=step)
 
@@ -137,7 +152,7 @@ def add_business_minutes(cal: BusinessCalendar, start: datetime, minutes: float)
                     return begin
                 return begin + remaining
             remaining -= end - begin
-    raise CalendarError("The calendar has no working time left to fit this.", field="holidays")
+    raise CalendarError(_("The calendar has no working time left to fit this."), field="holidays")
 
 
 def _subtract(cal: BusinessCalendar, end_at: datetime, minutes: float) -> datetime:
@@ -150,7 +165,7 @@ def _subtract(cal: BusinessCalendar, end_at: datetime, minutes: float) -> dateti
             if remaining <= end - begin:
                 return end - remaining
             remaining -= end - begin
-    raise CalendarError("The calendar has no working time left to fit this.", field="holidays")
+    raise CalendarError(_("The calendar has no working time left to fit this."), field="holidays")
 
 
 def business_minutes_between(cal: BusinessCalendar, start: datetime, end: datetime) -> float:

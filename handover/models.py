@@ -13,6 +13,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from handover import rules
 from handover.calendars import (
@@ -39,16 +42,20 @@ def _secret_default() -> str:
 class BusinessCalendarConfig(models.Model):
     """A business calendar: time zone, working hours per weekday, holidays."""
 
-    name = models.CharField(max_length=100, unique=True)
-    time_zone = models.CharField(max_length=64, default="UTC")
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    time_zone = models.CharField(max_length=64, default="UTC", verbose_name=_("time zone"))
     working_hours = models.JSONField(
         default=_weekdays_default,
-        help_text='Weekday → intervals, e.g. {"mon": [["09:00", "12:30"], ["13:30", "17:00"]]}',
+        help_text=_('Weekday → intervals, e.g. {"mon": [["09:00", "12:30"], ["13:30", "17:00"]]}'),
+        verbose_name=_("working hours"),
     )
-    holidays = models.JSONField(default=list, blank=True, help_text='e.g. ["2026-12-25"]')
+    holidays = models.JSONField(
+        default=list, blank=True, help_text=_('e.g. ["2026-12-25"]'), verbose_name=_("holidays")
+    )
 
     class Meta:
-        verbose_name = "business calendar"
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
         db_table = "handover_calendar"
 
     def __str__(self) -> str:
@@ -70,34 +77,53 @@ class RepProfile(models.Model):
     """A rep's working calendar (for availability) and whether they take new leads at all."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="handover_profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="handover_profile",
+        verbose_name=_("user"),
     )
     calendar = models.ForeignKey(
-        BusinessCalendarConfig, null=True, blank=True, on_delete=models.SET_NULL
+        BusinessCalendarConfig,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("calendar"),
     )
-    accepts_leads = models.BooleanField(default=True)
+    accepts_leads = models.BooleanField(default=True, verbose_name=_("accepts leads"))
+
+    class Meta:
+        verbose_name = _("rep profile")
+        verbose_name_plural = _("rep profiles")
 
     def __str__(self) -> str:
-        return f"profile of {self.user}"
+        return gettext("profile of %(user)s") % {"user": self.user}
 
 
 class OutOfOffice(models.Model):
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="out_of_office"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="out_of_office",
+        verbose_name=_("user"),
     )
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-    note = models.CharField(max_length=200, blank=True)
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    ends_at = models.DateTimeField(verbose_name=_("ends at"))
+    note = models.CharField(max_length=200, blank=True, verbose_name=_("note"))
 
     class Meta:
-        verbose_name_plural = "out of office"
+        verbose_name = _("out of office")
+        verbose_name_plural = _("out of office")
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="ooo_order")
         ]
         indexes = [models.Index(fields=["user", "ends_at"], name="ooo_user_end_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user} away {self.starts_at:%Y-%m-%d} → {self.ends_at:%Y-%m-%d}"
+        return gettext("%(user)s away %(start)s → %(end)s") % {
+            "user": self.user,
+            "start": date_format(self.starts_at, "SHORT_DATE_FORMAT"),
+            "end": date_format(self.ends_at, "SHORT_DATE_FORMAT"),
+        }
 
 
 class AssignmentRule(models.Model):
@@ -110,23 +136,34 @@ class AssignmentRule(models.Model):
     """
 
     class Period(models.TextChoices):
-        DAY = "day", "Day"
-        WEEK = "week", "Week"
-        MONTH = "month", "Month"
+        DAY = "day", _("Day")
+        WEEK = "week", _("Week")
+        MONTH = "month", _("Month")
 
-    name = models.CharField(max_length=100, unique=True)
-    position = models.PositiveIntegerField(default=100)
-    active = models.BooleanField(default=True)
-    countries = models.JSONField(default=list, blank=True, help_text='ISO codes, e.g. ["DE"]')
-    industries = models.JSONField(default=list, blank=True)
-    company_sizes = models.JSONField(default=list, blank=True)
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
-    capacity = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Most new handovers per rep per period (empty: no cap)"
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    position = models.PositiveIntegerField(default=100, verbose_name=_("position"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    countries = models.JSONField(
+        default=list, blank=True, help_text=_('ISO codes, e.g. ["DE"]'), verbose_name=_("countries")
     )
-    capacity_period = models.CharField(max_length=10, choices=Period.choices, default=Period.DAY)
+    industries = models.JSONField(default=list, blank=True, verbose_name=_("industries"))
+    company_sizes = models.JSONField(default=list, blank=True, verbose_name=_("company sizes"))
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("team")
+    )
+    capacity = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Most new handovers per rep per period (empty: no cap)"),
+        verbose_name=_("capacity"),
+    )
+    capacity_period = models.CharField(
+        max_length=10, choices=Period.choices, default=Period.DAY, verbose_name=_("capacity period")
+    )
     require_working_hours = models.BooleanField(
-        default=False, help_text="Skip reps outside their calendar's working hours"
+        default=False,
+        help_text=_("Skip reps outside their calendar's working hours"),
+        verbose_name=_("require working hours"),
     )
     fallback_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -134,11 +171,14 @@ class AssignmentRule(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Owner when the rule matches but no member is free (empty: the team queue)",
+        help_text=_("Owner when the rule matches but no member is free (empty: the team queue)"),
+        verbose_name=_("fallback owner"),
     )
 
     class Meta:
         ordering = ("position", "id")
+        verbose_name = _("assignment rule")
+        verbose_name_plural = _("assignment rules")
 
     def __str__(self) -> str:
         return self.name
@@ -147,25 +187,37 @@ class AssignmentRule(models.Model):
         for name in ("countries", "industries", "company_sizes"):
             value = getattr(self, name)
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValidationError({name: "A list of strings."})
+                raise ValidationError({name: gettext("A list of strings.")})
         self.countries = [c.strip().upper() for c in self.countries]
 
 
 class AssignmentMember(models.Model):
-    rule = models.ForeignKey(AssignmentRule, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    weight = models.PositiveIntegerField(default=1)
-    active = models.BooleanField(default=True)
-    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    rule = models.ForeignKey(
+        AssignmentRule, on_delete=models.CASCADE, related_name="members", verbose_name=_("rule")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    weight = models.PositiveIntegerField(default=1, verbose_name=_("weight"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    last_assigned_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("last assigned at")
+    )
 
     class Meta:
+        verbose_name = _("assignment member")
+        verbose_name_plural = _("assignment members")
         constraints = [
             models.UniqueConstraint(fields=["rule", "user"], name="assignment_member_unique"),
             models.CheckConstraint(condition=Q(weight__gte=1), name="assignment_weight_positive"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.rule} (weight {self.weight})"
+        return gettext("%(user)s in %(rule)s (weight %(weight)s)") % {
+            "user": self.user,
+            "rule": self.rule,
+            "weight": self.weight,
+        }
 
 
 # --- handovers and rejection reasons -------------------------------------------------------------
@@ -173,21 +225,25 @@ class AssignmentMember(models.Model):
 
 class RejectionReason(models.Model):
     class Route(models.TextChoices):
-        NURTURE = "nurture", "Recycle to nurture"
-        DISQUALIFY = "disqualify", "Disqualify"
+        NURTURE = "nurture", _("Recycle to nurture")
+        DISQUALIFY = "disqualify", _("Disqualify")
 
-    code = models.SlugField(max_length=50, unique=True)
-    label = models.CharField(max_length=100)
-    route = models.CharField(max_length=20, choices=Route.choices)
+    code = models.SlugField(max_length=50, unique=True, verbose_name=_("code"))
+    label = models.CharField(max_length=100, verbose_name=_("label"))
+    route = models.CharField(max_length=20, choices=Route.choices, verbose_name=_("route"))
     reset_engagement = models.BooleanField(
-        default=False, help_text="Engagement restarts from zero (recycled leads earn MQL again)"
+        default=False,
+        help_text=_("Engagement restarts from zero (recycled leads earn MQL again)"),
+        verbose_name=_("reset engagement"),
     )
-    requires_comment = models.BooleanField(default=False)
-    active = models.BooleanField(default=True)
-    position = models.PositiveIntegerField(default=100)
+    requires_comment = models.BooleanField(default=False, verbose_name=_("requires comment"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    position = models.PositiveIntegerField(default=100, verbose_name=_("position"))
 
     class Meta:
         ordering = ("position", "id")
+        verbose_name = _("rejection reason")
+        verbose_name_plural = _("rejection reasons")
 
     def __str__(self) -> str:
         return self.label
@@ -197,36 +253,60 @@ class Handover(models.Model):
     """Marketing hands one MQL to sales. At most one open handover per lead (DB constraint)."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Rejected"
-        CANCELLED = "cancelled", "Cancelled (lead moved elsewhere)"
+        OPEN = "open", _("Open")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled (lead moved elsewhere)")
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handovers")
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="handovers", verbose_name=_("lead")
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="handovers",
+        verbose_name=_("owner"),
     )
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL)
-    rule = models.ForeignKey(AssignmentRule, null=True, blank=True, on_delete=models.SET_NULL)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
-    opened_at = models.DateTimeField()
-    assigned_at = models.DateTimeField(null=True, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("team")
+    )
+    rule = models.ForeignKey(
+        AssignmentRule, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("rule")
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.OPEN, verbose_name=_("status")
+    )
+    opened_at = models.DateTimeField(verbose_name=_("opened at"))
+    assigned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("assigned at"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
     rejection_reason = models.ForeignKey(
-        RejectionReason, null=True, blank=True, on_delete=models.PROTECT
+        RejectionReason,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        verbose_name=_("rejection reason"),
     )
-    reason_code = models.CharField(max_length=50, blank=True)  # kept if the reason is renamed
-    comment = models.TextField(blank=True)
-    lead_source = models.CharField(max_length=100, blank=True)  # for "rejections by source"
+    reason_code = models.CharField(
+        max_length=50, blank=True, verbose_name=_("reason code")
+    )  # kept if the reason is renamed
+    comment = models.TextField(blank=True, verbose_name=_("comment"))
+    lead_source = models.CharField(
+        max_length=100, blank=True, verbose_name=_("lead source")
+    )  # for "rejections by source"
 
     class Meta:
+        verbose_name = _("handover")
+        verbose_name_plural = _("handovers")
         constraints = [
             models.UniqueConstraint(
                 fields=["lead"], condition=Q(status="open"), name="handover_one_open_per_lead"
@@ -251,15 +331,31 @@ class Handover(models.Model):
 class HandoverAssignment(models.Model):
     """Who owned a handover when, and why (rule, manager reassign, SLA escalation)."""
 
-    handover = models.ForeignKey(Handover, on_delete=models.CASCADE, related_name="assignments")
+    handover = models.ForeignKey(
+        Handover, on_delete=models.CASCADE, related_name="assignments", verbose_name=_("handover")
+    )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("owner"),
     )
     assigned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("assigned by"),
     )
-    why = models.CharField(max_length=200)
-    at = models.DateTimeField()
+    why = models.CharField(max_length=200, verbose_name=_("why"))
+    at = models.DateTimeField(verbose_name=_("at"))
+
+    class Meta:
+        verbose_name = _("handover assignment")
+        verbose_name_plural = _("handover assignments")
 
     def __str__(self) -> str:
         return f"{self.handover_id} → {self.owner_id} ({self.why})"
@@ -278,13 +374,21 @@ def _validate_criteria(value: Any) -> None:
 class QualificationFramework(models.Model):
     """A checklist (BANT, CHAMP, GPCTBA/C&I, or your own) with a pass rule."""
 
-    code = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=100)
-    criteria = models.JSONField(validators=[_validate_criteria])
-    min_met = models.PositiveIntegerField(help_text="At least this many criteria met")
-    required = models.JSONField(default=list, blank=True, help_text="Keys that must be met")
-    active = models.BooleanField(default=True)
-    is_default = models.BooleanField(default=False)
+    code = models.SlugField(max_length=50, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    criteria = models.JSONField(validators=[_validate_criteria], verbose_name=_("criteria"))
+    min_met = models.PositiveIntegerField(
+        help_text=_("At least this many criteria met"), verbose_name=_("min met")
+    )
+    required = models.JSONField(
+        default=list, blank=True, help_text=_("Keys that must be met"), verbose_name=_("required")
+    )
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    is_default = models.BooleanField(default=False, verbose_name=_("is default"))
+
+    class Meta:
+        verbose_name = _("qualification framework")
+        verbose_name_plural = _("qualification frameworks")
 
     def __str__(self) -> str:
         return self.name
@@ -302,17 +406,28 @@ class QualificationFramework(models.Model):
 class QualificationChecklist(models.Model):
     """A lead's answers to one framework. The answers stay on the lead after SQL."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="checklists")
-    framework = models.ForeignKey(QualificationFramework, on_delete=models.PROTECT)
-    answers = models.JSONField(default=dict)
-    passed = models.BooleanField(default=False)
-    passed_at = models.DateTimeField(null=True, blank=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="checklists", verbose_name=_("lead")
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    framework = models.ForeignKey(
+        QualificationFramework, on_delete=models.PROTECT, verbose_name=_("framework")
+    )
+    answers = models.JSONField(default=dict, verbose_name=_("answers"))
+    passed = models.BooleanField(default=False, verbose_name=_("passed"))
+    passed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("passed at"))
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("updated by"),
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("qualification checklist")
+        verbose_name_plural = _("qualification checklists")
         constraints = [
             models.UniqueConstraint(fields=["lead", "framework"], name="checklist_lead_framework")
         ]
@@ -336,12 +451,20 @@ class SlaPolicy(models.Model):
 
     SLA_STAGES = (Stage.MQL, Stage.SAL, Stage.SQL)
 
-    name = models.CharField(max_length=100, unique=True)
-    stage = models.CharField(max_length=20, choices=[(s.value, s.label) for s in SLA_STAGES])
-    calendar = models.ForeignKey(BusinessCalendarConfig, on_delete=models.PROTECT)
-    target_minutes = models.PositiveIntegerField(help_text="Business minutes to meet the SLA")
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    stage = models.CharField(
+        max_length=20, choices=[(s.value, s.label) for s in SLA_STAGES], verbose_name=_("stage")
+    )
+    calendar = models.ForeignKey(
+        BusinessCalendarConfig, on_delete=models.PROTECT, verbose_name=_("calendar")
+    )
+    target_minutes = models.PositiveIntegerField(
+        help_text=_("Business minutes to meet the SLA"), verbose_name=_("target minutes")
+    )
     warn_before_minutes = models.PositiveIntegerField(
-        default=0, help_text="Warn the owner this many business minutes before the deadline"
+        default=0,
+        help_text=_("Warn the owner this many business minutes before the deadline"),
+        verbose_name=_("warn before minutes"),
     )
     escalation = models.JSONField(
         default=list,
@@ -350,12 +473,13 @@ class SlaPolicy(models.Model):
         help_text='[{"after_minutes": 0, "action": "remind_owner"}, '
         '{"after_minutes": 60, "action": "notify_manager"}, '
         '{"after_minutes": 240, "action": "reassign"}]',
+        verbose_name=_("escalation"),
     )
-    active = models.BooleanField(default=True)
+    active = models.BooleanField(default=True, verbose_name=_("active"))
 
     class Meta:
-        verbose_name = "SLA policy"
-        verbose_name_plural = "SLA policies"
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
         constraints = [
             models.UniqueConstraint(
                 fields=["stage"], condition=Q(active=True), name="sla_one_active_policy_per_stage"
@@ -369,7 +493,7 @@ class SlaPolicy(models.Model):
     def clean(self) -> None:
         if self.warn_before_minutes >= (self.target_minutes or 0):
             raise ValidationError(
-                {"warn_before_minutes": "The warning must come before the deadline."}
+                {"warn_before_minutes": gettext("The warning must come before the deadline.")}
             )
 
 
@@ -377,31 +501,49 @@ class SlaTimer(models.Model):
     """One SLA clock on one lead in one stage. ``next_action_at`` is what the scanner claims."""
 
     class State(models.TextChoices):
-        RUNNING = "running", "Running"
-        MET = "met", "Met"
-        CANCELLED = "cancelled", "Cancelled"
-        SUPERSEDED = "superseded", "Superseded (reassigned by escalation)"
+        RUNNING = "running", _("Running")
+        MET = "met", _("Met")
+        CANCELLED = "cancelled", _("Cancelled")
+        SUPERSEDED = "superseded", _("Superseded (reassigned by escalation)")
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="sla_timers")
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="sla_timers", verbose_name=_("lead")
+    )
     handover = models.ForeignKey(
-        Handover, null=True, blank=True, on_delete=models.CASCADE, related_name="timers"
+        Handover,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="timers",
+        verbose_name=_("handover"),
     )
-    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT)
-    stage = models.CharField(max_length=20, choices=Stage.choices)
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.PROTECT, verbose_name=_("policy"))
+    stage = models.CharField(max_length=20, choices=Stage.choices, verbose_name=_("stage"))
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("owner"),
     )
-    state = models.CharField(max_length=20, choices=State.choices, default=State.RUNNING)
-    started_at = models.DateTimeField()
-    warn_at = models.DateTimeField(null=True, blank=True)
-    due_at = models.DateTimeField()
-    next_action_at = models.DateTimeField(null=True, blank=True)
-    warned_at = models.DateTimeField(null=True, blank=True)
-    breached_at = models.DateTimeField(null=True, blank=True)
-    escalation_level = models.PositiveSmallIntegerField(default=0)  # ladder steps fired
-    stopped_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.RUNNING, verbose_name=_("state")
+    )
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    warn_at = models.DateTimeField(null=True, blank=True, verbose_name=_("warn at"))
+    due_at = models.DateTimeField(verbose_name=_("due at"))
+    next_action_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next action at"))
+    warned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("warned at"))
+    breached_at = models.DateTimeField(null=True, blank=True, verbose_name=_("breached at"))
+    escalation_level = models.PositiveSmallIntegerField(
+        default=0, verbose_name=_("escalation level")
+    )  # ladder steps fired
+    stopped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("stopped at"))
 
     class Meta:
+        verbose_name = _("sla timer")
+        verbose_name_plural = _("sla timers")
         indexes = [
             # the scanner: running timers by next action time (a small, hot partial index)
             models.Index(
@@ -427,20 +569,26 @@ class SlaEvent(models.Model):
     """What a timer fired (warning, breach, each escalation step): unique, so each fires once."""
 
     class Kind(models.TextChoices):
-        WARNING = "warning", "Warning"
-        BREACH = "breach", "Breach"
-        REMIND_OWNER = "remind_owner", "Reminded the owner"
-        NOTIFY_MANAGER = "notify_manager", "Notified the manager"
-        REASSIGN = "reassign", "Reassigned"
+        WARNING = "warning", _("Warning")
+        BREACH = "breach", _("Breach")
+        REMIND_OWNER = "remind_owner", _("Reminded the owner")
+        NOTIFY_MANAGER = "notify_manager", _("Notified the manager")
+        REASSIGN = "reassign", _("Reassigned")
 
-    timer = models.ForeignKey(SlaTimer, on_delete=models.CASCADE, related_name="events")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    step = models.PositiveSmallIntegerField(default=0)
-    scheduled_for = models.DateTimeField()
-    fired_at = models.DateTimeField()
-    done_at = models.DateTimeField(null=True, blank=True)  # reassign: when it was carried out
+    timer = models.ForeignKey(
+        SlaTimer, on_delete=models.CASCADE, related_name="events", verbose_name=_("timer")
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
+    step = models.PositiveSmallIntegerField(default=0, verbose_name=_("step"))
+    scheduled_for = models.DateTimeField(verbose_name=_("scheduled for"))
+    fired_at = models.DateTimeField(verbose_name=_("fired at"))
+    done_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("done at")
+    )  # reassign: when it was carried out
 
     class Meta:
+        verbose_name = _("sla event")
+        verbose_name_plural = _("sla events")
         constraints = [
             models.UniqueConstraint(fields=["timer", "kind", "step"], name="slaevent_once")
         ]
@@ -463,24 +611,39 @@ class Notification(models.Model):
     """The in-app list. Written in the same transaction as its cause; nothing to deliver."""
 
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
     )
-    kind = models.CharField(max_length=40)
-    title = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
-    link = models.CharField(max_length=500, blank=True)
+    kind = models.CharField(max_length=40, verbose_name=_("kind"))
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    body = models.TextField(blank=True, verbose_name=_("body"))
+    link = models.CharField(max_length=500, blank=True, verbose_name=_("link"))
     # No database-level FK: inserting a notification must not take a KEY SHARE lock on a lead or
     # handover that an accept holds FOR UPDATE while waiting for the scanner's timer lock.
     lead = models.ForeignKey(
-        Lead, null=True, blank=True, on_delete=models.CASCADE, db_constraint=False
+        Lead,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        verbose_name=_("lead"),
     )
     handover = models.ForeignKey(
-        Handover, null=True, blank=True, on_delete=models.CASCADE, db_constraint=False
+        Handover,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        verbose_name=_("handover"),
     )
-    created_at = models.DateTimeField()
-    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         indexes = [
             models.Index(fields=["recipient", "-id"], name="notification_inbox_idx"),
             models.Index(
@@ -506,21 +669,29 @@ class EventType(models.TextChoices):
 
 def _validate_event_types(value: Any) -> None:
     if not isinstance(value, list) or not value:
-        raise ValidationError("Subscribe to at least one event type.")
+        raise ValidationError(gettext("Subscribe to at least one event type."))
     unknown = sorted(set(map(str, value)) - set(EventType.values))
     if unknown:
         raise ValidationError(
-            f"Unknown event type(s): {', '.join(unknown)}; expected {', '.join(EventType.values)}."
+            # Translators: both placeholders are comma-separated event type codes
+            gettext("Unknown event type(s): %(unknown)s; expected %(expected)s.")
+            % {"unknown": ", ".join(unknown), "expected": ", ".join(EventType.values)}
         )
 
 
 class WebhookSubscription(models.Model):
-    url = models.URLField(max_length=500)
-    description = models.CharField(max_length=200, blank=True)
-    event_types = models.JSONField(validators=[_validate_event_types])
-    secret = models.CharField(max_length=100, default=_secret_default)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    url = models.URLField(max_length=500, verbose_name=_("url"))
+    description = models.CharField(max_length=200, blank=True, verbose_name=_("description"))
+    event_types = models.JSONField(
+        validators=[_validate_event_types], verbose_name=_("event types")
+    )
+    secret = models.CharField(max_length=100, default=_secret_default, verbose_name=_("secret"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
 
     def __str__(self) -> str:
         return self.url
@@ -529,10 +700,16 @@ class WebhookSubscription(models.Model):
 class WebhookEvent(models.Model):
     """One event as sent to subscribers (its id is what receivers deduplicate on)."""
 
-    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    type = models.CharField(max_length=40, choices=EventType.choices)
-    payload = models.JSONField()
-    created_at = models.DateTimeField()
+    event_id = models.UUIDField(
+        default=uuid.uuid4, unique=True, editable=False, verbose_name=_("event id")
+    )
+    type = models.CharField(max_length=40, choices=EventType.choices, verbose_name=_("type"))
+    payload = models.JSONField(verbose_name=_("payload"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"
@@ -542,19 +719,26 @@ class Delivery(models.Model):
     """An outbox row: one e-mail or one webhook POST to deliver, retried until done or dead."""
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "E-mail"
-        WEBHOOK = "webhook", "Webhook"
+        EMAIL = "email", _("E-mail")
+        WEBHOOK = "webhook", _("Webhook")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        DELIVERED = "delivered", "Delivered"
-        DEAD = "dead", "Gave up"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        DELIVERED = "delivered", _("Delivered")
+        DEAD = "dead", _("Gave up")
 
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    channel = models.CharField(max_length=10, choices=Channel.choices, verbose_name=_("channel"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
     event = models.ForeignKey(
-        WebhookEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+        WebhookEvent,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("event"),
     )
     subscription = models.ForeignKey(
         WebhookSubscription,
@@ -562,22 +746,33 @@ class Delivery(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="deliveries",
+        verbose_name=_("subscription"),
     )
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("recipient"),
     )
-    payload = models.JSONField(default=dict)  # e-mail: template + context
-    attempts = models.PositiveSmallIntegerField(default=0)
-    max_attempts = models.PositiveSmallIntegerField(default=rules.MAX_ATTEMPTS)
-    next_attempt_at = models.DateTimeField()
-    locked_until = models.DateTimeField(null=True, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField()
+    payload = models.JSONField(
+        default=dict, verbose_name=_("payload")
+    )  # e-mail: template + context
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    max_attempts = models.PositiveSmallIntegerField(
+        default=rules.MAX_ATTEMPTS, verbose_name=_("max attempts")
+    )
+    next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"))
+    locked_until = models.DateTimeField(null=True, blank=True, verbose_name=_("locked until"))
+    enqueued_at = models.DateTimeField(null=True, blank=True, verbose_name=_("enqueued at"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
+    last_error = models.CharField(max_length=500, blank=True, verbose_name=_("last error"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
 
     class Meta:
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],
@@ -593,16 +788,24 @@ class Delivery(models.Model):
 class DeliveryAttempt(models.Model):
     """The delivery log: one row per attempt, with what the destination answered."""
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="log")
-    number = models.PositiveSmallIntegerField()
-    started_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField(default=0)
-    ok = models.BooleanField()
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    response_excerpt = models.CharField(max_length=500, blank=True)
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.CASCADE, related_name="log", verbose_name=_("delivery")
+    )
+    number = models.PositiveSmallIntegerField(verbose_name=_("number"))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration ms"))
+    ok = models.BooleanField(verbose_name=_("ok"))
+    status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("status code")
+    )
+    error = models.CharField(max_length=500, blank=True, verbose_name=_("error"))
+    response_excerpt = models.CharField(
+        max_length=500, blank=True, verbose_name=_("response excerpt")
+    )
 
     class Meta:
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
         ordering = ("delivery", "number")
 
     def __str__(self) -> str:

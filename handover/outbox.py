@@ -19,10 +19,10 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -33,6 +33,7 @@ from django.db.models import F, Q
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from handover import rules
 from handover.models import (
@@ -45,6 +46,7 @@ from handover.models import (
 from leadflow import batchscope, deadletter
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
+from leadflow.i18n import for_user
 from leadflow.models import User
 from leads.models import Lead
 
@@ -66,6 +68,21 @@ class DestinationRefusedError(DomainError):
 
 # --- writing ---------------------------------------------------------------------------------
 
+Text = Callable[[], tuple[str, str]]
+"""A notification's (title, body), written when called: ``OutboxBatch`` calls it in the
+recipient's language and time zone (``leadflow.i18n.for_user``) before the rows are stored."""
+
+
+class Reader(NamedTuple):
+    """What ``leadflow.i18n.for_user`` reads of a recipient: their language and time zone."""
+
+    language: str
+    time_zone: str
+
+    @classmethod
+    def of(cls, user: User) -> "Reader":
+        return cls(user.language, user.time_zone)
+
 
 @dataclass
 class OutboxBatch:
@@ -75,55 +92,66 @@ class OutboxBatch:
     notifications: list[Notification] = field(default_factory=list)
     emails: list[Delivery] = field(default_factory=list)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # notifications (and their e-mail) whose text is written for their recipient on write
+    texts: list[tuple[Notification, Delivery | None, Text, Reader | None]] = field(
+        default_factory=list
+    )
 
     def notify(
         self,
         *,
         recipient_id: int | None,
         kind: str,
-        title: str,
+        text: Text | None = None,
+        reader: Reader | None = None,
+        title: str = "",
         body: str = "",
         lead_id: int | None = None,
         handover_id: int | None = None,
         timer_id: int | None = None,
         email: bool = True,
     ) -> None:
+        """A notification (and its e-mail) for ``recipient_id``. ``text`` writes its title and
+        body in the recipient's language and time zone (see ``Text``), read with the rows' other
+        recipients' when they are written, unless the caller has them already (``reader``);
+        ``title`` and ``body`` are stored as given."""
         if recipient_id is None:
             return
         link = f"{settings.SITE_URL}/handover/{handover_id}/" if handover_id else ""
         if not link and lead_id:
             link = f"{settings.SITE_URL}/leads/{lead_id}/"
-        self.notifications.append(
-            Notification(
+        notification = Notification(
+            recipient_id=recipient_id,
+            kind=kind,
+            title=title[:200],
+            body=body,
+            link=link,
+            lead_id=lead_id,
+            handover_id=handover_id,
+            created_at=self.now,
+        )
+        self.notifications.append(notification)
+        delivery = None
+        if email:
+            delivery = Delivery(
+                channel=Delivery.Channel.EMAIL,
                 recipient_id=recipient_id,
-                kind=kind,
-                title=title[:200],
-                body=body,
-                link=link,
-                lead_id=lead_id,
-                handover_id=handover_id,
+                payload={
+                    "kind": kind,
+                    "title": title,
+                    "body": body,
+                    "lead_id": lead_id,
+                    "handover_id": handover_id,
+                    "timer_id": timer_id,
+                    "link": link,
+                },
+                next_attempt_at=self.now,
+                enqueued_at=self.now,
                 created_at=self.now,
             )
-        )
-        if email:
-            self.emails.append(
-                Delivery(
-                    channel=Delivery.Channel.EMAIL,
-                    recipient_id=recipient_id,
-                    payload={
-                        "kind": kind,
-                        "title": title,
-                        "body": body,
-                        "lead_id": lead_id,
-                        "handover_id": handover_id,
-                        "timer_id": timer_id,
-                        "link": link,
-                    },
-                    next_attempt_at=self.now,
-                    enqueued_at=self.now,
-                    created_at=self.now,
-                )
-            )
+            self.emails.append(delivery)
+        if text is not None:
+            self.texts.append((notification, delivery, text, reader))
 
     def event(self, event_type: str, data: Mapping[str, Any]) -> None:
         self.events.append((event_type, dict(data)))
@@ -132,14 +160,37 @@ class OutboxBatch:
         """Insert everything collected; returns the new delivery ids (queued on commit). In a
         batch scope (a bulk job's batch of leads) the rows are written with the other leads'
         at the end of the batch, in the same transaction, and no ids are returned."""
-        taken = OutboxBatch(self.now, self.notifications, self.emails, self.events)
-        self.notifications, self.emails, self.events = [], [], []
+        taken = OutboxBatch(self.now, self.notifications, self.emails, self.events, self.texts)
+        self.notifications, self.emails, self.events, self.texts = [], [], [], []
         if batchscope.defer("handover.outbox", _write, taken):
             return []
         return _write([taken])
 
 
+def _write_texts(
+    texts: Sequence[tuple[Notification, Delivery | None, Text, Reader | None]],
+) -> None:
+    """Write each notification's title and body for its recipient: in their language and time
+    zone (read in one query for all the recipients of a write the callers did not know)."""
+    unknown = {n.recipient_id for n, _d, _t, reader in texts if reader is None}
+    readers = {
+        pk: Reader(language, time_zone)
+        for pk, language, time_zone in (
+            User.objects.filter(pk__in=unknown).values_list("pk", "language", "time_zone")
+            if unknown
+            else ()
+        )
+    }
+    for notification, delivery, text, reader in texts:
+        with for_user(reader or readers.get(notification.recipient_id)):
+            title, body = text()
+        notification.title, notification.body = title[:200], body
+        if delivery is not None:
+            delivery.payload["title"], delivery.payload["body"] = title, body
+
+
 def _write(batches: Sequence[OutboxBatch]) -> list[int]:
+    _write_texts([t for b in batches for t in b.texts])
     notifications = [n for b in batches for n in b.notifications]
     emails = [e for b in batches for e in b.emails]
     events = [(t, d, b.now) for b in batches for t, d in b.events]
@@ -166,8 +217,8 @@ def _webhook_deliveries(events: Sequence[tuple[str, dict[str, Any], datetime]]) 
     wanted = [e for e in events if any(e[0] in s.event_types for s in subscriptions)]
     if not wanted:
         return []
-    _fill_tags(data for _, data, _ in wanted)
-    rows = [WebhookEvent(type=t, payload={}, created_at=now) for t, _, now in wanted]
+    _fill_tags(data for _type, data, _now in wanted)
+    rows = [WebhookEvent(type=t, payload={}, created_at=now) for t, _data, now in wanted]
     for row, (event_type, data, now) in zip(rows, wanted, strict=True):
         row.payload = _jsonable(
             {"id": str(row.event_id), "type": event_type, "created_at": now, "data": data}
@@ -284,10 +335,10 @@ def enqueue(delivery_ids: Sequence[int]) -> None:
 
     rows = list(Delivery.objects.filter(pk__in=delivery_ids).values_list("pk", "subscription_id"))
     emails = [pk for pk, subscription_id in rows if subscription_id is None]
-    per_subscription = Counter(sub for _, sub in rows if sub is not None)
+    per_subscription = Counter(sub for _pk, sub in rows if sub is not None)
     try:
         for subscription_id, count in sorted(per_subscription.items()):
-            for _ in range(min(count, settings.HANDOVER_WEBHOOK_MAX_IN_FLIGHT)):
+            for _slot in range(min(count, settings.HANDOVER_WEBHOOK_MAX_IN_FLIGHT)):
                 webhook_drain_task.delay(subscription_id)
         for start in range(0, len(emails), ENQUEUE_CHUNK):
             outbox_deliver_task.delay(emails[start : start + ENQUEUE_CHUNK])
@@ -551,23 +602,29 @@ def resolve_destination(
     """(scheme, host, port, ip) of a webhook URL, refusing non-global addresses unless allowed."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DestinationRefusedError(f"{url!r} is not an http(s) URL.")
+        raise DestinationRefusedError(_("%(url)s is not an http(s) URL.") % {"url": repr(url)})
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = _getaddrinfo(parts.hostname, port, deadline)
     except TimeoutError:
         raise
     except OSError as exc:
-        raise DestinationRefusedError(f"Cannot resolve {parts.hostname}: {exc}.") from None
+        raise DestinationRefusedError(
+            _("Cannot resolve %(host)s: %(error)s.") % {"host": parts.hostname, "error": exc}
+        ) from None
     addresses = [str(info[4][0]) for info in infos]
     if not settings.HANDOVER_WEBHOOK_ALLOW_PRIVATE:
         for address in addresses:
             why = rules.refused_address(address)
             if why:
                 raise DestinationRefusedError(
-                    f"{parts.hostname} resolves to {address} ({why}), which is not globally "
-                    "routable; webhooks go to public addresses only "
-                    "(set LEADFLOW_WEBHOOK_ALLOW_PRIVATE=1 to allow)."
+                    # Translators: %(why)s says what kind of address it is (loopback, private...)
+                    _(
+                        "%(host)s resolves to %(address)s (%(why)s), which is not globally "
+                        "routable; webhooks go to public addresses only "
+                        "(set LEADFLOW_WEBHOOK_ALLOW_PRIVATE=1 to allow)."
+                    )
+                    % {"host": parts.hostname, "address": address, "why": why}
                 )
     return parts.scheme, parts.hostname, port, addresses[0]
 
@@ -701,10 +758,12 @@ def _send_email(delivery: Delivery) -> AttemptResult:
         return AttemptResult(ok=False, error="The recipient has no e-mail address.", permanent=True)
     if uncontactable_leads([delivery.payload.get("lead_id")]):
         return AttemptResult(ok=False, error=SUPPRESSED, permanent=True)
-    context = email_context(payload=delivery.payload, recipient=user)
-    subject = f"[LeadFlow] {delivery.payload.get('title', 'Notification')}"[:200]
-    text = render_to_string("handover/email/notification.txt", context)
-    html = render_to_string("handover/email/notification.html", context)
+    with for_user(user):  # the recipient's language and time zone, whoever's worker sends it
+        context = email_context(payload=delivery.payload, recipient=user)
+        title = delivery.payload["title"] if "title" in delivery.payload else _("Notification")
+        subject = f"[LeadFlow] {title}"[:200]
+        text = render_to_string("handover/email/notification.txt", context)
+        html = render_to_string("handover/email/notification.html", context)
     message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [user.email])
     message.attach_alternative(html, "text/html")
     message.extra_headers["X-LeadFlow-Delivery"] = str(delivery.pk)
@@ -773,11 +832,13 @@ def delivery_redeliver(
     delivery = Delivery.objects.select_for_update().get(pk=delivery_id)
     if expected is not None and expected != delivery_state(delivery):
         raise DeliveryChangedError(
-            "This delivery changed since the page was shown (already redelivered?); "
-            "nothing was queued again."
+            _(
+                "This delivery changed since the page was shown (already redelivered?); "
+                "nothing was queued again."
+            )
         )
     if delivery.status == Delivery.Status.SENDING:
-        raise DomainError("This delivery is being attempted right now.")
+        raise DomainError(_("This delivery is being attempted right now."))
     audit_record(
         action="webhook.redeliver",
         actor=actor,

@@ -15,6 +15,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Final
 
+from django.utils.translation import gettext as _
+
 
 class RuleError(ValueError):
     """A configuration that breaks a rule; ``field`` names the bad part."""
@@ -37,15 +39,20 @@ class ChecklistResult:
 def validate_criteria(criteria: Any) -> list[dict[str, str]]:
     """Criteria are a non-empty list of {"key", "label", "help"?} with unique keys."""
     if not isinstance(criteria, list) or not criteria:
-        raise RuleError("A framework needs a list of criteria.", field="criteria")
+        raise RuleError(_("A framework needs a list of criteria."), field="criteria")
     seen: set[str] = set()
     clean = []
     for index, item in enumerate(criteria):
         if not isinstance(item, Mapping) or not str(item.get("key", "")).strip():
-            raise RuleError(f"Criterion #{index + 1} needs a 'key'.", field="criteria")
+            raise RuleError(
+                _("Criterion #%(number)s needs a 'key'.") % {"number": index + 1},
+                field="criteria",
+            )
         key = str(item["key"]).strip()
         if key in seen:
-            raise RuleError(f"Criterion key {key!r} appears twice.", field="criteria")
+            raise RuleError(
+                _("Criterion key %(key)s appears twice.") % {"key": repr(key)}, field="criteria"
+            )
         seen.add(key)
         clean.append(
             {"key": key, "label": str(item.get("label") or key), "help": str(item.get("help", ""))}
@@ -58,26 +65,38 @@ def validate_pass_rule(
 ) -> None:
     keys = {c["key"] for c in criteria}
     if not isinstance(required, list) or not all(isinstance(k, str) for k in required):
-        raise RuleError("Required criteria are a list of criterion keys.", field="required")
+        raise RuleError(_("Required criteria are a list of criterion keys."), field="required")
     unknown = sorted(set(required) - keys)
     if unknown:
-        raise RuleError(f"Unknown required criteria: {', '.join(unknown)}.", field="required")
+        raise RuleError(
+            _("Unknown required criteria: %(keys)s.") % {"keys": ", ".join(unknown)},
+            field="required",
+        )
     if not 0 <= min_met <= len(keys):
-        raise RuleError(f"The minimum must be between 0 and {len(keys)}.", field="min_met")
+        raise RuleError(
+            _("The minimum must be between 0 and %(count)s.") % {"count": len(keys)},
+            field="min_met",
+        )
 
 
 def validate_answers(*, criteria: Sequence[Mapping[str, str]], answers: Any) -> dict[str, Any]:
     """Answers map criterion keys to {"met": bool, "answer": str, "note": str}."""
     if not isinstance(answers, Mapping):
-        raise RuleError("Answers map criterion keys to {met, answer, note}.", field="answers")
+        raise RuleError(_("Answers map criterion keys to {met, answer, note}."), field="answers")
     keys = {c["key"] for c in criteria}
     unknown = sorted(set(answers) - keys)
     if unknown:
-        raise RuleError(f"Unknown criteria: {', '.join(unknown)}.", field="answers")
+        raise RuleError(
+            _("Unknown criteria: %(keys)s.") % {"keys": ", ".join(unknown)}, field="answers"
+        )
     clean: dict[str, Any] = {}
     for key, value in answers.items():
         if not isinstance(value, Mapping) or not isinstance(value.get("met", False), bool):
-            raise RuleError(f"{key}: 'met' must be true or false.", field="answers")
+            raise RuleError(
+                # Translators: %(key)s is a criterion key; 'met' is a JSON key, not translated
+                _("%(key)s: 'met' must be true or false.") % {"key": key},
+                field="answers",
+            )
         clean[key] = {
             "met": bool(value.get("met", False)),
             "answer": str(value.get("answer", ""))[:2000],
@@ -123,34 +142,47 @@ def validate_escalation(steps: Any) -> list[dict[str, Any]]:
     manager → reassign (any may be left out); reassign, which ends the ladder, comes last.
     """
     if not isinstance(steps, list):
-        raise RuleError("The escalation ladder is a list of steps.", field="escalation")
+        raise RuleError(_("The escalation ladder is a list of steps."), field="escalation")
     clean: list[dict[str, Any]] = []
     last_after, last_rank = -1, -1
     for index, step in enumerate(steps):
-        where = f"Step {index + 1}"
+        number = index + 1
         if not isinstance(step, Mapping):
-            raise RuleError(f"{where} must be an object.", field="escalation")
+            raise RuleError(
+                _("Step %(number)s must be an object.") % {"number": number}, field="escalation"
+            )
         try:
             action = EscalationAction(str(step.get("action")))
         except ValueError:
             allowed = ", ".join(a.value for a in EscalationAction)
             raise RuleError(
-                f"{where}: action must be one of {allowed}.", field="escalation"
+                _("Step %(number)s: action must be one of %(allowed)s.")
+                % {"number": number, "allowed": allowed},
+                field="escalation",
             ) from None
         after = step.get("after_minutes")
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             raise RuleError(
-                f"{where}: after_minutes must be a whole number ≥ 0.", field="escalation"
+                # Translators: after_minutes is a JSON key, not translated
+                _("Step %(number)s: after_minutes must be a whole number ≥ 0.")
+                % {"number": number},
+                field="escalation",
             )
         rank = ESCALATION_ORDER.index(action)
         if after < last_after or rank < last_rank:
             raise RuleError(
-                f"{where}: steps must go remind owner → notify manager → reassign, "
-                "with after_minutes never going down.",
+                _(
+                    "Step %(number)s: steps must go remind owner → notify manager → reassign, "
+                    "with after_minutes never going down."
+                )
+                % {"number": number},
                 field="escalation",
             )
         if last_rank == ESCALATION_ORDER.index(EscalationAction.REASSIGN):
-            raise RuleError(f"{where}: nothing can follow a reassign.", field="escalation")
+            raise RuleError(
+                _("Step %(number)s: nothing can follow a reassign.") % {"number": number},
+                field="escalation",
+            )
         last_after, last_rank = after, rank
         clean.append({"after_minutes": after, "action": action.value})
     return clean
@@ -246,20 +278,20 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 def _kind(ip: IPAddress) -> str:
     if ip in _LOCAL_NAT64:
-        return "local-use NAT64"
+        return _("local-use NAT64")
     if ip in _SHARED:
-        return "shared (carrier-grade NAT)"
+        return _("shared (carrier-grade NAT)")
     for attr, label in (
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_multicast", "multicast"),
-        ("is_unspecified", "unspecified"),
-        ("is_private", "private"),
-        ("is_reserved", "reserved"),
+        ("is_loopback", _("loopback")),
+        ("is_link_local", _("link-local")),
+        ("is_multicast", _("multicast")),
+        ("is_unspecified", _("unspecified")),
+        ("is_private", _("private")),
+        ("is_reserved", _("reserved")),
     ):
         if getattr(ip, attr):
             return label
-    return "non-global"
+    return _("non-global")
 
 
 def _refused_ip(ip: IPAddress) -> bool:
@@ -295,7 +327,12 @@ def refused_address(address: str) -> str | None:
         embedded = _embedded_ipv4(ip)
         for v4, how in embedded:
             if _refused_ip(v4):
-                return f"{how}, carrying the {_kind(v4)} IPv4 address {v4}"
+                # Translators: how: IPv4-mapped, NAT64, 6to4, Teredo; kind: loopback, private, ...
+                return _("%(how)s, carrying the %(kind)s IPv4 address %(address)s") % {
+                    "how": how,
+                    "kind": _kind(v4),
+                    "address": v4,
+                }
         if ip.ipv4_mapped:  # ::ffff:a.b.c.d is a.b.c.d: nothing more to check
             return None
     return _kind(ip) if _refused_ip(ip) else None

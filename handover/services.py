@@ -4,7 +4,7 @@ Lock order everywhere: lead, then handover, then timers (the SLA scanner locks t
 never waits for a lead, so the two never deadlock).
 """
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -13,7 +13,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Model
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from handover import rules, sla
 from handover.calendars import BusinessCalendar, is_working_time
@@ -29,7 +31,7 @@ from handover.models import (
     RejectionReason,
     RepProfile,
 )
-from handover.outbox import OutboxBatch, lead_snapshot
+from handover.outbox import OutboxBatch, Reader, lead_snapshot
 from handover.permissions import may_decide, may_reassign, may_receive
 from leadflow import batchscope
 from leadflow.audit import audit_record
@@ -64,7 +66,28 @@ class Pick:
     owner_id: int | None
     team_id: int | None
     rule: AssignmentRule | None
-    why: str
+    outcome: str  # MEMBER, FALLBACK or QUEUE (a matching rule's); unused without a rule
+
+    MEMBER = "member"  # a member of the rule was free
+    FALLBACK = "fallback"  # nobody free: the rule's fallback owner
+    QUEUE = "queue"  # nobody free and no fallback: the team queue
+
+    def explain(self) -> str:
+        """Why this owner, in the active language (of the person told about it)."""
+        if self.rule is None:
+            return _("no rule matched: unassigned queue")
+        if self.outcome == Pick.MEMBER:
+            text = _("rule %(rule)s")
+        elif self.outcome == Pick.FALLBACK:
+            text = _("rule %(rule)s: nobody free, fallback owner")
+        else:
+            text = _("rule %(rule)s: nobody free, team queue")
+        return text % {"rule": self.rule.name}
+
+    @property
+    def why(self) -> str:
+        """Why, as the assignment history keeps it (in English, whoever reads it later)."""
+        return in_english(self.explain)
 
 
 def _period_start(now: datetime, period: str) -> datetime:
@@ -164,11 +187,10 @@ def assignment_pick(*, lead: Lead, now: datetime, exclude: Collection[int] = ())
             )
             chosen.last_assigned_at = now
             chosen.save(update_fields=["last_assigned_at"])
-            return Pick(chosen.user_id, rule.team_id, rule, f"rule {rule.name}")
+            return Pick(chosen.user_id, rule.team_id, rule, Pick.MEMBER)
         fallback = rule.fallback_owner_id if rule.fallback_owner_id not in exclude else None
-        why = f"rule {rule.name}: nobody free, " + ("fallback owner" if fallback else "team queue")
-        return Pick(fallback, rule.team_id, rule, why)
-    return Pick(None, None, None, "no rule matched: unassigned queue")
+        return Pick(fallback, rule.team_id, rule, Pick.FALLBACK if fallback else Pick.QUEUE)
+    return Pick(None, None, None, Pick.QUEUE)
 
 
 def _lock_rule(rule_id: int) -> tuple[AssignmentRule, list[AssignmentMember]]:
@@ -179,16 +201,21 @@ def _lock_rule(rule_id: int) -> tuple[AssignmentRule, list[AssignmentMember]]:
 # --- opening, accepting, rejecting, reassigning ------------------------------------------------
 
 
-def _manager_ids(lead: Lead) -> list[int]:
-    """Who hears about a lead when the owner cannot: the team's manager."""
+def _managers(lead: Lead) -> list[tuple[int, Reader]]:
+    """Who hears about a lead when the owner cannot: the team's manager (and the language and
+    time zone to write to them in, read with it)."""
     team_id = lead.team_id
     if team_id is None:
         return []
     manager = batchscope.cached(
-        ("leads.team_manager", team_id),
-        lambda: Team.objects.filter(pk=team_id).values_list("manager_id", flat=True).first(),
+        ("handover.team_manager", team_id),
+        lambda: Team.objects.filter(pk=team_id)
+        .values_list("manager_id", "manager__language", "manager__time_zone")
+        .first(),
     )
-    return [manager] if manager else []
+    if manager is None or manager[0] is None:
+        return []
+    return [(manager[0], Reader(manager[1], manager[2]))]
 
 
 def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
@@ -209,6 +236,7 @@ def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
         lead_source=lead.source,
     )
     HandoverAssignment.objects.create(handover=handover, owner_id=owner_id, why=pick.why, at=now)
+    owner: User | None = None
     if (owner_id, team_id) != (lead.owner_id, lead.team_id):
         owner = (
             batchscope.cached(("handover.owner", owner_id), lambda: User.objects.get(pk=owner_id))
@@ -220,19 +248,21 @@ def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
     timer = sla.timer_start(
         lead_id=lead.pk, stage=Stage.MQL, owner_id=owner_id, handover_id=handover.pk, now=now
     )
-    # No due time baked into the text: a clock can restart later (a pause, a calendar change,
-    # the demo's backdated seed) and the e-mail then gave two different due dates. The e-mail's
-    # SLA line and the inbox countdown read the live timer.
-    due = " Accept or reject it in the SAL inbox." if timer else ""
-    title = f"New MQL to accept: {lead.display_name}"
-    recipients = [owner_id] if owner_id else _manager_ids(lead)
-    for recipient in recipients:
+    text = partial(
+        _opened_text,
+        name=lead.display_name,
+        company=lead.company,
+        pick=pick,
+        assigned=bool(owner_id),
+        timed=timer is not None,
+    )
+    recipients = [(owner_id, Reader.of(owner) if owner else None)] if owner_id else _managers(lead)
+    for recipient, reader in recipients:
         batch.notify(
             recipient_id=recipient,
             kind="handover.assigned" if owner_id else "handover.unassigned",
-            title=title if owner_id else f"Unassigned MQL in the queue: {lead.display_name}",
-            body=f"{lead.display_name} ({lead.company or 'no company'}) became an MQL. "
-            f"{pick.why}.{due}",
+            text=text,
+            reader=reader,
             lead_id=lead.pk,
             handover_id=handover.pk,
             timer_id=timer.pk if timer else None,
@@ -241,6 +271,27 @@ def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
         EventType.HANDOVER_ASSIGNED, _handover_data(handover, lead, due_at=timer and timer.due_at)
     )
     return handover
+
+
+def _opened_text(
+    *, name: str, company: str, pick: Pick, assigned: bool, timed: bool
+) -> tuple[str, str]:
+    """The new handover's notification (title, body), in the recipient's language."""
+    if assigned:
+        title = _("New MQL to accept: %(name)s") % {"name": name}
+    else:
+        title = _("Unassigned MQL in the queue: %(name)s") % {"name": name}
+    body = _("%(name)s (%(company)s) became an MQL.") % {
+        "name": name,
+        "company": company or _("no company"),
+    }
+    body += f" {pick.explain()}."
+    # No due time baked into the text: a clock can restart later (a pause, a calendar change,
+    # the demo's backdated seed) and the e-mail then gave two different due dates. The e-mail's
+    # SLA line and the inbox countdown read the live timer.
+    if timed:
+        body += " " + _("Accept or reject it in the SAL inbox.")
+    return title, body
 
 
 def _handover_data(handover: Handover, lead: Lead, **extra: Any) -> dict[str, Any]:
@@ -264,22 +315,37 @@ def _lock(handover_id: int) -> tuple[Lead, Handover]:
     """Lock the lead, then the handover (the one order every writer uses)."""
     lead_id = Handover.objects.filter(pk=handover_id).values_list("lead_id", flat=True).first()
     if lead_id is None:
-        raise HandoverNotFoundError(f"There is no handover with id {handover_id}.")
+        raise HandoverNotFoundError(_("There is no handover with id %(id)s.") % {"id": handover_id})
     lead = Lead.objects.select_for_update(no_key=True).get(pk=lead_id)
     return lead, Handover.objects.select_for_update().get(pk=handover_id)
 
 
 def _ensure_open_and_may_decide(handover: Handover, actor: User) -> None:
     if handover.status != Handover.Status.OPEN:
-        who = handover.decided_by or "someone"
-        raise HandoverAlreadyDecidedError(
-            f"This handover was already {handover.status} by {who}.", field="status"
-        )
+        raise HandoverAlreadyDecidedError(_already_decided(handover), field="status")
     if not may_decide(actor, handover):
         raise NotHandoverOwnerError(
-            "Only the owner of this handover, its team's queue or a manager of its team may "
-            "decide it."
+            _(
+                "Only the owner of this handover, its team's queue or a manager of its team may "
+                "decide it."
+            )
         )
+
+
+def _already_decided(handover: Handover) -> str:
+    # Translators: who decided a handover, when it is not known
+    values = {"who": handover.decided_by or _("someone")}
+    if handover.status == Handover.Status.ACCEPTED:
+        return _("This handover was already accepted by %(who)s.") % values
+    if handover.status == Handover.Status.REJECTED:
+        return _("This handover was already rejected by %(who)s.") % values
+    if handover.status == Handover.Status.CANCELLED:
+        return _("This handover was already cancelled by %(who)s.") % values
+    # Translators: %(status)s is the handover's status code
+    return _("This handover was already %(status)s by %(who)s.") % {
+        **values,
+        "status": handover.status,
+    }
 
 
 @transaction.atomic
@@ -328,10 +394,15 @@ def handover_reject(
             RejectionReason.objects.filter(active=True).values_list("code", flat=True)
         )
         raise ValidationError(
-            {"reason": f"Unknown rejection reason {reason_code!r}; use one of: {codes}."}
+            {
+                "reason": _("Unknown rejection reason %(code)s; use one of: %(codes)s.")
+                % {"code": repr(reason_code), "codes": codes}
+            }
         )
     if reason.requires_comment and not comment:
-        raise ValidationError({"comment": f"The reason “{reason.label}” needs a comment."})
+        raise ValidationError(
+            {"comment": _("The reason “%(reason)s” needs a comment.") % {"reason": reason.label}}
+        )
     lead, handover = _lock(handover_id)
     lead_services.ensure_unmoved(lead, expected)
     _ensure_open_and_may_decide(handover, actor)
@@ -374,8 +445,34 @@ def _sales_user(owner_id: int) -> User:
         ActorKind.SALES_REP,
         ActorKind.MANAGER,
     ):
-        raise ValidationError({"owner": f"User {owner_id} is not an active sales rep or manager."})
+        raise ValidationError(
+            {"owner": _("User %(id)s is not an active sales rep or manager.") % {"id": owner_id}}
+        )
     return user
+
+
+Why = str | Callable[[], str]
+"""Why a lead was reassigned: a callable writes it in the active language (the notified
+person's; the records keep it in English), a string is kept as given."""
+
+
+def in_english(text: Callable[[], str]) -> str:
+    """``text`` as the records keep it (assignment history, audit, webhooks): in English."""
+    with translation.override("en"):
+        return text()
+
+
+def reassigned_by_a_manager() -> str:
+    return _("reassigned by a manager")
+
+
+def reassigned_by(user: User) -> Why:
+    """The ``why`` of a reassign a person chose (the lead page's Reassign)."""
+    return partial(_reassigned_by, str(user))
+
+
+def _reassigned_by(name: str) -> str:
+    return _("reassigned by %(user)s") % {"user": name}
 
 
 @transaction.atomic
@@ -384,7 +481,7 @@ def lead_reassign(
     lead_id: int,
     owner_id: int,
     actor: User | None,
-    why: str = "reassigned by a manager",
+    why: Why = reassigned_by_a_manager,
     restart_timers: bool = False,
 ) -> Lead:
     """Give a lead (and its open handover and running SLA timers) to another rep.
@@ -393,20 +490,26 @@ def lead_reassign(
     SLA escalation (``restart_timers``) closes them as superseded and starts fresh ones.
     """
     if actor is not None and not actor.has_perm("handover.reassign_handover"):
-        raise PermissionDeniedError("Only managers may reassign leads.")
+        raise PermissionDeniedError(_("Only managers may reassign leads."))
     owner = _sales_user(owner_id)
     try:
         lead = Lead.objects.select_for_update(no_key=True).get(pk=lead_id)
     except Lead.DoesNotExist:
-        raise NotFoundError(f"There is no lead with id {lead_id}.", field="lead") from None
+        raise NotFoundError(
+            _("There is no lead with id %(id)s.") % {"id": lead_id}, field="lead"
+        ) from None
     if actor is not None and not may_reassign(actor, lead):  # an SLA escalation has no actor
         raise PermissionDeniedError(
-            f"{lead.display_name} belongs to another team: only its team's manager may "
-            "reassign it.",
+            _("%(name)s belongs to another team: only its team's manager may reassign it.")
+            % {"name": lead.display_name},
             field="lead",
         )
     if actor is not None and not may_receive(actor, owner.pk):
-        raise ValidationError({"owner": f"{owner} is not in a team you manage."})
+        raise ValidationError(
+            {"owner": _("%(user)s is not in a team you manage.") % {"user": owner}}
+        )
+    why_text = why if callable(why) else partial(str, why)  # (a string: itself, as given)
+    record = in_english(why_text)
     previous = lead.owner_id
     now = timezone.now()
     lead = lead_services.lead_assign(lead_id=lead.pk, owner=owner, actor=actor)
@@ -417,7 +520,7 @@ def lead_reassign(
         handover.owner, handover.assigned_at = owner, now
         handover.save(update_fields=["owner", "assigned_at"])
         HandoverAssignment.objects.create(
-            handover=handover, owner=owner, assigned_by=actor, why=why[:200], at=now
+            handover=handover, owner=owner, assigned_by=actor, why=record[:200], at=now
         )
     timers = sla.timers_reassign(
         lead_id=lead.pk, owner_id=owner.pk, now=now, restart=restart_timers
@@ -432,19 +535,16 @@ def lead_reassign(
                 "from_owner": previous,
                 "to_owner": owner.pk,
                 "handover": handover.pk if handover else None,
-                "why": why,
+                "why": record,
             },
         )
     batch = OutboxBatch(now=now)
+    name, dues = lead.display_name, [(t.stage, t.due_at) for t in timers]
     batch.notify(
         recipient_id=owner.pk,
         kind="handover.reassigned",
-        title=f"Lead reassigned to you: {lead.display_name}",
-        body=f"{why}."
-        + "".join(
-            f" {t.stage.upper()} SLA due {timezone.localtime(t.due_at):%a %d %b %H:%M}."
-            for t in timers
-        ),
+        text=partial(_reassigned_text, name=name, why=why_text, dues=dues),
+        reader=Reader.of(owner),
         lead_id=lead.pk,
         handover_id=handover.pk if handover else None,
     )
@@ -452,15 +552,33 @@ def lead_reassign(
         batch.notify(
             recipient_id=previous,
             kind="handover.taken_away",
-            title=f"Lead reassigned away from you: {lead.display_name}",
-            body=f"{why}.",
+            text=partial(_taken_away_text, name=name, why=why_text),
             lead_id=lead.pk,
             email=False,
         )
     if handover is not None:
-        batch.event(EventType.HANDOVER_ASSIGNED, _handover_data(handover, lead, why=why))
+        batch.event(EventType.HANDOVER_ASSIGNED, _handover_data(handover, lead, why=record))
     batch.flush()
     return lead
+
+
+def _reassigned_text(
+    *, name: str, why: Callable[[], str], dues: list[tuple[str, datetime]]
+) -> tuple[str, str]:
+    """The new owner's notification (title, body), in their language and time zone."""
+    body = f"{why()}." + "".join(
+        " "
+        # Translators: %(stage)s is a stage code (MQL, SAL, SQL); %(due)s a day and time
+        + _("%(stage)s SLA due %(due)s.")
+        % {"stage": stage.upper(), "due": date_format(timezone.localtime(due_at), "D d M H:i")}
+        for stage, due_at in dues
+    )
+    return _("Lead reassigned to you: %(name)s") % {"name": name}, body
+
+
+def _taken_away_text(*, name: str, why: Callable[[], str]) -> tuple[str, str]:
+    """The previous owner's notification (title, body), in their language."""
+    return _("Lead reassigned away from you: %(name)s") % {"name": name}, f"{why()}."
 
 
 # --- qualification ------------------------------------------------------------------------------
@@ -473,14 +591,19 @@ def checklist_save(
     """Store a lead's answers to a framework and whether its pass rule holds."""
     framework = QualificationFramework.objects.filter(code=framework_code, active=True).first()
     if framework is None:
-        raise ValidationError({"framework": f"Unknown or inactive framework {framework_code!r}."})
+        raise ValidationError(
+            {
+                "framework": _("Unknown or inactive framework %(code)s.")
+                % {"code": repr(framework_code)}
+            }
+        )
     try:
         clean = rules.validate_answers(criteria=framework.criteria, answers=answers)
     except rules.RuleError as exc:
         raise ValidationError({exc.field: str(exc)}) from None
     if not Lead.objects.filter(pk=lead_id).exists():
-        raise NotFoundError(f"There is no lead with id {lead_id}.", field="lead")
-    checklist, _ = QualificationChecklist.objects.select_for_update().get_or_create(
+        raise NotFoundError(_("There is no lead with id %(id)s.") % {"id": lead_id}, field="lead")
+    checklist, _created = QualificationChecklist.objects.select_for_update().get_or_create(
         lead_id=lead_id, framework=framework
     )
     merged = {**checklist.answers, **clean}
@@ -506,8 +629,10 @@ def ensure_qualified(*, lead: Lead) -> None:
         lead=lead, passed=True, framework__active=True
     ).exists():
         raise QualificationRequiredError(
-            "Fill a qualification checklist (BANT, CHAMP, GPCTBA/C&I) that passes before "
-            "moving this lead to SQL.",
+            _(
+                "Fill a qualification checklist (BANT, CHAMP, GPCTBA/C&I) that passes before "
+                "moving this lead to SQL."
+            ),
             field="stage",
         )
 
@@ -581,7 +706,7 @@ def handover_qualify(
 ) -> QualifyResult:
     """Save the checklist answers and, when they pass, move the SAL to SQL (one transaction)."""
     if not actor.has_perm("handover.qualify_lead"):
-        raise PermissionDeniedError("You may not qualify leads.")
+        raise PermissionDeniedError(_("You may not qualify leads."))
     checklist = checklist_save(
         lead_id=lead_id, framework_code=framework_code, answers=answers, actor=actor
     )

@@ -13,14 +13,17 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from handover.calendars import BusinessCalendar, add_business_minutes
 from handover.models import EventType, SlaEvent, SlaPolicy, SlaTimer
-from handover.outbox import OutboxBatch
+from handover.outbox import OutboxBatch, Reader
 from handover.rules import EscalationAction
 from leadflow import batchscope, deadletter
 from leadflow.exceptions import DomainError, NotFoundError, PermissionDeniedError
@@ -152,15 +155,32 @@ class ScanResult:
     reassigned: int = 0
 
 
-_TEXT = {
-    SlaEvent.Kind.WARNING: ("SLA warning", "is due {due}: act before it breaches."),
-    SlaEvent.Kind.BREACH: ("SLA breached", "was due {due} and is now overdue."),
-    SlaEvent.Kind.REMIND_OWNER: ("Reminder: overdue", "was due {due}; please act now."),
-    SlaEvent.Kind.NOTIFY_MANAGER: (
-        "Escalation: overdue lead",
-        "was due {due}; the owner has not acted.",
-    ),
-}
+def _sla_text(
+    kind: str, *, name: str, stage: str, policy: str, due_at: datetime
+) -> tuple[str, str]:
+    """A firing's notification (title, body), in the active language and time zone: the
+    recipient's (``OutboxBatch`` calls it under ``leadflow.i18n.for_user``)."""
+    values = {
+        "name": name,
+        "stage": stage.upper(),
+        "policy": policy,
+        "due": date_format(timezone.localtime(due_at), "D d M H:i"),
+    }
+    if kind == SlaEvent.Kind.WARNING:
+        # Translators: %(name)s is a lead; %(stage)s a stage code (MQL, SAL, SQL)
+        title = _("SLA warning: %(name)s (%(stage)s)")
+        # Translators: %(policy)s is an SLA policy's name; %(due)s a day and time
+        body = _("The %(policy)s SLA for %(name)s is due %(due)s: act before it breaches.")
+    elif kind == SlaEvent.Kind.BREACH:
+        title = _("SLA breached: %(name)s (%(stage)s)")
+        body = _("The %(policy)s SLA for %(name)s was due %(due)s and is now overdue.")
+    elif kind == SlaEvent.Kind.REMIND_OWNER:
+        title = _("Reminder: overdue: %(name)s (%(stage)s)")
+        body = _("The %(policy)s SLA for %(name)s was due %(due)s; please act now.")
+    else:
+        title = _("Escalation: overdue lead: %(name)s (%(stage)s)")
+        body = _("The %(policy)s SLA for %(name)s was due %(due)s; the owner has not acted.")
+    return title % values, body % values
 
 
 def sla_scan(*, now: datetime | None = None, batch: int = 500) -> ScanResult:
@@ -247,7 +267,15 @@ def _leads(timers: Iterable[SlaTimer]) -> dict[int, Mapping[str, Any]]:
     return {
         row["pk"]: row
         for row in Lead.objects.filter(pk__in={t.lead_id for t in timers}).values(
-            "pk", "first_name", "last_name", "email", "external_id", "company", "team__manager_id"
+            "pk",
+            "first_name",
+            "last_name",
+            "email",
+            "external_id",
+            "company",
+            "team__manager_id",
+            "team__manager__language",  # (what the manager's notifications are written in)
+            "team__manager__time_zone",
         )
     }
 
@@ -323,15 +351,24 @@ def _notify(outbox: OutboxBatch, timer: SlaTimer, firing: Firing, lead: Mapping[
     name = lead_display_name(
         lead["first_name"], lead["last_name"], lead["email"], lead["external_id"], lead["pk"]
     )
-    due = f"{timezone.localtime(timer.due_at):%a %d %b %H:%M}"
-    title, body = _TEXT[SlaEvent.Kind(firing.kind)]
     manager = lead["team__manager_id"]
     to_manager = firing.kind == SlaEvent.Kind.NOTIFY_MANAGER or timer.owner_id is None
     outbox.notify(
         recipient_id=manager if to_manager else timer.owner_id,
+        reader=(
+            Reader(lead["team__manager__language"], lead["team__manager__time_zone"])
+            if to_manager and manager
+            else None  # (the owners' are read for the whole batch at once)
+        ),
         kind=f"sla.{firing.kind}",
-        title=f"{title}: {name} ({timer.stage.upper()})",
-        body=f"The {timer.policy.name} SLA for {name} " + body.format(due=due),
+        text=partial(
+            _sla_text,
+            firing.kind,
+            name=name,
+            stage=timer.stage,
+            policy=timer.policy.name,
+            due_at=timer.due_at,
+        ),
         lead_id=timer.lead_id,
         handover_id=timer.handover_id,
         timer_id=timer.pk,
@@ -397,7 +434,7 @@ def escalations_reassign(*, now: datetime, limit: int = 200) -> int:
                         lead_id=lead.pk,
                         owner_id=new_owner,
                         actor=None,
-                        why=f"SLA escalation: {timer.policy.name} overdue",
+                        why=partial(_escalation_why, timer.policy.name),
                         restart_timers=True,
                     )
                     done += 1
@@ -406,6 +443,21 @@ def escalations_reassign(*, now: datetime, limit: int = 200) -> int:
                     SlaTimer.objects.filter(pk=timer.pk).update(next_action_at=None)
             SlaEvent.objects.filter(pk=event.pk).update(done_at=timezone.now())
     return done
+
+
+def _not_running(state: str) -> str:
+    if state == SlaTimer.State.MET:
+        return _("This SLA timer is already met.")
+    if state == SlaTimer.State.CANCELLED:
+        return _("This SLA timer is already cancelled.")
+    if state == SlaTimer.State.SUPERSEDED:
+        return _("This SLA timer is already superseded.")
+    # Translators: %(state)s is the timer's state code
+    return _("This SLA timer is already %(state)s.") % {"state": state}
+
+
+def _escalation_why(policy: str) -> str:
+    return _("SLA escalation: %(policy)s overdue") % {"policy": policy}
 
 
 class TimerNotRunningError(DomainError):
@@ -417,11 +469,11 @@ def timer_mark_met(*, timer_id: int, actor: User) -> SlaTimer:
     """The owner (or a manager) did what the SLA asks (e.g. contacted the new SQL)."""
     timer = SlaTimer.objects.select_for_update().filter(pk=timer_id).first()
     if timer is None:
-        raise NotFoundError(f"There is no SLA timer with id {timer_id}.")
+        raise NotFoundError(_("There is no SLA timer with id %(id)s.") % {"id": timer_id})
     if timer.owner_id != actor.pk and not actor.has_perm("handover.reassign_handover"):
-        raise PermissionDeniedError("Only the owner or a manager may mark this SLA as met.")
+        raise PermissionDeniedError(_("Only the owner or a manager may mark this SLA as met."))
     if timer.state != SlaTimer.State.RUNNING:
-        raise TimerNotRunningError(f"This SLA timer is already {timer.state}.")
+        raise TimerNotRunningError(_not_running(timer.state))
     timer.state, timer.stopped_at, timer.next_action_at = SlaTimer.State.MET, timezone.now(), None
     timer.save(update_fields=["state", "stopped_at", "next_action_at"])
     return timer

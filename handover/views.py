@@ -11,11 +11,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from handover import permissions, selectors, services
 from handover.forms import RejectForm, checklist_answers
-from handover.inbox import SlaClocks
+from handover.inbox import RowTexts, SlaClocks
 from handover.models import Handover, QualificationChecklist
 from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
@@ -56,12 +58,17 @@ def _inbox_url(filters: dict[str, str]) -> str:
 
 
 def _handover_row(
-    h: selectors.InboxRow, user: User, owners: dict[int, str], urls: dict[str, str], sla: SlaClocks
+    h: selectors.InboxRow,
+    user: User,
+    owners: dict[int, str],
+    urls: dict[str, str],
+    sla: SlaClocks,
+    texts: RowTexts,
 ) -> dict[str, Any]:
     if h.owner_id is not None:
-        owner = "you" if h.owner_id == user.pk else owners[h.owner_id]
+        owner = texts.you if h.owner_id == user.pk else owners[h.owner_id]
     else:
-        owner = "team queue" if h.team_id else "unassigned queue"
+        owner = texts.team_queue if h.team_id else texts.unassigned_queue
     return {
         "pk": str(h.pk),
         "name": h.display_name,
@@ -77,10 +84,11 @@ def _handover_row(
         "lead_url": urls["leads:detail"].format(h.lead_id),
         "accept_url": urls["handover:accept"].format(h.pk),
         "reject_url": urls["handover:reject"].format(h.pk),
+        "texts": texts,
     }
 
 
-def _sal_row(lead: Lead, urls: dict[str, str], sla: SlaClocks) -> dict[str, Any]:
+def _sal_row(lead: Lead, urls: dict[str, str], sla: SlaClocks, texts: RowTexts) -> dict[str, Any]:
     return {
         "name": lead.display_name,
         "company": lead.company,
@@ -89,13 +97,14 @@ def _sal_row(lead: Lead, urls: dict[str, str], sla: SlaClocks) -> dict[str, Any]
         "sla": sla(getattr(lead, "sla_due", None)),
         "lead_url": urls["leads:detail"].format(lead.pk),
         "qualify_url": urls["handover:qualify"].format(lead.pk),
+        "texts": texts,
     }
 
 
 def _inbox_context(user: User, filters: dict[str, str], **extra: Any) -> dict[str, Any]:
     scope = manager_scope(user)  # once a page: three queries
     owners = selectors.inbox_owner_choices(user=user, scope=scope)
-    refused_owner = filters.get("owner", "") not in {"", *(value for value, _ in owners)}
+    refused_owner = filters.get("owner", "") not in {"", *(value for value, _label in owners)}
     if refused_owner:  # someone outside the teams this user runs: say so, show them all
         filters = {k: v for k, v in filters.items() if k != "owner"}
     lead_id = int(filters["lead"]) if "lead" in filters else None
@@ -109,11 +118,12 @@ def _inbox_context(user: User, filters: dict[str, str], **extra: Any) -> dict[st
         for name in ("leads:detail", "handover:accept", "handover:reject", "handover:qualify")
     }
     sla = SlaClocks(timezone.now())
+    texts = RowTexts.current()
     return {
-        "rows": [_handover_row(h, user, names, urls, sla) for h in shown],
+        "rows": [_handover_row(h, user, names, urls, sla, texts) for h in shown],
         "more": len(rows) > selectors.INBOX_LIMIT,
         "limit": selectors.INBOX_LIMIT,
-        "sals": [_sal_row(lead, urls, sla) for lead in selectors.sals_to_qualify(user=user)],
+        "sals": [_sal_row(lead, urls, sla, texts) for lead in selectors.sals_to_qualify(user=user)],
         "reject_form": RejectForm(),
         "reasons": selectors.rejection_reasons(),
         "owners": owners,
@@ -137,7 +147,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 def _visible_handover(user: User, handover_id: int) -> Handover:
     handover = selectors.handover_visible_qs(user=user).filter(pk=handover_id).first()
     if handover is None:
-        raise Http404("There is no such handover you can see.")
+        raise Http404(_("There is no such handover you can see."))
     return handover
 
 
@@ -161,8 +171,14 @@ def accept(request: HttpRequest, handover_id: int) -> HttpResponse:
             raise PermissionDenied(exc.message) from None
         messages.error(request, exc.message)
         return redirect("handover:inbox")
-    whose = "yours" if decided.owner_id == user.pk else f"{decided.owner}'s"
-    text = f"Accepted {handover.lead.display_name}: it is a SAL now and {whose} to qualify."
+    name = handover.lead.display_name
+    if decided.owner_id == user.pk:
+        text = _("Accepted %(name)s: it is a SAL now and yours to qualify.") % {"name": name}
+    else:
+        text = _("Accepted %(name)s: it is a SAL now and %(owner)s's to qualify.") % {
+            "name": name,
+            "owner": decided.owner,
+        }
     if _is_htmx(request):
         return render(request, "handover/_inbox_done.html", {"handover": handover, "ok": text})
     messages.success(request, text)
@@ -196,7 +212,9 @@ def reject(request: HttpRequest, handover_id: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Rejected {handover.lead.display_name}: {form.cleaned_data['reason'].label}.",
+                # Translators: %(reason)s is the rejection reason's label
+                _("Rejected %(name)s: %(reason)s.")
+                % {"name": handover.lead.display_name, "reason": form.cleaned_data["reason"].label},
             )
             return redirect(_inbox_url(filters))
     # errors in place, what the user typed kept, the dialog open again
@@ -210,10 +228,10 @@ def qualify(request: HttpRequest, lead_id: int) -> HttpResponse:
     user = request_user(request)
     lead = lead_get_visible(user=user, lead_id=lead_id)
     if lead is None:
-        raise Http404("There is no such lead you can see.")
+        raise Http404(_("There is no such lead you can see."))
     frameworks = list(selectors.frameworks())
     if not frameworks:
-        raise Http404("No qualification framework is active.")
+        raise Http404(_("No qualification framework is active."))
     code = request.POST.get("framework") or request.GET.get("framework") or frameworks[0].code
     framework = next((f for f in frameworks if f.code == code), frameworks[0])
     existing = QualificationChecklist.objects.filter(lead=lead, framework=framework).first()
@@ -221,7 +239,10 @@ def qualify(request: HttpRequest, lead_id: int) -> HttpResponse:
     status, error = 200, ""
     if request.method == "POST":
         if lead.stage != Stage.SAL:
-            error = f"{lead.display_name} is {lead.get_stage_display()} now, not SAL: reload."
+            error = _("%(name)s is %(stage)s now, not SAL: reload.") % {
+                "name": lead.display_name,
+                "stage": lead.get_stage_display(),
+            }
             status = 409
         else:
             answers = checklist_answers(framework, request.POST)
@@ -236,7 +257,10 @@ def qualify(request: HttpRequest, lead_id: int) -> HttpResponse:
             else:
                 if result.moved:
                     messages.success(
-                        request, f"{lead.display_name} passed {framework.name}: now an SQL."
+                        request,
+                        # Translators: %(framework)s is a qualification framework (BANT, ...)
+                        _("%(name)s passed %(framework)s: now an SQL.")
+                        % {"name": lead.display_name, "framework": framework.name},
                     )
                     return redirect("leads:detail", lead_id=lead.pk)
                 error, status = _not_passed(framework, result.checklist), 422
@@ -269,10 +293,15 @@ def _not_passed(framework: Any, checklist: QualificationChecklist) -> str:
         for c in framework.criteria
         if c["key"] in framework.required and c["label"] not in met
     ]
-    parts = [f"Saved, but not qualified yet: {len(met)} of at least {framework.min_met} met"]
+    values = {"met": len(met), "min": framework.min_met, "missing": ", ".join(missing)}
     if missing:
-        parts.append(f"and {', '.join(missing)} must be met")
-    return " ".join(parts) + "."
+        # Translators: %(missing)s lists the criteria that are required and not met
+        text = _(
+            "Saved, but not qualified yet: %(met)s of at least %(min)s met and %(missing)s "
+            "must be met."
+        )
+        return text % values
+    return _("Saved, but not qualified yet: %(met)s of at least %(min)s met.") % values
 
 
 @login_required
@@ -289,7 +318,7 @@ def lead_panel(request: HttpRequest, lead_id: int) -> HttpResponse:
     user = request_user(request)
     lead = lead_get_visible(user=user, lead_id=lead_id)
     if lead is None:
-        raise Http404("There is no such lead you can see.")
+        raise Http404(_("There is no such lead you can see."))
     ctx: dict[str, Any] = {"lead": lead, **selectors.lead_panel(lead=lead)}
     handover = ctx["handover"]
     ctx["may_decide"] = (
@@ -313,14 +342,14 @@ def lead_reassign(request: HttpRequest, lead_id: int) -> HttpResponse:
     user = request_user(request)
     lead = lead_get_visible(user=user, lead_id=lead_id)
     if lead is None:
-        raise Http404("There is no such lead you can see.")
+        raise Http404(_("There is no such lead you can see."))
     owner = request.POST.get("owner", "")
     if not owner.isdigit() or len(owner) > 18:
-        messages.error(request, "Choose the rep to give this lead to.")
+        messages.error(request, _("Choose the rep to give this lead to."))
         return redirect("leads:detail", lead_id=lead.pk)
     try:
         services.lead_reassign(
-            lead_id=lead.pk, owner_id=int(owner), actor=user, why=f"reassigned by {user}"
+            lead_id=lead.pk, owner_id=int(owner), actor=user, why=services.reassigned_by(user)
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -330,7 +359,11 @@ def lead_reassign(request: HttpRequest, lead_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         lead.refresh_from_db()
-        messages.success(request, f"{lead.display_name} now belongs to {lead.owner}.")
+        messages.success(
+            request,
+            _("%(name)s now belongs to %(owner)s.")
+            % {"name": lead.display_name, "owner": lead.owner},
+        )
     return redirect("leads:detail", lead_id=lead.pk)
 
 
@@ -362,5 +395,11 @@ def notifications_read(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()]
     changed = services.notifications_mark_read(user=user, ids=ids or None)
-    messages.success(request, f"Marked {changed} notification{'s' if changed != 1 else ''} read.")
+    messages.success(
+        request,
+        ngettext(
+            "Marked %(count)s notification read.", "Marked %(count)s notifications read.", changed
+        )
+        % {"count": changed},
+    )
     return redirect("handover:notifications")

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from handover import rules
 from handover.models import Delivery, DeliveryAttempt, WebhookSubscription
@@ -124,7 +125,9 @@ def _locked(subscription_id: int) -> WebhookSubscription:
         WebhookSubscription.objects.select_for_update().filter(pk=subscription_id).first()
     )
     if subscription is None:
-        raise NotFoundError(f"There is no webhook subscription with id {subscription_id}.")
+        raise NotFoundError(
+            _("There is no webhook subscription with id %(id)s.") % {"id": subscription_id}
+        )
     return subscription
 
 

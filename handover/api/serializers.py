@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from handover import rules
@@ -246,7 +247,8 @@ class OutOfOfficeSerializer(ModelSerializer[OutOfOffice]):
             and attrs.get("ends_at")
             and attrs["ends_at"] <= attrs["starts_at"]
         ):
-            raise serializers.ValidationError({"ends_at": "Must be after starts_at."})
+            # Translators: starts_at is the name of a field in the API
+            raise serializers.ValidationError({"ends_at": _("Must be after starts_at.")})
         return attrs
 
 

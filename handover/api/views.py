@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -225,7 +226,7 @@ class OutOfOfficeViewSet(SettingsViewSet):
     def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
         user = request_user(self.request)
         if data.get("user") not in (None, user) and not user.has_perm(Perm.MANAGE_SETTINGS):
-            raise PermissionDeniedError("You may only record your own absences.", field="user")
+            raise PermissionDeniedError(_("You may only record your own absences."), field="user")
         return {**data, "user": data.get("user") or user}
 
 
@@ -321,7 +322,7 @@ class ChecklistViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
         data.is_valid(raise_exception=True)
         user = request_user(request)
         if lead_get_visible(user=user, lead_id=data.validated_data["lead"]) is None:
-            raise NotFoundError("There is no such lead you can see.", field="lead")
+            raise NotFoundError(_("There is no such lead you can see."), field="lead")
         checklist = services.checklist_save(
             lead_id=data.validated_data["lead"],
             framework_code=data.validated_data["framework"],
