@@ -12,6 +12,7 @@ field. Which leads an actor may act on at all is the runner's check
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
@@ -239,11 +240,19 @@ def _assign_clean(data: Mapping[str, str], actor: User) -> Params:
     return {"owner": int(owner), "owner_name": choices[int(owner)]}
 
 
+def _assigned_in_bulk(name: str) -> str:
+    """The reassign notification's reason, written in its recipient's language."""
+    return _("assigned by %(user)s in bulk") % {"user": name}
+
+
 def _assign_apply(*, lead: Lead, actor: User, params: Params) -> str:
     if lead.owner_id == params["owner"]:
         return Result.UNCHANGED
     handover_services.lead_reassign(
-        lead_id=lead.pk, owner_id=params["owner"], actor=actor, why=f"assigned by {actor} in bulk"
+        lead_id=lead.pk,
+        owner_id=params["owner"],
+        actor=actor,
+        why=partial(_assigned_in_bulk, str(actor)),
     )
     return Result.APPLIED
 

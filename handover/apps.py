@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class HandoverConfig(AppConfig):
@@ -10,9 +11,9 @@ class HandoverConfig(AppConfig):
         from leads import events, extensions
 
         deadletter.register(
-            outbox.DEAD_LETTER_KIND, label="Notification delivery", retry=outbox.delivery_retry
+            outbox.DEAD_LETTER_KIND, label=_("Notification delivery"), retry=outbox.delivery_retry
         )
-        deadletter.register(sla.DEAD_LETTER_KIND, label="SLA timer", retry=sla.timer_retry)
+        deadletter.register(sla.DEAD_LETTER_KIND, label=_("SLA timer"), retry=sla.timer_retry)
 
         events.stage_changed.connect(
             receivers.on_stage_changed, dispatch_uid="handover.on_stage_changed"

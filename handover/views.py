@@ -214,7 +214,12 @@ def reject(request: HttpRequest, handover_id: int) -> HttpResponse:
                 request,
                 # Translators: %(reason)s is the rejection reason's label
                 _("Rejected %(name)s: %(reason)s.")
-                % {"name": handover.lead.display_name, "reason": form.cleaned_data["reason"].label},
+                % {
+                    "name": handover.lead.display_name,
+                    "reason": _(
+                        form.cleaned_data["reason"].label
+                    ),  # an install default: translated
+                },
             )
             return redirect(_inbox_url(filters))
     # errors in place, what the user typed kept, the dialog open again

@@ -35,6 +35,7 @@ from typing import Any, TypeVar, cast
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
+from django_stubs_ext import StrOrPromise
 
 from leadflow import jobs
 from leadflow.audit import audit_record
@@ -51,7 +52,7 @@ CLAIM_SECONDS = 600
 
 @dataclass(frozen=True)
 class Kind:
-    label: str
+    label: StrOrPromise
     retry: Callable[[int], None]  # process the one item again; raises if it fails again
 
 
@@ -59,17 +60,17 @@ _KINDS: dict[str, Kind] = {}
 _retrying: ContextVar[bool] = ContextVar("deadletter_retrying", default=False)
 
 
-def register(kind: str, *, label: str, retry: Callable[[int], None]) -> None:
+def register(kind: str, *, label: StrOrPromise, retry: Callable[[int], None]) -> None:
     """Declare a kind of item batches may set aside, and how to process one again."""
     _KINDS[kind] = Kind(label, retry)
 
 
 def kind_label(kind: str) -> str:
-    return _KINDS[kind].label if kind in _KINDS else kind
+    return str(_KINDS[kind].label) if kind in _KINDS else kind
 
 
 def kind_choices() -> list[tuple[str, str]]:
-    return sorted((kind, k.label) for kind, k in _KINDS.items())
+    return sorted((kind, str(k.label)) for kind, k in _KINDS.items())
 
 
 def isolable(exc: BaseException) -> bool:

@@ -31,16 +31,15 @@ from django.db import OperationalError, connection, models, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django_stubs_ext import StrOrPromise
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
 from leadflow.models import User
 
 log = logging.getLogger(__name__)
-StrOrPromise = str | Promise
 
 T = TypeVar("T")
 

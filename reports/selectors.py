@@ -485,7 +485,8 @@ def rejections(f: ReportFilters, *, now: datetime | None = None) -> Report:
         {
             "group": r["group"],
             "reason": r["reason"],
-            "reason_label": r["reason_label"] or r["reason"],
+            # an install default reason is shown in the reader's language, a renamed one as typed
+            "reason_label": _(r["reason_label"]) if r["reason_label"] else r["reason"],
             "rejections": r["rejections"],
             "share": _rate(r["rejections"], totals[r["group"]]),
         }

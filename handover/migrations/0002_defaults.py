@@ -2,16 +2,20 @@
 and one SLA policy per stage. All editable afterwards (admin / API); reruns change nothing."""
 
 from django.db import migrations
+from django.utils.translation import gettext_noop as N_
+
+# N_: the defaults are stored in English and the catalogs hold them, so pages that show them with
+# {% translate value %} show an untouched default in the reader's language, a renamed one as typed
 
 REASONS = [
     # code, label, route, reset engagement, requires comment
-    ("wrong_industry", "Wrong industry", "disqualify", False, False),
-    ("no_budget", "No budget", "nurture", False, False),
-    ("not_ready", "Not ready yet", "nurture", True, False),
-    ("duplicate", "Duplicate", "disqualify", False, False),
-    ("bad_data", "Bad data", "disqualify", False, False),
-    ("competitor", "Competitor", "disqualify", False, False),
-    ("other", "Other", "nurture", False, True),
+    ("wrong_industry", N_("Wrong industry"), "disqualify", False, False),
+    ("no_budget", N_("No budget"), "nurture", False, False),
+    ("not_ready", N_("Not ready yet"), "nurture", True, False),
+    ("duplicate", N_("Duplicate"), "disqualify", False, False),
+    ("bad_data", N_("Bad data"), "disqualify", False, False),
+    ("competitor", N_("Competitor"), "disqualify", False, False),
+    ("other", N_("Other"), "nurture", False, True),
 ]
 
 
@@ -24,10 +28,10 @@ FRAMEWORKS = [
         "bant",
         "BANT",
         _c(
-            ("budget", "Budget", "Is money set aside for this?"),
-            ("authority", "Authority", "Are we talking to (or reaching) the decision maker?"),
-            ("need", "Need", "Is there a real problem we solve?"),
-            ("timeline", "Timeline", "Will they buy within the planning horizon?"),
+            ("budget", N_("Budget"), N_("Is money set aside for this?")),
+            ("authority", N_("Authority"), N_("Are we talking to (or reaching) the decision maker?")),
+            ("need", N_("Need"), N_("Is there a real problem we solve?")),
+            ("timeline", N_("Timeline"), N_("Will they buy within the planning horizon?")),
         ),
         3,
         ["need"],
@@ -37,10 +41,10 @@ FRAMEWORKS = [
         "champ",
         "CHAMP",
         _c(
-            ("challenges", "Challenges", "What pain do they have that we solve?"),
-            ("authority", "Authority", "Who decides, and are they involved?"),
-            ("money", "Money", "Can they afford it?"),
-            ("prioritization", "Prioritization", "Is solving it a priority now?"),
+            ("challenges", N_("Challenges"), N_("What pain do they have that we solve?")),
+            ("authority", N_("Authority"), N_("Who decides, and are they involved?")),
+            ("money", N_("Money"), N_("Can they afford it?")),
+            ("prioritization", N_("Prioritization"), N_("Is solving it a priority now?")),
         ),
         3,
         ["challenges"],
@@ -50,14 +54,14 @@ FRAMEWORKS = [
         "gpctba_ci",
         "GPCTBA/C&I",
         _c(
-            ("goals", "Goals", "What are they trying to achieve?"),
-            ("plans", "Plans", "How do they plan to get there?"),
-            ("challenges", "Challenges", "What stands in the way?"),
-            ("timeline", "Timeline", "By when?"),
-            ("budget", "Budget", "What can they spend?"),
-            ("authority", "Authority", "Who signs?"),
-            ("negative_consequences", "Negative consequences", "What if they do nothing?"),
-            ("positive_implications", "Positive implications", "What if they succeed?"),
+            ("goals", N_("Goals"), N_("What are they trying to achieve?")),
+            ("plans", N_("Plans"), N_("How do they plan to get there?")),
+            ("challenges", N_("Challenges"), N_("What stands in the way?")),
+            ("timeline", N_("Timeline"), N_("By when?")),
+            ("budget", N_("Budget"), N_("What can they spend?")),
+            ("authority", N_("Authority"), N_("Who signs?")),
+            ("negative_consequences", N_("Negative consequences"), N_("What if they do nothing?")),
+            ("positive_implications", N_("Positive implications"), N_("What if they succeed?")),
         ),
         6,
         ["goals", "challenges"],
@@ -72,9 +76,9 @@ LADDER = [
 ]
 POLICIES = [
     # name, stage, business minutes, warn before, ladder
-    ("Accept an MQL within 8 business hours", "mql", 8 * 60, 60, LADDER),
-    ("Qualify a SAL within 3 business days", "sal", 3 * 8 * 60, 4 * 60, LADDER[:2]),
-    ("Contact a new SQL within 1 business hour", "sql", 60, 15, LADDER[:2]),
+    (N_("Accept an MQL within 8 business hours"), "mql", 8 * 60, 60, LADDER),
+    (N_("Qualify a SAL within 3 business days"), "sal", 3 * 8 * 60, 4 * 60, LADDER[:2]),
+    (N_("Contact a new SQL within 1 business hour"), "sql", 60, 15, LADDER[:2]),
 ]
 
 
@@ -106,7 +110,7 @@ def forwards(apps, schema_editor):
             },
         )
     calendar, _ = Calendar.objects.get_or_create(
-        name="Mon–Fri 09:00–17:00",
+        name=N_("Mon–Fri 09:00–17:00"),
         defaults={
             "time_zone": "UTC",
             "working_hours": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
