@@ -91,7 +91,10 @@ class Pick:
 
 
 def _period_start(now: datetime, period: str) -> datetime:
-    local = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    # the site's day, week and month: a cap must not move with the zone of whoever's request
+    # assigns (a manager in another zone reassigning by hand)
+    site = timezone.get_default_timezone()
+    local = timezone.localtime(now, site).replace(hour=0, minute=0, second=0, microsecond=0)
     if period == AssignmentRule.Period.WEEK:
         return local - timedelta(days=local.weekday())
     if period == AssignmentRule.Period.MONTH:

@@ -86,3 +86,17 @@ def test_fallback_owner_then_unassigned_queue(make_mql, reps, team, manager):
     handover = Handover.objects.get(lead=lead)
     assert (handover.owner, handover.team) == (None, None)
     assert handover.assignments.get().why.startswith("no rule matched")
+
+
+def test_capacity_periods_are_the_sites_whoever_assigns(settings):
+    """A manager in Tokyo reassigning by hand must not move the day a cap counts (issue 21)."""
+    from datetime import UTC, datetime
+
+    from handover.services import _period_start
+
+    settings.TIME_ZONE = "UTC"
+    late = datetime(2026, 3, 4, 23, 30, tzinfo=UTC)  # Thursday; 08:30 on Friday in Tokyo
+    with timezone.override("Asia/Tokyo"):
+        assert _period_start(late, "day") == datetime(2026, 3, 4, tzinfo=UTC)
+        assert _period_start(late, "week") == datetime(2026, 3, 2, tzinfo=UTC)
+        assert _period_start(late, "month") == datetime(2026, 3, 1, tzinfo=UTC)
