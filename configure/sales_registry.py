@@ -23,6 +23,7 @@ from handover.models import (
     RepProfile,
     SlaPolicy,
 )
+from leadflow.i18n import shown
 from leads.models import Tag, Team, TraitMapping
 
 Column = tuple[StrOrPromise, Callable[[Any], object]]  # (heading, value of a row)
@@ -88,7 +89,7 @@ KINDS: Final[dict[str, ConfigKind]] = {
             SlaPolicy,
             f.SlaPolicyForm,
             (
-                (_("Name"), str),
+                (_("Name"), lambda p: shown(p.name)),
                 (_("Stage"), lambda p: p.get_stage_display()),
                 (_("Calendar"), lambda p: p.calendar),
                 (_("Target"), lambda p: _minutes(p.target_minutes)),
@@ -107,7 +108,7 @@ KINDS: Final[dict[str, ConfigKind]] = {
             BusinessCalendarConfig,
             f.CalendarForm,
             (
-                (_("Name"), lambda c: c.name),
+                (_("Name"), lambda c: shown(c.name)),
                 (_("Time zone"), lambda c: c.time_zone),
                 (
                     _("Working days"),
@@ -170,7 +171,7 @@ KINDS: Final[dict[str, ConfigKind]] = {
             RejectionReason,
             f.RejectionReasonForm,
             (
-                (_("Label"), lambda r: r.label),
+                (_("Label"), lambda r: shown(r.label)),
                 (_("Code"), lambda r: r.code),
                 (_("Route"), lambda r: r.get_route_display()),
                 (_("Needs comment"), lambda r: r.requires_comment),
@@ -186,7 +187,10 @@ KINDS: Final[dict[str, ConfigKind]] = {
             (
                 (_("Name"), lambda q: q.name),
                 (_("Code"), lambda q: q.code),
-                (_("Criteria"), lambda q: ", ".join(c.get("label", c["key"]) for c in q.criteria)),
+                (
+                    _("Criteria"),
+                    lambda q: ", ".join(shown(c.get("label", c["key"])) for c in q.criteria),
+                ),
                 (
                     _("Pass rule"),
                     lambda q: gettext("%(met)s of %(total)s")

@@ -55,7 +55,8 @@ def in_use_message(rows: Iterable[Model], *, can_deactivate: bool) -> str:
     names = ", ".join(f"{u['count']} {u['name']}" for u in in_use(rows))
     # Translators: names counts what uses it, e.g. "2 handovers, 1 sla timer".
     said = _("Still in use by %(names)s: it cannot be deleted.") % {"names": names}
-    return f"{said} {_('Deactivate it instead.')}" if can_deactivate else said
+    instead = _("Deactivate it instead.")
+    return f"{said} {instead}" if can_deactivate else said
 
 
 @transaction.atomic

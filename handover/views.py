@@ -21,6 +21,7 @@ from handover.inbox import RowTexts, SlaClocks
 from handover.models import Handover, QualificationChecklist
 from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
+from leadflow.i18n import shown
 from leadflow.models import User
 from leads.lifecycle import Stage
 from leads.models import Lead
@@ -216,9 +217,7 @@ def reject(request: HttpRequest, handover_id: int) -> HttpResponse:
                 _("Rejected %(name)s: %(reason)s.")
                 % {
                     "name": handover.lead.display_name,
-                    "reason": _(
-                        form.cleaned_data["reason"].label
-                    ),  # an install default: translated
+                    "reason": shown(form.cleaned_data["reason"].label),
                 },
             )
             return redirect(_inbox_url(filters))

@@ -91,3 +91,9 @@ def in_site_time_zone(view: Callable[..., R]) -> Callable[..., R]:
             return view(*args, **kwargs)
 
     return wrapped
+
+
+def shown(text: str) -> str:
+    """A stored text as a reader sees it: an install default (marked in its data migration,
+    e.g. a rejection reason) in the reader's language, anything typed by a person as typed."""
+    return translation.gettext(text) if text else text

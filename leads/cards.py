@@ -5,19 +5,66 @@ thirty variable lookups, filters and escapes a card), which was most of the boar
 leads. Here a card is one f-string of escaped values: the same markup, a fraction of the cost.
 ``{% card lead %}`` (leads_ui) is the one way pages show a card.
 
-Its English words go through gettext when the card is built (the request's language); the
-translated text is escaped like every value, so a translation cannot break the markup.
+Its words are looked up once per language (``_texts``), not once per card: gettext costs about
+15 µs a call, ten words on 200 cards. They are escaped like every value, so a translation cannot
+break the markup.
 """
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from leads import customfields
 from leads.models import CustomField, Lead
+
+
+@dataclass(frozen=True)
+class _Texts:
+    """A card's words in one language, escaped; those with a placeholder are still to fill."""
+
+    score: str
+    select: str
+    no_company: str
+    owner: str
+    unassigned: str
+    source: str
+    time_in_stage: str
+    in_stage: str
+    tags: str
+    move_to_named: str
+    move_named: str
+    move_to: str
+    move: str
+
+
+@lru_cache(maxsize=16)
+def _words(language: str | None) -> _Texts:
+    with translation.override(language):
+        return _Texts(
+            score=_("Score %(score)s: fit %(fit)s, engagement %(engagement)s"),
+            select=_("Select %(name)s"),
+            no_company=escape(_("No company")),
+            owner=escape(_("Owner")),
+            unassigned=escape(_("Unassigned")),
+            source=escape(_("Source")),
+            time_in_stage=escape(_("Time in stage")),
+            in_stage=_("%(age)s in stage"),
+            tags=escape(_("Tags")),
+            move_to_named=_("Move %(name)s to"),
+            move_named=_("Move %(name)s"),
+            move_to=escape(_("Move to…")),
+            move=escape(_("Move")),
+        )
+
+
+def _texts() -> _Texts:
+    return _words(translation.get_language())
 
 
 def card_html(
@@ -37,7 +84,8 @@ def card_html(
     pk, stage, name = lead.pk, escape(lead.stage), escape(lead.display_name)
     changed = escape(lead.stage_changed_at.isoformat())
     grade = escape(lead.grade)
-    score_title = _("Score %(score)s: fit %(fit)s, engagement %(engagement)s") % {
+    t = _texts()
+    score_title = t.score % {
         "score": lead.score,
         "fit": lead.fit_score,
         "engagement": lead.engagement_score,
@@ -52,22 +100,20 @@ def card_html(
         f'data-changed="{changed}" data-move-url="{escape(move_url)}" data-name="{name}">',
         '<div class="card-top">',
         f'<input type="checkbox" class="card-select" name="lead" value="{pk}" form="bulk-form" '
-        f'aria-label="{escape(_("Select %(name)s") % {"name": lead.display_name})}">',
+        f'aria-label="{escape(t.select % {"name": lead.display_name})}">',
         f'<a class="lead-name" href="{escape(lead_url)}">{name}</a>',
         score,
         "</div>",
-        f'<div class="muted">{escape(lead.company or _("No company"))}</div>',
+        f'<div class="muted">{escape(lead.company) if lead.company else t.no_company}</div>',
         _custom(lead, fields, display),
         _tags(lead),
         '<div class="card-meta">',
-        f'<span title="{escape(_("Owner"))}">'
-        + (escape(str(lead.owner)) if lead.owner else f"<i>{escape(_('Unassigned'))}</i>")
+        f'<span title="{t.owner}">'
+        + (escape(str(lead.owner)) if lead.owner else f"<i>{t.unassigned}</i>")
         + "</span>",
-        f'<span class="tag" title="{escape(_("Source"))}">{escape(lead.source)}</span>'
-        if lead.source
-        else "",
-        f'<span title="{escape(_("Time in stage"))}"><time datetime="{changed}">'
-        f"{escape(_('%(age)s in stage') % {'age': age})}</time></span>",
+        f'<span class="tag" title="{t.source}">{escape(lead.source)}</span>' if lead.source else "",
+        f'<span title="{t.time_in_stage}"><time datetime="{changed}">'
+        f"{escape(t.in_stage % {'age': age})}</time></span>",
         _badge(getattr(lead, "sla_badge", None)),
         "</div>",
         _move_form(lead, moves, csrf_token, move_url) if moves else "",
@@ -95,7 +141,7 @@ def _tags(lead: Lead) -> str:
     spans = "".join(
         f'<span class="lead-tag lead-tag-{escape(t.colour)}">{escape(t.name)}</span>' for t in tags
     )
-    return f'<div class="card-tags" aria-label="{escape(_("Tags"))}">{spans}</div>'
+    return f'<div class="card-tags" aria-label="{_texts().tags}">{spans}</div>'
 
 
 def _badge(badge: Any) -> str:
@@ -115,8 +161,9 @@ def _move_form(lead: Lead, moves: Sequence[tuple[str, str]], csrf_token: str, mo
         else ""
     )
     options = "".join(f'<option value="{escape(v)}">{escape(label)}</option>' for v, label in moves)
-    move_to_label = escape(_("Move %(name)s to") % {"name": lead.display_name})
-    move_label = escape(_("Move %(name)s") % {"name": lead.display_name})
+    t = _texts()
+    move_to_label = escape(t.move_to_named % {"name": lead.display_name})
+    move_label = escape(t.move_named % {"name": lead.display_name})
     # names as attributes: the lead's name stays the card's only text match (get_by_text)
     return (
         f'<form class="card-move" method="post" action="{url}" hx-post="{url}" '
@@ -126,8 +173,8 @@ def _move_form(lead: Lead, moves: Sequence[tuple[str, str]], csrf_token: str, mo
         f'value="{escape(lead.stage_changed_at.isoformat())}">'
         '<input type="hidden" name="reason" value="">'
         f'<select id="move-{pk}" name="to" required aria-label="{move_to_label}">'
-        f'<option value="">{escape(_("Move to…"))}</option>{options}</select>'
+        f'<option value="">{t.move_to}</option>{options}</select>'
         f'<button type="submit" class="secondary" aria-label="{move_label}">'
-        f"{escape(_('Move'))}</button>"
+        f"{t.move}</button>"
         "</form>"
     )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from handover.models import Handover, SlaPolicy, SlaTimer
+from leadflow.i18n import shown
 from leadflow.models import User
 from leadflow.replica import ReadSource, reads_from_replica
 from leads import customfields
@@ -485,8 +486,7 @@ def rejections(f: ReportFilters, *, now: datetime | None = None) -> Report:
         {
             "group": r["group"],
             "reason": r["reason"],
-            # an install default reason is shown in the reader's language, a renamed one as typed
-            "reason_label": _(r["reason_label"]) if r["reason_label"] else r["reason"],
+            "reason_label": shown(r["reason_label"]) or r["reason"],
             "rejections": r["rejections"],
             "share": _rate(r["rejections"], totals[r["group"]]),
         }

@@ -2,20 +2,20 @@
 and one SLA policy per stage. All editable afterwards (admin / API); reruns change nothing."""
 
 from django.db import migrations
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop as _
 
-# N_: the defaults are stored in English and the catalogs hold them, so pages that show them with
+# _ (gettext_noop): the defaults are stored in English and the catalogs hold them, so pages that show them with
 # {% translate value %} show an untouched default in the reader's language, a renamed one as typed
 
 REASONS = [
     # code, label, route, reset engagement, requires comment
-    ("wrong_industry", N_("Wrong industry"), "disqualify", False, False),
-    ("no_budget", N_("No budget"), "nurture", False, False),
-    ("not_ready", N_("Not ready yet"), "nurture", True, False),
-    ("duplicate", N_("Duplicate"), "disqualify", False, False),
-    ("bad_data", N_("Bad data"), "disqualify", False, False),
-    ("competitor", N_("Competitor"), "disqualify", False, False),
-    ("other", N_("Other"), "nurture", False, True),
+    ("wrong_industry", _("Wrong industry"), "disqualify", False, False),
+    ("no_budget", _("No budget"), "nurture", False, False),
+    ("not_ready", _("Not ready yet"), "nurture", True, False),
+    ("duplicate", _("Duplicate"), "disqualify", False, False),
+    ("bad_data", _("Bad data"), "disqualify", False, False),
+    ("competitor", _("Competitor"), "disqualify", False, False),
+    ("other", _("Other"), "nurture", False, True),
 ]
 
 
@@ -28,10 +28,10 @@ FRAMEWORKS = [
         "bant",
         "BANT",
         _c(
-            ("budget", N_("Budget"), N_("Is money set aside for this?")),
-            ("authority", N_("Authority"), N_("Are we talking to (or reaching) the decision maker?")),
-            ("need", N_("Need"), N_("Is there a real problem we solve?")),
-            ("timeline", N_("Timeline"), N_("Will they buy within the planning horizon?")),
+            ("budget", _("Budget"), _("Is money set aside for this?")),
+            ("authority", _("Authority"), _("Are we talking to (or reaching) the decision maker?")),
+            ("need", _("Need"), _("Is there a real problem we solve?")),
+            ("timeline", _("Timeline"), _("Will they buy within the planning horizon?")),
         ),
         3,
         ["need"],
@@ -41,10 +41,10 @@ FRAMEWORKS = [
         "champ",
         "CHAMP",
         _c(
-            ("challenges", N_("Challenges"), N_("What pain do they have that we solve?")),
-            ("authority", N_("Authority"), N_("Who decides, and are they involved?")),
-            ("money", N_("Money"), N_("Can they afford it?")),
-            ("prioritization", N_("Prioritization"), N_("Is solving it a priority now?")),
+            ("challenges", _("Challenges"), _("What pain do they have that we solve?")),
+            ("authority", _("Authority"), _("Who decides, and are they involved?")),
+            ("money", _("Money"), _("Can they afford it?")),
+            ("prioritization", _("Prioritization"), _("Is solving it a priority now?")),
         ),
         3,
         ["challenges"],
@@ -54,14 +54,14 @@ FRAMEWORKS = [
         "gpctba_ci",
         "GPCTBA/C&I",
         _c(
-            ("goals", N_("Goals"), N_("What are they trying to achieve?")),
-            ("plans", N_("Plans"), N_("How do they plan to get there?")),
-            ("challenges", N_("Challenges"), N_("What stands in the way?")),
-            ("timeline", N_("Timeline"), N_("By when?")),
-            ("budget", N_("Budget"), N_("What can they spend?")),
-            ("authority", N_("Authority"), N_("Who signs?")),
-            ("negative_consequences", N_("Negative consequences"), N_("What if they do nothing?")),
-            ("positive_implications", N_("Positive implications"), N_("What if they succeed?")),
+            ("goals", _("Goals"), _("What are they trying to achieve?")),
+            ("plans", _("Plans"), _("How do they plan to get there?")),
+            ("challenges", _("Challenges"), _("What stands in the way?")),
+            ("timeline", _("Timeline"), _("By when?")),
+            ("budget", _("Budget"), _("What can they spend?")),
+            ("authority", _("Authority"), _("Who signs?")),
+            ("negative_consequences", _("Negative consequences"), _("What if they do nothing?")),
+            ("positive_implications", _("Positive implications"), _("What if they succeed?")),
         ),
         6,
         ["goals", "challenges"],
@@ -76,9 +76,9 @@ LADDER = [
 ]
 POLICIES = [
     # name, stage, business minutes, warn before, ladder
-    (N_("Accept an MQL within 8 business hours"), "mql", 8 * 60, 60, LADDER),
-    (N_("Qualify a SAL within 3 business days"), "sal", 3 * 8 * 60, 4 * 60, LADDER[:2]),
-    (N_("Contact a new SQL within 1 business hour"), "sql", 60, 15, LADDER[:2]),
+    (_("Accept an MQL within 8 business hours"), "mql", 8 * 60, 60, LADDER),
+    (_("Qualify a SAL within 3 business days"), "sal", 3 * 8 * 60, 4 * 60, LADDER[:2]),
+    (_("Contact a new SQL within 1 business hour"), "sql", 60, 15, LADDER[:2]),
 ]
 
 
@@ -110,7 +110,7 @@ def forwards(apps, schema_editor):
             },
         )
     calendar, _ = Calendar.objects.get_or_create(
-        name=N_("Mon–Fri 09:00–17:00"),
+        name=_("Mon–Fri 09:00–17:00"),
         defaults={
             "time_zone": "UTC",
             "working_hours": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
