@@ -74,6 +74,7 @@ LADDER = [
     {"after_minutes": 120, "action": "notify_manager"},
     {"after_minutes": 480, "action": "reassign"},
 ]
+CALENDAR = _("Mon–Fri 09:00–17:00")
 POLICIES = [
     # name, stage, business minutes, warn before, ladder
     (_("Accept an MQL within 8 business hours"), "mql", 8 * 60, 60, LADDER),
@@ -109,8 +110,8 @@ def forwards(apps, schema_editor):
                 "is_default": default,
             },
         )
-    calendar, _ = Calendar.objects.get_or_create(
-        name=_("Mon–Fri 09:00–17:00"),
+    calendar, _created = Calendar.objects.get_or_create(
+        name=CALENDAR,
         defaults={
             "time_zone": "UTC",
             "working_hours": {d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
