@@ -2,6 +2,7 @@ from datetime import datetime
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from leads.models import Activity, Identity, Lead, StageChange, Team
 
@@ -36,7 +37,7 @@ class LeadAdmin(admin.ModelAdmin[Lead]):
     raw_id_fields = ("owner",)
     inlines = (IdentityInline,)
 
-    @admin.display(description="Awaiting rescore since")
+    @admin.display(description=_("Awaiting rescore since"))
     def awaiting_rescore_since(self, lead: Lead) -> datetime | None:
         oldest = lead.rescore_marks.order_by("pk").first()
         return oldest.marked_at if oldest else None

@@ -4,10 +4,12 @@ from django.apps import AppConfig
 from django.db import connections
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class LeadsConfig(AppConfig):
     name = "leads"
+    verbose_name = _("Leads")
 
     def ready(self) -> None:
         post_migrate.connect(_rank_triggers, sender=self)

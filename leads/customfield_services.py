@@ -16,6 +16,8 @@ from typing import Any, Final
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Index
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
@@ -63,14 +65,16 @@ class Preview:
 def _check_roles(name: str, roles: Any) -> None:
     known = {r.value for r in Role}
     if not isinstance(roles, list) or any(r not in known for r in roles):
-        raise ValidationError({name: f"Use a list of roles from {sorted(known)}."})
+        raise ValidationError(
+            {name: _("Use a list of roles from %(roles)s.") % {"roles": sorted(known)}}
+        )
 
 
 def _check_choices(choices: Any, kind: str) -> list[dict[str, str]]:
     if kind not in (FieldType.CHOICE, FieldType.MULTI_CHOICE):
         return []
     if not isinstance(choices, list) or not choices:
-        raise ValidationError({"choices": "A choice field needs at least one choice."})
+        raise ValidationError({"choices": _("A choice field needs at least one choice.")})
     out, seen = [], set()
     for i, choice in enumerate(choices, 1):
         if isinstance(choice, str):
@@ -78,9 +82,19 @@ def _check_choices(choices: Any, kind: str) -> list[dict[str, str]]:
         value = str(choice.get("value", "")).strip() if isinstance(choice, dict) else ""
         label = str(choice.get("label") or value).strip() if isinstance(choice, dict) else ""
         if not value or len(value) > 100 or len(label) > 100:
-            raise ValidationError({"choices": f"Choice {i} needs a value of 1–100 characters."})
+            raise ValidationError(
+                {
+                    "choices": _("Choice %(number)s needs a value of 1–100 characters.")
+                    % {"number": i}
+                }
+            )
         if value.lower() in seen:
-            raise ValidationError({"choices": f"Choice {i}: {value!r} is listed twice."})
+            raise ValidationError(
+                {
+                    "choices": _("Choice %(number)s: %(value)s is listed twice.")
+                    % {"number": i, "value": repr(value)}
+                }
+            )
         seen.add(value.lower())
         out.append({"value": value, "label": label})
     return out
@@ -89,20 +103,25 @@ def _check_choices(choices: Any, kind: str) -> list[dict[str, str]]:
 def _validated(instance: CustomField) -> CustomField:
     if not cf.KEY_RE.match(instance.key or ""):
         raise ValidationError(
-            {"key": "Use 1–40 lower-case letters, digits and _, starting with a letter."}
+            {"key": _("Use 1–40 lower-case letters, digits and _, starting with a letter.")}
         )
     if instance.key in RESERVED:
-        raise ValidationError({"key": f"{instance.key!r} is a built-in lead field; pick another."})
+        raise ValidationError(
+            {
+                "key": _("%(key)s is a built-in lead field; pick another.")
+                % {"key": repr(instance.key)}
+            }
+        )
     if instance.type not in FieldType.values:
-        raise ValidationError({"type": f"Unknown type {instance.type!r}."})
+        raise ValidationError({"type": _unknown_type(instance.type)})
     if not (instance.label or "").strip():
-        raise ValidationError({"label": "Give the field a label."})
+        raise ValidationError({"label": _("Give the field a label.")})
     instance.choices = _check_choices(instance.choices, instance.type)
     _check_roles("visible_to", instance.visible_to)
     _check_roles("editable_by", instance.editable_by)
     if instance.type == FieldType.MONEY:
         if not (isinstance(instance.currency, str) and len(instance.currency) == 3):
-            raise ValidationError({"currency": "A money field needs a currency (e.g. EUR)."})
+            raise ValidationError({"currency": _no_currency()})
         instance.currency = instance.currency.upper()
     else:
         instance.currency = ""
@@ -110,9 +129,17 @@ def _validated(instance: CustomField) -> CustomField:
         try:
             instance.default = cf.clean_value(instance, instance.default)
         except cf.FieldValueError as exc:
-            raise ValidationError({"default": f"Default: {exc}"}) from None
+            raise ValidationError({"default": _("Default: %(error)s") % {"error": exc}}) from None
     instance.filterable = instance.filterable and instance.type in cf.INDEXED
     return instance
+
+
+def _unknown_type(kind: object) -> str:
+    return _("Unknown type %(type)s.") % {"type": repr(kind)}
+
+
+def _no_currency() -> str:
+    return _("A money field needs a currency (e.g. EUR).")
 
 
 def _audit(
@@ -134,9 +161,11 @@ def field_create(
 ) -> CustomField:
     unknown = sorted(set(data) - {*EDITABLE, "key", "type", "entity"})
     if unknown:
-        raise ValidationError(dict.fromkeys(unknown, "This field cannot be set."))
+        raise ValidationError(dict.fromkeys(unknown, _("This field cannot be set.")))
     instance = _validated(CustomField(**data))
-    taken = ValidationError({"key": f"There is a field with the key {instance.key!r} already."})
+    taken = ValidationError(
+        {"key": _("There is a field with the key %(key)s already.") % {"key": repr(instance.key)}}
+    )
     if CustomField.objects.filter(entity=instance.entity, key=instance.key).exists():
         raise taken
     try:
@@ -161,7 +190,7 @@ def field_update(
     leads hold cannot be removed: rename its label, or change the values first."""
     unknown = sorted(set(data) - set(EDITABLE))
     if unknown:
-        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed here."))
+        raise ValidationError(dict.fromkeys(unknown, _("This field cannot be changed here.")))
     instance = CustomField.objects.select_for_update().get(pk=field_id)
     before = {name: getattr(instance, name) for name in EDITABLE}
     for name, value in data.items():
@@ -173,12 +202,15 @@ def field_update(
         for value in removed:
             held = _holding(instance).filter(cf.holds_q(instance, value)).count()
             if held:
-                raise ValidationError(
-                    {
-                        "choices": f"{held} lead(s) hold the choice {value!r}: keep it (rename its "
-                        "label), or change those leads first."
-                    }
+                message = ngettext(
+                    # Translators: English says "lead(s)" whatever the count; use your plural forms
+                    "%(count)s lead(s) hold the choice %(value)s: keep it (rename its label), or "
+                    "change those leads first.",
+                    "%(count)s lead(s) hold the choice %(value)s: keep it (rename its label), or "
+                    "change those leads first.",
+                    held,
                 )
+                raise ValidationError({"choices": message % {"count": held, "value": repr(value)}})
     instance.save()
     changed = {
         n: [before[n], getattr(instance, n)] for n in EDITABLE if before[n] != getattr(instance, n)
@@ -215,7 +247,7 @@ def preview_type_change(
 def _target(current: CustomField, to: str, choices: Any, currency: str) -> CustomField:
     """``current`` as it would be with the type ``to`` (checked, not saved)."""
     if to not in FieldType.values:
-        raise ValidationError({"type": f"Unknown type {to!r}."})
+        raise ValidationError({"type": _unknown_type(to)})
     target = CustomField(
         key=current.key,
         label=current.label,
@@ -226,7 +258,7 @@ def _target(current: CustomField, to: str, choices: Any, currency: str) -> Custo
         editable_by=current.editable_by,
     )
     if to == FieldType.MONEY and len(target.currency or "") != 3:
-        raise ValidationError({"currency": "A money field needs a currency (e.g. EUR)."})
+        raise ValidationError({"currency": _no_currency()})
     return target
 
 
@@ -273,9 +305,14 @@ def field_change_type(
     target = _target(instance, to, choices, currency)
     converted, failures = _convert(instance, target)  # one pass: the check and the values
     if len(failures) > expect_dropped:
+        message = ngettext(
+            # Translators: English says "value(s)" whatever the count; use your plural forms
+            "%(count)s value(s) would be dropped now, not %(expected)s: preview again.",
+            "%(count)s value(s) would be dropped now, not %(expected)s: preview again.",
+            len(failures),
+        )
         raise FieldInUseError(
-            f"{len(failures)} value(s) would be dropped now, not {expect_dropped}: preview again.",
-            field="type",
+            message % {"count": len(failures), "expected": expect_dropped}, field="type"
         )
     dropped = {lead_id: value for lead_id, value, _why in failures}
     instance.type, instance.choices, instance.currency = to, target.choices, target.currency

@@ -24,6 +24,9 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from leadflow.roles import Role
 from leads.models import CustomField, FieldType
@@ -37,22 +40,34 @@ EMPTY: Final[tuple[Any, ...]] = (None, "", [])
 TRUE_WORDS: Final = frozenset({"true", "yes", "y", "1", "on", "ja", "igen", "ano"})
 FALSE_WORDS: Final = frozenset({"false", "no", "n", "0", "off", "nej", "nein", "nem", "ne"})
 
-# What each type expects, as error messages name it.
-EXPECTED: Final[dict[str, str]] = {
-    FieldType.TEXT: f"text of at most {MAX_TEXT} characters",
-    FieldType.LONG_TEXT: f"text of at most {MAX_LONG_TEXT} characters",
-    FieldType.INTEGER: "a whole number",
-    FieldType.DECIMAL: "a number",
-    FieldType.MONEY: "an amount (a number with at most two decimals)",
-    FieldType.DATE: "a date (YYYY-MM-DD)",
-    FieldType.DATETIME: "a date and time (ISO 8601, e.g. 2026-12-05T09:30:00+01:00)",
-    FieldType.BOOLEAN: "yes or no (true/false)",
-    FieldType.CHOICE: "one of the field's choices",
-    FieldType.MULTI_CHOICE: "a list of the field's choices",
-    FieldType.URL: "a web address (http:// or https://)",
-    FieldType.EMAIL: "an e-mail address",
-    FieldType.USER: "the id of an active user",
+# What each type expects, as error messages name it ("expected a whole number, got 'x'.");
+# text types by ``expected``, which says how long.
+_EXPECTED: Final[dict[str, Promise]] = {
+    FieldType.INTEGER: gettext_lazy("a whole number"),
+    FieldType.DECIMAL: gettext_lazy("a number"),
+    FieldType.MONEY: gettext_lazy("an amount (a number with at most two decimals)"),
+    FieldType.DATE: gettext_lazy("a date (YYYY-MM-DD)"),
+    FieldType.DATETIME: gettext_lazy("a date and time (ISO 8601, e.g. 2026-12-05T09:30:00+01:00)"),
+    # Translators: what a yes/no field accepts; true/false are the JSON values, keep them
+    FieldType.BOOLEAN: gettext_lazy("yes or no (true/false)"),
+    FieldType.CHOICE: gettext_lazy("one of the field's choices"),
+    FieldType.MULTI_CHOICE: gettext_lazy("a list of the field's choices"),
+    FieldType.URL: gettext_lazy("a web address (http:// or https://)"),
+    FieldType.EMAIL: gettext_lazy("an e-mail address"),
+    FieldType.USER: gettext_lazy("the id of an active user"),
 }
+
+
+def expected(kind: str) -> str:
+    """What a value of type ``kind`` must be, in the active language: "a whole number"."""
+    if kind in (FieldType.TEXT, FieldType.LONG_TEXT):
+        limit = MAX_TEXT if kind == FieldType.TEXT else MAX_LONG_TEXT
+        return ngettext(
+            "text of at most %(count)d character", "text of at most %(count)d characters", limit
+        ) % {"count": limit}
+    return str(_EXPECTED[kind])
+
+
 NUMERIC: Final = frozenset({FieldType.INTEGER, FieldType.DECIMAL, FieldType.MONEY})
 ORDERED: Final = NUMERIC | {FieldType.DATE, FieldType.DATETIME}
 TEXTUAL: Final = frozenset({FieldType.TEXT, FieldType.URL, FieldType.EMAIL})
@@ -96,7 +111,9 @@ def field_error(field: CustomField, message: str) -> ValidationError:
 
 def _expected(field: CustomField, raw: Any) -> FieldValueError:
     shown = repr(raw) if not isinstance(raw, str) or len(raw) <= 60 else repr(raw[:60] + "…")
-    return FieldValueError(f"expected {EXPECTED[field.type]}, got {shown}.")
+    # Translators: expected: what the field's type takes ("a whole number"); value: what came
+    message = _("expected %(expected)s, got %(value)s.")
+    return FieldValueError(message % {"expected": expected(field.type), "value": shown})
 
 
 def _choice_values(field: CustomField) -> dict[str, str]:
@@ -116,7 +133,10 @@ def _choice(field: CustomField, raw: Any, values: Mapping[str, str]) -> str:
     found = values.get(text) or values.get(text.lower())
     if found is None:
         offered = ", ".join(str(c["value"]) for c in field.choices)
-        raise FieldValueError(f"{text!r} is not one of its choices ({offered}).")
+        raise FieldValueError(
+            _("%(value)s is not one of its choices (%(choices)s).")
+            % {"value": repr(text), "choices": offered}
+        )
     return found
 
 
@@ -130,7 +150,14 @@ def _decimal(field: CustomField, raw: Any) -> Decimal:
     if not number.is_finite():
         raise _expected(field, raw)
     if len(number.as_tuple().digits) > MAX_DIGITS:
-        raise FieldValueError(f"at most {MAX_DIGITS} digits, got {raw!r}.")
+        raise FieldValueError(
+            ngettext(
+                "at most %(count)d digit, got %(value)s.",
+                "at most %(count)d digits, got %(value)s.",
+                MAX_DIGITS,
+            )
+            % {"count": MAX_DIGITS, "value": repr(raw)}
+        )
     return number
 
 
@@ -219,9 +246,11 @@ def clean_value(field: CustomField, raw: Any) -> Any:
         ):
             raise _expected(field, raw)
         if not get_user_model().objects.filter(pk=int(raw), is_active=True).exists():
-            raise FieldValueError(f"there is no active user with id {raw}.")
+            raise FieldValueError(_("there is no active user with id %(id)s.") % {"id": raw})
         return int(raw)
-    raise FieldValueError(f"unknown field type {kind!r}.")  # pragma: no cover
+    raise FieldValueError(  # pragma: no cover
+        _("unknown field type %(type)s.") % {"type": repr(kind)}
+    )
 
 
 def clean_custom(
@@ -238,16 +267,13 @@ def clean_custom(
     the wrong type, a required field left empty (unless ``enforce_required`` is off: anonymous
     ingestion may not know it yet)."""
     if not isinstance(raw, Mapping):
-        raise ValidationError({"custom": 'Must be a JSON object, e.g. {"erp": "sap"}.'})
+        raise ValidationError({"custom": _('Must be a JSON object, e.g. {"erp": "sap"}.')})
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
     for key, value in raw.items():
         field = fields.get(str(key))
         if field is None:
-            errors[f"custom.{key}"] = (
-                f"Unknown custom field {key!r}; the lead's custom fields are "
-                f"{', '.join(sorted(fields)) or 'none yet'}."
-            )
+            errors[f"custom.{key}"] = _unknown(key, fields)
             continue
         try:
             out[field.key] = clean_value(field, value)
@@ -262,10 +288,23 @@ def clean_custom(
         for field in fields.values():
             missing = out.get(field.key) is None if creating or field.key in out else False
             if field.required and missing and f"custom.{field.key}" not in errors:
-                errors[f"custom.{field.key}"] = f"{field.label}: this field is required."
+                errors[f"custom.{field.key}"] = _("%(label)s: this field is required.") % {
+                    "label": field.label
+                }
     if errors:
         raise ValidationError(errors)
     return out
+
+
+def _unknown(key: object, fields: Mapping[str, CustomField]) -> str:
+    if not fields:
+        return _("Unknown custom field %(key)s; the lead's custom fields are none yet.") % {
+            "key": repr(key)
+        }
+    return _("Unknown custom field %(key)s; the lead's custom fields are %(fields)s.") % {
+        "key": repr(key),
+        "fields": ", ".join(sorted(fields)),
+    }
 
 
 def merged(current: Mapping[str, Any] | None, changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -334,7 +373,7 @@ def check_editable(user: Any, keys: Iterable[str], fields: Mapping[str, CustomFi
     refused = sorted(k for k in keys if k in fields and k not in allowed)
     if refused:
         raise ValidationError(
-            {f"custom.{k}": "Your role may not change this field." for k in refused}
+            {f"custom.{k}": _("Your role may not change this field.") for k in refused}
         )
 
 
@@ -343,7 +382,7 @@ def display(field: CustomField, value: Any) -> str:
     if value in EMPTY:
         return ""
     if field.type == FieldType.BOOLEAN:
-        return "Yes" if value else "No"
+        return _yes_no(value)
     if field.type == FieldType.CHOICE:
         return field.choice_label(value)
     if field.type == FieldType.MULTI_CHOICE and isinstance(value, list):
@@ -352,8 +391,18 @@ def display(field: CustomField, value: Any) -> str:
         return f"{value} {field.currency}".strip()
     if field.type == FieldType.USER:
         user = get_user_model().objects.filter(pk=value).first()
-        return str(user) if user is not None else f"user {value}"
+        return str(user) if user is not None else _("user %(id)s") % {"id": value}
     return str(value)
+
+
+def _yes_no(value: Any) -> str:
+    # Translators: a yes/no field's value on pages and in CSV exports; an import reads
+    # yes/ja/igen/ano back, so keep one of these words
+    yes = _("Yes")
+    # Translators: a yes/no field's value on pages and in CSV exports; an import reads
+    # no/nej/nein/nem/ne back, so keep one of these words
+    no = _("No")
+    return yes if value else no
 
 
 GROUPABLE: Final = frozenset({FieldType.CHOICE, FieldType.MULTI_CHOICE, FieldType.BOOLEAN})
@@ -362,7 +411,7 @@ GROUPABLE: Final = frozenset({FieldType.CHOICE, FieldType.MULTI_CHOICE, FieldTyp
 def group_values(field: CustomField) -> list[tuple[Any, str]]:
     """(clean value, label) of each group a report splits ``field`` into."""
     if field.type == FieldType.BOOLEAN:
-        return [(True, "Yes"), (False, "No")]
+        return [(True, _yes_no(True)), (False, _yes_no(False))]
     return [(c["value"], c["label"]) for c in field.choices]
 
 

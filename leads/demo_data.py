@@ -8,7 +8,10 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
+
+from django.utils import translation
 
 from leads.lifecycle import ALLOWED, ActorKind, Stage
 from leads.models import ActivityKind, CompanySize, Seniority
@@ -246,9 +249,17 @@ def _one(
             props = {"campaign": f"newsletter-{rng.randint(1, 24)}"}
         elif kind == ActivityKind.DOWNLOAD:
             props = {"asset": rng.choice(("ebook-scoring", "whitepaper-sla", "roi-calculator"))}
-        lead.activities.append((kind.value, kind.label, at, props))
+        lead.activities.append((kind.value, _activity_names()[kind], at, props))
     lead.activities.sort(key=lambda a: a[2])
     return lead
+
+
+@cache
+def _activity_names() -> dict[str, str]:
+    """Each activity kind's label, the generated activity's name: in English, whatever language
+    is active (demo data is English, and a COPY takes no lazy text)."""
+    with translation.override(None):  # the source text itself
+        return {kind.value: str(kind.label) for kind in ActivityKind}
 
 
 def _walk_history(

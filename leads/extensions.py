@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 
 from leadflow.exceptions import DomainError
 from leadflow.models import User
@@ -81,7 +82,7 @@ def register_lead_merge(merge: LeadMerge) -> None:
 def lead_merge(*, survivor_id: int, duplicate_id: int) -> None:
     """Fold lead ``duplicate_id`` into ``survivor_id`` with the registered merge service."""
     if not _lead_merges:  # pragma: no cover  (privacy is always installed)
-        raise DomainError("No lead merge service is installed.", field="previousId")
+        raise DomainError(_("No lead merge service is installed."), field="previousId")
     _lead_merges[0](survivor_id, duplicate_id)
 
 

@@ -38,6 +38,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
@@ -240,7 +242,7 @@ class _Resolver:
 
     def current(self, lead_id: int) -> int:
         """The lead ``lead_id`` is now (following merges made in this batch)."""
-        for _ in range(len(self.merged) + 1):
+        for _step in range(len(self.merged) + 1):
             if lead_id not in self.merged:
                 break
             lead_id = self.merged[lead_id]
@@ -320,7 +322,7 @@ def _lookup(
         if connection.vendor == "postgresql":
             sql = " UNION ALL ".join(
                 f"{select} {column} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s)))"
-                for select, column, _ in parts
+                for select, column, _values in parts
             )
             cursor.execute(sql, [orjson.dumps(values).decode() for _, _, values in parts])
             return list(cursor.fetchall())
@@ -391,9 +393,9 @@ def _map_traits(m: Message, mappings: Mapping[str, Any]) -> None:
         try:
             m.custom[target.key] = customfields.clean_value(target, value)
         except customfields.FieldValueError as exc:
-            errors[f"traits.{key}"] = (
-                f"trait {key!r} maps to the custom field {target.key!r} ({target.label}): {exc}"
-            )
+            errors[f"traits.{key}"] = _(
+                "trait %(trait)s maps to the custom field %(key)s (%(label)s): %(error)s"
+            ) % {"trait": repr(key), "key": repr(target.key), "label": target.label, "error": exc}
     if errors:
         raise ValidationError(errors)
     m.mapped = frozenset(k for k in m.traits if k in mappings)
@@ -564,7 +566,7 @@ def _resolve_or_create(m: Message, resolver: _Resolver, now: datetime) -> tuple[
                 lead_id = found.lead_id
             resolver.by_anon[m.anonymous_id] = lead_id
     if lead_id is None:  # pragma: no cover  (endpoints require an identity)
-        raise ValidationError({"userId": "A message needs a userId or an anonymousId."})
+        raise ValidationError({"userId": _("A message needs a userId or an anonymousId.")})
     if created or _may_change(m, lead_id, resolver):
         _bind(m, lead_id, resolver)
     return lead_id, created and m.type == IDENTIFY
@@ -577,9 +579,9 @@ def _may_change(m: Message, lead_id: int, resolver: _Resolver) -> bool:
     if may_change(m.caller, lead_id=lead_id, user_id=m.user_id, user_hash=m.user_hash):
         return True
     if m.type != IDENTIFY and m.kind in CONSENT_KINDS:
-        raise SignatureRequiredError(
-            refusal(f"{m.name or m.kind} was not recorded"), field=SIGNATURE_FIELD
-        )
+        # Translators: the event's name ("Unsubscribed", "email_bounce")
+        what = _("%(event)s was not recorded") % {"event": m.name or m.kind}
+        raise SignatureRequiredError(refusal(what), field=SIGNATURE_FIELD)
     m.unapplied = [f"traits.{key}" for key in sorted(m.traits)] if m.type == IDENTIFY else []
     if m.user_id and resolver.by_user.get(m.user_id) != lead_id:
         m.unapplied.append("userId")
@@ -589,7 +591,8 @@ def _may_change(m: Message, lead_id: int, resolver: _Resolver) -> bool:
 
 
 def _ignored(m: Message) -> ItemError:
-    what = "Not applied: " + ", ".join(m.unapplied)
+    # Translators: fields: the message's fields left out ("traits.plan, userId")
+    what = _("Not applied: %(fields)s") % {"fields": ", ".join(m.unapplied)}
     return ItemError(
         m.index,
         SignatureRequiredError.code,
@@ -741,10 +744,23 @@ def _implausible(m: Message, now: datetime) -> ItemError:
     """The item error of a message whose time is outside the window."""
     at = m.occurred_at or now
     if at < _window(now)[0]:
-        reason = f"is more than {settings.LEADFLOW_EVENT_MAX_AGE_DAYS} days in the past"
+        days = settings.LEADFLOW_EVENT_MAX_AGE_DAYS
+        message = ngettext(
+            # Translators: field: the message's time field ("timestamp"); time: its ISO 8601 value
+            "%(field)s %(time)s is more than %(count)d day in the past (the plausibility window).",
+            "%(field)s %(time)s is more than %(count)d days in the past (the plausibility window).",
+            days,
+        ) % {"field": m.time_field, "time": at.isoformat(), "count": days}
     else:
-        reason = f"is more than {settings.LEADFLOW_EVENT_MAX_FUTURE_SECONDS} seconds in the future"
-    message = f"{m.time_field} {at.isoformat()} {reason} (the plausibility window)."
+        seconds = settings.LEADFLOW_EVENT_MAX_FUTURE_SECONDS
+        message = ngettext(
+            # Translators: field: the message's time field ("timestamp"); time: its ISO 8601 value
+            "%(field)s %(time)s is more than %(count)d second in the future (the plausibility "
+            "window).",
+            "%(field)s %(time)s is more than %(count)d seconds in the future (the plausibility "
+            "window).",
+            seconds,
+        ) % {"field": m.time_field, "time": at.isoformat(), "count": seconds}
     return ItemError(m.index, "implausible_time", message, field=m.time_field)
 
 
@@ -757,7 +773,7 @@ def _error_of(index: int, exc: Exception) -> ItemError:
     if isinstance(exc, DomainError):
         return ItemError(index, exc.code, exc.message, field=exc.field)
     if isinstance(exc, IntegrityError):  # a concurrent request claimed the same id first
-        return ItemError(index, "conflict", "A concurrent request changed this lead; resend.")
+        return ItemError(index, "conflict", _("A concurrent request changed this lead; resend."))
     raise exc
 
 

@@ -8,19 +8,38 @@ from enum import StrEnum
 from typing import Final
 
 from django.db import models
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leadflow.exceptions import DomainError
 
 
 class Stage(models.TextChoices):
-    SUSPECT = "suspect", "Suspect"
-    LEAD = "lead", "Lead"
-    MQL = "mql", "MQL"
-    SAL = "sal", "SAL"
-    SQL = "sql", "SQL"
-    CUSTOMER = "customer", "Customer"
-    NURTURE = "nurture", "Nurture (recycled)"
-    DISQUALIFIED = "disqualified", "Disqualified"
+    SUSPECT = "suspect", _("Suspect")
+    LEAD = "lead", _("Lead")
+    # Translators: the abbreviation of "marketing qualified lead" (a lifecycle stage)
+    MQL = "mql", _("MQL")
+    # Translators: the abbreviation of "sales accepted lead" (a lifecycle stage)
+    SAL = "sal", _("SAL")
+    # Translators: the abbreviation of "sales qualified lead" (a lifecycle stage)
+    SQL = "sql", _("SQL")
+    CUSTOMER = "customer", _("Customer")
+    NURTURE = "nurture", _("Nurture (recycled)")
+    DISQUALIFIED = "disqualified", _("Disqualified")
+
+
+# What each stage means, for a page to show beside its label (a title, a tooltip, a legend).
+STAGE_EXPLANATIONS: Final[dict[Stage, Promise]] = {
+    Stage.SUSPECT: _("Not yet checked against the ideal customer profile"),
+    Stage.LEAD: _("Fits the ideal customer profile"),
+    Stage.MQL: _("Marketing qualified lead"),
+    Stage.SAL: _("Sales accepted lead"),
+    Stage.SQL: _("Sales qualified lead"),
+    Stage.CUSTOMER: _("Won: the lead became a customer"),
+    Stage.NURTURE: _("Back with marketing: not ready yet, lost or gone quiet"),
+    Stage.DISQUALIFIED: _("Out of the funnel: a bad fit, a duplicate or a competitor"),
+}
 
 
 # The funnel order, used by boards and "reached at least" reports. Nurture and Disqualified
@@ -111,7 +130,7 @@ class ReasonRequiredError(DomainError):
 # Moves people make in the SAL inbox, not on the board or in bulk: accepting any MQL, and a rep's
 # rejecting one (the inbox records the rejection reason and who decided).
 INBOX_ONLY: Final[frozenset[tuple[Stage, Stage]]] = frozenset({(Stage.MQL, Stage.SAL)})
-INBOX_MESSAGE: Final = "Accept or reject MQLs in the SAL inbox."
+INBOX_MESSAGE: Final = _("Accept or reject MQLs in the SAL inbox.")
 
 
 def inbox_decides(kind: ActorKind | None, from_stage: Stage, to: Stage) -> bool:
@@ -127,50 +146,80 @@ def allowed_targets(current: Stage, actor: ActorKind | None = None) -> list[Stag
     return [to for to, actors in moves.items() if actor is None or actor in actors]
 
 
-# How an illegal move names who may make it ("Only a sales rep or manager can ..."). The
-# system (scoring, SLA jobs) is left out: it is never the one a person is told to ask.
-_ACTOR_NAMES: Final[dict[ActorKind, str]] = {
-    ActorKind.MARKETER: "marketer",
-    ActorKind.SALES_REP: "sales rep",
-    ActorKind.MANAGER: "manager",
-    ActorKind.INTEGRATION: "integration (API key)",
+# How an illegal move names who may make it ("Only a sales rep or manager can ..."): the first
+# role with its article, the others without. The system (scoring, SLA jobs) is left out: it is
+# never the one a person is told to ask.
+_ROLES: Final[dict[ActorKind, Promise]] = {
+    # Translators: a role in "Only a marketer, sales rep or manager can move a lead ..."
+    ActorKind.MARKETER: _("marketer"),
+    # Translators: a role in "Only a marketer, sales rep or manager can move a lead ..."
+    ActorKind.SALES_REP: _("sales rep"),
+    # Translators: a role in "Only a marketer, sales rep or manager can move a lead ..."
+    ActorKind.MANAGER: _("manager"),
+    # Translators: a role in "Only a sales rep, manager or integration (API key) can ..."
+    ActorKind.INTEGRATION: _("integration (API key)"),
 }
-
-
-def _a(word: str) -> str:
-    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+# The same roles as the first of a list, or as "you act as ...", with their article.
+_A_ROLE: Final[dict[ActorKind, Promise]] = {
+    # Translators: "Only a marketer or manager can ...", "(you act as a marketer)"
+    ActorKind.MARKETER: _("a marketer"),
+    # Translators: "Only a sales rep or manager can ...", "(you act as a sales rep)"
+    ActorKind.SALES_REP: _("a sales rep"),
+    # Translators: "Only a manager can ...", "(you act as a manager)"
+    ActorKind.MANAGER: _("a manager"),
+    # Translators: "Only an integration (API key) can ...", "(you act as an integration (API key))"
+    ActorKind.INTEGRATION: _("an integration (API key)"),
+    # Translators: "(you act as a system)": the move was made by LeadFlow's own jobs
+    ActorKind.SYSTEM: _("a system"),
+}
 
 
 def who_may(current: Stage, to: Stage) -> str:
     """``"a sales rep or manager"``: the people the table lets move ``current`` -> ``to``."""
     actors = ALLOWED[current].get(to, frozenset())
-    names = [name for kind, name in _ACTOR_NAMES.items() if kind in actors]
-    if not names:
-        return "LeadFlow itself (automatically)"
-    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-    return _a(listed)
+    kinds = [kind for kind in _ROLES if kind in actors]
+    if not kinds:
+        return gettext("LeadFlow itself (automatically)")
+    first = str(_A_ROLE[kinds[0]])
+    if len(kinds) == 1:
+        return first
+    others = [str(_ROLES[kind]) for kind in kinds[1:]]
+    # Translators: the end of a list of roles: "a marketer, sales rep or manager"
+    return gettext("%(roles)s or %(last)s") % {
+        "roles": ", ".join([first, *others[:-1]]),
+        "last": others[-1],
+    }
 
 
 def ensure_allowed(current: Stage, to: Stage, actor: ActorKind, reason: str = "") -> None:
     """Raise unless ``actor`` may move a lead from ``current`` to ``to`` with this ``reason``.
     The message says what is illegal and, for a move the table has, who may make it."""
     actors = ALLOWED[current].get(to)
+    stages = {"current": current.label, "to": to.label}
     if actors is None:
-        reachable = [s.label for s in allowed_targets(current)]
-        where = (
-            f"from {current.label} it can only go to {', '.join(reachable)}"
-            if reachable
-            else f"{current.label} is the last stage"
-        )
-        raise InvalidTransitionError(
-            f"A lead cannot move from {current.label} to {to.label}: {where}.", field="stage"
-        )
+        reachable = [str(s.label) for s in allowed_targets(current)]
+        if reachable:
+            message = gettext(
+                "A lead cannot move from %(current)s to %(to)s: from %(current)s it can only go "
+                "to %(targets)s."
+            ) % {**stages, "targets": ", ".join(reachable)}
+        else:
+            message = (
+                gettext(
+                    "A lead cannot move from %(current)s to %(to)s: %(current)s is the last stage."
+                )
+                % stages
+            )
+        raise InvalidTransitionError(message, field="stage")
     if actor not in actors:
-        you = _ACTOR_NAMES.get(actor, actor.value.replace("_", " "))
+        you = _A_ROLE.get(actor, actor.value.replace("_", " "))
         raise TransitionNotPermittedError(
-            f"Only {who_may(current, to)} can move a lead from {current.label} to {to.label} "
-            f"(you act as {_a(you)}).",
+            # Translators: who: "a sales rep or manager"; you: "a marketer"
+            gettext("Only %(who)s can move a lead from %(current)s to %(to)s (you act as %(you)s).")
+            % {**stages, "who": who_may(current, to), "you": you},
             field="stage",
         )
     if to in REASON_REQUIRED and not reason.strip():
-        raise ReasonRequiredError(f"Moving a lead to {to.label} needs a reason.")
+        raise ReasonRequiredError(
+            gettext("Moving a lead to %(stage)s needs a reason.") % {"stage": to.label}
+        )

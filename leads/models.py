@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import In
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leadflow.models import TimeStampedModel
 from leads.lifecycle import Stage
@@ -16,66 +18,84 @@ from leads.lifecycle import Stage
 class Team(models.Model):
     """A sales team. Reps see their team's leads; managers see the teams they manage."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=100, unique=True)
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="managed_teams",
+        verbose_name=_("manager"),
     )
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="teams", blank=True, verbose_name=_("members")
+    )
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
 
     def __str__(self) -> str:
         return self.name
 
 
 class CompanySize(models.TextChoices):
-    S1_10 = "1-10", "1–10"
-    S11_50 = "11-50", "11–50"
-    S51_200 = "51-200", "51–200"
-    S201_1000 = "201-1000", "201–1,000"
-    S1001_5000 = "1001-5000", "1,001–5,000"
-    S5001_PLUS = "5001+", "5,001+"
+    # Translators: a company size in employees; write the numbers as your language does
+    S1_10 = "1-10", _("1–10")
+    # Translators: a company size in employees; write the numbers as your language does
+    S11_50 = "11-50", _("11–50")
+    # Translators: a company size in employees; write the numbers as your language does
+    S51_200 = "51-200", _("51–200")
+    # Translators: a company size in employees; write the numbers as your language does
+    S201_1000 = "201-1000", _("201–1,000")
+    # Translators: a company size in employees; write the numbers as your language does
+    S1001_5000 = "1001-5000", _("1,001–5,000")
+    # Translators: a company size in employees; write the numbers as your language does
+    S5001_PLUS = "5001+", _("5,001+")
 
 
 class Seniority(models.TextChoices):
-    ENTRY = "entry", "Entry"
-    SENIOR = "senior", "Senior"
-    MANAGER = "manager", "Manager"
-    DIRECTOR = "director", "Director"
-    VP = "vp", "VP"
-    CXO = "cxo", "C-level"
-    OWNER = "owner", "Owner / founder"
+    ENTRY = "entry", _("Entry")
+    SENIOR = "senior", _("Senior")
+    MANAGER = "manager", _("Manager")
+    DIRECTOR = "director", _("Director")
+    # Translators: a seniority: vice president
+    VP = "vp", _("VP")
+    CXO = "cxo", _("C-level")
+    OWNER = "owner", _("Owner / founder")
 
 
 class TagColour(models.TextChoices):
     """The palette tags are drawn in (each a background/text pair with 4.5:1 contrast in
     leadflow.css, ``.lead-tag-<value>``)."""
 
-    GREY = "grey", "Grey"
-    BLUE = "blue", "Blue"
-    GREEN = "green", "Green"
-    YELLOW = "yellow", "Yellow"
-    ORANGE = "orange", "Orange"
-    RED = "red", "Red"
-    PURPLE = "purple", "Purple"
-    TEAL = "teal", "Teal"
+    GREY = "grey", _("Grey")
+    BLUE = "blue", _("Blue")
+    GREEN = "green", _("Green")
+    YELLOW = "yellow", _("Yellow")
+    ORANGE = "orange", _("Orange")
+    RED = "red", _("Red")
+    PURPLE = "purple", _("Purple")
+    TEAL = "teal", _("Teal")
 
 
 class Tag(models.Model):
     """A free label on leads ("webinar-2026", "partner referral"), unique whatever its case."""
 
-    name = models.CharField(max_length=50)
-    colour = models.CharField(max_length=10, choices=TagColour.choices, default=TagColour.GREY)
-    created_at = models.DateTimeField(auto_now_add=True)
+    name = models.CharField(_("name"), max_length=50)
+    colour = models.CharField(
+        _("colour"), max_length=10, choices=TagColour.choices, default=TagColour.GREY
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
         constraints = [
             models.UniqueConstraint(
                 Lower("name"),
                 name="tag_name_unique",
-                violation_error_message="There is a tag of this name already (in any case).",
+                violation_error_message=_("There is a tag of this name already (in any case)."),
             )
         ]
         ordering = ["name"]
@@ -87,27 +107,42 @@ class Tag(models.Model):
 class Lead(TimeStampedModel):
     # identity
     # NULL, not "", where absent: both are unique only where present.
-    email = models.EmailField(max_length=254, null=True, blank=True)  # noqa: DJ001  (normalized)
-    external_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    email = models.EmailField(  # noqa: DJ001  (normalized)
+        _("email"), max_length=254, null=True, blank=True
+    )
+    external_id = models.CharField(  # noqa: DJ001
+        _("external id"), max_length=128, null=True, blank=True
+    )
     # person
-    first_name = models.CharField(max_length=100, blank=True)
-    last_name = models.CharField(max_length=100, blank=True)
-    phone = models.CharField(max_length=40, blank=True)
-    job_title = models.CharField(max_length=150, blank=True)
-    seniority = models.CharField(max_length=20, choices=Seniority.choices, blank=True)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    job_title = models.CharField(_("job title"), max_length=150, blank=True)
+    seniority = models.CharField(
+        _("seniority"), max_length=20, choices=Seniority.choices, blank=True
+    )
     # company (fit)
-    company = models.CharField(max_length=200, blank=True)
-    domain = models.CharField(max_length=253, blank=True)  # indexed in Meta
-    industry = models.CharField(max_length=100, blank=True)
-    company_size = models.CharField(max_length=20, choices=CompanySize.choices, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    domain = models.CharField(_("domain"), max_length=253, blank=True)  # indexed in Meta
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    company_size = models.CharField(
+        _("company size"), max_length=20, choices=CompanySize.choices, blank=True
+    )
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2")
+    )
     # attribution
-    source = models.CharField(max_length=100, blank=True)
-    utm_source = models.CharField(max_length=200, blank=True)
-    utm_medium = models.CharField(max_length=200, blank=True)
-    utm_campaign = models.CharField(max_length=200, blank=True)
-    utm_term = models.CharField(max_length=200, blank=True)
-    utm_content = models.CharField(max_length=200, blank=True)
+    source = models.CharField(_("source"), max_length=100, blank=True)
+    # Translators: a UTM campaign tag (utm_source); "UTM" is usually kept
+    utm_source = models.CharField(_("utm source"), max_length=200, blank=True)
+    # Translators: a UTM campaign tag (utm_medium); "UTM" is usually kept
+    utm_medium = models.CharField(_("utm medium"), max_length=200, blank=True)
+    # Translators: a UTM campaign tag (utm_campaign); "UTM" is usually kept
+    utm_campaign = models.CharField(_("utm campaign"), max_length=200, blank=True)
+    # Translators: a UTM campaign tag (utm_term); "UTM" is usually kept
+    utm_term = models.CharField(_("utm term"), max_length=200, blank=True)
+    # Translators: a UTM campaign tag (utm_content); "UTM" is usually kept
+    utm_content = models.CharField(_("utm content"), max_length=200, blank=True)
     # ownership and lifecycle (stage is written only by leads.services._move_stage)
     # owner and team: no index of their own, lead_owner_stage_time_idx and lead_team_stage_idx start
     # with them (every index is written again by each score or stage change of the lead)
@@ -118,46 +153,68 @@ class Lead(TimeStampedModel):
         on_delete=models.SET_NULL,
         related_name="owned_leads",
         db_index=False,
+        verbose_name=_("owner"),
     )
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
-    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.SUSPECT)
-    stage_changed_at = models.DateTimeField()
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_index=False,
+        verbose_name=_("team"),
+    )
+    stage = models.CharField(
+        _("stage"), max_length=20, choices=Stage.choices, default=Stage.SUSPECT
+    )
+    stage_changed_at = models.DateTimeField(_("stage changed at"))
     # scores, denormalised by the scoring engine for the board (the breakdown lives in scoring)
-    score = models.IntegerField(default=0)
-    fit_score = models.IntegerField(default=0)
-    engagement_score = models.IntegerField(default=0)
-    grade = models.CharField(max_length=1, blank=True)  # A-D fit grade
-    scored_at = models.DateTimeField(null=True, blank=True)
+    score = models.IntegerField(_("score"), default=0)
+    fit_score = models.IntegerField(_("fit score"), default=0)
+    engagement_score = models.IntegerField(_("engagement score"), default=0)
+    grade = models.CharField(_("grade"), max_length=1, blank=True)  # A-D fit grade
+    scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
     # engagement counts only activities after this (a recycled lead starts afresh)
-    score_reset_at = models.DateTimeField(null=True, blank=True)
+    score_reset_at = models.DateTimeField(_("score reset at"), null=True, blank=True)
     # value of the won deal (set by lead_convert), for revenue-by-source reports
-    deal_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    deal_value = models.DecimalField(
+        _("deal value"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
     # written by the predictive model (probability of the configured outcome, 0..1)
-    conversion_probability = models.FloatField(null=True, blank=True)
+    conversion_probability = models.FloatField(_("conversion probability"), null=True, blank=True)
     # consent
-    email_opt_out = models.BooleanField(default=False)
-    do_not_call = models.BooleanField(default=False)
+    email_opt_out = models.BooleanField(_("email opt out"), default=False)
+    do_not_call = models.BooleanField(_("do not call"), default=False)
     # free-form extra traits (Segment identify traits we do not map to columns)
-    traits = models.JSONField(default=dict, blank=True)
+    traits = models.JSONField(_("traits"), default=dict, blank=True)
     # when each field's value was true ({"job_title": iso time, "traits.plan": ...}): an event
     # older than the value it would replace changes nothing (identify traits apply by event
     # time, not arrival). NULL: nothing recorded (bulk loaders need not name the column).
-    field_times = models.JSONField(null=True, blank=True)
+    field_times = models.JSONField(_("field times"), null=True, blank=True)
     # privacy (written by the privacy app's services; leads only reads them)
     # digits of ``phone`` with a leading "+" kept: what "same phone" duplicate detection compares
     # db_default: bulk loaders (COPY in generate_data) that do not name the column still work
-    phone_normalized = models.CharField(max_length=40, blank=True, default="", db_default="")
-    email_opt_out_at = models.DateTimeField(null=True, blank=True)  # when e-mail consent ended
+    phone_normalized = models.CharField(
+        _("phone normalized"), max_length=40, blank=True, default="", db_default=""
+    )
+    # when e-mail consent ended
+    email_opt_out_at = models.DateTimeField(_("email opt out at"), null=True, blank=True)
     # set when the person was erased (GDPR art. 17): the row stays, de-identified, for reports
-    erased_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True)
     # the import job that last matched this lead (finds duplicates within one file, memory-free)
-    last_import_id = models.BigIntegerField(null=True, blank=True)
-    tags = models.ManyToManyField(Tag, related_name="leads", blank=True)
+    last_import_id = models.BigIntegerField(_("last import id"), null=True, blank=True)
+    tags = models.ManyToManyField(Tag, related_name="leads", blank=True, verbose_name=_("tags"))
     # values of the admins' custom fields ({key: value}, typed by leads.customfields); GIN-indexed
     # on PostgreSQL, plus an expression index per field marked filterable (created on demand)
-    custom = models.JSONField(default=dict, blank=True, db_default=Value({}, models.JSONField()))
+    custom = models.JSONField(
+        _("custom"),
+        default=dict,
+        blank=True,
+        db_default=Value({}, models.JSONField()),
+    )
 
     class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
         constraints = [
             models.UniqueConstraint(
                 Lower("email"), condition=Q(email__isnull=False), name="lead_email_unique"
@@ -210,7 +267,7 @@ def lead_display_name(
     (A function of its columns, so pages that read columns rather than a ``Lead`` name it
     alike: the SAL inbox.)"""
     name = f"{first_name} {last_name}".strip()
-    return name or email or external_id or f"Lead #{pk}"
+    return name or email or external_id or gettext("Lead #%(id)s") % {"id": pk}
 
 
 def email_in(emails: Iterable[str]) -> Q:
@@ -295,15 +352,19 @@ class Identity(models.Model):
     """Other ids that resolve to a lead: Segment anonymousId/userId, ids from other systems."""
 
     class Kind(models.TextChoices):
-        ANONYMOUS_ID = "anonymous_id", "Anonymous id"
-        USER_ID = "user_id", "User id"
+        ANONYMOUS_ID = "anonymous_id", _("Anonymous id")
+        USER_ID = "user_id", _("User id")
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="identities")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    value = models.CharField(max_length=200)
-    created_at = models.DateTimeField(auto_now_add=True)
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="identities", verbose_name=_("lead")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    value = models.CharField(_("value"), max_length=200)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("identity")
+        verbose_name_plural = _("identities")
         constraints = [
             models.UniqueConstraint(fields=["kind", "value"], name="identity_kind_value_unique")
         ]
@@ -313,23 +374,23 @@ class Identity(models.Model):
 
 
 class ActivityKind(models.TextChoices):
-    PAGE_VIEW = "page_view", "Page view"
-    SCREEN_VIEW = "screen_view", "Screen view"  # a mobile app's page (Segment ``screen``)
-    FORM_SUBMIT = "form_submit", "Form submitted"
-    DOWNLOAD = "download", "Download"
-    WEBINAR = "webinar", "Webinar attended"
-    EMAIL_OPEN = "email_open", "E-mail opened"
-    EMAIL_CLICK = "email_click", "E-mail clicked"
-    EMAIL_BOUNCE = "email_bounce", "E-mail bounced"
-    UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
-    MEETING = "meeting", "Meeting"
-    TRIAL = "trial", "Trial started"
-    CUSTOM = "custom", "Custom event"
+    PAGE_VIEW = "page_view", _("Page view")
+    SCREEN_VIEW = "screen_view", _("Screen view")  # a mobile app's page (Segment ``screen``)
+    FORM_SUBMIT = "form_submit", _("Form submitted")
+    DOWNLOAD = "download", _("Download")
+    WEBINAR = "webinar", _("Webinar attended")
+    EMAIL_OPEN = "email_open", _("E-mail opened")
+    EMAIL_CLICK = "email_click", _("E-mail clicked")
+    EMAIL_BOUNCE = "email_bounce", _("E-mail bounced")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribed")
+    MEETING = "meeting", _("Meeting")
+    TRIAL = "trial", _("Trial started")
+    CUSTOM = "custom", _("Custom event")
     # logged by a person on the lead page (issue 17): outcome and minutes in ``properties``,
     # see leads/interactions.py. Not MEETING, which is a meeting the lead booked themselves.
-    SALES_CALL = "sales_call", "Call (logged by sales)"
-    SALES_MEETING = "sales_meeting", "Meeting (logged by sales)"
-    SALES_EMAIL = "sales_email", "E-mail (logged by sales)"
+    SALES_CALL = "sales_call", _("Call (logged by sales)")
+    SALES_MEETING = "sales_meeting", _("Meeting (logged by sales)")
+    SALES_EMAIL = "sales_email", _("E-mail (logged by sales)")
 
 
 class Activity(models.Model):
@@ -338,15 +399,23 @@ class Activity(models.Model):
     # no index of its own: activity_lead_time_kind_idx starts with lead_id and serves every
     # lookup by lead, so a second one only cost a write per stored activity (87 MB at 10M)
     lead = models.ForeignKey(
-        Lead, on_delete=models.CASCADE, related_name="activities", db_index=False
+        Lead,
+        on_delete=models.CASCADE,
+        related_name="activities",
+        db_index=False,
+        verbose_name=_("lead"),
     )
-    kind = models.CharField(max_length=30, choices=ActivityKind.choices)
-    name = models.CharField(max_length=200, blank=True)  # e.g. the Segment event name
-    occurred_at = models.DateTimeField()
-    received_at = models.DateTimeField(auto_now_add=True)
-    properties = models.JSONField(default=dict, blank=True)
-    source = models.CharField(max_length=50, blank=True)  # api, segment, import, demo, ...
-    message_id = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    kind = models.CharField(_("kind"), max_length=30, choices=ActivityKind.choices)
+    # e.g. the Segment event name
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    # api, segment, import, demo, ...
+    source = models.CharField(_("source"), max_length=50, blank=True)
+    message_id = models.CharField(
+        _("message id"), max_length=200, null=True, blank=True, unique=True
+    )
     # the person who logged a call, meeting or e-mail; empty for everything ingested
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -355,10 +424,12 @@ class Activity(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         db_index=False,
+        verbose_name=_("actor"),
     )
 
     class Meta:
-        verbose_name_plural = "activities"
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
         indexes = [
             # the scoring aggregate reads (lead, occurred_at, kind) only: covering
             models.Index(
@@ -371,7 +442,11 @@ class Activity(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} by lead {self.lead_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+        return gettext("%(kind)s by lead %(lead)s at %(time)s") % {
+            "kind": self.kind,
+            "lead": self.lead_id,
+            "time": f"{self.occurred_at:%Y-%m-%d %H:%M}",
+        }
 
 
 class IdentifyReceipt(models.Model):
@@ -399,33 +474,47 @@ class StageChange(models.Model):
     """The append-only stage log. Every report reads it; nothing updates or deletes a row."""
 
     class Source(models.TextChoices):
-        UI = "ui", "Web UI"
-        API = "api", "API"
-        SCORING = "scoring", "Scoring"
-        HANDOVER = "handover", "Handover"
-        SLA = "sla", "SLA escalation"
-        IMPORT = "import", "Import"
-        SYSTEM = "system", "System"
+        UI = "ui", _("Web UI")
+        API = "api", _("API")
+        SCORING = "scoring", _("Scoring")
+        HANDOVER = "handover", _("Handover")
+        SLA = "sla", _("SLA escalation")
+        IMPORT = "import", _("Import")
+        SYSTEM = "system", _("System")
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes")
-    from_stage = models.CharField(max_length=20, choices=Stage.choices, blank=True)  # "" = created
-    to_stage = models.CharField(max_length=20, choices=Stage.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="stage_changes", verbose_name=_("lead")
     )
-    actor_kind = models.CharField(max_length=20)
-    source = models.CharField(max_length=20, choices=Source.choices)
-    reason = models.CharField(max_length=500, blank=True)
-    changed_at = models.DateTimeField()
+    from_stage = models.CharField(  # "" = created
+        _("from stage"), max_length=20, choices=Stage.choices, blank=True
+    )
+    to_stage = models.CharField(_("to stage"), max_length=20, choices=Stage.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("actor"),
+    )
+    actor_kind = models.CharField(_("actor kind"), max_length=20)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    changed_at = models.DateTimeField(_("changed at"))
 
     class Meta:
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
         indexes = [
             models.Index(fields=["lead", "changed_at", "id"], name="stagechange_lead_time_idx"),
             models.Index(fields=["to_stage", "changed_at"], name="stagechange_to_time_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"lead {self.lead_id}: {self.from_stage or '∅'} → {self.to_stage}"
+        return gettext("lead %(lead)s: %(from)s → %(to)s") % {
+            "lead": self.lead_id,
+            "from": self.from_stage or "∅",
+            "to": self.to_stage,
+        }
 
 
 class Note(models.Model):
@@ -439,10 +528,15 @@ class Note(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = _("note")
+        verbose_name_plural = _("notes")
         indexes = [models.Index(fields=["lead", "-created_at"], name="note_lead_time_idx")]
 
     def __str__(self) -> str:
-        return f"note on lead {self.lead_id} at {self.created_at:%Y-%m-%d %H:%M}"
+        return gettext("note on lead %(lead)s at %(time)s") % {
+            "lead": self.lead_id,
+            "time": f"{self.created_at:%Y-%m-%d %H:%M}",
+        }
 
 
 class Task(models.Model):
@@ -465,6 +559,8 @@ class Task(models.Model):
     done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
         indexes = [
             models.Index(fields=["lead", "done_at", "due_at"], name="task_lead_open_idx"),
             models.Index(
@@ -489,6 +585,8 @@ class SavedView(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
         constraints = [
             models.UniqueConstraint(fields=["owner", "name"], name="savedview_owner_name_unique")
         ]
@@ -499,19 +597,19 @@ class SavedView(models.Model):
 
 
 class FieldType(models.TextChoices):
-    TEXT = "text", "Text"
-    LONG_TEXT = "long_text", "Long text"
-    INTEGER = "integer", "Whole number"
-    DECIMAL = "decimal", "Decimal number"
-    MONEY = "money", "Money"
-    DATE = "date", "Date"
-    DATETIME = "datetime", "Date and time"
-    BOOLEAN = "boolean", "Yes/no"
-    CHOICE = "choice", "Single choice"
-    MULTI_CHOICE = "multi_choice", "Multiple choice"
-    URL = "url", "URL"
-    EMAIL = "email", "E-mail"
-    USER = "user", "User"
+    TEXT = "text", _("Text")
+    LONG_TEXT = "long_text", _("Long text")
+    INTEGER = "integer", _("Whole number")
+    DECIMAL = "decimal", _("Decimal number")
+    MONEY = "money", _("Money")
+    DATE = "date", _("Date")
+    DATETIME = "datetime", _("Date and time")
+    BOOLEAN = "boolean", _("Yes/no")
+    CHOICE = "choice", _("Single choice")
+    MULTI_CHOICE = "multi_choice", _("Multiple choice")
+    URL = "url", _("URL")
+    EMAIL = "email", _("E-mail")
+    USER = "user", _("User")
 
 
 class CustomField(models.Model):
@@ -520,7 +618,7 @@ class CustomField(models.Model):
     and deletion in ``leads.customfield_services`` (which keep or audit every value)."""
 
     class Entity(models.TextChoices):
-        LEAD = "lead", "Lead"
+        LEAD = "lead", _("Lead")
 
     entity = models.CharField(max_length=20, choices=Entity.choices, default=Entity.LEAD)
     key = models.CharField(max_length=40)
@@ -542,6 +640,8 @@ class CustomField(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
         constraints = [
             models.UniqueConstraint(fields=["entity", "key"], name="customfield_key_unique")
         ]
@@ -565,6 +665,8 @@ class TraitMapping(models.Model):
     field = models.ForeignKey(CustomField, on_delete=models.CASCADE, related_name="trait_mappings")
 
     class Meta:
+        verbose_name = _("trait mapping")
+        verbose_name_plural = _("trait mappings")
         ordering = ["trait"]
 
     def __str__(self) -> str:

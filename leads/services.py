@@ -9,7 +9,10 @@ from typing import Any, Protocol
 import orjson
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
@@ -112,13 +115,13 @@ def actor_kind_for(user: User | None) -> ActorKind | None:
 def _clean_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(data) - set(EDITABLE_FIELDS))
     if unknown:
-        raise ValidationError(dict.fromkeys(unknown, "This field cannot be set."))
+        raise ValidationError(dict.fromkeys(unknown, _("This field cannot be set.")))
     fields = dict(data)
     if "traits" in fields and not isinstance(fields["traits"], dict):
         # keys of it are merged and timed one by one: a list, number or true has none
-        raise ValidationError({"traits": 'Must be a JSON object, e.g. {"plan": "pro"}.'})
+        raise ValidationError({"traits": _('Must be a JSON object, e.g. {"plan": "pro"}.')})
     if "custom" in fields and not isinstance(fields["custom"], Mapping):
-        raise ValidationError({"custom": 'Must be a JSON object, e.g. {"erp": "sap"}.'})
+        raise ValidationError({"custom": _('Must be a JSON object, e.g. {"erp": "sap"}.')})
     if "email" in fields:
         fields["email"] = normalize_email(fields["email"])
     if "external_id" in fields:
@@ -203,7 +206,7 @@ def _validate(lead: Lead, *, identity: bool = True) -> None:
     those fields). An anonymous visitor's lead, made by ingestion, has neither and may still
     learn other fields."""
     if identity and not lead.email and not lead.external_id:
-        raise ValidationError({"email": "A lead needs an e-mail address or an external id."})
+        raise ValidationError({"email": _("A lead needs an e-mail address or an external id.")})
     lead.full_clean(exclude=["owner", "team", "stage_changed_at"])
 
 
@@ -274,7 +277,9 @@ def lead_update(
         )
     lead = _locked(lead_id)
     if lead.erased_at is not None:  # a GDPR tombstone: personal data must not come back
-        raise LeadErasedError(f"Lead {lead_id} was erased; it cannot be edited.", field="lead")
+        raise LeadErasedError(
+            _("Lead %(id)s was erased; it cannot be edited.") % {"id": lead_id}, field="lead"
+        )
     if as_of is not None:
         fields = _newer_only(lead, fields, as_of)
         if not fields:
@@ -354,6 +359,10 @@ def leads_mark_for_rescore(lead_ids: Iterable[int], *, at: datetime | None = Non
     )
 
 
+def _no_lead(lead_id: int) -> str:
+    return _("There is no lead with id %(id)s.") % {"id": lead_id}
+
+
 def _locked(lead_id: int) -> Lead:
     # FOR NO KEY UPDATE, as every writer that keeps the row (handover, SLA, scoring sweep): it
     # still serialises them, but rows that merely point at the lead (activities, rescore marks,
@@ -361,7 +370,7 @@ def _locked(lead_id: int) -> Lead:
     try:
         return Lead.objects.select_for_update(no_key=True).get(pk=lead_id)
     except Lead.DoesNotExist:
-        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead") from None
+        raise LeadNotFoundError(_no_lead(lead_id), field="lead") from None
 
 
 class StaleLeadError(DomainError):
@@ -392,14 +401,34 @@ def ensure_unmoved(lead: Lead, expected: Expected | None) -> None:
     if not moved:
         return
     last = lead.stage_changes.select_related("actor").order_by("-changed_at", "-id").first()
-    who = ""
+    who = shown = ""
     if last is not None:
-        who = str(last.actor) if last.actor is not None else str(last.actor_kind)
-    by = f" by {who}" if who else ""
+        who = shown = str(last.actor) if last.actor is not None else str(last.actor_kind)
+        if last.actor is None and last.actor_kind == ActorKind.SYSTEM:
+            # Translators: who moved a lead when no person did (scoring, SLA jobs)
+            shown = pgettext("who moved a lead", "system")
+    # Translators: a date format (letters of Django's "date" filter) for a day this year and a
+    # time, "05 Dec 16:05": order and punctuate them as your language does
+    when_format = pgettext("date format", "d M H:i")
+    values = {
+        "lead": lead.display_name,
+        "stage": Stage(lead.stage).label,
+        "who": shown,
+        "when": dateformat.format(timezone.localtime(lead.stage_changed_at), when_format),
+    }
+    if who:
+        message = _(
+            # Translators: who: the person who moved the lead (or "system"); when: "05 Dec 16:05"
+            "%(lead)s was moved to %(stage)s by %(who)s %(when)s while you were looking. "
+            "Reload to see where it is now."
+        )
+    else:
+        message = _(
+            "%(lead)s was moved to %(stage)s %(when)s while you were looking. "
+            "Reload to see where it is now."
+        )
     raise StaleLeadError(
-        f"{lead.display_name} was moved to {Stage(lead.stage).label}{by} "
-        f"{timezone.localtime(lead.stage_changed_at):%d %b %H:%M} while you were looking. "
-        "Reload to see where it is now.",
+        message % values,
         field="expected_stage",
         extra={
             "stage": lead.stage,
@@ -433,7 +462,7 @@ def _move_stage(
     """
     kind = actor_kind or actor_kind_for(actor)
     if kind is None:
-        raise TransitionNotPermittedError("You have no role that may change a lead's stage.")
+        raise TransitionNotPermittedError(_("You have no role that may change a lead's stage."))
     if locked is not None and locked.pk != lead_id:
         raise ValueError(f"locked is lead {locked.pk}, not {lead_id}")
     lead = locked or _locked(lead_id)
@@ -560,7 +589,7 @@ def lead_convert(
 ) -> Transition:
     """SQL → Customer: won, optionally with the deal's value."""
     if deal_value is not None and deal_value < 0:
-        raise ValidationError({"deal_value": "A deal value cannot be negative."})
+        raise ValidationError({"deal_value": _("A deal value cannot be negative.")})
     result = _move_stage(
         lead_id=lead_id,
         to=Stage.CUSTOMER,
@@ -659,10 +688,15 @@ def lead_move(
         stage = Stage(to)
     except ValueError:
         raise ValidationError(
-            {"stage": f"Unknown stage {to!r}; expected one of {', '.join(Stage.values)}."}
+            {
+                "stage": _("Unknown stage %(stage)s; expected one of %(stages)s.")
+                % {"stage": repr(to), "stages": ", ".join(Stage.values)}
+            }
         ) from None
     if stage == Stage.SUSPECT:
-        raise ValidationError({"stage": "No lead can move back to Suspect."})
+        raise ValidationError(
+            {"stage": _("No lead can move back to %(stage)s.") % {"stage": Stage.SUSPECT.label}}
+        )
     return TRANSITION_SERVICES[stage](
         lead_id=lead_id, actor=actor, source=source, reason=reason, expected=expected, locked=locked
     )
@@ -693,7 +727,7 @@ def activity_record(
     )
     activity.full_clean(exclude=["lead", "message_id", "actor"])
     if not Lead.objects.filter(pk=lead_id).exists():
-        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+        raise LeadNotFoundError(_no_lead(lead_id), field="lead")
     activity.save()
     leads_mark_for_rescore([lead_id])
     events.activities_recorded.send(sender=Activity, lead_ids=[lead_id])
@@ -755,11 +789,11 @@ def lead_move_checked(
 def note_add(*, lead_id: int, author: User, body: str) -> Note:
     body = body.strip()
     if not body:
-        raise ValidationError({"body": "Write something first."})
+        raise ValidationError({"body": _("Write something first.")})
     if len(body) > 10_000:
-        raise ValidationError({"body": "Keep notes under 10,000 characters."})
+        raise ValidationError({"body": _("Keep notes under 10,000 characters.")})
     if not Lead.objects.filter(pk=lead_id).exists():
-        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+        raise LeadNotFoundError(_no_lead(lead_id), field="lead")
     return Note.objects.create(lead_id=lead_id, author=author, body=body, created_at=timezone.now())
 
 
@@ -819,18 +853,14 @@ TASK_DUE_MAX_AHEAD = timedelta(days=5 * 366)
 def task_due_check(due_at: datetime, *, now: datetime | None = None) -> None:
     now = now or timezone.now()
     if due_at < now - TASK_DUE_PAST_TOLERANCE:
+        when = date_format(timezone.localtime(due_at), "DATETIME_FORMAT")
         raise ValidationError(
-            {
-                "due_at": f"{timezone.localtime(due_at):%d %b %Y %H:%M} has passed; pick a time "
-                "from today on."
-            }
+            {"due_at": _("%(when)s has passed; pick a time from today on.") % {"when": when}}
         )
     if due_at > now + TASK_DUE_MAX_AHEAD:
+        day = date_format(timezone.localtime(due_at), "DATE_FORMAT")
         raise ValidationError(
-            {
-                "due_at": f"{timezone.localtime(due_at):%d %b %Y} is more than 5 years away; "
-                "check the year."
-            }
+            {"due_at": _("%(day)s is more than 5 years away; check the year.") % {"day": day}}
         )
 
 
@@ -845,11 +875,11 @@ def task_add(
 ) -> Task:
     title = title.strip()
     if not title:
-        raise ValidationError({"title": "Say what needs doing."})
+        raise ValidationError({"title": _("Say what needs doing.")})
     if due_at is not None:
         task_due_check(due_at)
     if not Lead.objects.filter(pk=lead_id).exists():
-        raise LeadNotFoundError(f"There is no lead with id {lead_id}.", field="lead")
+        raise LeadNotFoundError(_no_lead(lead_id), field="lead")
     task = Task(
         lead_id=lead_id,
         title=title,
@@ -867,7 +897,7 @@ def task_add(
 def task_set_done(*, task_id: int, lead_id: int, done: bool, actor: User) -> Task:
     task = Task.objects.select_for_update().filter(pk=task_id, lead_id=lead_id).first()
     if task is None:
-        raise NotFoundError("There is no such task on this lead.", field="task")
+        raise NotFoundError(_("There is no such task on this lead."), field="task")
     task.done_at = (task.done_at or timezone.now()) if done else None
     task.save(update_fields=["done_at"])
     return task
@@ -888,7 +918,7 @@ def task_complete(*, task_id: int, actor: User) -> tuple[Task, bool]:
     done = Task.objects.filter(pk=task_id, done_at__isnull=True).update(done_at=timezone.now())
     task = Task.objects.filter(pk=task_id).first()
     if task is None:
-        raise NotFoundError("There is no such task.", field="task")
+        raise NotFoundError(_("There is no such task."), field="task")
     return task, bool(done)
 
 
@@ -898,14 +928,18 @@ def saved_view_save(*, owner: User, name: str, query: str, replace: bool = False
     name only with ``replace`` (never silently: the page asks first)."""
     name = name.strip()
     if not name:
-        raise ValidationError({"view_name": "Give the view a name."})
+        raise ValidationError({"view_name": _("Give the view a name.")})
     if len(name) > 80:
-        raise ValidationError({"view_name": "Keep the name under 80 characters."})
+        raise ValidationError({"view_name": _("Keep the name under 80 characters.")})
     if len(query) > 1000:
-        raise ValidationError({"view_name": "These filters are too long to save."})
+        raise ValidationError({"view_name": _("These filters are too long to save.")})
     if not replace and SavedView.objects.filter(owner=owner, name=name).exists():
-        raise SavedViewExistsError(f"You already have a view called “{name}”.", field="view_name")
-    view, _ = SavedView.objects.update_or_create(owner=owner, name=name, defaults={"query": query})
+        raise SavedViewExistsError(
+            _("You already have a view called “%(name)s”.") % {"name": name}, field="view_name"
+        )
+    view, _created = SavedView.objects.update_or_create(
+        owner=owner, name=name, defaults={"query": query}
+    )
     return view
 
 
@@ -955,9 +989,13 @@ def lead_upsert(
         match = _upsert_match(email=fields.get("email"), external_id=fields.get("external_id"))
         if match is not None and not update_existing:
             same_email = bool(fields.get("email")) and match.email == fields["email"]
+            taken = (
+                _("%(name)s (lead %(id)s) already has this e-mail address.")
+                if same_email
+                else _("%(name)s (lead %(id)s) already has this external id.")
+            )
             raise LeadExistsError(
-                f"{match.display_name} (lead {match.pk}) already has this "
-                f"{'e-mail address' if same_email else 'external id'}.",
+                taken % {"name": match.display_name, "id": match.pk},
                 field="email" if same_email else "external_id",
                 extra={"lead_id": match.pk},
             )
@@ -971,7 +1009,7 @@ def lead_upsert(
                 return Upsert(lead=lead, created=True)
         except IntegrityError:
             continue
-    raise IdentityConflictError("The lead was changed concurrently; retry.")  # pragma: no cover
+    raise IdentityConflictError(_("The lead was changed concurrently; retry."))  # pragma: no cover
 
 
 def _upsert_match(*, email: str | None, external_id: str | None) -> Lead | None:
@@ -979,8 +1017,11 @@ def _upsert_match(*, email: str | None, external_id: str | None) -> Lead | None:
     by_external = Lead.objects.filter(external_id=external_id).first() if external_id else None
     if by_email and by_external and by_email.pk != by_external.pk:
         raise IdentityConflictError(
-            f"The e-mail belongs to lead {by_email.pk} and the external id to lead "
-            f"{by_external.pk}; merge them first.",
+            _(
+                "The e-mail belongs to lead %(email_lead)s and the external id to lead "
+                "%(external_lead)s; merge them first."
+            )
+            % {"email_lead": by_email.pk, "external_lead": by_external.pk},
             field="external_id",
         )
     return by_email or by_external

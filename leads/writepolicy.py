@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from leadflow.exceptions import DomainError
 from leads.models import ActivityKind, Identity, Lead
@@ -82,9 +83,12 @@ def may_change(
 
 
 def refusal(what: str) -> str:
-    """The reply's explanation when ``may_change`` said no."""
-    return (
-        f"{what}. This person is already known, and a public key changes a known lead only "
-        f"with a valid identity signature ({SIGNATURE_FIELD}) for a userId that is already "
+    """The reply's explanation when ``may_change`` said no: ``what`` (a sentence without its
+    full stop: what was not done), then why."""
+    return _(
+        # Translators: what: a sentence saying what was not done ("Not applied: traits.plan");
+        # signature_field: the message field of the signature, context.userHash
+        "%(what)s. This person is already known, and a public key changes a known lead only "
+        "with a valid identity signature (%(signature_field)s) for a userId that is already "
         "the lead's. Sign it on your server, or send with a secret key."
-    )
+    ) % {"what": what, "signature_field": SIGNATURE_FIELD}

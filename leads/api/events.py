@@ -4,6 +4,7 @@ event format, stored by the same exactly-once ingestion as the Segment endpoints
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -50,7 +51,7 @@ class EventInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[st
         attrs = super().validate(attrs)
         if not any(attrs.get(k) for k in ("lead", "email", "external_id", "anonymous_id")):
             raise serializers.ValidationError(
-                {"lead": "Name the lead: lead, email, external_id or anonymous_id."}
+                {"lead": _("Name the lead: lead, email, external_id or anonymous_id.")}
             )
         if interactions.is_logged(attrs["kind"]):
             props = attrs.get("properties") or {}
@@ -126,7 +127,12 @@ def _check_leads(request: Request, messages: list[Message]) -> list[ItemError]:
     for m in list(messages):
         if m.lead_id and m.lead_id not in visible:
             errors.append(
-                ItemError(m.index, "lead_not_found", f"There is no lead {m.lead_id}.", "lead")
+                ItemError(
+                    m.index,
+                    "lead_not_found",
+                    _("There is no lead %(id)s.") % {"id": m.lead_id},
+                    "lead",
+                )
             )
             messages.remove(m)
     return errors
@@ -196,7 +202,7 @@ class EventBatchView(_EventView):
                 messages.append(_to_message(index, item.validated_data))
                 continue
             detail = item.errors if isinstance(item.errors, dict) else {}
-            name, problems = next(iter(detail.items()), ("non_field_errors", ["Invalid."]))
+            name, problems = next(iter(detail.items()), ("non_field_errors", [_("Invalid.")]))
             problem = problems[0] if isinstance(problems, list) and problems else problems
             errors.append(ItemError(index, "invalid", f"{name}: {problem}", field=str(name)))
         errors += _check_leads(request, messages)

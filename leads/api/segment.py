@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException, AuthenticationFailed, ParseError
@@ -37,7 +39,13 @@ from leadflow.api.auth import check_scope, request_api_key
 from leadflow.apikeys import Scope, api_key_lookup
 from leadflow.models import ApiKey, User
 from leadflow.validators import nul_path
-from leads.api.segment_context import InvalidField, campaign, kept_context
+from leads.api.segment_context import (
+    InvalidField,
+    campaign,
+    kept_context,
+    must_be_object,
+    must_be_string,
+)
 from leads.api.segment_schema import batch_schema, single_schema
 from leads.ingest import (
     ACTIVITY,
@@ -107,7 +115,7 @@ EVENT_KINDS: dict[str, str] = {
 class PayloadTooLargeError(APIException):
     status_code = 413
     default_code = "payload_too_large"
-    default_detail = "The request body is too large."
+    default_detail = gettext_lazy("The request body is too large.")
 
 
 class SegmentParser(BaseParser):
@@ -124,7 +132,9 @@ class SegmentParser(BaseParser):
         context = parser_context or {}
         request = context["request"]
         limit: int = getattr(context.get("view"), "max_bytes", MAX_BATCH_BYTES)
-        too_large = PayloadTooLargeError(f"The body is larger than {limit // 1024} KB.")
+        too_large = PayloadTooLargeError(
+            _("The body is larger than %(size)s KB.") % {"size": limit // 1024}
+        )
         length = request.META.get("CONTENT_LENGTH") or ""
         if length.isdigit() and int(length) > limit:
             raise too_large
@@ -137,19 +147,25 @@ class SegmentParser(BaseParser):
             try:
                 raw = inflater.decompress(raw, limit + 1)
             except zlib.error:
-                raise ParseError("The body is not valid gzip.", code="bad_gzip") from None
+                raise ParseError(_("The body is not valid gzip."), code="bad_gzip") from None
             if len(raw) > limit or inflater.unconsumed_tail:
                 raise PayloadTooLargeError(
-                    f"The body is larger than {limit // 1024} KB once decompressed."
+                    _("The body is larger than %(size)s KB once decompressed.")
+                    % {"size": limit // 1024}
                 )
             if not inflater.eof:
-                raise ParseError("The gzip body is truncated.", code="bad_gzip")
+                raise ParseError(_("The gzip body is truncated."), code="bad_gzip")
         elif encoding not in ("", "identity"):
-            raise ParseError(f"Unsupported Content-Encoding {encoding!r}.", code="bad_encoding")
+            raise ParseError(
+                _("Unsupported Content-Encoding %(encoding)s.") % {"encoding": repr(encoding)},
+                code="bad_encoding",
+            )
         try:
             return orjson.loads(raw)  # ~5x the stdlib's speed; refuses NaN and lone surrogates
         except orjson.JSONDecodeError as exc:
-            raise ParseError(f"Malformed JSON: {exc}", code="malformed_json") from None
+            raise ParseError(
+                _("Malformed JSON: %(error)s") % {"error": exc}, code="malformed_json"
+            ) from None
 
 
 class WriteKeyBodyAuthentication(BaseAuthentication):
@@ -162,7 +178,7 @@ class WriteKeyBodyAuthentication(BaseAuthentication):
             return None
         key = api_key_lookup(str(raw))
         if key is None:
-            raise AuthenticationFailed("Unknown or revoked API key.", code="invalid_api_key")
+            raise AuthenticationFailed(_("Unknown or revoked API key."), code="invalid_api_key")
         view = (getattr(request, "parser_context", None) or {}).get("view")
         check_scope(key, view, request)
         return key.user, key
@@ -188,11 +204,13 @@ def parse_time(value: Any, field: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _Invalid(field, "must be an ISO 8601 date-time string")
+        raise _Invalid(field, _("must be an ISO 8601 date-time string"))
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise _Invalid(field, f"{value[:40]!r} is not an ISO 8601 date-time") from None
+        raise _Invalid(
+            field, _("%(value)s is not an ISO 8601 date-time") % {"value": repr(value[:40])}
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -211,43 +229,53 @@ def to_message(
     """One wire message → ``Message``; raises _Invalid naming the field. Top-level fields
     outside the spec are left out and listed in ``Message.ignored``."""
     if not isinstance(raw, dict):
-        raise _Invalid(None, "A message must be a JSON object.")
+        raise _Invalid(None, _("A message must be a JSON object."))
     encoded = orjson.dumps(raw)  # compact UTF-8, as the client sent it
     if check_size and len(encoded) > MAX_MESSAGE_BYTES:
-        raise _Invalid(None, "The message is larger than 32 KB.", code="message_too_large")
+        raise _Invalid(
+            None,
+            _("The message is larger than %(size)s KB.") % {"size": MAX_MESSAGE_BYTES // 1024},
+            code="message_too_large",
+        )
     ignored = sorted(set(raw) - MESSAGE_KEYS)
     if ignored:
         raw = {k: v for k, v in raw.items() if k in MESSAGE_KEYS}
     if b"\\u0000" in encoded and (field := nul_path(raw)):  # PostgreSQL stores no NUL
-        raise _Invalid(field, f"{field} contains a NUL (\\u0000) character.")
+        raise _Invalid(field, _("%(field)s contains a NUL (\\u0000) character.") % {"field": field})
     kind = raw.get("type", implied_type)
     if implied_type and kind != implied_type:
-        raise _Invalid("type", f"This endpoint takes {implied_type} messages.")
+        raise _Invalid("type", _("This endpoint takes %(type)s messages.") % {"type": implied_type})
     if not isinstance(kind, str) or kind not in SUPPORTED_TYPES:
         supported = ", ".join(sorted(SUPPORTED_TYPES))
-        raise _Invalid("type", f"Unsupported type {kind!r}; expected one of {supported}.")
+        raise _Invalid(
+            "type",
+            _("Unsupported type %(type)s; expected one of %(types)s.")
+            % {"type": repr(kind), "types": supported},
+        )
     message_id = raw.get("messageId")
     if not isinstance(message_id, str) or not message_id.strip():
-        raise _Invalid("messageId", "messageId is required (it makes ingestion exactly-once).")
+        raise _Invalid("messageId", _("messageId is required (it makes ingestion exactly-once)."))
     if len(message_id) > MAX_MESSAGE_ID:
-        raise _Invalid("messageId", f"messageId is longer than {MAX_MESSAGE_ID} characters.")
+        raise _Invalid("messageId", _too_long("messageId", MAX_MESSAGE_ID))
     user_id, anonymous_id = _id(raw, "userId"), _id(raw, "anonymousId")
     if kind == "alias" and user_id is None:
-        raise _Invalid("userId", "An alias needs the userId it names.", "missing_identity")
+        raise _Invalid("userId", _("An alias needs the userId it names."), "missing_identity")
     if user_id is None and anonymous_id is None:
-        raise _Invalid("userId", "A message needs a userId or an anonymousId.", "missing_identity")
+        raise _Invalid(
+            "userId", _("A message needs a userId or an anonymousId."), "missing_identity"
+        )
     for name in ("properties", "traits", "context"):
         if raw.get(name) is not None and not isinstance(raw[name], dict):
-            raise _Invalid(name, f"{name} must be an object.")
+            raise _Invalid(name, must_be_object(name))
     properties: dict[str, Any] = dict(raw.get("properties") or {})
     traits: dict[str, Any] = dict(raw.get("traits") or {})
     context: dict[str, Any] = raw.get("context") or {}
     user_hash = context.get("userHash")
     if user_hash is not None and not isinstance(user_hash, str):
-        raise _Invalid(SIGNATURE_FIELD, f"{SIGNATURE_FIELD} must be a string.")
+        raise _Invalid(SIGNATURE_FIELD, must_be_string(SIGNATURE_FIELD))
     context_traits = context.get("traits")
     if context_traits is not None and not isinstance(context_traits, dict):
-        raise _Invalid("context.traits", "context.traits must be an object.")
+        raise _Invalid("context.traits", must_be_object("context.traits"))
     if kind == "identify" and context_traits:
         traits = {**context_traits, **traits}  # RudderStack's clients send them in context
     original = parse_time(raw.get("originalTimestamp"), "originalTimestamp") or parse_time(
@@ -257,7 +285,7 @@ def to_message(
     try:
         occurred = received_at - (sent - original) if original and sent else original or received_at
     except OverflowError:  # e.g. sentAt in year 9999 and timestamp in year 1
-        raise _Invalid("timestamp", "timestamp and sentAt are too far apart.") from None
+        raise _Invalid("timestamp", _("timestamp and sentAt are too far apart.")) from None
     message = Message(
         index=index,
         type=IDENTIFY,
@@ -276,7 +304,7 @@ def to_message(
     email_field = "traits.email" if kind == "identify" else "context.traits.email"
     email = (traits if kind == "identify" else context_traits or {}).get("email")
     if email is not None and not isinstance(email, str):
-        raise _Invalid(email_field, f"{email_field} must be a string.")
+        raise _Invalid(email_field, must_be_string(email_field))
     if email is not None:
         message.email = normalize_email(email)
     kept = kept_context(context)  # checked whatever the type: only activities keep it
@@ -291,13 +319,13 @@ def to_message(
     if kind == "track":
         event = raw.get("event")
         if not isinstance(event, str) or not event.strip():
-            raise _Invalid("event", "A track message needs an event name.")
+            raise _Invalid("event", _("A track message needs an event name."))
         message.name = event.strip()
         message.kind = EVENT_KINDS.get(message.name.lower(), ActivityKind.CUSTOM)
     else:  # page, screen
         page_name = raw.get("name")
         if page_name is not None and not isinstance(page_name, str):
-            raise _Invalid("name", "name must be a string.")
+            raise _Invalid("name", must_be_string("name"))
         message.kind = ActivityKind.PAGE_VIEW if kind == "page" else ActivityKind.SCREEN_VIEW
         fallback = properties.get("url") or properties.get("path") or ""
         message.name = page_name or str(fallback)[:200]
@@ -315,10 +343,20 @@ def _id(raw: dict[str, Any], name: str) -> str | None:
     try:
         value = normalize_id(raw.get(name))
     except ValueError:
-        raise _Invalid(name, f"{name} must be a string or a number.") from None
+        raise _Invalid(
+            name, _("%(field)s must be a string or a number.") % {"field": name}
+        ) from None
     if value is not None and len(value) > 128:
-        raise _Invalid(name, f"{name} is longer than 128 characters.")
+        raise _Invalid(name, _too_long(name, 128))
     return value
+
+
+def _too_long(field: str, limit: int) -> str:
+    return ngettext(
+        "%(field)s is longer than %(count)d character.",
+        "%(field)s is longer than %(count)d characters.",
+        limit,
+    ) % {"field": field, "count": limit}
 
 
 def _group_message(message: Message, raw: dict[str, Any]) -> Message:
@@ -326,10 +364,10 @@ def _group_message(message: Message, raw: dict[str, Any]) -> Message:
     message.type = GROUP
     message.group_id = _id(raw, "groupId")
     if message.group_id is None:
-        raise _Invalid("groupId", "A group message needs a groupId.")
+        raise _Invalid("groupId", _("A group message needs a groupId."))
     name = message.traits.get("name")
     if name is not None and not isinstance(name, str):
-        raise _Invalid("traits.name", "traits.name (the company's name) must be a string.")
+        raise _Invalid("traits.name", _("traits.name (the company's name) must be a string."))
     return message
 
 
@@ -338,7 +376,7 @@ def _alias_message(message: Message, raw: dict[str, Any]) -> Message:
     message.type = ALIAS
     message.previous_id = _id(raw, "previousId")
     if message.previous_id is None:
-        raise _Invalid("previousId", "An alias needs a previousId.", "missing_identity")
+        raise _Invalid("previousId", _("An alias needs a previousId."), "missing_identity")
     message.traits = {}
     return message
 
@@ -375,12 +413,13 @@ class _SegmentView(APIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
-OUTSIDE_SPEC = "Not part of the Segment spec: left out."
+OUTSIDE_SPEC = gettext_lazy("Not part of the Segment spec: left out.")
 
 
 def _outside_spec(index: int | None, fields: list[str]) -> dict[str, Any]:
     entry: dict[str, Any] = {} if index is None else {"index": index}
-    return entry | {"code": "outside_spec", "message": OUTSIDE_SPEC, "ignored_fields": fields}
+    message = str(OUTSIDE_SPEC)
+    return entry | {"code": "outside_spec", "message": message, "ignored_fields": fields}
 
 
 def _ignored(messages: Sequence[Message], result: IngestResult) -> list[dict[str, Any]]:
@@ -398,10 +437,10 @@ class BatchView(_SegmentView):
         received_at = timezone.now()
         body = request.data
         if not isinstance(body, dict):
-            raise ParseError("The body must be a JSON object with a batch.", code="invalid")
+            raise ParseError(_("The body must be a JSON object with a batch."), code="invalid")
         batch = body.get("batch")
         if not isinstance(batch, list):
-            raise ParseError("batch must be a list of messages.", code="invalid")
+            raise ParseError(_("batch must be a list of messages."), code="invalid")
         try:
             sent_at = parse_time(body.get("sentAt"), "sentAt")
         except _Invalid as exc:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 
 class InvalidField(Exception):  # noqa: N818  (one bad message; becomes an ItemError)
@@ -31,22 +32,30 @@ UTM_MAX = 200  # the lead's UTM columns
 _READ = frozenset({*KEPT_CONTEXT, "ip"})
 
 
+def must_be_object(field: str) -> str:
+    """The error of a message field that is not a JSON object."""
+    return _("%(field)s must be an object.") % {"field": field}
+
+
+def must_be_string(field: str) -> str:
+    """The error of a message field that is not a string."""
+    return _("%(field)s must be a string.") % {"field": field}
+
+
 def campaign(context: Mapping[str, Any]) -> dict[str, str]:
     """``context.campaign`` as UTM fields (``utm_source`` …), empty values left out."""
     raw = context.get("campaign")
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise InvalidField("context.campaign", "context.campaign must be an object.")
+        raise InvalidField("context.campaign", must_be_object("context.campaign"))
     utm: dict[str, str] = {}
     for key, column in CAMPAIGN_FIELDS.items():
         value = raw.get(key)
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise InvalidField(
-                f"context.campaign.{key}", f"context.campaign.{key} must be a string."
-            )
+            raise InvalidField(f"context.campaign.{key}", must_be_string(f"context.campaign.{key}"))
         text = str(value).strip()[:UTM_MAX]
         if text:
             utm[column] = text
@@ -61,10 +70,10 @@ def kept_context(context: Mapping[str, Any]) -> dict[str, Any]:
     kept = {key: context[key] for key in KEPT_CONTEXT if context.get(key) is not None}
     for key in ("page", "referrer"):
         if key in kept and not isinstance(kept[key], dict):
-            raise InvalidField(f"context.{key}", f"context.{key} must be an object.")
+            raise InvalidField(f"context.{key}", must_be_object(f"context.{key}"))
     for key in ("userAgent", "locale"):
         if key in kept and not isinstance(kept[key], str):
-            raise InvalidField(f"context.{key}", f"context.{key} must be a string.")
+            raise InvalidField(f"context.{key}", must_be_string(f"context.{key}"))
     ip = stored_ip(context.get("ip"))
     if ip:
         kept["ip"] = ip
@@ -77,11 +86,13 @@ def stored_ip(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InvalidField("context.ip", "context.ip must be a string.")
+        raise InvalidField("context.ip", must_be_string("context.ip"))
     try:
         address = ipaddress.ip_address(value.strip())
     except ValueError:
-        raise InvalidField("context.ip", f"{value[:60]!r} is not an IP address.") from None
+        raise InvalidField(
+            "context.ip", _("%(value)s is not an IP address.") % {"value": repr(value[:60])}
+        ) from None
     mode = settings.LEADFLOW_INGEST_IP
     if mode == "none":
         return None

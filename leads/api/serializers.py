@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, models
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
@@ -25,7 +26,7 @@ class StrictSerializerMixin:
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError(dict.fromkeys(unknown, "Unknown field."))
+                raise serializers.ValidationError(dict.fromkeys(unknown, _("Unknown field.")))
         return super().validate(attrs)  # type: ignore[misc]  # the serializer's own checks
 
 
@@ -63,7 +64,7 @@ class CustomValuesField(JSONField):
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
         if not isinstance(value, dict):
-            raise serializers.ValidationError('Must be a JSON object, e.g. {"erp": "sap"}.')
+            raise serializers.ValidationError(_('Must be a JSON object, e.g. {"erp": "sap"}.'))
         return value
 
 
@@ -98,7 +99,7 @@ def custom_field_schema(field: CustomField, direction: str) -> dict[str, Any]:
     else:  # pragma: no cover  (every type is listed above)
         schema = {}
     schema["title"] = field.label
-    help_text = field.help_text or customfields.EXPECTED[kind].capitalize() + "."
+    help_text = field.help_text or customfields.expected(kind).capitalize() + "."
     if kind in (FieldType.DECIMAL, FieldType.MONEY):
         help_text += " A decimal string; a JSON number is accepted."
     if kind == FieldType.MONEY and field.currency:
@@ -186,7 +187,7 @@ class TagChangeSerializer(StrictSerializerMixin, serializers.Serializer[dict[str
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
         if not attrs.get("add") and not attrs.get("remove"):
-            raise serializers.ValidationError({"add": "Name a tag to add or to remove."})
+            raise serializers.ValidationError({"add": _("Name a tag to add or to remove.")})
         return attrs
 
 
@@ -232,7 +233,7 @@ class ExpectedStageSerializer(serializers.Serializer[dict[str, Any]]):
         attrs = super().validate(attrs)
         if "expected_changed_at" in attrs and "expected_stage" not in attrs:
             raise serializers.ValidationError(
-                {"expected_changed_at": "Send expected_stage with it."}
+                {"expected_changed_at": _("Send expected_stage with it.")}
             )
         return attrs
 
