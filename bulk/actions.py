@@ -93,7 +93,7 @@ def _kind(actor: User) -> ActorKind | None:
 
 def _ensure_not_inbox(actor: User, lead: Lead, to: Stage) -> None:
     if inbox_decides(_kind(actor), Stage(lead.stage), to):
-        raise TransitionNotPermittedError(INBOX_MESSAGE)
+        raise TransitionNotPermittedError(str(INBOX_MESSAGE))
 
 
 # --- move to a stage ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.db.models import Count, Model
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from handover import rules, sla
 from handover.calendars import BusinessCalendar, is_working_time
@@ -372,7 +373,10 @@ def handover_accept(
     if lead.owner_id != handover.owner_id:
         lead_services.lead_assign(lead_id=lead.pk, owner=handover.owner, actor=actor)
     result = lead_services.lead_mark_sal(
-        lead_id=lead.pk, actor=actor, source=StageChange.Source.HANDOVER, reason="accepted"
+        lead_id=lead.pk,
+        actor=actor,
+        source=StageChange.Source.HANDOVER,
+        reason=gettext_noop("accepted"),
     )
     batch = OutboxBatch(now=now)
     batch.event(EventType.HANDOVER_ACCEPTED, _handover_data(handover, result.lead))

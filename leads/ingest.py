@@ -39,7 +39,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
@@ -421,7 +421,7 @@ def _create_anonymous_lead(*, anonymous_id: str, at: datetime) -> int:
         actor=None,
         actor_kind=ActorKind.SYSTEM,
         source=StageChange.Source.API,
-        reason="created: anonymous visitor",
+        reason=gettext_noop("created: anonymous visitor"),  # stored; shown translated
         at=at,
     )
     Identity.objects.create(lead=lead, kind=Identity.Kind.ANONYMOUS_ID, value=anonymous_id)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from leadflow.i18n import shown
 from leadflow.models import User
 from leadflow.pgplans import serial_plans
 from leadflow.roles import Role
@@ -283,7 +284,7 @@ def lead_timeline(*, lead: Lead, limit: int = 100) -> list[TimelineEntry]:
             at=c.changed_at,
             kind="stage",
             title=f"{_stage_from(c.from_stage)} → {Stage(c.to_stage).label}",
-            detail=c.reason,
+            detail=shown(c.reason),
             actor=str(c.actor) if c.actor else c.get_source_display(),
         )
         for c in lead.stage_changes.select_related("actor").order_by("-changed_at", "-id")[:limit]

@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import dateformat, timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import gettext_noop, pgettext
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
@@ -248,7 +248,7 @@ def lead_create(
         actor=actor,
         actor_kind=actor_kind_for(actor) or ActorKind.SYSTEM,
         source=source,
-        reason="created",
+        reason=gettext_noop("created"),  # stored in English; pages show it translated
         at=at,
     )
     return lead

@@ -94,7 +94,7 @@ def _card_moves(user: User) -> dict[str, list[tuple[str, str]]]:
     """For each stage, the (stage, label) moves a card's "Move to…" list offers this user: the
     same table as the drag and the lead page's form."""
     return {
-        stage: [(to, Stage(to).label) for to in targets]
+        stage: [(to, str(Stage(to).label)) for to in targets]
         for stage, targets in _moves_for(user).items()
     }
 

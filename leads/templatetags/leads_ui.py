@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from leadflow.i18n import shown
 from leads import customfields
 from leads.cards import card_html
 from leads.models import CustomField, FieldType, Lead
@@ -27,6 +28,13 @@ def url_pattern(name: str) -> str:
     """The URL of ``name`` with ``{}`` for its one id: reverse once, then build each row's
     link by formatting (the board and the SAL inbox)."""
     return reverse(name, args=[987654321]).replace("987654321", "{}")
+
+
+@register.filter(name="shown")
+def shown_filter(value: str) -> str:
+    """A stored text as its reader sees it (leadflow.i18n.shown): a system reason such as
+    "created" in the reader's language, anything a person typed as typed."""
+    return shown(value)
 
 
 @register.filter
