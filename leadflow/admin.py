@@ -6,8 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from leadflow import deadletter
 from leadflow.apikeys import PUBLIC_SCOPES, Scope, api_key_create, api_key_revoke
@@ -20,7 +19,7 @@ class LeadflowUserAdmin(UserAdmin[User]):
     actions = ["unlock_login"]
 
     @admin.action(
-        description=_lazy("Unlock log-in (forget failed log-ins)"), permissions=["change"]
+        description=gettext_lazy("Unlock log-in (forget failed log-ins)"), permissions=["change"]
     )
     def unlock_login(self, request, queryset):  # type: ignore[no-untyped-def]
         unlocked = [
@@ -48,7 +47,8 @@ class AccessAttemptAdmin(AxesAccessAttemptAdmin):
     actions = ["unlock", "cleanup_expired_attempts"]
 
     @admin.action(
-        description=_lazy("Unlock: forget the selected failed log-ins"), permissions=["delete"]
+        description=gettext_lazy("Unlock: forget the selected failed log-ins"),
+        permissions=["delete"],
     )
     def unlock(self, request, queryset):  # type: ignore[no-untyped-def]
         removed = login_unlock(
@@ -93,7 +93,7 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
 
 class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
     scope_choices = forms.MultipleChoiceField(
-        label=_lazy("Scopes"),
+        label=gettext_lazy("Scopes"),
         choices=[(s.value, s.value) for s in Scope],
         widget=forms.CheckboxSelectMultiple,
     )
@@ -101,7 +101,7 @@ class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
     account = forms.ModelChoiceField(
         queryset=User.objects.order_by("username"),
         required=False,
-        help_text=_lazy(
+        help_text=gettext_lazy(
             "The account the key acts as; empty: a new integration account api:<name>."
         ),
     )
@@ -111,7 +111,7 @@ class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
         initial=ApiKey.Kind.SECRET,
         required=False,  # empty: secret, as every key made before there were two kinds
         widget=forms.RadioSelect,
-        help_text=_lazy(
+        help_text=gettext_lazy(
             "Public: a website's key (in page source). It sends events to /v1/* only and "
             "changes known leads only with an identity signature; scope events:write only."
         ),
@@ -210,7 +210,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
-    @admin.action(description=_lazy("Revoke the selected keys"))
+    @admin.action(description=gettext_lazy("Revoke the selected keys"))
     def revoke(self, request, queryset):  # type: ignore[no-untyped-def]
         for key in queryset:
             api_key_revoke(key_id=key.pk, actor=request.user, request=request)
@@ -271,7 +271,7 @@ class DeadLetterAdmin(admin.ModelAdmin[DeadLetter]):
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
-    @admin.action(description=_lazy("Retry now"), permissions=["change"])
+    @admin.action(description=gettext_lazy("Retry now"), permissions=["change"])
     def retry_now(self, request, queryset):  # type: ignore[no-untyped-def]
         ok, failed = deadletter.retry_many(
             list(queryset.values_list("pk", flat=True)), actor=request.user, request=request

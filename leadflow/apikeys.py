@@ -34,7 +34,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from leadflow.audit import audit_record
 from leadflow.exceptions import NotFoundError
@@ -66,21 +66,27 @@ class Scope(StrEnum):
 # One line per scope for people choosing them (Settings › API keys); docs/api.md has the
 # endpoint list of each.
 SCOPE_HELP: dict[str, Any] = {
-    Scope.LEADS_READ: _lazy("Read leads, their activities and stage history."),
-    Scope.LEADS_WRITE: _lazy("Create and update leads and move them through the lifecycle."),
-    Scope.EVENTS_WRITE: _lazy("Send events (REST events and the Segment-compatible /v1/*)."),
-    Scope.HANDOVER_READ: _lazy("Read handovers, notifications, SLA timers and handover settings."),
-    Scope.HANDOVER_WRITE: _lazy("Accept, reject and reassign handovers; change handover settings."),
-    Scope.SCORING_READ: _lazy("Read scoring models, rules, runs and score breakdowns."),
-    Scope.SCORING_WRITE: _lazy("Change, dry-run and publish scoring models."),
-    Scope.REPORTS_READ: _lazy("Read reports."),
-    Scope.PREDICTIVE_READ: _lazy("Read predictive models, training runs and lead predictions."),
-    Scope.PREDICTIVE_WRITE: _lazy("Train predictive models."),
-    Scope.PRIVACY_READ: _lazy("Read imports, duplicates, merges, consent and exports."),
-    Scope.PRIVACY_WRITE: _lazy("Import, merge, record consent and erase."),
-    Scope.WEBHOOKS_READ: _lazy("Read webhook subscriptions and deliveries."),
-    Scope.WEBHOOKS_WRITE: _lazy("Change webhook subscriptions and redeliver."),
-    Scope.SCHEMA_READ: _lazy("Read the OpenAPI schema (/api/schema/)."),
+    Scope.LEADS_READ: gettext_lazy("Read leads, their activities and stage history."),
+    Scope.LEADS_WRITE: gettext_lazy("Create and update leads and move them through the lifecycle."),
+    Scope.EVENTS_WRITE: gettext_lazy("Send events (REST events and the Segment-compatible /v1/*)."),
+    Scope.HANDOVER_READ: gettext_lazy(
+        "Read handovers, notifications, SLA timers and handover settings."
+    ),
+    Scope.HANDOVER_WRITE: gettext_lazy(
+        "Accept, reject and reassign handovers; change handover settings."
+    ),
+    Scope.SCORING_READ: gettext_lazy("Read scoring models, rules, runs and score breakdowns."),
+    Scope.SCORING_WRITE: gettext_lazy("Change, dry-run and publish scoring models."),
+    Scope.REPORTS_READ: gettext_lazy("Read reports."),
+    Scope.PREDICTIVE_READ: gettext_lazy(
+        "Read predictive models, training runs and lead predictions."
+    ),
+    Scope.PREDICTIVE_WRITE: gettext_lazy("Train predictive models."),
+    Scope.PRIVACY_READ: gettext_lazy("Read imports, duplicates, merges, consent and exports."),
+    Scope.PRIVACY_WRITE: gettext_lazy("Import, merge, record consent and erase."),
+    Scope.WEBHOOKS_READ: gettext_lazy("Read webhook subscriptions and deliveries."),
+    Scope.WEBHOOKS_WRITE: gettext_lazy("Change webhook subscriptions and redeliver."),
+    Scope.SCHEMA_READ: gettext_lazy("Read the OpenAPI schema (/api/schema/)."),
 }
 
 KEY_PREFIX = "lf_"

@@ -32,7 +32,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django_stubs_ext import StrOrPromise
 
 from leadflow.audit import audit_record
@@ -65,7 +65,7 @@ class Job(models.Model):
     DONE: ClassVar[str] = "done"
     FAILED: ClassVar[str] = "failed"
     CANCELLED: ClassVar[str] = "cancelled"
-    UNIT: ClassVar[StrOrPromise] = _lazy("rows")  # what done/total count, for messages
+    UNIT: ClassVar[StrOrPromise] = gettext_lazy("rows")  # what done/total count, for messages
     # False: a failed or cancelled job starts over ("Run again"), e.g. a dry run whose result
     # is a snapshot, or a training whose fit cannot be continued
     RESUMABLE: ClassVar[bool] = True

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -42,7 +42,7 @@ class IdempotencyKeyInUseError(APIException):
 class IdempotencyKeyReusedError(APIException):
     status_code = 422
     default_code = "idempotency_key_reused"
-    default_detail = _lazy("This Idempotency-Key was used with a different request.")
+    default_detail = gettext_lazy("This Idempotency-Key was used with a different request.")
 
 
 class _Replay(Exception):  # noqa: N818  (control flow, never escapes the view)
