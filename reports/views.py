@@ -38,26 +38,24 @@ GROUP_FIELD = {
 _GROUP_FIELDS = set(GROUP_FIELD.values())
 
 
-def _number(value: Any, spec: str) -> str:
-    """``value`` formatted by ``spec`` (Python's: "," groups thousands, "." marks decimals) with
-    the active language's separators (English: as Python writes them)."""
-    text = format(value, spec)
-    decimal = str(formats.get_format("DECIMAL_SEPARATOR"))
-    thousand = str(formats.get_format("THOUSAND_SEPARATOR"))
-    return text.replace(",", "\0").replace(".", decimal).replace("\0", thousand)
+def _number(value: Any, decimals: int | None = None, *, grouped: bool = True) -> str:
+    """``value`` with the active language's decimal mark and digit grouping (rounded first:
+    Django's number_format cuts surplus decimals off)."""
+    shown = value if decimals is None else round(value, decimals)
+    return str(formats.number_format(shown, decimals, force_grouping=grouped))
 
 
 def _display(value: Any, kind: str) -> str:
     if value is None:
         return "–"
     if kind == "rate":
-        return f"{_number(value * 100, '.1f')} %"
+        return f"{_number(value * 100, 1, grouped=False)} %"
     if kind == "money":
-        return _number(value, ",.2f")
+        return _number(value, 2)
     if kind in ("days", "minutes"):
-        return _number(value, ",.1f")
+        return _number(value, 1)
     if kind == "int":
-        return _number(value, ",")
+        return _number(value)
     return str(value)
 
 
