@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 from leadflow.i18n import shown
 from leads import customfields
 from leads.cards import card_html
+from leads.lifecycle import STAGE_EXPLANATIONS, Stage
 from leads.models import CustomField, FieldType, Lead
 
 register = template.Library()
@@ -35,6 +36,12 @@ def shown_filter(value: str) -> str:
     """A stored text as its reader sees it (leadflow.i18n.shown): a system reason such as
     "created" in the reader's language, anything a person typed as typed."""
     return shown(value)
+
+
+@register.filter
+def explained(stage: str) -> str:
+    """What a stage means, in words (MQL: "Marketing qualified lead"), for a title."""
+    return str(STAGE_EXPLANATIONS.get(Stage(stage), ""))
 
 
 @register.filter

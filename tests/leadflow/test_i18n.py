@@ -192,3 +192,13 @@ def test_a_move_at_2330_utc_is_on_the_next_day_for_a_reader_in_budapest(client, 
         )
     assert f">{expected}</time>" in german
     assert "5. Dezember 2026" in expected
+
+
+@pytest.mark.django_db
+def test_stage_codes_stay_and_are_explained_in_the_readers_language(client, marketer):
+    User.objects.filter(pk=marketer.pk).update(language="cs")
+    client.force_login(marketer)
+    board = html.unescape(client.get("/leads/board/").content.decode())
+    explained = _in("cs", "Marketing qualified lead")
+    assert explained != "Marketing qualified lead"
+    assert f'<span title="{explained}">MQL</span>' in board
