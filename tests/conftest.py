@@ -86,6 +86,19 @@ os.environ["DJANGO_EMAIL_FILE_PATH"] = str(settings.EMAIL_FILE_PATH)
 
 
 @pytest.fixture(autouse=True)
+def _english_and_the_site_zone_again():
+    """A page a test requests as a German reader leaves German active in this thread (Django's
+    LocaleMiddleware activates a language per request and never deactivates it): the next test,
+    calling services without a request, would read German. Each test starts in English and the
+    site's zone, as a worker or command does."""
+    from django.utils import timezone, translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+    timezone.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fast_and_eager(settings):
     """MD5 hashing for speed; Celery eager unless a test starts a real worker."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
