@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import wraps
+from functools import cache, wraps
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
 from django.utils import timezone, translation
@@ -38,22 +38,12 @@ def valid_language(code: str | None) -> str | None:
 
 def valid_time_zone(name: str | None) -> ZoneInfo | None:
     """The zone named ``name`` (an IANA name such as ``Europe/Budapest``), else None."""
-    if not name or name not in _zone_names():
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    return ZoneInfo(name) if name and name in _zone_names() else None
 
 
-_ZONES: frozenset[str] = frozenset()
-
-
+@cache
 def _zone_names() -> frozenset[str]:
-    global _ZONES
-    if not _ZONES:
-        _ZONES = frozenset(available_timezones())
-    return _ZONES
+    return frozenset(available_timezones())  # (reads the zone database: once a process)
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
