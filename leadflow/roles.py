@@ -126,6 +126,8 @@ ROLE_PERMISSIONS[Role.INTEGRATION] |= {
     "reports.view_reports",
     "predictive.view_predictivemodel",
 }
+# Capture (issue 19): marketers build forms and review what they captured and refused.
+ROLE_PERMISSIONS[Role.MARKETER] |= {"capture.view_form", "capture.manage_forms"}
 # Admins get every permission of every role (and are usually superusers too), plus webhooks.
 ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(
     *ROLE_PERMISSIONS.values(), {"handover.manage_webhooks", "leadflow.view_audit_log"}

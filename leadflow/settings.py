@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "reports",
     "privacy",
     "configure",
+    "capture",  # forms, consent texts, public submission endpoint (capture/)
     "bulk",  # bulk actions on the lead list and board (bulk/actions.py)
 ]
 
