@@ -521,6 +521,11 @@ LEADFLOW_RATE_LIMIT_REDIS_URL = env(
 )
 # Prefix of the rate-limit counters' Redis keys: installs (or test runs) sharing a Redis keep apart.
 LEADFLOW_RATE_LIMIT_PREFIX = env("LEADFLOW_RATE_LIMIT_PREFIX", default="lf:rl")
+# Lead capture (docs/capture.md): submissions per client IP, and per form, per window (seconds).
+LEADFLOW_CAPTURE_IP_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_IP_RATE_LIMIT", default=20)
+LEADFLOW_CAPTURE_IP_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_IP_RATE_WINDOW", default=600)
+LEADFLOW_CAPTURE_FORM_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_FORM_RATE_LIMIT", default=600)
+LEADFLOW_CAPTURE_FORM_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_FORM_RATE_WINDOW", default=60)
 # Publish /api/schema/ and /api/docs/ to anonymous visitors (default: logged-in users only).
 LEADFLOW_API_DOCS_PUBLIC = env.bool("LEADFLOW_API_DOCS_PUBLIC", default=False)
 LEADFLOW_IDEMPOTENCY_TTL_HOURS = env.int("LEADFLOW_IDEMPOTENCY_TTL_HOURS", default=24)

@@ -1,0 +1,339 @@
+"""A visitor's form submission → a lead, its form activity and its consent records.
+
+``submission_validate`` checks the answers against the form (one error list per field name,
+``consent.<key>`` for consents); ``submission_create`` writes, in one transaction and only
+through the leads services: an identify (the answers as traits) and the form activity go
+through ``leads.ingest.ingest`` as a *public* caller (``leads.writepolicy``): a new person
+becomes a lead with the answers, the visitor's earlier anonymous page views move to it (ingest
+merges the anonymous visitor the anonymousId names), and the activity marks the lead for
+rescoring. A person already known by e-mail is never changed by a public form: the answers that
+differ from what the lead holds are recorded as ``proposed_changes`` (on the submission and in
+the activity's properties, so the lead's timeline shows them) for a person to apply.
+
+With double opt-in, the submission waits (status pending, consent records unconfirmed, no
+privacy ConsentEvent) until the visitor clicks the link in the confirmation e-mail
+(``capture.doi``).
+"""
+
+import ipaddress
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from capture.models import (
+    ConsentRecord,
+    ConsentText,
+    FieldKind,
+    Form,
+    HiddenSource,
+    IpStorage,
+    Submission,
+)
+from capture.selectors import current_consents, lead_for_anonymous_id
+from leads.ingest import ACTIVITY, IDENTIFY, TRAIT_COLUMNS, Message, ingest
+from leads.models import Lead
+from leads.services import normalize_email
+from leads.writepolicy import Caller
+from privacy.services import consent_record
+
+PUBLIC = Caller(public=True)
+MAX_LENGTH = {FieldKind.TEXTAREA: 5000, FieldKind.EMAIL: 254, FieldKind.TEL: 40}
+MAX_HIDDEN_LENGTH = 2000
+MAX_LENGTH_DEFAULT = 255
+TICKED = frozenset({"on", "true", "1", "yes"})
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+PHONE_CHARS = frozenset("0123456789 +()-./")
+
+
+class SubmissionInvalidError(Exception):
+    """The answers do not fit the form: ``errors`` = {field name or consent.<key>: [messages]}."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass
+class Cleaned:
+    answers: dict[str, Any]
+    consents: list[ConsentText]
+    anonymous_id: str = ""
+    page_url: str = ""
+    referrer: str = ""
+    # what the visitor sent that the form does not ask (left out of the lead, kept for nobody)
+    unknown: list[str] = field(default_factory=list)
+
+
+def _text(value: Any, limit: int) -> str:
+    if isinstance(value, list):  # a form-encoded key sent twice: the last one
+        value = value[-1] if value else ""
+    if value is None or isinstance(value, dict | list | bool):
+        return ""
+    return str(value).strip()[:limit]
+
+
+def _ticked(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str | int) and str(value).strip().lower() in TICKED
+
+
+def submission_validate(form: Form, data: Mapping[str, Any]) -> Cleaned:
+    """Check ``data`` (the decoded post) against the form's fields and current consents.
+    Raises ``SubmissionInvalidError`` naming every field that is wrong, and why."""
+    errors: dict[str, list[str]] = {}
+    answers: dict[str, Any] = {}
+    for f in form.fields.all():
+        name = f.trait
+        raw = data.get(name)
+        if f.kind == FieldKind.CHECKBOX:
+            ticked = _ticked(raw)
+            if f.required and not ticked and (not f.progressive or name in data):
+                errors[name] = [_("Please tick this box to continue.")]
+            elif ticked or name in data:
+                answers[name] = ticked
+            continue
+        if f.kind == FieldKind.HIDDEN and f.hidden_source == HiddenSource.FIXED:
+            if f.fixed_value:
+                answers[name] = f.fixed_value  # never what the browser says
+            continue
+        if isinstance(raw, dict | list) and not (isinstance(raw, list) and len(raw) == 1):
+            errors[name] = [_("Send one value for this field.")]
+            continue
+        limit = (
+            MAX_HIDDEN_LENGTH
+            if f.kind == FieldKind.HIDDEN
+            else MAX_LENGTH.get(FieldKind(f.kind), MAX_LENGTH_DEFAULT)
+        )
+        value = _text(raw, limit + 1)
+        if not value:
+            # a progressive field is required only when it was shown (sent, even empty)
+            shown = not f.progressive or name in data
+            if f.required and shown and f.kind != FieldKind.HIDDEN:
+                errors[name] = [_("This field is required.")]
+            continue
+        if len(value) > limit:
+            errors[name] = [
+                _("Use at most %(limit)d characters (this has more).") % {"limit": limit}
+            ]
+            continue
+        if f.kind == FieldKind.EMAIL:
+            try:
+                validate_email(value)
+            except ValidationError:
+                errors[name] = [_("Enter a valid e-mail address.")]
+                continue
+            value = normalize_email(value) or value
+        elif f.kind == FieldKind.TEL and not set(value) <= PHONE_CHARS:
+            errors[name] = [_("Enter a phone number (digits, spaces, + ( ) - . /).")]
+            continue
+        elif f.kind == FieldKind.SELECT and value not in f.choice_list():
+            errors[name] = [_("Select one of the choices offered.")]
+            continue
+        answers[name] = value
+    consents: list[ConsentText] = []
+    for text in current_consents(form):
+        key = f"consent.{text.key}"
+        raw = data.get(key)
+        sent = _text(raw, 20)
+        if not sent or sent.lower() in ("false", "0", "off"):
+            if text.required:
+                errors[key] = [_("Please agree to this to continue.")]
+            continue
+        if sent != str(text.version):
+            errors[key] = [
+                _(
+                    "This text has changed since the page was loaded. Please reload the page, "
+                    "read it again and tick the box."
+                )
+            ]
+            continue
+        consents.append(text)
+    if form.double_opt_in and "email" not in answers and "email" not in errors:
+        errors["email"] = [_("An e-mail address is needed to send the confirmation link.")]
+    if errors:
+        raise SubmissionInvalidError(errors)
+    anonymous_id = data.get("lf_anonymous_id")
+    return Cleaned(
+        answers=answers,
+        consents=consents,
+        anonymous_id=anonymous_id.strip()[:200] if isinstance(anonymous_id, str) else "",
+        page_url=_text(data.get("lf_page"), 2000),
+        referrer=_text(data.get("lf_referrer"), 2000),
+    )
+
+
+def stored_ip(ip: str | None, mode: str) -> str | None:
+    """The visitor's IP address as the form keeps it (``Form.ip_storage``)."""
+    if not ip or mode == IpStorage.NONE:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if mode == IpStorage.FULL:
+        return str(address)
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def _utm(page_url: str, answers: Mapping[str, Any]) -> dict[str, str]:
+    """utm_* of the page the form was on (answers of hidden UTM fields win)."""
+    try:
+        query = dict(parse_qsl(urlsplit(page_url).query))
+    except ValueError:
+        query = {}
+    utm = {}
+    for key in UTM_KEYS:
+        value = answers.get(key) or query.get(key)
+        if isinstance(value, str) and value.strip():
+            utm[key] = value.strip()[:200]
+    return utm
+
+
+def _source(utm: Mapping[str, str], referrer: str) -> str:
+    if utm.get("utm_source"):
+        return utm["utm_source"][:200]
+    try:
+        return (urlsplit(referrer).hostname or "")[:200]
+    except ValueError:
+        return ""
+
+
+def held_value(lead: Lead, trait: str) -> Any:
+    column = TRAIT_COLUMNS.get(trait)
+    if column is not None:
+        return getattr(lead, column)
+    if trait == "company":
+        return lead.company
+    return (lead.traits or {}).get(trait)
+
+
+def proposed_changes(lead: Lead, answers: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """{trait: {"current": what the lead holds, "proposed": the answer}} for every answer that
+    differs (an empty field the answer would fill included: a public form changes nothing)."""
+    out: dict[str, dict[str, Any]] = {}
+    for trait, answer in answers.items():
+        if trait == "email":  # what the lead was found by
+            continue
+        current = held_value(lead, trait)
+        current = "" if current is None else current
+        if current != answer:
+            out[trait] = {"current": current, "proposed": answer}
+    return out
+
+
+def _ingest_errors(result_errors: list[Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in result_errors:
+        name = (error.field or "").removeprefix("traits.") or "email"
+        errors.setdefault(name, []).append(error.message)
+    return errors
+
+
+def submission_create(
+    *, form: Form, cleaned: Cleaned, ip: str | None = None, language: str = ""
+) -> Submission:
+    """Store a validated submission (see the module docstring). Raises
+    ``SubmissionInvalidError`` when ingestion refuses an answer (e.g. a trait mapped to a
+    number field); then nothing of it is stored."""
+    now = timezone.now()
+    anonymous_id = cleaned.anonymous_id or str(uuid.uuid4())
+    answers = cleaned.answers
+    email = normalize_email(answers.get("email")) if isinstance(answers.get("email"), str) else None
+    utm = _utm(cleaned.page_url, answers)
+    traits = dict(answers)
+    traits.setdefault("source", f"web form: {form.name}"[:100])  # a new lead's source (data)
+    with transaction.atomic():
+        if email:
+            existed = Lead.objects.filter(email__iexact=email).exists()
+        else:
+            existed = lead_for_anonymous_id(anonymous_id) is not None
+        identify = Message(
+            index=0,
+            type=IDENTIFY,
+            message_id=f"lf-form-{uuid.uuid4()}",
+            anonymous_id=anonymous_id,
+            email=email,
+            occurred_at=now,
+            traits=traits,
+            utm=utm,
+        )
+        result = ingest(messages=[identify], source="form", now=now, caller=PUBLIC)
+        if result.errors:
+            raise SubmissionInvalidError(_ingest_errors(result.errors))
+        lead_id = result.outcomes[0][1]
+        ignored = any(item.index == 0 for item in result.ignored)
+        lead = Lead.objects.get(pk=lead_id)
+        changes = proposed_changes(lead, answers) if ignored else {}
+        activity = Message(
+            index=0,
+            type=ACTIVITY,
+            message_id=f"lf-form-{uuid.uuid4()}",
+            lead_id=lead_id,
+            kind=form.activity_kind,
+            name=form.name,
+            occurred_at=now,
+            properties={
+                "form": form.public_id,
+                "form_name": form.name,
+                "answers": answers,
+                "page": cleaned.page_url,
+                "proposed_changes": changes,
+            },
+        )
+        result = ingest(messages=[activity], source="form", now=now, caller=PUBLIC)
+        if result.errors:  # pragma: no cover  (an activity of a lead just resolved)
+            raise SubmissionInvalidError(_ingest_errors(result.errors))
+        pending = form.double_opt_in
+        submission = Submission.objects.create(
+            form=form,
+            lead_id=lead_id,
+            status=Submission.Status.PENDING if pending else Submission.Status.ACCEPTED,
+            created_lead=not existed and not ignored,
+            answers=answers,
+            proposed_changes=changes,
+            page_url=cleaned.page_url,
+            source=_source(utm, cleaned.referrer),
+            anonymous_id=anonymous_id,
+            ip=stored_ip(ip, form.ip_storage),
+        )
+        consent_ip = stored_ip(ip, form.ip_storage)
+        ConsentRecord.objects.bulk_create(
+            ConsentRecord(
+                submission=submission,
+                lead_id=lead_id,
+                consent_text=text,
+                granted=True,
+                at=now,
+                page_url=cleaned.page_url,
+                ip=consent_ip,
+            )
+            for text in cleaned.consents
+        )
+        if pending:
+            from capture.doi import confirmation_send
+
+            transaction.on_commit(
+                partial(confirmation_send, submission_id=submission.pk, language=language)
+            )
+        else:
+            for text in cleaned.consents:
+                if text.channel:
+                    consent_record(
+                        lead_id=lead_id,
+                        channel=text.channel,
+                        granted=True,
+                        source=f"web form: {form.name}",
+                        at=now,
+                    )
+    return submission
