@@ -16,7 +16,8 @@ def _refused(reply, status, reason, code="spam"):
     assert reply.status_code == status, reply.content
     if code:
         assert reply.json()["code"] == code
-    assert not Lead.objects.exists() and not Submission.objects.exists()
+    assert not Lead.objects.exists()
+    assert not Submission.objects.exists()
     rejection = Rejection.objects.get()
     assert rejection.reason == reason
     return rejection
@@ -33,15 +34,18 @@ def test_honeypot_filled_is_refused_and_logged(visitor):
     assert reply.json()["message"] == (
         "Your submission could not be accepted. Please try again later."
     )
-    assert rejection.ip == "192.0.2.9" and rejection.origin == "https://shop.example"
-    assert "bot@example.com" in rejection.excerpt and rejection.form == form
+    assert rejection.ip == "192.0.2.9"
+    assert rejection.origin == "https://shop.example"
+    assert "bot@example.com" in rejection.excerpt
+    assert rejection.form == form
 
 
 def test_honeypot_applies_to_plain_html_posts_too(visitor):
     form = make_form()
     reply = visitor.submit(form, {"email": "bot@example.com", "lf_website": "x"}, as_json=False)
     assert reply.status_code == 403
-    assert Rejection.objects.get().reason == "honeypot" and not Lead.objects.exists()
+    assert Rejection.objects.get().reason == "honeypot"
+    assert not Lead.objects.exists()
 
 
 def test_sent_faster_than_the_minimum_fill_time_is_refused(visitor):
