@@ -323,12 +323,38 @@ def _activity_entry(a: Activity) -> TimelineEntry:
             detail=str(a.properties.get("notes") or ""),
             actor=str(a.actor) if a.actor else "",
         )
+    props = a.properties or {}
+    detail = str(props.get("url") or props.get("title") or props.get("page") or "")
+    if proposed := _proposed_changes_text(props.get("proposed_changes")):
+        detail = f"{detail}\n{proposed}" if detail else proposed
     return TimelineEntry(
         at=a.occurred_at,
         kind="activity",
         title=_activity_title(a.get_kind_display(), a.name),
-        detail=str(a.properties.get("url") or a.properties.get("title") or ""),
+        detail=detail,
     )
+
+
+def _proposed_changes_text(changes: Any) -> str:
+    """A web form's answers that differ from what the lead holds (capture stores them as
+    ``{trait: {"current": …, "proposed": …}}``): one line each, for a person to apply."""
+    if not isinstance(changes, dict) or not changes:
+        return ""
+    lines = [_("Proposed changes, not applied (a public form never changes a known lead):")]
+    for trait, change in changes.items():
+        if not isinstance(change, dict):
+            continue
+        current = change.get("current")
+        lines.append(
+            # Translators: a proposed change of a lead's field: field name, value now, value sent
+            _("%(field)s: %(current)s → %(proposed)s")
+            % {
+                "field": trait,
+                "current": current if current not in ("", None) else _("(empty)"),
+                "proposed": change.get("proposed"),
+            }
+        )
+    return "\n".join(lines)
 
 
 def lead_editable(*, user: User, lead_id: int) -> Lead | None:

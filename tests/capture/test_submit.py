@@ -1,14 +1,16 @@
 """The public submission endpoint: a submission becomes a lead through the leads services."""
 
 import pytest
+from django.urls import reverse
 
 from capture.models import ConsentRecord, ConsentText, Form, Rejection, Submission
+from leadflow.roles import Role
 from leads.ingest import ACTIVITY, Message, ingest
 from leads.models import Activity, ActivityKind, Identity, Lead, RescoreMark
 from leads.writepolicy import Caller
 from privacy.models import ConsentEvent
 from tests.capture.factories import make_form, solved_challenge
-from tests.leads.factories import LeadFactory
+from tests.leads.factories import LeadFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -228,3 +230,15 @@ def test_draft_form_is_unknown(visitor):
     reply = _post(visitor, form, email="i@example.com")
     assert reply.status_code == 404
     assert Rejection.objects.get().reason == "unknown_form"
+
+
+def test_the_lead_page_shows_the_proposed_changes(visitor, client):
+    lead = LeadFactory(email="tl@example.com", first_name="Tom")
+    form = make_form(name="Contact us")
+    reply = _post(visitor, form, email="tl@example.com", firstName="Thomas")
+    assert reply.status_code == 200
+    client.force_login(UserFactory(role=Role.MARKETER))
+    html = client.get(reverse("leads:detail", args=[lead.pk])).content.decode()
+    assert "Form submitted: Contact us" in html
+    assert "Proposed changes, not applied" in html
+    assert "firstName: Tom → Thomas" in html
