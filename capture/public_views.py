@@ -38,6 +38,17 @@ def _cors(response: HttpResponseBase, origin: str) -> HttpResponseBase:
     return response
 
 
+def _page_csp(form: Form) -> dict[str, list[str]]:
+    """Our HTML replies may show inside the form's iframe on its allowed origins, and the form
+    page we show again (errors) may post to us and then be sent on to the form's thank-you page
+    (browsers apply ``form-action`` to the redirect after a post too)."""
+    target = spam.origin_of(form.redirect_url)
+    return {
+        "frame-ancestors": ["'self'", *form.origins()],
+        "form-action": ["'self'", *([target] if target else [])],
+    }
+
+
 def _neutral() -> str:
     return _("Your submission could not be accepted. Please try again later.")
 
@@ -53,10 +64,8 @@ class _Reply:
     def _finish(self, response: HttpResponseBase) -> HttpResponseBase:
         if self.allowed:
             _cors(response, self.origin)
-        if self.form is not None and not self.json:  # the iframe shows our reply: frameable
-            response._csp_replace = {  # type: ignore[attr-defined]
-                "frame-ancestors": ["'self'", *self.form.origins()]
-            }
+        if self.form is not None and not self.json:
+            response._csp_replace = _page_csp(self.form)  # type: ignore[attr-defined]
         return response
 
     def refuse(self, status: int, code: str, message: str) -> HttpResponseBase:

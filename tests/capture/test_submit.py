@@ -189,6 +189,9 @@ def test_form_encoded_post_gets_a_thank_you_page_or_the_form_again(visitor):
 
 def test_form_encoded_post_is_redirected_when_the_form_says_so(visitor):
     form = make_form(redirect_url="https://shop.example/thanks")
+    bad = visitor.submit(form, {"email": "f@"}, as_json=False)
+    assert bad.status_code == 400
+    assert "form-action 'self' https://shop.example" in bad["Content-Security-Policy"]
     reply = visitor.submit(form, {"email": "f@example.com"}, as_json=False)
     assert reply.status_code == 303
     assert reply["Location"] == "https://shop.example/thanks"
