@@ -32,12 +32,12 @@ def make_form(
     kw.setdefault("min_fill_seconds", 0)
     form = Form.objects.create(allowed_origins="\n".join(origins), **kw)
     for position, spec in enumerate(DEFAULT_FIELDS if fields is None else fields):
-        attrs = {"trait": spec} if isinstance(spec, str) else dict(spec)
+        attrs: dict[str, Any] = {"trait": spec} if isinstance(spec, str) else dict(spec)
         attrs.setdefault("label", attrs["trait"])
         attrs.setdefault("position", position)
         FormField.objects.create(form=form, **attrs)
     for position, spec in enumerate(consents):
-        attrs = dict(spec)
+        attrs = dict[str, Any](spec)
         attrs.setdefault("version", 1)
         attrs.setdefault("text", f"I agree to {attrs['key']}.")
         attrs.setdefault("position", position)

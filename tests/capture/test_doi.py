@@ -28,7 +28,7 @@ def _submit(visitor, form, capture, **answers):
 
 def _link() -> str:
     assert len(mail.outbox) == 1
-    found = re.search(r"https?://\S+/f/confirm/\S+", mail.outbox[0].body)
+    found = re.search(r"https?://\S+/f/confirm/\S+", str(mail.outbox[0].body))
     assert found, mail.outbox[0].body
     return found.group(0)
 
