@@ -6,6 +6,10 @@ per-IP and per-form rate limits (``leadflow.ratelimit``: one Redis INCR each), t
 ``lf_website``, and for the script and iframe embeds the signed challenge (``capture.challenge``:
 proof of work, minimum fill time) whose token is usable once (a Redis ``SET NX`` of its hash).
 
+The origin check binds a form to its sites in browsers (another site's page cannot post it
+through its visitors, nor read the reply: CORS answers allowed origins only); a bot sets any
+Origin it likes, which is what the challenge and the rate limits are for.
+
 Every refusal is a ``Rejection`` row, never a lead. So that refusals cannot be turned into a
 write amplifier (one cheap request = one row), rows are capped: a client IP writes at most
 ``REJECTIONS_PER_IP_MINUTE`` rows a minute and all IPs together ``REJECTIONS_PER_MINUTE``;
