@@ -144,6 +144,9 @@ def submission_validate(form: Form, data: Mapping[str, Any]) -> Cleaned:
     for text in current_consents(form):
         key = f"consent.{text.key}"
         raw = data.get(key)
+        if raw is True:  # the version is what makes the record provable: "true" says nothing
+            errors[key] = [_("Send the version number of the consent text shown.")]
+            continue
         sent = _text(raw, 20)
         if not sent or sent.lower() in ("false", "0", "off"):
             if text.required:
@@ -240,6 +243,21 @@ def _ingest_errors(result_errors: list[Any]) -> dict[str, list[str]]:
     return errors
 
 
+def _device_id(anonymous_id: str, email: str | None) -> str | None:
+    """The anonymous id to tie to the submitter: the browser's, unless it already names an
+    identified person other than the e-mail typed (a shared computer: someone new types their
+    own address and must not land on the earlier person's lead); a fresh one when the form has
+    no e-mail (the lead is then known by it alone)."""
+    if not anonymous_id:
+        return None if email else str(uuid.uuid4())
+    if email:
+        holder = lead_for_anonymous_id(anonymous_id)
+        known = holder is not None and (holder.email or holder.external_id)
+        if known and holder is not None and (holder.email or "").lower() != email:
+            return None
+    return anonymous_id
+
+
 def submission_create(
     *, form: Form, cleaned: Cleaned, ip: str | None = None, language: str = ""
 ) -> Submission:
@@ -247,13 +265,13 @@ def submission_create(
     ``SubmissionInvalidError`` when ingestion refuses an answer (e.g. a trait mapped to a
     number field); then nothing of it is stored."""
     now = timezone.now()
-    anonymous_id = cleaned.anonymous_id or str(uuid.uuid4())
     answers = cleaned.answers
     email = normalize_email(answers.get("email")) if isinstance(answers.get("email"), str) else None
     utm = _utm(cleaned.page_url, answers)
     traits = dict(answers)
     traits.setdefault("source", f"web form: {form.name}"[:100])  # a new lead's source (data)
     with transaction.atomic():
+        anonymous_id = _device_id(cleaned.anonymous_id, email)
         if email:
             existed = Lead.objects.filter(email__iexact=email).exists()
         else:
@@ -304,7 +322,7 @@ def submission_create(
             proposed_changes=changes,
             page_url=cleaned.page_url,
             source=_source(utm, cleaned.referrer),
-            anonymous_id=anonymous_id,
+            anonymous_id=anonymous_id or "",
             ip=stored_ip(ip, form.ip_storage),
         )
         consent_ip = stored_ip(ip, form.ip_storage)

@@ -245,3 +245,29 @@ def test_the_lead_page_shows_the_proposed_changes(visitor, client):
     assert "Form submitted: Contact us" in html
     assert "Proposed changes, not applied" in html
     assert "firstName: Tom → Thomas" in html
+
+
+def test_a_new_person_on_a_known_persons_browser_gets_a_lead_of_their_own(visitor):
+    """The anonymous id names Ann's lead (she used this computer); Ben types his own address:
+    Ben becomes a lead, Ann's lead gets nothing."""
+    ann = LeadFactory(email="ann@example.com", first_name="Ann")
+    Identity.objects.create(lead=ann, kind=Identity.Kind.ANONYMOUS_ID, value="shared-pc")
+    form = make_form()
+    reply = _post(
+        visitor, form, email="ben@example.com", firstName="Ben", lf_anonymous_id="shared-pc"
+    )
+    assert reply.status_code == 200, reply.content
+    ben = Lead.objects.get(email="ben@example.com")
+    assert ben.first_name == "Ben"
+    submission = Submission.objects.get()
+    assert submission.lead == ben
+    assert submission.created_lead
+    assert not Activity.objects.filter(lead=ann).exists()
+    assert Identity.objects.get(value="shared-pc").lead == ann
+
+
+def test_consent_sent_as_true_instead_of_its_version_is_refused(visitor):
+    form = make_form(consents=[NEWSLETTER])
+    reply = _post(visitor, form, email="t@example.com", **{"consent.newsletter": True})
+    assert reply.status_code == 400
+    assert list(reply.json()["errors"]) == ["consent.newsletter"]
