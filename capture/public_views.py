@@ -291,7 +291,7 @@ def submit(request: HttpRequest, public_id: str) -> HttpResponseBase:
                 _neutral(),
                 body,
             )
-        if not spam.token_claim(token):
+        if not spam.token_claim(token, age_seconds=verdict.age_seconds):
             return refused(
                 Rejection.Reason.CHALLENGE, "replayed token", 403, "spam", _neutral(), body
             )

@@ -106,10 +106,12 @@ def _first_over(bucket: str, window: int) -> bool:
     return _claim(f"capture:over:{bucket}", window)
 
 
-def token_claim(token: str) -> bool:
-    """Mark a challenge token used; False when it was used before (a replay)."""
+def token_claim(token: str, *, age_seconds: float = 0.0) -> bool:
+    """Mark a challenge token used; False when it was used before (a replay). The mark lives
+    as long as the token could still be accepted (``challenge.MAX_AGE`` from its issue)."""
     digest = hashlib.sha256(token.encode()).hexdigest()
-    return _claim(f"capture:token:{digest}", challenge.MAX_AGE + 60)
+    ttl = max(int(challenge.MAX_AGE - age_seconds) + 60, 60)
+    return _claim(f"capture:token:{digest}", ttl)
 
 
 def token_release(token: str) -> None:

@@ -8,7 +8,11 @@ becomes a lead with the answers, the visitor's earlier anonymous page views move
 merges the anonymous visitor the anonymousId names), and the activity marks the lead for
 rescoring. A person already known by e-mail is never changed by a public form: the answers that
 differ from what the lead holds are recorded as ``proposed_changes`` (on the submission and in
-the activity's properties, so the lead's timeline shows them) for a person to apply.
+the activity's properties, so the lead's timeline shows them) for a person to apply. Consent
+ticked on the form is recorded (``ConsentRecord``, the exact text version) and, for a channel,
+given in privacy (a ConsentEvent); except that a known person who withdrew that channel is not
+signed up again by a form anyone could fill in with their address: that stays a proposed
+change (``consent.<key>``) until they confirm by double opt-in.
 
 With double opt-in, the submission waits (status pending, consent records unconfirmed, no
 privacy ConsentEvent) until the visitor clicks the link in the confirmation e-mail
@@ -43,6 +47,7 @@ from leads.ingest import ACTIVITY, IDENTIFY, TRAIT_COLUMNS, Message, ingest
 from leads.models import Lead
 from leads.services import normalize_email
 from leads.writepolicy import Caller
+from privacy.models import Channel, ConsentEvent
 from privacy.services import consent_record
 
 PUBLIC = Caller(public=True)
@@ -235,6 +240,16 @@ def proposed_changes(lead: Lead, answers: Mapping[str, Any]) -> dict[str, dict[s
     return out
 
 
+def withdrawn(lead: Lead, channel: str) -> bool:
+    """Whether the person has withdrawn consent for ``channel`` (their latest word on it)."""
+    if channel == Channel.EMAIL:
+        return lead.email_opt_out
+    if channel == Channel.PHONE:
+        return lead.do_not_call
+    latest = ConsentEvent.objects.filter(lead=lead, channel=channel).order_by("-at", "-id").first()
+    return latest is not None and not latest.granted
+
+
 def _ingest_errors(result_errors: list[Any]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for error in result_errors:
@@ -293,6 +308,14 @@ def submission_create(
         ignored = any(item.index == 0 for item in result.ignored)
         lead = Lead.objects.get(pk=lead_id)
         changes = proposed_changes(lead, answers) if ignored else {}
+        # a known person who withdrew a channel is not signed up again by an unverified form
+        withheld = {
+            text.key
+            for text in cleaned.consents
+            if ignored and text.channel and not form.double_opt_in and withdrawn(lead, text.channel)
+        }
+        for key in sorted(withheld):
+            changes[f"consent.{key}"] = {"current": "withdrawn", "proposed": "granted"}
         activity = Message(
             index=0,
             type=ACTIVITY,
@@ -346,7 +369,7 @@ def submission_create(
             )
         else:
             for text in cleaned.consents:
-                if text.channel:
+                if text.channel and text.key not in withheld:
                     consent_record(
                         lead_id=lead_id,
                         channel=text.channel,

@@ -9,6 +9,7 @@ from leads.ingest import ACTIVITY, Message, ingest
 from leads.models import Activity, ActivityKind, Identity, Lead, RescoreMark
 from leads.writepolicy import Caller
 from privacy.models import ConsentEvent
+from privacy.services import consent_record
 from tests.capture.factories import make_form, solved_challenge
 from tests.leads.factories import LeadFactory, UserFactory
 
@@ -271,3 +272,18 @@ def test_consent_sent_as_true_instead_of_its_version_is_refused(visitor):
     reply = _post(visitor, form, email="t@example.com", **{"consent.newsletter": True})
     assert reply.status_code == 400
     assert list(reply.json()["errors"]) == ["consent.newsletter"]
+
+
+def test_a_form_does_not_sign_up_again_a_known_person_who_withdrew(visitor):
+    lead = LeadFactory(email="gone@example.com")
+    consent_record(lead_id=lead.pk, channel="email", granted=False, source="unsubscribe link")
+    form = make_form(consents=[NEWSLETTER])
+    reply = _post(visitor, form, email="gone@example.com", **{"consent.newsletter": "1"})
+    assert reply.status_code == 200
+    lead.refresh_from_db()
+    assert lead.email_opt_out
+    assert ConsentEvent.objects.filter(lead=lead, granted=True).count() == 0
+    assert ConsentRecord.objects.get().consent_text.key == "newsletter"  # what was ticked
+    assert Submission.objects.get().proposed_changes == {
+        "consent.newsletter": {"current": "withdrawn", "proposed": "granted"}
+    }
