@@ -344,14 +344,18 @@ def _proposed_changes_text(changes: Any) -> str:
     for trait, change in changes.items():
         if not isinstance(change, dict):
             continue
-        current = change.get("current")
+        current, proposed = change.get("current"), change.get("proposed")
+        if trait.startswith("consent."):  # a consent: its state in the reader's language
+            states = {"withdrawn": _("withdrawn"), "granted": _("granted")}
+            current = states.get(str(current), current)
+            proposed = states.get(str(proposed), proposed)
         lines.append(
             # Translators: a proposed change of a lead's field: field name, value now, value sent
             _("%(field)s: %(current)s → %(proposed)s")
             % {
                 "field": trait,
                 "current": current if current not in ("", None) else _("(empty)"),
-                "proposed": change.get("proposed"),
+                "proposed": proposed,
             }
         )
     return "\n".join(lines)
