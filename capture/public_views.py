@@ -10,7 +10,7 @@ its signed token in the URL is the secret a forger would need.
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -192,7 +192,7 @@ def submit(request: HttpRequest, public_id: str) -> HttpResponseBase:
                 form_ref=public_id,
                 ip=ip,
                 origin=origin,
-                detail=_("No live form has this id."),
+                detail=lambda: _("No live form has this id."),
             )
         reply = _Reply(request, None, origin, False)
         return reply.refuse(404, "not_found", _("This form does not exist or is not published."))
@@ -208,7 +208,12 @@ def submit(request: HttpRequest, public_id: str) -> HttpResponseBase:
     reply = _Reply(request, form, origin, allowed)
 
     def refused(
-        reason: str, detail: str, status: int, code: str, message: str, body: bytes = b""
+        reason: str,
+        detail: str | Callable[[], str],
+        status: int,
+        code: str,
+        message: str,
+        body: bytes = b"",
     ) -> HttpResponseBase:
         spam.rejection_log(
             request=request,
@@ -228,7 +233,7 @@ def submit(request: HttpRequest, public_id: str) -> HttpResponseBase:
     if length > spam.MAX_BODY_BYTES:
         return refused(
             Rejection.Reason.TOO_LARGE,
-            _("%(size)d bytes sent; at most %(limit)d are accepted.")
+            lambda: _("%(size)d bytes sent; at most %(limit)d are accepted.")
             % {"size": length, "limit": spam.MAX_BODY_BYTES},
             413,
             "too_large",
@@ -240,7 +245,7 @@ def submit(request: HttpRequest, public_id: str) -> HttpResponseBase:
     if not allowed:
         return refused(
             Rejection.Reason.ORIGIN,
-            _("Origin %(origin)s is not among the form's allowed origins.")
+            lambda: _("Origin %(origin)s is not among the form's allowed origins.")
             % {"origin": origin or _("(none sent)")},
             403,
             "origin_not_allowed",
@@ -255,7 +260,9 @@ def submit(request: HttpRequest, public_id: str) -> HttpResponseBase:
             spam.rejection_log(
                 request=request,
                 reason=Rejection.Reason.RATE_LIMITED,
-                detail=_("Over the rate limit; later refusals in this window are not logged."),
+                detail=lambda: _(
+                    "Over the rate limit; later refusals in this window are not logged."
+                ),
                 form=form,
                 ip=ip,
                 origin=origin,
@@ -268,7 +275,7 @@ def submit(request: HttpRequest, public_id: str) -> HttpResponseBase:
     if data is None:
         return refused(
             Rejection.Reason.INVALID,
-            _("The body is not a JSON object or a form (Content-Type %(type)s).")
+            lambda: _("The body is not a JSON object or a form (Content-Type %(type)s).")
             % {"type": request.content_type or "-"},
             400,
             "invalid",

@@ -21,6 +21,7 @@ minute).
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -28,6 +29,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
+from django.utils import translation
 
 from capture import challenge
 from capture.models import Form, Rejection
@@ -156,20 +158,25 @@ def rejection_log(
     *,
     request: HttpRequest,
     reason: str,
-    detail: str = "",
+    detail: str | Callable[[], str] = "",
     form: Form | None = None,
     form_ref: str = "",
     ip: str | None = None,
     origin: str = "",
     body: bytes = b"",
 ) -> Rejection | None:
-    """Write a ``Rejection`` (see the module docstring for the cap); None when capped."""
+    """Write a ``Rejection`` (see the module docstring for the cap); None when capped.
+    ``detail``: text, or a function giving it translated (called in the site's language: the
+    marketer reads it, not the visitor whose language the request is in)."""
     if ip and ratelimit.hit(f"capture:rej:{ip}", limit=REJECTIONS_PER_IP_MINUTE, window=60):
         _capped("ip")
         return None
     if ratelimit.hit("capture:rej:all", limit=REJECTIONS_PER_MINUTE, window=60):
         _capped("all")
         return None
+    if callable(detail):  # a translated text: in the site's language, for the marketer
+        with translation.override(settings.LANGUAGE_CODE):
+            detail = detail()
     excerpt = body[:EXCERPT_CHARS].decode("utf-8", errors="replace").replace("\x00", "")
     return Rejection.objects.create(
         form=form,
