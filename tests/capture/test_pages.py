@@ -27,7 +27,7 @@ def _new(mclient, name="Newsletter", origins="https://www.example.com") -> Form:
     return Form.objects.get(name=name)
 
 
-def _settings_post(form: Form, **changes) -> dict:
+def _settings_post(form: Form, **changes) -> dict[str, object]:
     data = {
         "name": form.name,
         "status": form.status,
@@ -44,7 +44,7 @@ def _settings_post(form: Form, **changes) -> dict:
     return data
 
 
-def _summary(response) -> str:
+def _summary(response):
     html = response.content.decode()
     return html.split('class="form-errors"')[1].split("</ul>")[0]
 
@@ -76,7 +76,8 @@ def test_marketer_builds_a_form_and_publishes_it(mclient):
     form.refresh_from_db()
     assert form.status == "live"
     page = mclient.get(fields_url).content.decode()
-    assert "<code>email</code>" in page and "<code>company</code>" in page
+    assert "<code>email</code>" in page
+    assert "<code>company</code>" in page
 
 
 def test_editing_a_consent_text_makes_version_2_and_keeps_version_1(mclient):
@@ -95,8 +96,10 @@ def test_editing_a_consent_text_makes_version_2_and_keeps_version_1(mclient):
     v2 = ConsentText.objects.get(form=form, key="newsletter", retired=False)
     assert (v2.version, v2.text) == (2, "New words.")
     page = mclient.get(f"/capture/{form.pk}/consents/").content.decode()
-    assert 'id="consent-newsletter-v1"' in page and 'id="consent-newsletter-v2"' in page
-    assert "Old words." in page and "New words." in page
+    assert 'id="consent-newsletter-v1"' in page
+    assert 'id="consent-newsletter-v2"' in page
+    assert "Old words." in page
+    assert "New words." in page
 
 
 def test_a_bad_origin_line_is_refused_naming_it(mclient):
@@ -190,7 +193,8 @@ def test_reps_and_managers_get_403(client, who, request):
 
 def test_anonymous_goes_to_log_in(client):
     r = client.get("/capture/")
-    assert r.status_code == 302 and r.url.startswith("/accounts/login/")
+    assert r.status_code == 302
+    assert r.url.startswith("/accounts/login/")
 
 
 def test_posts_need_csrf(marketer):
@@ -215,7 +219,7 @@ def test_analytics_figures_match_the_rows(mclient):
     FormDay.objects.create(form=form, day=today - timedelta(days=40), views=999)  # out of range
     FormDay.objects.create(form=other, day=today, views=7)
     known = LeadFactory()
-    for n in range(3):
+    for _n in range(3):
         Submission.objects.create(
             form=form, lead=LeadFactory(), status="accepted", created_lead=True, source="google"
         )
@@ -244,7 +248,8 @@ def test_analytics_figures_match_the_rows(mclient):
         1,
         2,
     )
-    assert stats.days[-2].submissions == 1 and stats.days[-2].views == 10
+    assert stats.days[-2].submissions == 1
+    assert stats.days[-2].views == 10
     by_source = {s.source: (s.submissions, s.created, s.updated) for s in stats.sources}
     assert by_source == {"google": (5, 3, 1), "newsletter": (1, 0, 1)}
 
@@ -253,7 +258,8 @@ def test_analytics_figures_match_the_rows(mclient):
     assert 'id="total-submissions">6<' in page
     assert 'id="total-conversion">12.0 %<' in page
     assert 'id="total-spam">2<' in page
-    assert 'id="total-created">3<' in page and 'id="total-updated">2<' in page
+    assert 'id="total-created">3<' in page
+    assert 'id="total-updated">2<' in page
 
     listing = mclient.get("/capture/").content.decode()
     row = listing.split(f'id="form-{form.pk}"')[1].split("</tr>")[0]
@@ -286,7 +292,8 @@ def test_submissions_and_rejections_pages(mclient):
     assert "Acme → Globex" in page
     assert "Waiting for the confirmation click" in page
     page = mclient.get(f"/capture/{form.pk}/rejections/?reason=honeypot").content.decode()
-    assert "203.0.113.9" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "203.0.113.9" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<script>alert(1)" not in page
     assert "1.2 s" not in page  # filtered out
     r = mclient.get(f"/capture/{form.pk}/rejections/?reason=bogus")
@@ -307,7 +314,8 @@ def test_embed_snippets_carry_the_public_id_and_escape_names(mclient):
     assert f"http://testserver/f/{form.public_id}/submit" in html
     assert f"http://testserver/f/{form.public_id}/frame" in html
     assert "http://testserver/f/embed.js" in html
-    assert "consent.newsletter" in html and "value=&quot;3&quot;" in html
+    assert "consent.newsletter" in html
+    assert "value=&quot;3&quot;" in html
     assert "lf_website" in html
     # the snippet itself (as pasted) escapes the name once: shown escaped twice here
     assert "&amp;lt;script&amp;gt;" in html
