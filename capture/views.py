@@ -87,7 +87,7 @@ def form_list(request: HttpRequest) -> HttpResponse:
 @_needs(MANAGE)
 @require_http_methods(["GET", "POST"])
 def form_new(request: HttpRequest) -> HttpResponse:
-    form = NewFormForm(request.POST or None)
+    form = NewFormForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             created = editing.form_create(
@@ -114,7 +114,10 @@ def form_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def form_settings(request: HttpRequest, form_id: int) -> HttpResponse:
     capture_form = _form(form_id)
-    form = FormSettingsForm(request.POST or None, initial=FormSettingsForm.initial_of(capture_form))
+    form = FormSettingsForm(
+        request.POST if request.method == "POST" else None,
+        initial=FormSettingsForm.initial_of(capture_form),
+    )
     if request.method == "POST":
         if not request.user.has_perm(MANAGE):
             _forbidden()
@@ -205,7 +208,7 @@ def field_edit(request: HttpRequest, form_id: int, field_id: int) -> HttpRespons
     capture_form = _form(form_id)
     field = _field(capture_form, field_id)
     initial = {k: getattr(field, k) for k in editing.FieldSpec.__dataclass_fields__}
-    form = FieldForm(request.POST or None, initial=initial)
+    form = FieldForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             editing.field_update(
@@ -336,7 +339,7 @@ def consent_change(request: HttpRequest, form_id: int, key: str) -> HttpResponse
     capture_form = _form(form_id)
     current = _current(capture_form, key)
     initial = {"text": current.text, "channel": current.channel, "required": current.required}
-    form = ConsentChangeForm(request.POST or None, initial=initial)
+    form = ConsentChangeForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             newer = editing.consent_change(

@@ -319,3 +319,13 @@ def test_embed_snippets_carry_the_public_id_and_escape_names(mclient):
     assert "lf_website" in html
     # the snippet itself (as pasted) escapes the name once: shown escaped twice here
     assert "&amp;lt;script&amp;gt;" in html
+
+
+def test_an_empty_post_is_422_naming_the_field(mclient):
+    r = mclient.post("/capture/new/")
+    assert r.status_code == 422
+    assert "Name: This field is required." in _summary(r)
+    form = _new(mclient)
+    r = mclient.post(f"/capture/{form.pk}/")
+    assert r.status_code == 422
+    assert "Name: This field is required." in _summary(r)
