@@ -1,14 +1,23 @@
 """In Chromium, as a marketer: create a capture form, add fields (one moved by htmx) and a
 consent text, try to publish without an email field (refused, naming it), publish, and copy
-the embed snippets. No CSP violation on the way."""
+the embed snippets. Then every tab of the form through axe-core at 1440 and 320 px. No CSP
+violation on the way."""
 
 import re
 
 import pytest
+from playwright.sync_api import expect
 
-from capture.models import ConsentText, Form
+from capture.models import ConsentText, Form, Rejection, Submission
 from leadflow.roles import Role
-from tests.leads.factories import UserFactory
+from tests.e2e.test_accessibility_browser import (
+    DUPLICATE_IDS,
+    WIDE,
+    WIDTH,
+    axe_violations,
+    evaluate,
+)
+from tests.leads.factories import LeadFactory, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -53,9 +62,7 @@ def test_marketer_builds_publishes_and_embeds_a_form(page, login):
     assert rows.nth(0).inner_text().startswith("1\tCompany")
     # htmx: move the e-mail field up; the table is swapped in place
     rows.nth(1).get_by_role("button", name="Move up").click()
-    page.wait_for_function(
-        "document.querySelector('#fields tbody tr').innerText.includes('Work e-mail')"
-    )
+    expect(page.locator("#fields tbody tr").first).to_contain_text("Work e-mail")
     assert list(form.fields.values_list("trait", flat=True)) == ["email", "company"]
 
     page.get_by_role("navigation", name="Form").get_by_role("link", name="Consent texts").click()
@@ -85,4 +92,26 @@ def test_marketer_builds_publishes_and_embeds_a_form(page, login):
     assert 'name="consent.newsletter" value="1"' in html
     assert 'name="lf_website"' in html
     assert f"/f/{form.public_id}/frame" in page.locator("#embed-iframe pre").inner_text()
+
+    # every tab of the form (with a submission and a rejection to show): no serious axe
+    # violation, no duplicate ids, fits 320 px
+    Submission.objects.create(
+        form=form, lead=LeadFactory(), status="accepted", created_lead=True, source="google"
+    )
+    Rejection.objects.create(form=form, reason="honeypot", excerpt='{"email": "x@y.z"}' * 40)
+    problems = []
+    tabs = ("", "fields/", "consents/", "consents/newsletter/", "embed/", "submissions/")
+    tabs += ("rejections/", "analytics/", f"fields/{form.fields.first().pk}/")
+    for width in (1440, 320):
+        page.set_viewport_size({"width": width, "height": 800})
+        for tab in tabs:
+            page.goto(f"/capture/{form.pk}/{tab}")
+            page.wait_for_load_state("networkidle")
+            problems += [f"{width}px {tab}: {v['id']} {v['nodes']}" for v in axe_violations(page)]
+            if evaluate(page, DUPLICATE_IDS):
+                problems.append(f"{width}px {tab}: duplicate ids")
+            scroll, inner = evaluate(page, WIDTH)
+            if scroll > inner:
+                problems.append(f"{width}px {tab}: {scroll} px wide: {evaluate(page, WIDE)}")
+    assert problems == []
     assert page.csp_violations == []
