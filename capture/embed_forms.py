@@ -35,7 +35,9 @@ def _form_field(field: FormField) -> forms.Field:
             max_length=254, widget=forms.EmailInput(attrs={"class": "lf-input"}), **common
         )
     if kind == FieldKind.TEL:
-        return forms.CharField(max_length=60, widget=TelInput(attrs={"class": "lf-input"}), **common)
+        return forms.CharField(
+            max_length=60, widget=TelInput(attrs={"class": "lf-input"}), **common
+        )
     if kind == FieldKind.TEXTAREA:
         return forms.CharField(
             max_length=MAX_ANSWER,
@@ -56,9 +58,7 @@ def _form_field(field: FormField) -> forms.Field:
     )
 
 
-def frame_form_class(
-    fields: list[FormField], consents: list[ConsentText]
-) -> type[forms.Form]:
+def frame_form_class(fields: list[FormField], consents: list[ConsentText]) -> type[forms.Form]:
     """A Django form class for these fields and consent texts (the frame page, and capture-core's
     form-encoded error page can bind it to re-show the answers with per-field messages)."""
     attrs: dict[str, forms.Field] = {f.trait: _form_field(f) for f in fields}

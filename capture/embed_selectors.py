@@ -25,7 +25,9 @@ def live_form(public_id: str) -> Form | None:
 def visible_fields(form: Form, anonymous_id: str) -> list[FormField]:
     """The fields this visitor is asked (progressive profiling applied)."""
     try:
-        from capture.selectors import fields_for_visitor  # capture-core's, merged separately
+        from capture.selectors import (  # type: ignore[import-not-found,unused-ignore]
+            fields_for_visitor,  # capture-core's, merged separately
+        )
     except ImportError:
         return _fields_without_profile(form)
     return list(fields_for_visitor(form, anonymous_id))

@@ -198,18 +198,18 @@ def event(request: HttpRequest, public_id: str) -> HttpResponse:
                 400,
                 "invalid",
                 gettext("The body must be a JSON object."),
-                errors={"body": [gettext("Send a JSON object such as {\"kind\": \"view\"}.")]},
+                errors={"body": [gettext('Send a JSON object such as {"kind": "view"}.')]},
             ),
             origin,
         )
     kind = data.get("kind")
-    if kind not in {k.value for k in EventKind}:
+    if not isinstance(kind, str) or kind not in {k.value for k in EventKind}:
         return _with_cors(
             _error(
                 400,
                 "invalid",
                 gettext("Unknown event kind."),
-                errors={"kind": [gettext("Must be \"view\" or \"start\".")]},
+                errors={"kind": [gettext('Must be "view" or "start".')]},
             ),
             origin,
         )
@@ -249,7 +249,7 @@ def frame(request: HttpRequest, public_id: str) -> HttpResponse:
         return response
     fields = visible_fields(form, request.GET.get("anonymous_id", "")[:200])
     consents = current_consents(form)
-    params = {k: v[:2000] for k, v in request.GET.items()}
+    params = {k: request.GET.get(k, "")[:2000] for k in request.GET}
     referer = request.headers.get("Referer", "")[:2000]
     form_class = frame_form_class(fields, consents)
     django_form = form_class(

@@ -36,14 +36,24 @@ def test_config_for_an_allowed_origin_echoes_it_and_lists_fields_consents_and_ch
     assert [f["name"] for f in data["fields"]] == ["email", "firstName", "utm_source"]
     email = data["fields"][0]
     assert email == {
-        "name": "email", "kind": "email", "label": "E-mail", "help_text": "", "required": True,
-        "choices": [], "hidden_source": "", "fixed_value": "",
+        "name": "email",
+        "kind": "email",
+        "label": "E-mail",
+        "help_text": "",
+        "required": True,
+        "choices": [],
+        "hidden_source": "",
+        "fixed_value": "",
     }
     assert data["fields"][2]["hidden_source"] == "utm_source"
     # only the current version of each consent text, raw (the script sets it as text)
     assert data["consents"] == [
-        {"key": "newsletter", "version": 2, "text": "Send me the <b>newsletter</b> & offers",
-         "required": False}
+        {
+            "key": "newsletter",
+            "version": 2,
+            "text": "Send me the <b>newsletter</b> & offers",
+            "required": False,
+        }
     ]
     assert data["honeypot"] == "lf_website"
     assert data["challenge"]["difficulty"] == challenge.difficulty()
@@ -111,7 +121,11 @@ def test_progressive_fields_beyond_the_slots_are_left_out(client):
     form = make_form(progressive_slots=1)
     for position, trait in ((10, "company"), (11, "jobTitle"), (12, "phone")):
         FormField.objects.create(
-            form=form, position=position, trait=trait, kind=FieldKind.TEXT, label=trait,
+            form=form,
+            position=position,
+            trait=trait,
+            kind=FieldKind.TEXT,
+            label=trait,
             progressive=True,
         )
     names = [f["name"] for f in config(client, form).json()["fields"]]
@@ -119,7 +133,8 @@ def test_progressive_fields_beyond_the_slots_are_left_out(client):
     form.progressive_slots = 0
     form.save()
     names = [f["name"] for f in config(client, form).json()["fields"]]
-    assert "company" not in names and "jobTitle" not in names
+    assert "company" not in names
+    assert "jobTitle" not in names
 
 
 def test_the_challenge_given_verifies_once_solved(client):
@@ -154,7 +169,8 @@ def test_embed_js_is_served_with_cors_a_cache_header_and_an_etag(client):
     assert response["Access-Control-Allow-Origin"] == "*"
     assert "max-age=" in response["Cache-Control"]
     body = b"".join(response.streaming_content) if response.streaming else response.content
-    assert b"data-form" in body and b"eval(" not in body
+    assert b"data-form" in body
+    assert b"eval(" not in body
     again = client.get("/f/embed.js", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
 
@@ -162,7 +178,11 @@ def test_embed_js_is_served_with_cors_a_cache_header_and_an_etag(client):
 def test_config_json_is_valid_for_a_form_with_choices(client):
     form = make_form()
     FormField.objects.create(
-        form=form, position=5, trait="size", kind=FieldKind.SELECT, label="Size",
+        form=form,
+        position=5,
+        trait="size",
+        kind=FieldKind.SELECT,
+        label="Size",
         choices="1-10\n11-50\n\n51+",
     )
     data = json.loads(config(client, form).content)
