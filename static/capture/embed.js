@@ -86,10 +86,65 @@
     return bits;
   }
 
-  async function solve(token, difficulty) {
+  // SHA-256 in plain JS (FIPS 180-4), for a host page on plain http where the browser offers
+  // no SubtleCrypto (it exists only in secure contexts); bytes in, 32 bytes out
+  var K = [];
+  (function () {
+    var n = 2, found = 0;
+    while (found < 64) {
+      var prime = true;
+      for (var d = 2; d * d <= n; d++) if (n % d === 0) { prime = false; break; }
+      if (prime) { K[found++] = (Math.pow(n, 1 / 3) % 1) * 4294967296 | 0; }
+      n++;
+    }
+  })();
+
+  function sha256js(bytes) {
+    var H = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+    var length = bytes.length;
+    var padded = new Uint8Array(((length + 9 + 63) >> 6) << 6);
+    padded.set(bytes);
+    padded[length] = 0x80;
+    var bitsHigh = Math.floor(length / 0x20000000), bitsLow = (length << 3) >>> 0;
+    var view = new DataView(padded.buffer);
+    view.setUint32(padded.length - 8, bitsHigh);
+    view.setUint32(padded.length - 4, bitsLow);
+    var W = new Array(64);
+    for (var off = 0; off < padded.length; off += 64) {
+      for (var t = 0; t < 16; t++) W[t] = view.getUint32(off + t * 4);
+      for (t = 16; t < 64; t++) {
+        var w15 = W[t - 15], w2 = W[t - 2];
+        var s0 = ((w15 >>> 7) | (w15 << 25)) ^ ((w15 >>> 18) | (w15 << 14)) ^ (w15 >>> 3);
+        var s1 = ((w2 >>> 17) | (w2 << 15)) ^ ((w2 >>> 19) | (w2 << 13)) ^ (w2 >>> 10);
+        W[t] = (W[t - 16] + s0 + W[t - 7] + s1) | 0;
+      }
+      var a = H[0], b = H[1], c = H[2], d = H[3], e = H[4], f = H[5], g = H[6], h = H[7];
+      for (t = 0; t < 64; t++) {
+        var S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+        var t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[t] + W[t]) | 0;
+        var S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+        var t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+        h = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+      }
+      H[0] = (H[0] + a) | 0; H[1] = (H[1] + b) | 0; H[2] = (H[2] + c) | 0; H[3] = (H[3] + d) | 0;
+      H[4] = (H[4] + e) | 0; H[5] = (H[5] + f) | 0; H[6] = (H[6] + g) | 0; H[7] = (H[7] + h) | 0;
+    }
+    var out = new Uint8Array(32);
+    var outView = new DataView(out.buffer);
+    for (var i = 0; i < 8; i++) outView.setUint32(i * 4, H[i] >>> 0);
+    return out;
+  }
+
+  async function solve(token, difficulty, forceFallback) {
     var encoder = new TextEncoder();
-    var subtle = window.crypto && window.crypto.subtle;
-    if (!subtle) throw new Error("SubtleCrypto needs a secure (https) page");
+    var subtle = !forceFallback && window.crypto && window.crypto.subtle;
+    if (!subtle) {
+      for (var m = 0; m < 1e8; m++) {
+        if (zeroBits(sha256js(encoder.encode(token + ":" + m))) >= difficulty) return String(m);
+        if (m % 2048 === 2047) await new Promise(function (r) { setTimeout(r, 0); }); // let the page breathe
+      }
+      throw new Error("no proof found");
+    }
     var batch = 64;
     for (var start = 0; start < 1e8; start += batch) {
       var jobs = [];
@@ -486,6 +541,9 @@
       if (/\/f\/embed\.js(\?|#|$)/.test(scripts[i].src)) boot(scripts[i]);
     }
   }
+
+  // for LeadFlow's own tests (reached through DevTools, never needed by a host page)
+  window.LeadFlowEmbed = window.LeadFlowEmbed || { sha256: sha256js, solve: solve };
 
   if (document.currentScript) boot(document.currentScript);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", bootAll);

@@ -8,6 +8,7 @@ and reported (console + securitypolicyviolation, recorded by an init script that
 injects through DevTools, outside the page's CSP).
 """
 
+import hashlib
 import json
 import threading
 import time
@@ -242,6 +243,19 @@ def test_script_embed_renders_counts_validates_and_shows_server_errors(browse, h
     page.get_by_text("No connection to the server").wait_for()
     assert email.input_value() == "ada@example.com"
     assert counts(capture_form) == (1, 1)  # one view, one start, however much was typed
+
+    # on a plain-http host page there is no SubtleCrypto: the script's own SHA-256 finds the
+    # same smallest proof as the server's rule
+    token = body["lf_token"]
+    for text in ("", "abc", "x" * 55, "x" * 64, f"{token}:17", "héllo ✓"):
+        digest = page.evaluate(
+            "t => Array.from(LeadFlowEmbed.sha256(new TextEncoder().encode(t)))"
+            ".map(b => b.toString(16).padStart(2, '0')).join('')",
+            text,
+        )
+        assert digest == hashlib.sha256(text.encode()).hexdigest(), text
+    fallback = page.evaluate("t => LeadFlowEmbed.solve(t, 10, true)", token)
+    assert fallback == challenge.solve(token, 10)
     assert violations(page) == []
 
 
