@@ -8,6 +8,7 @@ header); a refused origin gets a 403 JSON without any CORS header, so its script
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -247,14 +248,38 @@ def frame(request: HttpRequest, public_id: str) -> HttpResponse:
         response = render(request, "capture/public/frame_unavailable.html", status=404)
         response._csp_replace = _frame_policy(any_form)  # type: ignore[attr-defined]
         return response
-    fields = visible_fields(form, request.GET.get("anonymous_id", "")[:200])
-    consents = current_consents(form)
-    params = {k: request.GET.get(k, "")[:2000] for k in request.GET}
+    return frame_response(request, form)
+
+
+def frame_response(
+    request: HttpRequest,
+    form: Form,
+    *,
+    data: Mapping[str, str] | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The iframe page for ``form``: empty (GET), or — for capture-core's form-encoded submit
+    answering 400 — bound to what was sent (``data``, e.g. ``request.POST``) with ``errors``
+    (field name or ``consent.<key>`` → messages; other keys show above the form), a fresh
+    challenge, and the same headers (frame-ancestors, no X-Frame-Options: decorate that view
+    with ``xframe_options_exempt`` too)."""
+    source: Mapping[str, str] = data if data is not None else request.GET
+    params = {k: str(source.get(k, ""))[:2000] for k in source}
     referer = request.headers.get("Referer", "")[:2000]
-    form_class = frame_form_class(fields, consents)
-    django_form = form_class(
-        initial=hidden_initial(fields, params=params, page_url=referer, referrer="")
-    )
+    anonymous_id = params.get("lf_anonymous_id") or params.get("anonymous_id", "")
+    fields = visible_fields(form, anonymous_id[:200])
+    form_class = frame_form_class(fields, current_consents(form))
+    if data is None:
+        django_form = form_class(
+            initial=hidden_initial(fields, params=params, page_url=referer, referrer="")
+        )
+    else:
+        django_form = form_class(data=data)
+        django_form.full_clean()
+        for name, messages in (errors or {}).items():
+            for message in messages:
+                django_form.add_error(name if name in django_form.fields else None, message)
     response = render(
         request,
         "capture/public/frame.html",
@@ -264,10 +289,11 @@ def frame(request: HttpRequest, public_id: str) -> HttpResponse:
             "challenge": challenge.issue(form.public_id),
             "submit_url": _submit_url(form.public_id),
             "event_url": reverse("capture_public:event", args=[form.public_id]),
-            "page_url": params.get("page_url", referer),
-            "referrer": params.get("referrer", ""),
-            "anonymous_id": params.get("anonymous_id", ""),
+            "page_url": params.get("lf_page") or params.get("page_url", referer),
+            "referrer": params.get("lf_referrer") or params.get("referrer", ""),
+            "anonymous_id": anonymous_id,
         },
+        status=status,
     )
     response._csp_replace = _frame_policy(form)  # type: ignore[attr-defined]
     response["Cache-Control"] = "no-store"  # the challenge inside is issued per showing

@@ -73,3 +73,35 @@ def test_an_unknown_form_frame_is_404_and_framable_by_nobody_else(client):
     response = client.get("/f/nope/frame")
     assert response.status_code == 404
     assert directives(response)["frame-ancestors"] == ["'self'"]
+
+
+def test_the_frame_page_shows_submit_errors_next_to_each_field(rf):
+    """What capture-core's form-encoded submit renders on a 400: the answers kept, the messages
+    next to their fields (aria-invalid, aria-describedby), the same framing headers."""
+    from capture.embed_views import frame_response
+
+    form = make_form()
+    request = rf.post(f"/f/{form.public_id}/submit")
+    data = {
+        "email": "not-an-email",
+        "firstName": "Ada <script>",
+        "consent.newsletter": "2",
+        "lf_page": "https://www.example.com/landing",
+    }
+    response = frame_response(
+        request,
+        form,
+        data=data,
+        errors={"firstName": ["Too long."], "lf_token": ["Please reload the page."]},
+        status=400,
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'value="Ada &lt;script&gt;"' in html
+    assert "Enter a valid email address." in html  # Django's own check of the e-mail field
+    assert '<p class="lf-error" id="id_firstName_error">Too long.</p>' in html
+    assert 'aria-invalid="true"' in html
+    assert 'aria-describedby="id_firstName_helptext id_firstName_error"' in html
+    assert "Please reload the page." in html  # not a field: above the form
+    assert 'name="lf_page" value="https://www.example.com/landing"' in html
+    assert 'id="id_consent.newsletter" checked>' in html  # the box stays ticked
