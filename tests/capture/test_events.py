@@ -111,3 +111,35 @@ def test_rate_limited_per_ip(client, settings):
 def test_a_get_is_refused(client):
     form = make_form()
     assert client.get(f"/f/{form.public_id}/event").status_code == 405
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_views_all_count():
+    """Many browsers reporting the day's first view at once: one row, no count lost, no
+    unique-key error (the INSERT … ON CONFLICT is atomic)."""
+    import threading
+
+    from django.db import connections
+
+    form = make_form()
+    barrier = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def report() -> None:
+        try:
+            barrier.wait()
+            for _ in range(5):
+                form_day_count(form_id=form.pk, kind=EventKind.VIEW)
+        except BaseException as e:  # noqa: BLE001 (collected and asserted below)
+            failures.append(e)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=report) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert FormDay.objects.get(form=form).views == 40
