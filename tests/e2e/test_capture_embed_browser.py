@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -336,3 +337,30 @@ def test_iframe_embed_submits_a_lead_and_thanks(browse, host, capture_form):
     frame.get_by_text("See you at the webinar!").wait_for()
     assert Lead.objects.filter(email="grace@example.com").exists()
     assert violations(page) == []
+
+
+AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe" / "axe-4.14.1.min.js"
+AXE_RUN = """
+(where) => axe.run(where, {resultTypes: ["violations"]}).then(r => JSON.stringify(
+  r.violations.filter(v => v.impact === "critical" || v.impact === "serious").map(v => ({
+    id: v.id, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.target.join(" ")),
+  }))
+))
+"""
+
+
+def test_both_embeds_pass_axe(browse, host, capture_form):
+    """axe-core (WCAG A/AA, critical and serious) over the script-rendered form and the iframe
+    page; axe goes in through DevTools, which the host's CSP does not govern."""
+    source = AXE.read_text()
+    page = browse(script_page(host, capture_form))
+    page.get_by_label("Work e-mail").wait_for()
+    page.get_by_role("button", name="Register").click()  # with its error messages showing
+    page.locator(".lf-error:visible").first.wait_for()
+    page.evaluate(source)
+    assert json.loads(page.evaluate(AXE_RUN, "#leadflow-form")) == []
+
+    page.goto(f"{host.leadflow}/f/{capture_form.public_id}/frame")
+    page.get_by_label("Work e-mail").wait_for()
+    page.evaluate(source)
+    assert json.loads(page.evaluate(AXE_RUN, "html")) == []
