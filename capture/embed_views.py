@@ -51,7 +51,7 @@ def _granted_origin(request: HttpRequest, form: Form) -> tuple[bool, str | None]
         return True, None  # not a cross-origin browser call (a same-origin GET, a server)
     if origin == _own_origin(request):
         return True, None
-    if origin in form.origins():
+    if origin.lower() in {o.lower() for o in form.origins()}:  # hosts are case-blind
         return True, origin
     return False, None
 
@@ -187,7 +187,11 @@ def event(request: HttpRequest, public_id: str) -> HttpResponse:
         )
         response["Retry-After"] = str(math.ceil(wait))
         return _with_cors(response, origin)
-    if len(request.body) > MAX_EVENT_BYTES:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > MAX_EVENT_BYTES or len(request.body) > MAX_EVENT_BYTES:  # header first: no read
         return _with_cors(_error(413, "too_large", gettext("The request is too large.")), origin)
     try:
         data = json.loads(request.body or b"null")

@@ -69,6 +69,11 @@ def test_an_origin_trailing_slash_in_the_list_still_matches(client):
     assert config(client, form)["Access-Control-Allow-Origin"] == HOST
 
 
+def test_origins_compare_without_case(client):
+    form = make_form(origins="https://WWW.Example.com")
+    assert config(client, form)["Access-Control-Allow-Origin"] == HOST
+
+
 def test_a_refused_origin_gets_403_json_without_any_cors_header(client):
     form = make_form()
     response = config(client, form, "https://evil.example.net")
