@@ -44,6 +44,8 @@ def test_the_frame_renders_the_form_with_django_and_no_inline_script(client):
     # the marketer's text is escaped, never markup
     assert "Send me the &lt;b&gt;newsletter&lt;/b&gt; &amp; offers" in html
     assert 'name="lf_token" value="' in html
+    # a consent box comes before its text, as a checkbox field does
+    assert html.index('name="consent.newsletter"') < html.index("Send me the &lt;b&gt;")
     assert 'aria-hidden="true"><label' in html  # the honeypot
     assert 'tabindex="-1"' in html
     assert 'aria-describedby="id_firstName_helptext"' in html
