@@ -262,11 +262,13 @@ def frame_response(
     data: Mapping[str, str] | None = None,
     errors: Mapping[str, list[str]] | None = None,
     status: int = 200,
+    fresh_challenge: bool = False,
 ) -> HttpResponse:
     """The iframe page for ``form``: empty (GET), or — for capture-core's form-encoded submit
     answering 400 — bound to what was sent (``data``, e.g. ``request.POST``) with ``errors``
     (field name or ``consent.<key>`` → messages; other keys show above the form), a fresh
-    challenge, and the same headers (frame-ancestors, no X-Frame-Options: decorate that view
+    challenge only if ``fresh_challenge`` (else the token sent is kept: its age is the fill
+    time, a new one would make a quick correction "too fast"), and the same headers (frame-ancestors, no X-Frame-Options: decorate that view
     with ``xframe_options_exempt`` too)."""
     source: Mapping[str, str] = data if data is not None else request.GET
     params = {k: str(source.get(k, ""))[:2000] for k in source}
@@ -284,13 +286,16 @@ def frame_response(
         for name, messages in (errors or {}).items():
             for message in messages:
                 django_form.add_error(name if name in django_form.fields else None, message)
+    given = {"token": params.get("lf_token", ""), "difficulty": challenge.difficulty()}
     response = render(
         request,
         "capture/public/frame.html",
         {
             "capture_form": form,
             "form": django_form,
-            "challenge": challenge.issue(form.public_id),
+            "challenge": given
+            if given["token"] and not fresh_challenge
+            else challenge.issue(form.public_id),
             "submit_url": _submit_url(form.public_id),
             "event_url": reverse("capture_public:event", args=[form.public_id]),
             "page_url": params.get("lf_page") or params.get("page_url", referer),

@@ -493,8 +493,9 @@
     else if (response.status === 403 && data && data.code === "origin_not_allowed") {
       this.showAlert(this.texts.refused);
     } else { this.showAlert((data && data.message) || this.texts.error); }
-    // a used challenge may be refused again: fetch a fresh one for the next try
-    if (response.status !== 429) this.refreshChallenge();
+    // refused as spam (e.g. a challenge left open past its day): a fresh one for the next try.
+    // Otherwise keep the token: its age is the fill time, a new one would restart the clock.
+    if (data && data.code === "spam") this.refreshChallenge();
   };
 
   Embed.prototype.refreshChallenge = async function () {

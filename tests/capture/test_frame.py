@@ -89,6 +89,7 @@ def test_the_frame_page_shows_submit_errors_next_to_each_field(rf):
         "firstName": "Ada <script>",
         "consent.newsletter": "2",
         "lf_page": "https://www.example.com/landing",
+        "lf_token": "the-token-shown-first",
     }
     response = frame_response(
         request,
@@ -107,3 +108,7 @@ def test_the_frame_page_shows_submit_errors_next_to_each_field(rf):
     assert "Please reload the page." in html  # not a field: above the form
     assert 'name="lf_page" value="https://www.example.com/landing"' in html
     assert 'id="id_consent.newsletter" checked>' in html  # the box stays ticked
+    # the first token stays (its age is the fill time); a fresh one only when asked
+    assert 'name="lf_token" value="the-token-shown-first"' in html
+    again = frame_response(request, form, data=data, status=400, fresh_challenge=True)
+    assert "the-token-shown-first" not in again.content.decode()
