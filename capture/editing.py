@@ -63,6 +63,7 @@ class FormSettings:
     double_opt_in: bool = False
     progressive_slots: int = 0
     min_fill_seconds: int = 3
+    accepts_plain_posts: bool = False
     ip_storage: str = IpStorage.TRUNCATED
 
 

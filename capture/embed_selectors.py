@@ -1,7 +1,7 @@
 """Reads behind the embeds (script tag and iframe): which fields a visitor sees, the config JSON.
 
-Kept apart from ``capture/selectors.py`` (capture-core's) so both can be written side by side;
-``visible_fields`` calls core's ``fields_for_visitor`` once it exists.
+Progressive profiling itself is ``capture.selectors.fields_for_visitor`` (the submit path asks
+it too, so what is shown and what is required agree).
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,8 @@ from django.templatetags.static import static
 from django.utils.translation import gettext
 
 from capture import challenge
-from capture.models import ConsentText, FieldKind, Form, FormField
+from capture.models import FieldKind, Form, FormField
+from capture.selectors import current_consents, fields_for_visitor
 
 HONEYPOT = "lf_website"
 
@@ -20,35 +21,6 @@ HONEYPOT = "lf_website"
 def live_form(public_id: str) -> Form | None:
     """The form a visitor may see: only a LIVE one; draft, archived and unknown look the same."""
     return Form.objects.filter(public_id=public_id, status=Form.Status.LIVE).first()
-
-
-def visible_fields(form: Form, anonymous_id: str) -> list[FormField]:
-    """The fields this visitor is asked (progressive profiling applied)."""
-    try:
-        from capture.selectors import (  # type: ignore[import-not-found,unused-ignore]
-            fields_for_visitor,  # capture-core's, merged separately
-        )
-    except ImportError:
-        return _fields_without_profile(form)
-    return list(fields_for_visitor(form, anonymous_id))
-
-
-def _fields_without_profile(form: Form) -> list[FormField]:
-    # TODO(lead): remove once capture.selectors.fields_for_visitor is merged. Treats everyone
-    # as an unknown visitor: every fixed field, then the first progressive_slots progressive ones.
-    shown: list[FormField] = []
-    slots = form.progressive_slots
-    for field in form.fields.order_by("position", "id"):
-        if not field.progressive:
-            shown.append(field)
-        elif slots > 0:
-            shown.append(field)
-            slots -= 1
-    return shown
-
-
-def current_consents(form: Form) -> list[ConsentText]:
-    return list(form.consent_texts.filter(retired=False).order_by("position", "key"))
 
 
 def texts() -> dict[str, str]:
@@ -85,7 +57,7 @@ def field_json(field: FormField) -> dict[str, Any]:
 
 def form_config(*, request: HttpRequest, form: Form, anonymous_id: str) -> dict[str, Any]:
     """The config JSON of the contract (docs/capture.md), plus ``assets`` (the stylesheet)."""
-    fields: Sequence[FormField] = visible_fields(form, anonymous_id)
+    fields: Sequence[FormField] = fields_for_visitor(form, anonymous_id)
     return {
         "form": {
             "id": form.public_id,

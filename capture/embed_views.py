@@ -27,9 +27,10 @@ from django.views.decorators.http import require_http_methods
 
 from capture import challenge
 from capture.embed_forms import frame_form_class, hidden_initial
-from capture.embed_selectors import current_consents, form_config, live_form, visible_fields
+from capture.embed_selectors import form_config, live_form
 from capture.embed_services import EventKind, form_day_count
 from capture.models import Form
+from capture.selectors import current_consents, fields_for_visitor
 from leadflow import ratelimit
 from leadflow.client_ip import client_ip
 
@@ -274,7 +275,7 @@ def frame_response(
     params = {k: str(source.get(k, ""))[:2000] for k in source}
     referer = request.headers.get("Referer", "")[:2000]
     anonymous_id = params.get("lf_anonymous_id") or params.get("anonymous_id", "")
-    fields = visible_fields(form, anonymous_id[:200])
+    fields = fields_for_visitor(form, anonymous_id[:200])
     form_class = frame_form_class(fields, current_consents(form))
     if data is None:
         django_form = form_class(

@@ -64,6 +64,15 @@ class FormSettingsForm(forms.Form):
         initial=3,
         help_text=_("Faster submissions are refused as spam."),
     )
+    accepts_plain_posts = forms.BooleanField(
+        label=_("Accept plain HTML posts"),
+        required=False,
+        help_text=_(
+            "Off: a post from the plain HTML embed is shown again on LeadFlow's page, filled in, "
+            "and counts when the visitor sends it from there. On: it counts at once, defended "
+            "only by the honeypot, the allowed origins and the rate limits."
+        ),
+    )
     ip_storage = forms.ChoiceField(
         label=_("IP address in consent records"),
         choices=IpStorage.choices,

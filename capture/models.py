@@ -59,6 +59,9 @@ class Form(TimeStampedModel):
     # how many not-yet-answered progressive fields a known visitor is asked; 0 = off
     progressive_slots = models.PositiveSmallIntegerField(_("progressive fields shown"), default=0)
     min_fill_seconds = models.PositiveSmallIntegerField(_("minimum fill time (s)"), default=3)
+    # a plain HTML <form> on a static site cannot fetch the challenge (capture.challenge): off,
+    # such a post is shown again on LeadFlow's own page, which solves it, before it counts
+    accepts_plain_posts = models.BooleanField(_("accept plain HTML posts"), default=False)
     ip_storage = models.CharField(
         _("IP address in consent records"),
         max_length=10,

@@ -21,13 +21,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from capture import challenge, doi, spam
+from capture.embed_views import frame_response
 from capture.models import Form, Rejection, Submission
-from capture.selectors import current_consents, fields_for_visitor
 from capture.submit import SubmissionInvalidError, submission_create, submission_validate
 from leadflow.client_ip import client_ip
 from leadflow.exceptions import DomainError
 
 JSON = "application/json"
+NON_FIELD = "__all__"
 CORS_MAX_AGE = "600"
 
 
@@ -88,7 +89,17 @@ class _Reply:
         if self.json:
             body = {"ok": False, "code": "invalid", "message": message, "errors": errors}
             return self._finish(JsonResponse(body, status=400))
-        return self._finish(_form_page(self.request, form, data, errors, status=400))
+        return self._finish(
+            frame_response(self.request, form, data=data, errors=errors, status=400)
+        )
+
+    def send_again(self, form: Form, data: Mapping[str, Any]) -> HttpResponseBase:
+        """A plain HTML post, which could not answer the challenge: the form on our page,
+        filled in, with a fresh challenge (frame.js solves it); it counts when sent from there."""
+        note = {NON_FIELD: [_("Please check your answers and send the form again.")]}
+        return self._finish(
+            frame_response(self.request, form, data=data, errors=note, fresh_challenge=True)
+        )
 
     def accepted(self, form: Form, submission: Submission) -> HttpResponseBase:
         if submission.status == Submission.Status.PENDING:
@@ -123,46 +134,6 @@ def _see_other(url: str) -> HttpResponse:
     response = HttpResponse(status=303)
     response["Location"] = url
     return response
-
-
-def _form_page(
-    request: HttpRequest,
-    form: Form,
-    data: Mapping[str, Any],
-    errors: Mapping[str, list[str]],
-    *,
-    status: int = 200,
-) -> HttpResponse:
-    """The form again (form-encoded posts), with what was sent and a message per field."""
-    anonymous_id = data.get("lf_anonymous_id")
-    fields = fields_for_visitor(form, anonymous_id if isinstance(anonymous_id, str) else None)
-    rows = [
-        {"field": f, "value": data.get(f.trait, ""), "errors": errors.get(f.trait, [])}
-        for f in fields
-    ]
-    consents = [
-        {
-            "text": c,
-            "name": f"consent.{c.key}",
-            "ticked": bool(data.get(f"consent.{c.key}")),
-            "errors": errors.get(f"consent.{c.key}", []),
-        }
-        for c in current_consents(form)
-    ]
-    carried = {k: data.get(k, "") for k in ("lf_anonymous_id", "lf_page", "lf_referrer")}
-    return render(
-        request,
-        "capture/public/form.html",
-        {
-            "form": form,
-            "rows": rows,
-            "consents": consents,
-            "carried": carried,
-            "errors": errors,
-            "honeypot": spam.HONEYPOT,
-        },
-        status=status,
-    )
 
 
 def _decode(request: HttpRequest) -> dict[str, Any] | None:
@@ -286,6 +257,8 @@ def submit(request: HttpRequest, public_id: str) -> HttpResponseBase:
         return refused(Rejection.Reason.HONEYPOT, spam.HONEYPOT, 403, "spam", _neutral(), body)
     token = data.get("lf_token")
     token = token if isinstance(token, str) else ""
+    if not (token or reply.json or form.accepts_plain_posts):
+        return reply.send_again(form, data)  # not a rejection: a step for a plain HTML form
     if token or reply.json:  # the plain HTML embed cannot fetch a challenge (docs/capture.md)
         verdict = spam.check_challenge(form, data)
         if not verdict.ok:

@@ -32,14 +32,14 @@ def script_snippet(*, form: Form, origin: str) -> str:
     return (
         f'<div id="{_a(target)}"></div>\n'
         f'<script src="{_a(origin)}/f/embed.js" data-form="{_a(form.public_id)}" '
-        f'data-target="{_a(target)}" async></script>'
+        f'data-target="#{_a(target)}" async></script>'
     )
 
 
 def iframe_snippet(*, form: Form, origin: str) -> str:
     return (
         f'<iframe src="{_a(origin)}/f/{_a(form.public_id)}/frame" title="{_a(form.name)}"\n'
-        '        width="100%" height="640" loading="lazy" style="border:0"></iframe>'
+        '        width="100%" height="640" loading="lazy"></iframe>'
     )
 
 
