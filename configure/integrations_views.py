@@ -98,6 +98,8 @@ def apikeys_new(request: HttpRequest) -> HttpResponse:
                 kind=data["kind"],
                 scopes=data["scopes"],
                 user=data["user"],
+                allowed_origins=data["allowed_origins"],
+                tracking_consent_required=data["tracking_consent_required"],
                 actor=request_user(request),
                 request=request,
             )
