@@ -72,7 +72,8 @@ def test_segment_settings_point_analytics_next_at_leadflow(client, public_key):
     assert segmentio["apiKey"] == secret
     assert segmentio["apiHost"] == "testserver/v1"
     assert segmentio["protocol"] == "http"
-    assert body["plan"] == {} and body["edgeFunction"] == {}
+    assert body["plan"] == {}
+    assert body["edgeFunction"] == {}
     assert body["metrics"]["sampleRate"] == 0  # no remote metrics to any host
 
 
@@ -87,7 +88,8 @@ def test_rudderstack_source_config_has_no_destinations(client, public_key):
     assert reply.status_code == 200, reply.content
     assert reply["Access-Control-Allow-Origin"] == SITE
     source = reply.json()["source"]
-    assert source["enabled"] is True and source["destinations"] == []
+    assert source["enabled"] is True
+    assert source["destinations"] == []
     assert source["id"] == key.prefix
     assert source["config"]["statsCollection"]["errors"]["enabled"] is False
     # query only (no Authorization) works too
@@ -106,7 +108,7 @@ def test_settings_for_a_key_that_is_not_an_active_public_key_are_404_json(
     elif which == "unknown":
         secret = secret[:-4] + "AAAA"
     else:
-        secret = "not-a-key"
+        secret = "not-a-key"  # noqa: S105
     for reply in (
         client.get(f"/v1/projects/{secret}/settings", HTTP_ORIGIN=SITE),
         client.get("/v1/sourceConfig/", {"writeKey": secret}, HTTP_ORIGIN=SITE),
