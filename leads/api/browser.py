@@ -36,9 +36,23 @@ from leadflow.models import ApiKey
 
 PREFLIGHT_METHODS = "GET, HEAD, POST, OPTIONS"
 # what the two SDKs send: analytics-next (Authorization, Content-Type text/plain, X-Retry-Count),
-# RudderStack (Authorization, Accept, Content-Type application/json, AnonymousId); gzip clients
-PREFLIGHT_HEADERS = (
-    "Authorization, Content-Type, Content-Encoding, Accept, X-Retry-Count, AnonymousId"
+# RudderStack v3's XhrQueue (Authorization, Accept, Content-Type application/json, SentAt and on
+# retries its Rsa-* headers); Content-Encoding for gzip clients
+PREFLIGHT_HEADERS = ", ".join(
+    (
+        "Authorization",
+        "Content-Type",
+        "Content-Encoding",
+        "Accept",
+        "X-Retry-Count",
+        "AnonymousId",
+        "SentAt",
+        "Rsa-Recovered",
+        "Rsa-Retry-Attempt",
+        "Rsa-Retry-Reason",
+        "Rsa-Since-First-Attempt",
+        "Rsa-Since-Last-Attempt",
+    )
 )
 PREFLIGHT_MAX_AGE = "600"
 ANALYTICS_NEXT_BUNDLES = "vendor/analytics-next/bundles/"

@@ -140,7 +140,7 @@ def test_preflight_is_answered_for_the_sdks_methods_and_headers(client):
     assert reply.status_code == 204
     assert reply["Access-Control-Allow-Origin"] == OTHER
     allowed = reply["Access-Control-Allow-Headers"].lower()
-    for header in ("authorization", "content-type", "anonymousid", "x-retry-count"):
+    for header in ("authorization", "content-type", "x-retry-count", "sentat", "rsa-retry-attempt"):
         assert header in allowed
     assert "POST" in reply["Access-Control-Allow-Methods"]
 
