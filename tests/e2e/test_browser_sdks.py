@@ -166,7 +166,7 @@ def assert_only_two_origins(requests: list[str], *origins: str) -> None:
     assert foreign == [], foreign
 
 
-def assert_stitched(page, user: str, email: str) -> Lead:
+def assert_stitched(page, user, email):
     lead = wait_for(
         page,
         lambda: Lead.objects.filter(email=email, activities__kind="page_view")
