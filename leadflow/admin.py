@@ -162,7 +162,8 @@ class ApiKeyAddForm(ApiKeyChangeForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
-    """Keys are created here (the key is shown once in a message) and revoked, never edited."""
+    """Keys are created here (the key is shown once in a message) and revoked; of an active
+    public key only its allowed origins and tracking-consent setting can be changed."""
 
     list_display = (
         "name",
@@ -249,7 +250,9 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         self.message_user(request, shown, messages.WARNING)
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
+        # only an active public key's allowed origins and consent setting may change
+        editable = obj is not None and obj.kind == ApiKey.Kind.PUBLIC and obj.revoked_at is None
+        return editable and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

@@ -375,3 +375,40 @@ def test_a_secret_key_is_not_gated(client, make_api_key, public_key):
     secret, _ = make_api_key("events:write")
     reply = send(client, "/v1/page", page_msg("a-srv"), key=secret, origin=None)
     assert reply.status_code == 200
+
+
+def test_admin_creates_and_edits_a_public_keys_origins(client, django_user_model):
+    from leadflow.models import AuditEvent
+
+    boss = django_user_model.objects.create_superuser("boss", "boss@example.test", "pw")
+    client.force_login(boss)
+    reply = client.post(
+        "/admin/leadflow/apikey/add/",
+        {
+            "name": "site",
+            "kind": "public",
+            "scope_choices": ["events:write"],
+            "rate_limit": "",
+            "allowed_origins": "https://a.example/",
+        },
+        follow=True,
+    )
+    assert reply.status_code == 200
+    key = ApiKey.objects.get(name="site")
+    assert key.allowed_origins == "https://a.example"
+    change = f"/admin/leadflow/apikey/{key.pk}/change/"
+    reply = client.post(change, {"allowed_origins": "nope"})
+    assert reply.status_code == 200  # the form again, with the error
+    assert "is not an origin" in reply.content.decode()
+    reply = client.post(
+        change,
+        {
+            "allowed_origins": "https://a.example\nhttps://b.example",
+            "tracking_consent_required": "on",
+        },
+    )
+    assert reply.status_code == 302
+    key.refresh_from_db()
+    assert key.allowed_origins.split() == ["https://a.example", "https://b.example"]
+    assert key.tracking_consent_required is True
+    assert AuditEvent.objects.get(action="apikey.change").actor == boss
