@@ -70,6 +70,13 @@ class ApiKeyCreateForm(forms.Form):
     )
 
 
+class ApiKeyBrowserForm(forms.Form):
+    """A public key's browser settings, changed after creation (Settings › API keys › Browser)."""
+
+    allowed_origins = ApiKeyCreateForm.base_fields["allowed_origins"]
+    tracking_consent_required = ApiKeyCreateForm.base_fields["tracking_consent_required"]
+
+
 class WebhookForm(forms.Form):
     url = forms.URLField(
         label=_("URL"),

@@ -412,3 +412,26 @@ def test_admin_creates_and_edits_a_public_keys_origins(client, django_user_model
     assert key.allowed_origins.split() == ["https://a.example", "https://b.example"]
     assert key.tracking_consent_required is True
     assert AuditEvent.objects.get(action="apikey.change").actor == boss
+
+
+def test_settings_page_changes_a_public_keys_browser_settings(
+    client, django_user_model, public_key
+):
+    from django.contrib.auth.models import Permission
+
+    _, key = public_key()
+    admin = django_user_model.objects.create_user("keys2", password="pw")
+    admin.user_permissions.add(Permission.objects.get(codename="manage_api_keys"))
+    client.force_login(admin)
+    assert (
+        f"/settings/api-keys/{key.pk}/browser/"
+        in client.get("/settings/api-keys/").content.decode()
+    )
+    url = f"/settings/api-keys/{key.pk}/browser/"
+    assert client.post(url, {"allowed_origins": "https://x.example/a"}).status_code == 422
+    reply = client.post(
+        url, {"allowed_origins": "https://x.example", "tracking_consent_required": "on"}
+    )
+    assert reply.status_code == 302
+    key.refresh_from_db()
+    assert (key.allowed_origins, key.tracking_consent_required) == ("https://x.example", True)
