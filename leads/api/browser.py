@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
@@ -96,9 +97,7 @@ def add_cors(response: HttpResponse, request: HttpRequest, key: ApiKey | None) -
     """Name the page's origin in the reply when ``key`` allows it (see the module docstring)."""
     origin = request_origin(request)
     if origin is not None:
-        response.headers["Vary"] = ", ".join(
-            v for v in (response.headers.get("Vary"), "Origin") if v
-        )
+        patch_vary_headers(response, ["Origin"])
         if key is not None and origin_allowed(key, origin, request):
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Expose-Headers"] = "Retry-After"
