@@ -51,6 +51,30 @@ class ApiKeyCreateForm(forms.Form):
         empty_label=_("a new integration account api:<name>"),
         help_text=_("The account whose role bounds what the key may do; scopes narrow it further."),
     )
+    allowed_origins = forms.CharField(
+        label=_("Allowed origins"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Public keys: the sites whose pages may send with it, one per line, e.g. "
+            "https://www.example.com. Browsers on other sites are refused."
+        ),
+    )
+    tracking_consent_required = forms.BooleanField(
+        label=_("Tracking needs the visitor's consent"),
+        required=False,
+        help_text=_(
+            "Public keys: a page, track or identify from the browser is accepted only when it "
+            "carries the visitor's consent (see the SDK guide)."
+        ),
+    )
+
+
+class ApiKeyBrowserForm(forms.Form):
+    """A public key's browser settings, changed after creation (Settings › API keys › Browser)."""
+
+    allowed_origins = ApiKeyCreateForm.base_fields["allowed_origins"]
+    tracking_consent_required = ApiKeyCreateForm.base_fields["tracking_consent_required"]
 
 
 class WebhookForm(forms.Form):

@@ -25,6 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from configure.integrations_forms import (
+    ApiKeyBrowserForm,
     ApiKeyCreateForm,
     WebhookForm,
     add_service_errors,
@@ -35,7 +36,12 @@ from handover.models import Delivery, WebhookSubscription
 from handover.outbox import DeliveryChangedError, delivery_redeliver, delivery_state
 from handover.permissions import Perm
 from leadflow.api.auth import request_user
-from leadflow.apikeys import SCOPE_HELP, api_key_create, api_key_revoke
+from leadflow.apikeys import (
+    SCOPE_HELP,
+    api_key_create,
+    api_key_revoke,
+    api_key_set_browser_settings,
+)
 from leadflow.exceptions import DomainError
 from leadflow.models import ApiKey
 
@@ -98,6 +104,8 @@ def apikeys_new(request: HttpRequest) -> HttpResponse:
                 kind=data["kind"],
                 scopes=data["scopes"],
                 user=data["user"],
+                allowed_origins=data["allowed_origins"],
+                tracking_consent_required=data["tracking_consent_required"],
                 actor=request_user(request),
                 request=request,
             )
@@ -112,6 +120,35 @@ def apikeys_new(request: HttpRequest) -> HttpResponse:
             )
             return redirect("configure:apikeys_created", key_id=key.pk)
     return _form_page(request, "configure/apikeys_new.html", form, scope_help=SCOPE_HELP)
+
+
+@_needs(MANAGE_API_KEYS)
+@require_http_methods(["GET", "POST"])
+def apikeys_browser(request: HttpRequest, key_id: int) -> HttpResponse:
+    """An active public key's allowed origins and tracking-consent setting."""
+    key = get_object_or_404(
+        ApiKey.objects.filter(kind=ApiKey.Kind.PUBLIC, revoked_at__isnull=True), pk=key_id
+    )
+    initial = {
+        "allowed_origins": key.allowed_origins,
+        "tracking_consent_required": key.tracking_consent_required,
+    }
+    form = ApiKeyBrowserForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            api_key_set_browser_settings(
+                key_id=key.pk,
+                allowed_origins=form.cleaned_data["allowed_origins"],
+                tracking_consent_required=form.cleaned_data["tracking_consent_required"],
+                actor=request_user(request),
+                request=request,
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("The key's browser settings are saved."))
+            return redirect("configure:apikeys")
+    return _form_page(request, "configure/apikeys_browser.html", form, key=key)
 
 
 @_needs(MANAGE_API_KEYS)

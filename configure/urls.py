@@ -21,6 +21,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api-keys/new/", iv.apikeys_new, name="apikeys_new"),
     path("api-keys/<int:key_id>/created/", iv.apikeys_created, name="apikeys_created"),
     path("api-keys/<int:key_id>/revoke/", iv.apikeys_revoke, name="apikeys_revoke"),
+    path("api-keys/<int:key_id>/browser/", iv.apikeys_browser, name="apikeys_browser"),
     path("webhooks/", iv.webhooks_list, name="webhooks"),
     path("webhooks/new/", iv.webhooks_new, name="webhooks_new"),
     path("webhooks/<int:sub_id>/", iv.webhooks_edit, name="webhooks_edit"),

@@ -5,11 +5,19 @@ from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from leadflow import deadletter
-from leadflow.apikeys import PUBLIC_SCOPES, Scope, api_key_create, api_key_revoke
+from leadflow.apikeys import (
+    PUBLIC_SCOPES,
+    Scope,
+    api_key_create,
+    api_key_revoke,
+    api_key_set_browser_settings,
+    clean_origins,
+)
 from leadflow.lockout import login_unlock
 from leadflow.models import ApiKey, AuditEvent, DeadLetter, User, WorkerHeartbeat
 
@@ -91,7 +99,21 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
         return False
 
 
-class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
+class ApiKeyChangeForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A public key's browser settings: the origins are checked (and normalised) here."""
+
+    class Meta:
+        model = ApiKey
+        fields = ("allowed_origins", "tracking_consent_required")
+
+    def clean_allowed_origins(self) -> str:
+        try:
+            return "\n".join(clean_origins(self.cleaned_data.get("allowed_origins") or ""))
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["allowed_origins"]) from None
+
+
+class ApiKeyAddForm(ApiKeyChangeForm):
     scope_choices = forms.MultipleChoiceField(
         label=gettext_lazy("Scopes"),
         choices=[(s.value, s.value) for s in Scope],
@@ -119,11 +141,17 @@ class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = ApiKey
-        fields = ("name", "rate_limit")
+        fields = ("name", "rate_limit", "allowed_origins", "tracking_consent_required")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         data["kind"] = data.get("kind") or ApiKey.Kind.SECRET
+        browser = data.get("allowed_origins") or data.get("tracking_consent_required")
+        if data["kind"] != ApiKey.Kind.PUBLIC and browser:
+            self.add_error(
+                "allowed_origins",
+                _("Allowed origins and the tracking consent setting are for public keys only."),
+            )
         extra = set(data.get("scope_choices") or ()) - PUBLIC_SCOPES
         if data["kind"] == ApiKey.Kind.PUBLIC and extra:
             self.add_error(
@@ -134,7 +162,8 @@ class ApiKeyAddForm(forms.ModelForm):  # type: ignore[type-arg]
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
-    """Keys are created here (the key is shown once in a message) and revoked, never edited."""
+    """Keys are created here (the key is shown once in a message) and revoked; of an active
+    public key only its allowed origins and tracking-consent setting can be changed."""
 
     list_display = (
         "name",
@@ -167,20 +196,34 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         return ", ".join(obj.scopes)
 
     def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
-        if obj is None:
-            kwargs["form"] = ApiKeyAddForm
+        kwargs["form"] = ApiKeyAddForm if obj is None else ApiKeyChangeForm
         return super().get_form(request, obj, change=change, **kwargs)
 
+    # a public key's browser settings stay editable (through api_key_set_browser_settings)
+    browser_fields = ("allowed_origins", "tracking_consent_required")
+
     def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return self.readonly_fields if obj is not None else ()
+        if obj is None:
+            return ()
+        if obj.kind == ApiKey.Kind.PUBLIC and obj.revoked_at is None:
+            return self.readonly_fields
+        return (*self.readonly_fields, *self.browser_fields)
 
     def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
         if obj is None:
-            return ("name", "kind", "account", "scope_choices", "rate_limit")
-        return self.readonly_fields
+            return ("name", "kind", "account", "scope_choices", "rate_limit", *self.browser_fields)
+        return (*self.readonly_fields, *self.browser_fields)
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if change:
+            if set(self.browser_fields) & set(form.changed_data):
+                api_key_set_browser_settings(
+                    key_id=obj.pk,
+                    allowed_origins=form.cleaned_data["allowed_origins"],
+                    tracking_consent_required=form.cleaned_data["tracking_consent_required"],
+                    actor=request.user,
+                    request=request,
+                )
             return
         created = api_key_create(
             name=form.cleaned_data["name"],
@@ -188,6 +231,8 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
             user=form.cleaned_data.get("account"),
             rate_limit=form.cleaned_data.get("rate_limit"),
             kind=form.cleaned_data["kind"],
+            allowed_origins=form.cleaned_data.get("allowed_origins") or "",
+            tracking_consent_required=bool(form.cleaned_data.get("tracking_consent_required")),
             actor=request.user,
             request=request,
         )
@@ -205,7 +250,9 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         self.message_user(request, shown, messages.WARNING)
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
+        # only an active public key's allowed origins and consent setting may change
+        editable = obj is not None and obj.kind == ApiKey.Kind.PUBLIC and obj.revoked_at is None
+        return editable and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False

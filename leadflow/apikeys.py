@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -126,6 +127,69 @@ def _clean_scopes(scopes: Iterable[str]) -> list[str]:
     return wanted
 
 
+def clean_origins(text: str | Iterable[str]) -> list[str]:
+    """``allowed_origins`` as entered (one per line, or a list) → normalised origins
+    (``scheme://host[:port]``, lower case, default port dropped); a ValidationError names the
+    first bad line and why."""
+    lines = text.splitlines() if isinstance(text, str) else list(text)
+    out: list[str] = []
+    for raw in lines:
+        line = raw.strip().rstrip("/")
+        if not line:
+            continue
+        try:
+            parts = urlsplit(line)
+            port = parts.port
+        except ValueError:
+            parts, port = None, None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username
+            or "*" in line
+        ):
+            raise ValidationError(
+                {
+                    "allowed_origins": _(
+                        "%(origin)s is not an origin: write scheme://host[:port], e.g. "
+                        "https://www.example.com (no path, no wildcard)."
+                    )
+                    % {"origin": repr(raw.strip()[:100])}
+                }
+            )
+        default = {"http": 80, "https": 443}[parts.scheme]
+        origin = f"{parts.scheme}://{parts.hostname}"
+        if port is not None and port != default:
+            origin += f":{port}"
+        if origin not in out:
+            out.append(origin)
+    return out
+
+
+def key_origins(key: ApiKey) -> frozenset[str]:
+    """The origins a public key's pages may send from (already clean when stored)."""
+    return frozenset(line.strip() for line in key.allowed_origins.splitlines() if line.strip())
+
+
+def _browser_settings(
+    kind: str, allowed_origins: str | Iterable[str], tracking_consent_required: bool
+) -> str:
+    origins = clean_origins(allowed_origins)
+    if kind != ApiKey.Kind.PUBLIC and (origins or tracking_consent_required):
+        raise ValidationError(
+            {
+                "allowed_origins": _(
+                    "Allowed origins and the tracking consent setting are for public keys only."
+                )
+            }
+        )
+    return "\n".join(origins)
+
+
 def integration_user(*, name: str) -> User:
     """The account a key acts as when none is named: ``api:<name>`` with the Integration role."""
     user, created = User.objects.get_or_create(username=f"api:{name}"[:150])
@@ -145,6 +209,8 @@ def api_key_create(
     user: User | None = None,
     rate_limit: int | None = None,
     kind: str = ApiKey.Kind.SECRET,
+    allowed_origins: str | Iterable[str] = "",
+    tracking_consent_required: bool = False,
     actor: User | None = None,
     request: HttpRequest | None = None,
 ) -> CreatedKey:
@@ -167,6 +233,7 @@ def api_key_create(
         )
     if rate_limit is not None and rate_limit < 1:
         raise ValidationError({"rate_limit": _("The rate limit must be at least 1.")})
+    origins = _browser_settings(kind, allowed_origins, tracking_consent_required)
     owner = user or integration_user(name=name)
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
@@ -182,6 +249,8 @@ def api_key_create(
         scopes=clean,
         user=owner,
         rate_limit=rate_limit,
+        allowed_origins=origins,
+        tracking_consent_required=tracking_consent_required,
         created_by=actor,
     )
     audit_record(
@@ -195,6 +264,8 @@ def api_key_create(
             "prefix": prefix,
             "scopes": clean,
             "user": owner.username,
+            **({"allowed_origins": origins.split("\n")} if origins else {}),
+            **({"tracking_consent_required": True} if tracking_consent_required else {}),
         },
         request=request,
     )
@@ -221,6 +292,41 @@ def api_key_revoke(
             details={"name": key.name, "prefix": key.prefix},
             request=request,
         )
+    return key
+
+
+@transaction.atomic
+def api_key_set_browser_settings(
+    *,
+    key_id: int,
+    allowed_origins: str | Iterable[str],
+    tracking_consent_required: bool,
+    actor: User | None = None,
+    request: HttpRequest | None = None,
+) -> ApiKey:
+    """Change a public key's allowed origins and tracking-consent setting (audited). Other
+    web processes see it within ``LEADFLOW_API_KEY_CACHE_SECONDS``, this one at once."""
+    key = ApiKey.objects.select_for_update().filter(pk=key_id).first()
+    if key is None:
+        raise NotFoundError(_("There is no API key with id %(id)s.") % {"id": key_id}, field="key")
+    origins = _browser_settings(key.kind, allowed_origins, tracking_consent_required)
+    if (origins, tracking_consent_required) == (key.allowed_origins, key.tracking_consent_required):
+        return key
+    key.allowed_origins, key.tracking_consent_required = origins, tracking_consent_required
+    key.save(update_fields=["allowed_origins", "tracking_consent_required"])
+    forget_cached_key(key.prefix)
+    audit_record(
+        action="apikey.change",
+        actor=actor,
+        target_type="apikey",
+        target_id=key.pk,
+        details={
+            "prefix": key.prefix,
+            "allowed_origins": origins.split("\n") if origins else [],
+            "tracking_consent_required": tracking_consent_required,
+        },
+        request=request,
+    )
     return key
 
 

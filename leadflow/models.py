@@ -100,6 +100,26 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SECRET)
     identity_secret = models.CharField(max_length=100, blank=True)  # public keys only
+    # public keys: the web origins (scheme://host[:port], one per line) whose pages may send
+    # with it; CORS answers and the Origin check of /v1/* (leads.api.browser) read it
+    allowed_origins = models.TextField(
+        _("allowed origins"),
+        blank=True,
+        help_text=_(
+            "Public keys: one origin per line, e.g. https://www.example.com. Browsers on "
+            "other sites are refused (403 origin_not_allowed)."
+        ),
+    )
+    # public keys: a page, track or identify is accepted only with the visitor's consent in
+    # its context (capture.sdk_consent)
+    tracking_consent_required = models.BooleanField(
+        _("tracking needs consent"),
+        default=False,
+        help_text=_(
+            "Public keys: accept a browser's page, track and identify only when the message "
+            "carries the visitor's consent (the SDK's consent context)."
+        ),
+    )
     prefix = models.CharField(max_length=16, unique=True)
     hashed_key = models.CharField(max_length=64)
     scopes = models.JSONField(default=list)

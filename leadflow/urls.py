@@ -35,6 +35,8 @@ urlpatterns = [
     path("api/v1/", include("reports.api.urls")),
     path("api/v1/", include("predictive.api.urls")),
     path("v1/", include("leads.api.segment_urls")),  # Segment-compatible ingestion
+    # analytics-next's standalone build loads its chunks from <_cdn>/analytics-next/bundles/
+    path("analytics-next/", include("leads.api.browser_urls")),
     path("api/v1/", include("privacy.api.urls")),
     path("leads/", include("leads.urls")),
     path("scoring/", include("scoring.urls")),

@@ -14,15 +14,18 @@ must run a constant number of queries (the board calls it once per column page).
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
 from leadflow.exceptions import DomainError
-from leadflow.models import User
+from leadflow.models import ApiKey, User
 from leads.models import Lead
+
+if TYPE_CHECKING:  # leads.ingest imports this module
+    from leads.ingest import ItemError, Message
 
 
 @dataclass(frozen=True)
@@ -101,3 +104,23 @@ def selection_bar(
     *, user: User, params: QueryDict, matching: "QuerySet[Lead] | None"
 ) -> dict[str, Any]:
     return dict(_selection_bars[0](user, params, matching)) if _selection_bars else {}
+
+
+# A browser's (public key's) messages, before ingestion: (key, messages) -> {message index:
+# ItemError} for the ones to refuse (each is reported, never dropped). ``capture`` registers the
+# tracking-consent gate (it reads privacy's consent history, which ``leads`` may not import).
+BrowserGate = Callable[[ApiKey, Sequence["Message"]], Mapping[int, "ItemError"]]
+_browser_gates: list[BrowserGate] = []
+
+
+def register_browser_gate(gate: BrowserGate) -> None:
+    if gate not in _browser_gates:
+        _browser_gates.append(gate)
+
+
+def browser_refusals(*, key: ApiKey, messages: Sequence["Message"]) -> dict[int, "ItemError"]:
+    refused: dict[int, ItemError] = {}
+    for gate in _browser_gates:
+        for index, error in gate(key, messages).items():
+            refused.setdefault(index, error)
+    return refused

@@ -130,6 +130,8 @@ class Message:
     # the traits they came from (``_map_traits``)
     custom: dict[str, Any] = field(default_factory=dict)
     mapped: frozenset[str] = frozenset()
+    # a browser SDK's consent context says the visitor consented to tracking (segment_context)
+    consent_given: bool = False
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,9 @@ class Channel(models.TextChoices):
     EMAIL = "email", _("E-mail")
     PHONE = "phone", _("Phone")
     SMS = "sms", _("SMS")
+    # website tracking through the browser SDKs (/v1/* with a public key): withdrawn, no page,
+    # track or identify from the browser is accepted for the person (capture.sdk_consent)
+    TRACKING = "tracking", _("Website tracking")
 
 
 class ConsentEvent(models.Model):

@@ -146,6 +146,29 @@ def unsubscribe(*, token: str, source: str = "one-click unsubscribe") -> int:
     return lead_id
 
 
+@transaction.atomic
+def consent_withdraw_all(*, lead_id: int, source: str, actor: User | None = None) -> int:
+    """Withdraw every consent the person gave, one ConsentEvent per channel (e-mail, phone, SMS,
+    website tracking), in one transaction: e-mail stops as ``consent_record`` says, and the
+    browser SDK destination refuses the person's next tracking call (``capture.sdk_consent``
+    reads the history on every request: no cache). Returns the number of channels."""
+    at = timezone.now()
+    for channel in Channel.values:
+        consent_record(
+            lead_id=lead_id, channel=channel, granted=False, source=source, actor=actor, at=at
+        )
+    return len(Channel.values)
+
+
+def unsubscribe_all(*, token: str, source: str = "unsubscribe page: withdraw all") -> int:
+    """The unsubscribe page's "withdraw all my consent": every channel, whatever channel the
+    link names (it proves the person's mailbox). Idempotent; returns the lead id."""
+    lead_id, _channel = read_unsubscribe_token(token)
+    lead_id = resolve_merged(lead_id=lead_id)
+    consent_withdraw_all(lead_id=lead_id, source=source)
+    return lead_id
+
+
 def resolve_merged(*, lead_id: int) -> int:
     """The lead an id stands for now: a lead merged away resolves to its survivor."""
     for _hop in range(20):  # a chain of merges; bounded

@@ -32,7 +32,7 @@ from privacy.imports import (
     import_preview,
 )
 from privacy.models import DuplicatePair, ImportJob, SavedMapping
-from privacy.services import unsubscribe
+from privacy.services import unsubscribe, unsubscribe_all
 
 
 @csrf_exempt  # RFC 8058: the mail provider POSTs with no session and no CSRF token
@@ -41,11 +41,15 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows a confirmation button (link scanners must not unsubscribe anyone); POST acts."""
     if request.method == "GET":
         return render(request, "privacy/unsubscribe.html", {"done": False})
+    withdraw_all = request.POST.get("scope") == "all"  # the page's second button
     try:
-        unsubscribe(token=token)
+        if withdraw_all:
+            unsubscribe_all(token=token)
+        else:
+            unsubscribe(token=token)
     except DomainError as exc:
         return render(request, "privacy/unsubscribe.html", {"error": exc.message}, status=400)
-    return render(request, "privacy/unsubscribe.html", {"done": True})
+    return render(request, "privacy/unsubscribe.html", {"done": True, "all": withdraw_all})
 
 
 @login_required

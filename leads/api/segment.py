@@ -39,14 +39,17 @@ from leadflow.api.auth import check_scope, request_api_key
 from leadflow.apikeys import Scope, api_key_lookup
 from leadflow.models import ApiKey, User
 from leadflow.validators import nul_path
+from leads.api.browser import BrowserCorsMixin
 from leads.api.segment_context import (
     InvalidField,
     campaign,
+    consent_given,
     kept_context,
     must_be_object,
     must_be_string,
 )
 from leads.api.segment_schema import batch_schema, single_schema
+from leads.extensions import browser_refusals
 from leads.ingest import (
     ACTIVITY,
     ALIAS,
@@ -299,6 +302,7 @@ def to_message(
         user_hash=user_hash,
         utm=campaign(context),
         ignored=ignored,
+        consent_given=consent_given(context),
     )
     # the person's e-mail: identify's traits, or the user traits any other call carries
     email_field = "traits.email" if kind == "identify" else "context.traits.email"
@@ -393,7 +397,19 @@ def ingest_caller(request: Request) -> Caller:
     return Caller(public=True, identity_secret=key.identity_secret)
 
 
-class _SegmentView(APIView):
+def refuse_for_browser(request: Request, messages: list[Message]) -> list[ItemError]:
+    """A public key's messages that a browser gate refuses (capture: tracking consent) are
+    taken out of ``messages`` and returned as item errors."""
+    key = request_api_key(request)
+    if key is None or key.kind != ApiKey.Kind.PUBLIC or not messages:
+        return []
+    refused = browser_refusals(key=key, messages=messages)
+    if refused:
+        messages[:] = [m for m in messages if m.index not in refused]
+    return list(refused.values())
+
+
+class _SegmentView(BrowserCorsMixin, APIView):  # type: ignore[misc]  # options: HttpResponse
     authentication_classes = [*APIView.authentication_classes, WriteKeyBodyAuthentication]
     permission_classes = [IsAuthenticated, HasPerm.of(Perm.ADD_ACTIVITY)]
     parser_classes = [SegmentParser]
@@ -452,6 +468,7 @@ class BatchView(_SegmentView):
                 messages.append(to_message(index, raw, received_at=received_at, sent_at=sent_at))
             except _Invalid as exc:
                 errors.append(_item_error(index, exc))
+        errors += refuse_for_browser(request, messages)
         result = ingest(
             messages=messages, source="segment", now=received_at, caller=ingest_caller(request)
         )
@@ -495,6 +512,8 @@ class _SingleView(_SegmentView):
             )
         except _Invalid as exc:
             return _bad_request(exc.code, exc.message, exc.field)
+        if refused := refuse_for_browser(request, [message]):
+            return _bad_request(refused[0].code, refused[0].message, refused[0].field)
         result = ingest(
             messages=[message], source="segment", now=received_at, caller=ingest_caller(request)
         )

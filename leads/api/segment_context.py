@@ -100,3 +100,24 @@ def stored_ip(value: Any) -> str | None:
         return str(address)
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def consent_given(context: Mapping[str, Any]) -> bool:
+    """Whether a browser SDK's message says the visitor consented to tracking:
+    analytics-next's consent wrappers put ``context.consent.categoryPreferences`` ({category:
+    bool}; any true), RudderStack's consent management ``context.consentManagement
+    .allowedConsentIds`` (a non-empty list). Anything else, or a malformed value: no."""
+    consent = context.get("consent")
+    if isinstance(consent, dict):
+        preferences = consent.get("categoryPreferences")
+        if isinstance(preferences, dict) and any(v is True for v in preferences.values()):
+            return True
+    management = context.get("consentManagement")
+    if isinstance(management, dict):
+        allowed = management.get("allowedConsentIds")
+        if isinstance(allowed, list) and any(isinstance(a, str) and a for a in allowed):
+            return True
+        # RudderStack's older shape: {"allowedConsentIds": {"id": "name", ...}}
+        if isinstance(allowed, dict) and allowed:
+            return True
+    return False

@@ -31,6 +31,19 @@ class Command(BaseCommand):
             help="act as this existing user (default: a new integration account api:<name>)",
         )
         parser.add_argument("--rate-limit", type=int, help="requests per rate window")
+        parser.add_argument(
+            "--origin",
+            action="append",
+            default=[],
+            help="a --public key: a web origin whose pages may send with it "
+            "(https://www.example.com); repeat for more",
+        )
+        parser.add_argument(
+            "--tracking-consent-required",
+            action="store_true",
+            help="a --public key: accept page/track/identify only with the visitor's consent "
+            "in the message context (docs/capture-sdk.md)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = None
@@ -50,6 +63,8 @@ class Command(BaseCommand):
                 user=user,
                 rate_limit=options["rate_limit"],
                 kind=ApiKey.Kind.PUBLIC if public else ApiKey.Kind.SECRET,
+                allowed_origins=options["origin"],
+                tracking_consent_required=options["tracking_consent_required"],
             )
         except ValidationError as exc:
             raise CommandError(
@@ -61,6 +76,8 @@ class Command(BaseCommand):
             f"{key.user.username}. It is shown only now:"
         )
         self.stdout.write(created.secret)
+        if key.allowed_origins:
+            self.stderr.write(f"Allowed origins: {', '.join(key.allowed_origins.split())}")
         if created.identity_secret:
             self.stderr.write(
                 "Its identity secret (keep it on your server: it signs your users' ids; "
