@@ -269,7 +269,6 @@ def test_script_embed_refused_on_an_origin_not_allowed(browse, host, capture_for
     assert counts(capture_form) == (0, 0)
 
 
-@pytest.mark.xfail(strict=False, reason="needs capture-core's submit endpoint")
 def test_script_embed_submits_a_lead_and_thanks(browse, host, capture_form):
     from leads.models import Lead
 
@@ -326,7 +325,6 @@ def test_iframe_refused_by_an_origin_not_allowed(browse, host, capture_form):
     assert counts(capture_form) == (0, 0)
 
 
-@pytest.mark.xfail(strict=False, reason="needs capture-core's submit endpoint")
 def test_iframe_embed_submits_a_lead_and_thanks(browse, host, capture_form):
     from leads.models import Lead
 
