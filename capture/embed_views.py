@@ -8,6 +8,7 @@ header); a refused origin gets a 403 JSON without any CORS header, so its script
 import hashlib
 import json
 import math
+import time
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -256,6 +257,12 @@ def frame(request: HttpRequest, public_id: str) -> HttpResponse:
     return frame_response(request, form)
 
 
+def _issued_at(form: Form, filled_already: bool) -> float | None:
+    """A plain HTML post shown again was filled in on the host page: its fill time is spent,
+    so its fresh challenge counts from before (the proof of work is still required)."""
+    return time.time() - form.min_fill_seconds if filled_already else None
+
+
 def frame_response(
     request: HttpRequest,
     form: Form,
@@ -264,6 +271,7 @@ def frame_response(
     errors: Mapping[str, list[str]] | None = None,
     status: int = 200,
     fresh_challenge: bool = False,
+    filled_already: bool = False,
 ) -> HttpResponse:
     """The iframe page for ``form``: empty (GET), or — for capture-core's form-encoded submit
     answering 400 — bound to what was sent (``data``, e.g. ``request.POST``) with ``errors``
@@ -296,7 +304,7 @@ def frame_response(
             "form": django_form,
             "challenge": given
             if given["token"] and not fresh_challenge
-            else challenge.issue(form.public_id),
+            else challenge.issue(form.public_id, now=_issued_at(form, filled_already)),
             "submit_url": _submit_url(form.public_id),
             "event_url": reverse("capture_public:event", args=[form.public_id]),
             "page_url": params.get("lf_page") or params.get("page_url", referer),

@@ -96,10 +96,16 @@ class _Reply:
     def send_again(self, form: Form, data: Mapping[str, Any]) -> HttpResponseBase:
         """A plain HTML post, which could not answer the challenge: the form on our page,
         filled in, with a fresh challenge (frame.js solves it); it counts when sent from there."""
-        note = {NON_FIELD: [_("Please check your answers and send the form again.")]}
-        return self._finish(
-            frame_response(self.request, form, data=data, errors=note, fresh_challenge=True)
+        try:
+            submission_validate(form, data)
+            errors: dict[str, list[str]] = {}
+        except SubmissionInvalidError as exc:
+            errors = dict(exc.errors)
+        errors[NON_FIELD] = [_("Please check your answers and send the form again.")]
+        page = frame_response(
+            self.request, form, data=data, errors=errors, fresh_challenge=True, filled_already=True
         )
+        return self._finish(page)
 
     def accepted(self, form: Form, submission: Submission) -> HttpResponseBase:
         if submission.status == Submission.Status.PENDING:

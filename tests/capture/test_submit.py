@@ -1,8 +1,11 @@
 """The public submission endpoint: a submission becomes a lead through the leads services."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
+from capture import challenge
 from capture.models import ConsentRecord, ConsentText, Form, Rejection, Submission
 from leadflow.roles import Role
 from leads.ingest import ACTIVITY, Message, ingest
@@ -176,7 +179,7 @@ def test_bad_answers_are_refused_naming_the_field_and_nothing_is_stored(
 
 
 def test_form_encoded_post_gets_a_thank_you_page_or_the_form_again(visitor):
-    form = make_form(thank_you_message="Thanks, see you soon.")
+    form = make_form(thank_you_message="Thanks, see you soon.", accepts_plain_posts=True)
     ok = visitor.submit(form, {"email": "e@example.com", "firstName": "Eve"}, as_json=False)
     assert ok.status_code == 200
     assert b"Thanks, see you soon." in ok.content
@@ -188,8 +191,29 @@ def test_form_encoded_post_gets_a_thank_you_page_or_the_form_again(visitor):
     assert Lead.objects.count() == 1
 
 
+def test_plain_post_without_a_challenge_is_shown_again_and_counts_from_there(visitor):
+    """By default a plain HTML post cannot count at once (it answered no challenge): LeadFlow's
+    own page shows it again, filled in and with any field errors, and a fresh challenge; it is
+    not a rejection, and nothing is stored until it is sent from there."""
+    form = make_form(min_fill_seconds=3)
+    first = visitor.submit(form, {"email": "p@", "firstName": "Pat"}, as_json=False)
+    assert first.status_code == 200
+    assert b"Please check your answers and send the form again." in first.content
+    assert b"Enter a valid e-mail address." in first.content
+    assert b'value="Pat"' in first.content
+    assert not Lead.objects.exists()
+    assert not Submission.objects.exists()
+    assert not Rejection.objects.exists()
+    token = re.search(rb'name="lf_token" value="([^"]+)"', first.content).group(1).decode()
+    proof = challenge.solve(token, challenge.difficulty())
+    # the fill time was spent on the host page: sent at once from here, it is not "too fast"
+    again = {"email": "p@example.com", "firstName": "Pat", "lf_token": token, "lf_proof": proof}
+    assert visitor.submit(form, again, as_json=False).status_code == 200
+    assert Lead.objects.get().email == "p@example.com"
+
+
 def test_form_encoded_post_is_redirected_when_the_form_says_so(visitor):
-    form = make_form(redirect_url="https://shop.example/thanks")
+    form = make_form(redirect_url="https://shop.example/thanks", accepts_plain_posts=True)
     bad = visitor.submit(form, {"email": "f@"}, as_json=False)
     assert bad.status_code == 400
     assert "form-action 'self' https://shop.example" in bad["Content-Security-Policy"]
