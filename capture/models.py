@@ -189,9 +189,11 @@ class ConsentText(models.Model):
 
 class Submission(models.Model):
     class Status(models.TextChoices):
+        RECEIVED = "received", _("Received, being processed")
         ACCEPTED = "accepted", _("Accepted")
         PENDING = "pending", _("Waiting for the confirmation click")
         CONFIRMED = "confirmed", _("Confirmed by e-mail")
+        FAILED = "failed", _("Could not be stored")
 
     form = models.ForeignKey(
         Form, on_delete=models.CASCADE, related_name="submissions", verbose_name=_("form")
@@ -216,12 +218,25 @@ class Submission(models.Model):
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     created_at = models.DateTimeField(_("submitted at"), auto_now_add=True, db_index=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    # what the worker needs to finish a received submission (capture.submit.submission_process)
+    referrer = models.CharField(_("referrer"), max_length=2000, blank=True)
+    consent_text_ids = models.JSONField(_("consents ticked"), default=list, blank=True)
+    language = models.CharField(_("language"), max_length=20, blank=True)
+    error = models.TextField(_("error"), blank=True)  # why a failed one could not be stored
 
     class Meta:
         verbose_name = _("submission")
         verbose_name_plural = _("submissions")
         ordering = ("-created_at", "-id")
-        indexes = [models.Index(fields=["form", "created_at"], name="capture_sub_form_time_idx")]
+        indexes = [
+            models.Index(fields=["form", "created_at"], name="capture_sub_form_time_idx"),
+            # the sweeper's: received ones a lost task left behind
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="received"),
+                name="capture_sub_received_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.form_id}:{self.pk}"

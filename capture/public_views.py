@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods
 from capture import challenge, doi, spam
 from capture.embed_views import frame_response
 from capture.models import Form, Rejection, Submission
-from capture.submit import SubmissionInvalidError, submission_create, submission_validate
+from capture.submit import SubmissionInvalidError, submission_receive, submission_validate
 from leadflow.client_ip import client_ip
 from leadflow.exceptions import DomainError
 
@@ -108,7 +108,7 @@ class _Reply:
         return self._finish(page)
 
     def accepted(self, form: Form, submission: Submission) -> HttpResponseBase:
-        if submission.status == Submission.Status.PENDING:
+        if form.double_opt_in:  # the worker sends the e-mail once the lead is stored
             status, message = (
                 "pending",
                 _(
@@ -283,7 +283,7 @@ def submit(request: HttpRequest, public_id: str) -> HttpResponseBase:
             )
     try:
         cleaned = submission_validate(form, data)
-        submission = submission_create(
+        submission = submission_receive(
             form=form, cleaned=cleaned, ip=ip, language=translation.get_language() or ""
         )
     except (SubmissionInvalidError, DomainError) as exc:

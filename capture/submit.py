@@ -1,8 +1,9 @@
 """A visitor's form submission → a lead, its form activity and its consent records.
 
 ``submission_validate`` checks the answers against the form (one error list per field name,
-``consent.<key>`` for consents); ``submission_create`` writes, in one transaction and only
-through the leads services: an identify (the answers as traits) and the form activity go
+``consent.<key>`` for consents) while the visitor waits; ``submission_receive`` stores the
+submission as one *received* row, and a worker's ``submission_process`` writes, in one
+transaction and only through the leads services: an identify (the answers as traits) and the form activity go
 through ``leads.ingest.ingest`` as a *public* caller (``leads.writepolicy``): a new person
 becomes a lead with the answers, the visitor's earlier anonymous page views move to it (ingest
 merges the anonymous visitor the anonymousId names), and the activity marks the lead for
@@ -23,6 +24,7 @@ import ipaddress
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -43,6 +45,7 @@ from capture.models import (
     Submission,
 )
 from capture.selectors import current_consents, lead_for_anonymous_id
+from leadflow.exceptions import DomainError
 from leads.ingest import ACTIVITY, IDENTIFY, TRAIT_COLUMNS, Message, ingest
 from leads.models import Lead
 from leads.services import normalize_email
@@ -273,108 +276,179 @@ def _device_id(anonymous_id: str, email: str | None) -> str | None:
     return anonymous_id
 
 
-def submission_create(
+def submission_receive(
     *, form: Form, cleaned: Cleaned, ip: str | None = None, language: str = ""
 ) -> Submission:
-    """Store a validated submission (see the module docstring). Raises
-    ``SubmissionInvalidError`` when ingestion refuses an answer (e.g. a trait mapped to a
-    number field); then nothing of it is stored."""
-    now = timezone.now()
-    answers = cleaned.answers
+    """Store a validated submission as *received* (one row) and hand it to a worker, which makes
+    it a lead (``submission_process``). The visitor's reply needs nothing more: what the worker
+    may still refuse (a blocked address, an answer a custom field's type rejects) is kept on the
+    row as *failed* with its reason, for the marketer, never dropped. A lost task is re-driven
+    by ``submissions_sweep``."""
+    submission = Submission.objects.create(
+        form=form,
+        status=Submission.Status.RECEIVED,
+        answers=cleaned.answers,
+        page_url=cleaned.page_url,
+        referrer=cleaned.referrer,
+        anonymous_id=cleaned.anonymous_id,
+        ip=stored_ip(ip, form.ip_storage),
+        consent_text_ids=[text.pk for text in cleaned.consents],
+        language=language[:20],
+    )
+    transaction.on_commit(partial(_enqueue, submission.pk))
+    return submission
+
+
+def _enqueue(submission_id: int) -> None:
+    from capture.tasks import submission_process_task
+
+    submission_process_task.delay(submission_id)
+
+
+def submission_process(*, submission_id: int) -> Submission | None:
+    """Make a received submission a lead (see the module docstring); None when another worker
+    has it or it is done. Refusals leave it *failed* with the reason, nothing else written."""
+    with transaction.atomic():
+        submission = (
+            # of=self: FOR UPDATE of the join would lock the form row and make every other
+            # worker skip its own submission of that form
+            Submission.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("form")
+            .filter(pk=submission_id, status=Submission.Status.RECEIVED)
+            .first()
+        )
+        if submission is None:
+            return None
+        try:
+            with transaction.atomic():
+                _process(submission)
+        except (SubmissionInvalidError, DomainError) as exc:
+            errors = (
+                exc.errors
+                if isinstance(exc, SubmissionInvalidError)
+                else {exc.field or "email": [exc.message]}
+            )
+            submission.status = Submission.Status.FAILED
+            submission.error = "; ".join(
+                f"{name}: {' '.join(messages)}" for name, messages in errors.items()
+            )
+            submission.save(update_fields=["status", "error"])
+    return submission
+
+
+def _process(submission: Submission) -> None:
+    form = submission.form
+    now = submission.created_at
+    answers = submission.answers
+    texts = {t.pk: t for t in ConsentText.objects.filter(pk__in=submission.consent_text_ids)}
+    consents = [texts[pk] for pk in submission.consent_text_ids if pk in texts]
     email = normalize_email(answers.get("email")) if isinstance(answers.get("email"), str) else None
-    utm = _utm(cleaned.page_url, answers)
+    utm = _utm(submission.page_url, answers)
     traits = dict(answers)
     traits.setdefault("source", f"web form: {form.name}"[:100])  # a new lead's source (data)
-    with transaction.atomic():
-        anonymous_id = _device_id(cleaned.anonymous_id, email)
-        if email:
-            existed = Lead.objects.filter(email__iexact=email).exists()
-        else:
-            existed = lead_for_anonymous_id(anonymous_id) is not None
-        identify = Message(
-            index=0,
-            type=IDENTIFY,
-            message_id=f"lf-form-{uuid.uuid4()}",
-            anonymous_id=anonymous_id,
-            email=email,
-            occurred_at=now,
-            traits=traits,
-            utm=utm,
-        )
-        result = ingest(messages=[identify], source="form", now=now, caller=PUBLIC)
-        if result.errors:
-            raise SubmissionInvalidError(_ingest_errors(result.errors))
-        lead_id = result.outcomes[0][1]
-        ignored = any(item.index == 0 for item in result.ignored)
-        lead = Lead.objects.get(pk=lead_id)
-        changes = proposed_changes(lead, answers) if ignored else {}
-        # a known person who withdrew a channel is not signed up again by an unverified form
-        withheld = {
-            text.key
-            for text in cleaned.consents
-            if ignored and text.channel and not form.double_opt_in and withdrawn(lead, text.channel)
-        }
-        for key in sorted(withheld):
-            changes[f"consent.{key}"] = {"current": "withdrawn", "proposed": "granted"}
-        activity = Message(
-            index=0,
-            type=ACTIVITY,
-            message_id=f"lf-form-{uuid.uuid4()}",
+    anonymous_id = _device_id(submission.anonymous_id, email)
+    if email:
+        existed = Lead.objects.filter(email__iexact=email).exists()
+    else:
+        existed = lead_for_anonymous_id(anonymous_id) is not None
+    identify = Message(
+        index=0,
+        type=IDENTIFY,
+        message_id=f"lf-form-{submission.pk}-identify",  # a re-run is a no-op (exactly once)
+        anonymous_id=anonymous_id,
+        email=email,
+        occurred_at=now,
+        traits=traits,
+        utm=utm,
+    )
+    result = ingest(messages=[identify], source="form", now=now, caller=PUBLIC)
+    if result.errors:
+        raise SubmissionInvalidError(_ingest_errors(result.errors))
+    lead_id = result.outcomes[0][1]
+    ignored = any(item.index == 0 for item in result.ignored)
+    lead = Lead.objects.get(pk=lead_id)
+    changes = proposed_changes(lead, answers) if ignored else {}
+    # a known person who withdrew a channel is not signed up again by an unverified form
+    withheld = {
+        text.key
+        for text in consents
+        if ignored and text.channel and not form.double_opt_in and withdrawn(lead, text.channel)
+    }
+    for key in sorted(withheld):
+        changes[f"consent.{key}"] = {"current": "withdrawn", "proposed": "granted"}
+    activity = Message(
+        index=0,
+        type=ACTIVITY,
+        message_id=f"lf-form-{submission.pk}",
+        lead_id=lead_id,
+        kind=form.activity_kind,
+        name=form.name,
+        occurred_at=now,
+        properties={
+            "form": form.public_id,
+            "form_name": form.name,
+            "answers": answers,
+            "page": submission.page_url,
+            "proposed_changes": changes,
+        },
+    )
+    result = ingest(messages=[activity], source="form", now=now, caller=PUBLIC)
+    if result.errors:  # pragma: no cover  (an activity of a lead just resolved)
+        raise SubmissionInvalidError(_ingest_errors(result.errors))
+    pending = form.double_opt_in
+    submission.lead_id = lead_id
+    submission.status = Submission.Status.PENDING if pending else Submission.Status.ACCEPTED
+    submission.created_lead = not existed and not ignored
+    submission.proposed_changes = changes
+    submission.source = _source(utm, submission.referrer)
+    submission.anonymous_id = anonymous_id or ""
+    submission.save(
+        update_fields=[
+            "lead",
+            "status",
+            "created_lead",
+            "proposed_changes",
+            "source",
+            "anonymous_id",
+        ]
+    )
+    ConsentRecord.objects.bulk_create(
+        ConsentRecord(
+            submission=submission,
             lead_id=lead_id,
-            kind=form.activity_kind,
-            name=form.name,
-            occurred_at=now,
-            properties={
-                "form": form.public_id,
-                "form_name": form.name,
-                "answers": answers,
-                "page": cleaned.page_url,
-                "proposed_changes": changes,
-            },
+            consent_text=text,
+            granted=True,
+            at=now,
+            page_url=submission.page_url,
+            ip=submission.ip,
         )
-        result = ingest(messages=[activity], source="form", now=now, caller=PUBLIC)
-        if result.errors:  # pragma: no cover  (an activity of a lead just resolved)
-            raise SubmissionInvalidError(_ingest_errors(result.errors))
-        pending = form.double_opt_in
-        submission = Submission.objects.create(
-            form=form,
-            lead_id=lead_id,
-            status=Submission.Status.PENDING if pending else Submission.Status.ACCEPTED,
-            created_lead=not existed and not ignored,
-            answers=answers,
-            proposed_changes=changes,
-            page_url=cleaned.page_url,
-            source=_source(utm, cleaned.referrer),
-            anonymous_id=anonymous_id or "",
-            ip=stored_ip(ip, form.ip_storage),
-        )
-        consent_ip = stored_ip(ip, form.ip_storage)
-        ConsentRecord.objects.bulk_create(
-            ConsentRecord(
-                submission=submission,
-                lead_id=lead_id,
-                consent_text=text,
-                granted=True,
-                at=now,
-                page_url=cleaned.page_url,
-                ip=consent_ip,
-            )
-            for text in cleaned.consents
-        )
-        if pending:
-            from capture.doi import confirmation_send
+        for text in consents
+    )
+    if pending:
+        from capture.doi import confirmation_send
 
-            transaction.on_commit(
-                partial(confirmation_send, submission_id=submission.pk, language=language)
+        transaction.on_commit(
+            partial(confirmation_send, submission_id=submission.pk, language=submission.language)
+        )
+        return
+    for text in consents:
+        if text.channel and text.key not in withheld:
+            consent_record(
+                lead_id=lead_id,
+                channel=text.channel,
+                granted=True,
+                source=f"web form: {form.name}",
+                at=now,
             )
-        else:
-            for text in cleaned.consents:
-                if text.channel and text.key not in withheld:
-                    consent_record(
-                        lead_id=lead_id,
-                        channel=text.channel,
-                        granted=True,
-                        source=f"web form: {form.name}",
-                        at=now,
-                    )
-    return submission
+
+
+def submissions_sweep(*, older_than_seconds: float = 20.0, limit: int = 500) -> int:
+    """Re-drive received submissions whose task was lost (a killed worker, a Redis restart):
+    processed here, oldest first; returns how many were."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        Submission.objects.filter(status=Submission.Status.RECEIVED, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(submission_process(submission_id=pk) is not None for pk in ids)

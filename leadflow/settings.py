@@ -526,6 +526,11 @@ LEADFLOW_CAPTURE_IP_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_IP_RATE_LIMIT", defau
 LEADFLOW_CAPTURE_IP_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_IP_RATE_WINDOW", default=600)
 LEADFLOW_CAPTURE_FORM_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_FORM_RATE_LIMIT", default=600)
 LEADFLOW_CAPTURE_FORM_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_FORM_RATE_WINDOW", default=60)
+# a received submission becomes a lead in a worker; this re-drives any whose task was lost
+CELERY_BEAT_SCHEDULE["capture-submissions-sweep"] = {
+    "task": "capture.tasks.submissions_sweep_task",
+    "schedule": 30.0,
+}
 # Publish /api/schema/ and /api/docs/ to anonymous visitors (default: logged-in users only).
 LEADFLOW_API_DOCS_PUBLIC = env.bool("LEADFLOW_API_DOCS_PUBLIC", default=False)
 LEADFLOW_IDEMPOTENCY_TTL_HOURS = env.int("LEADFLOW_IDEMPOTENCY_TTL_HOURS", default=24)

@@ -51,6 +51,7 @@ def test_parallel_first_submissions_make_one_lead_and_every_submission(live_serv
     lead = Lead.objects.get(email="race@example.com")  # exactly one lead
     submissions = list(Submission.objects.filter(form=form))
     assert len(submissions) == PARALLEL
+    assert [(s.status, s.error) for s in submissions if s.lead_id is None] == []
     assert {s.lead_id for s in submissions} == {lead.pk}
     assert sum(s.created_lead for s in submissions) == 1
     winner = next(s for s in submissions if s.created_lead)
