@@ -526,6 +526,11 @@ LEADFLOW_CAPTURE_IP_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_IP_RATE_LIMIT", defau
 LEADFLOW_CAPTURE_IP_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_IP_RATE_WINDOW", default=600)
 LEADFLOW_CAPTURE_FORM_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_FORM_RATE_LIMIT", default=600)
 LEADFLOW_CAPTURE_FORM_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_FORM_RATE_WINDOW", default=60)
+# The embeds' view/start reports (/f/<id>/event) per client IP per window (seconds).
+LEADFLOW_CAPTURE_EVENT_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_EVENT_RATE_LIMIT", default=120)
+LEADFLOW_CAPTURE_EVENT_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_EVENT_RATE_WINDOW", default=60)
+# Proof of work of the embeds' challenge: leading zero bits (about 2**bits hashes per submission).
+LEADFLOW_CAPTURE_POW_BITS = env.int("LEADFLOW_CAPTURE_POW_BITS", default=12)
 # Publish /api/schema/ and /api/docs/ to anonymous visitors (default: logged-in users only).
 LEADFLOW_API_DOCS_PUBLIC = env.bool("LEADFLOW_API_DOCS_PUBLIC", default=False)
 LEADFLOW_IDEMPOTENCY_TTL_HOURS = env.int("LEADFLOW_IDEMPOTENCY_TTL_HOURS", default=24)
