@@ -526,6 +526,11 @@ LEADFLOW_CAPTURE_IP_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_IP_RATE_LIMIT", defau
 LEADFLOW_CAPTURE_IP_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_IP_RATE_WINDOW", default=600)
 LEADFLOW_CAPTURE_FORM_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_FORM_RATE_LIMIT", default=600)
 LEADFLOW_CAPTURE_FORM_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_FORM_RATE_WINDOW", default=60)
+# The embeds' view/start reports (/f/<id>/event) per client IP per window (seconds).
+LEADFLOW_CAPTURE_EVENT_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_EVENT_RATE_LIMIT", default=120)
+LEADFLOW_CAPTURE_EVENT_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_EVENT_RATE_WINDOW", default=60)
+# Proof of work of the embeds' challenge: leading zero bits (about 2**bits hashes per submission).
+LEADFLOW_CAPTURE_POW_BITS = env.int("LEADFLOW_CAPTURE_POW_BITS", default=12)
 # a received submission becomes a lead in a worker; this re-drives any whose task was lost
 CELERY_BEAT_SCHEDULE["capture-submissions-sweep"] = {
     "task": "capture.tasks.submissions_sweep_task",

@@ -44,6 +44,8 @@ def prepare(env: dict[str, str]) -> None:
         ["seed_handover_demo"],
         ["create_api_key", "--name", "crm-sync", "--scopes", "leads:read", "leads:write"],
         ["shell", "-c", DEMO_SNIPPET],
+        ["seed_capture_demo", "--origin", "https://www.example.com"],
+        ["shell", "-c", CAPTURE_SNIPPET],
         ["reports_rebuild"],
     ):
         subprocess.run([*manage, *args], env=env, check=True, cwd=ROOT)  # noqa: S603
@@ -118,6 +120,72 @@ open(os.environ["LEADFLOW_SHOT_LEAD"], "w").write(json.dumps({
     "lead": lead.pk, "email": person.email, "webhook": sub.pk, "sal": first.lead_id,
     "rep_word": first.lead.company.split()[0], "rep2": rep2.pk,
     "stale": stale.pk}))
+"""
+
+# Lead capture (docs/capture.md): the demo form gets a fortnight of views and starts (FormDay, what
+# the embed reports), submissions sent through the real submit services (new leads and one known
+# lead whose differing answers become proposed changes), and a few rejections; a second form, still
+# a draft, so the list has two rows. Adds the form's id to LEADFLOW_SHOT_LEAD.
+CAPTURE_SNIPPET = """
+import json, os
+from datetime import timedelta
+from django.utils import timezone
+from capture.analytics import site_today
+from capture.editing import consent_change
+from capture.models import Form, FormDay, FormField, Rejection, Submission
+from capture.submit import submission_create, submission_validate
+from leads.models import Lead
+form = Form.objects.get(public_id="demo-whitepaper")
+today = site_today()
+for n in range(14):
+    FormDay.objects.update_or_create(form=form, day=today - timedelta(days=n),
+        defaults={"views": 40 + (n * 7) % 23, "starts": 12 + (n * 5) % 9})
+from leads.services import lead_create
+known = lead_create(data={"email": "ann.fischer@kumo.example", "first_name": "Ann",
+    "last_name": "Fischer", "company": "Kumo Logistics", "source": "trade-fair"})
+visitors = [
+    ("mia.keller@alpenhof.example", "Mia", "Keller", "Alpenhof Hotels", "newsletter", "spring-launch"),
+    ("li.wei@harbour.example", "Li", "Wei", "Harbour Freight", "linkedin", "scoring-guide"),
+    ("sam.ortiz@brightpath.example", "Sam", "Ortiz", "Brightpath", "google", "scoring-guide"),
+    ("nora.berg@fjell.example", "Nora", "Berg", "Fjell Energy", "newsletter", "spring-launch"),
+    ("tom.ashby@quill.example", "Tom", "Ashby", "Quill & Co", "linkedin", "scoring-guide"),
+    (known.email, "Ann", "Fischer-Lang", "Kumo Group", "google", "scoring-guide"),
+]
+version = form.consent_texts.get(key="newsletter", retired=False).version
+for i, (email, first, last, company, source, campaign) in enumerate(visitors):
+    data = {"email": email, "firstName": first, "lastName": last, "company": company,
+            "utm_source": source, "utm_campaign": campaign,
+            "lf_page": f"https://www.example.com/whitepaper?utm_source={source}&utm_campaign={campaign}"}
+    if i % 2 == 0:
+        data["consent.newsletter"] = str(version)
+    sub = submission_create(form=form, cleaned=submission_validate(form, data), ip="203.0.113.%d" % (10 + i))
+    if i == 2:  # the newsletter text changes: version 2 from now on, version 1 kept for its records
+        version = consent_change(form_id=form.pk, key="newsletter", channel="email", text=(
+            "Yes, send me LeadFlow's monthly newsletter with scoring tips and event invitations. "
+            "I can withdraw this consent at any time with the link in every e-mail.")).version
+    Submission.objects.filter(pk=sub.pk).update(created_at=timezone.now() - timedelta(days=i * 2, hours=3))
+for reason, detail, ip, origin, excerpt in (
+    ("honeypot", "lf_website", "198.51.100.7", "https://www.example.com",
+     '{"email": "win@prize.example", "lf_website": "http://cheap-pills.example"}'),
+    ("too_fast", "too_fast (0.4 s)", "198.51.100.23", "https://www.example.com",
+     '{"email": "bot@spam.example", "firstName": "aaaa", "lf_token": "WyJkZW1vLXdoaXRlcGFwZXIi..."}'),
+    ("origin", "Origin https://evil.example is not among the form's allowed origins.", "192.0.2.44",
+     "https://evil.example", '{"email": "someone@example.org"}'),
+    ("rate_limited", "Over the rate limit; later refusals in this window are not logged.",
+     "198.51.100.23", "https://www.example.com", "email=bot9%40spam.example&firstName=x"),
+    ("challenge", "no_proof (5.2 s)", "203.0.113.99", "https://www.example.com",
+     '{"email": "x@y.example", "lf_token": "WyJkZW1vLXdoaXRlcGFwZXIi...", "lf_proof": ""}'),
+    ("invalid", '{"email": ["Enter a valid e-mail address."]}', "203.0.113.5",
+     "https://www.example.com", "email=jane.doe%40&firstName=Jane"),
+):
+    Rejection.objects.create(form=form, reason=reason, detail=detail, ip=ip, origin=origin, excerpt=excerpt)
+draft = Form.objects.create(name="Contact sales", allowed_origins="https://www.example.com")
+FormField.objects.create(form=draft, trait="email", kind="email", label="E-mail", required=True)
+path = os.environ["LEADFLOW_SHOT_LEAD"]
+ids = json.loads(open(path).read())
+ids["capture_form"] = form.pk
+ids["capture_public_id"] = form.public_id
+open(path, "w").write(json.dumps(ids))
 """
 
 # A small CSV for the import walkthrough: two good rows, one with a bad e-mail.
@@ -199,6 +267,7 @@ def shoot(base: str, ids: dict[str, Any], csv_path: str) -> None:
             return context, page
 
         for role, day in (
+            ("marketer", capture_day),
             ("marketer", marketer_day),
             ("rep1", rep_day),
             ("manager", manager_day),
@@ -339,6 +408,46 @@ def marketer_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     page.get_by_role("link", name="Review").first.click()
     page.wait_for_load_state("networkidle")
     snap(page, "marketer-duplicate-review", full_page=True)
+
+
+def capture_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
+    """Lead capture (docs/capture.md): the forms list, one form's tabs, the form as a visitor
+    sees it in the iframe (a LeadFlow page without the app's chrome)."""
+    form = ids["capture_form"]
+    go(page, "/capture/")
+    snap(page, "marketer-capture-forms")
+    go(page, f"/capture/{form}/")
+    snap(page, "marketer-capture-settings", full_page=True)
+    go(page, f"/capture/{form}/fields/")
+    snap(page, "marketer-capture-fields", full_page=True)
+    go(page, f"/capture/{form}/consents/")
+    snap(page, "marketer-capture-consents", full_page=True)
+    go(page, f"/capture/{form}/embed/")
+    snap(page, "marketer-capture-embed", full_page=True)
+    go(page, f"/capture/{form}/submissions/")
+    snap(page, "marketer-capture-submissions", full_page=True)
+    go(page, f"/capture/{form}/rejections/")
+    snap(page, "marketer-capture-rejections", full_page=True)
+    go(page, f"/capture/{form}/analytics/")
+    snap(page, "marketer-capture-analytics", full_page=True)
+    # the visitor's view: the iframe page at a typical embed width
+    visitor = page.context.browser.new_context(viewport={"width": 560, "height": 900})
+    frame = visitor.new_page()
+    frame.goto(f"{base_of(page)}/f/{ids['capture_public_id']}/frame?utm_source=newsletter")
+    frame.wait_for_load_state("networkidle")
+    name = "visitor-capture-frame"
+    if frame.locator("form.lf-form").count() != 1:
+        raise SystemExit(f"{name}: no form at {frame.url}")
+    if not WANTED or name in WANTED:
+        path = OUT / f"{name}.png"
+        frame.screenshot(path=str(path), full_page=True, caret="initial")
+        WRITTEN.append(path)
+    visitor.close()
+
+
+def base_of(page: Any) -> str:
+    parts = page.url.split("/", 3)
+    return "/".join(parts[:3])
 
 
 def rep_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:

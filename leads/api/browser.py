@@ -78,7 +78,7 @@ def origin_allowed(key: ApiKey, origin: str, request: HttpRequest) -> bool:
 def check_origin(key: ApiKey, request: HttpRequest) -> None:
     """403 ``origin_not_allowed`` for a browser (Origin header) on a site a public key does not
     list — when it lists any. (A key that lists none gets no CORS answer: a page cannot read
-    the reply, and docs/capture-sdk.md says to list the site.)"""
+    the reply, and docs/capture.md says to list the site.)"""
     origin = request_origin(request)
     if origin is None or key.kind != ApiKey.Kind.PUBLIC or not key_origins(key):
         return

@@ -47,7 +47,7 @@ def test_the_guides_anchors_name_its_headings() -> None:
 def test_the_page_addresses_in_the_guide_are_routes() -> None:
     paths = set(
         re.findall(
-            r"`(/(?:leads|handover|reports|scoring|privacy|settings|accounts)/[^`\s]*)`",
+            r"`(/(?:leads|handover|reports|scoring|privacy|settings|accounts|capture)/[^`\s]*)`",
             GUIDE.read_text(),
         )
     )

@@ -42,7 +42,7 @@ class Command(BaseCommand):
             "--tracking-consent-required",
             action="store_true",
             help="a --public key: accept page/track/identify only with the visitor's consent "
-            "in the message context (docs/capture-sdk.md)",
+            "in the message context (docs/capture.md)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
