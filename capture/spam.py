@@ -32,7 +32,8 @@ from django.http import HttpRequest
 from django.utils import translation
 
 from capture import challenge
-from capture.models import Form, Rejection
+from capture.models import Form, IpStorage, Rejection
+from capture.submit import stored_ip
 from leadflow import ratelimit
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,8 @@ def rejection_log(
         form_ref=form_ref[:40],
         reason=reason,
         detail=detail[:2000],
-        ip=ip,
+        # kept as the form keeps consent records' addresses; truncated for an unknown form
+        ip=stored_ip(ip, form.ip_storage if form is not None else IpStorage.TRUNCATED),
         origin=origin[:300],
         excerpt=excerpt,
     )

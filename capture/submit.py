@@ -29,6 +29,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -42,6 +43,7 @@ from capture.models import (
     Form,
     HiddenSource,
     IpStorage,
+    Rejection,
     Submission,
 )
 from capture.selectors import current_consents, lead_for_anonymous_id
@@ -440,6 +442,13 @@ def _process(submission: Submission) -> None:
                 source=f"web form: {form.name}",
                 at=now,
             )
+
+
+def rejections_purge(*, days: int | None = None) -> int:
+    """Rejected submissions are kept for review, not for ever (``LEADFLOW_CAPTURE_REJECTION_DAYS``)."""
+    days = settings.LEADFLOW_CAPTURE_REJECTION_DAYS if days is None else days
+    cutoff = timezone.now() - timedelta(days=days)
+    return Rejection.objects.filter(at__lt=cutoff).delete()[0]
 
 
 def submissions_sweep(*, older_than_seconds: float = 20.0, limit: int = 500) -> int:

@@ -12,6 +12,7 @@ def submission_process_task(submission_id: int) -> None:
 
 @shared_task(name="capture.tasks.submissions_sweep_task")
 def submissions_sweep_task() -> int:
-    from capture.submit import submissions_sweep
+    from capture.submit import rejections_purge, submissions_sweep
 
+    rejections_purge()
     return submissions_sweep()

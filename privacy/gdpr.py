@@ -6,6 +6,7 @@ docs/privacy.md): the append-only stage log and every report keep their counts.
 
 import json
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -65,6 +66,25 @@ def retention_purge(*, days: int | None = None) -> int:
 # --- right of access ---------------------------------------------------------------------------
 
 
+# Apps above privacy (capture) hold personal data too: they add their part of an export and of
+# an erasure here (in their AppConfig.ready), so privacy imports none of them.
+PersonalData = Callable[[Lead], dict[str, Any]]
+Erasure = Callable[[Lead, list[str]], dict[str, int]]
+_PERSONAL_DATA: list[PersonalData] = []
+_ERASURES: list[Erasure] = []
+
+
+def register_personal_data(source: PersonalData) -> None:
+    if source not in _PERSONAL_DATA:
+        _PERSONAL_DATA.append(source)
+
+
+def register_erasure(step: Erasure) -> None:
+    """``step(lead, needles)`` removes or scrubs the lead's rows; returns counts per table."""
+    if step not in _ERASURES:
+        _ERASURES.append(step)
+
+
 def _rows(qs: Any, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if k not in exclude} for row in qs.values()]
 
@@ -114,6 +134,7 @@ def personal_data(*, lead: Lead) -> dict[str, Any]:
             "email_deliveries": _rows(deliveries.order_by("id")),
             "webhook_events": _rows(events.order_by("id")),
             "merges": _rows(MergeRecord.objects.filter(survivor=lead).order_by("id")),
+            **{key: value for source in _PERSONAL_DATA for key, value in source(lead).items()},
         }
     )
 
@@ -301,6 +322,8 @@ def lead_erase(
     # a database error about an item set aside can quote its values (a key's e-mail)
     counts["dead_letters"] = _scrub_rows(DeadLetter.objects.all(), ("error",), needles)
     DuplicatePair.objects.filter(Q(lead_a=lead) | Q(lead_b=lead)).delete()
+    for step in _ERASURES:
+        counts.update(step(lead, needles))
     # Django admin's change log names the object
     LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Lead), object_id=str(lead.pk)

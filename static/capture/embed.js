@@ -510,7 +510,9 @@
   };
 
   Embed.prototype.done = function (data) {
-    var redirect = data.redirect_url || this.config.form.redirect_url;
+    // the server's word only: a pending double opt-in has no redirect (the visitor must read
+    // "check your e-mail"), so the form's own redirect address is no fallback
+    var redirect = data.status === "pending" ? "" : data.redirect_url;
     if (redirect) { window.location.assign(redirect); return; }
     var box = el("div", "lf-alert lf-alert-ok lf-thanks",
       data.message || this.config.form.thank_you_message || this.texts.thank_you);
