@@ -99,3 +99,11 @@ def test_a_chosen_key_string_is_only_for_public_keys_and_must_look_like_a_key():
     api_key_create(name="web", scopes=["events:write"], kind=ApiKey.Kind.PUBLIC, secret=good)
     with pytest.raises(ValidationError):  # its prefix is taken now
         api_key_create(name="web2", scopes=["events:write"], kind=ApiKey.Kind.PUBLIC, secret=good)
+
+
+def test_run_allows_and_prints_the_origin_a_browser_opens():
+    from leadflow.management.commands.run import _origin
+
+    assert _origin("127.0.0.1", 8000) == "http://127.0.0.1:8000"
+    assert _origin("0.0.0.0", 8001) == "http://127.0.0.1:8001"  # noqa: S104 (a bind address)
+    assert _origin("::", 8002) == "http://[::1]:8002"
