@@ -33,7 +33,7 @@ from capture import editing
 from capture.models import ConsentRecord, ConsentText, Form, Rejection, Submission
 from leadflow.apikeys import api_key_create
 from leadflow.models import ApiKey
-from leads.models import ActivityKind, Lead, RescoreMark
+from leads.models import ActivityKind, Identity, Lead, RescoreMark
 from privacy.models import ConsentEvent
 from scoring.tasks import score_dirty_sweep_task
 from tests.capture.factories import make_form
@@ -359,6 +359,12 @@ def test_visitor_browses_then_submits_and_becomes_a_scored_lead(
         scope.get_by_text("Thank you! It is on its way.").wait_for()
         lead = assert_lead_and_consent(host, form, email)
         assert ConsentEvent.objects.filter(lead=lead, channel="email", granted=True).count() == 1
+        # stitched through the SDK's own anonymous id, which the embed passed on
+        sdk_id = page.evaluate(
+            "analytics.user().anonymousId()" if sdk == "segment" else "rudder.getAnonymousId()"
+        )
+        assert Submission.objects.get(form=form).anonymous_id == sdk_id
+        assert lead.identities.filter(kind=Identity.Kind.ANONYMOUS_ID, value=sdk_id).exists()
         # after: the worker's sweep scored the form's activity (a download: 10 points)
         after = scored(page, lead.pk, lambda score: score > before)
         assert after - before == 10, (before, after)
