@@ -18,6 +18,7 @@ identity secret that the site's backend signs its users' ids with (``leads.write
 import copy
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -91,6 +92,8 @@ SCOPE_HELP: dict[str, Any] = {
 }
 
 KEY_PREFIX = "lf_"
+# what a caller-chosen key string must look like (as random ones do: 8 hex, 43 url-safe)
+CHOSEN_SECRET = re.compile(r"lf_(?P<prefix>[0-9a-f]{8})_[A-Za-z0-9_-]{43}")
 IDENTITY_SECRET_PREFIX = "lfid_"  # noqa: S105  (the format's prefix, not a secret)
 PUBLIC_SCOPES = frozenset({Scope.EVENTS_WRITE.value})  # all a browser may do
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # at most one UPDATE a minute per key
@@ -213,9 +216,12 @@ def api_key_create(
     tracking_consent_required: bool = False,
     actor: User | None = None,
     request: HttpRequest | None = None,
+    secret: str | None = None,
 ) -> CreatedKey:
     """Create a key; the returned ``secret`` (and a public key's ``identity_secret``) are the
-    only time they are ever shown."""
+    only time they are ever shown. ``secret``: a public key's string chosen by the caller
+    instead of a random one (the demo landing page's, derived from SECRET_KEY so that nothing
+    stores it: ``capture.demo``); it must look like a key."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": _("A key needs a name.")})
@@ -234,9 +240,17 @@ def api_key_create(
     if rate_limit is not None and rate_limit < 1:
         raise ValidationError({"rate_limit": _("The rate limit must be at least 1.")})
     origins = _browser_settings(kind, allowed_origins, tracking_consent_required)
+    if secret is not None:
+        match = CHOSEN_SECRET.fullmatch(secret)
+        if kind != ApiKey.Kind.PUBLIC or match is None:
+            raise ValidationError({"secret": _("Only a public key's string may be chosen.")})
+        prefix = match["prefix"]
+        if ApiKey.objects.filter(prefix=prefix).exists():
+            raise ValidationError({"secret": _("A key with this prefix exists already.")})
+    else:
+        prefix = secrets.token_hex(4)
+        secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     owner = user or integration_user(name=name)
-    prefix = secrets.token_hex(4)
-    secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     identity_secret = ""
     if kind == ApiKey.Kind.PUBLIC:
         identity_secret = f"{IDENTITY_SECRET_PREFIX}{secrets.token_urlsafe(32)}"

@@ -538,6 +538,9 @@ CELERY_BEAT_SCHEDULE["capture-submissions-sweep"] = {
     "task": "capture.tasks.submissions_sweep_task",
     "schedule": 30.0,
 }
+# The demo landing page /demo/landing/ (a sample customer site with the demo form and the SDK):
+# on in development, 404 in production unless asked for.
+LEADFLOW_DEMO_LANDING = env.bool("LEADFLOW_DEMO_LANDING", default=DEBUG)
 # Publish /api/schema/ and /api/docs/ to anonymous visitors (default: logged-in users only).
 LEADFLOW_API_DOCS_PUBLIC = env.bool("LEADFLOW_API_DOCS_PUBLIC", default=False)
 LEADFLOW_IDEMPOTENCY_TTL_HOURS = env.int("LEADFLOW_IDEMPOTENCY_TTL_HOURS", default=24)

@@ -48,6 +48,7 @@ urlpatterns = [
     path("bulk/", include("bulk.urls")),
     path("capture/", include("capture.urls")),  # the marketer's forms
     path("f/", include("capture.public_urls")),  # what visitors' browsers call
+    path("demo/landing/", include("capture.demo_urls")),  # 404 unless LEADFLOW_DEMO_LANDING
     # last: an API path no route matches (e.g. a non-integer id) is a JSON 404 in the API's
     # error shape, with DEBUG too (Django's own 404 page is HTML); [\s\S], as "." skips "\n"
     re_path(r"^(?:api|v1)/[\s\S]*/$", api_not_found),

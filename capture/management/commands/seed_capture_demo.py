@@ -1,7 +1,10 @@
-"""The demo's capture form (idempotent): ``manage.py seed_capture_demo``.
+"""The demo's capture form and analytics key (idempotent): ``manage.py seed_capture_demo``.
 
 A live "whitepaper" form that scores as a download, with progressive fields, UTM hidden fields
-and a versioned newsletter consent; the demo landing page (``/demo/landing/``) embeds it.
+and a versioned newsletter consent; the demo landing page (``/demo/landing/``) embeds it and
+loads analytics-next with the demo's public key (``capture.demo``: derived from SECRET_KEY,
+never stored). ``--origin`` (repeatable) allows a site origin on both; ``manage.py run`` passes
+its own.
 """
 
 from typing import Any
@@ -9,6 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
+from capture.demo import demo_key_ensure
 from capture.models import ConsentText, FieldKind, Form, FormField, HiddenSource
 from leads.models import ActivityKind
 
@@ -81,6 +85,8 @@ class Command(BaseCommand):
             ConsentText.objects.create(
                 form=form, key="newsletter", version=1, text=NEWSLETTER, channel="email"
             )
+        key, key_created = demo_key_ensure(origins=options["origin"])
         self.stdout.write(
-            f"capture demo: form {form.public_id!r} {'created' if created else 'kept'}"
+            f"capture demo: form {form.public_id!r} {'created' if created else 'kept'}, "
+            f"public analytics key {key.prefix!r} {'created' if key_created else 'kept'}"
         )

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.management.commands.runserver import naiveip_re
+from django.urls import reverse
 
 from leadflow.mail import display_path
 
@@ -46,6 +47,13 @@ def _answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _origin(host: str, port: int) -> str:
+    """The origin a browser on this machine opens (a wildcard bind address is not one)."""
+    target = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104  (a bind address)
+    shown = f"[{target}]" if ":" in target else target
+    return f"http://{shown}:{port}"
 
 
 class Command(BaseCommand):
@@ -74,6 +82,8 @@ class Command(BaseCommand):
                 self.stdout.write("\n".join(progress))
             call_command("seed_scoring_demo", stdout=self.stdout)
             call_command("seed_handover_demo", stdout=self.stdout)
+            # the demo form and analytics key, allowed on this run's origin (the landing page)
+            call_command("seed_capture_demo", origin=[_origin(host, port)], stdout=self.stdout)
             # the demo's history was bulk-loaded: count it into the reports' rollups
             call_command("reports_rebuild", stdout=self.stdout)
         with tempfile.TemporaryDirectory(prefix="leadflow-run-") as tmp:
@@ -104,7 +114,7 @@ class Command(BaseCommand):
             try:
                 web.start()
                 self._wait_until_ready(worker, web, host, port, ready)
-                self._banner(host, port, logins)
+                self._banner(host, port, logins, landing=not options["no_demo"])
                 while web.is_alive():
                     web.join(timeout=1)
             except KeyboardInterrupt:
@@ -134,7 +144,7 @@ class Command(BaseCommand):
                 return
             time.sleep(0.2)
 
-    def _banner(self, host: str, port: int, logins: str) -> None:
+    def _banner(self, host: str, port: int, logins: str, *, landing: bool = False) -> None:
         shown = f"[{host}]" if ":" in host else host
         lines = ["", "-" * 72]
         if settings.EMAIL_BACKEND == "leadflow.mail.SummaryEmailBackend":
@@ -148,4 +158,9 @@ class Command(BaseCommand):
         )
         if logins:
             lines.append(logins)
+        if landing and settings.LEADFLOW_DEMO_LANDING:
+            lines.append(
+                f"Demo landing page (lead capture): {_origin(host, port)}"
+                f"{reverse('capture_demo:landing')}"
+            )
         self.stdout.write("\n".join(lines))
