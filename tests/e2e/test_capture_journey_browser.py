@@ -37,7 +37,7 @@ from leads.models import ActivityKind, Identity, Lead, RescoreMark
 from privacy.models import ConsentEvent
 from scoring.tasks import score_dirty_sweep_task
 from tests.capture.factories import make_form
-from tests.worker import celery_worker, own_queue, private_queue
+from tests.worker import celery_worker, private_queue, task_routes, wait_until
 
 pytestmark = [pytest.mark.e2e]
 
@@ -284,6 +284,8 @@ def submit(page, embed: str, email: str) -> Any:
 
 
 def assert_lead_and_consent(host: Host, form: Form, email: str) -> Lead:
+    # the reply came with the received row; the worker makes it a lead
+    assert wait_until(lambda: Lead.objects.filter(email=email).exists(), timeout=30)
     lead = Lead.objects.get(email=email)
     assert (lead.first_name, lead.company) == ("Ada", "Lovelace Ltd")
     # the earlier anonymous page views are on the lead now, and no anonymous visitor is left
@@ -344,7 +346,14 @@ def test_visitor_browses_then_submits_and_becomes_a_scored_lead(
 ):
     page = browser_page
     with (
-        own_queue(live_celery, queue := private_queue("journey"), "scoring.tasks.*"),
+        # the worker stores the submission (capture) and scores it (scoring)
+        task_routes(
+            live_celery,
+            {
+                "scoring.tasks.*": {"queue": (queue := private_queue("journey"))},
+                "capture.tasks.*": {"queue": queue},
+            },
+        ),
         celery_worker("-Q", queue),
     ):
         call_command("seed_scoring_demo", verbosity=0)  # published: a download scores 10
