@@ -18,11 +18,6 @@ from capture.selectors import current_consents, fields_for_visitor
 HONEYPOT = "lf_website"
 
 
-def live_form(public_id: str) -> Form | None:
-    """The form a visitor may see: only a LIVE one; draft, archived and unknown look the same."""
-    return Form.objects.filter(public_id=public_id, status=Form.Status.LIVE).first()
-
-
 def texts() -> dict[str, str]:
     """The embed script's own words, in the language of this request (it has no catalog)."""
     return {

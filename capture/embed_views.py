@@ -28,10 +28,10 @@ from django.views.decorators.http import require_http_methods
 
 from capture import challenge
 from capture.embed_forms import frame_form_class, hidden_initial
-from capture.embed_selectors import form_config, live_form
+from capture.embed_selectors import form_config
 from capture.embed_services import EventKind, form_day_count
 from capture.models import Form
-from capture.selectors import current_consents, fields_for_visitor
+from capture.selectors import current_consents, fields_for_visitor, live_form
 from leadflow import ratelimit
 from leadflow.client_ip import client_ip
 

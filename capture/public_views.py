@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 from capture import challenge, doi, spam
 from capture.embed_views import frame_response
 from capture.models import Form, Rejection, Submission
+from capture.selectors import live_form
 from capture.submit import SubmissionInvalidError, submission_receive, submission_validate
 from leadflow.client_ip import client_ip
 from leadflow.exceptions import DomainError
@@ -160,7 +161,7 @@ def _decode(request: HttpRequest) -> dict[str, Any] | None:
 def submit(request: HttpRequest, public_id: str) -> HttpResponseBase:
     ip = client_ip(request)
     origin = spam.request_origin(request)
-    form = Form.objects.filter(public_id=public_id, status=Form.Status.LIVE).first()
+    form = live_form(public_id)
     if form is None:
         if request.method == "POST":
             spam.rejection_log(

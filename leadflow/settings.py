@@ -531,6 +531,9 @@ LEADFLOW_CAPTURE_EVENT_RATE_LIMIT = env.int("LEADFLOW_CAPTURE_EVENT_RATE_LIMIT",
 LEADFLOW_CAPTURE_EVENT_RATE_WINDOW = env.int("LEADFLOW_CAPTURE_EVENT_RATE_WINDOW", default=60)
 # Proof of work of the embeds' challenge: leading zero bits (about 2**bits hashes per submission).
 LEADFLOW_CAPTURE_POW_BITS = env.int("LEADFLOW_CAPTURE_POW_BITS", default=12)
+# each web process keeps a live form (fields, consent texts) this long: a change reaches visitors
+# within it, and a submission costs no form query
+LEADFLOW_CAPTURE_FORM_CACHE_SECONDS = env.float("LEADFLOW_CAPTURE_FORM_CACHE_SECONDS", default=5.0)
 # rejected submissions (the spam review) are deleted after this many days
 LEADFLOW_CAPTURE_REJECTION_DAYS = env.int("LEADFLOW_CAPTURE_REJECTION_DAYS", default=30)
 # a received submission becomes a lead in a worker; this re-drives any whose task was lost

@@ -103,6 +103,8 @@ def _fast_and_eager(settings):
     """MD5 hashing for speed; Celery eager unless a test starts a real worker."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # a test changes a form and submits at once; tests/capture/test_form_cache.py has the cache
+    settings.LEADFLOW_CAPTURE_FORM_CACHE_SECONDS = 0
     from leadflow.celery import app
 
     app.conf.task_always_eager = True
