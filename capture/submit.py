@@ -42,11 +42,11 @@ from capture.models import (
     FieldKind,
     Form,
     HiddenSource,
-    IpStorage,
     Rejection,
     Submission,
 )
 from capture.selectors import current_consents, lead_for_anonymous_id
+from leadflow.client_ip import kept_ip
 from leadflow.exceptions import DomainError
 from leads.ingest import ACTIVITY, IDENTIFY, TRAIT_COLUMNS, Message, ingest
 from leads.models import Lead
@@ -187,16 +187,13 @@ def submission_validate(form: Form, data: Mapping[str, Any]) -> Cleaned:
 
 def stored_ip(ip: str | None, mode: str) -> str | None:
     """The visitor's IP address as the form keeps it (``Form.ip_storage``)."""
-    if not ip or mode == IpStorage.NONE:
+    if not ip:
         return None
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return None
-    if mode == IpStorage.FULL:
-        return str(address)
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+    return kept_ip(address, mode)
 
 
 def _utm(page_url: str, answers: Mapping[str, Any]) -> dict[str, str]:

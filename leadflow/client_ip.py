@@ -32,3 +32,15 @@ def client_ip(request: HttpRequest) -> str | None:
     # Fewer hops than proxies: the request skipped a proxy; the left-most hop is the farthest
     # address any of ours saw. A malformed hop is never stored: fall back to the peer.
     return _valid(hops[-proxies] if len(hops) >= proxies else hops[0]) or peer
+
+
+def kept_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address, mode: str) -> str | None:
+    """An address as a privacy setting keeps it: ``none``, ``truncated`` (IPv4 /24, IPv6 /48:
+    the network, not the person) or ``full``. One rule for ingestion's ``context.ip``
+    (LEADFLOW_INGEST_IP) and capture's consent records and rejections (``Form.ip_storage``)."""
+    if mode == "none":
+        return None
+    if mode == "full":
+        return str(address)
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)

@@ -11,6 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from leadflow.client_ip import kept_ip
+
 
 class InvalidField(Exception):  # noqa: N818  (one bad message; becomes an ItemError)
     def __init__(self, field: str | None, message: str, code: str = "invalid") -> None:
@@ -93,13 +95,7 @@ def stored_ip(value: Any) -> str | None:
         raise InvalidField(
             "context.ip", _("%(value)s is not an IP address.") % {"value": repr(value[:60])}
         ) from None
-    mode = settings.LEADFLOW_INGEST_IP
-    if mode == "none":
-        return None
-    if mode == "full":
-        return str(address)
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+    return kept_ip(address, settings.LEADFLOW_INGEST_IP)
 
 
 def consent_given(context: Mapping[str, Any]) -> bool:
