@@ -70,6 +70,11 @@ def page(browser, live_server):
 @pytest.fixture
 def login(page):
     def do(username: str, password: str = "pw") -> None:  # noqa: S107 (factory password)
+        # A fresh session each time, left from a blank page: a request of the page before, still
+        # running while the cookies were cleared, could set a second CSRF cookie between the
+        # login form's GET and its POST (a CI run's 403 at login, switching users).
+        page.goto("about:blank")
+        page.context.clear_cookies()
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(password)
