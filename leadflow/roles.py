@@ -128,6 +128,16 @@ ROLE_PERMISSIONS[Role.INTEGRATION] |= {
 }
 # Capture (issue 19): marketers build forms and review what they captured and refused.
 ROLE_PERMISSIONS[Role.MARKETER] |= {"capture.view_form", "capture.manage_forms"}
+# Accounts (issue 18): everyone who works leads sees accounts; marketers and managers keep them
+# (create, edit, merge); whoever works an account's people may set their buying-group roles.
+for _role in (Role.MARKETER, Role.SALES_REP, Role.SALES_MANAGER, Role.INTEGRATION):
+    ROLE_PERMISSIONS[_role] |= {"companies.view_account"}
+for _role in (Role.MARKETER, Role.SALES_MANAGER, Role.INTEGRATION):
+    ROLE_PERMISSIONS[_role] |= {"companies.add_account", "companies.change_account"}
+for _role in (Role.MARKETER, Role.SALES_MANAGER):
+    ROLE_PERMISSIONS[_role] |= {"companies.merge_accounts"}
+for _role in (Role.MARKETER, Role.SALES_REP, Role.SALES_MANAGER):
+    ROLE_PERMISSIONS[_role] |= {"companies.set_buying_role"}
 # Admins get every permission of every role (and are usually superusers too), plus webhooks.
 ROLE_PERMISSIONS[Role.ADMIN] = frozenset().union(
     *ROLE_PERMISSIONS.values(), {"handover.manage_webhooks", "leadflow.view_audit_log"}

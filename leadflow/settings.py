@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "reports",
     "privacy",
     "configure",
+    "companies",  # B2B accounts, membership, buying groups (companies/)
     "capture",  # forms, consent texts, public submission endpoint (capture/)
     "bulk",  # bulk actions on the lead list and board (bulk/actions.py)
 ]
@@ -375,6 +376,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # --- background jobs (leadflow/jobs.py): imports, scoring runs, training, reports rebuild ---
 # A running job whose last committed batch is older than this is shown (and kept) as failed.
 # event times ingestion accepts (after the sender's clock is corrected); outside: item errors
+# Free-mail and disposable domains beyond leadflow/maildomains.py's list (comma-separated): never
+# an account's domain, never matched to an account, and what the fit rule "free mail" tests.
+LEADFLOW_FREE_MAIL_DOMAINS_EXTRA = env.list("LEADFLOW_FREE_MAIL_DOMAINS_EXTRA", default=[])
 LEADFLOW_EVENT_MAX_AGE_DAYS = env.int("LEADFLOW_EVENT_MAX_AGE_DAYS", default=3650)
 LEADFLOW_EVENT_MAX_FUTURE_SECONDS = env.int("LEADFLOW_EVENT_MAX_FUTURE_SECONDS", default=300)
 # what Segment ingestion keeps of context.ip on activities: "none", "truncated" (IPv4 last octet

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q
 
+from leadflow.maildomains import free_mail_domains
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, Tag
 from scoring import rules as r
@@ -209,7 +210,7 @@ def _text_sql(rule: r.RuleSpec, col: str, p: _Params) -> str:
 
 def _fit_sql(rule: r.RuleSpec, p: _Params) -> str:
     if rule.op == "free_mail":
-        test = f"(lower(l.domain) = ANY({p(list(r.FREE_MAIL_DOMAINS), '::text[]')}))"
+        test = f"(lower(l.domain) = ANY({p(sorted(free_mail_domains()), '::text[]')}))"
         return test if rule.value else f"(NOT {test})"
     if rule.field == r.TAGS:
         return _tags_sql(rule, p)

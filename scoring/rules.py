@@ -32,6 +32,7 @@ from typing import Any, Final
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from leadflow.maildomains import free_mail_domains
 from leadflow.validators import nul_path
 
 DIMENSION_FIT: Final = "fit"
@@ -57,7 +58,7 @@ FIT_FIELDS: Final[frozenset[str]] = frozenset(
         "utm_campaign",
     }
 )
-# ``free_mail`` compares the lead's domain with FREE_MAIL_DOMAINS (value true: is free mail).
+# ``free_mail`` compares the lead's domain with leadflow.maildomains (value true: is free mail).
 # ``at_least``/``below`` compare custom numbers and dates (ORDER_OPS).
 FIT_OPS: Final[frozenset[str]] = frozenset(
     {"in", "not_in", "contains_any", "is_empty", "free_mail", "at_least", "below"}
@@ -91,24 +92,6 @@ NUMBER_RE: Final = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 DATE_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DECAY_KINDS: Final[frozenset[str]] = frozenset({"model", "none", "half_life", "step"})
 GRADES: Final[tuple[str, ...]] = ("A", "B", "C", "D")
-FREE_MAIL_DOMAINS: Final[tuple[str, ...]] = (
-    "gmail.com",
-    "googlemail.com",
-    "yahoo.com",
-    "hotmail.com",
-    "outlook.com",
-    "live.com",
-    "aol.com",
-    "icloud.com",
-    "me.com",
-    "gmx.de",
-    "gmx.net",
-    "web.de",
-    "mail.ru",
-    "yandex.ru",
-    "protonmail.com",
-    "proton.me",
-)
 DAY: Final = 86400.0
 
 
@@ -328,7 +311,7 @@ def fit_matches(rule: RuleSpec, lead: Mapping[str, Any]) -> bool:
     if rule.op == "is_empty":
         return (text == "") == bool(rule.value)
     if rule.op == "free_mail":
-        return (text in FREE_MAIL_DOMAINS) == bool(rule.value)
+        return (text in free_mail_domains()) == bool(rule.value)
     raise ValueError(rule.op)
 
 

@@ -1,0 +1,134 @@
+"""Reads of accounts: lists, an account's members and buying-group coverage, a lead's account,
+name-match suggestions. Members are filtered by who may see each lead."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
+
+from companies.models import Account, AccountDomain, BuyingRole, Membership
+from leadflow.models import User
+from leads.models import Lead
+from leads.selectors import lead_visible_qs
+
+# a member engages when they had an activity in this many days (coverage "engaged")
+ENGAGED_DAYS = 30
+
+
+def account_visible_qs(*, user: User) -> QuerySet[Account]:
+    """Accounts are shared company records: everyone who may see accounts sees all of them
+    (their members stay filtered by lead visibility)."""
+    if not user.has_perm("companies.view_account"):
+        return Account.objects.none()
+    return Account.objects.all()
+
+
+def account_list_qs(*, user: User) -> QuerySet[Account]:
+    return (
+        account_visible_qs(user=user)
+        .select_related("owner", "team", "parent")
+        .annotate(
+            member_count=Count(
+                "memberships",
+                filter=Q(memberships__ended_at__isnull=True),
+                distinct=False,
+            )
+        )
+        .order_by(Lower("name"), "pk")
+    )
+
+
+def account_get_visible(*, user: User, account_id: int) -> Account | None:
+    return account_visible_qs(user=user).filter(pk=account_id).first()
+
+
+def current_members_qs(*, account_id: int) -> QuerySet[Membership]:
+    return Membership.objects.filter(account_id=account_id, ended_at__isnull=True)
+
+
+def account_members(*, user: User, account_id: int) -> QuerySet[Membership]:
+    """The account's current members ``user`` may see, with their lead."""
+    visible = lead_visible_qs(user=user).filter(pk=OuterRef("lead_id"))
+    return (
+        current_members_qs(account_id=account_id)
+        .filter(Exists(visible))
+        .select_related("lead", "lead__owner")
+        .order_by("-lead__score", "lead_id")
+    )
+
+
+@dataclass(frozen=True)
+class Coverage:
+    role: str
+    label: str
+    members: int  # current members in the role
+    engaged: int  # of them, active within ENGAGED_DAYS
+
+
+def buying_coverage(*, account_id: int) -> list[Coverage]:
+    """Per buying role (unknown last): how many current members hold it and how many engage."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(days=ENGAGED_DAYS)
+    rows = (
+        current_members_qs(account_id=account_id)
+        .values("role")
+        .annotate(
+            n=Count("lead_id"),
+            engaged=Count(
+                "lead_id",
+                filter=Q(lead__activities__occurred_at__gte=since),
+                distinct=True,
+            ),
+        )
+    )
+    counts = {r["role"]: (r["n"], r["engaged"]) for r in rows}
+    return [
+        Coverage(role=role.value, label=str(role.label), members=counts.get(role.value, (0, 0))[0],
+                 engaged=counts.get(role.value, (0, 0))[1])
+        for role in BuyingRole
+    ]  # fmt: skip
+
+
+def lead_membership(*, lead_id: int) -> Membership | None:
+    """The lead's current link (its account, or an explicit "no account"), if any."""
+    return (
+        Membership.objects.filter(lead_id=lead_id, ended_at__isnull=True)
+        .select_related("account")
+        .first()
+    )
+
+
+def lead_membership_log(*, lead_id: int) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(lead_id=lead_id)
+        .select_related("account", "actor")
+        .order_by("-started_at", "-pk")
+    )
+
+
+def lead_accounts(lead_ids: list[int]) -> dict[int, Account]:
+    """Each lead's current account, in one query (board cards, lists)."""
+    return {
+        m.lead_id: m.account
+        for m in Membership.objects.filter(
+            lead_id__in=lead_ids, ended_at__isnull=True, account__isnull=False
+        ).select_related("account")
+        if m.account is not None
+    }
+
+
+def account_suggestions(*, lead: Lead, limit: int = 3) -> QuerySet[Account]:
+    """Accounts whose name is the lead's company text (any case): offered, never linked."""
+    company = lead.company.strip()
+    if not company:
+        return Account.objects.none()
+    return Account.objects.annotate(lname=Lower("name")).filter(lname=company.lower())[:limit]
+
+
+def account_for_domain(domain: str) -> Account | None:
+    found = AccountDomain.objects.filter(domain=domain.strip().lower()).select_related("account")
+    row = found.first()
+    return row.account if row is not None else None
