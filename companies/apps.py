@@ -7,3 +7,6 @@ class CompaniesConfig(AppConfig):
 
     name = "companies"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from companies import receivers  # noqa: F401  (connects the leads.events receivers)

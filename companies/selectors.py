@@ -109,6 +109,18 @@ def lead_membership_log(*, lead_id: int) -> QuerySet[Membership]:
     )
 
 
+def lead_owned_account(*, lead_id: int) -> Account | None:
+    """The lead's current account if it has an owner (lead-to-account routing)."""
+    member = (
+        Membership.objects.filter(
+            lead_id=lead_id, ended_at__isnull=True, account__owner__isnull=False
+        )
+        .select_related("account")
+        .first()
+    )
+    return member.account if member is not None else None
+
+
 def lead_accounts(lead_ids: list[int]) -> dict[int, Account]:
     """Each lead's current account, in one query (board cards, lists)."""
     return {

@@ -110,6 +110,7 @@ class AssignmentRuleForm(ConfigForm):
             "capacity",
             "capacity_period",
             "require_working_hours",
+            "account_owner_first",
             "fallback_owner",
         )
 

@@ -165,6 +165,14 @@ class AssignmentRule(models.Model):
         help_text=_("Skip reps outside their calendar's working hours"),
         verbose_name=_("require working hours"),
     )
+    account_owner_first = models.BooleanField(
+        default=True,
+        help_text=_(
+            "A lead of an account with an owner goes to that owner, or to the account's team "
+            "queue while the owner is away, before the rotation"
+        ),
+        verbose_name=_("account owner first"),
+    )
     fallback_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -18,6 +18,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from companies.selectors import lead_owned_account
 from handover import rules, sla
 from handover.calendars import BusinessCalendar, is_working_time
 from handover.models import (
@@ -67,11 +68,14 @@ class Pick:
     owner_id: int | None
     team_id: int | None
     rule: AssignmentRule | None
-    outcome: str  # MEMBER, FALLBACK or QUEUE (a matching rule's); unused without a rule
+    outcome: str  # MEMBER, FALLBACK, QUEUE, ACCOUNT_OWNER or ACCOUNT_QUEUE; unused without a rule
+    account: str = ""  # the account whose owner decided (ACCOUNT_*)
 
     MEMBER = "member"  # a member of the rule was free
     FALLBACK = "fallback"  # nobody free: the rule's fallback owner
     QUEUE = "queue"  # nobody free and no fallback: the team queue
+    ACCOUNT_OWNER = "account_owner"  # the lead's account owner was free
+    ACCOUNT_QUEUE = "account_queue"  # the account owner was away: the account's team queue
 
     def explain(self) -> str:
         """Why this owner, in the active language (of the person told about it)."""
@@ -79,6 +83,16 @@ class Pick:
             return _("no rule matched: unassigned queue")
         if self.outcome == Pick.MEMBER:
             text = _("rule %(rule)s")
+        elif self.outcome == Pick.ACCOUNT_OWNER:
+            return _("rule %(rule)s: owner of the account %(account)s") % {
+                "rule": self.rule.name,
+                "account": self.account,
+            }
+        elif self.outcome == Pick.ACCOUNT_QUEUE:
+            return _("rule %(rule)s: the account %(account)s's owner is away, team queue") % {
+                "rule": self.rule.name,
+                "account": self.account,
+            }
         elif self.outcome == Pick.FALLBACK:
             text = _("rule %(rule)s: nobody free, fallback owner")
         else:
@@ -157,6 +171,8 @@ def assignment_pick(*, lead: Lead, now: datetime, exclude: Collection[int] = ())
     for rule in rules_:
         if not _matches(rule, lead):
             continue
+        if rule.account_owner_first and (by_account := _account_pick(rule, lead, now, exclude)):
+            return by_account
         # Lock the rule: concurrent handovers take turns, so rotation and caps hold under load.
         # In a batch the lock is held to its end, so the rule and its members (whose rotation
         # only lock holders write) are read once.
@@ -195,6 +211,26 @@ def assignment_pick(*, lead: Lead, now: datetime, exclude: Collection[int] = ())
         fallback = rule.fallback_owner_id if rule.fallback_owner_id not in exclude else None
         return Pick(fallback, rule.team_id, rule, Pick.FALLBACK if fallback else Pick.QUEUE)
     return Pick(None, None, None, Pick.QUEUE)
+
+
+def _account_pick(
+    rule: AssignmentRule, lead: Lead, now: datetime, exclude: Collection[int]
+) -> Pick | None:
+    """Lead-to-account routing: the owner of the lead's account when free (capacity caps do not
+    apply: the account is theirs), else the account's team queue (the owner's team when the
+    account has none); None when the lead has no owned account, to go on with the rotation."""
+    account = lead_owned_account(lead_id=lead.pk)
+    if account is None or account.owner_id is None or account.owner_id in exclude:
+        return None
+    if account.owner_id in _available({account.owner_id}, now, rule.require_working_hours):
+        return Pick(account.owner_id, account.team_id or rule.team_id, rule, Pick.ACCOUNT_OWNER,
+                    account.name)  # fmt: skip
+    team_id = account.team_id or (
+        Team.objects.filter(members=account.owner_id).values_list("pk", flat=True).first()
+    )
+    if team_id is None:
+        return None
+    return Pick(None, team_id, rule, Pick.ACCOUNT_QUEUE, account.name)
 
 
 def _lock_rule(rule_id: int) -> tuple[AssignmentRule, list[AssignmentMember]]:
@@ -239,7 +275,9 @@ def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
         assigned_at=now if owner_id else None,
         lead_source=lead.source,
     )
-    HandoverAssignment.objects.create(handover=handover, owner_id=owner_id, why=pick.why, at=now)
+    HandoverAssignment.objects.create(
+        handover=handover, owner_id=owner_id, why=pick.why[:200], at=now
+    )
     owner: User | None = None
     if (owner_id, team_id) != (lead.owner_id, lead.team_id):
         owner = (

@@ -69,3 +69,11 @@ lead_identifiers_requested = Signal()
 # StageChange rows without stage_change_recorded (COPY imports, merges re-pointing a lead's log),
 # so that readers of the log that keep rollups (reports) refresh those leads.
 stage_log_rewritten = Signal()
+# kwargs: lead_ids (list[int]) — sent inside the transaction that gave leads a new e-mail domain
+# (created with one, or an edit that changed it); ``companies`` links them to the account that
+# holds the domain (a link from a stronger source stays).
+lead_domains_set = Signal()
+# kwargs: lead_id, group_id (str), traits (dict), public (bool: a browser key sent it), at. Sent
+# inside the transaction of a Segment ``group`` call applied to the lead; ``companies`` links the
+# lead to the account with that external id.
+group_applied = Signal()

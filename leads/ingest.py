@@ -637,7 +637,7 @@ def _group(m: Message, resolver: _Resolver, now: datetime) -> int | None:
     """Attach the lead to its company, once per messageId: ``traits.company`` becomes
     ``{"id": groupId, …the group's traits}`` and the ``company`` column the group's
     ``traits.name``, each unless the lead holds a value recorded later (the identify rule).
-    Until LeadFlow has accounts, the lead's traits are where a company lives."""
+    ``companies`` then links the lead to the account of that id (``events.group_applied``)."""
     lead_id, created = _resolve_or_create(m, resolver, now)
     if not created and m.caller.public and not _may_change(m, lead_id, resolver):
         m.unapplied = ["groupId", *m.unapplied]  # a known lead: not without a signature
@@ -649,6 +649,14 @@ def _group(m: Message, resolver: _Resolver, now: datetime) -> int | None:
     if isinstance(name, str) and name.strip():
         data["company"] = name.strip()[: COLUMN_LENGTHS["company"]]
     lead_update(lead_id=lead_id, data=data, as_of=m.occurred_at or now)
+    events.group_applied.send(
+        sender=Lead,
+        lead_id=lead_id,
+        group_id=m.group_id,
+        traits=dict(m.traits),
+        public=m.caller.public,
+        at=m.occurred_at or now,
+    )
     return lead_id
 
 

@@ -241,6 +241,8 @@ def lead_create(
     events.lead_create_requested.send(sender=Lead, fields=fields, actor=actor, source=source)
     lead.save()
     leads_mark_for_rescore([lead.pk])  # its fit may already make it a Lead
+    if lead.domain:
+        events.lead_domains_set.send(sender=Lead, lead_ids=[lead.pk])
     events.stage_change_recorded(
         lead=lead,
         from_stage=None,
@@ -294,6 +296,7 @@ def lead_update(
             sender=Lead, fields=changed, lead_id=lead.pk, actor=actor
         )
     lead.field_times = _field_times(lead, fields, as_of or timezone.now())
+    domain_before = lead.domain
     for name, value in fields.items():
         if name == "custom":
             value = customfields.merged(lead.custom, value)
@@ -303,6 +306,8 @@ def lead_update(
     _validate(lead, identity="email" in fields or "external_id" in fields)
     lead.save(update_fields=[*fields, "domain", "field_times", "updated_at"])
     leads_mark_for_rescore([lead.pk])  # fit fields may have changed
+    if lead.domain and lead.domain != domain_before:
+        events.lead_domains_set.send(sender=Lead, lead_ids=[lead.pk])
     return lead
 
 

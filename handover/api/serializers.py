@@ -230,6 +230,7 @@ class AssignmentRuleSerializer(ModelSerializer[AssignmentRule]):
             "capacity",
             "capacity_period",
             "require_working_hours",
+            "account_owner_first",
             "fallback_owner",
             "members",
         )
