@@ -266,16 +266,21 @@ def member_link(
 
 
 def members_match_by_domain(
-    *, lead_ids: Iterable[int] | None = None, domains: Iterable[str] | None = None
+    *,
+    lead_ids: Iterable[int] | None = None,
+    domains: Iterable[str] | None = None,
+    pk_range: tuple[int, int] | None = None,
 ) -> int:
     """Link leads with no current link to the account holding their e-mail domain, set-based
-    (the backfill, new leads, a domain added to an account). Free-mail domains never match.
+    (new leads, a domain added to an account, the backfill a batch at a time). Free-mail domains never match.
     Returns how many leads were linked."""
     leads = Lead.objects.filter(erased_at__isnull=True).exclude(domain="")
     if lead_ids is not None:
         leads = leads.filter(pk__in=list(lead_ids))
     if domains is not None:
         leads = leads.filter(domain__in=list(domains))
+    if pk_range is not None:  # the backfill's batches: [first, last)
+        leads = leads.filter(pk__gte=pk_range[0], pk__lt=pk_range[1])
     leads = leads.exclude(
         pk__in=Membership.objects.filter(ended_at__isnull=True).values("lead_id")
     ).exclude(domain__in=sorted(free_mail_domains()))

@@ -190,16 +190,25 @@ def generate(
     owners: Sequence[int],
     start_index: int = 0,
     reopen: float = 0.0,
+    companies: int | None = None,
 ) -> Iterator[GeneratedLead]:
     """Yield ``count`` leads. ``start_index`` lets a resumed run continue the same sequence.
 
     ``reopen``: the chance that a lead in Nurture re-engages (back to MQL) and that a
     disqualified one is reopened to Nurture, each time it lands there — longer, recycled
     histories. 0 (the default) draws nothing extra, so older seeds give the same rows.
+
+    ``companies``: people work at that many companies (B2B accounts), a few large and many small
+    (several leads per company domain, each company with one industry, size and country), and
+    about one in seven gives a free-mail address instead. None (the default) keeps the older
+    one-company-per-lead rows.
     """
     for index in range(start_index, start_index + count):
         rng = random.Random(seed * 1_000_003 + index)  # per-lead stream: chunks are independent
-        yield _one(rng, index, seed, activities_per_lead, anchor, owners, reopen)
+        lead = _one(rng, index, seed, activities_per_lead, anchor, owners, reopen)
+        if companies:
+            _at_company(lead, random.Random(seed * 1_000_033 + index + 17), companies)
+        yield lead
 
 
 def _one(
@@ -252,6 +261,32 @@ def _one(
         lead.activities.append((kind.value, _activity_names()[kind], at, props))
     lead.activities.sort(key=lambda a: a[2])
     return lead
+
+
+FREE_MAIL = ("gmail.com", "gmx.de", "web.de", "seznam.cz", "freemail.hu", "outlook.com")
+
+
+def _at_company(lead: GeneratedLead, rng: random.Random, companies: int) -> None:
+    """Move the lead to company ``no`` (skewed: low numbers, the large accounts, come often),
+    from its own random stream, so the rest of the lead stays as without companies."""
+    no = int(companies * rng.random() ** 2)
+    name = f"{COMPANY_A[no % len(COMPANY_A)]} {COMPANY_B[(no // len(COMPANY_A)) % len(COMPANY_B)]}"
+    series = no // (len(COMPANY_A) * len(COMPANY_B))
+    if series:
+        name = f"{name} {series + 1}"
+    domain = name.lower().replace(" ", "") + ".example"
+    row = lead.row
+    if rng.random() < 0.15:  # a private address: the person, not the company, is known
+        domain = FREE_MAIL[no % len(FREE_MAIL)]
+    local = row["email"].split("@", 1)[0]
+    row.update(
+        email=f"{local}@{domain}",
+        company=name,
+        domain=domain,
+        industry=INDUSTRIES[no % len(INDUSTRIES)],
+        company_size=list(CompanySize)[(no * 7) % len(CompanySize)].value,
+        country=COUNTRIES[(no * 5) % len(COUNTRIES)],
+    )
 
 
 @cache

@@ -245,3 +245,27 @@ def test_merging_an_account_into_itself_is_refused():
                       actor=None)  # fmt: skip
     assert "duplicate" in exc.value.message_dict
     assert Account.objects.filter(pk=account.pk).exists()
+
+
+# --- backfill ---------------------------------------------------------------------------------
+
+
+def test_the_backfill_makes_accounts_for_company_domains_and_links_their_leads():
+    from django.core.management import call_command
+
+    for i in range(3):
+        LeadFactory(email=f"p{i}@delta.example", domain="delta.example", company="Delta AG")
+    LeadFactory(email="odd@delta.example", domain="delta.example", company="delta")
+    for i in range(3):
+        LeadFactory(email=f"q{i}@gmail.com", domain="gmail.com", company="Delta AG")
+    LeadFactory(email="solo@tiny.example", domain="tiny.example")
+    LeadFactory(email="root@localhost", domain="localhost")
+    explicit = LeadFactory(email="no@delta.example", domain="delta.example")
+    member_link(lead_id=explicit.pk, account_id=None, source=EXPLICIT)
+    call_command("accounts_backfill", create=2, batch=2)
+    account = Account.objects.get()
+    assert (account.name, account.domains.get().domain) == ("Delta AG", "delta.example")
+    assert Membership.objects.filter(account=account).count() == 4  # not the explicit "none"
+    call_command("accounts_backfill", create=2)  # a rerun changes nothing
+    assert Account.objects.count() == 1
+    assert Membership.objects.count() == 5

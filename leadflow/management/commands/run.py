@@ -81,6 +81,7 @@ class Command(BaseCommand):
             if progress:
                 self.stdout.write("\n".join(progress))
             call_command("seed_scoring_demo", stdout=self.stdout)
+            call_command("seed_accounts_demo", stdout=self.stdout)
             call_command("seed_handover_demo", stdout=self.stdout)
             # the demo form and analytics key, allowed on this run's origin (the landing page)
             call_command("seed_capture_demo", origin=[_origin(host, port)], stdout=self.stdout)

@@ -5,6 +5,8 @@ import time
 from datetime import datetime
 from typing import Any
 
+from django.apps import apps
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
@@ -93,6 +95,12 @@ class Command(BaseCommand):
             help="chance (0-1) that a nurtured lead re-engages / a disqualified one is reopened",
         )
         parser.add_argument("--chunk", type=int, default=20000, help="leads per transaction")
+        parser.add_argument(
+            "--companies",
+            type=int,
+            help="companies the people work at (default: one per ten leads); accounts are made "
+            "for company domains with two or more leads",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         anchor = parse_datetime(options["anchor"]) if options["anchor"] else timezone.now()
@@ -105,6 +113,7 @@ class Command(BaseCommand):
             .values_list("id", flat=True)
         )
         total, chunk = options["leads"], options["chunk"]
+        companies = options["companies"] or max(5, total // 10)
         counts = {"leads": 0, "stage_changes": 0, "activities": 0}
         started = time.perf_counter()
         for offset in range(0, total, chunk):
@@ -118,6 +127,7 @@ class Command(BaseCommand):
                     owners=owners,
                     start_index=offset,
                     reopen=options["reopen"],
+                    companies=companies,
                 )
             )
             self._load(batch, anchor, counts)
@@ -133,6 +143,8 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             for model in FILLED:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+        if apps.is_installed("companies"):  # by name: ``leads`` imports no app above it
+            call_command("accounts_backfill", create=2, stdout=self.stdout)
         elapsed = time.perf_counter() - started
         rows = sum(counts.values())
         self.stdout.write(
