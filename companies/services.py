@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from companies.buying import role_for
 from companies.domains import domain_clean
-from companies.matching import may_replace
+from companies.matching import RANK, may_replace
 from companies.models import Account, AccountDomain, BuyingRole, Membership
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
@@ -308,6 +308,19 @@ def members_match_by_domain(
     # a concurrent link of the same lead wins: its row stands, ours is skipped (one current)
     Membership.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     return len(rows)
+
+
+def members_fold(*, survivor_id: int, duplicate_id: int, at: datetime) -> None:
+    """Two leads become one (``privacy.merge``): the duplicate's links move to the survivor, so
+    its history stays. Of two current links the stronger source wins (a tie: the survivor's);
+    the other one ends now. Call in the merge's transaction, before the duplicate is deleted."""
+    ours = Membership.objects.filter(lead_id=survivor_id, ended_at__isnull=True).first()
+    theirs = Membership.objects.filter(lead_id=duplicate_id, ended_at__isnull=True).first()
+    if ours is not None and theirs is not None:
+        loser = ours if RANK[theirs.source] > RANK[ours.source] else theirs
+        loser.ended_at = at
+        loser.save(update_fields=["ended_at"])
+    Membership.objects.filter(lead_id=duplicate_id).update(lead_id=survivor_id)
 
 
 @transaction.atomic

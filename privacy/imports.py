@@ -44,7 +44,7 @@ from leadflow.bulk import copy_rows
 from leadflow.i18n import for_user
 from leadflow.models import User
 from leads import customfields
-from leads.events import stage_log_rewritten
+from leads.events import lead_domains_set, stage_log_rewritten
 from leads.lifecycle import ActorKind, Stage
 from leads.models import CustomField, Lead, StageChange, email_in
 from leads.services import EDITABLE_FIELDS, actor_kind_for, leads_mark_for_rescore
@@ -661,6 +661,11 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
         # COPY and bulk_update bypass the per-row signals: readers that keep rollups of the
         # log and of lead fields (reports) refresh these leads in this transaction
         stage_log_rewritten.send(sender=Lead, lead_ids=lead_ids)
+        readdressed = [lead.pk for _, lead in new if lead.domain]
+        if changed_fields & {"email", "domain"}:
+            readdressed += [pk for pk, lead in changed.items() if lead.domain]
+        if readdressed:  # accounts link them by e-mail domain, as for leads made one by one
+            lead_domains_set.send(sender=Lead, lead_ids=readdressed)
     return tally
 
 

@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from companies.services import members_fold
 from handover.models import Delivery, Handover, Notification, QualificationChecklist, SlaTimer
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
@@ -218,6 +219,7 @@ def lead_merge(
     survivor.do_not_call = survivor.do_not_call or duplicate.do_not_call
     if survivor.deal_value is None:
         survivor.deal_value = duplicate.deal_value
+    members_fold(survivor_id=survivor.pk, duplicate_id=duplicate_id, at=now)  # account links
     duplicate.delete()  # everything pointing at it was moved above; unique e-mail is now free
     survivor.save()
     leads_mark_for_rescore([survivor.pk], at=now)  # scoring recomputes it from all inputs
