@@ -144,3 +144,33 @@ def account_for_domain(domain: str) -> Account | None:
     found = AccountDomain.objects.filter(domain=domain.strip().lower()).select_related("account")
     row = found.first()
     return row.account if row is not None else None
+
+
+def account_lookup(values: set[str]) -> dict[str, int | str]:
+    """Each value's account id, by external id, then domain, then exact name (any case); a name
+    two accounts share maps to "ambiguous" (an import column naming the account)."""
+    out: dict[str, int | str] = {}
+    by_external = dict(
+        Account.objects.filter(external_id__in=values).values_list("external_id", "pk")
+    )
+    lowered = {v.lower(): v for v in values}
+    by_domain = dict(
+        AccountDomain.objects.filter(domain__in=list(lowered)).values_list("domain", "account_id")
+    )
+    names: dict[str, list[int]] = {}
+    for name, pk in (
+        Account.objects.annotate(lname=Lower("name"))
+        .filter(lname__in=list(lowered))
+        .values_list("lname", "pk")
+    ):
+        names.setdefault(name, []).append(pk)
+    for value in values:
+        if value in by_external:
+            out[value] = by_external[value]
+        elif value.lower() in by_domain:
+            out[value] = by_domain[value.lower()]
+        elif len(names.get(value.lower(), [])) == 1:
+            out[value] = names[value.lower()][0]
+        elif value.lower() in names:
+            out[value] = "ambiguous"
+    return out

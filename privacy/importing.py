@@ -70,6 +70,7 @@ TARGETS: tuple[str, ...] = (
     "email_opt_out",
     "do_not_call",
     "created_at",  # when the lead was first seen (a date; Excel serials too)
+    "account",  # the lead's account: its external id, a domain of it or its exact name
 )
 TRAIT_PREFIX = "trait:"  # "trait:plan" stores the cell in lead.traits["plan"]
 CUSTOM_PREFIX = "custom."  # "custom.erp": the cell checked as custom field erp's type
@@ -89,6 +90,7 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "industry": ("industry", "sector"),
     "company_size": ("companysize", "size"),
     "employees": ("employees", "numberofemployees", "headcount", "employeecount"),
+    "account": ("account", "accountid", "accountdomain", "accountname"),
     "country": ("country", "countrycode", "land"),
     "source": ("source", "leadsource"),
     "utm_source": ("utmsource",),
@@ -299,6 +301,7 @@ class ParsedRow:
     traits: dict[str, str] = field(default_factory=dict)
     custom: dict[str, Any] = field(default_factory=dict)  # clean values of non-empty cells
     created_at: datetime | None = None
+    account: str = ""  # the "account" cell: resolved per batch (``privacy.imports``)
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (column, value, message)
 
     @property
@@ -516,6 +519,8 @@ def parse_row(
                     out[target] = parse_bool(raw)
             elif target == "created_at" and raw:
                 result.created_at = parse_date(raw, dayfirst=dayfirst)
+            elif target == "account":
+                result.account = raw[:200]
         except ValidationError:
             result.errors.append((column, raw[:200], _("not a valid e-mail address")))
         except ValueError as exc:

@@ -38,6 +38,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from psycopg.types.json import Jsonb
 
+from companies.models import Membership
+from companies.selectors import account_lookup
+from companies.services import member_link
 from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
 from leadflow.bulk import copy_rows
@@ -545,6 +548,9 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
                 _error(job, row.row, column, "", _("belongs to an erased person (blocklisted)"))
             )
         valid = kept
+    accounts = _accounts(job, valid, tally)
+    if accounts.failed:
+        valid = [row for row in valid if row.row not in accounts.failed]
     # existing leads by e-mail / external id, one query for the batch
     emails = {r.fields["email"] for r in valid if r.fields.get("email")}
     external = {r.fields["external_id"] for r in valid if r.fields.get("external_id")}
@@ -564,6 +570,7 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
     changed: dict[int, Lead] = {}
     changed_fields: set[str] = set()
     touched: set[int] = set()
+    linked_existing: list[tuple[ParsedRow, Lead]] = []
     for row in valid:
         email, ext = row.fields.get("email"), row.fields.get("external_id")
         a = by_email.get(email) if email else None
@@ -616,6 +623,8 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
             continue
         lead = match
         lead.last_import_id = job.pk
+        if row.account:
+            linked_existing.append((row, lead))
         updates = _updates(lead, row, job.policy)
         if updates:
             for name, value in updates.items():
@@ -661,12 +670,60 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
         # COPY and bulk_update bypass the per-row signals: readers that keep rollups of the
         # log and of lead fields (reports) refresh these leads in this transaction
         stage_log_rewritten.send(sender=Lead, lead_ids=lead_ids)
+        accounts.link(job, [(row, lead) for row, lead in new] + linked_existing)
         readdressed = [lead.pk for _, lead in new if lead.domain]
         if changed_fields & {"email", "domain"}:
             readdressed += [pk for pk, lead in changed.items() if lead.domain]
         if readdressed:  # accounts link them by e-mail domain, as for leads made one by one
             lead_domains_set.send(sender=Lead, lead_ids=readdressed)
     return tally
+
+
+@dataclass
+class _Accounts:
+    """The batch's "account" cells resolved to account ids, and the rows whose cell named none."""
+
+    ids: dict[int, int] = field(default_factory=dict)  # row number -> account id
+    failed: set[int] = field(default_factory=set)
+
+    def link(self, job: ImportJob, rows: list[tuple[ParsedRow, Lead]]) -> None:
+        for row, lead in rows:  # explicit links: the import column outranks domain and group
+            if row.row in self.ids:
+                member_link(
+                    lead_id=lead.pk,
+                    account_id=self.ids[row.row],
+                    source=Membership.Source.EXPLICIT,
+                    actor=job.created_by,
+                    reason=f"import #{job.pk}, row {row.row}",
+                )
+
+
+def _accounts(job: ImportJob, rows: list[ParsedRow], tally: _Tally) -> _Accounts:
+    """One lookup for the batch: an account by external id, then domain, then exact name (any
+    case). A cell that names none, or a name two accounts share, fails its row (nothing of it
+    is written)."""
+    out = _Accounts()
+    wanted = {row.account for row in rows if row.account}
+    if not wanted:
+        return out
+    found = account_lookup(wanted)
+    column = next((c for c, t in job.mapping.items() if t == "account"), "account")
+    for row in rows:
+        if not row.account:
+            continue
+        account_id = found.get(row.account)
+        if isinstance(account_id, int):
+            out.ids[row.row] = account_id
+            continue
+        out.failed.add(row.row)
+        tally.failed += 1
+        message = (
+            _("two or more accounts have this name; give its external id or domain")
+            if account_id == "ambiguous"
+            else _("no account has this external id, domain or name")
+        )
+        tally.errors.append(_error(job, row.row, column, row.account, message))
+    return out
 
 
 def _insert(model: type[Model], objs: Iterable[Model], with_ids: bool = False) -> None:
