@@ -136,22 +136,16 @@ def _set_domains(account: Account, domains: list[str]) -> None:
 
 
 def _save(account: Account, fields: list[str] | None = None) -> None:
+    taken = _("Another account has the external id %(id)s.") % {"id": account.external_id}
+    others = Account.objects.exclude(pk=account.pk)
+    if account.external_id is not None and others.filter(external_id=account.external_id).exists():
+        raise ValidationError({"external_id": taken})
+    account.full_clean(exclude=["owner", "team", "parent"], validate_constraints=False)
     try:
         with transaction.atomic():
-            account.full_clean(exclude=["owner", "team", "parent"])
             account.save(update_fields=[*fields, "updated_at"] if fields is not None else None)
-    except IntegrityError:
-        raise ValidationError(
-            {"external_id": _("Another account has the external id %(id)s.")
-             % {"id": account.external_id}}
-        ) from None  # fmt: skip
-    except ValidationError as exc:
-        if "external_id" in exc.message_dict:
-            raise ValidationError(
-                {"external_id": _("Another account has the external id %(id)s.")
-                 % {"id": account.external_id}}
-            ) from None  # fmt: skip
-        raise
+    except IntegrityError:  # a concurrent writer took the external id since the check
+        raise ValidationError({"external_id": taken}) from None
 
 
 @transaction.atomic

@@ -269,3 +269,10 @@ def test_the_backfill_makes_accounts_for_company_domains_and_links_their_leads()
     call_command("accounts_backfill", create=2)  # a rerun changes nothing
     assert Account.objects.count() == 1
     assert Membership.objects.count() == 5
+
+
+def test_an_external_id_another_account_has_is_refused_by_name():
+    _account("Acme", ["acme.example"], external_id="crm-1")
+    assert "crm-1" in _refused(
+        "external_id", lambda: _account("Beta", ["beta.example"], external_id="crm-1")
+    )
