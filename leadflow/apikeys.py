@@ -63,6 +63,8 @@ class Scope(StrEnum):
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"
     SCHEMA_READ = "schema:read"
+    ACCOUNTS_READ = "accounts:read"
+    ACCOUNTS_WRITE = "accounts:write"
 
 
 # One line per scope for people choosing them (Settings › API keys); docs/api.md has the
@@ -89,6 +91,12 @@ SCOPE_HELP: dict[str, Any] = {
     Scope.WEBHOOKS_READ: gettext_lazy("Read webhook subscriptions and deliveries."),
     Scope.WEBHOOKS_WRITE: gettext_lazy("Change webhook subscriptions and redeliver."),
     Scope.SCHEMA_READ: gettext_lazy("Read the OpenAPI schema (/api/schema/)."),
+    # Translators: "accounts" are the companies leads work at (B2B), not user accounts
+    Scope.ACCOUNTS_READ: gettext_lazy("Read accounts, their members and a lead's account."),
+    # Translators: "accounts" are the companies leads work at (B2B), not user accounts
+    Scope.ACCOUNTS_WRITE: gettext_lazy(
+        "Create, update and merge accounts; link leads and set their buying roles."
+    ),
 }
 
 KEY_PREFIX = "lf_"

@@ -293,6 +293,8 @@ SPECTACULAR_SETTINGS = {
         "ScoringModelStatusEnum": "scoring.models.ScoringModel.Status",
         "ScoringRunStatusEnum": "scoring.models.ScoringRun.Status",
         "ConsentChannelEnum": "privacy.models.Channel",
+        "CompanySizeEnum": "leads.models.CompanySize",
+        "MembershipSourceEnum": "companies.models.Membership.Source",
     },
 }
 

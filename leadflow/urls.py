@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/v1/", include("handover.api.urls")),
     path("api/v1/", include("reports.api.urls")),
     path("api/v1/", include("predictive.api.urls")),
+    path("api/v1/", include("companies.api.urls")),  # accounts (B2B companies)
     path("v1/", include("leads.api.segment_urls")),  # Segment-compatible ingestion
     # analytics-next's standalone build loads its chunks from <_cdn>/analytics-next/bundles/
     path("analytics-next/", include("leads.api.browser_urls")),

@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from companies.models import Membership
+from companies.services import account_create, member_link
 from handover.models import (
     Delivery,
     DeliveryAttempt,
@@ -71,3 +73,12 @@ def seed_every_model() -> None:
         lead_a=lead, lead_b=other, reason=DuplicatePair.Reason.EMAIL, found_at=now
     )
     MergeRecord.objects.create(survivor=lead, merged_lead_id=0, snapshot={}, at=now)
+    parent = account_create(
+        data={"name": "Seed Group", "domains": ["seed-group.example"]}, actor=None
+    )
+    account = account_create(
+        data={"name": "Seed Co", "domains": ["seed.example"], "owner": rep.pk, "tier": "1",
+              "parent": parent.pk, "traits": {"plan": "pro"}},
+        actor=None,
+    )  # fmt: skip
+    member_link(lead_id=lead.pk, account_id=account.pk, source=Membership.Source.EXPLICIT)

@@ -113,6 +113,7 @@ def _api_serializer_classes() -> list[type[serializers.BaseSerializer[Any]]]:
             "reports",
             "predictive",
             "privacy",
+            "companies",
         }:
             found.append(cls)
     return found
