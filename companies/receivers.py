@@ -9,7 +9,7 @@ from django.dispatch import receiver
 
 from companies.domains import domain_clean
 from companies.models import Account, AccountDomain, Membership
-from companies.services import member_link, members_match_by_domain
+from companies.services import member_link, members_match_by_domain, members_reassess_roles
 from leadflow.audit import audit_record
 from leads import events
 
@@ -19,6 +19,11 @@ _SIZES = ((10, "1-10"), (50, "11-50"), (200, "51-200"), (1000, "201-1000"), (500
 @receiver(events.lead_domains_set, dispatch_uid="companies.match_domains")
 def _match_domains(*, lead_ids: list[int], **_: Any) -> None:
     members_match_by_domain(lead_ids=lead_ids)
+
+
+@receiver(events.lead_titles_set, dispatch_uid="companies.roles")
+def _roles(*, lead_ids: list[int], **_: Any) -> None:
+    members_reassess_roles(lead_ids=lead_ids)
 
 
 @receiver(events.group_applied, dispatch_uid="companies.group")

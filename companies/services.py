@@ -304,6 +304,21 @@ def members_match_by_domain(
     return len(rows)
 
 
+def members_reassess_roles(*, lead_ids: Iterable[int]) -> None:
+    """The rule's role again for leads whose title or seniority changed; a person's stays."""
+    members = Membership.objects.filter(
+        lead_id__in=list(lead_ids),
+        ended_at__isnull=True,
+        account__isnull=False,
+        role_source=Membership.RoleSource.RULE,
+    ).select_related("lead")
+    for member in members:
+        role = role_for(job_title=member.lead.job_title, seniority=member.lead.seniority)
+        if role != member.role:
+            member.role = role
+            member.save(update_fields=["role"])
+
+
 def members_fold(*, survivor_id: int, duplicate_id: int, at: datetime) -> None:
     """Two leads become one (``privacy.merge``): the duplicate's links move to the survivor, so
     its history stays. Of two current links the stronger source wins (a tie: the survivor's);

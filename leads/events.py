@@ -73,6 +73,9 @@ stage_log_rewritten = Signal()
 # (created with one, or an edit that changed it); ``companies`` links them to the account that
 # holds the domain (a link from a stronger source stays).
 lead_domains_set = Signal()
+# kwargs: lead_ids (list[int]) — sent inside the transaction that changed leads' job title or
+# seniority; ``companies`` re-derives their buying-group role (unless a person set it).
+lead_titles_set = Signal()
 # kwargs: lead_id, group_id (str), traits (dict), public (bool: a browser key sent it), at. Sent
 # inside the transaction of a Segment ``group`` call applied to the lead; ``companies`` links the
 # lead to the account with that external id.

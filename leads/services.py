@@ -308,6 +308,8 @@ def lead_update(
     leads_mark_for_rescore([lead.pk])  # fit fields may have changed
     if lead.domain and lead.domain != domain_before:
         events.lead_domains_set.send(sender=Lead, lead_ids=[lead.pk])
+    if {"job_title", "seniority"} & set(fields):
+        events.lead_titles_set.send(sender=Lead, lead_ids=[lead.pk])
     return lead
 
 

@@ -47,7 +47,7 @@ from leadflow.bulk import copy_rows
 from leadflow.i18n import for_user
 from leadflow.models import User
 from leads import customfields
-from leads.events import lead_domains_set, stage_log_rewritten
+from leads.events import lead_domains_set, lead_titles_set, stage_log_rewritten
 from leads.lifecycle import ActorKind, Stage
 from leads.models import CustomField, Lead, StageChange, email_in
 from leads.services import EDITABLE_FIELDS, actor_kind_for, leads_mark_for_rescore
@@ -676,6 +676,8 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
             readdressed += [pk for pk, lead in changed.items() if lead.domain]
         if readdressed:  # accounts link them by e-mail domain, as for leads made one by one
             lead_domains_set.send(sender=Lead, lead_ids=readdressed)
+        if changed_fields & {"job_title", "seniority"}:
+            lead_titles_set.send(sender=Lead, lead_ids=list(changed))
     return tally
 
 

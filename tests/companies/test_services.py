@@ -276,3 +276,15 @@ def test_an_external_id_another_account_has_is_refused_by_name():
     assert "crm-1" in _refused(
         "external_id", lambda: _account("Beta", ["beta.example"], external_id="crm-1")
     )
+
+
+def test_a_new_title_re_derives_the_role_but_never_a_persons_choice():
+    _account()
+    ann = lead_create(data={"email": "ann@acme.example"})
+    bob = lead_create(data={"email": "bob@acme.example"})
+    assert _current(ann).role == BuyingRole.UNKNOWN
+    member_set_role(lead_id=bob.pk, role=BuyingRole.BLOCKER, actor=None)
+    for lead in (ann, bob):
+        lead_update(lead_id=lead.pk, data={"job_title": "Chief Financial Officer (CFO)"})
+    assert _current(ann).role == BuyingRole.DECISION_MAKER
+    assert _current(bob).role == BuyingRole.BLOCKER
