@@ -7,3 +7,10 @@ class CompaniesConfig(AppConfig):
 
     name = "companies"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from companies import panels
+        from leads import extensions
+
+        # the lead page's "Account" panel (leads never imports companies)
+        extensions.register_lead_panel(panels.lead_account_panel)
