@@ -424,3 +424,17 @@ def test_the_panel_has_no_change_control_without_change_lead(client, db):
     assert "Change account" not in html
     url = reverse("companies:lead_account", args=[lead.pk])
     assert client.post(url, {"action": "none"}).status_code == 403
+
+
+def test_posts_need_csrf(marketer):
+    from django.test import Client
+
+    lead = LeadFactory(email="ann@acme.example")
+    account = make_account()
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(marketer)
+    assert csrf_client.post("/companies/new/", form_data()).status_code == 403
+    url = reverse("companies:member_role", args=[account.pk, lead.pk])
+    assert csrf_client.post(url, {"role": "champion"}).status_code == 403
+    assert not Account.objects.filter(name="Globex").exists()
+    assert Membership.objects.get(lead=lead).role_source == "rule"
