@@ -125,6 +125,10 @@ class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(label=_("Buying role"), choices=BuyingRole.choices)
 
 
+class AddMemberForm(forms.Form):
+    email = forms.EmailField(label=_("Lead's e-mail address"), max_length=254)
+
+
 class MergeForm(forms.Form):
     duplicate = forms.IntegerField(label=_("Duplicate account"), min_value=1)
     keep_owner_of = forms.IntegerField(label=_("Keep the owner of"), min_value=1)

@@ -24,12 +24,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from companies import panels, selectors, services
 from companies.filtersets import AccountFilterSet
-from companies.forms import AccountForm, MemberRoleForm, MergeForm
-from companies.models import Account, AccountDomain, BuyingRole, Tier
+from companies.forms import AccountForm, AddMemberForm, MemberRoleForm, MergeForm
+from companies.models import Account, AccountDomain, BuyingRole, Membership, Tier
 from configure.integrations_forms import named_errors
 from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
-from leads.selectors import assignable_users
+from leads.selectors import assignable_users, lead_editable, lead_visible_qs
 
 VIEW: Final = "companies.view_account"
 ADD: Final = "companies.add_account"
@@ -170,11 +170,10 @@ def account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
 # --- the account page ---------------------------------------------------------------------------
 
 
-@_needs(VIEW)
-@require_GET
-def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+def _detail_page(
+    request: HttpRequest, account: Account, status: int = 200, **extra: Any
+) -> HttpResponse:
     user = request_user(request)
-    account = _visible_or_404(request, account_id)
     members = selectors.account_members(user=user, account_id=account.pk)
     page = Paginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     ctx = {
@@ -185,8 +184,57 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         "page": page,
         "roles": BuyingRole.choices,
         "can_set_role": user.has_perm(SET_ROLE),
+        "can_add_member": panels.may_change(user),
+        "add_form": AddMemberForm(),
+        **extra,
     }
-    return render(request, "companies/detail.html", ctx)
+    return render(request, "companies/detail.html", ctx, status=status)
+
+
+@_needs(VIEW)
+@require_GET
+def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+    return _detail_page(request, _visible_or_404(request, account_id))
+
+
+@_needs(VIEW)
+@require_POST
+def member_add(request: HttpRequest, account_id: int) -> HttpResponse:
+    """ "Add a lead": link a lead the user may change, found by its e-mail address, explicitly
+    (it outranks group calls and e-mail domains, and moves the lead from another account)."""
+    user = request_user(request)
+    account = _visible_or_404(request, account_id)
+    if not panels.may_change(user):
+        raise PermissionDenied(_("You may not change leads' accounts."))
+    form = AddMemberForm(request.POST)
+    if form.is_valid():
+        email = form.cleaned_data["email"]
+        lead = lead_visible_qs(user=user).filter(email__iexact=email).first()
+        if lead is None or lead_editable(user=user, lead_id=lead.pk) is None:
+            form.add_error(
+                "email", _("No lead you may change has the e-mail %(email)s.") % {"email": email}
+            )
+        else:
+            try:
+                services.member_link(
+                    lead_id=lead.pk,
+                    account_id=account.pk,
+                    source=Membership.Source.EXPLICIT,
+                    actor=user,
+                    reason=_("Added on the account page"),
+                )
+            except (ValidationError, DomainError) as exc:
+                _service_errors(form, exc)
+            else:
+                messages.success(
+                    request,
+                    _("%(lead)s now belongs to %(account)s.")
+                    % {"lead": lead.display_name, "account": account.name},
+                )
+                return redirect(
+                    reverse("companies:detail", args=[account.pk]) + f"#member-{lead.pk}"
+                )
+    return _detail_page(request, account, 422, add_form=form)
 
 
 @_needs(SET_ROLE)

@@ -438,3 +438,34 @@ def test_posts_need_csrf(marketer):
     assert csrf_client.post(url, {"role": "champion"}).status_code == 403
     assert not Account.objects.filter(name="Globex").exists()
     assert Membership.objects.get(lead=lead).role_source == "rule"
+
+
+def test_a_lead_is_added_by_its_e_mail_address_and_an_unknown_one_is_refused(client, marketer):
+    account = make_account()
+    lead = LeadFactory(email="Pat@Other.example")
+    client = as_user(client, marketer)
+    url = reverse("companies:member_add", args=[account.pk])
+    response = client.post(url, {"email": "nobody@other.example"})
+    assert response.status_code == 422
+    assert "No lead you may change has the e-mail nobody@other.example" in response.content.decode()
+    assert not Membership.objects.exists()
+    response = client.post(url, {"email": "pat@other.example"})
+    assert response.status_code == 302
+    current = Membership.objects.get(lead=lead, ended_at__isnull=True)
+    assert current.account == account
+    assert current.source == "explicit"
+
+
+def test_a_role_without_change_lead_cannot_add_members(client, db):
+    from django.contrib.auth.models import Permission
+
+    viewer = UserFactory(username="viewer")
+    for codename in ("view_lead", "view_all_leads", "view_account"):
+        viewer.user_permissions.add(Permission.objects.get(codename=codename))
+    account = make_account()
+    LeadFactory(email="pat@other.example")
+    client = as_user(client, viewer)
+    assert "Add a lead by e-mail" not in client.get(f"/companies/{account.pk}/").content.decode()
+    url = reverse("companies:member_add", args=[account.pk])
+    assert client.post(url, {"email": "pat@other.example"}).status_code == 403
+    assert not Membership.objects.exists()
