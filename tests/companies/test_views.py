@@ -71,6 +71,9 @@ def test_every_role_with_view_account_sees_the_list_the_page_and_the_nav_item(
     assert listing.status_code == 200
     assert "Acme" in listing.content.decode()
     assert "acme.example" in listing.content.decode()
+    row = re.search(rf'id="account-{account.pk}">(.*?)</tr>', listing.content.decode(), re.S)
+    assert row is not None
+    assert row.group(1).rstrip().endswith('<td class="num">1</td>')  # its member count
     page = client.get(f"/companies/{account.pk}/")
     assert page.status_code == 200
     assert "Ann Lee" in page.content.decode()
