@@ -9,4 +9,8 @@ class CompaniesConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from companies import receivers  # noqa: F401  (connects the leads.events receivers)
+        from companies import panels, receivers  # noqa: F401  (receivers: leads.events)
+        from leads import extensions
+
+        # the lead page's "Account" panel (leads never imports companies)
+        extensions.register_lead_panel(panels.lead_account_panel)

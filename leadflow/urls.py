@@ -40,6 +40,7 @@ urlpatterns = [
     path("analytics-next/", include("leads.api.browser_urls")),
     path("api/v1/", include("privacy.api.urls")),
     path("leads/", include("leads.urls")),
+    path("companies/", include("companies.urls")),  # "Accounts" (/accounts/ is the login's)
     path("scoring/", include("scoring.urls")),
     path("handover/", include("handover.urls")),
     path("reports/", include("reports.urls")),

@@ -3,6 +3,8 @@
 
 - Browser pages: timeline entries and board-card badges (below), and the selection bar of the
   list and the board (``bulk`` registers its action bar).
+- The lead page's side panels: ``register_lead_panel`` (``companies`` registers its "Account"
+  panel; ``leads`` never imports ``companies``).
 - The merge of two identified leads: ``privacy`` registers its ``lead_merge`` (every row
   re-pointed, audited, a MergeRecord), which Segment ``alias`` ingestion calls.
 
@@ -17,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
-from django.http import QueryDict
+from django.http import HttpRequest, QueryDict
 from django.utils.translation import gettext as _
 
 from leadflow.exceptions import DomainError
@@ -72,6 +74,28 @@ def card_badges(lead_ids: Sequence[int]) -> dict[int, CardBadge]:
         for lead_id, badge in source(lead_ids).items():
             badges.setdefault(lead_id, badge)
     return badges
+
+
+# A panel of the lead page's side column: (request, lead) -> the template to include and its
+# context, or None to show nothing (e.g. the reader lacks the permission). Rendered in the order
+# registered, with the lead page's own context around it (csrf_token, perms, lead).
+@dataclass(frozen=True)
+class LeadPanel:
+    template: str
+    context: Mapping[str, Any]
+
+
+LeadPanelSource = Callable[[HttpRequest, Lead], "LeadPanel | None"]
+_lead_panels: list[LeadPanelSource] = []
+
+
+def register_lead_panel(source: LeadPanelSource) -> None:
+    if source not in _lead_panels:
+        _lead_panels.append(source)
+
+
+def lead_panels(*, request: HttpRequest, lead: Lead) -> list[LeadPanel]:
+    return [panel for source in _lead_panels if (panel := source(request, lead)) is not None]
 
 
 LeadMerge = Callable[[int, int], None]  # (survivor id, duplicate id), in the caller's transaction

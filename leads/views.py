@@ -306,10 +306,11 @@ def _interaction_form(data: Any = None) -> InteractionForm:
     return InteractionForm(data, prefix="log", initial={"occurred_at": now})
 
 
-def _detail_context(user: User, lead: Lead, **extra: Any) -> dict[str, Any]:
+def _detail_context(request: HttpRequest, user: User, lead: Lead, **extra: Any) -> dict[str, Any]:
     moves = _moves_for(user).get(lead.stage, [])
     return {
         "lead": lead,
+        "lead_panels": extensions.lead_panels(request=request, lead=lead),
         "history": selectors.stage_history(lead=lead),
         "timeline": selectors.lead_timeline(lead=lead),
         "tasks": selectors.lead_tasks(lead=lead),
@@ -414,7 +415,7 @@ def lead_tags_change(request: HttpRequest, lead_id: int) -> HttpResponse:
 def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     user = request_user(request)
     lead = _visible_or_404(user, lead_id)
-    return render(request, "leads/lead_detail.html", _detail_context(user, lead))
+    return render(request, "leads/lead_detail.html", _detail_context(request, user, lead))
 
 
 @login_required
@@ -451,7 +452,7 @@ def interaction_create(request: HttpRequest, lead_id: int) -> HttpResponse:
                 messages.success(request, _("Logged: %(interaction)s.") % {"interaction": label})
                 return redirect("leads:detail", lead_id=lead.pk)
     if not getattr(request, "htmx", False):  # no JavaScript: the whole page, errors in place
-        ctx = _detail_context(user, lead, interaction_form=form)
+        ctx = _detail_context(request, user, lead, interaction_form=form)
         return render(request, "leads/lead_detail.html", ctx, status=status)
     return render(
         request,

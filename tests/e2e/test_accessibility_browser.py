@@ -17,6 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from companies import services as account_services
 from handover.models import Notification
 from leadflow.models import User
 from leads.lifecycle import ActorKind, Stage, allowed_targets
@@ -66,6 +67,16 @@ def demo(transactional_db):
         data={"name": "Webinar", "kind": "activity", "activity_kind": "webinar", "points": 10},
     )
     scoring_services.model_publish(model_id=model.pk)
+    # accounts (issue 18): a group and a subsidiary holding a rep's lead's domain
+    group = account_services.account_create(
+        data={"name": "Demo Group", "domains": ["demo-group.example"], "tier": "1"}, actor=None
+    )
+    owned = Lead.objects.filter(owner__isnull=False).exclude(domain="").order_by("pk").first()
+    assert owned is not None
+    account_services.account_create(
+        data={"name": owned.company or "Demo Co", "domains": [owned.domain], "parent": group.pk},
+        actor=None,
+    )
     for user in User.objects.all():
         Notification.objects.create(
             recipient=user, kind="test", title="Hello", created_at=timezone.now()
@@ -105,7 +116,8 @@ def paths_of(page, selector: str) -> list[str]:
 
 def pages_for(page) -> list[str]:
     """Every link of the top bar, the notifications page, plus a lead, a scoring model, a
-    report and every Settings section where the role can reach them."""
+    report, an account (its page, edit, merge search and confirmation, the new-account form)
+    and every Settings section where the role can reach them."""
     page.goto("/")
     page.wait_for_load_state("networkidle")
     nav = [p for p in paths_of(page, "header.topbar a[href]") if not p.startswith("/admin/")]
@@ -114,6 +126,20 @@ def pages_for(page) -> list[str]:
         page.goto("/leads/list/")
         leads = [p for p in paths_of(page, "main a[href]") if re.fullmatch(r"/leads/\d+/", p)]
         extra += leads[:1]
+    if "/companies/" in nav:
+        page.goto("/companies/")
+        accounts = [
+            p for p in paths_of(page, "main a[href]") if re.fullmatch(r"/companies/\d+/", p)
+        ]
+        extra += [p for p in paths_of(page, "main a[href]") if p == "/companies/new/"]
+        for account in accounts[:1]:
+            extra.append(account)
+            page.goto(account)
+            links = paths_of(page, "main a[href]")
+            extra += [p for p in links if p.endswith(("/edit/", "/merge/"))]
+            if f"{account}merge/" in links and len(accounts) > 1:
+                other = accounts[1].strip("/").rsplit("/", 1)[-1]
+                extra.append(f"{account}merge/?duplicate={other}")
     if "/scoring/" in nav:
         page.goto("/scoring/")
         extra += [p for p in paths_of(page, "main a[href]") if "/scoring/models/" in p][:1]
@@ -135,6 +161,9 @@ def test_every_page_has_no_serious_axe_violations_and_fits_320px(page, login, de
     login(role, PASSWORD)
     paths = pages_for(page)
     assert "/leads/board/" in paths or role == "admin" or len(paths) > 3, paths
+    if "/companies/" in paths:  # an account's page and (marketer, manager) its forms, too
+        assert any(re.fullmatch(r"/companies/\d+/", p) for p in paths), paths
+        assert role == "rep1" or any("merge/?duplicate=" in p for p in paths), paths
     problems: list[str] = []
     checked = 0
     for width in (1440, 320):
