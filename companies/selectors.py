@@ -2,9 +2,10 @@
 name-match suggestions. Members are filtered by who may see each lead."""
 
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Lower
 
 from companies.models import Account, AccountDomain, BuyingRole, Membership
 from leadflow.models import User
@@ -27,15 +28,22 @@ def account_list_qs(*, user: User) -> QuerySet[Account]:
     return (
         account_visible_qs(user=user)
         .select_related("owner", "team", "parent")
-        .annotate(
-            member_count=Count(
-                "memberships",
-                filter=Q(memberships__ended_at__isnull=True),
-                distinct=False,
-            )
-        )
+        # a correlated count: computed for the rows a page shows, never for all accounts
+        # (a join + GROUP BY counted every account's members before LIMIT cut the page)
+        .annotate(member_count=_member_count())
         .order_by(Lower("name"), "pk")
     )
+
+
+def _member_count() -> Any:
+    current = (
+        Membership.objects.filter(account=OuterRef("pk"), ended_at__isnull=True)
+        .order_by()
+        .values("account")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(current, output_field=IntegerField()), 0)
 
 
 def account_get_visible(*, user: User, account_id: int) -> Account | None:

@@ -14,8 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch
-from django.db.models.functions import Lower
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -96,27 +95,10 @@ def _query_without(params: QueryDict, *names: str) -> str:
 @require_GET
 def account_list(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    # members are counted for the shown page only: account_list_qs's annotation would count
-    # every account's members before the page is cut (and again for the paginator's count)
-    base = (
-        selectors.account_visible_qs(user=user)
-        .select_related("owner", "team", "parent")
-        .order_by(Lower("name"), "pk")
-    )
-    filterset = AccountFilterSet(request.GET, queryset=base)
+    filterset = AccountFilterSet(request.GET, queryset=selectors.account_list_qs(user=user))
     valid = filterset.is_valid()
     qs = _with_domains(filterset.qs) if valid else Account.objects.none()
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
-    counts = dict(
-        Membership.objects.filter(
-            account_id__in=[a.pk for a in page.object_list], ended_at__isnull=True
-        )
-        .values("account_id")
-        .annotate(n=Count("pk"))
-        .values_list("account_id", "n")
-    )
-    for account in page.object_list:
-        account.member_count = counts.get(account.pk, 0)
     ctx = {
         "page": page,
         "filterset": filterset,
