@@ -27,8 +27,9 @@ class AccountForm(forms.Form):
         ),
     )
     tier = forms.ChoiceField(
-        # Translators: an account's target tier: none chosen
+        # Translators: an account's target tier (account-based marketing: 1, 2, 3)
         label=_("Tier"),
+        # Translators: an account's target tier: none chosen
         choices=[("", _("No tier")), *Tier.choices],
         required=False,
     )

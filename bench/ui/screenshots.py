@@ -41,6 +41,7 @@ def prepare(env: dict[str, str]) -> None:
         ["migrate", "-v0"],
         ["seed_demo", "--leads", "400"],
         ["seed_scoring_demo"],  # publishes the demo model: every lead is scored for real
+        ["seed_accounts_demo"],  # tiers and owners for the largest generated accounts
         ["seed_handover_demo"],
         ["create_api_key", "--name", "crm-sync", "--scopes", "leads:read", "leads:write"],
         ["shell", "-c", DEMO_SNIPPET],
@@ -270,6 +271,7 @@ def shoot(base: str, ids: dict[str, Any], csv_path: str) -> None:
             return context, page
 
         for role, day in (
+            ("marketer", accounts_day),
             ("marketer", capture_day),
             ("marketer", marketer_day),
             ("rep1", rep_day),
@@ -411,6 +413,25 @@ def marketer_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     page.get_by_role("link", name="Review").first.click()
     page.wait_for_load_state("networkidle")
     snap(page, "marketer-duplicate-review", full_page=True)
+
+
+def accounts_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
+    """Accounts (docs/accounts.md): the list, the largest account, a member's lead page with its
+    Account panel, the edit form refusing a free-mail domain."""
+    go(page, "/companies/?tier=1")
+    snap(page, "marketer-accounts")
+    page.locator(".accounts-table tbody a").first.click()
+    page.wait_for_load_state("networkidle")
+    snap(page, "marketer-account", full_page=True)
+    account_url = page.url
+    page.locator("#members-h").locator("xpath=..").locator("tbody a").first.click()
+    page.wait_for_load_state("networkidle")
+    snap(page, "marketer-lead-account-panel")
+    page.goto(account_url + "edit/")
+    page.get_by_label("Domains").fill("gmail.com")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state("networkidle")
+    snap(page, "marketer-account-refused")
 
 
 def capture_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:

@@ -265,6 +265,7 @@ def test_the_backfill_makes_accounts_for_company_domains_and_links_their_leads()
     call_command("accounts_backfill", create=2, batch=2)
     account = Account.objects.get()
     assert (account.name, account.domains.get().domain) == ("Delta AG", "delta.example")
+    assert (account.industry, account.country) == ("Software", "DE")  # the leads' own
     assert Membership.objects.filter(account=account).count() == 4  # not the explicit "none"
     call_command("accounts_backfill", create=2)  # a rerun changes nothing
     assert Account.objects.count() == 1
@@ -288,3 +289,22 @@ def test_a_new_title_re_derives_the_role_but_never_a_persons_choice():
         lead_update(lead_id=lead.pk, data={"job_title": "Chief Financial Officer (CFO)"})
     assert _current(ann).role == BuyingRole.DECISION_MAKER
     assert _current(bob).role == BuyingRole.BLOCKER
+
+
+def test_coverage_counts_members_not_their_activities():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from companies.selectors import buying_coverage
+    from tests.leads.factories import ActivityFactory
+
+    account = _account()
+    boss = lead_create(data={"email": "boss@acme.example", "job_title": "CEO"})
+    quiet = lead_create(data={"email": "quiet@acme.example", "job_title": "CFO"})
+    for days in (1, 2, 3, 40):
+        ActivityFactory(lead=boss, occurred_at=timezone.now() - timedelta(days=days))
+    ActivityFactory(lead=quiet, occurred_at=timezone.now() - timedelta(days=45))  # too long ago
+    coverage = {c.role: (c.members, c.engaged) for c in buying_coverage(account_id=account.pk)}
+    assert coverage[BuyingRole.DECISION_MAKER] == (2, 1)
+    assert coverage[BuyingRole.CHAMPION] == (0, 0)

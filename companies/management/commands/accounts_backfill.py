@@ -1,6 +1,6 @@
 """Link existing leads to accounts by e-mail domain, a batch at a time; with ``--create`` first
-make an account for each company domain that has at least that many leads (named after the
-company its leads give most often). Free-mail and disposable domains never count. Rerunning it
+make an account for each company domain that has at least that many leads (its name, industry,
+size and country: what its leads give most often). Free-mail and disposable domains never count. Rerunning it
 links only what is still unlinked."""
 
 from typing import Any
@@ -16,6 +16,13 @@ from companies.services import members_match_by_domain
 from leadflow.audit import audit_record
 from leadflow.maildomains import free_mail_domains
 from leads.models import Lead
+
+_FROM_LEADS = (
+    ("company", "name"),
+    ("industry", "industry"),
+    ("company_size", "size_band"),
+    ("country", "country"),
+)
 
 
 def _valid(domain: str) -> str:
@@ -63,18 +70,29 @@ class Command(BaseCommand):
             .filter(n__gte=min_leads)
         )
         domains = {d for r in rows if (d := _valid(r["domain"]))}
-        names: dict[str, tuple[int, str]] = {}
-        for domain, company, n in (
-            Lead.objects.filter(domain__in=domains)
-            .exclude(company="")
-            .values_list("domain", "company")
-            .annotate(n=Count("pk"))
-        ):
-            if n > names.get(domain.lower(), (0, ""))[0]:
-                names[domain.lower()] = (n, company)
+        # each column's most common value among the domain's leads (name from ``company``)
+        common: dict[str, dict[str, str]] = {domain: {} for domain in domains}
+        for column, target in _FROM_LEADS:
+            best: dict[str, int] = {}
+            for domain, value, n in (
+                Lead.objects.filter(domain__in=domains)
+                .exclude(**{column: ""})
+                .values_list("domain", column)
+                .annotate(n=Count("pk"))
+                .order_by("domain", "-n", column)
+            ):
+                if n > best.get(domain.lower(), 0):
+                    best[domain.lower()] = n
+                    common[domain.lower()][target] = value
         made = 0
         for domain in sorted(domains):
-            account = Account.objects.create(name=names.get(domain, (0, domain))[1][:200])
+            values = common[domain]
+            account = Account.objects.create(
+                name=values.pop("name", domain)[:200],
+                industry=values.get("industry", "")[:100],
+                size_band=values.get("size_band", ""),
+                country=values.get("country", "").upper()[:2],
+            )
             AccountDomain.objects.create(account=account, domain=domain, is_primary=True)
             made += 1
         if made:
