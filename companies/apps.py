@@ -14,3 +14,4 @@ class CompaniesConfig(AppConfig):
 
         # the lead page's "Account" panel (leads never imports companies)
         extensions.register_lead_panel(panels.lead_account_panel)
+        extensions.register_card_accounts(panels.card_accounts)

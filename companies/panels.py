@@ -2,11 +2,13 @@
 ``leads.extensions.register_lead_panel``): the lead's account and why it is linked, name-match
 suggestions, a person's explicit link or "no account", and the membership history."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from companies import selectors, services
@@ -16,7 +18,7 @@ from companies.models import Membership
 from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
 from leadflow.models import User
-from leads.extensions import LeadPanel
+from leads.extensions import CardAccount, LeadPanel
 from leads.models import Lead
 from leads.selectors import lead_editable, lead_visible_qs
 
@@ -119,3 +121,11 @@ def change(request: HttpRequest, user: User, lead: Lead) -> ChangeResult:
     if same:
         message = _("Already so: nothing changed.")
     return ChangeResult(message=message)
+
+
+def card_accounts(lead_ids: Sequence[int]) -> dict[int, CardAccount]:
+    """Board cards' company line: each lead's current account, one query for the page."""
+    return {
+        lead_id: CardAccount(name=account.name, url=reverse("companies:detail", args=[account.pk]))
+        for lead_id, account in selectors.lead_accounts(list(lead_ids)).items()
+    }

@@ -19,6 +19,7 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from leads import customfields
 from leads.models import CustomField, Lead
@@ -31,6 +32,7 @@ class _Texts:
     score: str
     select: str
     no_company: str
+    account: str
     owner: str
     unassigned: str
     source: str
@@ -50,6 +52,8 @@ def _words(language: str | None) -> _Texts:
             score=_("Score %(score)s: fit %(fit)s, engagement %(engagement)s"),
             select=_("Select %(name)s"),
             no_company=escape(_("No company")),
+            # Translators: a board card's tooltip on the company a lead belongs to (a B2B account)
+            account=escape(pgettext("a B2B company", "Account")),
             owner=escape(_("Owner")),
             unassigned=escape(_("Unassigned")),
             source=escape(_("Source")),
@@ -104,7 +108,7 @@ def card_html(
         f'<a class="lead-name" href="{escape(lead_url)}">{name}</a>',
         score,
         "</div>",
-        f'<div class="muted">{escape(lead.company) if lead.company else t.no_company}</div>',
+        _company(lead, t),
         _custom(lead, fields, display),
         _tags(lead),
         '<div class="card-meta">',
@@ -120,6 +124,16 @@ def card_html(
         "</li>",
     ]
     return mark_safe("\n".join(p for p in parts if p))  # noqa: S308  (every value escaped above)
+
+
+def _company(lead: Lead, t: _Texts) -> str:
+    account = getattr(lead, "card_account", None)
+    if account is not None:  # the account it belongs to, a link (its company text may differ)
+        return (
+            f'<div class="muted"><a class="card-account" href="{escape(account.url)}" '
+            f'title="{t.account}">{escape(account.name)}</a></div>'
+        )
+    return f'<div class="muted">{escape(lead.company) if lead.company else t.no_company}</div>'
 
 
 def _custom(

@@ -3,6 +3,7 @@
 
 - Browser pages: timeline entries and board-card badges (below), and the selection bar of the
   list and the board (``bulk`` registers its action bar).
+- Board cards' company line: ``register_card_accounts`` (the lead's account, from ``companies``).
 - The lead page's side panels: ``register_lead_panel`` (``companies`` registers its "Account"
   panel; ``leads`` never imports ``companies``).
 - The merge of two identified leads: ``privacy`` registers its ``lead_merge`` (every row
@@ -96,6 +97,26 @@ def register_lead_panel(source: LeadPanelSource) -> None:
 
 def lead_panels(*, request: HttpRequest, lead: Lead) -> list[LeadPanel]:
     return [panel for source in _lead_panels if (panel := source(request, lead)) is not None]
+
+
+@dataclass(frozen=True)
+class CardAccount:
+    name: str
+    url: str
+
+
+# Board cards' company line: lead ids -> the account each belongs to (``companies``), shown
+# instead of the lead's company text. One source; a constant number of queries per call.
+CardAccountSource = Callable[[Sequence[int]], Mapping[int, CardAccount]]
+_card_accounts: list[CardAccountSource] = []
+
+
+def register_card_accounts(source: CardAccountSource) -> None:
+    _card_accounts[:] = [source]
+
+
+def card_accounts(lead_ids: Sequence[int]) -> dict[int, CardAccount]:
+    return dict(_card_accounts[0](lead_ids)) if _card_accounts and lead_ids else {}
 
 
 LeadMerge = Callable[[int, int], None]  # (survivor id, duplicate id), in the caller's transaction

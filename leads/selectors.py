@@ -18,7 +18,7 @@ from leadflow.models import User
 from leadflow.pgplans import serial_plans
 from leadflow.roles import Role
 from leads import customfields, interactions
-from leads.extensions import TimelineEntry, card_badges, timeline_entries
+from leads.extensions import TimelineEntry, card_accounts, card_badges, timeline_entries
 from leads.filtersets import LeadFilterSet
 from leads.lifecycle import FUNNEL, Stage
 from leads.models import (
@@ -201,11 +201,18 @@ def board_column(
         rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
-    badges = card_badges([lead.pk for lead in rows])
-    for lead in rows:
-        lead.sla_badge = badges.get(lead.pk)  # type: ignore[attr-defined]
+    _decorate(rows)
     cursor = f"{rows[-1].score}:{rows[-1].pk}" if more and rows else ""
     return ColumnPage(stage=stage, leads=rows, next_cursor=cursor)
+
+
+def _decorate(cards: list[Lead]) -> None:
+    """What other apps add to cards: the SLA badge (handover), the account (companies)."""
+    ids = [lead.pk for lead in cards]
+    badges, accounts = card_badges(ids), card_accounts(ids)
+    for lead in cards:
+        lead.sla_badge = badges.get(lead.pk)  # type: ignore[attr-defined]
+        lead.card_account = accounts.get(lead.pk)  # type: ignore[attr-defined]
 
 
 def board_first_pages(
@@ -226,9 +233,7 @@ def board_first_pages(
     for lead in leads.filter(pk__in=ids).order_by("-score", "-id").prefetch_related("tags"):
         by_stage[lead.stage].append(lead)
     shown = [lead for rows in by_stage.values() for lead in rows[:size]]
-    badges = card_badges([lead.pk for lead in shown])
-    for lead in shown:
-        lead.sla_badge = badges.get(lead.pk)  # type: ignore[attr-defined]
+    _decorate(shown)
     pages = []
     for stage in stages:
         rows = by_stage[stage.value]

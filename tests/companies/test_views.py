@@ -472,3 +472,17 @@ def test_a_role_without_change_lead_cannot_add_members(client, db):
     url = reverse("companies:member_add", args=[account.pk])
     assert client.post(url, {"email": "pat@other.example"}).status_code == 403
     assert not Membership.objects.exists()
+
+
+def test_a_board_card_names_the_leads_account_with_a_link(client, marketer):
+    from leads.lifecycle import Stage
+
+    linked = LeadFactory(stage=Stage.MQL, email="a@acme.example", company="ACME GmbH (old)")
+    other = LeadFactory(stage=Stage.MQL, email="b@nowhere.example", company="Nowhere Ltd")
+    account = make_account("Acme Group")  # links the lead by its domain
+    page = as_user(client, marketer).get("/leads/board/").content.decode()
+    card = re.search(rf'id="lead-{linked.pk}".*?</li>', page, re.S).group(0)
+    assert f'href="/companies/{account.pk}/"' in card and "Acme Group" in card
+    assert "ACME GmbH (old)" not in card  # the account, not the lead's own company text
+    card = re.search(rf'id="lead-{other.pk}".*?</li>', page, re.S).group(0)
+    assert "Nowhere Ltd" in card

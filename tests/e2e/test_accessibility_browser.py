@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from companies import services as account_services
+from companies.models import Membership
 from handover.models import Notification
 from leadflow.models import User
 from leads.lifecycle import ActorKind, Stage, allowed_targets
@@ -67,15 +68,20 @@ def demo(transactional_db):
         data={"name": "Webinar", "kind": "activity", "activity_kind": "webinar", "points": 10},
     )
     scoring_services.model_publish(model_id=model.pk)
-    # accounts (issue 18): a group and a subsidiary holding a rep's lead's domain
+    # accounts (issue 18): the demo's accounts (generate_data makes them); one holding a rep's
+    # lead becomes a group's subsidiary
     group = account_services.account_create(
         data={"name": "Demo Group", "domains": ["demo-group.example"], "tier": "1"}, actor=None
     )
-    owned = Lead.objects.filter(owner__isnull=False).exclude(domain="").order_by("pk").first()
-    assert owned is not None
-    account_services.account_create(
-        data={"name": owned.company or "Demo Co", "domains": [owned.domain], "parent": group.pk},
-        actor=None,
+    member = (
+        Membership.objects.filter(ended_at__isnull=True, lead__owner__isnull=False)
+        .order_by("lead_id")
+        .first()
+    )
+    assert member is not None
+    assert member.account_id is not None
+    account_services.account_update(
+        account_id=member.account_id, data={"parent": group.pk}, actor=None
     )
     for user in User.objects.all():
         Notification.objects.create(
