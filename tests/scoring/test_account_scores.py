@@ -472,3 +472,33 @@ def test_the_rules_editor_adds_an_account_fit_rule_and_shows_it(client, marketer
     assert bad.status_code == 422  # shown again with the reason, nothing written
     assert "does not take" in bad.content.decode()
     assert draft.rules.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_api_shows_and_edits_account_settings_and_refuses_bad_ones(client, marketer):
+    client.force_login(marketer)
+    base = "/api/v1/scoring"
+    model = client.post(
+        f"{base}/models/", {"name": "Q3", "account_member_cap": 3}, content_type="application/json"
+    ).json()
+    assert (model["account_member_cap"], model["account_mqa_threshold"]) == (3, 80)
+    bad = client.patch(
+        f"{base}/models/{model['id']}/",
+        {"account_engagement_cap": -5},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400
+    assert "account_engagement_cap" in bad.json()["error"]["fields"]
+    rule = client.post(
+        f"{base}/rules/",
+        {"model": model["id"], "name": "t", **account_rule("size_band", "in", ["x"], 2)},
+        content_type="application/json",
+    )
+    assert rule.status_code == 201
+    bad_rule = client.post(
+        f"{base}/rules/",
+        {"model": model["id"], "name": "u", **account_rule("owner", "in", ["x"], 2)},
+        content_type="application/json",
+    )
+    assert bad_rule.status_code == 400
+    assert "owner" in str(bad_rule.json()["error"]["fields"]["field"])
