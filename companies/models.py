@@ -190,3 +190,18 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id} → {self.account_id}"
+
+
+class AccountRescoreMark(models.Model):
+    """An account whose score may be stale: written in the transaction that changed its inputs
+    (a member joined or left, a role, a fit field, a member's new lead score). The account
+    sweep (``scoring.services.account_scores_sweep``) deletes the marks it takes and rescores
+    their accounts in the same transaction. Here, not in ``scoring``: companies writes it and
+    must not import scoring."""
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="rescore_marks")
+    marked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"account {self.account_id} since {self.marked_at:%Y-%m-%d %H:%M:%S}"

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from companies.buying import role_for
 from companies.domains import domain_clean
 from companies.matching import RANK, may_replace
-from companies.models import Account, AccountDomain, BuyingRole, Membership
+from companies.models import Account, AccountDomain, AccountRescoreMark, BuyingRole, Membership
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError
 from leadflow.maildomains import free_mail_domains
@@ -23,10 +23,22 @@ from leadflow.roles import Role
 from leads.models import Lead, Team
 
 FIELDS = ("name", "external_id", "industry", "size_band", "country", "tier", "traits")
+# what account fit rules read: a change marks the account for rescoring
+SCORED_FIELDS = frozenset({"industry", "size_band", "country", "tier"})
 
 
 class AccountError(DomainError):
     pass
+
+
+def accounts_mark(account_ids: Iterable[int | None]) -> None:
+    """Mark accounts for rescoring (their members or fit fields changed), in the caller's
+    transaction; the scoring app's account sweep takes the marks."""
+    now = timezone.now()
+    AccountRescoreMark.objects.bulk_create(
+        AccountRescoreMark(account_id=pk, marked_at=now)
+        for pk in sorted({pk for pk in account_ids if pk is not None})
+    )
 
 
 def _owner(value: Any) -> User | None:
@@ -185,6 +197,8 @@ def account_update(*, account_id: int, data: Mapping[str, Any], actor: User | No
     if not changed:
         return account
     _save(account, [f for f in changed if f != "domains"])
+    if SCORED_FIELDS.intersection(changed):
+        accounts_mark([account.pk])
     if domains is not None:
         _set_domains(account, domains)
         members_match_by_domain(domains=domains)
@@ -256,6 +270,7 @@ def member_link(
         actor=actor if actor is not None and actor.pk else None,
         reason=reason[:200],
     )
+    accounts_mark([current.account_id if current else None, account_id])
     return True
 
 
@@ -301,6 +316,7 @@ def members_match_by_domain(
     ]
     # a concurrent link of the same lead wins: its row stands, ours is skipped (one current)
     Membership.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    accounts_mark(row.account_id for row in rows)
     return len(rows)
 
 
@@ -317,6 +333,7 @@ def members_reassess_roles(*, lead_ids: Iterable[int]) -> None:
         if role != member.role:
             member.role = role
             member.save(update_fields=["role"])
+            accounts_mark([member.account_id])
 
 
 def members_fold(*, survivor_id: int, duplicate_id: int, at: datetime) -> None:
@@ -330,6 +347,7 @@ def members_fold(*, survivor_id: int, duplicate_id: int, at: datetime) -> None:
         loser.ended_at = at
         loser.save(update_fields=["ended_at"])
     Membership.objects.filter(lead_id=duplicate_id).update(lead_id=survivor_id)
+    accounts_mark([m.account_id for m in (ours, theirs) if m is not None])
 
 
 @transaction.atomic
@@ -346,8 +364,11 @@ def member_set_role(*, lead_id: int, role: str, actor: User | None) -> Membershi
     )
     if member is None:
         raise AccountError(_("Lead %(id)s belongs to no account.") % {"id": lead_id}, field="lead")
+    changed = member.role != role
     member.role, member.role_source = role, Membership.RoleSource.PERSON
     member.save(update_fields=["role", "role_source"])
+    if changed:
+        accounts_mark([member.account_id])
     return member
 
 
@@ -404,6 +425,7 @@ def account_merge(
     duplicate.delete()
     survivor.external_id = external_id
     survivor.save()
+    accounts_mark([survivor.pk])  # its members and perhaps fit fields changed
     audit_record(
         action="account.merged",
         actor=actor,

@@ -471,6 +471,11 @@ CELERY_BEAT_SCHEDULE["scoring-dirty-sweep"] = {
     "task": "scoring.tasks.score_dirty_sweep_task",
     "schedule": env.float("LEADFLOW_SCORING_SWEEP_SECONDS", default=5.0),
 }
+# accounts whose inputs changed (members, roles, fit fields, members' lead scores)
+CELERY_BEAT_SCHEDULE["scoring-account-sweep"] = {
+    "task": "scoring.tasks.account_scores_sweep_task",
+    "schedule": env.float("LEADFLOW_ACCOUNT_SWEEP_SECONDS", default=30.0),
+}
 CELERY_BEAT_SCHEDULE["scoring-decay-rescore"] = {
     "task": "scoring.tasks.decay_rescore_task",
     "schedule": crontab(hour=3, minute=15),

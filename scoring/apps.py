@@ -20,6 +20,11 @@ class ScoringConfig(AppConfig):
         ):
             # (lazy: the dead-letter admin shows it in the reader's language)
             deadletter.register(kind, label=cast(str, label), retry=services.lead_retry)
+        deadletter.register(
+            services.DEAD_ACCOUNT,
+            label=cast(str, _("Account scoring sweep (account)")),
+            retry=services.account_retry,
+        )
 
         events.activities_recorded.connect(
             receivers.on_activities_recorded, dispatch_uid="scoring.on_activities_recorded"

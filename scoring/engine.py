@@ -22,6 +22,7 @@ from django.db.models import Q
 from leadflow.maildomains import free_mail_domains
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, Tag
+from scoring import account_rules as ar
 from scoring import rules as r
 from scoring.models import LeadScore, ScoringModel, ScoringRule
 
@@ -97,11 +98,29 @@ def rule_spec(rule: ScoringRule, model: ScoringModel) -> r.RuleSpec:
 
 
 def model_spec(model: ScoringModel) -> r.ModelSpec:
+    """The lead rules of ``model`` (account fit rules score accounts: ``account_spec``)."""
+    lead_rules = model.rules.exclude(kind=ScoringRule.Kind.ACCOUNT_FIT).order_by("id")
     return r.ModelSpec(
-        rules=tuple(rule_spec(rule, model) for rule in model.rules.order_by("id")),
+        rules=tuple(rule_spec(rule, model) for rule in lead_rules),
         grade_a_min=model.grade_a_min,
         grade_b_min=model.grade_b_min,
         grade_c_min=model.grade_c_min,
+    )
+
+
+def account_spec(model: ScoringModel) -> ar.AccountSpec:
+    """The account fit rules and the ``account_*`` settings of ``model``."""
+    rules = model.rules.filter(kind=ScoringRule.Kind.ACCOUNT_FIT).order_by("id")
+    return ar.AccountSpec(
+        rules=tuple(rule_spec(rule, model) for rule in rules),
+        grade_a_min=model.grade_a_min,
+        grade_b_min=model.grade_b_min,
+        grade_c_min=model.grade_c_min,
+        engaged_min=model.account_engaged_min,
+        engagement_cap=model.account_engagement_cap,
+        member_points=model.account_member_points,
+        member_cap=model.account_member_cap,
+        role_points=model.account_role_points,
     )
 
 

@@ -21,9 +21,11 @@ from django.utils.translation import gettext_lazy as _
 from leadflow.exceptions import DomainError
 from leads.customfields import lead_fields
 from leads.models import ActivityKind
+from scoring import account_rules as ar
 from scoring import rules as r
 from scoring.models import ScoringModel, ScoringRule
 
+_FIT_KINDS = (ScoringRule.Kind.FIT, ScoringRule.Kind.ACCOUNT_FIT)  # field, op, value
 _YES = {"yes", "true", "1", "y"}
 _NO = {"no", "false", "0", "n"}
 
@@ -137,13 +139,16 @@ def _bound_from_text(text: str) -> int | float | str:
 
 
 def fit_field_choices() -> list[tuple[str, Any]]:
-    """What a fit rule may read: the lead's own fields, its tags, its custom fields."""
+    """What a fit rule may read: the lead's own fields, its tags, its custom fields; and what an
+    account fit rule may read: the account's fields."""
     custom = [(f"{r.CUSTOM_PREFIX}{f.key}", f"{f.label} ({f.key})") for f in lead_fields().values()]
     return [
         ("", "—"),
         (gettext("Lead fields"), [(f, f) for f in sorted(r.FIT_FIELDS)]),
         (r.TAGS, gettext("Tags")),
         *([(gettext("Custom fields"), custom)] if custom else []),
+        # last: an account rule's "country" shows selected here, not among the lead fields
+        (gettext("Account fields (account fit rules)"), [(f, f) for f in ar.ACCOUNT_FIELDS]),
     ]
 
 
@@ -296,7 +301,7 @@ class RuleForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("kind") == ScoringRule.Kind.FIT and "value" in data:
+        if data.get("kind") in _FIT_KINDS and "value" in data:
             try:
                 data["value"] = fit_value_from_text(data.get("op") or "", data["value"] or "")
             except ValidationError as exc:
@@ -309,7 +314,7 @@ class RuleForm(forms.Form):
         """Only the fields of the chosen kind, so a fit rule never carries activity settings."""
         data = self.cleaned_data
         common = {k: data[k] for k in ("name", "kind", "points")}
-        if data["kind"] == ScoringRule.Kind.FIT:
+        if data["kind"] in _FIT_KINDS:
             return {**common, "field": data["field"], "op": data["op"], "value": data["value"]}
         if data["kind"] == ScoringRule.Kind.INACTIVITY:
             return {**common, "inactive_days": data["inactive_days"]}

@@ -47,6 +47,17 @@ class ScoringModel(models.Model):
     decay = models.CharField(_("decay"), max_length=10, choices=Decay.choices, default=Decay.NONE)
     half_life_days = models.FloatField(_("half life days"), null=True, blank=True)
     decay_steps = models.JSONField(_("decay steps"), default=list, blank=True)
+    # accounts (scoring.account_rules): a member is engaged at this lead engagement score or more
+    account_engaged_min = models.IntegerField(_("account engaged member minimum"), default=10)
+    # the sum of the members' engagement scores counts up to this
+    account_engagement_cap = models.IntegerField(_("account engagement cap"), default=60)
+    # points per engaged member, for at most account_member_cap members
+    account_member_points = models.IntegerField(_("account points per engaged member"), default=5)
+    account_member_cap = models.IntegerField(_("account engaged members cap"), default=5)
+    # points per buying role (other than "unknown") held by an engaged member
+    account_role_points = models.IntegerField(_("account points per engaged role"), default=10)
+    # an account at or over this total becomes a marketing-qualified account (MQA)
+    account_mqa_threshold = models.IntegerField(_("account MQA threshold"), default=80)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -83,6 +94,7 @@ class ScoringRule(models.Model):
         ACTIVITY = "activity", _("Activity (engagement)")
         INACTIVITY = "inactivity", _("Inactivity (engagement)")
         FIT = "fit", _("Lead field (fit)")
+        ACCOUNT_FIT = "account_fit", _("Account field (account fit)")
 
     class Decay(models.TextChoices):
         MODEL = "model", _("As the model")
@@ -111,7 +123,7 @@ class ScoringRule(models.Model):
     # inactivity rules
     inactive_days = models.FloatField(_("inactive days"), null=True, blank=True)
     # fit rules
-    # a lead field, "tags" or "custom.<key>"
+    # a lead field, "tags" or "custom.<key>"; account fit rules: an account field
     field = models.CharField(_("field"), max_length=50, blank=True)
     op = models.CharField(_("op"), max_length=20, blank=True)
     value = models.JSONField(_("value"), null=True, blank=True)
@@ -159,6 +171,45 @@ class LeadScore(models.Model):
 
     def __str__(self) -> str:
         return f"lead {self.lead_id}: {self.score}"
+
+
+class AccountScore(models.Model):
+    """The last evaluation of an account (``scoring.account_rules.evaluate_account``).
+
+    ``breakdown``: ``{"rules": [[rule_id, points], ...], "members": [[lead_id, engagement],
+    ...], "engaged_members": n, "engaged_roles": [role, ...], "parts": {"member_engagement":
+    E1, "engaged_members": E2, "roles": E3}}``. ``mqa_armed`` re-arms the MQA threshold (as
+    ``LeadScore.mql_armed`` does the MQL one).
+    """
+
+    account = models.OneToOneField(
+        "companies.Account",
+        verbose_name=_("account"),
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    model = models.ForeignKey(
+        ScoringModel,
+        verbose_name=_("model"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
+    score = models.IntegerField(_("score"), default=0)
+    fit_score = models.IntegerField(_("fit score"), default=0)
+    engagement_score = models.IntegerField(_("engagement score"), default=0)
+    grade = models.CharField(_("grade"), max_length=1, blank=True)
+    breakdown = models.JSONField(_("breakdown"), default=dict)
+    scored_at = models.DateTimeField(_("scored at"))
+    mqa_armed = models.BooleanField(_("MQA armed"), default=True)
+
+    class Meta:
+        verbose_name = _("account score")
+        verbose_name_plural = _("account scores")
+
+    def __str__(self) -> str:
+        return f"account {self.account_id}: {self.score}"
 
 
 class ScoringRun(Job):

@@ -41,6 +41,7 @@ DIMENSION_ENGAGEMENT: Final = "engagement"
 KIND_ACTIVITY: Final = "activity"
 KIND_INACTIVITY: Final = "inactivity"
 KIND_FIT: Final = "fit"
+KIND_ACCOUNT_FIT: Final = "account_fit"  # scores accounts (scoring.account_rules), never leads
 
 ACTIVITY_OPS: Final[frozenset[str]] = frozenset(
     {"equals", "not_equals", "contains", "not_contains", "starts_with", "in", "exists"}
@@ -331,6 +332,8 @@ def evaluate(
     results: list[RuleResult] = []
     fit = engagement = 0
     for rule in sorted(spec.rules, key=lambda r: r.rule_id):
+        if rule.kind == KIND_ACCOUNT_FIT:  # scores the lead's account, not the lead
+            continue
         if rule.kind == KIND_FIT:
             if fit_matches(rule, lead):
                 results.append(RuleResult(rule.rule_id, 1, rule.points, rule.points))
@@ -660,7 +663,7 @@ def _is_date(value: str) -> bool:
 
 def rule_signature(rule: RuleSpec) -> tuple[Any, ...]:
     """Rules with equal signatures count the same thing twice (an overlap we refuse)."""
-    if rule.kind == KIND_FIT:
+    if rule.kind in (KIND_FIT, KIND_ACCOUNT_FIT):
         value = sorted(rule.value) if isinstance(rule.value, list) else rule.value
         return (rule.kind, rule.field, rule.op, repr(value))
     if rule.kind == KIND_INACTIVITY:

@@ -51,6 +51,38 @@ def score_breakdown(*, lead_id: int) -> dict[str, Any] | None:
     }
 
 
+def account_breakdown(*, account_id: int) -> dict[str, Any] | None:
+    """Why an account has its score under the published model, evaluated now by the pure
+    ``scoring.account_rules.evaluate_account`` (the function the bulk statement is tested
+    against): totals, the parts of engagement, the matching fit rules (named) and the members.
+    None without a published model or when the account does not exist."""
+    from scoring import account_engine, engine
+
+    model = published_model()
+    if model is None:
+        return None
+    ev = account_engine.evaluate_python(spec=engine.account_spec(model), ids=[account_id]).get(
+        account_id
+    )
+    if ev is None:
+        return None
+    names = dict(ScoringRule.objects.filter(model=model).values_list("pk", "name"))
+    return {
+        "account_id": account_id,
+        "model_id": model.pk,
+        "model_version": model.version,
+        "score": ev.score,
+        "fit_score": ev.fit,
+        "engagement_score": ev.engagement,
+        "grade": ev.grade,
+        **ev.breakdown,
+        "rules": [
+            {"rule_id": rule_id, "name": names.get(rule_id, ""), "points": points}
+            for rule_id, points in ev.breakdown["rules"]
+        ],
+    }
+
+
 def model_list() -> QuerySet[ScoringModel]:
     return ScoringModel.objects.prefetch_related("rules")
 

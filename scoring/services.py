@@ -17,11 +17,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from companies.models import Account, AccountRescoreMark, Membership
 from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
@@ -30,14 +31,23 @@ from leads import services as lead_services
 from leads.customfields import lead_fields
 from leads.lifecycle import Stage
 from leads.models import ActivityKind, Lead, RescoreMark, StageChange
-from scoring import engine
+from scoring import account_engine, engine
+from scoring import account_rules as ar
 from scoring import rules as r
-from scoring.models import LeadScore, ScoringModel, ScoringRule, ScoringRun, SweepRequest
+from scoring.models import (
+    AccountScore,
+    LeadScore,
+    ScoringModel,
+    ScoringRule,
+    ScoringRun,
+    SweepRequest,
+)
 
 log = logging.getLogger(__name__)
 
 # What a batch sets aside when one lead fails (leadflow/deadletter.py); a retry rescores the lead
 DEAD_SWEEP, DEAD_RESCORE, DEAD_THRESHOLD = "scoring.sweep", "scoring.rescore", "scoring.threshold"
+DEAD_ACCOUNT = "scoring.account"  # an account set aside by the account sweep
 
 MODEL_FIELDS: tuple[str, ...] = (
     "name",
@@ -53,7 +63,15 @@ MODEL_FIELDS: tuple[str, ...] = (
     "decay",
     "half_life_days",
     "decay_steps",
+    "account_engaged_min",
+    "account_engagement_cap",
+    "account_member_points",
+    "account_member_cap",
+    "account_role_points",
+    "account_mqa_threshold",
 )
+# the account settings: whole numbers, none negative
+ACCOUNT_SETTINGS: tuple[str, ...] = MODEL_FIELDS[-6:]
 RULE_FIELDS: tuple[str, ...] = (
     "name",
     "kind",
@@ -147,6 +165,8 @@ def model_clean(model: ScoringModel) -> None:
         r._int(getattr(model, name), name, allow_none=False)
     r._int(model.grade_c_min, "grade_c_min", allow_none=False)
     r._int(model.recycle_below, "recycle_below")
+    for name in ACCOUNT_SETTINGS:
+        r._int(getattr(model, name), name, minimum=0, allow_none=False)
     if model.mql_min_grade not in r.GRADES:
         raise ValidationError({"mql_min_grade": _("The minimum grade must be A, B, C or D.")})
     if not model.grade_a_min > model.grade_b_min > model.grade_c_min:
@@ -225,6 +245,8 @@ def rule_clean(rule: ScoringRule, *, custom_fields: Mapping[str, str] | None = N
                 {"inactive_days": _("An inactivity rule needs inactive_days.")}
             )
         r._positive(rule.inactive_days, "inactive_days")
+    elif rule.kind == ScoringRule.Kind.ACCOUNT_FIT:
+        ar.validate_account_fit(field_name=rule.field, op=rule.op, value=rule.value)
     else:
         if custom_fields is None:
             custom_fields = custom_field_types()
@@ -234,7 +256,7 @@ def rule_clean(rule: ScoringRule, *, custom_fields: Mapping[str, str] | None = N
 
 
 def _check_overlap(model: ScoringModel) -> None:
-    specs = engine.model_spec(model).rules
+    specs = engine.model_spec(model).rules + engine.account_spec(model).rules
     overlap = r.find_overlap(specs)
     if overlap is not None:
         first, second = overlap
@@ -410,6 +432,7 @@ def model_publish(*, model_id: int, actor: User | None = None) -> ScoringRun:
     model.status = ScoringModel.Status.PUBLISHED
     model.published_at, model.published_by = timezone.now(), actor
     model.save(update_fields=["status", "published_at", "published_by"])
+    accounts_mark_all(now=model.published_at)  # new account rules and settings: rescore all
     audit_record(
         action="scoring.model_published",
         actor=actor,
@@ -617,6 +640,8 @@ def _score_batch(
 ) -> tuple[int, int]:
     """Write the batch's scores and apply its thresholds: (rows written, leads moved)."""
     written = engine.write_scores(model=model, spec=spec, ids=ids, now=now)
+    if written:
+        accounts_mark_of_rescored(ids=ids, now=now)
     return written, apply_thresholds(model=model, ids=ids)
 
 
@@ -919,8 +944,123 @@ def score_lead(*, lead_id: int, now: datetime | None = None) -> LeadScore | None
             _("There is no lead with id %(id)s.") % {"id": lead_id}, field="lead"
         )
     RescoreMark.objects.filter(lead_id=lead_id).delete()
-    engine.write_scores(
-        model=model, spec=engine.model_spec(model), ids=[lead_id], now=now or timezone.now()
-    )
+    now = now or timezone.now()
+    if engine.write_scores(model=model, spec=engine.model_spec(model), ids=[lead_id], now=now):
+        accounts_mark_of_rescored(ids=[lead_id], now=now)
     apply_thresholds(model=model, ids=[lead_id])
     return LeadScore.objects.filter(pk=lead_id).first()
+
+
+# --- accounts: marks, the sweep and the single-account path -----------------------------------
+
+
+def _insert_marks(accounts: Any, now: datetime) -> None:
+    """One ``INSERT … SELECT`` of account marks from ``accounts`` (a values("account_id")
+    queryset): set-based, whatever the number of accounts."""
+    sql, params = accounts.query.sql_with_params()
+    marks = AccountRescoreMark._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {marks} (account_id, marked_at) SELECT DISTINCT x.account_id, %s "  # noqa: S608
+            f"FROM ({sql}) x",
+            [now, *params],
+        )
+
+
+def accounts_mark_of_rescored(*, ids: engine.Batch, now: datetime) -> None:
+    """Mark the accounts of the leads in ``ids`` whose scores were just written (at ``now``):
+    an account's engagement sums its current members' lead engagement."""
+    members = Membership.objects.filter(
+        engine.batch_q(ids, "lead_id"),
+        ended_at__isnull=True,
+        account__isnull=False,
+        lead__scored_at=now,
+    ).values("account_id")
+    _insert_marks(members, now)
+
+
+def accounts_mark_all(*, now: datetime | None = None) -> None:
+    """Mark every account (a newly published model: other account rules and settings)."""
+    _insert_marks(
+        Account.objects.annotate(account_id=F("pk")).values("account_id"), now or timezone.now()
+    )
+
+
+@dataclass(frozen=True)
+class AccountSweepResult:
+    scored: int
+    written: int
+    batches: int
+    seconds: float
+
+
+def account_scores_sweep(
+    *, batch_size: int | None = None, max_batches: int | None = None
+) -> AccountSweepResult:
+    """Rescore accounts marked for it, oldest mark first, a batch per transaction: take the
+    marks, evaluate and upsert the batch (one statement on PostgreSQL), delete the marks. An
+    account whose evaluation fails is set aside (``leadflow.deadletter``, kind
+    ``scoring.account``) and the rest of its batch commits."""
+    started = time.perf_counter()
+    model = published_model()
+    if model is None:
+        return AccountSweepResult(0, 0, 0, 0.0)
+    spec = engine.account_spec(model)
+    size = batch_size or settings.SCORING_BATCH_SIZE
+    scored = written = batches = 0
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic():
+            ids = _take_account_marks(size)
+            if not ids:
+                break
+            work = partial(_score_accounts, model=model, spec=spec, now=timezone.now())
+            written += sum(deadletter.isolate(ids, work, kind=DEAD_ACCOUNT))
+        scored += len(ids)
+        batches += 1
+    return AccountSweepResult(scored, written, batches, time.perf_counter() - started)
+
+
+def _score_accounts(
+    ids: Sequence[int], *, model: ScoringModel, spec: ar.AccountSpec, now: datetime
+) -> int:
+    return account_engine.write_account_scores(model=model, spec=spec, ids=ids, now=now)
+
+
+# PostgreSQL: take the oldest marks, skipping those another sweep holds (as _TAKE_MARKS).
+_TAKE_ACCOUNT_MARKS = """
+    DELETE FROM {marks} WHERE id IN (
+        SELECT id FROM {marks} ORDER BY id LIMIT %(size)s FOR UPDATE SKIP LOCKED)
+    RETURNING account_id
+"""
+_TAKE_ACCOUNT_MARKS_SQLITE = """
+    DELETE FROM {marks} WHERE id IN (SELECT id FROM {marks} ORDER BY id LIMIT %(size)s)
+    RETURNING account_id
+"""
+
+
+def _take_account_marks(size: int) -> list[int]:
+    """Take up to ``size`` of the oldest account marks; returns their accounts in id order.
+    Call inside the batch's transaction: a rollback restores the marks."""
+    sql = _TAKE_ACCOUNT_MARKS if connection.vendor == "postgresql" else _TAKE_ACCOUNT_MARKS_SQLITE
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(marks=AccountRescoreMark._meta.db_table), {"size": size})
+        return sorted({account_id for (account_id,) in cursor.fetchall()})
+
+
+@transaction.atomic
+def score_account(*, account_id: int, now: datetime | None = None) -> AccountScore | None:
+    """Rescore one account now with the published model (the pure evaluation); None without
+    a published model or when the account no longer exists."""
+    model = published_model()
+    if model is None:
+        return None
+    AccountRescoreMark.objects.filter(account_id=account_id).delete()
+    account_engine.write_python(
+        model=model, spec=engine.account_spec(model), ids=[account_id], now=now or timezone.now()
+    )
+    return AccountScore.objects.filter(pk=account_id).first()
+
+
+def account_retry(account_id: int) -> None:
+    """An account set aside by the account sweep: rescore it now (raises if that fails)."""
+    score_account(account_id=account_id)

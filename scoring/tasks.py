@@ -43,3 +43,16 @@ def runs_redrive_task() -> int:
     from scoring.services import runs_redrive
 
     return runs_redrive()
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def account_scores_sweep_task() -> int:
+    from scoring.services import account_scores_sweep
+
+    return account_scores_sweep().scored

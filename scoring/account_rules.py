@@ -1,0 +1,134 @@
+"""Account score maths, pure: the one definition the bulk SQL (``scoring.account_engine``), the
+single-account path and the breakdown agree with (tests/scoring/test_account_scores.py).
+
+The formula (the model's ``account_*`` settings; docs/accounts.md has a worked example):
+
+- fit = Σ points of the account fit rules whose account field matches (``in``, ``not_in``,
+  ``is_empty`` on ``tier``, ``industry``, ``size_band``, ``country``; case-insensitive, as the
+  lead fit rules);
+- a member is a lead whose *current* membership is the account; it is *engaged* when its lead
+  engagement score is at least ``engaged_min``;
+- E1 = min(Σ members' engagement scores, ``engagement_cap``);
+- E2 = min(number of engaged members, ``member_cap``) × ``member_points``;
+- E3 = number of distinct buying roles other than "unknown" among engaged members ×
+  ``role_points``;
+- engagement = E1 + E2 + E3; score = fit + engagement; grade from fit with the model's grade
+  bands (as a lead's grade).
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from leadflow.validators import nul_path
+from scoring.rules import KIND_ACCOUNT_FIT as KIND_ACCOUNT_FIT
+from scoring.rules import ModelSpec, RuleSpec, fit_matches, grade_for
+
+ACCOUNT_FIELDS: Final[tuple[str, ...]] = ("country", "industry", "size_band", "tier")
+ACCOUNT_OPS: Final[frozenset[str]] = frozenset({"in", "not_in", "is_empty"})
+UNKNOWN_ROLE: Final = "unknown"
+MAX_MEMBERS_SHOWN: Final = 100  # the breakdown's "members": the most engaged first
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    rules: tuple[RuleSpec, ...]  # account fit rules only
+    grade_a_min: int = 30
+    grade_b_min: int = 15
+    grade_c_min: int = 5
+    engaged_min: int = 10
+    engagement_cap: int = 60
+    member_points: int = 5
+    member_cap: int = 5
+    role_points: int = 10
+
+    @property
+    def grades(self) -> ModelSpec:
+        return ModelSpec((), self.grade_a_min, self.grade_b_min, self.grade_c_min)
+
+
+@dataclass(frozen=True)
+class Member:
+    lead_id: int
+    engagement: int  # the lead's stored engagement score
+    role: str
+
+
+@dataclass(frozen=True)
+class AccountEvaluation:
+    fit: int
+    engagement: int
+    grade: str
+    breakdown: dict[str, Any]
+
+    @property
+    def score(self) -> int:
+        return self.fit + self.engagement
+
+
+def evaluate_account(
+    spec: AccountSpec, *, account: Mapping[str, Any], members: Iterable[Member]
+) -> AccountEvaluation:
+    """Score one account: ``account`` holds the ``ACCOUNT_FIELDS``; ``members`` its current
+    members."""
+    rules = [
+        [x.rule_id, x.points]
+        for x in sorted(spec.rules, key=lambda x: x.rule_id)
+        if fit_matches(x, account)
+    ]
+    fit = sum(points for _id, points in rules)
+    members = list(members)
+    engaged = [m for m in members if m.engagement >= spec.engaged_min]
+    roles = sorted({m.role for m in engaged if m.role != UNKNOWN_ROLE})
+    e1 = min(sum(m.engagement for m in members), spec.engagement_cap)
+    e2 = min(len(engaged), spec.member_cap) * spec.member_points
+    e3 = len(roles) * spec.role_points
+    shown = sorted(
+        (m for m in members if m.engagement > 0), key=lambda m: (-m.engagement, m.lead_id)
+    )
+    breakdown = {
+        "rules": rules,
+        "members": [[m.lead_id, m.engagement] for m in shown[:MAX_MEMBERS_SHOWN]],
+        "engaged_members": len(engaged),
+        "engaged_roles": roles,
+        "parts": {"member_engagement": e1, "engaged_members": e2, "roles": e3},
+    }
+    return AccountEvaluation(fit, e1 + e2 + e3, grade_for(fit, spec.grades), breakdown)
+
+
+def validate_account_fit(*, field_name: str, op: str, value: Any) -> None:
+    """Refuse an account fit rule that cannot be evaluated, naming the field."""
+    if field_name not in ACCOUNT_FIELDS:
+        raise ValidationError(
+            {
+                "field": _("Unknown account field %(field)s; use one of %(fields)s.")
+                % {"field": repr(field_name), "fields": list(ACCOUNT_FIELDS)}
+            }
+        )
+    if op not in ACCOUNT_OPS:
+        raise ValidationError(
+            {
+                "op": _("account field %(field)s does not take %(op)s; use one of %(ops)s.")
+                % {"field": repr(field_name), "op": repr(op), "ops": sorted(ACCOUNT_OPS)}
+            }
+        )
+    if (where := nul_path(value, "value")) is not None:
+        raise ValidationError(
+            {
+                # Translators: %(path)s locates the value, e.g. "value.0" (its first item)
+                "value": _("%(path)s contains a NUL (\\u0000) character.") % {"path": where}
+            }
+        )
+    if op == "is_empty":
+        if not isinstance(value, bool):
+            raise ValidationError({"value": _("%(op)s needs true or false.") % {"op": repr(op)}})
+    elif not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ValidationError(
+            {
+                "value": _("%(op)s on account field %(field)s needs a non-empty list of strings.")
+                % {"op": repr(op), "field": repr(field_name)}
+            }
+        )
