@@ -1040,11 +1040,19 @@ _TAKE_ACCOUNT_MARKS_SQLITE = """
 
 def _take_account_marks(size: int) -> list[int]:
     """Take up to ``size`` of the oldest account marks; returns their accounts in id order.
-    Call inside the batch's transaction: a rollback restores the marks."""
+    Their other marks go too (this batch's evaluation covers them: a full rescore marks an
+    account once per lead batch its members fall in, and the sweep scored it that many times);
+    marks another sweep holds are skipped. Call inside the batch's transaction: a rollback
+    restores the marks."""
     sql = _TAKE_ACCOUNT_MARKS if connection.vendor == "postgresql" else _TAKE_ACCOUNT_MARKS_SQLITE
     with connection.cursor() as cursor:
         cursor.execute(sql.format(marks=AccountRescoreMark._meta.db_table), {"size": size})
-        return sorted({account_id for (account_id,) in cursor.fetchall()})
+        ids = sorted({account_id for (account_id,) in cursor.fetchall()})
+    same = AccountRescoreMark.objects.filter(account_id__in=ids)
+    if connection.vendor == "postgresql":
+        same = same.select_for_update(skip_locked=True)
+    AccountRescoreMark.objects.filter(pk__in=list(same.values_list("pk", flat=True))).delete()
+    return ids
 
 
 @transaction.atomic

@@ -502,3 +502,18 @@ def test_the_api_shows_and_edits_account_settings_and_refuses_bad_ones(client, m
     )
     assert bad_rule.status_code == 400
     assert "owner" in str(bad_rule.json()["error"]["fields"]["field"])
+
+
+@pytest.mark.django_db
+def test_an_account_marked_many_times_is_scored_once_and_all_its_marks_go():
+    make_model([activity_rule("webinar", 1)])
+    acme, beta = _account(), _account("Beta")
+    _member(acme, 30)
+    _member(beta, 5)
+    AccountRescoreMark.objects.bulk_create(
+        AccountRescoreMark(account_id=pk, marked_at=timezone.now()) for pk in [acme.pk] * 5
+    )
+    assert AccountRescoreMark.objects.filter(account=acme).count() > 5  # and the members' own
+    result = services.account_scores_sweep(batch_size=1)
+    assert (result.scored, result.batches) == (2, 2)  # one batch each, not one per mark
+    assert not AccountRescoreMark.objects.exists()

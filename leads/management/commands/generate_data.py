@@ -143,8 +143,6 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             for model in FILLED:
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
-        if apps.is_installed("companies"):  # by name: ``leads`` imports no app above it
-            call_command("accounts_backfill", create=2, stdout=self.stdout)
         elapsed = time.perf_counter() - started
         rows = sum(counts.values())
         self.stdout.write(
@@ -154,6 +152,8 @@ class Command(BaseCommand):
                 f"({rows / max(elapsed, 1e-9):,.0f} rows/s)."
             )
         )
+        if apps.is_installed("companies"):  # by name: ``leads`` imports no app above it
+            call_command("accounts_backfill", create=2, stdout=self.stdout)
 
     @transaction.atomic
     def _load(self, batch: list[GeneratedLead], now: datetime, counts: dict[str, int]) -> None:
