@@ -12,7 +12,7 @@ from companies.models import Account, BuyingRole
 from leadflow.roles import Role
 from leads.models import Lead
 from scoring import services
-from scoring.models import AccountScore, ScoringModel
+from scoring.models import AccountScore, ScoringModel, ScoringRule
 from tests.leads.factories import LeadFactory, UserFactory
 from tests.scoring.factories import make_model
 from tests.scoring.test_views import ACCOUNT_SETTINGS
@@ -38,8 +38,6 @@ def scored():
     Ann 30 decision maker, Bob 20 champion, Cy 0 → fit 20 (B), engagement 50+10+20, score 100.
     Globex (tier 3) scored with no members: fit 0 (D). Initech: never scored."""
     make_model([{"kind": "account_fit", "field": "tier", "op": "in", "value": ["1"], "points": 20}])
-    from scoring.models import ScoringRule
-
     ScoringRule.objects.filter(kind="account_fit").update(name="Tier one accounts")
     acme = _account("Acme", tier="1")
     ann = _member(acme, 30, BuyingRole.DECISION_MAKER, first_name="Ann", last_name="Able")
