@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from companies import panels, selectors, services
+from companies import extensions, panels, selectors, services
+from companies.extensions import ScoredAccountFilterSet
 from companies.filtersets import AccountFilterSet
 from companies.forms import AccountForm, AddMemberForm, MemberRoleForm, MergeForm
 from companies.models import Account, AccountDomain, BuyingRole, Membership, Tier
@@ -95,10 +96,15 @@ def _query_without(params: QueryDict, *names: str) -> str:
 @require_GET
 def account_list(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    filterset = AccountFilterSet(request.GET, queryset=selectors.account_list_qs(user=user))
+    filterset = ScoredAccountFilterSet(request.GET, queryset=selectors.account_list_qs(user=user))
     valid = filterset.is_valid()
     qs = _with_domains(filterset.qs) if valid else Account.objects.none()
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
+    scores = extensions.account_scores([a.pk for a in page.object_list])
+    for a in page.object_list:  # the Score and Grade columns (None, "": not scored yet)
+        score, grade = scores.get(a.pk, (None, ""))
+        setattr(a, "score", score)  # noqa: B010  (not Account fields: mypy knows them not)
+        setattr(a, "grade", grade)  # noqa: B010
     ctx = {
         "page": page,
         "filterset": filterset,
@@ -107,6 +113,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "tiers": [
             (value, label, value in request.GET.getlist("tier")) for value, label in Tier.choices
         ],
+        "grades": [(g, g in request.GET.getlist("grade")) for g in extensions.GRADES],
         "owners": assignable_users(),
         "page_query": _query_without(request.GET, "page"),
         "filtered": bool(_query_without(request.GET, "page")),
@@ -186,6 +193,7 @@ def _detail_page(
         "can_set_role": user.has_perm(SET_ROLE),
         "can_add_member": panels.may_change(user),
         "add_form": AddMemberForm(),
+        "account_panels": extensions.account_panels(request=request, account=account),
         **extra,
     }
     return render(request, "companies/detail.html", ctx, status=status)

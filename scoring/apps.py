@@ -9,9 +9,10 @@ class ScoringConfig(AppConfig):
     verbose_name = _("Scoring")
 
     def ready(self) -> None:
+        from companies import extensions as account_extensions
         from leadflow import deadletter
         from leads import events
-        from scoring import receivers, services
+        from scoring import account_pages, receivers, services
 
         for kind, label in (
             (services.DEAD_SWEEP, _("Scoring sweep (lead)")),
@@ -33,3 +34,9 @@ class ScoringConfig(AppConfig):
             receivers.on_custom_field_delete_requested,
             dispatch_uid="scoring.on_custom_field_delete_requested",
         )
+
+        # the account page's "Account score" panel, the list's and API's score, grade and
+        # grade filter (companies never imports scoring)
+        account_extensions.register_account_panel(account_pages.account_score_panel)
+        account_extensions.register_account_scores(account_pages.account_scores)
+        account_extensions.register_account_grade_filter(account_pages.filter_by_grade)

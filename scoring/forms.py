@@ -208,6 +208,41 @@ class ModelSettingsForm(forms.Form):
         # Translators: "days:factor" is the syntax of a step; keep the numbers' format
         help_text=_("days:factor, e.g. 30:0.5, 90:0"),
     )
+    # the account score (scoring.account_rules): engagement = capped members' engagement +
+    # engaged members × points + engaged buying roles × points
+    account_engaged_min = forms.IntegerField(
+        min_value=0,
+        label=_("Account: member engaged from"),
+        help_text=_(
+            "A member counts as engaged when their lead's engagement score is at least this."
+        ),
+    )
+    account_engagement_cap = forms.IntegerField(
+        min_value=0,
+        label=_("Account: member engagement cap"),
+        help_text=_("The members' engagement points are summed up to this many points."),
+    )
+    account_member_points = forms.IntegerField(
+        min_value=0,
+        label=_("Account: points per engaged member"),
+        help_text=_("Points for each engaged member, up to the cap below."),
+    )
+    account_member_cap = forms.IntegerField(
+        min_value=0,
+        label=_("Account: engaged members counted"),
+        help_text=_("At most this many engaged members earn points."),
+    )
+    account_role_points = forms.IntegerField(
+        min_value=0,
+        label=_("Account: points per engaged buying role"),
+        help_text=_("For each buying role (other than unknown) an engaged member holds."),
+    )
+    account_mqa_threshold = forms.IntegerField(
+        min_value=0,
+        label=_("Account → MQA at score ≥"),
+        # Translators: MQA = marketing-qualified account
+        help_text=_("The account score that makes an account marketing-qualified (MQA)."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # The model page shows this form beside the add-rule form, which has `name` and `decay`

@@ -1,10 +1,12 @@
 """Reads of the scoring app. ``score_breakdown`` is a contract handover (and the UI) rely on."""
 
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
-from scoring.models import LeadScore, ScoringModel, ScoringRule, ScoringRun
+from companies.models import Account
+from scoring.models import AccountScore, LeadScore, ScoringModel, ScoringRule, ScoringRun
 
 
 def score_breakdown(*, lead_id: int) -> dict[str, Any] | None:
@@ -81,6 +83,64 @@ def account_breakdown(*, account_id: int) -> dict[str, Any] | None:
             for rule_id, points in ev.breakdown["rules"]
         ],
     }
+
+
+def account_score_stored(*, account_id: int) -> dict[str, Any] | None:
+    """An account's STORED score (``AccountScore``, written by the sweep) with its breakdown and
+    the fit rules named: what the account page and ``/api/v1/accounts/{id}/score/`` show. Two
+    queries whatever the account's size. None when the account has not been scored.
+
+    ``members``: ``[{"lead_id", "engagement"}]``, members with engagement > 0, most engaged first,
+    at most ``account_rules.MAX_MEMBERS_SHOWN`` of them."""
+    row = AccountScore.objects.select_related("model").filter(account_id=account_id).first()
+    if row is None:
+        return None
+    b = row.breakdown or {}
+    rule_pairs = [(int(rule_id), int(points)) for rule_id, points in b.get("rules", [])]
+    names = dict(
+        ScoringRule.objects.filter(pk__in=[p[0] for p in rule_pairs]).values_list("pk", "name")
+    )
+    parts = b.get("parts", {})
+    return {
+        "account_id": account_id,
+        "model_id": row.model_id,
+        "model_version": row.model.version,
+        "model_name": row.model.name,
+        "score": row.score,
+        "fit_score": row.fit_score,
+        "engagement_score": row.engagement_score,
+        "grade": row.grade,
+        "scored_at": row.scored_at,
+        "rules": [
+            {"rule_id": rule_id, "name": names.get(rule_id, f"rule {rule_id}"), "points": points}
+            for rule_id, points in rule_pairs
+        ],
+        "parts": {
+            "member_engagement": int(parts.get("member_engagement", 0)),
+            "engaged_members": int(parts.get("engaged_members", 0)),
+            "roles": int(parts.get("roles", 0)),
+        },
+        "engaged_members": int(b.get("engaged_members", 0)),
+        "engaged_roles": list(b.get("engaged_roles", [])),
+        "members": [
+            {"lead_id": int(lead_id), "engagement": int(points)}
+            for lead_id, points in b.get("members", [])
+        ],
+    }
+
+
+def account_scores(*, account_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """Stored (score, grade) of the scored ones among ``account_ids``: one query."""
+    rows = AccountScore.objects.filter(account_id__in=account_ids).values_list(
+        "account_id", "score", "grade"
+    )
+    return {account_id: (score, grade) for account_id, score, grade in rows}
+
+
+def accounts_of_grades(qs: QuerySet[Account], grades: Collection[str]) -> QuerySet[Account]:
+    """The accounts of ``qs`` whose stored score has one of ``grades`` (a subquery)."""
+    graded = AccountScore.objects.filter(account_id=OuterRef("pk"), grade__in=list(grades))
+    return qs.filter(Exists(graded))
 
 
 def model_list() -> QuerySet[ScoringModel]:

@@ -5,8 +5,10 @@ import re
 from typing import Any
 
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from companies import extensions
 from companies.models import Account, BuyingRole, Membership, Tier
 from leadflow.api.serializers import JSONField, ModelSerializer
 from leadflow.filters import BIGINT_MAX
@@ -51,6 +53,13 @@ class AccountSerializer(ModelSerializer[Account]):
     member_count = serializers.IntegerField(
         read_only=True, help_text="Current members (leads linked to the account), all of them."
     )
+    score = serializers.SerializerMethodField(
+        help_text="The account's stored score (fit + engagement); null when not scored yet. "
+        "Why: GET /api/v1/accounts/{id}/score/."
+    )
+    grade = serializers.SerializerMethodField(
+        help_text="The grade of the account's fit, A (best) to D; null when not scored yet."
+    )
 
     class Meta:
         model = Account
@@ -68,10 +77,32 @@ class AccountSerializer(ModelSerializer[Account]):
             "parent",
             "traits",
             "member_count",
+            "score",
+            "grade",
             "created_at",
             "updated_at",
         )
         read_only_fields = fields
+
+    def _score_of(self, account: Account) -> tuple[int, str] | None:
+        # A list's scores come in the context, read in one query for the page (the viewset's
+        # get_serializer); a single account's are read here.
+        scores = self.context.get("account_scores")
+        if scores is None:
+            scores = extensions.account_scores([account.pk])
+        return scores.get(account.pk)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_score(self, account: Account) -> int | None:
+        found = self._score_of(account)
+        return found[0] if found else None
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=[(g, g) for g in extensions.GRADES], allow_null=True)
+    )
+    def get_grade(self, account: Account) -> str | None:
+        found = self._score_of(account)
+        return (found[1] or None) if found else None
 
 
 class AccountInputSerializer(StrictSerializerMixin, serializers.Serializer[dict[str, Any]]):

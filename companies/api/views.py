@@ -20,7 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from companies import selectors, services
+from companies import extensions, selectors, services
 from companies.api.serializers import (
     AccountInputSerializer,
     AccountMergeInputSerializer,
@@ -30,7 +30,7 @@ from companies.api.serializers import (
     MemberRoleInputSerializer,
     MemberSerializer,
 )
-from companies.filtersets import AccountFilterSet
+from companies.extensions import ScoredAccountFilterSet
 from companies.models import Account, AccountDomain, Membership
 from leadflow.api.auth import ReadWrite, request_user
 from leadflow.api.idempotency import IdempotentMixin
@@ -93,7 +93,7 @@ class AccountViewSet(
     merge. No DELETE: a duplicate goes by merging it into the account that stays."""
 
     serializer_class = AccountSerializer
-    filterset_class = AccountFilterSet
+    filterset_class = ScoredAccountFilterSet  # + grade=A&grade=B (the stored account score)
     ordering_fields = ("id", "created_at", "updated_at")
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]  # delete: members
     required_scopes = ACCOUNTS
@@ -118,6 +118,14 @@ class AccountViewSet(
             return self.queryset
         domains = Prefetch("domains", queryset=AccountDomain.objects.order_by("-is_primary"))
         return selectors.account_list_qs(user=request_user(self.request)).prefetch_related(domains)
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        # A page of accounts: their scores in one query, not one per account
+        if kwargs.get("many") and args:
+            ids = [a.pk for a in args[0] if isinstance(a, Account)]
+            kwargs.setdefault("context", self.get_serializer_context())
+            kwargs["context"]["account_scores"] = extensions.account_scores(ids)
+        return super().get_serializer(*args, **kwargs)
 
     def _account(self, pk: int) -> Account:
         return self.get_queryset().get(pk=pk)

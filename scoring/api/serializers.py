@@ -98,3 +98,48 @@ class BreakdownSerializer(serializers.Serializer[dict[str, Any]]):
     scored_at = serializers.DateTimeField()
     mql_armed = serializers.BooleanField()
     rules = BreakdownRuleSerializer(many=True)
+
+
+class AccountScoreRuleSerializer(serializers.Serializer[dict[str, Any]]):
+    rule_id = serializers.IntegerField()
+    name = serializers.CharField()
+    points = serializers.IntegerField()
+
+
+class AccountScorePartsSerializer(serializers.Serializer[dict[str, Any]]):
+    member_engagement = serializers.IntegerField(
+        help_text="Members' engagement points summed, capped by the model's account_engagement_cap."
+    )
+    engaged_members = serializers.IntegerField(
+        help_text="Engaged members (capped by account_member_cap) × account_member_points."
+    )
+    roles = serializers.IntegerField(
+        help_text="Distinct buying roles (other than unknown) of engaged members × "
+        "account_role_points."
+    )
+
+
+class AccountScoreMemberSerializer(serializers.Serializer[dict[str, Any]]):
+    lead_id = serializers.IntegerField()
+    engagement = serializers.IntegerField(help_text="The lead's engagement score when scored.")
+
+
+class AccountScoreSerializer(serializers.Serializer[dict[str, Any]]):
+    """An account's stored score: score = fit + engagement; engagement = the three parts."""
+
+    account_id = serializers.IntegerField()
+    model_id = serializers.IntegerField()
+    model_version = serializers.IntegerField()
+    model_name = serializers.CharField()
+    score = serializers.IntegerField()
+    fit_score = serializers.IntegerField()
+    engagement_score = serializers.IntegerField()
+    grade = serializers.CharField(help_text="From fit: A (best) to D.")
+    scored_at = serializers.DateTimeField()
+    rules = AccountScoreRuleSerializer(many=True, help_text="The account fit rules that matched.")
+    parts = AccountScorePartsSerializer()
+    engaged_members = serializers.IntegerField()
+    engaged_roles = serializers.ListField(child=serializers.CharField())
+    members = AccountScoreMemberSerializer(
+        many=True, help_text="Members with engagement > 0, most engaged first, at most 100."
+    )

@@ -3,16 +3,20 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from companies.api.views import NOT_FOUND
+from companies.api.views import Perm as AccountPerm
+from companies.selectors import account_get_visible
 from leadflow.api.auth import ReadWrite, request_user
 from leadflow.apikeys import Scope
 from leadflow.exceptions import NotFoundError
+from leadflow.filters import BIGINT_MAX
 from leadflow.jobs import job_fail_if_stale
 from leads.permissions import HasPerm
 from leads.permissions import Perm as LeadPerm
@@ -195,3 +199,33 @@ class LeadBreakdownViewSet(viewsets.GenericViewSet[Any]):
 
     def get_queryset(self) -> QuerySet[Any]:
         return self.queryset
+
+
+class AccountScoreView(generics.GenericAPIView[Any]):
+    """``GET /api/v1/accounts/{id}/score/``: the account's stored score and why (``accounts:read``,
+    ``companies.view_account``). Routed here, not in companies/api: ``companies`` imports no
+    scoring."""
+
+    required_scopes = ReadWrite(Scope.ACCOUNTS_READ, Scope.ACCOUNTS_WRITE)
+    permission_classes = [IsAuthenticated, HasPerm.of(AccountPerm.VIEW)]
+    serializer_class = s.AccountScoreSerializer
+    pagination_class = None
+    filter_backends: list[Any] = []
+    queryset = ScoringRule.objects.none()
+
+    @extend_schema(
+        responses={200: s.AccountScoreSerializer, 404: NOT_FOUND},
+        description="The account's stored score (written by the account scoring sweep): "
+        "totals, grade, the parts of engagement, the matching account fit rules by name and "
+        "the most engaged members. 404 naming `account` when there is no such account you "
+        "can see, or it has not been scored yet.",
+    )
+    def get(self, request: Request, account_id: int) -> Response:
+        user = request_user(request)
+        pk = int(account_id)
+        if pk > BIGINT_MAX or account_get_visible(user=user, account_id=pk) is None:
+            raise NotFoundError(_("There is no such account."), field="account")
+        stored = selectors.account_score_stored(account_id=pk)
+        if stored is None:
+            raise NotFoundError(_("This account has not been scored yet."), field="account")
+        return Response(s.AccountScoreSerializer(stored).data)

@@ -75,7 +75,8 @@ def test_create_stores_the_domains_primary_first_links_domain_leads_and_audits(m
     assert shown["domains"] == ["initech.example", "initech-eu.example"]
     assert set(shown) == {
         "id", "name", "domains", "external_id", "industry", "size_band", "country", "owner",
-        "team", "tier", "parent", "traits", "member_count", "created_at", "updated_at",
+        "team", "tier", "parent", "traits", "member_count", "score", "grade", "created_at",
+        "updated_at",
     }  # fmt: skip
 
 

@@ -73,7 +73,11 @@ def test_every_role_with_view_account_sees_the_list_the_page_and_the_nav_item(
     assert "acme.example" in listing.content.decode()
     row = re.search(rf'id="account-{account.pk}">(.*?)</tr>', listing.content.decode(), re.S)
     assert row is not None
-    assert row.group(1).rstrip().endswith('<td class="num">1</td>')  # its member count
+    # its member count, then its score and grade (none: not scored yet)
+    assert re.search(
+        r'<td class="num">1</td>\s*<td class="num"><span[^>]*>—</span></td>\s*<td>—</td>\s*$',
+        row.group(1),
+    )
     page = client.get(f"/companies/{account.pk}/")
     assert page.status_code == 200
     assert "Ann Lee" in page.content.decode()

@@ -22,6 +22,12 @@ def editor(client, marketer):
     return client
 
 
+ACCOUNT_SETTINGS = {
+    "account_engaged_min": "10", "account_engagement_cap": "60", "account_member_points": "5",
+    "account_member_cap": "5", "account_role_points": "10", "account_mqa_threshold": "80",
+}  # fmt: skip
+
+
 def _draft(**extra) -> ScoringModel:
     return services.model_create(data={"name": "Spring", "mql_threshold": 30, **extra})
 
@@ -116,7 +122,7 @@ def test_settings_are_validated_by_the_service(editor):
     bad = {
         "name": "Spring", "lead_fit_threshold": "5", "mql_threshold": "30",
         "mql_min_grade": "C", "recycle_below": "40", "grade_a_min": "30", "grade_b_min": "15",
-        "grade_c_min": "5", "decay": "none",
+        "grade_c_min": "5", "decay": "none", **ACCOUNT_SETTINGS,
     }  # fmt: skip
     response = editor.post(reverse("scoring:model", args=[draft.pk]), bad)
     assert response.status_code == 422
