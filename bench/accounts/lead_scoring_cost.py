@@ -93,7 +93,7 @@ def full_pass(model: ScoringModel, day: int, marks: bool, batch: int) -> float:
 def incremental(marks: bool, n: int) -> float:
     real = services.accounts_mark_of_rescored
     if not marks:
-        services.accounts_mark_of_rescored = lambda **kw: None  # type: ignore[assignment]
+        services.accounts_mark_of_rescored = lambda **kw: None
     try:
         with transaction.atomic():
             ids = list(Lead.objects.order_by("pk").values_list("pk", flat=True)[:n])
