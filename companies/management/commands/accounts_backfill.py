@@ -7,11 +7,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 
 from companies.domains import domain_clean
-from companies.models import Account, AccountDomain
+from companies.models import Account, AccountDomain, Membership
 from companies.services import members_match_by_domain
 from leadflow.audit import audit_record
 from leadflow.maildomains import free_mail_domains
@@ -55,6 +55,10 @@ class Command(BaseCommand):
             for start in range(bounds["lo"], bounds["hi"] + 1, batch):
                 with transaction.atomic():
                     linked += members_match_by_domain(pk_range=(start, start + batch))
+        if connection.vendor == "postgresql":  # planner statistics for the rows just written
+            with connection.cursor() as cursor:
+                for model in (Account, AccountDomain, Membership):
+                    cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         self.stdout.write(f"linked {linked} leads to accounts by e-mail domain")
 
     @transaction.atomic
