@@ -42,6 +42,8 @@ def prepare(env: dict[str, str]) -> None:
         ["seed_demo", "--leads", "400"],
         ["seed_scoring_demo"],  # publishes the demo model: every lead is scored for real
         ["seed_accounts_demo"],  # tiers and owners for the largest generated accounts
+        # the account sweep the worker's beat would run: every account scored
+        ["shell", "-c", "from scoring.services import account_scores_sweep as s; s()"],
         ["seed_handover_demo"],
         ["create_api_key", "--name", "crm-sync", "--scopes", "leads:read", "leads:write"],
         ["shell", "-c", DEMO_SNIPPET],
