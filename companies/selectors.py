@@ -115,6 +115,10 @@ def lead_membership_log(*, lead_id: int) -> QuerySet[Membership]:
     )
 
 
+def owned_accounts_exist() -> bool:
+    return Account.objects.filter(owner__isnull=False).exists()
+
+
 def lead_owned_account(*, lead_id: int) -> Account | None:
     """The lead's current account if it has an owner (lead-to-account routing)."""
     member = (

@@ -18,7 +18,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from companies.selectors import lead_owned_account
+from companies.selectors import lead_owned_account, owned_accounts_exist
 from handover import rules, sla
 from handover.calendars import BusinessCalendar, is_working_time
 from handover.models import (
@@ -219,6 +219,9 @@ def _account_pick(
     """Lead-to-account routing: the owner of the lead's account when free (capacity caps do not
     apply: the account is theirs), else the account's team queue (the owner's team when the
     account has none); None when the lead has no owned account, to go on with the rotation."""
+    # in a batch (bulk moves, imports), one look at whether any account has an owner at all
+    if not batchscope.cached("companies.owned_accounts", owned_accounts_exist):
+        return None
     account = lead_owned_account(lead_id=lead.pk)
     if account is None or account.owner_id is None or account.owner_id in exclude:
         return None
