@@ -67,7 +67,11 @@ def test_out_of_office_rep_is_skipped(make_mql, reps, team):
 
 
 def test_working_hours_skip_reps_off_shift_when_the_rule_asks(make_mql, reps, team):
-    never = calendar(name="nightshift-only-on-holiday", working_hours={"sun": [["00:00", "00:01"]]})
+    # one minute a week, three days from now: a fixed Sunday 00:00-00:01 matched when CI ran then
+    off_day = (timezone.now() + timedelta(days=3)).strftime("%a").lower()
+    never = calendar(
+        name="nightshift-only-on-holiday", working_hours={off_day: [["00:00", "00:01"]]}
+    )
     RepProfile.objects.create(user=reps[0], calendar=never)
     RepProfile.objects.create(user=reps[2], accepts_leads=False)
     rule("rr", team=team, members=reps, require_working_hours=True)
