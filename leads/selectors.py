@@ -185,7 +185,12 @@ class ColumnPage:
 
 
 def board_column(
-    *, leads: QuerySet[Lead], stage: Stage, after: str = "", size: int = BOARD_PAGE_SIZE
+    *,
+    leads: QuerySet[Lead],
+    stage: Stage,
+    after: str = "",
+    size: int = BOARD_PAGE_SIZE,
+    decorate: bool = True,
 ) -> ColumnPage:
     """One page of a column, best score first, keyset-paged on (score, id) — never OFFSET.
 
@@ -201,7 +206,8 @@ def board_column(
         rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
-    _decorate(rows)
+    if decorate:  # False: the caller decorates several columns' cards at once
+        _decorate(rows)
     cursor = f"{rows[-1].score}:{rows[-1].pk}" if more and rows else ""
     return ColumnPage(stage=stage, leads=rows, next_cursor=cursor)
 
@@ -225,7 +231,11 @@ def board_first_pages(
     compound statement: there each column is its own query.)
     """
     if not connection.features.supports_slicing_ordering_in_compound:
-        return [board_column(leads=leads, stage=stage, size=size) for stage in stages]
+        pages = [
+            board_column(leads=leads, stage=stage, size=size, decorate=False) for stage in stages
+        ]
+        _decorate([lead for page in pages for lead in page.leads])  # one batch for every column
+        return pages
     parts = [_ranked(leads, stage).values_list("id", flat=True)[: size + 1] for stage in stages]
     with serial_plans():
         ids = list(parts[0].union(*parts[1:], all=True)) if parts else []
