@@ -137,17 +137,9 @@ class ScoringRule(models.Model):
         return f"{self.name} ({self.points:+d})"
 
 
-class LeadScore(models.Model):
-    """The last evaluation of a lead: the per-rule breakdown the stored score was summed from.
+class StoredScore(models.Model):
+    """The totals a lead's or an account's last evaluation stored, and the model version."""
 
-    ``breakdown`` is ``[[rule_id, count, points, undecayed_points], ...]`` by rule id, written by
-    the same statement that writes the totals onto the lead. ``mql_armed`` re-arms the MQL
-    threshold: set when the total is below it, cleared when the lead crosses into MQL.
-    """
-
-    lead = models.OneToOneField(
-        Lead, verbose_name=_("lead"), primary_key=True, on_delete=models.CASCADE, related_name="+"
-    )
     # not indexed: a handful of versions over 1M rows is no index to read by, only one more to
     # write on every score, and with stale statistics the planner chose it over a batch's ids
     model = models.ForeignKey(
@@ -161,6 +153,22 @@ class LeadScore(models.Model):
     fit_score = models.IntegerField(_("fit score"), default=0)
     engagement_score = models.IntegerField(_("engagement score"), default=0)
     grade = models.CharField(_("grade"), max_length=1, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class LeadScore(StoredScore):
+    """The last evaluation of a lead: the per-rule breakdown the stored score was summed from.
+
+    ``breakdown`` is ``[[rule_id, count, points, undecayed_points], ...]`` by rule id, written by
+    the same statement that writes the totals onto the lead. ``mql_armed`` re-arms the MQL
+    threshold: set when the total is below it, cleared when the lead crosses into MQL.
+    """
+
+    lead = models.OneToOneField(
+        Lead, verbose_name=_("lead"), primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
     breakdown = models.JSONField(_("breakdown"), default=list)
     scored_at = models.DateTimeField(_("scored at"))
     mql_armed = models.BooleanField(_("mql armed"), default=True)
@@ -173,7 +181,7 @@ class LeadScore(models.Model):
         return f"lead {self.lead_id}: {self.score}"
 
 
-class AccountScore(models.Model):
+class AccountScore(StoredScore):
     """The last evaluation of an account (``scoring.account_rules.evaluate_account``).
 
     ``breakdown``: ``{"rules": [[rule_id, points], ...], "members": [[lead_id, engagement],
@@ -189,17 +197,6 @@ class AccountScore(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
     )
-    model = models.ForeignKey(
-        ScoringModel,
-        verbose_name=_("model"),
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
-    score = models.IntegerField(_("score"), default=0)
-    fit_score = models.IntegerField(_("fit score"), default=0)
-    engagement_score = models.IntegerField(_("engagement score"), default=0)
-    grade = models.CharField(_("grade"), max_length=1, blank=True)
     breakdown = models.JSONField(_("breakdown"), default=dict)
     scored_at = models.DateTimeField(_("scored at"))
     mqa_armed = models.BooleanField(_("MQA armed"), default=True)
