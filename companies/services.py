@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from companies.buying import role_for
 from companies.domains import domain_clean
+from companies.events import account_merging, members_added
 from companies.matching import RANK, may_replace
 from companies.models import Account, AccountDomain, AccountRescoreMark, BuyingRole, Membership
 from leadflow.audit import audit_record
@@ -271,6 +272,8 @@ def member_link(
         reason=reason[:200],
     )
     accounts_mark([current.account_id if current else None, account_id])
+    if account_id is not None:
+        members_added.send(Account, pairs=[(account_id, lead_id)], source=source, now=at)
     return True
 
 
@@ -317,6 +320,14 @@ def members_match_by_domain(
     # a concurrent link of the same lead wins: its row stands, ours is skipped (one current)
     Membership.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     accounts_mark(row.account_id for row in rows)
+    if rows:  # those that went in (a concurrent link's lead was skipped)
+        added = Membership.objects.filter(
+            lead_id__in=[row.lead_id for row in rows],
+            ended_at__isnull=True,
+            source=Membership.Source.DOMAIN,
+            started_at=now,
+        ).values_list("account_id", "lead_id")
+        members_added.send(Account, pairs=list(added), source=Membership.Source.DOMAIN, now=now)
     return len(rows)
 
 
@@ -410,6 +421,9 @@ def account_merge(
         "owner": duplicate.owner_id,
         "traits": duplicate.traits,
     }
+    account_merging.send(
+        Account, survivor_id=survivor_id, duplicate_id=duplicate_id, now=timezone.now()
+    )
     # a lead current in both can't happen (one current membership per lead); move every row
     moved = Membership.objects.filter(account=duplicate).update(account=survivor)
     AccountDomain.objects.filter(account=duplicate, is_primary=True).update(is_primary=False)

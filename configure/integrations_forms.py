@@ -20,6 +20,11 @@ EVENT_HELP: dict[str, StrOrPromise] = {
     EventType.HANDOVER_REJECTED: _("a rep rejected a handover"),
     EventType.SLA_WARNING: _("an SLA deadline is near"),
     EventType.SLA_BREACHED: _("an SLA deadline passed"),
+    EventType.ACCOUNT_MQA: _("an account became marketing-qualified (MQA)"),
+    EventType.ACCOUNT_MEMBER_ADDED: _("a lead joined an account"),
+    EventType.ACCOUNT_HANDOVER_ACCEPTED: _("the owner accepted an MQA account"),
+    EventType.ACCOUNT_HANDOVER_REJECTED: _("the owner rejected an MQA account"),
+    EventType.ACCOUNT_SLA_BREACHED: _("an MQA account's SLA deadline passed"),
 }
 
 

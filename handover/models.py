@@ -369,6 +369,88 @@ class HandoverAssignment(models.Model):
         return f"{self.handover_id} → {self.owner_id} ({self.why})"
 
 
+class AccountHandover(models.Model):
+    """Marketing hands a marketing-qualified account (MQA) to its owner, as ``Handover`` does a
+    lead: one open per account, accepted or rejected with a reason, an SLA deadline scanned by
+    beat (``handover.account_handovers``). Its rows are the MQA log the account reports read;
+    the tier and source are those in force when it opened."""
+
+    Status = Handover.Status
+
+    account = models.ForeignKey(
+        "companies.Account",
+        on_delete=models.CASCADE,
+        related_name="handovers",
+        verbose_name=_("account"),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="account_handovers",
+        verbose_name=_("owner"),
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("team")
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.OPEN, verbose_name=_("status")
+    )
+    opened_at = models.DateTimeField(verbose_name=_("opened at"))
+    score = models.IntegerField(verbose_name=_("score"))
+    grade = models.CharField(max_length=1, blank=True, verbose_name=_("grade"))
+    why = models.CharField(max_length=200, verbose_name=_("why"))
+    tier = models.CharField(max_length=1, blank=True, verbose_name=_("tier"))
+    # the lead source of the member with the most engagement when it opened
+    source = models.CharField(max_length=100, blank=True, verbose_name=_("source"))
+    warn_at = models.DateTimeField(null=True, blank=True, verbose_name=_("warn at"))
+    due_at = models.DateTimeField(null=True, blank=True, verbose_name=_("due at"))
+    next_action_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next action at"))
+    warned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("warned at"))
+    breached_at = models.DateTimeField(null=True, blank=True, verbose_name=_("breached at"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    rejection_reason = models.ForeignKey(
+        RejectionReason,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        verbose_name=_("rejection reason"),
+    )
+    comment = models.TextField(blank=True, verbose_name=_("comment"))
+
+    class Meta:
+        verbose_name = _("account handover")
+        verbose_name_plural = _("account handovers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status="open"),
+                name="accounthandover_one_open",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_action_at"],
+                condition=Q(status="open", next_action_at__isnull=False),
+                name="accounthandover_scan_idx",
+            ),
+            models.Index(fields=["owner", "status"], name="accounthandover_owner_idx"),
+            models.Index(fields=["opened_at"], name="accounthandover_opened_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"account handover #{self.pk} of account {self.account_id} ({self.status})"
+
+
 # --- qualification ------------------------------------------------------------------------------
 
 
@@ -673,6 +755,11 @@ class EventType(models.TextChoices):
     HANDOVER_REJECTED = "handover.rejected", "handover.rejected"
     SLA_WARNING = "sla.warning", "sla.warning"
     SLA_BREACHED = "sla.breached", "sla.breached"
+    ACCOUNT_MQA = "account.mqa", "account.mqa"
+    ACCOUNT_MEMBER_ADDED = "account.member_added", "account.member_added"
+    ACCOUNT_HANDOVER_ACCEPTED = "account.handover_accepted", "account.handover_accepted"
+    ACCOUNT_HANDOVER_REJECTED = "account.handover_rejected", "account.handover_rejected"
+    ACCOUNT_SLA_BREACHED = "account.sla_breached", "account.sla_breached"
 
 
 def _validate_event_types(value: Any) -> None:
