@@ -9,6 +9,8 @@ leads``). ``scoring`` registers all three in its ``AppConfig.ready``.
   ``ScoredAccountFilterSet`` (below) whose implementation is the callable registered with
   ``register_account_grade_filter``. (One named filter, not a general "register any filter":
   the filter's choices, label and API schema stay declared here, where the FilterSet is.)
+- The MQA filter (``mqa=true``): accounts with an open account handover; ``handover``
+  registers it with ``register_account_mqa_filter``.
 """
 
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -81,6 +83,15 @@ def filter_by_grade(qs: QuerySet[Account], grades: Collection[str]) -> QuerySet[
     return _grade_filters[0](qs, grades)
 
 
+# accounts -> those marketing-qualified now (an open account handover)
+MqaFilter = Callable[[QuerySet[Account]], QuerySet[Account]]
+_mqa_filters: list[MqaFilter] = []
+
+
+def register_account_mqa_filter(fn: MqaFilter) -> None:
+    _mqa_filters[:] = [fn]
+
+
 class ScoredAccountFilterSet(AccountFilterSet):
     """``AccountFilterSet`` and the grade of the account's stored score (unscored accounts have
     none, so any grade filter leaves them out)."""
@@ -92,5 +103,19 @@ class ScoredAccountFilterSet(AccountFilterSet):
         help_text=gettext_lazy("The account score's grade (from fit); repeat for several."),
     )
 
+    mqa = django_filters.BooleanFilter(
+        method="by_mqa",
+        label=gettext_lazy("Marketing-qualified"),
+        help_text=gettext_lazy(
+            "true: only accounts with an open MQA handover; false: only those without."
+        ),
+    )
+
     def by_grade(self, qs: QuerySet[Account], name: str, value: Sequence[str]) -> QuerySet[Account]:
         return filter_by_grade(qs, value)
+
+    def by_mqa(self, qs: QuerySet[Account], name: str, value: bool | None) -> QuerySet[Account]:
+        if value is None or not _mqa_filters:
+            return qs
+        mqa = _mqa_filters[0](qs)
+        return mqa if value else qs.exclude(pk__in=mqa.values("pk"))

@@ -6,7 +6,9 @@ class HandoverConfig(AppConfig):
     name = "handover"
 
     def ready(self) -> None:
-        from handover import outbox, receivers, selectors, sla
+        from companies import events as account_events
+        from companies import extensions as account_extensions
+        from handover import account_pages, outbox, receivers, selectors, sla
         from leadflow import deadletter
         from leads import events, extensions
 
@@ -21,6 +23,18 @@ class HandoverConfig(AppConfig):
         events.stage_change_requested.connect(
             receivers.on_stage_change_requested, dispatch_uid="handover.qualification_gate"
         )
+        account_events.account_qualified.connect(
+            receivers.on_account_qualified, dispatch_uid="handover.on_account_qualified"
+        )
+        account_events.members_added.connect(
+            receivers.on_members_added, dispatch_uid="handover.on_members_added"
+        )
+        account_events.account_merging.connect(
+            receivers.on_account_merging, dispatch_uid="handover.on_account_merging"
+        )
+        # the account page's "Marketing-qualified" panel and the list's MQA filter
+        account_extensions.register_account_panel(account_pages.account_handover_panel)
+        account_extensions.register_account_mqa_filter(account_pages.accounts_mqa)
         # Browser pages: SLA badges on board cards, notifications in the lead timeline.
         extensions.register_card_badges(selectors.sla_badges)
         extensions.register_timeline_source(selectors.lead_notification_entries)

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from handover.models import Delivery, Handover, SlaTimer
+from handover.models import AccountHandover, Delivery, Handover, SlaTimer
 from leadflow.filters import IntegerFilter
 
 
@@ -16,6 +16,18 @@ class HandoverFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Handover
+        fields: list[str] = []
+
+
+class AccountHandoverFilterSet(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=AccountHandover.Status.choices)
+    owner = IntegerFilter(field_name="owner_id")
+    account = IntegerFilter(field_name="account_id")
+    tier = django_filters.CharFilter(field_name="tier")
+    unassigned = django_filters.BooleanFilter(field_name="owner", lookup_expr="isnull")
+
+    class Meta:
+        model = AccountHandover
         fields: list[str] = []
 
 

@@ -110,14 +110,17 @@ class OutboxBatch:
         handover_id: int | None = None,
         timer_id: int | None = None,
         email: bool = True,
+        link: str = "",
     ) -> None:
         """A notification (and its e-mail) for ``recipient_id``. ``text`` writes its title and
         body in the recipient's language and time zone (see ``Text``), read with the rows' other
         recipients' when they are written, unless the caller has them already (``reader``);
-        ``title`` and ``body`` are stored as given."""
+        ``title`` and ``body`` are stored as given; ``link`` (else the handover's or the lead's
+        page) is where it leads."""
         if recipient_id is None:
             return
-        link = f"{settings.SITE_URL}/handover/{handover_id}/" if handover_id else ""
+        if not link and handover_id:
+            link = f"{settings.SITE_URL}/handover/{handover_id}/"
         if not link and lead_id:
             link = f"{settings.SITE_URL}/leads/{lead_id}/"
         notification = Notification(
@@ -209,11 +212,20 @@ def _write(batches: Sequence[OutboxBatch]) -> list[int]:
     return ids
 
 
-def _webhook_deliveries(events: Sequence[tuple[str, dict[str, Any], datetime]]) -> list[Delivery]:
-    subscriptions = batchscope.cached(
+def _subscriptions() -> list[WebhookSubscription]:
+    return batchscope.cached(
         "handover.webhook_subscriptions",
         lambda: list(WebhookSubscription.objects.filter(active=True).only("id", "event_types")),
     )
+
+
+def webhooks_want(event_type: str) -> bool:
+    """Whether an active subscription takes ``event_type`` (before building costly payloads)."""
+    return any(event_type in s.event_types for s in _subscriptions())
+
+
+def _webhook_deliveries(events: Sequence[tuple[str, dict[str, Any], datetime]]) -> list[Delivery]:
+    subscriptions = _subscriptions()
     wanted = [e for e in events if any(e[0] in s.event_types for s in subscriptions)]
     if not wanted:
         return []

@@ -3,7 +3,7 @@ services enforce them, and pages ask them what to offer."""
 
 from enum import StrEnum
 
-from handover.models import Handover
+from handover.models import AccountHandover, Handover
 from leadflow.models import User
 from leads.models import Lead
 from leads.permissions import HasPerm, manager_scope
@@ -20,8 +20,8 @@ class Perm(StrEnum):
     QUALIFY = "handover.qualify_lead"
 
 
-def may_decide(user: User, handover: Handover) -> bool:
-    """Accept or reject: its owner; a manager of its team (or of its owner's team); an admin;
+def may_decide(user: User, handover: Handover | AccountHandover) -> bool:
+    """Accept or reject (a lead's or an account's handover): its owner; a manager of its team (or of its owner's team); an admin;
     and, while nobody owns it, a member of its team's queue (anyone, for a handover with no
     team). Whether it is still open is the service's question."""
     if not user.has_perm(Perm.DECIDE_SAL):

@@ -5,11 +5,13 @@ a handover and an SLA clock, leaving a stage stops its clock, and webhook outbox
 written — all in the moving transaction, so they commit or roll back with the move.
 """
 
+from datetime import datetime
 from typing import Any
 
-from handover import services, sla
+from companies.models import Account
+from handover import account_handovers, services, sla
 from handover.models import EventType, Handover
-from handover.outbox import OutboxBatch, lead_snapshot
+from handover.outbox import OutboxBatch, lead_snapshot, webhooks_want
 from leadflow.models import User
 from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange
@@ -60,3 +62,53 @@ def on_stage_change_requested(
 ) -> None:
     if to == Stage.SQL:
         services.ensure_qualified(lead=lead)
+
+
+def on_account_qualified(
+    sender: Any,
+    *,
+    account_id: int,
+    score: int,
+    grade: str,
+    reason: str,
+    now: datetime,
+    **kwargs: Any,
+) -> None:
+    account_handovers.handover_open(
+        account_id=account_id, score=score, grade=grade, why=reason, now=now
+    )
+
+
+def on_members_added(
+    sender: Any, *, pairs: list[tuple[int, int]], source: str, now: datetime, **kwargs: Any
+) -> None:
+    """``account.member_added`` for each new member, if a subscription wants it (a backfill
+    links thousands: nothing is read for them unless someone listens)."""
+    if not pairs or not webhooks_want(EventType.ACCOUNT_MEMBER_ADDED):
+        return
+    accounts = {
+        a["id"]: a
+        for a in Account.objects.filter(pk__in={a for a, _l in pairs}).values(
+            "id", "name", "external_id", "tier", "owner_id", "team_id"
+        )
+    }
+    leads = Lead.objects.in_bulk([lead_id for _a, lead_id in pairs])
+    batch = OutboxBatch(now=now)
+    for account_id, lead_id in pairs:
+        if account_id in accounts and lead_id in leads:
+            batch.event(
+                EventType.ACCOUNT_MEMBER_ADDED,
+                {
+                    "account": accounts[account_id],
+                    "lead": lead_snapshot(leads[lead_id]),
+                    "source": source,
+                    "added_at": now,
+                },
+            )
+    batch.flush()
+
+
+def on_account_merging(
+    sender: Any, *, survivor_id: int, duplicate_id: int, now: datetime, **kwargs: Any
+) -> None:
+    account_handovers.handovers_fold(survivor_id=survivor_id, duplicate_id=duplicate_id, now=now)

@@ -34,6 +34,7 @@ def outbox_sweep_task() -> int:
 
 @shared_task(ignore_result=True)
 def sla_scan_task() -> int:
+    from handover import account_handovers
     from handover.sla import sla_scan
 
-    return sla_scan().claimed
+    return sla_scan().claimed + account_handovers.sla_scan()

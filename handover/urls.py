@@ -1,10 +1,12 @@
 from django.urls import path
 
-from handover import views
+from handover import account_pages, views
 
 app_name = "handover"
 urlpatterns = [
     path("inbox/", views.inbox, name="inbox"),
+    path("accounts/<int:handover_id>/accept/", account_pages.accept, name="account_accept"),
+    path("accounts/<int:handover_id>/reject/", account_pages.reject, name="account_reject"),
     path("<int:handover_id>/", views.handover_detail, name="detail"),
     path("<int:handover_id>/accept/", views.accept, name="accept"),
     path("<int:handover_id>/reject/", views.reject, name="reject"),

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
+from companies.events import account_qualified
 from companies.models import Account, AccountRescoreMark, Membership
 from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
@@ -1023,7 +1024,37 @@ def account_scores_sweep(
 def _score_accounts(
     ids: Sequence[int], *, model: ScoringModel, spec: ar.AccountSpec, now: datetime
 ) -> int:
-    return account_engine.write_account_scores(model=model, spec=spec, ids=ids, now=now)
+    written = account_engine.write_account_scores(model=model, spec=spec, ids=ids, now=now)
+    account_thresholds(model=model, ids=ids, now=now)
+    return written
+
+
+def account_thresholds(*, model: ScoringModel, ids: Sequence[int], now: datetime) -> int:
+    """Accounts of ``ids`` whose stored score by ``model`` reached the MQA threshold while
+    armed become MQA: disarmed (until a later score falls below it) and announced
+    (``companies.events.account_qualified``: handover opens the account handover), in the
+    caller's transaction. Returns how many."""
+    t = model.account_mqa_threshold
+    rows = list(
+        AccountScore.objects.filter(
+            account_id__in=list(ids), model=model, mqa_armed=True, score__gte=t
+        )
+        .order_by("account_id")
+        .values_list("account_id", "score", "grade")
+    )
+    if not rows:
+        return 0
+    AccountScore.objects.filter(account_id__in=[row[0] for row in rows]).update(mqa_armed=False)
+    for account_id, score, grade in rows:
+        account_qualified.send(
+            AccountScore,
+            account_id=account_id,
+            score=score,
+            grade=grade,
+            reason=f"account score {score} reached {t} (scoring model v{model.version})",
+            now=now,
+        )
+    return len(rows)
 
 
 # PostgreSQL: take the oldest marks, skipping those another sweep holds (as _TAKE_MARKS).
@@ -1063,9 +1094,11 @@ def score_account(*, account_id: int, now: datetime | None = None) -> AccountSco
     if model is None:
         return None
     AccountRescoreMark.objects.filter(account_id=account_id).delete()
+    now = now or timezone.now()
     account_engine.write_python(
-        model=model, spec=engine.account_spec(model), ids=[account_id], now=now or timezone.now()
+        model=model, spec=engine.account_spec(model), ids=[account_id], now=now
     )
+    account_thresholds(model=model, ids=[account_id], now=now)
     return AccountScore.objects.filter(pk=account_id).first()
 
 

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from handover import rules
 from handover.models import (
+    AccountHandover,
     AssignmentMember,
     AssignmentRule,
     BusinessCalendarConfig,
@@ -54,6 +55,44 @@ class HandoverSerializer(ModelSerializer[Handover]):
 
 class HandoverAcceptInputSerializer(ExpectedStageSerializer):
     pass
+
+
+class AccountHandoverSerializer(ModelSerializer[AccountHandover]):
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    rejection_reason: serializers.SlugRelatedField[RejectionReason] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+
+    class Meta:
+        model = AccountHandover
+        fields = (
+            "id",
+            "account",
+            "account_name",
+            "owner",
+            "team",
+            "status",
+            "opened_at",
+            "score",
+            "grade",
+            "why",
+            "tier",
+            "source",
+            "warn_at",
+            "due_at",
+            "warned_at",
+            "breached_at",
+            "decided_at",
+            "decided_by",
+            "rejection_reason",
+            "comment",
+        )
+        read_only_fields = fields
+
+
+class AccountRejectInputSerializer(serializers.Serializer[dict[str, Any]]):
+    reason = serializers.SlugField(max_length=50)
+    comment = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
 
 
 class HandoverRejectInputSerializer(ExpectedStageSerializer):

@@ -3,6 +3,7 @@ from leadflow.api.routers import DefaultRouter
 
 router = DefaultRouter()
 router.register("handovers", views.HandoverViewSet, basename="handover")
+router.register("account-handovers", views.AccountHandoverViewSet, basename="accounthandover")
 router.register("notifications", views.NotificationViewSet, basename="notification")
 router.register("handover/rejection-reasons", views.RejectionReasonViewSet)
 router.register("handover/frameworks", views.FrameworkViewSet)

@@ -9,10 +9,17 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from handover import outbox, selectors, services, sla
+from companies.selectors import account_visible_qs
+from handover import account_handovers, outbox, selectors, services, sla
 from handover.api import serializers as s
-from handover.filtersets import DeliveryFilterSet, HandoverFilterSet, SlaTimerFilterSet
+from handover.filtersets import (
+    AccountHandoverFilterSet,
+    DeliveryFilterSet,
+    HandoverFilterSet,
+    SlaTimerFilterSet,
+)
 from handover.models import (
+    AccountHandover,
     AssignmentMember,
     AssignmentRule,
     BusinessCalendarConfig,
@@ -111,6 +118,55 @@ class HandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
         )
         handover.refresh_from_db()
         return Response(s.HandoverSerializer(handover).data)
+
+
+class AccountHandoverViewSet(viewsets.ReadOnlyModelViewSet[Any]):
+    """Marketing-qualified accounts handed to their owners (the accounts the caller can see)."""
+
+    required_scopes = HANDOVER
+    serializer_class = s.AccountHandoverSerializer
+    filterset_class = AccountHandoverFilterSet
+    ordering_fields = ("id", "opened_at", "due_at")
+    queryset = AccountHandover.objects.none()
+
+    def get_permissions(self) -> list[Any]:
+        needed = Perm.DECIDE_SAL if self.action in ("accept", "reject") else Perm.VIEW
+        return [IsAuthenticated(), HasPerm.of(needed)()]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        visible = account_visible_qs(user=request_user(self.request)).values("pk")
+        return (
+            AccountHandover.objects.filter(account__in=visible)
+            .select_related("account", "rejection_reason")
+            .order_by("-opened_at", "-pk")
+        )
+
+    @extend_schema(request=None, responses=s.AccountHandoverSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str) -> Response:
+        """Take the account on (its owner, a manager of its team, or from the team's queue)."""
+        handover = self.get_object()  # 404 for accounts the caller cannot see
+        handover = account_handovers.handover_accept(
+            handover_id=handover.pk, actor=request_user(request)
+        )
+        return Response(s.AccountHandoverSerializer(handover).data)
+
+    @extend_schema(request=s.AccountRejectInputSerializer, responses=s.AccountHandoverSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        """Reject with a rejection reason's code (and a comment where the reason needs one)."""
+        handover = self.get_object()
+        data = s.AccountRejectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        handover = account_handovers.handover_reject(
+            handover_id=handover.pk,
+            actor=request_user(request),
+            reason_code=data.validated_data["reason"],
+            comment=data.validated_data["comment"],
+        )
+        return Response(s.AccountHandoverSerializer(handover).data)
 
 
 class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):

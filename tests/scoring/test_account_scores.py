@@ -90,7 +90,7 @@ def test_the_worked_example_stored_by_the_sweep_and_by_score_account():
     row = AccountScore.objects.get(pk=acme.pk)
     assert (row.fit_score, row.engagement_score, row.score, row.grade) == (20, 80, 100, "B")
     assert row.model_id == model.pk
-    assert row.mqa_armed
+    assert not row.mqa_armed  # 100 reached the default MQA threshold (80): MQA, disarmed
     assert row.breakdown["members"] == [[ann.pk, 30], [bob.pk, 20]]
     assert row.breakdown["parts"] == {"member_engagement": 50, "engaged_members": 10, "roles": 20}
     again = services.score_account(account_id=acme.pk)

@@ -1,0 +1,362 @@
+"""Account handovers: a marketing-qualified account (MQA) handed to its owner, as a lead's
+handover is — opened in the transaction that scored the account past the threshold, with an SLA
+deadline from the MQL policy (the same "time to accept" a lead gets), in-app and e-mail
+notifications and webhook events through the outbox, accepted or rejected with a reason by its
+owner, a manager of its team or an admin (``handover.permissions.may_decide``).
+
+The deadline is a column (``due_at``, ``warn_at``, ``next_action_at``) that the SLA scan claims
+with ``SELECT … FOR UPDATE SKIP LOCKED``: a warning to the owner before it, a breach to the owner
+and the team's manager (and ``account.sla_breached``) at it. Nothing is reassigned: who owns an
+account is a manager's decision, not a timer's.
+"""
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from companies.models import Account, Membership
+from handover import sla
+from handover.calendars import add_business_minutes
+from handover.models import AccountHandover, EventType, RejectionReason
+from handover.outbox import OutboxBatch
+from handover.permissions import may_decide
+from handover.services import HandoverAlreadyDecidedError, NotHandoverOwnerError
+from leadflow.audit import audit_record
+from leadflow.exceptions import NotFoundError
+from leadflow.models import User
+from leads.lifecycle import Stage
+from leads.models import Team
+
+logger = logging.getLogger(__name__)
+
+
+class AccountHandoverNotFoundError(NotFoundError):
+    code = "account_handover_not_found"
+
+
+def _link(account_id: int) -> str:
+    return f"{settings.SITE_URL}{reverse('companies:detail', args=[account_id])}"
+
+
+def account_data(account: Account, handover: AccountHandover, **extra: Any) -> dict[str, Any]:
+    """The account and its handover as webhook payloads show them."""
+    return {
+        "account": {
+            "id": account.pk,
+            "name": account.name,
+            "external_id": account.external_id,
+            "tier": account.tier,
+            "owner_id": account.owner_id,
+            "team_id": account.team_id,
+        },
+        "handover": {
+            "id": handover.pk,
+            "status": handover.status,
+            "owner_id": handover.owner_id,
+            "team_id": handover.team_id,
+            "score": handover.score,
+            "grade": handover.grade,
+            "why": handover.why,
+            "opened_at": handover.opened_at,
+            "due_at": handover.due_at,
+            "decided_at": handover.decided_at,
+            "reason_code": handover.rejection_reason.code if handover.rejection_reason else None,
+            "comment": handover.comment,
+        },
+        **extra,
+    }
+
+
+def _recipients(owner_id: int | None, team_id: int | None, *, managers: bool) -> list[int]:
+    """The owner; with ``managers`` (or without an owner) the team's manager too."""
+    found = [owner_id] if owner_id else []
+    if (managers or not found) and team_id:
+        manager = Team.objects.filter(pk=team_id).values_list("manager_id", flat=True).first()
+        if manager and manager not in found:
+            found.append(manager)
+    return found
+
+
+def _top_source(account_id: int) -> str:
+    """The lead source of the current member with the most engagement (the MQA's source)."""
+    return (
+        Membership.objects.filter(account_id=account_id, ended_at__isnull=True)
+        .exclude(lead__source="")
+        .order_by("-lead__engagement_score", "lead_id")
+        .values_list("lead__source", flat=True)
+        .first()
+        or ""
+    )
+
+
+def handover_open(
+    *, account_id: int, score: int, grade: str, why: str, now: datetime
+) -> AccountHandover | None:
+    """The account just became MQA (inside the scoring transaction). None when one is open
+    already (the account stays with whoever has it) or the account is gone."""
+    account = Account.objects.select_for_update(no_key=True).filter(pk=account_id).first()
+    if account is None:
+        return None
+    if AccountHandover.objects.filter(account=account, status=AccountHandover.Status.OPEN).exists():
+        return None
+    owner_id = (
+        account.owner_id
+        if account.owner_id and User.objects.filter(pk=account.owner_id, is_active=True).exists()
+        else None
+    )
+    policy, cal = sla._policy(Stage.MQL)
+    due = warn = None
+    if policy is not None and cal is not None:
+        due = add_business_minutes(cal, now, policy.target_minutes)
+        if policy.warn_before_minutes:
+            warn = add_business_minutes(cal, due, -policy.warn_before_minutes)
+    handover = AccountHandover.objects.create(
+        account=account,
+        owner_id=owner_id,
+        team_id=account.team_id,
+        opened_at=now,
+        score=score,
+        grade=grade,
+        why=why[:200],
+        tier=account.tier,
+        source=_top_source(account.pk)[:100],
+        warn_at=warn,
+        due_at=due,
+        next_action_at=min(warn, due) if warn and due else due,
+    )
+    batch = OutboxBatch(now=now)
+    text = partial(_opened_text, name=account.name, score=score, owned=owner_id is not None)
+    for recipient in _recipients(owner_id, account.team_id, managers=False):
+        batch.notify(recipient_id=recipient, kind="account.mqa", text=text, link=_link(account.pk))
+    batch.event(EventType.ACCOUNT_MQA, account_data(account, handover))
+    batch.flush()
+    return handover
+
+
+def _opened_text(*, name: str, score: int, owned: bool) -> tuple[str, str]:
+    if owned:
+        title = _("Account to accept: %(name)s is marketing-qualified") % {"name": name}
+    else:
+        title = _("Unowned account is marketing-qualified: %(name)s") % {"name": name}
+    body = _(
+        "%(name)s reached an account score of %(score)s. Accept it to work the account, or "
+        "reject it with a reason."
+    ) % {"name": name, "score": score}
+    return title, body
+
+
+def _locked(handover_id: int) -> AccountHandover:
+    """Lock the account, then its handover (the order the scoring transaction takes them)."""
+    account_id = (
+        AccountHandover.objects.filter(pk=handover_id).values_list("account_id", flat=True).first()
+    )
+    if account_id is None:
+        raise AccountHandoverNotFoundError(
+            _("There is no account handover with id %(id)s.") % {"id": handover_id}
+        )
+    Account.objects.select_for_update(no_key=True).filter(pk=account_id).first()
+    return (
+        AccountHandover.objects.select_for_update(of=("self",))
+        .select_related("account", "rejection_reason")
+        .get(pk=handover_id)
+    )
+
+
+def _ensure_open_and_may_decide(handover: AccountHandover, actor: User) -> None:
+    if handover.status != AccountHandover.Status.OPEN:
+        raise HandoverAlreadyDecidedError(
+            _("This account handover is already %(status)s.")
+            % {"status": handover.get_status_display().lower()},
+            field="status",
+        )
+    if not may_decide(actor, handover):
+        raise NotHandoverOwnerError(
+            _("Only the account's owner, its team's queue or a manager of its team may decide it.")
+        )
+
+
+def _decided(handover: AccountHandover, actor: User, status: str, now: datetime) -> None:
+    handover.status, handover.decided_at, handover.decided_by = status, now, actor
+    handover.next_action_at = None
+    if handover.owner_id is None:  # taken from the queue: the taker owns it
+        handover.owner = actor
+
+
+@transaction.atomic
+def handover_accept(*, handover_id: int, actor: User) -> AccountHandover:
+    """The owner takes the account on. Concurrent decisions: one wins, the rest get 409."""
+    handover = _locked(handover_id)
+    _ensure_open_and_may_decide(handover, actor)
+    now = timezone.now()
+    _decided(handover, actor, AccountHandover.Status.ACCEPTED, now)
+    handover.save(update_fields=["status", "decided_at", "decided_by", "next_action_at", "owner"])
+    account = handover.account
+    if account.owner_id is None:
+        Account.objects.filter(pk=account.pk).update(owner=actor)
+        account.owner_id = actor.pk
+    audit_record(
+        action="account.handover_accepted",
+        actor=actor,
+        target_type="account",
+        target_id=account.pk,
+        details={"handover_id": handover.pk},
+    )
+    batch = OutboxBatch(now=now)
+    batch.event(EventType.ACCOUNT_HANDOVER_ACCEPTED, account_data(account, handover))
+    batch.flush()
+    return handover
+
+
+@transaction.atomic
+def handover_reject(
+    *, handover_id: int, actor: User, reason_code: str, comment: str = ""
+) -> AccountHandover:
+    """Reject with a configured reason (the lead-side list; its route is the leads' business,
+    not the account's: the members stay where they are). The account re-arms when its score
+    falls below the threshold."""
+    comment = comment.strip()
+    reason = RejectionReason.objects.filter(code=reason_code, active=True).first()
+    if reason is None:
+        codes = ", ".join(
+            RejectionReason.objects.filter(active=True).values_list("code", flat=True)
+        )
+        raise ValidationError(
+            {
+                "reason": _("Unknown rejection reason %(code)s; use one of: %(codes)s.")
+                % {"code": repr(reason_code), "codes": codes}
+            }
+        )
+    if reason.requires_comment and not comment:
+        raise ValidationError(
+            {"comment": _("The reason “%(reason)s” needs a comment.") % {"reason": reason.label}}
+        )
+    handover = _locked(handover_id)
+    _ensure_open_and_may_decide(handover, actor)
+    now = timezone.now()
+    _decided(handover, actor, AccountHandover.Status.REJECTED, now)
+    handover.rejection_reason, handover.comment = reason, comment
+    handover.save(
+        update_fields=[
+            "status",
+            "decided_at",
+            "decided_by",
+            "next_action_at",
+            "owner",
+            "rejection_reason",
+            "comment",
+        ]
+    )
+    audit_record(
+        action="account.handover_rejected",
+        actor=actor,
+        target_type="account",
+        target_id=handover.account_id,
+        details={"handover_id": handover.pk, "reason": reason.code, "comment": comment},
+    )
+    batch = OutboxBatch(now=now)
+    batch.event(EventType.ACCOUNT_HANDOVER_REJECTED, account_data(handover.account, handover))
+    batch.flush()
+    return handover
+
+
+def handovers_fold(*, survivor_id: int, duplicate_id: int, now: datetime) -> None:
+    """Account merge: the duplicate's handovers move to the survivor (its MQA history stays);
+    of two open ones the survivor's stays open and the duplicate's is cancelled."""
+    theirs = AccountHandover.objects.filter(account_id=duplicate_id)
+    if AccountHandover.objects.filter(
+        account_id=survivor_id, status=AccountHandover.Status.OPEN
+    ).exists():
+        theirs.filter(status=AccountHandover.Status.OPEN).update(
+            status=AccountHandover.Status.CANCELLED, decided_at=now, next_action_at=None
+        )
+    theirs.update(account_id=survivor_id)
+
+
+# --- the SLA scan ----------------------------------------------------------------------------
+
+
+def _claim(now: datetime, limit: int) -> list[AccountHandover]:
+    due = AccountHandover.objects.filter(
+        status=AccountHandover.Status.OPEN, next_action_at__lte=now
+    ).order_by("next_action_at")
+    if connection.vendor == "postgresql":
+        due = due.select_for_update(skip_locked=True, of=("self",))
+    return list(due.select_related("account")[:limit])
+
+
+def sla_scan(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Fire the due warnings and breaches of open account handovers, one transaction per
+    batch; returns how many fired. Each firing is a conditional step (``warned_at`` /
+    ``breached_at`` written once), so a handover claimed twice fires once."""
+    now = now or timezone.now()
+    fired = 0
+    while True:
+        with transaction.atomic():
+            claimed = _claim(now, limit)
+            if not claimed:
+                return fired
+            batch = OutboxBatch(now=now)
+            for handover in claimed:
+                fired += _fire(handover, now, batch)
+            batch.flush()
+        if len(claimed) < limit:
+            return fired
+
+
+def _fire(handover: AccountHandover, now: datetime, batch: OutboxBatch) -> int:
+    account = handover.account
+    link = _link(account.pk)
+    breach = handover.due_at is not None and handover.due_at <= now
+    if breach:
+        handover.breached_at = handover.breached_at or now
+        handover.warned_at = handover.warned_at or now
+        handover.next_action_at = None
+        text = partial(_breach_text, name=account.name)
+        for recipient in _recipients(handover.owner_id, handover.team_id, managers=True):
+            batch.notify(recipient_id=recipient, kind="account.sla_breached", text=text, link=link)
+        batch.event(EventType.ACCOUNT_SLA_BREACHED, account_data(account, handover))
+    else:
+        handover.warned_at = now
+        handover.next_action_at = handover.due_at
+        text = partial(_warning_text, name=account.name, due=handover.due_at)
+        for recipient in _recipients(handover.owner_id, handover.team_id, managers=False):
+            batch.notify(recipient_id=recipient, kind="account.sla_warning", text=text, link=link)
+    AccountHandover.objects.filter(pk=handover.pk).update(
+        warned_at=handover.warned_at,
+        breached_at=handover.breached_at,
+        next_action_at=handover.next_action_at,
+    )
+    return 1
+
+
+def _warning_text(*, name: str, due: datetime | None) -> tuple[str, str]:
+    title = _("Account waiting for you: %(name)s") % {"name": name}
+    when = timezone.localtime(due).strftime("%Y-%m-%d %H:%M") if due else ""
+    return title, _("Accept or reject %(name)s before %(when)s.") % {"name": name, "when": when}
+
+
+def _breach_text(*, name: str) -> tuple[str, str]:
+    title = _("Overdue account: %(name)s was not accepted in time") % {"name": name}
+    return title, _("%(name)s became marketing-qualified and nobody decided it in time.") % {
+        "name": name
+    }
+
+
+def open_handovers(account_ids: Sequence[int]) -> dict[int, AccountHandover]:
+    """The open handover of each account that has one."""
+    return {
+        h.account_id: h
+        for h in AccountHandover.objects.filter(
+            Q(account_id__in=list(account_ids)) & Q(status=AccountHandover.Status.OPEN)
+        ).select_related("owner")
+    }
