@@ -12,6 +12,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext as _
 
 from handover.models import (
+    AccountHandover,
     Delivery,
     Handover,
     Notification,
@@ -41,6 +42,25 @@ def handover_visible_qs(*, user: User) -> QuerySet[Handover]:
     return qs.filter(
         Q(lead__in=visible) | Q(owner=user) | Q(owner__isnull=True, team__members=user)
     ).distinct()
+
+
+def account_inbox(
+    *, user: User, scope: ManagerScope | None | EllipsisType = ..., limit: int = 20
+) -> list[AccountHandover]:
+    """Open account handovers (MQA) the user may decide, the earliest deadline first: the same
+    rule as ``handover_inbox`` (theirs, their teams' queue, a manager's teams)."""
+    if not user.has_perm("handover.decide_sal"):
+        return []
+    if isinstance(scope, EllipsisType):
+        scope = manager_scope(user)
+    teams = Team.objects.filter(members=user).values("pk")
+    mine = Q(owner=user) | Q(owner__isnull=True, team__in=teams)
+    qs = AccountHandover.objects.select_related("account", "owner").filter(
+        status=AccountHandover.Status.OPEN
+    )
+    if scope is None or not scope.everything:
+        qs = qs.filter(mine | scope.q() if scope is not None else mine)
+    return list(qs.order_by(F("due_at").asc(nulls_last=True), "opened_at", "id")[:limit])
 
 
 def handover_inbox(

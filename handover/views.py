@@ -125,6 +125,8 @@ def _inbox_context(user: User, filters: dict[str, str], **extra: Any) -> dict[st
         "more": len(rows) > selectors.INBOX_LIMIT,
         "limit": selectors.INBOX_LIMIT,
         "sals": [_sal_row(lead, urls, sla, texts) for lead in selectors.sals_to_qualify(user=user)],
+        "accounts": selectors.account_inbox(user=user, scope=scope),
+        "now": timezone.now(),
         "reject_form": RejectForm(),
         "reasons": selectors.rejection_reasons(),
         "owners": owners,

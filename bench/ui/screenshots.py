@@ -277,6 +277,7 @@ def shoot(base: str, ids: dict[str, Any], csv_path: str) -> None:
             ("marketer", capture_day),
             ("marketer", marketer_day),
             ("rep1", rep_day),
+            ("rep1", rep_accounts_day),
             ("manager", manager_day),
             ("admin", admin_day),
         ):
@@ -434,6 +435,17 @@ def accounts_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     page.get_by_role("button", name="Save").click()
     page.wait_for_load_state("networkidle")
     snap(page, "marketer-account-refused")
+
+
+def rep_accounts_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
+    """A rep's marketing-qualified account (docs/accounts.md, user guide): the list filtered to
+    MQA and the first one's page with its Marketing-qualified panel."""
+    go(page, "/companies/?mqa=true")
+    snap(page, "rep-accounts-mqa")
+    page.locator(".accounts-table tbody a").first.click()
+    page.wait_for_load_state("networkidle")
+    page.locator("#account-mqa").scroll_into_view_if_needed()
+    snap(page, "rep-account-mqa")
 
 
 def capture_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:

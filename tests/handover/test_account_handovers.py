@@ -299,3 +299,13 @@ def test_api_lists_and_decides_account_handovers(mqa, owned, reps, manager):
     assert (ok.json()["status"], ok.json()["rejection_reason"]) == ("rejected", "no_budget")
     again = api.post(f"/api/v1/account-handovers/{mqa.pk}/accept/")
     assert again.status_code == 409
+
+
+def test_the_inbox_lists_accounts_to_decide_for_owner_and_manager_not_others(
+    client, mqa, owned, reps, manager
+):
+    for user, sees in ((reps[0], True), (manager, True), (reps[1], False)):
+        client.force_login(user)
+        page = client.get("/handover/inbox/").content.decode()
+        assert ("Marketing-qualified accounts to decide" in page) is sees, user
+        assert (f"/companies/{owned.pk}/#account-mqa" in page) is sees, user
