@@ -442,7 +442,7 @@ def rep_accounts_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     MQA and the first one's page with its Marketing-qualified panel."""
     go(page, "/companies/?mqa=true")
     snap(page, "rep-accounts-mqa")
-    page.locator(".accounts-table tbody a").first.click()
+    page.locator(".accounts-table tbody tr", has_text="Rita Rep").locator("a").first.click()
     page.wait_for_load_state("networkidle")
     page.locator("#account-mqa").scroll_into_view_if_needed()
     snap(page, "rep-account-mqa")

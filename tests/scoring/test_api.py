@@ -164,7 +164,7 @@ def test_seed_is_idempotent_and_scores_the_demo(django_capture_on_commit_callbac
         call_command("seed_scoring_demo")
         call_command("seed_scoring_demo")
     assert ScoringModel.objects.filter(status="published").count() == 1
-    assert ScoringModel.objects.get().rules.count() == 11
+    assert ScoringModel.objects.get().rules.count() == 15  # 11 lead rules, 4 account fit rules
     lead = Lead.objects.get(pk=lead.pk)
     assert (lead.fit_score, lead.engagement_score, lead.stage) == (20, -30, Stage.LEAD)
 

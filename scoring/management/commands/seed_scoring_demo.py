@@ -96,6 +96,18 @@ RULES: list[dict[str, Any]] = [
     },
     {"name": "Free e-mail address", "kind": "fit", "op": "free_mail", "value": True, "points": -15},
 ]
+# Account fit (docs/accounts.md): target tiers first, then the industries the demo sells to best.
+# With the demo's MQA threshold of 110, an account needs fit as well as engaged people.
+ACCOUNT_RULES: list[dict[str, Any]] = [
+    {"name": "Tier 1 account", "kind": "account_fit", "field": "tier", "op": "in",
+     "value": ["1"], "points": 30},
+    {"name": "Tier 2 account", "kind": "account_fit", "field": "tier", "op": "in",
+     "value": ["2"], "points": 20},
+    {"name": "Tier 3 account", "kind": "account_fit", "field": "tier", "op": "in",
+     "value": ["3"], "points": 10},
+    {"name": "Core industry", "kind": "account_fit", "field": "industry", "op": "in",
+     "value": ["Software", "Financial services", "Manufacturing"], "points": 10},
+]  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -106,13 +118,13 @@ class Command(BaseCommand):
             self.stdout.write("Scoring demo: the default model exists already.")
             return
         with transaction.atomic():
-            model = services.model_create(data=MODEL)
-            for rule in RULES:
+            model = services.model_create(data={**MODEL, "account_mqa_threshold": 110})
+            for rule in RULES + ACCOUNT_RULES:
                 services.rule_create(model_id=model.pk, data=rule)
             run = services.model_publish(model_id=model.pk)
         self.stdout.write(
             self.style.SUCCESS(
-                f"Scoring demo: published {NAME!r} v{model.version} with {len(RULES)} rules; "
+                f"Scoring demo: published {NAME!r} v{model.version} with {len(RULES) + len(ACCOUNT_RULES)} rules; "
                 f"rescoring {run.total} leads in the background (run {run.pk})."
             )
         )
