@@ -56,3 +56,49 @@ def test_a_marketer_creates_an_account_and_works_its_buying_group(page, login):
     assert "Decision maker" in panel.inner_text()
     assert "E-mail domain" in panel.inner_text()
     assert page.csp_violations == []
+
+
+def test_a_rep_finds_an_mqa_account_in_the_inbox_rejects_wrongly_then_accepts(page, login):
+    """The bell's MQA → the inbox's account row → the panel: a reason that needs a comment is
+    refused with the reason said and nothing decided; Accept decides it."""
+    from companies import services as company_services
+    from handover.models import AccountHandover
+    from leads.models import Lead, Team
+    from scoring import services as scoring_services
+    from tests.scoring.factories import make_model
+
+    rep = UserFactory(username="rep1", role=Role.SALES_REP)
+    Team.objects.create(name="Inside").members.add(rep)
+    make_model(
+        [{"kind": "account_fit", "field": "tier", "op": "in", "value": ["1"], "points": 50}],
+        account_mqa_threshold=60,
+        account_member_points=10,
+        account_engagement_cap=0,
+        account_role_points=0,
+    )
+    account = company_services.account_create(
+        data={"name": "Fjord Data ApS", "tier": "1", "owner": rep.pk}, actor=None
+    )
+    lead = LeadFactory(email="ida@fjord.example", owner=rep)
+    Lead.objects.filter(pk=lead.pk).update(engagement_score=20)
+    company_services.member_link(lead_id=lead.pk, account_id=account.pk, source="explicit")
+    scoring_services.account_scores_sweep()
+    handover = AccountHandover.objects.get()
+    login("rep1")
+
+    page.goto("/handover/inbox/")
+    page.get_by_role("link", name="Fjord Data ApS").click()
+    panel = page.locator("#account-mqa")
+    panel.wait_for()
+    assert "score of 60" in panel.inner_text()
+    panel.get_by_text("Reject…").click()
+    panel.get_by_label("Reason").select_option("other")
+    panel.get_by_role("button", name="Reject the account").click()
+    page.locator("#flash .error").filter(has_text="needs a comment").wait_for()
+    assert AccountHandover.objects.get().status == "open"
+    page.locator("#account-mqa").get_by_role("button", name="Accept the account").click()
+    page.locator("#flash .success").filter(has_text="Accepted").wait_for()
+    assert "Not marketing-qualified now." in page.locator("#account-mqa").inner_text()
+    handover.refresh_from_db()
+    assert (handover.status, handover.decided_by_id) == ("accepted", rep.pk)
+    assert page.csp_violations == []
