@@ -2,15 +2,20 @@
 name-match suggestions. Members are filtered by who may see each lead."""
 
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Lower
+from django.utils.translation import gettext as _
 
 from companies.models import Account, AccountDomain, BuyingRole, Membership
+from leadflow.i18n import shown
 from leadflow.models import User
-from leads.models import Activity, Lead
-from leads.selectors import lead_visible_qs
+from leads.extensions import TimelineEntry
+from leads.lifecycle import Stage
+from leads.models import Activity, Lead, StageChange
+from leads.selectors import activity_entry, lead_visible_qs
 
 # a member engages when they had an activity in this many days (coverage "engaged")
 ENGAGED_DAYS = 30
@@ -184,3 +189,73 @@ def account_lookup(values: set[str]) -> dict[str, int | str]:
         elif value.lower() in names:
             out[value] = "ambiguous"
     return out
+
+
+TIMELINE_LIMIT = 30
+
+
+def account_timeline(
+    *, user: User, account_id: int, limit: int = TIMELINE_LIMIT
+) -> list[TimelineEntry]:
+    """The account's rolled-up timeline, newest first: its current members' activities and stage
+    changes (of the leads ``user`` may see), and people joining and leaving. Three queries, each
+    cut at ``limit`` in the database (an account may have thousands of members)."""
+    members = account_members(user=user, account_id=account_id).values("lead_id")
+    activities = (
+        Activity.objects.filter(lead_id__in=members)
+        .select_related("lead", "actor")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+    changes = (
+        StageChange.objects.filter(lead_id__in=members)
+        .select_related("lead")
+        .order_by("-changed_at", "-id")[:limit]
+    )
+    visible = lead_visible_qs(user=user).filter(pk=OuterRef("lead_id"))
+    moves = (
+        Membership.objects.filter(account_id=account_id)
+        .filter(Exists(visible))
+        .select_related("lead")
+        .order_by("-started_at", "-id")[:limit]
+    )
+
+    def who(entry: TimelineEntry, name: str) -> TimelineEntry:
+        return TimelineEntry(
+            at=entry.at,
+            kind=entry.kind,
+            title=f"{name}: {entry.title}",
+            detail=entry.detail,
+            actor=entry.actor,
+        )
+
+    entries = chain(
+        (who(activity_entry(a), a.lead.display_name) for a in activities),
+        (
+            TimelineEntry(
+                at=c.changed_at,
+                kind="stage",
+                title=f"{c.lead.display_name}: {Stage(c.to_stage).label}",
+                detail=shown(c.reason),
+            )
+            for c in changes
+        ),
+        (
+            TimelineEntry(
+                at=m.started_at,
+                kind="member",
+                title=_("%(name)s joined") % {"name": m.lead.display_name},
+                detail=m.get_source_display(),
+            )
+            for m in moves
+        ),
+        (
+            TimelineEntry(
+                at=m.ended_at,
+                kind="member",
+                title=_("%(name)s left") % {"name": m.lead.display_name},
+            )
+            for m in moves
+            if m.ended_at is not None
+        ),
+    )
+    return sorted(entries, key=lambda e: e.at, reverse=True)[:limit]

@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern] = [
     path("new/", views.account_new, name="new"),
     path("<int:account_id>/", views.account_detail, name="detail"),
     path("<int:account_id>/edit/", views.account_edit, name="edit"),
+    path("<int:account_id>/timeline/", views.account_timeline, name="timeline"),
     path("<int:account_id>/merge/", views.account_merge, name="merge"),
     path("<int:account_id>/members/", views.member_add, name="member_add"),
     path("<int:account_id>/members/<int:lead_id>/role/", views.member_role, name="member_role"),

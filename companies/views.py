@@ -206,6 +206,16 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
 
 
 @_needs(VIEW)
+@require_GET
+def account_timeline(request: HttpRequest, account_id: int) -> HttpResponse:
+    """The rolled-up timeline (loaded by the account page after it is shown: it reads the
+    members' activities, which for a large account is the page's slowest part)."""
+    account = _visible_or_404(request, account_id)
+    entries = selectors.account_timeline(user=request_user(request), account_id=account.pk)
+    return render(request, "companies/_timeline.html", {"account": account, "timeline": entries})
+
+
+@_needs(VIEW)
 @require_POST
 def member_add(request: HttpRequest, account_id: int) -> HttpResponse:
     """ "Add a lead": link a lead the user may change, found by its e-mail address, explicitly

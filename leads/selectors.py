@@ -291,7 +291,7 @@ def _activity_title(kind: str, name: str) -> str:
 def lead_timeline(*, lead: Lead, limit: int = 100) -> list[TimelineEntry]:
     """Activities, stage changes, notes and tasks (plus what other apps register), newest first."""
     activities = (
-        _activity_entry(a)
+        activity_entry(a)
         for a in lead.activities.select_related("actor").order_by("-occurred_at", "-id")[:limit]
     )
     changes = (
@@ -329,7 +329,7 @@ def _stage_from(stage: str) -> str:
     return pgettext("the first entry of a stage history", "Created")
 
 
-def _activity_entry(a: Activity) -> TimelineEntry:
+def activity_entry(a: Activity) -> TimelineEntry:
     if interactions.is_logged(a.kind):  # a call, meeting or e-mail someone logged
         return TimelineEntry(
             at=a.occurred_at,
