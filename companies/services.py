@@ -331,6 +331,16 @@ def members_match_by_domain(
     return len(rows)
 
 
+def members_end(*, lead_id: int, at: datetime) -> int:
+    """End the lead's current link (an erased person belongs to no account any more) and mark
+    the account for rescoring; returns 1 if it had one."""
+    current = Membership.objects.filter(lead_id=lead_id, ended_at__isnull=True)
+    accounts = list(current.exclude(account=None).values_list("account_id", flat=True))
+    ended = current.update(ended_at=at)
+    accounts_mark(accounts)
+    return ended
+
+
 def members_reassess_roles(*, lead_ids: Iterable[int]) -> None:
     """The rule's role again for leads whose title or seniority changed; a person's stays."""
     members = Membership.objects.filter(

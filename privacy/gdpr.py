@@ -20,6 +20,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from companies.models import Membership
+from companies.services import members_end
 from handover.models import (
     Delivery,
     DeliveryAttempt,
@@ -128,6 +130,9 @@ def personal_data(*, lead: Lead) -> dict[str, Any]:
             ],
             "tasks": _rows(Task.objects.filter(lead=lead).order_by("created_at", "id")),
             "handovers": _rows(Handover.objects.filter(lead=lead).order_by("id")),
+            "account_memberships": _rows(
+                Membership.objects.filter(lead=lead).order_by("started_at", "id"), ("lead_id",)
+            ),
             "qualification": _rows(QualificationChecklist.objects.filter(lead=lead)),
             "sla_timers": _rows(SlaTimer.objects.filter(lead=lead).order_by("id")),
             "notifications": _rows(Notification.objects.filter(lead_id=lead.pk).order_by("id")),
@@ -290,6 +295,9 @@ def lead_erase(
     # ("call Ada back") are scrubbed so the follow-up history keeps its shape
     counts["notes"] = Note.objects.filter(lead=lead).delete()[0]
     counts["tasks"] = _scrub_rows(Task.objects.filter(lead=lead), ("title",), needles)
+    # the person no longer belongs to an account (nor counts in its score); the links stay as
+    # history without a person in them
+    counts["account_memberships"] = members_end(lead_id=lead.pk, at=now)
     # handover: pending e-mails cancelled; texts and payloads scrubbed; the delivery log too
     suppress_lead_emails(lead_id=lead.pk)
     counts["handovers"] = _scrub_rows(Handover.objects.filter(lead=lead), ("comment",), needles)
