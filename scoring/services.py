@@ -475,20 +475,6 @@ def _enqueue_run(run_id: int) -> None:
     scoring_run_task.delay(run_id=run_id)
 
 
-def _histogram(scores: Sequence[int]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for score in scores:
-        key = (
-            "<0"
-            if score < 0
-            else "100+"
-            if score >= 100
-            else f"{score // 10 * 10}-{score // 10 * 10 + 9}"
-        )
-        counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
 def _merge(into: dict[str, Any], add: Mapping[str, Any]) -> None:
     for key, value in add.items():
         if isinstance(value, dict):
@@ -556,8 +542,8 @@ def _dry_run_stats(
         "mql_below_threshold": fall_below,
         "sum_before": sum(old(row) for row in rows),
         "sum_after": sum(row.score for row in rows),
-        "before": _histogram([old(row) for row in rows]),
-        "after": _histogram([row.score for row in rows]),
+        "before": r.score_histogram([old(row) for row in rows]),
+        "after": r.score_histogram([row.score for row in rows]),
     }
 
 
