@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from companies import services as company_services
@@ -145,3 +146,17 @@ def test_without_a_published_model_before_is_the_stored_score(live):
     assert result["changed"] == 0
     assert result["grades_before"] == {"D": 3, "-": 1}
     assert result["grade_moves"] == {"-": {"D": 1}}
+
+
+def test_the_page_and_the_api_show_the_accounts(live, client, marketer):
+    draft = _draft(live, account_mqa_threshold=45)
+    run = services.run_start(model_id=draft.pk, kind=ScoringRun.Kind.DRY_RUN)
+    services.run_execute(run_id=run.pk)
+    client.force_login(marketer)
+    body = client.get(f"/api/v1/scoring/runs/{run.pk}/").json()
+    assert body["result"]["leads"] == 5
+    assert body["result"]["accounts"]["enter_mqa"] == 2  # A and B: 50 ≥ 45
+    page = client.get(reverse("scoring:run", args=[run.pk])).content.decode()
+    assert 'id="dry-run-accounts"' in page
+    assert '<dd id="enter-mqa">2</dd>' in page
+    assert '<dd id="enter-mql">0</dd>' in page  # the leads' figures beside them
