@@ -71,19 +71,13 @@ class AccountEvaluation:
 
 @dataclass(frozen=True)
 class MemberTotals:
-    """What the formula reads of an account's members, besides the breakdown's list: additive,
-    so members counted in parts (a dry run's lead batches) add up to the whole."""
+    """What the formula reads of an account's members, besides the breakdown's list. Each part
+    adds up (sums, and a union of roles), so members counted in parts — a dry run's lead
+    batches, ``scoring.account_dry_run`` — make the whole."""
 
     engagement: int = 0  # Σ members' engagement scores
     engaged: int = 0  # members whose engagement is at least ``engaged_min``
     roles: frozenset[str] = frozenset()  # buying roles (not "unknown") of engaged members
-
-    def __add__(self, other: "MemberTotals") -> "MemberTotals":
-        return MemberTotals(
-            self.engagement + other.engagement,
-            self.engaged + other.engaged,
-            self.roles | other.roles,
-        )
 
 
 def member_totals(spec: AccountSpec, members: Iterable[Member]) -> MemberTotals:
