@@ -69,34 +69,63 @@ class AccountEvaluation:
         return self.fit + self.engagement
 
 
-def evaluate_account(
-    spec: AccountSpec, *, account: Mapping[str, Any], members: Iterable[Member]
+@dataclass(frozen=True)
+class MemberTotals:
+    """What the formula reads of an account's members, besides the breakdown's list. Each part
+    adds up (sums, and a union of roles), so members counted in parts — a dry run's lead
+    batches, ``scoring.account_dry_run`` — make the whole."""
+
+    engagement: int = 0  # Σ members' engagement scores
+    engaged: int = 0  # members whose engagement is at least ``engaged_min``
+    roles: frozenset[str] = frozenset()  # buying roles (not "unknown") of engaged members
+
+
+def member_totals(spec: AccountSpec, members: Iterable[Member]) -> MemberTotals:
+    """Sum ``members`` (some or all of one account's) for the formula."""
+    members = list(members)
+    engaged = [m for m in members if m.engagement >= spec.engaged_min]
+    return MemberTotals(
+        sum(m.engagement for m in members),
+        len(engaged),
+        frozenset(m.role for m in engaged if m.role != UNKNOWN_ROLE),
+    )
+
+
+def evaluate_totals(
+    spec: AccountSpec, *, account: Mapping[str, Any], totals: MemberTotals
 ) -> AccountEvaluation:
-    """Score one account: ``account`` holds the ``ACCOUNT_FIELDS``; ``members`` its current
-    members."""
+    """Score one account from its members' totals; the breakdown lists no members."""
     rules = [
         [x.rule_id, x.points]
         for x in sorted(spec.rules, key=lambda x: x.rule_id)
         if fit_matches(x, account)
     ]
     fit = sum(points for _id, points in rules)
-    members = list(members)
-    engaged = [m for m in members if m.engagement >= spec.engaged_min]
-    roles = sorted({m.role for m in engaged if m.role != UNKNOWN_ROLE})
-    e1 = min(sum(m.engagement for m in members), spec.engagement_cap)
-    e2 = min(len(engaged), spec.member_cap) * spec.member_points
-    e3 = len(roles) * spec.role_points
-    shown = sorted(
-        (m for m in members if m.engagement > 0), key=lambda m: (-m.engagement, m.lead_id)
-    )
+    e1 = min(totals.engagement, spec.engagement_cap)
+    e2 = min(totals.engaged, spec.member_cap) * spec.member_points
+    e3 = len(totals.roles) * spec.role_points
     breakdown = {
         "rules": rules,
-        "members": [[m.lead_id, m.engagement] for m in shown[:MAX_MEMBERS_SHOWN]],
-        "engaged_members": len(engaged),
-        "engaged_roles": roles,
+        "members": [],
+        "engaged_members": totals.engaged,
+        "engaged_roles": sorted(totals.roles),
         "parts": {"member_engagement": e1, "engaged_members": e2, "roles": e3},
     }
     return AccountEvaluation(fit, e1 + e2 + e3, grade_for(fit, spec.grades), breakdown)
+
+
+def evaluate_account(
+    spec: AccountSpec, *, account: Mapping[str, Any], members: Iterable[Member]
+) -> AccountEvaluation:
+    """Score one account: ``account`` holds the ``ACCOUNT_FIELDS``; ``members`` its current
+    members."""
+    members = list(members)
+    ev = evaluate_totals(spec, account=account, totals=member_totals(spec, members))
+    shown = sorted(
+        (m for m in members if m.engagement > 0), key=lambda m: (-m.engagement, m.lead_id)
+    )
+    ev.breakdown["members"] = [[m.lead_id, m.engagement] for m in shown[:MAX_MEMBERS_SHOWN]]
+    return ev
 
 
 def validate_account_fit(*, field_name: str, op: str, value: Any) -> None:

@@ -265,6 +265,34 @@ class ScoringRun(Job):
         return self.kind == self.Kind.RESCORE
 
 
+class DryRunAccount(models.Model):
+    """Scratch for a dry run: one account's member totals (``scoring.account_rules.MemberTotals``)
+    summed over the lead batches evaluated so far, under the published model ("before") and the
+    draft ("after"). Written batch by batch, read and deleted when the run ends, so the run's
+    ``result`` holds only counts, whatever the number of accounts. ``*_roles`` is a bit set of
+    buying roles (``scoring.account_dry_run.ROLE_BITS``)."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="+", db_index=False)
+    account_id = (
+        models.BigIntegerField()
+    )  # no foreign key: an account deleted meanwhile is left out
+    before_engagement = models.BigIntegerField(default=0)
+    before_engaged = models.IntegerField(default=0)
+    before_roles = models.IntegerField(default=0)
+    after_engagement = models.BigIntegerField(default=0)
+    after_engaged = models.IntegerField(default=0)
+    after_roles = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "account_id"], name="dryrunaccount_one_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}, account {self.account_id}"
+
+
 class SweepRequest(models.Model):
     """One row: "a dirty-lead sweep is queued". Ingestion queues a sweep only when it flips this
     from false to true; the sweep flips it back *before* it looks for dirty leads, so whatever

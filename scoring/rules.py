@@ -211,6 +211,22 @@ def grade_for(fit: int, spec: ModelSpec) -> str:
     return "D"
 
 
+def score_histogram(scores: Iterable[int]) -> dict[str, int]:
+    """Scores counted in 10-point bins ("<0", "0-9", …, "90-99", "100+"): a dry run's
+    distribution."""
+    counts: dict[str, int] = {}
+    for score in scores:
+        key = (
+            "<0"
+            if score < 0
+            else "100+"
+            if score >= 100
+            else f"{score // 10 * 10}-{score // 10 * 10 + 9}"
+        )
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def _text(value: Any) -> str | None:
     """A JSON property as PostgreSQL's ``->>`` renders it (None when absent or null)."""
     if value is None:

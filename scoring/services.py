@@ -32,7 +32,7 @@ from leads import services as lead_services
 from leads.customfields import lead_fields
 from leads.lifecycle import Stage
 from leads.models import ActivityKind, Lead, RescoreMark, StageChange
-from scoring import account_engine, engine
+from scoring import account_dry_run, account_engine, engine
 from scoring import account_rules as ar
 from scoring import rules as r
 from scoring.models import (
@@ -475,20 +475,6 @@ def _enqueue_run(run_id: int) -> None:
     scoring_run_task.delay(run_id=run_id)
 
 
-def _histogram(scores: Sequence[int]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for score in scores:
-        key = (
-            "<0"
-            if score < 0
-            else "100+"
-            if score >= 100
-            else f"{score // 10 * 10}-{score // 10 * 10 + 9}"
-        )
-        counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
 def _merge(into: dict[str, Any], add: Mapping[str, Any]) -> None:
     for key, value in add.items():
         if isinstance(value, dict):
@@ -556,8 +542,8 @@ def _dry_run_stats(
         "mql_below_threshold": fall_below,
         "sum_before": sum(old(row) for row in rows),
         "sum_after": sum(row.score for row in rows),
-        "before": _histogram([old(row) for row in rows]),
-        "after": _histogram([row.score for row in rows]),
+        "before": r.score_histogram([old(row) for row in rows]),
+        "after": r.score_histogram([row.score for row in rows]),
     }
 
 
@@ -573,56 +559,58 @@ def run_execute(*, run_id: int, batch_size: int | None = None) -> ScoringRun:
     run = ScoringRun.objects.select_related("model").get(pk=run_id)
     model = run.model
     spec = engine.model_spec(model)
-    batch = partial(_run_batch, model=model, spec=spec, size=size)
+    dry = run.kind == ScoringRun.Kind.DRY_RUN
+    account_spec = engine.account_spec(model) if dry else None
+    batch = partial(_run_batch, model=model, spec=spec, account_spec=account_spec, size=size)
     status, error = ScoringRun.Status.DONE, ""
     try:
         while jobs.job_batch(ScoringRun, run_id, attempt, batch, what=f"scoring run {run_id}") > 0:
             pass
     except jobs.Stop:
+        account_dry_run.accounts_forget_ended(run_id=run_id)
         return ScoringRun.objects.get(pk=run_id)  # cancelled, superseded or failed as stale
     except Exception as exc:
         log.exception("scoring run %s failed", run_id)
         error = jobs.failure_reason(exc, ScoringRun.objects.get(pk=run_id))
         status = ScoringRun.Status.FAILED
     jobs.job_finish(ScoringRun, run_id, attempt, status, error)
+    account_dry_run.accounts_forget_ended(run_id=run_id)
     return ScoringRun.objects.get(pk=run_id)
 
 
-def _run_batch(run: ScoringRun, *, model: ScoringModel, spec: r.ModelSpec, size: int) -> int:
+def _run_batch(
+    run: ScoringRun,
+    *,
+    model: ScoringModel,
+    spec: r.ModelSpec,
+    size: int,
+    account_spec: ar.AccountSpec | None = None,
+) -> int:
     """One id range of leads, inside the job's batch transaction; returns the leads done
-    (0: no lead is left past the resume point)."""
+    (0: no lead is left past the resume point). A dry run adds the batch's members to their
+    accounts' totals, and scores the accounts once the leads are done
+    (``scoring.account_dry_run``; ``account_spec``: the model's, read once per run)."""
     # the next `size` leads by id, as a range: the engine reads a range in one index scan
     bounds = (
         Lead.objects.filter(pk__gt=run.last_lead_id)
         .order_by("pk")[:size]
         .aggregate(hi=Max("pk"), n=Count("pk"))
     )
+    # a dry run's accounts (None: a rescore)
+    dry = run.kind == ScoringRun.Kind.DRY_RUN
+    account_spec = (account_spec or engine.account_spec(model)) if dry else None
+    if dry and run.last_lead_id == 0:
+        account_dry_run.accounts_reset(run_id=run.pk)  # an earlier attempt's totals
     if not bounds["n"]:
+        if account_spec is not None:  # a dry run's leads are done: score the accounts
+            run.result["accounts"] = account_dry_run.accounts_summary(
+                run=run, model=model, spec=account_spec, baseline=published_model()
+            )
         return 0
     ids = engine.IdRange(run.last_lead_id + 1, bounds["hi"])
     now = run.started_at or timezone.now()
-    if run.kind == ScoringRun.Kind.DRY_RUN:
-        rows = engine.evaluate_rows(model=model, spec=spec, ids=ids, now=now)
-        # compare with the published model as of the same moment, not with the stored scores
-        # (older: decay and activity since the last sweep would count as the draft's changes)
-        baseline = published_model()
-        if baseline is None:
-            before = None
-        elif baseline.pk == model.pk:
-            before = {row.lead_id: row.score for row in rows}
-        else:
-            base_spec = engine.model_spec(baseline)
-            before = {
-                row.lead_id: row.score
-                for row in engine.evaluate_rows(model=baseline, spec=base_spec, ids=ids, now=now)
-            }
-        stats = _dry_run_stats(
-            model,
-            rows,
-            before=before,
-            before_threshold=baseline.mql_threshold if baseline else None,
-        )
-        _merge(run.result, stats)
+    if account_spec is not None:
+        _dry_run_batch(run, ids, model=model, spec=spec, account_spec=account_spec, now=now)
     else:
         for written, moved in deadletter.isolate(
             ids,
@@ -634,6 +622,45 @@ def _run_batch(run: ScoringRun, *, model: ScoringModel, spec: r.ModelSpec, size:
             run.moved += moved
     run.last_lead_id = ids.hi
     return int(bounds["n"])
+
+
+def _dry_run_batch(
+    run: ScoringRun,
+    ids: engine.IdRange,
+    *,
+    model: ScoringModel,
+    spec: r.ModelSpec,
+    account_spec: ar.AccountSpec,
+    now: datetime,
+) -> None:
+    """Add one batch of leads to the dry run's figures and its members to their accounts'
+    totals; writes no score."""
+    rows = engine.evaluate_rows(model=model, spec=spec, ids=ids, now=now)
+    # compare with the published model as of the same moment, not with the stored scores
+    # (older: decay and activity since the last sweep would count as the draft's changes)
+    baseline = published_model()
+    if baseline is None:
+        base_rows = None
+    elif baseline.pk == model.pk:
+        base_rows = rows
+    else:
+        base_spec = engine.model_spec(baseline)
+        base_rows = engine.evaluate_rows(model=baseline, spec=base_spec, ids=ids, now=now)
+    stats = _dry_run_stats(
+        model,
+        rows,
+        before=None if base_rows is None else {row.lead_id: row.score for row in base_rows},
+        before_threshold=baseline.mql_threshold if baseline else None,
+    )
+    _merge(run.result, stats)
+    account_dry_run.accounts_add_batch(
+        run_id=run.pk,
+        ids=ids,
+        after=rows,
+        before=base_rows,
+        after_spec=account_spec,
+        before_spec=engine.account_spec(baseline) if baseline else None,
+    )
 
 
 def _score_batch(

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
 from leadflow.jobs import job_fail_if_stale
-from scoring import selectors, services
+from scoring import account_dry_run, selectors, services
 from scoring.forms import ModelSettingsForm, RuleForm, apply_service_errors
 from scoring.models import ScoringModel, ScoringRule, ScoringRun
 from scoring.permissions import RUN_CONTROL, Perm
@@ -205,13 +205,16 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = job_fail_if_stale(run)  # a run whose worker died shows failed, with the reason
     template = "scoring/_run.html" if getattr(request, "htmx", False) else "scoring/run.html"
     allowed = request.user.has_perm(RUN_CONTROL[run.kind].value)
+    dry, accounts = run.kind == ScoringRun.Kind.DRY_RUN, run.result.get("accounts", {})
     context = {
         "run": run,
         "job": run,
         "cancel_url": reverse("scoring:run_cancel", args=[run.pk]) if allowed else "",
         "resume_url": reverse("scoring:run_resume", args=[run.pk]) if allowed else "",
         "finished": not run.active,
-        "bins": _bins(run.result) if run.kind == ScoringRun.Kind.DRY_RUN else [],
+        "bins": _bins(run.result) if dry else [],
+        "account_bins": _bins(accounts) if dry else [],
+        "account_grades": account_dry_run.grade_rows(accounts) if dry else [],
     }
     return render(request, template, context)
 
@@ -240,7 +243,8 @@ def run_control(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
 
 
 def _bins(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Before/after score distribution of a dry run, in score order, for the table."""
+    """Before/after score distribution of a dry run (its leads, or its ``accounts`` part), in
+    score order, for the table."""
     before, after = result.get("before", {}), result.get("after", {})
 
     def order(label: str) -> int:
