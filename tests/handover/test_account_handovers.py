@@ -309,3 +309,55 @@ def test_the_inbox_lists_accounts_to_decide_for_owner_and_manager_not_others(
         page = client.get("/handover/inbox/").content.decode()
         assert ("Marketing-qualified accounts to decide" in page) is sees, user
         assert (f"/companies/{owned.pk}/#account-mqa" in page) is sees, user
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_reps_take_the_same_queued_mqa_account_at_once_one_wins_rest_409():
+    import threading
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    from leads.models import Team
+
+    make_model(
+        [account_rule("tier", "in", ["1"], 50)],
+        account_mqa_threshold=60,
+        account_member_points=10,
+        account_engagement_cap=0,
+        account_role_points=0,
+    )
+    team = Team.objects.create(name="Race")
+    racers = [UserFactory(username=f"racer{n}", role=Role.SALES_REP) for n in range(10)]
+    team.members.add(*racers)
+    account = company_services.account_create(
+        data={"name": "Race AG", "tier": "1", "team": team.pk}, actor=None
+    )
+    _member(account, 20)
+    _sweep()
+    handover = AccountHandover.objects.get()
+    assert handover.owner_id is None
+    barrier = threading.Barrier(len(racers))
+    results: dict[str, int] = {}
+
+    def take(rep: Any) -> None:
+        client = APIClient()
+        client.force_authenticate(rep)
+        barrier.wait()
+        try:
+            url = f"/api/v1/account-handovers/{handover.pk}/accept/"
+            results[rep.username] = client.post(url).status_code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take, args=(rep,)) for rep in racers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [name for name, code in results.items() if code == 200]
+    assert len(winners) == 1, results
+    assert sorted(code for code in results.values() if code != 200) == [409] * 9
+    handover.refresh_from_db()
+    account.refresh_from_db()
+    assert handover.owner.username == account.owner.username == winners[0]
