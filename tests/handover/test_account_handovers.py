@@ -361,3 +361,30 @@ def test_ten_reps_take_the_same_queued_mqa_account_at_once_one_wins_rest_409():
     handover.refresh_from_db()
     account.refresh_from_db()
     assert handover.owner.username == account.owner.username == winners[0]
+
+
+def test_an_mqa_whose_handover_cannot_be_written_is_set_aside_and_the_others_qualify(
+    mqa_model, team
+):
+    from leadflow import deadletter
+    from leadflow.models import DeadLetter
+    from tests.faults import db_fault
+
+    accounts = [
+        company_services.account_create(data={"name": f"Co {i}", "tier": "1"}, actor=None)
+        for i in range(5)
+    ]
+    for account in accounts:
+        for _ in range(3):
+            _member(account, 20)
+    bad = accounts[2]
+    with db_fault(AccountHandover, "account_id", bad.pk, "injected: handover refused"):
+        scoring_services.account_scores_sweep(batch_size=100)
+        opened = set(AccountHandover.objects.values_list("account_id", flat=True))
+        assert opened == {a.pk for a in accounts} - {bad.pk}
+        letter = DeadLetter.objects.get()
+        assert (letter.kind, letter.item_id) == ("scoring.account", bad.pk)
+        # its score rolled back with its handover: the retry writes both
+        assert not AccountScore.objects.filter(pk=bad.pk).exists()
+    assert deadletter.retry(letter_id=letter.pk, manual=True) is True
+    assert AccountHandover.objects.filter(account=bad).count() == 1
