@@ -14,9 +14,10 @@ from handover.selectors import team_sla_status
 from leadflow.api.auth import request_user
 from leadflow.csv import csv_response
 from leadflow.i18n import in_site_time_zone
+from reports.base import Column, Report
 from reports.filters import ReportFilterForm
 from reports.permissions import Perm
-from reports.selectors import REPORTS, Column, Report, report_run
+from reports.selectors import REPORTS, report_run
 
 TITLES = {
     "funnel": _("Funnel"),
