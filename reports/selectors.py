@@ -25,6 +25,7 @@ from leadflow.replica import reads_from_replica
 from leads import customfields
 from leads.lifecycle import FUNNEL, Stage
 from leads.models import CustomField, StageChange, Team
+from reports.accounts import account_coverage, account_mqa, account_pipeline
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
 from reports.base import Column, Report, none_label
 from reports.base import rate as _rate
@@ -683,6 +684,9 @@ REPORTS: Final[dict[str, ReportFn]] = {
     "recycles": recycles,
     "sources": sources,
     "point-in-time": point_in_time,
+    "accounts-mqa": account_mqa,
+    "accounts-coverage": account_coverage,
+    "accounts-pipeline": account_pipeline,
 }
 
 
