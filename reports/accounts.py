@@ -8,38 +8,25 @@ lead's *first* membership row also covers the lead's history before it, back to 
 the funnel: before its first link the lead had no recorded company, and the backfill links
 leads that already have a history.
 
-Every figure is one set-based query (``EXISTS`` / scalar subqueries driven from the account's
-membership rows and the stage log's (lead, changed_at) index); nothing loops over accounts in
-Python.
+That rule is written once, as the SQL common table expression ``cover`` (``_Sql.cover``), and
+every report is one set-based statement built on it (joins and GROUP BY; the account's outcome
+time is computed once per statement, not per role or per account in Python). SQL rather than
+the ORM because the ORM repeats an annotation's subquery wherever it is referred to: the
+coverage report written with ``Exists`` per role took 9.5 s on 100k leads, 0.6 s as CTEs.
 """
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Final
 
-from django.db.models import (
-    Case,
-    Count,
-    DateTimeField,
-    Exists,
-    F,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Sum,
-    Value,
-    When,
-)
-from django.db.models.functions import Coalesce, Least, TruncMonth
+from django.db import connections, router
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from companies.models import Account, BuyingRole, Membership, Tier
 from handover.models import AccountHandover
 from leads.lifecycle import Stage
-from leads.models import StageChange
+from leads.models import Lead, StageChange
 from reports.base import Column, Report, none_label, rate
 from reports.filters import ReportFilters
 
@@ -53,70 +40,92 @@ ROLES: Final = tuple(r for r in BuyingRole if r != BuyingRole.UNKNOWN)
 TIERS: Final = (*Tier.values, "")
 
 
-def _at(value: datetime) -> Value:
-    return Value(value, output_field=DateTimeField())
-
-
-def memberships() -> QuerySet[Membership]:
-    """Membership rows in an account, with the time each covers: [covers_from, covers_to).
-    A lead's first row covers from the lead's first stage-log entry (its entry into the
-    funnel) if that came before the link."""
-    earlier = Membership.objects.filter(
-        lead_id=OuterRef("lead_id"), started_at__lt=OuterRef("started_at")
-    )
-    entry = (
-        StageChange.objects.filter(lead_id=OuterRef("lead_id"))
-        .order_by("changed_at", "id")
-        .values("changed_at")[:1]
-    )
-    return Membership.objects.filter(account__isnull=False).annotate(
-        covers_from=Case(
-            When(Exists(earlier), then=F("started_at")),
-            default=Least(Coalesce(Subquery(entry), F("started_at")), F("started_at")),
-            output_field=DateTimeField(),
-        ),
-        covers_to=Coalesce(F("ended_at"), _at(FOREVER)),
-    )
-
-
-def member_moves(*, to: Iterable[Stage], from_stage: Stage | None = None) -> QuerySet[StageChange]:
-    """Stage-log entries of the outer membership row's lead (``OuterRef`` = a row of
-    ``memberships()``) into ``to`` made while that row covered them."""
-    moves = StageChange.objects.filter(
-        lead_id=OuterRef("lead_id"),
-        to_stage__in=[s.value for s in to],
-        changed_at__gte=OuterRef("covers_from"),
-        changed_at__lt=OuterRef("covers_to"),
-    )
-    return moves if from_stage is None else moves.filter(from_stage=from_stage.value)
-
-
 def tier_label(tier: str) -> str:
     return str(Tier(tier).label) if tier else _("No tier")
 
 
-# --- MQA → opportunity → won ----------------------------------------------------------------------
+# --- SQL shared by the reports ------------------------------------------------------------------
 
 
-def _credit_until() -> Any:
-    """The account's next MQA (or never): a move is credited to the latest MQA before it."""
-    later = (
-        AccountHandover.objects.filter(
-            account_id=OuterRef("account_id"), opened_at__gt=OuterRef("opened_at")
+class _Sql:
+    """A statement built in text order with its positional parameters (``%s``), so that the
+    ORM's own time-zone truncation (``datetime_trunc_sql``) can be spliced in."""
+
+    def __init__(self, vendor: str) -> None:
+        self.vendor = vendor
+        self.parts: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, text: str, *params: Any) -> "_Sql":
+        self.parts.append(text)
+        self.params.extend(params)
+        return self
+
+    def period(self, column: str, f: ReportFilters) -> "_Sql":
+        self.add(f" AND {column} IS NOT NULL")
+        if f.start is not None:
+            self.add(f" AND {column} >= %s", f.start)
+        if f.end is not None:
+            self.add(f" AND {column} < %s", f.end)
+        return self
+
+    def accounts(self, column: str, f: ReportFilters) -> "_Sql":
+        """``column`` (an account id) among the accounts the owner/team/industry filters keep."""
+        if not f.account_q(prefix=""):
+            return self
+        self.add(f" AND {column} IN (SELECT id FROM {_T.account} WHERE 1 = 1")  # noqa: S608  (table names and stage codes only)
+        if f.owner_id is not None:
+            self.add(" AND owner_id = %s", f.owner_id)
+        if f.team_id is not None:
+            self.add(" AND team_id = %s", f.team_id)
+        if f.industry:
+            self.add(" AND industry = %s", f.industry)
+        return self.add(")")
+
+    def cover(self, f: ReportFilters) -> "_Sql":
+        """The CTE ``cover``: each membership row in an account with the time it covers,
+        [covers_from, covers_to): from ``started_at`` — or, for the lead's first row, from the
+        lead's first stage-log entry if that is earlier — to ``ended_at`` (open while
+        current)."""
+        least = "LEAST" if self.vendor == "postgresql" else "MIN"  # SQLite's scalar min()
+        self.add(
+            f"cover AS (SELECT m.account_id, m.lead_id, m.role,"  # noqa: S608  (table names and stage codes only)
+            f" CASE WHEN EXISTS (SELECT 1 FROM {_T.membership} e"
+            f"  WHERE e.lead_id = m.lead_id AND e.started_at < m.started_at) THEN m.started_at"
+            f" ELSE {least}(COALESCE((SELECT MIN(x.changed_at) FROM {_T.stagechange} x"
+            f"  WHERE x.lead_id = m.lead_id), m.started_at), m.started_at) END AS covers_from,"
+            f" COALESCE(m.ended_at, %s) AS covers_to"
+            f" FROM {_T.membership} m WHERE m.account_id IS NOT NULL",
+            FOREVER,
         )
-        .order_by("opened_at")
-        .values("opened_at")[:1]
-    )
-    return Coalesce(Subquery(later), _at(FOREVER))
+        return self.accounts("m.account_id", f).add(")")
+
+    def run(self, using: str) -> list[tuple[Any, ...]]:
+        connection = connections[using]
+        params = [
+            connection.ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v
+            for v in self.params
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute("".join(self.parts), params)
+            return list(cursor.fetchall())
 
 
-def _reached_after_mqa(stage: Stage) -> Exists:
-    """A member of the MQA's account entered ``stage`` in [opened_at, next MQA)."""
-    moves = member_moves(to=[stage]).filter(
-        changed_at__gte=OuterRef(OuterRef("opened_at")),
-        changed_at__lt=OuterRef(OuterRef("credit_until")),
-    )
-    return Exists(memberships().filter(account_id=OuterRef("account_id")).filter(Exists(moves)))
+class _T:
+    """Table names, from the models (nothing in the SQL comes from a request)."""
+
+    account = Account._meta.db_table
+    membership = Membership._meta.db_table
+    stagechange = StageChange._meta.db_table
+    lead = Lead._meta.db_table
+    mqa = AccountHandover._meta.db_table
+
+
+def _lost_to() -> str:
+    return ", ".join(f"'{s.value}'" for s in LOST_TO)
+
+
+# --- MQA → opportunity → won ----------------------------------------------------------------------
 
 
 def account_mqa(f: ReportFilters, *, now: datetime | None = None) -> Report:
@@ -130,35 +139,65 @@ def account_mqa(f: ReportFilters, *, now: datetime | None = None) -> Report:
         "month_tier": ("month", "tier"),
         "month_source": ("month", "source"),
     }[f.mqa_by]
-    qs = AccountHandover.objects.filter(f.period_q("opened_at"), f.account_q())
-    if f.source:
-        qs = qs.filter(source=f.source)
-    month = {"month": TruncMonth("opened_at")} if "month" in group else {}
-    rows = list(
-        qs.annotate(credit_until=_credit_until())
-        .annotate(is_opp=_reached_after_mqa(Stage.SQL), is_won=_reached_after_mqa(Stage.CUSTOMER))
-        .order_by()
-        .values(*(g for g in group if g != "month"), **month)
-        .annotate(
-            mqas=Count("pk"),
-            opportunities=Count("pk", filter=Q(is_opp=True)),
-            won=Count("pk", filter=Q(is_won=True)),
-            won_after_opportunity=Count("pk", filter=Q(is_opp=True, is_won=True)),
-        )
+    using = router.db_for_read(AccountHandover)
+    connection = connections[using]
+    sql = _Sql(connection.vendor).add("WITH ").cover(f)
+    # each MQA's credit window: [opened_at, the account's next MQA)
+    sql.add(
+        f", h AS (SELECT h.id, h.account_id, h.opened_at, h.tier, h.source,"  # noqa: S608  (table names only)
+        f" COALESCE((SELECT MIN(n.opened_at) FROM {_T.mqa} n WHERE n.account_id = h.account_id"
+        f" AND n.opened_at > h.opened_at), %s) AS until FROM {_T.mqa} h WHERE 1 = 1",
+        FOREVER,
     )
+    sql.period("h.opened_at", f).accounts("h.account_id", f)
+    if f.source:
+        sql.add(" AND h.source = %s", f.source)
+    sql.add(
+        f"), hit AS (SELECT h.id,"  # noqa: S608  (table names and stage codes only)
+        f" MAX(CASE WHEN s.to_stage = '{Stage.SQL.value}' THEN 1 ELSE 0 END) AS opp,"
+        f" MAX(CASE WHEN s.to_stage = '{Stage.CUSTOMER.value}' THEN 1 ELSE 0 END) AS won"
+        f" FROM h JOIN cover c ON c.account_id = h.account_id"
+        f" JOIN {_T.stagechange} s ON s.lead_id = c.lead_id"
+        f" AND s.changed_at >= c.covers_from AND s.changed_at < c.covers_to"
+        f" AND s.changed_at >= h.opened_at AND s.changed_at < h.until"
+        f" WHERE s.to_stage IN ('{Stage.SQL.value}', '{Stage.CUSTOMER.value}') GROUP BY h.id)"
+        " SELECT "
+    )
+    names: list[str] = []
+    for g in group:
+        if g == "month":  # the month in the report's time zone, as TruncMonth computes it
+            # (Django 4.2+ returns (sql, params); the stubs still say str)
+            trunc: Any = connection.ops.datetime_trunc_sql(
+                "month", "h.opened_at", (), timezone.get_current_timezone_name()
+            )
+            month_sql, month_params = trunc
+            sql.add(f"{month_sql}, ", *month_params)
+        else:
+            sql.add(f"h.{g}, ")
+        names.append(g)
+    sql.add(
+        "COUNT(*), SUM(COALESCE(hit.opp, 0)), SUM(COALESCE(hit.won, 0)),"
+        " SUM(CASE WHEN hit.opp = 1 AND hit.won = 1 THEN 1 ELSE 0 END)"
+        " FROM h LEFT JOIN hit ON hit.id = h.id GROUP BY "
+        + ", ".join(str(i + 1) for i in range(len(names)))
+    )
+    rows = [
+        dict(zip([*names, "mqas", "opportunities", "won", "won_after_opportunity"], r, strict=True))
+        for r in sql.run(using)
+    ]
     out = []
     for r in rows:
         row: dict[str, Any] = {}
         if "month" in group:
-            row["month"] = timezone.localtime(r["month"]).strftime("%Y-%m")
+            row["month"] = str(r["month"])[:7]  # a local datetime (PostgreSQL) or text (SQLite)
         if "tier" in group:
             row["tier"], row["tier_label"] = r["tier"], tier_label(r["tier"])
         if "source" in group:
             row["source"] = r["source"] or none_label()
         row |= {
-            "mqas": r["mqas"],
-            "opportunities": r["opportunities"],
-            "won": r["won"],
+            "mqas": int(r["mqas"]),
+            "opportunities": int(r["opportunities"]),
+            "won": int(r["won"]),
             "mqa_to_opportunity_rate": rate(r["opportunities"], r["mqas"]),
             "mqa_to_won_rate": rate(r["won"], r["mqas"]),
             "opportunity_to_won_rate": rate(r["won_after_opportunity"], r["opportunities"]),
@@ -198,79 +237,55 @@ def account_mqa(f: ReportFilters, *, now: datetime | None = None) -> Report:
 # --- buying-group coverage of won and lost accounts -----------------------------------------------
 
 
-def _first_member_move(*, to: Iterable[Stage], from_stage: Stage | None = None, last: bool) -> Any:
-    """The account's (``OuterRef("pk")``) first (or last) member move into ``to``."""
-    order = "-changed_at" if last else "changed_at"
-    per_member = Subquery(
-        member_moves(to=to, from_stage=from_stage).order_by(order).values("changed_at")[:1]
-    )
-    return Subquery(
-        memberships()
-        .filter(account_id=OuterRef("pk"))
-        .annotate(at=per_member)
-        .filter(at__isnull=False)
-        .order_by("-at" if last else "at")
-        .values("at")[:1]
-    )
-
-
-def _covers(role: str) -> Exists:
-    """A member of the account holding ``role`` at the account's ``outcome_at``."""
-    return Exists(
-        memberships().filter(
-            Q(covers_from__lte=OuterRef("outcome_at"), covers_to__gt=OuterRef("outcome_at")),
-            account_id=OuterRef("pk"),
-            role=role,
-        )
-    )
-
-
-def account_outcomes(f: ReportFilters) -> dict[str, QuerySet[Account]]:
-    """Won and lost accounts, each annotated with ``outcome_at`` (the time the buying group is
-    read at): won = a member entered Customer (first such time in the period); lost = never
-    won, no current member in SQL, and a member left SQL to Nurture or Disqualified (the last
-    such time in the period)."""
-    accounts = Account.objects.filter(f.account_q(prefix="")).annotate(
-        won_at=_first_member_move(to=[Stage.CUSTOMER], last=False),
-        lost_at=_first_member_move(to=LOST_TO, from_stage=Stage.SQL, last=True),
-        in_sql=Exists(
-            Membership.objects.filter(
-                account_id=OuterRef("pk"), ended_at__isnull=True, lead__stage=Stage.SQL
-            )
-        ),
-    )
-    return {
-        "won": accounts.filter(f.period_q("won_at")).annotate(outcome_at=F("won_at")),
-        "lost": accounts.filter(f.period_q("lost_at"), won_at__isnull=True, in_sql=False).annotate(
-            outcome_at=F("lost_at")
-        ),
-    }
-
-
 def account_coverage(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Won vs lost accounts: the average number of buying roles their members covered when
-    the account was won or lost, and the share of accounts covering each role."""
+    the account was won or lost, and the share of accounts covering each role.
+
+    Won: a member entered Customer (the first such time, in the period). Lost: never won, no
+    current member in SQL, and a member left SQL to Nurture or Disqualified (the last such
+    time, in the period). One statement: the account's outcome time is computed once (CTEs),
+    then the roles of the members whose rows cover it are counted."""
+    using = router.db_for_read(Membership)
+    sql = _Sql(connections[using].vendor).add("WITH ").cover(f)
+    sql.add(
+        f", ends AS (SELECT c.account_id,"  # noqa: S608  (table names and stage codes only)
+        f" MIN(CASE WHEN s.to_stage = '{Stage.CUSTOMER.value}' THEN s.changed_at END) AS won_at,"
+        f" MAX(CASE WHEN s.from_stage = '{Stage.SQL.value}' AND s.to_stage IN ({_lost_to()})"
+        f"  THEN s.changed_at END) AS lost_at"
+        f" FROM cover c JOIN {_T.stagechange} s ON s.lead_id = c.lead_id"
+        f" AND s.changed_at >= c.covers_from AND s.changed_at < c.covers_to"
+        f" WHERE s.to_stage IN ('{Stage.CUSTOMER.value}', {_lost_to()}) GROUP BY c.account_id)"
+        # accounts with a current member in SQL: open, so not lost (a hashed NOT IN below)
+        f", open_accounts AS (SELECT cm.account_id FROM {_T.membership} cm"  # noqa: S608  (table names and stage codes only)
+        f" JOIN {_T.lead} ld ON ld.id = cm.lead_id WHERE cm.ended_at IS NULL"
+        f" AND cm.account_id IS NOT NULL AND ld.stage = '{Stage.SQL.value}')"
+        f", outcome AS (SELECT 'won' AS outcome, e.account_id, e.won_at AS at FROM ends e"
+        f" WHERE 1 = 1"
+    )
+    sql.period("e.won_at", f)
+    sql.add(" UNION ALL SELECT 'lost', e.account_id, e.lost_at FROM ends e WHERE e.won_at IS NULL")
+    sql.period("e.lost_at", f)
+    sql.add(
+        " AND e.account_id NOT IN (SELECT account_id FROM open_accounts))"  # noqa: S608  (stage codes only)
+        " SELECT o.outcome, '' AS role, COUNT(*) FROM outcome o GROUP BY o.outcome"
+        " UNION ALL SELECT o.outcome, c.role, COUNT(DISTINCT o.account_id) FROM outcome o"
+        " JOIN cover c ON c.account_id = o.account_id AND c.covers_from <= o.at"
+        f" AND c.covers_to > o.at WHERE c.role <> '{BuyingRole.UNKNOWN.value}'"
+        " GROUP BY o.outcome, c.role"
+    )
+    counts = {(outcome, role): n for outcome, role, n in sql.run(using)}
     labels = {"won": _("Won"), "lost": _("Lost")}
     out = []
-    for outcome, qs in account_outcomes(f).items():
-        flags = {r.value: _covers(r.value) for r in ROLES}
-        totals = (
-            qs.annotate(**{f"has_{k}": v for k, v in flags.items()})
-            .order_by()
-            .aggregate(
-                accounts=Count("pk"),
-                **{k: Count("pk", filter=Q(**{f"has_{k}": True})) for k in flags},
-            )
-        )
-        n = totals["accounts"]
-        covered = sum(totals[k] for k in flags)
+    for outcome, label in labels.items():
+        n = counts.get((outcome, ""), 0)
+        covered = sum(counts.get((outcome, r.value), 0) for r in ROLES)
         out.append(
             {
                 "outcome": outcome,
-                "label": str(labels[outcome]),
+                "label": str(label),
                 "accounts": n,
                 "avg_roles": round(covered / n, 4) if n else None,
-                **{f"share_{k}": rate(totals[k], n) for k in flags},
+                **{f"share_{r.value}": rate(counts.get((outcome, r.value), 0), n) for r in ROLES},
             }
         )
     return Report(
@@ -304,19 +319,23 @@ def account_pipeline(f: ReportFilters, *, now: datetime | None = None) -> Report
         .values(tier=F("account__tier"))
         .annotate(accounts=Count("account_id", distinct=True), sql_members=Count("pk"))
     }
-    wins = member_moves(to=[Stage.CUSTOMER]).filter(f.period_q("changed_at"))
+    using = router.db_for_read(Membership)
+    sql = _Sql(connections[using].vendor).add("WITH ").cover(f)
+    sql.add(
+        f", won AS (SELECT DISTINCT c.account_id, c.lead_id FROM cover c"  # noqa: S608  (table names and stage codes only)
+        f" JOIN {_T.stagechange} s ON s.lead_id = c.lead_id"
+        f" AND s.changed_at >= c.covers_from AND s.changed_at < c.covers_to"
+        f" WHERE s.to_stage = '{Stage.CUSTOMER.value}'"
+    )
+    sql.period("s.changed_at", f)
+    sql.add(
+        f") SELECT a.tier, COUNT(DISTINCT w.account_id), COUNT(*), SUM(l.deal_value)"  # noqa: S608  (table names only)
+        f" FROM won w JOIN {_T.account} a ON a.id = w.account_id"
+        f" JOIN {_T.lead} l ON l.id = w.lead_id GROUP BY a.tier"
+    )
     won_rows = {
-        r["tier"]: r
-        for r in memberships()
-        .filter(f.account_q())
-        .filter(Exists(wins))
-        .order_by()
-        .values(tier=F("account__tier"))
-        .annotate(
-            won_accounts=Count("account_id", distinct=True),
-            customers=Count("lead_id", distinct=True),
-            won_value=Coalesce(Sum("lead__deal_value"), Value(Decimal(0))),
-        )
+        tier: {"won_accounts": n, "customers": m, "won_value": value}
+        for tier, n, m, value in sql.run(using)
     }
     out = []
     for tier in TIERS:
