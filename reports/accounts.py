@@ -121,6 +121,13 @@ class _T:
     mqa = AccountHandover._meta.db_table
 
 
+# a member's stage-log entries made while its membership row covered them
+COVERED_MOVES: Final = (
+    f" FROM cover c JOIN {_T.stagechange} s ON s.lead_id = c.lead_id"
+    " AND s.changed_at >= c.covers_from AND s.changed_at < c.covers_to"
+)
+
+
 def _lost_to() -> str:
     return ", ".join(f"'{s.value}'" for s in LOST_TO)
 
@@ -156,9 +163,7 @@ def account_mqa(f: ReportFilters, *, now: datetime | None = None) -> Report:
         f"), hit AS (SELECT h.id,"  # noqa: S608  (table names and stage codes only)
         f" MAX(CASE WHEN s.to_stage = '{Stage.SQL.value}' THEN 1 ELSE 0 END) AS opp,"
         f" MAX(CASE WHEN s.to_stage = '{Stage.CUSTOMER.value}' THEN 1 ELSE 0 END) AS won"
-        f" FROM h JOIN cover c ON c.account_id = h.account_id"
-        f" JOIN {_T.stagechange} s ON s.lead_id = c.lead_id"
-        f" AND s.changed_at >= c.covers_from AND s.changed_at < c.covers_to"
+        f"{COVERED_MOVES} JOIN h ON h.account_id = c.account_id"
         f" AND s.changed_at >= h.opened_at AND s.changed_at < h.until"
         f" WHERE s.to_stage IN ('{Stage.SQL.value}', '{Stage.CUSTOMER.value}') GROUP BY h.id)"
         " SELECT "
@@ -251,9 +256,7 @@ def account_coverage(f: ReportFilters, *, now: datetime | None = None) -> Report
         f", ends AS (SELECT c.account_id,"  # noqa: S608  (table names and stage codes only)
         f" MIN(CASE WHEN s.to_stage = '{Stage.CUSTOMER.value}' THEN s.changed_at END) AS won_at,"
         f" MAX(CASE WHEN s.from_stage = '{Stage.SQL.value}' AND s.to_stage IN ({_lost_to()})"
-        f"  THEN s.changed_at END) AS lost_at"
-        f" FROM cover c JOIN {_T.stagechange} s ON s.lead_id = c.lead_id"
-        f" AND s.changed_at >= c.covers_from AND s.changed_at < c.covers_to"
+        f"  THEN s.changed_at END) AS lost_at{COVERED_MOVES}"
         f" WHERE s.to_stage IN ('{Stage.CUSTOMER.value}', {_lost_to()}) GROUP BY c.account_id)"
         # accounts with a current member in SQL: open, so not lost (a hashed NOT IN below)
         f", open_accounts AS (SELECT cm.account_id FROM {_T.membership} cm"  # noqa: S608  (table names and stage codes only)
@@ -322,9 +325,7 @@ def account_pipeline(f: ReportFilters, *, now: datetime | None = None) -> Report
     using = router.db_for_read(Membership)
     sql = _Sql(connections[using].vendor).add("WITH ").cover(f)
     sql.add(
-        f", won AS (SELECT DISTINCT c.account_id, c.lead_id FROM cover c"  # noqa: S608  (table names and stage codes only)
-        f" JOIN {_T.stagechange} s ON s.lead_id = c.lead_id"
-        f" AND s.changed_at >= c.covers_from AND s.changed_at < c.covers_to"
+        f", won AS (SELECT DISTINCT c.account_id, c.lead_id{COVERED_MOVES}"
         f" WHERE s.to_stage = '{Stage.CUSTOMER.value}'"
     )
     sql.period("s.changed_at", f)
