@@ -41,7 +41,11 @@ TIERS: Final = (*Tier.values, "")
 
 
 def tier_label(tier: str) -> str:
-    return str(Tier(tier).label) if tier else _("No tier")
+    """The tier's name; an MQA row records the tier as text, so a value the choices no longer
+    know is shown as it is."""
+    if not tier:
+        return _("No tier")
+    return str(Tier(tier).label) if tier in Tier.values else tier
 
 
 # --- SQL shared by the reports ------------------------------------------------------------------
@@ -211,7 +215,7 @@ def account_mqa(f: ReportFilters, *, now: datetime | None = None) -> Report:
     out.sort(
         key=lambda r: (
             r.get("month", ""),
-            TIERS.index(r["tier"]) if "tier" in r else 0,
+            TIERS.index(r["tier"]) if r.get("tier") in TIERS else len(TIERS),
             -r["mqas"] if "source" in r else 0,
             r.get("source", ""),
         )
