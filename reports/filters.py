@@ -24,6 +24,13 @@ GROUPINGS = {
     ],
     "sla_by": [("policy", _("Policy")), ("team", _("Team")), ("rep", _("Rep"))],
     "rejections_by": [("source", _("Source")), ("rep", _("Rep"))],
+    "mqa_by": [
+        ("month", _("MQA month")),
+        ("tier", _("Tier")),
+        ("source", _("Source")),
+        ("month_tier", _("Month × tier")),
+        ("month_source", _("Month × source")),
+    ],
     "sources_by": [
         ("source", _("Source")),
         ("utm_source", _("UTM source")),
@@ -49,12 +56,17 @@ class ReportFilters:
     sla_by: str = "policy"
     rejections_by: str = "source"
     sources_by: str = "source"
+    mqa_by: str = "month"
 
     def lead_q(self, prefix: str = "lead__") -> Q:
         """The lead-level filters as a Q on a model that reaches the lead through ``prefix``."""
+        q = Q(**{f"{prefix}source": self.source}) if self.source else Q()
+        return q & self.account_q(prefix)
+
+    def account_q(self, prefix: str = "account__") -> Q:
+        """Owner, team and industry as a Q through ``prefix``: the account reports filter the
+        account's current values (their source is the MQA's own, see ``reports.accounts``)."""
         q = Q()
-        if self.source:
-            q &= Q(**{f"{prefix}source": self.source})
         if self.owner_id is not None:
             q &= Q(**{f"{prefix}owner_id": self.owner_id})
         if self.team_id is not None:
@@ -135,6 +147,8 @@ class ReportFilterForm(forms.Form):
     sources_by = forms.ChoiceField(
         choices=GROUPINGS["sources_by"], required=False, label=_("Sources by")
     )
+    # Translators: the account MQA report's grouping choice (MQA: marketing qualified account)
+    mqa_by = forms.ChoiceField(choices=GROUPINGS["mqa_by"], required=False, label=_("MQAs by"))
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         """``user``: the custom fields the sources report may group by are those they see."""
@@ -188,4 +202,5 @@ class ReportFilterForm(forms.Form):
             sla_by=d.get("sla_by") or "policy",
             rejections_by=d.get("rejections_by") or "source",
             sources_by=d.get("sources_by") or "source",
+            mqa_by=d.get("mqa_by") or "month",
         )

@@ -7,12 +7,11 @@ handover app's timers; rejections from its handovers; point-in-time from the sta
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import connections, transaction
 from django.db.models import Case, Count, Expression, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
@@ -22,11 +21,14 @@ from django.utils.translation import gettext_lazy
 from handover.models import Handover, SlaPolicy, SlaTimer
 from leadflow.i18n import shown
 from leadflow.models import User
-from leadflow.replica import ReadSource, reads_from_replica
+from leadflow.replica import reads_from_replica
 from leads import customfields
 from leads.lifecycle import FUNNEL, Stage
 from leads.models import CustomField, StageChange, Team
+from reports.accounts import account_coverage, account_mqa, account_pipeline
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
+from reports.base import Column, Report, none_label
+from reports.base import rate as _rate
 from reports.filters import CUSTOM, ReportFilters
 from reports.histograms import (
     COHORT,
@@ -41,45 +43,6 @@ from reports.histograms import (
 from reports.models import STAGE_DAYS, LeadMilestone, MetricDay, RollupState, StageDay
 
 DAY: Final = 86400.0
-
-
-def none_label() -> str:
-    """The group of rows without a value (no source, no team, ...), in the active language."""
-    return _("(none)")
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    kind: str = "int"  # text | int | rate | days | minutes | money
-
-
-@dataclass
-class Report:
-    slug: str
-    title: str
-    columns: list[Column]
-    rows: list[dict[str, Any]]
-    # chart: the column holding the labels and the columns plotted as datasets
-    chart_type: str = "bar"
-    chart_label: str = ""
-    chart_series: list[str] = field(default_factory=list)
-    source: ReadSource = field(default_factory=lambda: ReadSource(DEFAULT_DB_ALIAS))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "report": self.slug,
-            "title": self.title,
-            "columns": [{"key": c.key, "label": c.label, "kind": c.kind} for c in self.columns],
-            "rows": self.rows,
-            "read_from": self.source.label,  # "replica" or "primary"
-            "read_note": self.source.note,  # why a configured replica was skipped, else ""
-        }
-
-
-def _rate(num: int | None, den: int | None) -> float | None:
-    return round(num / den, 4) if num is not None and den else None
 
 
 def _days(seconds: float | None) -> float | None:
@@ -721,6 +684,9 @@ REPORTS: Final[dict[str, ReportFn]] = {
     "recycles": recycles,
     "sources": sources,
     "point-in-time": point_in_time,
+    "accounts-mqa": account_mqa,
+    "accounts-coverage": account_coverage,
+    "accounts-pipeline": account_pipeline,
 }
 
 
