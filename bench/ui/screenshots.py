@@ -564,7 +564,16 @@ def manager_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     snap(page, "manager-bulk-assign")
     go(page, "/reports/")
     snap(page, "manager-reports")
-    for slug in ("funnel", "cohort", "velocity", "sla", "sources"):
+    for slug in (
+        "funnel",
+        "cohort",
+        "velocity",
+        "sla",
+        "sources",
+        "accounts-mqa",
+        "accounts-coverage",
+        "accounts-pipeline",
+    ):
         go(page, f"/reports/{slug}/")
         page.wait_for_timeout(800)  # the chart's entry animation
         snap(page, f"manager-report-{slug}")
