@@ -295,6 +295,8 @@ SPECTACULAR_SETTINGS = {
         "ConsentChannelEnum": "privacy.models.Channel",
         "CompanySizeEnum": "leads.models.CompanySize",
         "MembershipSourceEnum": "companies.models.Membership.Source",
+        # lead and account handovers share one status list
+        "HandoverStatusEnum": "handover.models.Handover.Status",
     },
 }
 

@@ -178,6 +178,7 @@ SCOPE_AREAS = {
     "/api/v1/accounts": ("accounts:read", "accounts:write"),
     "/api/v1/leads": ("leads:read", "leads:write"),
     "/api/v1/handover": ("handover:read", "handover:write"),  # also /handovers/
+    "/api/v1/account-handovers": ("handover:read", "handover:write"),
     "/api/v1/notifications": ("handover:read", "handover:write"),
     "/api/v1/scoring": ("scoring:read", "scoring:write"),
     "/api/v1/reports": ("reports:read", None),
