@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from companies.models import Account, AccountRescoreMark, Membership
+from companies.models import Account, AccountRescoreMark
 from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
@@ -638,10 +638,9 @@ def _run_batch(run: ScoringRun, *, model: ScoringModel, spec: r.ModelSpec, size:
 def _score_batch(
     ids: engine.Batch, *, model: ScoringModel, spec: r.ModelSpec, now: datetime
 ) -> tuple[int, int]:
-    """Write the batch's scores and apply its thresholds: (rows written, leads moved)."""
+    """Write the batch's scores (marking the accounts of leads whose engagement changed, in
+    the same statement) and apply its thresholds: (rows written, leads moved)."""
     written = engine.write_scores(model=model, spec=spec, ids=ids, now=now)
-    if written:
-        accounts_mark_of_rescored(ids=ids, now=now)
     return written, apply_thresholds(model=model, ids=ids)
 
 
@@ -945,8 +944,7 @@ def score_lead(*, lead_id: int, now: datetime | None = None) -> LeadScore | None
         )
     RescoreMark.objects.filter(lead_id=lead_id).delete()
     now = now or timezone.now()
-    if engine.write_scores(model=model, spec=engine.model_spec(model), ids=[lead_id], now=now):
-        accounts_mark_of_rescored(ids=[lead_id], now=now)
+    engine.write_scores(model=model, spec=engine.model_spec(model), ids=[lead_id], now=now)
     apply_thresholds(model=model, ids=[lead_id])
     return LeadScore.objects.filter(pk=lead_id).first()
 
@@ -965,18 +963,6 @@ def _insert_marks(accounts: Any, now: datetime) -> None:
             f"FROM ({sql}) x",
             [now, *params],
         )
-
-
-def accounts_mark_of_rescored(*, ids: engine.Batch, now: datetime) -> None:
-    """Mark the accounts of the leads in ``ids`` whose scores were just written (at ``now``):
-    an account's engagement sums its current members' lead engagement."""
-    members = Membership.objects.filter(
-        engine.batch_q(ids, "lead_id"),
-        ended_at__isnull=True,
-        account__isnull=False,
-        lead__scored_at=now,
-    ).values("account_id")
-    _insert_marks(members, now)
 
 
 def accounts_mark_all(*, now: datetime | None = None) -> None:
