@@ -34,10 +34,11 @@ import argparse
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.accounts.lead_scoring_cost import ANCHOR, Rollback, published  # noqa: E402
+from bench.api.ingest import URL, start_server  # noqa: E402
 from bench.openloop import run_open_loop, verdict  # noqa: E402
 from companies import services as company_services  # noqa: E402
 from companies.models import Account, AccountRescoreMark, BuyingRole, Membership  # noqa: E402
@@ -71,8 +73,6 @@ from scoring.models import AccountScore, ScoringModel  # noqa: E402
 BIG = "Bench: 5,000 members"
 MANAGER = "bench_accounts_manager"
 REF = "bench_account_ref"
-PORT = 8611
-URL = f"http://127.0.0.1:{PORT}"
 TOUCHED = ("companies_accountrescoremark", "scoring_accountscore", "leads_lead",
            "scoring_scoringmodel", "scoring_scoringrule", REF)  # fmt: skip
 
@@ -149,24 +149,35 @@ def prepare(model: ScoringModel, members: int) -> Account:
     return big
 
 
+@contextmanager
+def rolled_back() -> Iterator[None]:
+    """A transaction that is always rolled back: every round starts from the same rows."""
+    try:
+        with transaction.atomic():
+            yield
+            raise Rollback
+    except Rollback:
+        pass
+
+
+def timed_sweep(mark: Callable[[], None]) -> tuple[float, int, int]:
+    """``mark`` and the account sweep, timed: (seconds, accounts scored, rows written)."""
+    started = time.perf_counter()
+    mark()
+    result = services.account_scores_sweep()
+    return time.perf_counter() - started, result.scored, result.written
+
+
 # --- a. full account rescore vs the reference -------------------------------------------------
 
 
 def full_real(model: ScoringModel) -> tuple[float, int, int]:
     """Mark every account and sweep, as publishing a new model version does."""
-    try:
-        with transaction.atomic():
-            new = services.model_new_version(model_id=model.pk)
-            ScoringModel.objects.filter(pk=model.pk).update(status=ScoringModel.Status.ARCHIVED)
-            ScoringModel.objects.filter(pk=new.pk).update(status=ScoringModel.Status.PUBLISHED)
-            started = time.perf_counter()
-            services.accounts_mark_all()
-            result = services.account_scores_sweep()
-            elapsed = time.perf_counter() - started
-            raise Rollback
-    except Rollback:
-        pass
-    return elapsed, result.scored, result.written
+    with rolled_back():
+        new = services.model_new_version(model_id=model.pk)
+        ScoringModel.objects.filter(pk=model.pk).update(status=ScoringModel.Status.ARCHIVED)
+        ScoringModel.objects.filter(pk=new.pk).update(status=ScoringModel.Status.PUBLISHED)
+        return timed_sweep(services.accounts_mark_all)  # rolled back on the way out
 
 
 REFERENCE = f"""
@@ -182,16 +193,12 @@ REFERENCE = f"""
 
 
 def full_reference(model: ScoringModel, n: int) -> tuple[float, int]:
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            engine._session_tuning(cursor)  # the same session settings as the sweep
-            started = time.perf_counter()
-            cursor.execute(REFERENCE, {"round": n, "engaged": model.account_engaged_min})
-            rows = cursor.rowcount
-            elapsed = time.perf_counter() - started
-            raise Rollback
-    except Rollback:
-        pass
+    with rolled_back(), connection.cursor() as cursor:
+        engine._session_tuning(cursor)  # the same session settings as the sweep
+        started = time.perf_counter()
+        cursor.execute(REFERENCE, {"round": n, "engaged": model.account_engaged_min})
+        rows = cursor.rowcount
+        elapsed = time.perf_counter() - started
     return elapsed, rows
 
 
@@ -201,53 +208,22 @@ def full_reference(model: ScoringModel, n: int) -> tuple[float, int]:
 def dirty(n: int, count: int) -> tuple[float, int, int]:
     accounts = list(Account.objects.values_list("pk", flat=True))
     chosen = random.Random(n).sample(accounts, count)
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                # one member of each: its engagement up by 7 (what a new activity does)
-                cursor.execute(
-                    "UPDATE leads_lead l SET engagement_score = l.engagement_score + 7, "
-                    "score = l.score + 7 FROM (SELECT DISTINCT ON (account_id) lead_id "
-                    "FROM companies_membership WHERE ended_at IS NULL "
-                    "AND account_id = ANY(%s::bigint[]) ORDER BY account_id, lead_id) m "
-                    "WHERE l.id = m.lead_id",
-                    [chosen],
-                )
-            company_services.accounts_mark(chosen)
-            started = time.perf_counter()
-            result = services.account_scores_sweep()
-            elapsed = time.perf_counter() - started
-            raise Rollback
-    except Rollback:
-        pass
-    return elapsed, result.scored, result.written
+    with rolled_back():
+        with connection.cursor() as cursor:
+            # one member of each: its engagement up by 7 (what a new activity does)
+            cursor.execute(
+                "UPDATE leads_lead l SET engagement_score = l.engagement_score + 7, "
+                "score = l.score + 7 FROM (SELECT DISTINCT ON (account_id) lead_id "
+                "FROM companies_membership WHERE ended_at IS NULL "
+                "AND account_id = ANY(%s::bigint[]) ORDER BY account_id, lead_id) m "
+                "WHERE l.id = m.lead_id",
+                [chosen],
+            )
+        company_services.accounts_mark(chosen)
+        return timed_sweep(lambda: None)  # the marks are in: the sweep alone is timed
 
 
 # --- c. the account page, open loop -------------------------------------------------------------
-
-
-def start_server(workers: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "LEADFLOW_LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
-        [sys.executable, "-m", "gunicorn", "leadflow.wsgi", "-w", str(workers),
-         "-b", f"127.0.0.1:{PORT}", "--log-level", "warning", "--timeout", "120"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )  # fmt: skip
-    for _ in range(60):
-        try:
-            requests.get(f"{URL}/healthz", timeout=5)
-            return server
-        except requests.RequestException:
-            time.sleep(0.5)
-    os.killpg(server.pid, signal.SIGTERM)
-    raise SystemExit("gunicorn did not start")
 
 
 def page_phase(path: str, cookie: str, rate: float, seconds: float, senders: int) -> dict[str, Any]:
@@ -269,7 +245,7 @@ def page_rounds(big: Account, args: argparse.Namespace) -> None:
     client = Client()
     client.force_login(User.objects.get(username=MANAGER))
     cookie = client.cookies["sessionid"].value
-    server = start_server(args.workers)
+    server = start_server(args)
     try:
         paths = [f"/companies/{big.pk}/", f"/companies/{big.pk}/?page=2"]
         check = requests.get(
@@ -304,7 +280,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="page requests per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="per page phase")
     parser.add_argument("--senders", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip", default="", help="steps to leave out, e.g. 'c' or 'ab'")
     args = parser.parse_args()
     model = published()
