@@ -27,7 +27,8 @@ b. 10,000 dirty accounts: one member's engagement raised in each of 10,000 rando
 c. the account page of the 5,000-member account (``GET /companies/<id>/``, and its members'
    page 2) as a logged-in sales manager, served by gunicorn with production settings, driven
    open loop (``bench/openloop.py``: request k due at k / rate, latency from the due time).
-   Target: p95 under 150 ms.
+   Target: p95 under 150 ms. The server is ``bench/api/ingest.py``'s (gunicorn on
+   ``BENCH_PORT``, 8765 unless set; the runs in docs/benchmarks.md used 8611).
 """
 
 import argparse
