@@ -3,11 +3,12 @@
 # passed validation (int()/float() again here); every user-written string is a query parameter.
 """The one evaluation: a model's rules applied to a batch of leads, and its write-back.
 
-Layer: ``scoring → leads → leadflow``. Every path — the dirty-lead sweep, a single lead, the full
-rescore after publishing or for decay, the dry run and the breakdown — goes through
+Layer: ``scoring → companies → leads → leadflow``. Every path — the dirty-lead sweep, a single
+lead, the full rescore after publishing or for decay, the dry run and the breakdown — goes through
 :func:`evaluate_rows` (read only) or :func:`write_scores` (evaluate and store), both of which
 evaluate with the same compiled statement on PostgreSQL (aggregated in SQL, written back with one
-statement per batch) and with ``scoring.rules.evaluate`` on SQLite.
+statement per batch, which also marks the accounts of leads whose engagement changed) and with
+``scoring.rules.evaluate`` on SQLite.
 """
 
 import json
@@ -19,6 +20,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q
 
+from companies.models import AccountRescoreMark, Membership
 from leadflow.maildomains import free_mail_domains
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, Tag
@@ -626,18 +628,25 @@ def write_scores(
     spec: r.ModelSpec,
     ids: Batch,
     now: datetime,
+    mark_accounts: bool = True,
 ) -> int:
     """Evaluate and store scores for ``ids``; returns how many lead rows changed.
 
     Call inside a transaction. Rows already scored by a later evaluation (``scored_at`` after
     ``now``: the dirty sweep ran meanwhile) are left alone, as are rows whose evaluation did not
     change: an unchanged score writes nothing.
+
+    The current accounts of the leads whose ``engagement_score`` this write changed are marked
+    for the account sweep (``AccountRescoreMark``), in the same statement on PostgreSQL: an
+    account reads nothing else of its members' scores, so a lead whose fit, grade or breakdown
+    alone changed marks nothing. ``mark_accounts=False`` leaves the marks out (the benchmark's
+    baseline).
     """
     if not ids:
         return 0
     if connection.vendor == "postgresql":
-        return _write_sql(model=model, spec=spec, ids=ids, now=now)
-    return _write_python(model=model, spec=spec, ids=ids, now=now)
+        return _write_sql(model=model, spec=spec, ids=ids, now=now, mark_accounts=mark_accounts)
+    return _write_python(model=model, spec=spec, ids=ids, now=now, mark_accounts=mark_accounts)
 
 
 def _write_sql(
@@ -646,10 +655,12 @@ def _write_sql(
     spec: r.ModelSpec,
     ids: Batch,
     now: datetime,
+    mark_accounts: bool,
 ) -> int:
     batch = _batch_kind(ids)
     sql, params = compiled(model, spec, batch)
     lead_t, score_t = Lead._meta.db_table, LeadScore._meta.db_table
+    member_t, mark_t = Membership._meta.db_table, AccountRescoreMark._meta.db_table
     past = ", ".join(f"'{s}'" for s in PAST_MQL) + ", 'nurture', 'disqualified'"
     values = "%(model_id)s, ev.fit + ev.eng, ev.fit, ev.eng, ev.grade, ev.bd, %(now)s"
     statement = (
@@ -676,15 +687,27 @@ def _write_sql(
         "engagement_score = EXCLUDED.engagement_score, grade = EXCLUDED.grade, "
         "breakdown = EXCLUDED.breakdown, scored_at = EXCLUDED.scored_at, "
         "mql_armed = s.mql_armed OR EXCLUDED.score < %(mql_t)s "
-        "WHERE s.scored_at <= EXCLUDED.scored_at) "
+        "WHERE s.scored_at <= EXCLUDED.scored_at), "
         # only leads whose totals differ are updated; the batch condition lets the planner read
         # just the batch's lead rows (it hashed the whole table for 10,000 ids)
-        f"UPDATE {lead_t} l SET score = ev.fit + ev.eng, fit_score = ev.fit, "
+        f"lu AS (UPDATE {lead_t} l SET score = ev.fit + ev.eng, fit_score = ev.fit, "
         f"engagement_score = ev.eng, grade = ev.grade, scored_at = %(now)s "
         "FROM ev WHERE (ev.old_score, ev.old_fit, ev.old_eng, ev.old_grade) "
         "IS DISTINCT FROM (ev.fit + ev.eng, ev.fit, ev.eng, ev.grade) AND l.id = ev.lead_id "
-        f"AND {_in_batch('l.id', batch)} AND (l.scored_at IS NULL OR l.scored_at <= %(now)s)"
+        f"AND {_in_batch('l.id', batch)} AND (l.scored_at IS NULL OR l.scored_at <= %(now)s) "
+        "RETURNING l.id, ev.eng IS DISTINCT FROM ev.old_eng AS eng_changed) "
     )
+    if mark_accounts:
+        # the accounts of the leads whose engagement this statement changed (the rows the
+        # UPDATE returned: not a second pass over the batch), by the one-current-membership
+        # index on lead_id
+        statement += (
+            f", mk AS (INSERT INTO {mark_t} (account_id, marked_at) "
+            f"SELECT DISTINCT m.account_id, %(now)s FROM lu JOIN {member_t} m "
+            "ON m.lead_id = lu.id AND m.ended_at IS NULL "
+            "WHERE lu.eng_changed AND m.account_id IS NOT NULL) "
+        )
+    statement += "SELECT count(*) FROM lu"
     with connection.cursor() as cursor:
         _session_tuning(cursor)
         cursor.execute(
@@ -697,7 +720,7 @@ def _write_sql(
                 "mql_t": model.mql_threshold,
             },
         )
-        return max(int(cursor.rowcount), 0)
+        return int(cursor.fetchone()[0])
 
 
 def _write_python(
@@ -706,6 +729,7 @@ def _write_python(
     spec: r.ModelSpec,
     ids: Batch,
     now: datetime,
+    mark_accounts: bool,
 ) -> int:
     ids = id_list(ids)
     rows = _evaluate_python(spec=spec, ids=ids, now=now)
@@ -717,6 +741,7 @@ def _write_python(
         )
     }
     written = 0
+    engaged: list[int] = []  # leads whose engagement changed: their accounts are marked
     for row in rows:
         current = existing.get(row.lead_id)
         if current is None:
@@ -766,4 +791,13 @@ def _write_python(
                 scored_at=now,
             )
             written += 1
+            if row.engagement != lead["engagement_score"]:
+                engaged.append(row.lead_id)
+    if mark_accounts and engaged:
+        accounts = Membership.objects.filter(
+            lead_id__in=engaged, ended_at__isnull=True, account__isnull=False
+        ).values_list("account_id", flat=True)
+        AccountRescoreMark.objects.bulk_create(
+            AccountRescoreMark(account_id=pk, marked_at=now) for pk in sorted(set(accounts))
+        )
     return written

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from companies.events import account_qualified
-from companies.models import Account, AccountRescoreMark, Membership
+from companies.models import Account, AccountRescoreMark
 from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
@@ -666,10 +666,9 @@ def _dry_run_batch(
 def _score_batch(
     ids: engine.Batch, *, model: ScoringModel, spec: r.ModelSpec, now: datetime
 ) -> tuple[int, int]:
-    """Write the batch's scores and apply its thresholds: (rows written, leads moved)."""
+    """Write the batch's scores (marking the accounts of leads whose engagement changed, in
+    the same statement) and apply its thresholds: (rows written, leads moved)."""
     written = engine.write_scores(model=model, spec=spec, ids=ids, now=now)
-    if written:
-        accounts_mark_of_rescored(ids=ids, now=now)
     return written, apply_thresholds(model=model, ids=ids)
 
 
@@ -973,8 +972,7 @@ def score_lead(*, lead_id: int, now: datetime | None = None) -> LeadScore | None
         )
     RescoreMark.objects.filter(lead_id=lead_id).delete()
     now = now or timezone.now()
-    if engine.write_scores(model=model, spec=engine.model_spec(model), ids=[lead_id], now=now):
-        accounts_mark_of_rescored(ids=[lead_id], now=now)
+    engine.write_scores(model=model, spec=engine.model_spec(model), ids=[lead_id], now=now)
     apply_thresholds(model=model, ids=[lead_id])
     return LeadScore.objects.filter(pk=lead_id).first()
 
@@ -993,18 +991,6 @@ def _insert_marks(accounts: Any, now: datetime) -> None:
             f"FROM ({sql}) x",
             [now, *params],
         )
-
-
-def accounts_mark_of_rescored(*, ids: engine.Batch, now: datetime) -> None:
-    """Mark the accounts of the leads in ``ids`` whose scores were just written (at ``now``):
-    an account's engagement sums its current members' lead engagement."""
-    members = Membership.objects.filter(
-        engine.batch_q(ids, "lead_id"),
-        ended_at__isnull=True,
-        account__isnull=False,
-        lead__scored_at=now,
-    ).values("account_id")
-    _insert_marks(members, now)
 
 
 def accounts_mark_all(*, now: datetime | None = None) -> None:
@@ -1090,6 +1076,11 @@ _TAKE_ACCOUNT_MARKS = """
         SELECT id FROM {marks} ORDER BY id LIMIT %(size)s FOR UPDATE SKIP LOCKED)
     RETURNING account_id
 """
+# ... and the same accounts' other marks, skipping those another sweep holds
+_TAKE_SAME_ACCOUNT_MARKS = """
+    DELETE FROM {marks} WHERE id IN (
+        SELECT id FROM {marks} WHERE account_id = ANY(%(ids)s::bigint[]) FOR UPDATE SKIP LOCKED)
+"""
 _TAKE_ACCOUNT_MARKS_SQLITE = """
     DELETE FROM {marks} WHERE id IN (SELECT id FROM {marks} ORDER BY id LIMIT %(size)s)
     RETURNING account_id
@@ -1106,10 +1097,16 @@ def _take_account_marks(size: int) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql.format(marks=AccountRescoreMark._meta.db_table), {"size": size})
         ids = sorted({account_id for (account_id,) in cursor.fetchall()})
-    same = AccountRescoreMark.objects.filter(account_id__in=ids)
-    if connection.vendor == "postgresql":
-        same = same.select_for_update(skip_locked=True)
-    AccountRescoreMark.objects.filter(pk__in=list(same.values_list("pk", flat=True))).delete()
+    if connection.vendor != "postgresql":
+        AccountRescoreMark.objects.filter(account_id__in=ids).delete()
+        return ids
+    # one statement with the ids as one array: a SELECT of their marks' ids and a DELETE of
+    # that list took 150 ms a batch of 10,000 accounts (20,000 parameters parsed)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TAKE_SAME_ACCOUNT_MARKS.format(marks=AccountRescoreMark._meta.db_table),
+            {"ids": ids},
+        )
     return ids
 
 

@@ -9,8 +9,9 @@
 
 Each round, alternating which goes first, like for like in the same run:
 1. a full lead rescore, batch by batch as a publish does it (every score written: each pass is
-   a day later, so decay changes every row), with the accounts of the written leads marked (the
-   code as it is) and without (the marking step replaced by a no-op);
+   a day later, so decay changes every row), with the accounts of the leads whose engagement
+   changed marked (the code as it is: in the statement that writes the scores) and without
+   (``write_scores(mark_accounts=False)``);
 2. an incremental sweep of 10,000 leads after one new activity each, with and without marks;
 3. the account sweep of every marked account (after 1 with marks).
 Rolled back after each step, so every round starts from the same rows; the touched tables are
@@ -23,6 +24,7 @@ import os
 import sys
 import time
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -81,8 +83,7 @@ def full_pass(model: ScoringModel, day: int, marks: bool, batch: int) -> float:
         with transaction.atomic():
             for lo in range(bounds["lo"], bounds["hi"] + 1, batch):
                 ids = engine.IdRange(lo, lo + batch - 1)
-                if engine.write_scores(model=model, spec=spec, ids=ids, now=now) and marks:
-                    services.accounts_mark_of_rescored(ids=ids, now=now)
+                engine.write_scores(model=model, spec=spec, ids=ids, now=now, mark_accounts=marks)
             elapsed = time.perf_counter() - started
             raise Rollback
     except Rollback:
@@ -91,9 +92,9 @@ def full_pass(model: ScoringModel, day: int, marks: bool, batch: int) -> float:
 
 
 def incremental(marks: bool, n: int) -> float:
-    real = services.accounts_mark_of_rescored
+    real = engine.write_scores
     if not marks:
-        services.accounts_mark_of_rescored = lambda **kw: None
+        engine.write_scores = partial(real, mark_accounts=False)
     try:
         with transaction.atomic():
             ids = list(Lead.objects.order_by("pk").values_list("pk", flat=True)[:n])
@@ -110,7 +111,7 @@ def incremental(marks: bool, n: int) -> float:
     except Rollback:
         pass
     finally:
-        services.accounts_mark_of_rescored = real
+        engine.write_scores = real
     return elapsed
 
 

@@ -38,7 +38,7 @@ from scoring.models import AccountScore, ScoringModel
 from scoring.selectors import account_breakdown
 from tests.faults import db_fault
 from tests.leads.factories import LeadFactory
-from tests.scoring.factories import activity_rule, make_model
+from tests.scoring.factories import activity_rule, fit_rule, make_model
 
 
 def account_rule(field: str, op: str, value: Any, points: int) -> dict[str, Any]:
@@ -291,6 +291,43 @@ def test_a_lead_new_score_reaches_its_account_through_the_sweep():
     assert AccountScore.objects.get(pk=acme.pk).engagement_score == 45
     assert not _marked()
     assert services.account_scores_sweep().scored == 0
+
+
+@pytest.mark.django_db
+def test_only_a_member_engagement_change_marks_the_account():
+    # An account reads its members' engagement and nothing else of their scores: a rescore that
+    # changes only a member's fit writes the lead and marks no account (the accounts of every
+    # written lead were marked before); an engagement change marks it, in the same transaction.
+    make_model([activity_rule(ActivityKind.WEBINAR, 30), fit_rule("industry", "in", ["saas"], 7)])
+    acme = _account()
+    lead = _member(acme, 0)
+    services.score_lead(lead_id=lead.pk)
+    services.account_scores_sweep()
+    assert not _marked()
+    Lead.objects.filter(pk=lead.pk).update(industry="SaaS")
+    services.score_lead(lead_id=lead.pk)
+    lead.refresh_from_db()
+    assert (lead.fit_score, lead.engagement_score) == (7, 0)
+    assert not _marked()  # fit alone
+    lead_services.activity_record(
+        lead_id=lead.pk, kind=ActivityKind.WEBINAR, occurred_at=timezone.now()
+    )
+    services.score_dirty_sweep()
+    lead.refresh_from_db()
+    assert lead.engagement_score == 30
+    assert _marked() == {acme.pk}
+    AccountRescoreMark.objects.all().delete()
+    Lead.objects.filter(pk=lead.pk).update(industry="retail")  # fit again, by a full rescore
+    model = services.published_model()
+    assert model is not None
+    written = engine.write_scores(
+        model=model,
+        spec=engine.model_spec(model),
+        ids=engine.IdRange(lead.pk, lead.pk),
+        now=timezone.now(),
+    )
+    assert written == 1
+    assert not _marked()
 
 
 @pytest.mark.django_db
