@@ -177,6 +177,12 @@ def account_edit(request: HttpRequest, account_id: int) -> HttpResponse:
 # --- the account page ---------------------------------------------------------------------------
 
 
+def _role_choices() -> list[tuple[str, str]]:
+    """The buying roles with their labels translated once (each member row lists them all: 50
+    rows of lazy labels were 700 translations a page)."""
+    return [(value, str(label)) for value, label in BuyingRole.choices]
+
+
 def _detail_page(
     request: HttpRequest, account: Account, status: int = 200, **extra: Any
 ) -> HttpResponse:
@@ -189,7 +195,7 @@ def _detail_page(
         "subsidiaries": list(account.children.order_by("name", "pk")[:50]),
         "coverage": selectors.buying_coverage(account_id=account.pk),
         "page": page,
-        "roles": BuyingRole.choices,
+        "roles": _role_choices(),
         "can_set_role": user.has_perm(SET_ROLE),
         "can_add_member": panels.may_change(user),
         "add_form": AddMemberForm(),
@@ -291,7 +297,7 @@ def member_role(request: HttpRequest, account_id: int, lead_id: int) -> HttpResp
     ctx = {
         "account": account,
         "m": member.first(),
-        "roles": BuyingRole.choices,
+        "roles": _role_choices(),
         "can_set_role": True,
         "row_error": error,
         "row_saved": not error,
