@@ -17,7 +17,6 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -27,10 +26,14 @@ from django.utils.translation import gettext as _
 from companies.models import Account, Membership
 from handover import sla
 from handover.calendars import add_business_minutes
-from handover.models import AccountHandover, EventType, RejectionReason
+from handover.models import AccountHandover, EventType
 from handover.outbox import OutboxBatch
 from handover.permissions import may_decide
-from handover.services import HandoverAlreadyDecidedError, NotHandoverOwnerError
+from handover.services import (
+    HandoverAlreadyDecidedError,
+    NotHandoverOwnerError,
+    rejection_reason_for,
+)
 from leadflow.audit import audit_record
 from leadflow.exceptions import NotFoundError
 from leadflow.models import User
@@ -225,21 +228,7 @@ def handover_reject(
     not the account's: the members stay where they are). The account re-arms when its score
     falls below the threshold."""
     comment = comment.strip()
-    reason = RejectionReason.objects.filter(code=reason_code, active=True).first()
-    if reason is None:
-        codes = ", ".join(
-            RejectionReason.objects.filter(active=True).values_list("code", flat=True)
-        )
-        raise ValidationError(
-            {
-                "reason": _("Unknown rejection reason %(code)s; use one of: %(codes)s.")
-                % {"code": repr(reason_code), "codes": codes}
-            }
-        )
-    if reason.requires_comment and not comment:
-        raise ValidationError(
-            {"comment": _("The reason “%(reason)s” needs a comment.") % {"reason": reason.label}}
-        )
+    reason = rejection_reason_for(reason_code, comment)
     handover = _locked(handover_id)
     _ensure_open_and_may_decide(handover, actor)
     now = timezone.now()

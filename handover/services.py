@@ -425,17 +425,9 @@ def handover_accept(
     return handover
 
 
-@transaction.atomic
-def handover_reject(
-    *,
-    handover_id: int,
-    actor: User,
-    reason_code: str,
-    comment: str = "",
-    expected: lead_services.Expected | None = None,
-) -> Handover:
-    """Reject with a configured reason: recycle to nurture (maybe resetting engagement) or DQ."""
-    comment = comment.strip()
+def rejection_reason_for(reason_code: str, comment: str) -> RejectionReason:
+    """The active reason ``reason_code``, if ``comment`` satisfies it; a ValidationError naming
+    ``reason`` (with the valid codes) or ``comment`` otherwise. Lead and account handovers."""
     reason = RejectionReason.objects.filter(code=reason_code, active=True).first()
     if reason is None:
         codes = ", ".join(
@@ -451,6 +443,21 @@ def handover_reject(
         raise ValidationError(
             {"comment": _("The reason “%(reason)s” needs a comment.") % {"reason": reason.label}}
         )
+    return reason
+
+
+@transaction.atomic
+def handover_reject(
+    *,
+    handover_id: int,
+    actor: User,
+    reason_code: str,
+    comment: str = "",
+    expected: lead_services.Expected | None = None,
+) -> Handover:
+    """Reject with a configured reason: recycle to nurture (maybe resetting engagement) or DQ."""
+    comment = comment.strip()
+    reason = rejection_reason_for(reason_code, comment)
     lead, handover = _lock(handover_id)
     lead_services.ensure_unmoved(lead, expected)
     _ensure_open_and_may_decide(handover, actor)
