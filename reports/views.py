@@ -158,7 +158,7 @@ ABOUT = {
     "sources": _("Leads, MQLs, customers and revenue by source"),
     "point-in-time": _("Leads in each stage on a given date"),
     "accounts-mqa": _("Marketing-qualified accounts → opportunity → won, by month, tier, source"),
-    "accounts-coverage": _("Buying roles covered in won vs lost accounts"),
+    "accounts-coverage": _("Won vs lost accounts: the buying roles they covered"),
     "accounts-pipeline": _("Accounts with members in SQL, and won value, by tier"),
 }
 
