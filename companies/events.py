@@ -9,7 +9,8 @@ from django.dispatch import Signal
 account_qualified = Signal()
 
 # Leads became current members of accounts (a link, a domain match, a group call, an import).
-# kwargs: pairs (list of (account_id, lead_id)), source, now
+# kwargs: pairs (list of (account_id, lead_id) written at ``now`` from ``source``; a bulk match
+# may list a lead a concurrent link took first: its current membership row says), source, now
 members_added = Signal()
 
 # ``duplicate_id`` is about to be folded into ``survivor_id`` and deleted (``account_merge``).

@@ -320,14 +320,9 @@ def members_match_by_domain(
     # a concurrent link of the same lead wins: its row stands, ours is skipped (one current)
     Membership.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     accounts_mark(row.account_id for row in rows)
-    if rows:  # those that went in (a concurrent link's lead was skipped)
-        added = Membership.objects.filter(
-            lead_id__in=[row.lead_id for row in rows],
-            ended_at__isnull=True,
-            source=Membership.Source.DOMAIN,
-            started_at=now,
-        ).values_list("account_id", "lead_id")
-        members_added.send(Account, pairs=list(added), source=Membership.Source.DOMAIN, now=now)
+    if rows:  # candidates: a concurrent link's lead was skipped (the listener checks)
+        pairs = [(row.account_id, row.lead_id) for row in rows]
+        members_added.send(Account, pairs=pairs, source=Membership.Source.DOMAIN, now=now)
     return len(rows)
 
 

@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 
 from companies.models import Account, Membership
 from handover import sla
-from handover.calendars import add_business_minutes
 from handover.models import AccountHandover, EventType
 from handover.outbox import OutboxBatch
 from handover.permissions import may_decide
@@ -33,12 +32,12 @@ from handover.services import (
     HandoverAlreadyDecidedError,
     NotHandoverOwnerError,
     rejection_reason_for,
+    team_managers,
 )
 from leadflow.audit import audit_record
 from leadflow.exceptions import NotFoundError
 from leadflow.models import User
 from leads.lifecycle import Stage
-from leads.models import Team
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +82,8 @@ def account_data(account: Account, handover: AccountHandover, **extra: Any) -> d
 def _recipients(owner_id: int | None, team_id: int | None, *, managers: bool) -> list[int]:
     """The owner; with ``managers`` (or without an owner) the team's manager too."""
     found = [owner_id] if owner_id else []
-    if (managers or not found) and team_id:
-        manager = Team.objects.filter(pk=team_id).values_list("manager_id", flat=True).first()
-        if manager and manager not in found:
-            found.append(manager)
+    if managers or not found:
+        found += [pk for pk, _reader in team_managers(team_id) if pk not in found]
     return found
 
 
@@ -117,12 +114,8 @@ def handover_open(
         if account.owner_id and User.objects.filter(pk=account.owner_id, is_active=True).exists()
         else None
     )
-    policy, cal = sla._policy(Stage.MQL)
-    due = warn = None
-    if policy is not None and cal is not None:
-        due = add_business_minutes(cal, now, policy.target_minutes)
-        if policy.warn_before_minutes:
-            warn = add_business_minutes(cal, due, -policy.warn_before_minutes)
+    # the MQL policy's "time to accept" (None: no SLA, nothing to scan)
+    _policy, due, warn = sla.deadline(Stage.MQL, now) or (None, None, None)
     handover = AccountHandover.objects.create(
         account=account,
         owner_id=owner_id,

@@ -8,7 +8,7 @@ written — all in the moving transaction, so they commit or roll back with the 
 from datetime import datetime
 from typing import Any
 
-from companies.models import Account
+from companies.models import Account, Membership
 from handover import account_handovers, services, sla
 from handover.models import EventType, Handover
 from handover.outbox import OutboxBatch, lead_snapshot, webhooks_want
@@ -86,6 +86,15 @@ def on_members_added(
     links thousands: nothing is read for them unless someone listens)."""
     if not pairs or not webhooks_want(EventType.ACCOUNT_MEMBER_ADDED):
         return
+    # only the links that went in (a bulk match skips a lead a concurrent link took)
+    pairs = list(
+        Membership.objects.filter(
+            lead_id__in=[lead_id for _a, lead_id in pairs],
+            ended_at__isnull=True,
+            source=source,
+            started_at=now,
+        ).values_list("account_id", "lead_id")
+    )
     accounts = {
         a["id"]: a
         for a in Account.objects.filter(pk__in={a for a, _l in pairs}).values(

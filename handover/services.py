@@ -247,7 +247,12 @@ def _lock_rule(rule_id: int) -> tuple[AssignmentRule, list[AssignmentMember]]:
 def _managers(lead: Lead) -> list[tuple[int, Reader]]:
     """Who hears about a lead when the owner cannot: the team's manager (and the language and
     time zone to write to them in, read with it)."""
-    team_id = lead.team_id
+    return team_managers(lead.team_id)
+
+
+def team_managers(team_id: int | None) -> list[tuple[int, Reader]]:
+    """The team's manager with their language and time zone (none without a team or manager);
+    read once per batch."""
     if team_id is None:
         return []
     manager = batchscope.cached(

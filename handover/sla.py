@@ -44,15 +44,10 @@ def timer_start(
     handover_id: int | None = None,
 ) -> SlaTimer | None:
     """Start the stage's SLA clock (if a policy is active for the stage)."""
-    policy, cal = batchscope.cached(("handover.sla_policy", stage), lambda: _policy(stage))
-    if policy is None or cal is None:
+    found = deadline(stage, now)
+    if found is None:
         return None
-    due = add_business_minutes(cal, now, policy.target_minutes)
-    warn = (
-        add_business_minutes(cal, due, -policy.warn_before_minutes)
-        if policy.warn_before_minutes
-        else None
-    )
+    policy, due, warn = found
     return SlaTimer.objects.create(
         lead_id=lead_id,
         handover_id=handover_id,
@@ -64,6 +59,21 @@ def timer_start(
         due_at=due,
         next_action_at=min(warn, due) if warn else due,
     )
+
+
+def deadline(stage: Stage, now: datetime) -> tuple[SlaPolicy, datetime, datetime | None] | None:
+    """The stage's active policy, and the deadline and warning time of a clock started ``now``
+    in its business calendar (lead timers and account handovers); None without a policy."""
+    policy, cal = batchscope.cached(("handover.sla_policy", stage), lambda: _policy(stage))
+    if policy is None or cal is None:
+        return None
+    due = add_business_minutes(cal, now, policy.target_minutes)
+    warn = (
+        add_business_minutes(cal, due, -policy.warn_before_minutes)
+        if policy.warn_before_minutes
+        else None
+    )
+    return policy, due, warn
 
 
 def _policy(stage: Stage) -> tuple[SlaPolicy | None, BusinessCalendar | None]:
