@@ -5,7 +5,16 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
 from django.db.models.functions import Coalesce, Lower
 from django.utils.translation import gettext as _
 
@@ -58,6 +67,23 @@ def account_get_visible(*, user: User, account_id: int) -> Account | None:
 
 def current_members_qs(*, account_id: int) -> QuerySet[Membership]:
     return Membership.objects.filter(account_id=account_id, ended_at__isnull=True)
+
+
+def top_engaged_members(*, account_id: int, limit: int) -> tuple[list[tuple[int, int]], int]:
+    """(lead id, engagement score) of the account's current members with engagement, the most
+    engaged first (then by lead id), at most ``limit``, and how many such members there are: the
+    "why" of an account's score, read when it is shown (the sweep stores only the totals). One
+    query: the count is a window over the rows the top-N sort reads anyway."""
+    rows = list(
+        current_members_qs(account_id=account_id)
+        .filter(lead__engagement_score__gt=0)
+        .annotate(total=Window(Count("pk")))
+        .order_by("-lead__engagement_score", "lead_id")
+        .values_list("lead_id", "lead__engagement_score", "total")[:limit]
+    )
+    return [(lead_id, engagement) for lead_id, engagement, _total in rows], (
+        rows[0][2] if rows else 0
+    )
 
 
 def account_members(*, user: User, account_id: int) -> QuerySet[Membership]:

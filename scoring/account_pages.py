@@ -22,11 +22,10 @@ TOP_MEMBERS: Final = 10
 def account_score_panel(request: HttpRequest, account: Account) -> AccountPanel:
     """The account page's "Account score": totals, engagement parts, matching fit rules and the
     most engaged members (names only of leads the reader may see)."""
-    stored = selectors.account_score_stored(account_id=account.pk)
+    stored = selectors.account_score_stored(account_id=account.pk, members=TOP_MEMBERS)
     if stored is None:
         return AccountPanel(template=TEMPLATE, context={"score": None})
-    members = stored["members"]
-    top = members[:TOP_MEMBERS]
+    top = stored["members"]
     visible = {
         lead.pk: lead
         for lead in lead_visible_qs(user=request_user(request)).filter(
@@ -38,7 +37,7 @@ def account_score_panel(request: HttpRequest, account: Account) -> AccountPanel:
         "score": stored,
         "roles": [labels.get(role, role) for role in stored["engaged_roles"]],
         "top": [{**m, "lead": visible.get(m["lead_id"])} for m in top],
-        "more": len(members) - len(top),
+        "more": stored["members_with_engagement"] - len(top),
     }
     return AccountPanel(template=TEMPLATE, context=context)
 

@@ -30,7 +30,7 @@ from scoring.rules import ModelSpec, RuleSpec, fit_matches, grade_for
 ACCOUNT_FIELDS: Final[tuple[str, ...]] = ("country", "industry", "size_band", "tier")
 ACCOUNT_OPS: Final[frozenset[str]] = frozenset({"in", "not_in", "is_empty"})
 UNKNOWN_ROLE: Final = "unknown"
-MAX_MEMBERS_SHOWN: Final = 100  # the breakdown's "members": the most engaged first
+MAX_MEMBERS_SHOWN: Final = 100  # the breakdown's "members", read when shown (not stored)
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,7 @@ class AccountEvaluation:
 
 @dataclass(frozen=True)
 class MemberTotals:
-    """What the formula reads of an account's members, besides the breakdown's list. Each part
-    adds up (sums, and a union of roles), so members counted in parts — a dry run's lead
+    """What the formula reads of an account's members. Each part adds up (sums, and a union of roles), so members counted in parts — a dry run's lead
     batches, ``scoring.account_dry_run`` — make the whole."""
 
     engagement: int = 0  # Σ members' engagement scores
@@ -94,7 +93,9 @@ def member_totals(spec: AccountSpec, members: Iterable[Member]) -> MemberTotals:
 def evaluate_totals(
     spec: AccountSpec, *, account: Mapping[str, Any], totals: MemberTotals
 ) -> AccountEvaluation:
-    """Score one account from its members' totals; the breakdown lists no members."""
+    """Score one account from its members' totals. The breakdown holds what the score is made
+    of; the most engaged members are not in it: they are read when the breakdown is shown
+    (``companies.selectors.top_engaged_members``), as they are then."""
     rules = [
         [x.rule_id, x.points]
         for x in sorted(spec.rules, key=lambda x: x.rule_id)
@@ -106,7 +107,6 @@ def evaluate_totals(
     e3 = len(totals.roles) * spec.role_points
     breakdown = {
         "rules": rules,
-        "members": [],
         "engaged_members": totals.engaged,
         "engaged_roles": sorted(totals.roles),
         "parts": {"member_engagement": e1, "engaged_members": e2, "roles": e3},
@@ -119,13 +119,7 @@ def evaluate_account(
 ) -> AccountEvaluation:
     """Score one account: ``account`` holds the ``ACCOUNT_FIELDS``; ``members`` its current
     members."""
-    members = list(members)
-    ev = evaluate_totals(spec, account=account, totals=member_totals(spec, members))
-    shown = sorted(
-        (m for m in members if m.engagement > 0), key=lambda m: (-m.engagement, m.lead_id)
-    )
-    ev.breakdown["members"] = [[m.lead_id, m.engagement] for m in shown[:MAX_MEMBERS_SHOWN]]
-    return ev
+    return evaluate_totals(spec, account=account, totals=member_totals(spec, members))
 
 
 def validate_account_fit(*, field_name: str, op: str, value: Any) -> None:

@@ -184,10 +184,10 @@ class LeadScore(StoredScore):
 class AccountScore(StoredScore):
     """The last evaluation of an account (``scoring.account_rules.evaluate_account``).
 
-    ``breakdown``: ``{"rules": [[rule_id, points], ...], "members": [[lead_id, engagement],
-    ...], "engaged_members": n, "engaged_roles": [role, ...], "parts": {"member_engagement":
-    E1, "engaged_members": E2, "roles": E3}}``. ``mqa_armed`` re-arms the MQA threshold (as
-    ``LeadScore.mql_armed`` does the MQL one).
+    ``breakdown``: ``{"rules": [[rule_id, points], ...], "engaged_members": n, "engaged_roles":
+    [role, ...], "parts": {"member_engagement": E1, "engaged_members": E2, "roles": E3}}``: the
+    totals only (the most engaged members are read when shown). ``mqa_armed`` re-arms the MQA
+    threshold (as ``LeadScore.mql_armed`` does the MQL one).
     """
 
     account = models.OneToOneField(

@@ -5,7 +5,9 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, QuerySet
 
+from companies import selectors as company_selectors
 from companies.models import Account
+from scoring import account_rules
 from scoring.models import AccountScore, LeadScore, ScoringModel, ScoringRule, ScoringRun
 
 
@@ -82,16 +84,28 @@ def account_breakdown(*, account_id: int) -> dict[str, Any] | None:
             {"rule_id": rule_id, "name": names.get(rule_id, ""), "points": points}
             for rule_id, points in ev.breakdown["rules"]
         ],
+        **_top_members(account_id, account_rules.MAX_MEMBERS_SHOWN),
     }
 
 
-def account_score_stored(*, account_id: int) -> dict[str, Any] | None:
-    """An account's STORED score (``AccountScore``, written by the sweep) with its breakdown and
-    the fit rules named: what the account page and ``/api/v1/accounts/{id}/score/`` show. Two
-    queries whatever the account's size. None when the account has not been scored.
+def _top_members(account_id: int, limit: int) -> dict[str, Any]:
+    rows, total = company_selectors.top_engaged_members(account_id=account_id, limit=limit)
+    return {
+        "members": [{"lead_id": lead_id, "engagement": engagement} for lead_id, engagement in rows],
+        "members_with_engagement": total,
+    }
 
-    ``members``: ``[{"lead_id", "engagement"}]``, members with engagement > 0, most engaged first,
-    at most ``account_rules.MAX_MEMBERS_SHOWN`` of them."""
+
+def account_score_stored(
+    *, account_id: int, members: int = account_rules.MAX_MEMBERS_SHOWN
+) -> dict[str, Any] | None:
+    """An account's STORED score (``AccountScore``, written by the sweep) with its breakdown and
+    the fit rules named: what the account page and ``/api/v1/accounts/{id}/score/`` show. None
+    when the account has not been scored.
+
+    ``members``: ``[{"lead_id", "engagement"}]``, the current members with engagement > 0 as
+    they are now, most engaged first, at most ``members`` of them; ``members_with_engagement``:
+    how many such members there are."""
     row = AccountScore.objects.select_related("model").filter(account_id=account_id).first()
     if row is None:
         return None
@@ -122,10 +136,7 @@ def account_score_stored(*, account_id: int) -> dict[str, Any] | None:
         },
         "engaged_members": int(b.get("engaged_members", 0)),
         "engaged_roles": list(b.get("engaged_roles", [])),
-        "members": [
-            {"lead_id": int(lead_id), "engagement": int(points)}
-            for lead_id, points in b.get("members", [])
-        ],
+        **_top_members(account_id, members),
     }
 
 

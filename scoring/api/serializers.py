@@ -140,6 +140,11 @@ class AccountScoreSerializer(serializers.Serializer[dict[str, Any]]):
     parts = AccountScorePartsSerializer()
     engaged_members = serializers.IntegerField()
     engaged_roles = serializers.ListField(child=serializers.CharField())
+    members_with_engagement = serializers.IntegerField(
+        help_text="How many current members have engagement > 0 (members lists at most 100)."
+    )
     members = AccountScoreMemberSerializer(
-        many=True, help_text="Members with engagement > 0, most engaged first, at most 100."
+        many=True,
+        help_text="Current members with engagement > 0 as they are now, most engaged first, "
+        "at most 100.",
     )

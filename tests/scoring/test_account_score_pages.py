@@ -93,6 +93,9 @@ def test_the_panel_lists_ten_members_and_says_how_many_more(client, marketer, sc
     panel = panel[: panel.index("</section>")]
     assert panel.count("<li>", panel.index("score-members")) == 10
     assert "and 4 more" in panel  # 14 members with engagement > 0
+    body = client.get(f"/api/v1/accounts/{acme.pk}/score/").json()
+    assert body["members_with_engagement"] == 14
+    assert len(body["members"]) == 14
 
 
 def test_a_rep_sees_no_name_of_a_member_they_cannot_open(client, scored):

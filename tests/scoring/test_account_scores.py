@@ -35,7 +35,7 @@ from scoring import account_engine, engine, services
 from scoring import account_rules as ar
 from scoring import rules as r
 from scoring.models import AccountScore, ScoringModel
-from scoring.selectors import account_breakdown
+from scoring.selectors import account_breakdown, account_score_stored
 from tests.faults import db_fault
 from tests.leads.factories import LeadFactory
 from tests.scoring.factories import activity_rule, fit_rule, make_model
@@ -72,7 +72,6 @@ def test_the_worked_example_by_the_pure_function():
     assert (ev.fit, ev.engagement, ev.score, ev.grade) == (20, 80, 100, "B")
     assert ev.breakdown == {
         "rules": [[7, 20]],
-        "members": [[1, 30], [2, 20]],  # engagement > 0, highest first
         "engaged_members": 2,
         "engaged_roles": ["champion", "decision_maker"],
         "parts": {"member_engagement": 50, "engaged_members": 10, "roles": 20},
@@ -91,7 +90,7 @@ def test_the_worked_example_stored_by_the_sweep_and_by_score_account():
     assert (row.fit_score, row.engagement_score, row.score, row.grade) == (20, 80, 100, "B")
     assert row.model_id == model.pk
     assert not row.mqa_armed  # 100 reached the default MQA threshold (80): MQA, disarmed
-    assert row.breakdown["members"] == [[ann.pk, 30], [bob.pk, 20]]
+    assert "members" not in row.breakdown  # the totals only: members are read when shown
     assert row.breakdown["parts"] == {"member_engagement": 50, "engaged_members": 10, "roles": 20}
     again = services.score_account(account_id=acme.pk)
     assert again is not None
@@ -101,6 +100,11 @@ def test_the_worked_example_stored_by_the_sweep_and_by_score_account():
     assert explained["score"] == 100
     assert explained["rules"] == [{"rule_id": explained["rules"][0]["rule_id"],
                                    "name": "rule 0", "points": 20}]  # fmt: skip
+    top = [{"lead_id": ann.pk, "engagement": 30}, {"lead_id": bob.pk, "engagement": 20}]
+    assert explained["members"] == top  # engagement > 0, highest first
+    stored = account_score_stored(account_id=acme.pk)
+    assert stored is not None
+    assert stored["members"] == top
 
 
 @pytest.mark.django_db
@@ -449,10 +453,14 @@ class AccountEvaluationAgreesTest(TestCase):
             services.rule_clean(instance)  # generated rules are valid ones
             instance.save()
         accounts = []
+        shown: dict[int, list[tuple[int, int]]] = {}  # the members the breakdown lists
         for values, members in data:
             account = Account.objects.create(name="a", **values)
+            shown[account.pk] = []
             for engagement, role, current in members:
                 lead = LeadFactory(engagement_score=engagement)
+                if current and engagement > 0:
+                    shown[account.pk].append((-engagement, lead.pk))
                 Membership.objects.create(
                     lead=lead,
                     account=account,
@@ -483,6 +491,11 @@ class AccountEvaluationAgreesTest(TestCase):
             assert explained["engagement_score"] == sum(parts.values())
             assert explained["fit_score"] == sum(x["points"] for x in explained["rules"])
             assert stored.grade == explained["grade"]
+            top = [
+                {"lead_id": lead_id, "engagement": -minus}
+                for minus, lead_id in sorted(shown[account_id])[: ar.MAX_MEMBERS_SHOWN]
+            ]
+            assert explained["members"] == top
 
 
 @pytest.mark.django_db
