@@ -180,9 +180,12 @@ class Membership(models.Model):
             ),
         ]
         indexes = [
-            # an account's current members (the account page, scoring)
+            # an account's current members with their roles, read from the index alone (the
+            # account page, the account sweep: the heap rows of a batch's members were 30 % of
+            # its time at 1M leads)
             models.Index(
                 fields=["account", "lead"],
+                include=["role"],
                 condition=Q(ended_at__isnull=True),
                 name="membership_current_idx",
             ),

@@ -18,11 +18,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from companies.events import QualifiedAccount
 from companies.models import Account, Membership
 from handover import sla
 from handover.models import AccountHandover, EventType
@@ -87,56 +89,85 @@ def _recipients(owner_id: int | None, team_id: int | None, *, managers: bool) ->
     return found
 
 
-def _top_source(account_id: int) -> str:
-    """The lead source of the current member with the most engagement (the MQA's source)."""
-    return (
-        Membership.objects.filter(account_id=account_id, ended_at__isnull=True)
-        .exclude(lead__source="")
-        .order_by("-lead__engagement_score", "lead_id")
-        .values_list("lead__source", flat=True)
-        .first()
-        or ""
+def _top_sources(account_ids: Sequence[int]) -> dict[int, str]:
+    """Per account, the lead source of the current member with the most engagement (the MQA's
+    source; members without a source are passed over). One query for all the accounts."""
+    first = Window(
+        RowNumber(),
+        partition_by=F("account_id"),
+        order_by=[F("lead__engagement_score").desc(), F("lead_id").asc()],
     )
+    rows = (
+        Membership.objects.filter(account_id__in=account_ids, ended_at__isnull=True)
+        .exclude(lead__source="")
+        .annotate(n=first)
+        .filter(n=1)
+        .values_list("account_id", "lead__source")
+    )
+    return dict(rows)
 
 
-def handover_open(
-    *, account_id: int, score: int, grade: str, why: str, now: datetime
-) -> AccountHandover | None:
-    """The account just became MQA (inside the scoring transaction). None when one is open
-    already (the account stays with whoever has it) or the account is gone."""
-    account = Account.objects.select_for_update(no_key=True).filter(pk=account_id).first()
-    if account is None:
-        return None
-    if AccountHandover.objects.filter(account=account, status=AccountHandover.Status.OPEN).exists():
-        return None
-    owner_id = (
-        account.owner_id
-        if account.owner_id and User.objects.filter(pk=account.owner_id, is_active=True).exists()
-        else None
+def handovers_open(*, accounts: Sequence[QualifiedAccount], now: datetime) -> list[AccountHandover]:
+    """The accounts just became MQA (inside the scoring transaction): a handover for each, in a
+    few statements whatever their number (a sweep batch may qualify hundreds). An account that
+    has one open already keeps it (and whoever has it); a deleted one is passed over."""
+    qualified = {q.account_id: q for q in accounts}
+    locked = (
+        Account.objects.select_for_update(no_key=True)
+        .filter(pk__in=sorted(qualified))
+        .order_by("pk")  # the order every writer locks accounts in
+    )
+    found = {account.pk: account for account in locked}
+    busy = set(
+        AccountHandover.objects.filter(
+            account_id__in=found, status=AccountHandover.Status.OPEN
+        ).values_list("account_id", flat=True)
+    )
+    to_open = [account for pk, account in found.items() if pk not in busy]
+    if not to_open:
+        return []
+    owners = {a.owner_id for a in to_open if a.owner_id}
+    active = set(
+        User.objects.filter(pk__in=owners, is_active=True).values_list("pk", flat=True)
+        if owners
+        else ()
     )
     # the MQL policy's "time to accept" (None: no SLA, nothing to scan)
     _policy, due, warn = sla.deadline(Stage.MQL, now) or (None, None, None)
-    handover = AccountHandover.objects.create(
-        account=account,
-        owner_id=owner_id,
-        team_id=account.team_id,
-        opened_at=now,
-        score=score,
-        grade=grade,
-        why=why[:200],
-        tier=account.tier,
-        source=_top_source(account.pk)[:100],
-        warn_at=warn,
-        due_at=due,
-        next_action_at=min(warn, due) if warn and due else due,
+    sources = _top_sources([a.pk for a in to_open])
+    opened = AccountHandover.objects.bulk_create(
+        AccountHandover(
+            account=account,
+            owner_id=account.owner_id if account.owner_id in active else None,
+            team_id=account.team_id,
+            opened_at=now,
+            score=qualified[account.pk].score,
+            grade=qualified[account.pk].grade,
+            why=qualified[account.pk].reason[:200],
+            tier=account.tier,
+            source=sources.get(account.pk, "")[:100],
+            warn_at=warn,
+            due_at=due,
+            next_action_at=min(warn, due) if warn and due else due,
+        )
+        for account in to_open
     )
     batch = OutboxBatch(now=now)
-    text = partial(_opened_text, name=account.name, score=score, owned=owner_id is not None)
-    for recipient in _recipients(owner_id, account.team_id, managers=False):
-        batch.notify(recipient_id=recipient, kind="account.mqa", text=text, link=_link(account.pk))
-    batch.event(EventType.ACCOUNT_MQA, account_data(account, handover))
+    for handover in opened:
+        account = handover.account
+        text = partial(
+            _opened_text,
+            name=account.name,
+            score=handover.score,
+            owned=handover.owner_id is not None,
+        )
+        for recipient in _recipients(handover.owner_id, account.team_id, managers=False):
+            batch.notify(
+                recipient_id=recipient, kind="account.mqa", text=text, link=_link(account.pk)
+            )
+        batch.event(EventType.ACCOUNT_MQA, account_data(account, handover))
     batch.flush()
-    return handover
+    return opened
 
 
 def _opened_text(*, name: str, score: int, owned: bool) -> tuple[str, str]:

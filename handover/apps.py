@@ -23,8 +23,8 @@ class HandoverConfig(AppConfig):
         events.stage_change_requested.connect(
             receivers.on_stage_change_requested, dispatch_uid="handover.qualification_gate"
         )
-        account_events.account_qualified.connect(
-            receivers.on_account_qualified, dispatch_uid="handover.on_account_qualified"
+        account_events.accounts_qualified.connect(
+            receivers.on_accounts_qualified, dispatch_uid="handover.on_accounts_qualified"
         )
         account_events.members_added.connect(
             receivers.on_members_added, dispatch_uid="handover.on_members_added"

@@ -8,6 +8,7 @@ written — all in the moving transaction, so they commit or roll back with the 
 from datetime import datetime
 from typing import Any
 
+from companies.events import QualifiedAccount
 from companies.models import Account, Membership
 from handover import account_handovers, services, sla
 from handover.models import EventType, Handover
@@ -64,19 +65,10 @@ def on_stage_change_requested(
         services.ensure_qualified(lead=lead)
 
 
-def on_account_qualified(
-    sender: Any,
-    *,
-    account_id: int,
-    score: int,
-    grade: str,
-    reason: str,
-    now: datetime,
-    **kwargs: Any,
+def on_accounts_qualified(
+    sender: Any, *, accounts: list[QualifiedAccount], now: datetime, **kwargs: Any
 ) -> None:
-    account_handovers.handover_open(
-        account_id=account_id, score=score, grade=grade, why=reason, now=now
-    )
+    account_handovers.handovers_open(accounts=accounts, now=now)
 
 
 def on_members_added(

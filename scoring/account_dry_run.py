@@ -21,16 +21,12 @@ from typing import Any, Final
 
 from django.db import connection
 
-from companies.models import Account, BuyingRole, Membership
+from companies.models import Account, Membership
 from scoring import account_rules as ar
 from scoring import engine
 from scoring import rules as r
 from scoring.models import AccountScore, DryRunAccount, ScoringModel, ScoringRun
 
-# a buying role's bit in DryRunAccount.*_roles ("unknown" never counts)
-ROLE_BITS: Final[dict[str, int]] = {
-    role: 1 << i for i, role in enumerate(BuyingRole.values) if role != ar.UNKNOWN_ROLE
-}
 CHUNK: Final = 5000  # accounts scored per read at the end
 NOT_SCORED: Final = "-"  # the grade "before" of an account never scored (nothing published)
 
@@ -38,12 +34,12 @@ NOT_SCORED: Final = "-"  # the grade "before" of an account never scored (nothin
 def _bits(roles: Iterable[str]) -> int:
     bits = 0
     for role in roles:
-        bits |= ROLE_BITS[role]
+        bits |= ar.ROLE_BITS[role]
     return bits
 
 
 def _roles(bits: int) -> frozenset[str]:
-    return frozenset(role for role, bit in ROLE_BITS.items() if bits & bit)
+    return frozenset(role for role, bit in ar.ROLE_BITS.items() if bits & bit)
 
 
 def accounts_reset(*, run_id: int) -> None:

@@ -23,9 +23,18 @@ from scoring import account_rules as ar
 from scoring import engine
 from scoring.models import AccountScore, ScoringModel
 
+# From this many accounts a batch joins the members to the leads by hashing one scan of each
+# table; fewer probe each member's lead by its primary key. Measured at 1M leads (106k accounts,
+# docs/benchmarks.md "Accounts"): probing cost 0.78 s per 10,000 accounts, mostly random reads
+# of lead rows; the hash join about 1.1 s whatever the batch. A full rescore (a published model)
+# sweeps in such wide batches (``scoring.services.account_scores_sweep``).
+HASH_JOIN_MIN = 20_000
+WIDE_BATCH = 200_000  # accounts a sweep batch takes when at least HASH_JOIN_MIN are marked
 
-def _compile(spec: ar.AccountSpec) -> tuple[str, dict[str, Any]]:
-    """The evaluation of ``%(ids)s`` as one SELECT: account_id, fit, eng, grade, bd (jsonb)."""
+
+def _compile(spec: ar.AccountSpec, *, accounts: int) -> tuple[str, dict[str, Any]]:
+    """The evaluation of ``%(ids)s`` (``accounts`` of them) as one SELECT: account_id, fit,
+    eng, grade, bd (jsonb)."""
     p = engine._Params()
     account_t, member_t, lead_t = (
         Account._meta.db_table,
@@ -54,25 +63,39 @@ def _compile(spec: ar.AccountSpec) -> tuple[str, dict[str, Any]]:
         f"WHEN v.fit >= {int(spec.grade_b_min)} THEN 'B' "
         f"WHEN v.fit >= {int(spec.grade_c_min)} THEN 'C' ELSE 'D' END"
     )
-    sql = (
-        f"WITH a AS (SELECT a.id, {cols} FROM {account_t} a WHERE a.id = ANY(%(ids)s::bigint[])), "
+    # role values are our own identifiers; the names in sorted order, as the pure function's
+    by_name = sorted(ar.ROLE_BITS.items())
+    whens = " ".join(f"WHEN '{role}' THEN {bit}" for role, bit in by_name)
+    role_bit = f"CASE role {whens} ELSE 0 END"
+    role_count = " + ".join(f"(coalesce(agg.rb, 0) & {bit} > 0)::int" for _r, bit in by_name)
+    role_names = ", ".join(
+        f"CASE WHEN coalesce(agg.rb, 0) & {bit} > 0 THEN '{role}' END" for role, bit in by_name
+    )
+    lead_join = (
+        f"JOIN {lead_t} l ON l.id = m.lead_id"
+        if accounts >= HASH_JOIN_MIN
         # each member's lead by its primary key (the LATERAL ... OFFSET 0 keeps the probe): the
         # planner hashed a scan of every lead for each batch (1.7 s of a 2.1 s batch at 1M leads)
+        else f"JOIN LATERAL (SELECT l.engagement_score FROM {lead_t} l "
+        "WHERE l.id = m.lead_id OFFSET 0) l ON true"
+    )
+    sql = (
+        f"WITH a AS (SELECT a.id, {cols} FROM {account_t} a WHERE a.id = ANY(%(ids)s::bigint[])), "
         "mem AS (SELECT m.account_id, l.engagement_score AS eng, m.role, "
         f"l.engagement_score >= {int(spec.engaged_min)} AS engaged "
-        f"FROM {member_t} m JOIN LATERAL (SELECT l.engagement_score FROM {lead_t} l "
-        "WHERE l.id = m.lead_id OFFSET 0) l ON true "
+        f"FROM {member_t} m {lead_join} "
         "WHERE m.ended_at IS NULL AND m.account_id = ANY(%(ids)s::bigint[])), "
+        # the engaged roles as bits OR-ed: a hash aggregate (a DISTINCT array sorted every
+        # member of a wide batch, spilling to disk)
         "agg AS (SELECT account_id, sum(eng) AS total, count(*) FILTER (WHERE engaged) AS n, "
-        'array_agg(DISTINCT role COLLATE "C" ORDER BY role COLLATE "C") '
-        f"FILTER (WHERE engaged AND role <> '{ar.UNKNOWN_ROLE}') AS roles "
-        "FROM mem GROUP BY account_id), "
+        f"bit_or({role_bit}) FILTER (WHERE engaged) AS rb FROM mem GROUP BY account_id), "
         f"v AS (SELECT a.id, ({fit}) AS fit, {rules_json} AS rules, "
         f"least(coalesce(agg.total, 0), {int(spec.engagement_cap)})::int AS e1, "
         f"(least(coalesce(agg.n, 0), {int(spec.member_cap)}) * {int(spec.member_points)})::int "
         "AS e2, "
-        f"(coalesce(cardinality(agg.roles), 0) * {int(spec.role_points)})::int AS e3, "
-        "coalesce(agg.n, 0)::int AS n, coalesce(to_jsonb(agg.roles), '[]'::jsonb) AS roles "
+        f"(({role_count}) * {int(spec.role_points)})::int AS e3, "
+        f"coalesce(agg.n, 0)::int AS n, to_jsonb(array_remove(ARRAY[{role_names}]::text[], NULL)) "
+        "AS roles "
         "FROM a LEFT JOIN agg ON agg.account_id = a.id) "
         f"SELECT v.id AS account_id, v.fit, v.e1 + v.e2 + v.e3 AS eng, {grade} AS grade, "
         "jsonb_build_object('rules', v.rules, 'engaged_members', v.n, "
@@ -85,7 +108,7 @@ def _compile(spec: ar.AccountSpec) -> tuple[str, dict[str, Any]]:
 def _write_sql(
     *, model: ScoringModel, spec: ar.AccountSpec, ids: Sequence[int], now: datetime
 ) -> int:
-    sql, params = _compile(spec)
+    sql, params = _compile(spec, accounts=len(ids))
     score_t = AccountScore._meta.db_table
     statement = (
         f"WITH ev AS MATERIALIZED ({sql}) "
@@ -141,7 +164,7 @@ def evaluate_python(*, spec: ar.AccountSpec, ids: Sequence[int]) -> dict[int, ar
 
 def evaluate_sql(*, spec: ar.AccountSpec, ids: Sequence[int]) -> dict[int, ar.AccountEvaluation]:
     """The bulk statement's evaluation, read only (PostgreSQL)."""
-    sql, params = _compile(spec)
+    sql, params = _compile(spec, accounts=len(ids))
     with connection.cursor() as cursor:
         cursor.execute(sql, {**params, "ids": sorted(ids)})
         rows = cursor.fetchall()

@@ -23,6 +23,7 @@ from typing import Any, Final
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from companies.models import BuyingRole
 from leadflow.validators import nul_path
 from scoring.rules import KIND_ACCOUNT_FIT as KIND_ACCOUNT_FIT
 from scoring.rules import ModelSpec, RuleSpec, fit_matches, grade_for
@@ -30,6 +31,11 @@ from scoring.rules import ModelSpec, RuleSpec, fit_matches, grade_for
 ACCOUNT_FIELDS: Final[tuple[str, ...]] = ("country", "industry", "size_band", "tier")
 ACCOUNT_OPS: Final[frozenset[str]] = frozenset({"in", "not_in", "is_empty"})
 UNKNOWN_ROLE: Final = "unknown"
+# a buying role's bit where members' roles are OR-ed together (the bulk statement, a dry run's
+# totals); "unknown" never counts
+ROLE_BITS: Final[dict[str, int]] = {
+    role: 1 << i for i, role in enumerate(BuyingRole.values) if role != UNKNOWN_ROLE
+}
 MAX_MEMBERS_SHOWN: Final = 100  # the breakdown's "members", read when shown (not stored)
 
 
