@@ -71,20 +71,25 @@ def _compile(spec: ar.AccountSpec, *, accounts: int) -> tuple[str, dict[str, Any
     role_names = ", ".join(
         f"CASE WHEN coalesce(agg.rb, 0) & {bit} > 0 THEN '{role}' END" for role, bit in by_name
     )
-    lead_join = (
-        f"JOIN {lead_t} l ON l.id = m.lead_id"
+    current = (
+        f"SELECT account_id, lead_id, role FROM {member_t} "
+        "WHERE ended_at IS NULL AND account_id = ANY(%(ids)s::bigint[])"
+    )
+    members = (
+        f"({current}) m JOIN {lead_t} l ON l.id = m.lead_id"
         if accounts >= HASH_JOIN_MIN
-        # each member's lead by its primary key (the LATERAL ... OFFSET 0 keeps the probe): the
-        # planner hashed a scan of every lead for each batch (1.7 s of a 2.1 s batch at 1M leads)
-        else f"JOIN LATERAL (SELECT l.engagement_score FROM {lead_t} l "
-        "WHERE l.id = m.lead_id OFFSET 0) l ON true"
+        # each member's lead by its primary key (the LATERAL ... OFFSET 0 keeps the probe: the
+        # planner hashed a scan of every lead for each batch, 1.7 s of a 2.1 s batch at 1M
+        # leads), in lead id order: each lead page is read once, in order (0.47 s instead of
+        # 0.65 s for the 77,000 members of 10,000 accounts)
+        else f"({current} ORDER BY lead_id OFFSET 0) m JOIN LATERAL (SELECT l.engagement_score "
+        f"FROM {lead_t} l WHERE l.id = m.lead_id OFFSET 0) l ON true"
     )
     sql = (
         f"WITH a AS (SELECT a.id, {cols} FROM {account_t} a WHERE a.id = ANY(%(ids)s::bigint[])), "
         "mem AS (SELECT m.account_id, l.engagement_score AS eng, m.role, "
         f"l.engagement_score >= {int(spec.engaged_min)} AS engaged "
-        f"FROM {member_t} m {lead_join} "
-        "WHERE m.ended_at IS NULL AND m.account_id = ANY(%(ids)s::bigint[])), "
+        f"FROM {members}), "
         # the engaged roles as bits OR-ed: a hash aggregate (a DISTINCT array sorted every
         # member of a wide batch, spilling to disk)
         "agg AS (SELECT account_id, sum(eng) AS total, count(*) FILTER (WHERE engaged) AS n, "

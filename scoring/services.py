@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, Max, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
@@ -435,7 +435,6 @@ def model_publish(*, model_id: int, actor: User | None = None) -> ScoringRun:
     model.status = ScoringModel.Status.PUBLISHED
     model.published_at, model.published_by = timezone.now(), actor
     model.save(update_fields=["status", "published_at", "published_by"])
-    accounts_mark_all(now=model.published_at)  # new account rules and settings: rescore all
     audit_record(
         action="scoring.model_published",
         actor=actor,
@@ -608,6 +607,8 @@ def _run_batch(
             run.result["accounts"] = account_dry_run.accounts_summary(
                 run=run, model=model, spec=account_spec, baseline=published_model()
             )
+        else:  # a rescore's leads are done: every account, from its members' new engagement
+            run.result["accounts_written"] = accounts_rescore_all(model=model)
         return 0
     ids = engine.IdRange(run.last_lead_id + 1, bounds["hi"])
     now = run.started_at or timezone.now()
@@ -616,7 +617,8 @@ def _run_batch(
     else:
         for written, moved in deadletter.isolate(
             ids,
-            partial(_score_batch, model=model, spec=spec, now=now),
+            # no account marks: the run rescores every account once its leads are done
+            partial(_score_batch, model=model, spec=spec, now=now, mark_accounts=False),
             kind=DEAD_RESCORE,
             ids=engine.id_list,
         ):
@@ -666,11 +668,19 @@ def _dry_run_batch(
 
 
 def _score_batch(
-    ids: engine.Batch, *, model: ScoringModel, spec: r.ModelSpec, now: datetime
+    ids: engine.Batch,
+    *,
+    model: ScoringModel,
+    spec: r.ModelSpec,
+    now: datetime,
+    mark_accounts: bool = True,
 ) -> tuple[int, int]:
     """Write the batch's scores (marking the accounts of leads whose engagement changed, in
-    the same statement) and apply its thresholds: (rows written, leads moved)."""
-    written = engine.write_scores(model=model, spec=spec, ids=ids, now=now)
+    the same statement, unless ``mark_accounts`` is False) and apply its thresholds: (rows
+    written, leads moved)."""
+    written = engine.write_scores(
+        model=model, spec=spec, ids=ids, now=now, mark_accounts=mark_accounts
+    )
     return written, apply_thresholds(model=model, ids=ids)
 
 
@@ -982,24 +992,26 @@ def score_lead(*, lead_id: int, now: datetime | None = None) -> LeadScore | None
 # --- accounts: marks, the sweep and the single-account path -----------------------------------
 
 
-def _insert_marks(accounts: Any, now: datetime) -> None:
-    """One ``INSERT … SELECT`` of account marks from ``accounts`` (a values("account_id")
-    queryset): set-based, whatever the number of accounts."""
-    sql, params = accounts.query.sql_with_params()
-    marks = AccountRescoreMark._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {marks} (account_id, marked_at) SELECT DISTINCT x.account_id, %s "  # noqa: S608
-            f"FROM ({sql}) x",
-            [now, *params],
-        )
-
-
-def accounts_mark_all(*, now: datetime | None = None) -> None:
-    """Mark every account (a newly published model: other account rules and settings)."""
-    _insert_marks(
-        Account.objects.annotate(account_id=F("pk")).values("account_id"), now or timezone.now()
-    )
+def accounts_rescore_all(*, model: ScoringModel) -> int:
+    """Score every account with ``model``, in the caller's transaction: what a rescore run (a
+    published model, the daily decay) does once its leads are done, so each account is scored
+    once, from its members' new engagement (the run's lead batches mark none). Wide batches by
+    account id (``account_engine.WIDE_BATCH``, a hash join each); an account whose evaluation
+    fails is set aside as in the sweep. Marks are left to the sweep. Returns the rows written."""
+    spec = engine.account_spec(model)
+    written, last = 0, 0
+    with batch_scope(defer=False) as scope:
+        while ids := list(
+            Account.objects.filter(pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", flat=True)[: account_engine.WIDE_BATCH]
+        ):
+            work = partial(_score_accounts, model=model, spec=spec, now=timezone.now())
+            written += sum(
+                deadletter.isolate(ids, partial(_as_item, scope, work), kind=DEAD_ACCOUNT)
+            )
+            last = ids[-1]
+    return written
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ scratch table for the reference. Then each round, alternating which goes first w
 compared, each step in a transaction that is rolled back, the touched tables vacuumed before
 each timed step (autovacuum is off on the bench box):
 
-a. a full account rescore as a newly published model does it (``accounts_mark_all`` and
-   ``account_scores_sweep``: every account evaluated and, the model being new, every score row
-   written) against the reference: one hand-written aggregate over current memberships joined
+a. a full account rescore as a published model's rescore run does it once its leads are done
+   (``accounts_rescore_all``: every account evaluated in wide batches and, the model being new,
+   every score row written) against the reference: one hand-written aggregate over current memberships joined
    to their leads (engagement sum, engaged members, engaged roles) UPDATE-ing one scratch row per
    account — the least any implementation must do. Target: at most 2x.
 b. 10,000 dirty accounts: one member's engagement raised in each of 10,000 random accounts and
@@ -135,8 +135,9 @@ def prepare(model: ScoringModel, members: int) -> Account:
             company_services.accounts_mark([big.pk, *set(left)])
     if AccountRescoreMark.objects.exists() or not AccountScore.objects.exists():
         say("scoring every account once…")
-        services.accounts_mark_all()
-        services.account_scores_sweep()
+        with transaction.atomic():
+            services.accounts_rescore_all(model=model)
+            AccountRescoreMark.objects.all().delete()
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS {REF} (account_id bigint PRIMARY KEY, total int, "
@@ -173,12 +174,15 @@ def timed_sweep(mark: Callable[[], None]) -> tuple[float, int, int]:
 
 
 def full_real(model: ScoringModel) -> tuple[float, int, int]:
-    """Mark every account and sweep, as publishing a new model version does."""
+    """Every account scored by a new model version, as its rescore run ends."""
     with rolled_back():
         new = services.model_new_version(model_id=model.pk)
         ScoringModel.objects.filter(pk=model.pk).update(status=ScoringModel.Status.ARCHIVED)
         ScoringModel.objects.filter(pk=new.pk).update(status=ScoringModel.Status.PUBLISHED)
-        return timed_sweep(services.accounts_mark_all)  # rolled back on the way out
+        started = time.perf_counter()
+        written = services.accounts_rescore_all(model=new)
+        elapsed = time.perf_counter() - started
+        return elapsed, Account.objects.count(), written  # rolled back on the way out
 
 
 REFERENCE = f"""

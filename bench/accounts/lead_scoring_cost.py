@@ -8,10 +8,11 @@
     python bench/accounts/lead_scoring_cost.py --rounds 3
 
 Each round, alternating which goes first, like for like in the same run:
-1. a full lead rescore, batch by batch as a publish does it (every score written: each pass is
-   a day later, so decay changes every row), with the accounts of the leads whose engagement
-   changed marked (the code as it is: in the statement that writes the scores) and without
-   (``write_scores(mark_accounts=False)``);
+1. a full lead rescore, batch by batch (every score written: each pass is a day later, so decay
+   changes every row), with the accounts of the leads whose engagement changed marked in the
+   statement that writes the scores (what the incremental sweep does for each lead batch) and
+   without (``write_scores(mark_accounts=False)``: what a rescore run does now, scoring every
+   account once at its end instead — ``at_scale.py`` step a times that);
 2. an incremental sweep of 10,000 leads after one new activity each, with and without marks;
 3. the account sweep of every marked account (after 1 with marks).
 Rolled back after each step, so every round starts from the same rows; the touched tables are
@@ -121,7 +122,6 @@ def account_sweep(model: ScoringModel, batch: int) -> tuple[float, int]:
             full_pass(
                 model, 50, True, batch
             )  # leaves its marks (inner rollback only undoes its own)
-            services.accounts_mark_all()
             started = time.perf_counter()
             result = services.account_scores_sweep()
             elapsed = time.perf_counter() - started

@@ -15,6 +15,7 @@ The worked example (also the formula's documentation), with the model's defaults
 
 from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -347,13 +348,30 @@ def test_an_unchanged_account_is_not_written_again():
 
 
 @pytest.mark.django_db
-def test_publishing_marks_every_account():
+def test_a_rescore_run_marks_no_account_and_scores_every_one_once_its_leads_are_done(
+    django_capture_on_commit_callbacks,
+):
     accounts = [_account(f"A{i}") for i in range(3)]
+    members = [_member(accounts[i], 0, BuyingRole.CHAMPION) for i in range(2)]
+    for lead in members:
+        lead_services.activity_record(
+            lead_id=lead.pk, kind=ActivityKind.WEBINAR, occurred_at=timezone.now()
+        )
     AccountRescoreMark.objects.all().delete()
-    make_model([account_rule("tier", "is_empty", True, 4)])
-    assert _marked() == {a.pk for a in accounts}
-    assert services.account_scores_sweep(batch_size=2).batches == 2
-    assert set(AccountScore.objects.values_list("fit_score", flat=True)) == {4}
+    with django_capture_on_commit_callbacks(execute=True):
+        model = make_model(
+            [account_rule("tier", "is_empty", True, 4), activity_rule(ActivityKind.WEBINAR, 12)],
+            publish=False,
+        )
+        run = services.model_publish(model_id=model.pk)
+    run.refresh_from_db()
+    assert run.status == "done"
+    assert run.result["accounts_written"] == 3
+    assert not AccountRescoreMark.objects.exists()  # the lead batches marked none
+    scores = dict(AccountScore.objects.values_list("account_id", "engagement_score"))
+    # each member's new engagement (12, engaged) counted: 12 + 1 engaged × 5 + 1 role × 10
+    assert scores == {accounts[0].pk: 27, accounts[1].pk: 27, accounts[2].pk: 0}
+    assert set(AccountScore.objects.values_list("fit_score", "model_id")) == {(4, model.pk)}
 
 
 @pytest.mark.django_db
@@ -479,6 +497,8 @@ class AccountEvaluationAgreesTest(TestCase):
         python = account_engine.evaluate_python(spec=spec, ids=accounts)
         if connection.vendor == "postgresql":
             assert account_engine.evaluate_sql(spec=spec, ids=accounts) == python
+            with mock.patch.object(account_engine, "HASH_JOIN_MIN", 0):  # a wide batch's plan
+                assert account_engine.evaluate_sql(spec=spec, ids=accounts) == python
         for account_id in accounts:
             stored = bulk[account_id]
             single = services.score_account(account_id=account_id)
