@@ -1,7 +1,10 @@
 """Reads of accounts: lists, an account's members and buying-group coverage, a lead's account,
 name-match suggestions. Members are filtered by who may see each lead."""
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import chain
 from typing import Any
 
@@ -10,12 +13,11 @@ from django.db.models import (
     Exists,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
-    Window,
 )
 from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from companies.models import Account, AccountDomain, BuyingRole, Membership
@@ -69,21 +71,55 @@ def current_members_qs(*, account_id: int) -> QuerySet[Membership]:
     return Membership.objects.filter(account_id=account_id, ended_at__isnull=True)
 
 
-def top_engaged_members(*, account_id: int, limit: int) -> tuple[list[tuple[int, int]], int]:
-    """(lead id, engagement score) of the account's current members with engagement, the most
-    engaged first (then by lead id), at most ``limit``, and how many such members there are: the
-    "why" of an account's score, read when it is shown (the sweep stores only the totals). One
-    query: the count is a window over the rows the top-N sort reads anyway."""
-    rows = list(
-        current_members_qs(account_id=account_id)
-        .filter(lead__engagement_score__gt=0)
-        .annotate(total=Window(Count("pk")))
-        .order_by("-lead__engagement_score", "lead_id")
-        .values_list("lead_id", "lead__engagement_score", "total")[:limit]
+@dataclass(frozen=True)
+class RosterMember:
+    lead_id: int
+    role: str
+    score: int  # the lead's
+    engagement: int  # the lead's engagement score
+    active: bool  # an activity within ENGAGED_DAYS
+
+
+def account_roster(account: Account) -> list[RosterMember]:
+    """Every current member of ``account`` with what the account page shows of it, in one pass
+    over the members (by lead id: each lead page read once), read once per account object: the
+    members by score, the buying-group coverage and the most engaged share it (three passes over
+    a 5,000-member account's leads were 70 ms of its page). Lead visibility is not applied."""
+    cached: list[RosterMember] | None = getattr(account, "_roster", None)
+    if cached is not None:
+        return cached
+    since = timezone.now() - timedelta(days=ENGAGED_DAYS)
+    # one EXISTS per member on the (lead, time) index: a join to the activities counted each
+    # activity as a member (60 "decision makers" in an account of 25)
+    active = Activity.objects.filter(lead_id=OuterRef("lead_id"), occurred_at__gte=since)
+    rows = (
+        current_members_qs(account_id=account.pk)
+        .annotate(active=Exists(active))
+        .order_by("lead_id")
+        .values_list("lead_id", "role", "lead__score", "lead__engagement_score", "active")
     )
-    return [(lead_id, engagement) for lead_id, engagement, _total in rows], (
-        rows[0][2] if rows else 0
+    roster = [RosterMember(*row) for row in rows]
+    account._roster = roster  # type: ignore[attr-defined]
+    return roster
+
+
+def top_engaged_members(
+    roster: Sequence[RosterMember], *, limit: int
+) -> tuple[list[tuple[int, int]], int]:
+    """(lead id, engagement score) of the members with engagement, the most engaged first (then
+    by lead id), at most ``limit``, and how many such members there are: the "why" of an
+    account's score, read when it is shown (the sweep stores only the totals)."""
+    engaged = sorted(
+        ((m.lead_id, m.engagement) for m in roster if m.engagement > 0),
+        key=lambda pair: (-pair[1], pair[0]),
     )
+    return engaged[:limit], len(engaged)
+
+
+def members_by_score(roster: Sequence[RosterMember]) -> list[int]:
+    """The members' lead ids, highest lead score first (then by lead id): the account page's
+    order."""
+    return [m.lead_id for m in sorted(roster, key=lambda m: (-m.score, m.lead_id))]
 
 
 def account_members(*, user: User, account_id: int) -> QuerySet[Membership]:
@@ -96,6 +132,18 @@ def account_members(*, user: User, account_id: int) -> QuerySet[Membership]:
     return members.select_related("lead", "lead__owner").order_by("-lead__score", "lead_id")
 
 
+def members_in_order(*, account_id: int, lead_ids: list[int]) -> list[Membership]:
+    """The current memberships of ``lead_ids`` in ``account_id`` with their leads, in that
+    order (a page of ``members_by_score``)."""
+    rows = {
+        m.lead_id: m
+        for m in current_members_qs(account_id=account_id)
+        .filter(lead_id__in=lead_ids)
+        .select_related("lead", "lead__owner")
+    }
+    return [rows[i] for i in lead_ids if i in rows]
+
+
 @dataclass(frozen=True)
 class Coverage:
     role: str
@@ -104,27 +152,13 @@ class Coverage:
     engaged: int  # of them, active within ENGAGED_DAYS
 
 
-def buying_coverage(*, account_id: int) -> list[Coverage]:
+def buying_coverage(roster: Sequence[RosterMember]) -> list[Coverage]:
     """Per buying role (unknown last): how many current members hold it and how many engage."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    since = timezone.now() - timedelta(days=ENGAGED_DAYS)
-    # one EXISTS per member on the (lead, time) index: a join to the activities counted each
-    # activity as a member (60 "decision makers" in an account of 25)
-    active = Activity.objects.filter(lead_id=OuterRef("lead_id"), occurred_at__gte=since)
-    rows = (
-        current_members_qs(account_id=account_id)
-        .annotate(active=Exists(active))
-        .values("role")
-        .annotate(n=Count("pk"), engaged=Count("pk", filter=Q(active=True)))
-        .order_by()
-    )
-    counts = {r["role"]: (r["n"], r["engaged"]) for r in rows}
+    members = Counter(m.role for m in roster)
+    engaged = Counter(m.role for m in roster if m.active)
     return [
-        Coverage(role=role.value, label=str(role.label), members=counts.get(role.value, (0, 0))[0],
-                 engaged=counts.get(role.value, (0, 0))[1])
+        Coverage(role=role.value, label=str(role.label), members=members[role.value],
+                 engaged=engaged[role.value])
         for role in BuyingRole
     ]  # fmt: skip
 

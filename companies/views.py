@@ -13,7 +13,7 @@ from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -30,6 +30,7 @@ from companies.models import Account, AccountDomain, BuyingRole, Membership, Tie
 from configure.integrations_forms import named_errors
 from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
+from leads.permissions import Perm
 from leads.selectors import assignable_users, lead_editable, lead_visible_qs
 
 VIEW: Final = "companies.view_account"
@@ -187,13 +188,23 @@ def _detail_page(
     request: HttpRequest, account: Account, status: int = 200, **extra: Any
 ) -> HttpResponse:
     user = request_user(request)
-    members = selectors.account_members(user=user, account_id=account.pk)
-    page = Paginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
+    roster = selectors.account_roster(account)
+    page: Page[Any]
+    if user.has_perm(Perm.VIEW_ALL_LEADS):
+        # every member is visible: the page is cut from the roster, and only its rows are read
+        ordered: list[Any] = selectors.members_by_score(roster)
+        page = Paginator(ordered, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
+        page.object_list = selectors.members_in_order(
+            account_id=account.pk, lead_ids=list(page.object_list)
+        )
+    else:
+        members = selectors.account_members(user=user, account_id=account.pk)
+        page = Paginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     ctx = {
         "account": account,
         "domains": list(account.domains.order_by("-is_primary", "domain")),
         "subsidiaries": list(account.children.order_by("name", "pk")[:50]),
-        "coverage": selectors.buying_coverage(account_id=account.pk),
+        "coverage": selectors.buying_coverage(roster),
         "page": page,
         "roles": _role_choices(),
         "can_set_role": user.has_perm(SET_ROLE),

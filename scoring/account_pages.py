@@ -22,7 +22,7 @@ TOP_MEMBERS: Final = 10
 def account_score_panel(request: HttpRequest, account: Account) -> AccountPanel:
     """The account page's "Account score": totals, engagement parts, matching fit rules and the
     most engaged members (names only of leads the reader may see)."""
-    stored = selectors.account_score_stored(account_id=account.pk, members=TOP_MEMBERS)
+    stored = selectors.account_score_stored(account=account, members=TOP_MEMBERS)
     if stored is None:
         return AccountPanel(template=TEMPLATE, context={"score": None})
     top = stored["members"]

@@ -84,12 +84,13 @@ def account_breakdown(*, account_id: int) -> dict[str, Any] | None:
             {"rule_id": rule_id, "name": names.get(rule_id, ""), "points": points}
             for rule_id, points in ev.breakdown["rules"]
         ],
-        **_top_members(account_id, account_rules.MAX_MEMBERS_SHOWN),
+        **_top_members(Account(pk=account_id), account_rules.MAX_MEMBERS_SHOWN),
     }
 
 
-def _top_members(account_id: int, limit: int) -> dict[str, Any]:
-    rows, total = company_selectors.top_engaged_members(account_id=account_id, limit=limit)
+def _top_members(account: Account, limit: int) -> dict[str, Any]:
+    roster = company_selectors.account_roster(account)
+    rows, total = company_selectors.top_engaged_members(roster, limit=limit)
     return {
         "members": [{"lead_id": lead_id, "engagement": engagement} for lead_id, engagement in rows],
         "members_with_engagement": total,
@@ -97,7 +98,7 @@ def _top_members(account_id: int, limit: int) -> dict[str, Any]:
 
 
 def account_score_stored(
-    *, account_id: int, members: int = account_rules.MAX_MEMBERS_SHOWN
+    *, account: Account, members: int = account_rules.MAX_MEMBERS_SHOWN
 ) -> dict[str, Any] | None:
     """An account's STORED score (``AccountScore``, written by the sweep) with its breakdown and
     the fit rules named: what the account page and ``/api/v1/accounts/{id}/score/`` show. None
@@ -106,6 +107,7 @@ def account_score_stored(
     ``members``: ``[{"lead_id", "engagement"}]``, the current members with engagement > 0 as
     they are now, most engaged first, at most ``members`` of them; ``members_with_engagement``:
     how many such members there are."""
+    account_id = account.pk
     row = AccountScore.objects.select_related("model").filter(account_id=account_id).first()
     if row is None:
         return None
@@ -136,7 +138,7 @@ def account_score_stored(
         },
         "engaged_members": int(b.get("engaged_members", 0)),
         "engaged_roles": list(b.get("engaged_roles", [])),
-        **_top_members(account_id, members),
+        **_top_members(account, members),
     }
 
 

@@ -223,9 +223,10 @@ class AccountScoreView(generics.GenericAPIView[Any]):
     def get(self, request: Request, account_id: int) -> Response:
         user = request_user(request)
         pk = int(account_id)
-        if pk > BIGINT_MAX or account_get_visible(user=user, account_id=pk) is None:
+        account = None if pk > BIGINT_MAX else account_get_visible(user=user, account_id=pk)
+        if account is None:
             raise NotFoundError(_("There is no such account."), field="account")
-        stored = selectors.account_score_stored(account_id=pk)
+        stored = selectors.account_score_stored(account=account)
         if stored is None:
             raise NotFoundError(_("This account has not been scored yet."), field="account")
         return Response(s.AccountScoreSerializer(stored).data)

@@ -296,7 +296,7 @@ def test_coverage_counts_members_not_their_activities():
 
     from django.utils import timezone
 
-    from companies.selectors import buying_coverage
+    from companies.selectors import account_roster, buying_coverage
     from tests.leads.factories import ActivityFactory
 
     account = _account()
@@ -305,6 +305,6 @@ def test_coverage_counts_members_not_their_activities():
     for days in (1, 2, 3, 40):
         ActivityFactory(lead=boss, occurred_at=timezone.now() - timedelta(days=days))
     ActivityFactory(lead=quiet, occurred_at=timezone.now() - timedelta(days=45))  # too long ago
-    coverage = {c.role: (c.members, c.engaged) for c in buying_coverage(account_id=account.pk)}
+    coverage = {c.role: (c.members, c.engaged) for c in buying_coverage(account_roster(account))}
     assert coverage[BuyingRole.DECISION_MAKER] == (2, 1)
     assert coverage[BuyingRole.CHAMPION] == (0, 0)

@@ -103,7 +103,7 @@ def test_the_worked_example_stored_by_the_sweep_and_by_score_account():
                                    "name": "rule 0", "points": 20}]  # fmt: skip
     top = [{"lead_id": ann.pk, "engagement": 30}, {"lead_id": bob.pk, "engagement": 20}]
     assert explained["members"] == top  # engagement > 0, highest first
-    stored = account_score_stored(account_id=acme.pk)
+    stored = account_score_stored(account=acme)
     assert stored is not None
     assert stored["members"] == top
 
