@@ -8,13 +8,11 @@
     python bench/accounts/lead_scoring_cost.py --rounds 3
 
 Each round, alternating which goes first, like for like in the same run:
-1. a full lead rescore, batch by batch (every score written: each pass is a day later, so decay
-   changes every row), with the accounts of the leads whose engagement changed marked in the
-   statement that writes the scores (what the incremental sweep does for each lead batch) and
-   without (``write_scores(mark_accounts=False)``: what a rescore run does now, scoring every
-   account once at its end instead — ``at_scale.py`` step a times that);
+1. a full lead rescore as a rescore run does it, batch by batch (every score written: each pass
+   is a day later, so decay changes every row; the lead batches mark no account), with the
+   run's last step — every account scored once (``accounts_rescore_all``) — and without it;
 2. an incremental sweep of 10,000 leads after one new activity each, with and without marks;
-3. the account sweep of every marked account (after 1 with marks).
+3. the account sweep of the accounts a marking lead pass marked (the incremental sweep's way).
 Rolled back after each step, so every round starts from the same rows; the touched tables are
 vacuumed before each timed step (autovacuum is off on the bench box: the rolled-back rows would
 otherwise slow each later step).
@@ -75,7 +73,9 @@ def vacuum() -> None:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
-def full_pass(model: ScoringModel, day: int, marks: bool, batch: int) -> float:
+def full_pass(model: ScoringModel, day: int, accounts: bool, batch: int) -> float:
+    """A full lead rescore as a rescore run does it (lead batches mark no account) and, with
+    ``accounts``, the run's last step: every account scored (``accounts_rescore_all``)."""
     spec = engine.model_spec(model)
     bounds = Lead.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
     now = ANCHOR + timedelta(days=day)
@@ -84,7 +84,9 @@ def full_pass(model: ScoringModel, day: int, marks: bool, batch: int) -> float:
         with transaction.atomic():
             for lo in range(bounds["lo"], bounds["hi"] + 1, batch):
                 ids = engine.IdRange(lo, lo + batch - 1)
-                engine.write_scores(model=model, spec=spec, ids=ids, now=now, mark_accounts=marks)
+                engine.write_scores(model=model, spec=spec, ids=ids, now=now, mark_accounts=False)
+            if accounts:
+                services.accounts_rescore_all(model=model)
             elapsed = time.perf_counter() - started
             raise Rollback
     except Rollback:
@@ -117,11 +119,14 @@ def incremental(marks: bool, n: int) -> float:
 
 
 def account_sweep(model: ScoringModel, batch: int) -> tuple[float, int]:
+    """The account sweep after a lead pass that marks accounts (the incremental sweep's way)."""
+    spec = engine.model_spec(model)
+    bounds = Lead.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
     try:
         with transaction.atomic():
-            full_pass(
-                model, 50, True, batch
-            )  # leaves its marks (inner rollback only undoes its own)
+            for lo in range(bounds["lo"], bounds["hi"] + 1, batch):
+                ids = engine.IdRange(lo, lo + batch - 1)
+                engine.write_scores(model=model, spec=spec, ids=ids, now=ANCHOR + timedelta(50))
             started = time.perf_counter()
             result = services.account_scores_sweep()
             elapsed = time.perf_counter() - started
@@ -157,7 +162,8 @@ def main() -> None:
         sweep, scored = account_sweep(model, args.batch)
         print(
             f"round {n} (load {load:.2f} -> {os.getloadavg()[0]:.2f}): full rescore "
-            f"{full[True]:.2f} s with marks, {full[False]:.2f} s without "
+            f"{full[True]:.2f} s with every account scored at the end, {full[False]:.2f} s "
+            "without "
             f"({full[True] / full[False]:.3f}x); incremental {args.incremental:,} "
             f"{inc[True]:.2f} s / {inc[False]:.2f} s ({inc[True] / inc[False]:.3f}x); "
             f"account sweep {scored:,} accounts {sweep:.2f} s"

@@ -375,6 +375,28 @@ def test_a_rescore_run_marks_no_account_and_scores_every_one_once_its_leads_are_
 
 
 @pytest.mark.django_db
+def test_a_large_backlog_is_swept_in_wide_batches_with_the_same_scores(monkeypatch, settings):
+    make_model([activity_rule(ActivityKind.WEBINAR, 30)])
+    accounts = [_account(f"A{i}") for i in range(5)]
+    for i, account in enumerate(accounts):
+        _member(account, 10 * i, BuyingRole.CHAMPION)
+    AccountRescoreMark.objects.all().delete()
+    company_services.accounts_mark([a.pk for a in accounts])  # one mark each
+    settings.SCORING_BATCH_SIZE = 1
+    # at least HASH_JOIN_MIN marked: a batch of up to WIDE_BATCH (hashing the leads)
+    monkeypatch.setattr(account_engine, "HASH_JOIN_MIN", 3)
+    monkeypatch.setattr(account_engine, "WIDE_BATCH", 4)
+    result = services.account_scores_sweep()
+    wide = connection.vendor == "postgresql"  # SQLite evaluates in Python, a batch at a time
+    assert (result.scored, result.batches) == ((5, 2) if wide else (5, 5))
+    expected = account_engine.evaluate_python(
+        spec=engine.account_spec(services.published_model()), ids=[a.pk for a in accounts]
+    )
+    stored = {s.pk: (s.score, s.breakdown) for s in AccountScore.objects.all()}
+    assert stored == {pk: (ev.score, ev.breakdown) for pk, ev in expected.items()}
+
+
+@pytest.mark.django_db
 def test_one_account_that_fails_is_set_aside_and_the_others_are_scored():
     make_model([activity_rule(ActivityKind.WEBINAR, 30)])
     accounts = [_account(f"A{i}") for i in range(6)]
