@@ -1,7 +1,7 @@
 from typing import Any
 
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -82,7 +82,12 @@ class LeadPredictionViewSet(viewsets.ViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
-        responses=LeadPredictionSerializer,
+        responses={
+            200: LeadPredictionSerializer,
+            409: OpenApiResponse(
+                description="No predictive model has been trained yet (predictive_no_model)"
+            ),
+        },
     )
     def retrieve(self, request: Request, pk: str) -> Response:
         lead = (  # a non-numeric id names no lead: 404, not a 500 from int()
