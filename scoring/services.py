@@ -6,7 +6,6 @@ services of ``leads.services`` (as the system actor, source "scoring"), so Stage
 written and handover opens handovers for new MQLs in the same transaction.
 """
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +26,7 @@ from companies.events import QualifiedAccount, accounts_qualified
 from companies.models import Account, AccountRescoreMark
 from leadflow import deadletter, jobs
 from leadflow.audit import audit_record
-from leadflow.batchscope import Scope, batch_scope
+from leadflow.batchscope import batch_scope
 from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
 from leads import services as lead_services
@@ -999,18 +998,13 @@ def accounts_rescore_all(*, model: ScoringModel) -> int:
     account id (``account_engine.WIDE_BATCH``, a hash join each); an account whose evaluation
     fails is set aside as in the sweep. Marks are left to the sweep. Returns the rows written."""
     spec = engine.account_spec(model)
+    size = _account_batch_size(wide=True)
     written, last = 0, 0
-    with batch_scope(defer=False) as scope:
-        while ids := list(
-            Account.objects.filter(pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", flat=True)[: account_engine.WIDE_BATCH]
-        ):
-            work = partial(_score_accounts, model=model, spec=spec, now=timezone.now())
-            written += sum(
-                deadletter.isolate(ids, partial(_as_item, scope, work), kind=DEAD_ACCOUNT)
-            )
-            last = ids[-1]
+    while ids := list(
+        Account.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size]
+    ):
+        written += _score_account_batch(ids, model=model, spec=spec)
+        last = ids[-1]
     return written
 
 
@@ -1036,41 +1030,44 @@ def account_scores_sweep(
     spec = engine.account_spec(model)
     scored = written = batches = 0
     while max_batches is None or batches < max_batches:
-        # the scope caches what each MQA's handover reads (the SLA policy, subscriptions, a
-        # team's manager) for the batch; a failing part of the batch clears it (scope.item)
-        with transaction.atomic(), batch_scope(defer=False) as scope:
-            ids = _take_account_marks(batch_size or _account_batch_size())
+        with transaction.atomic():
+            ids = _take_account_marks(batch_size or _account_batch_size(wide=_backlog_is_wide()))
             if not ids:
                 break
-            work = partial(_score_accounts, model=model, spec=spec, now=timezone.now())
-            written += sum(
-                deadletter.isolate(ids, partial(_as_item, scope, work), kind=DEAD_ACCOUNT)
-            )
+            written += _score_account_batch(ids, model=model, spec=spec)
         scored += len(ids)
         batches += 1
     return AccountSweepResult(scored, written, batches, time.perf_counter() - started)
 
 
-def _account_batch_size() -> int:
-    """The usual batch, or a wide one when many accounts are marked (a published model marks
-    them all): from ``account_engine.HASH_JOIN_MIN`` accounts one scan of the leads beats
-    probing each member's lead (PostgreSQL)."""
+def _account_batch_size(*, wide: bool) -> int:
+    """The usual batch, or with ``wide`` a wide one where it pays: from
+    ``account_engine.HASH_JOIN_MIN`` accounts one scan of the leads beats probing each member's
+    lead (PostgreSQL; SQLite scores in Python, a usual batch at a time)."""
+    if wide and connection.vendor == "postgresql":
+        return account_engine.WIDE_BATCH
+    return int(settings.SCORING_BATCH_SIZE)
+
+
+def _backlog_is_wide() -> bool:
+    """Are at least ``account_engine.HASH_JOIN_MIN`` marks waiting (a published model's)?"""
     wide = account_engine.HASH_JOIN_MIN
-    if connection.vendor != "postgresql":
-        return int(settings.SCORING_BATCH_SIZE)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {AccountRescoreMark._meta.db_table} "  # noqa: S608
-            "LIMIT %s) x",
-            [wide],
-        )
-        (backlog,) = cursor.fetchone()
-    return account_engine.WIDE_BATCH if backlog >= wide else int(settings.SCORING_BATCH_SIZE)
+    return AccountRescoreMark.objects.order_by()[:wide].count() >= wide
 
 
-def _as_item(scope: Scope, work: Callable[[Sequence[int]], int], ids: Sequence[int]) -> int:
-    with scope.item():
-        return work(ids)
+def _score_account_batch(ids: Sequence[int], *, model: ScoringModel, spec: ar.AccountSpec) -> int:
+    """Score ``ids`` in the caller's transaction; an account whose evaluation fails is set aside
+    (``DEAD_ACCOUNT``) and the rest go through. Returns the rows written. The batch scope
+    caches what each MQA's handover reads (the SLA policy, subscriptions, a team's manager); a
+    failing part of the batch clears it (``scope.item``)."""
+    work = partial(_score_accounts, model=model, spec=spec, now=timezone.now())
+    with batch_scope(defer=False) as scope:
+
+        def item(part: Sequence[int]) -> int:
+            with scope.item():
+                return work(part)
+
+        return sum(deadletter.isolate(ids, item, kind=DEAD_ACCOUNT))
 
 
 def _score_accounts(
@@ -1087,22 +1084,16 @@ def account_thresholds(*, model: ScoringModel, ids: Sequence[int], now: datetime
     (``companies.events.accounts_qualified``: handover opens their account handovers), in the
     caller's transaction. Returns how many."""
     t = model.account_mqa_threshold
-    # one statement with the ids as one array (PostgreSQL) or one JSON text (SQLite): the ORM's
-    # IN list of a wide batch's 100,000 parameters took 1.8 s to build and parse
-    ids_param: list[int] | str
-    if connection.vendor == "postgresql":
-        among, ids_param = "account_id = ANY(%s::bigint[])", list(ids)
-    else:
-        among, ids_param = "account_id IN (SELECT value FROM json_each(%s))", json.dumps(list(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {AccountScore._meta.db_table} SET mqa_armed = false WHERE {among} "  # noqa: S608
-            "AND model_id = %s AND mqa_armed AND score >= %s RETURNING account_id, score, grade",
-            [ids_param, model.pk, t],
-        )
-        rows = sorted(cursor.fetchall())
+    # ``__any``: the ids as one array parameter (an IN list of a wide batch's 100,000
+    # parameters took 1.8 s to build and parse)
+    rows = list(
+        AccountScore.objects.filter(account_id__any=ids, model=model, mqa_armed=True, score__gte=t)
+        .order_by("account_id")
+        .values_list("account_id", "score", "grade")
+    )
     if not rows:
         return 0
+    AccountScore.objects.filter(account_id__any=[row[0] for row in rows]).update(mqa_armed=False)
     qualified = [
         QualifiedAccount(
             account_id,
