@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.dispatch import Signal
 
+from leadflow import batchscope
 from leadflow.models import User
 from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange
@@ -39,6 +40,15 @@ def stage_change_recorded(
     reason: str,
     at: datetime,
 ) -> StageChange:
+    """Append the change with the lead's owner, team and source, and send ``stage_changed``.
+
+    A receiver may assign the lead as a consequence of the move (handover: entering MQL), and
+    that assignment is what was in force "then". So the row takes the lead's values once the
+    receivers are done: an UPDATE of the row this transaction just wrote, before anyone can read
+    it. In a batch scope one UPDATE for the batch, deferred before the rollup's refresh is (the
+    scope flushes in the order first deferred, and the reports receiver defers only when it
+    receives ``stage_changed``, sent below); outside one, ``stage_log_rewritten`` makes the
+    rollup read the row again."""
     change = StageChange.objects.create(
         lead=lead,
         from_stage=from_stage.value if from_stage else "",
@@ -48,9 +58,32 @@ def stage_change_recorded(
         source=source,
         reason=reason[:500],
         changed_at=at,
+        **dims_of(lead),
     )
+    deferred = batchscope.defer("leads.stage_dims", _dims_settle, (change, lead))
     stage_changed.send(sender=Lead, lead=lead, change=change, actor=actor)
+    if not deferred and _dims_settle([(change, lead)]):
+        stage_log_rewritten.send(sender=Lead, lead_ids=[lead.pk])
     return change
+
+
+def _dims_settle(items: list[tuple[StageChange, Lead]]) -> list[StageChange]:
+    """Give each change its lead's values now if a receiver changed them; returns those."""
+    changed = []
+    for change, lead in items:
+        after = dims_of(lead)
+        if any(getattr(change, name) != value for name, value in after.items()):
+            for name, value in after.items():
+                setattr(change, name, value)
+            changed.append(change)
+    if changed:
+        StageChange.objects.bulk_update(changed, ["owner", "team", "lead_source"])
+    return changed
+
+
+def dims_of(lead: Lead) -> dict[str, object]:
+    """The report dimensions a StageChange records: the lead's owner, team and source now."""
+    return {"owner_id": lead.owner_id, "team_id": lead.team_id, "lead_source": lead.source}
 
 
 # kwargs: lead_ids (list[int]) — sent inside the transaction that stored new activities.

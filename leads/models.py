@@ -500,6 +500,30 @@ class StageChange(models.Model):
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     changed_at = models.DateTimeField(_("changed at"))
+    # The lead's owner, team and source in force when it moved (after the assignment the move
+    # itself made), so reports can show a lead "as it was then" after it is reassigned. No
+    # indexes: reports read them through the milestone rollup.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("owner then"),
+    )
+    team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("team then"),
+    )
+    lead_source = models.CharField(
+        _("lead source then"), max_length=100, blank=True, default="", db_default=""
+    )
 
     class Meta:
         verbose_name = _("stage change")

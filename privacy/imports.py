@@ -47,7 +47,7 @@ from leadflow.bulk import copy_rows
 from leadflow.i18n import for_user
 from leadflow.models import User
 from leads import customfields
-from leads.events import lead_domains_set, lead_titles_set, stage_log_rewritten
+from leads.events import dims_of, lead_domains_set, lead_titles_set, stage_log_rewritten
 from leads.lifecycle import ActorKind, Stage
 from leads.models import CustomField, Lead, StageChange, email_in
 from leads.services import EDITABLE_FIELDS, actor_kind_for, leads_mark_for_rescore
@@ -651,6 +651,7 @@ def _apply(job: ImportJob, rows: list[ParsedRow]) -> _Tally:
                     reason=_("imported (import #%(job)s, row %(row)s)")
                     % {"job": job.pk, "row": row.row},
                     changed_at=lead.stage_changed_at,
+                    **dims_of(lead),
                 )
                 for row, lead in new
             ),

@@ -1,8 +1,9 @@
 """The one filter form of every report, used by the pages, the JSON API and the CSV export."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Final
 
 from django import forms
 from django.db.models import Q
@@ -41,6 +42,21 @@ GROUPINGS = {
 }
 
 
+# Which values of a lead's owner, team and source the reports use: those recorded on its stage
+# changes ("then": who had it when it moved) or the lead's values today ("now").
+THEN, NOW = "then", "now"
+VIEWS = [
+    (THEN, _("As it was then")),
+    (NOW, _("As it is now")),
+]
+# where the per-lead rollup keeps the values "then" (reports.LeadMilestone)
+MILESTONE_THEN: Final = {
+    "source": "then_source",
+    "owner_id": "then_owner_id",
+    "team_id": "then_team_id",
+}
+
+
 @dataclass(frozen=True)
 class ReportFilters:
     """Validated filters. ``start``/``end`` bound a half-open period [start, end)."""
@@ -57,11 +73,26 @@ class ReportFilters:
     rejections_by: str = "source"
     sources_by: str = "source"
     mqa_by: str = "month"
+    view: str = THEN
 
-    def lead_q(self, prefix: str = "lead__") -> Q:
-        """The lead-level filters as a Q on a model that reaches the lead through ``prefix``."""
-        q = Q(**{f"{prefix}source": self.source}) if self.source else Q()
-        return q & self.account_q(prefix)
+    def dim(self, name: str, then: Mapping[str, str] = MILESTONE_THEN, prefix: str = "") -> str:
+        """The field holding the lead's ``name`` (source, owner_id, team_id) in this view: the
+        model's own copy of it "then" if it keeps one, else the lead's through ``prefix``."""
+        return then[name] if self.view == THEN and name in then else f"{prefix}{name}"
+
+    def lead_q(self, prefix: str = "lead__", then: Mapping[str, str] | None = None) -> Q:
+        """The lead-level filters as a Q on a model that reaches the lead through ``prefix``;
+        ``then``: the fields where the model keeps the lead's values as they were then."""
+        then = MILESTONE_THEN if then is None and prefix == "" else (then or {})
+        q = Q()
+        for name, value in (
+            ("source", self.source or None),
+            ("owner_id", self.owner_id),
+            ("team_id", self.team_id),
+        ):
+            if value is not None:
+                q &= Q(**{self.dim(name, then, prefix): value})
+        return q & (Q(**{f"{prefix}industry": self.industry}) if self.industry else Q())
 
     def account_q(self, prefix: str = "account__") -> Q:
         """Owner, team and industry as a Q through ``prefix``: the account reports filter the
@@ -149,6 +180,12 @@ class ReportFilterForm(forms.Form):
     )
     # Translators: the account MQA report's grouping choice (MQA: marketing qualified account)
     mqa_by = forms.ChoiceField(choices=GROUPINGS["mqa_by"], required=False, label=_("MQAs by"))
+    view = forms.ChoiceField(
+        choices=VIEWS,
+        required=False,
+        label=_("Owner, team and source"),
+        help_text=_("Then: as recorded when each lead moved. Now: the lead's values today."),
+    )
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         """``user``: the custom fields the sources report may group by are those they see."""
@@ -203,4 +240,5 @@ class ReportFilterForm(forms.Form):
             rejections_by=d.get("rejections_by") or "source",
             sources_by=d.get("sources_by") or "source",
             mqa_by=d.get("mqa_by") or "month",
+            view=d.get("view") or THEN,
         )

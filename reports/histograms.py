@@ -130,7 +130,7 @@ METRICS: Final = (*COHORT, *STAYS, *CYCLES, *RECYCLES)
 
 # the LeadMilestone fields ``contributions`` reads
 FIELDS: Final = (
-    "source",
+    "then_source",  # MetricDay's source: as it was when the lead last moved
     "stage",
     "suspect_at",
     "mql_at",
@@ -170,7 +170,7 @@ def contributions(rows: Iterable[Row], sign: int = 1) -> dict[Cell, list[float]]
                 continue
             day, days = local_day(row[m.period]), bucket(v)
             for grain, key in ((DAILY, day), (MONTHLY, day.replace(day=1))):
-                acc = cells.setdefault((grain, m.code, key, row["source"], days), [0, 0.0])
+                acc = cells.setdefault((grain, m.code, key, row["then_source"], days), [0, 0.0])
                 acc[0] += sign
                 acc[1] += sign * v
     return cells

@@ -54,6 +54,12 @@ class LeadMilestone(models.Model):
     owner_id = models.BigIntegerField(null=True)
     team_id = models.BigIntegerField(null=True)
     deal_value = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    # "as it was then": the source, owner and team recorded on the lead's latest stage change
+    # (who had it when it last moved). Reassigning or editing a lead changes the fields above,
+    # not these. MetricDay cells are keyed by ``then_source``.
+    then_source = models.CharField(max_length=100, blank=True)
+    then_owner_id = models.BigIntegerField(null=True)
+    then_team_id = models.BigIntegerField(null=True)
 
     class Meta:
         indexes = [

@@ -9,10 +9,22 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from django.db import connections, transaction
-from django.db.models import Case, Count, Expression, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Expression,
+    F,
+    Field,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +41,7 @@ from reports.accounts import account_coverage, account_mqa, account_pipeline
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
 from reports.base import Column, Report, none_label
 from reports.base import rate as _rate
-from reports.filters import CUSTOM, ReportFilters
+from reports.filters import CUSTOM, MILESTONE_THEN, THEN, ReportFilters
 from reports.histograms import (
     COHORT,
     CYCLES,
@@ -43,6 +55,10 @@ from reports.histograms import (
 from reports.models import STAGE_DAYS, LeadMilestone, MetricDay, RollupState, StageDay
 
 DAY: Final = 86400.0
+# where other models keep a lead's owner, team and source as they were then (the rest: now)
+TIMER_THEN: Final = {"owner_id": "owner_id"}
+HANDOVER_THEN: Final = {"owner_id": "owner_id", "team_id": "team_id", "source": "lead_source"}
+CHANGE_DIMS: Final = {"owner_id": "owner_id", "team_id": "team_id", "source": "lead_source"}
 
 
 def _days(seconds: float | None) -> float | None:
@@ -71,10 +87,18 @@ def _whole_days(f: ReportFilters) -> bool:
     return all(at is None or timezone.localtime(at).time() == time.min for at in (f.start, f.end))
 
 
-def metric_days_answer(f: ReportFilters) -> bool:
-    """MetricDay carries day and source: it answers periods of whole days and a source filter;
-    owner, team and industry filters read the per-lead rollup."""
-    return f.owner_id is None and f.team_id is None and not f.industry and _whole_days(f)
+def metric_days_answer(f: ReportFilters, group: Sequence[str] = ()) -> bool:
+    """MetricDay carries day and source as it was then: it answers periods of whole days and
+    a source filter or grouping in that view; owner, team and industry filters, and the source
+    as it is now, read the per-lead rollup."""
+    by_source = bool(f.source) or "source" in group
+    return (
+        f.owner_id is None
+        and f.team_id is None
+        and not f.industry
+        and _whole_days(f)
+        and (f.view == THEN or not by_source)
+    )
 
 
 def histograms_rolled_up(
@@ -143,7 +167,7 @@ def measures(
     """Counts and percentiles of ``metrics`` for the leads in the period (each metric's own
     period field) and filters, by ``group`` ⊆ ("month", "source"). From MetricDay when it
     answers the filters, else exactly from the per-lead rollup."""
-    if not metric_days_answer(f):
+    if not metric_days_answer(f, group):
         return _exact(f, metrics, group, fractions)
     hists = histograms_rolled_up(f, metrics, group)
     small = [
@@ -172,15 +196,19 @@ def _exact(
         by_period[m.period].append(m)
     out: Measures = defaultdict(dict)
     for period, ms in by_period.items():
-        exprs: dict[str, Expression | F] = {"month": TruncMonth(period), "source": F("source")}
+        exprs: dict[str, Expression | F] = {
+            "month": TruncMonth(period),
+            "source": F(f.dim("source")),
+        }
         rows = grouped(
             _milestones(f, period),
-            group={g: exprs[g] for g in group},
+            # keyed "g_…": a group "source" read from another column may not shadow the field
+            group={f"g_{g}": exprs[g] for g in group},
             counts={m.code: Count("pk", filter=m.direct_q() or None) for m in ms},
             pcts={m.code: (m.direct_value(), m.direct_q()) for m in ms if m.valued},
         )
         for r in rows:
-            key = [r[g] for g in group]
+            key = [r[f"g_{g}"] for g in group]
             if "month" in group:  # a local datetime here, a date in MetricDay
                 key[0] = timezone.localtime(key[0]).date()
             for m in ms:
@@ -360,7 +388,7 @@ def sla(f: ReportFilters, *, now: datetime | None = None) -> Report:
         "team": ("lead__team_id", Team.objects.values_list("id", "name")),
         "rep": ("owner_id", User.objects.values_list("id", "username")),
     }[f.sla_by]
-    qs = SlaTimer.objects.filter(f.period_q("started_at"), f.lead_q()).exclude(
+    qs = SlaTimer.objects.filter(f.period_q("started_at"), f.lead_q(then=TIMER_THEN)).exclude(
         state=SlaTimer.State.CANCELLED
     )
     late = Q(stopped_at__gt=F("due_at"))
@@ -430,9 +458,12 @@ def sla(f: ReportFilters, *, now: datetime | None = None) -> Report:
 
 def rejections(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Handovers rejected in the period, by reason within source or rep."""
-    key = {"source": F("lead_source"), "rep": F("decided_by__username")}[f.rejections_by]
+    key = {
+        "source": F(f.dim("source", HANDOVER_THEN, "lead__")),
+        "rep": F("decided_by__username"),
+    }[f.rejections_by]
     qs = Handover.objects.filter(
-        f.period_q("decided_at"), f.lead_q(), status=Handover.Status.REJECTED
+        f.period_q("decided_at"), f.lead_q(then=HANDOVER_THEN), status=Handover.Status.REJECTED
     )
     rows = list(
         qs.order_by()
@@ -570,7 +601,7 @@ def sources(f: ReportFilters, *, now: datetime | None = None) -> Report:
     else:
         rows = grouped(
             _milestones(f, "suspect_at"),
-            group={"key": F(f.sources_by)},
+            group={"key": F(f.dim(f.sources_by) if f.sources_by == "source" else f.sources_by)},
             counts=_source_counts(f),
             pcts={},
         )
@@ -631,14 +662,25 @@ def point_in_time(f: ReportFilters, *, now: datetime | None = None) -> Report:
     on = f.on or timezone.now()
     counts: dict[str, int] = defaultdict(int)
     if f.lead_q():
-        # per matching lead: its stage now if it has not moved since, else the last log entry
-        # before then (one backward step of the (lead, changed_at, id) index)
-        then = StageChange.objects.filter(lead_id=OuterRef("lead_id"), changed_at__lt=on)
-        stage_then = Case(
-            When(stage_since__lt=on, then=F("stage")),
-            default=Subquery(then.order_by("-changed_at", "-id").values("to_stage")[:1]),
+        # per matching lead: its stage (and owner, team, source "then") now if it has not moved
+        # since, else from the last log entry before then (one backward step of the
+        # (lead, changed_at, id) index)
+        last = StageChange.objects.filter(lead_id=OuterRef("lead_id"), changed_at__lt=on)
+        last = last.order_by("-changed_at", "-id")
+
+        def as_of(rollup_field: str, change_field: str) -> Case:
+            return Case(
+                When(stage_since__lt=on, then=F(rollup_field)),
+                default=Subquery(last.values(change_field)[:1]),
+                output_field=cast("Field[Any, Any]", LeadMilestone._meta.get_field(rollup_field)),
+            )
+
+        at_on = {name: f"on_{name}" for name in MILESTONE_THEN}
+        mine = LeadMilestone.objects.alias(
+            **{at_on[n]: as_of(MILESTONE_THEN[n], CHANGE_DIMS[n]) for n in at_on}
         )
-        mine = LeadMilestone.objects.filter(f.lead_q(prefix=""), suspect_at__lt=on).order_by()
+        mine = mine.filter(f.lead_q(prefix="", then=at_on), suspect_at__lt=on).order_by()
+        stage_then = as_of("stage", "to_stage")
         for stage, n in (
             mine.values(then=stage_then).annotate(n=Count("pk")).values_list("then", "n")
         ):

@@ -48,6 +48,17 @@ LEAD_DIMS = (
     "deal_value",
 )
 _NO_DIMS: tuple[Any, ...] = ("", "", "", "", "", None, None, None)
+# the rollup's values "as they were then", from the StageChange fields (same order)
+THEN_DIMS = ("then_source", "then_owner_id", "then_team_id")
+CHANGE_FIELDS = (
+    "lead_id",
+    "from_stage",
+    "to_stage",
+    "changed_at",
+    "lead_source",
+    "owner_id",
+    "team_id",
+)
 
 COLUMNS = [
     "lead_id",
@@ -72,10 +83,11 @@ COLUMNS = [
     "disqualified_at",
     "skips",
     *LEAD_DIMS,
+    *THEN_DIMS,
 ]
 
 
-def _row(lead_id: int, m: Milestones, dims: Sequence[Any] = _NO_DIMS) -> tuple[Any, ...]:
+def _row(lead_id: int, m: Milestones, dims: Sequence[Any], then: Sequence[Any]) -> tuple[Any, ...]:
     r, s = m.reached, m.seconds_in
     return (
         lead_id,
@@ -100,16 +112,19 @@ def _row(lead_id: int, m: Milestones, dims: Sequence[Any] = _NO_DIMS) -> tuple[A
         m.disqualified_at,
         m.skips,
         *dims,
+        *then,
     )
 
 
 def _folded(
-    changes: Iterable[tuple[int, str, str, datetime]], dims: dict[int, tuple[Any, ...]]
+    changes: Iterable[tuple[Any, ...]], dims: dict[int, tuple[Any, ...]]
 ) -> Iterator[tuple[Any, ...]]:
-    """(lead_id, from, to, at) rows sorted by lead, time, id → one rollup row per lead."""
-    for lead_id, rows in groupby(changes, key=lambda c: c[0]):
-        folded = fold(Change(to, at, frm) for _, frm, to, at in rows)
-        yield _row(lead_id, folded, dims.get(lead_id, _NO_DIMS))
+    """``CHANGE_FIELDS`` rows sorted by lead, time, id → one rollup row per lead; its values
+    "then" are those of its latest change."""
+    for lead_id, group in groupby(changes, key=lambda c: c[0]):
+        rows = list(group)
+        folded = fold(Change(to, at, frm) for _, frm, to, at, *_dims in rows)
+        yield _row(lead_id, folded, dims.get(lead_id, _NO_DIMS), rows[-1][4:])
 
 
 def _dims(leads: Any) -> dict[int, tuple[Any, ...]]:
@@ -132,7 +147,7 @@ def milestones_refresh(*, lead_ids: Sequence[int]) -> int:
     changes = (
         StageChange.objects.filter(lead_id__in=ids)
         .order_by("lead_id", "changed_at", "id")
-        .values_list("lead_id", "from_stage", "to_stage", "changed_at")
+        .values_list(*CHANGE_FIELDS)
     )
     dims = _dims(Lead.objects.filter(id__in=ids))
     # a server-side cursor costs three round trips: worth it only for big sets (imports)
@@ -286,7 +301,7 @@ def _rebuild_range(start: int, stop: int) -> int:
     changes = (
         StageChange.objects.filter(lead_id__gte=start, lead_id__lt=stop)
         .order_by("lead_id", "changed_at", "id")
-        .values_list("lead_id", "from_stage", "to_stage", "changed_at")
+        .values_list(*CHANGE_FIELDS)
     )
     # read the range first: COPY cannot start while a cursor still streams on the connection
     dims = _dims(Lead.objects.filter(id__gte=start, id__lt=stop))
@@ -330,16 +345,10 @@ def stage_days_rebuild() -> int:
 
 @transaction.atomic
 def milestone_dims_sync(*, lead: Lead) -> int:
-    """Copy the lead's filter/grouping fields into its rollup row (after an edit); a new
-    source moves the lead's MetricDay cells."""
+    """Copy the lead's filter/grouping fields into its rollup row (after an edit). Its values
+    "then" and so its MetricDay cells stay: they change only when the lead moves."""
     row = LeadMilestone.objects.filter(lead_id=lead.pk)
-    old = list(row.values(*histograms.FIELDS))
-    written = row.update(**{name: getattr(lead, name) for name in LEAD_DIMS})
-    if old and old[0]["source"] != lead.source:
-        delta = histograms.contributions(old, sign=-1)
-        histograms.merge(delta, histograms.contributions([old[0] | {"source": lead.source}]))
-        metric_days_apply(delta)
-    return written
+    return row.update(**{name: getattr(lead, name) for name in LEAD_DIMS})
 
 
 @transaction.atomic
@@ -501,6 +510,7 @@ _LEAD_COLUMNS = (
 )  # fmt: skip
 _CHANGE_COLUMNS = (
     "lead_id", "from_stage", "to_stage", "actor_id", "actor_kind", "source", "reason", "changed_at",
+    "owner_id", "team_id", "lead_source",
 )  # fmt: skip
 
 
@@ -571,6 +581,9 @@ def _olist_write(
                 StageChange.Source.IMPORT.value,
                 "olist import",
                 when,
+                lead.owner_id,  # the deal's one known owner (the dataset has no reassignments)
+                None,
+                lead.source,
             )  # fmt: skip
             for lead, steps in pending
             for frm, to, actor, when in steps
@@ -581,6 +594,7 @@ def _olist_write(
             lead.pk,
             fold(Change(str(to), when, str(frm)) for frm, to, _, when in steps),
             tuple(getattr(lead, name) for name in LEAD_DIMS),
+            (lead.source, lead.owner_id, None),
         )
         for lead, steps in pending
     ]

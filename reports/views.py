@@ -44,8 +44,9 @@ _GROUP_FIELDS = set(GROUP_FIELD.values())
 # filters a report does not use, left off its form (the account reports have no lead source
 # but the MQA's own)
 UNUSED_FIELDS = {
-    "accounts-coverage": {"source"},
-    "accounts-pipeline": {"source"},
+    "accounts-mqa": {"view"},
+    "accounts-coverage": {"source", "view"},
+    "accounts-pipeline": {"source", "view"},
 }
 
 

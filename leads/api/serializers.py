@@ -209,7 +209,16 @@ class StageChangeSerializer(ModelSerializer[StageChange]):
             "source",
             "reason",
             "changed_at",
+            "owner",
+            "team",
+            "lead_source",
         )
+        extra_kwargs = {
+            "owner": {"help_text": "The lead's owner when it moved (id), after any assignment "
+                      "the move made."},
+            "team": {"help_text": "The lead's team when it moved (id)."},
+            "lead_source": {"help_text": "The lead's source when it moved."},
+        }  # fmt: skip
 
 
 class ExpectedStageSerializer(serializers.Serializer[dict[str, Any]]):

@@ -9,7 +9,13 @@ def backfill(apps, schema_editor):
 
     LeadMilestone = apps.get_model("reports", "LeadMilestone")
     MetricDay = apps.get_model("reports", "MetricDay")
-    rows = LeadMilestone.objects.order_by().values(*histograms.FIELDS).iterator(chunk_size=20000)
+    # the rollup has no values "then" yet (reports 0008): its source is the same here
+    fields = [f for f in histograms.FIELDS if f != "then_source"]
+    rows = (
+        LeadMilestone.objects.order_by()
+        .values(*fields, then_source=models.F("source"))
+        .iterator(chunk_size=20000)
+    )
     cells = histograms.contributions(rows)
     MetricDay.objects.bulk_create(
         (

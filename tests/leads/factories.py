@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from leadflow.models import User
 from leadflow.roles import sync_roles
+from leads.events import dims_of
 from leads.lifecycle import Stage
 from leads.models import Activity, ActivityKind, Lead, StageChange
 
@@ -57,6 +58,7 @@ class LeadFactory(factory.django.DjangoModelFactory):
                 source=StageChange.Source.SYSTEM,
                 reason="created",
                 changed_at=self.stage_changed_at,
+                **dims_of(self),
             )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 
+from leads.events import dims_of
 from leads.models import Lead, StageChange
 from reports.models import MetricDay
 from reports.services import milestones_refresh
@@ -99,6 +100,7 @@ def make_lead(name: str, source: str, deal: Decimal | None, steps, **fields) -> 
             actor_kind="system",
             source=StageChange.Source.IMPORT,
             changed_at=at,
+            **dims_of(lead),  # as an import replaying history records them
         )
         previous = stage
     return lead

@@ -163,9 +163,13 @@ def test_incremental_cells_equal_a_rebuild_through_every_write_path(marketer, re
     lead_disqualify(lead_id=ads.pk, actor=rep, source="ui", reason="no budget")
     assert cells()
     assert cells() == rebuilt()
-    # a new source moves the lead's cells; another field leaves them
+    # cells hold the source as it was when the lead last moved: an edit leaves them, the
+    # lead's next move takes the new source
     lead_update(lead_id=web.pk, data={"source": "event"}, actor=marketer)
     lead_update(lead_id=ads.pk, data={"industry": "Retail"}, actor=marketer)
+    assert {c[3] for c in cells()} == {"web", "ads"}
+    assert cells() == rebuilt()
+    lead_recycle(lead_id=web.pk, actor=rep, source="ui", reason="not ready")
     assert {c[3] for c in cells()} == {"event", "ads"}
     assert cells() == rebuilt()
     # a deleted lead takes its cells with it
@@ -216,7 +220,9 @@ def test_a_merge_moves_the_duplicates_cells_to_the_survivor(marketer, admin_user
     lead_mark_mql(lead_id=ads.pk, actor=marketer, source="ui")
     assert {c[3] for c in cells()} == {"web", "ads"}
     lead_merge(survivor_id=web.pk, duplicate_id=ads.pk, actor=admin_user)
-    assert {c[3] for c in cells()} == {"web"}  # the duplicate's log is the survivor's now
+    # the duplicate's log is the survivor's now, with the source each change recorded: the
+    # latest move (to MQL) was made as "ads"
+    assert {c[3] for c in cells()} == {"ads"}
     assert cells() == rebuilt()
 
 
@@ -264,7 +270,7 @@ def test_reports_from_the_rollup_equal_the_per_lead_path(many, monkeypatch, slug
     f = filters(**params, **extra)
     assert selectors.metric_days_answer(f)
     rolled = report_run(slug=slug, filters=f).rows
-    monkeypatch.setattr(selectors, "metric_days_answer", lambda f: False)
+    monkeypatch.setattr(selectors, "metric_days_answer", lambda f, group=(): False)
     assert rolled == report_run(slug=slug, filters=f).rows
 
 

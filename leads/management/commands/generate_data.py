@@ -62,6 +62,9 @@ CHANGE_COLUMNS = [
     "source",
     "reason",
     "changed_at",
+    "owner_id",
+    "team_id",
+    "lead_source",
 ]
 ACTIVITY_COLUMNS = [
     "lead_id",
@@ -201,7 +204,20 @@ class Command(BaseCommand):
         # the scoring engine picks the generated leads up
         copy_rows(RescoreMark, ["lead_id", "marked_at"], ((lead_id, now) for lead_id in ids))
         change_rows = (
-            (lead_id, frm, to, None, kind, StageChange.Source.SYSTEM, reason, at)
+            # generated leads are never reassigned: each change records the lead's values
+            (
+                lead_id,
+                frm,
+                to,
+                None,
+                kind,
+                StageChange.Source.SYSTEM,
+                reason,
+                at,
+                g.row["owner_id"],
+                None,
+                g.row["source"],
+            )  # fmt: skip
             for lead_id, g in zip(ids, batch, strict=True)
             for frm, to, kind, reason, at in g.history
         )
