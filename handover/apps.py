@@ -11,6 +11,7 @@ class HandoverConfig(AppConfig):
         from handover import account_pages, outbox, receivers, selectors, sla
         from leadflow import deadletter
         from leads import events, extensions
+        from scoring import dry_run_leads
 
         deadletter.register(
             outbox.DEAD_LETTER_KIND, label=_("Notification delivery"), retry=outbox.delivery_retry
@@ -25,6 +26,9 @@ class HandoverConfig(AppConfig):
         )
         account_events.accounts_qualified.connect(
             receivers.on_accounts_qualified, dispatch_uid="handover.on_accounts_qualified"
+        )
+        dry_run_leads.dry_run_leads_done.connect(
+            receivers.on_dry_run_leads_done, dispatch_uid="handover.on_dry_run_leads_done"
         )
         account_events.members_added.connect(
             receivers.on_members_added, dispatch_uid="handover.on_members_added"

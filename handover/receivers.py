@@ -10,12 +10,13 @@ from typing import Any
 
 from companies.events import QualifiedAccount
 from companies.models import Account, Membership
-from handover import account_handovers, services, sla
+from handover import account_handovers, routing_preview, services, sla
 from handover.models import EventType, Handover
 from handover.outbox import OutboxBatch, lead_snapshot, webhooks_want
 from leadflow.models import User
 from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange
+from scoring.models import ScoringRun
 
 
 def on_stage_changed(
@@ -63,6 +64,11 @@ def on_stage_change_requested(
 ) -> None:
     if to == Stage.SQL:
         services.ensure_qualified(lead=lead)
+
+
+def on_dry_run_leads_done(sender: Any, *, run: ScoringRun, now: datetime, **kwargs: Any) -> None:
+    """A dry run's leads are evaluated: route the new MQLs it names (nothing is assigned)."""
+    run.result["routing"] = routing_preview.dry_run_route(run_id=run.pk, now=now)
 
 
 def on_accounts_qualified(

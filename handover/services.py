@@ -4,7 +4,7 @@ Lock order everywhere: lead, then handover, then timers (the SLA scanner locks t
 never waits for a lead, so the two never deadlock).
 """
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -117,7 +117,7 @@ def _period_start(now: datetime, period: str) -> datetime:
     return local
 
 
-def _matches(rule: AssignmentRule, lead: Lead) -> bool:
+def rule_matches(rule: AssignmentRule, lead: Lead) -> bool:
     return (
         (not rule.countries or lead.country.upper() in {c.upper() for c in rule.countries})
         and (not rule.industries or lead.industry.lower() in {i.lower() for i in rule.industries})
@@ -125,7 +125,7 @@ def _matches(rule: AssignmentRule, lead: Lead) -> bool:
     )
 
 
-def _available(user_ids: Collection[int], now: datetime, working_hours: bool) -> set[int]:
+def reps_available(user_ids: Collection[int], now: datetime, working_hours: bool) -> set[int]:
     users = frozenset(user_ids)
     # read once per batch (absences that have not ended by now, profiles, who is active) and
     # judged at each lead's ``now``
@@ -169,9 +169,9 @@ def assignment_pick(*, lead: Lead, now: datetime, exclude: Collection[int] = ())
         lambda: list(AssignmentRule.objects.filter(active=True).order_by("position", "id")),
     )
     for rule in rules_:
-        if not _matches(rule, lead):
+        if not rule_matches(rule, lead):
             continue
-        if rule.account_owner_first and (by_account := _account_pick(rule, lead, now, exclude)):
+        if rule.account_owner_first and (by_account := account_pick(rule, lead, now, exclude)):
             return by_account
         # Lock the rule: concurrent handovers take turns, so rotation and caps hold under load.
         # In a batch the lock is held to its end, so the rule and its members (whose rotation
@@ -180,40 +180,58 @@ def assignment_pick(*, lead: Lead, now: datetime, exclude: Collection[int] = ())
             ("handover.rule_locked", rule.pk), partial(_lock_rule, rule.pk)
         )
         members = [m for m in all_members if m.user_id not in exclude]
-        free = _available({m.user_id for m in members}, now, rule.require_working_hours)
-        counts = dict(
-            HandoverAssignment.objects.filter(
-                owner_id__in=free, at__gte=_period_start(now, rule.capacity_period)
-            )
-            .values("owner_id")
-            .annotate(n=Count("id"))
-            .values_list("owner_id", "n")
-        )
-        eligible = [
-            m
-            for m in members
-            if m.user_id in free
-            and (rule.capacity is None or counts.get(m.user_id, 0) < rule.capacity)
-        ]
-        if eligible:
-            oldest = datetime.min.replace(tzinfo=now.tzinfo)
-            chosen = min(
-                eligible,
-                key=lambda m: (
-                    counts.get(m.user_id, 0) / m.weight,
-                    m.last_assigned_at or oldest,
-                    m.pk,
-                ),
-            )
+        free = reps_available({m.user_id for m in members}, now, rule.require_working_hours)
+        chosen = member_choose(rule, members, free, period_counts(rule, free, now), now)
+        if chosen is not None:
             chosen.last_assigned_at = now
             chosen.save(update_fields=["last_assigned_at"])
             return Pick(chosen.user_id, rule.team_id, rule, Pick.MEMBER)
-        fallback = rule.fallback_owner_id if rule.fallback_owner_id not in exclude else None
-        return Pick(fallback, rule.team_id, rule, Pick.FALLBACK if fallback else Pick.QUEUE)
+        return rule_fallback(rule, exclude)
     return Pick(None, None, None, Pick.QUEUE)
 
 
-def _account_pick(
+def period_counts(rule: AssignmentRule, users: Collection[int], now: datetime) -> dict[int, int]:
+    """Assignments each of ``users`` had in the rule's capacity period so far."""
+    return dict(
+        HandoverAssignment.objects.filter(
+            owner_id__in=users, at__gte=_period_start(now, rule.capacity_period)
+        )
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .values_list("owner_id", "n")
+    )
+
+
+def member_choose(
+    rule: AssignmentRule,
+    members: Sequence[AssignmentMember],
+    free: Collection[int],
+    counts: Mapping[int, int],
+    now: datetime,
+) -> AssignmentMember | None:
+    """The rule's pick among its free members under the cap: the fewest assignments in the
+    period per weight, then whoever was assigned longest ago (None: nobody eligible)."""
+    eligible = [
+        m
+        for m in members
+        if m.user_id in free and (rule.capacity is None or counts.get(m.user_id, 0) < rule.capacity)
+    ]
+    if not eligible:
+        return None
+    oldest = datetime.min.replace(tzinfo=now.tzinfo)
+    return min(
+        eligible,
+        key=lambda m: (counts.get(m.user_id, 0) / m.weight, m.last_assigned_at or oldest, m.pk),
+    )
+
+
+def rule_fallback(rule: AssignmentRule, exclude: Collection[int] = ()) -> Pick:
+    """A matching rule with no member free: its fallback owner, else the team's queue."""
+    fallback = rule.fallback_owner_id if rule.fallback_owner_id not in exclude else None
+    return Pick(fallback, rule.team_id, rule, Pick.FALLBACK if fallback else Pick.QUEUE)
+
+
+def account_pick(
     rule: AssignmentRule, lead: Lead, now: datetime, exclude: Collection[int]
 ) -> Pick | None:
     """Lead-to-account routing: the owner of the lead's account when free (capacity caps do not
@@ -225,7 +243,7 @@ def _account_pick(
     account = lead_owned_account(lead_id=lead.pk)
     if account is None or account.owner_id is None or account.owner_id in exclude:
         return None
-    if account.owner_id in _available({account.owner_id}, now, rule.require_working_hours):
+    if account.owner_id in reps_available({account.owner_id}, now, rule.require_working_hours):
         return Pick(account.owner_id, account.team_id or rule.team_id, rule, Pick.ACCOUNT_OWNER,
                     account.name)  # fmt: skip
     team_id = account.team_id or (

@@ -19,11 +19,12 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from leadflow.exceptions import DomainError
+from leadflow.models import User
 from leads.customfields import lead_fields
 from leads.models import ActivityKind
 from scoring import account_rules as ar
 from scoring import rules as r
-from scoring.models import ScoringModel, ScoringRule
+from scoring.models import DryRunLead, ScoringModel, ScoringRule
 
 _FIT_KINDS = (ScoringRule.Kind.FIT, ScoringRule.Kind.ACCOUNT_FIT)  # field, op, value
 _YES = {"yes", "true", "1", "y"}
@@ -366,3 +367,31 @@ class RuleForm(forms.Form):
             "decay_steps",
         )
         return {**common, **{k: data[k] for k in keys}}
+
+
+class DryRunLeadFilterForm(forms.Form):
+    """Filters of a dry run's named leads (page, CSV and API)."""
+
+    move = forms.ChoiceField(
+        choices=[("", _("Either way"))] + list(DryRunLead.Move.choices),
+        required=False,
+        label=_("Move"),
+    )
+    source = forms.CharField(required=False, max_length=100, label=_("Source"))
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.order_by("username"),
+        required=False,
+        label=_("Would go to"),
+        empty_label=_("Anyone"),
+    )
+    queue = forms.BooleanField(required=False, label=_("Only those left in a team queue"))
+
+    def filters(self) -> dict[str, Any]:
+        """Keyword arguments of ``dry_run_leads.movers`` (call after ``is_valid()``)."""
+        d = self.cleaned_data
+        return {
+            "move": d.get("move") or "",
+            "source": d.get("source") or None,
+            "owner_id": d["owner"].pk if d.get("owner") else None,
+            "queue": bool(d.get("queue")),
+        }

@@ -265,6 +265,38 @@ class ScoringRun(Job):
         return self.kind == self.Kind.RESCORE
 
 
+class DryRunLead(models.Model):
+    """A lead a dry run would move into or out of MQL (and the published model would not), for
+    the run's named list: its scores before and after, its source, and — for those entering —
+    who the assignment rules would route it to (``handover.routing_preview``, at the run's end).
+    Deleted with the run; a new attempt of the run starts its list again."""
+
+    class Move(models.TextChoices):
+        ENTER = "enter", _("Would become MQL")
+        LEAVE = "leave", _("Would leave MQL")
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="+", db_index=False)
+    lead_id = models.BigIntegerField()  # no foreign key: a lead deleted meanwhile drops out
+    move = models.CharField(max_length=5, choices=Move.choices)
+    score_before = models.IntegerField()
+    score_after = models.IntegerField()
+    source = models.CharField(max_length=100, blank=True)
+    # where the assignment rules would send an entering lead (owner None: the team's queue)
+    owner_id = models.BigIntegerField(null=True)
+    team_id = models.BigIntegerField(null=True)
+    routed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "lead_id"], name="dryrunlead_one_per_run")
+        ]
+        indexes = [models.Index(fields=["run", "move", "lead_id"], name="dryrunlead_list_idx")]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: lead {self.lead_id} would {self.move} MQL"
+
+
 class DryRunAccount(models.Model):
     """Scratch for a dry run: one account's member totals (``scoring.account_rules.MemberTotals``)
     summed over the lead batches evaluated so far, under the published model ("before") and the

@@ -33,11 +33,13 @@ from leads import services as lead_services
 from leads.customfields import lead_fields
 from leads.lifecycle import Stage
 from leads.models import ActivityKind, Lead, RescoreMark, StageChange
-from scoring import account_dry_run, account_engine, engine
+from scoring import account_dry_run, account_engine, dry_run_leads, engine
 from scoring import account_rules as ar
 from scoring import rules as r
+from scoring.dry_run_leads import Mover
 from scoring.models import (
     AccountScore,
+    DryRunLead,
     LeadScore,
     ScoringModel,
     ScoringRule,
@@ -483,68 +485,91 @@ def _merge(into: dict[str, Any], add: Mapping[str, Any]) -> None:
             into[key] = into.get(key, 0) + value
 
 
+def _mql_move(model: ScoringModel, row: engine.Evaluated, probability: float | None) -> str:
+    """What ``model`` would do to this lead's MQL status now: "enter", "leave" or ""."""
+    t, rb = model.mql_threshold, model.recycle_below
+    armed = (
+        row.armed
+        if row.armed is not None
+        else engine.initial_armed(score=row.score, stage=row.stage, mql_threshold=t)
+    )
+    armed = armed or row.score < t
+    stage = (
+        Stage.LEAD
+        if row.stage == Stage.SUSPECT and row.fit >= model.lead_fit_threshold
+        else row.stage
+    )
+    qualifies = (
+        row.score >= t and row.grade <= model.mql_min_grade and _probable(model, probability)
+    )
+    if stage in (Stage.LEAD, Stage.NURTURE) and armed and qualifies:
+        return DryRunLead.Move.ENTER
+    if stage == Stage.MQL and rb is not None and row.score < rb:
+        return DryRunLead.Move.LEAVE
+    return ""
+
+
 def _dry_run_stats(
     model: ScoringModel,
     rows: Sequence[engine.Evaluated],
     *,
-    before: Mapping[int, int] | None = None,
-    before_threshold: int | None = None,
-) -> dict[str, Any]:
-    """What the draft changes. ``before``: each lead's score under the published model at the
-    same moment (without one, the stored scores); ``before_threshold``: its MQL threshold. An
-    MQL counts as falling below only if it is at or above the threshold before and below after:
-    an MQL whose score has already sunk below it (decay, the demo's seeded stages) is no change."""
-    t, lt, rb = model.mql_threshold, model.lead_fit_threshold, model.recycle_below
-    t_before = t if before_threshold is None else before_threshold
+    baseline: ScoringModel | None = None,
+    base_rows: Sequence[engine.Evaluated] | None = None,
+) -> tuple[dict[str, Any], list[Mover]]:
+    """What the draft changes, and the leads it would move. ``base_rows``: the same leads under
+    the published model ``baseline`` at the same moment (without them, the stored scores and
+    no model to compare with). A move counts only if the published model would not make it
+    too: a draft identical to the published model moves nothing (a lead the next sweep would
+    move anyway is not the draft's doing). An MQL counts as falling below only if it is at or
+    above the threshold before and below after: an MQL whose score has already sunk below it
+    (decay, the demo's seeded stages) is no change."""
+    t, lt = model.mql_threshold, model.lead_fit_threshold
+    t_before = t if baseline is None else baseline.mql_threshold
+    base = {row.lead_id: row for row in base_rows} if base_rows is not None else {}
 
     def old(row: engine.Evaluated) -> int:
-        return row.old_score if before is None else before.get(row.lead_id, row.old_score)
+        b = base.get(row.lead_id)
+        return row.old_score if b is None else b.score
 
-    enter_mql = leave_mql = enter_lead = fall_below = changed = 0
+    gated = model.mql_min_probability is not None or (
+        baseline is not None and baseline.mql_min_probability is not None
+    )
     probabilities: dict[int, float | None] = (
         dict(
             Lead.objects.filter(pk__in=[row.lead_id for row in rows]).values_list(
                 "pk", "conversion_probability"
             )
         )
-        if model.mql_min_probability is not None
+        if gated
         else {}
     )
+    enter_lead = fall_below = changed = 0
+    movers: list[Mover] = []
     for row in rows:
-        armed = (
-            row.armed
-            if row.armed is not None
-            else engine.initial_armed(score=row.score, stage=row.stage, mql_threshold=t)
-        )
-        armed = armed or row.score < t
-        stage = row.stage
-        if stage == Stage.SUSPECT and row.fit >= lt:
+        b = base.get(row.lead_id)
+        probability = probabilities.get(row.lead_id)
+        new_lead = row.stage == Stage.SUSPECT and row.fit >= lt
+        if new_lead and (b is None or baseline is None or b.fit < baseline.lead_fit_threshold):
             enter_lead += 1
-            stage = Stage.LEAD
-        qualifies = (
-            row.score >= t
-            and row.grade <= model.mql_min_grade
-            and _probable(model, probabilities.get(row.lead_id))
-        )
-        if stage in (Stage.LEAD, Stage.NURTURE) and armed and qualifies:
-            enter_mql += 1
-        elif stage == Stage.MQL and rb is not None and row.score < rb:
-            leave_mql += 1
+        move = _mql_move(model, row, probability)
+        if move and (b is None or baseline is None or _mql_move(baseline, b, probability) != move):
+            movers.append(Mover(row.lead_id, move, old(row), row.score))
         if row.stage == Stage.MQL and old(row) >= t_before and row.score < t:
             fall_below += 1
         changed += row.score != old(row)
-    return {
+    stats = {
         "leads": len(rows),
         "changed": changed,
         "enter_lead": enter_lead,
-        "enter_mql": enter_mql,
-        "leave_mql": leave_mql,
+        "enter_mql": sum(m.move == DryRunLead.Move.ENTER for m in movers),
+        "leave_mql": sum(m.move == DryRunLead.Move.LEAVE for m in movers),
         "mql_below_threshold": fall_below,
         "sum_before": sum(old(row) for row in rows),
         "sum_after": sum(row.score for row in rows),
         "before": r.score_histogram([old(row) for row in rows]),
         "after": r.score_histogram([row.score for row in rows]),
     }
+    return stats, movers
 
 
 def run_execute(*, run_id: int, batch_size: int | None = None) -> ScoringRun:
@@ -601,10 +626,15 @@ def _run_batch(
     account_spec = (account_spec or engine.account_spec(model)) if dry else None
     if dry and run.last_lead_id == 0:
         account_dry_run.accounts_reset(run_id=run.pk)  # an earlier attempt's totals
+        dry_run_leads.movers_reset(run_id=run.pk)  # and named leads
     if not bounds["n"]:
         if account_spec is not None:  # a dry run's leads are done: score the accounts
             run.result["accounts"] = account_dry_run.accounts_summary(
                 run=run, model=model, spec=account_spec, baseline=published_model()
+            )
+            # and route the leads it would make MQLs (handover: owners, inbox load, SLA)
+            dry_run_leads.dry_run_leads_done.send(
+                sender=ScoringRun, run=run, now=run.started_at or timezone.now()
             )
         else:  # a rescore's leads are done: every account, from its members' new engagement
             run.result["accounts_written"] = accounts_rescore_all(model=model)
@@ -649,13 +679,9 @@ def _dry_run_batch(
     else:
         base_spec = engine.model_spec(baseline)
         base_rows = engine.evaluate_rows(model=baseline, spec=base_spec, ids=ids, now=now)
-    stats = _dry_run_stats(
-        model,
-        rows,
-        before=None if base_rows is None else {row.lead_id: row.score for row in base_rows},
-        before_threshold=baseline.mql_threshold if baseline else None,
-    )
+    stats, movers = _dry_run_stats(model, rows, baseline=baseline, base_rows=base_rows)
     _merge(run.result, stats)
+    dry_run_leads.movers_add(run_id=run.pk, movers=movers)
     account_dry_run.accounts_add_batch(
         run_id=run.pk,
         ids=ids,

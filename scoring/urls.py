@@ -13,6 +13,8 @@ urlpatterns = [
     path("rules/<int:rule_id>/", views.rule_edit, name="rule_edit"),
     path("rules/<int:rule_id>/delete/", views.rule_delete, name="rule_delete"),
     path("runs/<int:run_id>/", views.run_detail, name="run"),
+    path("runs/<int:run_id>/leads/", views.run_leads, name="run_leads"),
+    path("runs/<int:run_id>/leads.csv", views.run_leads_csv, name="run_leads_csv"),
     path("runs/<int:run_id>/cancel/", views.run_control, {"action": "cancel"}, name="run_cancel"),
     path("runs/<int:run_id>/resume/", views.run_control, {"action": "resume"}, name="run_resume"),
 ]

@@ -4,23 +4,29 @@ Every write goes through ``scoring.services``; a refused rule is shown on the fo
 with what the user typed kept.
 """
 
+from collections.abc import Iterator
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leadflow.api.auth import request_user
+from leadflow.csv import csv_response
 from leadflow.exceptions import DomainError
 from leadflow.jobs import job_fail_if_stale
-from scoring import account_dry_run, selectors, services
-from scoring.forms import ModelSettingsForm, RuleForm, apply_service_errors
-from scoring.models import ScoringModel, ScoringRule, ScoringRun
+from leadflow.models import User
+from leads.models import Lead, Team
+from scoring import account_dry_run, dry_run_leads, selectors, services
+from scoring.forms import DryRunLeadFilterForm, ModelSettingsForm, RuleForm, apply_service_errors
+from scoring.models import DryRunLead, ScoringModel, ScoringRule, ScoringRun
 from scoring.permissions import RUN_CONTROL, Perm
 
 VIEW, CHANGE, PUBLISH = Perm.VIEW.value, Perm.CHANGE.value, Perm.PUBLISH.value
@@ -215,8 +221,99 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "bins": _bins(run.result) if dry else [],
         "account_bins": _bins(accounts) if dry else [],
         "account_grades": account_dry_run.grade_rows(accounts) if dry else [],
+        "movers_by_source": dry_run_leads.by_source(run_id=run.pk) if dry else [],
+        "routing": run.result.get("routing") if dry else None,
     }
     return render(request, template, context)
+
+
+def _dry_run(run_id: int) -> ScoringRun:
+    run = selectors.run_list().select_related("model").filter(pk=run_id).first()
+    if run is None or run.kind != ScoringRun.Kind.DRY_RUN:
+        raise Http404(_("There is no such dry run."))
+    return run
+
+
+def _named(run: ScoringRun, rows: list[DryRunLead]) -> list[dict[str, Any]]:
+    """The page's (or a CSV chunk's) rows with their leads', owners' and teams' names."""
+    leads = Lead.objects.only("first_name", "last_name", "email").in_bulk(
+        [row.lead_id for row in rows]
+    )
+    users = {u.pk: u for u in User.objects.filter(pk__in={row.owner_id for row in rows} - {None})}
+    teams = dict(
+        Team.objects.filter(pk__in={row.team_id for row in rows} - {None}).values_list("pk", "name")
+    )
+    out = []
+    for row in rows:
+        lead, owner = leads.get(row.lead_id), users.get(row.owner_id or 0)
+        out.append(
+            {
+                "row": row,
+                "lead": lead,
+                "lead_name": str(lead) if lead else f"#{row.lead_id}",
+                "email": lead.email if lead else "",
+                "owner": (owner.get_full_name() or owner.username) if owner else "",
+                "team": teams.get(row.team_id or 0, ""),
+            }
+        )
+    return out
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+@require_GET
+def run_leads(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The leads a dry run would move into or out of MQL, with where they would go."""
+    run = _dry_run(run_id)
+    form = DryRunLeadFilterForm(request.GET or None)
+    owners = form.fields["owner"]
+    assert isinstance(owners, forms.ModelChoiceField)  # noqa: S101  (declared so)
+    owners.queryset = User.objects.filter(
+        pk__in=DryRunLead.objects.filter(run_id=run.pk).values("owner_id")
+    ).order_by("username")
+    context: dict[str, Any] = {"run": run, "form": form}
+    if request.GET and not form.is_valid():
+        return render(request, "scoring/run_leads.html", context, status=400)
+    if not request.GET:
+        form.is_valid()
+    filters = form.filters() if form.is_bound else {}
+    page = Paginator(dry_run_leads.movers(run_id=run.pk, **filters), 50).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context |= {"page": page, "rows": _named(run, list(page)), "query": query.urlencode()}
+    return render(request, "scoring/run_leads.html", context)
+
+
+@login_required
+@permission_required(VIEW, raise_exception=True)
+@require_GET
+def run_leads_csv(request: HttpRequest, run_id: int) -> HttpResponse | StreamingHttpResponse:
+    run = _dry_run(run_id)
+    form = DryRunLeadFilterForm(request.GET)
+    if not form.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(str(e) for e in v)}" for k, v in form.errors.items())
+        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
+    qs = dry_run_leads.movers(run_id=run.pk, **form.filters())
+
+    def rows() -> Iterator[list[Any]]:
+        ids = list(qs.values_list("pk", flat=True))
+        for start in range(0, len(ids), 2000):
+            chunk = list(DryRunLead.objects.filter(pk__in=ids[start : start + 2000]))
+            chunk.sort(key=lambda row: row.lead_id)
+            for r in _named(run, chunk):
+                row = r["row"]
+                yield [
+                    row.lead_id, r["lead_name"], r["email"], row.move, row.score_before,
+                    row.score_after, row.source, row.owner_id or "", r["owner"], r["team"],
+                ]  # fmt: skip
+
+    header = [
+        "lead_id", "name", "email", "move", "score_before", "score_after", "source",
+        "owner_id", "owner", "team",
+    ]  # fmt: skip
+    return csv_response(f"dry-run-{run.pk}-leads.csv", header, rows())
 
 
 @login_required

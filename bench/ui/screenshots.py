@@ -396,6 +396,9 @@ def marketer_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(1500)  # the run's progress polls until it is done
     snap(page, "marketer-scoring-dry-run", full_page=True)
+    page.get_by_role("link", name="See the leads that would move").click()
+    page.wait_for_load_state("networkidle")
+    snap(page, "marketer-scoring-dry-run-leads", full_page=True)
     # imports: upload, map and preview, import
     go(page, "/privacy/imports/new/")
     page.locator("input[type=file]").set_input_files(csv_path)

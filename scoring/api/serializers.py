@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from leadflow.api.serializers import ModelSerializer
 from scoring import services
-from scoring.models import ScoringModel, ScoringRule, ScoringRun
+from scoring.models import DryRunLead, ScoringModel, ScoringRule, ScoringRun
 
 
 class ScoringRuleSerializer(ModelSerializer[ScoringRule]):
@@ -40,6 +40,27 @@ class ScoringModelSerializer(ModelSerializer[ScoringModel]):
             "published_at",
             "rules",
         )
+
+
+class DryRunLeadSerializer(ModelSerializer[DryRunLead]):
+    class Meta:
+        model = DryRunLead
+        fields = (
+            "lead_id",
+            "move",
+            "score_before",
+            "score_after",
+            "source",
+            "owner_id",
+            "team_id",
+            "routed",
+        )
+        extra_kwargs = {
+            "score_before": {"help_text": "Under the published model now (stored score without one)."},
+            "owner_id": {"help_text": "Entering leads: who the assignment rules would pick now "
+                         "(null: a team queue)."},
+            "routed": {"help_text": "False until the run has routed its new MQLs (its last step)."},
+        }  # fmt: skip
 
 
 class ScoringRunSerializer(ModelSerializer[ScoringRun]):

@@ -2,10 +2,11 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +15,7 @@ from companies.api.views import NOT_FOUND
 from companies.api.views import Perm as AccountPerm
 from companies.selectors import account_get_visible
 from leadflow.api.auth import ReadWrite, request_user
+from leadflow.api.pagination import DefaultCursorPagination
 from leadflow.apikeys import Scope
 from leadflow.exceptions import NotFoundError
 from leadflow.filters import BIGINT_MAX
@@ -21,8 +23,9 @@ from leadflow.jobs import job_fail_if_stale
 from leads.permissions import HasPerm
 from leads.permissions import Perm as LeadPerm
 from leads.selectors import lead_get_visible
-from scoring import selectors, services
+from scoring import dry_run_leads, selectors, services
 from scoring.api import serializers as s
+from scoring.forms import DryRunLeadFilterForm
 from scoring.models import ScoringRule, ScoringRun
 from scoring.permissions import RUN_CONTROL, Perm
 
@@ -139,6 +142,15 @@ class ScoringRuleViewSet(_ScoringPerms, viewsets.ModelViewSet[Any]):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class LeadIdPagination(DefaultCursorPagination):
+    """A dry run's named leads in lead id order, whatever ``?ordering=`` the runs list takes."""
+
+    ordering = "lead_id"
+
+    def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, ...]:
+        return (self.ordering,)
+
+
 class ScoringRunViewSet(_ScoringPerms, viewsets.ReadOnlyModelViewSet[Any]):
     """Rescores and dry runs with their progress and (dry run) results."""
 
@@ -175,6 +187,29 @@ class ScoringRunViewSet(_ScoringPerms, viewsets.ReadOnlyModelViewSet[Any]):
     def resume(self, request: Request, pk: str) -> Response:
         """A failed or cancelled rescore continues after its last batch; a dry run starts over."""
         return self._control(request, services.run_resume)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, OpenApiTypes.STR, required=False, description=str(f.label))
+            for name, f in DryRunLeadFilterForm.base_fields.items()
+        ],
+        responses={200: s.DryRunLeadSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=LeadIdPagination)
+    def leads(self, request: Request, pk: str) -> Response:
+        """A dry run's named leads: who the draft would move into (``enter``) or out of
+        (``leave``) MQL, in lead id order, and where the new MQLs would be routed."""
+        run = self.get_object()
+        if run.kind != ScoringRun.Kind.DRY_RUN:
+            raise NotFound(_("Run %(id)s is a rescore; only dry runs name leads.") % {"id": run.pk})
+        form = DryRunLeadFilterForm(request.query_params)
+        if not form.is_valid():
+            raise ValidationError(
+                {k: [str(e) for e in errors] for k, errors in form.errors.items()}
+            )
+        rows = dry_run_leads.movers(run_id=run.pk, **form.filters())
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(s.DryRunLeadSerializer(page, many=True).data)
 
 
 class LeadBreakdownViewSet(viewsets.GenericViewSet[Any]):

@@ -150,8 +150,9 @@ def test_a_minimum_predicted_probability_gates_mql_next_to_the_rule_score():
         ids=[unlikely.pk, likely.pk, unknown.pk],
         now=timezone.now(),
     )
-    dry = services._dry_run_stats(model, rows)
+    dry, movers = services._dry_run_stats(model, rows)
     assert dry["enter_mql"] == 1  # the dry run applies the same gate
+    assert [m.lead_id for m in movers] == [likely.pk]
     for lead in (unlikely, likely, unknown):
         services.score_lead(lead_id=lead.pk)
     stages = dict(Lead.objects.values_list("pk", "stage"))
