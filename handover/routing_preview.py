@@ -8,7 +8,7 @@ each rep's inbox load and SLA exposure (``docs/scoring.md``, "Dry run").
 """
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -86,16 +86,22 @@ def dry_run_route(*, run_id: int, now: datetime) -> dict[str, Any]:
             rows = list(DryRunLead.objects.filter(pk__in=ids[start : start + CHUNK]))
             rows.sort(key=lambda row: row.lead_id)
             leads = Lead.objects.only(*fields).in_bulk([row.lead_id for row in rows])
+            routes: dict[tuple[int | None, int | None], list[int]] = defaultdict(list)
             for row in rows:
                 lead = leads.get(row.lead_id)
                 if lead is None:
                     continue
                 pick = preview.pick(lead)
                 # as handover_open: no pick keeps the lead's own owner and team
-                row.owner_id = pick.owner_id if pick.owner_id is not None else lead.owner_id
-                row.team_id = pick.team_id if pick.team_id is not None else lead.team_id
-                row.routed = True
-            DryRunLead.objects.bulk_update(rows, ["owner_id", "team_id", "routed"])
+                owner = pick.owner_id if pick.owner_id is not None else lead.owner_id
+                team = pick.team_id if pick.team_id is not None else lead.team_id
+                routes[owner, team].append(row.pk)
+            # one UPDATE per destination: bulk_update's CASE over 2,000 ids made routing 18,266
+            # leads take 14.3 s; this way 2.2–2.7 s (docs/benchmarks.md)
+            for (owner, team), pks in routes.items():
+                DryRunLead.objects.filter(pk__in=pks).update(
+                    owner_id=owner, team_id=team, routed=True
+                )
     return routing_summary(run_id=run_id, now=now)
 
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from django.db import connections, transaction
 from django.db.models import (
@@ -17,7 +17,6 @@ from django.db.models import (
     Count,
     Expression,
     F,
-    Field,
     OuterRef,
     Q,
     Subquery,
@@ -41,7 +40,7 @@ from reports.accounts import account_coverage, account_mqa, account_pipeline
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
 from reports.base import Column, Report, none_label
 from reports.base import rate as _rate
-from reports.filters import CUSTOM, MILESTONE_THEN, THEN, ReportFilters
+from reports.filters import CUSTOM, THEN, ReportFilters
 from reports.histograms import (
     COHORT,
     CYCLES,
@@ -58,7 +57,6 @@ DAY: Final = 86400.0
 # where other models keep a lead's owner, team and source as they were then (the rest: now)
 TIMER_THEN: Final = {"owner_id": "owner_id"}
 HANDOVER_THEN: Final = {"owner_id": "owner_id", "team_id": "team_id", "source": "lead_source"}
-CHANGE_DIMS: Final = {"owner_id": "owner_id", "team_id": "team_id", "source": "lead_source"}
 
 
 def _days(seconds: float | None) -> float | None:
@@ -662,25 +660,15 @@ def point_in_time(f: ReportFilters, *, now: datetime | None = None) -> Report:
     on = f.on or timezone.now()
     counts: dict[str, int] = defaultdict(int)
     if f.lead_q():
-        # per matching lead: its stage (and owner, team, source "then") now if it has not moved
-        # since, else from the last log entry before then (one backward step of the
-        # (lead, changed_at, id) index)
-        last = StageChange.objects.filter(lead_id=OuterRef("lead_id"), changed_at__lt=on)
-        last = last.order_by("-changed_at", "-id")
-
-        def as_of(rollup_field: str, change_field: str) -> Case:
-            return Case(
-                When(stage_since__lt=on, then=F(rollup_field)),
-                default=Subquery(last.values(change_field)[:1]),
-                output_field=cast("Field[Any, Any]", LeadMilestone._meta.get_field(rollup_field)),
-            )
-
-        at_on = {name: f"on_{name}" for name in MILESTONE_THEN}
-        mine = LeadMilestone.objects.alias(
-            **{at_on[n]: as_of(MILESTONE_THEN[n], CHANGE_DIMS[n]) for n in at_on}
+        # per matching lead (by its values then, those of its latest change, or now: the
+        # view): its stage now if it has not moved since, else the last log entry before then
+        # (one backward step of the (lead, changed_at, id) index)
+        then = StageChange.objects.filter(lead_id=OuterRef("lead_id"), changed_at__lt=on)
+        stage_then = Case(
+            When(stage_since__lt=on, then=F("stage")),
+            default=Subquery(then.order_by("-changed_at", "-id").values("to_stage")[:1]),
         )
-        mine = mine.filter(f.lead_q(prefix="", then=at_on), suspect_at__lt=on).order_by()
-        stage_then = as_of("stage", "to_stage")
+        mine = LeadMilestone.objects.filter(f.lead_q(prefix=""), suspect_at__lt=on).order_by()
         for stage, n in (
             mine.values(then=stage_then).annotate(n=Count("pk")).values_list("then", "n")
         ):
