@@ -234,7 +234,7 @@ def _dry_run(run_id: int) -> ScoringRun:
     return run
 
 
-def _named(run: ScoringRun, rows: list[DryRunLead]) -> list[dict[str, Any]]:
+def _named(rows: list[DryRunLead]) -> list[dict[str, Any]]:
     """The page's (or a CSV chunk's) rows with their leads', owners' and teams' names."""
     leads = Lead.objects.only("first_name", "last_name", "email").in_bulk(
         [row.lead_id for row in rows]
@@ -272,17 +272,15 @@ def run_leads(request: HttpRequest, run_id: int) -> HttpResponse:
         pk__in=DryRunLead.objects.filter(run_id=run.pk).values("owner_id")
     ).order_by("username")
     context: dict[str, Any] = {"run": run, "form": form}
-    if request.GET and not form.is_valid():
+    if form.is_bound and not form.is_valid():
         return render(request, "scoring/run_leads.html", context, status=400)
-    if not request.GET:
-        form.is_valid()
     filters = form.filters() if form.is_bound else {}
     page = Paginator(dry_run_leads.movers(run_id=run.pk, **filters), 50).get_page(
         request.GET.get("page")
     )
     query = request.GET.copy()
     query.pop("page", None)
-    context |= {"page": page, "rows": _named(run, list(page)), "query": query.urlencode()}
+    context |= {"page": page, "rows": _named(list(page)), "query": query.urlencode()}
     return render(request, "scoring/run_leads.html", context)
 
 
@@ -302,7 +300,7 @@ def run_leads_csv(request: HttpRequest, run_id: int) -> HttpResponse | Streaming
         for start in range(0, len(ids), 2000):
             chunk = list(DryRunLead.objects.filter(pk__in=ids[start : start + 2000]))
             chunk.sort(key=lambda row: row.lead_id)
-            for r in _named(run, chunk):
+            for r in _named(chunk):
                 row = r["row"]
                 yield [
                     row.lead_id, r["lead_name"], r["email"], row.move, row.score_before,
