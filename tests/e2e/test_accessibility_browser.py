@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from companies import services as account_services
 from companies.models import Membership
@@ -283,19 +284,19 @@ def test_the_top_bar_folds_behind_a_menu_button_on_a_phone(page, login, demo):
     menu = page.get_by_role("button", name="Menu")
     team = page.locator("header.topbar").get_by_role("link", name="Team")
     assert menu.get_attribute("aria-expanded") == "false"
-    assert not team.is_visible()
+    expect(team).to_be_hidden()
     menu.focus()
     page.keyboard.press("Enter")
     assert menu.get_attribute("aria-expanded") == "true"
-    assert team.is_visible()
-    assert page.get_by_role("button", name="Log out").is_visible()
+    expect(team).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
     page.keyboard.press("Tab")  # into the opened menu: its first link
     assert page.evaluate("document.activeElement.closest('#topbar-menu') !== null")
     page.keyboard.press("Escape")
     assert menu.get_attribute("aria-expanded") == "false"
     assert page.evaluate("document.activeElement.classList.contains('nav-toggle')")
-    assert not team.is_visible()
+    expect(team).to_be_hidden()
     page.set_viewport_size({"width": 1440, "height": 900})
-    assert not menu.is_visible()
-    assert team.is_visible()
+    expect(menu).to_be_hidden()
+    expect(team).to_be_visible()
     assert page.csp_violations == []

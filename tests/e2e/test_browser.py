@@ -78,7 +78,7 @@ def test_marketer_filters_the_board_and_drags_a_lead(page, login, marketer_user)
     login("mara")
     page.goto("/leads/board/")
     page.wait_for_load_state("networkidle")  # counts loaded: nothing moves under the pointer
-    assert page.get_by_text("Otto Organic").is_visible()
+    expect(page.get_by_text("Otto Organic")).to_be_visible()
     page.get_by_label("Source").fill("webinar")
     page.get_by_role("button", name="Apply filters").click()
     page.wait_for_url(re.compile(r"/leads/board/\?source=webinar$"))  # empty fields left out
@@ -99,7 +99,7 @@ def test_marketer_filters_the_board_and_drags_a_lead(page, login, marketer_user)
     dialog = page.locator("#reason-dialog")
     dialog.wait_for(state="visible")
     page.get_by_role("button", name="Move lead").click()
-    assert page.locator("#reason-error").is_visible()  # empty reason refused in place
+    expect(page.locator("#reason-error")).to_be_visible()  # empty reason refused in place
     page.get_by_label("Reason (required)").fill("Not ready until Q3")
     page.get_by_role("button", name="Move lead").click()
     page.locator("#flash .success").filter(has_text="Nurture").wait_for()
@@ -232,7 +232,7 @@ def test_lead_page_renders_the_score_breakdown(page, login, marketer_user, monke
     table = page.locator("table.breakdown")
     assert "Visited pricing" in table.inner_text()
     assert "Industry is Software" in table.inner_text()
-    assert page.get_by_role("heading", name="Stage history").is_visible()
+    expect(page.get_by_role("heading", name="Stage history")).to_be_visible()
     page.get_by_label("Add a note").fill("Called, wants a demo")
     page.get_by_role("button", name="Add note").click()
     page.locator(".timeline").get_by_text("Called, wants a demo").wait_for()

@@ -2,6 +2,7 @@
 them with the action bar, and reads which were refused and why."""
 
 import pytest
+from playwright.sync_api import expect
 
 from bulk.models import BulkJob
 from leadflow.roles import Role
@@ -63,7 +64,7 @@ def test_marketer_tags_a_lead_filters_by_the_tag_and_tags_a_selection(page, logi
     page.get_by_role("button", name="Apply filters").click()
     page.wait_for_url("**tag=Trade+fair**")
     assert page.get_by_text("Nico Notag").count() == 0
-    assert page.get_by_role("link", name="Tara Tagged").is_visible()
+    expect(page.get_by_role("link", name="Tara Tagged")).to_be_visible()
     page.goto("/leads/list/")
     for name in ("Tara Tagged", "Nico Notag"):
         page.get_by_role("checkbox", name=f"Select {name}").check()

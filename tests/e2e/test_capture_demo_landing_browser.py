@@ -7,6 +7,7 @@ import time
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from capture.models import ConsentRecord, Form, Submission
 from leads.models import ActivityKind, Lead
@@ -40,7 +41,7 @@ def test_browse_the_demo_landing_page_submit_and_the_lead_has_the_visit(
     page.goto("/demo/landing/")
     wait_for(page, lambda: page_views() == 1)
     page.get_by_role("link", name="See pricing").click()
-    assert page.get_by_role("heading", name="Pricing").is_visible()
+    expect(page.get_by_role("heading", name="Pricing")).to_be_visible()
     wait_for(page, lambda: page_views() == 2)
     page.get_by_role("link", name="Get the free whitepaper").click()
     wait_for(page, lambda: page_views() == 3)

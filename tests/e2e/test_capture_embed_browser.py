@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from capture import challenge
 from capture.models import ConsentText, FieldKind, Form, FormDay, FormField, HiddenSource
@@ -165,10 +166,10 @@ def test_script_embed_renders_counts_validates_and_shows_server_errors(browse, h
     page = browse(script_page(host, capture_form))
     email = page.get_by_label("Work e-mail")
     email.wait_for()
-    assert page.get_by_role("button", name="Register").is_visible()
+    expect(page.get_by_role("button", name="Register")).to_be_visible()
     # the marketer's consent text is text, never markup
     consent = page.get_by_label("Send me <b>news</b> & offers")
-    assert consent.is_visible()
+    expect(consent).to_be_visible()
     assert page.locator("#leadflow-form b").count() == 0
     # the honeypot is off-screen, unfocusable and hidden from assistive technology
     trap = page.locator("input[name=lf_website]")
@@ -222,7 +223,7 @@ def test_script_embed_renders_counts_validates_and_shows_server_errors(browse, h
     page.get_by_text("This address cannot receive mail.").wait_for()
     assert email.get_attribute("aria-invalid") == "true"
     assert consent.get_attribute("aria-invalid") == "true"
-    assert page.get_by_text("Please read this first.").is_visible()
+    expect(page.get_by_text("Please read this first.")).to_be_visible()
     assert email.input_value() == "ada@example.com"  # what was typed is kept
 
     (body,) = sent
@@ -298,7 +299,7 @@ def test_iframe_embed_renders_counts_and_refuses_an_invalid_email(browse, host, 
     frame = page.frame_locator("iframe[title='Register for the webinar']")
     email = frame.get_by_label("Work e-mail")
     email.wait_for()
-    assert frame.get_by_label("Send me <b>news</b> & offers").is_visible()
+    expect(frame.get_by_label("Send me <b>news</b> & offers")).to_be_visible()
     assert frame.locator("input[name=utm_source]").input_value() == "spring-mail"
     wait_for(lambda: counts(capture_form) == (1, 0))
     email.fill("not-an-email")

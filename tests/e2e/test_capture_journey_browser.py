@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from capture import editing
 from capture.models import ConsentRecord, ConsentText, Form, Rejection, Submission
@@ -277,7 +278,7 @@ def submit(page, embed: str, email: str) -> Any:
     scope.get_by_label("First name").fill("Ada")
     scope.get_by_label("Company").fill("Lovelace Ltd")
     consent = scope.get_by_label(NEWSLETTER_V2)
-    assert consent.is_visible()
+    expect(consent).to_be_visible()
     consent.check()
     scope.get_by_role("button", name="Get the whitepaper").click()
     return scope

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core import mail
+from playwright.sync_api import expect
 
 from capture.models import ConsentRecord, Submission
 from leads.models import Lead
@@ -73,15 +74,15 @@ def test_plain_html_form_from_another_origin(page, live_server, host_site, setti
     page.get_by_role("button", name="Send").click()
     page.wait_for_load_state()
     assert page.url.startswith(live_server.url)
-    assert page.get_by_text("Enter a valid e-mail address.").is_visible()
+    expect(page.get_by_text("Enter a valid e-mail address.")).to_be_visible()
     assert not Lead.objects.exists()
 
-    assert page.get_by_text("Please check your answers and send the form again.").is_visible()
+    expect(page.get_by_text("Please check your answers and send the form again.")).to_be_visible()
     page.locator("input[name=email]").fill("static@example.com")
     page.locator("input[name='consent.newsletter']").check()
     page.locator("form button[type=submit]").click()
     page.wait_for_load_state()
-    assert page.get_by_text("Please click the link in it to confirm.").is_visible()
+    expect(page.get_by_text("Please click the link in it to confirm.")).to_be_visible()
     submission = Submission.objects.get()
     assert submission.status == "pending"
     assert submission.lead.email == "static@example.com"
@@ -92,7 +93,7 @@ def test_plain_html_form_from_another_origin(page, live_server, host_site, setti
     page.goto(link.group(0))
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_load_state()
-    assert page.get_by_text("Confirmed. Thank you!").is_visible()
+    expect(page.get_by_text("Confirmed. Thank you!")).to_be_visible()
     assert ConsentRecord.objects.get().confirmed_at is not None
     assert ConsentEvent.objects.filter(lead=submission.lead, granted=True).count() == 1
     assert page.csp_violations == []
@@ -111,6 +112,6 @@ def test_plain_post_counts_at_once_when_the_form_accepts_them(page, live_server,
     page.get_by_label("E-mail").fill("quick@example.com")
     page.get_by_role("button", name="Send").click()
     page.wait_for_load_state()
-    assert page.get_by_text("Thanks from the static site.").is_visible()
+    expect(page.get_by_text("Thanks from the static site.")).to_be_visible()
     assert Lead.objects.get().email == "quick@example.com"
     assert page.csp_violations == []

@@ -10,6 +10,7 @@ import pytest
 from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation.trans_real import DjangoTranslation
+from playwright.sync_api import expect
 
 from handover.models import Handover
 from leadflow.models import User
@@ -71,7 +72,7 @@ def test_a_rep_works_in_hungarian_as_their_browser_asks(browser, live_server, ha
     assert Handover.objects.filter(lead=lead).exists()
     page.goto("/handover/inbox/")
     assert page.locator("html").get_attribute("lang") == "hu"
-    assert page.get_by_role("link", name=_in("hu", "SAL inbox")).is_visible()
+    expect(page.get_by_role("link", name=_in("hu", "SAL inbox"))).to_be_visible()
     # the countdown is written by leadflow.js with the Hungarian djangojs catalog
     due_in = _js("hu", "due in %(span)s")
     assert due_in != "due in %(span)s"
@@ -98,7 +99,7 @@ def test_a_marketer_works_in_german_with_a_chosen_language(browser, live_server)
     page.wait_for_load_state()
     marketer.refresh_from_db()
     assert (marketer.language, marketer.time_zone) == ("de", "Europe/Berlin")
-    assert page.get_by_text(_in("de", "Your language and time zone are saved.")).is_visible()
+    expect(page.get_by_text(_in("de", "Your language and time zone are saved."))).to_be_visible()
     page.goto("/leads/board/")
     assert page.locator("html").get_attribute("lang") == "de"
     page.locator("[data-count-for=lead][data-count]").wait_for()
