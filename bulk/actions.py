@@ -23,7 +23,6 @@ from django_stubs_ext import StrOrPromise
 from bulk.models import BulkOutcome
 from handover import selectors as handover_selectors
 from handover import services as handover_services
-from handover.models import RejectionReason
 from handover.permissions import Perm as HandoverPerm
 from leadflow.models import User
 from leads import services as lead_services
@@ -138,62 +137,43 @@ register(
 )
 
 
-# --- disqualify / recycle to nurture, with a configured rejection reason ------------------------
+# --- disqualify / recycle to nurture, with a configured exit reason ------------------------
 
 
-def _reason_clean(route: str, field: str) -> Callable[[Mapping[str, str], User], Params]:
+def _reason_clean(to: Stage, field: str) -> Callable[[Mapping[str, str], User], Params]:
     def clean(data: Mapping[str, str], actor: User) -> Params:
         code = data.get(field, "")
-        reason = RejectionReason.objects.filter(code=code, active=True, route=route).first()
-        if reason is None:
+        if not code:
             raise ValidationError({field: _("Choose a reason.")})
         comment = data.get("comment", "").strip()
         if len(comment) > 400:
             raise ValidationError({"comment": _("Keep the comment under 400 characters.")})
-        if reason.requires_comment and not comment:
+        try:
+            reason = lead_services.exit_reason_for(code, to, comment)
+        except ValidationError as exc:  # the form's own field names
+            named = {"reason_code": field, "reason": "comment"}
             raise ValidationError(
-                {
-                    "comment": _("The reason “%(reason)s” needs a comment.")
-                    % {"reason": reason.label}
-                }
-            )
+                {named.get(key, key): errors for key, errors in exc.message_dict.items()}
+            ) from None
         text = f"{reason.label}: {comment}" if comment else reason.label
-        return {
-            "reason": reason.code,
-            "text": text,
-            "reset_engagement": reason.reset_engagement,
-        }
+        return {"reason": reason.code, "comment": comment, "text": text}
 
     return clean
 
 
-def _disqualify_apply(*, lead: Lead, actor: User, params: Params) -> str:
-    if lead.stage == Stage.DISQUALIFIED:
+def _exit_apply(to: Stage, *, lead: Lead, actor: User, params: Params) -> str:
+    """Disqualify or recycle with the job's exit reason (which may reset engagement)."""
+    if lead.stage == to:
         return Result.UNCHANGED
-    _ensure_not_inbox(actor, lead, Stage.DISQUALIFIED)
-    lead_services.lead_disqualify(
+    _ensure_not_inbox(actor, lead, to)
+    lead_services.EXIT_SERVICES[to](
         lead_id=lead.pk,
         actor=actor,
         source=StageChange.Source.UI,
-        reason=params["text"],
+        reason=params.get("comment", ""),
+        reason_code=params["reason"],
         locked=lead,
     )
-    return Result.APPLIED
-
-
-def _recycle_apply(*, lead: Lead, actor: User, params: Params) -> str:
-    if lead.stage == Stage.NURTURE:
-        return Result.UNCHANGED
-    _ensure_not_inbox(actor, lead, Stage.NURTURE)
-    lead_services.lead_recycle(
-        lead_id=lead.pk,
-        actor=actor,
-        source=StageChange.Source.UI,
-        reason=params["text"],
-        locked=lead,
-    )
-    if params.get("reset_engagement"):
-        lead_services.lead_reset_engagement(lead_id=lead.pk)
     return Result.APPLIED
 
 
@@ -202,10 +182,10 @@ register(
         code="disqualify",
         label=gettext_lazy("Disqualify"),
         permitted=may_move,
-        clean=_reason_clean(RejectionReason.Route.DISQUALIFY, "dq_reason"),
+        clean=_reason_clean(Stage.DISQUALIFIED, "dq_reason"),
         # Translators: a bulk action's title; %(reason)s is the reason and the comment
         describe=lambda p: _("Disqualify (%(reason)s)") % {"reason": p["text"]},
-        apply=_disqualify_apply,
+        apply=partial(_exit_apply, Stage.DISQUALIFIED),
         not_permitted=gettext_lazy("You may not disqualify leads."),
         no_longer_permitted=gettext_lazy("You may no longer disqualify leads."),
     )
@@ -215,10 +195,10 @@ register(
         code="recycle",
         label=gettext_lazy("Recycle to nurture"),
         permitted=may_move,
-        clean=_reason_clean(RejectionReason.Route.NURTURE, "nurture_reason"),
+        clean=_reason_clean(Stage.NURTURE, "nurture_reason"),
         # Translators: a bulk action's title; %(reason)s is the reason and the comment
         describe=lambda p: _("Recycle to nurture (%(reason)s)") % {"reason": p["text"]},
-        apply=_recycle_apply,
+        apply=partial(_exit_apply, Stage.NURTURE),
         not_permitted=gettext_lazy("You may not recycle to nurture leads."),
         no_longer_permitted=gettext_lazy("You may no longer recycle to nurture leads."),
     )

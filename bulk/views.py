@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET, require_POST
 from bulk import services
 from bulk.actions import ACTIONS
 from bulk.models import BulkJob, BulkOutcome
-from handover.models import RejectionReason
 from handover.selectors import reassign_choices
 from leadflow.api.auth import request_user
 from leadflow.audit import audit_record
@@ -34,7 +33,7 @@ from leads import selectors as lead_selectors
 from leads import tags as lead_tags
 from leads.customfields import visible_fields
 from leads.lifecycle import REASON_REQUIRED, Stage
-from leads.models import Lead
+from leads.models import ExitReason, Lead
 from leads.permissions import is_admin
 
 OUTCOMES_SHOWN = 500
@@ -59,7 +58,7 @@ def bar_context(user: User, params: QueryDict, matching: QuerySet[Lead] | None) 
     matching_count = count_matching(matching) if selecting_all else None
     prefetch_related_objects([user], "groups")  # the role checks below read them: one query
     permitted = {code: a for code, a in ACTIONS.items() if a.permitted(user)}
-    reasons = list(RejectionReason.objects.filter(active=True))
+    reasons = list(ExitReason.objects.filter(active=True))
     query = params.copy()
     for key in ("after", "select", "sort"):
         query.pop(key, None)
@@ -76,8 +75,8 @@ def bar_context(user: User, params: QueryDict, matching: QuerySet[Lead] | None) 
         "bulk_owners": reassign_choices(user=user) if "assign" in permitted else [],
         "bulk_tags": lead_tags.tag_names() if "tag" in permitted else [],
         "bulk_reasons": {
-            route: [r for r in reasons if r.route == route]
-            for route in RejectionReason.Route.values
+            route: [r for r in reasons if r.fits(to)]
+            for route, to in (("disqualify", Stage.DISQUALIFIED), ("nurture", Stage.NURTURE))
         },
         "bulk_query": query.urlencode(),
         "bulk_all": selecting_all and bool(matching_count),

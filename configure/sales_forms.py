@@ -21,7 +21,7 @@ from handover.models import (
 from leadflow.models import User
 from leadflow.roles import ROLE_LABELS, Role
 from leads.ingest import RESERVED_TRAITS
-from leads.models import CustomField, Tag, Team, TraitMapping
+from leads.models import CustomField, ExitReason, Tag, Team, TraitMapping
 from leads.tags import clean_tag_name
 
 
@@ -138,15 +138,13 @@ MemberFormSet = inlineformset_factory(
 class RejectionReasonForm(ConfigForm):
     class Meta:
         model = RejectionReason
-        fields = (
-            "code",
-            "label",
-            "route",
-            "reset_engagement",
-            "requires_comment",
-            "active",
-            "position",
-        )
+        fields = RejectionReason.SETTINGS_FIELDS
+
+
+class ExitReasonForm(ConfigForm):
+    class Meta:
+        model = ExitReason
+        fields = ExitReason.SETTINGS_FIELDS
 
 
 class FrameworkForm(ConfigForm):

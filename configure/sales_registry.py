@@ -24,7 +24,7 @@ from handover.models import (
     SlaPolicy,
 )
 from leadflow.i18n import shown
-from leads.models import Tag, Team, TraitMapping
+from leads.models import CodedReason, ExitReason, Tag, Team, TraitMapping
 
 Column = tuple[StrOrPromise, Callable[[Any], object]]  # (heading, value of a row)
 
@@ -53,6 +53,26 @@ class ConfigKind:
     @property
     def noun(self) -> str:
         return str(self.model._meta.verbose_name)
+
+
+def _reasons(
+    url_name: str, model: type[CodedReason], form: type[ModelForm[Any]], intro: StrOrPromise
+) -> ConfigKind:
+    """Rejection and exit reasons: the same list, columns and rules."""
+    return ConfigKind(
+        url_name,
+        model,
+        form,
+        (
+            (_("Label"), lambda r: shown(r.label)),
+            (_("Code"), lambda r: r.code),
+            (_("Route"), lambda r: r.get_route_display()),
+            (_("Needs comment"), lambda r: r.requires_comment),
+            (_("Active"), lambda r: r.active),
+        ),
+        lambda: model._default_manager.order_by("position", "id"),
+        intro=intro,
+    )
 
 
 def _minutes(value: int) -> str:
@@ -166,19 +186,21 @@ KINDS: Final[dict[str, ConfigKind]] = {
             ),
             lambda: OutOfOffice.objects.select_related("user").order_by("-starts_at"),
         ),
-        ConfigKind(
+        _reasons(
             "rejection_reasons",
             RejectionReason,
             f.RejectionReasonForm,
-            (
-                (_("Label"), lambda r: shown(r.label)),
-                (_("Code"), lambda r: r.code),
-                (_("Route"), lambda r: r.get_route_display()),
-                (_("Needs comment"), lambda r: r.requires_comment),
-                (_("Active"), lambda r: r.active),
+            _("A reason that decisions used cannot be deleted: deactivate it."),
+        ),
+        _reasons(
+            "exit_reasons",
+            ExitReason,
+            f.ExitReasonForm,
+            _(
+                "Why leads leave after sales accepted them (SAL or SQL to Nurture or "
+                "Disqualified), and the reasons bulk actions offer. The stage log keeps the code: "
+                "deactivate a reason rather than delete it."
             ),
-            lambda: RejectionReason.objects.order_by("position", "id"),
-            intro=_("A reason that decisions used cannot be deleted: deactivate it."),
         ),
         ConfigKind(
             "frameworks",

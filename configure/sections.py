@@ -70,6 +70,12 @@ SALES_SECTIONS: Final[list[Section]] = [
         _("Why sales may reject an MQL, and where each reason sends the lead."),
     ),
     Section(
+        _("Exit reasons"),
+        "exit_reasons",
+        _SALES,
+        _("Why accepted leads leave: lost, no budget, went quiet. Counted in the exits report."),
+    ),
+    Section(
         _("Qualification frameworks"),
         "frameworks",
         _SALES,

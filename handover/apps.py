@@ -8,15 +8,16 @@ class HandoverConfig(AppConfig):
     def ready(self) -> None:
         from companies import events as account_events
         from companies import extensions as account_extensions
-        from handover import account_pages, outbox, receivers, selectors, sla
+        from handover import account_pages, outbox, receivers, rule_precision, selectors, sla
         from leadflow import deadletter
         from leads import events, extensions
-        from scoring import dry_run_leads
+        from scoring import dry_run_leads, precision
 
         deadletter.register(
             outbox.DEAD_LETTER_KIND, label=_("Notification delivery"), retry=outbox.delivery_retry
         )
         deadletter.register(sla.DEAD_LETTER_KIND, label=_("SLA timer"), retry=sla.timer_retry)
+        precision.register(rule_precision.rule_outcomes)
 
         events.stage_changed.connect(
             receivers.on_stage_changed, dispatch_uid="handover.on_stage_changed"

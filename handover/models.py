@@ -25,7 +25,7 @@ from handover.calendars import (
     parse_calendar,
 )
 from leads.lifecycle import Stage
-from leads.models import Lead, Team
+from leads.models import CodedReason, Lead, Team
 
 
 def _weekdays_default() -> dict[str, list[list[str]]]:
@@ -231,30 +231,18 @@ class AssignmentMember(models.Model):
 # --- handovers and rejection reasons -------------------------------------------------------------
 
 
-class RejectionReason(models.Model):
+class RejectionReason(CodedReason):
+    """Why a rep rejected an MQL in the SAL inbox, and where that sends the lead."""
+
     class Route(models.TextChoices):
         NURTURE = "nurture", _("Recycle to nurture")
         DISQUALIFY = "disqualify", _("Disqualify")
 
-    code = models.SlugField(max_length=50, unique=True, verbose_name=_("code"))
-    label = models.CharField(max_length=100, verbose_name=_("label"))
     route = models.CharField(max_length=20, choices=Route.choices, verbose_name=_("route"))
-    reset_engagement = models.BooleanField(
-        default=False,
-        help_text=_("Engagement restarts from zero (recycled leads earn MQL again)"),
-        verbose_name=_("reset engagement"),
-    )
-    requires_comment = models.BooleanField(default=False, verbose_name=_("requires comment"))
-    active = models.BooleanField(default=True, verbose_name=_("active"))
-    position = models.PositiveIntegerField(default=100, verbose_name=_("position"))
 
-    class Meta:
-        ordering = ("position", "id")
+    class Meta(CodedReason.Meta):
         verbose_name = _("rejection reason")
         verbose_name_plural = _("rejection reasons")
-
-    def __str__(self) -> str:
-        return self.label
 
 
 class Handover(models.Model):
@@ -334,6 +322,29 @@ class Handover(models.Model):
 
     def __str__(self) -> str:
         return f"handover #{self.pk} of lead {self.lead_id} ({self.status})"
+
+
+class HandoverRuleHit(models.Model):
+    """A scoring rule the lead carried points from when its handover opened: what rule precision
+    (``handover.rule_precision``) counts. Keyed by the rule's ``key``, which its copies in later
+    model versions keep, so a rule's record outlives the version that scored the lead."""
+
+    handover = models.ForeignKey(
+        Handover, on_delete=models.CASCADE, related_name="rule_hits", verbose_name=_("handover")
+    )
+    rule_key = models.UUIDField(_("rule key"))
+    points = models.IntegerField(_("points"))
+
+    class Meta:
+        verbose_name = _("rule hit at handover")
+        verbose_name_plural = _("rule hits at handover")
+        constraints = [
+            models.UniqueConstraint(fields=["handover", "rule_key"], name="handoverrulehit_once")
+        ]
+        indexes = [models.Index(fields=["rule_key", "handover"], name="handoverrulehit_key_idx")]
+
+    def __str__(self) -> str:
+        return f"handover #{self.handover_id}: rule {self.rule_key} ({self.points:+d})"
 
 
 class HandoverAssignment(models.Model):

@@ -27,6 +27,7 @@ from handover.models import (
     EventType,
     Handover,
     HandoverAssignment,
+    HandoverRuleHit,
     OutOfOffice,
     QualificationChecklist,
     QualificationFramework,
@@ -42,6 +43,7 @@ from leadflow.models import User
 from leads import services as lead_services
 from leads.lifecycle import ActorKind, Stage
 from leads.models import Lead, StageChange, Team
+from scoring import selectors as scoring_selectors
 
 
 class HandoverNotFoundError(NotFoundError):
@@ -303,6 +305,10 @@ def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
     )
     HandoverAssignment.objects.create(
         handover=handover, owner_id=owner_id, why=pick.why[:200], at=now
+    )
+    HandoverRuleHit.objects.bulk_create(  # what the lead was handed over on: rule precision
+        HandoverRuleHit(handover=handover, rule_key=key, points=points)
+        for key, points in scoring_selectors.rules_earned(lead_id=lead.pk)
     )
     owner: User | None = None
     if (owner_id, team_id) != (lead.owner_id, lead.team_id):

@@ -186,6 +186,7 @@ def _move_form(lead: Lead, moves: Sequence[tuple[str, str]], csrf_token: str, mo
         '<input type="hidden" name="expected_changed_at" '
         f'value="{escape(lead.stage_changed_at.isoformat())}">'
         '<input type="hidden" name="reason" value="">'
+        '<input type="hidden" name="reason_code" value="">'
         f'<select id="move-{pk}" name="to" required aria-label="{move_to_label}">'
         f'<option value="">{t.move_to}</option>{options}</select>'
         f'<button type="submit" class="secondary" aria-label="{move_label}">'

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils import translation
 
-from leads.lifecycle import ALLOWED, ActorKind, Stage
+from leads.lifecycle import ALLOWED, EXIT_AFTER_ACCEPTANCE, ActorKind, Stage
 from leads.models import ActivityKind, CompanySize, Seniority
 
 FIRST = [
@@ -164,6 +164,23 @@ NEXT = {
     Stage.SQL: Stage.CUSTOMER,
 }
 SYSTEM_MOVES = {Stage.LEAD, Stage.MQL}
+# Exits after acceptance name default exit reasons (leads migration 0021), weighted by repeats.
+EXIT_CODES: dict[Stage, list[tuple[str, str]]] = {
+    Stage.NURTURE: [
+        ("lost_competitor", "Lost to a competitor"),
+        ("lost_competitor", "Lost to a competitor"),
+        ("no_decision", "No decision, went quiet"),
+        ("no_decision", "No decision, went quiet"),
+        ("lost_price", "Lost on price"),
+        ("no_budget", "No budget"),
+    ],
+    Stage.DISQUALIFIED: [
+        ("wrong_industry", "Wrong industry"),
+        ("wrong_industry", "Wrong industry"),
+        ("duplicate", "Duplicate"),
+        ("competitor", "Competitor"),
+    ],
+}
 # Side paths a lead can come back from (``reopen``): re-engaged, reopened by a person.
 REOPEN = {Stage.NURTURE: Stage.MQL, Stage.DISQUALIFIED: Stage.NURTURE}
 
@@ -171,8 +188,8 @@ REOPEN = {Stage.NURTURE: Stage.MQL, Stage.DISQUALIFIED: Stage.NURTURE}
 @dataclass
 class GeneratedLead:
     row: dict[str, Any]
-    history: list[tuple[str, str, str, str, datetime]] = field(default_factory=list)
-    # (from, to, actor_kind, reason, at)
+    history: list[tuple[str, str, str, str, datetime, str]] = field(default_factory=list)
+    # (from, to, actor_kind, reason, at, exit reason code)
     activities: list[tuple[str, str, datetime, dict[str, Any]]] = field(default_factory=list)
     # (kind, name, occurred_at, properties)
 
@@ -306,7 +323,7 @@ def _walk_history(
     reopen: float,
 ) -> None:
     stage, at = Stage.SUSPECT, created
-    lead.history.append(("", stage.value, ActorKind.SYSTEM.value, "created", at))
+    lead.history.append(("", stage.value, ActorKind.SYSTEM.value, "created", at, ""))
     while stage in NEXT or (stage in REOPEN and reopen and rng.random() < reopen):
         at = at + timedelta(hours=rng.uniform(1, 24 * 20))
         if at >= anchor:
@@ -331,7 +348,12 @@ def _walk_history(
             )
         assert kind in ALLOWED[stage][to]  # noqa: S101  (the generator obeys the table)
         reason = {Stage.NURTURE: "not ready yet", Stage.DISQUALIFIED: "no budget"}.get(to, "")
-        lead.history.append((stage.value, to.value, kind.value, reason, at))
+        code = ""
+        if (stage, to) in EXIT_AFTER_ACCEPTANCE:  # named like a rep would (picked from the
+            # time, not the generator: the rest of the data stays what it was for a seed)
+            options = EXIT_CODES[to]
+            code, reason = options[int(at.timestamp()) % len(options)]
+        lead.history.append((stage.value, to.value, kind.value, reason, at, code))
         if to == Stage.MQL and owners:
             lead.row["owner_id"] = owners[rng.randrange(len(owners))]
         stage = to

@@ -39,6 +39,7 @@ def stage_change_recorded(
     source: str,
     reason: str,
     at: datetime,
+    reason_code: str = "",
 ) -> StageChange:
     """Append the change with the lead's owner, team and source, and send ``stage_changed``.
 
@@ -57,6 +58,7 @@ def stage_change_recorded(
         actor_kind=actor_kind.value,
         source=source,
         reason=reason[:500],
+        reason_code=reason_code,
         changed_at=at,
         **dims_of(lead),
     )

@@ -17,6 +17,7 @@ from leads.models import CompanySize, CustomField, FieldType, Seniority
 class MoveForm(forms.Form):
     to = forms.ChoiceField(choices=Stage.choices, label=_("Move to"))
     reason = forms.CharField(max_length=500, required=False, label=_("Reason"))
+    reason_code = forms.CharField(max_length=50, required=False, label=_("Exit reason"))
     # what the page showed: a lead moved by someone else since is a conflict, not a surprise
     expected_stage = forms.ChoiceField(
         choices=Stage.choices, required=False, widget=forms.HiddenInput

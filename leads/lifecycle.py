@@ -110,6 +110,13 @@ ALLOWED: Final[dict[Stage, dict[Stage, frozenset[ActorKind]]]] = {
 REASON_REQUIRED: Final[frozenset[Stage]] = frozenset({Stage.NURTURE, Stage.DISQUALIFIED})
 
 
+# Leaving the funnel after sales accepted the lead: these moves name a coded exit reason
+# (``ExitReason``), so the reasons can be counted. Only people and integrations make them.
+EXIT_AFTER_ACCEPTANCE: Final[frozenset[tuple[Stage, Stage]]] = frozenset(
+    (a, b) for a in (Stage.SAL, Stage.SQL) for b in (Stage.NURTURE, Stage.DISQUALIFIED)
+)
+
+
 class InvalidTransitionError(DomainError):
     code = "invalid_transition"
 

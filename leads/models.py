@@ -1,11 +1,12 @@
 """Leads, their identities, their activity timeline and the append-only stage log."""
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Q, Value
+from django.db.models import ProtectedError, Q, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import In
 from django.utils.translation import gettext
@@ -470,6 +471,73 @@ class IdentifyReceipt(models.Model):
         return f"identify {self.message_id} for lead {self.lead_id}"
 
 
+class CodedReason(models.Model):
+    """A reason people pick from a configured list (rejection and exit reasons): the code is
+    what records keep and reports count, the label what people read."""
+
+    # what settings pages and the settings API edit
+    SETTINGS_FIELDS = (
+        "code",
+        "label",
+        "route",
+        "reset_engagement",
+        "requires_comment",
+        "active",
+        "position",
+    )
+
+    code = models.SlugField(max_length=50, unique=True, verbose_name=_("code"))
+    label = models.CharField(max_length=100, verbose_name=_("label"))
+    reset_engagement = models.BooleanField(
+        default=False,
+        help_text=_("Engagement restarts from zero (recycled leads earn MQL again)"),
+        verbose_name=_("reset engagement"),
+    )
+    requires_comment = models.BooleanField(default=False, verbose_name=_("requires comment"))
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    position = models.PositiveIntegerField(default=100, verbose_name=_("position"))
+
+    class Meta:
+        abstract = True
+        ordering = ("position", "id")
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ExitReason(CodedReason):
+    """Why a lead left the funnel after sales accepted it (SAL or SQL to Nurture or
+    Disqualified: lost, no budget, went dark, ...). Every such move names one, so the reasons
+    can be counted. The stage log keeps the code, so a reason is deactivated, not deleted."""
+
+    class Route(models.TextChoices):
+        NURTURE = "nurture", _("Recycle to nurture")
+        DISQUALIFY = "disqualify", _("Disqualify")
+        EITHER = "either", _("Either")
+
+    route = models.CharField(
+        max_length=20, choices=Route.choices, default=Route.EITHER, verbose_name=_("route")
+    )
+
+    class Meta(CodedReason.Meta):
+        verbose_name = _("exit reason")
+        verbose_name_plural = _("exit reasons")
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Refused (``ProtectedError``, as a foreign key's PROTECT would) while the stage log
+        names it: the exits report would lose the label. Deactivate it instead."""
+        used = StageChange.objects.filter(reason_code=self.code).only("pk")
+        if used.exists():
+            raise ProtectedError(f"exit reason {self.code} is in the stage log", set(used))
+        return super().delete(*args, **kwargs)
+
+    def fits(self, to: str) -> bool:
+        """Whether this reason may send a lead to stage ``to`` (nurture or disqualified)."""
+        return self.route == self.Route.EITHER or self.route == (
+            self.Route.NURTURE if to == "nurture" else self.Route.DISQUALIFY
+        )
+
+
 class StageChange(models.Model):
     """The append-only stage log. Every report reads it; nothing updates or deletes a row."""
 
@@ -499,6 +567,10 @@ class StageChange(models.Model):
     actor_kind = models.CharField(_("actor kind"), max_length=20)
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
     reason = models.CharField(_("reason"), max_length=500, blank=True)
+    # The ExitReason's code for a coded exit ("" otherwise); kept if the reason is renamed.
+    reason_code = models.CharField(
+        _("reason code"), max_length=50, blank=True, default="", db_default=""
+    )
     changed_at = models.DateTimeField(_("changed at"))
     # The lead's owner, team and source in force when it moved (after the assignment the move
     # itself made), so reports can show a lead "as it was then" after it is reassigned. No

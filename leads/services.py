@@ -19,9 +19,16 @@ from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
 from leadflow.roles import Role
 from leads import customfields, events, interactions
-from leads.lifecycle import ActorKind, Stage, TransitionNotPermittedError, ensure_allowed
+from leads.lifecycle import (
+    EXIT_AFTER_ACCEPTANCE,
+    ActorKind,
+    Stage,
+    TransitionNotPermittedError,
+    ensure_allowed,
+)
 from leads.models import (
     Activity,
+    ExitReason,
     Lead,
     Note,
     RescoreMark,
@@ -457,6 +464,7 @@ def _move_stage(
     actor_kind: ActorKind | None = None,
     expected: Expected | None = None,
     locked: Lead | None = None,
+    reason_code: str = "",
 ) -> Transition:
     """The one place a lead's stage changes: lock, refuse if stale, no-op if there, check the
     table, audit, save.
@@ -466,6 +474,8 @@ def _move_stage(
     caller saw the lead; None (the default) moves it from wherever it is now. ``locked``: the
     lead, if the caller already holds its row lock in this transaction (``_locked``, or FOR
     UPDATE) and read it under that lock (the bulk runner): it is not read again.
+    ``reason_code``: an ``ExitReason``; needed to leave SAL or SQL (``EXIT_AFTER_ACCEPTANCE``),
+    taken by any move to Nurture or Disqualified; ``reason`` is then the comment.
     """
     kind = actor_kind or actor_kind_for(actor)
     if kind is None:
@@ -477,7 +487,11 @@ def _move_stage(
     current = Stage(lead.stage)
     if current == to:
         return Transition(lead=lead, change=None)
-    ensure_allowed(current, to, kind, reason)
+    ensure_allowed(current, to, kind, reason or reason_code)
+    exit_reason = _exit_reason(current, to, reason_code, reason.strip())
+    if exit_reason is not None:
+        comment = reason.strip()
+        reason = f"{exit_reason.label}: {comment}" if comment else exit_reason.label
     events.stage_change_requested.send(sender=Lead, lead=lead, to=to, actor=actor, actor_kind=kind)
     at = at or timezone.now()
     lead.stage, lead.stage_changed_at = to, at
@@ -490,9 +504,66 @@ def _move_stage(
         actor_kind=kind,
         source=source,
         reason=reason,
+        reason_code=exit_reason.code if exit_reason else "",
         at=at,
     )
+    if exit_reason is not None and exit_reason.reset_engagement and to == Stage.NURTURE:
+        lead_reset_engagement(lead_id=lead.pk, at=at)
     return Transition(lead=lead, change=change)
+
+
+EXIT_STAGES: tuple[Stage, ...] = (Stage.NURTURE, Stage.DISQUALIFIED)
+
+
+def _only_exits_take_a_code() -> str:
+    return _("Only a move to Nurture or Disqualified takes an exit reason.")
+
+
+def exit_reasons_for(to: Stage) -> list[ExitReason]:
+    """The active exit reasons that may send a lead to ``to``, in their configured order."""
+    return [r for r in ExitReason.objects.filter(active=True) if r.fits(to)]
+
+
+def _exit_reason(current: Stage, to: Stage, code: str, comment: str) -> ExitReason | None:
+    """The exit reason named by ``code`` for this move, or None for a move without one; a
+    ValidationError naming ``reason_code`` (or ``reason``, for a missing comment) otherwise."""
+    stages = {"current": current.label, "to": to.label}
+    if not code:
+        if (current, to) not in EXIT_AFTER_ACCEPTANCE:
+            return None
+        codes = ", ".join(r.code for r in exit_reasons_for(to))
+        raise ValidationError(
+            {
+                "reason_code": _(
+                    "Leaving %(current)s for %(to)s needs an exit reason; use one of: %(codes)s."
+                )
+                % {**stages, "codes": codes}
+            }
+        )
+    return exit_reason_for(code, to, comment)
+
+
+def exit_reason_for(code: str, to: Stage, comment: str) -> ExitReason:
+    """The active exit reason ``code`` for a move to ``to``, if ``comment`` satisfies it; a
+    ValidationError naming ``reason_code`` (with the valid codes) or ``reason`` otherwise."""
+    if to not in EXIT_STAGES:
+        raise ValidationError({"reason_code": _only_exits_take_a_code()})
+    reason = ExitReason.objects.filter(code=code, active=True).first()
+    if reason is None or not reason.fits(to):
+        codes = ", ".join(r.code for r in exit_reasons_for(to))
+        raise ValidationError(
+            {
+                "reason_code": _(
+                    "%(code)s is not an exit reason for a move to %(to)s; use one of: %(codes)s."
+                )
+                % {"to": to.label, "code": repr(code), "codes": codes}
+            }
+        )
+    if reason.requires_comment and not comment:
+        raise ValidationError(
+            {"reason": _("The reason “%(reason)s” needs a comment.") % {"reason": reason.label}}
+        )
+    return reason
 
 
 # One public service per transition. They differ only in the target; the table decides who may.
@@ -621,8 +692,10 @@ def lead_recycle(
     reason: str,
     expected: Expected | None = None,
     locked: Lead | None = None,
+    reason_code: str = "",
 ) -> Transition:
-    """Back to nurture with a reason (rejected as not ready, lost, score fell)."""
+    """Back to nurture with a reason (rejected as not ready, lost, score fell); ``reason_code``
+    names an exit reason (see ``_move_stage``)."""
     return _move_stage(
         lead_id=lead_id,
         to=Stage.NURTURE,
@@ -631,6 +704,7 @@ def lead_recycle(
         reason=reason,
         expected=expected,
         locked=locked,
+        reason_code=reason_code,
     )
 
 
@@ -642,8 +716,10 @@ def lead_disqualify(
     reason: str,
     expected: Expected | None = None,
     locked: Lead | None = None,
+    reason_code: str = "",
 ) -> Transition:
-    """Out of the funnel with a reason (bad fit, duplicate, competitor, ...)."""
+    """Out of the funnel with a reason (bad fit, duplicate, competitor, ...); ``reason_code``
+    as for ``lead_recycle``."""
     return _move_stage(
         lead_id=lead_id,
         to=Stage.DISQUALIFIED,
@@ -652,6 +728,7 @@ def lead_disqualify(
         reason=reason,
         expected=expected,
         locked=locked,
+        reason_code=reason_code,
     )
 
 
@@ -679,6 +756,9 @@ TRANSITION_SERVICES: dict[Stage, TransitionService] = {
 }
 
 
+EXIT_SERVICES = {Stage.NURTURE: lead_recycle, Stage.DISQUALIFIED: lead_disqualify}
+
+
 def lead_move(
     *,
     lead_id: int,
@@ -688,9 +768,10 @@ def lead_move(
     reason: str = "",
     expected: Expected | None = None,
     locked: Lead | None = None,
+    reason_code: str = "",
 ) -> Transition:
     """Move to a stage named by the caller (board drag, API, bulk): dispatches to the one
-    service. ``locked``: see ``_move_stage``."""
+    service. ``locked``, ``reason_code``: see ``_move_stage``."""
     try:
         stage = Stage(to)
     except ValueError:
@@ -704,6 +785,18 @@ def lead_move(
         raise ValidationError(
             {"stage": _("No lead can move back to %(stage)s.") % {"stage": Stage.SUSPECT.label}}
         )
+    if stage in EXIT_STAGES:
+        return EXIT_SERVICES[stage](
+            lead_id=lead_id,
+            actor=actor,
+            source=source,
+            reason=reason,
+            expected=expected,
+            locked=locked,
+            reason_code=reason_code,
+        )
+    if reason_code:
+        raise ValidationError({"reason_code": _only_exits_take_a_code()})
     return TRANSITION_SERVICES[stage](
         lead_id=lead_id, actor=actor, source=source, reason=reason, expected=expected, locked=locked
     )
@@ -782,13 +875,20 @@ def lead_move_checked(
     actor: User | None,
     source: str,
     reason: str = "",
+    reason_code: str = "",
     expected_stage: str,
     expected_changed_at: datetime | None = None,
 ) -> Transition:
     """``lead_move`` for a person looking at a page: refuse if the lead moved since it loaded."""
     expected = Expected(stage=expected_stage, changed_at=expected_changed_at)
     return lead_move(
-        lead_id=lead_id, to=to, actor=actor, source=source, reason=reason, expected=expected
+        lead_id=lead_id,
+        to=to,
+        actor=actor,
+        source=source,
+        reason=reason,
+        reason_code=reason_code,
+        expected=expected,
     )
 
 

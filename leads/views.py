@@ -45,6 +45,7 @@ from leads.forms import (
 )
 from leads.interactions import interaction_label
 from leads.lifecycle import (
+    EXIT_AFTER_ACCEPTANCE,
     INBOX_MESSAGE,
     REASON_REQUIRED,
     ActorKind,
@@ -53,7 +54,7 @@ from leads.lifecycle import (
     ensure_allowed,
     inbox_decides,
 )
-from leads.models import Lead, StageChange, Task
+from leads.models import ExitReason, Lead, StageChange, Task
 from leads.permissions import Perm
 from leads.search import parse_search
 
@@ -121,9 +122,11 @@ def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
         "saved_view_form": SavedViewForm(initial={"query": filters.urlencode()}),
         # the board never waits for a count: "all matching" is offered in the table view
         **extensions.selection_bar(user=user, params=filters, matching=None),
+        "exit_reasons": ExitReason.objects.filter(active=True),
         "board_config": {
             "moves": _moves_for(user),
             "reasonRequired": sorted(s.value for s in REASON_REQUIRED),
+            "exitNeeded": sorted(f"{a.value}>{b.value}" for a, b in EXIT_AFTER_ACCEPTANCE),
             "labels": {s.value: s.label for s in Stage},
             "excluded": {
                 f"{a.value}>{b.value}": INBOX_MESSAGE
@@ -266,6 +269,7 @@ def lead_move(request: HttpRequest, lead_id: int) -> HttpResponse:
             actor=user,
             source=StageChange.Source.UI,
             reason=data["reason"] or "",
+            reason_code=data["reason_code"] or "",
             expected_stage=data["expected_stage"],
             expected_changed_at=data["expected_changed_at"],
         )
@@ -322,6 +326,12 @@ def _detail_context(request: HttpRequest, user: User, lead: Lead, **extra: Any) 
         **_custom_context(user, lead),
         "moves": [(s, Stage(s).label) for s in moves],
         "reason_required": [s.value for s in REASON_REQUIRED],
+        # offered where the lead could leave after acceptance (SAL/SQL to Nurture/Disqualified)
+        "exit_reasons": (
+            ExitReason.objects.filter(active=True)
+            if any((Stage(lead.stage), Stage(s)) in EXIT_AFTER_ACCEPTANCE for s in moves)
+            else []
+        ),
         **extra,
     }
 

@@ -25,6 +25,12 @@ GROUPINGS = {
     ],
     "sla_by": [("policy", _("Policy")), ("team", _("Team")), ("rep", _("Rep"))],
     "rejections_by": [("source", _("Source")), ("rep", _("Rep"))],
+    "exits_by": [
+        ("reason", _("Reason only")),
+        ("source", _("Source")),
+        ("rep", _("Rep")),
+        ("team", _("Team")),
+    ],
     "mqa_by": [
         ("month", _("MQA month")),
         ("tier", _("Tier")),
@@ -71,6 +77,7 @@ class ReportFilters:
     cohort_by: str = "month"
     sla_by: str = "policy"
     rejections_by: str = "source"
+    exits_by: str = "reason"
     sources_by: str = "source"
     mqa_by: str = "month"
     view: str = THEN
@@ -175,6 +182,7 @@ class ReportFilterForm(forms.Form):
     rejections_by = forms.ChoiceField(
         choices=GROUPINGS["rejections_by"], required=False, label=_("Rejections by")
     )
+    exits_by = forms.ChoiceField(choices=GROUPINGS["exits_by"], required=False, label=_("Exits by"))
     sources_by = forms.ChoiceField(
         choices=GROUPINGS["sources_by"], required=False, label=_("Sources by")
     )
@@ -238,6 +246,7 @@ class ReportFilterForm(forms.Form):
             cohort_by=d.get("cohort_by") or "month",
             sla_by=d.get("sla_by") or "policy",
             rejections_by=d.get("rejections_by") or "source",
+            exits_by=d.get("exits_by") or "reason",
             sources_by=d.get("sources_by") or "source",
             mqa_by=d.get("mqa_by") or "month",
             view=d.get("view") or THEN,

@@ -35,12 +35,12 @@ from leadflow.models import User
 from leadflow.replica import reads_from_replica
 from leads import customfields
 from leads.lifecycle import FUNNEL, Stage
-from leads.models import CustomField, StageChange, Team
+from leads.models import CustomField, ExitReason, StageChange, Team
 from reports.accounts import account_coverage, account_mqa, account_pipeline
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
 from reports.base import Column, Report, none_label
 from reports.base import rate as _rate
-from reports.filters import CUSTOM, THEN, ReportFilters
+from reports.filters import CUSTOM, GROUPINGS, THEN, ReportFilters
 from reports.histograms import (
     COHORT,
     CYCLES,
@@ -57,6 +57,7 @@ DAY: Final = 86400.0
 # where other models keep a lead's owner, team and source as they were then (the rest: now)
 TIMER_THEN: Final = {"owner_id": "owner_id"}
 HANDOVER_THEN: Final = {"owner_id": "owner_id", "team_id": "team_id", "source": "lead_source"}
+CHANGE_THEN: Final = HANDOVER_THEN  # StageChange keeps them under the same names
 
 
 def _days(seconds: float | None) -> float | None:
@@ -500,6 +501,82 @@ def rejections(f: ReportFilters, *, now: datetime | None = None) -> Report:
     )
 
 
+def exits(f: ReportFilters, *, now: datetime | None = None) -> Report:
+    """Leads that left after sales accepted them (SAL or SQL to Nurture or Disqualified) in the
+    period, by exit reason, within source, rep or team if asked. Read from the stage log."""
+    group = {
+        "reason": Value(""),
+        "source": F(f.dim("source", CHANGE_THEN, "lead__")),
+        "rep": F(f.dim("owner_id", CHANGE_THEN, "lead__")),
+        "team": F(f.dim("team_id", CHANGE_THEN, "lead__")),
+    }[f.exits_by]
+    qs = StageChange.objects.filter(
+        f.period_q("changed_at"),
+        f.lead_q(then=CHANGE_THEN),
+        from_stage__in=(Stage.SAL, Stage.SQL),
+        to_stage__in=(Stage.NURTURE, Stage.DISQUALIFIED),
+    )
+    counts = {
+        f"{a}_{b}": Count("pk", filter=Q(from_stage=a, to_stage=b))
+        for a in (Stage.SAL, Stage.SQL)
+        for b in (Stage.NURTURE, Stage.DISQUALIFIED)
+    }
+    rows = list(
+        qs.order_by().values("reason_code", group=group).annotate(exits=Count("pk"), **counts)
+    )
+    labels = dict(ExitReason.objects.values_list("code", "label"))
+    names = _group_names(f.exits_by, {r["group"] for r in rows})
+    totals: dict[Any, int] = defaultdict(int)
+    for r in rows:
+        totals[r["group"]] += r["exits"]
+    out = [
+        {
+            "group": names.get(r["group"]) or none_label(),
+            "reason": r["reason_code"],
+            "reason_label": shown(labels.get(r["reason_code"], r["reason_code"]))
+            or _("No coded reason (logged before exit reasons)"),
+            "from_sal": r["sal_nurture"] + r["sal_disqualified"],
+            "from_sql": r["sql_nurture"] + r["sql_disqualified"],
+            "to_nurture": r["sal_nurture"] + r["sql_nurture"],
+            "to_disqualified": r["sal_disqualified"] + r["sql_disqualified"],
+            "exits": r["exits"],
+            "share": _rate(r["exits"], totals[r["group"]]),
+        }
+        for r in rows
+    ]
+    out.sort(key=lambda r: (r["group"], -r["exits"], r["reason"]))
+    by = dict(GROUPINGS["exits_by"])[f.exits_by]
+    grouped_by = [] if f.exits_by == "reason" else [Column("group", str(by), "text")]
+    return Report(
+        slug="exits",
+        title=_("Exit reasons after acceptance"),
+        columns=[
+            *grouped_by,
+            Column("reason", _("Reason code"), "text"),
+            Column("reason_label", _("Reason"), "text"),
+            Column("from_sal", _("From SAL")),
+            Column("from_sql", _("From SQL")),
+            Column("to_nurture", _("To Nurture")),
+            Column("to_disqualified", _("To Disqualified")),
+            Column("exits", _("Exits")),
+            Column("share", _("Share of the group") if grouped_by else _("Share"), "rate"),
+        ],
+        rows=out,
+        chart_label="reason_label",
+        chart_series=["from_sal", "from_sql"],
+    )
+
+
+def _group_names(by: str, keys: set[Any]) -> dict[Any, str]:
+    """What a rep or team group is called (ids in the rows); a source is its own name."""
+    ids = [k for k in keys if k]
+    if by == "rep":
+        return {u.pk: str(u) for u in User.objects.filter(pk__in=ids)}
+    if by == "team":
+        return dict(Team.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return {k: k for k in keys}
+
+
 def recycles(f: ReportFilters, *, now: datetime | None = None) -> Report:
     """Leads first recycled to Nurture in the period, by source: what became of them."""
     rows = [
@@ -711,6 +788,7 @@ REPORTS: Final[dict[str, ReportFn]] = {
     "velocity": velocity,
     "sla": sla,
     "rejections": rejections,
+    "exits": exits,
     "recycles": recycles,
     "sources": sources,
     "point-in-time": point_in_time,

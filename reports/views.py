@@ -25,6 +25,7 @@ TITLES = {
     "velocity": _("Velocity"),
     "sla": _("SLA attainment"),
     "rejections": _("Rejection reasons"),
+    "exits": _("Exit reasons"),
     "recycles": _("Recycle outcomes"),
     "sources": _("Sources"),
     "point-in-time": _("Point in time"),
@@ -37,6 +38,7 @@ GROUP_FIELD = {
     "cohort": "cohort_by",
     "sla": "sla_by",
     "rejections": "rejections_by",
+    "exits": "exits_by",
     "sources": "sources_by",
     "accounts-mqa": "mqa_by",
 }
@@ -155,6 +157,7 @@ ABOUT = {
     "velocity": _("Time in each stage and sales-cycle length"),
     "sla": _("Handovers accepted and contacted in time"),
     "rejections": _("Why reps send leads back, by source and rep"),
+    "exits": _("Why accepted leads leave: lost, no budget, went quiet"),
     "recycles": _("What became of recycled leads"),
     "sources": _("Leads, MQLs, customers and revenue by source"),
     "point-in-time": _("Leads in each stage on a given date"),

@@ -6,6 +6,8 @@ leads; the previous published version is archived, never deleted (old versions e
 scores). Rules are data validated by ``scoring.rules`` at save (see ``scoring.services``).
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -103,6 +105,9 @@ class ScoringRule(models.Model):
         STEP = "step", _("Steps")
 
     model = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="rules")
+    # The rule's identity across versions: a new version's copy keeps it, so what a rule did
+    # in earlier versions (rule precision, handover.HandoverRuleHit) stays its own.
+    key = models.UUIDField(_("key"), default=uuid.uuid4, editable=False)
     name = models.CharField(_("name"), max_length=120)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     points = models.IntegerField(_("points"))

@@ -1,5 +1,6 @@
 """Reads of the scoring app. ``score_breakdown`` is a contract handover (and the UI) rely on."""
 
+import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -9,6 +10,17 @@ from companies import selectors as company_selectors
 from companies.models import Account
 from scoring import account_rules
 from scoring.models import AccountScore, LeadScore, ScoringModel, ScoringRule, ScoringRun
+
+
+def rules_earned(*, lead_id: int) -> list[tuple[uuid.UUID, int]]:
+    """The rules the lead's stored score took points from, as (rule key, points): what it
+    carried when last scored. Two queries."""
+    stored = LeadScore.objects.filter(pk=lead_id).values_list("breakdown", flat=True).first()
+    points = {int(entry[0]): int(entry[2]) for entry in stored or () if entry[2]}
+    if not points:
+        return []
+    keys = ScoringRule.objects.filter(pk__in=points).values_list("pk", "key")
+    return [(key, points[pk]) for pk, key in keys]
 
 
 def score_breakdown(*, lead_id: int) -> dict[str, Any] | None:

@@ -367,7 +367,9 @@ def model_new_version(*, model_id: int, actor: User | None = None) -> ScoringMod
         based_on=source,
     )
     ScoringRule.objects.bulk_create(
-        ScoringRule(model=draft, **{name: getattr(rule, name) for name in RULE_FIELDS})
+        ScoringRule(
+            model=draft, key=rule.key, **{name: getattr(rule, name) for name in RULE_FIELDS}
+        )
         for rule in source.rules.order_by("id")
     )
     return draft

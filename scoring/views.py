@@ -24,7 +24,7 @@ from leadflow.exceptions import DomainError
 from leadflow.jobs import job_fail_if_stale
 from leadflow.models import User
 from leads.models import Lead, Team
-from scoring import account_dry_run, dry_run_leads, selectors, services
+from scoring import account_dry_run, dry_run_leads, precision, selectors, services
 from scoring.forms import DryRunLeadFilterForm, ModelSettingsForm, RuleForm, apply_service_errors
 from scoring.models import DryRunLead, ScoringModel, ScoringRule, ScoringRun
 from scoring.permissions import RUN_CONTROL, Perm
@@ -69,12 +69,37 @@ def _detail(
             "model": model,
             "is_draft": model.status == ScoringModel.Status.DRAFT,
             "rules": model.rules.order_by("kind", "id"),
+            "precision": _precision_rows(model),
+            "precision_days": precision.WINDOW_DAYS,
             "settings_form": settings_form or ModelSettingsForm.for_model(model),
             "rule_form": rule_form or RuleForm(initial={"kind": "activity", "decay": "model"}),
             "runs": model.runs.all()[:5],
         },
         status=status,
     )
+
+
+def _precision_rows(model: ScoringModel) -> list[dict[str, Any]] | None:
+    """The rules editor's precision table: per rule, the handovers its leads made and, per
+    outcome, the rate with the rule and without it (percent); None without handovers."""
+    found = precision.rule_precision(list(model.rules.order_by("kind", "id")))
+    if found is None or not found[1].handovers:
+        return None
+
+    def pct(value: float | None) -> float | None:
+        return None if value is None else round(value * 100, 1)
+
+    return [
+        {
+            "rule": p.rule,
+            "handovers": p.with_rule.handovers,
+            "rates": [
+                (pct(getattr(p.with_rule, f"{r}_rate")), pct(getattr(p.without, f"{r}_rate")))
+                for r in ("accept", "sql", "win")
+            ],
+        }
+        for p in found[0]
+    ]
 
 
 @login_required

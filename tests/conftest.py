@@ -14,6 +14,7 @@ from tests.worker import RUN_ID, RUN_TOKEN
 pytest_plugins = ["tests.schemathesis_totals"]  # the Schemathesis totals, also under xdist
 
 _handover_defaults = importlib.import_module("handover.migrations.0002_defaults")
+_exit_reasons = importlib.import_module("leads.migrations.0021_exit_reasons")
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +63,9 @@ def _own_broker_queue_and_counters() -> None:
 @pytest.fixture(autouse=True)
 def _install_defaults(request):
     """A transactional test's flush empties every table; roles come back through post_migrate,
-    the install defaults a data migration seeds (rejection reasons, frameworks, SLA policies) do
-    not. Seed them again, idempotently, so every test sees a fresh install in any order."""
+    the install defaults data migrations seed (rejection and exit reasons, frameworks, SLA
+    policies) do not. Seed them again, idempotently, so every test sees a fresh install in any
+    order."""
     if request.node.get_closest_marker("django_db") is not None:
         request.getfixturevalue("_django_db_helper")
     elif "transactional_db" in request.fixturenames:
@@ -73,9 +75,12 @@ def _install_defaults(request):
     else:
         return
     from handover.models import RejectionReason
+    from leads.models import ExitReason
 
     if not RejectionReason.objects.exists():
         _handover_defaults.forwards(apps, None)
+    if not ExitReason.objects.exists():
+        _exit_reasons.forwards(apps, None)
 
 
 # Workers and servers the tests start queue through the tests' broker folder (var/celery-test/)

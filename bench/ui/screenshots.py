@@ -386,6 +386,9 @@ def marketer_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     page.locator("table a").first.click()
     page.wait_for_load_state("networkidle")
     snap(page, "marketer-scoring-model")
+    snap_part(
+        page.locator("section.card", has=page.locator("#precision-h")), "marketer-scoring-precision"
+    )
     page.get_by_role("button", name="New draft from this version").click()
     page.wait_for_load_state("networkidle")
     snap(page, "marketer-scoring-draft")
@@ -538,6 +541,14 @@ def rep_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     page.get_by_role("button", name="Save and qualify").click()
     page.wait_for_load_state("networkidle")
     snap(page, "rep-qualified")
+    # the SQL is lost: it leaves with an exit reason
+    go(page, f"/leads/{ids['sal']}/")
+    page.locator("#move-to").select_option("nurture")
+    page.locator("#move-reason-code").select_option("lost_competitor")
+    page.locator("#move-reason").fill("Chose Acme: cheaper SSO")
+    snap_part(page.locator("section.card", has=page.locator("#move-h")), "rep-lead-exit")
+    page.get_by_role("button", name="Move lead").click()
+    page.wait_for_load_state("networkidle")
     go(page, "/leads/search/?q=" + ids["rep_word"])
     snap(page, "rep-search")
 
@@ -573,6 +584,7 @@ def manager_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
         "velocity",
         "sla",
         "sources",
+        "exits",
         "accounts-mqa",
         "accounts-coverage",
         "accounts-pipeline",
@@ -617,6 +629,7 @@ def admin_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
         ("rep-profiles", "availability"),
         ("out-of-office", "out-of-office"),
         ("rejection-reasons", "rejection-reasons"),
+        ("exit-reasons", "exit-reasons"),
         ("frameworks", "frameworks"),
         ("tags", "tags"),
         ("custom-fields", "custom-fields"),

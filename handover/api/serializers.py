@@ -25,6 +25,7 @@ from handover.models import (
 from leadflow.api.serializers import ModelSerializer
 from leadflow.validators import reject_nul
 from leads.api.serializers import ExpectedStageSerializer
+from leads.models import ExitReason
 
 
 class HandoverSerializer(ModelSerializer[Handover]):
@@ -142,16 +143,13 @@ class MarkReadInputSerializer(serializers.Serializer[dict[str, Any]]):
 class RejectionReasonSerializer(ModelSerializer[RejectionReason]):
     class Meta:
         model = RejectionReason
-        fields = (
-            "id",
-            "code",
-            "label",
-            "route",
-            "reset_engagement",
-            "requires_comment",
-            "active",
-            "position",
-        )
+        fields = ("id", *RejectionReason.SETTINGS_FIELDS)
+
+
+class ExitReasonSerializer(ModelSerializer[ExitReason]):
+    class Meta:
+        model = ExitReason
+        fields = ("id", *ExitReason.SETTINGS_FIELDS)
 
 
 class FrameworkSerializer(ModelSerializer[QualificationFramework]):

@@ -38,6 +38,7 @@ from handover.permissions import HasPerm, Perm
 from leadflow.api.auth import ReadWrite, request_user
 from leadflow.apikeys import Scope
 from leadflow.exceptions import NotFoundError, PermissionDeniedError
+from leads.models import ExitReason
 from leads.selectors import lead_get_visible, lead_visible_qs
 
 HANDOVER = ReadWrite(Scope.HANDOVER_READ, Scope.HANDOVER_WRITE)
@@ -238,6 +239,13 @@ class SettingsViewSet(viewsets.ModelViewSet[Any]):
 class RejectionReasonViewSet(SettingsViewSet):
     queryset = RejectionReason.objects.all()
     serializer_class = s.RejectionReasonSerializer
+
+
+class ExitReasonViewSet(SettingsViewSet):
+    """Why leads leave after acceptance; the codes ``reason_code`` takes on lead moves."""
+
+    queryset = ExitReason.objects.all()
+    serializer_class = s.ExitReasonSerializer
 
 
 class FrameworkViewSet(SettingsViewSet):

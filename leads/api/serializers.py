@@ -208,6 +208,7 @@ class StageChangeSerializer(ModelSerializer[StageChange]):
             "actor_kind",
             "source",
             "reason",
+            "reason_code",
             "changed_at",
             "owner",
             "team",
@@ -258,9 +259,23 @@ class ExpectedStageInputSerializer(StrictSerializerMixin, ExpectedStageSerialize
     pass
 
 
+def _reason_code() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=50,
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text=_(
+            "An exit reason's code (GET /api/v1/handover/exit-reasons/). Needed to leave SAL or "
+            "SQL for Nurture or Disqualified; ``reason`` is then an optional comment."
+        ),
+    )
+
+
 class TransitionInputSerializer(ExpectedStageInputSerializer):
     to = serializers.ChoiceField(choices=Stage.choices)
     reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+    reason_code = _reason_code()
 
 
 class LifecycleInputSerializer(ExpectedStageInputSerializer):
@@ -268,7 +283,18 @@ class LifecycleInputSerializer(ExpectedStageInputSerializer):
 
 
 class ReasonRequiredInputSerializer(ExpectedStageInputSerializer):
-    reason = serializers.CharField(max_length=500)
+    """A reason, an exit reason's code, or both (the reason is then its comment)."""
+
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+    reason_code = _reason_code()
+
+    def validate(self, attrs: Any) -> Any:
+        attrs = super().validate(attrs)
+        if not attrs["reason"].strip() and not attrs["reason_code"]:
+            raise serializers.ValidationError(
+                {"reason": _("Give a reason, an exit reason's code (reason_code), or both.")}
+            )
+        return attrs
 
 
 class ConvertInputSerializer(ExpectedStageInputSerializer):

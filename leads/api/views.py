@@ -187,6 +187,7 @@ class LeadViewSet(
             lead_id=lead.pk,
             to=values["to"],
             reason=values["reason"],
+            reason_code=values["reason_code"],
             actor=request_user(request),
             source="api",
             expected=data.pop_expected(values),

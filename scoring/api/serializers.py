@@ -12,8 +12,8 @@ class ScoringRuleSerializer(ModelSerializer[ScoringRule]):
 
     class Meta:
         model = ScoringRule
-        fields = ("id", "model", *services.RULE_FIELDS)  # what a rule is: said once, in services
-        read_only_fields = ("id",)
+        fields = ("id", "model", "key", *services.RULE_FIELDS)  # what a rule is: in services
+        read_only_fields = ("id", "key")
 
 
 class ScoringModelSerializer(ModelSerializer[ScoringModel]):
@@ -93,6 +93,38 @@ class ScoringRunSerializer(ModelSerializer[ScoringRun]):
 
     def get_progress(self, run: ScoringRun) -> float:
         return round(run.done / run.total, 4) if run.total else (1.0 if run.done else 0.0)
+
+
+class OutcomesSerializer(serializers.Serializer[Any]):
+    """Handovers opened in the window and how they ended (scoring.precision.Outcomes)."""
+
+    handovers = serializers.IntegerField()
+    decided = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    sql = serializers.IntegerField()
+    won = serializers.IntegerField()
+    accept_rate = serializers.FloatField(allow_null=True)
+    sql_rate = serializers.FloatField(allow_null=True)
+    win_rate = serializers.FloatField(allow_null=True)
+
+
+class RulePrecisionSerializer(serializers.Serializer[Any]):
+    rule = serializers.IntegerField(source="rule.pk")
+    key = serializers.UUIDField(source="rule.key")
+    name = serializers.CharField(source="rule.name")
+    with_rule = OutcomesSerializer()
+    without = OutcomesSerializer()
+    lift = serializers.SerializerMethodField()
+
+    def get_lift(self, obj: Any) -> dict[str, float | None]:
+        """With the rule minus without it, in percentage points."""
+        return {rate: obj.lift(rate) for rate in ("accept", "sql", "win")}
+
+
+class PrecisionSerializer(serializers.Serializer[Any]):
+    days = serializers.IntegerField()
+    all = OutcomesSerializer()
+    rules = RulePrecisionSerializer(many=True)
 
 
 class BreakdownRuleSerializer(serializers.Serializer[dict[str, Any]]):

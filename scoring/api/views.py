@@ -23,7 +23,7 @@ from leadflow.jobs import job_fail_if_stale
 from leads.permissions import HasPerm
 from leads.permissions import Perm as LeadPerm
 from leads.selectors import lead_get_visible
-from scoring import dry_run_leads, selectors, services
+from scoring import dry_run_leads, precision, selectors, services
 from scoring.api import serializers as s
 from scoring.forms import DryRunLeadFilterForm
 from scoring.models import ScoringRule, ScoringRun
@@ -41,7 +41,7 @@ class _ScoringPerms:
         action_name = getattr(self, "action", "") or ""
         needed = (
             Perm.VIEW
-            if action_name in ("list", "retrieve")
+            if action_name in ("list", "retrieve", "rule_precision")
             else Perm.PUBLISH
             if action_name == "publish"
             else Perm.CHANGE
@@ -97,6 +97,30 @@ class ScoringModelViewSet(_ScoringPerms, viewsets.ModelViewSet[Any]):
             model_id=self.get_object().pk, actor=request_user(request)
         )
         return Response(s.ScoringModelSerializer(model).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "days",
+                OpenApiTypes.INT,
+                description="Handovers opened in the last N days (1-730; default 180).",
+            )
+        ],
+        responses={200: s.PrecisionSerializer},
+    )
+    @action(detail=True, methods=["get"], url_path="rule-precision")
+    def rule_precision(self, request: Request, pk: str) -> Response:
+        """How the leads each rule gave points to fared once handed to sales, beside the leads
+        handed over without it (docs/scoring.md#rule-precision)."""
+        raw = request.query_params.get("days", str(precision.WINDOW_DAYS))
+        if not raw.isdigit() or not 1 <= int(raw) <= 730:
+            raise ValidationError({"days": [_("Give a whole number of days from 1 to 730.")]})
+        model = self.get_object()
+        found = precision.rule_precision(list(model.rules.order_by("kind", "id")), days=int(raw))
+        rules, total = found if found is not None else ([], precision.Outcomes())
+        return Response(
+            s.PrecisionSerializer({"days": int(raw), "all": total, "rules": rules}).data
+        )
 
     @extend_schema(request=None, responses={202: s.ScoringRunSerializer})
     @action(detail=True, methods=["post"], url_path="dry-run")

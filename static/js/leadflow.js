@@ -56,13 +56,31 @@
     return el ? JSON.parse(el.textContent) : null;
   }
 
-  function askReason(text) {
+  /* Asks why: resolves {reason, code}, or null if cancelled. needsCode: the lead leaves after
+     sales accepted it, so a coded exit reason (fitting the target stage) is required and the
+     text is a comment, needed only where the chosen reason asks for one. */
+  function askReason(text, needsCode, to) {
     var dialog = document.getElementById("reason-dialog");
     var area = document.getElementById("reason-text");
     var error = document.getElementById("reason-error");
+    var codeField = document.getElementById("reason-code-field");
+    var code = document.getElementById("reason-code");
+    var codeError = document.getElementById("reason-code-error");
+    var textLabel = document.getElementById("reason-text-label");
     document.getElementById("reason-move").textContent = text;
     area.value = "";
     error.hidden = true;
+    codeField.hidden = !needsCode;
+    code.value = "";
+    codeError.hidden = true;
+    var route = to === "nurture" ? "nurture" : "disqualify";
+    Array.prototype.forEach.call(code.options, function (o) {
+      if (!o.value) return;
+      var fits = o.dataset.route === "either" || o.dataset.route === route;
+      o.hidden = !fits;
+      o.disabled = !fits;
+    });
+    textLabel.textContent = needsCode ? textLabel.dataset.optional : textLabel.dataset.required;
     return new Promise(function (resolve) {
       var form = document.getElementById("reason-form");
       function done(value) {
@@ -74,13 +92,21 @@
       }
       function onSubmit(ev) {
         ev.preventDefault();
-        if (!area.value.trim()) {
+        if (needsCode && !code.value) {
+          codeError.hidden = false;
+          code.setAttribute("aria-invalid", "true");
+          code.focus();
+          return;
+        }
+        var chosen = code.options[code.selectedIndex];
+        var commentNeeded = !needsCode || (chosen && chosen.dataset.comment === "1");
+        if (commentNeeded && !area.value.trim()) {
           error.hidden = false;
           area.setAttribute("aria-invalid", "true");
           area.focus();
           return;
         }
-        done(area.value.trim());
+        done({ reason: area.value.trim(), code: needsCode ? code.value : "" });
       }
       function onCancel(ev) {
         ev.preventDefault();
@@ -90,7 +116,7 @@
       document.getElementById("reason-cancel").addEventListener("click", onCancel);
       dialog.addEventListener("cancel", onCancel);
       dialog.showModal();
-      area.focus();
+      (needsCode ? code : area).focus();
     });
   }
 
@@ -154,12 +180,14 @@
           var needReason = config.reasonRequired.indexOf(to) >= 0;
           var reasonPromise = needReason
             ? askReason(fmt(gettext("Move %(name)s from %(from)s to %(to)s."),
-                          { name: item.dataset.name, from: label(from), to: label(to) }))
-            : Promise.resolve("");
-          reasonPromise.then(function (reason) {
-            if (reason === null) { revert(); flash(fmt(gettext("Move cancelled.")), "info"); return; }
+                          { name: item.dataset.name, from: label(from), to: label(to) }),
+                        config.exitNeeded.indexOf(from + ">" + to) >= 0, to)
+            : Promise.resolve({ reason: "", code: "" });
+          reasonPromise.then(function (why) {
+            if (why === null) { revert(); flash(fmt(gettext("Move cancelled.")), "info"); return; }
             var body = new URLSearchParams({
-              to: to, reason: reason, expected_stage: from, expected_changed_at: item.dataset.changed
+              to: to, reason: why.reason, reason_code: why.code, expected_stage: from,
+              expected_changed_at: item.dataset.changed
             });
             item.classList.add("saving");
             fetch(item.dataset.moveUrl, {
@@ -207,11 +235,13 @@
       if (config.reasonRequired.indexOf(to) < 0) return;
       ev.preventDefault();
       var label = function (s) { return config.labels[s] || s; };
+      var from = form.elements.expected_stage.value;
       askReason(fmt(gettext("Move %(name)s from %(from)s to %(to)s."), {
-        name: form.dataset.name, from: label(form.elements.expected_stage.value), to: label(to)
-      })).then(function (reason) {
-        if (reason === null) { flash(fmt(gettext("Move cancelled.")), "info"); form.elements.to.focus(); return; }
-        form.elements.reason.value = reason;
+        name: form.dataset.name, from: label(from), to: label(to)
+      }), config.exitNeeded.indexOf(from + ">" + to) >= 0, to).then(function (why) {
+        if (why === null) { flash(fmt(gettext("Move cancelled.")), "info"); form.elements.to.focus(); return; }
+        form.elements.reason.value = why.reason;
+        form.elements.reason_code.value = why.code;
         ev.detail.issueRequest(true);
       });
     });

@@ -96,6 +96,13 @@ def valid(kind: str, people) -> dict[str, Any]:
             "position": "5",
             "active": "on",
         },
+        "exit_reasons": lambda: {
+            "code": "lost-to-inhouse",
+            "label": "Built it in-house",
+            "route": "either",
+            "position": "5",
+            "active": "on",
+        },
         "frameworks": lambda: {
             "code": "mini",
             "name": "Mini",
@@ -119,6 +126,7 @@ INVALID = {
     "rep_profiles": ({"calendar": "999999"}, "Select a valid choice"),
     "out_of_office": ({"ends_at": "2026-07-01T00:00"}, "ooo_order"),
     "rejection_reasons": ({"code": "other"}, "already exists"),
+    "exit_reasons": ({"code": "lost_price"}, "already exists"),
     "frameworks": ({"min_met": "3"}, "The minimum must be between 0 and 2."),
     "teams": ({"name": ""}, "This field is required."),
     "tags": ({"name": "x" * 51}, "at most 50 characters"),

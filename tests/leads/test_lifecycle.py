@@ -15,6 +15,7 @@ from hypothesis.stateful import (
 from leadflow.exceptions import DomainError
 from leads.lifecycle import (
     ALLOWED,
+    EXIT_AFTER_ACCEPTANCE,
     ActorKind,
     InvalidTransitionError,
     ReasonRequiredError,
@@ -23,7 +24,7 @@ from leads.lifecycle import (
     allowed_targets,
     ensure_allowed,
 )
-from leads.models import StageChange
+from leads.models import ExitReason, StageChange
 from leads.services import LeadNotFoundError, _move_stage, lead_move
 from tests.leads.factories import LeadFactory
 
@@ -65,20 +66,28 @@ def test_every_allowed_move_writes_exactly_one_stage_change(frm, to, kind):
         from tests.handover.factories import passed_checklist
 
         passed_checklist(lead)
+    coded = (frm, to) in EXIT_AFTER_ACCEPTANCE  # leaving after acceptance names an exit reason
     result = _move_stage(
-        lead_id=lead.pk, to=to, actor=None, actor_kind=kind, source="system", reason="because"
+        lead_id=lead.pk,
+        to=to,
+        actor=None,
+        actor_kind=kind,
+        source="system",
+        reason="because",
+        reason_code="other" if coded else "",
     )
     lead.refresh_from_db()
     assert lead.stage == to
     assert result.change is not None
     log = list(StageChange.objects.filter(lead=lead).order_by("id"))
     assert len(log) == 2  # creation + this move
-    assert (log[1].from_stage, log[1].to_stage, log[1].actor_kind, log[1].reason) == (
-        frm,
-        to,
-        kind.value,
-        "because",
-    )
+    assert (
+        log[1].from_stage,
+        log[1].to_stage,
+        log[1].actor_kind,
+        log[1].reason,
+        log[1].reason_code,
+    ) == (frm, to, kind.value, "Other: because" if coded else "because", "other" if coded else "")
     assert lead.stage_changed_at == log[1].changed_at
 
 
@@ -150,8 +159,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         to=st.sampled_from(list(Stage)),
         kind=st.sampled_from(list(ActorKind)),
         reason=st.sampled_from(["", "not ready yet"]),
+        # an exit reason for either stage, one for Nurture only, one for Disqualified only, none
+        code=st.sampled_from(["", "other", "lost_price", "wrong_industry", "no-such-reason"]),
     )
-    def move(self, to: Stage, kind: ActorKind, reason: str) -> None:
+    def move(self, to: Stage, kind: ActorKind, reason: str, code: str) -> None:
         before = StageChange.objects.filter(lead=self.lead).count()
         try:
             result = _move_stage(
@@ -161,8 +172,9 @@ class LifecycleMachine(RuleBasedStateMachine):
                 actor_kind=kind,
                 source="system",
                 reason=reason,
+                reason_code=code,
             )
-        except DomainError:
+        except (DomainError, ValidationError):
             assert StageChange.objects.filter(lead=self.lead).count() == before
             return
         expected = before + (0 if result.change is None else 1)
@@ -181,6 +193,14 @@ class LifecycleMachine(RuleBasedStateMachine):
                 ActorKind(change.actor_kind)
                 in ALLOWED[Stage(change.from_stage)][Stage(change.to_stage)]
             )
+            move = (Stage(change.from_stage), Stage(change.to_stage))
+            if move in EXIT_AFTER_ACCEPTANCE:
+                assert change.reason_code  # nobody leaves SAL or SQL without a coded reason
+            if change.reason_code:
+                assert move[1] in (Stage.NURTURE, Stage.DISQUALIFIED)
+                reason = ExitReason.objects.get(code=change.reason_code)
+                assert reason.fits(move[1])
+                assert change.reason.startswith(reason.label)
 
 
 @pytest.mark.django_db

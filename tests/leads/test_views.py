@@ -17,10 +17,11 @@ from leads.services import lead_move
 from tests.leads.factories import ActivityFactory, LeadFactory, UserFactory
 
 
-def move(client, lead, to, reason="", expected=None, changed=None):
+def move(client, lead, to, reason="", expected=None, changed=None, code=""):
     data = {
         "to": to,
         "reason": reason,
+        "reason_code": code,
         "expected_stage": expected or lead.stage,
         "expected_changed_at": (changed or lead.stage_changed_at).isoformat(),
     }
@@ -337,8 +338,17 @@ def test_rep_cannot_see_or_change_another_teams_leads(client, two_teams):
     csv_text = b"".join(client.get(reverse("leads:export")).streaming_content).decode()
     assert own.email in csv_text
     assert other.email not in csv_text
-    # and their own lead they can work
-    assert move(client, own, "nurture", reason="lost").status_code == 200
+    # and their own lead they can work: it leaves SQL with an exit reason
+    refused = move(client, own, "nurture", reason="lost")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["field"] == "reason_code"
+    assert "lost_competitor" in refused.json()["error"]["message"]
+    assert move(client, own, "nurture", reason="to Acme", code="lost_competitor").status_code == 200
+    change = StageChange.objects.filter(lead=own).latest("id")
+    assert (change.reason_code, change.reason) == (
+        "lost_competitor",
+        "Lost to a competitor: to Acme",
+    )
 
 
 @pytest.mark.django_db

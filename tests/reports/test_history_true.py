@@ -80,11 +80,23 @@ def _life(seed: int, marketer, n: int = 24) -> list[Lead]:
         if step < 0.65:  # the rest stay in the inbox
             handover_accept(handover_id=handover.pk, actor=owner)
         if step < 0.25:
-            lead_recycle(lead_id=lead.pk, actor=owner, source="ui", reason="not ready")
+            lead_recycle(
+                lead_id=lead.pk,
+                actor=owner,
+                source="ui",
+                reason="not ready",
+                reason_code="no_decision",
+            )
             if rng.random() < 0.5:
                 lead_mark_mql(lead_id=lead.pk, actor=None, source="scoring")
         elif step < 0.4:
-            lead_disqualify(lead_id=lead.pk, actor=owner, source="ui", reason="no budget")
+            lead_disqualify(
+                lead_id=lead.pk,
+                actor=owner,
+                source="ui",
+                reason="no budget",
+                reason_code="wrong_industry",
+            )
     return leads
 
 
@@ -163,7 +175,9 @@ def test_reassigning_a_lead_changes_now_but_not_then(teams, marketer, manager, s
     assert _reports(filters, THEN) == then_before
     # a reassigned lead that moves again is recorded with its new owner from then on
     moved = next(lead for lead in owned[::2] if Lead.objects.get(pk=lead.pk).stage == "sal")
-    lead_recycle(lead_id=moved.pk, actor=manager, source="ui", reason="not ready")
+    lead_recycle(
+        lead_id=moved.pk, actor=manager, source="ui", reason="not ready", reason_code="no_decision"
+    )
     moved.refresh_from_db()
     row = LeadMilestone.objects.get(lead=moved)
     assert (row.then_owner_id, row.then_team_id) == (moved.owner_id, moved.team_id)
@@ -196,7 +210,13 @@ def test_point_in_time_then_counts_a_lead_for_the_values_of_its_latest_change(
     assert stages(owner_id=first.pk, view=NOW)["mql"] == 0
     assert stages(owner_id=teams[south][0].pk, view=NOW)["mql"] == 1
     # once it moves under the South rep, its latest change is theirs (an MQL on the day still)
-    lead_recycle(lead_id=lead.pk, actor=teams[south][0], source="ui", reason="not ready")
+    lead_recycle(
+        lead_id=lead.pk,
+        actor=teams[south][0],
+        source="ui",
+        reason="not ready",
+        reason_code="no_decision",
+    )
     assert stages(owner_id=teams[south][0].pk)["mql"] == 1
     assert stages(owner_id=first.pk)["mql"] == 0
 

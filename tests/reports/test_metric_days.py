@@ -158,9 +158,13 @@ def test_incremental_cells_equal_a_rebuild_through_every_write_path(marketer, re
         lead_qualify(lead_id=lead.pk, actor=marketer, source="ui")
         lead_mark_mql(lead_id=lead.pk, actor=marketer, source="ui")
     lead_mark_sal(lead_id=web.pk, actor=rep, source="ui")
-    lead_recycle(lead_id=ads.pk, actor=marketer, source="ui", reason="not ready")
+    lead_recycle(
+        lead_id=ads.pk, actor=marketer, source="ui", reason="not ready", reason_code="no_decision"
+    )
     lead_mark_mql(lead_id=ads.pk, actor=marketer, source="ui")
-    lead_disqualify(lead_id=ads.pk, actor=rep, source="ui", reason="no budget")
+    lead_disqualify(
+        lead_id=ads.pk, actor=rep, source="ui", reason="no budget", reason_code="wrong_industry"
+    )
     assert cells()
     assert cells() == rebuilt()
     # cells hold the source as it was when the lead last moved: an edit leaves them, the
@@ -169,7 +173,9 @@ def test_incremental_cells_equal_a_rebuild_through_every_write_path(marketer, re
     lead_update(lead_id=ads.pk, data={"industry": "Retail"}, actor=marketer)
     assert {c[3] for c in cells()} == {"web", "ads"}
     assert cells() == rebuilt()
-    lead_recycle(lead_id=web.pk, actor=rep, source="ui", reason="not ready")
+    lead_recycle(
+        lead_id=web.pk, actor=rep, source="ui", reason="not ready", reason_code="no_decision"
+    )
     assert {c[3] for c in cells()} == {"event", "ads"}
     assert cells() == rebuilt()
     # a deleted lead takes its cells with it
@@ -188,7 +194,13 @@ def test_compaction_folds_each_cells_deltas_into_one_row_and_keeps_the_sums(mark
         lead = lead_create(data={"email": f"c{n}@x.example", "source": "web"}, actor=marketer)
         lead_qualify(lead_id=lead.pk, actor=marketer, source="ui")
         lead_mark_mql(lead_id=lead.pk, actor=marketer, source="ui")
-        lead_recycle(lead_id=lead.pk, actor=marketer, source="ui", reason="not ready")
+        lead_recycle(
+            lead_id=lead.pk,
+            actor=marketer,
+            source="ui",
+            reason="not ready",
+            reason_code="no_decision",
+        )
         lead_mark_mql(lead_id=lead.pk, actor=marketer, source="ui")
     before = cells()
     rows = MetricDay.objects.count()

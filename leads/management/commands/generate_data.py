@@ -65,6 +65,7 @@ CHANGE_COLUMNS = [
     "owner_id",
     "team_id",
     "lead_source",
+    "reason_code",
 ]
 ACTIVITY_COLUMNS = [
     "lead_id",
@@ -217,9 +218,10 @@ class Command(BaseCommand):
                 g.row["owner_id"],
                 None,
                 g.row["source"],
+                code,
             )  # fmt: skip
             for lead_id, g in zip(ids, batch, strict=True)
-            for frm, to, kind, reason, at in g.history
+            for frm, to, kind, reason, at, code in g.history
         )
         counts["stage_changes"] += copy_rows(StageChange, CHANGE_COLUMNS, change_rows)
         activity_rows = (
