@@ -476,7 +476,7 @@ class CodedReason(models.Model):
     what records keep and reports count, the label what people read."""
 
     # what settings pages and the settings API edit
-    SETTINGS_FIELDS = (
+    SETTINGS_FIELDS: tuple[str, ...] = (
         "code",
         "label",
         "route",
@@ -515,8 +515,19 @@ class ExitReason(CodedReason):
         DISQUALIFY = "disqualify", _("Disqualify")
         EITHER = "either", _("Either")
 
+    SETTINGS_FIELDS = (*CodedReason.SETTINGS_FIELDS, "counts_as_lost")
+
     route = models.CharField(
         max_length=20, choices=Route.choices, default=Route.EITHER, verbose_name=_("route")
+    )
+    counts_as_lost = models.BooleanField(
+        default=True,
+        help_text=_(
+            "Predictive scoring learns from a lead that left with this reason as a lost one. "
+            "Turn it off for reasons that say nothing about the lead's interest (a duplicate, "
+            "bad data, a timing push): such leads are then not trained on."
+        ),
+        verbose_name=_("counts as lost"),
     )
 
     class Meta(CodedReason.Meta):

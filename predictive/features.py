@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from leads.lifecycle import Stage
-from leads.models import ActivityKind
+from leads.models import ActivityKind, ExitReason
 from predictive.ml import FeatureSpec
 from predictive.models import Target
 
@@ -163,9 +163,27 @@ def _outcomes_sql(target: str) -> tuple[str, list[Any]]:
         "SELECT MIN(sc.changed_at) FROM leads_stagechange sc "
         f"WHERE sc.lead_id = l.id AND sc.to_stage = '{sql_}'"
     )
+    sal = Stage.SAL.value
+    # the exit reason of the lead's latest change (leads in Nurture or Disqualified only)
+    last = (
+        "(SELECT {col} FROM leads_stagechange sc WHERE sc.lead_id = l.id "
+        "ORDER BY sc.changed_at DESC, sc.id DESC LIMIT 1)"
+    )
+    ignored_codes = list(
+        ExitReason.objects.filter(counts_as_lost=False).values_list("code", flat=True)
+    )
+    ignored = (
+        f"(l.stage IN ('{nurture}', '{dq}') AND {last.format(col='sc.reason_code')} IN "
+        f"({', '.join(['%s'] * len(ignored_codes))}))"
+        if ignored_codes
+        else "(1 = 0)"
+    )
+    # lost: recycled after sales accepted it (SQL -> Nurture at any time, or its latest change
+    # SAL -> Nurture), unless the exit reason does not count as lost (``ignored``)
     lost = (
-        f"l.stage = '{nurture}' AND EXISTS (SELECT 1 FROM leads_stagechange sc "
-        f"WHERE sc.lead_id = l.id AND sc.from_stage = '{sql_}' AND sc.to_stage = '{nurture}')"
+        f"l.stage = '{nurture}' AND (EXISTS (SELECT 1 FROM leads_stagechange sc "
+        f"WHERE sc.lead_id = l.id AND sc.from_stage = '{sql_}' AND sc.to_stage = '{nurture}') "
+        f"OR {last.format(col='sc.from_stage')} = '{sal}')"
     )
     if target == Target.SQL:
         positive = f"(l.stage IN ('{sql_}', '{customer}') OR ({reached_sql}) IS NOT NULL)"
@@ -188,13 +206,15 @@ def _outcomes_sql(target: str) -> tuple[str, list[Any]]:
                    CASE WHEN {positive} THEN {positive_at}
                         WHEN l.stage = '{dq}' OR ({lost}) THEN l.stage_changed_at
                         ELSE {last_touch} END AS as_of,
-                   CASE WHEN {positive} OR l.stage = '{dq}' OR ({lost}) THEN 0
+                   CASE WHEN {positive} THEN 0
+                        WHEN {ignored} THEN 2
+                        WHEN l.stage = '{dq}' OR ({lost}) THEN 0
                         ELSE 1 END AS open_lead
             FROM leads_lead l
         ) o
-        WHERE o.open_lead = 0 OR o.as_of < %s
-    """  # noqa: S608  (stage names and numbers only)
-    return sql, [cutoff]
+        WHERE o.open_lead = 0 OR (o.open_lead = 1 AND o.as_of < %s)
+    """  # noqa: S608  (stage names, numbers and placeholders only)
+    return sql, [*ignored_codes, cutoff]
 
 
 def outcome_counts(target: str) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from leadflow import deadletter, jobs
 from leadflow.models import User
 from leads.lifecycle import Stage
-from leads.models import Activity, Lead, RescoreMark
+from leads.models import Activity, ExitReason, Lead, RescoreMark, StageChange
 from predictive import features
 from predictive.ml import PredictiveError, TrainedModel, decile_edges, fit_best, predict_proba
 from predictive.models import PredictiveModel, Target, TrainingRun
@@ -71,7 +71,13 @@ def predictive_check_data(*, target: str | None = None) -> tuple[int, int]:
     }
     won = [Stage.CUSTOMER] if target == Target.CUSTOMER else [Stage.SQL, Stage.CUSTOMER]
     positives = Lead.objects.filter(stage__in=won).count()
-    negatives = Lead.objects.filter(stage=Stage.DISQUALIFIED).count()
+    # less those disqualified with an exit reason that does not count as lost (not trained on)
+    negatives = Lead.objects.filter(stage=Stage.DISQUALIFIED).count() - (
+        StageChange.objects.filter(
+            to_stage=Stage.DISQUALIFIED,
+            reason_code__in=ExitReason.objects.filter(counts_as_lost=False).values("code"),
+        ).count()
+    )
     if (
         positives + negatives >= rule["min_samples"]
         and min(positives, negatives) >= rule["min_per_class"]

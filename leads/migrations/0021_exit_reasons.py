@@ -7,23 +7,23 @@ from django.utils.translation import gettext_noop as _
 # reasons' codes (bulk disqualify and recycle name exit reasons). Stored in English; the catalogs
 # translate an untouched default. Editable afterwards; reruns change nothing.
 REASONS = [
-    # code, label, route, reset engagement, requires comment
-    ("lost_competitor", _("Lost to a competitor"), "nurture", False, False),
-    ("lost_price", _("Lost on price"), "nurture", False, False),
-    ("no_decision", _("No decision, went quiet"), "nurture", False, False),
-    ("no_budget", _("No budget"), "nurture", False, False),
-    ("not_ready", _("Not ready yet"), "nurture", True, False),
-    ("wrong_industry", _("Wrong industry"), "disqualify", False, False),
-    ("duplicate", _("Duplicate"), "disqualify", False, False),
-    ("bad_data", _("Bad data"), "disqualify", False, False),
-    ("competitor", _("Competitor"), "disqualify", False, False),
-    ("other", _("Other"), "either", False, True),
+    # code, label, route, reset engagement, requires comment, counts as lost (predictive)
+    ("lost_competitor", _("Lost to a competitor"), "nurture", False, False, True),
+    ("lost_price", _("Lost on price"), "nurture", False, False, True),
+    ("no_decision", _("No decision, went quiet"), "nurture", False, False, True),
+    ("no_budget", _("No budget"), "nurture", False, False, True),
+    ("not_ready", _("Not ready yet"), "nurture", True, False, False),
+    ("wrong_industry", _("Wrong industry"), "disqualify", False, False, True),
+    ("duplicate", _("Duplicate"), "disqualify", False, False, False),
+    ("bad_data", _("Bad data"), "disqualify", False, False, False),
+    ("competitor", _("Competitor"), "disqualify", False, False, True),
+    ("other", _("Other"), "either", False, True, True),
 ]
 
 
 def forwards(apps, schema_editor):
     Reason = apps.get_model("leads", "ExitReason")
-    for position, (code, label, route, reset, comment) in enumerate(REASONS):
+    for position, (code, label, route, reset, comment, lost) in enumerate(REASONS):
         Reason.objects.get_or_create(
             code=code,
             defaults={
@@ -31,6 +31,7 @@ def forwards(apps, schema_editor):
                 "route": route,
                 "reset_engagement": reset,
                 "requires_comment": comment,
+                "counts_as_lost": lost,
                 "position": position * 10,
             },
         )
@@ -92,6 +93,19 @@ class Migration(migrations.Migration):
             name="reason_code",
             field=models.CharField(
                 blank=True, db_default="", default="", max_length=50, verbose_name="reason code"
+            ),
+        ),
+        migrations.AddField(
+            model_name="exitreason",
+            name="counts_as_lost",
+            field=models.BooleanField(
+                default=True,
+                help_text=(
+                    "Predictive scoring learns from a lead that left with this reason as a lost "
+                    "one. Turn it off for reasons that say nothing about the lead's interest (a "
+                    "duplicate, bad data, a timing push): such leads are then not trained on."
+                ),
+                verbose_name="counts as lost",
             ),
         ),
         migrations.RunPython(forwards, migrations.RunPython.noop),

@@ -100,7 +100,7 @@ def test_marketer_filters_the_board_and_drags_a_lead(page, login, marketer_user)
     dialog.wait_for(state="visible")
     page.get_by_role("button", name="Move lead").click()
     expect(page.locator("#reason-error")).to_be_visible()  # empty reason refused in place
-    page.get_by_label("Reason (required)").fill("Not ready until Q3")
+    page.get_by_label("Reason (required)", exact=True).fill("Not ready until Q3")
     page.get_by_role("button", name="Move lead").click()
     page.locator("#flash .success").filter(has_text="Nurture").wait_for()
     recycled.refresh_from_db()
@@ -133,7 +133,7 @@ def test_a_drag_on_a_stale_board_shows_a_conflict(page, login, marketer_user):
     lead_mark_mql(lead_id=lead.pk, actor=None, source="scoring")  # someone else, meanwhile
     drag(page, f"#lead-{lead.pk}", "nurture")
     page.locator("#reason-dialog").wait_for(state="visible")
-    page.get_by_label("Reason (required)").fill("cold")
+    page.get_by_label("Reason (required)", exact=True).fill("cold")
     page.get_by_role("button", name="Move lead").click()
     page.locator("#flash .error").wait_for()
     assert "while you were looking" in page.locator("#flash").inner_text()

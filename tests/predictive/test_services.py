@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from leadflow.roles import Role
 from leads.lifecycle import Stage
-from leads.models import Activity, ActivityKind, Lead, RescoreMark
+from leads.models import Activity, ActivityKind, ExitReason, Lead, RescoreMark
 from predictive import services
 from predictive.features import features_for, outcome_counts, training_set
 from predictive.ml import NotEnoughDataError
@@ -78,6 +78,37 @@ def test_outcomes_define_aged_out_and_ignore_open_leads(settings):
     assert len(frame) == 31
     assert y.sum() == positive
     assert y[frame["lead_id"].to_numpy() == old.pk].tolist() == [0]
+
+
+@pytest.mark.django_db
+def test_exit_reasons_decide_which_exits_are_lost_and_which_are_not_trained_on():
+    """A lead that left after acceptance is a lost outcome if its exit reason counts as lost
+    (also from SAL now); a duplicate, bad data or a timing push is not trained on at all."""
+    from leads.services import lead_move
+    from tests.leads.factories import LeadFactory
+
+    rep = UserFactory(role=Role.SALES_REP)
+    moves = {
+        "sal_lost": (Stage.SAL, "nurture", "lost_competitor"),
+        "sql_not_ready": (Stage.SQL, "nurture", "not_ready"),
+        "sql_dq_wrong": (Stage.SQL, "disqualified", "wrong_industry"),
+        "sal_dq_duplicate": (Stage.SAL, "disqualified", "duplicate"),
+    }
+    ids = {}
+    for name, (frm, to, code) in moves.items():
+        lead = LeadFactory(stage=frm, owner=rep)
+        lead_move(lead_id=lead.pk, to=to, actor=rep, source="ui", reason_code=code)
+        ids[name] = lead.pk
+    frame, y = training_set("customer")
+    labels = dict(zip(frame["lead_id"].tolist(), y.tolist(), strict=True))
+    assert labels.get(ids["sal_lost"]) == 0
+    assert labels.get(ids["sql_dq_wrong"]) == 0
+    assert ids["sql_not_ready"] not in labels
+    assert ids["sal_dq_duplicate"] not in labels
+    assert outcome_counts("customer") == (2, 0)
+    # the reason's setting decides: a timing push made to count is a lost lead again
+    ExitReason.objects.filter(code="not_ready").update(counts_as_lost=True)
+    assert outcome_counts("customer") == (3, 0)
 
 
 @pytest.mark.django_db
