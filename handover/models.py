@@ -299,6 +299,10 @@ class Handover(models.Model):
     lead_source = models.CharField(
         max_length=100, blank=True, verbose_name=_("lead source")
     )  # for "rejections by source"
+    # what became of the lead after this handover opened (rule precision counts them): the first
+    # time it entered SQL, and Customer, at or after the opening; kept by the stage receiver
+    reached_sql_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reached SQL at"))
+    won_at = models.DateTimeField(null=True, blank=True, verbose_name=_("won at"))
 
     class Meta:
         verbose_name = _("handover")

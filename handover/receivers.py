@@ -50,6 +50,11 @@ def on_stage_changed(
         services.handover_open(lead=lead, now=now, batch=batch)
     elif to_stage in (Stage.SAL, Stage.SQL):
         sla.timer_start(lead_id=lead.pk, stage=Stage(to_stage), owner_id=lead.owner_id, now=now)
+    reached = {Stage.SQL: "reached_sql_at", Stage.CUSTOMER: "won_at"}.get(Stage(to_stage))
+    if reached:  # the outcome of every handover of the lead that had not reached it yet
+        Handover.objects.filter(
+            lead=lead, opened_at__lte=now, **{f"{reached}__isnull": True}
+        ).update(**{reached: now})
     batch.flush()
 
 

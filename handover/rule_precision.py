@@ -6,23 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 
 from handover.models import Handover, HandoverRuleHit
-from leads.lifecycle import Stage
-from leads.models import StageChange
 from scoring.precision import Outcomes
-
-
-def _reached(stage: Stage, prefix: str) -> Exists:
-    """The lead entered ``stage`` at or after its handover opened (the stage log's index)."""
-    return Exists(
-        StageChange.objects.filter(
-            lead_id=OuterRef(f"{prefix}lead_id"),
-            to_stage=stage,
-            changed_at__gte=OuterRef(f"{prefix}opened_at"),
-        )
-    )
 
 
 def _counts(prefix: str) -> dict[str, Any]:
@@ -34,8 +21,8 @@ def _counts(prefix: str) -> dict[str, Any]:
             filter=Q(**{f"{status}__in": (Handover.Status.ACCEPTED, Handover.Status.REJECTED)}),
         ),
         "accepted": Count("pk", filter=Q(**{status: Handover.Status.ACCEPTED})),
-        "sql": Count("pk", filter=_reached(Stage.SQL, prefix)),
-        "won": Count("pk", filter=_reached(Stage.CUSTOMER, prefix)),
+        "sql": Count("pk", filter=Q(**{f"{prefix}reached_sql_at__isnull": False})),
+        "won": Count("pk", filter=Q(**{f"{prefix}won_at__isnull": False})),
     }
 
 

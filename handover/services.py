@@ -306,10 +306,9 @@ def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
     HandoverAssignment.objects.create(
         handover=handover, owner_id=owner_id, why=pick.why[:200], at=now
     )
-    HandoverRuleHit.objects.bulk_create(  # what the lead was handed over on: rule precision
-        HandoverRuleHit(handover=handover, rule_key=key, points=points)
-        for key, points in scoring_selectors.rules_earned(lead_id=lead.pk)
-    )
+    # what the lead was handed over on (rule precision): for a whole batch at once in a scope
+    if not batchscope.defer("handover.rule_hits", rule_hits_record, handover):
+        rule_hits_record([handover])
     owner: User | None = None
     if (owner_id, team_id) != (lead.owner_id, lead.team_id):
         owner = (
@@ -345,6 +344,17 @@ def handover_open(*, lead: Lead, now: datetime, batch: OutboxBatch) -> Handover:
         EventType.HANDOVER_ASSIGNED, _handover_data(handover, lead, due_at=timer and timer.due_at)
     )
     return handover
+
+
+def rule_hits_record(handovers: list[Handover]) -> None:
+    """Write the rules each handover's lead carried points from when it opened: three queries
+    for any number of handovers (``handover_open`` defers them to the end of a batch)."""
+    earned = scoring_selectors.rules_earned(lead_ids=[h.lead_id for h in handovers])
+    HandoverRuleHit.objects.bulk_create(
+        HandoverRuleHit(handover=h, rule_key=key, points=points)
+        for h in handovers
+        for key, points in earned.get(h.lead_id, ())
+    )
 
 
 def _opened_text(

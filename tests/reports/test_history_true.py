@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from handover.models import Handover, HandoverAssignment
+from handover.models import Handover
 from handover.services import handover_accept
 from leadflow.roles import Role
 from leads.events import stage_log_rewritten
@@ -256,11 +256,13 @@ def test_the_backfill_takes_owners_from_the_assignment_history() -> None:
         lead=never, from_stage="", to_stage="lead", actor_kind="system", source="api",
         changed_at=at[0],
     )  # fmt: skip
-    handover = Handover.objects.create(
-        lead=lead, owner=rep2, team=team, status="accepted", opened_at=at[1]
+    # handover's tables as they were then (later migrations added columns)
+    handover = old.get_model("handover", "Handover").objects.create(
+        lead_id=lead.pk, owner_id=rep2.pk, team_id=team.pk, status="accepted", opened_at=at[1]
     )
-    HandoverAssignment.objects.create(handover=handover, owner=rep1, why="rule", at=at[1])
-    HandoverAssignment.objects.create(handover=handover, owner=rep2, why="manager", at=at[2])
+    assignment = old.get_model("handover", "HandoverAssignment")
+    assignment.objects.create(handover_id=handover.pk, owner_id=rep1.pk, why="rule", at=at[1])
+    assignment.objects.create(handover_id=handover.pk, owner_id=rep2.pk, why="manager", at=at[2])
     milestone = old.get_model("reports", "LeadMilestone")
     for x in (lead, never):
         milestone.objects.create(lead_id=x.pk, stage=x.stage, source=x.source)

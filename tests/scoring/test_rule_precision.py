@@ -145,3 +145,81 @@ def test_the_rules_editor_and_the_api_show_it(client, world, marketer):
         refused = api.get(f"/api/v1/scoring/models/{model.pk}/rule-precision/", {"days": bad})
         assert refused.status_code == 400
         assert "days" in refused.json()["error"]["fields"]
+
+
+def test_a_bulk_move_to_mql_records_every_handovers_rules_in_one_go(manager):
+    """Inside a bulk batch the rule hits are written for the whole batch at the end (three
+    queries), and are the same as one lead at a time would write."""
+    import uuid
+
+    from bulk.services import bulk_run, bulk_submit
+
+    team = Team.objects.create(name="Bulk", manager=manager)
+    rule("bulk", team=team, members=[manager])
+    model = make_model([activity_rule(ActivityKind.WEBINAR, 5)], mql_threshold=1000)
+    leads = [LeadFactory(stage=Stage.LEAD, team=team) for _ in range(6)]
+    for lead in leads[:4]:
+        lead_services.activity_record(
+            lead_id=lead.pk, kind=ActivityKind.WEBINAR, occurred_at=timezone.now()
+        )
+        services.score_lead(lead_id=lead.pk)
+    job = bulk_submit(
+        actor=manager,
+        action_code="move",
+        data={"to": "mql"},
+        token=uuid.uuid4(),
+        lead_ids=[lead.pk for lead in leads],
+    )
+    bulk_run(job_id=job.pk)
+    key = model.rules.get().key
+    hits = {
+        h.lead_id: [(hit.rule_key, hit.points) for hit in h.rule_hits.all()]
+        for h in Handover.objects.filter(lead__in=leads)
+    }
+    assert len(hits) == 6
+    assert hits == {lead.pk: [(key, 5)] if i < 4 else [] for i, lead in enumerate(leads)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_existing_handovers_their_outcomes_from_the_stage_log():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from leads.models import Lead, StageChange
+
+    before = [("handover", "0007_rule_hits")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    now = timezone.now()
+    at = [now - timedelta(days=d) for d in (30, 20, 10, 5, 2)]
+    lead = Lead.objects.create(stage="customer", stage_changed_at=at[4])
+    for frm, to, when in (
+        ("", "mql", at[0]),
+        ("mql", "nurture", at[1]),
+        ("nurture", "mql", at[2]),
+        ("mql", "sal", at[2]),
+        ("sal", "sql", at[3]),
+        ("sql", "customer", at[4]),
+    ):
+        StageChange.objects.create(
+            lead=lead, from_stage=frm, to_stage=to, actor_kind="system", source="api",
+            changed_at=when,
+        )  # fmt: skip
+    model = old.get_model("handover", "Handover")
+    first = model.objects.create(lead_id=lead.pk, status="rejected", opened_at=at[0])
+    second = model.objects.create(lead_id=lead.pk, status="accepted", opened_at=at[2])
+    never = model.objects.create(
+        lead_id=Lead.objects.create(stage="mql", stage_changed_at=now).pk,
+        status="open",
+        opened_at=now,
+    )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    got = {
+        h.pk: (h.reached_sql_at, h.won_at)
+        for h in Handover.objects.filter(pk__in=[first.pk, second.pk, never.pk])
+    }
+    # the rejected first handover also counts: its lead reached SQL and won after it opened
+    assert got == {first.pk: (at[3], at[4]), second.pk: (at[3], at[4]), never.pk: (None, None)}
