@@ -1,7 +1,7 @@
 """Rule precision at scale: the rules editor's table and the exits report on the reports data set.
 
     # the reports benchmark's database (bench/reports/reports_bench.py: 1.085M leads, ~5M stage
-    # changes), after reports_bench.py has run once (it adds one rejected handover per MQL exit)
+    # changes); its handover seeding (SLA timers, one rejected handover per MQL exit) runs first
     export DATABASE_URL=postgres://postgres@127.0.0.1:5432/lf_bench_reports
     .venv/bin/python bench/scoring/rule_precision_bench.py [--runs 5] [--rules 15]
 
@@ -36,6 +36,7 @@ from datetime import timedelta  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench.reports import reports_bench  # noqa: E402
 from handover import rule_precision as counter  # noqa: E402
 from handover.models import Handover  # noqa: E402
 from reports.filters import ReportFilterForm  # noqa: E402
@@ -68,6 +69,7 @@ def the_model(n_rules: int) -> ScoringModel:
 
 
 def seed(model: ScoringModel) -> None:
+    reports_bench.seed_handover()  # rejected handovers (and SLA timers), if not there yet
     if Handover.objects.filter(status=Handover.Status.ACCEPTED).exists():
         return
     with connection.cursor() as cur:
@@ -96,7 +98,22 @@ def seed(model: ScoringModel) -> None:
                 """,
                 [key, i, share],
             )
-        cur.execute("ANALYZE handover_handover")
+        # what the stage receiver keeps (and migration handover 0008 backfills): the outcomes
+        cur.execute(
+            """
+            UPDATE handover_handover h SET reached_sql_at = o.sql_at, won_at = o.won_at
+            FROM (SELECT h.id,
+                         (SELECT min(changed_at) FROM leads_stagechange sc WHERE
+                          sc.lead_id = h.lead_id AND sc.to_stage = 'sql'
+                          AND sc.changed_at >= h.opened_at) AS sql_at,
+                         (SELECT min(changed_at) FROM leads_stagechange sc WHERE
+                          sc.lead_id = h.lead_id AND sc.to_stage = 'customer'
+                          AND sc.changed_at >= h.opened_at) AS won_at
+                  FROM handover_handover h) o
+            WHERE o.id = h.id
+            """
+        )
+        cur.execute("VACUUM ANALYZE handover_handover")
         cur.execute("ANALYZE handover_handoverrulehit")
 
 
