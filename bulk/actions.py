@@ -155,8 +155,7 @@ def _reason_clean(to: Stage, field: str) -> Callable[[Mapping[str, str], User], 
             raise ValidationError(
                 {named.get(key, key): errors for key, errors in exc.message_dict.items()}
             ) from None
-        text = f"{reason.label}: {comment}" if comment else reason.label
-        return {"reason": reason.code, "comment": comment, "text": text}
+        return {"reason": reason.code, "comment": comment, "text": reason.text(comment)}
 
     return clean
 

@@ -513,7 +513,7 @@ def handover_reject(
             "comment",
         ]
     )
-    text = f"{reason.label}: {comment}" if comment else reason.label
+    text = reason.text(comment)
     source = StageChange.Source.HANDOVER
     if reason.route == RejectionReason.Route.NURTURE:
         result = lead_services.lead_recycle(

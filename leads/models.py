@@ -504,6 +504,10 @@ class CodedReason(models.Model):
     def __str__(self) -> str:
         return self.label
 
+    def text(self, comment: str) -> str:
+        """What the records keep as the reason: the label, and the comment if there is one."""
+        return f"{self.label}: {comment}" if comment else self.label
+
 
 class ExitReason(CodedReason):
     """Why a lead left the funnel after sales accepted it (SAL or SQL to Nurture or

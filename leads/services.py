@@ -21,6 +21,7 @@ from leadflow.roles import Role
 from leads import customfields, events, interactions
 from leads.lifecycle import (
     EXIT_AFTER_ACCEPTANCE,
+    REASON_REQUIRED,
     ActorKind,
     Stage,
     TransitionNotPermittedError,
@@ -490,8 +491,7 @@ def _move_stage(
     ensure_allowed(current, to, kind, reason or reason_code)
     exit_reason = _exit_reason(current, to, reason_code, reason.strip())
     if exit_reason is not None:
-        comment = reason.strip()
-        reason = f"{exit_reason.label}: {comment}" if comment else exit_reason.label
+        reason = exit_reason.text(reason.strip())
     events.stage_change_requested.send(sender=Lead, lead=lead, to=to, actor=actor, actor_kind=kind)
     at = at or timezone.now()
     lead.stage, lead.stage_changed_at = to, at
@@ -510,9 +510,6 @@ def _move_stage(
     if exit_reason is not None and exit_reason.reset_engagement and to == Stage.NURTURE:
         lead_reset_engagement(lead_id=lead.pk, at=at)
     return Transition(lead=lead, change=change)
-
-
-EXIT_STAGES: tuple[Stage, ...] = (Stage.NURTURE, Stage.DISQUALIFIED)
 
 
 def _only_exits_take_a_code() -> str:
@@ -546,7 +543,7 @@ def _exit_reason(current: Stage, to: Stage, code: str, comment: str) -> ExitReas
 def exit_reason_for(code: str, to: Stage, comment: str) -> ExitReason:
     """The active exit reason ``code`` for a move to ``to``, if ``comment`` satisfies it; a
     ValidationError naming ``reason_code`` (with the valid codes) or ``reason`` otherwise."""
-    if to not in EXIT_STAGES:
+    if to not in REASON_REQUIRED:
         raise ValidationError({"reason_code": _only_exits_take_a_code()})
     reason = ExitReason.objects.filter(code=code, active=True).first()
     if reason is None or not reason.fits(to):
@@ -785,7 +782,7 @@ def lead_move(
         raise ValidationError(
             {"stage": _("No lead can move back to %(stage)s.") % {"stage": Stage.SUSPECT.label}}
         )
-    if stage in EXIT_STAGES:
+    if stage in EXIT_SERVICES:
         return EXIT_SERVICES[stage](
             lead_id=lead_id,
             actor=actor,

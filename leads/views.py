@@ -105,6 +105,7 @@ def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
     filters = selectors.list_filters(request.GET)
     filterset = selectors.lead_filterset(user=user, filters=filters)
     valid = filterset.is_valid()
+    moves = _moves_for(user)
     leads = filterset.qs.select_related("owner") if valid else Lead.objects.none()
     # Counts come in a second request (board_counts_view): the cards never wait for them.
     columns = selectors.board_first_pages(leads=leads)
@@ -124,9 +125,14 @@ def _board_context(request: HttpRequest, user: User) -> dict[str, Any]:
         **extensions.selection_bar(user=user, params=filters, matching=None),
         "exit_reasons": ExitReason.objects.filter(active=True),
         "board_config": {
-            "moves": _moves_for(user),
+            "moves": moves,
             "reasonRequired": sorted(s.value for s in REASON_REQUIRED),
-            "exitNeeded": sorted(f"{a.value}>{b.value}" for a, b in EXIT_AFTER_ACCEPTANCE),
+            # the exits this user may make that need an exit reason (none: no reasons offered)
+            "exitNeeded": sorted(
+                f"{a.value}>{b.value}"
+                for a, b in EXIT_AFTER_ACCEPTANCE
+                if b.value in moves.get(a.value, [])
+            ),
             "labels": {s.value: s.label for s in Stage},
             "excluded": {
                 f"{a.value}>{b.value}": INBOX_MESSAGE

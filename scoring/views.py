@@ -62,14 +62,15 @@ def _detail(
     rule_form: RuleForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
+    rules = list(model.rules.order_by("kind", "id"))
     return render(
         request,
         "scoring/model_detail.html",
         {
             "model": model,
             "is_draft": model.status == ScoringModel.Status.DRAFT,
-            "rules": model.rules.order_by("kind", "id"),
-            "precision": _precision_rows(model),
+            "rules": rules,
+            "precision": _precision_rows(rules),
             "precision_days": precision.WINDOW_DAYS,
             "settings_form": settings_form or ModelSettingsForm.for_model(model),
             "rule_form": rule_form or RuleForm(initial={"kind": "activity", "decay": "model"}),
@@ -79,10 +80,10 @@ def _detail(
     )
 
 
-def _precision_rows(model: ScoringModel) -> list[dict[str, Any]] | None:
+def _precision_rows(rules: list[ScoringRule]) -> list[dict[str, Any]] | None:
     """The rules editor's precision table: per rule, the handovers its leads made and, per
     outcome, the rate with the rule and without it (percent); None without handovers."""
-    found = precision.rule_precision(list(model.rules.order_by("kind", "id")))
+    found = precision.rule_precision(rules)
     if found is None or not found[1].handovers:
         return None
 
