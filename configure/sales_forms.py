@@ -8,6 +8,7 @@ from django.forms import inlineformset_factory
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from attribution.models import ChannelRule
 from handover.models import (
     AssignmentMember,
     AssignmentRule,
@@ -145,6 +146,14 @@ class ExitReasonForm(ConfigForm):
     class Meta:
         model = ExitReason
         fields = ExitReason.SETTINGS_FIELDS
+
+
+class ChannelRuleForm(ConfigForm):
+    class Meta:
+        model = ChannelRule
+        fields = (
+            "position", "channel", "source_pattern", "medium_pattern", "campaign_pattern", "active",
+        )  # fmt: skip
 
 
 class FrameworkForm(ConfigForm):

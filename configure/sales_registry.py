@@ -12,6 +12,7 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
+from attribution.models import ChannelRule
 from configure import sales_forms as f
 from configure.sections import SALES_SECTIONS, Section
 from handover.models import (
@@ -237,6 +238,26 @@ KINDS: Final[dict[str, ConfigKind]] = {
                 "Anyone who may change a lead makes a tag by typing a new name on it. Deleting a "
                 "tag takes it off every lead that has it (the Leads column says how many); the "
                 "audit log keeps the deletion."
+            ),
+        ),
+        ConfigKind(
+            "channel_rules",
+            ChannelRule,
+            f.ChannelRuleForm,
+            (
+                (_("Position"), lambda r: r.position),
+                (_("Channel"), lambda r: r.channel),
+                (_("Source matches"), lambda r: r.source_pattern),
+                (_("Medium matches"), lambda r: r.medium_pattern),
+                (_("Campaign matches"), lambda r: r.campaign_pattern),
+                (_("Active"), lambda r: r.active),
+            ),
+            lambda: ChannelRule.objects.order_by("position", "id"),
+            intro=_(
+                "A touch belongs to the channel of the first active rule (by position) whose "
+                "patterns all match its tags: regular expressions, searched ignoring case; an "
+                "empty pattern matches anything. No match: Unassigned. The attribution report "
+                "groups by these rules when it runs, so an edit regroups all history at once."
             ),
         ),
         ConfigKind(

@@ -82,6 +82,12 @@ SALES_SECTIONS: Final[list[Section]] = [
         _("BANT, CHAMP, GPCTBA/C&I or your own checklist, and its pass rule (SAL → SQL)."),
     ),
     Section(
+        _("Channel grouping"),
+        "channel_rules",
+        "attribution.change_channelrule",
+        _("Which channel each touch's source, medium and campaign belong to, for attribution."),
+    ),
+    Section(
         _("Tags"),
         "tags",
         "leads.change_tag",

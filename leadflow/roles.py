@@ -126,6 +126,12 @@ ROLE_PERMISSIONS[Role.INTEGRATION] |= {
     "reports.view_reports",
     "predictive.view_predictivemodel",
 }
+# Attribution (issue 20): the channel grouping is data; marketers and managers keep it.
+_CHANNEL_RULES = frozenset(
+    f"attribution.{verb}_channelrule" for verb in ("view", "add", "change", "delete")
+)
+ROLE_PERMISSIONS[Role.MARKETER] |= _CHANNEL_RULES
+ROLE_PERMISSIONS[Role.SALES_MANAGER] |= _CHANNEL_RULES
 # Capture (issue 19): marketers build forms and review what they captured and refused.
 ROLE_PERMISSIONS[Role.MARKETER] |= {"capture.view_form", "capture.manage_forms"}
 # Accounts (issue 18): everyone who works leads sees accounts; marketers and managers keep them

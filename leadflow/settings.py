@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "handover",
     "scoring",
     "predictive",
+    "attribution",  # touches, channel grouping, attribution credits (attribution/)
     "reports",
     "privacy",
     "configure",
@@ -519,6 +520,17 @@ CELERY_BEAT_SCHEDULE["reports-metric-days-compact"] = {
     "task": "reports.tasks.metric_days_compact_task",
     "schedule": env.float("LEADFLOW_METRIC_DAYS_COMPACT_SECONDS", default=60.0),
 }
+
+# --- attribution (attribution/, docs/reports.md#attribution): marked leads' touches and credits
+# are refreshed this often; the time-decay model halves a touch's weight every this many days
+# before the outcome (change it, then run `manage.py attribution_rebuild`).
+CELERY_BEAT_SCHEDULE["attribution-refresh"] = {
+    "task": "attribution.tasks.refresh_marked_task",
+    "schedule": env.float("LEADFLOW_ATTRIBUTION_REFRESH_SECONDS", default=30.0),
+}
+LEADFLOW_ATTRIBUTION_HALF_LIFE_DAYS = env.float("LEADFLOW_ATTRIBUTION_HALF_LIFE_DAYS", default=7.0)
+if LEADFLOW_ATTRIBUTION_HALF_LIFE_DAYS <= 0:
+    raise ImproperlyConfigured("LEADFLOW_ATTRIBUTION_HALF_LIFE_DAYS must be more than 0.")
 
 # --- Integration API (docs/api.md): per-key rate limit, idempotency ---
 LEADFLOW_API_KEY_RATE_LIMIT = env.int("LEADFLOW_API_KEY_RATE_LIMIT", default=6000)  # per window

@@ -11,6 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from attribution.credit import MODEL_NAMES, MODELS
+from attribution.selectors import GROUPINGS as ATTRIBUTION_GROUPINGS
+from attribution.selectors import OUTCOMES as ATTRIBUTION_OUTCOMES
 from leadflow.models import User
 from leads import customfields
 from leads.models import Lead, Team
@@ -38,6 +41,7 @@ GROUPINGS = {
         ("month_tier", _("Month × tier")),
         ("month_source", _("Month × source")),
     ],
+    "attribution_by": ATTRIBUTION_GROUPINGS,
     "sources_by": [
         ("source", _("Source")),
         ("utm_source", _("UTM source")),
@@ -81,6 +85,9 @@ class ReportFilters:
     sources_by: str = "source"
     mqa_by: str = "month"
     view: str = THEN
+    attribution_by: str = "channel"
+    outcome: str = "customer"  # attribution: mql, sql, customer or revenue
+    models: tuple[str, ...] = MODEL_NAMES  # attribution models, in the order shown
 
     def dim(self, name: str, then: Mapping[str, str] = MILESTONE_THEN, prefix: str = "") -> str:
         """The field holding the lead's ``name`` (source, owner_id, team_id) in this view: the
@@ -136,6 +143,29 @@ def _date_input() -> forms.DateInput:
     return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
+class ModelsField(forms.MultipleChoiceField):
+    """Attribution models: repeated (``models=first&models=linear``, the page's checkboxes) or
+    comma-separated (``models=first,linear``); none means all six."""
+
+    def to_python(self, value: Any) -> list[str]:
+        names = [
+            name.strip()
+            for item in super().to_python(value)
+            for name in item.split(",")
+            if name.strip()
+        ]
+        return list(dict.fromkeys(names))
+
+    def validate(self, value: Any) -> None:
+        unknown = [name for name in value if name not in MODELS]
+        if unknown:
+            raise forms.ValidationError(
+                gettext("Unknown attribution model %(name)s; models: %(models)s.")
+                % {"name": repr(unknown[0]), "models": ", ".join(MODEL_NAMES)},
+                code="invalid_choice",
+            )
+
+
 class ReportFilterForm(forms.Form):
     date_from = forms.DateField(
         required=False, label=_("From"), help_text=_("inclusive"), widget=_date_input()
@@ -188,6 +218,19 @@ class ReportFilterForm(forms.Form):
     )
     # Translators: the account MQA report's grouping choice (MQA: marketing qualified account)
     mqa_by = forms.ChoiceField(choices=GROUPINGS["mqa_by"], required=False, label=_("MQAs by"))
+    attribution_by = forms.ChoiceField(
+        choices=GROUPINGS["attribution_by"], required=False, label=_("Attribute to")
+    )
+    outcome = forms.ChoiceField(
+        choices=ATTRIBUTION_OUTCOMES, required=False, label=_("Outcome"), initial="customer"
+    )
+    models = ModelsField(
+        choices=list(MODELS.items()),
+        required=False,
+        label=_("Models"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: all six."),
+    )
     view = forms.ChoiceField(
         choices=VIEWS,
         required=False,
@@ -250,4 +293,7 @@ class ReportFilterForm(forms.Form):
             sources_by=d.get("sources_by") or "source",
             mqa_by=d.get("mqa_by") or "month",
             view=d.get("view") or THEN,
+            attribution_by=d.get("attribution_by") or "channel",
+            outcome=d.get("outcome") or "customer",
+            models=tuple(d.get("models") or MODEL_NAMES),
         )

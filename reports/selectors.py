@@ -38,6 +38,7 @@ from leads.lifecycle import FUNNEL, Stage
 from leads.models import CustomField, ExitReason, StageChange, Team
 from reports.accounts import account_coverage, account_mqa, account_pipeline
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
+from reports.attribution import attribution
 from reports.base import Column, Report, none_label
 from reports.base import rate as _rate
 from reports.filters import CUSTOM, GROUPINGS, THEN, ReportFilters
@@ -795,6 +796,7 @@ REPORTS: Final[dict[str, ReportFn]] = {
     "accounts-mqa": account_mqa,
     "accounts-coverage": account_coverage,
     "accounts-pipeline": account_pipeline,
+    "attribution": attribution,
 }
 
 

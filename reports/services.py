@@ -17,6 +17,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from attribution.services import mark as attribution_mark
 from leadflow import jobs
 from leadflow.bulk import copy_rows, reserve_ids
 from leadflow.exceptions import DomainError
@@ -600,3 +601,4 @@ def _olist_write(
     ]
     copy_rows(LeadMilestone, COLUMNS, rows)
     metric_days_apply(histograms.contributions(dict(zip(COLUMNS, r, strict=True)) for r in rows))
+    attribution_mark(lead.pk for lead, _ in pending)  # COPY sent no stage_changed

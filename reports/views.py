@@ -32,6 +32,7 @@ TITLES = {
     "accounts-mqa": _("Accounts: MQA → opportunity → won"),
     "accounts-coverage": _("Accounts: buying-group coverage"),
     "accounts-pipeline": _("Accounts: pipeline by tier"),
+    "attribution": _("Attribution"),
 }
 # which grouping field each report shows in its form (the others are hidden)
 GROUP_FIELD = {
@@ -41,14 +42,18 @@ GROUP_FIELD = {
     "exits": "exits_by",
     "sources": "sources_by",
     "accounts-mqa": "mqa_by",
+    "attribution": "attribution_by",
 }
 _GROUP_FIELDS = set(GROUP_FIELD.values())
+_ATTRIBUTION_FIELDS = {"outcome", "models"}  # only the attribution report's form has them
 # filters a report does not use, left off its form (the account reports have no lead source
 # but the MQA's own)
 UNUSED_FIELDS = {
     "accounts-mqa": {"view"},
     "accounts-coverage": {"source", "view"},
     "accounts-pipeline": {"source", "view"},
+    # credits are kept per outcome day and channel tags, not per owner or team
+    "attribution": {"source", "owner", "team", "industry", "view"},
 }
 
 
@@ -112,6 +117,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         and (f.name != "on" or slug == "point-in-time")
         and (f.name not in ("date_from", "date_to") or slug != "point-in-time")
         and f.name not in UNUSED_FIELDS.get(slug, ())
+        and (f.name not in _ATTRIBUTION_FIELDS or slug == "attribution")
     ]
     ctx: dict[str, Any] = {"slug": slug, "title": TITLES[slug], "form": form, "fields": fields}
     if request.GET and not form.is_valid():
@@ -164,6 +170,7 @@ ABOUT = {
     "accounts-mqa": _("Marketing-qualified accounts → opportunity → won, by month, tier, source"),
     "accounts-coverage": _("Won vs lost accounts: the buying roles they covered"),
     "accounts-pipeline": _("Accounts with members in SQL, and won value, by tier"),
+    "attribution": _("Six attribution models side by side, per channel and campaign"),
 }
 
 

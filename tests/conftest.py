@@ -15,6 +15,7 @@ pytest_plugins = ["tests.schemathesis_totals"]  # the Schemathesis totals, also 
 
 _handover_defaults = importlib.import_module("handover.migrations.0002_defaults")
 _exit_reasons = importlib.import_module("leads.migrations.0021_exit_reasons")
+_channel_rules = importlib.import_module("attribution.migrations.0002_default_channel_rules")
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +65,7 @@ def _own_broker_queue_and_counters() -> None:
 def _install_defaults(request):
     """A transactional test's flush empties every table; roles come back through post_migrate,
     the install defaults data migrations seed (rejection and exit reasons, frameworks, SLA
-    policies) do not. Seed them again, idempotently, so every test sees a fresh install in any
+    policies, channel rules) do not. Seed them again, idempotently, so every test sees a fresh install in any
     order."""
     if request.node.get_closest_marker("django_db") is not None:
         request.getfixturevalue("_django_db_helper")
@@ -81,6 +82,7 @@ def _install_defaults(request):
         _handover_defaults.forwards(apps, None)
     if not ExitReason.objects.exists():
         _exit_reasons.forwards(apps, None)
+    _channel_rules.forwards(apps, None)  # idempotent: seeds only an empty table
 
 
 # Workers and servers the tests start queue through the tests' broker folder (var/celery-test/)

@@ -50,6 +50,7 @@ def prepare(env: dict[str, str]) -> None:
         ["seed_capture_demo", "--origin", "https://www.example.com"],
         ["shell", "-c", CAPTURE_SNIPPET],
         ["reports_rebuild"],
+        ["attribution_rebuild"],
     ):
         subprocess.run([*manage, *args], env=env, check=True, cwd=ROOT)  # noqa: S603
 
@@ -588,10 +589,14 @@ def manager_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
         "accounts-mqa",
         "accounts-coverage",
         "accounts-pipeline",
+        "attribution",
     ):
         go(page, f"/reports/{slug}/")
         page.wait_for_timeout(800)  # the chart's entry animation
         snap(page, f"manager-report-{slug}")
+    go(page, "/reports/attribution/?outcome=revenue&attribution_by=channel_campaign")
+    page.wait_for_timeout(800)
+    snap(page, "manager-report-attribution-revenue", full_page=True)
     # a stale move: the page was loaded before someone else moved the lead
     go(page, f"/leads/{ids['stale']}/")
     move_elsewhere(ids["stale"])
@@ -632,6 +637,7 @@ def admin_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
         ("exit-reasons", "exit-reasons"),
         ("frameworks", "frameworks"),
         ("tags", "tags"),
+        ("channel-rules", "channel-rules"),
         ("custom-fields", "custom-fields"),
         ("trait-mappings", "trait-mappings"),
         ("webhooks", "webhooks"),

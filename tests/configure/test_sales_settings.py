@@ -113,6 +113,14 @@ def valid(kind: str, people) -> dict[str, Any]:
         },
         "teams": lambda: {"name": "Field", "manager": str(other.pk), "members": [str(rep.pk)]},
         "tags": lambda: {"name": "Trade fair 2026", "colour": "teal"},
+        "channel_rules": lambda: {
+            "position": "5",
+            "channel": "Trade fairs",
+            "source_pattern": "^fair-",
+            "medium_pattern": "",
+            "campaign_pattern": "",
+            "active": "on",
+        },
         "trait_mappings": lambda: {"trait": "employees", "field": str(_seats_field().pk)},
     }
     return dict(cases[kind]())
@@ -130,6 +138,7 @@ INVALID = {
     "frameworks": ({"min_met": "3"}, "The minimum must be between 0 and 2."),
     "teams": ({"name": ""}, "This field is required."),
     "tags": ({"name": "x" * 51}, "at most 50 characters"),
+    "channel_rules": ({"medium_pattern": "cpc("}, "Not a regular expression"),
     "trait_mappings": ({"trait": "email"}, "fills a lead field of its own"),
 }
 
@@ -227,10 +236,10 @@ def test_a_policy_whose_fields_do_not_parse_is_a_form_error_not_a_500(client, ad
 
 @pytest.mark.parametrize("role", [Role.SALES_REP, Role.MARKETER])
 def test_reps_and_marketers_get_403_everywhere(client, role):
-    """(Except Settings › Tags for marketers: they keep the tag list tidy.)"""
+    """(Except Settings › Tags and Channel grouping for marketers: they keep those lists.)"""
     client.force_login(UserFactory(username="someone", role=role))
     for kind in KINDS:
-        if kind == "tags" and role == Role.MARKETER:
+        if kind in ("tags", "channel_rules") and role == Role.MARKETER:
             assert client.get(reverse(f"configure:{kind}")).status_code == 200
             continue
         assert client.get(reverse(f"configure:{kind}")).status_code == 403

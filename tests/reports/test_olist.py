@@ -59,3 +59,28 @@ def test_import_is_idempotent(imported) -> None:
     assert metric_day_cells() == cells
     metric_days_rebuild()  # the import wrote its cells itself: a rebuild finds the same
     assert metric_day_cells() == cells
+
+
+@needs_data
+def test_attribution_by_origin_equals_the_csvs(imported, frames, api) -> None:
+    """Won counts and revenue per origin, first touch and last touch, as pandas tallies them
+    from the two CSVs: each Olist lead has one touch (its origin), so both models credit it."""
+    mqls, deals = frames
+    won = deals.merge(mqls[["mql_id", "origin"]], on="mql_id")
+    won["revenue"] = pd.to_numeric(won["declared_monthly_revenue"].replace("", "0"))
+    expected_counts = won.groupby("origin").size().to_dict()
+    expected_revenue = won.groupby("origin")["revenue"].sum().round(2).to_dict()
+    params = {"attribution_by": "source", "models": "first,last"}
+    counts = api.get("/api/v1/reports/attribution/", {**params, "outcome": "customer"}).json()
+    revenue = api.get("/api/v1/reports/attribution/", {**params, "outcome": "revenue"}).json()
+    for model in ("first", "last"):
+        assert {r["group"]: r[model] for r in counts["rows"]} == {
+            k: float(v) for k, v in expected_counts.items()
+        }
+        assert {r["group"]: r[model] for r in revenue["rows"] if r[model]} == {
+            k: v for k, v in expected_revenue.items() if v
+        }
+    mql = api.get("/api/v1/reports/attribution/", {**params, "outcome": "mql"}).json()
+    assert {r["group"]: r["first"] for r in mql["rows"]} == {
+        k: float(v) for k, v in mqls.groupby("origin").size().to_dict().items()
+    }

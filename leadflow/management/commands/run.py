@@ -87,6 +87,7 @@ class Command(BaseCommand):
             call_command("seed_capture_demo", origin=[_origin(host, port)], stdout=self.stdout)
             # the demo's history was bulk-loaded: count it into the reports' rollups
             call_command("reports_rebuild", stdout=self.stdout)
+            call_command("attribution_rebuild", stdout=self.stdout)  # and into attribution's
         with tempfile.TemporaryDirectory(prefix="leadflow-run-") as tmp:
             ready = Path(tmp) / "worker-ready"
             worker = subprocess.Popen(  # noqa: S603  (our own interpreter and fixed arguments)

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from attribution.services import refresh_marked
 from reports.services import OlistImportError, olist_import
 
 
@@ -22,6 +23,7 @@ class Command(BaseCommand):
             result = olist_import(directory=options["directory"])
         except OlistImportError as exc:
             raise CommandError(exc.message) from None
+        refresh_marked()  # the attribution of the imported leads, now rather than at the next beat
         for warning in result.warnings:
             self.stderr.write(f"warning: {warning}")
         self.stdout.write(

@@ -1,0 +1,73 @@
+"""Attribution read from the daily rollup: each model's credit per channel, source, medium or
+campaign over a period of outcome days."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from django.db.models import Sum
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from attribution.channels import Grouping
+from attribution.models import CREDIT_FIELDS, REVENUE_FIELDS, CreditDay, Outcome
+
+REVENUE: Final = "revenue"  # the Customer outcome, each model's share of the deal value
+OUTCOMES: Final = [
+    (Outcome.MQL.value, _("Reached MQL")),
+    (Outcome.SQL.value, _("Reached SQL")),
+    (Outcome.CUSTOMER.value, _("Won (customers)")),
+    (REVENUE, _("Won revenue")),
+]
+GROUPINGS: Final = [
+    ("channel", _("Channel")),
+    ("campaign", _("Campaign")),
+    ("channel_campaign", _("Channel × campaign")),
+    ("source", _("Source")),
+    ("medium", _("Medium")),
+]
+TAGS: Final = ("source", "medium", "campaign")
+
+
+@dataclass(frozen=True)
+class Group:
+    labels: tuple[str, ...]  # one per part of the grouping (channel, campaign, ...)
+    values: dict[str, int]  # model -> ppm of outcomes, or cents of revenue
+
+
+def _none(value: str) -> str:
+    return value or gettext("(none)")
+
+
+def credits_by(
+    *, outcome: str, by: str, start: date | None, end: date | None, models: Sequence[str]
+) -> list[Group]:
+    """Each model's credit per group over outcome days in [start, end), largest first by the
+    first model; groups where every model gives nothing are left out."""
+    revenue = outcome == REVENUE
+    fields = REVENUE_FIELDS if revenue else CREDIT_FIELDS
+    wanted = {name: fields[CREDIT_FIELDS.index(name)] for name in models}
+    rows = CreditDay.objects.filter(outcome=Outcome.CUSTOMER if revenue else outcome)
+    if start is not None:
+        rows = rows.filter(day__gte=start)
+    if end is not None:
+        rows = rows.filter(day__lt=end)
+    grouping = Grouping()
+    groups: dict[tuple[str, ...], dict[str, int]] = {}
+    for row in rows.values(*TAGS).annotate(**{f"s_{m}": Sum(f) for m, f in wanted.items()}):
+        tags = (row["source"], row["medium"], row["campaign"])
+        if by == "channel":
+            labels: tuple[str, ...] = (grouping.channel(tags),)
+        elif by == "channel_campaign":
+            labels = (grouping.channel(tags), _none(row["campaign"]))
+        else:
+            labels = (_none(row[by]),)
+        sums = groups.setdefault(labels, dict.fromkeys(models, 0))
+        for m in models:
+            sums[m] += row[f"s_{m}"] or 0
+    first = models[0]
+    return sorted(
+        (Group(labels, values) for labels, values in groups.items() if any(values.values())),
+        key=lambda g: (-g.values[first], g.labels),
+    )
