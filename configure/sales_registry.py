@@ -31,6 +31,15 @@ Column = tuple[StrOrPromise, Callable[[Any], object]]  # (heading, value of a ro
 
 
 @dataclass(frozen=True)
+class Verbatim:
+    """A cell showing what someone typed (a name, a pattern) rather than the product's words:
+    the list renders it ``translate="no"``, so translation tools (and the language tests) leave
+    it alone."""
+
+    value: object
+
+
+@dataclass(frozen=True)
 class ConfigKind:
     url_name: str  # the Section's url_name; the pages are <url_name>, _new, _edit, _delete
     model: type[Model]
@@ -246,10 +255,10 @@ KINDS: Final[dict[str, ConfigKind]] = {
             f.ChannelRuleForm,
             (
                 (_("Position"), lambda r: r.position),
-                (_("Channel"), lambda r: r.channel),
-                (_("Source matches"), lambda r: r.source_pattern),
-                (_("Medium matches"), lambda r: r.medium_pattern),
-                (_("Campaign matches"), lambda r: r.campaign_pattern),
+                (_("Channel"), lambda r: Verbatim(r.channel)),
+                (_("Source matches"), lambda r: Verbatim(r.source_pattern)),
+                (_("Medium matches"), lambda r: Verbatim(r.medium_pattern)),
+                (_("Campaign matches"), lambda r: Verbatim(r.campaign_pattern)),
                 (_("Active"), lambda r: r.active),
             ),
             lambda: ChannelRule.objects.order_by("position", "id"),

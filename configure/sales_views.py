@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from configure import sales_services as services
 from configure.sales_forms import UserCreateForm, UserEditForm
-from configure.sales_registry import KINDS, ConfigKind
+from configure.sales_registry import KINDS, ConfigKind, Verbatim
 from configure.sections import SALES_SECTIONS
 from leadflow.api.auth import request_user
 from leadflow.exceptions import DomainError
@@ -42,14 +42,17 @@ def _kind(request: HttpRequest, url_name: str) -> ConfigKind:
     return kind
 
 
-def _cell(value: object) -> str:
+def _cell(value: object) -> tuple[str, bool]:
+    """The text of a list cell, and whether it is verbatim data (``translate="no"``)."""
+    if isinstance(value, Verbatim):
+        return (str(value.value) if value.value not in (None, "") else "—"), True
     if value is None or value == "":
-        return "—"
+        return "—", False
     if isinstance(value, bool):
-        return _("Yes") if value else _("No")
+        return (_("Yes") if value else _("No")), False
     if isinstance(value, datetime):
-        return str(formats.date_format(timezone.localtime(value), "DATETIME_FORMAT"))
-    return str(value)
+        return str(formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")), False
+    return str(value), False
 
 
 @login_required

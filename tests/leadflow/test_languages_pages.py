@@ -44,10 +44,14 @@ class _Page(HTMLParser):
         self.texts: list[str] = []
         self.links: list[str] = []
         self._hidden = 0
+        self._verbatim: list[str] = []  # open elements marked translate="no"
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         if tag in self.HIDDEN:
+            self._hidden += 1
+        elif values.get("translate") == "no":  # data shown as typed (a name, a pattern)
+            self._verbatim.append(tag)
             self._hidden += 1
         if tag == "a" and values.get("href") and "download" not in values:
             self.links.append(values["href"] or "")
@@ -59,6 +63,9 @@ class _Page(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.HIDDEN and self._hidden:
+            self._hidden -= 1
+        elif self._verbatim and self._verbatim[-1] == tag:
+            self._verbatim.pop()
             self._hidden -= 1
 
     def handle_data(self, data: str) -> None:
