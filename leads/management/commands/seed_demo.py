@@ -1,5 +1,6 @@
 """Demo users, a team and seeded leads for the embedded profile. Idempotent."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import Group
@@ -10,6 +11,7 @@ from django.db import transaction
 from leadflow.models import User
 from leadflow.roles import Role, sync_roles
 from leads.customfield_services import field_create
+from leads.lifecycle import Stage
 from leads.models import CustomField, Lead, Team
 from leads.tags import tag_get_or_create
 
@@ -60,10 +62,20 @@ class Command(BaseCommand):
             )
             Lead.objects.filter(owner__in=[users["rep1"], users["rep2"]]).update(team=team)
             _tag_some_leads()
+            _won_deal_values()
             _demo_custom_fields()
         self.stdout.write(
             "Demo logins (password 'leadflow-demo'): " + ", ".join(u[0] for u in DEMO_USERS)
         )
+
+
+def _won_deal_values() -> None:
+    """The generator writes no deal values; the demo's customers get one (2,000-49,900, from
+    the lead's id), so the revenue figures of the sources and attribution reports show."""
+    won = list(Lead.objects.filter(stage=Stage.CUSTOMER, deal_value__isnull=True).only("pk"))
+    for lead in won:
+        lead.deal_value = Decimal(2000 + (lead.pk * 7919) % 480 * 100)
+    Lead.objects.bulk_update(won, ["deal_value"])
 
 
 DEMO_TAGS = ("Trade fair 2026", "Partner referral", "Webinar", "Enterprise")
