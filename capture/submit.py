@@ -389,6 +389,8 @@ def _process(submission: Submission) -> None:
             "answers": answers,
             "page": submission.page_url,
             "proposed_changes": changes,
+            # where the visitor came from: a touch of its own for attribution
+            **({"referrer": submission.referrer} if submission.referrer else {}),
         },
     )
     result = ingest(messages=[activity], source="form", now=now, caller=PUBLIC)

@@ -311,3 +311,29 @@ def test_a_form_does_not_sign_up_again_a_known_person_who_withdrew(visitor):
     assert Submission.objects.get().proposed_changes == {
         "consent.newsletter": {"current": "withdrawn", "proposed": "granted"}
     }
+
+
+def test_a_known_persons_submission_from_another_site_is_a_form_touch(visitor):
+    """The referrer travels on the activity: attribution counts the submission as a touch from
+    the referring site even when the lead already exists (its source stays the first one)."""
+    from attribution.models import Touch
+    from attribution.services import refresh_marked
+
+    form = make_form()
+    known = LeadFactory(email="kim@example.com", source="trade fair")
+    reply = _post(
+        visitor,
+        form,
+        email="kim@example.com",
+        lf_page="https://shop.example/demo",
+        lf_referrer="https://www.linkedin.com/feed/",
+    )
+    assert reply.status_code == 200, reply.content
+    activity = Activity.objects.get(lead=known, kind=ActivityKind.FORM_SUBMIT)
+    assert activity.properties["referrer"] == "https://www.linkedin.com/feed/"
+    refresh_marked()
+    touches = Touch.objects.filter(lead=known).order_by("occurred_at")
+    assert list(touches.values_list("kind", "source", "medium")) == [
+        ("created", "trade fair", ""),
+        ("form", "linkedin.com", "referral"),
+    ]
