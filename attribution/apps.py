@@ -17,13 +17,13 @@ class AttributionConfig(AppConfig):
         from leads.models import Lead
 
         events.activities_recorded.connect(
-            receivers.on_activities_recorded, dispatch_uid="attribution.on_activities_recorded"
+            receivers.on_leads_changed, dispatch_uid="attribution.on_activities_recorded"
         )
         events.stage_changed.connect(
             receivers.on_stage_changed, dispatch_uid="attribution.on_stage_changed"
         )
         events.stage_log_rewritten.connect(
-            receivers.on_stage_log_rewritten, dispatch_uid="attribution.on_stage_log_rewritten"
+            receivers.on_leads_changed, dispatch_uid="attribution.on_stage_log_rewritten"
         )
         post_save.connect(
             receivers.on_lead_saved, sender=Lead, dispatch_uid="attribution.lead_saved"

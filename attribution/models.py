@@ -7,11 +7,12 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from attribution.credit import MODEL_NAMES
 from leads.models import Lead
 
-# the six models' columns, in credit.MODEL_NAMES order: credit in ppm, revenue in cents
-CREDIT_FIELDS = ("first", "last", "linear", "time_decay", "u_shaped", "w_shaped")
-REVENUE_FIELDS = tuple(f"rev_{name}" for name in CREDIT_FIELDS)
+# the six models' columns, named as the models: credit in ppm, revenue in cents (rev_<model>)
+CREDIT_FIELDS = MODEL_NAMES
+REVENUE_FIELDS = tuple(f"rev_{name}" for name in MODEL_NAMES)
 
 
 class Outcome(models.TextChoices):

@@ -12,7 +12,8 @@ _READ = frozenset(
 )
 
 
-def on_activities_recorded(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
+def on_leads_changed(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
+    """New activities, or a stage log rewritten in bulk (COPY imports, merges)."""
     mark(lead_ids)
 
 
@@ -20,10 +21,6 @@ def on_stage_changed(
     sender: type[Lead], *, lead: Lead, change: StageChange, actor: User | None, **kwargs: Any
 ) -> None:
     mark_later(lead.pk)
-
-
-def on_stage_log_rewritten(sender: Any, *, lead_ids: list[int], **kwargs: Any) -> None:
-    mark(lead_ids)
 
 
 def on_lead_saved(

@@ -11,7 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from attribution.channels import Grouping
-from attribution.models import CREDIT_FIELDS, REVENUE_FIELDS, CreditDay, Outcome
+from attribution.models import CreditDay, Outcome
 
 REVENUE: Final = "revenue"  # the Customer outcome, each model's share of the deal value
 OUTCOMES: Final = [
@@ -46,8 +46,7 @@ def credits_by(
     """Each model's credit per group over outcome days in [start, end), largest first by the
     first model; groups where every model gives nothing are left out."""
     revenue = outcome == REVENUE
-    fields = REVENUE_FIELDS if revenue else CREDIT_FIELDS
-    wanted = {name: fields[CREDIT_FIELDS.index(name)] for name in models}
+    wanted = {name: f"rev_{name}" if revenue else name for name in models}
     rows = CreditDay.objects.filter(outcome=Outcome.CUSTOMER if revenue else outcome)
     if start is not None:
         rows = rows.filter(day__gte=start)

@@ -102,7 +102,7 @@ def mark_later(lead_id: int) -> None:
 
 
 def _day(at: datetime) -> date:
-    return timezone.localtime(at, timezone.get_default_timezone()).date()
+    return timezone.localdate(at, timezone.get_default_timezone())
 
 
 def _cents(value: Decimal | None) -> int:

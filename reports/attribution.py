@@ -14,7 +14,7 @@ from reports.filters import ReportFilters
 
 
 def _local_day(at: datetime | None) -> date | None:
-    return timezone.localtime(at).date() if at is not None else None
+    return timezone.localdate(at) if at is not None else None
 
 
 def attribution(f: ReportFilters, *, now: datetime | None = None) -> Report:

@@ -45,7 +45,8 @@ GROUP_FIELD = {
     "attribution": "attribution_by",
 }
 _GROUP_FIELDS = set(GROUP_FIELD.values())
-_ATTRIBUTION_FIELDS = {"outcome", "models"}  # only the attribution report's form has them
+# fields only one report reads, left off every other report's form
+OWN_FIELDS = {"on": "point-in-time", "outcome": "attribution", "models": "attribution"}
 # filters a report does not use, left off its form (the account reports have no lead source
 # but the MQA's own)
 UNUSED_FIELDS = {
@@ -114,10 +115,9 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         f
         for f in form
         if (f.name not in _GROUP_FIELDS or f.name == GROUP_FIELD.get(slug))
-        and (f.name != "on" or slug == "point-in-time")
+        and OWN_FIELDS.get(f.name, slug) == slug
         and (f.name not in ("date_from", "date_to") or slug != "point-in-time")
         and f.name not in UNUSED_FIELDS.get(slug, ())
-        and (f.name not in _ATTRIBUTION_FIELDS or slug == "attribution")
     ]
     ctx: dict[str, Any] = {"slug": slug, "title": TITLES[slug], "form": form, "fields": fields}
     if request.GET and not form.is_valid():

@@ -104,16 +104,16 @@ def timed(fn: Callable[[], Any], runs: int, warm: bool = True) -> list[float]:
 def unmarked() -> Iterator[None]:
     """The writers without attribution's receivers: the like-for-like baseline of their cost."""
     receivers = (
-        (events.activities_recorded, "attribution.on_activities_recorded"),
-        (events.stage_changed, "attribution.on_stage_changed"),
+        (events.activities_recorded, attribution_receivers.on_leads_changed, "activities_recorded"),
+        (events.stage_changed, attribution_receivers.on_stage_changed, "stage_changed"),
     )
-    for signal, uid in receivers:
-        signal.disconnect(dispatch_uid=uid)
+    for signal, _receiver, name in receivers:
+        signal.disconnect(dispatch_uid=f"attribution.on_{name}")
     try:
         yield
     finally:
-        for signal, uid in receivers:
-            signal.connect(getattr(attribution_receivers, uid.split(".")[1]), dispatch_uid=uid)
+        for signal, receiver, name in receivers:
+            signal.connect(receiver, dispatch_uid=f"attribution.on_{name}")
 
 
 def _clicks(leads: list[tuple[int, str]], now: Any, tag: str) -> float:
