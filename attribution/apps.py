@@ -14,7 +14,7 @@ class AttributionConfig(AppConfig):
         from attribution import panels, receivers, services
         from leadflow import deadletter
         from leads import events, extensions
-        from leads.models import Lead
+        from leads.models import ExchangeRate, Lead
 
         events.activities_recorded.connect(
             receivers.on_leads_changed, dispatch_uid="attribution.on_activities_recorded"
@@ -31,6 +31,12 @@ class AttributionConfig(AppConfig):
         post_delete.connect(
             receivers.on_lead_deleted, sender=Lead, dispatch_uid="attribution.lead_deleted"
         )
+        for signal, uid in ((post_save, "saved"), (post_delete, "deleted")):
+            signal.connect(
+                receivers.on_rate_changed,
+                sender=ExchangeRate,
+                dispatch_uid=f"attribution.rate_{uid}",
+            )
         extensions.register_lead_panel(panels.lead_touches_panel)
         deadletter.register(
             services.DEAD_REFRESH,

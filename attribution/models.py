@@ -4,10 +4,12 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from attribution.credit import MODEL_NAMES
+from leads import money
 from leads.models import Lead
 
 # the six models' columns, named as the models: credit in ppm, revenue in cents (rev_<model>)
@@ -156,3 +158,87 @@ class CreditDay(_Credits):
 
     def __str__(self) -> str:
         return f"{self.day} {self.outcome} {self.source}"
+
+
+class Spend(models.Model):
+    """What a month of a campaign (or of a source / medium) cost, for return on investment.
+    Tagged as touches are: a spend row counts for the channel its tags group into, as a touch
+    with those tags would (attribution/spend.py checks them against the touches)."""
+
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    source = models.CharField(_("source"), max_length=200, blank=True)
+    medium = models.CharField(_("medium"), max_length=200, blank=True)
+    campaign = models.CharField(_("campaign"), max_length=200, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(
+        _("currency"), max_length=3, blank=True, default="", db_default=""
+    )  # "" = the reporting currency (leads/money.py)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # not a field: the touches' spellings an import loaded for all its rows (``known_tags``)
+    known: dict[tuple[str, str], str] | None = None
+
+    class Meta:
+        verbose_name = _("campaign spend")
+        verbose_name_plural = _("campaign spend")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "source", "medium", "campaign"], name="spend_key_unique"
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="spend_amount_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.source}/{self.medium}/{self.campaign} {self.amount}"
+
+    def clean(self) -> None:
+        """The month is its first day; the tags are those touches carry (a campaign, else a
+        source, that some touch has: "unknown campaign" otherwise), spelled as the touches
+        spell them; the currency one a deal may be in. ``known`` (set by an import that checks
+        many rows with one query) maps lower-cased tags to their spelling."""
+        if self.month is not None:
+            self.month = self.month.replace(day=1)
+        self.source, self.medium, self.campaign = (
+            (value or "").strip() for value in (self.source, self.medium, self.campaign)
+        )
+        if not self.campaign and not self.source:
+            raise ValidationError({"campaign": gettext("Give a campaign, a source or both.")})
+        known = self.known or known_tags([self])
+        for field in ("campaign", "source"):
+            value = getattr(self, field)
+            if not value:
+                continue
+            spelled = known.get((field, value.lower()))
+            if spelled is None:
+                raise ValidationError(
+                    {field: gettext(
+                        "No touch has the %(field)s '%(value)s': check the spelling against "
+                        "the UTM tags your links carry."
+                    ) % {"field": field, "value": value}}
+                )  # fmt: skip
+            setattr(self, field, spelled)
+            if field == "campaign":
+                break  # a known campaign decides; its source may be new (a new ad network)
+        try:
+            self.currency = money.deal_currency(self.currency)
+        except ValidationError as exc:
+            raise ValidationError({"currency": exc.messages}) from None
+
+
+def known_tags(rows: "list[Spend]") -> dict[tuple[str, str], str]:
+    """How touches spell the campaigns and sources ``rows`` name, any case: one scan of the
+    touches for all of them, {("campaign", lower name): spelling}."""
+    out: dict[tuple[str, str], str] = {}
+    for field in ("campaign", "source"):
+        wanted = {getattr(r, field).strip().lower() for r in rows if getattr(r, field)}
+        if not wanted:
+            continue
+        found = (
+            Touch.objects.annotate(tag=Lower(field))
+            .filter(tag__in=wanted)
+            .order_by()
+            .values_list("tag", field)
+            .distinct()
+        )
+        for tag, spelling in found:
+            out.setdefault((field, tag), spelling)
+    return out

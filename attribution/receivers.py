@@ -4,11 +4,11 @@ from typing import Any
 
 from attribution.services import mark, mark_later
 from leadflow.models import User
-from leads.models import Lead, StageChange
+from leads.models import ExchangeRate, Lead, StageChange
 
 # the lead fields its creation touch and its revenue read
 _READ = frozenset(
-    {"source", "utm_source", "utm_medium", "utm_campaign", "deal_value", "created_at"}
+    {"source", "utm_source", "utm_medium", "utm_campaign", "deal_value", "currency", "created_at"}
 )
 
 
@@ -33,3 +33,10 @@ def on_lead_saved(
 def on_lead_deleted(sender: type[Lead], *, instance: Lead, **kwargs: Any) -> None:
     """Its touches go by cascade; its credits leave the rollup at the next refresh."""
     mark([instance.pk])
+
+
+def on_rate_changed(sender: type[ExchangeRate], *, instance: ExchangeRate, **kwargs: Any) -> None:
+    """Won revenue is credited in the reporting currency: a new rate restates the won deals
+    in that currency."""
+    won = Lead.objects.filter(currency=instance.currency, deal_value__isnull=False)
+    mark(list(won.values_list("pk", flat=True)))

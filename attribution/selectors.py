@@ -55,13 +55,7 @@ def credits_by(
     grouping = Grouping()
     groups: dict[tuple[str, ...], dict[str, int]] = {}
     for row in rows.values(*TAGS).annotate(**{f"s_{m}": Sum(f) for m, f in wanted.items()}):
-        tags = (row["source"], row["medium"], row["campaign"])
-        if by == "channel":
-            labels: tuple[str, ...] = (grouping.channel(tags),)
-        elif by == "channel_campaign":
-            labels = (grouping.channel(tags), _none(row["campaign"]))
-        else:
-            labels = (_none(row[by]),)
+        labels = group_labels(by, (row["source"], row["medium"], row["campaign"]), grouping)
         sums = groups.setdefault(labels, dict.fromkeys(models, 0))
         for m in models:
             sums[m] += row[f"s_{m}"] or 0
@@ -70,3 +64,13 @@ def credits_by(
         (Group(labels, values) for labels, values in groups.items() if any(values.values())),
         key=lambda g: (-g.values[first], g.labels),
     )
+
+
+def group_labels(by: str, tags: tuple[str, str, str], grouping: Grouping) -> tuple[str, ...]:
+    """The labels of the group a tag set falls in: its channel, campaign, both, source or
+    medium (credits and spend are grouped by this one rule)."""
+    if by == "channel":
+        return (grouping.channel(tags),)
+    if by == "channel_campaign":
+        return (grouping.channel(tags), _none(tags[2]))
+    return (_none(dict(zip(TAGS, tags, strict=True))[by]),)

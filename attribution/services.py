@@ -42,6 +42,7 @@ from attribution.models import (
 )
 from attribution.touches import MAYBE_TOUCH, Tags, activity_tags, lead_tags
 from leadflow import batchscope, deadletter
+from leads import money
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, StageChange
 
@@ -115,7 +116,13 @@ def lead_facts(lead_ids: Sequence[int]) -> dict[int, LeadFacts]:
     leads = {
         row["id"]: row
         for row in Lead.objects.filter(pk__in=lead_ids).values(
-            "id", "created_at", "source", "utm_source", "utm_medium", "utm_campaign", "deal_value"
+            "id",
+            "created_at",
+            "source",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            won=money.converted("deal_value", "currency"),
         )
     }
     entered: dict[int, dict[str, datetime]] = defaultdict(dict)
@@ -165,7 +172,7 @@ def lead_facts(lead_ids: Sequence[int]) -> dict[int, LeadFacts]:
         out[pk] = LeadFacts(
             sorted([created, *touches.get(pk, [])], key=lambda t: t.order),
             reached,
-            _cents(lead["deal_value"]),
+            _cents(lead["won"]),
         )
     return out
 

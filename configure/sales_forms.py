@@ -1,6 +1,7 @@
 """Input shapes of the sales Settings pages. Model forms: the model's own validation (``clean``,
 field validators, constraints) runs on every save, exactly as in the Django admin."""
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -8,7 +9,8 @@ from django.forms import inlineformset_factory
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from attribution.models import ChannelRule
+from attribution.models import ChannelRule, Spend
+from attribution.spend import spend_month
 from handover.models import (
     AssignmentMember,
     AssignmentRule,
@@ -22,7 +24,7 @@ from handover.models import (
 from leadflow.models import User
 from leadflow.roles import ROLE_LABELS, Role
 from leads.ingest import RESERVED_TRAITS
-from leads.models import CustomField, ExitReason, Tag, Team, TraitMapping
+from leads.models import CustomField, ExchangeRate, ExitReason, Tag, Team, TraitMapping
 from leads.tags import clean_tag_name
 
 
@@ -154,6 +156,31 @@ class ChannelRuleForm(ConfigForm):
         fields = (
             "position", "channel", "source_pattern", "medium_pattern", "campaign_pattern", "active",
         )  # fmt: skip
+
+
+class SpendForm(ConfigForm):
+    month = forms.CharField(label=_("Month"), help_text=_("YYYY-MM, e.g. 2026-03."), max_length=10)
+
+    class Meta:
+        model = Spend
+        fields = ("month", "source", "medium", "campaign", "amount", "currency")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["month"] = f"{self.instance.month:%Y-%m}"
+
+    def clean_month(self) -> date:
+        return spend_month(self.cleaned_data["month"])
+
+
+class ExchangeRateForm(ConfigForm):
+    class Meta:
+        model = ExchangeRate
+        fields = ("currency", "rate")
+
+    def clean_currency(self) -> str:
+        return str(self.cleaned_data["currency"]).strip().upper()
 
 
 class FrameworkForm(ConfigForm):

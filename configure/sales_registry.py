@@ -6,13 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from django.conf import settings
 from django.db.models import Count, Model, Q, QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrOrPromise
 
-from attribution.models import ChannelRule
+from attribution.models import ChannelRule, Spend
 from configure import sales_forms as f
 from configure.sections import SALES_SECTIONS, Section
 from handover.models import (
@@ -25,7 +26,7 @@ from handover.models import (
     SlaPolicy,
 )
 from leadflow.i18n import shown
-from leads.models import CodedReason, ExitReason, Tag, Team, TraitMapping
+from leads.models import CodedReason, ExchangeRate, ExitReason, Tag, Team, TraitMapping
 
 Column = tuple[StrOrPromise, Callable[[Any], object]]  # (heading, value of a row)
 
@@ -267,6 +268,49 @@ KINDS: Final[dict[str, ConfigKind]] = {
                 "patterns all match its tags: regular expressions, searched ignoring case; an "
                 "empty pattern matches anything. No match: Unassigned. The attribution report "
                 "groups by these rules when it runs, so an edit regroups all history at once."
+            ),
+        ),
+        ConfigKind(
+            "spend",
+            Spend,
+            f.SpendForm,
+            (
+                (_("Month"), lambda r: f"{r.month:%Y-%m}"),
+                (_("Source"), lambda r: Verbatim(r.source)),
+                (_("Medium"), lambda r: Verbatim(r.medium)),
+                (_("Campaign"), lambda r: Verbatim(r.campaign)),
+                (
+                    _("Amount"),
+                    lambda r: Verbatim(f"{r.amount} {r.currency or settings.LEADFLOW_CURRENCY}"),
+                ),
+            ),
+            lambda: Spend.objects.order_by("-month", "campaign", "source", "medium"),
+            intro=_(
+                "What a month of a campaign cost, tagged as your links are (UTM source, medium, "
+                "campaign): the return-on-spend report sets it against the revenue attributed "
+                "to the same tags. A campaign (or, without one, a source) must be one that some "
+                "touch carries. Many rows at once: POST /api/v1/spend/ or manage.py import_spend."
+            ),
+        ),
+        ConfigKind(
+            "exchange_rates",
+            ExchangeRate,
+            f.ExchangeRateForm,
+            (
+                (_("Currency"), lambda r: Verbatim(r.currency)),
+                (_("Rate"), lambda r: r.rate),
+                (
+                    _("In the reporting currency"),
+                    lambda r: Verbatim(f"1 {r.currency} = {r.rate} {settings.LEADFLOW_CURRENCY}"),
+                ),
+                (_("Updated"), lambda r: r.updated_at),
+            ),
+            lambda: ExchangeRate.objects.order_by("currency"),
+            intro=_(
+                "Money reports total in the reporting currency (LEADFLOW_CURRENCY) and convert "
+                "every other currency at the rate here, held now: a new rate restates the "
+                "reports. A deal may be in the reporting currency or in one listed here; a rate "
+                "cannot be deleted while a lead's deal is in its currency."
             ),
         ),
         ConfigKind(

@@ -88,6 +88,18 @@ SALES_SECTIONS: Final[list[Section]] = [
         _("Which channel each touch's source, medium and campaign belong to, for attribution."),
     ),
     Section(
+        _("Campaign spend"),
+        "spend",
+        "attribution.change_spend",
+        _("What each campaign cost per month, for the return-on-spend report."),
+    ),
+    Section(
+        _("Exchange rates"),
+        "exchange_rates",
+        "leads.change_exchangerate",
+        _("What a deal in another currency is worth in the reporting currency, for money reports."),
+    ),
+    Section(
         _("Tags"),
         "tags",
         "leads.change_tag",

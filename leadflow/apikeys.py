@@ -56,6 +56,7 @@ class Scope(StrEnum):
     SCORING_READ = "scoring:read"
     SCORING_WRITE = "scoring:write"
     REPORTS_READ = "reports:read"
+    SPEND_WRITE = "spend:write"
     PREDICTIVE_READ = "predictive:read"
     PREDICTIVE_WRITE = "predictive:write"
     PRIVACY_READ = "privacy:read"
@@ -81,7 +82,8 @@ SCOPE_HELP: dict[str, Any] = {
     ),
     Scope.SCORING_READ: gettext_lazy("Read scoring models, rules, runs and score breakdowns."),
     Scope.SCORING_WRITE: gettext_lazy("Change, dry-run and publish scoring models."),
-    Scope.REPORTS_READ: gettext_lazy("Read reports."),
+    Scope.REPORTS_READ: gettext_lazy("Read reports and campaign spend."),
+    Scope.SPEND_WRITE: gettext_lazy("Import campaign spend (for the return-on-spend report)."),
     Scope.PREDICTIVE_READ: gettext_lazy(
         "Read predictive models, training runs and lead predictions."
     ),

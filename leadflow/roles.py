@@ -132,6 +132,14 @@ _CHANNEL_RULES = frozenset(
 )
 ROLE_PERMISSIONS[Role.MARKETER] |= _CHANNEL_RULES
 ROLE_PERMISSIONS[Role.SALES_MANAGER] |= _CHANNEL_RULES
+# Money (issue 20): marketers and managers keep what campaigns cost (Settings, API, import).
+_SPEND = frozenset(f"attribution.{verb}_spend" for verb in ("view", "add", "change", "delete"))
+ROLE_PERMISSIONS[Role.MARKETER] |= _SPEND
+ROLE_PERMISSIONS[Role.SALES_MANAGER] |= _SPEND
+# Money (issue 20): managers keep the exchange rates their reports convert deals at.
+ROLE_PERMISSIONS[Role.SALES_MANAGER] |= {
+    f"leads.{verb}_exchangerate" for verb in ("view", "add", "change", "delete")
+}
 # Capture (issue 19): marketers build forms and review what they captured and refused.
 ROLE_PERMISSIONS[Role.MARKETER] |= {"capture.view_form", "capture.manage_forms"}
 # Accounts (issue 18): everyone who works leads sees accounts; marketers and managers keep them

@@ -528,6 +528,9 @@ CELERY_BEAT_SCHEDULE["attribution-refresh"] = {
     "task": "attribution.tasks.refresh_marked_task",
     "schedule": env.float("LEADFLOW_ATTRIBUTION_REFRESH_SECONDS", default=30.0),
 }
+# The currency reports total money in (ISO 4217). A deal in another currency is converted at the
+# rate Settings › Exchange rates holds for it (leads/money.py).
+LEADFLOW_CURRENCY = env.str("LEADFLOW_CURRENCY", default="EUR").strip().upper()
 LEADFLOW_ATTRIBUTION_HALF_LIFE_DAYS = env.float("LEADFLOW_ATTRIBUTION_HALF_LIFE_DAYS", default=7.0)
 if LEADFLOW_ATTRIBUTION_HALF_LIFE_DAYS <= 0:
     raise ImproperlyConfigured("LEADFLOW_ATTRIBUTION_HALF_LIFE_DAYS must be more than 0.")

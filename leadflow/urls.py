@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/v1/", include("scoring.api.urls")),
     path("api/v1/", include("handover.api.urls")),
     path("api/v1/", include("reports.api.urls")),
+    path("api/v1/", include("attribution.api_urls")),  # campaign spend
     path("api/v1/", include("predictive.api.urls")),
     path("api/v1/", include("companies.api.urls")),  # accounts (B2B companies)
     path("v1/", include("leads.api.segment_urls")),  # Segment-compatible ingestion

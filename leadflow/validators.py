@@ -2,7 +2,9 @@
 
 from typing import Any
 
+import pycountry
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 
 def nul_path(value: Any, path: str = "") -> str | None:
@@ -29,4 +31,15 @@ def reject_nul(value: Any) -> None:
     if (where := nul_path(value)) is not None:
         raise ValidationError(
             f"{where!r} contains a NUL (\\u0000) character.", code="null_characters"
+        )
+
+
+def currency_code(value: Any) -> None:
+    """Field validator: an ISO 4217 currency code, upper case (HUF, DKK, CZK, EUR, ...)."""
+    text = str(value or "")
+    if len(text) != 3 or not text.isupper() or pycountry.currencies.get(alpha_3=text) is None:
+        raise ValidationError(
+            _("'%(code)s' is not an ISO 4217 currency code (e.g. EUR, HUF, DKK, CZK).")
+            % {"code": text[:20]},
+            code="currency",
         )

@@ -79,13 +79,22 @@ def _dims_settle(items: list[tuple[StageChange, Lead]]) -> list[StageChange]:
                 setattr(change, name, value)
             changed.append(change)
     if changed:
-        StageChange.objects.bulk_update(changed, ["owner", "team", "lead_source"])
+        StageChange.objects.bulk_update(
+            changed, ["owner", "team", "lead_source", "value", "currency"]
+        )
     return changed
 
 
 def dims_of(lead: Lead) -> dict[str, object]:
-    """The report dimensions a StageChange records: the lead's owner, team and source now."""
-    return {"owner_id": lead.owner_id, "team_id": lead.team_id, "lead_source": lead.source}
+    """What a StageChange records of the lead as it is now: its owner, team and source (the
+    report dimensions) and its deal's expected value and currency."""
+    return {
+        "owner_id": lead.owner_id,
+        "team_id": lead.team_id,
+        "lead_source": lead.source,
+        "value": lead.expected_value,
+        "currency": lead.currency,
+    }
 
 
 # kwargs: lead_ids (list[int]) — sent inside the transaction that stored new activities.

@@ -206,3 +206,41 @@ class CustomValuesForm(forms.Form):
     def __init__(self, *args: Any, fields: list[CustomField], values: dict[str, Any], **kw: Any):
         super().__init__(*args, **kw)
         add_custom_fields(self, fields, values)
+
+
+class DealForm(forms.Form):
+    """The lead page's "Deal": the expected value while open, the won value once a Customer,
+    and the currency of both (checked again by ``lead_deal_set``)."""
+
+    expected_value = forms.DecimalField(
+        label=_("Expected value"), required=False, min_value=0, max_digits=14, decimal_places=2
+    )
+    deal_value = forms.DecimalField(
+        label=_("Won value"), required=False, min_value=0, max_digits=14, decimal_places=2
+    )
+    currency = forms.ChoiceField(label=_("Currency"), required=False)
+
+    def __init__(self, *args: Any, currencies: list[str], won: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        currency = self.fields["currency"]
+        assert isinstance(currency, forms.ChoiceField)  # noqa: S101  (declared above)
+        currency.choices = [(c, c) for c in currencies]
+        # an open deal has an expected value, a won one a won value: the other is not offered
+        del self.fields["expected_value" if won else "deal_value"]
+
+
+class WinForm(forms.Form):
+    """The lead page's "Record a repeat win" (checked again by ``lead_win_add``)."""
+
+    value = forms.DecimalField(label=_("Value"), min_value=0, max_digits=14, decimal_places=2)
+    currency = forms.ChoiceField(label=_("Currency"), required=False)
+    won_at = forms.DateField(
+        label=_("Won on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(label=_("Note"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, currencies: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        currency = self.fields["currency"]
+        assert isinstance(currency, forms.ChoiceField)  # noqa: S101  (declared above)
+        currency.choices = [(c, c) for c in currencies]

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import ProtectedError, Q, Value
 from django.db.models.functions import Lower
@@ -13,6 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from leadflow.models import TimeStampedModel
+from leadflow.validators import currency_code
 from leads.lifecycle import Stage
 
 
@@ -176,10 +178,15 @@ class Lead(TimeStampedModel):
     scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
     # engagement counts only activities after this (a recycled lead starts afresh)
     score_reset_at = models.DateTimeField(_("score reset at"), null=True, blank=True)
-    # value of the won deal (set by lead_convert), for revenue-by-source reports
+    # the deal's money, in ``currency`` ("" = the reporting currency, LEADFLOW_CURRENCY): what the
+    # rep expects it to be worth while it is open, and the won value (set by lead_convert)
+    expected_value = models.DecimalField(
+        _("expected value"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
     deal_value = models.DecimalField(
         _("deal value"), max_digits=14, decimal_places=2, null=True, blank=True
     )
+    currency = models.CharField(_("currency"), max_length=3, blank=True, default="", db_default="")
     # written by the predictive model (probability of the configured outcome, 0..1)
     conversion_probability = models.FloatField(_("conversion probability"), null=True, blank=True)
     # consent
@@ -611,6 +618,14 @@ class StageChange(models.Model):
     lead_source = models.CharField(
         _("lead source then"), max_length=100, blank=True, default="", db_default=""
     )
+    # the deal's expected value in force when it moved, and its currency: what a loss after
+    # SQL cost, as it was then
+    value = models.DecimalField(
+        _("deal value then"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    currency = models.CharField(
+        _("currency then"), max_length=3, blank=True, default="", db_default=""
+    )
 
     class Meta:
         verbose_name = _("stage change")
@@ -782,3 +797,80 @@ class TraitMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trait} → {self.field.key}"
+
+
+class ExchangeRate(models.Model):
+    """What one unit of ``currency`` is worth in the reporting currency (LEADFLOW_CURRENCY).
+    Money reports convert at the rate held now; a rate may not go while a lead's deal is in its
+    currency (leads/money.py)."""
+
+    currency = models.CharField(
+        _("currency"),
+        max_length=3,
+        unique=True,
+        validators=[currency_code],
+        help_text=_("ISO 4217 code, e.g. HUF."),
+    )
+    rate = models.DecimalField(
+        _("rate"),
+        max_digits=18,
+        decimal_places=8,
+        help_text=_("One unit of this currency in the reporting currency, e.g. 0.0025."),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("exchange rate")
+        verbose_name_plural = _("exchange rates")
+        constraints = [
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchangerate_rate_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.rate}"
+
+    def clean(self) -> None:
+        self.currency = (self.currency or "").strip().upper()
+        if self.currency == settings.LEADFLOW_CURRENCY:
+            raise ValidationError(
+                {"currency": _("%(code)s is the reporting currency: its rate is always 1.")
+                 % {"code": self.currency}}
+            )  # fmt: skip
+        if self.rate is not None and self.rate <= 0:
+            raise ValidationError({"rate": _("A rate must be more than 0.")})
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Refused (``ProtectedError``) while a lead's deal is in this currency: reports could
+        not convert it."""
+        used = Lead.objects.filter(currency=self.currency).only("pk")
+        if used.exists():
+            raise ProtectedError(f"leads hold deals in {self.currency}", set(used))
+        return super().delete(*args, **kwargs)
+
+
+class Win(models.Model):
+    """A customer's later won deal: a renewal, an upsell, another order. The win that made the
+    lead a customer is its ``deal_value``; lifetime value is that plus these (reports/ltv.py)."""
+
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="wins", verbose_name=_("lead")
+    )
+    won_at = models.DateTimeField(_("won at"))
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=2)
+    currency = models.CharField(
+        _("currency"), max_length=3, blank=True, default="", db_default=""
+    )  # "" = the reporting currency (leads/money.py)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("repeat win")
+        verbose_name_plural = _("repeat wins")
+        indexes = [models.Index(fields=["lead", "won_at"], name="win_lead_time_idx")]
+        constraints = [models.CheckConstraint(condition=Q(value__gte=0), name="win_value_gte_0")]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} {self.won_at:%Y-%m-%d} {self.value} {self.currency}"

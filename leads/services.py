@@ -18,7 +18,7 @@ from leadflow.audit import audit_record
 from leadflow.exceptions import DomainError, NotFoundError
 from leadflow.models import User
 from leadflow.roles import Role
-from leads import customfields, events, interactions
+from leads import customfields, events, interactions, money
 from leads.lifecycle import (
     EXIT_AFTER_ACCEPTANCE,
     REASON_REQUIRED,
@@ -36,6 +36,7 @@ from leads.models import (
     SavedView,
     StageChange,
     Task,
+    Win,
     email_in,
 )
 
@@ -629,6 +630,7 @@ def lead_mark_sal(
     )
 
 
+@transaction.atomic
 def lead_mark_sql(
     *,
     lead_id: int,
@@ -637,8 +639,18 @@ def lead_mark_sql(
     reason: str = "",
     expected: Expected | None = None,
     locked: Lead | None = None,
+    expected_value: Decimal | None = None,
+    currency: str | None = None,
 ) -> Transition:
-    """SAL → SQL: passed the qualification call."""
+    """SAL → SQL: passed the qualification call, optionally with the deal's expected value and
+    currency (set first, so the SQL entry in the stage log records them)."""
+    money_given = {
+        name: value
+        for name, value in (("expected_value", expected_value), ("currency", currency))
+        if value is not None
+    }
+    if money_given:
+        lead_deal_set(lead_id=lead_id, actor=actor, **money_given)
     return _move_stage(
         lead_id=lead_id,
         to=Stage.SQL,
@@ -658,13 +670,15 @@ def lead_convert(
     source: str,
     reason: str = "",
     deal_value: Decimal | None = None,
+    currency: str | None = None,
     at: datetime | None = None,
     expected: Expected | None = None,
     locked: Lead | None = None,
 ) -> Transition:
-    """SQL → Customer: won, optionally with the deal's value."""
-    if deal_value is not None and deal_value < 0:
-        raise ValidationError({"deal_value": _("A deal value cannot be negative.")})
+    """SQL → Customer: won, optionally with the won value and its currency (else the lead's)."""
+    deal_value = money.amount(deal_value, field="deal_value")
+    if currency is not None:
+        money.deal_currency(currency)  # refused before the move: nothing is half-written
     result = _move_stage(
         lead_id=lead_id,
         to=Stage.CUSTOMER,
@@ -675,10 +689,154 @@ def lead_convert(
         expected=expected,
         locked=locked,
     )
-    if deal_value is not None and result.change is not None:
-        result.lead.deal_value = deal_value
-        result.lead.save(update_fields=["deal_value", "updated_at"])
+    money_given = {
+        name: value
+        for name, value in (("deal_value", deal_value), ("currency", currency))
+        if value is not None
+    }
+    if money_given and result.change is not None:
+        lead = lead_deal_set(lead_id=lead_id, actor=actor, **money_given)
+        return Transition(lead, result.change)
     return result
+
+
+_UNSET: Any = object()
+# the deal fields a person or integration sets (``lead_deal_set``)
+DEAL_FIELDS = ("expected_value", "deal_value", "currency")
+
+
+@transaction.atomic
+def lead_deal_set(
+    *,
+    lead_id: int,
+    actor: User | None,
+    expected_value: Any = _UNSET,
+    deal_value: Any = _UNSET,
+    currency: Any = _UNSET,
+    request: Any = None,
+) -> Lead:
+    """Set the deal's money: the expected value while the lead is open (the rep's estimate,
+    usually at SQL), the won value once it is a Customer, and the currency both are in (ISO
+    4217; the reporting currency or one with an exchange rate). Leaves out what is not given;
+    null clears a value. Refuses the whole change naming the first bad field; audited."""
+    given = {
+        name: value
+        for name, value in (
+            ("expected_value", expected_value),
+            ("deal_value", deal_value),
+            ("currency", currency),
+        )
+        if value is not _UNSET
+    }
+    if not given:
+        raise ValidationError({"expected_value": _("Give expected_value, deal_value or currency.")})
+    fields: dict[str, Any] = {}
+    for name in ("expected_value", "deal_value"):
+        if name in given:
+            fields[name] = money.amount(given[name], field=name)
+    if "currency" in given:
+        fields["currency"] = money.deal_currency(given["currency"])
+    lead = _locked(lead_id)
+    if lead.erased_at is not None:
+        raise LeadErasedError(
+            _("Lead %(id)s was erased; it cannot be edited.") % {"id": lead_id}, field="lead"
+        )
+    won = lead.stage == Stage.CUSTOMER
+    if "deal_value" in fields and fields["deal_value"] is not None and not won:
+        raise ValidationError(
+            {
+                "deal_value": _(
+                    "A won value is set once the lead is a Customer; give expected_value."
+                )
+            }
+        )
+    if "expected_value" in fields and lead.stage in (Stage.CUSTOMER, Stage.DISQUALIFIED):
+        raise ValidationError(
+            {"expected_value": _("The deal is closed: set the won value (deal_value) instead.")}
+            if won
+            else {"expected_value": _("A disqualified lead has no open deal.")}
+        )
+    before = {name: getattr(lead, name) for name in fields}
+    changed = {name: value for name, value in fields.items() if before[name] != value}
+    if changed:
+        for name, value in changed.items():
+            setattr(lead, name, value)
+        lead.save(update_fields=[*changed, "updated_at"])
+        audit_record(
+            action="lead.deal_set",
+            actor=actor,
+            target_type="lead",
+            target_id=lead.pk,
+            details={
+                name: {"from": _plain(before[name]), "to": _plain(value)}
+                for name, value in changed.items()
+            },
+            request=request,
+        )
+    return lead
+
+
+@transaction.atomic
+def lead_win_add(
+    *,
+    lead_id: int,
+    actor: User | None,
+    value: Any = None,
+    currency: Any = "",
+    won_at: datetime | None = None,
+    note: str = "",
+    request: Any = None,
+) -> Win:
+    """Record a customer's repeat win (renewal, upsell): its value and currency, when (default
+    now; not in the future, not before the lead became a customer) and a note. Audited."""
+    amount = money.amount(value, field="value")
+    if amount is None:
+        raise ValidationError({"value": _("This field is required.")})
+    code = money.deal_currency(currency)
+    if len(note or "") > 200:
+        raise ValidationError({"note": _("At most 200 characters.")})
+    lead = _locked(lead_id)
+    if lead.stage != Stage.CUSTOMER:
+        raise ValidationError(
+            {"lead": _("A repeat win is recorded on a customer; win the lead first.")}
+        )
+    now = timezone.now()
+    when = won_at or now
+    if when > now + timedelta(minutes=5):
+        raise ValidationError({"won_at": _("A win cannot be in the future.")})
+    if when < lead.stage_changed_at:
+        raise ValidationError({"won_at": _("A repeat win comes after the lead became a customer.")})
+    win = Win.objects.create(
+        lead=lead, won_at=when, value=amount, currency=code, note=note or "",
+        actor=actor if actor is not None and actor.pk else None,
+    )  # fmt: skip
+    audit_record(
+        action="lead.win_add", actor=actor, target_type="lead", target_id=lead.pk,
+        details={"win": win.pk, "value": str(amount), "currency": code}, request=request,
+    )  # fmt: skip
+    return win
+
+
+@transaction.atomic
+def lead_win_remove(*, lead_id: int, win_id: int, actor: User | None, request: Any = None) -> None:
+    """Take back a repeat win recorded by mistake (audited, with what it was)."""
+    win = Win.objects.select_for_update().filter(pk=win_id, lead_id=lead_id).first()
+    if win is None:
+        raise NotFoundError(
+            _("Lead %(lead)s has no repeat win %(win)s.") % {"lead": lead_id, "win": win_id},
+            field="win",
+        )
+    audit_record(
+        action="lead.win_remove", actor=actor, target_type="lead", target_id=lead_id,
+        details={"win": win.pk, "value": str(win.value), "currency": win.currency,
+                 "won_at": win.won_at.isoformat()},
+        request=request,
+    )  # fmt: skip
+    win.delete()
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def lead_recycle(

@@ -3,7 +3,7 @@ and call one service; reads come from ``leads.selectors``."""
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from django.contrib import messages
@@ -29,15 +29,17 @@ from leadflow.csv import csv_response
 from leadflow.exceptions import DomainError
 from leadflow.models import User
 from leadflow.pgplans import serial_plans
-from leads import customfields, extensions, selectors, services, tags
+from leads import customfields, extensions, money, selectors, services, tags
 from leads.forms import (
     CustomValuesForm,
+    DealForm,
     InteractionForm,
     LeadCreateForm,
     MoveForm,
     NoteForm,
     SavedViewForm,
     TaskForm,
+    WinForm,
     add_custom_fields,
     custom_errors,
     custom_field_name,
@@ -330,6 +332,7 @@ def _detail_context(request: HttpRequest, user: User, lead: Lead, **extra: Any) 
         "can_log": user.has_perm(Perm.CHANGE_LEAD),  # the lead is visible: see lead_editable
         **_tags_context(lead),
         **_custom_context(user, lead),
+        **_deal_context(user, lead),
         "moves": [(s, Stage(s).label) for s in moves],
         "reason_required": [s.value for s in REASON_REQUIRED],
         # offered where the lead could leave after acceptance (SAL/SQL to Nurture/Disqualified)
@@ -393,6 +396,106 @@ def lead_custom_change(request: HttpRequest, lead_id: int) -> HttpResponse:
                 messages.success(request, _("Details saved."))
     shown = _custom_context(user, lead, None if saved else form, saved)
     return _section(request, lead, "leads/_custom_fields.html", status, **shown)
+
+
+# where the lead page offers the deal's money: once sales has the lead, and at the win
+DEAL_STAGES = frozenset({Stage.SAL, Stage.SQL, Stage.CUSTOMER})
+
+
+@login_required
+@require_POST
+def lead_deal_change(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """Save the lead page's "Deal" (expected or won value, currency); htmx swaps the section."""
+    user = request_user(request)
+    lead = _editable_or_403(user, lead_id)
+    form = _deal_form(lead, request.POST)
+    status, saved = 422, False
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        data["currency"] = (
+            "" if data["currency"] == money.reporting_currency() else data["currency"]
+        )
+        try:
+            lead = services.lead_deal_set(lead_id=lead.pk, actor=user, request=request, **data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+        else:
+            status, saved = 200, True
+            if not getattr(request, "htmx", False):
+                messages.success(request, _("Deal saved."))
+    ctx = _deal_context(user, lead, None if saved else form, saved)
+    return _section(request, lead, "leads/_deal.html", status, **ctx)
+
+
+@login_required
+@require_POST
+def lead_win_add(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """Record a customer's repeat win from the lead page; htmx swaps the Deal section."""
+    user = request_user(request)
+    lead = _editable_or_403(user, lead_id)
+    form = WinForm(request.POST, currencies=money.deal_currencies(), prefix="win")
+    status, saved = 422, False
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        day = data.pop("won_at")
+        won_at = None
+        if day is not None:  # a day: its noon in the site's zone (now, if that is today)
+            won_at = min(timezone.now(), timezone.make_aware(datetime.combine(day, time(12))))
+        try:
+            services.lead_win_add(
+                lead_id=lead.pk, actor=user, request=request, won_at=won_at, **data
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            status, saved = 200, True
+            if not getattr(request, "htmx", False):
+                messages.success(request, _("Win recorded."))
+    ctx = _deal_context(user, lead, win_form=None if saved else form, saved=saved)
+    return _section(request, lead, "leads/_deal.html", status, **ctx)
+
+
+def _deal_form(lead: Lead, data: QueryDict | None = None) -> DealForm:
+    initial = {
+        "expected_value": lead.expected_value,
+        "deal_value": lead.deal_value,
+        "currency": lead.currency or money.reporting_currency(),
+    }
+    return DealForm(
+        data,
+        initial=initial,
+        currencies=money.deal_currencies(),
+        won=lead.stage == Stage.CUSTOMER,
+    )
+
+
+def _deal_context(
+    user: User,
+    lead: Lead,
+    form: DealForm | None = None,
+    saved: bool = False,
+    win_form: WinForm | None = None,
+) -> dict[str, Any]:
+    open_deal = lead.stage in DEAL_STAGES
+    shown = open_deal or lead.expected_value is not None or lead.deal_value is not None
+    editable = open_deal and user.has_perm(Perm.CHANGE_LEAD)  # visible: see lead_editable
+    won = lead.stage == Stage.CUSTOMER
+    return {
+        "deal_shown": shown,
+        "deal_currency": lead.currency or money.reporting_currency(),
+        "deal_form": (form or _deal_form(lead)) if editable else None,
+        "deal_saved": saved,
+        "wins": list(lead.wins.order_by("won_at", "id")) if won else [],
+        "lifetime_value": money.lifetime_value(lead) if won else None,
+        "reporting_currency": money.reporting_currency(),
+        "win_form": (
+            (win_form or WinForm(currencies=money.deal_currencies(), prefix="win"))
+            if won and editable
+            else None
+        ),
+    }
 
 
 @login_required

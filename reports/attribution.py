@@ -13,7 +13,7 @@ from reports.base import Column, Report
 from reports.filters import ReportFilters
 
 
-def _local_day(at: datetime | None) -> date | None:
+def local_day(at: datetime | None) -> date | None:
     return timezone.localdate(at) if at is not None else None
 
 
@@ -23,8 +23,8 @@ def attribution(f: ReportFilters, *, now: datetime | None = None) -> Report:
     groups = credits_by(
         outcome=f.outcome,
         by=f.attribution_by,
-        start=_local_day(f.start),
-        end=_local_day(f.end),
+        start=local_day(f.start),
+        end=local_day(f.end),
         models=f.models,
     )
     grouping = dict(GROUPINGS)

@@ -6,7 +6,9 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS
 from django.utils.translation import gettext as _
 
+from leadflow.models import User
 from leadflow.replica import ReadSource
+from leads.models import Team
 
 
 def none_label() -> str:
@@ -46,3 +48,13 @@ class Report:
 
 def rate(num: int | None, den: int | None) -> float | None:
     return round(num / den, 4) if num is not None and den else None
+
+
+def group_names(by: str, keys: set[Any]) -> dict[Any, str]:
+    """What a rep or team group is called (ids in the rows); a source is its own name."""
+    ids = [k for k in keys if k]
+    if by == "rep":
+        return {u.pk: str(u) for u in User.objects.filter(pk__in=ids)}
+    if by == "team":
+        return dict(Team.objects.filter(pk__in=ids).values_list("pk", "name"))
+    return {k: k for k in keys}

@@ -42,6 +42,19 @@ GROUPINGS = {
         ("month_source", _("Month × source")),
     ],
     "attribution_by": ATTRIBUTION_GROUPINGS,
+    "pipeline_by": [
+        ("age", _("Time in SQL")),
+        ("rep", _("Rep")),
+        ("team", _("Team")),
+        ("source", _("Source")),
+        ("month", _("Month entered SQL")),
+    ],
+    "ltv_by": [
+        ("channel", _("First-touch channel")),
+        ("source", _("Source")),
+        ("account", _("Account")),
+        ("customer", _("Customer")),
+    ],
     "sources_by": [
         ("source", _("Source")),
         ("utm_source", _("UTM source")),
@@ -88,6 +101,8 @@ class ReportFilters:
     attribution_by: str = "channel"
     outcome: str = "customer"  # attribution: mql, sql, customer or revenue
     models: tuple[str, ...] = MODEL_NAMES  # attribution models, in the order shown
+    pipeline_by: str = "age"
+    ltv_by: str = "channel"
 
     def dim(self, name: str, then: Mapping[str, str] = MILESTONE_THEN, prefix: str = "") -> str:
         """The field holding the lead's ``name`` (source, owner_id, team_id) in this view: the
@@ -231,6 +246,12 @@ class ReportFilterForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: all six."),
     )
+    pipeline_by = forms.ChoiceField(
+        choices=GROUPINGS["pipeline_by"], required=False, label=_("Pipeline by")
+    )
+    ltv_by = forms.ChoiceField(
+        choices=GROUPINGS["ltv_by"], required=False, label=_("Lifetime value by")
+    )
     view = forms.ChoiceField(
         choices=VIEWS,
         required=False,
@@ -296,4 +317,6 @@ class ReportFilterForm(forms.Form):
             attribution_by=d.get("attribution_by") or "channel",
             outcome=d.get("outcome") or "customer",
             models=tuple(d.get("models") or MODEL_NAMES),
+            pipeline_by=d.get("pipeline_by") or "age",
+            ltv_by=d.get("ltv_by") or "channel",
         )

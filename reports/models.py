@@ -54,6 +54,7 @@ class LeadMilestone(models.Model):
     owner_id = models.BigIntegerField(null=True)
     team_id = models.BigIntegerField(null=True)
     deal_value = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    currency = models.CharField(max_length=3, blank=True, default="", db_default="")
     # "as it was then": the source, owner and team recorded on the lead's latest stage change
     # (who had it when it last moved). Reassigning or editing a lead changes the fields above,
     # not these. MetricDay cells are keyed by ``then_source``.

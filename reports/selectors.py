@@ -33,13 +33,13 @@ from handover.models import Handover, SlaPolicy, SlaTimer
 from leadflow.i18n import shown
 from leadflow.models import User
 from leadflow.replica import reads_from_replica
-from leads import customfields
+from leads import customfields, money
 from leads.lifecycle import FUNNEL, Stage
 from leads.models import CustomField, ExitReason, StageChange, Team
 from reports.accounts import account_coverage, account_mqa, account_pipeline
 from reports.aggregates import FRACTIONS, Seconds, grouped, pct_name
 from reports.attribution import attribution
-from reports.base import Column, Report, none_label
+from reports.base import Column, Report, group_names, none_label
 from reports.base import rate as _rate
 from reports.filters import CUSTOM, GROUPINGS, THEN, ReportFilters
 from reports.histograms import (
@@ -52,7 +52,10 @@ from reports.histograms import (
     Metric,
     percentile,
 )
+from reports.ltv import ltv
 from reports.models import STAGE_DAYS, LeadMilestone, MetricDay, RollupState, StageDay
+from reports.pipeline import pipeline
+from reports.roi import roi
 
 DAY: Final = 86400.0
 # where other models keep a lead's owner, team and source as they were then (the rest: now)
@@ -66,7 +69,7 @@ def _days(seconds: float | None) -> float | None:
 
 
 def _money(value: Decimal | None) -> float:
-    return float(value or 0)
+    return round(float(value or 0), 2)
 
 
 def _stage_field(stage: Stage) -> str:
@@ -522,11 +525,14 @@ def exits(f: ReportFilters, *, now: datetime | None = None) -> Report:
         for a in (Stage.SAL, Stage.SQL)
         for b in (Stage.NURTURE, Stage.DISQUALIFIED)
     }
+    lost = Sum(money.converted("value", "currency"), filter=Q(from_stage=Stage.SQL))
     rows = list(
-        qs.order_by().values("reason_code", group=group).annotate(exits=Count("pk"), **counts)
+        qs.order_by()
+        .values("reason_code", group=group)
+        .annotate(exits=Count("pk"), lost_value=lost, **counts)
     )
     labels = dict(ExitReason.objects.values_list("code", "label"))
-    names = _group_names(f.exits_by, {r["group"] for r in rows})
+    names = group_names(f.exits_by, {r["group"] for r in rows})
     totals: dict[Any, int] = defaultdict(int)
     for r in rows:
         totals[r["group"]] += r["exits"]
@@ -542,6 +548,7 @@ def exits(f: ReportFilters, *, now: datetime | None = None) -> Report:
             "to_disqualified": r["sal_disqualified"] + r["sql_disqualified"],
             "exits": r["exits"],
             "share": _rate(r["exits"], totals[r["group"]]),
+            "lost_value": _money(r["lost_value"]),
         }
         for r in rows
     ]
@@ -561,21 +568,18 @@ def exits(f: ReportFilters, *, now: datetime | None = None) -> Report:
             Column("to_disqualified", _("To Disqualified")),
             Column("exits", _("Exits")),
             Column("share", _("Share of the group") if grouped_by else _("Share"), "rate"),
+            # Translators: %(currency)s is an ISO currency code, e.g. EUR
+            Column(
+                "lost_value",
+                _("Expected value lost from SQL (%(currency)s)")
+                % {"currency": money.reporting_currency()},
+                "money",
+            ),
         ],
         rows=out,
         chart_label="reason_label",
         chart_series=["from_sal", "from_sql"],
     )
-
-
-def _group_names(by: str, keys: set[Any]) -> dict[Any, str]:
-    """What a rep or team group is called (ids in the rows); a source is its own name."""
-    ids = [k for k in keys if k]
-    if by == "rep":
-        return {u.pk: str(u) for u in User.objects.filter(pk__in=ids)}
-    if by == "team":
-        return dict(Team.objects.filter(pk__in=ids).values_list("pk", "name"))
-    return {k: k for k in keys}
 
 
 def recycles(f: ReportFilters, *, now: datetime | None = None) -> Report:
@@ -627,7 +631,7 @@ def _source_counts(f: ReportFilters) -> dict[str, Any]:
         "sqls": Count("pk", filter=f.by_end("sql_at")),
         "customers": Count("pk", filter=f.by_end("customer_at")),
         "revenue": Coalesce(
-            Sum("deal_value", filter=f.by_end("customer_at")),
+            Sum(money.converted("deal_value", "currency"), filter=f.by_end("customer_at")),
             Value(Decimal(0)),
         ),
     }
@@ -797,6 +801,9 @@ REPORTS: Final[dict[str, ReportFn]] = {
     "accounts-coverage": account_coverage,
     "accounts-pipeline": account_pipeline,
     "attribution": attribution,
+    "pipeline": pipeline,
+    "roi": roi,
+    "ltv": ltv,
 }
 
 

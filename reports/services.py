@@ -47,8 +47,9 @@ LEAD_DIMS = (
     "owner_id",
     "team_id",
     "deal_value",
+    "currency",
 )
-_NO_DIMS: tuple[Any, ...] = ("", "", "", "", "", None, None, None)
+_NO_DIMS: tuple[Any, ...] = ("", "", "", "", "", None, None, None, "")
 # the rollup's values "as they were then", from the StageChange fields (same order)
 THEN_DIMS = ("then_source", "then_owner_id", "then_team_id")
 CHANGE_FIELDS = (

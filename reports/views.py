@@ -33,6 +33,9 @@ TITLES = {
     "accounts-coverage": _("Accounts: buying-group coverage"),
     "accounts-pipeline": _("Accounts: pipeline by tier"),
     "attribution": _("Attribution"),
+    "pipeline": _("Pipeline"),
+    "roi": _("Return on spend"),
+    "ltv": _("Lifetime value"),
 }
 # which grouping field each report shows in its form (the others are hidden)
 GROUP_FIELD = {
@@ -43,10 +46,17 @@ GROUP_FIELD = {
     "sources": "sources_by",
     "accounts-mqa": "mqa_by",
     "attribution": "attribution_by",
+    "pipeline": "pipeline_by",
+    "roi": "attribution_by",
+    "ltv": "ltv_by",
 }
 _GROUP_FIELDS = set(GROUP_FIELD.values())
-# fields only one report reads, left off every other report's form
-OWN_FIELDS = {"on": "point-in-time", "outcome": "attribution", "models": "attribution"}
+# fields only some reports read, left off every other report's form
+OWN_FIELDS = {
+    "on": {"point-in-time"},
+    "outcome": {"attribution"},
+    "models": {"attribution", "roi"},
+}
 # filters a report does not use, left off its form (the account reports have no lead source
 # but the MQA's own)
 UNUSED_FIELDS = {
@@ -55,6 +65,11 @@ UNUSED_FIELDS = {
     "accounts-pipeline": {"source", "view"},
     # credits are kept per outcome day and channel tags, not per owner or team
     "attribution": {"source", "owner", "team", "industry", "view"},
+    # open deals now: the lead's owner, team and source today
+    "pipeline": {"view"},
+    "roi": {"source", "owner", "team", "industry", "view"},
+    # customers now: the lead's owner, team and source today
+    "ltv": {"view"},
 }
 
 
@@ -115,7 +130,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         f
         for f in form
         if (f.name not in _GROUP_FIELDS or f.name == GROUP_FIELD.get(slug))
-        and OWN_FIELDS.get(f.name, slug) == slug
+        and slug in OWN_FIELDS.get(f.name, {slug})
         and (f.name not in ("date_from", "date_to") or slug != "point-in-time")
         and f.name not in UNUSED_FIELDS.get(slug, ())
     ]
@@ -171,6 +186,9 @@ ABOUT = {
     "accounts-coverage": _("Won vs lost accounts: the buying roles they covered"),
     "accounts-pipeline": _("Accounts with members in SQL, and won value, by tier"),
     "attribution": _("Six attribution models side by side, per channel and campaign"),
+    "pipeline": _("Open SQL deals and their expected value, by age, rep, team, source, month"),
+    "roi": _("Spend against won revenue per channel and campaign, under each attribution model"),
+    "ltv": _("What customers are worth with repeat wins, by first-touch channel, source, account"),
 }
 
 

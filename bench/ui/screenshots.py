@@ -51,6 +51,7 @@ def prepare(env: dict[str, str]) -> None:
         ["shell", "-c", CAPTURE_SNIPPET],
         ["reports_rebuild"],
         ["attribution_rebuild"],
+        ["seed_money_demo"],
     ):
         subprocess.run([*manage, *args], env=env, check=True, cwd=ROOT)  # noqa: S603
 
@@ -516,6 +517,13 @@ def rep_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     # the accepted lead: page, log a call, qualify
     go(page, f"/leads/{ids['sal']}/")
     snap(page, "rep-lead", full_page=True)
+    # the deal's expected value, in forints
+    page.get_by_text("Edit deal").click()
+    page.get_by_label("Expected value").fill("4500000")
+    page.get_by_label("Currency").select_option("HUF")
+    page.get_by_role("button", name="Save deal").click()
+    page.wait_for_timeout(800)
+    snap_part(page.locator("#deal-section"), "rep-lead-deal")
     page.get_by_text("Log a call, meeting or e-mail").click()
     page.get_by_label("What").select_option(label="Call")
     page.get_by_label("Outcome").select_option("connected")
@@ -590,6 +598,9 @@ def manager_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
         "accounts-coverage",
         "accounts-pipeline",
         "attribution",
+        "pipeline",
+        "roi",
+        "ltv",
     ):
         go(page, f"/reports/{slug}/")
         page.wait_for_timeout(800)  # the chart's entry animation
@@ -638,6 +649,8 @@ def admin_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
         ("frameworks", "frameworks"),
         ("tags", "tags"),
         ("channel-rules", "channel-rules"),
+        ("exchange-rates", "exchange-rates"),
+        ("spend", "spend"),
         ("custom-fields", "custom-fields"),
         ("trait-mappings", "trait-mappings"),
         ("webhooks", "webhooks"),

@@ -11,8 +11,8 @@ from rest_framework import serializers
 from leadflow.api.serializers import JSONField, ModelSerializer, StoredEmailField
 from leads import customfields
 from leads.lifecycle import Stage
-from leads.models import Activity, CustomField, FieldType, Lead, StageChange, Tag
-from leads.services import EDITABLE_FIELDS, Expected
+from leads.models import Activity, CustomField, FieldType, Lead, StageChange, Tag, Win
+from leads.services import DEAL_FIELDS, EDITABLE_FIELDS, Expected
 
 
 class StrictSerializerMixin:
@@ -139,10 +139,12 @@ class LeadSerializer(StrictSerializerMixin, ModelSerializer[Lead]):
             "grade",
             "scored_at",
             "tags",
+            *DEAL_FIELDS,
             "created_at",
             "updated_at",
         )
         read_only_fields = (
+            *DEAL_FIELDS,
             "owner",
             "team",
             "stage",
@@ -297,11 +299,59 @@ class ReasonRequiredInputSerializer(ExpectedStageInputSerializer):
         return attrs
 
 
-class ConvertInputSerializer(ExpectedStageInputSerializer):
-    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
-    deal_value = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=Decimal(0)
+def _money(help_text: str) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        min_value=Decimal(0),
+        help_text=help_text,
     )
+
+
+def _currency() -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=3,
+        help_text="ISO 4217 code: the reporting currency or one with an exchange rate; "
+        "empty = the reporting currency.",
+    )
+
+
+class ConvertInputSerializer(LifecycleInputSerializer):
+    deal_value = _money("The won value, in `currency`.")
+    currency = _currency()
+
+
+class MarkSqlInputSerializer(LifecycleInputSerializer):
+    expected_value = _money("What the deal is expected to be worth, in `currency`.")
+    currency = _currency()
+
+
+class DealInputSerializer(serializers.Serializer[Any]):
+    """The deal's money (``lead_deal_set``): give any of the three; null clears a value."""
+
+    expected_value = _money("What the open deal is expected to be worth, in `currency`.")
+    deal_value = _money("The won value, in `currency`; only once the lead is a Customer.")
+    currency = _currency()
+
+
+class WinSerializer(serializers.ModelSerializer[Win]):
+    class Meta:
+        model = Win
+        fields = ("id", "won_at", "value", "currency", "note", "created_at")
+        read_only_fields = fields
+
+
+class WinInputSerializer(serializers.Serializer[Any]):
+    """A repeat win (renewal, upsell) of a customer."""
+
+    value = _money("What the win is worth, in `currency`.")
+    currency = _currency()
+    won_at = serializers.DateTimeField(required=False, help_text="Default: now.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
 class CustomValuesFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]

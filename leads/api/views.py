@@ -17,12 +17,16 @@ from leads import tags as lead_tags
 from leads.api.serializers import (
     ActivitySerializer,
     ConvertInputSerializer,
+    DealInputSerializer,
     LeadSerializer,
     LifecycleInputSerializer,
+    MarkSqlInputSerializer,
     ReasonRequiredInputSerializer,
     StageChangeSerializer,
     TagChangeSerializer,
     TransitionInputSerializer,
+    WinInputSerializer,
+    WinSerializer,
 )
 from leads.filtersets import LeadFilterSet
 from leads.models import Lead, StageChange
@@ -31,6 +35,7 @@ from leads.selectors import lead_visible_qs, stage_history
 from leads.services import (
     Transition,
     lead_convert,
+    lead_deal_set,
     lead_disqualify,
     lead_mark_mql,
     lead_mark_sal,
@@ -40,6 +45,8 @@ from leads.services import (
     lead_recycle,
     lead_update,
     lead_upsert,
+    lead_win_add,
+    lead_win_remove,
 )
 
 READ, WRITE = Scope.LEADS_READ.value, Scope.LEADS_WRITE.value
@@ -78,7 +85,7 @@ class LeadViewSet(
     serializer_class = LeadSerializer
     filterset_class = LeadFilterSet
     ordering_fields = ("id", "created_at", "updated_at", "stage_changed_at")
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     required_scopes = {
         "list": READ,
         "retrieve": READ,
@@ -87,6 +94,10 @@ class LeadViewSet(
         "create": WRITE,
         "partial_update": WRITE,
         "tags": WRITE,
+        "deal": WRITE,
+        "wins": READ,
+        "win_add": WRITE,
+        "win_remove": WRITE,
         **dict.fromkeys(LIFECYCLE_ACTIONS, WRITE),
     }
     idempotent_actions = frozenset({"create", *LIFECYCLE_ACTIONS})
@@ -96,6 +107,9 @@ class LeadViewSet(
             "create": Perm.ADD_LEAD,
             "partial_update": Perm.CHANGE_LEAD,
             "tags": Perm.CHANGE_LEAD,
+            "deal": Perm.CHANGE_LEAD,
+            "win_add": Perm.CHANGE_LEAD,
+            "win_remove": Perm.CHANGE_LEAD,
             **dict.fromkeys(LIFECYCLE_ACTIONS, Perm.MOVE_STAGE),
         }.get(self.action or "", Perm.VIEW_LEAD)
         return [IsAuthenticated(), HasPerm.of(needed)()]
@@ -157,6 +171,48 @@ class LeadViewSet(
             for name in names.get("remove", []):
                 lead_tags.lead_untag(lead_id=lead.pk, name=name, actor=actor, request=request)
         return Response(self.get_serializer(self.get_queryset().get(pk=lead.pk)).data)
+
+    @extend_schema(request=DealInputSerializer, responses={200: LeadSerializer, **ERRORS})
+    @action(detail=True, methods=["patch"])
+    def deal(self, request: Request, pk: str) -> Response:
+        """Set the deal's money: ``{"expected_value": "12500.00", "currency": "HUF"}``.
+        All or nothing; a bad value is a 400 naming the field."""
+        lead = self.get_object()
+        data = DealInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lead_deal_set(
+            lead_id=lead.pk, actor=request_user(request), request=request, **data.validated_data
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=lead.pk)).data)
+
+    @extend_schema(responses=WinSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def wins(self, request: Request, pk: str) -> Response:
+        """A customer's repeat wins, oldest first (the first win is ``deal_value``)."""
+        lead = self.get_object()
+        return Response(WinSerializer(lead.wins.order_by("won_at", "id"), many=True).data)
+
+    @extend_schema(request=WinInputSerializer, responses={201: WinSerializer, **ERRORS})
+    @wins.mapping.post
+    def win_add(self, request: Request, pk: str) -> Response:
+        """Record a repeat win: ``{"value": "12000", "currency": "DKK", "note": "renewal"}``."""
+        lead = self.get_object()
+        data = WinInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        win = lead_win_add(
+            lead_id=lead.pk, actor=request_user(request), request=request, **data.validated_data
+        )
+        return Response(WinSerializer(win).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    @action(detail=True, methods=["delete"], url_path=r"wins/(?P<win_id>\d+)")
+    def win_remove(self, request: Request, pk: str, win_id: str) -> Response:
+        """Take back a repeat win recorded by mistake."""
+        lead = self.get_object()
+        lead_win_remove(
+            lead_id=lead.pk, win_id=int(win_id), actor=request_user(request), request=request
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=ActivitySerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -236,14 +292,14 @@ class LeadViewSet(
         return self._lifecycle(request, lead_mark_sal, LifecycleInputSerializer)
 
     @extend_schema(
-        request=LifecycleInputSerializer,
+        request=MarkSqlInputSerializer,
         responses={200: LeadSerializer, **ERRORS},
         parameters=[IDEMPOTENCY_PARAMETER],
     )
     @action(detail=True, methods=["post"], url_path="mark-sql")
     def mark_sql(self, request: Request, pk: str) -> Response:
-        """SAL → SQL."""
-        return self._lifecycle(request, lead_mark_sql, LifecycleInputSerializer)
+        """SAL → SQL, optionally with the expected deal value and its currency."""
+        return self._lifecycle(request, lead_mark_sql, MarkSqlInputSerializer)
 
     @extend_schema(
         request=ConvertInputSerializer,
@@ -252,7 +308,7 @@ class LeadViewSet(
     )
     @action(detail=True, methods=["post"])
     def convert(self, request: Request, pk: str) -> Response:
-        """SQL → Customer, optionally with the deal's value."""
+        """SQL → Customer, optionally with the won value and its currency."""
         return self._lifecycle(request, lead_convert, ConvertInputSerializer)
 
     @extend_schema(

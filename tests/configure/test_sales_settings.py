@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from attribution.models import Touch
 from configure.sales_registry import KINDS
 from handover.models import (
     AssignmentMember,
@@ -121,6 +122,15 @@ def valid(kind: str, people) -> dict[str, Any]:
             "campaign_pattern": "",
             "active": "on",
         },
+        "exchange_rates": lambda: {"currency": "huf", "rate": "0.0025"},
+        "spend": lambda: {
+            "month": "2026-03",
+            "source": "",
+            "medium": "",
+            "campaign": _touched_campaign(),
+            "amount": "1200.00",
+            "currency": "",
+        },
         "trait_mappings": lambda: {"trait": "employees", "field": str(_seats_field().pk)},
     }
     return dict(cases[kind]())
@@ -139,8 +149,19 @@ INVALID = {
     "teams": ({"name": ""}, "This field is required."),
     "tags": ({"name": "x" * 51}, "at most 50 characters"),
     "channel_rules": ({"medium_pattern": "cpc("}, "Not a regular expression"),
+    "exchange_rates": ({"currency": "XYZ"}, "is not an ISO 4217 currency code"),
+    "spend": ({"campaign": "never-clicked"}, "No touch has the campaign"),
     "trait_mappings": ({"trait": "email"}, "fills a lead field of its own"),
 }
+
+
+def _touched_campaign() -> str:
+    """A campaign some touch carries (spend may only name such a campaign)."""
+    if not Touch.objects.filter(campaign="spring-sale").exists():
+        Touch.objects.create(
+            lead=LeadFactory(), occurred_at=timezone.now(), kind="created", campaign="spring-sale"
+        )
+    return "spring-sale"
 
 
 def _seats_field() -> CustomField:
@@ -236,10 +257,11 @@ def test_a_policy_whose_fields_do_not_parse_is_a_form_error_not_a_500(client, ad
 
 @pytest.mark.parametrize("role", [Role.SALES_REP, Role.MARKETER])
 def test_reps_and_marketers_get_403_everywhere(client, role):
-    """(Except Settings › Tags and Channel grouping for marketers: they keep those lists.)"""
+    """(Except Settings › Tags, Channel grouping and Campaign spend for marketers: they keep
+    those lists.)"""
     client.force_login(UserFactory(username="someone", role=role))
     for kind in KINDS:
-        if kind in ("tags", "channel_rules") and role == Role.MARKETER:
+        if kind in ("tags", "channel_rules", "spend") and role == Role.MARKETER:
             assert client.get(reverse(f"configure:{kind}")).status_code == 200
             continue
         assert client.get(reverse(f"configure:{kind}")).status_code == 403

@@ -182,6 +182,7 @@ SCOPE_AREAS = {
     "/api/v1/notifications": ("handover:read", "handover:write"),
     "/api/v1/scoring": ("scoring:read", "scoring:write"),
     "/api/v1/reports": ("reports:read", None),
+    "/api/v1/spend": ("reports:read", "spend:write"),
     "/api/v1/predictive": ("predictive:read", "predictive:write"),
     "/api/v1/privacy": ("privacy:read", "privacy:write"),
     "/api/v1/webhooks": ("webhooks:read", "webhooks:write"),

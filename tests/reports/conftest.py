@@ -120,3 +120,16 @@ def metric_day_cells() -> dict[tuple[Any, ...], tuple[int, float]]:
     return {
         tuple(key): (n, round(secs, 3)) for *key, n, secs in sums.values_list(*cell, "n", "s") if n
     }
+
+
+# Money reports (test_pipeline.py, test_ltv.py): the reporting currency is EUR (the default).
+RATES = {"": Decimal(1), "HUF": Decimal("0.0025"), "DKK": Decimal("0.134")}
+
+
+@pytest.fixture
+def rates(db):
+    from leads.models import ExchangeRate
+
+    for code, rate in RATES.items():
+        if code:
+            ExchangeRate.objects.create(currency=code, rate=rate)

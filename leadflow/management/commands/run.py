@@ -88,6 +88,7 @@ class Command(BaseCommand):
             # the demo's history was bulk-loaded: count it into the reports' rollups
             call_command("reports_rebuild", stdout=self.stdout)
             call_command("attribution_rebuild", stdout=self.stdout)  # and into attribution's
+            call_command("seed_money_demo", stdout=self.stdout)  # spend on the demo's campaigns
         with tempfile.TemporaryDirectory(prefix="leadflow-run-") as tmp:
             ready = Path(tmp) / "worker-ready"
             worker = subprocess.Popen(  # noqa: S603  (our own interpreter and fixed arguments)

@@ -3,6 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
@@ -12,7 +13,7 @@ from leadflow.models import User
 from leadflow.roles import Role, sync_roles
 from leads.customfield_services import field_create
 from leads.lifecycle import Stage
-from leads.models import CustomField, Lead, Team
+from leads.models import CustomField, ExchangeRate, Lead, Team
 from leads.tags import tag_get_or_create
 
 DEMO_PASSWORD = "leadflow-demo"  # noqa: S105  (demo accounts exist only where someone seeds them)
@@ -63,6 +64,7 @@ class Command(BaseCommand):
             Lead.objects.filter(owner__in=[users["rep1"], users["rep2"]]).update(team=team)
             _tag_some_leads()
             _won_deal_values()
+            _open_deal_values()
             _demo_custom_fields()
         self.stdout.write(
             "Demo logins (password 'leadflow-demo'): " + ", ".join(u[0] for u in DEMO_USERS)
@@ -76,6 +78,26 @@ def _won_deal_values() -> None:
     for lead in won:
         lead.deal_value = Decimal(2000 + (lead.pk * 7919) % 480 * 100)
     Lead.objects.bulk_update(won, ["deal_value"])
+
+
+# demo rates into the reporting currency (EUR): what one unit was worth in late 2026, roughly
+DEMO_RATES = {"HUF": Decimal("0.0025"), "DKK": Decimal("0.134"), "CZK": Decimal("0.040")}
+
+
+def _open_deal_values() -> None:
+    """The demo's SQLs get an expected value (5,000-64,900 EUR, from the lead's id), every
+    fifth in HUF and every fifth in DKK at the demo rates, so the pipeline report shows."""
+    in_euros = settings.LEADFLOW_CURRENCY == "EUR"  # (the demo rates are into euros)
+    if in_euros:
+        for code, rate in DEMO_RATES.items():
+            ExchangeRate.objects.get_or_create(currency=code, defaults={"rate": rate})
+    open_deals = list(Lead.objects.filter(stage=Stage.SQL, expected_value__isnull=True))
+    for lead in open_deals:
+        eur = Decimal(5000 + (lead.pk * 104729) % 600 * 100)
+        code = {0: "HUF", 1: "DKK"}.get(lead.pk % 5, "") if in_euros else ""
+        lead.currency = code
+        lead.expected_value = (eur / DEMO_RATES[code]).quantize(Decimal(100)) if code else eur
+    Lead.objects.bulk_update(open_deals, ["expected_value", "currency"])
 
 
 DEMO_TAGS = ("Trade fair 2026", "Partner referral", "Webinar", "Enterprise")
