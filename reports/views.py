@@ -187,7 +187,9 @@ ABOUT = {
     "accounts-pipeline": _("Accounts with members in SQL, and won value, by tier"),
     "attribution": _("Six attribution models side by side, per channel and campaign"),
     "pipeline": _("Open SQL deals and their expected value, by age, rep, team, source, month"),
-    "roi": _("Campaign costs against won revenue per channel and campaign, under each attribution model"),
+    "roi": _(
+        "Campaign costs against won revenue per channel and campaign, under each attribution model"
+    ),
     "ltv": _("What customers are worth with repeat wins, by first-touch channel, source, account"),
 }
 
