@@ -89,14 +89,12 @@ def spend_import(*, rows: Sequence[Any], actor: User | None, request: Any = None
         seen[key] = i
     if errors:
         raise ValidationError(dict(list(errors.items())[:20]))
-    for _i, spend in parsed:
-        Spend.objects.update_or_create(
-            month=spend.month,
-            source=spend.source,
-            medium=spend.medium,
-            campaign=spend.campaign,
-            defaults={"amount": spend.amount, "currency": spend.currency},
-        )
+    Spend.objects.bulk_create(
+        [spend for _i, spend in parsed],
+        update_conflicts=True,
+        unique_fields=["month", "source", "medium", "campaign"],
+        update_fields=["amount", "currency", "updated_at"],
+    )
     audit_record(
         action="spend.import", actor=actor, target_type="attribution.spend",
         details={"rows": len(parsed)}, request=request,

@@ -7,6 +7,7 @@ report, as in HubSpot and Salesforce without dated rates. A deal may only be in 
 currency or in one that has a rate, so no report has a value it cannot convert.
 """
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -111,11 +112,6 @@ def _times(field: Combinable, rate: Decimal, output: DecimalField[Any, Any]) -> 
     return field * Value(rate, output_field=output)
 
 
-def in_use(code: str) -> int:
-    """How many leads keep a deal in ``code`` (an exchange rate may not go while any do)."""
-    return Lead.objects.filter(currency=code).count()
-
-
 def in_reporting(value: Decimal | None, currency: str, held: dict[str, Decimal]) -> Decimal:
     """One value in the reporting currency at the rates ``held`` (``rates()``); 0 for none."""
     if value is None or currency not in held:
@@ -123,10 +119,9 @@ def in_reporting(value: Decimal | None, currency: str, held: dict[str, Decimal])
     return (value * held[currency]).quantize(Decimal("0.01"))
 
 
-def lifetime_value(lead: Lead) -> Decimal:
-    """The first win (``deal_value``) and every repeat win, in the reporting currency."""
+def lifetime_value(lead: Lead, wins: Iterable[Win]) -> Decimal:
+    """The first win (``deal_value``) and the repeat ``wins``, in the reporting currency."""
     held = rates()
-    wins = Win.objects.filter(lead=lead).values_list("value", "currency")
     return in_reporting(lead.deal_value, lead.currency, held) + sum(
-        (in_reporting(v, c, held) for v, c in wins), Decimal(0)
+        (in_reporting(w.value, w.currency, held) for w in wins), Decimal(0)
     )

@@ -644,12 +644,7 @@ def lead_mark_sql(
 ) -> Transition:
     """SAL → SQL: passed the qualification call, optionally with the deal's expected value and
     currency (set first, so the SQL entry in the stage log records them)."""
-    money_given = {
-        name: value
-        for name, value in (("expected_value", expected_value), ("currency", currency))
-        if value is not None
-    }
-    if money_given:
+    if money_given := _given(expected_value=expected_value, currency=currency):
         lead_deal_set(lead_id=lead_id, actor=actor, **money_given)
     return _move_stage(
         lead_id=lead_id,
@@ -689,15 +684,16 @@ def lead_convert(
         expected=expected,
         locked=locked,
     )
-    money_given = {
-        name: value
-        for name, value in (("deal_value", deal_value), ("currency", currency))
-        if value is not None
-    }
+    money_given = _given(deal_value=deal_value, currency=currency)
     if money_given and result.change is not None:
         lead = lead_deal_set(lead_id=lead_id, actor=actor, **money_given)
         return Transition(lead, result.change)
     return result
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The keyword arguments a caller gave (not None)."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 _UNSET: Any = object()
@@ -721,11 +717,7 @@ def lead_deal_set(
     null clears a value. Refuses the whole change naming the first bad field; audited."""
     given = {
         name: value
-        for name, value in (
-            ("expected_value", expected_value),
-            ("deal_value", deal_value),
-            ("currency", currency),
-        )
+        for name, value in zip(DEAL_FIELDS, (expected_value, deal_value, currency), strict=True)
         if value is not _UNSET
     }
     if not given:

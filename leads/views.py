@@ -411,12 +411,10 @@ def lead_deal_change(request: HttpRequest, lead_id: int) -> HttpResponse:
     form = _deal_form(lead, request.POST)
     status, saved = 422, False
     if form.is_valid():
-        data = dict(form.cleaned_data)
-        data["currency"] = (
-            "" if data["currency"] == money.reporting_currency() else data["currency"]
-        )
         try:
-            lead = services.lead_deal_set(lead_id=lead.pk, actor=user, request=request, **data)
+            lead = services.lead_deal_set(
+                lead_id=lead.pk, actor=user, request=request, **form.cleaned_data
+            )
         except ValidationError as exc:
             _form_errors(form, exc)
         except DomainError as exc:
@@ -482,19 +480,18 @@ def _deal_context(
     shown = open_deal or lead.expected_value is not None or lead.deal_value is not None
     editable = open_deal and user.has_perm(Perm.CHANGE_LEAD)  # visible: see lead_editable
     won = lead.stage == Stage.CUSTOMER
+    wins = list(lead.wins.order_by("won_at", "id")) if won else []
+    if won and editable and win_form is None:
+        win_form = WinForm(currencies=money.deal_currencies(), prefix="win")
     return {
         "deal_shown": shown,
         "deal_currency": lead.currency or money.reporting_currency(),
         "deal_form": (form or _deal_form(lead)) if editable else None,
         "deal_saved": saved,
-        "wins": list(lead.wins.order_by("won_at", "id")) if won else [],
-        "lifetime_value": money.lifetime_value(lead) if won else None,
+        "wins": wins,
+        "lifetime_value": money.lifetime_value(lead, wins) if won else None,
         "reporting_currency": money.reporting_currency(),
-        "win_form": (
-            (win_form or WinForm(currencies=money.deal_currencies(), prefix="win"))
-            if won and editable
-            else None
-        ),
+        "win_form": win_form if won and editable else None,
     }
 
 

@@ -42,7 +42,7 @@ django.setup()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "attribution"))
 from decimal import Decimal  # noqa: E402
 
-from attribution_bench import from_activities  # type: ignore[import-not-found]  # noqa: E402
+from attribution_bench import from_activities, timed  # type: ignore[import-not-found]  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count, Sum  # noqa: E402
@@ -140,22 +140,6 @@ def ltv_from_activities() -> dict[str, Decimal]:
     return out
 
 
-def timed_once(fn: Callable[[], Any]) -> float:
-    started = time.perf_counter()
-    fn()
-    return (time.perf_counter() - started) * 1000
-
-
-def timed(fn: Callable[[], Any], runs: int) -> list[float]:
-    fn()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
 def writes(n: int) -> None:
     sql = list(Lead.objects.filter(stage=Stage.SQL).order_by("?").values_list("pk", flat=True)[:n])
     sal = list(
@@ -238,7 +222,7 @@ def main() -> None:
     print("| baseline: from the activities | ms (every run) | ÷ the report's |\n|---|---|---|")
     for label, fn in (("roi by channel", roi_from_activities),
                       ("ltv by channel", ltv_from_activities)):  # fmt: skip
-        samples = [timed_once(fn) for _ in range(args.baseline_runs)]
+        samples = timed(fn, args.baseline_runs, warm=False)
         ratio = statistics.median(samples) / medians[label]
         print(f"| {label} | {', '.join(f'{s:,.0f}' for s in samples)} | {ratio:,.0f}× |")
     print(f"\nload average {os.getloadavg()[0]:.2f}\n")

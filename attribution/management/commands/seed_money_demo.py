@@ -23,13 +23,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if Spend.objects.exists():
             return
-        today = timezone.localdate()
+        first = timezone.localdate().replace(day=1)
         months = []
-        for back in range(6):
-            first = today.replace(day=1)
-            for _ in range(back):
-                first = (first - timedelta(days=1)).replace(day=1)
+        for _ in range(6):  # this month and the five before it
             months.append(f"{first:%Y-%m}")
+            first = (first - timedelta(days=1)).replace(day=1)
         tags = sorted(
             set(
                 Touch.objects.exclude(campaign="")
