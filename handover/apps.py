@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,6 +10,7 @@ class HandoverConfig(AppConfig):
         from companies import events as account_events
         from companies import extensions as account_extensions
         from handover import account_pages, outbox, receivers, rule_precision, selectors, sla
+        from handover.models import Handover
         from leadflow import deadletter
         from leads import events, extensions
         from scoring import dry_run_leads, precision
@@ -18,6 +20,9 @@ class HandoverConfig(AppConfig):
         )
         deadletter.register(sla.DEAD_LETTER_KIND, label=_("SLA timer"), retry=sla.timer_retry)
         precision.register(rule_precision.rule_outcomes)
+        post_delete.connect(
+            receivers.on_handover_deleted, sender=Handover, dispatch_uid="handover.precision_mark"
+        )
 
         events.stage_changed.connect(
             receivers.on_stage_changed, dispatch_uid="handover.on_stage_changed"

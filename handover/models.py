@@ -315,6 +315,8 @@ class Handover(models.Model):
         indexes = [
             models.Index(fields=["owner", "status"], name="handover_owner_status_idx"),
             models.Index(fields=["status", "opened_at"], name="handover_status_opened_idx"),
+            # rule precision counts the days it has no fresh rollup for straight from here
+            models.Index(fields=["opened_at"], name="handover_opened_idx"),
         ]
         permissions = [
             ("decide_sal", "Can accept or reject handovers (MQL → SAL)"),
@@ -349,6 +351,46 @@ class HandoverRuleHit(models.Model):
 
     def __str__(self) -> str:
         return f"handover #{self.handover_id}: rule {self.rule_key} ({self.points:+d})"
+
+
+class RulePrecisionDay(models.Model):
+    """Rule precision's daily rollup (``handover.rule_precision``): for each rule key, and
+    ``ALL_HANDOVERS`` for every handover, the handovers opened on ``day`` (UTC) and how they have
+    ended so far. Rewritten per day by the refresh sweep from the handovers of its marked days."""
+
+    rule_key = models.UUIDField(_("rule key"))
+    day = models.DateField(_("day"))
+    handovers = models.PositiveIntegerField(_("handovers"))
+    decided = models.PositiveIntegerField(_("decided"))
+    accepted = models.PositiveIntegerField(_("accepted"))
+    sql = models.PositiveIntegerField(_("reached SQL"))
+    won = models.PositiveIntegerField(_("won"))
+
+    class Meta:
+        verbose_name = _("rule precision day")
+        verbose_name_plural = _("rule precision days")
+        constraints = [
+            models.UniqueConstraint(fields=["rule_key", "day"], name="ruleprecisionday_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_key} {self.day}: {self.handovers} handovers"
+
+
+class RulePrecisionMark(models.Model):
+    """A day whose rollup rows may be stale: some handover opened that day was opened, decided,
+    reached SQL or Customer, or deleted. Written in the transaction of the change, one row per
+    change (never an upsert: no writer waits on another's row); readers count a marked day from
+    the handovers until the sweep has rewritten it and removed the marks it read."""
+
+    day = models.DateField(_("day"), db_index=True)
+
+    class Meta:
+        verbose_name = _("rule precision mark")
+        verbose_name_plural = _("rule precision marks")
+
+    def __str__(self) -> str:
+        return str(self.day)
 
 
 class HandoverAssignment(models.Model):

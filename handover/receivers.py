@@ -10,7 +10,7 @@ from typing import Any
 
 from companies.events import QualifiedAccount
 from companies.models import Account, Membership
-from handover import account_handovers, routing_preview, services, sla
+from handover import account_handovers, routing_preview, rule_precision, services, sla
 from handover.models import EventType, Handover
 from handover.outbox import OutboxBatch, lead_snapshot, webhooks_want
 from leadflow.models import User
@@ -29,6 +29,7 @@ def on_stage_changed(
         sla.timers_stop(lead_id=lead.pk, stage=from_stage, now=now)
     if from_stage == Stage.MQL:
         # Left MQL some other way than accept/reject (a marketer recycled it, ...): close it.
+        # (Rule precision does not count cancelled handovers as decided: no mark.)
         Handover.objects.filter(lead=lead, status=Handover.Status.OPEN).update(
             status=Handover.Status.CANCELLED, decided_at=now, decided_by=actor
         )
@@ -52,8 +53,8 @@ def on_stage_changed(
         sla.timer_start(lead_id=lead.pk, stage=Stage(to_stage), owner_id=lead.owner_id, now=now)
     reached = {Stage.SQL: "reached_sql_at", Stage.CUSTOMER: "won_at"}.get(Stage(to_stage))
     if reached:  # the outcome of every handover of the lead that had not reached it yet
-        Handover.objects.filter(
-            lead=lead, opened_at__lte=now, **{f"{reached}__isnull": True}
+        rule_precision.mark_changing(
+            Handover.objects.filter(lead=lead, opened_at__lte=now, **{f"{reached}__isnull": True})
         ).update(**{reached: now})
     batch.flush()
 
@@ -124,3 +125,8 @@ def on_account_merging(
     sender: Any, *, survivor_id: int, duplicate_id: int, now: datetime, **kwargs: Any
 ) -> None:
     account_handovers.handovers_fold(survivor_id=survivor_id, duplicate_id=duplicate_id, now=now)
+
+
+def on_handover_deleted(sender: type[Handover], *, instance: Handover, **kwargs: Any) -> None:
+    """A handover deleted with its lead (erasure, retention) leaves rule precision's counts."""
+    rule_precision.mark_opened([instance])

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from companies.selectors import lead_owned_account, owned_accounts_exist
-from handover import rules, sla
+from handover import rule_precision, rules, sla
 from handover.calendars import BusinessCalendar, is_working_time
 from handover.models import (
     AssignmentMember,
@@ -350,6 +350,7 @@ def rule_hits_record(handovers: list[Handover]) -> None:
     """Write the rules each handover's lead carried points from when it opened: three queries
     for any number of handovers (``handover_open`` defers them to the end of a batch)."""
     earned = scoring_selectors.rules_earned(lead_ids=[h.lead_id for h in handovers])
+    rule_precision.mark_opened(handovers)
     HandoverRuleHit.objects.bulk_create(
         HandoverRuleHit(handover=h, rule_key=key, points=points)
         for h in handovers
@@ -450,6 +451,7 @@ def handover_accept(
             handover=handover, owner=actor, assigned_by=actor, why="claimed from the queue", at=now
         )
     handover.save(update_fields=["status", "decided_at", "decided_by", "owner", "assigned_at"])
+    rule_precision.mark_opened([handover])
     if lead.owner_id != handover.owner_id:
         lead_services.lead_assign(lead_id=lead.pk, owner=handover.owner, actor=actor)
     result = lead_services.lead_mark_sal(
@@ -513,6 +515,7 @@ def handover_reject(
             "comment",
         ]
     )
+    rule_precision.mark_opened([handover])
     text = reason.text(comment)
     source = StageChange.Source.HANDOVER
     if reason.route == RejectionReason.Route.NURTURE:

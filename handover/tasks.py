@@ -38,3 +38,10 @@ def sla_scan_task() -> int:
     from handover.sla import sla_scan
 
     return sla_scan().claimed + account_handovers.sla_scan()
+
+
+@shared_task(ignore_result=True)
+def rule_precision_refresh_task() -> int:
+    from handover.rule_precision import refresh_marked
+
+    return refresh_marked()

@@ -376,6 +376,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "handover.tasks.outbox_sweep_task",
         "schedule": env.float("LEADFLOW_OUTBOX_SWEEP_SECONDS", default=30.0),
     },
+    # rule precision's daily rollup: days whose handovers changed are rewritten (until then
+    # the rules editor counts them from the handovers, so this only sets how fast it reads)
+    "handover-rule-precision-refresh": {
+        "task": "handover.tasks.rule_precision_refresh_task",
+        "schedule": env.float("LEADFLOW_RULE_PRECISION_REFRESH_SECONDS", default=60.0),
+    },
 }
 
 # --- background jobs (leadflow/jobs.py): imports, scoring runs, training, reports rebuild ---

@@ -27,6 +27,9 @@ class Outcomes:
     sql: int = 0  # the lead reached SQL after the handover opened
     won: int = 0  # ... and Customer
 
+    def __add__(self, other: "Outcomes") -> "Outcomes":
+        return Outcomes(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
     def __sub__(self, other: "Outcomes") -> "Outcomes":
         return Outcomes(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
 

@@ -8,10 +8,15 @@
 The first run completes the handovers (one accepted handover per MQL entry followed by SAL, one
 open handover per MQL entry still open) and gives each handover each of ``--rules`` rules with
 a probability from 10 % to 60 % (a deterministic hash), as ``handover.HandoverRuleHit`` rows,
-then ANALYZEs. Timed (median of ``--runs`` after a warm-up): ``rule_precision`` for the model
-over the last 180 and 730 days; beside it, in the same run, the one aggregate over all handovers
-it includes (the floor: what a single "all handovers" row costs), and the exits report
-(``reports`` slug ``exits``) ungrouped and by rep.
+then ANALYZEs, marks every day and runs the sweep (timed: the rollup built from nothing).
+
+Timed (median of ``--runs`` after a warm-up, every run printed), for the last 180 and 730 days:
+``rule_precision`` as the rules editor calls it (the rollup, the window's first day counted from
+the handovers); beside it, in the same run, the baseline: the same counts straight from the rule
+hits and handovers (the query the rollup replaced); the reader with the last 7 days marked (a
+sweep that has fallen behind); and the exits report (``reports`` slug ``exits``) ungrouped and by
+rep. Then what keeping the rollup costs: the sweep rewriting one marked day, and 30 (rolled
+back).
 """
 
 import argparse
@@ -33,17 +38,22 @@ django.setup()
 
 from datetime import timedelta  # noqa: E402
 
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from bench.reports import reports_bench  # noqa: E402
 from handover import rule_precision as counter  # noqa: E402
-from handover.models import Handover  # noqa: E402
+from handover.models import (  # noqa: E402
+    Handover,
+    HandoverRuleHit,
+    RulePrecisionDay,
+    RulePrecisionMark,
+)
 from reports.filters import ReportFilterForm  # noqa: E402
 from reports.selectors import report_run  # noqa: E402
 from scoring import services  # noqa: E402
 from scoring.models import ScoringModel  # noqa: E402
-from scoring.precision import rule_precision  # noqa: E402
+from scoring.precision import Outcomes, rule_precision  # noqa: E402
 
 NAME = "bench rule precision"
 
@@ -117,6 +127,59 @@ def seed(model: ScoringModel) -> None:
         cur.execute("ANALYZE handover_handoverrulehit")
 
 
+def straight(keys: list[Any], since: Any) -> tuple[dict[Any, Outcomes], Outcomes]:
+    """The baseline: the counts from the rule hits and handovers, no rollup (the query the
+    rollup replaced)."""
+    total = Handover.objects.filter(opened_at__gte=since).aggregate(**counter._counts(""))
+    rows = (
+        HandoverRuleHit.objects.filter(rule_key__in=keys, handover__opened_at__gte=since)
+        .values("rule_key")
+        .annotate(**counter._counts("handover__"))
+        .order_by()
+    )
+    return {r.pop("rule_key"): Outcomes(**r) for r in rows}, Outcomes(**total)
+
+
+def roll_up() -> None:
+    if RulePrecisionDay.objects.exists():
+        return
+    started = time.perf_counter()
+    counter.mark_all()
+    days = counter.refresh_marked()
+    rows = RulePrecisionDay.objects.count()
+    print(
+        f"rollup built: {days:,} days, {rows:,} rows in {time.perf_counter() - started:,.1f} s "
+        f"(load {os.getloadavg()[0]:.2f})"
+    )
+
+
+def behind(days: int, fn: Callable[[], Any]) -> Callable[[], Any]:
+    """``fn`` with the last ``days`` days marked (rolled back)."""
+
+    def run() -> Any:
+        with transaction.atomic():
+            today = timezone.now().date()
+            counter.mark(today - timedelta(days=d) for d in range(days))
+            result = fn()
+            transaction.set_rollback(True)
+        return result
+
+    return run
+
+
+def sweep(days: int) -> Callable[[], Any]:
+    """The sweep rewriting ``days`` marked days (rolled back; the marks made inside)."""
+
+    def run() -> Any:
+        with transaction.atomic():
+            first = timezone.now().date() - timedelta(days=40)
+            counter.mark(first + timedelta(days=d) for d in range(days))
+            assert counter.refresh_marked() == days  # noqa: S101
+            transaction.set_rollback(True)
+
+    return run
+
+
 def timed(fn: Callable[[], Any], runs: int) -> list[float]:
     fn()  # warm-up
     samples = []
@@ -146,11 +209,20 @@ def main() -> None:
         f"{leads:,} leads, {changes:,} stage changes, {handovers:,} handovers, {hits:,} rule "
         f"hits, {len(rules)} rules; load average {os.getloadavg()[0]:.2f}"
     )
+    roll_up()
+    keys = [r.key for r in rules]
     cases: dict[str, Callable[[], Any]] = {}
     for days in (180, 730):
         since = timezone.now() - timedelta(days=days)
-        cases[f"all handovers only, {days} d (floor)"] = partial(counter.rule_outcomes, [], since)
         cases[f"rule precision, {days} d"] = partial(rule_precision, rules, days=days)
+        cases[f"baseline: straight from the rule hits, {days} d"] = partial(straight, keys, since)
+        assert counter.rule_outcomes(keys, since) == straight(keys, since)  # noqa: S101
+    cases["rule precision, 180 d, last 7 days marked"] = behind(
+        7, partial(rule_precision, rules, days=180)
+    )
+    cases["sweep: one marked day rewritten"] = sweep(1)
+    cases["sweep: 30 marked days rewritten"] = sweep(30)
+    assert not RulePrecisionMark.objects.exists()  # noqa: S101
     for label, params in (("exits, all time", {}), ("exits by rep, all time", {"exits_by": "rep"})):
         form = ReportFilterForm(params)
         assert form.is_valid(), form.errors  # noqa: S101
