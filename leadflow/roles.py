@@ -132,6 +132,9 @@ _CHANNEL_RULES = frozenset(
 )
 ROLE_PERMISSIONS[Role.MARKETER] |= _CHANNEL_RULES
 ROLE_PERMISSIONS[Role.SALES_MANAGER] |= _CHANNEL_RULES
+# Reports (issue 20): marketers see where leads come from, what campaigns return and why sales
+# sends leads back (reports.permissions.MARKETING_REPORTS); managers see every report.
+ROLE_PERMISSIONS[Role.MARKETER] |= {"reports.view_marketing_reports"}
 # Money (issue 20): marketers and managers keep what campaigns cost (Settings, API, import).
 _SPEND = frozenset(f"attribution.{verb}_spend" for verb in ("view", "add", "change", "delete"))
 ROLE_PERMISSIONS[Role.MARKETER] |= _SPEND

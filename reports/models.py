@@ -73,7 +73,13 @@ class LeadMilestone(models.Model):
                 name="milestone_recycled_idx",
             ),
         ]
-        permissions = [("view_reports", "Can see the manager reports")]
+        permissions = [
+            ("view_reports", "Can see the manager reports"),
+            (
+                "view_marketing_reports",
+                "Can see the marketing reports (sources, campaigns, feedback)",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"milestones of lead {self.lead_id}"

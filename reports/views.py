@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import formats, timezone
@@ -16,7 +17,7 @@ from leadflow.csv import csv_response
 from leadflow.i18n import in_site_time_zone
 from reports.base import Column, Report
 from reports.filters import ReportFilterForm
-from reports.permissions import Perm
+from reports.permissions import may_view
 from reports.selectors import REPORTS, report_run
 
 TITLES = {
@@ -107,23 +108,26 @@ def _chart(report: Report) -> dict[str, Any]:
     }
 
 
-def _get_report(slug: str) -> None:
+def _get_report(request: HttpRequest, slug: str) -> None:
     if slug not in REPORTS:
         raise Http404(gettext("There is no report '%(slug)s'.") % {"slug": slug})
+    if not may_view(request.user, slug):
+        raise PermissionDenied
 
 
 @login_required
-@permission_required(Perm.VIEW_REPORTS, raise_exception=True)
 @in_site_time_zone
 def report_index(request: HttpRequest) -> HttpResponse:
-    return render(request, "reports/index.html", {"reports": TITLES.items()})
+    if not may_view(request.user):
+        raise PermissionDenied
+    shown = [(slug, title) for slug, title in TITLES.items() if may_view(request.user, slug)]
+    return render(request, "reports/index.html", {"reports": shown})
 
 
 @login_required
-@permission_required(Perm.VIEW_REPORTS, raise_exception=True)
 @in_site_time_zone
 def report_page(request: HttpRequest, slug: str) -> HttpResponse:
-    _get_report(slug)
+    _get_report(request, slug)
     form = ReportFilterForm(request.GET or None, user=request.user)
     form.show_lead_owners_only()
     fields = [
@@ -152,10 +156,9 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@permission_required(Perm.VIEW_REPORTS, raise_exception=True)
 @in_site_time_zone
 def report_csv(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
-    _get_report(slug)
+    _get_report(request, slug)
     form = ReportFilterForm(request.GET, user=request.user)
     if not form.is_valid():
         errors = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())

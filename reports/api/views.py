@@ -6,8 +6,8 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,9 +15,8 @@ from rest_framework.views import APIView
 from leadflow.api.auth import ReadWrite
 from leadflow.apikeys import Scope
 from leadflow.i18n import in_site_time_zone
-from leads.permissions import HasPerm
 from reports.filters import ReportFilterForm
-from reports.permissions import Perm
+from reports.permissions import may_view
 from reports.selectors import REPORTS, report_run
 
 _PARAMS = [
@@ -33,19 +32,27 @@ def filters_echo(form: ReportFilterForm) -> dict[str, Any]:
     return {k: v for k, v in form.data.items() if k in ReportFilterForm.base_fields and v != ""}
 
 
+class MayViewReports(BasePermission):
+    """Some report at all (which one: ``ReportView`` checks after the slug is known)."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and may_view(request.user))
+
+
 class ReportListView(APIView):
     required_scopes = REPORT_SCOPES
-    permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW_REPORTS)]
+    permission_classes = [IsAuthenticated, MayViewReports]
 
     @extend_schema(operation_id="reports_list", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         base = request.build_absolute_uri()
-        return Response({"reports": [{"slug": s, "url": f"{base}{s}/"} for s in REPORTS]})
+        shown = [s for s in REPORTS if may_view(request.user, s)]
+        return Response({"reports": [{"slug": s, "url": f"{base}{s}/"} for s in shown]})
 
 
 class ReportView(APIView):
     required_scopes = REPORT_SCOPES
-    permission_classes = [IsAuthenticated, HasPerm.of(Perm.VIEW_REPORTS)]
+    permission_classes = [IsAuthenticated, MayViewReports]
 
     @extend_schema(
         operation_id="reports_run", parameters=_PARAMS, responses={200: OpenApiTypes.OBJECT}
@@ -56,6 +63,10 @@ class ReportView(APIView):
             raise NotFound(
                 _("There is no report '%(slug)s'; reports: %(reports)s.")
                 % {"slug": slug, "reports": ", ".join(REPORTS)}
+            )
+        if not may_view(request.user, slug):
+            raise PermissionDenied(
+                _("Your role does not see the report '%(slug)s'.") % {"slug": slug}
             )
         form = ReportFilterForm(request.query_params, user=request.user)
         if not form.is_valid():

@@ -1,6 +1,6 @@
 """Money in Chromium, each role doing its part: a rep prices an SQL in forints (a negative value
 is refused in place), records a customer's repeat win; a marketer enters a month of spend (a
-misspelt campaign is refused in place); a manager reads the pipeline, the return on spend and
+misspelt campaign is refused in place) and reads its return; a manager reads the pipeline, the return on spend and
 the lifetime value, converted to euros."""
 
 from datetime import UTC, datetime, timedelta
@@ -64,6 +64,14 @@ def test_a_rep_prices_deals_a_marketer_enters_spend_and_a_manager_reads_the_mone
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("cell", name="spring-sale", exact=True)).to_be_visible()
     assert Spend.objects.get().campaign == "spring-sale"
+    # ... and reads what it returned, from the Reports menu (the marketing reports only)
+    page.get_by_role("link", name="Reports", exact=True).click()
+    expect(page.get_by_role("link", name="Pipeline", exact=True)).to_have_count(0)
+    page.get_by_role("link", name="Return on spend").click()
+    page.get_by_label("Attribute to").select_option("campaign")
+    page.get_by_role("button", name="Apply").click()
+    row = page.locator(".report-table tbody tr").filter(has_text="spring-sale")
+    expect(row).to_contain_text("300.0 %")  # (1,000 − 250) / 250 under every model
 
     login("maria")
     page.goto("/reports/pipeline/?pipeline_by=rep")

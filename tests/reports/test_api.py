@@ -86,16 +86,47 @@ def test_unknown_report_is_404(api) -> None:
     assert api.get("/api/v1/reports/nope/").status_code == 404
 
 
-def test_reps_and_marketers_may_not_see_reports(client) -> None:
-    for role in (Role.SALES_REP, Role.MARKETER):
-        user = UserFactory(role=role)
-        api = APIClient()
-        api.force_authenticate(user)
-        assert api.get("/api/v1/reports/funnel/").status_code == 403
-        client.force_login(user)
-        assert client.get("/reports/funnel/").status_code == 403
-        assert client.get("/reports/funnel/export.csv").status_code == 403
+def test_reps_may_not_see_reports(client) -> None:
+    user = UserFactory(role=Role.SALES_REP)
+    api = APIClient()
+    api.force_authenticate(user)
+    assert api.get("/api/v1/reports/").status_code == 403
+    assert api.get("/api/v1/reports/funnel/").status_code == 403
+    client.force_login(user)
+    assert client.get("/reports/").status_code == 403
+    assert client.get("/reports/funnel/").status_code == 403
+    assert client.get("/reports/funnel/export.csv").status_code == 403
+    assert 'href="/reports/"' not in client.get("/leads/board/").content.decode()  # no menu
     assert APIClient().get("/api/v1/reports/funnel/").status_code in (401, 403)
+
+
+def test_marketers_see_the_marketing_reports_and_no_others(client, marketer) -> None:
+    """Where leads come from, what campaigns return and why sales sends leads back; not the
+    managers' pipeline, pace, SLA or account reports."""
+    from reports.permissions import MARKETING_REPORTS
+    from reports.selectors import REPORTS
+
+    others = set(REPORTS) - MARKETING_REPORTS
+    assert {"attribution", "roi", "ltv", "sources"} <= MARKETING_REPORTS
+    assert {"pipeline", "sla", "velocity", "accounts-pipeline"} <= others
+    api = APIClient()
+    api.force_authenticate(marketer)
+    listed = {r["slug"] for r in api.get("/api/v1/reports/").json()["reports"]}
+    assert listed == MARKETING_REPORTS
+    client.force_login(marketer)
+    index = client.get("/reports/").content.decode()
+    for slug in REPORTS:
+        shown = slug in MARKETING_REPORTS
+        assert (f'href="/reports/{slug}/"' in index) is shown, slug
+        want = 200 if shown else 403
+        assert client.get(f"/reports/{slug}/").status_code == want, slug
+        assert client.get(f"/reports/{slug}/export.csv").status_code == want, slug
+        refused = api.get(f"/api/v1/reports/{slug}/")
+        assert refused.status_code == want, slug
+        if not shown:
+            assert slug in refused.json()["error"]["message"]
+    assert client.get("/reports/nope/").status_code == 404  # unknown is still unknown
+    assert 'href="/reports/"' in client.get("/leads/board/").content.decode()  # menu entry
 
 
 def test_admins_see_reports(client) -> None:
