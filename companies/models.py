@@ -189,6 +189,15 @@ class Membership(models.Model):
                 condition=Q(ended_at__isnull=True),
                 name="membership_current_idx",
             ),
+            # a lead's current account from the index alone (lifetime value by account looks it
+            # up once per customer: 22 % of that report at 1M leads; the unique partial index
+            # above cannot carry the column, SQLite would drop the constraint)
+            models.Index(
+                fields=["lead"],
+                include=["account"],
+                condition=Q(ended_at__isnull=True),
+                name="membership_current_account_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -24,8 +24,8 @@ TOP: Final = 100  # account and customer groupings list the most valuable this m
 _GROUP_SQL: Final = {
     "source": ("l.source", ""),
     "customer": ("l.id, l.first_name, l.last_name, l.email", ""),
-    # (the customer's current account: a column of the customers' subquery, looked up through
-    # the one-current-membership index; a join read every membership, 15 % slower at 1M)
+    # (the customer's current account: a column of the customers' subquery, read from the
+    # membership_current_account_idx index alone; a join read every membership, 15 % slower)
     "account": ("l.account_id", ""),
     # the tags of the touch the first-touch model credits with the win
     "channel": (
