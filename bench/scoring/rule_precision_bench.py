@@ -1,8 +1,10 @@
 """Rule precision at scale: the rules editor's table and the exits report on the reports data set.
 
     # the reports benchmark's database (bench/reports/reports_bench.py: 1.085M leads, ~5M stage
-    # changes); its handover seeding (SLA timers, one rejected handover per MQL exit) runs first
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/lf_bench_reports
+    # changes), or the attribution benchmark's (the same leads and stage log, with activities);
+    # the reports benchmark's handover seeding (SLA timers, one rejected handover per MQL exit)
+    # runs first
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/lf_bench_attr
     .venv/bin/python bench/scoring/rule_precision_bench.py [--runs 5] [--rules 15]
 
 The first run completes the handovers (one accepted handover per MQL entry followed by SAL, one
@@ -13,10 +15,10 @@ then ANALYZEs, marks every day and runs the sweep (timed: the rollup built from 
 Timed (median of ``--runs`` after a warm-up, every run printed), for the last 180 and 730 days:
 ``rule_precision`` as the rules editor calls it (the rollup, the window's first day counted from
 the handovers); beside it, in the same run, the baseline: the same counts straight from the rule
-hits and handovers (the query the rollup replaced); the reader with the last 7 days marked (a
-sweep that has fallen behind); and the exits report (``reports`` slug ``exits``) ungrouped and by
-rep. Then what keeping the rollup costs: the sweep rewriting one marked day, and 30 (rolled
-back).
+hits and handovers (the query the rollup replaced); the reader with the data's last day and last
+7 days marked (changes the sweep has not taken yet); and the exits report (``reports`` slug
+``exits``) ungrouped and by rep. Then what keeping the rollup costs: the sweep rewriting one
+marked day, and 30 (rolled back).
 """
 
 import argparse
@@ -153,13 +155,18 @@ def roll_up() -> None:
     )
 
 
+def last_day() -> Any:
+    """The last day a handover opened (the data set ends before today)."""
+    return Handover.objects.order_by("-opened_at").values_list("opened_at", flat=True)[0].date()
+
+
 def behind(days: int, fn: Callable[[], Any]) -> Callable[[], Any]:
-    """``fn`` with the last ``days`` days marked (rolled back)."""
+    """``fn`` with the data's last ``days`` days marked (rolled back)."""
 
     def run() -> Any:
         with transaction.atomic():
-            today = timezone.now().date()
-            counter.mark(today - timedelta(days=d) for d in range(days))
+            last = last_day()
+            counter.mark(last - timedelta(days=d) for d in range(days))
             result = fn()
             transaction.set_rollback(True)
         return result
@@ -172,7 +179,7 @@ def sweep(days: int) -> Callable[[], Any]:
 
     def run() -> Any:
         with transaction.atomic():
-            first = timezone.now().date() - timedelta(days=40)
+            first = last_day() - timedelta(days=40)
             counter.mark(first + timedelta(days=d) for d in range(days))
             assert counter.refresh_marked() == days  # noqa: S101
             transaction.set_rollback(True)
@@ -217,9 +224,11 @@ def main() -> None:
         cases[f"rule precision, {days} d"] = partial(rule_precision, rules, days=days)
         cases[f"baseline: straight from the rule hits, {days} d"] = partial(straight, keys, since)
         assert counter.rule_outcomes(keys, since) == straight(keys, since)  # noqa: S101
-    cases["rule precision, 180 d, last 7 days marked"] = behind(
-        7, partial(rule_precision, rules, days=180)
-    )
+    for days in (1, 7):  # marked days are counted from the handovers until the sweep runs
+        marked = "last day" if days == 1 else f"last {days} days"
+        cases[f"rule precision, 180 d, {marked} marked"] = behind(
+            days, partial(rule_precision, rules, days=180)
+        )
     cases["sweep: one marked day rewritten"] = sweep(1)
     cases["sweep: 30 marked days rewritten"] = sweep(30)
     assert not RulePrecisionMark.objects.exists()  # noqa: S101
