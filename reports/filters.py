@@ -80,6 +80,22 @@ MILESTONE_THEN: Final = {
 }
 
 
+# filters a report does not use: left off its form; given to its CSV or JSON, a 400 naming them
+# (the account reports have no lead source but the MQA's own)
+UNUSED_FIELDS: Final[dict[str, set[str]]] = {
+    "accounts-mqa": {"view"},
+    "accounts-coverage": {"source", "view"},
+    "accounts-pipeline": {"source", "view"},
+    # credits are kept per outcome day and channel tags, not per owner or team
+    "attribution": {"source", "owner", "team", "industry", "view"},
+    # open deals now: the lead's owner, team and source today
+    "pipeline": {"view"},
+    "roi": {"source", "owner", "team", "industry", "view"},
+    # customers now: the lead's owner, team and source today
+    "ltv": {"view"},
+}
+
+
 @dataclass(frozen=True)
 class ReportFilters:
     """Validated filters. ``start``/``end`` bound a half-open period [start, end)."""
@@ -259,9 +275,11 @@ class ReportFilterForm(forms.Form):
         help_text=_("Then: as recorded when each lead moved. Now: the lead's values today."),
     )
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
-        """``user``: the custom fields the sources report may group by are those they see."""
+    def __init__(self, *args: Any, user: Any = None, slug: str = "", **kwargs: Any) -> None:
+        """``user``: the custom fields the sources report may group by are those they see.
+        ``slug``: the report the filters are for (CSV, JSON): one it does not use is an error."""
         super().__init__(*args, **kwargs)
+        self.slug = slug
         fields = (
             customfields.visible_fields(user)
             if user is not None
@@ -288,6 +306,13 @@ class ReportFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        for name in sorted(UNUSED_FIELDS.get(self.slug, ())):
+            if data.get(name):
+                self.add_error(
+                    name,
+                    gettext("The report %(slug)s cannot be narrowed by %(field)s; leave it out.")
+                    % {"slug": self.slug, "field": name},
+                )
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             self.add_error(

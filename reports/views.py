@@ -16,7 +16,7 @@ from leadflow.api.auth import request_user
 from leadflow.csv import csv_response
 from leadflow.i18n import in_site_time_zone
 from reports.base import Column, Report
-from reports.filters import ReportFilterForm
+from reports.filters import UNUSED_FIELDS, ReportFilterForm
 from reports.permissions import may_view
 from reports.selectors import REPORTS, report_run
 
@@ -57,20 +57,6 @@ OWN_FIELDS = {
     "on": {"point-in-time"},
     "outcome": {"attribution"},
     "models": {"attribution", "roi"},
-}
-# filters a report does not use, left off its form (the account reports have no lead source
-# but the MQA's own)
-UNUSED_FIELDS = {
-    "accounts-mqa": {"view"},
-    "accounts-coverage": {"source", "view"},
-    "accounts-pipeline": {"source", "view"},
-    # credits are kept per outcome day and channel tags, not per owner or team
-    "attribution": {"source", "owner", "team", "industry", "view"},
-    # open deals now: the lead's owner, team and source today
-    "pipeline": {"view"},
-    "roi": {"source", "owner", "team", "industry", "view"},
-    # customers now: the lead's owner, team and source today
-    "ltv": {"view"},
 }
 
 
@@ -159,7 +145,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
 @in_site_time_zone
 def report_csv(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
     _get_report(request, slug)
-    form = ReportFilterForm(request.GET, user=request.user)
+    form = ReportFilterForm(request.GET, user=request.user, slug=slug)
     if not form.is_valid():
         errors = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")

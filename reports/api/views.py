@@ -68,7 +68,7 @@ class ReportView(APIView):
             raise PermissionDenied(
                 _("Your role does not see the report '%(slug)s'.") % {"slug": slug}
             )
-        form = ReportFilterForm(request.query_params, user=request.user)
+        form = ReportFilterForm(request.query_params, user=request.user, slug=slug)
         if not form.is_valid():
             raise ValidationError(_messages(form))
         report = report_run(slug=slug, filters=form.filters())

@@ -146,3 +146,27 @@ def test_csv_neutralises_formulas_in_sources(client, manager) -> None:
     text = b"".join(export.streaming_content).decode()
     rows = list(csv.reader(io.StringIO(text)))
     assert {r[0] for r in rows[1:]} == {"'=HYPERLINK(1)", "'@sum"}
+
+
+def test_a_filter_a_report_does_not_use_is_refused_by_name(api, client, manager) -> None:
+    """Attribution and return on spend are kept per channel tags, not per owner or team: asked
+    for one rep's, they answer 400 naming the filter instead of everyone's figures as if
+    narrowed. The page never offers those filters."""
+    from leads.models import Team
+    from reports.filters import UNUSED_FIELDS
+
+    team = Team.objects.create(name="Narrow", manager=manager)
+    values = {"owner": manager.pk, "team": team.pk, "source": "web", "industry": "saas"}
+    values["view"] = "now"
+    client.force_login(manager)
+    for slug, unused in UNUSED_FIELDS.items():
+        for name in sorted(unused):
+            refused = api.get(f"/api/v1/reports/{slug}/", {name: values[name]})
+            assert refused.status_code == 400, (slug, name)
+            assert name in refused.json()["error"]["fields"], (slug, name)
+            csv_refused = client.get(f"/reports/{slug}/export.csv", {name: values[name]})
+            assert csv_refused.status_code == 400, (slug, name)
+            assert name in csv_refused.content.decode()
+    # the filters a report reads are accepted as before
+    assert api.get("/api/v1/reports/ltv/", {"owner": manager.pk}).status_code == 200
+    assert api.get("/api/v1/reports/attribution/", {"view": ""}).status_code == 200
