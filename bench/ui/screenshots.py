@@ -227,7 +227,12 @@ WRONG_PAGES = ("Log in ·", "Not allowed ·", "Not found ·", "Form expired ·",
 
 def check_page(page: Any, name: str) -> None:
     title = page.title()
-    if "LeadFlow" not in title or title.startswith(WRONG_PAGES):
+    # (the error pages' card, in any language: a German 403 once passed as "the funnel report")
+    if (
+        "LeadFlow" not in title
+        or title.startswith(WRONG_PAGES)
+        or page.locator(".error-page").count()
+    ):
         raise SystemExit(f"{name}: the browser shows {title!r} at {page.url}, not the page meant")
 
 
@@ -416,6 +421,9 @@ def marketer_day(page: Any, ids: dict[str, Any], csv_path: str) -> None:
     snap(page, "marketer-import-done", full_page=True)
     go(page, "/privacy/imports/")
     snap(page, "marketer-imports")
+    # the marketing reports they see
+    go(page, "/reports/")
+    snap(page, "marketer-reports")
     # duplicates: scan, review a pair
     go(page, "/privacy/duplicates/")
     page.get_by_role("button", name="Scan for duplicates now").click()
