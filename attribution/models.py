@@ -85,9 +85,13 @@ class Touch(models.Model):
 
 class RefreshMark(models.Model):
     """A lead whose touches or outcomes may have changed; the refresh sweep takes it. Written
-    in the transaction of the change (new activities, a stage change, an edit, a deletion)."""
+    in the transaction of the change (new activities, a stage change, an edit, a deletion), one
+    row per change: the sweep removes the rows it read, so a mark committed while it refreshed
+    (perhaps a change the refresh did not see) stays for the next. (One row per lead, inserted
+    with ``ON CONFLICT DO NOTHING``, lost such a change: the writer's mark was the old row.)"""
 
-    lead_id = models.BigIntegerField(primary_key=True)  # no FK: deleted leads are marked too
+    id = models.BigAutoField(primary_key=True)
+    lead_id = models.BigIntegerField(_("lead"), db_index=True)  # no FK: deleted leads too
     marked_at = models.DateTimeField(_("marked at"))
 
     class Meta:

@@ -1,6 +1,7 @@
 """Keep touches, lead credits and the daily rollup in step with the activity and stage logs.
 
-Changes only *mark* a lead (``RefreshMark``, in the changing transaction: cheap, never lost);
+Changes only *mark* a lead (``RefreshMark``, in the changing transaction: cheap, never lost:
+a mark written while a sweep runs stays for the next);
 the refresh sweep (beat, every ``LEADFLOW_ATTRIBUTION_REFRESH_SECONDS``) takes the marks in
 batches and, per batch in one transaction:
 
@@ -84,12 +85,10 @@ class LeadFacts:
 
 
 def mark(lead_ids: Iterable[int], *, now: datetime | None = None) -> None:
-    """Queue leads for a refresh (inside the caller's transaction; a lead already queued stays
-    queued once)."""
+    """Queue leads for a refresh (inside the caller's transaction)."""
     at = now or timezone.now()
     RefreshMark.objects.bulk_create(
-        [RefreshMark(lead_id=pk, marked_at=at) for pk in sorted(set(lead_ids))],
-        ignore_conflicts=True,
+        [RefreshMark(lead_id=pk, marked_at=at) for pk in sorted(set(lead_ids))]
     )
 
 
@@ -300,20 +299,20 @@ class SweepResult:
 
 
 def refresh_marked(*, batch_size: int = BATCH_SIZE, max_batches: int | None = None) -> SweepResult:
-    """Refresh every marked lead, oldest mark first, one batch per transaction."""
+    """Refresh every marked lead, oldest mark first, ``batch_size`` marks per transaction.
+    Only the marks read are removed (``RefreshMark``)."""
     started = time.perf_counter()
     leads = batches = 0
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
             _lock()
-            ids = list(
-                RefreshMark.objects.order_by("marked_at", "lead_id").values_list(
-                    "lead_id", flat=True
-                )[:batch_size]
+            marks = list(
+                RefreshMark.objects.order_by("pk").values_list("pk", "lead_id")[:batch_size]
             )
-            if not ids:
+            if not marks:
                 break
-            RefreshMark.objects.filter(lead_id__in=ids).delete()
+            RefreshMark.objects.filter(pk__in=[pk for pk, _ in marks]).delete()
+            ids = sorted({lead_id for _, lead_id in marks})
             leads += sum(deadletter.isolate(ids, refresh, kind=DEAD_REFRESH))
         batches += 1
     return SweepResult(leads, batches, time.perf_counter() - started)

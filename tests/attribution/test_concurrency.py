@@ -85,3 +85,52 @@ def test_a_rebuild_while_workers_sweep_leaves_the_rollup_exact():
     run_together(sweep, lambda: services.rebuild(batch_size=3))
     services.refresh_marked()
     _check_totals()
+
+
+def test_a_change_whose_lead_is_already_marked_survives_a_sweep_that_overtakes_it():
+    """A writer marks a lead that already has a mark, the sweep takes and removes the old mark
+    and refreshes the lead before the writer commits (so without the writer's click): the
+    writer's own mark must still be there for the next sweep. With one mark per lead
+    (``ON CONFLICT DO NOTHING``) the writer's mark was the old one, the sweep removed it, and
+    the click was never attributed."""
+    from django.db import transaction
+
+    from leads.models import Activity
+    from tests.reports.conftest import make_lead
+
+    lead = make_lead("race", "", None, [("suspect", datetime(2026, 1, 5, tzinfo=UTC))])
+    services.mark([lead.pk])  # committed: the lead waits for a sweep already
+    marked, commit = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with transaction.atomic():
+                ingest.ingest(
+                    messages=[
+                        ingest.Message(
+                            index=0, type=ingest.ACTIVITY, lead_id=lead.pk,
+                            kind=ActivityKind.EMAIL_CLICK, name="Email Link Clicked",
+                            occurred_at=datetime(2026, 1, 10, tzinfo=UTC),
+                            message_id="overtaken", properties={"campaign": "late-click"},
+                        )
+                    ]
+                )  # fmt: skip
+                marked.set()
+                assert commit.wait(30)
+        except BaseException as exc:  # noqa: BLE001  (re-raised below)
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert marked.wait(30)
+    services.refresh_marked()  # overtakes the writer: its click is not committed yet
+    commit.set()
+    writer.join(60)
+    assert errors == []
+    assert Activity.objects.filter(lead=lead, message_id="overtaken").exists()
+    services.refresh_marked()
+    campaigns = set(services.Touch.objects.filter(lead=lead).values_list("campaign", flat=True))
+    assert "late-click" in campaigns
