@@ -39,6 +39,20 @@ def run_together(*work: Callable[[], object]) -> None:
     assert errors == []
 
 
+def click(lead_id: int, message_id: str, campaign: str) -> None:
+    """An e-mail click through ingestion (which marks the lead)."""
+    ingest.ingest(
+        messages=[
+            ingest.Message(
+                index=0, type=ingest.ACTIVITY, lead_id=lead_id, kind=ActivityKind.EMAIL_CLICK,
+                name="Email Link Clicked", occurred_at=datetime(2026, 1, 10, tzinfo=UTC),
+                message_id=message_id, properties={"campaign": campaign},
+            )
+        ],
+        source="test",
+    )  # fmt: skip
+
+
 def test_two_sweeps_and_an_ingest_at_once_leave_the_rollup_exact():
     """Two workers sweep the same marks while ingestion adds clicks (and marks) to the same
     leads: each lead's old credits are taken out exactly once, whatever the interleaving."""
@@ -50,17 +64,7 @@ def test_two_sweeps_and_an_ingest_at_once_leave_the_rollup_exact():
 
     def write() -> None:
         for i, lead in enumerate(leads):
-            ingest.ingest(
-                messages=[
-                    ingest.Message(
-                        index=0, type=ingest.ACTIVITY, lead_id=lead.pk,
-                        kind=ActivityKind.EMAIL_CLICK, name="Email Link Clicked",
-                        occurred_at=datetime(2026, 1, 10, tzinfo=UTC),
-                        message_id=f"race-{i}", properties={"campaign": "race"},
-                    )
-                ],
-                source="test",
-            )  # fmt: skip
+            click(lead.pk, f"race-{i}", "race")
 
     run_together(sweep, sweep, write)
     services.refresh_marked()  # whatever was marked after the sweeps' last look
@@ -106,16 +110,7 @@ def test_a_change_whose_lead_is_already_marked_survives_a_sweep_that_overtakes_i
     def write() -> None:
         try:
             with transaction.atomic():
-                ingest.ingest(
-                    messages=[
-                        ingest.Message(
-                            index=0, type=ingest.ACTIVITY, lead_id=lead.pk,
-                            kind=ActivityKind.EMAIL_CLICK, name="Email Link Clicked",
-                            occurred_at=datetime(2026, 1, 10, tzinfo=UTC),
-                            message_id="overtaken", properties={"campaign": "late-click"},
-                        )
-                    ]
-                )  # fmt: skip
+                click(lead.pk, "overtaken", "late-click")
                 marked.set()
                 assert commit.wait(30)
         except BaseException as exc:  # noqa: BLE001  (re-raised below)
