@@ -43,6 +43,7 @@ from attribution.models import (
 )
 from attribution.touches import MAYBE_TOUCH, Tags, activity_tags, lead_tags
 from leadflow import batchscope, deadletter
+from leadflow.locks import transaction_lock
 from leads import money
 from leads.lifecycle import Stage
 from leads.models import Activity, Lead, StageChange
@@ -285,12 +286,6 @@ def rollup_add(delta: dict[Key, Vector]) -> None:
             )
 
 
-def _lock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-
-
 @dataclass(frozen=True)
 class SweepResult:
     leads: int
@@ -305,7 +300,7 @@ def refresh_marked(*, batch_size: int = BATCH_SIZE, max_batches: int | None = No
     leads = batches = 0
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
-            _lock()
+            transaction_lock(_LOCK_KEY)
             marks = list(
                 RefreshMark.objects.order_by("pk").values_list("pk", "lead_id")[:batch_size]
             )
@@ -321,7 +316,7 @@ def refresh_marked(*, batch_size: int = BATCH_SIZE, max_batches: int | None = No
 def retry_lead(lead_id: int) -> None:
     """The dead-letter retry of one lead."""
     with transaction.atomic():
-        _lock()
+        transaction_lock(_LOCK_KEY)
         refresh([lead_id])
 
 
@@ -330,7 +325,7 @@ def rebuild(*, batch_size: int = 2000) -> SweepResult:
     change of the half-life, or a bulk load that bypassed the marks)."""
     started = time.perf_counter()
     with transaction.atomic():
-        _lock()
+        transaction_lock(_LOCK_KEY)
         for model in (RefreshMark, CreditDay, LeadCredit, Touch):
             model.objects.all().delete()
     leads = batches = 0
@@ -344,7 +339,7 @@ def rebuild(*, batch_size: int = 2000) -> SweepResult:
         if not ids:
             break
         with transaction.atomic():
-            _lock()
+            transaction_lock(_LOCK_KEY)
             leads += sum(deadletter.isolate(ids, refresh, kind=DEAD_REFRESH))
         last = ids[-1]
         batches += 1

@@ -14,11 +14,12 @@ from dataclasses import fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from handover.models import Handover, HandoverRuleHit, RulePrecisionDay, RulePrecisionMark
+from leadflow.locks import transaction_lock
 from scoring.precision import Outcomes
 
 ALL_HANDOVERS: Final = uuid.UUID(int=0)  # the rollup's key for every handover of a day
@@ -118,12 +119,6 @@ def rule_outcomes(
     return by_key, total
 
 
-def _lock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-
-
 def _recount(days: list[date]) -> None:
     """Rewrite the rollup rows of ``days`` from their handovers and rule hits."""
     spans = _spans(days)
@@ -154,7 +149,7 @@ def refresh_marked(*, max_marks: int = SWEEP_MARKS) -> int:
     last = RulePrecisionMark.objects.order_by("-pk").values_list("pk", flat=True).first()
     while last is not None:  # the marks there when it started: it ends however busy writers are
         with transaction.atomic():
-            _lock()
+            transaction_lock(_LOCK_KEY)
             marks = list(
                 RulePrecisionMark.objects.filter(pk__lte=last)
                 .order_by("pk")
