@@ -105,8 +105,9 @@ def test_new_lead_form_takes_custom_fields_and_requires_the_required(fields) -> 
 
 
 def test_cards_columns_and_filters_show_custom_fields(fields) -> None:
-    LeadFactory(stage=Stage.MQL, first_name="Ada", custom={"erp": "SAP"})
-    LeadFactory(stage=Stage.MQL, first_name="Bob", custom={"erp": "Oracle"})
+    # full names fixed: a random last name such as "Adams" must not match "Ada"
+    LeadFactory(stage=Stage.MQL, first_name="Ada", last_name="Lovelace", custom={"erp": "SAP"})
+    LeadFactory(stage=Stage.MQL, first_name="Bob", last_name="Noyce", custom={"erp": "Oracle"})
     marketer = client_for(Role.MARKETER)
     board = marketer.get(reverse("leads:board")).content.decode()
     assert "<dt>ERP in use</dt><dd>SAP</dd>" in board  # "show on cards"
@@ -114,11 +115,11 @@ def test_cards_columns_and_filters_show_custom_fields(fields) -> None:
     assert 'name="cf_locations__min"' in board
     assert 'name="cf_budget"' not in board  # not the marketer's to see
     filtered = marketer.get(reverse("leads:board"), {"cf_erp": "Oracle"}).content.decode()
-    assert "Bob" in filtered
-    assert "Ada" not in filtered
+    assert "Bob Noyce" in filtered
+    assert "Ada Lovelace" not in filtered
     listing = marketer.get(reverse("leads:list"), {"cf_erp": "SAP"}).content.decode()
     assert '<th scope="col">ERP in use</th>' in listing
-    assert "Ada" in listing
-    assert "Bob" not in listing
+    assert "Ada Lovelace" in listing
+    assert "Bob Noyce" not in listing
     bad = marketer.get(reverse("leads:list"), {"cf_locations__min": "many"})
     assert "Locations: expected a whole number" in bad.content.decode()
