@@ -14,9 +14,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from handover.models import Handover
-from handover.services import settings_delete, settings_save
 from leadflow.api.exceptions import in_use
 from leadflow.audit import audit_record
+from leadflow.config_rows import settings_delete, settings_save
 from leadflow.exceptions import DomainError, PermissionDeniedError
 from leadflow.models import User
 from leadflow.roles import Role
@@ -40,7 +40,7 @@ def config_save(
     save_related: Callable[[], None] | None = None,
     request: HttpRequest | None = None,
 ) -> Model:
-    """Create or update one configuration row through ``handover.services.settings_save``
+    """Create or update one configuration row through ``leadflow.config_rows.settings_save``
     (full model validation, one audit row), then its related rows (many-to-many, inline
     members) through ``save_related``, all in one transaction."""
     settings_save(instance=instance, data={}, actor=actor, changed=changed, request=request)

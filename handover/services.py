@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Model
+from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -743,49 +743,6 @@ def notifications_mark_read(*, user: User, ids: Collection[int] | None = None) -
     if ids is not None:
         qs = qs.filter(pk__in=ids)
     return qs.update(read_at=timezone.now())
-
-
-@transaction.atomic
-def settings_save(
-    *,
-    instance: Model,
-    data: Mapping[str, Any],
-    actor: User | None = None,
-    changed: Collection[str] | None = None,
-    request: Any = None,
-) -> Model:
-    """Create or update a configuration row after full validation (model + pure rules), with
-    an audit row naming who (the Settings pages and the API both save through here)."""
-    created = instance._state.adding
-    for name, value in data.items():
-        setattr(instance, name, value)
-    instance.full_clean()
-    instance.save()
-    audit_record(
-        action="settings.create" if created else "settings.update",
-        actor=actor,
-        target_type=instance._meta.label_lower,
-        target_id=instance.pk,
-        details={"name": str(instance), "changed": sorted(data if changed is None else changed)},
-        request=request,
-    )
-    return instance
-
-
-@transaction.atomic
-def settings_delete(*, instance: Model, actor: User | None = None, request: Any = None) -> None:
-    """Delete a configuration row, audited. A row others still point at (on_delete PROTECT)
-    raises ``ProtectedError`` before anything is deleted (the API answers 409 naming them)."""
-    name, pk = str(instance), instance.pk
-    instance.delete()
-    audit_record(
-        action="settings.delete",
-        actor=actor,
-        target_type=instance._meta.label_lower,
-        target_id=pk,
-        details={"name": name},
-        request=request,
-    )
 
 
 # --- browser UI: qualify in one step --------------------------------------------------------------

@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from leadflow.exceptions import NotFoundError
+from leadflow.filters import BIGINT_MAX
 from leadflow.i18n import shown
 from leadflow.models import User
 from leadflow.pgplans import serial_plans
@@ -54,6 +56,16 @@ def lead_visible_qs(*, user: User) -> QuerySet[Lead]:
 
 def lead_get_visible(*, user: User, lead_id: int) -> Lead | None:
     return lead_visible_qs(user=user).filter(pk=lead_id).first()
+
+
+def visible_lead_id(user: User, lead_id: int | str) -> int:
+    """``lead_id`` if ``user`` may see that lead, else a 404 naming ``lead`` (for the API
+    routes of other apps under ``/leads/{id}/``)."""
+    pk = int(lead_id)
+    lead = lead_get_visible(user=user, lead_id=pk) if pk <= BIGINT_MAX else None
+    if lead is None:
+        raise NotFoundError(_("There is no such lead you can see."), field="lead")
+    return lead.pk
 
 
 def stage_history(*, lead: Lead) -> QuerySet[StageChange]:

@@ -37,11 +37,10 @@ from leadflow.api.idempotency import IdempotentMixin
 from leadflow.apikeys import Scope
 from leadflow.exceptions import NotFoundError
 from leadflow.filters import BIGINT_MAX
-from leadflow.models import User
 from leads.api.views import IDEMPOTENCY_PARAMETER
 from leads.permissions import HasPerm
 from leads.permissions import Perm as LeadPerm
-from leads.selectors import lead_get_visible
+from leads.selectors import visible_lead_id
 
 ACCOUNTS = ReadWrite(Scope.ACCOUNTS_READ, Scope.ACCOUNTS_WRITE)
 
@@ -70,15 +69,6 @@ def field_errors() -> Iterator[None]:
         yield
     except services.AccountError as exc:
         raise serializers.ValidationError({exc.field or "non_field_errors": [exc.message]}) from exc
-
-
-def visible_lead_id(user: User, lead_id: int | str) -> int:
-    """``lead_id`` if ``user`` may see that lead, else a 404 naming ``lead``."""
-    pk = int(lead_id)
-    lead = lead_get_visible(user=user, lead_id=pk) if pk <= BIGINT_MAX else None
-    if lead is None:
-        raise NotFoundError(_("There is no such lead you can see."), field="lead")
-    return lead.pk
 
 
 class AccountViewSet(

@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -36,6 +36,7 @@ from handover.models import (
 )
 from handover.permissions import HasPerm, Perm
 from leadflow.api.auth import ReadWrite, request_user
+from leadflow.api.config_rows import ConfigViewSet
 from leadflow.apikeys import Scope
 from leadflow.exceptions import NotFoundError, PermissionDeniedError
 from leads.models import ExitReason
@@ -198,42 +199,12 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
         return Response({"marked": changed})
 
 
-class SettingsViewSet(viewsets.ModelViewSet[Any]):
-    """Configuration rows: everyone with handover access reads, the given permission writes."""
+class SettingsViewSet(ConfigViewSet):
+    """Handover configuration rows: everyone with handover access reads, managers write."""
 
     write_perm = Perm.MANAGE_SETTINGS
     read_perm = Perm.VIEW
     required_scopes = HANDOVER
-
-    def get_permissions(self) -> list[Any]:
-        read = self.action in ("list", "retrieve")
-        return [IsAuthenticated(), HasPerm.of(self.read_perm if read else self.write_perm)()]
-
-    def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        model: type[Model] = self.get_queryset().model
-        serializer.instance = services.settings_save(
-            instance=model(),
-            data=self._clean(serializer.validated_data),
-            actor=request_user(self.request),
-            request=self.request,
-        )
-
-    def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        assert serializer.instance is not None  # noqa: S101  (set by get_object)
-        serializer.instance = services.settings_save(
-            instance=serializer.instance,
-            data=self._clean(serializer.validated_data),
-            actor=request_user(self.request),
-            request=self.request,
-        )
-
-    def perform_destroy(self, instance: Model) -> None:
-        services.settings_delete(
-            instance=instance, actor=request_user(self.request), request=self.request
-        )
-
-    def _clean(self, data: dict[str, Any]) -> dict[str, Any]:
-        return data
 
 
 class RejectionReasonViewSet(SettingsViewSet):

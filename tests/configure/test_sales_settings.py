@@ -382,7 +382,7 @@ def test_output_is_escaped(client, manager):
 
 
 def test_the_apis_settings_writes_are_audited_the_same_way(manager):
-    """Both paths save through handover.services.settings_save: same rules, same audit row."""
+    """Both paths save through leadflow.config_rows.settings_save: same rules, same audit row."""
     api = APIClient()
     api.force_authenticate(manager)
     body = {"code": "api-made", "label": "Made by API", "route": "nurture"}
