@@ -56,6 +56,7 @@ class Scope(StrEnum):
     SCORING_READ = "scoring:read"
     SCORING_WRITE = "scoring:write"
     REPORTS_READ = "reports:read"
+    REPORTS_WRITE = "reports:write"
     SPEND_WRITE = "spend:write"
     PREDICTIVE_READ = "predictive:read"
     PREDICTIVE_WRITE = "predictive:write"
@@ -82,7 +83,10 @@ SCOPE_HELP: dict[str, Any] = {
     ),
     Scope.SCORING_READ: gettext_lazy("Read scoring models, rules, runs and score breakdowns."),
     Scope.SCORING_WRITE: gettext_lazy("Change, dry-run and publish scoring models."),
-    Scope.REPORTS_READ: gettext_lazy("Read reports and campaign spend."),
+    Scope.REPORTS_READ: gettext_lazy(
+        "Read reports, campaign spend, the channel grouping and exchange rates."
+    ),
+    Scope.REPORTS_WRITE: gettext_lazy("Change the channel grouping and the exchange rates."),
     Scope.SPEND_WRITE: gettext_lazy("Import campaign spend (for the return-on-spend report)."),
     Scope.PREDICTIVE_READ: gettext_lazy(
         "Read predictive models, training runs and lead predictions."

@@ -2,6 +2,7 @@
 that still use what it deletes, and a detail route finds something to show)."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -20,6 +21,7 @@ from handover.models import (
 )
 from leadflow.roles import Role
 from leads.lifecycle import Stage
+from leads.models import ExchangeRate
 from privacy.models import DuplicatePair, ImportJob, MergeRecord, SavedMapping
 from scoring.models import ScoringRun
 from tests.handover.factories import calendar, passed_checklist, policy, rule
@@ -30,7 +32,15 @@ from tests.scoring.factories import fit_rule, make_model
 def seed_every_model() -> None:
     now = timezone.now()
     rep = UserFactory(username="seed-rep", role=Role.SALES_REP)
-    lead = LeadFactory(stage=Stage.MQL, owner=rep, traits={"plan": "pro"})
+    # a deal in HUF: deleting the HUF rate meets a lead that still uses it
+    ExchangeRate.objects.create(currency="HUF", rate=Decimal("0.0025"))
+    lead = LeadFactory(
+        stage=Stage.MQL,
+        owner=rep,
+        traits={"plan": "pro"},
+        currency="HUF",
+        deal_value=Decimal("1000000"),
+    )
     other = LeadFactory(email=lead.email.replace("@", "+dup@"))
     ActivityFactory(lead=lead)
     reason, _ = RejectionReason.objects.get_or_create(

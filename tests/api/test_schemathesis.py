@@ -88,6 +88,9 @@ def _existing_row(path: str) -> Model | None:
 
 
 def _point_at_a_real_row(case) -> None:
+    code = str(case.path_parameters.get("currency", ""))
+    if code and ord(code[0]) % 2 == 0:  # half the exchange-rate cases meet the seeded HUF
+        case.path_parameters["currency"] = "HUF"
     value = str(case.path_parameters.get("id", ""))
     if not value.isascii() or not value.isdigit() or int(value) % 2:
         return  # odd or non-integer ids stay as generated (mostly: no such row)

@@ -108,6 +108,11 @@ def test_basic_auth_with_the_key_as_user_name_works(make_api_key):
     assert client.get("/api/v1/leads/").status_code == 200
 
 
+def _sample(param: re.Match[str]) -> str:
+    """A value for a path parameter: an id, or a currency code for exchange rates."""
+    return "HUF" if param.group(1) == "currency" else "1"
+
+
 def _api_endpoints():
     """Every (method, path) of the REST API, from the OpenAPI generator (all apps)."""
     generator = SchemaGenerator()
@@ -115,7 +120,7 @@ def _api_endpoints():
     found = []
     for path, _path_regex, method, _view in generator._get_paths_and_endpoints():
         if path.startswith("/api/v1/"):
-            found.append((method, re.sub(r"\{[^}]+\}", "1", path)))
+            found.append((method, re.sub(r"\{([^}]+)\}", _sample, path)))
     return sorted(set(found))
 
 
@@ -183,6 +188,8 @@ SCOPE_AREAS = {
     "/api/v1/scoring": ("scoring:read", "scoring:write"),
     "/api/v1/reports": ("reports:read", None),
     "/api/v1/spend": ("reports:read", "spend:write"),
+    "/api/v1/channel-rules": ("reports:read", "reports:write"),
+    "/api/v1/exchange-rates": ("reports:read", "reports:write"),
     "/api/v1/predictive": ("predictive:read", "predictive:write"),
     "/api/v1/privacy": ("privacy:read", "privacy:write"),
     "/api/v1/webhooks": ("webhooks:read", "webhooks:write"),
