@@ -21,7 +21,7 @@ from attribution.models import ChannelRule, Spend, Touch
 from attribution.spend import FIELDS, spend_import, spend_month
 from leadflow.api.auth import ReadWrite, request_user
 from leadflow.api.config_rows import ConfigViewSet
-from leadflow.api.pagination import DefaultCursorPagination
+from leadflow.api.pagination import FixedOrderPagination
 from leadflow.apikeys import Scope
 from leads.permissions import HasPerm
 from leads.selectors import visible_lead_id
@@ -110,7 +110,7 @@ class ChannelRuleSerializer(serializers.ModelSerializer[ChannelRule]):
         )  # fmt: skip
 
 
-class _ByPosition(DefaultCursorPagination):
+class _ByPosition(FixedOrderPagination):
     ordering = ("position", "id")  # the order the rules are tried in
 
 
@@ -143,7 +143,7 @@ class TouchSerializer(serializers.ModelSerializer[Touch]):
         return grouping.channel((touch.source, touch.medium, touch.campaign))
 
 
-class _Oldest(DefaultCursorPagination):
+class _Oldest(FixedOrderPagination):
     ordering = ("occurred_at", "id")
 
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework.pagination import CursorPagination
 
 
@@ -8,3 +10,11 @@ class DefaultCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class FixedOrderPagination(DefaultCursorPagination):
+    """Pages in the subclass's ``ordering``, whatever ``?ordering=`` says: for lists whose order
+    is their meaning (rules in the order they are tried, a lead's touches oldest first)."""
+
+    def get_ordering(self, request: Any, queryset: Any, view: Any) -> tuple[str, ...]:
+        return (self.ordering,) if isinstance(self.ordering, str) else self.ordering

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from leadflow.api.auth import ReadWrite
 from leadflow.api.config_rows import ConfigViewSet
-from leadflow.api.pagination import DefaultCursorPagination
+from leadflow.api.pagination import FixedOrderPagination
 from leadflow.apikeys import Scope
 from leadflow.validators import currency_code
 from leads.models import ExchangeRate
@@ -38,7 +38,7 @@ class ExchangeRateSerializer(serializers.ModelSerializer[ExchangeRate]):
         read_only_fields = ("updated_at",)
 
 
-class _ByCurrency(DefaultCursorPagination):
+class _ByCurrency(FixedOrderPagination):
     ordering = "currency"
 
 

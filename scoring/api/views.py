@@ -15,7 +15,7 @@ from companies.api.views import NOT_FOUND
 from companies.api.views import Perm as AccountPerm
 from companies.selectors import account_get_visible
 from leadflow.api.auth import ReadWrite, request_user
-from leadflow.api.pagination import DefaultCursorPagination
+from leadflow.api.pagination import FixedOrderPagination
 from leadflow.apikeys import Scope
 from leadflow.exceptions import NotFoundError
 from leadflow.filters import BIGINT_MAX
@@ -166,13 +166,10 @@ class ScoringRuleViewSet(_ScoringPerms, viewsets.ModelViewSet[Any]):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LeadIdPagination(DefaultCursorPagination):
+class LeadIdPagination(FixedOrderPagination):
     """A dry run's named leads in lead id order, whatever ``?ordering=`` the runs list takes."""
 
     ordering = "lead_id"
-
-    def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, ...]:
-        return (self.ordering,)
 
 
 class ScoringRunViewSet(_ScoringPerms, viewsets.ReadOnlyModelViewSet[Any]):

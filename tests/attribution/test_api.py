@@ -52,6 +52,8 @@ def test_the_rules_list_in_the_order_they_are_tried(marketer):
     held = list(ChannelRule.objects.order_by("position", "id").values_list("id", flat=True))
     assert [r["id"] for r in rows] == held[: len(rows)]
     assert rows[0]["channel"] == "Direct"  # the seeded defaults (migration 0002)
+    reordered = _api(marketer).get(RULES, {"ordering": "-id"}).json()["results"]
+    assert [r["id"] for r in reordered] == [r["id"] for r in rows]  # the order is the meaning
 
 
 def test_a_new_rule_regroups_the_touches_at_once_and_is_audited(marketer, rep, partner_lead):
